@@ -1,0 +1,47 @@
+"""Small frozen records shared by every layer: where a packet went, which frames carried it,
+and what could not be decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One transport address: ``ip`` as text (IPv6 compressed), ``transport`` lower case
+    (udp, tcp, tls, ws, wss, sctp)."""
+
+    ip: str
+    port: int
+    transport: str = "udp"
+
+    def address(self) -> str:
+        """``ip:port``, with IPv6 in brackets."""
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.address()}/{self.transport}"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    """A capture frame: 1-based ``number`` as Wireshark shows it, time in integer nanoseconds
+    since the epoch, and the byte offset of its record in the (uncompressed) file, or -1."""
+
+    number: int
+    ts_ns: int
+    offset: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A frame (or reassembled message) that could not be used, and why.
+
+    ``reason`` is a stable kebab-case code such as ``snaplen-truncated``, ``malformed-sip``,
+    ``unsupported-link-type``, ``tcp-gap``; ``detail`` is one human sentence.
+    """
+
+    reason: str
+    frame: int
+    detail: str

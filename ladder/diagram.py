@@ -1,0 +1,74 @@
+"""The ladder as data: columns (participants) and arrows, computed once by ``build_ladder``.
+
+Every renderer (text, Mermaid, JSON, HTML, the TUI) draws from a ``Ladder``; none of them
+re-derives columns, numbering or labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from decoders.records import Endpoint
+
+if TYPE_CHECKING:  # imported for annotations only: keeps this module import-light
+    from decoders.sip import SipMessage
+
+REQUEST = "request"
+RESPONSE = "response"
+MEDIA = "media"
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """One column: a network node (one host, or one host:port when a host is ambiguous)."""
+
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    role: str = "unknown"  # "ua", "proxy", "b2bua", "registrar", "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    """One row of the ladder: a SIP message (with its F-number) or a media bar.
+
+    ``src``/``dst`` index ``Ladder.participants``. ``frames`` are 1-based frame numbers.
+    ``marks`` are short problem labels drawn beside the arrow (deviation codes, stream
+    problems); ``stream_keys`` name the RTP streams a media bar stands for.
+    """
+
+    f: int | None
+    kind: str
+    label: str
+    src: int
+    dst: int
+    ts_ns: int
+    frames: tuple[int, ...] = ()
+    method: str | None = None
+    status: int | None = None
+    retransmission: bool = False
+    message: "SipMessage | None" = None
+    call_id: str = ""
+    both_ways: bool = False
+    stream_keys: tuple[Any, ...] = ()
+    marks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    """A whole ladder: one call (or several shown together), ready to draw.
+
+    ``t0_ns`` is the capture's first frame time, so ``arrow.ts_ns - t0_ns`` is the time
+    column Wireshark users expect. ``notes`` are lines printed under the ladder
+    (deviations, media problems) in order.
+    """
+
+    call_key: str
+    title: str
+    participants: tuple[Participant, ...]
+    arrows: tuple[Arrow, ...]
+    t0_ns: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    def sip_arrows(self) -> tuple[Arrow, ...]:
+        return tuple(a for a in self.arrows if a.kind != MEDIA)

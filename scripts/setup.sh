@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up pcapladder in ./.venv on a fresh Debian machine (Python >= 3.11).
+# Usage: bash scripts/setup.sh [--test]   (--test also installs what the test suite needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+apt_packages=()
+if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  apt_packages+=(python3-venv)
+fi
+# tshark is the pyshark engine's back end and the test oracle.
+command -v tshark >/dev/null 2>&1 || apt_packages+=(tshark)
+if [ "$want_test" = 1 ]; then
+  command -v sipp >/dev/null 2>&1 || apt_packages+=(sip-tester)
+  command -v kamailio >/dev/null 2>&1 || apt_packages+=(kamailio)
+  command -v tcpdump >/dev/null 2>&1 || apt_packages+=(tcpdump)
+  command -v tmux >/dev/null 2>&1 || apt_packages+=(tmux)
+  command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
+fi
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root to install: ${apt_packages[*]}" >&2
+    exit 1
+  fi
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [ "$want_test" = 1 ]; then
+  .venv/bin/python -m pip install -q -e '.[test]'
+else
+  .venv/bin/python -m pip install -q -e .
+fi

@@ -1,0 +1,51 @@
+"""Test helpers shared by the whole suite.
+
+Tests that read ``../shared`` use the ``shared`` fixture (or ``shared_path``): under
+``CI=true`` a missing ``../shared`` is a failure, elsewhere a skip with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+SHARED = Path(os.environ.get("PCAPLADDER_SHARED", ROOT.parent / "shared"))
+
+
+def shared_path(relative: str = "") -> Path:
+    """A path under ../shared, or fail (CI) / skip (elsewhere) when it is not there."""
+    path = SHARED / relative
+    if not path.exists():
+        message = f"{path} is missing: tests on the shared corpus need ../shared beside the checkout"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def shared_manifest() -> list[dict]:
+    """The corpus manifest's per-file entries (tshark's facts for each capture)."""
+    with open(shared_path("captures/manifest.json"), encoding="utf-8") as handle:
+        return json.load(handle)["files"]
+
+
+def require_tool(name: str) -> str:
+    """The path of a Debian tool the test needs; CI installs them all, so missing is a failure there."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (scripts/test.sh installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def shared() -> Path:
+    return shared_path()
