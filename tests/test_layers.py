@@ -1,0 +1,71 @@
+"""The layers import one way (decoders <- ladder <- tui) and the core stays headless."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+HEAVY = ("textual", "plotly", "pyshark")
+
+
+def _imported_modules(package: str) -> set[str]:
+    """Every top-level module named in an import statement anywhere under ``package``."""
+    names: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        names |= _imported_modules_of_file(path)
+    return names
+
+
+def test_decoders_import_neither_ladder_nor_tui():
+    imported = _imported_modules("decoders")
+    assert not imported & {"ladder", "tui", "textual", "plotly", "pyshark"}, imported
+
+
+def test_ladder_never_imports_tui_or_textual():
+    imported = _imported_modules("ladder")
+    assert "textual" not in imported
+    # tui is reached only through a lazy import inside cmd_open (the TUI entry point).
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "ladder").rglob("*.py")
+        if path.name != "cmd_open.py" and "tui" in _imported_modules_of_file(path)
+    ]
+    assert offenders == []
+
+
+def _imported_modules_of_file(path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_importing_every_core_module_loads_no_heavy_dependency():
+    """Import all of decoders/ and ladder/ in a fresh interpreter: textual, plotly and pyshark
+    must stay out of sys.modules (they are imported only inside the functions that use them)."""
+    script = f"""
+import importlib, json, pkgutil, sys
+sys.path.insert(0, {str(ROOT)!r})
+loaded = []
+for package in ("decoders", "ladder"):
+    pkg = importlib.import_module(package)
+    for info in pkgutil.walk_packages(pkg.__path__, package + "."):
+        if info.name.endswith(".__main__"):  # runs the CLI when imported
+            continue
+        importlib.import_module(info.name)
+        loaded.append(info.name)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})
+print(json.dumps({{"loaded": loaded, "heavy": heavy}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    assert "ladder.cli" in report["loaded"]
+    assert report["heavy"] == []
