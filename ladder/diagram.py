@@ -69,6 +69,12 @@ class Ladder:
     arrows: tuple[Arrow, ...]
     t0_ns: int = 0
     notes: tuple[str, ...] = field(default=())
+    # What the ladder shows, for renderers that print it (JSON, HTML titles, the TUI).
+    call_ids: tuple[str, ...] = ()
+    outcome: str = ""  # kebab-case code (ladder.outcome), "" when several calls are drawn
+    outcome_text: str = ""
+    kind: str = ""
+    links: tuple[str, ...] = ()  # why several Call-IDs / hops are one call
 
     def sip_arrows(self) -> tuple[Arrow, ...]:
         return tuple(a for a in self.arrows if a.kind != MEDIA)

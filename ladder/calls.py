@@ -1,0 +1,221 @@
+"""Calls: the SIP messages of a capture grouped into calls (and registrations, OPTIONS pings,
+subscriptions, messages), each with its transactions, dialogs, legs and outcome.
+
+A group starts as one Call-ID. Call-ID groups of INVITE calls are then joined when a leg
+link says they are one call across a B2BUA or ALG (see ``ladder.legs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from decoders.errors import DecodeError
+from decoders.sipuri import parse_uri
+from ladder.dialogs import Dialog, build_dialogs
+from ladder.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
+from ladder.outcome import Outcome, call_outcome, request_outcome
+from ladder.transactions import TransactionSet, build_transactions
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+
+CALL = "call"
+KIND_BY_METHOD = {
+    "INVITE": CALL,
+    "REGISTER": "registration",
+    "OPTIONS": "options",
+    "SUBSCRIBE": "subscription",
+    "NOTIFY": "subscription",
+    "PUBLISH": "subscription",
+    "MESSAGE": "message",
+}
+# Methods only seen inside an INVITE dialog: a capture that starts mid-call shows these first.
+IN_CALL_METHODS = frozenset({"ACK", "BYE", "CANCEL", "PRACK", "UPDATE", "INFO"})
+
+
+@dataclass(eq=False, slots=True)
+class Call:
+    """One call or out-of-dialog exchange. ``caller``/``callee`` are ``user@host`` of the From
+    and To of the first request; ``links`` say why several Call-IDs or hops are one call."""
+
+    index: int
+    id: str
+    call_ids: tuple[str, ...]
+    kind: str
+    messages: list["SipMessage"]
+    transactions: TransactionSet
+    dialogs: list[Dialog]
+    legs: list[Leg]
+    links: list[Link]
+    outcome: Outcome
+    start_ns: int
+    end_ns: int
+    caller: str
+    callee: str
+    first_method: str
+    caller_ip: str | None = None
+
+    @property
+    def duration_ns(self) -> int:
+        return max(0, self.end_ns - self.start_ns)
+
+    def is_retransmission(self, message: "SipMessage") -> bool:
+        return self.transactions.is_retransmission(message)
+
+
+def _order_key(message: "SipMessage") -> tuple[int, int]:
+    frame = message.frames[0].number if message.frames else 0
+    return (message.ts_ns, frame)
+
+
+def group_kind(messages: list["SipMessage"]) -> str:
+    """What a Call-ID group is, from its methods (the CSeq method of responses too)."""
+    methods = [m.method.upper() for m in messages if m.method]
+    if "INVITE" in methods:
+        return CALL
+    for method in methods:
+        if method in IN_CALL_METHODS:
+            return CALL
+        if method in KIND_BY_METHOD:
+            return KIND_BY_METHOD[method]
+    return "other"
+
+
+def _party(uri: str | None) -> str:
+    """``user@host`` (or the number of a tel URI) of a From/To URI; the text itself if odd."""
+    if not uri:
+        return ""
+    try:
+        parsed = parse_uri(uri)
+    except DecodeError:
+        return uri
+    if parsed.scheme == "tel":
+        return parsed.user or uri
+    if parsed.host:
+        return f"{parsed.user}@{parsed.host}" if parsed.user else parsed.host
+    return uri
+
+
+class _UnionFind:
+    def __init__(self, keys: list[str]) -> None:
+        self.parent = {key: key for key in keys}
+
+    def find(self, key: str) -> str:
+        while self.parent[key] != key:
+            self.parent[key] = self.parent[self.parent[key]]
+            key = self.parent[key]
+        return key
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def group_by_call_id(messages: list["SipMessage"]) -> dict[str, list["SipMessage"]]:
+    """Call-ID -> its messages in capture order. A message without a Call-ID (RFC 3261 §8.1.1
+    makes it mandatory, but captures hold broken ones) is a group of its own."""
+    groups: dict[str, list["SipMessage"]] = {}
+    for message in messages:
+        key = message.call_id
+        if not key:
+            frame = message.frames[0].number if message.frames else len(groups) + 1
+            key = f"(no Call-ID, frame {frame})"
+        groups.setdefault(key, []).append(message)
+    return groups
+
+
+def _first_request(messages: list["SipMessage"]) -> "SipMessage | None":
+    return next((m for m in messages if m.is_request), None)
+
+
+def _attempt_failed(messages: list["SipMessage"]) -> bool:
+    """No 2xx to any INVITE of this Call-ID: a later attempt may be a retry of it."""
+    return not any(not m.is_request and m.method == "INVITE" and m.status is not None
+                   and 200 <= m.status < 300 for m in messages)
+
+
+def build_call(index: int, call_ids: list[str], messages: list["SipMessage"], kind: str,
+               links: list[Link], transactions: TransactionSet | None = None) -> Call:
+    """One Call from its messages (already in capture order)."""
+    transactions = transactions or build_transactions(messages)
+    dialogs = build_dialogs(messages, transactions)
+    legs = find_legs(messages, transactions)
+    first = _first_request(messages) or messages[0]
+    initial = next((m for m in messages if m.is_request and m.method == "INVITE" and not m.to_tag),
+                   None) if kind == CALL else None
+    anchor = initial or first
+    caller_ip = anchor.src.ip if anchor.is_request and anchor.src else None
+    if kind == CALL:
+        outcome = call_outcome(transactions, caller_ip)
+    else:
+        outcome = request_outcome(transactions, (first.method or "").upper(), kind)
+    all_links = proxy_links(legs) + links
+    return Call(
+        index=index,
+        id=call_ids[0],
+        call_ids=tuple(call_ids),
+        kind=kind,
+        messages=messages,
+        transactions=transactions,
+        dialogs=dialogs,
+        legs=legs,
+        links=all_links,
+        outcome=outcome,
+        start_ns=messages[0].ts_ns,
+        end_ns=messages[-1].ts_ns,
+        caller=_party(anchor.from_uri),
+        callee=_party(anchor.to_uri),
+        first_method=anchor.method or "",
+        caller_ip=caller_ip,
+    )
+
+
+def build_calls(capture: Any) -> list[Call]:
+    """Calls, registrations, OPTIONS … of a capture, in start order, numbered from 1."""
+    messages = sorted(capture.sip_messages, key=_order_key)
+    groups = group_by_call_id(messages)
+    kinds = {call_id: group_kind(group) for call_id, group in groups.items()}
+    call_groups = {cid: group for cid, group in groups.items() if kinds[cid] == CALL}
+
+    # Legs across Call-IDs: transactions per group only to find the hops of INVITEs.
+    all_legs: list[Leg] = []
+    group_transactions: dict[str, TransactionSet] = {}
+    for call_id, group in call_groups.items():
+        group_transactions[call_id] = build_transactions(group)
+        all_legs.extend(find_legs(group, group_transactions[call_id]))
+    all_legs.sort(key=lambda leg: leg.ts_ns)
+    failed = {cid for cid, group in call_groups.items() if _attempt_failed(group)}
+    links = header_links(call_groups) + timing_links(all_legs, kinds) + retry_links(all_legs, kinds, failed)
+    union = _UnionFind(list(groups))
+    for link in links:
+        union.union(link.call_id_a, link.call_id_b)
+
+    components: dict[str, list[str]] = {}
+    for call_id in groups:
+        components.setdefault(union.find(call_id), []).append(call_id)
+
+    links_by_root: dict[str, list[Link]] = {}
+    for link in links:
+        links_by_root.setdefault(union.find(link.call_id_a), []).append(link)
+
+    built = []
+    for root, call_ids in components.items():
+        if len(call_ids) == 1:
+            merged = groups[call_ids[0]]
+        else:
+            merged = sorted((m for cid in call_ids for m in groups[cid]), key=_order_key)
+        known = group_transactions.get(call_ids[0]) if len(call_ids) == 1 else None
+        built.append((call_ids, merged, kinds[call_ids[0]], links_by_root.get(root, []), known))
+    built.sort(key=lambda item: _order_key(item[1][0]))
+    return [build_call(i, ids, msgs, kind, lnks, known)
+            for i, (ids, msgs, kind, lnks, known) in enumerate(built, 1)]
+
+
+def find_call(calls: list[Call], selector: str) -> Call | None:
+    """A call by its 1-based index or by any of its Call-IDs."""
+    if selector.isdigit():
+        number = int(selector)
+        return next((c for c in calls if c.index == number), None)
+    return next((c for c in calls if selector in c.call_ids), None)

@@ -1,0 +1,89 @@
+"""``ladder show FILE``: the ladder of each call as text, JSON or Mermaid."""
+
+from __future__ import annotations
+
+import sys
+
+from ladder.aliases import add_alias_arguments, build_aliases
+from ladder.calls import Call, build_calls, find_call
+from ladder.capture import ENGINES, load_capture
+from ladder.errors import UsageError
+from ladder.layout import build_ladder
+from ladder.render_json import render_json
+from ladder.render_mermaid import render_mermaid
+from ladder.render_text import render_text
+
+FORMATS = ("text", "json", "mermaid")
+
+
+def add_ladder_arguments(parser) -> None:
+    """Options shared by ``show`` and ``ladder FILE``."""
+    parser.add_argument("file", help="pcap or pcapng capture; - for stdin")
+    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
+    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
+    add_alias_arguments(parser)
+    parser.add_argument("--time", action="store_true",
+                        help="a column of seconds since the capture's first frame")
+    parser.add_argument("--compact", action="store_true",
+                        help="put labels beside earlier arrows when they fit (RFC 3665 style)")
+    parser.add_argument("--no-media", action="store_true", help="no RTP analysis, no media bars")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "show", help="draw call ladders (text, JSON or Mermaid)",
+        description="Draw the RFC 3665-style ladder of each call (or of the calls chosen with --call).",
+    )
+    add_ladder_arguments(parser)
+    parser.add_argument("--call", action="extend", nargs="+", default=[], metavar="N|CALL-ID",
+                        help="the call to draw, by number (see 'ladder calls') or Call-ID; repeatable")
+    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.set_defaults(func=run)
+
+
+def select_calls(calls: list[Call], selectors: list[str]) -> list[Call]:
+    if not selectors:
+        return calls
+    chosen = []
+    for selector in selectors:
+        call = find_call(calls, selector)
+        if call is None:
+            raise UsageError(f"no call {selector!r} in this capture ({len(calls)} calls; see 'ladder calls')")
+        if call not in chosen:
+            chosen.append(call)
+    return chosen
+
+
+def render_ladders(args, out=None) -> int:
+    """Load, build and print the ladders the arguments ask for."""
+    out = out or sys.stdout
+    aliases = build_aliases(args.alias, args.alias_file)
+    media = not args.no_media
+    capture = load_capture(args.file, engine=args.engine, tls_keylog=args.tls_keylog, media=media)
+    for problem in capture.errors:
+        print(f"ladder: warning: {problem}", file=sys.stderr)
+    all_calls = build_calls(capture)
+    selected = getattr(args, "call", []) or []
+    calls = select_calls(all_calls, selected)
+    bindings = None
+    if media and capture.streams:
+        from ladder.media import bind_media  # only when there is RTP to bind
+
+        # Bound once over every call, so a stream on reused ports goes to one call only.
+        bindings = bind_media(all_calls, capture.streams)
+    ladders = [build_ladder(call, capture, aliases=aliases, media=media, bindings=bindings)
+               for call in calls]
+    fmt = getattr(args, "format", "text")
+    if fmt == "json":
+        out.write(render_json(ladders))
+    elif fmt == "mermaid":
+        out.write("\n".join(render_mermaid(ladder) for ladder in ladders))
+    else:
+        if not ladders:
+            print("ladder: no SIP calls in this capture", file=sys.stderr)
+        out.write("\n".join(render_text(ladder, time=args.time, compact=args.compact) for ladder in ladders))
+    return 0
+
+
+def run(args) -> int:
+    return render_ladders(args)

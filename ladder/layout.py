@@ -1,0 +1,128 @@
+"""``build_ladder``: one call (or several) as a ``Ladder`` — columns, F-numbered arrows, media
+bars and notes — computed once, so every renderer draws the same thing.
+
+F-numbers follow RFC 3665: every SIP message of the ladder in capture order is F1..Fn,
+retransmissions included (§3.4 and §3.10 number them too) and marked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from ladder.aliases import AliasMap
+from ladder.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder
+from ladder.participants import build_columns
+from ladder.textsafe import safe_text
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+    from ladder.calls import Call
+
+
+def message_label(message: "SipMessage") -> str:
+    """``INVITE`` for a request, ``180 Ringing`` (code and reason phrase) for a response."""
+    if message.is_request:
+        return safe_text(message.method or "?")
+    return safe_text(f"{message.status} {message.reason or ''}".rstrip())
+
+
+def _order_key(message: "SipMessage") -> tuple[int, int]:
+    return (message.ts_ns, message.frames[0].number if message.frames else 0)
+
+
+def media_bars_for(call: "Call", capture: Any, bindings: list[Any] | None = None) -> tuple[list[Any], list[str]]:
+    """The media bars of a call from ``ladder.media`` (SDP ↔ RTP streams) and the call-level
+    media problems as notes (``no-media`` …); nothing when the capture holds no RTP at all
+    (a SIP-only capture says nothing about media). ``bindings`` made once for all calls of a
+    capture (``media.bind_media(calls, capture.streams)``) keep a stream from being claimed
+    by two calls that reused the same ports."""
+    streams = getattr(capture, "streams", None) or []
+    if not streams:
+        return [], []
+    if importlib.util.find_spec("ladder.media") is None:
+        # The media module is optional in a partial install; SIP ladders are still whole.
+        return [], []
+    from ladder import media  # imported here: the SIP-only paths never need it
+
+    if bindings is None:
+        bindings = media.bind_media(call, streams)
+    bars = list(media.media_bars(call, bindings))
+    mine = [b.stream for b in bindings if b.call_id == call.id]
+    notes = [f"{p.code}: {safe_text(p.detail)}" for p in media.call_media_problems(call, mine)
+             if p.stream_key is None]
+    return bars, notes
+
+
+def build_ladder(calls: "Call | list[Call]", capture: Any, *, aliases: AliasMap | None = None,
+                 media: bool = True, bindings: list[Any] | None = None) -> Ladder:
+    """The ladder of one call, or of several drawn together (numbered as one sequence).
+    ``bindings``: media bindings computed once for every call of the capture (optional)."""
+    group = [calls] if not isinstance(calls, list) else list(calls)
+    if not group:
+        raise ValueError("build_ladder needs at least one call")
+    messages = sorted((m for call in group for m in call.messages), key=_order_key)
+    bars: list[Any] = []
+    media_notes: list[str] = []
+    if media:
+        for call in group:
+            call_bars, call_notes = media_bars_for(call, capture, bindings)
+            bars.extend(call_bars)
+            media_notes.extend(call_notes)
+    first = group[0]
+    columns = build_columns(
+        messages, caller_ip=first.caller_ip, kind=first.kind, aliases=aliases,
+        media_endpoints=[e for bar in bars for e in (bar.src, bar.dst)],
+    )
+    arrows: list[Arrow] = []
+    retransmissions = {id(m) for call in group for m in call.messages if call.is_retransmission(m)}
+    for number, message in enumerate(messages, 1):
+        arrows.append(Arrow(
+            f=number,
+            kind=REQUEST if message.is_request else RESPONSE,
+            label=message_label(message),
+            src=columns.column(message.src),
+            dst=columns.column(message.dst),
+            ts_ns=message.ts_ns,
+            frames=tuple(frame.number for frame in message.frames),
+            method=message.method,
+            status=message.status,
+            retransmission=id(message) in retransmissions,
+            message=message,
+            call_id=message.call_id or "",
+        ))
+    notes: list[str] = list(media_notes)
+    for bar in bars:
+        problems = tuple(safe_text(p) for p in getattr(bar, "problems", ()) or ())
+        arrows.append(Arrow(
+            f=None, kind=MEDIA, label=safe_text(bar.label),
+            src=columns.column(bar.src), dst=columns.column(bar.dst), ts_ns=bar.ts_ns,
+            both_ways=bool(bar.both_ways), stream_keys=tuple(bar.stream_keys), marks=problems,
+        ))
+        for problem in problems:
+            notes.append(f"{safe_text(bar.label)}: {problem}")
+    # Media bars sit where their first packet was seen; SIP keeps its capture order.
+    arrows.sort(key=lambda a: (a.ts_ns, 0 if a.kind != MEDIA else 1, a.f or 0))
+    links = tuple(safe_text(link.reason) for call in group for link in call.links)
+    t0 = getattr(capture, "first_ts_ns", None)
+    if t0 is None:
+        t0 = messages[0].ts_ns
+    if len(group) == 1:
+        title = f"Call {first.index}: {safe_text(first.caller)} -> {safe_text(first.callee)} ({first.outcome})"
+        outcome, outcome_text = first.outcome.code, str(first.outcome)
+    else:
+        title = "Calls " + ", ".join(str(c.index) for c in group)
+        outcome, outcome_text = "", ""
+    return Ladder(
+        call_key=first.id,
+        title=title,
+        participants=columns.participants,
+        arrows=tuple(arrows),
+        t0_ns=int(t0),
+        notes=tuple(notes),
+        call_ids=tuple(cid for call in group for cid in call.call_ids),
+        outcome=outcome,
+        outcome_text=outcome_text,
+        kind=first.kind if len(group) == 1 else "",
+        links=links,
+    )

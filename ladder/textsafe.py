@@ -1,0 +1,48 @@
+"""Text from a capture made safe for a terminal.
+
+A SIP reason phrase or display name is attacker-controlled: ESC sequences could move the
+cursor, retitle the window or hide lines, and bidi/format characters can make a ladder lie.
+Everything from a capture goes through ``safe_text`` before it is printed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
+# and the two-byte escapes; the 8-bit C1 CSI (0x9b) too.
+_ESCAPE_RE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x9d\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def safe_text(text: object) -> str:
+    """``text`` with escape sequences removed and control/format characters dropped; tabs and
+    line breaks become single spaces so one value stays on one line."""
+    value = "" if text is None else str(text)
+    if value.isascii() and value.isprintable():
+        return value
+    value = _ESCAPE_RE.sub("", value)
+    out = []
+    for ch in value:
+        if ch in "\t\r\n":
+            out.append(" ")
+        elif unicodedata.category(ch) not in _UNSAFE_CATEGORIES:
+            out.append(ch)
+    return "".join(out)
+
+
+def display_width(text: str) -> int:
+    """Terminal cells: East Asian wide/full-width characters take two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width

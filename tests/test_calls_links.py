@@ -1,0 +1,46 @@
+"""Calls across a B2BUA: Call-ID groups joined by X-Call-ID or by timing, with reasons."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from test_calls_rfc3665 import T0_NS, rfc3665_messages
+from decoders.sip import parse_sip
+from ladder.calls import build_calls
+
+PROXY2, BOB = "192.0.2.222", "192.0.2.201"
+
+
+def b2bua_capture(header: bool):
+    """RFC 3665 §3.2 with Proxy 2 acting as a B2BUA: a new Call-ID towards Bob."""
+    out = []
+    for message in rfc3665_messages("3.2"):
+        if {message.src.ip, message.dst.ip} == {PROXY2, BOB}:
+            raw = message.raw.replace(message.call_id.encode(), b"b2bua-leg-2@192.0.2.222")
+            if header:
+                first_line_end = raw.index(b"\r\n") + 2
+                raw = raw[:first_line_end] + f"X-Call-ID: {message.call_id}\r\n".encode() + raw[first_line_end:]
+            message = parse_sip(raw).with_context(message.src, message.dst, message.frames, message.ts_ns)
+        out.append(message)
+    return SimpleNamespace(sip_messages=out, streams=[], first_ts_ns=T0_NS)
+
+
+def test_x_call_id_joins_the_legs():
+    (call,) = build_calls(b2bua_capture(header=True))
+    assert call.call_ids == ("3848276298220188511@atlanta.example.com", "b2bua-leg-2@192.0.2.222")
+    reasons = [link.reason for link in call.links]
+    assert "X-Call-ID of b2bua-leg-2@192.0.2.222 names 3848276298220188511@atlanta.example.com" in reasons
+    assert call.outcome.code == "answered" and len(call.messages) == 23
+
+
+def test_timing_joins_the_legs_when_no_header_helps():
+    (call,) = build_calls(b2bua_capture(header=False))
+    assert len(call.call_ids) == 2
+    assert "INVITE to bob left 192.0.2.222 20 ms after one arrived" in [l.reason for l in call.links]
+
+
+def test_out_of_dialog_groups_have_their_kind():
+    capture = SimpleNamespace(sip_messages=rfc3665_messages("2.1") + rfc3665_messages("3.9"),
+                              streams=[], first_ts_ns=T0_NS)
+    calls = build_calls(capture)
+    assert sorted((c.kind, c.outcome.code) for c in calls) == [("call", "busy"), ("registration", "registered")]

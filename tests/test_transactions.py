@@ -1,0 +1,57 @@
+"""Transactions (RFC 3261 §17) on RFC 3665 message texts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from test_calls_rfc3665 import rfc3665_messages
+from ladder.transactions import build_transactions
+
+
+def test_each_proxy_hop_is_its_own_transaction():
+    messages = rfc3665_messages("3.2")  # Alice -> Proxy 1 -> Proxy 2 -> Bob
+    txns = build_transactions(messages)
+    invites = [t for t in txns.transactions if t.method == "INVITE"]
+    # F1 (challenged), then F4, F5, F7: one per hop; each hop's 100/180/200 on its own hop.
+    assert [t.request.frames[0].number for t in invites] == [1, 4, 5, 7]
+    assert [t.final_status for t in invites] == [407, 200, 200, 200]
+    # F3 is the ACK of the 407: same branch, same transaction (§17.1.1.3).
+    assert invites[0].ack is not None and invites[0].ack.frames[0].number == 3
+    # F15..F17 ACK the 200: transactions of their own (§13.2.2.4).
+    acks = [t for t in txns.transactions if t.method == "ACK"]
+    assert [t.request.frames[0].number for t in acks] == [15, 16, 17]
+    assert not any(txns.is_retransmission(m) for m in messages)
+
+
+def test_retransmissions_are_marked_on_the_same_hop():
+    messages = rfc3665_messages("3.10")  # F6..F11: "Resend of Message F4"
+    txns = build_transactions(messages)
+    marked = [m.frames[0].number for m in messages if txns.is_retransmission(m)]
+    assert marked == [6, 7, 8, 9, 10, 11]
+    assert txns.of(messages[5]) is txns.of(messages[3])
+
+
+def test_cancel_is_its_own_transaction_linked_to_the_invite():
+    messages = rfc3665_messages("3.8")
+    txns = build_transactions(messages)
+    cancels = [t for t in txns.transactions if t.method == "CANCEL"]
+    assert len(cancels) == 3  # hop by hop: F9, F11, F13
+    for cancel in cancels:
+        assert cancel.cancels is not None and cancel.cancels.method == "INVITE"
+        assert cancel.cancels.cancel is cancel
+        assert cancel.final_status == 200
+        assert cancel.cancels.final_status == 487
+
+
+def test_rfc2543_branch_without_magic_cookie_still_matches():
+    original = rfc3665_messages("3.9")[:11]
+    old = []
+    for message in original:
+        vias = tuple(dataclasses.replace(v, branch=(v.branch or "").replace("z9hG4bK", "old"))
+                     for v in message.vias)
+        old.append(dataclasses.replace(message, vias=vias))
+    txns = build_transactions(old)
+    invites = [t for t in txns.transactions if t.method == "INVITE"]
+    assert all(t.rfc2543 for t in invites)
+    assert [t.final_status for t in invites] == [486, 486, 486]
+    assert all(t.ack is not None for t in invites)  # hop-by-hop ACKs of the 486
