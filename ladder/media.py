@@ -1,0 +1,295 @@
+"""SDP ↔ RTP: which call each stream belongs to and why, media problems as data, and the
+media bars drawn on a ladder.
+
+``bind_media(calls, streams) -> list[MediaBinding]`` (``calls`` one call or a list; each call
+exposes ``.messages`` (SipMessage list) and ``.id``). A stream binds to a call when, within the
+call's time span (first SDP - ``SLACK_NS`` .. its BYE, open-ended without one):
+
+1. its destination address:port is an SDP c=/m= a party of the call announced (``sdp-destination``);
+2. else its destination port is an announced port and its destination address is the
+   announcing party's signalling address (``nat-signalling-address``; the SDP carried a
+   private or wrong c= address behind NAT);
+3. else its source address:port is one (symmetric RTP, RFC 4961: ``sdp-source``).
+When several SDPs (of one call or several) announce the same address:port, the latest one
+before the stream's start wins.
+
+Problems (stable kebab-case codes, with a human detail):
+``nat-mismatch`` (RTP goes to / comes from the announcer's signalling address, not its SDP
+c= address: NAT), ``media-address-mismatch`` (RTP comes from an address or port other than its
+sender's SDP), ``unexpected-payload-type`` (a PT no SDP of the call offered), ``media-after-bye``
+(packets more than ``BYE_GRACE_NS`` after the BYE), and per call ``no-media`` (a 2xx to INVITE
+with SDP, not on hold, and no stream) and ``one-way-media`` (streams in one direction only
+while both sides' SDP said sendrecv).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from decoders.records import Endpoint
+from ladder.rtp_streams import RtpStream
+
+SLACK_NS = 2_000_000_000
+BYE_GRACE_NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SdpAnnouncement:
+    """One m= line of one SIP message: where its sender wants RTP, with which payload types."""
+
+    address: str
+    port: int
+    party_ip: str | None  # the announcing message's signalling source
+    payload_types: tuple[int, ...]
+    direction: str
+    ts_ns: int
+    message_label: str
+    frame: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaProblem:
+    code: str
+    detail: str
+    call_id: str
+    stream_key: tuple | None = None
+    frame: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaBinding:
+    """A stream matched to a call: ``reason`` says how (``sdp-destination`` ...), ``detail``
+    says with what; ``announcement`` is the SDP that matched."""
+
+    call_id: str
+    stream: RtpStream
+    reason: str
+    detail: str
+    announcement: SdpAnnouncement
+    problems: tuple[MediaProblem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaBar:
+    """One media row of a ladder: one direction, or both when the two directions pair up."""
+
+    src: Endpoint
+    dst: Endpoint
+    ts_ns: int
+    label: str
+    both_ways: bool
+    stream_keys: tuple
+    problems: tuple[str, ...]
+
+
+def _label(message) -> str:
+    if message.is_request:
+        return message.method or "request"
+    return f"{message.status} {message.reason or ''}".rstrip()
+
+
+def sdp_announcements(call) -> list[SdpAnnouncement]:
+    """Every RTP m= line with a port in the call's messages, in time order."""
+    found = []
+    for message in sorted(call.messages, key=lambda m: m.ts_ns):
+        sdp = message.sdp
+        if sdp is None:
+            continue
+        for media in sdp.media:
+            address = media.connection or sdp.connection
+            if not media.port or not address or "RTP" not in (media.proto or "").upper():
+                continue
+            pts = tuple(int(f) for f in media.formats if f.isdigit())
+            found.append(SdpAnnouncement(
+                address=address, port=media.port,
+                party_ip=message.src.ip if message.src else None, payload_types=pts,
+                direction=media.direction or "sendrecv", ts_ns=message.ts_ns,
+                message_label=_label(message),
+                frame=message.frames[0].number if message.frames else None))
+    return found
+
+
+_NAT_RANGES = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7"))
+
+
+def _is_private(ip: str) -> bool:
+    """RFC 1918 / RFC 6598 / link-local / ULA: addresses that only exist behind a NAT."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in net for net in _NAT_RANGES if net.version == address.version)
+
+
+def _bye_ns(call) -> int | None:
+    times = [m.ts_ns for m in call.messages if m.is_request and m.method == "BYE"]
+    return min(times) if times else None
+
+
+def _pick(candidates: list[SdpAnnouncement], stream: RtpStream) -> SdpAnnouncement:
+    before = [a for a in candidates if a.ts_ns <= stream.first_ns + SLACK_NS]
+    return max(before, key=lambda a: a.ts_ns) if before else min(candidates, key=lambda a: a.ts_ns)
+
+
+def _match(stream: RtpStream, announced: list[SdpAnnouncement]):
+    dst = [a for a in announced if (a.address, a.port) == (stream.dst.ip, stream.dst.port)]
+    if dst:
+        a = _pick(dst, stream)
+        return a, "sdp-destination", f"destination {stream.dst.address()} = SDP of {a.message_label}"
+    nat = [a for a in announced if a.port == stream.dst.port and a.party_ip == stream.dst.ip]
+    if nat:
+        a = _pick(nat, stream)
+        return (a, "nat-signalling-address",
+                f"destination {stream.dst.address()} = signalling address of {a.message_label}, "
+                f"whose SDP said {a.address}:{a.port}")
+    src = [a for a in announced if (a.address, a.port) == (stream.src.ip, stream.src.port)]
+    if src:
+        a = _pick(src, stream)
+        return a, "sdp-source", f"source {stream.src.address()} = SDP of {a.message_label} (symmetric RTP)"
+    return None
+
+
+def _stream_problems(call, stream: RtpStream, announcement: SdpAnnouncement, reason: str,
+                     announced: list[SdpAnnouncement], bye_ns: int | None) -> list[MediaProblem]:
+    problems = []
+    key = stream.key
+    if reason == "nat-signalling-address":
+        problems.append(MediaProblem(
+            "nat-mismatch", f"RTP to {stream.dst.address()}, SDP said {announcement.address}:"
+            f"{announcement.port} (NAT: the signalling address is used)", call.id, key))
+    # The sender's own SDP: an announcement in this call of another media address than the
+    # receiver's. (Signalling addresses cannot tell the parties apart behind proxies.)
+    if reason != "sdp-source":
+        receiver = (announcement.address, announcement.port)
+        others = [a for a in announced if (a.address, a.port) != receiver]
+        source = (stream.src.ip, stream.src.port)
+        if others and source not in {(a.address, a.port) for a in others}:
+            own = _pick(others, stream)
+            # NAT: the packets come from the sender's signalling address, or its SDP named a
+            # private address while they come from a public one.
+            nat = own.address != stream.src.ip and (
+                stream.src.ip == own.party_ip
+                or (_is_private(own.address) and not _is_private(stream.src.ip)))
+            if nat:
+                code, detail = "nat-mismatch", (
+                    f"RTP from {stream.src.address()}, its sender's SDP ({own.message_label}) "
+                    f"said {own.address}:{own.port} (NAT)")
+            elif own.address == stream.src.ip:
+                code, detail = "media-address-mismatch", (
+                    f"RTP from {stream.src.address()}, its sender's SDP ({own.message_label}) "
+                    f"said port {own.port}")
+            else:
+                code, detail = "media-address-mismatch", (
+                    f"RTP from {stream.src.address()}, an address no SDP of the call announced "
+                    f"(the other side's SDP, {own.message_label}, said {own.address}:{own.port})")
+            problems.append(MediaProblem(code, detail, call.id, key, stream.first_frame))
+    offered = {pt for a in announced for pt in a.payload_types}
+    unexpected = [pt for pt in stream.payload_types if pt not in offered]
+    if unexpected:
+        problems.append(MediaProblem(
+            "unexpected-payload-type", f"payload type {', '.join(map(str, unexpected))} not in "
+            f"any SDP of the call (offered: {', '.join(map(str, sorted(offered)))})", call.id, key,
+            stream.first_frame))
+    if bye_ns is not None and stream.last_ns > bye_ns + BYE_GRACE_NS:
+        problems.append(MediaProblem(
+            "media-after-bye", f"RTP until {(stream.last_ns - bye_ns) / 1e9:.1f} s after the BYE",
+            call.id, key, stream.last_frame))
+    return problems
+
+
+def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
+    """Bindings of ``streams`` to ``calls`` (one call or a list), each stream at most once:
+    to the call whose matching SDP is the latest one before the stream started."""
+    group = calls if isinstance(calls, (list, tuple)) else [calls]
+    best: dict[tuple, tuple] = {}
+    for order, call in enumerate(group):
+        announced = sdp_announcements(call)
+        if not announced:
+            continue
+        start = announced[0].ts_ns - SLACK_NS
+        bye_ns = _bye_ns(call)
+        # A stream that starts after the call's BYE belongs to a later call on the same ports.
+        end = bye_ns if bye_ns is not None else float("inf")
+        for stream in streams:
+            if not (start <= stream.first_ns <= end):
+                continue
+            matched = _match(stream, announced)
+            if matched is None:
+                continue
+            announcement = matched[0]
+            rank = (announcement.ts_ns <= stream.first_ns + SLACK_NS, announcement.ts_ns, -order)
+            if stream.key not in best or rank > best[stream.key][0]:
+                best[stream.key] = (rank, call, stream, matched, announced, bye_ns)
+    bindings = []
+    for _rank, call, stream, (announcement, reason, detail), announced, bye_ns in best.values():
+        problems = _stream_problems(call, stream, announcement, reason, announced, bye_ns)
+        bindings.append(MediaBinding(call.id, stream, reason, detail, announcement, tuple(problems)))
+    bindings.sort(key=lambda b: (b.stream.first_ns, b.stream.first_frame))
+    return bindings
+
+
+def _established(call) -> bool:
+    return any(not m.is_request and m.status is not None and 200 <= m.status < 300
+               and m.method == "INVITE" and m.sdp is not None for m in call.messages)
+
+
+def call_media_problems(calls, capture_or_streams) -> list[MediaProblem]:
+    """Every media problem of ``calls`` (one or a list): the bound streams' and the calls' own
+    (``no-media``, ``one-way-media``). The second argument is a Capture or a stream list."""
+    streams = getattr(capture_or_streams, "streams", capture_or_streams) or []
+    group = calls if isinstance(calls, (list, tuple)) else [calls]
+    bindings = bind_media(group, streams)
+    problems = [p for b in bindings for p in b.problems]
+    for call in group:
+        mine = [b for b in bindings if b.call_id == call.id]
+        announced = sdp_announcements(call)
+        if not _established(call) or not announced:
+            continue
+        if all(a.direction == "inactive" for a in announced[-2:]):
+            continue
+        if not mine:
+            problems.append(MediaProblem("no-media", "the call was answered with SDP but no RTP "
+                                         "was seen for it", call.id))
+            continue
+        directions = {(b.stream.src.ip, b.stream.dst.ip) for b in mine}
+        two_way_sdp = all(a.direction == "sendrecv" for a in announced[-2:])
+        parties = {a.party_ip for a in announced}
+        if two_way_sdp and len(parties) >= 2 and not any((d, s) in directions for s, d in directions):
+            only = mine[0].stream
+            problems.append(MediaProblem(
+                "one-way-media", f"RTP only from {only.src.address()} to {only.dst.address()}; "
+                "nothing came back although both SDPs said sendrecv", call.id, only.key,
+                only.first_frame))
+    return problems
+
+
+def media_bars(call, bindings: list[MediaBinding]) -> list[MediaBar]:
+    """One bar per direction of the call's streams, or one both-way bar when the reverse
+    stream exists; each at the time its media started."""
+    mine = [b for b in bindings if b.call_id == call.id]
+    call_problems = [p for p in call_media_problems(call, [b.stream for b in mine])
+                     if p.stream_key is None or p.code == "one-way-media"]
+    bars: list[MediaBar] = []
+    used: set[tuple] = set()
+    for binding in sorted(mine, key=lambda b: b.stream.first_ns):
+        stream = binding.stream
+        if stream.key in used:
+            continue
+        used.add(stream.key)
+        reverse = next((b for b in mine if b.stream.key not in used
+                        and b.stream.src == stream.dst and b.stream.dst == stream.src), None)
+        problems = [p.code for p in binding.problems]
+        keys = [stream.key]
+        label = f"RTP {stream.codec} {stream.packets} pkts"
+        if reverse is not None:
+            used.add(reverse.stream.key)
+            keys.append(reverse.stream.key)
+            problems += [p.code for p in reverse.problems]
+            label = (f"RTP {stream.codec} {stream.packets}/{reverse.stream.packets} pkts")
+        problems += [p.code for p in call_problems if p.stream_key in keys]
+        bars.append(MediaBar(src=stream.src, dst=stream.dst, ts_ns=stream.first_ns, label=label,
+                             both_ways=reverse is not None, stream_keys=tuple(keys),
+                             problems=tuple(dict.fromkeys(problems))))
+    return bars

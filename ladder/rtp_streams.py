@@ -1,0 +1,734 @@
+"""RTP streams: constant-size per-stream accumulators fed one UDP datagram at a time.
+
+The pipeline drives one ``RtpStreamTable`` per capture through exactly these calls::
+
+    table = RtpStreamTable()
+    table.feed_udp(src_ip: str, src_port: int, dst_ip: str, dst_port: int, ts_ns: int,
+                   frame_no: int, buf: bytes, off: int, end: int) -> None
+        # every UDP datagram that is not SIP or HEP; buf[off:end] is the UDP payload
+    table.expect_sdp(msg) -> None
+        # every SIP message with SDP (decoders.sip.SipMessage: .sdp .src .dst .ts_ns .call_id)
+    table.finish() -> list[RtpStream]
+    table.counts() -> dict  # {"rtp": n, "rtcp": n, "other": n}; they add up to the datagrams fed
+
+Which datagrams are RTP (the heuristic, RFC 3550 Appendix A.1 in spirit):
+  * The header must pass ``decoders.rtp.classify_rtp`` (version 2, PT not 72..76, CSRC list,
+    extension and padding inside the datagram).
+  * A datagram to or from an address:port announced in SDP (``expect_sdp``) is RTP at once.
+  * A new SSRC on a 4-tuple that already carries a confirmed stream is RTP after
+    ``SSRC_CHANGE_CONFIRM_AFTER`` (2) consistent packets (an SSRC change, counted on the new
+    stream).
+  * SDP media that is not RTP (``m=image ... udptl t38``) withdraws its address:port from the
+    SDP set, so T.38 after a re-INVITE is not taken for RTP on the SDP's word.
+  * Otherwise the 4-tuple and SSRC are a *candidate* until ``CONFIRM_AFTER`` (4) consecutive packets have
+    the same payload type, sequence numbers rising by 1..``MAX_SEQ_STEP`` and
+    timestamps not going back nor leaping more than ``MAX_TS_STEP`` per sequence step. Then it
+    is confirmed retroactively: its first packets are in the statistics already. A packet that
+    breaks the run restarts the candidate from that packet, and the packets of an abandoned
+    candidate count as "other". This rejects DNS, STUN, random UDP and lone version-2 lookalikes.
+RTCP: version 2 with a second byte 200..207, accepted when it goes to or from an RTCP address
+announced in SDP (a=rtcp or port+1), a port one above a confirmed stream's, a stream's own
+4-tuple (rtcp-mux, RFC 5761), or anywhere if the whole compound packet decodes strictly and
+starts with SR or RR (RFC 3550 A.2). A malformed RTCP datagram on an announced or stream port
+counts as RTCP and as the diagnostic ``rtcp-malformed``.
+
+Statistics follow Wireshark's ``ui/tap-rtp-analysis.c`` so ``tshark -q -z rtp,streams``
+agrees: expected = last sequence number + 65536 * wraps - first + 1; lost = expected - received
+(negative with duplicates); delta and RFC 3550 A.8 jitter in ms on the arrival clock, with the
+nominal time from the RTP timestamp divided by ``clock_rate // 1000`` (Wireshark's integer
+division); max/mean delta and jitter only over "regular" packets (not the first, not marked,
+not comfort noise nor right after it, timestamp not going back); telephone-event packets and
+dynamic payload types without an rtpmap have no clock, so no jitter.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from decoders.errors import DecodeError
+from decoders.rtcp import ExtendedReport, ReceiverReport, SenderReport, SourceDescription
+from decoders.rtcp import VoipMetrics, decode_rtcp
+from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
+from decoders.records import Endpoint
+from ladder.series import SeriesBuilder, SeriesPoint
+
+CONFIRM_AFTER = 4
+SSRC_CHANGE_CONFIRM_AFTER = 2
+MAX_SEQ_STEP = 100
+MAX_TS_STEP = 48_000  # one second of a 48 kHz clock per sequence step
+TIMESTAMP_JUMP_MS = 2_000  # an in-order packet whose timestamp leaps further is a "jump"
+MAX_DTMF_EVENTS = 1_000
+MAX_CANDIDATES = 4_096
+DEFAULT_TELEPHONE_EVENT_PT = 101  # what Wireshark assumes without SDP (rtpevent preference)
+PT_CN, PT_CN_OLD = 13, 19
+JITTER_BUFFER_MS = 60.0  # the nominal fixed jitter buffer behind ``late_packets`` and the MOS
+
+_SEQ_TS_SSRC = struct.Struct("!HII")
+INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfDigit:
+    """One RFC 4733 event: the key, when its first packet arrived, its frame, and its length."""
+
+    digit: str
+    ts_ns: int
+    frame: int
+    duration_ms: float
+    volume: int
+
+
+@dataclass(frozen=True, slots=True)
+class RtcpSummary:
+    """What RTCP said about a stream: counts from the sender's SRs, the latest reception report
+    about its SSRC (fraction lost in %, cumulative lost, jitter in ms), the RTT from LSR/DLSR
+    against the SR's arrival in the capture, CNAME and the latest XR VoIP metrics."""
+
+    sender_reports: int
+    receiver_reports: int
+    fraction_lost_pct: float | None
+    cumulative_lost: int | None
+    jitter_ms: float | None
+    rtt_ms: float | None
+    cname: str | None
+    voip_metrics: VoipMetrics | None
+
+
+@dataclass(frozen=True, slots=True)
+class RtpStream:
+    """One RTP stream (src, dst, SSRC) with the figures of Wireshark's RTP stream analysis."""
+
+    ssrc: int
+    src: Endpoint
+    dst: Endpoint
+    payload_types: tuple[int, ...]
+    codec: str
+    clock_rate: int
+    packets: int
+    expected: int
+    lost: int
+    lost_pct: float
+    duplicates: int
+    sequence_errors: int
+    out_of_order: int
+    seq_wraps: int
+    ssrc_changes: int
+    markers: int
+    timestamp_jumps: int
+    loss_events: int  # sequence gaps (bursts of loss), for the E-model's burst ratio
+    late_packets: int  # later than JITTER_BUFFER_MS behind the best transit: buffer discards
+    first_ns: int
+    last_ns: int
+    first_frame: int
+    last_frame: int
+    payload_bytes: int
+    min_delta_ms: float
+    mean_delta_ms: float
+    max_delta_ms: float
+    max_delta_frame: int
+    min_jitter_ms: float
+    mean_jitter_ms: float
+    max_jitter_ms: float
+    dtmf: tuple[DtmfDigit, ...]
+    rtcp: RtcpSummary | None
+    series: tuple[SeriesPoint, ...] = field(repr=False)
+    found_by: str  # "sdp", "heuristic" or "ssrc-change"
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.src.address(), self.dst.address(), self.ssrc)
+
+    @property
+    def duration_ns(self) -> int:
+        return self.last_ns - self.first_ns
+
+    @property
+    def bitrate_kbps(self) -> float:
+        """Mean RTP bit rate (headers and payload, no IP/UDP) over the stream's duration."""
+        seconds = self.duration_ns / 1e9
+        return self.payload_bytes * 8 / seconds / 1000 if seconds > 0 else 0.0
+
+    @property
+    def ssrc_hex(self) -> str:
+        return f"0x{self.ssrc:08X}"
+
+
+class _Sdp:
+    """What one SDP m= line announced for an address:port."""
+
+    __slots__ = ("rtpmap", "call_id", "ts_ns")
+
+    def __init__(self, rtpmap: dict[int, tuple[str, int]], call_id: str | None, ts_ns: int):
+        self.rtpmap = rtpmap
+        self.call_id = call_id
+        self.ts_ns = ts_ns
+
+
+class _State:
+    """Constant-size mutable accumulator for one stream (or a candidate for one)."""
+
+    __slots__ = (
+        "src_ip", "src_port", "dst_ip", "dst_port", "ssrc", "run", "found_by",
+        "packets", "payload_bytes", "first_ns", "last_ns", "first_frame", "last_frame",
+        "start_seq", "stop_seq", "seq_num", "cycles", "under",
+        "ts_high", "last_ts32", "seq_ts", "last_nominal", "time_ms", "pt", "reg_pt", "pts",
+        "delta", "jitter", "min_delta", "max_delta", "max_delta_frame", "mean_delta",
+        "min_jitter", "max_jitter", "mean_jitter", "duplicates", "sequence_errors",
+        "out_of_order", "markers", "ts_jumps", "ssrc_changes", "clocks", "rtpmap",
+        "loss_events", "min_transit", "late", "fast_pt", "fast_clock", "fast_count", "bucket",
+        "bucket_end",
+        "dtmf", "dtmf_last_ts", "series", "sr", "rr", "rr_report", "rtt_ms", "cname", "xr",
+    )
+
+    def __init__(self, src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame):
+        self.src_ip, self.src_port, self.dst_ip, self.dst_port = src_ip, src_port, dst_ip, dst_port
+        self.ssrc = ssrc
+        self.run = 1
+        self.found_by = "heuristic"
+        self.packets = 0
+        self.payload_bytes = 0
+        self.first_ns = self.last_ns = ts_ns
+        self.first_frame = self.last_frame = frame
+        self.start_seq = self.stop_seq = self.seq_num = seq
+        self.cycles = 0
+        self.under = False
+        self.ts_high = 0
+        self.last_ts32 = ts32
+        self.seq_ts = ts32  # the first packet's (extended) timestamp
+        self.last_nominal = 0.0
+        self.time_ms = 0.0
+        self.pt = self.reg_pt = pt
+        self.pts: dict[int, int] = {}
+        self.delta = self.jitter = 0.0
+        self.min_delta = INF
+        self.max_delta = 0.0
+        self.max_delta_frame = frame
+        self.mean_delta = 0.0
+        self.min_jitter = INF
+        self.max_jitter = self.mean_jitter = 0.0
+        self.duplicates = self.sequence_errors = self.out_of_order = 0
+        self.markers = self.ts_jumps = self.ssrc_changes = 0
+        self.loss_events = self.late = 0
+        self.min_transit = INF
+        # The fast path in feed_udp applies while packets keep this payload type (-1: never).
+        self.fast_pt = -1
+        self.fast_clock = 0
+        self.fast_count = 0  # fast-path packets of fast_pt not yet added to pts
+        self.bucket = None  # the series' current bucket, updated in place by the fast path
+        self.bucket_end = 0
+        self.clocks: dict[int, int] = {}  # PT -> ms divisor, cached once known
+        self.rtpmap: dict[int, tuple[str, int]] | None = None
+        self.dtmf: list[DtmfDigit] = []
+        self.dtmf_last_ts = -1
+        self.series = SeriesBuilder()
+        self.sr = self.rr = 0
+        self.rr_report = None
+        self.rtt_ms = None
+        self.cname = None
+        self.xr = None
+
+
+class RtpStreamTable:
+    """All RTP streams of one capture. See the module docstring for the contract."""
+
+    def __init__(self) -> None:
+        self._streams: dict[tuple, _State] = {}  # (src, sport, dst, dport, ssrc) -> confirmed
+        self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
+        self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
+        self._sdp: dict[tuple[str, int], _Sdp] = {}
+        self._rtcp_ports: set[tuple[str, int]] = set()
+        self._last_sr: dict[int, tuple[int, int]] = {}  # SSRC -> (NTP middle 32, arrival ns)
+        self._sr_arrival: dict[int, int] = {}  # NTP middle 32 of each SSRC's last SR -> arrival
+        # Indexes over confirmed streams, so SDP and RTCP never scan every stream.
+        self._by_ssrc: dict[int, list[_State]] = {}
+        self._by_endpoint: dict[tuple[str, int], list[_State]] = {}
+        self._base_ns: int | None = None
+        self._fed = 0
+        self._rtcp = 0
+        self.diagnostics: dict[str, int] = {}
+
+    # -- SDP ---------------------------------------------------------------------------
+    def expect_sdp(self, msg) -> None:
+        """Remember the RTP/RTCP addresses an SDP body announces, with its rtpmap."""
+        sdp = msg.sdp
+        if sdp is None:
+            return
+        for media in sdp.media:
+            address = media.connection or sdp.connection or (msg.src.ip if msg.src else None)
+            if not media.port or not address:
+                continue
+            if "RTP" not in media.proto.upper():
+                self._sdp.pop((address, media.port), None)
+                continue
+            rtpmap: dict[int, tuple[str, int]] = {}
+            for pt, entry in media.rtpmap.items():
+                rtpmap[int(pt)] = (entry[0], int(entry[1]))
+            self._sdp[(address, media.port)] = _Sdp(rtpmap, msg.call_id, msg.ts_ns)
+            rtcp_port = media.rtcp_port or media.port + 1
+            self._rtcp_ports.add((address, rtcp_port))
+            if media.rtcp_mux:
+                self._rtcp_ports.add((address, media.port))
+            # A stream seen before this SDP learns the payload names now.
+            for state in self._by_endpoint.get((address, media.port), ()):
+                state.rtpmap = rtpmap
+                state.clocks.clear()
+                _disarm(state)  # its cached clock may have changed
+
+    # -- datagrams ---------------------------------------------------------------------
+    def feed_udp(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int, ts_ns: int,
+                 frame_no: int, buf: bytes, off: int, end: int) -> None:
+        self._fed += 1
+        if end - off < 8:
+            return
+        first = buf[off]
+        if first & 0xC0 != 0x80:
+            return
+        second = buf[off + 1]
+        if 200 <= second <= 207:
+            self._feed_rtcp(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
+            return
+        pt = second & 0x7F
+        if 72 <= pt <= 76 or end - off < 12:
+            return
+        if first == 0x80:  # no CSRC, extension or padding: the header is 12 bytes, inline
+            header_end = off + 12
+        else:
+            header_end = rtp_header_end(buf, off, end)
+            if header_end < 0:
+                return
+        seq, ts32, ssrc = _SEQ_TS_SSRC.unpack_from(buf, off + 2)
+        state = self._streams.get((src_ip, src_port, dst_ip, dst_port, ssrc))
+        st = state
+        # Fast path (nearly every packet): the next sequence number, same payload type, no
+        # marker, timestamp not behind, no wrap bookkeeping due. Same arithmetic as _analyse.
+        if (st is not None and second == st.fast_pt and seq == (st.seq_num + 1) & 0xFFFF
+                and ts32 >= st.last_ts32 and (seq > st.start_seq) != st.under):
+            ext_ts = st.ts_high + ts32
+            now_ms = (ts_ns - self._base_ns) / 1e6
+            st.last_ts32 = ts32
+            st.seq_num = st.stop_seq = seq
+            clock = st.fast_clock
+            delta = st.delta = now_ms - st.time_ms
+            total = st.packets
+            jitter = st.jitter
+            if clock:
+                nominal = (ext_ts - st.seq_ts) / clock
+                step = nominal - st.last_nominal
+                d = delta - step
+                if d < 0:
+                    d = -d
+                st.jitter = jitter = (15 * jitter + d) / 16
+                if step > TIMESTAMP_JUMP_MS:
+                    st.ts_jumps += 1
+                st.last_nominal = nominal
+                transit = now_ms - nominal
+                if transit < st.min_transit:
+                    st.min_transit = transit
+                elif transit - st.min_transit > JITTER_BUFFER_MS:
+                    st.late += 1
+                if jitter > st.max_jitter:
+                    st.max_jitter = jitter
+                if jitter < st.min_jitter:
+                    st.min_jitter = jitter
+                st.mean_jitter += jitter
+            elif total > 1:
+                st.mean_jitter *= total / (total - 1)
+            st.time_ms = now_ms
+            if delta > st.max_delta:
+                st.max_delta = delta
+                st.max_delta_frame = frame_no
+            if delta < st.min_delta:
+                st.min_delta = delta
+            st.mean_delta += delta
+            st.packets = total + 1
+            st.payload_bytes += end - off
+            st.last_ns = ts_ns
+            st.last_frame = frame_no
+            st.fast_count += 1
+            bucket = st.bucket
+            if ts_ns < st.bucket_end:
+                if delta > bucket[1]:
+                    bucket[1] = delta
+                if jitter > bucket[2]:
+                    bucket[2] = jitter
+                bucket[4] += 1
+            else:
+                series = st.series
+                series.add(ts_ns, delta, jitter, 0)
+                st.bucket = bucket = series.buckets[-1]
+                st.bucket_end = bucket[0] + series.width_ns
+            return
+        if state is None:
+            state = self._new_packet_state(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq,
+                                           ts32, ts_ns, frame_no)
+            if state is None:
+                return
+        self._analyse(state, ts_ns, frame_no, second, pt, seq, ts32, end - off,
+                      buf, header_end, end)
+
+    def _new_packet_state(self, src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32,
+                          ts_ns, frame_no):
+        """The state for a packet of no confirmed stream: an SDP or SSRC-change confirmation,
+        a candidate that keeps its run, or None while the heuristic is still unsure."""
+        if self._base_ns is None:
+            self._base_ns = ts_ns
+        flow = (src_ip, src_port, dst_ip, dst_port)
+        found_by = None
+        sdp = self._sdp.get((dst_ip, dst_port)) or self._sdp.get((src_ip, src_port))
+        previous = self._flows.get(flow)
+        if sdp is not None:
+            found_by = "sdp"
+        elif previous is not None:
+            found_by = "ssrc-change"
+        cand_key = flow + (ssrc,)
+        cand = self._candidates.get(cand_key)
+        if cand is not None and cand.pt == pt:
+            seq_step = (seq - cand.stop_seq) & 0xFFFF
+            ts_step = (ts32 - cand.last_ts32) & 0xFFFFFFFF
+            if 1 <= seq_step <= MAX_SEQ_STEP and ts_step <= MAX_TS_STEP * seq_step:
+                cand.run += 1
+                if cand.run >= CONFIRM_AFTER or found_by == "sdp" or (
+                        found_by is not None and cand.run >= SSRC_CHANGE_CONFIRM_AFTER):
+                    del self._candidates[cand_key]
+                    self._confirm(cand, flow, found_by or "heuristic", sdp)
+                return cand
+        if found_by != "sdp":
+            # Start (or restart) a candidate run. Random UDP makes one per datagram, so the
+            # table of candidates is bounded: dropping them only turns their packets "other".
+            if len(self._candidates) >= MAX_CANDIDATES:
+                self._candidates.clear()
+            cand = _State(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame_no)
+            cand.time_ms = (ts_ns - self._base_ns) / 1e6
+            self._candidates[cand_key] = cand
+            return cand
+        state = _State(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame_no)
+        state.time_ms = (ts_ns - self._base_ns) / 1e6
+        self._candidates.pop(flow + (ssrc,), None)
+        self._confirm(state, flow, found_by, sdp)
+        return state
+
+    def _confirm(self, state: _State, flow: tuple, found_by: str, sdp: _Sdp | None) -> None:
+        state.found_by = found_by
+        if sdp is None:
+            sdp = (self._sdp.get((state.dst_ip, state.dst_port))
+                   or self._sdp.get((state.src_ip, state.src_port)))
+        state.rtpmap = sdp.rtpmap if sdp is not None else None
+        previous = self._flows.get(flow)
+        if previous is not None:
+            state.ssrc_changes = previous.ssrc_changes + 1
+        self._streams[flow + (state.ssrc,)] = state
+        self._flows[flow] = state
+        self._by_ssrc.setdefault(state.ssrc, []).append(state)
+        self._by_endpoint.setdefault((state.src_ip, state.src_port), []).append(state)
+        if (state.dst_ip, state.dst_port) != (state.src_ip, state.src_port):
+            self._by_endpoint.setdefault((state.dst_ip, state.dst_port), []).append(state)
+
+    def _analyse(self, st: _State, ts_ns: int, frame_no: int, second: int, pt: int, seq: int,
+                 ts32: int, size: int, buf: bytes, payload_off: int, end: int) -> None:
+        """Wireshark's rtppacket_analyse on constant state (see the module docstring)."""
+        now_ms = (ts_ns - self._base_ns) / 1e6
+        marker = second & 0x80
+        st.pts[pt] = st.pts.get(pt, 0) + 1
+        if marker:
+            st.markers += 1
+        clock = st.clocks.get(pt)
+        if clock is None:
+            clock = self._clock_divisor(st, pt)
+        if clock == 0 and _is_event_pt(st, pt):
+            self._note_event(st, pt, ts_ns, frame_no, ts32, buf, payload_off, end)
+        if st.packets == 0:  # the first packet only sets the origin
+            st.packets = 1
+            st.payload_bytes = size
+            st.series.add(ts_ns, 0.0, 0.0, 0)
+            self._after_slow(st, pt, clock)
+            return
+        # Extend the 32-bit timestamp (RFC 3550 A.1-style unwrapping around the last one).
+        prev_ts32 = st.last_ts32
+        diff = (ts32 - prev_ts32) & 0xFFFFFFFF
+        if diff >= 0x80000000:
+            diff -= 0x100000000
+        ext_ts = st.ts_high + st.last_ts32 + diff
+        st.ts_high = ext_ts - ts32
+        st.last_ts32 = ts32
+
+        # "In time" means not before the stream's first timestamp (Wireshark's rule).
+        in_time = ext_ts >= st.seq_ts
+        regular = in_time and not marker
+        if seq < st.start_seq and in_time and not st.under:
+            st.cycles += 1
+            st.under = True
+        elif seq == 0 and st.stop_seq == 65535 and in_time and not st.under:
+            st.cycles += 1
+            st.under = True
+        elif seq > st.start_seq and in_time and st.under:
+            st.under = False
+        lost_here = 0
+        if in_time and seq == (st.seq_num + 1) & 0xFFFF:
+            st.seq_num = seq
+        elif in_time and (st.seq_num + 1 < seq or st.seq_num - seq > 0xFF00):
+            lost_here = (seq - st.seq_num - 1) & 0xFFFF
+            st.seq_num = seq
+            st.sequence_errors += 1
+            st.loss_events += 1
+        elif st.seq_num + 1 > seq:
+            st.sequence_errors += 1
+            if seq == st.seq_num and ts32 == prev_ts32:
+                st.duplicates += 1
+            else:
+                st.out_of_order += 1
+        if pt == PT_CN or pt == PT_CN_OLD or st.pt == PT_CN or st.pt == PT_CN_OLD:
+            regular = False
+        st.pt = pt
+
+        jitter = st.jitter
+        if in_time:
+            if clock:
+                # Nominal time since the first packet; the expected arrival is the last
+                # arrival plus the nominal time elapsed since the last packet with a clock.
+                nominal = (ext_ts - st.seq_ts) / clock
+                current_diff = now_ms - st.time_ms - (nominal - st.last_nominal)
+                if current_diff < 0:
+                    current_diff = -current_diff
+                st.jitter = jitter = (15 * jitter + current_diff) / 16
+                if nominal - st.last_nominal > TIMESTAMP_JUMP_MS and lost_here == 0:
+                    st.ts_jumps += 1
+                st.last_nominal = nominal
+                # Relative transit against the best seen so far: later than the nominal
+                # jitter buffer means a receiver with that buffer would have discarded it.
+                transit = now_ms - nominal
+                if transit < st.min_transit:
+                    st.min_transit = transit
+                elif transit - st.min_transit > JITTER_BUFFER_MS:
+                    st.late += 1
+            st.delta = now_ms - st.time_ms
+            st.time_ms = now_ms
+        delta = st.delta
+        # Wireshark's means are running means over *all* packets so far, updated only on
+        # regular ones: M_k = (M_(k-1) (k-1) + x) / k. We keep T_k = M_k k instead, which a
+        # regular packet grows by x (the fast path's one addition) and any other packet
+        # scales by k / (k-1); the mean is T / (packets - 1) at the end.
+        total = st.packets
+        if regular:
+            if delta > st.max_delta:
+                st.max_delta = delta
+                st.max_delta_frame = frame_no
+            if delta < st.min_delta:
+                st.min_delta = delta
+            st.mean_delta += delta
+        elif total > 1:
+            st.mean_delta *= total / (total - 1)
+        if regular and clock:
+            if jitter > st.max_jitter:
+                st.max_jitter = jitter
+            st.mean_jitter += jitter
+            if jitter < st.min_jitter:
+                st.min_jitter = jitter
+        elif total > 1:
+            st.mean_jitter *= total / (total - 1)
+        st.stop_seq = seq
+        st.packets += 1
+        st.payload_bytes += size
+        st.last_ns = ts_ns
+        st.last_frame = frame_no
+        st.series.add(ts_ns, delta, st.jitter, lost_here)
+        self._after_slow(st, pt, clock)
+        if not in_time:
+            _disarm(st)  # the fast path assumes the last packet was in time
+
+    @staticmethod
+    def _after_slow(st: _State, pt: int, clock: int) -> None:
+        """Re-arm the fast path: same payload type next time, not comfort noise, not an
+        event, and the series bucket to update in place."""
+        series = st.series
+        st.bucket = series.buckets[-1]
+        st.bucket_end = st.bucket[0] + series.width_ns
+        _disarm(st)
+        if not (pt == PT_CN or pt == PT_CN_OLD or (clock == 0 and _is_event_pt(st, pt))):
+            st.fast_pt = pt
+            st.fast_clock = clock
+
+    def _clock_divisor(self, st: _State, pt: int) -> int:
+        """``clock_rate // 1000`` for ``pt`` (0: no clock, as for telephone-event); cached once
+        an answer is certain."""
+        rate = 0
+        if pt < 96:
+            rate = STATIC_PAYLOAD_TYPES.get(pt, ("", 0))[1]
+            st.clocks[pt] = rate // 1000
+            return rate // 1000
+        if st.rtpmap is not None and pt in st.rtpmap:
+            name, rate = st.rtpmap[pt]
+            if name.lower().startswith("telephone-event"):
+                rate = 0
+            st.clocks[pt] = rate // 1000
+        return rate // 1000
+
+    @staticmethod
+    def _note_event(st: _State, pt: int, ts_ns: int, frame_no: int, ts32: int, buf: bytes,
+                    off: int, end: int) -> None:
+        """One digit per RFC 4733 event: all packets of an event share its RTP timestamp, so
+        a new timestamp is a new digit; later packets (and the three end packets) only update
+        the duration."""
+        try:
+            event = decode_telephone_event(buf, off, end)
+        except DecodeError:
+            return
+        # Durations count the event's own clock (RFC 4733 §2.5.1.3): 8 kHz unless the rtpmap
+        # says otherwise.
+        rate = st.rtpmap[pt][1] if st.rtpmap is not None and pt in st.rtpmap else 8000
+        clock = (rate or 8000) / 1000
+        if ts32 != st.dtmf_last_ts:
+            if len(st.dtmf) >= MAX_DTMF_EVENTS:
+                return
+            st.dtmf_last_ts = ts32
+            st.dtmf.append(DtmfDigit(event.digit, ts_ns, frame_no, event.duration / clock,
+                                     event.volume))
+        elif st.dtmf and event.duration / clock > st.dtmf[-1].duration_ms:
+            last = st.dtmf[-1]
+            st.dtmf[-1] = DtmfDigit(last.digit, last.ts_ns, last.frame, event.duration / clock,
+                                    last.volume)
+
+    # -- RTCP --------------------------------------------------------------------------
+    def _feed_rtcp(self, src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end) -> None:
+        flows = self._flows
+        # Announced RTCP ports, a stream's own 4-tuple either way (rtcp-mux), or the ports one
+        # above a stream's either way (the sender's SRs and the receiver's RRs).
+        known = ((dst_ip, dst_port) in self._rtcp_ports or (src_ip, src_port) in self._rtcp_ports
+                 or (src_ip, src_port, dst_ip, dst_port) in flows
+                 or (dst_ip, dst_port, src_ip, src_port) in flows
+                 or (src_ip, src_port - 1, dst_ip, dst_port - 1) in flows
+                 or (dst_ip, dst_port - 1, src_ip, src_port - 1) in flows)
+        try:
+            packets = decode_rtcp(buf, off, end)
+        except DecodeError as exc:
+            if known:
+                self._rtcp += 1
+                reason = "rtcp-malformed" if exc.reason != "rtcp-truncated" else exc.reason
+                self.diagnostics[reason] = self.diagnostics.get(reason, 0) + 1
+            return
+        if not known and not isinstance(packets[0], (SenderReport, ReceiverReport)):
+            return
+        self._rtcp += 1
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                previous = self._last_sr.get(packet.ssrc)
+                if previous is not None:
+                    self._sr_arrival.pop(previous[0], None)
+                self._last_sr[packet.ssrc] = (packet.ntp_middle, ts_ns)
+                self._sr_arrival[packet.ntp_middle] = ts_ns
+                for st in self._streams_of_ssrc(packet.ssrc, src_ip, True):
+                    st.sr += 1
+            if isinstance(packet, (SenderReport, ReceiverReport)):
+                for block in packet.reports:
+                    for st in self._streams_of_ssrc(block.ssrc, src_ip, False):
+                        st.rr += 1
+                        st.rr_report = block
+                        st.rtt_ms = self._rtt_ms(block, ts_ns, st.rtt_ms)
+            elif isinstance(packet, SourceDescription):
+                for ssrc, items in packet.chunks:
+                    for name, text in items:
+                        if name == "cname":
+                            for st in self._streams_of_ssrc(ssrc, src_ip, True):
+                                st.cname = text
+            elif isinstance(packet, ExtendedReport):
+                for metrics in packet.voip_metrics:
+                    for st in self._streams_of_ssrc(metrics.ssrc, src_ip, False):
+                        st.xr = metrics
+
+    def _rtt_ms(self, block, ts_ns: int, previous: float | None) -> float | None:
+        """RFC 3550 §6.4.1: RTT = arrival of the report - LSR - DLSR, with the SR's capture
+        time standing in for LSR (the capture has no access to the sender's NTP clock)."""
+        if block.lsr == 0:
+            return previous
+        sr_ns = self._sr_arrival.get(block.lsr)
+        if sr_ns is None:
+            return previous
+        rtt = (ts_ns - sr_ns) / 1e6 - block.dlsr * 1000 / 65536
+        return rtt if rtt >= 0 else previous
+
+    def _streams_of_ssrc(self, ssrc: int, rtcp_src_ip: str, sender: bool) -> list[_State]:
+        """Streams with ``ssrc``; a sender's RTCP comes from the stream's source address, a
+        receiver's report from its destination, which picks the right copy of a relayed SSRC."""
+        matches = self._by_ssrc.get(ssrc, [])
+        if len(matches) > 1:
+            near = [st for st in matches if (st.src_ip if sender else st.dst_ip) == rtcp_src_ip]
+            return near or matches
+        return matches
+
+    # -- results -----------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        rtp = sum(st.packets for st in self._streams.values())
+        return {"rtp": rtp, "rtcp": self._rtcp, "other": self._fed - rtp - self._rtcp}
+
+    def finish(self) -> list[RtpStream]:
+        streams = [_snapshot(st) for st in self._streams.values()]
+        streams.sort(key=lambda s: (s.first_ns, s.first_frame))
+        return streams
+
+
+def _disarm(st: _State) -> None:
+    """Stop the fast path for ``st``, first booking the packets it counted to their type."""
+    if st.fast_count:
+        st.pts[st.fast_pt] = st.pts.get(st.fast_pt, 0) + st.fast_count
+        st.fast_count = 0
+    st.fast_pt = -1
+
+
+def _is_event_pt(st: _State, pt: int) -> bool:
+    if st.rtpmap is not None and pt in st.rtpmap:
+        return st.rtpmap[pt][0].lower() == "telephone-event"
+    return pt == DEFAULT_TELEPHONE_EVENT_PT
+
+
+def codec_name(pt: int, rtpmap: dict[int, tuple[str, int]] | None) -> tuple[str, int]:
+    """(encoding name, clock rate) for ``pt``: RFC 3551's table for static types, the SDP
+    rtpmap for dynamic ones, then ``PT<n>`` with no clock."""
+    if pt in STATIC_PAYLOAD_TYPES:  # RFC 3551's spelling, whatever case the SDP used
+        return STATIC_PAYLOAD_TYPES[pt]
+    if rtpmap is not None and pt in rtpmap:
+        return rtpmap[pt]
+    if rtpmap is None and pt == DEFAULT_TELEPHONE_EVENT_PT:
+        return ("telephone-event", 8000)
+    return (f"PT{pt}", 0)
+
+
+def _snapshot(st: _State) -> RtpStream:
+    _disarm(st)
+    ordered = sorted(st.pts, key=lambda pt: -st.pts[pt])
+    names = []
+    clock_rate = 0
+    for pt in ordered:
+        name, rate = codec_name(pt, st.rtpmap)
+        names.append(name)
+        if not clock_rate and name.lower() not in ("telephone-event", "cn"):
+            clock_rate = rate
+    expected = st.stop_seq + st.cycles * 65536 - st.start_seq + 1
+    lost = expected - st.packets
+    rtcp = None
+    if st.sr or st.rr or st.cname or st.xr:
+        block = st.rr_report
+        jitter_ms = None
+        if block is not None and clock_rate:
+            jitter_ms = block.jitter * 1000 / clock_rate
+        rtcp = RtcpSummary(
+            sender_reports=st.sr, receiver_reports=st.rr,
+            fraction_lost_pct=block.fraction_lost * 100 / 256 if block else None,
+            cumulative_lost=block.cumulative_lost if block else None,
+            jitter_ms=jitter_ms, rtt_ms=st.rtt_ms, cname=st.cname, voip_metrics=st.xr)
+    return RtpStream(
+        ssrc=st.ssrc, src=Endpoint(st.src_ip, st.src_port, "udp"),
+        dst=Endpoint(st.dst_ip, st.dst_port, "udp"), payload_types=tuple(ordered),
+        codec=", ".join(names), clock_rate=clock_rate, packets=st.packets, expected=expected,
+        lost=lost, lost_pct=lost * 100 / expected if expected > 0 else 0.0,
+        duplicates=st.duplicates, sequence_errors=st.sequence_errors,
+        out_of_order=st.out_of_order, seq_wraps=st.cycles, ssrc_changes=st.ssrc_changes,
+        markers=st.markers, timestamp_jumps=st.ts_jumps, loss_events=st.loss_events,
+        late_packets=st.late, first_ns=st.first_ns,
+        last_ns=st.last_ns, first_frame=st.first_frame, last_frame=st.last_frame,
+        payload_bytes=st.payload_bytes, min_delta_ms=st.min_delta if st.min_delta < INF else 0.0,
+        mean_delta_ms=st.mean_delta / (st.packets - 1) if st.packets > 1 else 0.0,
+        max_delta_ms=st.max_delta,
+        max_delta_frame=st.max_delta_frame, min_jitter_ms=st.min_jitter if st.min_jitter < INF else 0.0,
+        mean_jitter_ms=st.mean_jitter / (st.packets - 1) if st.packets > 1 else 0.0,
+        max_jitter_ms=st.max_jitter, dtmf=tuple(st.dtmf),
+        rtcp=rtcp, series=st.series.points(), found_by=st.found_by)
