@@ -1,0 +1,126 @@
+"""Speed and memory of ``ladder stats`` beside tshark and sngrep, on the same file, in one run.
+
+``python3 bench/bench_ingest.py [FILE ...] [--calls 1000] [--skip-others]``
+
+Without FILE it writes (once) the 1,000-call G.711 capture of ``bench/make_rtp_capture.py`` to
+``/tmp/pcapladder-bench/rtp-1000.pcap``. For each file it runs, one after the other:
+
+* ``ladder stats --json FILE``
+* ``tshark -q -z rtp,streams -r FILE`` (with heuristic RTP so it finds the same streams)
+* ``sngrep -N -q -r -I FILE``
+
+and prints wall time, CPU time, packets/s and MB/s (by wall time) and the peak resident memory
+of each process (from ``wait4``'s rusage, so the figures are the child's own). On a busy
+machine compare the CPU seconds: wall time then depends on the neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DIR = Path("/tmp/pcapladder-bench")
+
+
+def run_measured(command: list[str]) -> tuple[float, float, int, int, bytes]:
+    """(wall seconds, CPU seconds, peak RSS in KiB, exit status, stdout) of one child process.
+    CPU time (user + system) is the steadier figure on a shared machine."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = process.stdout.read() if process.stdout else b""
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, cpu, usage.ru_maxrss, process.returncode, out
+
+
+def ensure_capture(calls: int, seconds: int) -> Path:
+    DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
+    path = DEFAULT_DIR / f"rtp-{calls}.pcap"
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, str(HERE / "make_rtp_capture.py"), str(path), "--calls", str(calls),
+             "--seconds", str(seconds)],
+            check=True,
+        )
+    return path
+
+
+def count_packets(path: Path) -> int:
+    sys.path.insert(0, str(HERE.parent))
+    from ladder.ingest import CaptureReader
+
+    with CaptureReader(str(path)) as reader:
+        return sum(1 for _ in reader.records())
+
+
+def bench_file(path: Path, skip_others: bool) -> list[dict]:
+    size = path.stat().st_size
+    packets = count_packets(path)
+    commands = {
+        "ladder stats": [sys.executable, "-m", "ladder", "stats", "--json", str(path)],
+        "ladder stats --no-media": [sys.executable, "-m", "ladder", "stats", "--json", "--no-media", str(path)],
+    }
+    if not skip_others:
+        if shutil.which("tshark"):
+            commands["tshark rtp,streams"] = [
+                "tshark", "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams", "-r", str(path),
+            ]
+        if shutil.which("sngrep"):
+            commands["sngrep -N -q"] = ["sngrep", "-N", "-q", "-r", "-I", str(path)]
+    rows = []
+    for name, command in commands.items():
+        wall, cpu, rss_kib, status, out = run_measured(command)
+        row = {
+            "tool": name,
+            "seconds": round(wall, 2),
+            "cpu_seconds": round(cpu, 2),
+            "packets_per_s": round(packets / wall),
+            "mb_per_s": round(size / 1e6 / wall, 1),
+            "peak_rss_mb": round(rss_kib / 1024, 1),
+            "exit": status,
+        }
+        if name == "ladder stats" and status == 0:
+            stats = json.loads(out)
+            row["found"] = f"{stats['sip_messages']} SIP, {stats['rtp_packets']} RTP, {stats['rtp_streams']} streams"
+        rows.append(row)
+    return [{"file": str(path), "size_mb": round(size / 1e6, 1), "packets": packets, **row} for row in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ladder stats vs tshark vs sngrep: speed and memory")
+    parser.add_argument("files", nargs="*", help="captures to measure (default: a generated one)")
+    parser.add_argument("--calls", type=int, default=1000, help="calls in the generated capture")
+    parser.add_argument("--seconds", type=int, default=10, help="RTP seconds per generated call")
+    parser.add_argument("--skip-others", action="store_true", help="measure ladder only")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args(argv)
+    files = [Path(f) for f in args.files] or [ensure_capture(args.calls, args.seconds)]
+    rows = []
+    for path in files:
+        rows.extend(bench_file(path, args.skip_others))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'tool':<24} {'file':<24} {'MB':>8} {'packets':>10} {'wall s':>7} {'CPU s':>7} {'pkt/s':>9} "
+          f"{'MB/s':>7} {'RSS MB':>7}")
+    for row in rows:
+        print(
+            f"{row['tool']:<24} {Path(row['file']).name:<24} {row['size_mb']:>8} {row['packets']:>10} "
+            f"{row['seconds']:>7} {row['cpu_seconds']:>7} {row['packets_per_s']:>9} {row['mb_per_s']:>7} "
+            f"{row['peak_rss_mb']:>7}"
+            + (f"  {row['found']}" if "found" in row else "")
+            + ("" if row["exit"] == 0 else f"  (exit {row['exit']})")
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

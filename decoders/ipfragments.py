@@ -1,0 +1,115 @@
+"""IPv4 and IPv6 fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5), in any arrival order.
+
+Memory is bounded: a datagram that is not complete within ``timeout_ns`` of its first fragment
+is dropped, as are the oldest ones beyond ``max_datagrams``; a datagram may not exceed 65,535
+bytes of payload. Dropped and left-over datagrams are reported with the frames that carried them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+MAX_DATAGRAM = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class Reassembled:
+    """A complete datagram: the upper-layer bytes and every frame that carried a piece."""
+
+    payload: bytes
+    frames: tuple[int, ...]
+    first_ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    """A datagram that never completed: why (kebab-case) and the frames that carried it."""
+
+    reason: str
+    frames: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class _Pending:
+    first_ts_ns: int
+    pieces: list[tuple[int, bytes]] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
+    total: int | None = None  # known once the last fragment (more=0) arrived
+    size: int = 0
+
+
+class FragmentReassembler:
+    """Feed fragments with ``add``; it returns a ``Reassembled`` when a datagram completes.
+
+    ``abandoned`` collects what timed out or overflowed; call ``finish()`` at the end of the
+    capture to move the incomplete rest there too."""
+
+    def __init__(self, timeout_ns: int = 30_000_000_000, max_datagrams: int = 4096):
+        self.timeout_ns = timeout_ns
+        self.max_datagrams = max_datagrams
+        self._pending: OrderedDict[tuple, _Pending] = OrderedDict()
+        self.abandoned: list[Abandoned] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(
+        self, key: tuple, offset: int, more: bool, data: bytes, frame: int, ts_ns: int
+    ) -> Reassembled | None:
+        """One fragment of the datagram ``key`` (addresses, protocol, identification)."""
+        self._expire(ts_ns)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending(ts_ns)
+            if len(self._pending) > self.max_datagrams:
+                _, oldest = self._pending.popitem(last=False)
+                self.abandoned.append(Abandoned("ip-fragment-overflow", tuple(oldest.frames)))
+        pending.frames.append(frame)
+        end = offset + len(data)
+        if end > MAX_DATAGRAM:
+            del self._pending[key]
+            self.abandoned.append(Abandoned("ip-fragment-oversize", tuple(pending.frames)))
+            return None
+        if not more:
+            pending.total = end
+        pending.pieces.append((offset, bytes(data)))
+        pending.size += len(data)
+        if pending.total is None or pending.size < pending.total:
+            return None
+        payload = self._assemble(pending)
+        if payload is None:
+            return None  # overlapping pieces add up but leave a hole: wait for more
+        del self._pending[key]
+        return Reassembled(payload, tuple(pending.frames), pending.first_ts_ns)
+
+    @staticmethod
+    def _assemble(pending: _Pending) -> bytes | None:
+        total = pending.total or 0
+        out = bytearray(total)
+        covered = 0
+        # Sorted by offset (stable, so arrival order breaks ties); overlapping bytes keep the
+        # piece that starts first.
+        for offset, data in sorted(pending.pieces, key=lambda piece: piece[0]):
+            if offset > covered:
+                return None
+            stop = min(offset + len(data), total)
+            if stop > covered:
+                out[covered:stop] = data[covered - offset : stop - offset]
+                covered = stop
+        return bytes(out) if covered >= total else None
+
+    def _expire(self, now_ns: int) -> None:
+        while self._pending:
+            key, oldest = next(iter(self._pending.items()))
+            if now_ns - oldest.first_ts_ns <= self.timeout_ns:
+                break
+            del self._pending[key]
+            self.abandoned.append(Abandoned("ip-fragment-timeout", tuple(oldest.frames)))
+
+    def finish(self) -> list[Abandoned]:
+        """End of capture: every datagram still waiting is abandoned as incomplete."""
+        for pending in self._pending.values():
+            self.abandoned.append(Abandoned("ip-fragment-incomplete", tuple(pending.frames)))
+        self._pending.clear()
+        return self.abandoned

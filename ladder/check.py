@@ -1,0 +1,336 @@
+"""``check_call``: one call against the reference library and the RFC rules.
+
+The call's ladder (``build_ladder``) gives the F-numbers and columns every renderer shows; the
+matcher aligns its SIP arrows with the best reference flow, the rules look at its messages, and
+media problems come from ``ladder.media`` as data. Findings the chosen reference itself
+produces (``expect=`` in a ``.flow``, its retransmission steps) are set aside as expected.
+``annotate_ladder`` marks the deviations on a copy of the ladder for every renderer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ladder.deviations import CODES, WARNING, Deviation, at_least, deviation, worst
+from ladder.diagram import MEDIA, Ladder
+from ladder.errors import UsageError
+from ladder.matching import (
+    OUT_OF_ORDER,
+    Match,
+    Observed,
+    alignment_deviations,
+    force_match,
+    match_call,
+)
+from ladder.reference import Reference
+from ladder.rules import RuleSettings, check_rules
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+    from ladder.calls import Call
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The verdict on one call. ``roles`` maps each reference role to the column playing it;
+    ``expected`` are findings the reference itself has (not deviations), ``ignored`` counts
+    findings dropped by ``--ignore``."""
+
+    call_id: str
+    index: int
+    kind: str
+    reference: str | None
+    title: str
+    variant: str
+    score: float
+    roles: dict[str, str]
+    deviations: tuple[Deviation, ...]
+    expected: tuple[Deviation, ...] = ()
+    candidates: tuple[tuple[str, float], ...] = ()
+    closest: str | None = None
+    ignored: int = 0
+    reference_f: dict[int, int] = field(default_factory=dict)  # captured F -> reference F
+
+    @property
+    def severity(self) -> str | None:
+        return worst(self.deviations)
+
+    @property
+    def conforms(self) -> bool:
+        """No deviation of severity warning or above."""
+        return not any(at_least(d.severity, WARNING) for d in self.deviations)
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.call_id,
+            "index": self.index,
+            "kind": self.kind,
+            "reference": self.reference,
+            "title": self.title,
+            "variant": self.variant,
+            "score": round(self.score, 3),
+            "closest": self.closest,
+            "roles": dict(self.roles),
+            "deviations": [d.to_json() for d in self.deviations],
+            "expected": [d.to_json() for d in self.expected],
+            "ignored": self.ignored,
+            "candidates": [{"reference": r, "score": s} for r, s in self.candidates[:3]],
+        }
+
+
+# --- observed steps from the ladder --------------------------------------------------------
+
+
+def message_facts(message: "SipMessage | None") -> frozenset[str]:
+    """The content conditions a ``.flow`` step can require (see ``ladder.reference``)."""
+    if message is None:
+        return frozenset()
+    facts: set[str] = set()
+    if message.sdp is not None:
+        facts.add("sdp")
+    contacts = message.header_values("contact")
+    if contacts:
+        facts.add("contact")
+    if message.header("authorization") or message.header("proxy-authorization"):
+        facts.add("auth")
+    expires = (message.header("expires") or "").strip()
+    if contacts == ["*"] or expires == "0" or (
+        contacts and all(_contact_expires(c) == 0 for c in contacts)
+    ):
+        facts.add("expires=0")
+    return frozenset(facts)
+
+
+def _contact_expires(value: str) -> int | None:
+    params = value.rsplit(">", 1)[-1] if ">" in value else value
+    for part in params.split(";")[1:]:
+        name, _, number = part.partition("=")
+        if name.strip().lower() == "expires" and number.strip().isdigit():
+            return int(number.strip())
+    return None
+
+
+def observed_steps(ladder: Ladder) -> list[Observed]:
+    """The ladder's SIP arrows as matching input (self-arrows and unnumbered arrows left out)."""
+    steps: list[Observed] = []
+    for arrow in ladder.arrows:
+        if arrow.kind == MEDIA or arrow.f is None or arrow.src == arrow.dst:
+            continue
+        message = arrow.message
+        method = arrow.method or (message.method if message is not None else None) or "?"
+        steps.append(Observed(
+            f=arrow.f, src=arrow.src, dst=arrow.dst, method=method.upper(), status=arrow.status,
+            retransmission=arrow.retransmission, facts=message_facts(message),
+        ))  # fmt: skip
+    return steps
+
+
+# --- the check -------------------------------------------------------------------------------
+
+
+def find_reference(references: Sequence[Reference], wanted: str) -> Reference:
+    for ref in references:
+        if ref.id == wanted:
+            return ref
+    known = ", ".join(r.id for r in references)
+    raise UsageError(f"no reference flow {wanted!r} (known: {known})")
+
+
+def check_call(
+    call: "Call | list[Call]",
+    capture: Any,
+    references: Sequence[Reference],
+    *,
+    reference: str = "auto",
+    ladder: Ladder | None = None,
+    ignore: Iterable[str] = (),
+    settings: RuleSettings | None = None,
+) -> CheckResult:
+    """Check one call (or several calls drawn as one, such as the two Call-IDs of RFC 3665
+    §3.4) against ``references`` ("auto": the best match; else the id of one reference)."""
+    calls = call if isinstance(call, list) else [call]
+    if ladder is None:
+        from ladder.layout import build_ladder
+
+        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=has_media_module())
+    observed = observed_steps(ladder)
+    if reference == "auto":
+        match = match_call(observed, references)
+    else:
+        match = force_match(observed, find_reference(references, reference))
+
+    names = [p.name for p in ladder.participants]
+    found: list[Deviation] = []
+    if match.alignment is not None:
+        found.extend(alignment_deviations(match.alignment, names))
+    messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
+    found.extend(check_rules(
+        messages,
+        number=_numbering(ladder),
+        sides=_sides(ladder),
+        settings=settings or RuleSettings(end_ns=getattr(capture, "last_ts_ns", None)),
+        transactions=calls[0].transactions if len(calls) == 1 else None,
+    ))  # fmt: skip
+    found.extend(media_deviations(calls, capture))
+
+    step_of = _step_map(match)
+    expected = [d for d in found if _is_expected(d, match, step_of)]
+    kept = [d for d in found if not _is_expected(d, match, step_of)]
+    ignored = frozenset(ignore)
+    shown = [d for d in kept if d.code not in ignored]
+    shown.sort(key=_order)
+    best = match.best
+    roles: dict[str, str] = {}
+    if match.alignment is not None:
+        for role, column in match.alignment.roles.items():
+            roles[role] = names[column] if column is not None and 0 <= column < len(names) else "-"
+    first = calls[0]
+    return CheckResult(
+        call_id=first.id,
+        index=first.index,
+        kind=first.kind,
+        reference=match.reference.id if match.reference is not None else None,
+        title=match.reference.title if match.reference is not None else "",
+        variant=match.reference.variant if match.reference is not None else "",
+        score=match.score,
+        roles=roles,
+        deviations=tuple(shown),
+        expected=tuple(expected),
+        candidates=match.candidates,
+        closest=best.reference.id if best is not None and match.reference is None else None,
+        ignored=len(kept) - len(shown),
+        reference_f={f: s.f for f, s in step_of.items()},
+    )
+
+
+def _frame(message: "SipMessage") -> int:
+    return message.frames[0].number if message.frames else 0
+
+
+def _numbering(ladder: Ladder):
+    numbers = {id(a.message): a.f for a in ladder.arrows if a.message is not None and a.f is not None}
+    return lambda message: numbers.get(id(message))
+
+
+def _sides(ladder: Ladder):
+    """Ladder columns as nodes: a UA's TCP source ports stay one node, as drawn."""
+    columns = {id(a.message): (a.src, a.dst) for a in ladder.arrows if a.message is not None}
+
+    def sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
+        known = columns.get(id(message))
+        if known is not None:
+            return known
+        return (message.src.address() if message.src else None, message.dst.address() if message.dst else None)
+
+    return sides
+
+
+def _step_map(match: Match) -> dict[int, Any]:
+    """Captured F-number -> the reference step it was aligned with."""
+    if match.alignment is None:
+        return {}
+    return {
+        p.observed.f: p.step
+        for p in match.alignment.pairs
+        if p.observed is not None and p.step is not None and p.kind != OUT_OF_ORDER
+    }
+
+
+def _is_expected(item: Deviation, match: Match, step_of: dict[int, Any]) -> bool:
+    """A finding the reference flow itself has: named by ``expect`` for the whole flow or at
+    the steps it concerns, or a retransmission the flow draws (RFC 3665 §3.4, §3.10)."""
+    ref = match.reference
+    if ref is None or match.alignment is None:
+        return False
+    if item.code in ref.expect:
+        return True
+    if not item.f:
+        return False
+    steps = [step_of.get(f) for f in item.f]
+    if any(step is None for step in steps):
+        return False
+    if any(item.code in step.expect for step in steps):
+        return True
+    return item.code == "retransmission" and all(step.retransmission for step in steps)
+
+
+def _order(item: Deviation) -> tuple:
+    first = item.f[0] if item.f else (10**9)
+    return (first, item.reference_f[0] if item.reference_f else 0, item.code)
+
+
+# --- media ------------------------------------------------------------------------------------
+
+MEDIA_CODES = (
+    "one-way-media", "no-media", "media-address-mismatch", "media-after-bye", "nat-mismatch",
+    "unexpected-payload-type",
+)  # fmt: skip
+
+
+def has_media_module() -> bool:
+    """``ladder.media`` is built separately; without it the check runs on SIP alone."""
+    return importlib.util.find_spec("ladder.media") is not None
+
+
+def media_deviations(calls: list["Call"], capture: Any) -> list[Deviation]:
+    """``ladder.media``'s problems of the call's streams, as deviations: the media module
+    decides the facts (which stream belongs to the call, what its SDP said); a deviation keeps
+    the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
+    if not has_media_module() or not getattr(capture, "streams", None):
+        return []  # a capture without any RTP (SIP only) says nothing about media
+    from ladder.media import call_media_problems
+
+    found: list[Deviation] = []
+    for problem in call_media_problems(calls if len(calls) > 1 else calls[0], capture):
+        if problem.code not in CODES:
+            continue  # a media fact ``ladder check`` has no code for
+        item = deviation(problem.code, f"{problem.detail} ({CODES[problem.code].rule})",
+                         frames=[problem.frame] if problem.frame else [])  # fmt: skip
+        if problem.stream_key is not None:
+            item = replace(item, stream_keys=(problem.stream_key,))
+        found.append(item)
+    return found
+
+
+# --- drawing -----------------------------------------------------------------------------------
+
+
+def annotate_ladder(ladder: Ladder, result: CheckResult) -> Ladder:
+    """A copy of ``ladder`` with each deviation's code beside the arrows it concerns
+    (``Arrow.marks``) and one note per deviation, after a line naming the reference."""
+    marks: dict[int, list[str]] = {}
+    stream_marks: dict[Any, list[str]] = {}
+    for item in result.deviations:
+        for f in item.f:
+            marks.setdefault(f, []).append(item.code)
+        for key in item.stream_keys:
+            stream_marks.setdefault(key, []).append(item.code)
+    arrows = []
+    for arrow in ladder.arrows:
+        if arrow.kind == MEDIA:
+            wanted = [code for key in arrow.stream_keys for code in stream_marks.get(key, ())]
+        else:
+            wanted = marks.get(arrow.f, []) if arrow.f is not None else []
+        added = tuple(dict.fromkeys(code for code in wanted if code not in arrow.marks))
+        arrows.append(replace(arrow, marks=tuple(arrow.marks) + added) if added else arrow)
+    notes = list(ladder.notes) + [verdict_line(result)]
+    for item in result.deviations:
+        notes.append(deviation_line(item))
+    return replace(ladder, arrows=tuple(arrows), notes=tuple(notes))
+
+
+def verdict_line(result: CheckResult) -> str:
+    if result.reference is None:
+        closest = f"; closest {result.closest} ({result.score:.2f})" if result.closest else ""
+        return f"reference: none matches{closest}"
+    variant = f" [{result.variant}]" if result.variant else ""
+    return f"reference: {result.reference}{variant} \"{result.title}\" score {result.score:.2f}"
+
+
+def deviation_line(item: Deviation) -> str:
+    where = " ".join(f"F{f}" for f in item.f) or "-"
+    ref = (" ref " + " ".join(f"F{f}" for f in item.reference_f)) if item.reference_f else ""
+    return f"{where}{ref}: {item.code} ({item.severity}): {item.message}"

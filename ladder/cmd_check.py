@@ -1,0 +1,133 @@
+"""``ladder check FILE``: each call against the RFC 3665 reference flows and RFC 3261 rules.
+
+Exit status: 0 when every call conforms (no deviation of severity warning or above), 1 when
+any call has one, 2 on bad input (unreadable capture, unknown reference or code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ladder.capture import ENGINES, load_capture
+from ladder.check import CheckResult, annotate_ladder, check_call, has_media_module, verdict_line
+from ladder.deviations import CODES, parse_ignore
+from ladder.errors import UsageError
+from ladder.reference import load_references
+from ladder.rules import RuleSettings
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="compare each call with the RFC 3665 flows and RFC 3261 rules",
+        description=(
+            "Match each call or registration with the RFC 3665 reference flows, list where it "
+            "deviates, and apply the RFC 3261/3264 rules that need no reference. Exit 0 when "
+            "every call conforms, 1 when any deviation is a warning or an error, 2 on bad input."
+        ),
+        epilog="Deviation codes: " + ", ".join(CODES),
+    )
+    parser.add_argument("file", help="pcap or pcapng capture; - for stdin")
+    parser.add_argument(
+        "--reference", default="auto", metavar="auto|ID|FILE",
+        help="auto (best match, the default), a reference id such as rfc3665-3.2, or a .flow "
+        "file whose flows are added to the library",
+    )  # fmt: skip
+    parser.add_argument("--call", action="append", default=[], metavar="N|CALL-ID",
+                        help="check only this call (number from 'ladder calls', or a Call-ID); repeatable")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--ignore", default="", metavar="CODE,...", help="deviation codes not to report")
+    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
+    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
+    parser.add_argument("--no-media", action="store_true", help="skip RTP analysis and media checks")
+    parser.add_argument("--t1", type=float, default=500.0, metavar="MS",
+                        help="RFC 3261 T1 in milliseconds (default 500)")
+    parser.add_argument("--path-mtu", type=int, default=None, metavar="BYTES",
+                        help="path MTU, when known, for the RFC 3261 §18.1.1 size rule")
+    parser.set_defaults(func=run)
+
+
+def _library(choice: str):
+    """(references, wanted): a .flow path adds flows and matches automatically."""
+    if choice == "auto":
+        return load_references(), "auto"
+    if choice.endswith(".flow") or os.sep in choice or os.path.isfile(choice):
+        return load_references(choice), "auto"
+    return load_references(), choice
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        ignore = parse_ignore(args.ignore)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.t1 <= 0:
+        raise UsageError("--t1 must be a positive number of milliseconds")
+    references, wanted = _library(args.reference)
+    if wanted != "auto" and all(r.id != wanted for r in references):
+        raise UsageError(f"no reference flow {wanted!r} (known: {', '.join(r.id for r in references)})")
+
+    from ladder.calls import build_calls, find_call
+    from ladder.layout import build_ladder
+
+    media = not args.no_media and has_media_module()
+    capture = load_capture(args.file, engine=args.engine, tls_keylog=args.tls_keylog, media=media)
+    for problem in capture.errors:
+        print(f"ladder: warning: {problem}", file=sys.stderr)
+    calls = build_calls(capture)
+    if args.call:
+        chosen = []
+        for selector in args.call:
+            call = find_call(calls, selector)
+            if call is None:
+                raise UsageError(f"no call {selector!r} in this capture ({len(calls)} calls; see 'ladder calls')")
+            if call not in chosen:
+                chosen.append(call)
+        calls = chosen
+    settings = RuleSettings(
+        t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu, end_ns=capture.last_ts_ns
+    )
+    results: list[tuple[CheckResult, object]] = []
+    for call in calls:
+        ladder = build_ladder(call, capture, media=media)
+        result = check_call(
+            call, capture, references, reference=wanted, ladder=ladder, ignore=ignore, settings=settings
+        )
+        results.append((result, ladder))
+
+    out = sys.stdout
+    if args.json:
+        json.dump(_json(args.file, [r for r, _ in results]), out, indent=2)
+        out.write("\n")
+    else:
+        from ladder.render_text import render_text
+
+        for number, (result, ladder) in enumerate(results):
+            if number:
+                out.write("\n")
+            out.write(summary_line(result) + "\n\n")
+            out.write(render_text(annotate_ladder(ladder, result)))
+        out.write("\n" + totals_line([r for r, _ in results]) + "\n")
+    return 0 if all(r.conforms for r, _ in results) else 1
+
+
+def summary_line(result: CheckResult) -> str:
+    verdict = "conforms" if result.conforms else f"deviates ({result.severity})"
+    return f"Call {result.index} {result.call_id}: {verdict}; {verdict_line(result)}"
+
+
+def totals_line(results: list[CheckResult]) -> str:
+    bad = sum(1 for r in results if not r.conforms)
+    deviations = sum(len(r.deviations) for r in results)
+    return f"{len(results)} call(s) checked, {bad} with deviations of severity warning or above, {deviations} finding(s) in all"
+
+
+def _json(path: str, results: list[CheckResult]) -> dict:
+    return {
+        "file": path,
+        "calls": [r.to_json() for r in results],
+        "conforms": all(r.conforms for r in results),
+    }

@@ -1,0 +1,101 @@
+"""``ladder stats FILE [--json]``: counts for the whole capture.
+
+Every frame is counted once in ``frame_classes`` and the classes add up to ``frames``. On a
+terminal a long read shows progress on stderr; with ``--json`` or a non-terminal stderr only
+the result is written (to stdout). File-level problems are one line each on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ladder.capture import ENGINES, Capture, load_capture
+from ladder.progress import terminal_meter
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "stats",
+        help="counts for the whole capture (SIP messages, Call-IDs, RTP, diagnostics)",
+        description="Count SIP messages, Call-IDs, RTP/RTCP packets and streams, and every frame by class.",
+    )
+    parser.add_argument("file", help="pcap or pcapng capture, gzip-compressed or not; - for stdin")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
+    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
+    parser.add_argument("--no-media", action="store_true", help="skip RTP/RTCP analysis (faster)")
+    parser.set_defaults(func=run)
+
+
+def compute_stats(capture: Capture) -> dict:
+    """The figures ``ladder stats`` prints, as a JSON-ready dict."""
+    requests: dict[str, int] = {}
+    responses: dict[str, int] = {}
+    call_ids: set[str] = set()
+    for message in capture.sip_messages:
+        if message.is_request:
+            requests[message.method] = requests.get(message.method, 0) + 1
+        else:
+            code = str(message.status)
+            responses[code] = responses.get(code, 0) + 1
+        if message.call_id:
+            call_ids.add(message.call_id)
+    duration = 0.0
+    if capture.first_ts_ns is not None and capture.last_ts_ns is not None:
+        duration = (capture.last_ts_ns - capture.first_ts_ns) / 1e9
+    return {
+        "file": capture.path,
+        "engine": capture.engine,
+        "file_size": capture.file_size,
+        "frames": capture.frames,
+        "duration_s": round(duration, 6),
+        "sip_messages": len(capture.sip_messages),
+        "sip_requests": dict(sorted(requests.items(), key=lambda item: (-item[1], item[0]))),
+        "sip_responses": dict(sorted(responses.items())),
+        "call_ids": len(call_ids),
+        "rtp_packets": capture.frame_classes.get("rtp", 0),
+        "rtp_streams": len(capture.streams),
+        "rtcp_packets": capture.rtcp_packets,
+        "diagnostics": capture.diagnostics,
+        "frame_classes": capture.frame_classes,
+        "link_types": {str(key): value for key, value in sorted(capture.link_types.items())},
+        "errors": capture.errors,
+    }
+
+
+def format_stats(stats: dict) -> str:
+    """The human form: aligned ``name: value`` lines, then the breakdowns."""
+    lines = [
+        f"file:          {stats['file']}",
+        f"frames:        {stats['frames']:,} ({stats['duration_s']:.3f} s)",
+        f"SIP messages:  {stats['sip_messages']:,} "
+        f"({sum(stats['sip_requests'].values()):,} requests, {sum(stats['sip_responses'].values()):,} responses)",
+        f"Call-IDs:      {stats['call_ids']:,}",
+        f"RTP:           {stats['rtp_packets']:,} packets in {stats['rtp_streams']:,} streams",
+        f"RTCP:          {stats['rtcp_packets']:,} packets",
+    ]
+    for title, key in (("requests", "sip_requests"), ("responses", "sip_responses")):
+        if stats[key]:
+            lines.append(f"{title + ':':<15}" + ", ".join(f"{name} {count}" for name, count in stats[key].items()))
+    lines.append("frame classes: " + ", ".join(f"{name} {count:,}" for name, count in stats["frame_classes"].items()))
+    if stats["diagnostics"]:
+        lines.append("diagnostics:   " + ", ".join(f"{name} {count:,}" for name, count in stats["diagnostics"].items()))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    meter = None if args.json else terminal_meter()
+    capture = load_capture(
+        args.file, engine=args.engine, tls_keylog=args.tls_keylog, progress=meter, media=not args.no_media
+    )
+    for problem in capture.errors:
+        print(f"ladder: warning: {problem}", file=sys.stderr)
+    stats = compute_stats(capture)
+    if args.json:
+        json.dump(stats, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(format_stats(stats))
+    return 0

@@ -1,0 +1,390 @@
+"""Capture file reading: the only file I/O of the core.
+
+Reads classic pcap (both byte orders, micro- and nanosecond magic, the Kuznetzov variant),
+pcapng (several sections and interfaces, per-interface link type and ``if_tsresol``, EPB / SPB /
+OPB, unknown blocks skipped), gzip-compressed files and ``-`` for stdin.
+
+The record walker uses ``struct.unpack_from`` over bounded chunks, so resident memory stays
+flat however big the file is (no whole-file read, no mmap). Problems with the file itself
+(truncated last record, absurd lengths) end the walk with a one-line message in
+``CaptureReader.errors``; every complete frame before them has already been yielded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import sys
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from ladder.errors import CaptureError
+
+CHUNK_SIZE = 1 << 20
+# A packet record longer than this is corrupt, not a jumbo frame (pcap's own cap is 256 KiB).
+MAX_RECORD = 256 * 1024
+# Non-packet pcapng blocks (name resolution, secrets, comments) may be larger, but not absurd.
+MAX_BLOCK = 16 * 1024 * 1024
+
+PCAP_MAGICS = {
+    # magic as read little-endian -> (byte order, nanosecond, extra record bytes)
+    0xA1B2C3D4: ("<", False, 0),
+    0xD4C3B2A1: (">", False, 0),
+    0xA1B23C4D: ("<", True, 0),
+    0x4D3CB2A1: (">", True, 0),
+    0xA1B2CD34: ("<", False, 8),  # Kuznetzov's patched libpcap: 8 more bytes per record
+    0x34CDB2A1: (">", False, 8),
+}
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+
+class UnknownFormat(CaptureError):
+    """The file is readable but not pcap/pcapng (NetMon, ERF, …): another engine may read it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    """One captured frame as every engine yields it. ``caplen < origlen`` means snaplen cut it."""
+
+    number: int
+    ts_ns: int
+    linktype: int
+    caplen: int
+    origlen: int
+    data: bytes
+    offset: int
+
+
+class _PrefixedStream:
+    """A read-only stream that first returns bytes already peeked (stdin cannot seek back)."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO):
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            if size < 0 or size >= len(self._prefix):
+                head, self._prefix = self._prefix, b""
+                rest = self._stream.read(-1 if size < 0 else size - len(head))
+                return head + (rest or b"")
+            head, self._prefix = self._prefix[:size], self._prefix[size:]
+            return head
+        return self._stream.read(size)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _open_stream(path: str) -> tuple[BinaryIO, int, bool]:
+    """The uncompressed byte stream of ``path`` (or stdin), the file size (0 unknown), gzip flag."""
+    if path == "-":
+        raw: BinaryIO = sys.stdin.buffer
+        size = 0
+    else:
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - closed by CaptureReader.close
+        except FileNotFoundError:
+            raise CaptureError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise CaptureError(f"{path}: is a directory, not a capture file") from None
+        except PermissionError:
+            raise CaptureError(f"{path}: permission denied") from None
+        except OSError as exc:
+            raise CaptureError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        try:
+            import os
+
+            size = os.fstat(raw.fileno()).st_size
+        except OSError:
+            size = 0
+    head = raw.read(2)
+    stream = _PrefixedStream(head, raw)
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=stream, mode="rb"), size, True  # type: ignore[arg-type]
+    return stream, size, False  # type: ignore[return-value]
+
+
+class CaptureReader:
+    """Walks the records of one capture. Iterate ``records()`` for the fast tuple form or
+    ``frames()`` for ``RawFrame`` objects. ``errors`` holds file-level problems, ``bytes_read``
+    the uncompressed bytes consumed so far, ``link_types`` frames per link type."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.label = "stdin" if path == "-" else path
+        self._stream, self.file_size, self.compressed = _open_stream(path)
+        self.errors: list[str] = []
+        self.bytes_read = 0
+        self.link_types: dict[int, int] = {}
+        self.format = ""
+        self._buf = b""
+        self._pos = 0  # position of the next unread byte in _buf
+        self._base = 0  # file offset of _buf[0]
+        self._eof = False
+        self._read_failed = False
+        self._read = getattr(self._stream, "read1", None) if self.compressed else None
+        if self._read is None:
+            self._read = self._stream.read
+
+    # -- buffer handling ---------------------------------------------------------------------
+    def _fill(self, need: int) -> bool:
+        """Make at least ``need`` bytes available from ``_pos``; False at end of input."""
+        while len(self._buf) - self._pos < need and not self._eof:
+            try:
+                # read1 on gzip: a truncated stream then yields everything before the cut
+                # (read(n) would drop the whole last chunk when it raises EOFError).
+                more = self._read(max(CHUNK_SIZE, need))
+            except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                where = "compressed data" if self.compressed else "file"
+                self.errors.append(
+                    f"{self.label}: {where} unreadable after byte {self._base + len(self._buf)}: {exc}"
+                )
+                more = b""
+                self._read_failed = True
+            if not more:
+                self._eof = True
+                break
+            self._base += self._pos
+            self._buf = self._buf[self._pos :] + more
+            self._pos = 0
+        return len(self._buf) - self._pos >= need
+
+    def close(self) -> None:
+        if self._stream is not sys.stdin.buffer:
+            self._stream.close()
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _truncated(self, what: str, needed: int) -> None:
+        if self._read_failed:
+            return  # the read error already says why the data ends here
+        have = len(self._buf) - self._pos
+        self.errors.append(
+            f"{self.label}: truncated last {what} at byte {self._base + self._pos} "
+            f"({needed} bytes announced, {have} present)"
+        )
+
+    # -- format detection --------------------------------------------------------------------
+    def records(self) -> Iterator[tuple[int, int, bytes, int, int, int, int]]:
+        """Yield ``(ts_ns, linktype, buf, off, caplen, origlen, file_offset)`` per frame; the
+        frame's bytes are ``buf[off:off + caplen]``. Raises ``CaptureError`` only when the
+        file is empty or no capture at all (``UnknownFormat`` for other capture formats)."""
+        if not self._fill(4):
+            if self.errors:
+                raise CaptureError(self.errors[0])
+            if len(self._buf) == 0:
+                raise CaptureError(f"{self.label}: empty file, no capture to read")
+            raise CaptureError(f"{self.label}: only {len(self._buf)} bytes, not a capture file")
+        magic_le = struct.unpack_from("<I", self._buf, 0)[0]
+        if magic_le in PCAP_MAGICS:
+            self.format = "pcap"
+            return self._pcap_records(*PCAP_MAGICS[magic_le])
+        if magic_le == PCAPNG_SHB:
+            self.format = "pcapng"
+            return self._pcapng_records()
+        head = bytes(self._buf[:4])
+        if head in (b"GMBU", b"RTSS", b"XCP\x00") or head[:2] == b"MZ":
+            raise UnknownFormat(f"{self.label}: capture format not read by the fast reader (magic {head!r})")
+        raise CaptureError(f"{self.label}: not a pcap or pcapng capture (starts with {head.hex()})")
+
+    def frames(self) -> Iterator[RawFrame]:
+        """``RawFrame`` objects, numbered from 1 (convenient, slower than ``records``)."""
+        number = 0
+        for ts_ns, linktype, buf, off, caplen, origlen, offset in self.records():
+            number += 1
+            yield RawFrame(number, ts_ns, linktype, caplen, origlen, buf[off : off + caplen], offset)
+
+    # -- classic pcap ------------------------------------------------------------------------
+    def _pcap_records(self, order: str, nano: bool, extra: int):
+        if not self._fill(24):
+            self._truncated("file header", 24)
+            raise CaptureError(f"{self.label}: pcap file header is truncated, no frames")
+        _magic, _major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack_from(
+            order + "IHHiIII", self._buf, 0
+        )
+        linktype = network & 0x03FFFFFF  # the upper bits carry FCS information
+        self._pos = 24
+        header = struct.Struct(order + "IIII")
+        unpack = header.unpack_from
+        hlen = 16 + extra
+        scale = 1 if nano else 1000
+        frames = 0
+        link_count = 0
+        try:
+            while True:
+                buf = self._buf
+                pos = self._pos
+                base = self._base
+                end = len(buf)
+                # Inner loop over the records already in the buffer: no method calls.
+                while pos + hlen <= end:
+                    sec, frac, caplen, origlen = unpack(buf, pos)
+                    if caplen > MAX_RECORD:
+                        self._pos = pos
+                        self.errors.append(
+                            f"{self.label}: absurd record length {caplen} at byte {base + pos}; "
+                            f"stopped reading there"
+                        )
+                        return
+                    stop = pos + hlen + caplen
+                    if stop > end:
+                        break
+                    frames += 1
+                    yield sec * 1_000_000_000 + frac * scale, linktype, buf, pos + hlen, caplen, origlen, base + pos
+                    pos = stop
+                self._pos = pos
+                self.bytes_read = self._base + pos
+                if self._fill(hlen):
+                    caplen = unpack(self._buf, self._pos)[2]
+                    if caplen > MAX_RECORD:
+                        continue  # reported by the inner loop
+                    if self._fill(hlen + caplen):
+                        continue
+                    self._truncated("record", hlen + caplen)
+                    return
+                if len(self._buf) > self._pos:
+                    self._truncated("record header", hlen)
+                return
+        finally:
+            link_count = frames
+            if link_count:
+                self.link_types[linktype] = self.link_types.get(linktype, 0) + link_count
+            self.bytes_read = self._base + self._pos
+
+    # -- pcapng ------------------------------------------------------------------------------
+    def _pcapng_records(self):
+        order = "<"
+        interfaces: list[tuple[int, int, int, int]] = []  # (linktype, units per second, offset_s, snaplen)
+        link_counts: dict[int, int] = {}
+        try:
+            while True:
+                if not self._fill(12):
+                    if len(self._buf) > self._pos:
+                        self._truncated("block header", 12)
+                    return
+                buf = self._buf
+                pos = self._pos
+                block_type = struct.unpack_from(order + "I", buf, pos)[0]
+                if block_type == PCAPNG_SHB:
+                    bom = buf[pos + 8 : pos + 12]
+                    if bom == b"\x4d\x3c\x2b\x1a":
+                        order = "<"
+                    elif bom == b"\x1a\x2b\x3c\x4d":
+                        order = ">"
+                    else:
+                        self.errors.append(
+                            f"{self.label}: bad pcapng byte-order magic {bom.hex()} at byte {self._base + pos}"
+                        )
+                        return
+                    interfaces = []  # a new section starts its own interface numbering
+                block_len = struct.unpack_from(order + "I", buf, pos + 4)[0]
+                limit = MAX_BLOCK if block_type not in (2, 3, 6) else MAX_RECORD + 64
+                if block_len < 12 or block_len % 4 or block_len > limit:
+                    self.errors.append(
+                        f"{self.label}: absurd pcapng block length {block_len} at byte {self._base + pos}; "
+                        f"stopped reading there"
+                    )
+                    return
+                if not self._fill(block_len):
+                    self._truncated("block", block_len)
+                    return
+                buf = self._buf
+                pos = self._pos
+                body = pos + 8
+                block_end = pos + block_len - 4
+                file_offset = self._base + pos
+                self._pos = pos + block_len
+                self.bytes_read = self._base + self._pos
+                if block_type == 6 or block_type == 2:  # EPB, or the obsolete OPB
+                    if block_len < 32:
+                        self.errors.append(f"{self.label}: packet block too short at byte {file_offset}")
+                        continue
+                    if block_type == 6:
+                        iface, ts_high, ts_low, caplen, origlen = struct.unpack_from(order + "IIIII", buf, body)
+                    else:
+                        iface, _drops, ts_high, ts_low, caplen, origlen = struct.unpack_from(
+                            order + "HHIIII", buf, body
+                        )
+                    data = body + 20
+                    if data + caplen > block_end:
+                        self.errors.append(
+                            f"{self.label}: packet length {caplen} exceeds its block at byte {file_offset}; "
+                            f"stopped reading there"
+                        )
+                        return
+                    if iface >= len(interfaces):
+                        self.errors.append(
+                            f"{self.label}: packet for undeclared interface {iface} at byte {file_offset}; skipped"
+                        )
+                        continue
+                    linktype, units, offset_s, _snap = interfaces[iface]
+                    ticks = (ts_high << 32) | ts_low
+                    if units == 1_000_000:
+                        ts_ns = ticks * 1000
+                    elif units == 1_000_000_000:
+                        ts_ns = ticks
+                    else:
+                        ts_ns = ticks * 1_000_000_000 // units
+                    link_counts[linktype] = link_counts.get(linktype, 0) + 1
+                    yield ts_ns + offset_s * 1_000_000_000, linktype, buf, data, caplen, origlen, file_offset
+                elif block_type == 3:  # SPB: no interface id (0), no timestamp
+                    if not interfaces:
+                        self.errors.append(f"{self.label}: simple packet before any interface at byte {file_offset}")
+                        continue
+                    origlen = struct.unpack_from(order + "I", buf, body)[0]
+                    linktype, _units, _off, snap = interfaces[0]
+                    room = block_end - (body + 4)
+                    caplen = min(origlen, room, snap or room)
+                    link_counts[linktype] = link_counts.get(linktype, 0) + 1
+                    yield 0, linktype, buf, body + 4, caplen, origlen, file_offset
+                elif block_type == 1:  # IDB
+                    linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, body)
+                    units, offset_s = self._idb_options(buf, body + 8, block_end, order)
+                    interfaces.append((linktype, units, offset_s, snaplen))
+                # SHB, NRB, ISB, DSB, custom and unknown blocks carry no frames: skipped.
+        finally:
+            for linktype, count in link_counts.items():
+                self.link_types[linktype] = self.link_types.get(linktype, 0) + count
+            self.bytes_read = self._base + self._pos
+
+    def _idb_options(self, buf: bytes, pos: int, end: int, order: str) -> tuple[int, int]:
+        """``if_tsresol`` (default microseconds) and ``if_tsoffset`` (seconds) of one IDB."""
+        units = 1_000_000
+        offset_s = 0
+        while pos + 4 <= end:
+            code, length = struct.unpack_from(order + "HH", buf, pos)
+            if code == 0:
+                break
+            value = pos + 4
+            if value + length > end:
+                self.errors.append(f"{self.label}: interface option overruns its block; ignored")
+                break
+            if code == 9 and length >= 1:
+                resol = buf[value]
+                exponent = resol & 0x7F
+                if exponent > 30 and not resol & 0x80:
+                    self.errors.append(f"{self.label}: absurd if_tsresol {resol}; microseconds assumed")
+                elif resol & 0x80:
+                    units = 1 << min(exponent, 63)
+                else:
+                    units = 10**exponent
+            elif code == 14 and length >= 8:
+                offset_s = struct.unpack_from(order + "q", buf, value)[0]
+            pos = value + ((length + 3) & ~3)
+        return units, offset_s
+
+
+def read_frames(path: str) -> Iterator[RawFrame]:
+    """Every frame of the capture at ``path`` (``-`` for stdin), numbered from 1.
+
+    File-level problems after the first frame end the iteration quietly; use ``CaptureReader``
+    directly to see them in ``errors``."""
+    with CaptureReader(path) as reader:
+        yield from reader.frames()

@@ -1,0 +1,491 @@
+"""Matching a call against the reference library: role assignment, alignment, score.
+
+A call is reduced to ``Observed`` steps (F-number, sender and receiver column, method, status,
+retransmission flag, content facts). For each reference flow (and each of its ``hop``/``skip``
+variants) we try the ways the call's columns can play the flow's roles, consistent with the
+first request's direction, and align the two sequences by dynamic programming (a global
+alignment, Needleman-Wunsch style) in which:
+
+- retransmissions and extra 100 Trying cost nothing (RFC 3261 §17 allows them anywhere);
+- an optional reference step (provisional responses, retransmissions) costs almost nothing
+  when absent;
+- a different response code or a reversed direction is a substitution, cheaper than a
+  missing plus an unexpected message;
+- messages whose order cannot matter are put in the reference's order first: two messages
+  on different links commute unless one is the other's answer or relay (``_depends``), e.g. a
+  proxy's 100 Trying and the INVITE it forwards, or a 180 relayed after the 200 that
+  followed it arrived; a 100 Trying commutes with anything on another link.
+
+The score is a Dice coefficient, ``2 * matched / (reference steps + observed steps)``, in
+0..1; below ``THRESHOLD`` no reference is named.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Sequence
+
+from ladder.deviations import INFO, Deviation, deviation
+from ladder.reference import Reference, Step, reference_variants
+
+THRESHOLD = 0.6
+MAX_ASSIGNMENTS = 720
+
+# Pair kinds produced by the alignment.
+MATCH = "match"
+MISSING = "missing"
+UNEXPECTED = "unexpected"
+TOLERATED = "tolerated"
+DIFFERENT_RESPONSE = "different-response"
+WRONG_DIRECTION = "wrong-direction"
+OUT_OF_ORDER = "out-of-order"
+
+_INF = float("inf")
+_OPTIONAL_COST = 0.01  # small, so the alignment prefers matching an optional step when it can
+_CONDITION_COST = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """One captured SIP arrow, reduced to what matching needs. ``facts`` holds the content
+    conditions that hold (``sdp``, ``contact``, ``auth``, ``expires=0``)."""
+
+    f: int
+    src: int
+    dst: int
+    method: str
+    status: int | None = None
+    retransmission: bool = False
+    facts: frozenset[str] = frozenset()
+
+    @property
+    def is_request(self) -> bool:
+        return self.status is None
+
+    @property
+    def label(self) -> str:
+        return self.method if self.status is None else str(self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One line of an alignment: an observed step, a reference step, or both."""
+
+    kind: str
+    observed: Observed | None = None
+    step: Step | None = None
+    failed: tuple[str, ...] = ()  # conditions of ``step`` the observed message does not meet
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    reference: Reference
+    roles: dict[str, int | None]  # role -> column (None: no column plays it)
+    pairs: tuple[Pair, ...]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The verdict for one call. ``reference`` is None when no flow scores ``THRESHOLD``;
+    ``best`` is then still the closest alignment (for "closest: ..." hints)."""
+
+    reference: Reference | None
+    score: float
+    best: Alignment | None
+    candidates: tuple[tuple[str, float], ...]  # (reference id, best score), best first
+
+    @property
+    def alignment(self) -> Alignment | None:
+        return self.best if self.reference is not None else None
+
+
+# --- facts and comparisons -----------------------------------------------------------------
+
+
+def condition_holds(condition: str, facts: frozenset[str]) -> bool:
+    if condition == "expires>0":
+        return "expires=0" not in facts
+    if condition.startswith("no-"):
+        return condition[3:] not in facts
+    return condition in facts
+
+
+def _message_equal(obs: Observed, step: Step) -> bool:
+    if obs.method != step.method:
+        return False
+    if step.is_request:
+        return obs.status is None
+    if obs.status is None:
+        return False
+    if step.status is not None:
+        return obs.status == step.status
+    return obs.status // 100 == step.status_class
+
+
+def _is_provisional(obs: Observed) -> bool:
+    return obs.status is not None and obs.status < 200
+
+
+# --- alignment -------------------------------------------------------------------------------
+
+
+def _skip_observed_cost(obs: Observed) -> float:
+    if obs.retransmission or obs.status == 100:
+        return 0.0  # RFC 3261 §17: retransmissions and 100 Trying may appear anywhere
+    if _is_provisional(obs):
+        return 0.25
+    return 1.0
+
+
+def _skip_step_cost(step: Step) -> float:
+    return _OPTIONAL_COST if step.optional else 1.0
+
+
+def _pair_cost(obs: Observed, step: Step, roles: dict[str, int | None]) -> tuple[float, str, tuple[str, ...]]:
+    """The cost of aligning ``obs`` with ``step`` and what the pairing means."""
+    if obs.retransmission != step.retransmission:
+        return _INF, "", ()
+    src, dst = roles.get(step.src), roles.get(step.dst)
+    if src is None or dst is None:
+        return _INF, "", ()
+    if _message_equal(obs, step):
+        if (obs.src, obs.dst) == (src, dst):
+            failed = tuple(c for c in step.conditions if not condition_holds(c, obs.facts))
+            return _CONDITION_COST * min(len(failed), 2), MATCH, failed
+        if (obs.src, obs.dst) == (dst, src):
+            return 1.0, WRONG_DIRECTION, ()
+        return _INF, "", ()
+    wanted = step.status or (step.status_class or 0) * 100
+    if (
+        (obs.src, obs.dst) == (src, dst)
+        and not step.is_request
+        and obs.status is not None
+        and obs.method == step.method
+        and _same_outcome(obs.status, wanted)
+    ):
+        return 1.0, DIFFERENT_RESPONSE, ()
+    return _INF, "", ()
+
+
+def _same_outcome(a: int, b: int) -> bool:
+    """Two codes one can stand for the other: both provisional, both success, or both
+    failures (3xx-6xx). A 200 where the flow fails is another flow, not another code."""
+    if a >= 300 and b >= 300:
+        return True
+    return a // 100 == b // 100
+
+
+def _key(obs: Observed) -> tuple:
+    return (obs.src, obs.dst, obs.method, obs.status, obs.retransmission)
+
+
+def _step_key(step: Step, roles: dict[str, int | None]) -> tuple | None:
+    src, dst = roles.get(step.src), roles.get(step.dst)
+    if src is None or dst is None or step.status_class is not None:
+        return None
+    return (src, dst, step.method, step.status, step.retransmission)
+
+
+def _depends(first: Observed, then: Observed) -> bool:
+    """Whether ``then`` can only follow ``first``: on the same link in the same direction
+    (the sender's own order), or sent by ``first``'s receiver as its answer (back the same
+    way: a response, the ACK of a response) or as the same message passed on (a proxy
+    relaying it). A node's other messages need not wait: a proxy may relay a 180 after the
+    200 that followed it has already arrived."""
+    if (first.src, first.dst) == (then.src, then.dst):
+        return True
+    if then.src != first.dst:
+        return False
+    return then.dst == first.src or (then.method, then.status) == (first.method, first.status)
+
+
+def _commute(a: Observed, b: Observed) -> bool:
+    """True when the order of ``a`` and ``b`` carries no meaning (see the module doc)."""
+    if (a.src, a.dst) == (b.src, b.dst):
+        # One link, one direction: the sender's order, except for responses of different
+        # transactions (a 487 to the INVITE and the 200 to its CANCEL: RFC 3261 §9.2 ties
+        # neither to the other).
+        return not a.is_request and not b.is_request and a.method != b.method
+    if a.status == 100 or b.status == 100:
+        return True
+    return not _depends(a, b) and not _depends(b, a)
+
+
+def canonical_order(observed: Sequence[Observed], steps: Sequence[Step], roles: dict[str, int | None]) -> list[Observed]:
+    """``observed`` with commuting neighbours put in the reference's order.
+
+    Each observed step is first paired with the k-th reference step of the same key (k-th
+    occurrence); then adjacent paired steps that commute and are inverted are swapped, as in a
+    bubble sort, so that only meaningful inversions are left for the alignment to see."""
+    wanted: dict[tuple, list[int]] = {}
+    for index, step in enumerate(steps):
+        key = _step_key(step, roles)
+        if key is not None:
+            wanted.setdefault(key, []).append(index)
+    rank: list[int | None] = []
+    for obs in observed:
+        queue = wanted.get(_key(obs))
+        rank.append(queue.pop(0) if queue else None)
+    slots = [i for i, r in enumerate(rank) if r is not None]
+    items = [(rank[i], observed[i]) for i in slots]
+    changed = True
+    while changed:
+        changed = False
+        for k in range(len(items) - 1):
+            (ra, a), (rb, b) = items[k], items[k + 1]
+            if ra > rb and _commute(a, b):
+                items[k], items[k + 1] = items[k + 1], items[k]
+                changed = True
+    result = list(observed)
+    for slot, (_, obs) in zip(slots, items):
+        result[slot] = obs
+    return result
+
+
+def align(observed: Sequence[Observed], ref: Reference, roles: dict[str, int | None]) -> Alignment:
+    """Globally align ``observed`` (already in canonical order or not) with ``ref``."""
+    obs = canonical_order(observed, ref.steps, roles)
+    steps = ref.steps
+    n, m = len(obs), len(steps)
+    cost = [[0.0] * (m + 1) for _ in range(n + 1)]
+    move = [[0] * (m + 1) for _ in range(n + 1)]  # 1 diagonal, 2 skip step, 3 skip observed
+    skip_obs = [_skip_observed_cost(o) for o in obs]
+    skip_step = [_skip_step_cost(s) for s in steps]
+    pair = [[_pair_cost(o, s, roles) for s in steps] for o in obs]
+    for j in range(1, m + 1):
+        cost[0][j] = cost[0][j - 1] + skip_step[j - 1]
+        move[0][j] = 2
+    for i in range(1, n + 1):
+        cost[i][0] = cost[i - 1][0] + skip_obs[i - 1]
+        move[i][0] = 3
+        row, above = cost[i], cost[i - 1]
+        prow = pair[i - 1]
+        so = skip_obs[i - 1]
+        for j in range(1, m + 1):
+            best = above[j - 1] + prow[j - 1][0]
+            how = 1
+            c = row[j - 1] + skip_step[j - 1]
+            if c < best - 1e-9:
+                best, how = c, 2
+            c = above[j] + so
+            if c < best - 1e-9:
+                best, how = c, 3
+            row[j] = best
+            move[i][j] = how
+    pairs: list[Pair] = []
+    i, j = n, m
+    while i or j:
+        how = move[i][j]
+        if how == 1:
+            _, kind, failed = pair[i - 1][j - 1]
+            pairs.append(Pair(kind, obs[i - 1], steps[j - 1], failed))
+            i, j = i - 1, j - 1
+        elif how == 2:
+            pairs.append(Pair(MISSING, None, steps[j - 1]))
+            j -= 1
+        else:
+            o = obs[i - 1]
+            kind = TOLERATED if skip_obs[i - 1] == 0.0 else UNEXPECTED
+            pairs.append(Pair(kind, o, None))
+            i -= 1
+    pairs.reverse()
+    pairs = _merge_out_of_order(pairs, roles)
+    return Alignment(ref, dict(roles), tuple(pairs), _score(pairs))
+
+
+def _merge_out_of_order(pairs: list[Pair], roles: dict[str, int | None]) -> list[Pair]:
+    """An unexpected message and a missing step with the same sender, receiver and message
+    are one message in the wrong place: report it once, as out-of-order."""
+    result = list(pairs)
+    for index, item in enumerate(result):
+        if item is None or item.kind != UNEXPECTED:
+            continue
+        for other, cand in enumerate(result):
+            if cand is None or cand.kind != MISSING:
+                continue
+            step = cand.step
+            if _step_key(step, roles) == _key(item.observed) or (
+                _message_equal(item.observed, step)
+                and (roles.get(step.src), roles.get(step.dst)) == (item.observed.src, item.observed.dst)
+            ):
+                failed = tuple(c for c in step.conditions if not condition_holds(c, item.observed.facts))
+                result[index] = Pair(OUT_OF_ORDER, item.observed, step, failed)
+                result[other] = None
+                break
+    return [p for p in result if p is not None]
+
+
+def _score(pairs: Sequence[Pair]) -> float:
+    matched = 0.0
+    ref_count = 0.0
+    obs_count = 0.0
+    for p in pairs:
+        if p.kind == MATCH:
+            # Optional steps (provisionals, retransmissions) weigh half: they must not make a
+            # flow with many of them look closer than the messages that decide the outcome.
+            weight = 0.5 if p.step.optional else 1.0
+            matched += weight * (1.0 - _CONDITION_COST * min(len(p.failed), 2))
+            ref_count += weight
+            obs_count += weight
+        elif p.kind in (DIFFERENT_RESPONSE, WRONG_DIRECTION, OUT_OF_ORDER):
+            matched += 0.5
+            ref_count += 1
+            obs_count += 1
+        elif p.kind == MISSING:
+            ref_count += 0 if p.step.optional else 1
+        elif p.kind == UNEXPECTED:
+            obs_count += _skip_observed_cost(p.observed)
+    total = ref_count + obs_count
+    return 2 * matched / total if total else 0.0
+
+
+# --- role assignment and the search over the library ---------------------------------------
+
+
+def role_assignments(observed: Sequence[Observed], ref: Reference) -> list[dict[str, int | None]]:
+    """The ways the call's columns can play ``ref``'s roles. The first reference step fixes
+    two roles: the sender and receiver of the call's first request with the same method."""
+    columns: list[int] = []
+    for obs in observed:
+        for column in (obs.src, obs.dst):
+            if column not in columns:
+                columns.append(column)
+    first = ref.steps[0]
+    anchor = next((o for o in observed if o.is_request and not o.retransmission and o.method == first.method), None)
+    if anchor is None:
+        return []
+    fixed = {first.src: anchor.src, first.dst: anchor.dst}
+    rest_roles = [r for r in ref.roles if r not in fixed]
+    rest_columns = [c for c in columns if c not in fixed.values()]
+    pool: list[int | None] = rest_columns + [None] * max(0, len(rest_roles) - len(rest_columns))
+    seen: set[tuple] = set()
+    result: list[dict[str, int | None]] = []
+    for combo in itertools.permutations(pool, len(rest_roles)):
+        if combo in seen:
+            continue
+        seen.add(combo)
+        roles = dict(fixed)
+        roles.update(zip(rest_roles, combo))
+        result.append(roles)
+        if len(result) >= MAX_ASSIGNMENTS:
+            break
+    return result
+
+
+def best_alignment(observed: Sequence[Observed], ref: Reference, *, forced: bool = False) -> Alignment | None:
+    """The best alignment of ``observed`` with ``ref`` over its variants and role assignments;
+    ties go to the variant with fewer changes, then to the first assignment tried. ``forced``
+    (the user named this reference) aligns even a call that cannot play the flow's roles."""
+    best: Alignment | None = None
+    columns = {c for o in observed for c in (o.src, o.dst)}
+    for variant in reference_variants(ref):
+        if len(variant.roles) > len(columns) + 1 and not forced:
+            continue  # more roles than columns: that many steps cannot be there
+        assignments = role_assignments(observed, variant)
+        if not assignments and forced:
+            assignments = [{role: None for role in variant.roles}]
+        for roles in assignments:
+            candidate = align(observed, variant, roles)
+            if best is None or _better(candidate, best):
+                best = candidate
+    return best
+
+
+def _better(a: Alignment, b: Alignment) -> bool:
+    if abs(a.score - b.score) > 1e-9:
+        return a.score > b.score
+    return a.reference.cost < b.reference.cost
+
+
+def match_call(observed: Sequence[Observed], references: Sequence[Reference], *, threshold: float = THRESHOLD) -> Match:
+    """Classify ``observed`` against ``references`` (earlier ones win ties)."""
+    scored: list[Alignment] = []
+    for ref in references:
+        found = best_alignment(observed, ref)
+        if found is not None:
+            scored.append(found)
+    best: Alignment | None = None
+    for candidate in scored:
+        if best is None or _better(candidate, best):
+            best = candidate
+    candidates = tuple(
+        sorted(((a.reference.id, round(a.score, 3)) for a in scored), key=lambda item: -item[1])
+    )
+    if best is None:
+        return Match(None, 0.0, None, candidates)
+    if best.score < threshold:
+        return Match(None, best.score, best, candidates)
+    return Match(best.reference, best.score, best, candidates)
+
+
+def force_match(observed: Sequence[Observed], ref: Reference) -> Match:
+    """The alignment with one given reference, whatever its score (``--reference ID``)."""
+    found = best_alignment(observed, ref, forced=True)
+    if found is None:
+        return Match(None, 0.0, None, ((ref.id, 0.0),))
+    return Match(ref, found.score, found, ((ref.id, round(found.score, 3)),))
+
+
+# --- deviations from an alignment ----------------------------------------------------------
+
+
+def alignment_deviations(alignment: Alignment, names: Sequence[str] | None = None) -> list[Deviation]:
+    """The reference-flow deviations an alignment shows, in captured order."""
+
+    def name(column: int | None) -> str:
+        if column is None:
+            return "?"
+        if names is not None and 0 <= column < len(names):
+            return names[column]
+        return f"#{column}"
+
+    def seen(obs: Observed) -> str:
+        return f"F{obs.f} {obs.label} {name(obs.src)} -> {name(obs.dst)}"
+
+    found: list[Deviation] = []
+    previous: Observed | None = None
+    for p in alignment.pairs:
+        obs, step = p.observed, p.step
+        if p.kind == MISSING and not step.optional:
+            where = f" after F{previous.f}" if previous is not None else " at the start"
+            found.append(deviation(
+                "missing-message",
+                f"reference {step.describe()} is missing{where}",
+                reference_f=[step.f],
+            ))  # fmt: skip
+        elif p.kind == UNEXPECTED:
+            severity = INFO if _is_provisional(obs) else None
+            found.append(deviation(
+                "unexpected-message",
+                f"{seen(obs)} is not in the reference flow",
+                f=[obs.f], severity=severity,
+            ))  # fmt: skip
+        elif p.kind == OUT_OF_ORDER:
+            found.append(deviation(
+                "out-of-order",
+                f"{seen(obs)} is out of order: the reference has it as {step.describe()}",
+                f=[obs.f], reference_f=[step.f],
+            ))  # fmt: skip
+        elif p.kind == WRONG_DIRECTION:
+            found.append(deviation(
+                "wrong-direction",
+                f"{seen(obs)} goes the other way than reference {step.describe()}",
+                f=[obs.f], reference_f=[step.f],
+            ))  # fmt: skip
+        elif p.kind == DIFFERENT_RESPONSE:
+            found.append(deviation(
+                "different-response",
+                f"{seen(obs)} where the reference has {step.describe()}",
+                f=[obs.f], reference_f=[step.f],
+            ))  # fmt: skip
+        if p.kind in (MATCH, OUT_OF_ORDER) and p.failed:
+            found.append(deviation(
+                "different-content",
+                f"{seen(obs)} does not meet reference {step.describe()} condition(s): {', '.join(p.failed)}",
+                f=[obs.f], reference_f=[step.f],
+            ))  # fmt: skip
+        if obs is not None:
+            previous = obs
+    return found

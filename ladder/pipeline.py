@@ -1,0 +1,445 @@
+"""Frames in, SIP messages / RTP accumulators / diagnostics out: a sans-I/O state machine.
+
+``Pipeline.feed(number, ts_ns, linktype, buf, off, caplen, origlen, offset)`` takes one frame
+(its bytes are ``buf[off:off + caplen]``) and walks it down: link layer → IP (fragments
+reassembled) → tunnels → UDP / TCP / SCTP. It owns the reassemblers and the RTP table.
+
+Every frame lands in exactly one ``frame_classes`` bucket, so the values add up to ``frames``.
+A frame that cannot be used is a ``Diagnostic`` (kebab-case reason), counted under its reason
+both in ``diagnostics`` and in ``frame_classes``. Problems that do not stop a frame from being
+used (the leniencies ``ip-length-mismatch`` and ``udp-length-mismatch``) and problems of a
+reassembled stream (``tcp-gap``, ``malformed-sip`` in a TCP message, ...) are counted in
+``diagnostics`` only, the frame keeping its class. A bounded number of examples is kept.
+
+Frame classes: ``sip``, ``hep-sip``, ``hep``, ``sip-keepalive``, ``sip-segment``, ``ws-handshake``,
+``tcp-retransmission``, ``tcp-other``, ``ip-fragment``, ``sctp-fragment``, ``sctp-other``,
+``rtp``, ``rtcp``, ``udp-other``, ``icmp``, ``other-ip``, ``non-ip``, and one per diagnostic
+reason (``snaplen-truncated``, ``malformed-ip``, ``unsupported-link-type``, ...).
+
+The common case — Ethernet / IPv4 / UDP, not SIP — is handled with fixed offsets and handed to
+the RTP table as plain ints and buffer offsets, without building any object per packet.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from decoders.errors import DecodeError
+from decoders.hep import decode_hep, looks_like_hep
+from decoders.ip import IpHeader, parse_ip
+from decoders.ipfragments import FragmentReassembler
+from decoders.linklayer import ETH_IPV4, ETH_IPV6, LINKTYPE_ETHERNET, strip_ethernet, strip_link
+from decoders.sip import looks_like_sip, parse_sip
+from decoders.sctp import SctpReassembler, sctp_data_chunks
+from decoders.tcpstreams import TcpStreamTable
+from decoders.records import Diagnostic, Endpoint, FrameRef
+from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
+from ladder.rtp_streams import RtpStreamTable
+
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_ICMPV6 = 58
+IPPROTO_SCTP = 132
+SIP_PORTS = (5060, 5061)
+MAX_NESTING = 8  # tunnels inside tunnels: enough for real networks, finite for hostile bytes
+MAX_EXAMPLES_PER_REASON = 20
+MAX_EXAMPLES = 500
+
+_ntoa = socket.inet_ntoa
+# Ethernet + IPv4 + UDP + first payload byte at fixed offsets: EtherType, version/IHL, total
+# length, flags/fragment offset, protocol, source, destination, ports, UDP length, first byte.
+_FAST = struct.Struct("!12xHBxHxxHxBxx4s4sHHHxxB").unpack_from
+# The class of frames handed to the RTP table: settled at finish() from the table's own counts.
+MEDIA = "media"
+
+
+class Pipeline:
+    """Feed frames in capture order, then call ``finish()`` once."""
+
+    def __init__(self, *, media: bool = True):
+        self.media = media
+        self.frames = 0
+        self.first_ts_ns: int | None = None
+        self.last_ts_ns: int | None = None
+        self.frame_classes: dict[str, int] = {}
+        self.diagnostics: dict[str, int] = {}
+        self.diagnostic_list: list[Diagnostic] = []
+        self.sip_messages: list = []
+        self.call_ids: set[str] = set()  # distinct Call-IDs so far, for progress reports
+        self.rtcp_packets = 0
+        self.streams: list = []
+        self._fragments = FragmentReassembler()
+        self._ip_cache: dict[bytes, str] = {}
+        self._media_frames = 0  # frames handed to the RTP table; split into classes at finish
+        self._rtp = None
+        if media:
+            self._rtp = RtpStreamTable()
+        self._tcp = TcpStreamTable()
+        self._sctp = SctpReassembler()
+        self._finished = False
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _count(self, frame_class: str, n: int = 1) -> None:
+        self.frame_classes[frame_class] = self.frame_classes.get(frame_class, 0) + n
+
+    def diagnose(self, reason: str, frame: int, detail: str) -> str:
+        """Record one diagnostic; returns ``reason`` so callers can use it as the frame class."""
+        count = self.diagnostics.get(reason, 0) + 1
+        self.diagnostics[reason] = count
+        if count <= MAX_EXAMPLES_PER_REASON and len(self.diagnostic_list) < MAX_EXAMPLES:
+            self.diagnostic_list.append(Diagnostic(reason, frame, detail))
+        return reason
+
+    # -- the frame walk ----------------------------------------------------------------------
+    def feed_frame(self, frame) -> None:
+        """``feed`` for a ``ladder.ingest.RawFrame`` (what the pyshark engine yields)."""
+        self.feed(frame.number, frame.ts_ns, frame.linktype, frame.data, 0, frame.caplen, frame.origlen, frame.offset)
+
+    def feed(
+        self, number: int, ts_ns: int, linktype: int, buf: bytes, off: int, caplen: int, origlen: int, offset: int
+    ) -> None:
+        """One frame; ``number`` must follow the previous frame's (frames are numbered from 1)."""
+        self.frames = number - 1
+        self.feed_records(((ts_ns, linktype, buf, off, caplen, origlen, offset),))
+
+    def feed_records(self, records, tick=None, every: int = 8192) -> None:
+        """Every ``(ts_ns, linktype, buf, off, caplen, origlen, file_offset)`` record of
+        ``records`` (``CaptureReader.records()``), numbered on from ``frames``; ``tick()`` is
+        called every ``every`` frames (for progress reports).
+
+        The loop is the hot path of the whole program, so it keeps its state in locals and
+        handles the common frame without a single call of its own."""
+        number = self.frames
+        first_ts = self.first_ts_ns
+        ts_ns = self.last_ts_ns
+        classes = self.frame_classes
+        cache = self._ip_cache
+        feed_udp = self._rtp.feed_udp if self._rtp is not None else None
+        fast = _FAST
+        media = 0
+        next_tick = number + every if tick is not None else -1
+        try:
+            for ts_ns, linktype, buf, off, caplen, origlen, offset in records:
+                if number == next_tick:  # ``number`` frames are done: report them
+                    self._sync(number, first_ts, self.last_ts_ns, media)
+                    media = 0
+                    next_tick += every
+                    tick()
+                number += 1
+                if first_ts is None:
+                    first_ts = ts_ns
+                # Fast path: Ethernet II, IPv4 without options or fragmentation, UDP whose
+                # length agrees with IP's, payload not SIP (an RTP/RTCP first byte has version
+                # 2: 0x80..0xbf, never a SIP letter nor HEP). One unpack reads every field.
+                if linktype == LINKTYPE_ETHERNET and caplen == origlen and caplen >= 54:
+                    ethertype, ver_ihl, total, flags, proto, src_raw, dst_raw, sport, dport, ulen, first = fast(
+                        buf, off
+                    )
+                    if (
+                        ethertype == ETH_IPV4
+                        and ver_ihl == 0x45
+                        and proto == IPPROTO_UDP
+                        and not flags & 0x3FFF
+                        and 0x80 <= first < 0xC0
+                        and ulen == total - 20
+                        and total <= caplen - 14
+                    ):
+                        if feed_udp is None:
+                            classes["udp-other"] = classes.get("udp-other", 0) + 1
+                            continue
+                        src = cache.get(src_raw)
+                        if src is None:
+                            if len(cache) > 65536:
+                                cache.clear()  # bounded: a scan of the address space must not grow it
+                            src = cache[src_raw] = _ntoa(src_raw)
+                        dst = cache.get(dst_raw)
+                        if dst is None:
+                            dst = cache[dst_raw] = _ntoa(dst_raw)
+                        media += 1
+                        feed_udp(src, sport, dst, dport, ts_ns, number, buf, off + 42, off + 14 + total)
+                        continue
+                frame_class = self._classify(number, ts_ns, linktype, buf, off, off + caplen, caplen < origlen, offset)
+                if frame_class is not MEDIA:
+                    classes[frame_class] = classes.get(frame_class, 0) + 1
+        finally:
+            self._sync(number, first_ts, ts_ns, media)
+
+    def _sync(self, number: int, first_ts: int | None, last_ts: int | None, media: int) -> None:
+        """Store the hot loop's local counters back into the attributes others read."""
+        self.frames = number
+        self.first_ts_ns = first_ts
+        self.last_ts_ns = last_ts
+        self._media_frames += media
+
+    def _classify(
+        self, number: int, ts_ns: int, linktype: int, buf: bytes, off: int, end: int, cut: bool, offset: int
+    ) -> str:
+        try:
+            ethertype, pos = strip_link(linktype, buf, off, end)
+        except DecodeError as exc:
+            if cut and exc.reason == "truncated-link":
+                return self.diagnose("snaplen-truncated", number, f"link header cut by snaplen: {exc}")
+            return self.diagnose(exc.reason, number, str(exc))
+        frame = FrameRef(number, ts_ns, offset)
+        return self._network(ethertype, buf, pos, end, frame, cut, 0)
+
+    def _network(self, ethertype: int, buf: bytes, pos: int, end: int, frame: FrameRef, cut: bool, depth: int) -> str:
+        if depth > MAX_NESTING:
+            return self.diagnose("malformed-tunnel", frame.number, "more than 8 nested encapsulations")
+        if ethertype == ETH_BRIDGED:
+            try:
+                ethertype, pos = strip_ethernet(buf, pos, end)
+            except DecodeError as exc:
+                return self.diagnose("malformed-tunnel", frame.number, f"bridged Ethernet: {exc}")
+            return self._network(ethertype, buf, pos, end, frame, cut, depth + 1)
+        if ethertype != ETH_IPV4 and ethertype != ETH_IPV6:
+            return "non-ip"
+        try:
+            ip = parse_ip(ethertype, buf, pos, end)
+        except DecodeError as exc:
+            if cut:
+                return self.diagnose("snaplen-truncated", frame.number, f"IP header cut by snaplen: {exc}")
+            return self.diagnose(exc.reason, frame.number, str(exc))
+        if ip.cut and not cut:
+            # Leniency "ip-length-mismatch": the IP length claims more than the whole frame
+            # holds though snaplen did not cut it; decode what is there, as Wireshark does.
+            self.diagnose("ip-length-mismatch", frame.number, "IP length runs past the end of the captured frame")
+        # Snaplen matters only when it cut into this packet (not just into trailer/padding).
+        cut = cut and ip.cut
+        frames: tuple[FrameRef, ...] = (frame,)
+        data, start, stop = buf, ip.start, ip.end
+        if ip.fragment is not None:
+            frag = ip.fragment
+            if cut:
+                return self.diagnose("snaplen-truncated", frame.number, "IP fragment cut by snaplen")
+            key = (ip.version, ip.src, ip.dst, ip.proto if ip.version == 4 else 0, frag.ident)
+            done = self._fragments.add(key, frag.offset, frag.more, buf[start:stop], frame, frame.ts_ns)
+            self._drain_abandoned()
+            if done is None:
+                return "ip-fragment"
+            frames = done.frames
+            data, start, stop = done.payload, 0, len(done.payload)
+        return self._transport(ip, data, start, stop, frames, cut, depth)
+
+    def _drain_abandoned(self) -> None:
+        abandoned = self._fragments.abandoned
+        while abandoned:
+            gone = abandoned.pop()
+            # These frames were counted as "ip-fragment" when they arrived; re-file them.
+            self._count("ip-fragment", -len(gone.frames))
+            self._count(gone.reason, len(gone.frames))
+            first = gone.frames[0].number if gone.frames else 0
+            self.diagnose(gone.reason, first, f"IP datagram of {len(gone.frames)} fragment(s) never completed")
+
+    def _transport(
+        self, ip: IpHeader, buf: bytes, start: int, stop: int, frames: tuple[FrameRef, ...], cut: bool, depth: int
+    ) -> str:
+        proto = ip.proto
+        frame = frames[-1]
+        if proto == IPPROTO_UDP:
+            return self._udp(ip, buf, start, stop, frames, cut)
+        if proto == IPPROTO_TCP:
+            return self._tcp_segment(ip, buf, start, stop, frames, cut)
+        if proto in IP_IN_IP:
+            return self._network(IP_IN_IP[proto], buf, start, stop, frame, cut, depth + 1)
+        if proto == IPPROTO_GRE:
+            try:
+                ethertype, pos = strip_gre(buf, start, stop)
+            except DecodeError as exc:
+                return self.diagnose(exc.reason, frame.number, str(exc))
+            return self._network(ethertype, buf, pos, stop, frame, cut, depth + 1)
+        if proto == IPPROTO_SCTP:
+            return self._sctp_packet(ip, buf, start, stop, frames, cut)
+        if proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6:
+            return "icmp"
+        return "other-ip"
+
+    # -- UDP ---------------------------------------------------------------------------------
+    def _udp(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames: tuple[FrameRef, ...], cut: bool) -> str:
+        frame = frames[-1]
+        if stop - start < 8:
+            if cut:
+                return self.diagnose("snaplen-truncated", frame.number, "UDP header cut by snaplen")
+            return self.diagnose("malformed-udp", frame.number, "UDP header shorter than 8 bytes")
+        sport = (buf[start] << 8) | buf[start + 1]
+        dport = (buf[start + 2] << 8) | buf[start + 3]
+        length = (buf[start + 4] << 8) | buf[start + 5]
+        pstart = start + 8
+        if 8 <= length <= stop - start:
+            stop = start + length  # trailing bytes beyond the UDP length are padding
+        elif not cut:
+            # Leniency "udp-length-mismatch": a UDP length that disagrees with IP's; the IP
+            # length is the one both ends' stacks used, so the datagram keeps its IP extent.
+            self.diagnose(
+                "udp-length-mismatch", frame.number, f"UDP length {length} disagrees with the {stop - start}-byte datagram"
+            )
+        if pstart == stop:
+            return "udp-other"
+        first = buf[pstart]
+        if 0x80 <= first < 0xC0:
+            return self._media(ip.src, sport, ip.dst, dport, frame, buf, pstart, stop)
+        payload = bytes(buf[pstart:stop])
+        if (first == 0x48 or first == 0x01 or first == 0x02) and looks_like_hep(payload):
+            return self._hep(payload, frame)
+        if looks_like_sip(payload):
+            if cut:
+                return self.diagnose("snaplen-truncated", frame.number, "SIP message cut by snaplen")
+            src = Endpoint(ip.src, sport, "udp")
+            dst = Endpoint(ip.dst, dport, "udp")
+            return self._sip(payload, src, dst, frames)
+        if sport in SIP_PORTS or dport in SIP_PORTS:
+            if not payload.strip(b"\r\n\x00 "):
+                return "sip-keepalive"  # RFC 5626 §4.4.1 CRLF keep-alives, and 0-byte/NUL pings
+            return self.diagnose(
+                "not-sip-on-sip-port", frame.number, f"UDP port {dport if dport in SIP_PORTS else sport} carries no SIP"
+            )
+        return self._media(ip.src, sport, ip.dst, dport, frame, buf, pstart, stop)
+
+    def _media(self, src: str, sport: int, dst: str, dport: int, frame: FrameRef, buf: bytes, start: int, stop: int) -> str:
+        if self._rtp is None:
+            return "udp-other"
+        self._media_frames += 1
+        self._rtp.feed_udp(src, sport, dst, dport, frame.ts_ns, frame.number, buf, start, stop)
+        return MEDIA
+
+    # -- SIP ---------------------------------------------------------------------------------
+    def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
+        try:
+            message = parse_sip(payload)
+        except DecodeError as exc:
+            reason = exc.reason if exc.reason not in ("decode-error", "malformed", "truncated") else "malformed-sip"
+            return self.diagnose(reason, frames[-1].number, str(exc))
+        self._add_sip(message.with_context(src, dst, frames, frames[-1].ts_ns))
+        return "sip"
+
+    def _add_sip(self, message) -> None:
+        self.sip_messages.append(message)
+        if message.call_id:
+            self.call_ids.add(message.call_id)
+        if self._rtp is not None and message.body:
+            try:
+                sdp = message.sdp
+            except DecodeError as exc:
+                self.diagnose("malformed-sdp", message.frames[-1].number, str(exc))
+                return
+            if sdp is not None:
+                self._rtp.expect_sdp(message)
+
+    # -- HEP, TCP, SCTP: plugged in from their decoders --------------------------------------
+    def _hep(self, payload: bytes, frame: FrameRef) -> str:
+        try:
+            packet = decode_hep(payload)
+        except DecodeError as exc:
+            return self.diagnose(exc.reason, frame.number, str(exc))
+        return self._hep_packet(packet, frame)
+
+    def _hep_packet(self, packet, frame: FrameRef) -> str:
+        inner = packet.payload
+        if not inner or not looks_like_sip(inner):
+            return "hep"
+        ts_ns = packet.ts_ns if packet.ts_ns else frame.ts_ns
+        transport = packet.transport or "udp"
+        src = Endpoint(packet.src_ip, packet.src_port, transport)
+        dst = Endpoint(packet.dst_ip, packet.dst_port, transport)
+        try:
+            message = parse_sip(inner)
+        except DecodeError as exc:
+            return self.diagnose("malformed-sip", frame.number, f"SIP inside HEP: {exc}")
+        # The message keeps the agent's own time; its FrameRef stays the capture frame's.
+        self._add_sip(message.with_context(src, dst, (frame,), ts_ns))
+        return "hep-sip"
+
+    def _tcp_segment(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
+        frame = frames[-1]
+        if stop - start < 20:
+            if cut:
+                return self.diagnose("snaplen-truncated", frame.number, "TCP header cut by snaplen")
+            return self.diagnose("malformed-tcp", frame.number, "TCP header shorter than 20 bytes")
+        header_len = (buf[start + 12] >> 4) * 4
+        if header_len < 20 or start + header_len > stop:
+            if cut:
+                return self.diagnose("snaplen-truncated", frame.number, "TCP header cut by snaplen")
+            return self.diagnose("malformed-tcp", frame.number, f"TCP data offset {header_len} is impossible")
+        if cut and stop - start > header_len:
+            # Bytes missing from the middle of a stream would desynchronise SIP framing.
+            return self.diagnose("snaplen-truncated", frame.number, "TCP payload cut by snaplen")
+        sport = (buf[start] << 8) | buf[start + 1]
+        dport = (buf[start + 2] << 8) | buf[start + 3]
+        seq = int.from_bytes(buf[start + 4 : start + 8], "big")
+        flags = buf[start + 13]
+        payload = bytes(buf[start + header_len : stop])
+        messages = self._tcp.feed(ip.src, sport, ip.dst, dport, seq, flags, payload, frame)
+        frame_class = self._tcp.last_feed_class
+        self._take_stream_messages(messages)
+        return frame_class
+
+    def _take_stream_messages(self, messages) -> None:
+        for diagnostic in self._tcp.take_diagnostics():
+            self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
+        for item in messages:
+            try:
+                message = parse_sip(item.payload)
+            except DecodeError as exc:
+                self.diagnose("malformed-sip", item.frames[-1].number, str(exc))
+                continue
+            src = Endpoint(item.src.ip, item.src.port, item.transport)
+            dst = Endpoint(item.dst.ip, item.dst.port, item.transport)
+            self._add_sip(message.with_context(src, dst, item.frames, item.ts_ns))
+
+    def _sctp_packet(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
+        frame = frames[-1]
+        if cut:
+            return self.diagnose("snaplen-truncated", frame.number, "SCTP packet cut by snaplen")
+        try:
+            chunks = sctp_data_chunks(bytes(buf[start:stop]))
+        except DecodeError as exc:
+            return self.diagnose(exc.reason, frame.number, str(exc))
+        frame_class = "sctp-other"
+        for chunk in chunks:
+            message = self._sctp.add(ip.src, ip.dst, chunk, frame)
+            if message is None:
+                if frame_class == "sctp-other" and chunk.data:
+                    frame_class = "sctp-fragment"
+                continue
+            if not looks_like_sip(message.data):
+                continue
+            src = Endpoint(ip.src, message.src_port, "sctp")
+            dst = Endpoint(ip.dst, message.dst_port, "sctp")
+            result = self._sip(message.data, src, dst, message.frames)
+            if frame_class != "sip":
+                frame_class = result
+        for diagnostic in self._sctp.take_diagnostics():
+            self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
+        return frame_class
+
+    # -- the end -----------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Flush the reassemblers and the RTP table; frame classes are final afterwards."""
+        if self._finished:
+            return
+        self._finished = True
+        self._take_stream_messages(self._tcp.flush())
+        self._sctp.flush()
+        for diagnostic in self._sctp.take_diagnostics():
+            self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
+        self._fragments.finish()
+        self._drain_abandoned()
+        pending = self._media_frames
+        if self._rtp is not None:
+            self.streams = self._rtp.finish()
+            counts = self._rtp.counts()
+            rtp, rtcp, neither = counts["rtp"], counts["rtcp"], counts["other"]
+            for reason, count in self._rtp.diagnostics.items():
+                self.diagnostics[reason] = self.diagnostics.get(reason, 0) + count
+            self.rtcp_packets = rtcp
+            for name, value in (("rtp", rtp), ("rtcp", rtcp), ("udp-other", neither)):
+                if value:
+                    self._count(name, value)
+            pending -= rtp + rtcp + neither
+            if pending:
+                self._count("media-uncounted", pending)
+        for name in [name for name, value in self.frame_classes.items() if value == 0]:
+            del self.frame_classes[name]
+

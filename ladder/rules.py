@@ -1,0 +1,820 @@
+"""Rules that need no reference flow: RFC 3261 transactions, timers, proxies, dialogs and
+framing; RFC 3264 offer/answer. Each finding cites its section.
+
+Rules read a call's messages in capture order (``SipMessage`` with src/dst/ts_ns set) and
+return ``Deviation`` records. Two callables tie them to a ladder: ``number(message)`` gives the
+F-number shown for a message, ``sides(message)`` the (sender, receiver) nodes (ladder columns,
+so that a UA's TCP source ports do not make it several nodes). Both have defaults (position in
+the list; ip:port), so the rules can be tested on bare parsed messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ladder.deviations import INFO, WARNING, Deviation, deviation
+from ladder.transactions import MAGIC_COOKIE, Transaction, TransactionSet, build_transactions
+
+if TYPE_CHECKING:
+    from decoders.sdp import SdpMedia, SdpSession
+    from decoders.sip import SipMessage
+
+RELIABLE = frozenset({"tcp", "tls", "sctp", "ws", "wss"})
+_EXTRA_BYTES_RE = re.compile(r"^(\d+) bytes after the Content-Length")
+_REALM_RE = re.compile(r"realm\s*=\s*\"([^\"]*)\"", re.IGNORECASE)
+_LR_FORMS = {"lr=on": "lr", "lr=true": "lr", "lr=1": "lr"}  # what some proxies write for ;lr
+_STALE_RE = re.compile(r"stale\s*=\s*\"?true", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """Timer values (RFC 3261 §17.1.1.1 defaults) and what is known about the path.
+
+    ``end_ns`` is when the capture stops: "no response within 64*T1" can only be said of a
+    capture that went on that long. ``path_mtu`` None means unknown (then 1300 bytes, §18.1.1).
+    """
+
+    t1_ns: int = 500_000_000
+    t2_ns: int = 4_000_000_000
+    path_mtu: int | None = None
+    end_ns: int | None = None
+
+
+def _default_sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
+    src = message.src.address() if message.src else None
+    dst = message.dst.address() if message.dst else None
+    return src, dst
+
+
+class _Facts:
+    """What every rule needs: the messages, their transactions, numbering and nodes."""
+
+    def __init__(
+        self,
+        messages: Sequence["SipMessage"],
+        number: Callable[["SipMessage"], int | None] | None,
+        sides: Callable[["SipMessage"], tuple[Hashable, Hashable]] | None,
+        settings: RuleSettings,
+        transactions: TransactionSet | None,
+    ) -> None:
+        self.messages = list(messages)
+        self.settings = settings
+        self.txns = transactions if transactions is not None else build_transactions(self.messages)
+        positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
+        self._number = number or (lambda m: positions.get(id(m)))
+        self.sides = sides or _default_sides
+        last = max((m.ts_ns for m in self.messages), default=0)
+        self.end_ns = max(settings.end_ns or 0, last)
+
+    def f(self, message: "SipMessage") -> int | None:
+        return self._number(message)
+
+    def fs(self, messages: Iterable["SipMessage"]) -> list[int]:
+        return [n for n in (self.f(m) for m in messages) if n is not None]
+
+    def frames(self, messages: Iterable["SipMessage"]) -> list[int]:
+        return [ref.number for m in messages for ref in m.frames]
+
+    def is_retransmission(self, message: "SipMessage") -> bool:
+        return self.txns.is_retransmission(message)
+
+    def name(self, message: "SipMessage") -> str:
+        """``F4 INVITE`` / ``F12 200``: how a finding names a message."""
+        n = self.f(message)
+        what = message.method if message.is_request else str(message.status)
+        return f"F{n} {what}" if n is not None else str(what)
+
+    def transport(self, message: "SipMessage") -> str:
+        if message.src is not None:
+            return message.src.transport.lower()
+        via = message.top_via
+        return (via.transport or "udp").lower() if via is not None else "udp"
+
+
+def check_rules(
+    messages: Sequence["SipMessage"],
+    *,
+    number: Callable[["SipMessage"], int | None] | None = None,
+    sides: Callable[["SipMessage"], tuple[Hashable, Hashable]] | None = None,
+    settings: RuleSettings | None = None,
+    transactions: TransactionSet | None = None,
+) -> list[Deviation]:
+    """Every reference-free finding for one call's ``messages`` (capture order)."""
+    facts = _Facts(messages, number, sides, settings or RuleSettings(), transactions)
+    found: list[Deviation] = []
+    for rule in RULES:
+        found.extend(rule(facts))
+    return found
+
+
+# --- transactions: ACK, retransmissions, timers -----------------------------------------------
+
+
+def _copies(txn: Transaction, facts: _Facts) -> list[list["SipMessage"]]:
+    """The transaction's messages grouped into "the same message again" (an original and its
+    retransmissions), in order of the originals."""
+    groups: list[list["SipMessage"]] = []
+    for message in txn.messages:
+        if not facts.is_retransmission(message):
+            groups.append([message])
+            continue
+        for group in reversed(groups):
+            if _same_message(group[0], message):
+                group.append(message)
+                break
+        else:
+            groups.append([message])
+    return groups
+
+
+def _same_message(a: "SipMessage", b: "SipMessage") -> bool:
+    if a.is_request != b.is_request or a.src != b.src or a.dst != b.dst:
+        return False
+    if a.is_request:
+        return a.method == b.method
+    return a.status == b.status
+
+
+def rule_missing_ack(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §17.1.1.3 (ACK of a non-2xx final, hop by hop: same branch and CSeq number as
+    the INVITE) and §13.2.2.4 (ACK of a 2xx, end to end, from the UA that received it)."""
+    for txn in facts.txns.transactions:
+        final = txn.final
+        if txn.method != "INVITE" or final is None or final.status < 300:
+            continue
+        ack = next(
+            (m for m in txn.messages if m.is_request and m.method == "ACK" and m.ts_ns >= final.ts_ns
+             and m.cseq and final.cseq and m.cseq[0] == final.cseq[0]),
+            None,
+        )  # fmt: skip
+        if ack is None and _went_on(facts, final):
+            what = "487 Request Terminated" if final.status == 487 else f"{final.status} final response"
+            stray = _stray_ack(facts, txn, final)
+            hint = (
+                f"; {facts.name(stray)} on that hop does not match it: its Via branch "
+                f"{stray.branch!r} is not the INVITE's {txn.request.branch!r}" if stray is not None else ""
+            )
+            yield deviation(
+                "missing-ack",
+                f"{facts.name(final)} ({what} to INVITE) was never ACKed{hint} (RFC 3261 §17.1.1.3)",
+                f=[facts.f(final)], frames=facts.frames([final]),
+            )  # fmt: skip
+    yield from _missing_2xx_acks(facts)
+
+
+def _went_on(facts: _Facts, message: "SipMessage") -> bool:
+    """Whether the capture shows what came after ``message``: a later message of the call, or
+    64*T1 of capture after it. Without either, a missing answer may just be out of sight."""
+    if facts.end_ns - message.ts_ns >= 64 * facts.settings.t1_ns:
+        return True
+    return any(m.ts_ns > message.ts_ns for m in facts.messages)
+
+
+def _stray_ack(facts: _Facts, txn: Transaction, final: "SipMessage") -> "SipMessage | None":
+    """An ACK sent over the INVITE's hop after its final response that the transaction did
+    not take (wrong branch): worth naming, since the server will not take it either."""
+    request = txn.request
+    if request is None:
+        return None
+    hop = facts.sides(request)
+    for message in facts.messages:
+        if (
+            message.is_request and message.method == "ACK" and message.ts_ns >= final.ts_ns
+            and message.call_id == request.call_id and message.cseq and request.cseq
+            and message.cseq[0] == request.cseq[0] and facts.sides(message) == hop
+            and message.branch != request.branch
+        ):  # fmt: skip
+            return message
+    return None
+
+
+def _missing_2xx_acks(facts: _Facts) -> Iterable[Deviation]:
+    groups: dict[tuple, list["SipMessage"]] = {}
+    for message in facts.messages:
+        if message.is_request or message.method != "INVITE" or not 200 <= (message.status or 0) < 300:
+            continue
+        key = (message.call_id, message.cseq[0] if message.cseq else None, message.to_tag)
+        groups.setdefault(key, []).append(message)
+    acks = [m for m in facts.messages if m.is_request and m.method == "ACK"]
+    for (call_id, cseq, _), oks in groups.items():
+        senders = {facts.sides(m)[0] for m in oks}
+        received: dict[Hashable, "SipMessage"] = {}
+        for ok in oks:
+            receiver = facts.sides(ok)[1]
+            received.setdefault(receiver, ok)
+        my_acks = [a for a in acks if a.call_id == call_id and (a.cseq[0] if a.cseq else None) == cseq]
+        for receiver, first in received.items():
+            if receiver in senders:
+                continue  # a proxy that forwarded the 2xx upstream: the ACK is not its to send
+            if any(facts.sides(a)[0] == receiver and a.ts_ns >= first.ts_ns for a in my_acks):
+                continue
+            # An ACK from a node that never got a 2xx in this capture: the capture point is
+            # past a proxy that does not record-route; that ACK is the one we were waiting for.
+            if any(facts.sides(a)[0] not in received and a.ts_ns >= first.ts_ns for a in my_acks):
+                continue
+            if not _went_on(facts, first):
+                continue  # the capture stops right after the 2xx: its ACK may just be unseen
+            yield deviation(
+                "missing-ack",
+                f"{facts.name(first)} (2xx to INVITE) was never ACKed by its receiver "
+                f"(RFC 3261 §13.2.2.4)",
+                f=[facts.f(first)], frames=facts.frames([first]),
+            )  # fmt: skip
+
+
+def rule_retransmissions(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §17: each retransmitted message once, with all its copies. A repeated final
+    response (its ACK or the request's absorption was lost) and a request repeated after its
+    final response (that response was lost) are warnings; a request repeated while waiting is
+    information."""
+    for txn in facts.txns.transactions:
+        for group in _copies(txn, facts):
+            if len(group) < 2:
+                continue
+            first, repeats = group[0], group[1:]
+            copies = ", ".join(f"F{n}" for n in facts.fs(repeats))
+            severity = INFO
+            if first.is_request:
+                final = txn.final
+                if first.method != "ACK" and final is not None and final.ts_ns < repeats[0].ts_ns:
+                    severity = WARNING
+                    why = f"after its final response {facts.name(final)}: that response was lost"
+                elif first.method == "ACK":
+                    why = "answering a repeated 2xx"
+                else:
+                    why = "before any final response (a lost request or a slow answer)"
+            elif (first.status or 0) >= 200:
+                severity = WARNING
+                if first.method == "INVITE":
+                    why = "its ACK never arrived (or was lost)"
+                else:
+                    why = "the request was repeated: this response was lost"
+            else:
+                why = "a provisional response repeated"
+            yield deviation(
+                "retransmission",
+                f"{facts.name(first)} retransmitted as {copies}: {why} (RFC 3261 §17)",
+                f=facts.fs(repeats), frames=facts.frames(repeats), severity=severity,
+            )  # fmt: skip
+
+
+def rule_timers(facts: _Facts) -> Iterable[Deviation]:
+    """Retransmission intervals: timer A doubles from T1 (INVITE, §17.1.1.2); timer E doubles
+    up to T2, and is T2 once a provisional arrived (non-INVITE, §17.1.2.2); timer G doubles up
+    to T2 (non-2xx final, §17.2.1) as does the 2xx (§13.3.1.4). A larger T1 is allowed
+    (§17.1.1.1), so the first interval may set it; the doubling is required. Requests are not
+    retransmitted over reliable transports."""
+    s = facts.settings
+    for txn in facts.txns.transactions:
+        for group in _copies(txn, facts):
+            if len(group) < 2:
+                continue
+            first = group[0]
+            if first.is_request and first.method == "ACK":
+                continue
+            if not first.is_request and ((first.status or 0) < 200 or first.method != "INVITE"):
+                continue  # provisionals and non-INVITE responses follow the request, no timer
+            if first.is_request and facts.transport(first) in RELIABLE:
+                yield deviation(
+                    "timer-violation",
+                    f"{facts.name(first)} retransmitted over {facts.transport(first).upper()}, "
+                    "a reliable transport (RFC 3261 §17.1.1.2, §17.1.2.2)",
+                    f=facts.fs(group[1:]), frames=facts.frames(group[1:]),
+                )  # fmt: skip
+                continue
+            capped = not (first.is_request and first.method == "INVITE")
+            t1 = s.t1_ns
+            first_gap = group[1].ts_ns - first.ts_ns
+            if first_gap > t1:
+                t1 = first_gap  # a larger T1 is allowed; the backoff must still double
+            t2 = max(s.t2_ns, t1)
+            provisional_at = None
+            if first.is_request and first.method != "INVITE":
+                provisional_at = next(
+                    (m.ts_ns for m in txn.messages if not m.is_request and (m.status or 0) < 200), None
+                )
+            bad: list["SipMessage"] = []
+            details: list[str] = []
+            for k in range(1, len(group)):
+                gap = group[k].ts_ns - group[k - 1].ts_ns
+                expected = t1 << (k - 1)
+                if capped:
+                    expected = min(expected, t2)
+                if provisional_at is not None and provisional_at < group[k - 1].ts_ns:
+                    expected = t2
+                if not _interval_ok(gap, expected):
+                    bad.append(group[k])
+                    details.append(f"F{facts.f(group[k])} after {gap / 1e6:.0f} ms (expected {expected / 1e6:.0f} ms)")
+            if bad:
+                timer = "A" if not capped else ("E" if first.is_request else "G")
+                yield deviation(
+                    "timer-violation",
+                    f"{facts.name(first)} retransmissions not spaced as timer {timer} requires: "
+                    f"{'; '.join(details)} (T1={t1 / 1e6:.0f} ms, T2={t2 / 1e6:.0f} ms; "
+                    f"RFC 3261 {'§17.1.1.2' if timer == 'A' else '§17.1.2.2' if timer == 'E' else '§17.2.1'})",
+                    f=facts.fs(bad), frames=facts.frames(bad),
+                )  # fmt: skip
+
+
+def _interval_ok(gap_ns: int, expected_ns: int) -> bool:
+    # Timers fire late under load and captures add jitter; firing much early, or skipping a
+    # step of the backoff (twice the interval), is what breaks the rule.
+    return expected_ns * 0.75 - 50_000_000 <= gap_ns <= expected_ns * 1.5 + 100_000_000
+
+
+def rule_no_final_response(facts: _Facts) -> Iterable[Deviation]:
+    """Timer B (INVITE with no response at all, §17.1.1.2) and timer F (non-INVITE,
+    §17.1.2.2) fire 64*T1 after the request: a final response later than that, or none in a
+    capture that went on that long, means the transaction timed out."""
+    limit = 64 * facts.settings.t1_ns
+    for txn in facts.txns.transactions:
+        request = txn.request
+        if request is None or txn.method in ("ACK", "CANCEL"):
+            continue
+        if txn.method == "INVITE" and txn.cancel is not None:
+            continue  # the CANCEL rules speak for it
+        final = txn.final
+        timer = "B (§17.1.1.2)" if txn.method == "INVITE" else "F (§17.1.2.2)"
+        if final is not None:
+            late = final.ts_ns - request.ts_ns
+            if late > limit and not (txn.method == "INVITE" and _has_provisional(txn)):
+                yield deviation(
+                    "no-final-response",
+                    f"{facts.name(final)} answered {facts.name(request)} after {late / 1e9:.1f} s, "
+                    f"later than timer {timer} = 64*T1 = {limit / 1e9:.0f} s (RFC 3261)",
+                    f=[facts.f(request)], frames=facts.frames([request]),
+                )  # fmt: skip
+            continue
+        if txn.method == "INVITE" and _has_provisional(txn):
+            continue  # proceeding: timer B no longer runs; the call may ring for minutes
+        waited = facts.end_ns - request.ts_ns
+        if waited >= limit:
+            yield deviation(
+                "no-final-response",
+                f"{facts.name(request)} got no final response in the {waited / 1e9:.1f} s the "
+                f"capture runs after it; timer {timer} fires at 64*T1 = {limit / 1e9:.0f} s (RFC 3261)",
+                f=[facts.f(request)], frames=facts.frames([request]),
+            )  # fmt: skip
+
+
+def _has_provisional(txn: Transaction) -> bool:
+    return any(not m.is_request and (m.status or 0) < 200 for m in txn.messages)
+
+
+def rule_cancel(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §9.2: the UAS answers a CANCEL with 200 and the pending INVITE with 487."""
+    limit = 64 * facts.settings.t1_ns
+    for txn in facts.txns.transactions:
+        if txn.method != "CANCEL" or txn.request is None:
+            continue
+        cancel = txn.request
+        receiver = facts.sides(cancel)[1]
+        went_on = facts.end_ns - cancel.ts_ns >= limit or any(
+            facts.sides(m)[0] == receiver and m.ts_ns > cancel.ts_ns for m in facts.messages
+        )
+        if txn.final is None and went_on:
+            yield deviation(
+                "cancel-without-200",
+                f"{facts.name(cancel)} was never answered (a 200 OK is due, RFC 3261 §9.2)",
+                f=[facts.f(cancel)], frames=facts.frames([cancel]),
+            )  # fmt: skip
+        invite = txn.cancels
+        if invite is None:
+            continue
+        final = invite.final
+        if final is None:
+            if went_on:
+                yield deviation(
+                    "cancel-without-487",
+                    f"the INVITE cancelled by {facts.name(cancel)} got no final response "
+                    "(487 Request Terminated is due, RFC 3261 §9.2)",
+                    f=[facts.f(cancel)], frames=facts.frames([cancel]),
+                )  # fmt: skip
+        elif final.status != 487 and final.status >= 300 and final.ts_ns > cancel.ts_ns:
+            yield deviation(
+                "cancel-without-487",
+                f"the INVITE cancelled by {facts.name(cancel)} was answered {facts.name(final)} "
+                "instead of 487 Request Terminated (RFC 3261 §9.2)",
+                f=[facts.f(cancel), facts.f(final)], frames=facts.frames([final]), severity=INFO,
+            )  # fmt: skip
+
+
+# --- proxies and dialogs ------------------------------------------------------------------------
+
+
+def _via_chain(message: "SipMessage") -> tuple:
+    return tuple((v.branch or "", (v.host or "").lower(), v.port) for v in message.vias)
+
+
+def rule_max_forwards(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §16.6 step 3: a proxy decrements Max-Forwards by one. A forwarded request is
+    recognised by its Vias: the proxy's own on top of the incoming request's."""
+    incoming: dict[tuple, "SipMessage"] = {}
+    for message in facts.messages:
+        if message.is_request and not facts.is_retransmission(message):
+            incoming.setdefault(_via_chain(message), message)
+    for message in facts.messages:
+        if not message.is_request or facts.is_retransmission(message) or len(message.vias) < 2:
+            continue
+        before = incoming.get(_via_chain(message)[1:])
+        if before is None or before.method != message.method:
+            continue
+        if before.max_forwards is None or message.max_forwards is None:
+            continue
+        if message.max_forwards >= before.max_forwards:
+            yield deviation(
+                "max-forwards-not-decremented",
+                f"{facts.name(message)} forwards {facts.name(before)} with Max-Forwards "
+                f"{message.max_forwards} (was {before.max_forwards}; RFC 3261 §16.6 step 3)",
+                f=[facts.f(before), facts.f(message)], frames=facts.frames([message]),
+            )  # fmt: skip
+
+
+def _uri_of(value: str) -> str:
+    """The URI of a Route / Record-Route value, normalised for comparison: no display name,
+    scheme and host lower case, parameters sorted."""
+    text = value.strip()
+    if "<" in text and ">" in text:
+        text = text[text.index("<") + 1 : text.index(">")]
+    base, _, params = text.partition(";")
+    parts = sorted(_LR_FORMS.get(p.strip().lower(), p.strip().lower()) for p in params.split(";") if p.strip())
+    return ";".join([base.strip().lower()] + parts)
+
+
+def rule_route_set(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §12.2.1.1: an in-dialog request carries the dialog's route set as Route: for
+    the UAC the Record-Route of the 2xx it received, reversed (§12.1.2); for the UAS the
+    Record-Route of the INVITE, in order, as copied into its 2xx (§12.1.1). Checked on
+    requests as their UA sent them (one Via), for loose routers (``;lr``) only."""
+    dialogs: dict[tuple, dict[str, list[str]]] = {}
+    depths: dict[tuple, int] = {}
+    for message in facts.messages:
+        if message.is_request or message.method != "INVITE" or not 200 <= (message.status or 0) < 300:
+            continue
+        record_route = message.header_values("record-route")
+        if not record_route or not message.to_tag:
+            continue
+        key = (message.call_id, message.from_tag, message.to_tag)
+        sets = dialogs.setdefault(key, {})
+        if len(message.vias) == 1:  # as the UAC received it
+            sets.setdefault("uac", [_uri_of(v) for v in reversed(record_route)])
+        if len(message.vias) > depths.get(key, 0):  # as the UAS sent it: the most Vias
+            depths[key] = len(message.vias)
+            sets["uas"] = [_uri_of(v) for v in record_route]
+    for message in facts.messages:
+        if not message.is_request or len(message.vias) != 1 or not message.to_tag:
+            continue
+        if message.method == "CANCEL" or facts.is_retransmission(message):
+            continue
+        txn = facts.txns.of(message)
+        if message.method == "ACK" and txn is not None and txn.method == "INVITE":
+            continue  # the ACK of a non-2xx final goes where the INVITE went (§17.1.1.3)
+        key_uac = (message.call_id, message.from_tag, message.to_tag)
+        key_uas = (message.call_id, message.to_tag, message.from_tag)
+        if key_uac in dialogs and "uac" in dialogs[key_uac]:
+            expected, whose = dialogs[key_uac]["uac"], "the 2xx's Record-Route reversed (§12.1.2)"
+        elif key_uas in dialogs and "uas" in dialogs[key_uas]:
+            expected, whose = dialogs[key_uas]["uas"], "the INVITE's Record-Route (§12.1.1)"
+        else:
+            continue
+        if not any(p == "lr" or p.startswith("lr=") for p in expected[0].split(";")[1:]):
+            continue  # a strict router rewrites the Request-URI instead (§12.2.1.1)
+        route = [_uri_of(v) for v in message.header_values("route")]
+        if route != expected:
+            yield deviation(
+                "route-set-violation",
+                f"{facts.name(message)} has Route {_show(route)} but the route set is "
+                f"{_show(expected)}, {whose} (RFC 3261 §12.2.1.1)",
+                f=[facts.f(message)], frames=facts.frames([message]),
+            )  # fmt: skip
+
+
+def _show(uris: list[str]) -> str:
+    return ", ".join(f"<{u}>" for u in uris) if uris else "(none)"
+
+
+def rule_cseq(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §12.2.1.1 (in a dialog) and §8.1.3.5 (a retried request): each new request a
+    UA sends in a Call-ID gets a higher CSeq. A request is identified through proxies by its
+    bottom Via (the UA's own); ACK and CANCEL reuse the INVITE's number."""
+    last: dict[tuple, tuple[int, str, str, "SipMessage"]] = {}
+    seen: set[tuple] = set()
+    for message in facts.messages:
+        if not message.is_request or message.method in ("ACK", "CANCEL") or not message.cseq:
+            continue
+        if facts.is_retransmission(message) or not message.vias:
+            continue
+        bottom = message.vias[-1]
+        unit = (message.call_id, message.from_tag, bottom.branch, (bottom.host or "").lower(), message.cseq)
+        if unit in seen:
+            continue  # the same request on another hop
+        seen.add(unit)
+        side = (message.call_id, message.from_tag)
+        number = message.cseq[0]
+        previous = last.get(side)
+        if previous is not None:
+            p_number, p_method, p_branch, p_message = previous
+            if number < p_number or (number == p_number and (bottom.branch or "") != p_branch):
+                yield deviation(
+                    "cseq-not-increasing",
+                    f"{facts.name(message)} has CSeq {number} {message.cseq[1]}, not higher than "
+                    f"{facts.name(p_message)}'s {p_number} {p_method} (RFC 3261 §12.2.1.1, §8.1.3.5)",
+                    f=[facts.f(p_message), facts.f(message)], frames=facts.frames([message]),
+                )  # fmt: skip
+        if previous is None or number >= previous[0]:
+            last[side] = (number, message.cseq[1], bottom.branch or "", message)
+
+
+# --- message syntax ----------------------------------------------------------------------------
+
+
+def _group_key(message: "SipMessage") -> tuple:
+    """The same message on several hops (a response passed back by proxies)."""
+    return (message.call_id, message.cseq, message.status, message.method)
+
+
+def rule_to_tag(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §8.2.6.2: a final response carries a To tag."""
+    groups: dict[tuple, list["SipMessage"]] = {}
+    for message in facts.messages:
+        if not message.is_request and (message.status or 0) >= 200 and not message.to_tag:
+            groups.setdefault(_group_key(message), []).append(message)
+    for group in groups.values():
+        yield deviation(
+            "missing-to-tag",
+            f"{facts.name(group[0])} ({group[0].method}) has no To tag (RFC 3261 §8.2.6.2)",
+            f=facts.fs(group), frames=facts.frames(group),
+        )  # fmt: skip
+
+
+def rule_branch_cookie(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §8.1.1.7: the branch starts with ``z9hG4bK``; reported once per sender."""
+    by_sender: dict[Hashable, list["SipMessage"]] = {}
+    for message in facts.messages:
+        if not message.is_request or facts.is_retransmission(message):
+            continue
+        branch = message.branch
+        if branch is None or not branch.startswith(MAGIC_COOKIE):
+            by_sender.setdefault(facts.sides(message)[0], []).append(message)
+    for group in by_sender.values():
+        first = group[0]
+        shown = repr(first.branch) if first.branch else "no branch"
+        yield deviation(
+            "branch-without-cookie",
+            f"{facts.name(first)} top Via has {shown}, without the z9hG4bK magic cookie "
+            f"({len(group)} request(s) from this sender; RFC 3261 §8.1.1.7)",
+            f=facts.fs(group), frames=facts.frames(group),
+        )  # fmt: skip
+
+
+def rule_content_length(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §20.14: Content-Length is the body's size in octets; §18.3: it is mandatory
+    on stream transports."""
+    for message in facts.messages:
+        declared = message.content_length
+        actual = len(message.body)
+        extra = 0
+        for problem in message.problems:
+            found = _EXTRA_BYTES_RE.match(problem)
+            if found:
+                extra = int(found.group(1))
+        if declared is None:
+            if facts.transport(message) in RELIABLE:
+                yield deviation(
+                    "content-length-mismatch",
+                    f"{facts.name(message)} has no Content-Length, mandatory over "
+                    f"{facts.transport(message).upper()} (RFC 3261 §18.3, §20.14)",
+                    f=[facts.f(message)], frames=facts.frames([message]),
+                )  # fmt: skip
+            continue
+        if declared > actual or extra:
+            body = actual + extra
+            yield deviation(
+                "content-length-mismatch",
+                f"{facts.name(message)} declares Content-Length {declared} but its body has "
+                f"{body} bytes (RFC 3261 §20.14)",
+                f=[facts.f(message)], frames=facts.frames([message]),
+                severity=None if declared > actual else WARNING,
+            )  # fmt: skip
+
+
+def rule_oversized_udp(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §18.1.1: a request larger than 1300 bytes (path MTU unknown), or within 200
+    bytes of the path MTU, must go over a congestion-controlled transport such as TCP."""
+    mtu = facts.settings.path_mtu
+    limit = mtu - 200 if mtu else 1300
+    groups: dict[tuple, list["SipMessage"]] = {}
+    for message in facts.messages:
+        if not message.is_request or facts.is_retransmission(message):
+            continue
+        if facts.transport(message) != "udp" or len(message.raw) <= limit:
+            continue
+        groups.setdefault((message.call_id, message.cseq, message.method), []).append(message)
+    for group in groups.values():
+        first = group[0]
+        fragments = max(len(m.frames) for m in group)
+        how = f", carried in {fragments} IP fragments" if fragments > 1 else ""
+        yield deviation(
+            "oversized-udp",
+            f"{facts.name(first)} is {len(first.raw)} bytes over UDP{how}; above {limit} bytes "
+            f"RFC 3261 §18.1.1 requires TCP",
+            f=facts.fs(group), frames=facts.frames(group),
+        )  # fmt: skip
+
+
+def rule_auth(facts: _Facts) -> Iterable[Deviation]:
+    """Credentials rejected (RFC 3261 §22.2, §22.3): a 401/407 challenging again a realm the
+    request already answered (not ``stale=true``), or a 403 to a request with credentials.
+    A new realm (a second proxy, RFC 3665 §3.3) is not a failure."""
+    reported: set[tuple] = set()
+    for txn in facts.txns.transactions:
+        request = txn.request
+        if request is None:
+            continue
+        answered = {
+            realm.lower()
+            for name in ("authorization", "proxy-authorization")
+            for value in request.header_values(name)
+            for realm in _REALM_RE.findall(value)
+        }
+        if not answered:
+            continue
+        for response in txn.responses:
+            if facts.is_retransmission(response):
+                continue
+            failed = False
+            if response.status == 403:
+                failed, why = True, "403 Forbidden after credentials"
+            elif response.status in (401, 407):
+                header = "www-authenticate" if response.status == 401 else "proxy-authenticate"
+                challenges = [v for v in response.header_values(header) if not _STALE_RE.search(v)]
+                again = {r.lower() for v in challenges for r in _REALM_RE.findall(v)} & answered
+                if again:
+                    failed, why = True, f"realm {sorted(again)[0]!r} challenged again"
+            if not failed:
+                continue
+            key = (request.call_id, request.cseq)
+            if key in reported:
+                continue
+            reported.add(key)
+            yield deviation(
+                "auth-failed",
+                f"{facts.name(response)} rejects the credentials of {facts.name(request)}: {why} "
+                "(RFC 3261 §22)",
+                f=[facts.f(response)], frames=facts.frames([response]),
+            )  # fmt: skip
+
+
+# --- SDP offer/answer (RFC 3264) ---------------------------------------------------------------
+
+
+def _formats(media: "SdpMedia") -> set[str]:
+    names: set[str] = set()
+    for fmt in media.formats:
+        encoding = media.encoding(int(fmt)) if fmt.isdigit() and len(fmt) <= 3 else None
+        names.add(f"{encoding[0].upper()}/{encoding[1]}" if encoding else fmt.upper())
+    return names
+
+
+def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[str], bool]:
+    """What is wrong with ``answer`` as an answer to ``offer``, and whether it breaks a MUST.
+
+    §6: as many m-lines as the offer, each of the same media type; an accepted stream lists at
+    least one offered format (none in common means the stream must be rejected with port 0).
+    §6.1 lets an answer list extra formats the answerer could also use: reported as
+    information, since the offerer cannot send them in this exchange."""
+    problems: list[str] = []
+    broken = False
+    if len(answer.media) != len(offer.media):
+        problems.append(f"{len(answer.media)} m-lines answer {len(offer.media)} offered (§6)")
+        broken = True
+    for index, (o, a) in enumerate(zip(offer.media, answer.media), start=1):
+        if a.disabled:
+            continue  # a rejected stream's formats carry no meaning
+        if a.kind != o.kind:
+            problems.append(f"m-line {index} is {a.kind}, offered {o.kind} (§6)")
+            broken = True
+            continue
+        offered, answered = _formats(o), _formats(a)
+        if not offered & answered:
+            problems.append(
+                f"m-line {index} answers {', '.join(sorted(answered))} with no format in common "
+                f"with the offer's {', '.join(sorted(offered))}; it should have been rejected with port 0 (§6)"
+            )
+            broken = True
+        elif answered - offered:
+            problems.append(
+                f"m-line {index} adds {', '.join(sorted(answered - offered))}, not offered "
+                "(allowed by §6.1, but the offerer cannot use it in this exchange)"
+            )
+    return problems, broken
+
+
+def rule_sdp_answer(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3264 §6: the answer has as many m-lines as the offer, of the same types, each
+    accepted stream with a format the offer listed. The offer is the INVITE's SDP and the
+    answer the first response with SDP on the same hop; an INVITE without SDP gets its offer
+    in the 2xx and its answer in the ACK."""
+    groups: dict[tuple, tuple["SipMessage", list["SipMessage"], list[str], bool]] = {}
+    for txn in facts.txns.transactions:
+        request = txn.request
+        if txn.method != "INVITE" or request is None or facts.is_retransmission(request):
+            continue
+        if request.sdp is not None:
+            offer_msg = request
+            answer_msg = next((m for m in txn.responses if m.sdp is not None and (m.status or 0) < 300), None)
+        else:
+            offer_msg = next((m for m in txn.responses if m.sdp is not None and 200 <= (m.status or 0) < 300), None)
+            answer_msg = _ack_with_sdp(facts, offer_msg) if offer_msg is not None else None
+        if offer_msg is None or answer_msg is None:
+            continue
+        problems, broken = _answer_problems(offer_msg.sdp, answer_msg.sdp)
+        if not problems:
+            continue
+        key = (request.call_id, request.cseq, tuple(problems))
+        if key in groups:
+            groups[key][1].append(answer_msg)
+        else:
+            groups[key] = (offer_msg, [answer_msg], problems, broken)
+    for offer_msg, answers, problems, broken in groups.values():
+        yield deviation(
+            "sdp-answer-mismatch",
+            f"{facts.name(answers[0])} answers the offer in {facts.name(offer_msg)}: "
+            f"{'; '.join(problems)} (RFC 3264)",
+            f=facts.fs(answers), frames=facts.frames(answers), severity=None if broken else INFO,
+        )  # fmt: skip
+
+
+def _ack_with_sdp(facts: _Facts, ok: "SipMessage") -> "SipMessage | None":
+    """The ACK with SDP the receiver of ``ok`` sent next (wherever to: without Record-Route
+    it goes straight to the remote target)."""
+    receiver = facts.sides(ok)[1]
+    for message in facts.messages:
+        if (
+            message.is_request and message.method == "ACK" and message.sdp is not None
+            and message.call_id == ok.call_id and message.cseq and ok.cseq
+            and message.cseq[0] == ok.cseq[0] and message.ts_ns >= ok.ts_ns
+            and facts.sides(message)[0] == receiver
+        ):  # fmt: skip
+            return message
+    return None
+
+
+def _sdp_without_origin(message: "SipMessage") -> bytes:
+    lines = message.body.replace(b"\r\n", b"\n").split(b"\n")
+    return b"\n".join(line for line in lines if not line.startswith(b"o=") and line.strip())
+
+
+def rule_sdp_version(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3264 §8: a changed session description carries the previous o= version plus one;
+    an unchanged one keeps it. Followed per sender and o= session."""
+    previous: dict[tuple, tuple[int, bytes, "SipMessage"]] = {}
+    for message in facts.messages:
+        sdp = message.sdp
+        if sdp is None or sdp.origin is None or facts.is_retransmission(message):
+            continue
+        origin = sdp.origin
+        key = (facts.sides(message)[0], origin.username, origin.session_id, origin.address)
+        content = _sdp_without_origin(message)
+        before = previous.get(key)
+        previous[key] = (origin.version, content, message)
+        if before is None:
+            continue
+        version, old, old_message = before
+        if content != old and origin.version <= version:
+            yield deviation(
+                "sdp-version-not-incremented",
+                f"{facts.name(message)} changes the SDP of {facts.name(old_message)} but keeps "
+                f"o= version {origin.version} (was {version}; RFC 3264 §8)",
+                f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
+            )  # fmt: skip
+        elif content == old and origin.version != version:
+            yield deviation(
+                "sdp-version-not-incremented",
+                f"{facts.name(message)} repeats the SDP of {facts.name(old_message)} with o= "
+                f"version {origin.version} instead of {version} (RFC 3264 §8)",
+                f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
+                severity=INFO,
+            )  # fmt: skip
+
+
+RULES: tuple[Callable[[_Facts], Iterable[Deviation]], ...] = (
+    rule_missing_ack,
+    rule_retransmissions,
+    rule_timers,
+    rule_no_final_response,
+    rule_cancel,
+    rule_max_forwards,
+    rule_route_set,
+    rule_cseq,
+    rule_to_tag,
+    rule_branch_cookie,
+    rule_content_length,
+    rule_oversized_udp,
+    rule_auth,
+    rule_sdp_answer,
+    rule_sdp_version,
+)

@@ -1,0 +1,101 @@
+"""ladder.pipeline: HEP, SCTP, TCP and WebSocket SIP on real captures, the Ethernet/IPv4/UDP fast
+path against the general path, and the bounds on kept diagnostics."""
+
+from __future__ import annotations
+
+from captures_crafted import ethernet, ipv4, rtp, sll, udp, write_pcap
+from conftest import shared_path
+from ladder.capture import load_capture
+from ladder.ingest import read_frames
+from ladder.pipeline import MAX_EXAMPLES_PER_REASON, Pipeline
+
+
+def test_sip_inside_hep_takes_heps_addresses_and_time():
+    """hep.pcap: HEPv3 on UDP/9060 from a capture agent; the SIP inside went 192.168.1.1 <-> .2."""
+    path = shared_path("captures/hep-wireshark/hep.pcap")
+    capture = load_capture(str(path))
+    assert capture.frame_classes == {"hep-sip": 6, "hep": 2}
+    first = capture.sip_messages[0]
+    assert (str(first.src), str(first.dst)) == ("192.168.1.1:5060/udp", "192.168.1.2:5060/udp")
+    frame_one = next(iter(read_frames(str(path))))
+    assert first.frames[0].number == 1 and first.frames[0].ts_ns == frame_one.ts_ns
+    # The agent's own timestamp, not the time the HEP packet reached the collector.
+    assert first.ts_ns == 1481455196000100000 != frame_one.ts_ns
+
+
+def test_compressed_hep_payloads():
+    capture = load_capture(str(shared_path("captures/hep-wireshark/hep3_compressed.pcap.pcapng")))
+    assert len(capture.sip_messages) == 21
+    assert len({m.call_id for m in capture.sip_messages}) == 1
+
+
+def test_sip_over_sctp_with_a_message_in_two_packets():
+    capture = load_capture(str(shared_path("captures/heplify/sip_sctp.pcap")))
+    assert capture.frame_classes == {"sip": 4, "sctp-fragment": 1}
+    invite = capture.sip_messages[0]
+    assert invite.method == "INVITE" and [f.number for f in invite.frames] == [1, 2]
+    assert invite.src.transport == "sctp"
+
+
+def test_sip_over_websocket_keeps_the_ws_transport():
+    capture = load_capture(str(shared_path("captures/wireshark-notes/websocket-sip.pcapng")))
+    assert len(capture.sip_messages) == 11
+    assert {m.src.transport for m in capture.sip_messages} == {"ws"}
+    assert capture.frame_classes["ws-handshake"] == 2
+
+
+def test_sip_over_tcp_inside_ip_in_ip():
+    capture = load_capture(str(shared_path("captures/sngrep/ipip.pcap")))
+    assert [m.method if m.is_request else m.status for m in capture.sip_messages] == ["INVITE", 183, 200, "BYE"]
+    assert {m.src.transport for m in capture.sip_messages} == {"tcp"}
+
+
+def test_pppoe_and_gre_ppp_captures():
+    gre = load_capture(str(shared_path("captures/ndpi/gre_sip.pcapng")))
+    assert len(gre.sip_messages) == 36 and gre.diagnostics == {}
+    pppoe = load_capture(str(shared_path("captures/wireshark-wiki/DTMFsipinfo.pcap")))
+    assert len(pppoe.sip_messages) == 32
+
+
+def _rtp_capture(tmp_path, wrap, linktype, name):
+    packets = []
+    for i in range(40):
+        inner = ipv4(udp(rtp(i, i * 160), 4000, 4002), "198.51.100.1", "198.51.100.2")
+        packets.append((1_000_000_000 + i * 20_000_000, wrap(inner)))
+    return load_capture(str(write_pcap(tmp_path / name, packets, linktype=linktype)))
+
+
+def test_fast_path_agrees_with_the_general_path(tmp_path):
+    """Ethernet frames take the fixed-offset fast path; the same packets over Linux SLL do not."""
+    fast = _rtp_capture(tmp_path, ethernet, 1, "eth.pcap")
+    general = _rtp_capture(tmp_path, sll, 113, "sll.pcap")
+    assert fast.frame_classes == general.frame_classes == {"rtp": 40}
+    (a,), (b,) = fast.streams, general.streams
+    assert (a.ssrc, a.packets, a.src, a.dst) == (b.ssrc, b.packets, b.src, b.dst)
+
+
+def test_fast_path_leaves_odd_udp_lengths_to_the_general_path(tmp_path):
+    datagram = bytearray(udp(rtp(1, 160), 4000, 4002))
+    datagram[4:6] = (len(datagram) + 4).to_bytes(2, "big")  # UDP length beyond the IP payload
+    capture = load_capture(str(write_pcap(tmp_path / "odd.pcap", [(0, ethernet(ipv4(bytes(datagram))))])))
+    assert capture.diagnostics == {"udp-length-mismatch": 1}
+    assert sum(capture.frame_classes.values()) == 1
+
+
+def test_diagnostic_examples_are_bounded():
+    pipeline = Pipeline(media=False)
+    junk = ethernet(b"\x45" + bytes(10))  # an IPv4 header cut at 11 bytes, not by snaplen
+    for number in range(1, 1001):
+        pipeline.feed(number, number, 1, junk, 0, len(junk), len(junk), -1)
+    pipeline.finish()
+    assert pipeline.frame_classes == {"malformed-ip": 1000}
+    assert pipeline.diagnostics == {"malformed-ip": 1000}
+    assert len(pipeline.diagnostic_list) == MAX_EXAMPLES_PER_REASON
+    assert [d.frame for d in pipeline.diagnostic_list[:3]] == [1, 2, 3]
+
+
+def test_frames_of_every_class_add_up_on_a_mixed_capture():
+    capture = load_capture(str(shared_path("captures/wireshark-wiki/nb6-startup.pcap")))
+    assert sum(capture.frame_classes.values()) == capture.frames == 531
+    assert len(capture.sip_messages) == 4
+    assert capture.frame_classes["non-ip"] > 0  # PPPoE discovery, ARP, ...
