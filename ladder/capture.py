@@ -88,20 +88,19 @@ def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bo
 def _load_pyshark(
     path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str]
 ) -> Capture:
-    try:
-        from ladder.pyshark_engine import read_frames_pyshark
-    except ModuleNotFoundError as exc:
-        if exc.name != "ladder.pyshark_engine":
-            raise
-        raise CaptureError(f"{path}: this capture needs the pyshark engine, which is not available") from None
+    from ladder.pyshark_engine import DecryptedSip, read_frames_pyshark
+
     pipeline = Pipeline(media=media)
     started = time.monotonic()
     link_types: dict[int, int] = {}
     number = 0
-    for frame in read_frames_pyshark(path, tls_keylog=tls_keylog):
+    for frame in read_frames_pyshark(path, tls_keylog=tls_keylog, errors=errors):
         number += 1
-        link_types[frame.linktype] = link_types.get(frame.linktype, 0) + 1
-        pipeline.feed_frame(frame)
+        if isinstance(frame, DecryptedSip):
+            pipeline.feed_decrypted(frame.number, frame.ts_ns, frame.src, frame.dst, frame.payloads)
+        else:
+            link_types[frame.linktype] = link_types.get(frame.linktype, 0) + 1
+            pipeline.feed_frame(frame)
         if progress is not None and number % PROGRESS_EVERY == 0:
             progress(_progress(pipeline, 0, 0, started))
     pipeline.finish()

@@ -35,35 +35,9 @@ DIFFERENCES = {
         "IP or UDP length disagrees with the frame (leniencies ip-length-mismatch, udp-length-mismatch) "
         "and agree on the Call-IDs",
     ),
-    "captures/heplify/sip_ipv6_udp.pcap": (
-        (3, 1),
-        "3 messages carry an unbracketed IPv6 address in the Request-URI (RFC 3261 §19.1.1 wants "
-        "[brackets]); decoders/sip.py rejects them as malformed-sip where tshark accepts them",
-    ),
-    "captures/wireshark-wiki/metasploit-sip-invite-spoof.pcap": (
-        (1, 1),
-        "the spoofed INVITE's Request-URI 'sip:@127.0.0.1' has an empty user part; decoders/sip.py "
-        "rejects it as malformed-sip where tshark accepts it",
-    ),
-    "captures/wireshark-wiki/c07-sip-r2.cap": (
-        (4, 4),
-        "PROTOS c07-sip fuzz cases (a NetMon 2 file, read through the pyshark engine): 8 requests "
-        "have methods of 65 to 2049+ letters; decoders/sip.py's looks_like_sip caps the method "
-        "token, so we count them as not-sip-on-sip-port where tshark shows 'Unknown request'",
-    ),
 }
 # tshark 4.0 has no HEP dissector: the manifest's hep_decoded figures come from a HEP parser.
 HEP_FILES = {"captures/hep-wireshark/hep.pcap", "captures/hep-wireshark/hep3_compressed.pcap.pcapng"}
-# Formats only the pyshark (tshark) engine reads.
-PYSHARK_ONLY = {"captures/wireshark-wiki/c07-sip-r2.cap"}
-
-
-def _pyshark_engine_available() -> bool:
-    try:
-        import ladder.pyshark_engine  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
 
 
 def test_sip_messages_and_call_ids_agree_with_tshark_on_every_capture():
@@ -71,8 +45,6 @@ def test_sip_messages_and_call_ids_agree_with_tshark_on_every_capture():
     checked = 0
     for entry in shared_manifest():
         name = entry["file"]
-        if name in PYSHARK_ONLY and not _pyshark_engine_available():
-            continue
         capture = load_capture(str(shared_path(name)))
         stats = compute_stats(capture)
         got = (stats["sip_messages"], stats["call_ids"])
@@ -81,21 +53,17 @@ def test_sip_messages_and_call_ids_agree_with_tshark_on_every_capture():
             expected = (entry["hep_decoded"]["sip_messages"], entry["hep_decoded"]["call_ids"])
         elif name in DIFFERENCES:
             expected = DIFFERENCES[name][0]
-            if got == (entry["sip_messages"], entry["call_ids"]):
-                expected = got  # the difference went away: fine, tshark's figures hold
         else:
             expected = (entry["sip_messages"], entry["call_ids"])
         if got != expected:
             mismatches.append(f"{name}: ours {got}, expected {expected}")
         checked += 1
     assert mismatches == []
-    assert checked >= 67 if _pyshark_engine_available() else checked >= 66
+    assert checked == len(shared_manifest()) >= 67
 
 
 def test_netmon_file_falls_back_to_the_pyshark_engine_with_a_notice():
     path = shared_path("captures/wireshark-wiki/c07-sip-r2.cap")
-    if not _pyshark_engine_available():
-        pytest.skip("ladder/pyshark_engine.py is not there yet")
     result = subprocess.run(
         [sys.executable, "-m", "ladder", "stats", str(path), "--json"], capture_output=True, text=True, timeout=300
     )
@@ -226,8 +194,6 @@ def test_load_capture_reports_progress_then_done(tmp_path):
 
 
 def test_both_engines_feed_the_same_pipeline_to_the_same_counts():
-    if not _pyshark_engine_available():
-        pytest.skip("ladder/pyshark_engine.py is not there yet")
     for name in ("captures/sngrep/ipv6frag.pcap", "captures/ndpi/gre_sip.pcapng"):
         path = str(shared_path(name))
         fast = compute_stats(load_capture(path, engine="dpkt"))

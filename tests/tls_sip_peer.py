@@ -53,7 +53,7 @@ def capture_tls_call(tcpdump: str, out_dir: Path) -> tuple[Path, Path, int]:
     pcap = out_dir / "sip-tls.pcap"
     keylog = out_dir / "sip-tls.keys"
     dump = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-U", "-w", str(pcap), f"tcp port {port}"],
+        [tcpdump, "-i", "lo", "--immediate-mode", "-U", "-w", str(pcap), f"tcp port {port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
