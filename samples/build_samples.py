@@ -4,9 +4,10 @@
     python3 samples/build_samples.py [--rfc PATH] [--out DIR]
 
 For each flow (§2.1–§2.5, §3.1–§3.11) this reads the diagram (columns, arrows with their
-F-numbers, media bars) and the "Message Details" (the messages as printed), then writes a
-pcap in which the messages travel between the actors' addresses in F-number order, with
-SIP timer-true timing and PCMU RTP where the diagram shows media. Deterministic: no clock,
+F-numbers, media bars) and the "Message Details" (the messages as printed, the RFC's known
+text errors corrected by ``rfc3665_errata.py``), then writes a pcap in which the messages
+travel between the actors' addresses in F-number order, with SIP timer-true timing and PCMU
+RTP where the diagram shows media. Deterministic: no clock,
 no randomness; the same RFC text gives the same bytes. See samples/README.md.
 """
 
@@ -27,6 +28,7 @@ for path in (ROOT, HERE):  # runnable from a plain checkout (installed or not), 
 
 from ladder.pcap_writer import FrameFactory, PcapWriter, TcpConnection  # noqa: E402
 from rfc3665_diagram import Diagram, MediaBar, parse_diagram  # noqa: E402
+from rfc3665_errata import apply_corrections  # noqa: E402
 from rfc3665_text import BuildError, Message, Section, parse_actors, parse_messages, slug  # noqa: E402
 from rfc3665_text import split_sections, strip_page_breaks  # noqa: E402
 from sample_rtp import MS, RTP_PACKET_NS, RTP_PACKETS, rtp_frames  # noqa: E402
@@ -325,7 +327,9 @@ def load_flows(rfc_text: str) -> tuple[list[Flow], dict[str, str]]:
     flows = []
     for section in split_sections(lines):
         notes: list[str] = []
-        flow = Flow(section, parse_diagram(section), parse_messages(section, notes), notes)
+        # The RFC's known text errors are corrected so that every sample conforms (README).
+        messages = apply_corrections(section.number, parse_messages(section, notes), notes)
+        flow = Flow(section, parse_diagram(section), messages, notes)
         check_flow(flow)
         flows.append(flow)
     if len(flows) != 16:

@@ -8,10 +8,20 @@ import pytest
 
 from conftest import SAMPLES, shared_path
 from ladder.cli import main
+from test_check import as_printed
 
 SAMPLE_3_1 = str(next(SAMPLES.glob("rfc3665-3.1-*.pcap")))
 SAMPLE_3_8 = str(next(SAMPLES.glob("rfc3665-3.8-*.pcap")))
 SAMPLE_2_1 = str(next(SAMPLES.glob("rfc3665-2.1-*.pcap")))
+ALL_SAMPLES = sorted(SAMPLES.glob("rfc3665-*.pcap"))
+CLEAN = "1 call(s) checked, 0 with deviations of severity warning or above, 0 finding(s) in all"
+
+
+@pytest.fixture
+def printed_3_8(tmp_path) -> str:
+    """RFC 3665 §3.8 with its messages as printed (the sample corrects them): the 200s to
+    CANCEL without a To tag, F18's ACK with Proxy 2's Via."""
+    return str(as_printed(tmp_path, "3.8"))
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -25,22 +35,35 @@ def test_a_conforming_call_exits_0_and_shows_the_ladder(capsys):
     assert status == 0 and err == ""
     assert out.startswith('Call 1 3848276298220188511@atlanta.example.com: conforms; reference: rfc3665-3.1 "Successful')
     assert "INVITE F1" in out and "BYE F5" in out
-    assert out.rstrip().endswith("1 call(s) checked, 0 with deviations of severity warning or above, 0 finding(s) in all")
+    assert out.rstrip().endswith(CLEAN)
 
 
-def test_deviations_exit_1_and_are_marked_on_the_arrows(capsys):
-    status, out, _ = run(capsys, SAMPLE_3_8)
+@pytest.mark.parametrize("path", ALL_SAMPLES, ids=lambda p: p.name.split("-")[1])
+def test_every_sample_exits_0_without_a_finding(capsys, path):
+    status, out, err = run(capsys, str(path))
+    assert status == 0 and err == ""
+    assert " conforms; reference: rfc3665-" in out.splitlines()[0]
+    assert out.rstrip().endswith(CLEAN)
+    status, out, _ = run(capsys, str(path), "--json")
+    data = json.loads(out)
+    assert status == 0 and data["conforms"] is True
+    (call,) = data["calls"]
+    assert call["deviations"] == [] and call["ignored"] == 0 and call["score"] == 1.0
+
+
+def test_deviations_exit_1_and_are_marked_on_the_arrows(capsys, printed_3_8):
+    status, out, _ = run(capsys, printed_3_8)
     assert status == 1
     assert "deviates (error)" in out.splitlines()[0]
     assert "<- missing-ack" in out and "<- missing-to-tag" in out
     assert "  F17: missing-ack (error): F17 487" in out
 
 
-def test_json_output(capsys):
-    status, out, _ = run(capsys, SAMPLE_3_8, "--json")
+def test_json_output(capsys, printed_3_8):
+    status, out, _ = run(capsys, printed_3_8, "--json")
     assert status == 1
     data = json.loads(out)
-    assert data["conforms"] is False and data["file"] == SAMPLE_3_8
+    assert data["conforms"] is False and data["file"] == printed_3_8
     (call,) = data["calls"]
     assert call["reference"] == "rfc3665-3.8" and call["score"] == 1.0
     assert call["roles"]["Bob"] == "Bob"
@@ -49,8 +72,8 @@ def test_json_output(capsys):
         assert set(item) >= {"code", "severity", "f", "reference_f", "message"}
 
 
-def test_ignore_codes(capsys):
-    status, out, _ = run(capsys, SAMPLE_3_8, "--json", "--ignore", "missing-ack,missing-to-tag")
+def test_ignore_codes(capsys, printed_3_8):
+    status, out, _ = run(capsys, printed_3_8, "--json", "--ignore", "missing-ack,missing-to-tag")
     assert status == 0
     (call,) = json.loads(out)["calls"]
     assert call["deviations"] == [] and call["ignored"] == 2
@@ -78,9 +101,11 @@ def test_a_reference_file_extends_the_library(capsys, tmp_path):
     assert json.loads(out)["calls"][0]["reference"] == "site-basic"
 
 
-def test_call_selection(capsys):
-    status, out, _ = run(capsys, SAMPLE_3_8, "--json", "--call", "2xTb9vxSit55XU7p8@atlanta.example.com")
+def test_call_selection(capsys, printed_3_8):
+    status, out, _ = run(capsys, printed_3_8, "--json", "--call", "2xTb9vxSit55XU7p8@atlanta.example.com")
     assert status == 1 and len(json.loads(out)["calls"]) == 1
+    status, out, _ = run(capsys, SAMPLE_3_8, "--json", "--call", "1")
+    assert status == 0 and json.loads(out)["calls"][0]["id"] == "2xTb9vxSit55XU7p8@atlanta.example.com"
 
 
 @pytest.mark.parametrize(

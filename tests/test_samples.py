@@ -328,8 +328,72 @@ def test_printed_quirks_fixed_only_where_noted():
     folded = b"Record-Route: <sip:ss2.biloxi.example.com;lr>,\r\n <sip:ss1.atlanta.example.com;lr>\r\n"
     assert folded in sip_payload(BY_SECTION["3.10"], 4)
     notes = [note for flow in FLOWS for note in flow["notes"]]
-    assert len(notes) == 5
+    assert len(notes) == 11
     assert sum("two spaces" in n for n in notes) == 3 and sum("folded" in n for n in notes) == 1
+    assert sum("no Content-Length" in n for n in notes) == 1
+    corrections = [re.match(r"§(\S+) F(\d+): '", n) for n in notes]
+    assert sorted((m.group(1), int(m.group(2))) for m in corrections if m) == sorted(ERRATA_CORRECTED)
+
+
+# RFC 3665's text errors the samples correct (issues 3 and 5): §, F -> (line as printed, line
+# in the sample). The checker finds each one on the printed text (tests/test_check.py).
+ERRATA_CORRECTED = {
+    ("3.3", 8): (b"Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74b21",
+                 b"Via: SIP/2.0/UDP ss1.atlanta.example.com:5060;branch=z9hG4bK230f2.1"),  # F6's top Via
+    ("3.7", 10): (b"o=alice 2890844526 2890844526 IN IP4 client.atlanta.example.com",
+                  b"o=alice 2890844526 2890844527 IN IP4 client.atlanta.example.com"),
+    ("3.8", 10): (b"To: Bob <sip:bob@biloxi.example.com>", b"To: Bob <sip:bob@biloxi.example.com>;tag=c4e7b0a1"),
+    ("3.8", 12): (b"To: Bob <sip:bob@biloxi.example.com>", b"To: Bob <sip:bob@biloxi.example.com>;tag=5d2f9e83"),
+    ("3.8", 14): (b"To: Bob <sip:bob@biloxi.example.com>", b"To: Bob <sip:bob@biloxi.example.com>;tag=314159"),
+    ("3.8", 18): (b"Via: SIP/2.0/UDP ss2.biloxi.example.com:5060;branch=z9hG4bK721e4.1",
+                  b"Via: SIP/2.0/UDP ss1.atlanta.example.com:5060;branch=z9hG4bK2d4790.1"),  # F2's top Via
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def printed_messages() -> dict[tuple[str, int], bytes]:
+    """Every message as the builder reads it from the RFC, before the errata corrections."""
+    text = load_sample_module("rfc3665_text")
+    lines = text.strip_page_breaks(shared_path("reference/rfc3665.txt").read_text(encoding="ascii"))
+    return {
+        (section.number, message.f): message.raw
+        for section in text.split_sections(lines)
+        for message in text.parse_messages(section, [])
+    }
+
+
+def test_errata_corrected_one_line_each_and_nothing_else():
+    printed = printed_messages()
+    assert len(printed) == sum(flow["messages"] for flow in FLOWS)
+    for flow in FLOWS:
+        for arrow in sip_arrows(flow):
+            key = (flow["section"], arrow["f"])
+            sample_lines, printed_lines = sip_payload(flow, arrow["f"]).split(b"\r\n"), printed[key].split(b"\r\n")
+            changed = [(a, b) for a, b in zip(printed_lines, sample_lines) if a != b]
+            assert len(sample_lines) == len(printed_lines), key
+            assert changed == ([ERRATA_CORRECTED[key]] if key in ERRATA_CORRECTED else []), key
+
+
+def test_corrected_messages_follow_rfc_3261_and_3264():
+    """What makes each correction right, read off the other messages of the flow."""
+    def header(payload: bytes, name: bytes) -> bytes:
+        return next(line for line in payload.split(b"\r\n") if line.startswith(name + b": "))
+
+    proxy_auth, re_invite, no_answer = BY_SECTION["3.3"], BY_SECTION["3.7"], BY_SECTION["3.8"]
+    # The ACK of a non-2xx has one Via, the top Via of the INVITE it ACKs (§17.1.1.3).
+    for flow, invite, ack in ((proxy_auth, 6, 8), (no_answer, 2, 18)):
+        vias = [line for line in sip_payload(flow, ack).split(b"\r\n") if line.startswith(b"Via: ")]
+        assert vias == [header(sip_payload(flow, invite), b"Via")], (flow["section"], ack)
+    # Alice's answer changes her SDP (new port), and its o= version goes up by one (RFC 3264 §8).
+    offer, answer = sip_payload(re_invite, 1), sip_payload(re_invite, 10)
+    assert b"m=audio 49172 " in offer and b"m=audio 1000 " in answer
+    versions = [int(re.search(rb"\r\no=alice \d+ (\d+) ", p).group(1)) for p in (offer, answer)]
+    assert versions[1] == versions[0] + 1
+    # Every final response has a To tag (§8.2.6.2); Bob's 200 to CANCEL has his 487's (§9.2),
+    # each proxy's its own.
+    tags = {f: re.search(rb";tag=(\w+)", header(sip_payload(no_answer, f), b"To")).group(1) for f in (10, 12, 14, 15)}
+    assert tags[14] == tags[15] == b"314159"
+    assert len({tags[10], tags[12], tags[14]}) == 3
 
 
 # --- what tshark sees ---------------------------------------------------------------------
