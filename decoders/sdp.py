@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from decoders.numbers import bounded_number
 from decoders.errors import Malformed
 
 REASON = "malformed-sdp"
@@ -45,18 +46,6 @@ STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int, int]] = {
 
 def _fail(message: str) -> Malformed:
     return Malformed(message, REASON)
-
-
-def _number(text: str, maximum: int) -> int | None:
-    """ASCII digits as an int no greater than ``maximum``, else None (and never int() on a
-    digit run long enough to make Python refuse it)."""
-    if not text or not text.isascii() or not text.isdigit():
-        return None
-    significant = text.lstrip("0")
-    if len(significant) > len(str(maximum)):
-        return None
-    value = int(significant or "0")
-    return value if value <= maximum else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +88,7 @@ class SdpMedia:
 
     def payload_types(self) -> tuple[int, ...]:
         """The formats that are RTP payload type numbers."""
-        numbers = (_number(fmt, 127) for fmt in self.formats)
+        numbers = (bounded_number(fmt, 127) for fmt in self.formats)
         return tuple(number for number in numbers if number is not None)
 
     def encoding(self, payload_type: int) -> tuple[str, int, int] | None:
@@ -110,7 +99,7 @@ class SdpMedia:
         """The formats by name: rtpmap names, RFC 3551 names for static types, else as written."""
         names: list[str] = []
         for fmt in self.formats:
-            payload_type = _number(fmt, 127)
+            payload_type = bounded_number(fmt, 127)
             known = self.encoding(payload_type) if payload_type is not None else None
             names.append(known[0] if known else fmt)
         return names
@@ -151,7 +140,7 @@ def _origin(value: str) -> SdpOrigin:
         raise _fail(f"o= line {value[:60]!r} does not have 6 fields (RFC 4566 §5.2)")
     username, session_id, version_text, network_type, address_type, address = parts
     # sess-version is a 64-bit NTP-style number in practice (RFC 4566 §5.2)
-    version = _number(version_text, 2**64 - 1)
+    version = bounded_number(version_text, 2**64 - 1)
     if version is None:
         raise _fail(f"o= sess-version {version_text[:24]!r} is not a 64-bit number (RFC 4566 §5.2)")
     return SdpOrigin(username, session_id, version, network_type, address_type, address)
@@ -169,10 +158,10 @@ class _MediaBuilder:
             raise _fail(f"m= line {value[:60]!r} lacks <media> <port> <proto> (RFC 4566 §5.14)")
         self.kind = parts[0]
         port_text, slash, count_text = parts[1].partition("/")
-        port = _number(port_text, 65535)
+        port = bounded_number(port_text, 65535)
         if port is None:
             raise _fail(f"m= port {parts[1][:20]!r} is not a port number (RFC 4566 §5.14)")
-        count = _number(count_text, 65535) if slash else 1
+        count = bounded_number(count_text, 65535) if slash else 1
         if not count:
             raise _fail(f"m= port count {count_text[:20]!r} is not a positive number (RFC 4566 §5.14)")
         self.port = port
@@ -193,9 +182,9 @@ def _rtpmap(value: str, problems: list[str]) -> tuple[int, tuple[str, int, int]]
     # a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>] (RFC 4566 §6)
     pt_text, _, spec = value.strip().partition(" ")
     pieces = spec.strip().split("/")
-    payload_type = _number(pt_text, 127)
-    clock = _number(pieces[1].strip(), 2**32 - 1) if len(pieces) > 1 else 0
-    channels = _number(pieces[2].strip(), 255) if len(pieces) > 2 and pieces[2] else 1
+    payload_type = bounded_number(pt_text, 127)
+    clock = bounded_number(pieces[1].strip(), 2**32 - 1) if len(pieces) > 1 else 0
+    channels = bounded_number(pieces[2].strip(), 255) if len(pieces) > 2 and pieces[2] else 1
     if payload_type is None or clock is None or channels is None:
         problems.append(f"a=rtpmap:{value[:40]} is not '<pt> <name>/<rate>[/<channels>]' (RFC 4566 §6)")
         return None
@@ -221,7 +210,7 @@ def parse_sdp(body: bytes | str) -> SdpSession:
         raise _fail("body does not start with a v= line, so it is not SDP (RFC 4566 §5)")
     problems: list[str] = []
     version_text = lines[first][2:].strip()
-    version = _number(version_text, 255)
+    version = bounded_number(version_text, 255)
     version = -1 if version is None else version
     if version != 0:
         problems.append(f"v={version_text[:10]} is not 0 (RFC 4566 §5.1)")
@@ -271,14 +260,14 @@ def parse_sdp(body: bytes | str) -> SdpSession:
                     current.rtpmap[parsed[0]] = parsed[1]
             elif name == "fmtp":
                 pt_text, _, params = attr_value.partition(" ")
-                payload_type = _number(pt_text, 127)
+                payload_type = bounded_number(pt_text, 127)
                 if payload_type is not None:
                     current.fmtp[payload_type] = params.strip()
                 else:
                     problems.append(f"a=fmtp:{attr_value[:30]} has no payload type (RFC 4566 §6)")
             elif name == "rtcp":
                 # a=rtcp:<port> [nettype addrtype address] (RFC 3605 §2.1)
-                rtcp_port = _number(attr_value.split(" ", 1)[0].strip(), 65535)
+                rtcp_port = bounded_number(attr_value.split(" ", 1)[0].strip(), 65535)
                 if rtcp_port is not None:
                     current.rtcp_port = rtcp_port
                 else:

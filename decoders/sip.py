@@ -27,11 +27,12 @@ from decoders.sipuri import (
     NameAddr,
     SipUri,
     Via,
-    bounded_number,
     parse_name_addr,
     parse_uri,
     parse_via,
+    split_outside_quotes,
 )
+from decoders.numbers import bounded_number
 
 __all__ = [
     "NameAddr",
@@ -155,30 +156,7 @@ def split_list(value: str, keep_empty: bool = False) -> list[str]:
     if "," not in value:
         stripped = value.strip()
         return [stripped] if stripped or keep_empty else []
-    items: list[str] = []
-    start = 0
-    quoted = False
-    angle = 0
-    i = 0
-    n = len(value)
-    while i < n:
-        ch = value[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "<":
-            angle += 1
-        elif ch == ">" and angle:
-            angle -= 1
-        elif ch == "," and not angle:
-            items.append(value[start:i].strip())
-            start = i + 1
-        i += 1
-    items.append(value[start:].strip())
+    items = [item.strip() for item in split_outside_quotes(value, ",", angles=True)]
     return items if keep_empty else [item for item in items if item]
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from decoders.errors import Malformed
+from decoders.numbers import bounded_number
 
 REASON = "malformed-sip"
 
@@ -24,20 +25,6 @@ _WS = " \t"
 
 def _fail(message: str) -> Malformed:
     return Malformed(message, REASON)
-
-
-def bounded_number(text: str, maximum: int) -> int | None:
-    """``1*DIGIT`` (ASCII only) as an int if it is at most ``maximum``, else None.
-
-    Never hands a long digit run to ``int()``: Python refuses more than 4300 digits, and a
-    hostile header can be any length."""
-    if not text or not text.isascii() or not text.isdigit():
-        return None
-    significant = text.lstrip("0")
-    if len(significant) > len(str(maximum)):
-        return None
-    value = int(significant or "0")
-    return value if value <= maximum else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +92,7 @@ def split_params(text: str, what: str) -> dict[str, str]:
     params: dict[str, str] = {}
     if not text:
         return params
-    for piece in _split_outside_quotes(text, ";"):
+    for piece in split_outside_quotes(text, ";"):
         piece = piece.strip(_WS)
         if not piece:
             continue  # ";;" carries nothing; callers report it where it matters
@@ -120,13 +107,15 @@ def split_params(text: str, what: str) -> dict[str, str]:
     return params
 
 
-def _split_outside_quotes(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` except inside a quoted string (backslash escapes honoured)."""
-    if '"' not in text:
+def split_outside_quotes(text: str, sep: str, *, angles: bool = False) -> list[str]:
+    """Split on ``sep`` except inside a quoted string (backslash escapes honoured) and, with
+    ``angles``, inside ``<...>`` (a URI in a name-addr may hold the separator)."""
+    if '"' not in text and not (angles and "<" in text):
         return text.split(sep)
     parts: list[str] = []
     start = 0
     quoted = False
+    depth = 0
     i = 0
     n = len(text)
     while i < n:
@@ -138,7 +127,11 @@ def _split_outside_quotes(text: str, sep: str) -> list[str]:
                 quoted = False
         elif ch == '"':
             quoted = True
-        elif ch == sep:
+        elif angles and ch == "<":
+            depth += 1
+        elif angles and ch == ">" and depth:
+            depth -= 1
+        elif ch == sep and not depth:
             parts.append(text[start:i])
             start = i + 1
         i += 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 
+from ladder.cli_arguments import add_capture_arguments
 from ladder.calls import Call, build_calls
-from ladder.capture import ENGINES, load_capture
+from ladder.capture import load_capture
 from ladder.textsafe import safe_text
 
 
@@ -15,10 +16,8 @@ def add_parser(subparsers) -> None:
         "calls", help="list the calls, registrations and other SIP exchanges",
         description="One row per call: index, start, from, to, outcome, messages, duration, legs, kind.",
     )
-    parser.add_argument("file", help="pcap or pcapng capture; - for stdin")
+    add_capture_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON (one object per call)")
-    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
-    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
     parser.set_defaults(func=run)
 
 

@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from ladder.capture import ENGINES, load_capture
+from ladder.cli_arguments import add_capture_arguments
+from ladder.capture import load_capture
 from ladder.check import CheckResult, annotate_ladder, check_call, has_media_module, verdict_line
 from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
@@ -30,7 +31,7 @@ def add_parser(subparsers) -> None:
         ),
         epilog="Deviation codes: " + ", ".join(CODES),
     )
-    parser.add_argument("file", help="pcap or pcapng capture; - for stdin")
+    add_capture_arguments(parser)
     parser.add_argument(
         "--reference", default="auto", metavar="auto|ID|FILE",
         help="auto (best match, the default), a reference id such as rfc3665-3.2, or a .flow "
@@ -40,8 +41,6 @@ def add_parser(subparsers) -> None:
                         help="check only this call (number from 'ladder calls', or a Call-ID); repeatable")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--ignore", default="", metavar="CODE,...", help="deviation codes not to report")
-    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
-    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
     parser.add_argument("--no-media", action="store_true", help="skip RTP analysis and media checks")
     parser.add_argument("--t1", type=float, default=500.0, metavar="MS",
                         help="RFC 3261 T1 in milliseconds (default 500)")

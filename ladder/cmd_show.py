@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from ladder.cli_arguments import add_capture_arguments
 from ladder.aliases import add_alias_arguments, build_aliases
 from ladder.calls import Call, build_calls, find_call
-from ladder.capture import ENGINES, load_capture
+from ladder.capture import load_capture
 from ladder.errors import UsageError
 from ladder.layout import build_ladder
 from ladder.render_json import render_json
@@ -18,9 +19,7 @@ FORMATS = ("text", "json", "mermaid")
 
 def add_ladder_arguments(parser) -> None:
     """Options shared by ``show`` and ``ladder FILE``."""
-    parser.add_argument("file", help="pcap or pcapng capture; - for stdin")
-    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
-    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
+    add_capture_arguments(parser)
     add_alias_arguments(parser)
     parser.add_argument("--time", action="store_true",
                         help="a column of seconds since the capture's first frame")

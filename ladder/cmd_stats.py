@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 
-from ladder.capture import ENGINES, Capture, load_capture
+from ladder.cli_arguments import add_capture_arguments
+from ladder.capture import Capture, load_capture
 from ladder.progress import terminal_meter
 
 
@@ -21,10 +22,8 @@ def add_parser(subparsers) -> None:
         help="counts for the whole capture (SIP messages, Call-IDs, RTP, diagnostics)",
         description="Count SIP messages, Call-IDs, RTP/RTCP packets and streams, and every frame by class.",
     )
-    parser.add_argument("file", help="pcap or pcapng capture, gzip-compressed or not; - for stdin")
+    add_capture_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
-    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
     parser.add_argument("--no-media", action="store_true", help="skip RTP/RTCP analysis (faster)")
     parser.set_defaults(func=run)
 

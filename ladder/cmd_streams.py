@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from ladder.capture import ENGINES, load_capture
+from ladder.cli_arguments import add_capture_arguments
+from ladder.capture import load_capture
 from ladder.errors import UsageError
 from ladder.rtp_streams import RtpStream
 from ladder.textsafe import safe_text
@@ -17,11 +18,9 @@ def add_parser(subparsers) -> None:
         description="One row per RTP stream (src, dst, SSRC): codec, packets, lost, jitter, "
                     "delta and an E-model MOS estimate, bound to its call by SDP.",
     )
-    parser.add_argument("file", help="pcap or pcapng capture; - for stdin")
+    add_capture_arguments(parser)
     parser.add_argument("--call", metavar="N", help="only the streams of call N (index or Call-ID)")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
-    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
     parser.set_defaults(func=run)
 
 
