@@ -27,6 +27,14 @@ class AliasMap:
     def __bool__(self) -> bool:
         return bool(self.by_endpoint or self.by_ip)
 
+    def rekeyed(self, map_ip) -> "AliasMap":
+        """The same names under other addresses (``map_ip(original) -> new``): an anonymised
+        report keeps the user's names for the hosts whose addresses it replaced."""
+        return AliasMap(
+            {(map_ip(ip), port): name for (ip, port), name in self.by_endpoint.items()},
+            {map_ip(ip): name for ip, name in self.by_ip.items()},
+        )
+
 
 def _normal_ip(text: str, where: str) -> str:
     try:

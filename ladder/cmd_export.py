@@ -9,8 +9,10 @@ import sys
 from typing import Any, Callable
 
 from ladder.calls import Call, build_calls, find_call
-from ladder.capture import ENGINES, load_capture
+from ladder.capture import load_capture
 from ladder.errors import UsageError
+from ladder.aliases import add_alias_arguments, build_aliases
+from ladder.cli_arguments import add_capture_arguments
 from ladder.layout import build_ladder
 
 TEXT_OUTPUTS = ("html", "text", "mermaid", "json")
@@ -26,7 +28,8 @@ def add_parser(subparsers) -> None:
             "addresses, users, numbers, host names, tags, Call-IDs and credentials in every output."
         ),
     )
-    parser.add_argument("file", help="pcap or pcapng capture")
+    add_capture_arguments(parser, stdin=False)
+    add_alias_arguments(parser)
     parser.add_argument("--call", action="extend", nargs="+", default=[], metavar="N|CALL-ID",
                         help="the calls to export, by number (see 'ladder calls') or Call-ID; repeatable")
     parser.add_argument("--html", metavar="OUT", help="self-contained HTML report")
@@ -38,8 +41,6 @@ def add_parser(subparsers) -> None:
                         help="replace IPs, users, numbers, hosts, tags, Call-IDs and credentials consistently")
     parser.add_argument("--anonymize-key", metavar="KEY",
                         help="key for reproducible stand-ins (implies --anonymize; default: a random key)")
-    parser.add_argument("--engine", choices=ENGINES, default="auto", help="capture reader (default: auto)")
-    parser.add_argument("--tls-keylog", metavar="FILE", help="TLS key log (pyshark engine)")
     parser.add_argument("--no-media", action="store_true", help="no RTP analysis, no media bars or charts")
     parser.add_argument("--no-check", action="store_true", help="leave out the RFC 3665 / RFC 3261 check")
     parser.add_argument("--time", action="store_true", help="a time column in the text ladder")
@@ -104,6 +105,7 @@ def run(args) -> int:
     all_calls = build_calls(capture)
     chosen = _select(all_calls, args.call)
 
+    aliases = build_aliases(args.alias, args.alias_file)
     anonymizer = None
     shown_capture, shown_all, shown = capture, all_calls, chosen
     if args.anonymize or args.anonymize_key is not None:
@@ -111,6 +113,7 @@ def run(args) -> int:
 
         anonymizer = Anonymizer(args.anonymize_key)
         shown_capture = anonymize_capture(capture, anonymizer)
+        aliases = aliases.rekeyed(anonymizer.ip)
         shown_all = build_calls(shown_capture)
         if anonymizer.reparse_failures:
             print(f"ladder: warning: {anonymizer.reparse_failures} SIP message(s) no longer parsed once "
@@ -122,14 +125,15 @@ def run(args) -> int:
     shown_bindings = _bindings(shown_capture, shown_all, media)
     ladders: list[Any] = []
     if any(getattr(args, name) for name in ("text", "mermaid", "json")):
-        ladders = [build_ladder(call, shown_capture, media=media, bindings=shown_bindings) for call in shown]
+        ladders = [build_ladder(call, shown_capture, aliases=aliases, media=media, bindings=shown_bindings)
+                   for call in shown]
 
     writers: dict[str, Callable[[], str]] = {
         "text": lambda: _render_text(ladders, args.time),
         "mermaid": lambda: _render_mermaid(ladders),
         "json": lambda: _render_json(ladders),
         "html": lambda: _render_html(shown_capture, shown, shown_all, shown_bindings, media,
-                                     not args.no_check, anonymizer is not None),
+                                     not args.no_check, anonymizer is not None, aliases),
     }
     for name, path in outputs:
         if name == "pcap":
@@ -165,9 +169,10 @@ def _render_json(ladders: list[Any]) -> str:
 
 
 def _render_html(capture: Any, calls: list[Any], all_calls: list[Any], bindings: Any, media: bool,
-                 check: bool, anonymized: bool) -> str:
+                 check: bool, anonymized: bool, aliases: Any) -> str:
     from ladder.render_html import render_html
 
     note = "Anonymised: addresses, users, numbers, host names, tags, Call-IDs and credentials are stand-ins." \
         if anonymized else ""
-    return render_html(capture, calls, all_calls=all_calls, bindings=bindings, media=media, check=check, note=note)
+    return render_html(capture, calls, all_calls=all_calls, bindings=bindings, media=media, check=check, note=note,
+                       aliases=aliases)

@@ -109,7 +109,8 @@ def _check_module() -> bool:
 
 
 def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
-                  bindings: list[Any] | None = None, media: bool = True, check: bool = True) -> list[CallReport]:
+                  bindings: list[Any] | None = None, media: bool = True, check: bool = True,
+                  aliases: Any = None) -> list[CallReport]:
     """Everything the page shows per call, from the shared model (ladder, check, media)."""
     streams = list(getattr(capture, "streams", None) or []) if media else []
     if streams and bindings is None:
@@ -130,7 +131,7 @@ def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None
         references = load_references()
     reports = []
     for call in calls:
-        ladder = build_ladder(call, capture, media=media, bindings=bindings)
+        ladder = build_ladder(call, capture, aliases=aliases, media=media, bindings=bindings)
         deviations: tuple[Any, ...] = ()
         verdict = ""
         if references is not None:
@@ -401,12 +402,13 @@ def _plotly_js() -> str | None:
 
 def render_html(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
                 bindings: list[Any] | None = None, media: bool = True, check: bool = True,
-                charts: bool = True, note: str = "") -> str:
+                charts: bool = True, note: str = "", aliases: Any = None) -> str:
     """The whole report as one HTML document. ``all_calls`` (every call of the capture) makes
     the media binding fair between calls; ``note`` is a line under the title (e.g. that the
     report is anonymised)."""
     all_calls = all_calls if all_calls is not None else calls
-    reports = build_reports(capture, calls, all_calls=all_calls, bindings=bindings, media=media, check=check)
+    reports = build_reports(capture, calls, all_calls=all_calls, bindings=bindings, media=media, check=check,
+                            aliases=aliases)
     plotly_js = _plotly_js() if charts and any(r.streams for r in reports) else None
     t0 = capture.first_ts_ns or 0
     sections, chart_data = [], []

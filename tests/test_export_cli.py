@@ -47,3 +47,16 @@ def test_usage_errors_exit_2(tmp_path):
 def test_unwritable_output_is_a_clear_error(tmp_path):
     done = _ladder("export", SAMPLE, "--html", tmp_path / "no" / "such" / "dir.html", ok=False)
     assert done.returncode == 2 and "cannot write" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_aliases_name_the_columns_of_every_output_even_anonymised(tmp_path):
+    alias = ("--alias", "192.0.2.111=Proxy 1", "--alias", "192.0.2.222=Proxy 2")
+    shown = _ladder("show", SAMPLE, *alias).stdout
+    assert _ladder("export", SAMPLE, "--text", "-", *alias).stdout == shown
+    _ladder("export", SAMPLE, "--html", tmp_path / "r.html", *alias)
+    assert "Proxy 2" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    # Anonymised, the user's names stay on the hosts whose addresses were replaced.
+    anonymised = _ladder("export", SAMPLE, "--text", "-", "--anonymize", *alias).stdout
+    header = anonymised.splitlines()[2]
+    assert "Proxy 1" in header and "Proxy 2" in header
+    assert "ss1.atlanta" not in anonymised and "192.0.2." not in anonymised
