@@ -3,11 +3,15 @@
 ``strip_link(linktype, buf, off, end)`` returns ``(ethertype, offset)``: the EtherType of what
 follows (0x0800 IPv4, 0x86DD IPv6, anything else is not IP) and where it starts. Link types are
 the LINKTYPE_* numbers of pcap/pcapng. Ethernet is shared with tunnels (GRE 0x6558, ERSPAN).
+
+The common link types are walked here with plain byte reads (the hot path). The rich, rare ones
+(802.11 and its radio headers, PPPoE without Ethernet, ATM LLC) are in ``decoders.dpkt_links``,
+imported on first use so that captures without them never load dpkt.
 """
 
 from __future__ import annotations
 
-from decoders.errors import Truncated, Unsupported
+from decoders.errors import Malformed, Truncated, Unsupported
 
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
@@ -22,12 +26,37 @@ LINKTYPE_PPP = 9
 LINKTYPE_RAW_12 = 12
 LINKTYPE_RAW_14 = 14
 LINKTYPE_PPP_HDLC = 50
+LINKTYPE_PPP_ETHER = 51
+LINKTYPE_ATM_RFC1483 = 100
 LINKTYPE_RAW = 101
+LINKTYPE_C_HDLC = 104
+LINKTYPE_IEEE802_11 = 105
 LINKTYPE_LOOP = 108
 LINKTYPE_LINUX_SLL = 113
+LINKTYPE_PRISM_HEADER = 119
+LINKTYPE_IEEE802_11_RADIOTAP = 127
+LINKTYPE_IEEE802_11_AVS = 163
+LINKTYPE_PPP_PPPD = 166
+LINKTYPE_PPI = 192
+LINKTYPE_PPP_WITH_DIR = 204
+LINKTYPE_C_HDLC_WITH_DIR = 205
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
+
+# Link types decoded by decoders.dpkt_links, by the name of the function there.
+DPKT_LINKS = {
+    LINKTYPE_IEEE802_11: "strip_80211",
+    LINKTYPE_IEEE802_11_RADIOTAP: "strip_radiotap",
+    LINKTYPE_IEEE802_11_AVS: "strip_avs",
+    LINKTYPE_PRISM_HEADER: "strip_prism",
+    LINKTYPE_PPP_ETHER: "strip_ppp_ether",
+    LINKTYPE_ATM_RFC1483: "strip_llc",
+}
+# Cisco HDLC address octets (unicast, broadcast); in LINKTYPE_PPP_HDLC they mark Cisco framing.
+CISCO_HDLC_ADDRESSES = (0x0F, 0x8F)
+# PPI (Per-Packet Information) may wrap only these; never itself (no loops on hostile input).
+PPI_INNER = (LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP)
 
 # PPP protocol numbers (RFC 1661/1332/5072) for the two IPs.
 PPP_IPV4 = 0x0021
@@ -75,8 +104,30 @@ def strip_link(linktype: int, buf: bytes, off: int, end: int) -> tuple[int, int]
         if family in AF_INET6:
             return ETH_IPV6, off + 4
         return NOT_IP, off + 4
-    if linktype in (LINKTYPE_PPP, LINKTYPE_PPP_HDLC):
+    if linktype == LINKTYPE_PPP:
         return strip_ppp(buf, off, end)
+    if linktype == LINKTYPE_PPP_HDLC:
+        # RFC 1662 framing starts ff 03; Cisco's PPP-in-HDLC (RFC 1547 §4.3.1) starts 0f/8f.
+        if end - off >= 1 and buf[off] in CISCO_HDLC_ADDRESSES:
+            return strip_cisco_hdlc(buf, off, end)
+        return strip_ppp(buf, off, end)
+    if linktype == LINKTYPE_C_HDLC:
+        return strip_cisco_hdlc(buf, off, end)
+    if linktype in (LINKTYPE_PPP_WITH_DIR, LINKTYPE_C_HDLC_WITH_DIR, LINKTYPE_PPP_PPPD):
+        # One direction octet first (PPP_PPPD: in place of PPP's address octet, then 03).
+        if end - off < 2:
+            raise Truncated("direction octet and link header cut short", "truncated-link")
+        if linktype == LINKTYPE_C_HDLC_WITH_DIR:
+            return strip_cisco_hdlc(buf, off + 1, end)
+        skip = 2 if linktype == LINKTYPE_PPP_PPPD and buf[off + 1] == 0x03 else 1
+        return strip_ppp(buf, off + skip, end)
+    if linktype == LINKTYPE_PPI:
+        return strip_ppi(buf, off, end)
+    name = DPKT_LINKS.get(linktype)
+    if name is not None:
+        from decoders import dpkt_links  # deferred: dpkt costs ~30 ms to import, only for these
+
+        return getattr(dpkt_links, name)(buf, off, end)
     raise Unsupported(f"link type {linktype} is not decoded", "unsupported-link-type")
 
 
@@ -97,10 +148,37 @@ def strip_ethernet(buf: bytes, off: int, end: int) -> tuple[int, int]:
         # RFC 2516: ver/type, code, session id, length, then the PPP protocol field.
         if end - pos < 8:
             raise Truncated("PPPoE session header cut short", "truncated-link")
-        return _ppp_protocol((buf[pos + 6] << 8) | buf[pos + 7], pos + 8)
+        return ppp_protocol((buf[pos + 6] << 8) | buf[pos + 7], pos + 8)
     if ethertype < 0x0600:
         return NOT_IP, pos  # an 802.3 length field: LLC/SNAP, never SIP's IP here
     return ethertype, pos
+
+
+def strip_cisco_hdlc(buf: bytes, off: int, end: int) -> tuple[int, int]:
+    """Cisco HDLC: address (0x0f unicast, 0x8f broadcast), control 0, then an EtherType."""
+    if end - off < 4:
+        raise Truncated("Cisco HDLC header needs 4 bytes", "truncated-link")
+    protocol = (buf[off + 2] << 8) | buf[off + 3]
+    if protocol < 0x0600:
+        return NOT_IP, off + 4
+    return protocol, off + 4  # SLARP (0x8035), CDP (0x2000) ... are counted as non-IP later
+
+
+def strip_ppi(buf: bytes, off: int, end: int) -> tuple[int, int]:
+    """PPI (Per-Packet Information, CACE/Riverbed): version 0, flags, little-endian header length
+    and link type of the frame it wraps."""
+    if end - off < 8:
+        raise Truncated("PPI header needs 8 bytes", "truncated-link")
+    version = buf[off]
+    length = buf[off + 2] | (buf[off + 3] << 8)
+    inner = int.from_bytes(buf[off + 4 : off + 8], "little")
+    if version != 0 or length < 8:
+        raise Malformed(f"PPI header version {version}, length {length} is not one", "malformed-link")
+    if length > end - off:
+        raise Truncated(f"PPI header of {length} bytes cut short", "truncated-link")
+    if inner not in PPI_INNER:
+        raise Unsupported(f"link type {inner} inside PPI is not decoded", "unsupported-link-type")
+    return strip_link(inner, buf, off + length, end)
 
 
 def strip_ppp(buf: bytes, off: int, end: int) -> tuple[int, int]:
@@ -111,13 +189,14 @@ def strip_ppp(buf: bytes, off: int, end: int) -> tuple[int, int]:
     if end - pos < 1:
         raise Truncated("PPP header cut short", "truncated-link")
     if buf[pos] & 1:  # RFC 1661 §6.5: a compressed one-byte protocol field is odd
-        return _ppp_protocol(buf[pos], pos + 1)
+        return ppp_protocol(buf[pos], pos + 1)
     if end - pos < 2:
         raise Truncated("PPP header cut short", "truncated-link")
-    return _ppp_protocol((buf[pos] << 8) | buf[pos + 1], pos + 2)
+    return ppp_protocol((buf[pos] << 8) | buf[pos + 1], pos + 2)
 
 
-def _ppp_protocol(protocol: int, pos: int) -> tuple[int, int]:
+def ppp_protocol(protocol: int, pos: int) -> tuple[int, int]:
+    """The EtherType for a PPP protocol number (RFC 1332 IPv4, RFC 5072 IPv6; others not IP)."""
     if protocol == PPP_IPV4:
         return ETH_IPV4, pos
     if protocol == PPP_IPV6:
