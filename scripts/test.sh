@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+# The venv first on PATH: a test that runs `ladder` gets this checkout's, never another install.
+export PATH="$PWD/.venv/bin:$PATH"
 exec .venv/bin/python -m pytest -n 2 "$@"
