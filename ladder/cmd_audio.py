@@ -1,9 +1,10 @@
 """``ladder audio FILE --stream SSRC -o out.wav [--mix]``: a G.711 stream as a WAV file.
 
 Payloads are not kept in memory while loading, so the file is read a second time and the
-stream's datagrams picked out by address, ports and SSRC. That second pass walks the link
-layers and IPv4/IPv6 directly; RTP inside IP fragments or tunnels is not found by it (the
-command says how many packets it wrote against how many the stream had).
+stream's datagrams picked out by address, ports and SSRC. The second pass is the same
+``ladder.pipeline`` frame walk as the first (every link layer, IP fragments, tunnels), with a
+``PayloadCollector`` in place of the RTP statistics table, so it finds every packet the first
+pass counted (the command says how many it wrote against how many the stream had).
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from __future__ import annotations
 import struct
 import sys
 
-from decoders.errors import DecodeError
-from decoders.ip import parse_ip
-from decoders.linklayer import strip_link
 from decoders.rtp import rtp_header_end
 from ladder.capture import load_capture
 from ladder.errors import UsageError
-from ladder.ingest import read_frames
+from ladder.ingest import CaptureReader
+from ladder.pipeline import Pipeline
 from ladder.rtp_streams import RtpStream
 from ladder.wav import SAMPLE_RATE, TrackBuilder, mix, write_wav
 
-IPPROTO_UDP = 17
-_SEQ_TS_SSRC = struct.Struct("!HII")
+_TS_SSRC = struct.Struct("!II")
 
 
 def add_parser(subparsers) -> None:
@@ -67,32 +65,50 @@ def select_streams(streams: list[RtpStream], ssrc: int, with_reverse: bool) -> l
     return chosen
 
 
-def read_payloads(path: str, streams: list[RtpStream], builders: dict[tuple, TrackBuilder]) -> None:
-    """Second pass over the file: feed each selected stream's RTP payloads to its builder."""
-    wanted = {(s.src.ip, s.src.port, s.dst.ip, s.dst.port, s.ssrc): s.key for s in streams}
-    for frame in read_frames(path):
-        buf = frame.data
-        try:
-            ethertype, pos = strip_link(frame.linktype, buf, 0, len(buf))
-            ip = parse_ip(ethertype, buf, pos, len(buf))
-        except DecodeError:
-            continue
-        if ip.proto != IPPROTO_UDP or ip.fragment is not None or ip.end - ip.start < 20:
-            continue
-        start = ip.start
-        sport, dport = struct.unpack_from("!HH", buf, start)
-        off, end = start + 8, ip.end
-        if buf[off] & 0xC0 != 0x80:
-            continue
-        _seq, timestamp, ssrc = _SEQ_TS_SSRC.unpack_from(buf, off + 2)
-        key = wanted.get((ip.src, sport, ip.dst, dport, ssrc))
-        if key is None:
-            continue
+class PayloadCollector:
+    """An RTP table for ``Pipeline(media_table=...)`` that hands the chosen streams' payloads
+    (RTP timestamp, payload type, bytes without header and padding) to their track builders.
+    It keeps no statistics: the streams were analysed and chosen on the first pass."""
+
+    def __init__(self, streams: list[RtpStream], builders: dict[tuple, TrackBuilder]):
+        self._wanted = {(s.src.ip, s.src.port, s.dst.ip, s.dst.port, s.ssrc): builders[s.key] for s in streams}
+        self._fed = 0
+        self._taken = 0
+        self.diagnostics: dict[str, int] = {}
+
+    def feed_udp(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int, ts_ns: int, frame_no: int,
+                 buf: bytes, off: int, end: int) -> None:
+        self._fed += 1
+        if end - off < 12 or buf[off] & 0xC0 != 0x80 or 200 <= buf[off + 1] <= 207:  # not RTP, or RTCP
+            return
+        timestamp, ssrc = _TS_SSRC.unpack_from(buf, off + 4)
+        builder = self._wanted.get((src_ip, src_port, dst_ip, dst_port, ssrc))
+        if builder is None:
+            return
         header_end = rtp_header_end(buf, off, end)
         if header_end < 0:
-            continue
+            return
         padding = buf[end - 1] if buf[off] & 0x20 else 0
-        builders[key].add(timestamp, buf[off + 1] & 0x7F, bytes(buf[header_end:end - padding]))
+        self._taken += 1
+        builder.add(timestamp, buf[off + 1] & 0x7F, bytes(buf[header_end:end - padding]))
+
+    def expect_sdp(self, msg) -> None:
+        """SDP matters only to finding streams, which the first pass did."""
+
+    def finish(self) -> list[RtpStream]:
+        return []
+
+    def counts(self) -> dict[str, int]:
+        return {"rtp": self._taken, "rtcp": 0, "other": self._fed - self._taken}
+
+
+def read_payloads(path: str, streams: list[RtpStream], builders: dict[tuple, TrackBuilder]) -> None:
+    """Second pass over the file, through the pipeline: each selected stream's RTP payloads to
+    its builder."""
+    pipeline = Pipeline(media_table=PayloadCollector(streams, builders))
+    with CaptureReader(path) as reader:
+        pipeline.feed_records(reader.records())
+    pipeline.finish()
 
 
 def run(args) -> int:

@@ -12,9 +12,9 @@ reassembled stream (``tcp-gap``, ``malformed-sip`` in a TCP message, ...) are co
 ``diagnostics`` only, the frame keeping its class. A bounded number of examples is kept.
 
 Frame classes: ``sip``, ``hep-sip``, ``hep``, ``sip-keepalive``, ``sip-segment``, ``ws-handshake``,
-``tcp-retransmission``, ``tcp-other``, ``ip-fragment``, ``sctp-fragment``, ``sctp-other``,
-``rtp``, ``rtcp``, ``udp-other``, ``icmp``, ``other-ip``, ``non-ip``, and one per diagnostic
-reason (``snaplen-truncated``, ``malformed-ip``, ``unsupported-link-type``, ...).
+``tcp-retransmission``, ``tcp-other``, ``ip-fragment``, ``sctp-fragment``, ``sctp-retransmission``,
+``sctp-other``, ``rtp``, ``rtcp``, ``udp-other``, ``icmp``, ``other-ip``, ``non-ip``, and one per
+diagnostic reason (``snaplen-truncated``, ``malformed-ip``, ``unsupported-link-type``, ...).
 
 The common case — Ethernet / IPv4 / UDP, not SIP — is handled with fixed offsets and handed to
 the RTP table as plain ints and buffer offsets, without building any object per packet.
@@ -56,9 +56,14 @@ MEDIA = "media"
 
 
 class Pipeline:
-    """Feed frames in capture order, then call ``finish()`` once."""
+    """Feed frames in capture order, then call ``finish()`` once.
 
-    def __init__(self, *, media: bool = True):
+    ``media=False`` hands no datagram to an RTP table (they count as ``udp-other``);
+    ``media_table`` replaces the default ``RtpStreamTable()`` with any object that has its
+    ``feed_udp``, ``expect_sdp``, ``finish``, ``counts`` and ``diagnostics`` (``ladder audio``
+    passes one that collects a stream's payloads; benchmarks pass a counting-only table)."""
+
+    def __init__(self, *, media: bool = True, media_table=None):
         self.media = media
         self.frames = 0
         self.first_ts_ns: int | None = None
@@ -75,7 +80,7 @@ class Pipeline:
         self._media_frames = 0  # frames handed to the RTP table; split into classes at finish
         self._rtp = None
         if media:
-            self._rtp = RtpStreamTable()
+            self._rtp = media_table if media_table is not None else RtpStreamTable()
         self._tcp = TcpStreamTable()
         self._sctp = SctpReassembler()
         self._finished = False
@@ -96,6 +101,17 @@ class Pipeline:
     def feed_frame(self, frame) -> None:
         """``feed`` for a ``ladder.ingest.RawFrame`` (what the pyshark engine yields)."""
         self.feed(frame.number, frame.ts_ns, frame.linktype, frame.data, 0, frame.caplen, frame.origlen, frame.offset)
+
+    def feed_decrypted(self, number: int, ts_ns: int, src: Endpoint, dst: Endpoint, payloads) -> None:
+        """A frame whose TLS records tshark decrypted into SIP (the pyshark engine with a key
+        log): its plain SIP messages, the frame counted once, by its first message."""
+        self.frames = number
+        if self.first_ts_ns is None:
+            self.first_ts_ns = ts_ns
+        self.last_ts_ns = ts_ns
+        frames = (FrameRef(number, ts_ns),)
+        classes = [self._sip(payload, src, dst, frames) for payload in payloads]
+        self._count(classes[0] if classes else "tcp-other")
 
     def feed(
         self, number: int, ts_ns: int, linktype: int, buf: bytes, off: int, caplen: int, origlen: int, offset: int
@@ -399,8 +415,13 @@ class Pipeline:
         frame_class = "sctp-other"
         for chunk in chunks:
             message = self._sctp.add(ip.src, ip.dst, chunk, frame)
+            if self._sctp.last_add_retransmission:
+                # A DATA chunk whose TSN was already delivered: the frame repeats old data.
+                if frame_class == "sctp-other":
+                    frame_class = "sctp-retransmission"
+                continue
             if message is None:
-                if frame_class == "sctp-other" and chunk.data:
+                if frame_class in ("sctp-other", "sctp-retransmission") and chunk.data:
                     frame_class = "sctp-fragment"
                 continue
             if not looks_like_sip(message.data):

@@ -39,6 +39,14 @@ nominal time from the RTP timestamp divided by ``clock_rate // 1000`` (Wireshark
 division); max/mean delta and jitter only over "regular" packets (not the first, not marked,
 not comfort noise nor right after it, timestamp not going back); telephone-event packets and
 dynamic payload types without an rtpmap have no clock, so no jitter.
+
+Cost: a stream's state is of constant size (slots, a payload-type count per type, at most
+``MAX_DTMF_EVENTS`` digits, and a ``ladder.series.SeriesBuilder`` whose columns are allocated at
+full size once), however many packets it has. Nearly every packet takes the fast path of
+``feed_udp`` (the next sequence number, same payload type, no marker, timestamp moving forward,
+no wrap due): the same arithmetic as ``_analyse`` on the stream's slots, with the bookkeeping
+that only matters when such a run ends (packets per payload type, the last sequence number)
+settled by ``_settle`` before the next general-path packet and at ``finish``.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from decoders.rtcp import ExtendedReport, ReceiverReport, SenderReport, SourceDe
 from decoders.rtcp import VoipMetrics, decode_rtcp
 from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
 from decoders.records import Endpoint
-from ladder.series import SeriesBuilder, SeriesPoint
+from ladder.series import Series, SeriesBuilder
 
 CONFIRM_AFTER = 4
 SSRC_CHANGE_CONFIRM_AFTER = 2
@@ -65,6 +73,7 @@ PT_CN, PT_CN_OLD = 13, 19
 JITTER_BUFFER_MS = 60.0  # the nominal fixed jitter buffer behind ``late_packets`` and the MOS
 
 _SEQ_TS_SSRC = struct.Struct("!HII")
+_SSRC = struct.Struct("!I")
 INF = float("inf")
 
 
@@ -132,7 +141,7 @@ class RtpStream:
     max_jitter_ms: float
     dtmf: tuple[DtmfDigit, ...]
     rtcp: RtcpSummary | None
-    series: tuple[SeriesPoint, ...] = field(repr=False)
+    series: Series = field(repr=False)  # a Sequence of ladder.series.SeriesPoint
     found_by: str  # "sdp", "heuristic" or "ssrc-change"
 
     @property
@@ -168,17 +177,18 @@ class _Sdp:
 class _State:
     """Constant-size mutable accumulator for one stream (or a candidate for one)."""
 
+    # Slots lie in this order in memory: the fast path's come first, together, so that a
+    # packet touches few cache lines of its stream's state.
     __slots__ = (
+        "fast_pt", "next_seq", "fast_limit", "last_ts32", "time_ms", "delta", "fast_clock",
+        "ts_off", "last_nominal", "jitter", "min_transit", "max_jitter", "min_jitter",
+        "mean_jitter", "max_delta", "min_delta", "mean_delta", "packets", "payload_bytes",
+        "last_ns", "last_frame", "series", "late", "ts_jumps", "max_delta_frame",
         "src_ip", "src_port", "dst_ip", "dst_port", "ssrc", "run", "found_by",
-        "packets", "payload_bytes", "first_ns", "last_ns", "first_frame", "last_frame",
-        "start_seq", "stop_seq", "seq_num", "cycles", "under",
-        "ts_high", "last_ts32", "seq_ts", "last_nominal", "time_ms", "pt", "reg_pt", "pts",
-        "delta", "jitter", "min_delta", "max_delta", "max_delta_frame", "mean_delta",
-        "min_jitter", "max_jitter", "mean_jitter", "duplicates", "sequence_errors",
-        "out_of_order", "markers", "ts_jumps", "ssrc_changes", "clocks", "rtpmap",
-        "loss_events", "min_transit", "late", "fast_pt", "fast_clock", "fast_count", "bucket",
-        "bucket_end",
-        "dtmf", "dtmf_last_ts", "series", "sr", "rr", "rr_report", "rtt_ms", "cname", "xr",
+        "first_ns", "first_frame", "start_seq", "stop_seq", "seq_num", "cycles", "under",
+        "ts_high", "seq_ts", "pt", "reg_pt", "pts", "duplicates", "sequence_errors",
+        "out_of_order", "markers", "ssrc_changes", "clocks", "rtpmap", "loss_events", "fast_base",
+        "dtmf", "dtmf_last_ts", "sr", "rr", "rr_report", "rtt_ms", "cname", "xr",
     )
 
     def __init__(self, src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame):
@@ -214,14 +224,18 @@ class _State:
         # The fast path in feed_udp applies while packets keep this payload type (-1: never).
         self.fast_pt = -1
         self.fast_clock = 0
-        self.fast_count = 0  # fast-path packets of fast_pt not yet added to pts
-        self.bucket = None  # the series' current bucket, updated in place by the fast path
-        self.bucket_end = 0
+        # While armed, the fast path keeps only what it must per packet; ``_settle`` books the
+        # rest when the run ends: packets since ``fast_base`` go to ``pts[fast_pt]``, and
+        # ``seq_num``/``stop_seq`` are ``next_seq - 1``.
+        self.fast_base = 0
+        self.next_seq = -1  # the sequence number the fast path takes next
+        self.fast_limit = 0xFFFF  # the highest it may take without wrap bookkeeping
+        self.ts_off = 0  # ts_high - seq_ts: the RTP timestamp's offset from the first packet's
         self.clocks: dict[int, int] = {}  # PT -> ms divisor, cached once known
         self.rtpmap: dict[int, tuple[str, int]] | None = None
         self.dtmf: list[DtmfDigit] = []
         self.dtmf_last_ts = -1
-        self.series = SeriesBuilder()
+        self.series = SeriesBuilder(ts_ns)
         self.sr = self.rr = 0
         self.rr_report = None
         self.rtt_ms = None
@@ -230,9 +244,16 @@ class _State:
 
 
 class RtpStreamTable:
-    """All RTP streams of one capture. See the module docstring for the contract."""
+    """All RTP streams of one capture. See the module docstring for the contract.
 
-    def __init__(self) -> None:
+    ``statistics=False`` makes a counting-only table for benchmarks: streams are found the same
+    way, but once confirmed their packets are only counted (no other figure is meaningful).
+    It is the baseline the cost of the statistics is measured against (bench/bench_ingest.py).
+    """
+
+    def __init__(self, *, statistics: bool = True) -> None:
+        if not statistics:
+            self.feed_udp = self._feed_udp_counting  # the instance attribute shadows the method
         self._streams: dict[tuple, _State] = {}  # (src, sport, dst, dport, ssrc) -> confirmed
         self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
         self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
@@ -271,25 +292,88 @@ class RtpStreamTable:
                 self._rtcp_ports.add((address, media.port))
             # A stream seen before this SDP learns the payload names now.
             for state in self._by_endpoint.get((address, media.port), ()):
+                _settle(state)  # its cached clock may change
                 state.rtpmap = rtpmap
                 state.clocks.clear()
-                _disarm(state)  # its cached clock may have changed
 
     # -- datagrams ---------------------------------------------------------------------
     def feed_udp(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int, ts_ns: int,
                  frame_no: int, buf: bytes, off: int, end: int) -> None:
         self._fed += 1
-        if end - off < 8:
+        if end - off < 12:
+            if end - off >= 8 and buf[off] & 0xC0 == 0x80 and 200 <= buf[off + 1] <= 207:
+                self._feed_rtcp(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
             return
         first = buf[off]
         if first & 0xC0 != 0x80:
             return
         second = buf[off + 1]
+        seq, ts32, ssrc = _SEQ_TS_SSRC.unpack_from(buf, off + 2)
+        st = self._streams.get((src_ip, src_port, dst_ip, dst_port, ssrc))
+        # Fast path (nearly every packet): the next sequence number, same payload type and
+        # no marker (``second``), timestamp not behind nor leaping 2**31, no wrap bookkeeping
+        # due.
+        if (st is not None and second == st.fast_pt and seq == st.next_seq and seq <= st.fast_limit
+                and 0 <= ts32 - st.last_ts32 < 0x80000000 and (first == 0x80 or rtp_header_end(buf, off, end) >= 0)):
+            # The same arithmetic, in the same order, as _analyse for such a packet.
+            now_ms = (ts_ns - self._base_ns) / 1e6
+            st.last_ts32 = ts32
+            st.next_seq = seq + 1
+            delta = now_ms - st.time_ms
+            st.time_ms = now_ms
+            st.delta = delta
+            clock = st.fast_clock
+            if clock:
+                nominal = (ts32 + st.ts_off) / clock
+                step = nominal - st.last_nominal
+                st.last_nominal = nominal
+                d = delta - step
+                if d < 0:
+                    d = -d
+                st.jitter = jitter = (15 * st.jitter + d) / 16
+                if step > TIMESTAMP_JUMP_MS:
+                    st.ts_jumps += 1
+                transit = now_ms - nominal
+                best = st.min_transit
+                if transit < best:
+                    st.min_transit = transit
+                elif transit - best > JITTER_BUFFER_MS:
+                    st.late += 1
+                if jitter > st.max_jitter:
+                    st.max_jitter = jitter
+                if jitter < st.min_jitter:
+                    st.min_jitter = jitter
+                st.mean_jitter += jitter
+            else:
+                jitter = st.jitter
+                total = st.packets
+                if total > 1:
+                    st.mean_jitter *= total / (total - 1)
+            if delta > st.max_delta:
+                st.max_delta = delta
+                st.max_delta_frame = frame_no
+            if delta < st.min_delta:
+                st.min_delta = delta
+            st.mean_delta += delta
+            st.packets += 1
+            st.payload_bytes += end - off
+            st.last_ns = ts_ns
+            st.last_frame = frame_no
+            series = st.series
+            if ts_ns < series.end_ns:
+                if delta > series.delta:
+                    series.delta = delta
+                if jitter > series.jitter:
+                    series.jitter = jitter
+                series.packets += 1
+            else:
+                series.open(ts_ns, delta, jitter, 0)
+            return
         if 200 <= second <= 207:
             self._feed_rtcp(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
             return
         pt = second & 0x7F
-        if 72 <= pt <= 76 or end - off < 12:
+        if 72 <= pt <= 76:
             return
         if first == 0x80:  # no CSRC, extension or padding: the header is 12 bytes, inline
             header_end = off + 12
@@ -297,75 +381,24 @@ class RtpStreamTable:
             header_end = rtp_header_end(buf, off, end)
             if header_end < 0:
                 return
-        seq, ts32, ssrc = _SEQ_TS_SSRC.unpack_from(buf, off + 2)
-        state = self._streams.get((src_ip, src_port, dst_ip, dst_port, ssrc))
-        st = state
-        # Fast path (nearly every packet): the next sequence number, same payload type, no
-        # marker, timestamp not behind, no wrap bookkeeping due. Same arithmetic as _analyse.
-        if (st is not None and second == st.fast_pt and seq == (st.seq_num + 1) & 0xFFFF
-                and ts32 >= st.last_ts32 and (seq > st.start_seq) != st.under):
-            ext_ts = st.ts_high + ts32
-            now_ms = (ts_ns - self._base_ns) / 1e6
-            st.last_ts32 = ts32
-            st.seq_num = st.stop_seq = seq
-            clock = st.fast_clock
-            delta = st.delta = now_ms - st.time_ms
-            total = st.packets
-            jitter = st.jitter
-            if clock:
-                nominal = (ext_ts - st.seq_ts) / clock
-                step = nominal - st.last_nominal
-                d = delta - step
-                if d < 0:
-                    d = -d
-                st.jitter = jitter = (15 * jitter + d) / 16
-                if step > TIMESTAMP_JUMP_MS:
-                    st.ts_jumps += 1
-                st.last_nominal = nominal
-                transit = now_ms - nominal
-                if transit < st.min_transit:
-                    st.min_transit = transit
-                elif transit - st.min_transit > JITTER_BUFFER_MS:
-                    st.late += 1
-                if jitter > st.max_jitter:
-                    st.max_jitter = jitter
-                if jitter < st.min_jitter:
-                    st.min_jitter = jitter
-                st.mean_jitter += jitter
-            elif total > 1:
-                st.mean_jitter *= total / (total - 1)
-            st.time_ms = now_ms
-            if delta > st.max_delta:
-                st.max_delta = delta
-                st.max_delta_frame = frame_no
-            if delta < st.min_delta:
-                st.min_delta = delta
-            st.mean_delta += delta
-            st.packets = total + 1
-            st.payload_bytes += end - off
-            st.last_ns = ts_ns
-            st.last_frame = frame_no
-            st.fast_count += 1
-            bucket = st.bucket
-            if ts_ns < st.bucket_end:
-                if delta > bucket[1]:
-                    bucket[1] = delta
-                if jitter > bucket[2]:
-                    bucket[2] = jitter
-                bucket[4] += 1
-            else:
-                series = st.series
-                series.add(ts_ns, delta, jitter, 0)
-                st.bucket = bucket = series.buckets[-1]
-                st.bucket_end = bucket[0] + series.width_ns
-            return
-        if state is None:
-            state = self._new_packet_state(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq,
-                                           ts32, ts_ns, frame_no)
-            if state is None:
+        if st is None:
+            st = self._new_packet_state(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq,
+                                        ts32, ts_ns, frame_no)
+            if st is None:
                 return
-        self._analyse(state, ts_ns, frame_no, second, pt, seq, ts32, end - off,
-                      buf, header_end, end)
+        self._analyse(st, ts_ns, frame_no, second, pt, seq, ts32, end - off, buf, header_end, end)
+
+    def _feed_udp_counting(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int,
+                           ts_ns: int, frame_no: int, buf: bytes, off: int, end: int) -> None:
+        """``feed_udp`` of a table made with ``statistics=False``: a confirmed stream's packets
+        are only counted. The baseline that benchmarks measure the statistics against."""
+        if end - off >= 12 and buf[off] & 0xC0 == 0x80 and not 200 <= buf[off + 1] <= 207:
+            st = self._streams.get((src_ip, src_port, dst_ip, dst_port) + _SSRC.unpack_from(buf, off + 8))
+            if st is not None and (buf[off] == 0x80 or rtp_header_end(buf, off, end) >= 0):
+                self._fed += 1
+                st.packets += 1
+                return
+        RtpStreamTable.feed_udp(self, src_ip, src_port, dst_ip, dst_port, ts_ns, frame_no, buf, off, end)
 
     def _new_packet_state(self, src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32,
                           ts_ns, frame_no):
@@ -427,6 +460,8 @@ class RtpStreamTable:
     def _analyse(self, st: _State, ts_ns: int, frame_no: int, second: int, pt: int, seq: int,
                  ts32: int, size: int, buf: bytes, payload_off: int, end: int) -> None:
         """Wireshark's rtppacket_analyse on constant state (see the module docstring)."""
+        if st.fast_pt >= 0:
+            _settle(st)
         now_ms = (ts_ns - self._base_ns) / 1e6
         marker = second & 0x80
         st.pts[pt] = st.pts.get(pt, 0) + 1
@@ -441,7 +476,7 @@ class RtpStreamTable:
             st.packets = 1
             st.payload_bytes = size
             st.series.add(ts_ns, 0.0, 0.0, 0)
-            self._after_slow(st, pt, clock)
+            _arm(st, pt, clock)
             return
         # Extend the 32-bit timestamp (RFC 3550 A.1-style unwrapping around the last one).
         prev_ts32 = st.last_ts32
@@ -532,21 +567,8 @@ class RtpStreamTable:
         st.last_ns = ts_ns
         st.last_frame = frame_no
         st.series.add(ts_ns, delta, st.jitter, lost_here)
-        self._after_slow(st, pt, clock)
-        if not in_time:
-            _disarm(st)  # the fast path assumes the last packet was in time
-
-    @staticmethod
-    def _after_slow(st: _State, pt: int, clock: int) -> None:
-        """Re-arm the fast path: same payload type next time, not comfort noise, not an
-        event, and the series bucket to update in place."""
-        series = st.series
-        st.bucket = series.buckets[-1]
-        st.bucket_end = st.bucket[0] + series.width_ns
-        _disarm(st)
-        if not (pt == PT_CN or pt == PT_CN_OLD or (clock == 0 and _is_event_pt(st, pt))):
-            st.fast_pt = pt
-            st.fast_clock = clock
+        if in_time:  # the fast path assumes the last packet was in time
+            _arm(st, pt, clock)
 
     def _clock_divisor(self, st: _State, pt: int) -> int:
         """``clock_rate // 1000`` for ``pt`` (0: no clock, as for telephone-event); cached once
@@ -666,11 +688,30 @@ class RtpStreamTable:
         return streams
 
 
-def _disarm(st: _State) -> None:
-    """Stop the fast path for ``st``, first booking the packets it counted to their type."""
-    if st.fast_count:
-        st.pts[st.fast_pt] = st.pts.get(st.fast_pt, 0) + st.fast_count
-        st.fast_count = 0
+def _arm(st: _State, pt: int, clock: int) -> None:
+    """Let the fast path take the next packets: same payload type, not comfort noise, not an
+    event. It starts from the state the slow path left."""
+    if pt == PT_CN or pt == PT_CN_OLD or (clock == 0 and _is_event_pt(st, pt)):
+        return
+    st.fast_pt = pt
+    st.fast_clock = clock
+    st.fast_base = st.packets
+    st.next_seq = st.seq_num + 1  # 65536 after 65535: the wrap always takes the slow path
+    # While ``under`` (wrapped, not yet past the first sequence number), passing start_seq
+    # needs bookkeeping; otherwise any sequence number above start_seq is plain.
+    st.fast_limit = st.start_seq if st.under else 0xFFFF
+    st.ts_off = st.ts_high - st.seq_ts
+
+
+def _settle(st: _State) -> None:
+    """End the fast path's run for ``st``: its packets booked to their payload type, the
+    sequence state brought up to date."""
+    if st.fast_pt < 0:
+        return
+    run = st.packets - st.fast_base
+    if run:
+        st.pts[st.fast_pt] = st.pts.get(st.fast_pt, 0) + run
+        st.seq_num = st.stop_seq = st.next_seq - 1
     st.fast_pt = -1
 
 
@@ -693,7 +734,8 @@ def codec_name(pt: int, rtpmap: dict[int, tuple[str, int]] | None) -> tuple[str,
 
 
 def _snapshot(st: _State) -> RtpStream:
-    _disarm(st)
+    if st.fast_pt >= 0:
+        _settle(st)
     ordered = sorted(st.pts, key=lambda pt: -st.pts[pt])
     names = []
     clock_rate = 0
@@ -731,4 +773,4 @@ def _snapshot(st: _State) -> RtpStream:
         max_delta_frame=st.max_delta_frame, min_jitter_ms=st.min_jitter if st.min_jitter < INF else 0.0,
         mean_jitter_ms=st.mean_jitter / (st.packets - 1) if st.packets > 1 else 0.0,
         max_jitter_ms=st.max_jitter, dtmf=tuple(st.dtmf),
-        rtcp=rtcp, series=st.series.points(), found_by=st.found_by)
+        rtcp=rtcp, series=st.series.finish(), found_by=st.found_by)

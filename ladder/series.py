@@ -1,18 +1,29 @@
 """Bounded, decimated per-stream series for charts (delta, jitter, loss over time).
 
-A stream of a million packets must not keep a million points: the series holds at most
-``MAX_POINTS`` buckets. Each bucket covers ``width_ns`` of time and keeps the worst delta and
-jitter seen in it plus the packets lost and received there; when the buckets run out, adjacent
-pairs merge (max of maxima, sum of counts) and the width doubles. So the chart keeps every
-spike, at a resolution that coarsens as the call gets longer.
+A stream of a million packets must not keep a million points, nor a Python object per bucket:
+the series is a fixed grid of at most ``MAX_POINTS`` buckets held in flat ``array`` columns
+(32 bytes a bucket, allocated once at full size, so a stream's state does not grow with its
+length). Bucket ``i`` covers ``[origin + i * width, origin + (i + 1) * width)`` and keeps the
+worst delta and jitter seen in it plus the packets lost and received there; when a packet
+falls past the last bucket, adjacent pairs merge (max of maxima, sum of counts) and the width
+doubles. So the chart keeps every spike, at a resolution that coarsens as the call gets longer.
+A packet whose capture time goes back lands in the open bucket.
+
+The open bucket lives in plain attributes (``end_ns``, ``delta``, ``jitter``, ``lost``,
+``packets``) so that the RTP table's per-packet fast path can update it in place; only closing
+it touches the columns.
 """
 
 from __future__ import annotations
 
+import operator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress
 
-MAX_POINTS = 1000
-FIRST_WIDTH_NS = 100_000_000  # 100 ms buckets: 1,000 of them cover 100 s before the first merge
+MAX_POINTS = 256  # 8 KiB of columns per stream; 100 ms buckets cover 25.6 s before the first merge
+FIRST_WIDTH_NS = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,53 +38,146 @@ class SeriesPoint:
     packets: int
 
 
+class Series(Sequence):
+    """A finished series: the builder's columns themselves (no copy, so finishing a stream
+    allocates nothing per bucket) and the grid positions of its non-empty buckets. Indexing and
+    iteration make ``SeriesPoint`` objects on demand."""
+
+    __slots__ = ("_origin", "_width", "_delta", "_jitter", "_lost", "_packets", "_where")
+
+    def __init__(self, origin_ns: int, width_ns: int, delta: array, jitter: array, lost: array, packets: array,
+                 where: Sequence[int]):
+        self._origin, self._width = origin_ns, width_ns
+        self._delta, self._jitter, self._lost, self._packets = delta, jitter, lost, packets
+        self._where = where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def _point(self, j: int) -> SeriesPoint:
+        return SeriesPoint(self._origin + j * self._width, self._delta[j], self._jitter[j], self._lost[j],
+                           self._packets[j])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(map(self._point, self._where[index]))
+        return self._point(self._where[index])
+
+    def __iter__(self) -> Iterator[SeriesPoint]:
+        return map(self._point, self._where)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Series, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Series({len(self)} points)"
+
+
+EMPTY = Series(0, 1, array("d"), array("d"), array("q"), array("q"), range(0))
+
+
 class SeriesBuilder:
     """The mutable accumulator; ``add`` is called once per RTP packet, so it stays tiny."""
 
-    __slots__ = ("origin_ns", "width_ns", "buckets", "max_points")
+    __slots__ = ("origin_ns", "width_ns", "index", "end_ns", "delta", "jitter", "lost", "packets",
+                 "max_points", "_delta", "_jitter", "_lost", "_packets")
 
-    def __init__(self, max_points: int = MAX_POINTS, first_width_ns: int = FIRST_WIDTH_NS):
-        self.origin_ns = -1
+    def __init__(self, ts_ns: int, max_points: int = MAX_POINTS, first_width_ns: int = FIRST_WIDTH_NS):
+        """Open the first bucket at ``ts_ns`` (the stream's first packet, not yet counted)."""
+        if max_points < 2 or max_points % 2:
+            raise ValueError("max_points must be an even number of at least 2 (buckets merge in pairs)")
+        self.origin_ns = ts_ns
         self.width_ns = first_width_ns
-        # [start_ns, max_delta, max_jitter, lost, packets] per bucket, in time order.
-        self.buckets: list[list] = []
         self.max_points = max_points
+        self.index = 0  # the open bucket's place on the grid
+        self.end_ns = ts_ns + first_width_ns
+        self.delta = self.jitter = 0.0
+        self.lost = self.packets = 0
+        # Columns of closed buckets, allocated when the first bucket closes: a candidate stream
+        # that never outlives one bucket (random UDP) costs no columns.
+        self._delta: array | None = None
+        self._jitter: array | None = None
+        self._lost: array | None = None
+        self._packets: array | None = None
 
     def add(self, ts_ns: int, delta_ms: float, jitter_ms: float, lost: int) -> None:
-        buckets = self.buckets
-        if buckets:
-            last = buckets[-1]
-            if ts_ns < last[0] + self.width_ns:
-                if delta_ms > last[1]:
-                    last[1] = delta_ms
-                if jitter_ms > last[2]:
-                    last[2] = jitter_ms
-                last[3] += lost
-                last[4] += 1
-                return
-            # Align bucket starts on the grid so merging pairs keeps them aligned.
-            start = ts_ns - (ts_ns - self.origin_ns) % self.width_ns
-        else:
-            self.origin_ns = start = ts_ns
-        buckets.append([start, delta_ms, jitter_ms, lost, 1])
-        if len(buckets) > self.max_points:
-            self._merge()
+        if ts_ns >= self.end_ns:
+            self.open(ts_ns, delta_ms, jitter_ms, lost)
+            return
+        if delta_ms > self.delta:
+            self.delta = delta_ms
+        if jitter_ms > self.jitter:
+            self.jitter = jitter_ms
+        self.lost += lost
+        self.packets += 1
 
-    def _merge(self) -> None:
-        """Halve the resolution: buckets on the doubled grid absorb their neighbours."""
+    def open(self, ts_ns: int, delta_ms: float, jitter_ms: float, lost: int) -> None:
+        """Close the open bucket and open the one holding ``ts_ns`` (at or after ``end_ns``).
+        Called every few packets by the fast path, so the closing is inline."""
+        if self.packets:
+            if self._packets is None:
+                self._allocate()
+            i = self.index
+            self._delta[i] = self.delta
+            self._jitter[i] = self.jitter
+            self._lost[i] = self.lost
+            self._packets[i] = self.packets
+        origin, width = self.origin_ns, self.width_ns
+        index = (ts_ns - origin) // width
+        if index >= self.max_points:
+            while index >= self.max_points:
+                self._halve()
+                index >>= 1  # floor(x / 2w) == floor(floor(x / w) / 2)
+            width = self.width_ns
+        self.index = index
+        self.end_ns = origin + (index + 1) * width
+        self.delta, self.jitter, self.lost, self.packets = delta_ms, jitter_ms, lost, 1
+
+    def _allocate(self) -> None:
+        size = self.max_points
+        self._delta, self._jitter = array("d", bytes(8 * size)), array("d", bytes(8 * size))
+        self._lost, self._packets = array("q", bytes(8 * size)), array("q", bytes(8 * size))
+
+    def _close(self) -> None:
+        if not self.packets:
+            return
+        if self._packets is None:
+            self._allocate()
+        i = self.index
+        self._delta[i] = self.delta
+        self._jitter[i] = self.jitter
+        self._lost[i] = self.lost
+        self._packets[i] = self.packets
+        self.packets = 0
+
+    def _halve(self) -> None:
+        """Halve the resolution: bucket pairs (2k, 2k + 1) become bucket k."""
         self.width_ns *= 2
-        merged: list[list] = []
-        for bucket in self.buckets:
-            start = bucket[0] - (bucket[0] - self.origin_ns) % self.width_ns
-            if merged and merged[-1][0] == start:
-                into = merged[-1]
-                into[1] = max(into[1], bucket[1])
-                into[2] = max(into[2], bucket[2])
-                into[3] += bucket[3]
-                into[4] += bucket[4]
-            else:
-                merged.append([start, bucket[1], bucket[2], bucket[3], bucket[4]])
-        self.buckets = merged
+        if self._packets is None:
+            return
+        half = self.max_points // 2
+        self._delta[:half] = array("d", map(max, self._delta[0::2], self._delta[1::2]))
+        self._jitter[:half] = array("d", map(max, self._jitter[0::2], self._jitter[1::2]))
+        self._lost[:half] = array("q", map(operator.add, self._lost[0::2], self._lost[1::2]))
+        self._packets[:half] = array("q", map(operator.add, self._packets[0::2], self._packets[1::2]))
+        for column in (self._delta, self._jitter, self._lost, self._packets):
+            column[half:] = array(column.typecode, bytes(8 * (self.max_points - half)))
 
-    def points(self) -> tuple[SeriesPoint, ...]:
-        return tuple(SeriesPoint(b[0], b[1], b[2], b[3], b[4]) for b in self.buckets)
+    def finish(self) -> Series:
+        """The non-empty buckets, the open one included, as a ``Series`` over these columns
+        (the builder must not be fed afterwards)."""
+        if self._packets is None:  # one bucket only: no columns to allocate for it
+            if not self.packets:
+                return EMPTY
+            return Series(self.origin_ns, self.width_ns, array("d", [self.delta]), array("d", [self.jitter]),
+                          array("q", [self.lost]), array("q", [self.packets]), range(self.index, self.index + 1))
+        self._close()
+        n = self.index + 1
+        counts = self._packets[:n]
+        where = range(n) if not counts.count(0) else array("i", compress(range(n), counts))
+        return Series(self.origin_ns, self.width_ns, self._delta, self._jitter, self._lost, self._packets, where)

@@ -6,8 +6,9 @@ import array
 import json
 import wave
 
+from captures_crafted import ethernet, gre, ipv4, ipv4_fragments, rtp, udp, write_pcap
 from conftest import shared_path
-from decoders.g711 import alaw_to_linear
+from decoders.g711 import alaw_to_linear, ulaw_to_linear
 from ladder.cli import main
 from ladder.wav import TrackBuilder, mix
 
@@ -79,3 +80,24 @@ def test_not_g711_and_unknown_ssrc_are_usage_errors(tmp_path, capsys):
     assert main(["audio", path, "--stream", "0x1", "-o", str(tmp_path / "x.wav")]) == 2
     assert "no RTP stream with SSRC 0x00000001" in capsys.readouterr().err
     assert main(["audio", path, "--stream", "zz", "-o", str(tmp_path / "x.wav")]) == 2
+
+
+def test_packets_inside_fragments_and_tunnels_are_written(tmp_path, capsys):
+    """The second pass is the pipeline's frame walk: RTP in IP fragments and in GRE is found
+    like plain RTP, so every packet of the stream reaches the WAV file."""
+    packets = []
+    for i in range(50):
+        datagram = udp(rtp(i, i * 160, ssrc=0x1234ABCD), 4000, 4002)
+        ts_ns = 1_000_000_000 + i * 20_000_000
+        if i % 3 == 1:  # two IPv4 fragments
+            packets += [(ts_ns, ethernet(piece)) for piece in ipv4_fragments(datagram, 96, ident=100 + i)]
+        elif i % 3 == 2:  # IPv4 inside GRE
+            packets.append((ts_ns, ethernet(ipv4(gre(ipv4(datagram), 0x0800), "198.51.100.1", "198.51.100.2", proto=47))))
+        else:
+            packets.append((ts_ns, ethernet(ipv4(datagram))))
+    path = write_pcap(tmp_path / "wrapped.pcap", packets)
+    out = tmp_path / "wrapped.wav"
+    assert main(["audio", str(path), "--stream", "0x1234ABCD", "-o", str(out)]) == 0
+    assert "50 of 50 packets from 1 stream" in capsys.readouterr().err
+    _handle, samples = _read(out)
+    assert len(samples) == 50 * 160 and set(samples) == {ulaw_to_linear(0)}

@@ -8,6 +8,7 @@ from conftest import shared_path
 from ladder.capture import load_capture
 from ladder.ingest import read_frames
 from ladder.pipeline import MAX_EXAMPLES_PER_REASON, Pipeline
+from ladder.rtp_streams import RtpStreamTable
 
 
 def test_sip_inside_hep_takes_heps_addresses_and_time():
@@ -99,3 +100,38 @@ def test_frames_of_every_class_add_up_on_a_mixed_capture():
     assert sum(capture.frame_classes.values()) == capture.frames == 531
     assert len(capture.sip_messages) == 4
     assert capture.frame_classes["non-ip"] > 0  # PPPoE discovery, ARP, ...
+
+
+def _feed_file(pipeline: Pipeline, path) -> list:
+    frames = list(read_frames(str(path)))
+    for frame in frames:
+        pipeline.feed_frame(frame)
+    return frames
+
+
+def test_retransmitted_sctp_frame_is_classed_as_such():
+    """sip_sctp.pcap sent again: its last frame (a whole SIP message) repeated as frame 6 is a
+    retransmission (same TSN, same association), not a second message."""
+    pipeline = Pipeline()
+    frames = _feed_file(pipeline, shared_path("captures/heplify/sip_sctp.pcap"))
+    last = frames[-1]
+    pipeline.feed(len(frames) + 1, last.ts_ns + 1, last.linktype, last.data, 0, last.caplen, last.origlen, -1)
+    pipeline.finish()
+    assert pipeline.frame_classes == {"sip": 4, "sctp-fragment": 1, "sctp-retransmission": 1}
+    assert len(pipeline.sip_messages) == 4
+
+
+def test_media_table_replaces_the_rtp_table():
+    """A given table gets every media datagram; a counting-only RtpStreamTable finds the same
+    streams with the same packet counts as the full one, and the frame classes agree."""
+    path = shared_path("captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap")
+    full, counting = Pipeline(), Pipeline(media_table=RtpStreamTable(statistics=False))
+    for pipeline in (full, counting):
+        _feed_file(pipeline, path)
+        pipeline.finish()
+    assert counting._rtp is not full._rtp and isinstance(counting._rtp, RtpStreamTable)
+    assert [(s.key, s.packets) for s in counting.streams] == [(s.key, s.packets) for s in full.streams]
+    assert counting.frame_classes == full.frame_classes and full.frame_classes["rtp"] == 2884
+    # The counting table analyses only the packets that confirm a stream; the full one all.
+    assert all(sum(p.packets for p in s.series) == s.packets for s in full.streams)
+    assert all(sum(p.packets for p in s.series) < s.packets for s in counting.streams if s.packets > 10)

@@ -289,3 +289,102 @@ def test_pipeline_feeds_the_table_like_the_independent_reader(relative):
     theirs = [(s.key, s.packets, s.lost, round(s.max_jitter_ms, 6), s.dtmf) for s in feed_table(path).finish()]
     assert ours == theirs and ours
     assert capture.frame_classes.get("rtp", 0) == sum(s.packets for s in capture.streams)
+
+
+def _stream_fields(stream) -> dict:
+    fields = {name: getattr(stream, name) for name in stream.__dataclass_fields__}
+    fields["series"] = tuple(stream.series)
+    return fields
+
+
+_NORMAL_STEP = (1, 160, 20, 0, False)  # the next packet: 20 ms of PCMU, 20 ms later
+_ODD_STEP = st.tuples(
+    st.sampled_from([1, 1, 2, 0, -1, 30_000]),  # sequence step
+    st.sampled_from([160, 0, -160, 8000 * 3, 2**31 + 5]),  # RTP timestamp step
+    st.sampled_from([20, 0, 5, 250, 3000]),  # arrival step in ms
+    st.sampled_from([0, 0, 8, 13, 101]),  # payload type (PCMU, PCMA, CN, event)
+    st.booleans())  # marker
+_PACKET_STEPS = st.lists(st.tuples(st.integers(0, 9), _ODD_STEP).map(lambda x: _NORMAL_STEP if x[0] < 8 else x[1]),
+                         min_size=1, max_size=150)
+
+
+def _fast_and_slow(packets) -> tuple[list, list]:
+    """The streams of ``packets`` as the table computes them, and with the fast path never
+    armed (every packet through ``_analyse``)."""
+    from unittest import mock
+
+    import ladder.rtp_streams as rtp_streams
+
+    fast = RtpStreamTable()
+    _feed(fast, packets)
+    with mock.patch.object(rtp_streams, "_arm", lambda *args: None):
+        slow = RtpStreamTable()
+        _feed(slow, packets)
+        slow_streams = slow.finish()
+    assert fast.counts() == slow.counts()
+    return [_stream_fields(s) for s in fast.finish()], [_stream_fields(s) for s in slow_streams]
+
+
+@given(_PACKET_STEPS, st.integers(0, 65535), st.integers(0, 2**32 - 1))
+def test_fast_path_computes_what_the_general_path_computes(steps, seq, ts):
+    """The same stream, to the last bit of every figure and of the series, whether the fast
+    path takes the packets it can or not."""
+    packets, now = [], 0
+    for seq_step, ts_step, ms_step, pt, marker in steps:
+        seq, ts, now = (seq + seq_step) & 0xFFFF, (ts + ts_step) & 0xFFFFFFFF, now + ms_step * 1_000_000
+        packets.append((now, _packet(seq, ts, pt=pt, marker=marker and seq_step == 1)))
+    fast, slow = _fast_and_slow(packets)
+    assert fast == slow
+
+
+def test_fast_path_leaves_wrap_bookkeeping_to_the_general_path():
+    """Wireshark's wrap rule: a packet below the first sequence number starts a new cycle and
+    sets "under" until a packet passes the first number again; the fast path must not swallow
+    that packet, or the real wrap later is not counted."""
+    seqs = list(range(65000, 65011)) + [64999] + list(range(65011, 65536)) + list(range(0, 100))
+    packets = [(i * 20_000_000, _packet(seq, i * 160)) for i, seq in enumerate(seqs)]
+    fast, slow = _fast_and_slow(packets)
+    assert fast == slow and fast[0]["seq_wraps"] == 2 and fast[0]["out_of_order"] == 1
+
+
+def test_per_stream_state_does_not_grow_with_the_stream():
+    """A stream of 100,000 packets holds exactly what a stream of 2,000 holds: the series
+    columns are allocated at full size once, and nothing is kept per packet."""
+    sizes = []
+    for count in (2_000, 100_000):
+        table = RtpStreamTable()
+        tracemalloc.start()
+        for i in range(count):
+            data = _packet(i, 160 * i, payload=b"\xff" * 20)
+            table.feed_udp("10.0.0.1", 4000, "10.0.0.2", 5000, i * 20_000_000, i + 1, data, 0, len(data))
+        sizes.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+        (s,) = table.finish()
+        assert s.packets == count and sum(p.packets for p in s.series) == count
+    assert abs(sizes[1] - sizes[0]) < 2_000, sizes
+
+
+def test_series_merges_pairs_and_keeps_the_worst():
+    from ladder.series import SeriesBuilder, SeriesPoint
+
+    builder = SeriesBuilder(0, max_points=4, first_width_ns=10)
+    for ts_ns, delta, lost in [(0, 1.0, 0), (5, 2.0, 1), (12, 0.5, 0), (35, 3.0, 2), (41, 1.0, 0), (95, 7.0, 0),
+                               (90, 9.0, 1)]:  # the last one arrives out of capture order
+        builder.add(ts_ns, delta, delta / 2, lost)
+    series = builder.finish()
+    # 10 ns buckets, halved twice to 40 ns by the packets at 41 and 95; the one at 90 joins
+    # the open bucket (80..120), and the empty bucket 40..80 is left out.
+    assert list(series) == [SeriesPoint(0, 3.0, 1.5, 3, 4), SeriesPoint(40, 1.0, 0.5, 0, 1), SeriesPoint(80, 9.0, 4.5, 1, 2)]
+    assert len(series) == 3 and series[-1].ts_ns == 80 and series[1:] == tuple(series)[1:]
+    assert series == tuple(series) and hash(series) == hash(tuple(series))
+
+
+def test_series_survives_a_timestamp_leap_of_years():
+    from ladder.series import MAX_POINTS, SeriesBuilder
+
+    builder = SeriesBuilder(0)
+    builder.add(0, 1.0, 0.5, 0)
+    builder.add(10**18, 2.0, 0.5, 0)  # 31 years later: merges until the grid reaches it
+    points = list(builder.finish())
+    assert [p.packets for p in points] == [1, 1] and points[1].ts_ns <= 10**18 and len(points) <= MAX_POINTS
+
