@@ -29,7 +29,15 @@ from decoders.errors import DecodeError
 from decoders.hep import decode_hep, looks_like_hep
 from decoders.ip import IpHeader, parse_ip
 from decoders.ipfragments import FragmentReassembler
-from decoders.linklayer import ETH_IPV4, ETH_IPV6, LINKTYPE_ETHERNET, strip_ethernet, strip_link
+from decoders.linklayer import (
+    ETH_IPV4,
+    ETH_IPV6,
+    LINKTYPE_ETHERNET,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    strip_ethernet,
+    strip_link,
+)
 from decoders.sip import looks_like_sip, parse_sip
 from decoders.sctp import SctpReassembler, sctp_data_chunks
 from decoders.tcpstreams import TcpStreamTable
@@ -48,9 +56,18 @@ MAX_EXAMPLES_PER_REASON = 20
 MAX_EXAMPLES = 500
 
 _ntoa = socket.inet_ntoa
-# Ethernet + IPv4 + UDP + first payload byte at fixed offsets: EtherType, version/IHL, total
-# length, flags/fragment offset, protocol, source, destination, ports, UDP length, first byte.
-_FAST = struct.Struct("!12xHBxHxxHxBxx4s4sHHHxxB").unpack_from
+# Link layers whose header has a fixed size, so that one unpack reads, at fixed offsets, the
+# EtherType, then IPv4's version/IHL, total length, flags/fragment offset, protocol, source,
+# destination, UDP's ports and length, and the payload's first byte. Ethernet, and Linux
+# cooked capture (what `tcpdump -i any` on an SBC writes): v1 has the protocol at byte 14 of a
+# 16-byte header, v2 at byte 0 of a 20-byte one. Value: (unpack, header length, minimum caplen).
+_IP_UDP_FIELDS = "BxHxxHxBxx4s4sHHHxxB"
+_FAST_LINKS = {
+    LINKTYPE_ETHERNET: (struct.Struct("!12xH" + _IP_UDP_FIELDS), 14),
+    LINKTYPE_LINUX_SLL: (struct.Struct("!14xH" + _IP_UDP_FIELDS), 16),
+    LINKTYPE_LINUX_SLL2: (struct.Struct("!H18x" + _IP_UDP_FIELDS), 20),
+}
+_FAST_LINKS = {linktype: (layout.unpack_from, header, layout.size) for linktype, (layout, header) in _FAST_LINKS.items()}
 # The class of frames handed to the RTP table: settled at finish() from the table's own counts.
 MEDIA = "media"
 
@@ -133,7 +150,8 @@ class Pipeline:
         classes = self.frame_classes
         cache = self._ip_cache
         feed_udp = self._rtp.feed_udp if self._rtp is not None else None
-        fast = _FAST
+        fast_links = _FAST_LINKS
+        fast_linktype, fast, header, minimum = None, None, 0, 0
         media = 0
         next_tick = number + every if tick is not None else -1
         try:
@@ -146,10 +164,13 @@ class Pipeline:
                 number += 1
                 if first_ts is None:
                     first_ts = ts_ns
-                # Fast path: Ethernet II, IPv4 without options or fragmentation, UDP whose
-                # length agrees with IP's, payload not SIP (an RTP/RTCP first byte has version
-                # 2: 0x80..0xbf, never a SIP letter nor HEP). One unpack reads every field.
-                if linktype == LINKTYPE_ETHERNET and caplen == origlen and caplen >= 54:
+                # Fast path: a fixed-size link header, IPv4 without options or fragmentation,
+                # UDP whose length agrees with IP's, payload not SIP (an RTP/RTCP first byte has
+                # version 2: 0x80..0xbf, never a SIP letter nor HEP). One unpack reads every field.
+                if linktype != fast_linktype:  # pcapng may mix link types; most files have one
+                    fast_linktype = linktype
+                    fast, header, minimum = fast_links.get(linktype, (None, 0, 0))
+                if fast is not None and caplen == origlen and caplen >= minimum:
                     ethertype, ver_ihl, total, flags, proto, src_raw, dst_raw, sport, dport, ulen, first = fast(
                         buf, off
                     )
@@ -160,7 +181,7 @@ class Pipeline:
                         and not flags & 0x3FFF
                         and 0x80 <= first < 0xC0
                         and ulen == total - 20
-                        and total <= caplen - 14
+                        and total <= caplen - header
                     ):
                         if feed_udp is None:
                             classes["udp-other"] = classes.get("udp-other", 0) + 1
@@ -174,7 +195,7 @@ class Pipeline:
                         if dst is None:
                             dst = cache[dst_raw] = _ntoa(dst_raw)
                         media += 1
-                        feed_udp(src, sport, dst, dport, ts_ns, number, buf, off + 42, off + 14 + total)
+                        feed_udp(src, sport, dst, dport, ts_ns, number, buf, off + header + 28, off + header + total)
                         continue
                 frame_class = self._classify(number, ts_ns, linktype, buf, off, off + caplen, caplen < origlen, offset)
                 if frame_class is not MEDIA:

@@ -3,7 +3,7 @@ path against the general path, and the bounds on kept diagnostics."""
 
 from __future__ import annotations
 
-from captures_crafted import ethernet, ipv4, rtp, sll, udp, write_pcap
+from captures_crafted import ethernet, ipv4, rtp, sll, sll2, udp, write_pcap
 from conftest import shared_path
 from ladder.capture import load_capture
 from ladder.ingest import read_frames
@@ -67,12 +67,36 @@ def _rtp_capture(tmp_path, wrap, linktype, name):
 
 
 def test_fast_path_agrees_with_the_general_path(tmp_path):
-    """Ethernet frames take the fixed-offset fast path; the same packets over Linux SLL do not."""
-    fast = _rtp_capture(tmp_path, ethernet, 1, "eth.pcap")
-    general = _rtp_capture(tmp_path, sll, 113, "sll.pcap")
-    assert fast.frame_classes == general.frame_classes == {"rtp": 40}
-    (a,), (b,) = fast.streams, general.streams
-    assert (a.ssrc, a.packets, a.src, a.dst) == (b.ssrc, b.packets, b.src, b.dst)
+    """Ethernet and Linux cooked capture (v1 and v2) take the fixed-offset fast path; the same
+    packets behind an 802.1Q tag take the general path. All four give the same streams."""
+    eth = _rtp_capture(tmp_path, ethernet, 1, "eth.pcap")
+    cooked = _rtp_capture(tmp_path, sll, 113, "sll.pcap")
+    cooked2 = _rtp_capture(tmp_path, sll2, 276, "sll2.pcap")
+    tagged = _rtp_capture(tmp_path, lambda inner: ethernet(inner, vlans=((0x8100, 10),)), 1, "vlan.pcap")
+    for capture in (eth, cooked, cooked2, tagged):
+        assert capture.frame_classes == {"rtp": 40}
+        (stream,) = capture.streams
+        assert (stream.ssrc, stream.packets, stream.lost, stream.src, stream.dst) == (
+            0x1234ABCD, 40, 0, eth.streams[0].src, eth.streams[0].dst,
+        )
+        assert stream.max_jitter_ms == eth.streams[0].max_jitter_ms
+
+
+def test_fast_path_is_taken_for_cooked_captures(tmp_path, monkeypatch):
+    """The general path (``_classify``) never sees RTP over SLL or SLL2, only tagged Ethernet."""
+    seen: list[int] = []
+    original = Pipeline._classify
+
+    def spy(self, number, *args):
+        seen.append(number)
+        return original(self, number, *args)
+
+    monkeypatch.setattr(Pipeline, "_classify", spy)
+    _rtp_capture(tmp_path, sll, 113, "sll.pcap")
+    _rtp_capture(tmp_path, sll2, 276, "sll2.pcap")
+    assert seen == []
+    _rtp_capture(tmp_path, lambda inner: ethernet(inner, vlans=((0x8100, 10),)), 1, "vlan.pcap")
+    assert len(seen) == 40
 
 
 def test_fast_path_leaves_odd_udp_lengths_to_the_general_path(tmp_path):
