@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from decoders.numbers import bounded_number
 from decoders.errors import Malformed
+from decoders.numbers import bounded_number
 
 REASON = "malformed-sdp"
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")

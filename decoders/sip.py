@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from decoders.errors import DecodeError, Malformed
 from decoders.multipart import find_part, parse_multipart
+from decoders.numbers import bounded_number
 from decoders.records import Endpoint, FrameRef
 from decoders.sdp import SdpSession, parse_sdp
 from decoders.sipuri import (
@@ -32,7 +33,6 @@ from decoders.sipuri import (
     parse_via,
     split_outside_quotes,
 )
-from decoders.numbers import bounded_number
 
 __all__ = [
     "NameAddr",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ladder.capture import ENGINES
+import sys
+
+from ladder.capture import ENGINES, load_capture
 
 
 def add_capture_arguments(parser, *, stdin: bool = True) -> None:
@@ -13,3 +15,18 @@ def add_capture_arguments(parser, *, stdin: bool = True) -> None:
                         help="capture reader: auto (ours, tshark for formats we do not read), dpkt, pyshark")
     parser.add_argument("--tls-keylog", metavar="FILE",
                         help="SSLKEYLOGFILE key log: decrypt SIP over TLS (through tshark)")
+
+
+def load_capture_from_args(args, *, media: bool = True, progress=None):
+    """The capture the command line names, with each file-level problem (a truncated last
+    record, say) as one warning line on stderr: every command says the same thing."""
+    capture = load_capture(
+        args.file,
+        engine=getattr(args, "engine", "auto"),
+        tls_keylog=getattr(args, "tls_keylog", None),
+        progress=progress,
+        media=media,
+    )
+    for problem in capture.errors:
+        print(f"ladder: warning: {problem}", file=sys.stderr)
+    return capture

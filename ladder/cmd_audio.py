@@ -13,7 +13,7 @@ import struct
 import sys
 
 from decoders.rtp import rtp_header_end
-from ladder.capture import load_capture
+from ladder.cli_arguments import load_capture_from_args
 from ladder.errors import UsageError
 from ladder.ingest import CaptureReader
 from ladder.pipeline import Pipeline
@@ -113,7 +113,7 @@ def read_payloads(path: str, streams: list[RtpStream], builders: dict[tuple, Tra
 
 def run(args) -> int:
     ssrc = parse_ssrc(args.stream)
-    capture = load_capture(args.file)
+    capture = load_capture_from_args(args)
     streams = select_streams(capture.streams, ssrc, args.mix)
     builders = {}
     for stream in streams:

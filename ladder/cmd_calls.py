@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 
-from ladder.cli_arguments import add_capture_arguments
 from ladder.calls import Call, build_calls
-from ladder.capture import load_capture
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.textsafe import safe_text
 
 
@@ -69,7 +68,7 @@ def format_table(calls: list[Call]) -> str:
 
 
 def run(args) -> int:
-    capture = load_capture(args.file, engine=args.engine, tls_keylog=args.tls_keylog, media=False)
+    capture = load_capture_from_args(args, media=False)
     calls = build_calls(capture)
     if args.json:
         print(json.dumps({"calls": [call_dict(c) for c in calls]}, indent=2, ensure_ascii=False))

@@ -11,9 +11,14 @@ import json
 import os
 import sys
 
-from ladder.cli_arguments import add_capture_arguments
-from ladder.capture import load_capture
-from ladder.check import CheckResult, annotate_ladder, check_call, has_media_module, verdict_line
+from ladder.check import (
+    CheckResult,
+    annotate_ladder,
+    check_call,
+    has_media_module,
+    verdict_line,
+)
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.reference import load_references
@@ -73,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from ladder.layout import build_ladder
 
     media = not args.no_media and has_media_module()
-    capture = load_capture(args.file, engine=args.engine, tls_keylog=args.tls_keylog, media=media)
-    for problem in capture.errors:
-        print(f"ladder: warning: {problem}", file=sys.stderr)
+    capture = load_capture_from_args(args, media=media)
     calls = build_calls(capture)
     if args.call:
         chosen = []

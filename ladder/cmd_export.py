@@ -8,11 +8,10 @@ import os
 import sys
 from typing import Any, Callable
 
-from ladder.calls import Call, build_calls, find_call
-from ladder.capture import load_capture
-from ladder.errors import UsageError
 from ladder.aliases import add_alias_arguments, build_aliases
-from ladder.cli_arguments import add_capture_arguments
+from ladder.calls import Call, build_calls, find_call
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.errors import UsageError
 from ladder.layout import build_ladder
 
 TEXT_OUTPUTS = ("html", "text", "mermaid", "json")
@@ -99,9 +98,7 @@ def _bindings(capture: Any, calls: list[Call], media: bool) -> list[Any] | None:
 def run(args) -> int:
     outputs = _check_outputs(args)
     media = not args.no_media
-    capture = load_capture(args.file, engine=args.engine, tls_keylog=args.tls_keylog, media=media)
-    for problem in capture.errors:
-        print(f"ladder: warning: {problem}", file=sys.stderr)
+    capture = load_capture_from_args(args, media=media)
     all_calls = build_calls(capture)
     chosen = _select(all_calls, args.call)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from ladder.cli_arguments import add_capture_arguments
 from ladder.aliases import add_alias_arguments, build_aliases
 from ladder.calls import Call, build_calls, find_call
-from ladder.capture import load_capture
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.errors import UsageError
 from ladder.layout import build_ladder
 from ladder.render_json import render_json
@@ -58,9 +57,7 @@ def render_ladders(args, out=None) -> int:
     out = out or sys.stdout
     aliases = build_aliases(args.alias, args.alias_file)
     media = not args.no_media
-    capture = load_capture(args.file, engine=args.engine, tls_keylog=args.tls_keylog, media=media)
-    for problem in capture.errors:
-        print(f"ladder: warning: {problem}", file=sys.stderr)
+    capture = load_capture_from_args(args, media=media)
     all_calls = build_calls(capture)
     selected = getattr(args, "call", []) or []
     calls = select_calls(all_calls, selected)

@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
-from ladder.cli_arguments import add_capture_arguments
-from ladder.capture import Capture, load_capture
+from ladder.capture import Capture
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.progress import terminal_meter
 
 
@@ -86,11 +86,7 @@ def format_stats(stats: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     meter = None if args.json else terminal_meter()
-    capture = load_capture(
-        args.file, engine=args.engine, tls_keylog=args.tls_keylog, progress=meter, media=not args.no_media
-    )
-    for problem in capture.errors:
-        print(f"ladder: warning: {problem}", file=sys.stderr)
+    capture = load_capture_from_args(args, media=not args.no_media, progress=meter)
     stats = compute_stats(capture)
     if args.json:
         json.dump(stats, sys.stdout, indent=2)

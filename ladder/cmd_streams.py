@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ladder.cli_arguments import add_capture_arguments
-from ladder.capture import load_capture
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.errors import UsageError
 from ladder.rtp_streams import RtpStream
 from ladder.textsafe import safe_text
@@ -133,7 +132,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def run(args) -> int:
-    capture = load_capture(args.file, engine=args.engine, tls_keylog=args.tls_keylog)
+    capture = load_capture_from_args(args)
     rows = collect(capture, args.call)
     if args.json:
         print(json.dumps({"streams": rows}, indent=2, ensure_ascii=False))
