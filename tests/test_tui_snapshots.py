@@ -1,0 +1,53 @@
+"""Snapshot tests (pytest-textual-snapshot) of the call list and ladder screens at a fixed size.
+
+The SVGs live in tests/snapshots/. After a deliberate change to what the screens show, run
+``python3 -m pytest tests/test_tui_snapshots.py --snapshot-update`` and look at the diff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_textual_snapshot import SVGImageExtension
+
+from tests.conftest import SAMPLES, shared_path
+from tui.app import create_app
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+TERMINAL = (140, 40)
+
+
+@pytest.fixture(autouse=True)
+def snapshots_in_tests_snapshots(monkeypatch):
+    """Keep the SVGs in tests/snapshots/<test file>/ rather than syrupy's __snapshots__."""
+    monkeypatch.setattr(SVGImageExtension, "dirname",
+                        classmethod(lambda cls, *, test_location: str(SNAPSHOTS / test_location.basename)))
+
+
+async def loaded(pilot) -> None:
+    app = pilot.app
+    for _ in range(1200):
+        if app.loaded and app.checked:
+            break
+        await pilot.pause(0.05)
+    assert app.loaded and app.checked, "the capture did not finish loading"
+    await pilot.pause()
+
+
+def test_call_list_screen(snap_compare):
+    """Six calls of a proxy/registrar capture with outcomes, references and deviation counts."""
+    app = create_app(str(shared_path("captures/wireshark-wiki/aaa.pcap")))
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=loaded)
+
+
+def test_ladder_screen_with_cursor_on_f3(snap_compare):
+    """RFC 3665 §3.2 through two proxies, time column on, cursor on F3 (the ACK)."""
+    app = create_app(str(SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"))
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=loaded, press=["enter", "j", "j", "t"])
+
+
+def test_ladder_screen_deviations_pane(snap_compare):
+    """A call that deviates from its reference: marks beside arrows, the deviations pane."""
+    app = create_app(str(shared_path("captures/wireshark-wiki/aaa.pcap")))
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=loaded, press=["G", "enter", "2"])

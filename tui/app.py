@@ -1,0 +1,280 @@
+"""The Textual application: ``create_app`` builds it (for the CLI and the tests alike) and
+``run_app`` runs it for ``ladder FILE`` on a terminal.
+
+The app holds the loaded capture and its calls; the screens draw them. Loading happens in a
+thread worker that only posts messages (``tui.loading``); the handlers here, on the UI
+thread, update the screens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from ladder.diagram import Ladder
+from ladder.errors import CaptureError, UsageError
+from tui.call_list_screen import CallListScreen
+from tui.call_rows import CallRow, call_row
+from tui.dialogs import ExportScreen, HelpScreen
+from tui.export import ExportFormat, available_formats, export, output_stem
+from tui.ladder_screen import LadderScreen
+from tui.loading import (CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
+                         load_in_thread)
+from tui.safe_text import clean
+
+
+SWITCH_INTERVAL_S = 0.001
+
+
+class LadderApp(App):
+    """pcapladder's TUI on one capture file."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "pcapladder"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", show=True),
+        Binding("q", "back", "Quit/Back", show=True),
+    ]
+
+    def __init__(self, path: str, *, engine: str = "auto", tls_keylog: str | None = None,
+                 aliases: Any = None, media: bool = True, check: bool = True, time: bool = False,
+                 export_dir: str | Path | None = None) -> None:
+        super().__init__()
+        self.time_column = time
+        self.path = path
+        self.engine = engine
+        self.tls_keylog = tls_keylog
+        self.aliases = aliases
+        self.media = media
+        self.check = check
+        self.export_dir = Path(export_dir) if export_dir is not None else Path.cwd()
+        self.sub_title = clean(Path(path).name)
+        self._switch_interval = sys.getswitchinterval()
+        self.capture: Any = None
+        self.calls: dict[str, Any] = {}
+        self.checks: dict[str, Any] = {}
+        self._references: list[Any] | None = None
+        self.load_error: str | None = None
+        self.loaded = False
+        self.checked = False
+        self.call_list = CallListScreen()
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        # The loader thread is CPU-bound; with the default 5 ms switch interval every asyncio
+        # loop turn of the UI thread (dozens per repaint) may wait that long for the GIL.
+        # 1 ms keeps keys answered quickly while a big capture loads (measured: see report).
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        self.call_list.checking = self.check
+        self.push_screen(self.call_list)
+        self.load()
+
+    def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self) -> None:
+        worker = get_current_worker()
+        load_in_thread(self.post_message, lambda: worker.is_cancelled, self.path, engine=self.engine,
+                       tls_keylog=self.tls_keylog, media=self.media, check=self.check)
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        self.call_list.show_progress(message.figures)
+
+    def on_load_finished(self, message: LoadFinished) -> None:
+        self.capture = message.capture
+        self.calls = {call.id: call for call in message.calls}
+        self.loaded = True
+        self.call_list.show_loaded(message.capture, [self.row_of(call) for call in message.calls])
+
+    def on_media_bound(self, message: MediaBound) -> None:
+        numbers = {key: self.calls[call_id].index for key, call_id in message.call_of.items()
+                   if call_id in self.calls}
+        self.call_list.show_media(numbers, message.problems)
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.load_error = clean(message.message)
+        self.loaded = True
+        self.checked = True
+        self.call_list.checking = False
+        self.call_list.show_failed(self.load_error)
+        self.notify(self.load_error, title="Cannot load the capture", severity="error", timeout=10, markup=False)
+
+    def on_checks_finished(self, message: ChecksFinished) -> None:
+        self.checks.update(message.results)
+        failed = [r for r in message.results.values() if isinstance(r, CheckFailed)]
+        if failed:
+            self.notify(f"The checker failed on {len(failed)} call(s): {clean(failed[0].message)}",
+                        severity="warning", timeout=8, markup=False)
+        self.checked = message.done
+        rows = [self.row_of(self.calls[key]) for key in message.results if key in self.calls]
+        self.call_list.update_rows(rows, checking=not message.done)
+
+    def on_worker_state_changed(self, event: Any) -> None:
+        # A bug in a decoder must not leave a frozen "Loading…": say what happened in the app.
+        if event.worker.group != "load" or event.worker.error is None:
+            return
+        error = event.worker.error
+        if self.capture is None:
+            self.on_load_failed(LoadFailed(f"internal error while loading: {type(error).__name__}: {clean(error)}"))
+        else:  # the calls are there; only the checker broke
+            self.notify(f"The checker stopped: {type(error).__name__}: {clean(error)}", severity="warning",
+                        timeout=8, markup=False)
+            self.on_checks_finished(ChecksFinished({}, done=True))
+
+    def row_of(self, call: Any) -> CallRow:
+        result = self.checks.get(call.id)
+        if result is None:
+            return call_row(call)
+        if isinstance(result, CheckFailed):
+            return call_row(call, reference="check failed")
+        return call_row(call, reference=result.reference or "", deviations=len(result.deviations))
+
+    # --- ladders -------------------------------------------------------------------------------
+
+    def build_view(self, keys: list[str], media: bool) -> tuple[Ladder, list[Any], list[Any]]:
+        """The ladder of ``keys`` (annotated with deviations for one call), its deviations and
+        its RTP streams."""
+        from ladder.layout import build_ladder
+
+        calls = [self.calls[k] for k in keys]
+        ladder = build_ladder(calls[0] if len(calls) == 1 else calls, self.capture, aliases=self.aliases,
+                              media=media)
+        deviations: list[Any] = []
+        result = self.checks.get(keys[0]) if len(keys) == 1 else self.check_group(calls, ladder)
+        if result is not None and not isinstance(result, CheckFailed):
+            from ladder.check import annotate_ladder
+
+            ladder = annotate_ladder(ladder, result)
+            deviations = list(result.deviations)
+        stream_keys = {k for arrow in ladder.arrows for k in arrow.stream_keys}
+        streams = [s for s in self.capture.streams if s.key in stream_keys]
+        return ladder, deviations, streams
+
+    def check_group(self, calls: list[Any], ladder: Ladder) -> Any:
+        """Several calls drawn as one are checked as one (F-numbers of the shared ladder)."""
+        if not self.check or importlib.util.find_spec("ladder.check") is None:
+            return None
+        from ladder.check import check_call
+        from ladder.reference import load_references
+
+        if self._references is None:
+            self._references = load_references()
+        return check_call(calls, self.capture, self._references, ladder=ladder)
+
+    def open_ladder(self, keys: list[str]) -> None:
+        """One ladder for ``keys``: a call (with all its legs, which the call model already
+        groups) or several selected calls together (sngrep's extended flow)."""
+        if self.capture is None:
+            self.notify("The capture is still loading.", severity="warning", timeout=2, markup=False)
+            return
+        self.push_screen(LadderScreen(keys, self.build_view, media=self.media, time=self.time_column))
+
+    # --- export --------------------------------------------------------------------------------
+
+    def ask_export(self, keys: list[str], ladder: Ladder | None = None, *, time: bool = False) -> None:
+        if self.capture is None:
+            self.notify("The capture is still loading.", severity="warning", timeout=2, markup=False)
+            return
+        what = f"call {self.calls[keys[0]].index}" if len(keys) == 1 else f"{len(keys)} calls"
+
+        def done(fmt: ExportFormat | None) -> None:
+            if fmt is not None:
+                self.export_calls(fmt, keys, ladder, time=time)
+
+        self.push_screen(ExportScreen(available_formats(), what), done)
+
+    def export_calls(self, fmt: ExportFormat, keys: list[str], ladder: Ladder | None = None, *,
+                     time: bool = False) -> Path | None:
+        """Write ``keys`` in ``fmt`` to the export directory and say where in a notification
+        (the text ladder as shown: with its time column when that is on)."""
+        if ladder is None:
+            ladder = self.build_view(keys, self.media)[0]
+        calls = [self.calls[k] for k in keys]
+        stem = output_stem(self.path, [c.index for c in calls])
+        try:
+            path, holds = export(fmt, directory=self.export_dir, stem=stem, ladder=ladder,
+                                 capture=self.capture, calls=calls, all_calls=list(self.calls.values()),
+                                 time=time)
+        except (OSError, CaptureError, UsageError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.notify(f"Could not write the {fmt.label}: {reason}", severity="error", markup=False)
+            return None
+        self.notify(f"Wrote {path.name} ({holds})", title="Saved", timeout=6, markup=False)
+        return path
+
+    # --- app-wide actions ----------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_back(self) -> None:
+        """Leave the current screen; from the call list, quit."""
+        if self.screen is self.call_list or len(self.screen_stack) <= 2:
+            self.workers.cancel_group(self, "load")
+            self.exit(return_code=2 if self.load_error else 0)  # the CLI's code for bad input
+        else:
+            self.pop_screen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys of pcapladder", self.action_help)
+        if isinstance(screen, LadderScreen):
+            yield SystemCommand("Toggle time column", "Relative time beside each arrow", screen.action_toggle_time)
+            yield SystemCommand("Toggle media bars", "Show or hide RTP media bars", screen.action_toggle_media)
+            yield SystemCommand("Raw messages", "Every SIP message of this ladder", screen.action_raw)
+            for fmt in available_formats():
+                yield SystemCommand(f"Save as {fmt.label}", f"Write {fmt.suffix} to the current directory",
+                                    lambda fmt=fmt, screen=screen: self.export_calls(
+                                        fmt, screen.keys, screen.ladder, time=screen.time_column))
+        elif isinstance(screen, CallListScreen):
+            yield SystemCommand("Filter calls", "Focus the filter box", screen.action_focus_filter)
+            yield SystemCommand("Extended flow", "Selected calls in one ladder", screen.action_extended)
+            for fmt in available_formats():
+                yield SystemCommand(f"Save as {fmt.label}", f"Write {fmt.suffix} to the current directory",
+                                    lambda fmt=fmt, screen=screen: self._export_chosen(fmt, screen))
+
+    def _export_chosen(self, fmt: ExportFormat, screen: CallListScreen) -> None:
+        keys = screen.chosen_keys()
+        if keys and self.capture is not None:
+            self.export_calls(fmt, keys)
+
+
+def create_app(path: str, *, engine: str = "auto", tls_keylog: str | None = None, aliases: Any = None,
+               media: bool = True, check: bool = True, time: bool = False,
+               export_dir: str | Path | None = None) -> LadderApp:
+    """The one app factory, used by ``ladder FILE`` and by the tests."""
+    return LadderApp(path, engine=engine, tls_keylog=tls_keylog, aliases=aliases, media=media, check=check,
+                     time=time, export_dir=export_dir)
+
+
+def run_app(args: Any) -> int:
+    """Run the TUI for parsed ``ladder FILE`` arguments (``file``, ``engine``, ``tls_keylog``,
+    ``alias``/``alias_file`` or a ready ``aliases`` map, ``no_media``, ``time``); returns the
+    exit status."""
+    from ladder.aliases import build_aliases
+
+    aliases = getattr(args, "aliases", None)
+    if aliases is None:
+        aliases = build_aliases(getattr(args, "alias", None), getattr(args, "alias_file", None))
+    app = create_app(
+        args.file,
+        engine=getattr(args, "engine", "auto") or "auto",
+        tls_keylog=getattr(args, "tls_keylog", None),
+        aliases=aliases,
+        media=not getattr(args, "no_media", False),
+        time=bool(getattr(args, "time", False)),
+    )
+    app.run()
+    return int(app.return_code or 0)

@@ -1,0 +1,281 @@
+"""The ladder of one call (or several, sngrep's extended flow) with an arrow cursor, the
+selected message in a detail pane, and the call's deviations and RTP streams beside it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+
+from ladder.diagram import MEDIA, Arrow, Ladder
+from tui.ladder_lines import ladder_lines
+from tui.ladder_view import DEVIATION_STYLE, MEDIA_STYLE, RETRANSMISSION_STYLE, LadderView
+from tui.panes import fill_streams_table, stream_detail
+from tui.safe_text import clean, safe_text
+from tui.sip_highlight import highlight_sip
+
+
+def arrow_style(arrow: Arrow) -> Style | None:
+    if arrow.marks:
+        return DEVIATION_STYLE
+    if arrow.kind == MEDIA:
+        return MEDIA_STYLE
+    if arrow.retransmission:
+        return RETRANSMISSION_STYLE
+    return None
+
+
+def arrow_heading(ladder: Ladder, arrow: Arrow) -> Text:
+    """The detail pane's first lines: F-number, label, frames, time, addresses, marks."""
+    out = Text()
+    name = f"F{arrow.f}" if arrow.f is not None else "media"
+    out.append(f"{name}  ", style="bold reverse")
+    out.append(clean(arrow.label), style="bold")
+    if arrow.retransmission:
+        out.append("  (retransmission)", style="yellow")
+    out.append("\n")
+    seconds = (arrow.ts_ns - ladder.t0_ns) / 1e9
+    out.append(f"time +{seconds:.3f} s")
+    if arrow.frames:
+        frames = ", ".join(str(f) for f in arrow.frames)
+        out.append(f"   frame{'s' if len(arrow.frames) > 1 else ''} {frames}")
+    out.append("\n")
+    src = ladder.participants[arrow.src].name if arrow.src < len(ladder.participants) else "?"
+    dst = ladder.participants[arrow.dst].name if arrow.dst < len(ladder.participants) else "?"
+    message = arrow.message
+    if message is not None and message.src is not None and message.dst is not None:
+        out.append(f"{clean(src)} ({message.src}) → {clean(dst)} ({message.dst})\n")
+    else:
+        out.append(f"{clean(src)} → {clean(dst)}\n")
+    for mark in arrow.marks:
+        out.append(f"! {clean(mark)}\n", style="bold red")
+    return out
+
+
+class LadderScreen(Screen):
+    BINDINGS = [
+        Binding("escape,q", "back", "Back", show=True),
+        Binding("t", "toggle_time", "Time", show=True),
+        Binding("m", "toggle_media", "Media", show=True),
+        Binding("f6,R", "raw", "Raw", show=True),
+        Binding("f2,s", "save", "Save", show=True),
+        Binding("slash", "search", "Search", show=True),
+        Binding("n", "search_next", "Next hit", show=False),
+        Binding("z", "zoom", "Zoom", show=True),
+        Binding("1", "side('tab-message')", "Message", show=False),
+        Binding("2", "side('tab-deviations')", "Deviations", show=False),
+        Binding("3", "side('tab-call-streams')", "Streams", show=False),
+    ]
+
+    def __init__(self, keys: list[str], build: Callable[[list[str], bool], tuple[Ladder, list[Any], list[Any]]],
+                 *, media: bool = True, time: bool = False) -> None:
+        """``build(keys, media)`` returns (ladder, deviations, streams) for the calls ``keys``."""
+        super().__init__()
+        self.keys = keys
+        self._build = build
+        self.media = media
+        self.time_column = time
+        self.ladder: Ladder | None = None
+        self.deviations: list[Any] = []
+        self.streams: list[Any] = []
+        self.search_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="ladder-title")
+        with Horizontal(id="ladder-body"):
+            yield LadderView(id="ladder")
+            with TabbedContent(id="side", initial="tab-message"):
+                with TabPane("Message", id="tab-message"):
+                    with VerticalScroll(id="detail-scroll"):
+                        yield Static("", id="detail", markup=False)
+                with TabPane("Deviations", id="tab-deviations"):
+                    yield DataTable(id="deviations", cursor_type="row", zebra_stripes=True)
+                with TabPane("Streams", id="tab-call-streams"):
+                    yield DataTable(id="call-streams", cursor_type="row", zebra_stripes=True)
+        yield Input(placeholder="Search messages, or F12 to go to F12 (Enter: next match, Esc: close)",
+                    id="search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.rebuild(cursor=0)
+        self.query_one("#ladder", LadderView).focus()
+
+    # --- drawing -------------------------------------------------------------------------------
+
+    def rebuild(self, *, cursor: int) -> None:
+        try:
+            self.ladder, self.deviations, self.streams = self._build(self.keys, self.media)
+            lines = ladder_lines(self.ladder, time=self.time_column)
+        except Exception as exc:  # a bug drawing one call must not take the whole app down
+            message = f"Cannot draw this ladder: {type(exc).__name__}: {clean(exc)}"
+            self.query_one("#ladder-title", Static).update(Text(message, style="bold red"))
+            self.notify(message, severity="error", timeout=8, markup=False)
+            return
+        view = self.query_one("#ladder", LadderView)
+        view.set_lines(lines, [arrow_style(a) for a in self.ladder.arrows], cursor=cursor)
+        sip = len(self.ladder.sip_arrows())
+        title = Text(clean(self.ladder.title), style="bold")
+        title.append(f"   {sip} messages · {len(self.ladder.arrows) - sip} media bars · "
+                     f"{len(self.deviations)} deviations", style="")
+        self.query_one("#ladder-title", Static).update(title)
+        self._fill_deviations()
+        problems = {key: tuple(a.marks) for a in self.ladder.arrows if a.kind == MEDIA for key in a.stream_keys}
+        fill_streams_table(self.query_one("#call-streams", DataTable), self.streams, problems,
+                           self.app.call_list.stream_calls)
+        if not self.ladder.arrows:
+            self.query_one("#detail", Static).update(Text("This call has no arrows to show."))
+
+    def _fill_deviations(self) -> None:
+        table = self.query_one("#deviations", DataTable)
+        table.clear(columns=True)
+        for key, label in (("severity", "Severity"), ("code", "Code"), ("f", "F"), ("message", "Message")):
+            table.add_column(label, key=key)
+        for number, deviation in enumerate(self.deviations):
+            severity = str(deviation.severity)
+            style = {"error": "bold red", "warning": "yellow"}.get(severity, "")
+            fs = ", ".join(f"F{f}" for f in deviation.f) or "-"
+            table.add_row(safe_text(severity, style), safe_text(deviation.code, "bold"), Text(fs),
+                          safe_text(deviation.message), key=str(number))
+
+    # --- cursor and detail ---------------------------------------------------------------------
+
+    def on_ladder_view_arrow_selected(self, event: LadderView.ArrowSelected) -> None:
+        if self.ladder is None or not (0 <= event.index < len(self.ladder.arrows)):
+            return
+        arrow = self.ladder.arrows[event.index]
+        detail = arrow_heading(self.ladder, arrow)
+        detail.append("\n")
+        if arrow.message is not None:
+            detail.append_text(highlight_sip(arrow.message.raw))
+        elif arrow.kind == MEDIA:
+            keys = set(arrow.stream_keys)
+            matching = [s for s in self.streams if s.key in keys]
+            for stream in matching:
+                detail.append_text(stream_detail(stream, tuple(arrow.marks)))
+                detail.append("\n")
+            if not matching:
+                detail.append("No statistics for this media bar.\n")
+        self.query_one("#detail", Static).update(detail)
+        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def arrow_index_of_f(self, f: int) -> int | None:
+        if self.ladder is None:
+            return None
+        return next((i for i, a in enumerate(self.ladder.arrows) if a.f == f), None)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "call-streams":
+            event.stop()
+            self._jump_to_stream(self.streams[int(event.row_key.value)])
+            return
+        if event.data_table.id != "deviations":
+            return
+        event.stop()
+        deviation = self.deviations[int(event.row_key.value)]
+        for f in deviation.f:
+            index = self.arrow_index_of_f(f)
+            if index is not None:
+                view = self.query_one("#ladder", LadderView)
+                view.cursor = index
+                view.focus()
+                self.action_side("tab-message")
+                return
+        self.notify("This deviation names no message of the ladder.", severity="warning", markup=False)
+
+    def _jump_to_stream(self, stream: Any) -> None:
+        """Enter on a stream row: the cursor goes to the media bar that stands for it."""
+        if self.ladder is None:
+            return
+        for index, arrow in enumerate(self.ladder.arrows):
+            if arrow.kind == MEDIA and stream.key in arrow.stream_keys:
+                view = self.query_one("#ladder", LadderView)
+                view.cursor = index
+                view.focus()
+                self.action_side("tab-message")
+                return
+        self.notify("Media bars are hidden (m shows them).", severity="warning", timeout=2, markup=False)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def action_side(self, tab: str) -> None:
+        side = self.query_one("#side", TabbedContent)
+        side.display = True
+        side.active = tab
+
+    def action_zoom(self) -> None:
+        """The ladder alone, full width (small terminals, wide ladders); z again brings the pane back."""
+        side = self.query_one("#side", TabbedContent)
+        side.display = not side.display
+
+    def action_toggle_time(self) -> None:
+        self.time_column = not self.time_column
+        self.rebuild(cursor=self.query_one("#ladder", LadderView).cursor)
+
+    def action_toggle_media(self) -> None:
+        view = self.query_one("#ladder", LadderView)
+        current = self.ladder.arrows[view.cursor] if self.ladder and self.ladder.arrows else None
+        self.media = not self.media
+        self.rebuild(cursor=0)
+        if current is not None and current.f is not None:
+            index = self.arrow_index_of_f(current.f)
+            if index is not None:
+                view.cursor = index
+        self.notify("Media bars shown" if self.media else "Media bars hidden", timeout=1.5, markup=False)
+
+    def action_raw(self) -> None:
+        if self.ladder is not None:
+            from tui.raw_screen import RawScreen
+
+            self.app.push_screen(RawScreen(self.ladder))
+
+    def action_save(self) -> None:
+        self.app.ask_export(self.keys, ladder=self.ladder, time=self.time_column)
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search":
+            self.search_text = event.value
+            self.action_search_next()
+
+    def action_back(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.has_focus:  # Esc closes the search line first, then leaves the screen
+            search.display = False
+            self.query_one("#ladder", LadderView).focus()
+            return
+        self.app.action_back()
+
+    def action_search_next(self) -> None:
+        if not self.search_text or self.ladder is None or not self.ladder.arrows:
+            return
+        needle = self.search_text.strip().lower()
+        view = self.query_one("#ladder", LadderView)
+        if re.fullmatch(r"f\d+", needle):  # "F12": straight to that arrow, as in the RFC's text
+            index = self.arrow_index_of_f(int(needle[1:]))
+            if index is not None:
+                view.cursor = index
+                return
+        count = len(self.ladder.arrows)
+        for step in range(1, count + 1):
+            index = (view.cursor + step) % count
+            arrow = self.ladder.arrows[index]
+            haystack = arrow.label.lower()
+            if arrow.message is not None:
+                haystack += "\n" + arrow.message.raw.decode("utf-8", "replace").lower()
+            if needle in haystack:
+                view.cursor = index
+                return
+        self.notify(f"No message contains {clean(self.search_text)!r}.", severity="warning", timeout=2, markup=False)

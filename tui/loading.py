@@ -1,0 +1,200 @@
+"""Loading a capture off the UI thread.
+
+``load_in_thread`` runs inside a Textual thread worker. It never touches a widget: it only
+posts messages (``LoadProgress`` a few times a second, then ``LoadFinished`` or ``LoadFailed``,
+then ``ChecksFinished`` in batches), and the app updates its screens on the UI thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from textual.message import Message
+
+from ladder.errors import CaptureError
+from ladder.progress import Progress
+
+PROGRESS_INTERVAL_S = 0.25  # a few updates a second: enough to look alive, cheap for a fast loop
+CHECK_POST_INTERVAL_S = 1.0  # results are posted in batches: each batch costs the UI a table update
+
+
+class LoadCancelled(Exception):
+    """Raised from the progress callback to stop ``load_capture`` when the user quits."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressFigures:
+    packets: int
+    bytes_read: int
+    total_bytes: int
+    sip_messages: int
+    call_ids: int  # distinct Call-IDs so far: the calls found, before legs are joined
+
+
+class LoadProgress(Message):
+    def __init__(self, figures: ProgressFigures) -> None:
+        super().__init__()
+        self.figures = figures
+
+
+class LoadFinished(Message):
+    def __init__(self, capture: Any, calls: list[Any]) -> None:
+        super().__init__()
+        self.capture = capture
+        self.calls = calls
+
+
+class LoadFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class MediaBound(Message):
+    """Which call each RTP stream belongs to and its media problems (``RtpStream.key`` keys)."""
+
+    def __init__(self, call_of: dict[Any, str], problems: dict[Any, tuple[str, ...]]) -> None:
+        super().__init__()
+        self.call_of = call_of
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFailed:
+    """The checker raised on one call: the call list says so instead of a deviation count."""
+
+    message: str
+
+
+class ChecksFinished(Message):
+    """Check results for some calls: ``results`` maps ``Call.id`` to a ``CheckResult`` (or a
+    ``CheckFailed``)."""
+
+    def __init__(self, results: dict[str, Any], done: bool) -> None:
+        super().__init__()
+        self.results = results
+        self.done = done
+
+
+def _figures(progress: Progress, total_bytes: int) -> ProgressFigures:
+    """The loader's ``Progress`` as the figures the progress line shows."""
+    return ProgressFigures(
+        packets=progress.frames,
+        bytes_read=progress.bytes_read,
+        total_bytes=progress.file_size or total_bytes,
+        sip_messages=progress.sip_messages,
+        call_ids=progress.call_ids,
+    )
+
+
+class ProgressThrottle:
+    """The ``progress=`` callback: posts at most one ``LoadProgress`` per interval and stops the
+    load (by raising ``LoadCancelled``) once the worker is cancelled."""
+
+    def __init__(self, post: Callable[[Message], Any], cancelled: Callable[[], bool], total_bytes: int,
+                 *, interval_s: float = PROGRESS_INTERVAL_S, clock: Callable[[], float] = time.monotonic):
+        self._post = post
+        self._cancelled = cancelled
+        self._total = total_bytes
+        self._interval = interval_s
+        self._clock = clock
+        self._last = float("-inf")
+        self.posted = 0
+
+    def __call__(self, progress: Any) -> None:
+        if self._cancelled():
+            raise LoadCancelled()
+        now = self._clock()
+        if now - self._last >= self._interval:
+            self._last = now
+            self.posted += 1
+            self._post(LoadProgress(_figures(progress, self._total)))
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,
+                   engine: str = "auto", tls_keylog: str | None = None, media: bool = True,
+                   check: bool = True) -> None:
+    """Load ``path``, build its calls, check them; report everything by ``post``."""
+    from ladder.calls import build_calls
+    from ladder.capture import load_capture
+
+    throttle = ProgressThrottle(post, cancelled, _file_size(path))
+    # Measured on a 230 MB capture: the collector's full passes over the growing heap find
+    # nothing to free yet hold the GIL for 0.1-1 s each, freezing the UI thread. Loading makes
+    # no reference cycles worth collecting, so the collector pauses meanwhile, and the loaded
+    # capture (kept for the app's life) is then frozen out of later full passes.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        capture = load_capture(path, engine=engine, tls_keylog=tls_keylog, progress=throttle, media=media)
+        calls = build_calls(capture)
+    except LoadCancelled:
+        return
+    except CaptureError as exc:
+        post(LoadFailed(str(exc)))
+        return
+    except OSError as exc:
+        post(LoadFailed(f"cannot read {path}: {exc.strerror or exc}"))
+        return
+    finally:
+        if collecting:
+            gc.enable()
+    gc.freeze()
+    post(LoadFinished(capture, calls))
+    if media and capture.streams:
+        post(bind_streams(capture, calls))
+    if check:
+        check_in_thread(post, cancelled, capture, calls)
+
+
+def bind_streams(capture: Any, calls: list[Any]) -> MediaBound:
+    """The streams' calls and problems, as ``ladder.media`` finds them for the whole capture
+    (binding all calls at once keeps streams on reused ports with the right call)."""
+    from ladder.media import bind_media, call_media_problems
+
+    call_of = {b.stream.key: b.call_id for b in bind_media(calls, capture.streams)}
+    problems: dict[Any, tuple[str, ...]] = {}
+    for problem in call_media_problems(calls, capture):
+        if problem.stream_key is not None and problem.code not in problems.get(problem.stream_key, ()):
+            problems[problem.stream_key] = problems.get(problem.stream_key, ()) + (problem.code,)
+    return MediaBound(call_of, problems)
+
+
+def check_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], capture: Any,
+                    calls: list[Any]) -> None:
+    """Deviations for every call, posted in batches so the list fills its column as it goes."""
+    try:
+        from ladder.check import check_call
+        from ladder.reference import load_references
+    except ModuleNotFoundError as exc:  # no `ladder check` in this build: no column to fill
+        if exc.name not in ("ladder.check", "ladder.reference"):
+            raise
+        post(ChecksFinished({}, done=True))
+        return
+    references = load_references()
+    batch: dict[str, Any] = {}
+    last_post = time.monotonic()
+    for call in calls:
+        if cancelled():
+            return
+        try:
+            batch[call.id] = check_call(call, capture, references)
+        except Exception as exc:  # one call the checker cannot handle must not hide the others
+            batch[call.id] = CheckFailed(f"{type(exc).__name__}: {exc}")
+        if time.monotonic() - last_post >= CHECK_POST_INTERVAL_S:
+            post(ChecksFinished(batch, done=False))
+            batch = {}
+            last_post = time.monotonic()
+    gc.freeze()  # the results live as long as the app (see load_in_thread)
+    post(ChecksFinished(batch, done=True))
