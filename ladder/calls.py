@@ -16,6 +16,7 @@ from ladder.dialogs import Dialog, build_dialogs
 from ladder.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
 from ladder.outcome import Outcome, call_outcome, request_outcome
 from ladder.transactions import TransactionSet, build_transactions
+from ladder.errors import UsageError
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
@@ -219,3 +220,18 @@ def find_call(calls: list[Call], selector: str) -> Call | None:
         number = int(selector)
         return next((c for c in calls if c.index == number), None)
     return next((c for c in calls if selector in c.call_ids), None)
+
+
+def select_calls(calls: list[Call], selectors: list[str]) -> list[Call]:
+    """The calls ``--call`` names (each once, in the order named); all of them when none is.
+    Raises ``UsageError`` for a selector that matches nothing."""
+    if not selectors:
+        return list(calls)
+    chosen: list[Call] = []
+    for selector in selectors:
+        call = find_call(calls, selector)
+        if call is None:
+            raise UsageError(f"no call {selector!r} in this capture ({len(calls)} calls; see 'ladder calls')")
+        if call not in chosen:
+            chosen.append(call)
+    return chosen

@@ -74,21 +74,13 @@ def run(args: argparse.Namespace) -> int:
     if wanted != "auto" and all(r.id != wanted for r in references):
         raise UsageError(f"no reference flow {wanted!r} (known: {', '.join(r.id for r in references)})")
 
-    from ladder.calls import build_calls, find_call
+    from ladder.calls import build_calls, select_calls
     from ladder.layout import build_ladder
 
     media = not args.no_media and has_media_module()
     capture = load_capture_from_args(args, media=media)
     calls = build_calls(capture)
-    if args.call:
-        chosen = []
-        for selector in args.call:
-            call = find_call(calls, selector)
-            if call is None:
-                raise UsageError(f"no call {selector!r} in this capture ({len(calls)} calls; see 'ladder calls')")
-            if call not in chosen:
-                chosen.append(call)
-        calls = chosen
+    calls = select_calls(calls, args.call)
     settings = RuleSettings(
         t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu, end_ns=capture.last_ts_ns
     )

@@ -9,7 +9,7 @@ import sys
 from typing import Any, Callable
 
 from ladder.aliases import add_alias_arguments, build_aliases
-from ladder.calls import Call, build_calls, find_call
+from ladder.calls import Call, build_calls, select_calls
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.errors import UsageError
 from ladder.layout import build_ladder
@@ -44,19 +44,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-check", action="store_true", help="leave out the RFC 3665 / RFC 3261 check")
     parser.add_argument("--time", action="store_true", help="a time column in the text ladder")
     parser.set_defaults(func=run)
-
-
-def _select(calls: list[Call], selectors: list[str]) -> list[Call]:
-    if not selectors:
-        return list(calls)
-    chosen: list[Call] = []
-    for selector in selectors:
-        call = find_call(calls, selector)
-        if call is None:
-            raise UsageError(f"no call {selector!r} in this capture ({len(calls)} calls; see 'ladder calls')")
-        if call not in chosen:
-            chosen.append(call)
-    return chosen
 
 
 def _check_outputs(args) -> list[tuple[str, str]]:
@@ -100,7 +87,7 @@ def run(args) -> int:
     media = not args.no_media
     capture = load_capture_from_args(args, media=media)
     all_calls = build_calls(capture)
-    chosen = _select(all_calls, args.call)
+    chosen = select_calls(all_calls, args.call)
 
     aliases = build_aliases(args.alias, args.alias_file)
     anonymizer = None

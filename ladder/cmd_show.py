@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 
 from ladder.aliases import add_alias_arguments, build_aliases
-from ladder.calls import Call, build_calls, find_call
+from ladder.calls import build_calls, select_calls
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
-from ladder.errors import UsageError
 from ladder.layout import build_ladder
 from ladder.render_json import render_json
 from ladder.render_mermaid import render_mermaid
@@ -37,19 +36,6 @@ def add_parser(subparsers) -> None:
                         help="the call to draw, by number (see 'ladder calls') or Call-ID; repeatable")
     parser.add_argument("--format", choices=FORMATS, default="text")
     parser.set_defaults(func=run)
-
-
-def select_calls(calls: list[Call], selectors: list[str]) -> list[Call]:
-    if not selectors:
-        return calls
-    chosen = []
-    for selector in selectors:
-        call = find_call(calls, selector)
-        if call is None:
-            raise UsageError(f"no call {selector!r} in this capture ({len(calls)} calls; see 'ladder calls')")
-        if call not in chosen:
-            chosen.append(call)
-    return chosen
 
 
 def render_ladders(args, out=None) -> int:
