@@ -120,7 +120,7 @@ def _load_pyshark(
 def _progress(pipeline: Pipeline, bytes_read: int, file_size: int, started: float, done: bool = False) -> Progress:
     return Progress(
         pipeline.frames, bytes_read, file_size, time.monotonic() - started, done,
-        len(pipeline.sip_messages), len(pipeline.call_ids),
+        len(pipeline.sip_messages), len(pipeline.call_ids), pipeline.sip_messages.copy,
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
-from typing import TextIO
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,9 @@ class Progress:
     done: bool = False
     sip_messages: int = 0
     call_ids: int = 0
+    # A copy of the SIP messages found so far, for a caller that shows calls while the read
+    # goes on (the TUI's call list). Called in the reading thread, inside the callback.
+    sip_so_far: Callable[[], list[Any]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def rate(self) -> float:

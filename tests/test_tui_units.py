@@ -18,7 +18,7 @@ from tui.call_filter import FilterError, parse_filter
 from tui.call_rows import call_row, format_duration, format_start, sort_rows
 from tui.export import free_path, output_stem
 from tui.ladder_lines import LadderLinesError, ladder_lines, map_arrow_lines
-from tui.loading import LoadFailed, LoadFinished, LoadProgress, ProgressThrottle, load_in_thread
+from tui.loading import CallsSoFar, LoadFailed, LoadFinished, LoadProgress, ProgressThrottle, load_in_thread
 from tui.safe_text import clean, safe_text
 from tui.sip_highlight import HEADER_NAME_STYLE, SDP_KEY_STYLE, START_STYLE, highlight_sip
 
@@ -193,6 +193,32 @@ def test_progress_is_throttled_and_cancellable():
     with pytest.raises(Exception) as info:
         stop(Progress(1, 1, 1, 0.1))
     assert type(info.value).__name__ == "LoadCancelled"
+
+
+def test_call_list_fills_in_while_loading():
+    """Every couple of seconds of loading, the calls built from the SIP messages found so far
+    are posted; the last partial list is what the finished load gives for those messages."""
+    messages = load_capture(str(SAMPLES / "rfc3665-3.8-unsuccessful-no-answer.pcap")).sip_messages
+    posted = []
+    now = [0.0]
+    throttle = ProgressThrottle(posted.append, lambda: False, 1000, clock=lambda: now[0])
+    seen_at_post = []
+    for step in range(1, len(messages) + 1):  # one message a second
+        now[0] = float(step)
+        so_far = messages[:step]
+        before = len(posted)
+        throttle(Progress(step, step, 1000, now[0], sip_messages=step, sip_so_far=so_far.copy))
+        seen_at_post += [step for m in posted[before:] if isinstance(m, CallsSoFar)]
+    partial = [m for m in posted if isinstance(m, CallsSoFar)]
+    assert 4 <= len(partial) <= len(messages) // 2  # not at every report: at most every 2 s
+    assert seen_at_post[0] == 2  # the first list comes 2 s into the load
+    for message, step in zip(partial, seen_at_post):
+        (call,) = message.calls  # one call, growing
+        assert call.messages == messages[:step]
+    # A finished read posts no partial list: the LoadFinished that follows has the whole one.
+    before = len(posted)
+    throttle(Progress(len(messages), 1, 1, 99.0, done=True, sip_so_far=messages.copy))
+    assert not any(isinstance(m, CallsSoFar) for m in posted[before:])
 
 
 def test_worker_function_posts_progress_then_calls():

@@ -26,7 +26,7 @@ from tui.call_rows import CallRow, call_row
 from tui.dialogs import ExportScreen, HelpScreen
 from tui.export import ExportFormat, available_formats, export, output_stem
 from tui.ladder_screen import LadderScreen
-from tui.loading import (CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
+from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
                          load_in_thread)
 from tui.safe_text import clean
 
@@ -90,6 +90,12 @@ class LadderApp(App):
 
     def on_load_progress(self, message: LoadProgress) -> None:
         self.call_list.show_progress(message.figures)
+
+    def on_calls_so_far(self, message: CallsSoFar) -> None:
+        if self.loaded:  # a late partial list must not replace the finished one
+            return
+        self.calls = {call.id: call for call in message.calls}
+        self.call_list.set_rows([self.row_of(call) for call in message.calls])
 
     def on_load_finished(self, message: LoadFinished) -> None:
         self.capture = message.capture

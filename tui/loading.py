@@ -19,6 +19,10 @@ from ladder.errors import CaptureError
 from ladder.progress import Progress
 
 PROGRESS_INTERVAL_S = 0.25  # a few updates a second: enough to look alive, cheap for a fast loop
+# The call list fills in while loading: calls are rebuilt from the messages so far every couple
+# of seconds, and never more often than keeps that work under a fifth of the loader's time.
+PARTIAL_INTERVAL_S = 2.0
+PARTIAL_SHARE = 5
 CHECK_POST_INTERVAL_S = 1.0  # results are posted in batches: each batch costs the UI a table update
 
 
@@ -39,6 +43,14 @@ class LoadProgress(Message):
     def __init__(self, figures: ProgressFigures) -> None:
         super().__init__()
         self.figures = figures
+
+
+class CallsSoFar(Message):
+    """The calls found so far, while the capture is still loading (rebuilt whole each time)."""
+
+    def __init__(self, calls: list[Any]) -> None:
+        super().__init__()
+        self.calls = calls
 
 
 class LoadFinished(Message):
@@ -96,13 +108,16 @@ class ProgressThrottle:
     load (by raising ``LoadCancelled``) once the worker is cancelled."""
 
     def __init__(self, post: Callable[[Message], Any], cancelled: Callable[[], bool], total_bytes: int,
-                 *, interval_s: float = PROGRESS_INTERVAL_S, clock: Callable[[], float] = time.monotonic):
+                 *, interval_s: float = PROGRESS_INTERVAL_S, partial_interval_s: float = PARTIAL_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic):
         self._post = post
         self._cancelled = cancelled
         self._total = total_bytes
         self._interval = interval_s
+        self._partial_interval = partial_interval_s
         self._clock = clock
         self._last = float("-inf")
+        self._next_partial = clock() + partial_interval_s  # a quick load shows its list once, at the end
         self.posted = 0
 
     def __call__(self, progress: Any) -> None:
@@ -113,6 +128,20 @@ class ProgressThrottle:
             self._last = now
             self.posted += 1
             self._post(LoadProgress(_figures(progress, self._total)))
+        if not progress.done and progress.sip_so_far is not None and now >= self._next_partial:
+            self._post_calls_so_far(progress.sip_so_far())
+
+    def _post_calls_so_far(self, messages: list[Any]) -> None:
+        from types import SimpleNamespace
+
+        from ladder.calls import build_calls
+
+        started = self._clock()
+        calls = build_calls(SimpleNamespace(sip_messages=messages))
+        spent = self._clock() - started
+        self._next_partial = self._clock() + max(self._partial_interval, PARTIAL_SHARE * spent)
+        if calls:
+            self._post(CallsSoFar(calls))
 
 
 def _file_size(path: str) -> int:
