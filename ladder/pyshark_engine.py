@@ -12,6 +12,7 @@ for small odd files, not the 1 GB capture.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -147,6 +148,9 @@ def read_frames_pyshark(
         for port in tls_server_ports(path):
             decode_as[f"tcp.port=={port}"] = "tls"
             decode_as[f"tls.port=={port}"] = "sip"
+    # A private event loop: pyshark would otherwise take the thread's current one, which a
+    # caller (an asyncio app, a test runner) may have closed or may still be running.
+    loop = asyncio.new_event_loop()
     capture = pyshark.FileCapture(
         path,
         use_json=True,
@@ -154,6 +158,7 @@ def read_frames_pyshark(
         keep_packets=False,
         override_prefs=prefs or None,
         decode_as=decode_as or None,
+        eventloop=loop,
     )
     try:
         for packet in capture:
@@ -183,6 +188,7 @@ def read_frames_pyshark(
             _note_crash(errors, exc)
             # close() raised before forgetting the dead tshark, so __del__ would raise again.
             capture._running_processes.clear()
+        loop.close()
 
 
 def _note_crash(errors: list[str] | None, exc: Exception) -> None:

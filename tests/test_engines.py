@@ -108,3 +108,25 @@ def test_pyshark_engine_keeps_the_frames_of_a_truncated_file(tmp_path):
     assert slow.frames == fast.frames > 0
     assert _messages(slow) == _messages(fast)
     assert len(slow.errors) == 1 and "cut short" in slow.errors[0]
+
+
+def test_pyshark_engine_runs_in_a_thread_without_an_event_loop():
+    """The TUI loads in a worker thread, which has no asyncio event loop of its own."""
+    require_tool("tshark")
+    import threading
+
+    path = str(shared_path("captures/heplify/sip_ipv4_tcp.pcap"))
+    results: list = []
+    failures: list = []
+
+    def load() -> None:
+        try:
+            results.append(load_capture(path, engine="pyshark"))
+        except Exception as exc:  # reported below with its type, so the test says what broke
+            failures.append(exc)
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join(timeout=120)
+    assert failures == [] and len(results) == 1
+    assert _messages(results[0]) == _messages(load_capture(path, engine="dpkt"))
