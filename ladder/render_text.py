@@ -102,6 +102,16 @@ def _positions(ladder: Ladder, names: list[str], texts: list[str], left: int) ->
 
 def render_text(ladder: Ladder, *, time: bool = False, compact: bool = False) -> str:
     """The ladder as text, LF line ends, ending with a newline."""
+    lines, _ = render_text_lines(ladder, time=time, compact=compact)
+    return "\n".join(lines) + "\n"
+
+
+def render_text_lines(
+    ladder: Ladder, *, time: bool = False, compact: bool = False
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """The lines of ``render_text`` and, per entry of ``ladder.arrows``, the (first, last)
+    inclusive range of lines that draw it (its label and its shaft), so that a viewer can put a
+    cursor on an arrow without laying the ladder out again."""
     names = [safe_text(p.name) for p in ladder.participants]
     texts = [arrow_text(a) for a in ladder.arrows]
     times = [f"{(a.ts_ns - ladder.t0_ns) / 1e9:.3f}" for a in ladder.arrows]
@@ -123,10 +133,12 @@ def render_text(ladder: Ladder, *, time: bool = False, compact: bool = False) ->
     rows.append(header)
     rows.append(lifelines())
 
+    spans: list[tuple[int, int]] = []  # row indexes of each arrow's label and shaft
     for arrow, text, stamp in zip(ladder.arrows, texts, times):
         a, b = sorted((arrow.src, arrow.dst))
         self_arrow = a == b
         previous = rows[-1]
+        label_index = len(rows)  # a label row of its own, appended next (unless borrowed below)
         if self_arrow:
             start = positions[a] + 2
             label_row = lifelines()
@@ -139,6 +151,7 @@ def render_text(ladder: Ladder, *, time: bool = False, compact: bool = False) ->
             if compact and previous.borrowable and (b <= prev_a or a >= prev_b):
                 label_row = previous
                 previous.borrowable = False
+                label_index = len(rows) - 1
             else:
                 label_row = lifelines()
                 rows.append(label_row)
@@ -153,17 +166,19 @@ def render_text(ladder: Ladder, *, time: bool = False, compact: bool = False) ->
         row.borrowable = not self_arrow
         row.span = (a, b)
         rows.append(row)
+        spans.append((label_index, len(rows) - 1))
     rows.append(lifelines())
 
     lines = []
     if ladder.title:
         lines += [safe_text(ladder.title), ""]
+    first_row = len(lines)
     lines += [row.text() for row in rows]
     if ladder.links:
         lines += ["", "Legs:"] + [f"  {safe_text(link)}" for link in ladder.links]
     if ladder.notes:
         lines += ["", "Notes:"] + [f"  {safe_text(note)}" for note in ladder.notes]
-    return "\n".join(lines) + "\n"
+    return lines, [(first_row + label, first_row + shaft) for label, shaft in spans]
 
 
 def _draw_arrow(row: _Row, arrow: Arrow, positions: list[int], a: int, b: int) -> None:

@@ -17,7 +17,7 @@ from tests.conftest import SAMPLES, shared_path
 from tui.call_filter import FilterError, parse_filter
 from tui.call_rows import call_row, format_duration, format_start, sort_rows
 from tui.export import free_path, output_stem
-from tui.ladder_lines import LadderLinesError, ladder_lines, map_arrow_lines
+from tui.ladder_lines import ladder_lines
 from tui.loading import CallsSoFar, LoadFailed, LoadFinished, LoadProgress, ProgressThrottle, load_in_thread
 from tui.safe_text import clean, safe_text
 from tui.sip_highlight import HEADER_NAME_STYLE, SDP_KEY_STYLE, START_STYLE, highlight_sip
@@ -160,18 +160,23 @@ def test_highlight_real_invite_with_sdp(two_proxies):
 def test_ladder_lines_are_the_text_renderer_lines(two_proxies):
     _capture, _calls, ladder = two_proxies
     for time in (False, True):
-        mapped = ladder_lines(ladder, time=time)
-        assert list(mapped.lines) == render_text(ladder, time=time).rstrip("\n").split("\n")
-        assert len(mapped.arrow_lines) == len(ladder.arrows)
-        for arrow, (first, last) in zip(ladder.arrows, mapped.arrow_lines):
-            label_line, arrow_line = mapped.lines[first], mapped.lines[last]
-            assert f"F{arrow.f}" in label_line.split()  # the label row names the F-number
-            assert "--" in arrow_line
+        for compact in (False, True):
+            mapped = ladder_lines(ladder, time=time, compact=compact)
+            assert list(mapped.lines) == render_text(ladder, time=time, compact=compact).rstrip("\n").split("\n")
+            assert len(mapped.arrow_lines) == len(ladder.arrows)
+            for arrow, (first, last) in zip(ladder.arrows, mapped.arrow_lines):
+                label_line, arrow_line = mapped.lines[first], mapped.lines[last]
+                assert f"F{arrow.f}" in label_line.split()  # the label row names the F-number
+                assert "--" in arrow_line and first < last
 
 
-def test_line_mapping_refuses_text_that_is_not_a_ladder():
-    with pytest.raises(LadderLinesError):
-        map_arrow_lines(["title", "", "A   B", "|   |", "| x |", "|   |"], 1, titled=True)
+def test_compact_ladder_shares_label_rows_and_the_mapping_says_so(two_proxies):
+    _capture, _calls, ladder = two_proxies
+    plain, compact = ladder_lines(ladder), ladder_lines(ladder, compact=True)
+    assert len(compact.lines) < len(plain.lines)
+    # In the compact layout a label may sit on the previous arrow's shaft row (RFC 3665 style).
+    shafts = {last for _first, last in compact.arrow_lines}
+    assert any(first in shafts for first, _last in compact.arrow_lines)
 
 
 # --- loading --------------------------------------------------------------------------------
