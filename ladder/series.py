@@ -118,15 +118,8 @@ class SeriesBuilder:
 
     def open(self, ts_ns: int, delta_ms: float, jitter_ms: float, lost: int) -> None:
         """Close the open bucket and open the one holding ``ts_ns`` (at or after ``end_ns``).
-        Called every few packets by the fast path, so the closing is inline."""
-        if self.packets:
-            if self._packets is None:
-                self._allocate()
-            i = self.index
-            self._delta[i] = self.delta
-            self._jitter[i] = self.jitter
-            self._lost[i] = self.lost
-            self._packets[i] = self.packets
+        Called once per bucket (every few packets of a stream) by the fast path."""
+        self._close()
         origin, width = self.origin_ns, self.width_ns
         index = (ts_ns - origin) // width
         if index >= self.max_points:
