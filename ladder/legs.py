@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # A B2BUA relays an INVITE within this window after receiving one (sngrep and Homer use a
 # few seconds too); the closest candidate wins.
 RELAY_WINDOW_NS = 2_000_000_000
+MIN_NUMBER = 6  # digits a number needs before a prefixed copy of it counts as the same party
 CORRELATION_HEADERS = ("X-Call-ID", "X-CID")
 # RFC 3261 §17.1.1.2: an INVITE transaction times out after 64*T1 = 32 s; a retry comes soon after.
 RETRY_WINDOW_NS = 64_000_000_000
@@ -149,6 +150,28 @@ def _target(message: "SipMessage") -> str:
     return ""
 
 
+def _caller(message: "SipMessage") -> str:
+    """The From user part, compared like ``_target``."""
+    value = message.header("From")
+    if not value:
+        return ""
+    try:
+        user = parse_uri(parse_name_addr(value).uri).user
+    except DecodeError:
+        return ""
+    return (user or "").lstrip("+").lower()
+
+
+def _same_party(a: str, b: str) -> bool:
+    """The same user, or the same number after a routing prefix was added or stripped
+    (9997355692074651 for 355692074651): one ends with the other, and the shorter has at least
+    MIN_NUMBER digits, so short extensions never match by accident."""
+    if a == b:
+        return bool(a)
+    short, long = sorted((a, b), key=len)
+    return len(short) >= MIN_NUMBER and short.isdigit() and long.isdigit() and long.endswith(short)
+
+
 def _to_uri(message: "SipMessage") -> str | None:
     value = message.header("To")
     if not value:
@@ -183,32 +206,70 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
     for arrivals in arrivals_at.values():
         arrivals.sort(key=lambda leg: leg.ts_ns)
     times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
+    all_arrivals = sorted(invites, key=lambda leg: leg.ts_ns)
+    all_times = [leg.ts_ns for leg in all_arrivals]
     used_arrivals: set[int] = set()
     links: list[Link] = []
     for out in invites:
-        arrivals = arrivals_at.get(out.src.ip)
-        if not arrivals:
-            continue
-        times = times_at[out.src.ip]
-        target = _target(out.request)
-        media = _sdp_media(out.request)
-        lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
-        hi = bisect.bisect_right(times, out.ts_ns)
-        for arrival in reversed(arrivals[lo:hi]):  # closest first
-            if arrival.call_id == out.call_id or id(arrival) in used_arrivals:
-                continue
-            delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
-            if target and _target(arrival.request) == target:
-                reason = f"INVITE to {target} left {out.src.ip} {delay_ms:.0f} ms after one arrived"
-            elif media is not None and _sdp_media(arrival.request) == media:
-                reason = (f"INVITE with the same SDP media {media[0]}:{media[1]} left {out.src.ip} "
-                          f"{delay_ms:.0f} ms after one arrived")
-            else:
-                continue
-            used_arrivals.add(id(arrival))
-            links.append(Link(arrival.call_id, out.call_id, reason))
-            break
+        link = _same_node_link(out, arrivals_at, times_at, used_arrivals)
+        if link is None:
+            link = _multihomed_link(out, all_arrivals, all_times, used_arrivals)
+        if link is not None:
+            links.append(link)
     return links
+
+
+def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[str, list[int]],
+                    used_arrivals: set[int]) -> Link | None:
+    """The closest INVITE that arrived at the address ``out`` leaves from, for the same target
+    or with the same SDP media."""
+    arrivals = arrivals_at.get(out.src.ip)
+    if not arrivals:
+        return None
+    times = times_at[out.src.ip]
+    target = _target(out.request)
+    media = _sdp_media(out.request)
+    lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
+    hi = bisect.bisect_right(times, out.ts_ns)
+    for arrival in reversed(arrivals[lo:hi]):  # closest first
+        if arrival.call_id == out.call_id or id(arrival) in used_arrivals:
+            continue
+        delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
+        if target and _target(arrival.request) == target:
+            reason = f"INVITE to {target} left {out.src.ip} {delay_ms:.0f} ms after one arrived"
+        elif media is not None and _sdp_media(arrival.request) == media:
+            reason = (f"INVITE with the same SDP media {media[0]}:{media[1]} left {out.src.ip} "
+                      f"{delay_ms:.0f} ms after one arrived")
+        else:
+            continue
+        used_arrivals.add(id(arrival))
+        return Link(arrival.call_id, out.call_id, reason)
+    return None
+
+
+def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arrivals: set[int]) -> Link | None:
+    """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
+    another address than the one it arrived at, so the node cannot tie the legs; the parties
+    must. The closest earlier INVITE, from another sender, with the same caller and the same
+    callee, each up to a routing prefix."""
+    caller, target = _caller(out.request), _target(out.request)
+    if not caller or not target:
+        return None
+    lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
+    hi = bisect.bisect_right(times, out.ts_ns)
+    for arrival in reversed(arrivals[lo:hi]):  # closest first
+        if (arrival is out or arrival.call_id == out.call_id or id(arrival) in used_arrivals
+                or arrival.src.ip == out.src.ip or arrival.dst.ip == out.src.ip):
+            continue  # the same sender is a parallel call; the same node was the rule above
+        arrived_for = _target(arrival.request)
+        if not (_same_party(_caller(arrival.request), caller) and _same_party(arrived_for, target)):
+            continue
+        used_arrivals.add(id(arrival))
+        delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
+        return Link(arrival.call_id, out.call_id,
+                    f"INVITE from {caller} to {target} left {out.src.ip} {delay_ms:.0f} ms after one "
+                    f"to {arrived_for} arrived at {arrival.dst.ip} (a B2BUA with two addresses)")
+    return None
 
 
 def retry_links(legs: list[Leg], call_kind: dict[str, str], failed: set[str]) -> list[Link]:

@@ -44,3 +44,31 @@ def test_out_of_dialog_groups_have_their_kind():
                               streams=[], first_ts_ns=T0_NS)
     calls = build_calls(capture)
     assert sorted((c.kind, c.outcome.code) for c in calls) == [("call", "busy"), ("registration", "registered")]
+
+
+def test_b2bua_with_two_addresses_is_joined_by_the_parties():
+    """A real SBC capture: the INVITE arrives at the public address 81.90.179.5 and leaves the
+    private 10.10.1.20 3 ms later, to the same number with a routing prefix (9997…)."""
+    from conftest import shared_path
+    from ladder.capture import load_capture
+
+    path = shared_path("captures/wireshark-wiki/filenameGRE199---fax-iz-InLife-G711---OK!!!.cap")
+    calls = build_calls(load_capture(str(path), media=False))
+    joined = [call for call in calls if call.kind == "call" and len(call.call_ids) > 1]
+    assert len(joined) == 4
+    first = joined[0]
+    assert first.call_ids == ("4abf-40f-11242008122339-Xtec-IMG2-1@89.202.183.241",
+                              "1505-3439110219-343899@itnxB.mydomain.com")
+    (link,) = [link for link in first.links if "two addresses" in link.reason]
+    assert "to 9997355692074651 left 10.10.1.20 3 ms after one to 355692074651 arrived at 81.90.179.5" in link.reason
+
+
+def test_numbers_match_up_to_a_routing_prefix_but_short_extensions_do_not():
+    from ladder.legs import _same_party
+
+    assert _same_party("9997355692074651", "355692074651")
+    assert _same_party("alice", "alice")
+    assert not _same_party("", "")
+    assert not _same_party("91001", "1001")  # four digits: an extension, not a number
+    assert not _same_party("355692074651", "355692074652")
+    assert not _same_party("bob355692", "355692")  # not a number
