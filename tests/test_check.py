@@ -339,3 +339,21 @@ def test_docs_list_every_code_and_every_reference():
     assert {ref.id for ref in REFS} <= table
     for code in CODES.values():
         assert f"| `{code.name}` | {code.severity} |" in text, code.name
+
+
+def test_a_capture_that_stops_before_the_bye_is_not_a_faulty_call(tmp_path):
+    """§3.1 cut after the ACK (the call still up): the BYE and its 200 are not in the capture,
+    which cannot say they were missed; a message missing inside the flow still is a warning."""
+    result, _ = mutated(tmp_path, Mutation(sample("3.1")).remove(5, 6))
+    assert result.reference == "rfc3665-3.1"
+    missing = [d for d in signalling(result) if d.code == "missing-message"]
+    assert [(d.reference_f, d.severity) for d in missing] == [((5,), "info"), ((6,), "info")]
+    assert "may have stopped before it" in missing[0].message
+    assert result.conforms
+
+    inside, _ = mutated(tmp_path, Mutation(sample("3.1")).remove(2))  # 180 Ringing: optional
+    assert result.conforms and inside.conforms
+    ack_lost, _ = mutated(tmp_path, Mutation(sample("3.1")).remove(4))  # the ACK, inside the flow
+    assert ("missing-message", (), (4,)) in listed(ack_lost)
+    assert next(d for d in ack_lost.deviations if d.code == "missing-message").severity == "warning"
+    assert not ack_lost.conforms
