@@ -621,3 +621,36 @@ def test_streams_tab_shows_media_problems():
                 assert (expected in shown[stream.ssrc_hex]) if expected else shown[stream.ssrc_hex] == "-"
 
     asyncio.run(scenario())
+
+
+def test_partial_call_lists_are_appended_in_batches_without_duplicates(tmp_path):
+    """While loading, each partial list only appends the calls not listed yet, 50 rows per
+    event-loop turn; the finished list then replaces everything."""
+    from tui.call_list_screen import LOADING_BATCH_ROWS
+
+    calls = build_calls(load_capture(str(shared_path("captures/wireshark-wiki/wireuploaded.pcap")), media=False))
+    assert len(calls) > LOADING_BATCH_ROWS
+    missing = tmp_path / "not-there.pcap"  # the app's own load fails at once and stays out of the way
+    app = create_app(str(missing))
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.call_list
+            table = screen.query_one("#calls", DataTable)
+            rows = [app.row_of(call) for call in calls]
+            screen.add_rows_while_loading(rows[:10])
+            assert table.row_count == 10
+            screen.add_rows_while_loading(rows)  # 10 known, the rest new
+            assert table.row_count == 10 + LOADING_BATCH_ROWS  # one batch now, the rest later
+            for _ in range(50):
+                if table.row_count == len(rows):
+                    break
+                await pilot.pause(0.05)
+            assert table.row_count == len(rows)
+            assert [r.key for r in screen.shown] == [r.key for r in rows]  # each call once, in order
+            screen.set_rows(rows[:5])
+            await pilot.pause(0.1)
+            assert table.row_count == 5 and screen._pending == []
+
+    asyncio.run(scenario())

@@ -95,7 +95,7 @@ class LadderApp(App):
         if self.loaded:  # a late partial list must not replace the finished one
             return
         self.calls = {call.id: call for call in message.calls}
-        self.call_list.set_rows([self.row_of(call) for call in message.calls])
+        self.call_list.add_rows_while_loading([self.row_of(call) for call in message.calls])
 
     def on_load_finished(self, message: LoadFinished) -> None:
         self.capture = message.capture

@@ -33,6 +33,10 @@ CALL_COLUMNS = (
 )
 MAX_PARTY_WIDTH = 26  # From/To wider than this are cut in the list (the ladder shows them whole)
 MAX_METHOD_WIDTH = 12
+# Rows added per event-loop turn while loading: DataTable measures new rows on its next idle
+# pass, and a few hundred at once froze keys for 300 ms; 50 keep each pass to a few ms.
+LOADING_BATCH_ROWS = 50
+LOADING_BATCH_GAP_S = 0.02
 FILTER_HINT = "Filter: text  /regex/  from:  to:  callid:  method:INVITE  outcome:busy  has:deviations"
 SORTABLE = [key for key, _label in CALL_COLUMNS]
 OUTCOME_STYLES = {"answered": "green", "registered": "green", "in-progress": "cyan"}
@@ -106,6 +110,7 @@ class CallListScreen(Screen):
         self.stream_problems: dict[Any, tuple[str, ...]] = {}  # RtpStream.key -> problem codes
         self.stream_calls: dict[Any, int] = {}  # RtpStream.key -> call number
         self._dates = True  # whether the start column shows dates (several dates in the capture)
+        self._pending: list[CallRow] = []  # partial-list rows not in the table yet (while loading)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -196,10 +201,37 @@ class CallListScreen(Screen):
     # --- rows ----------------------------------------------------------------------------------
 
     def set_rows(self, rows: list[CallRow]) -> None:
+        self._pending.clear()  # partial rows still queued: the whole list replaces them
         self.rows = {row.key: row for row in rows}
         self._key_by_index = {row.index: row.key for row in rows}
         self._fix_column_widths(rows)
         self.refresh_table()
+
+    def add_rows_while_loading(self, rows: list[CallRow]) -> None:
+        """The calls found so far, while the capture loads: only calls not yet listed are
+        appended, a batch per event-loop turn (the columns are sized once, by the first partial
+        list), so a partial list never costs the UI thread a rebuild of the whole table. The
+        finished load sets every row afresh."""
+        if not self.rows:
+            self._fix_column_widths(rows)
+        new = [row for row in rows if row.key not in self.rows]
+        for row in new:
+            self.rows[row.key] = row
+            self._key_by_index[row.index] = row.key
+        draining = bool(self._pending)
+        self._pending.extend(self.call_filter.apply(new))
+        if not draining:
+            self._add_pending_batch()
+
+    def _add_pending_batch(self) -> None:
+        batch, self._pending = self._pending[:LOADING_BATCH_ROWS], self._pending[LOADING_BATCH_ROWS:]
+        table = self.query_one("#calls", DataTable)
+        for row in batch:
+            table.add_row(*self._cells_of(row), key=row.key)
+        self.shown.extend(batch)
+        self.sub_title = self._subtitle()
+        if self._pending:
+            self.set_timer(LOADING_BATCH_GAP_S, self._add_pending_batch)
 
     def _cells_of(self, row: CallRow) -> list[Any]:
         """The row's cells, built once per row value (filtering re-adds rows, often)."""
