@@ -13,8 +13,10 @@ for small odd files, not the 1 GB capture.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterator
@@ -148,9 +150,16 @@ def read_frames_pyshark(
         for port in tls_server_ports(path):
             decode_as[f"tcp.port=={port}"] = "tls"
             decode_as[f"tls.port=={port}"] = "sip"
-    # A private event loop: pyshark would otherwise take the thread's current one, which a
-    # caller (an asyncio app, a test runner) may have closed or may still be running.
-    loop = asyncio.new_event_loop()
+    # pyshark drives tshark from the thread's current asyncio event loop, and sets its own up
+    # (with the child watcher it needs) in a worker thread. In the main thread it fails when a
+    # caller (a test runner, an asyncio app) has closed or unset that loop: give it a new one
+    # for the read, and close it afterwards.
+    quiet = _LostExitStatusFilter()
+    logging.getLogger("asyncio").addFilter(quiet)
+    own_loop = None
+    if threading.current_thread() is threading.main_thread() and _usable_event_loop() is None:
+        own_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(own_loop)
     capture = pyshark.FileCapture(
         path,
         use_json=True,
@@ -158,7 +167,6 @@ def read_frames_pyshark(
         keep_packets=False,
         override_prefs=prefs or None,
         decode_as=decode_as or None,
-        eventloop=loop,
     )
     try:
         for packet in capture:
@@ -188,12 +196,41 @@ def read_frames_pyshark(
             _note_crash(errors, exc)
             # close() raised before forgetting the dead tshark, so __del__ would raise again.
             capture._running_processes.clear()
-        loop.close()
+        if own_loop is not None:
+            asyncio.set_event_loop(None)
+            own_loop.close()
+        logging.getLogger("asyncio").removeFilter(quiet)
+
+
+def _usable_event_loop() -> asyncio.AbstractEventLoop | None:
+    """The thread's event loop if it can run tshark now, else None."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # a thread with no loop, or the main thread's was unset
+        return None
+    return None if loop.is_closed() or loop.is_running() else loop
+
+
+# tshark's banner when run as root: its last stderr line when nothing went wrong.
+TSHARK_ROOT_BANNER = 'Running as user "root"'
 
 
 def _note_crash(errors: list[str] | None, exc: Exception) -> None:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     detail = next((line for line in lines if line.startswith("Last error line:")), lines[0] if lines else "")
-    message = "tshark stopped reading: " + detail.removeprefix("Last error line:").strip().removeprefix("tshark: ")
+    reason = detail.removeprefix("Last error line:").strip().removeprefix("tshark: ")
+    if reason.startswith(TSHARK_ROOT_BANNER):
+        # No error of tshark's: asyncio lost the exit status (its ThreadedChildWatcher race with
+        # pyshark in a worker thread reports 255) after tshark had read the whole file.
+        return
+    message = "tshark stopped reading: " + reason
     if errors is not None and message not in errors:
         errors.append(message)
+
+
+class _LostExitStatusFilter(logging.Filter):
+    """Drops asyncio's "Unknown child process pid N, will report returncode 255": the same
+    race, which would otherwise print on the user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unknown child process pid")

@@ -110,23 +110,25 @@ def test_pyshark_engine_keeps_the_frames_of_a_truncated_file(tmp_path):
     assert len(slow.errors) == 1 and "cut short" in slow.errors[0]
 
 
-def test_pyshark_engine_runs_in_a_thread_without_an_event_loop():
-    """The TUI loads in a worker thread, which has no asyncio event loop of its own."""
+def test_pyshark_engine_runs_in_a_worker_thread():
+    """The TUI loads in a worker thread, which has no asyncio event loop of its own. Run in a
+    fresh interpreter, as the TUI's process is: pyshark keeps process-wide asyncio state (the
+    child watcher it installs when run in a main thread), which other tests here leave behind."""
     require_tool("tshark")
-    import threading
-
     path = str(shared_path("captures/heplify/sip_ipv4_tcp.pcap"))
-    results: list = []
-    failures: list = []
-
-    def load() -> None:
-        try:
-            results.append(load_capture(path, engine="pyshark"))
-        except Exception as exc:  # reported below with its type, so the test says what broke
-            failures.append(exc)
-
-    worker = threading.Thread(target=load)
-    worker.start()
-    worker.join(timeout=120)
-    assert failures == [] and len(results) == 1
-    assert _messages(results[0]) == _messages(load_capture(path, engine="dpkt"))
+    script = f"""
+import threading
+from ladder.capture import load_capture
+found = []
+def load():
+    capture = load_capture({path!r}, engine="pyshark")
+    found.append([(m.frames[-1].number, m.raw) for m in capture.sip_messages])
+worker = threading.Thread(target=load)
+worker.start()
+worker.join(timeout=120)
+print(repr(found))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    expected = [(m.frames[-1].number, m.raw) for m in load_capture(path, engine="dpkt").sip_messages]
+    assert result.stdout.strip() == repr([expected])
