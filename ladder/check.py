@@ -9,7 +9,6 @@ produces (``expect=`` in a ``.flow``, its retransmission steps) are set aside as
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -155,7 +154,7 @@ def check_call(
     if ladder is None:
         from ladder.layout import build_ladder
 
-        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=has_media_module())
+        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True)
     observed = observed_steps(ladder)
     if reference == "auto":
         match = match_call(observed, references)
@@ -270,16 +269,11 @@ MEDIA_CODES = (
 )  # fmt: skip
 
 
-def has_media_module() -> bool:
-    """``ladder.media`` is built separately; without it the check runs on SIP alone."""
-    return importlib.util.find_spec("ladder.media") is not None
-
-
 def media_deviations(calls: list["Call"], capture: Any) -> list[Deviation]:
     """``ladder.media``'s problems of the call's streams, as deviations: the media module
     decides the facts (which stream belongs to the call, what its SDP said); a deviation keeps
     the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
-    if not has_media_module() or not getattr(capture, "streams", None):
+    if not getattr(capture, "streams", None):
         return []  # a capture without any RTP (SIP only) says nothing about media
     from ladder.media import call_media_problems
 

@@ -1,6 +1,7 @@
 """The ``ladder`` command: a thin dispatcher over one module per subcommand.
 
-Each subcommand lives in ``ladder/cmd_<name>.py`` and provides ``add_parser(subparsers)``
+Each subcommand lives in ``ladder/cmd_<name>.py`` (imported when the parser is built) and
+provides ``add_parser(subparsers)``
 (which registers its arguments and sets ``func``). ``ladder FILE`` with no subcommand opens
 the TUI on a terminal and prints the text ladders otherwise.
 
@@ -34,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pcapladder {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"ladder.cmd_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ladder.cmd_{name}":
-                raise
-            continue
-        module.add_parser(subparsers)
+        importlib.import_module(f"ladder.cmd_{name}").add_parser(subparsers)
     return parser
 
 

@@ -15,7 +15,6 @@ from ladder.check import (
     CheckResult,
     annotate_ladder,
     check_call,
-    has_media_module,
     verdict_line,
 )
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
@@ -77,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from ladder.calls import build_calls, select_calls
     from ladder.layout import build_ladder
 
-    media = not args.no_media and has_media_module()
+    media = not args.no_media
     capture = load_capture_from_args(args, media=media)
     calls = build_calls(capture)
     calls = select_calls(calls, args.call)

@@ -7,7 +7,6 @@ retransmissions included (§3.4 and §3.10 number them too) and marked.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from ladder.aliases import AliasMap
@@ -39,9 +38,6 @@ def media_bars_for(call: "Call", capture: Any, bindings: list[Any] | None = None
     by two calls that reused the same ports."""
     streams = getattr(capture, "streams", None) or []
     if not streams:
-        return [], []
-    if importlib.util.find_spec("ladder.media") is None:
-        # The media module is optional in a partial install; SIP ladders are still whole.
         return [], []
     from ladder import media  # imported here: the SIP-only paths never need it
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import html
-import importlib.util
 import json
 import os
 import re
@@ -104,10 +103,6 @@ class CallReport:
     timings: CallTimings
 
 
-def _check_module() -> bool:
-    return importlib.util.find_spec("ladder.check") is not None
-
-
 def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
                   bindings: list[Any] | None = None, media: bool = True, check: bool = True,
                   aliases: Any = None) -> list[CallReport]:
@@ -125,7 +120,7 @@ def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None
             if problem.stream_key is not None:
                 problems.setdefault(problem.stream_key, []).append(problem.code)
     references = None
-    if check and _check_module():
+    if check:
         from ladder.reference import load_references
 
         references = load_references()
@@ -390,10 +385,8 @@ def _call_list(reports: list[CallReport]) -> str:
             "<th>outcome</th><th>messages</th><th>deviations</th></tr>" + "".join(rows) + "</table>")
 
 
-def _plotly_js() -> str | None:
-    """plotly.js from the installed plotly package, or None without it."""
-    if importlib.util.find_spec("plotly") is None:
-        return None
+def _plotly_js() -> str:
+    """plotly.js from the installed plotly package."""
     from plotly.offline import get_plotlyjs  # imported here: only the HTML report needs it
 
     # A literal "</script" inside the library would end our script element early.

@@ -8,7 +8,6 @@ thread, update the screens.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,7 +23,7 @@ from ladder.errors import CaptureError, UsageError
 from tui.call_list_screen import CallListScreen
 from tui.call_rows import CallRow, call_row
 from tui.dialogs import ExportScreen, HelpScreen
-from tui.export import ExportFormat, available_formats, export, output_stem
+from tui.export import FORMATS, ExportFormat, export, output_stem
 from tui.ladder_screen import LadderScreen
 from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
                          load_in_thread)
@@ -169,7 +168,7 @@ class LadderApp(App):
 
     def check_group(self, calls: list[Any], ladder: Ladder) -> Any:
         """Several calls drawn as one are checked as one (F-numbers of the shared ladder)."""
-        if not self.check or importlib.util.find_spec("ladder.check") is None:
+        if not self.check:
             return None
         from ladder.check import check_call
         from ladder.reference import load_references
@@ -198,7 +197,7 @@ class LadderApp(App):
             if fmt is not None:
                 self.export_calls(fmt, keys, ladder, time=time)
 
-        self.push_screen(ExportScreen(available_formats(), what), done)
+        self.push_screen(ExportScreen(list(FORMATS), what), done)
 
     def export_calls(self, fmt: ExportFormat, keys: list[str], ladder: Ladder | None = None, *,
                      time: bool = False) -> Path | None:
@@ -240,14 +239,14 @@ class LadderApp(App):
             yield SystemCommand("Toggle time column", "Relative time beside each arrow", screen.action_toggle_time)
             yield SystemCommand("Toggle media bars", "Show or hide RTP media bars", screen.action_toggle_media)
             yield SystemCommand("Raw messages", "Every SIP message of this ladder", screen.action_raw)
-            for fmt in available_formats():
+            for fmt in list(FORMATS):
                 yield SystemCommand(f"Save as {fmt.label}", f"Write {fmt.suffix} to the current directory",
                                     lambda fmt=fmt, screen=screen: self.export_calls(
                                         fmt, screen.keys, screen.ladder, time=screen.time_column))
         elif isinstance(screen, CallListScreen):
             yield SystemCommand("Filter calls", "Focus the filter box", screen.action_focus_filter)
             yield SystemCommand("Extended flow", "Selected calls in one ladder", screen.action_extended)
-            for fmt in available_formats():
+            for fmt in list(FORMATS):
                 yield SystemCommand(f"Save as {fmt.label}", f"Write {fmt.suffix} to the current directory",
                                     lambda fmt=fmt, screen=screen: self._export_chosen(fmt, screen))
 

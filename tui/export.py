@@ -8,7 +8,6 @@ name it in a notification.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +29,7 @@ PCAP = ExportFormat("pcap", "pcap of the selected calls", ".pcap")
 HTML = ExportFormat("html", "HTML report", ".html")
 
 
-def _has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
-def available_formats() -> list[ExportFormat]:
-    """The formats this installation can write (pcap and HTML only with their writers)."""
-    formats = [TEXT, MERMAID]
-    if _has_module("ladder.export_pcap"):
-        formats.append(PCAP)
-    if _has_module("ladder.render_html"):
-        formats.append(HTML)
-    return formats
+FORMATS = (TEXT, MERMAID, PCAP, HTML)
 
 
 def output_stem(capture_path: str, call_indexes: list[int]) -> str:
