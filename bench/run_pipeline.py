@@ -34,7 +34,7 @@ def run(path: str, table: str) -> dict:
     else:
         pipeline = Pipeline(media_table=RtpStreamTable(statistics=table == "statistics"))
     with CaptureReader(path) as reader:
-        pipeline.feed_records(reader.records())
+        pipeline.feed_records(reader.records(pipeline.accelerator()))
         pipeline.finish()
     return {"table": table, "frames": pipeline.frames, "rtp_packets": pipeline.frame_classes.get("rtp", 0),
             "rtp_streams": len(pipeline.streams), "sip_messages": len(pipeline.sip_messages)}

@@ -8,6 +8,9 @@ def bounded_number(text: str, maximum: int) -> int | None:
     hostile header or SDP line can be any length."""
     if not text or not text.isascii() or not text.isdigit():
         return None
+    if len(text) <= 18:  # the usual case: fits a machine word, int() is cheap and safe
+        value = int(text)
+        return value if value <= maximum else None
     significant = text.lstrip("0")
     if len(significant) > len(str(maximum)):
         return None

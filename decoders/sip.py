@@ -436,8 +436,17 @@ def _parse_headers(lines: list[str], problems: list[str]) -> list[tuple[str, str
     return headers
 
 
-def parse_sip(data: bytes) -> SipMessage:
-    """Parse one complete SIP message (RFC 3261 §7). Raises ``Malformed`` (``malformed-sip``)."""
+def parse_sip(
+    data: bytes,
+    *,
+    src: Endpoint | None = None,
+    dst: Endpoint | None = None,
+    frames: tuple[FrameRef, ...] = (),
+    ts_ns: int = 0,
+) -> SipMessage:
+    """Parse one complete SIP message (RFC 3261 §7). Raises ``Malformed`` (``malformed-sip``).
+    ``src``, ``dst``, ``frames`` and ``ts_ns`` say where and when it was seen, as
+    ``with_context`` does, without a copy."""
     data = bytes(data)
     problems: list[str] = []
     # RFC 3261 §7.5: CRLFs before the start line are ignored (RFC 5626 §3.5.1 keep-alives).
@@ -518,6 +527,10 @@ def parse_sip(data: bytes) -> SipMessage:
         content_type=content_type,
         sdp=sdp,
         _index=final_index,
+        src=src,
+        dst=dst,
+        frames=tuple(frames),
+        ts_ns=ts_ns,
     )
 
 
@@ -583,7 +596,36 @@ def _name_addr(index: dict[str, tuple[str, ...]], key: str, problems: list[str])
     return _checked_name_addr(value, "From" if key == "from" else "To", problems)
 
 
+# From, To, Contact and Via values repeat in every message of a dialog and in each
+# retransmission: their parse, with the problems it found, is remembered by value. Bounded in
+# entries and in value length, so hostile traffic cannot make it grow; the parsed objects are
+# frozen and shared.
+MEMO_ENTRIES = 4096
+MEMO_VALUE_LENGTH = 512
+_name_addr_memo: dict[tuple[str, str], tuple[NameAddr | None, tuple[str, ...]]] = {}
+_via_memo: dict[str, tuple[Via | None, tuple[str, ...]]] = {}
+
+
+def _remember(memo: dict, key, entry):
+    if len(memo) >= MEMO_ENTRIES:
+        memo.clear()
+    memo[key] = entry
+    return entry
+
+
 def _checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
+    if len(value) > MEMO_VALUE_LENGTH:
+        return _parse_checked_name_addr(value, what, problems)
+    entry = _name_addr_memo.get((value, what))
+    if entry is None:
+        found: list[str] = []
+        entry = _remember(_name_addr_memo, (value, what), (_parse_checked_name_addr(value, what, found), tuple(found)))
+    if entry[1]:
+        problems.extend(entry[1])
+    return entry[0]
+
+
+def _parse_checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
     try:
         addr = parse_name_addr(value)
     except DecodeError as error:
@@ -647,10 +689,8 @@ def _vias(index: dict[str, tuple[str, ...]], problems: list[str]) -> tuple[Via, 
             if not item:
                 problems.append(f"Via {value[:60]!r} has an empty list element (RFC 3261 §7.3.1)")
                 continue
-            try:
-                via = parse_via(item, problems)
-            except DecodeError as error:
-                problems.append(str(error))
+            via = _parsed_via(item, problems)
+            if via is None:
                 continue
             if via.branch == "z9hG4bK":
                 problems.append("Via branch is only the magic cookie z9hG4bK (RFC 3261 §8.1.1.7)")
@@ -658,6 +698,24 @@ def _vias(index: dict[str, tuple[str, ...]], problems: list[str]) -> tuple[Via, 
                 problems.append(f"Via branch {via.branch[:60]} lacks z9hG4bK (RFC 3261 §8.1.1.7)")
             vias.append(via)
     return tuple(vias)
+
+
+def _parsed_via(item: str, problems: list[str]) -> Via | None:
+    """``parse_via`` remembered by value (see ``_checked_name_addr``); None when it failed."""
+    entry = _via_memo.get(item)
+    if entry is None:
+        found: list[str] = []
+        try:
+            via = parse_via(item, found)
+        except DecodeError as error:
+            via = None
+            found.append(str(error))
+        entry = (via, tuple(found))
+        if len(item) <= MEMO_VALUE_LENGTH:
+            _remember(_via_memo, item, entry)
+    if entry[1]:
+        problems.extend(entry[1])
+    return entry[0]
 
 
 def _max_forwards(index: dict[str, tuple[str, ...]], problems: list[str]) -> int | None:

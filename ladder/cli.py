@@ -1,8 +1,9 @@
 """The ``ladder`` command: a thin dispatcher over one module per subcommand.
 
-Each subcommand lives in ``ladder/cmd_<name>.py`` (imported when the parser is built) and
-provides ``add_parser(subparsers)``
-(which registers its arguments and sets ``func``). ``ladder FILE`` with no subcommand opens
+Each subcommand lives in ``ladder/cmd_<name>.py`` and provides ``add_parser(subparsers)``
+(which registers its arguments and sets ``func``). Only the subcommand being run is imported
+(every one for ``--help`` and usage errors): a command's start-up is part of its run time, and
+``ladder stats`` has no use for the ladder, check and export modules. ``ladder FILE`` with no subcommand opens
 the TUI on a terminal and prints the text ladders otherwise.
 
 Exit codes: 0 ok, 1 deviations found (``check``), 2 bad input or usage.
@@ -24,7 +25,8 @@ def error(message: str) -> None:
     print(f"ladder: error: {message}", file=sys.stderr)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with just ``only``."""
     parser = argparse.ArgumentParser(
         prog="ladder",
         description="SIP/RTP captures as RFC 3665-style ladder diagrams.",
@@ -35,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pcapladder {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        importlib.import_module(f"ladder.cmd_{name}").add_parser(subparsers)
+        if only is None or name == only:
+            importlib.import_module(f"ladder.cmd_{name}").add_parser(subparsers)
     return parser
 
 
@@ -44,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     # ``ladder FILE [options]``: the main job, like ``sngrep FILE``.
     if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-"):
         argv.insert(0, "open")
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -36,6 +36,8 @@ PCAP_MAGICS = {
     0xA1B2CD34: ("<", False, 8),  # Kuznetzov's patched libpcap: 8 more bytes per record
     0x34CDB2A1: (">", False, 8),
 }
+# The link type of a record standing for a run of frames the accelerator took (ladder.pipeline).
+ACCELERATED = -1
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
@@ -172,10 +174,14 @@ class CaptureReader:
         )
 
     # -- format detection --------------------------------------------------------------------
-    def records(self) -> Iterator[tuple[int, int, bytes, int, int, int, int]]:
+    def records(self, accelerator=None) -> Iterator[tuple[int, int, bytes, int, int, int, int]]:
         """Yield ``(ts_ns, linktype, buf, off, caplen, origlen, file_offset)`` per frame; the
         frame's bytes are ``buf[off:off + caplen]``. Raises ``CaptureError`` only when the
-        file is empty or no capture at all (``UnknownFormat`` for other capture formats)."""
+        file is empty or no capture at all (``UnknownFormat`` for other capture formats).
+
+        With ``accelerator`` (``ladder.pipeline.Pipeline.accelerator()``), each run of frames
+        it takes straight from the buffer is one record ``(last_ts_ns, ACCELERATED, None,
+        first_ts_ns, frames, frames, 0)`` instead."""
         if not self._fill(4):
             if self.errors:
                 raise CaptureError(self.errors[0])
@@ -185,10 +191,10 @@ class CaptureReader:
         magic_le = struct.unpack_from("<I", self._buf, 0)[0]
         if magic_le in PCAP_MAGICS:
             self.format = "pcap"
-            return self._pcap_records(*PCAP_MAGICS[magic_le])
+            return self._pcap_records(*PCAP_MAGICS[magic_le], accelerator)
         if magic_le == PCAPNG_SHB:
             self.format = "pcapng"
-            return self._pcapng_records()
+            return self._pcapng_records(accelerator)
         head = bytes(self._buf[:4])
         if head in (b"GMBU", b"RTSS", b"XCP\x00") or head[:2] == b"MZ":
             raise UnknownFormat(f"{self.label}: capture format not read by the fast reader (magic {head!r})")
@@ -202,7 +208,7 @@ class CaptureReader:
             yield RawFrame(number, ts_ns, linktype, caplen, origlen, buf[off : off + caplen], offset)
 
     # -- classic pcap ------------------------------------------------------------------------
-    def _pcap_records(self, order: str, nano: bool, extra: int):
+    def _pcap_records(self, order: str, nano: bool, extra: int, accelerator=None):
         if not self._fill(24):
             self._truncated("file header", 24)
             raise CaptureError(f"{self.label}: pcap file header is truncated, no frames")
@@ -217,6 +223,10 @@ class CaptureReader:
         scale = 1 if nano else 1000
         frames = 0
         link_count = 0
+        scan = None
+        if accelerator is not None:
+            accelerator.configure_pcap(order == ">", nano, hlen, linktype)
+            scan = accelerator.scan_pcap
         try:
             while True:
                 buf = self._buf
@@ -225,6 +235,15 @@ class CaptureReader:
                 end = len(buf)
                 # Inner loop over the records already in the buffer: no method calls.
                 while pos + hlen <= end:
+                    if scan is not None:
+                        taken = scan(buf, pos, end, frames)
+                        if taken != pos:
+                            count = accelerator.count
+                            frames += count
+                            pos = taken
+                            yield accelerator.last_ts, ACCELERATED, None, accelerator.first_ts, count, count, 0
+                            continue
+                        # The scan stopped at this record: it is Python's.
                     sec, frac, caplen, origlen = unpack(buf, pos)
                     if caplen > MAX_RECORD:
                         self._pos = pos
@@ -259,10 +278,14 @@ class CaptureReader:
             self.bytes_read = self._base + self._pos
 
     # -- pcapng ------------------------------------------------------------------------------
-    def _pcapng_records(self):
+    def _pcapng_records(self, accelerator=None):
         order = "<"
         interfaces: list[tuple[int, int, int, int]] = []  # (linktype, units per second, offset_s, snaplen)
         link_counts: dict[int, int] = {}
+        frames = 0
+        generation = 0  # bumped whenever the interfaces change (IDB, new section)
+        configured = -1  # the generation the accelerator was last given
+        configured_links: tuple[int, ...] = ()  # and the link types of its interfaces
         try:
             while True:
                 if not self._fill(12):
@@ -271,6 +294,21 @@ class CaptureReader:
                     return
                 buf = self._buf
                 pos = self._pos
+                if accelerator is not None and interfaces:
+                    if configured != generation:
+                        _count_taken(accelerator, configured_links, link_counts)
+                        configured = generation
+                        configured_links = tuple(interface[0] for interface in interfaces)
+                        accelerator.configure_pcapng(order == ">", tuple(i[:3] for i in interfaces))
+                    taken = accelerator.scan_pcapng(buf, pos, len(buf), frames)
+                    if taken != pos:
+                        count = accelerator.count
+                        frames += count
+                        self._pos = taken
+                        self.bytes_read = self._base + taken
+                        yield accelerator.last_ts, ACCELERATED, None, accelerator.first_ts, count, count, 0
+                        continue
+                    # The scan stopped at this block: it is Python's.
                 block_type = struct.unpack_from(order + "I", buf, pos)[0]
                 if block_type == PCAPNG_SHB:
                     bom = buf[pos + 8 : pos + 12]
@@ -284,6 +322,7 @@ class CaptureReader:
                         )
                         return
                     interfaces = []  # a new section starts its own interface numbering
+                    generation += 1
                 block_len = struct.unpack_from(order + "I", buf, pos + 4)[0]
                 limit = MAX_BLOCK if block_type not in (2, 3, 6) else MAX_RECORD + 64
                 if block_len < 12 or block_len % 4 or block_len > limit:
@@ -333,6 +372,7 @@ class CaptureReader:
                     else:
                         ts_ns = ticks * 1_000_000_000 // units
                     link_counts[linktype] = link_counts.get(linktype, 0) + 1
+                    frames += 1
                     yield ts_ns + offset_s * 1_000_000_000, linktype, buf, data, caplen, origlen, file_offset
                 elif block_type == 3:  # SPB: no interface id (0), no timestamp
                     if not interfaces:
@@ -343,13 +383,17 @@ class CaptureReader:
                     room = block_end - (body + 4)
                     caplen = min(origlen, room, snap or room)
                     link_counts[linktype] = link_counts.get(linktype, 0) + 1
+                    frames += 1
                     yield 0, linktype, buf, body + 4, caplen, origlen, file_offset
                 elif block_type == 1:  # IDB
                     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, body)
                     units, offset_s = self._idb_options(buf, body + 8, block_end, order)
                     interfaces.append((linktype, units, offset_s, snaplen))
+                    generation += 1
                 # SHB, NRB, ISB, DSB, custom and unknown blocks carry no frames: skipped.
         finally:
+            if accelerator is not None:
+                _count_taken(accelerator, configured_links, link_counts)
             for linktype, count in link_counts.items():
                 self.link_types[linktype] = self.link_types.get(linktype, 0) + count
             self.bytes_read = self._base + self._pos
@@ -379,6 +423,13 @@ class CaptureReader:
                 offset_s = struct.unpack_from(order + "q", buf, value)[0]
             pos = value + ((length + 3) & ~3)
         return units, offset_s
+
+
+def _count_taken(accelerator, links: tuple[int, ...], link_counts: dict[int, int]) -> None:
+    """Add the frames the accelerator took from pcapng interfaces to the link-type counts."""
+    for linktype, count in zip(links, accelerator.take_interface_counts()):
+        if count:
+            link_counts[linktype] = link_counts.get(linktype, 0) + count
 
 
 def read_frames(path: str) -> Iterator[RawFrame]:

@@ -17,7 +17,10 @@ Frame classes: ``sip``, ``hep-sip``, ``hep``, ``sip-keepalive``, ``sip-segment``
 diagnostic reason (``snaplen-truncated``, ``malformed-ip``, ``unsupported-link-type``, ...).
 
 The common case — Ethernet / IPv4 / UDP, not SIP — is handled with fixed offsets and handed to
-the RTP table as plain ints and buffer offsets, without building any object per packet.
+the RTP table as plain ints and buffer offsets, without building any object per packet. Where the
+compiled accelerator is built, ``accelerator()`` gives the reader what takes the commonest case of
+all (the next packet of a known RTP stream) before it reaches Python; the reader reports each run
+of frames it took as one ``ACCELERATED`` record.
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ _FAST_LINKS = {
 _FAST_LINKS = {linktype: (layout.unpack_from, header, layout.size) for linktype, (layout, header) in _FAST_LINKS.items()}
 # The class of frames handed to the RTP table: settled at finish() from the table's own counts.
 MEDIA = "media"
+# The link type of a record that stands for a run of frames the accelerator took: (last ts,
+# ACCELERATED, None, first ts, frames, frames, 0) (see ladder.ingest.CaptureReader.records).
+ACCELERATED = -1
+NEVER = 1 << 62  # no progress tick
 
 
 class Pipeline:
@@ -114,6 +121,15 @@ class Pipeline:
             self.diagnostic_list.append(Diagnostic(reason, frame, detail))
         return reason
 
+    def accelerator(self):
+        """The compiled fast path of this pipeline's RTP table, for
+        ``CaptureReader.records(accelerator=...)`` on a pipeline that has seen no frame yet;
+        None when there is none (not built, media off, another kind of table)."""
+        attach = getattr(self._rtp, "attach_accelerator", None)
+        if attach is None or self.frames:
+            return None
+        return attach()
+
     # -- the frame walk ----------------------------------------------------------------------
     def feed_frame(self, frame) -> None:
         """``feed`` for a ``ladder.ingest.RawFrame`` (what the pyshark engine yields)."""
@@ -153,14 +169,20 @@ class Pipeline:
         fast_links = _FAST_LINKS
         fast_linktype, fast, header, minimum = None, None, 0, 0
         media = 0
-        next_tick = number + every if tick is not None else -1
+        next_tick = number + every if tick is not None else NEVER
         try:
             for ts_ns, linktype, buf, off, caplen, origlen, offset in records:
-                if number == next_tick:  # ``number`` frames are done: report them
+                if number >= next_tick:  # ``number`` frames are done: report them
                     self._sync(number, first_ts, self.last_ts_ns, media)
                     media = 0
-                    next_tick += every
+                    next_tick = number + every
                     tick()
+                if linktype == ACCELERATED:  # ``caplen`` frames of known streams, taken in C
+                    number += caplen
+                    media += caplen
+                    if first_ts is None:
+                        first_ts = off
+                    continue
                 number += 1
                 if first_ts is None:
                     first_ts = ts_ns
@@ -344,11 +366,11 @@ class Pipeline:
     # -- SIP ---------------------------------------------------------------------------------
     def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
         try:
-            message = parse_sip(payload)
+            message = parse_sip(payload, src=src, dst=dst, frames=frames, ts_ns=frames[-1].ts_ns)
         except DecodeError as exc:
             reason = exc.reason if exc.reason not in ("decode-error", "malformed", "truncated") else "malformed-sip"
             return self.diagnose(reason, frames[-1].number, str(exc))
-        self._add_sip(message.with_context(src, dst, frames, frames[-1].ts_ns))
+        self._add_sip(message)
         return "sip"
 
     def _add_sip(self, message) -> None:
@@ -381,11 +403,11 @@ class Pipeline:
         src = Endpoint(packet.src_ip, packet.src_port, transport)
         dst = Endpoint(packet.dst_ip, packet.dst_port, transport)
         try:
-            message = parse_sip(inner)
+            # The message keeps the agent's own time; its FrameRef stays the capture frame's.
+            message = parse_sip(inner, src=src, dst=dst, frames=(frame,), ts_ns=ts_ns)
         except DecodeError as exc:
             return self.diagnose("malformed-sip", frame.number, f"SIP inside HEP: {exc}")
-        # The message keeps the agent's own time; its FrameRef stays the capture frame's.
-        self._add_sip(message.with_context(src, dst, (frame,), ts_ns))
+        self._add_sip(message)
         return "hep-sip"
 
     def _tcp_segment(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
@@ -416,14 +438,14 @@ class Pipeline:
         for diagnostic in self._tcp.take_diagnostics():
             self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
         for item in messages:
+            src = Endpoint(item.src.ip, item.src.port, item.transport)
+            dst = Endpoint(item.dst.ip, item.dst.port, item.transport)
             try:
-                message = parse_sip(item.payload)
+                message = parse_sip(item.payload, src=src, dst=dst, frames=item.frames, ts_ns=item.ts_ns)
             except DecodeError as exc:
                 self.diagnose("malformed-sip", item.frames[-1].number, str(exc))
                 continue
-            src = Endpoint(item.src.ip, item.src.port, item.transport)
-            dst = Endpoint(item.dst.ip, item.dst.port, item.transport)
-            self._add_sip(message.with_context(src, dst, item.frames, item.ts_ns))
+            self._add_sip(message)
 
     def _sctp_packet(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
         frame = frames[-1]

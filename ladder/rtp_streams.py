@@ -47,10 +47,18 @@ full size once), however many packets it has. Nearly every packet takes the fast
 no wrap due): the same arithmetic as ``_analyse`` on the stream's slots, with the bookkeeping
 that only matters when such a run ends (packets per payload type, the last sequence number)
 settled by ``_settle`` before the next general-path packet and at ``finish``.
+
+The compiled accelerator (``ladder/_accel.c``, when it was built) runs that same fast path in C
+straight off the capture's records: ``attach_accelerator()`` returns it for the reader's scan,
+and every confirmed stream armed for the fast path is handed to it (``Accelerator.arm``; the
+state's ``fast_pt`` reads -2 while C holds it) and taken back before Python touches the state
+again (``_reclaim``), at the latest in ``counts``/``finish``. ``PCAPLADDER_PURE_PYTHON=1`` in
+the environment turns it off.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass, field
 
@@ -60,6 +68,11 @@ from decoders.rtcp import VoipMetrics, decode_rtcp
 from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
 from decoders.records import Endpoint
 from ladder.series import Series, SeriesBuilder
+
+try:
+    from ladder._accel import Accelerator
+except ImportError:  # not built (no C compiler at install time): the same paths in Python
+    Accelerator = None
 
 CONFIRM_AFTER = 4
 SSRC_CHANGE_CONFIRM_AFTER = 2
@@ -75,6 +88,7 @@ JITTER_BUFFER_MS = 60.0  # the nominal fixed jitter buffer behind ``late_packets
 _SEQ_TS_SSRC = struct.Struct("!HII")
 _SSRC = struct.Struct("!I")
 INF = float("inf")
+HELD_IN_C = -2  # ``_State.fast_pt`` while the accelerator holds the stream's fast-path state
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +202,7 @@ class _State:
         "first_ns", "first_frame", "start_seq", "stop_seq", "seq_num", "cycles", "under",
         "ts_high", "seq_ts", "pt", "reg_pt", "pts", "duplicates", "sequence_errors",
         "out_of_order", "markers", "ssrc_changes", "clocks", "rtpmap", "loss_events", "fast_base",
-        "dtmf", "dtmf_last_ts", "sr", "rr", "rr_report", "rtt_ms", "cname", "xr",
+        "dtmf", "dtmf_last_ts", "sr", "rr", "rr_report", "rtt_ms", "cname", "xr", "confirmed",
     )
 
     def __init__(self, src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame):
@@ -196,6 +210,7 @@ class _State:
         self.ssrc = ssrc
         self.run = 1
         self.found_by = "heuristic"
+        self.confirmed = False  # a stream of the table, not a candidate
         self.packets = 0
         self.payload_bytes = 0
         self.first_ns = self.last_ns = ts_ns
@@ -254,6 +269,8 @@ class RtpStreamTable:
     def __init__(self, *, statistics: bool = True) -> None:
         if not statistics:
             self.feed_udp = self._feed_udp_counting  # the instance attribute shadows the method
+        self._statistics = statistics
+        self.accel = None  # the compiled fast path, once attach_accelerator() made one
         self._streams: dict[tuple, _State] = {}  # (src, sport, dst, dport, ssrc) -> confirmed
         self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
         self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
@@ -292,6 +309,7 @@ class RtpStreamTable:
                 self._rtcp_ports.add((address, media.port))
             # A stream seen before this SDP learns the payload names now.
             for state in self._by_endpoint.get((address, media.port), ()):
+                self._reclaim(state)
                 _settle(state)  # its cached clock may change
                 state.rtpmap = rtpmap
                 state.clocks.clear()
@@ -443,6 +461,7 @@ class RtpStreamTable:
 
     def _confirm(self, state: _State, flow: tuple, found_by: str, sdp: _Sdp | None) -> None:
         state.found_by = found_by
+        state.confirmed = True
         if sdp is None:
             sdp = (self._sdp.get((state.dst_ip, state.dst_port))
                    or self._sdp.get((state.src_ip, state.src_port)))
@@ -456,10 +475,14 @@ class RtpStreamTable:
         self._by_endpoint.setdefault((state.src_ip, state.src_port), []).append(state)
         if (state.dst_ip, state.dst_port) != (state.src_ip, state.src_port):
             self._by_endpoint.setdefault((state.dst_ip, state.dst_port), []).append(state)
+        if self.accel is not None and not self._statistics:
+            self.accel.arm(state, self._base_ns, True)  # counting only, from the next packet
 
     def _analyse(self, st: _State, ts_ns: int, frame_no: int, second: int, pt: int, seq: int,
                  ts32: int, size: int, buf: bytes, payload_off: int, end: int) -> None:
         """Wireshark's rtppacket_analyse on constant state (see the module docstring)."""
+        if st.fast_pt == HELD_IN_C:
+            self.accel.pull(st)
         if st.fast_pt >= 0:
             _settle(st)
         now_ms = (ts_ns - self._base_ns) / 1e6
@@ -477,6 +500,8 @@ class RtpStreamTable:
             st.payload_bytes = size
             st.series.add(ts_ns, 0.0, 0.0, 0)
             _arm(st, pt, clock)
+            if self.accel is not None:
+                self._hand_over(st)
             return
         # Extend the 32-bit timestamp (RFC 3550 A.1-style unwrapping around the last one).
         prev_ts32 = st.last_ts32
@@ -569,6 +594,27 @@ class RtpStreamTable:
         st.series.add(ts_ns, delta, st.jitter, lost_here)
         if in_time:  # the fast path assumes the last packet was in time
             _arm(st, pt, clock)
+            if self.accel is not None:
+                self._hand_over(st)
+
+    # -- the compiled fast path ----------------------------------------------------------
+    def attach_accelerator(self):
+        """The compiled fast path bound to this table (for ``CaptureReader.records``), or
+        None when it was not built or ``PCAPLADDER_PURE_PYTHON`` is set."""
+        if self.accel is None and Accelerator is not None and not os.environ.get("PCAPLADDER_PURE_PYTHON"):
+            self.accel = Accelerator()
+        return self.accel
+
+    def _hand_over(self, st: _State) -> None:
+        """A confirmed stream armed for the fast path: its next packets go to C."""
+        if st.confirmed and st.fast_pt >= 0 and self._statistics:
+            st.series.allocate()
+            self.accel.arm(st, self._base_ns)
+
+    def _reclaim(self, st: _State) -> None:
+        """Take a stream's state back from C before Python reads or changes it."""
+        if st.fast_pt == HELD_IN_C:
+            self.accel.pull(st)
 
     def _clock_divisor(self, st: _State, pt: int) -> int:
         """``clock_rate // 1000`` for ``pt`` (0: no clock, as for telephone-event); cached once
@@ -679,10 +725,16 @@ class RtpStreamTable:
 
     # -- results -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        fed = self._fed
+        if self.accel is not None:
+            self.accel.pull_all()
+            fed += self.accel.fed
         rtp = sum(st.packets for st in self._streams.values())
-        return {"rtp": rtp, "rtcp": self._rtcp, "other": self._fed - rtp - self._rtcp}
+        return {"rtp": rtp, "rtcp": self._rtcp, "other": fed - rtp - self._rtcp}
 
     def finish(self) -> list[RtpStream]:
+        if self.accel is not None:
+            self.accel.pull_all()
         streams = [_snapshot(st) for st in self._streams.values()]
         streams.sort(key=lambda s: (s.first_ns, s.first_frame))
         return streams

@@ -131,6 +131,12 @@ class SeriesBuilder:
         self.end_ns = origin + (index + 1) * width
         self.delta, self.jitter, self.lost, self.packets = delta_ms, jitter_ms, lost, 1
 
+    def allocate(self) -> None:
+        """Allocate the columns now if the first bucket has not closed yet: the compiled fast
+        path (ladder/_accel.c) writes into them in place."""
+        if self._packets is None:
+            self._allocate()
+
     def _allocate(self) -> None:
         size = self.max_points
         self._delta, self._jitter = array("d", bytes(8 * size)), array("d", bytes(8 * size))

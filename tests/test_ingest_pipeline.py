@@ -83,7 +83,9 @@ def test_fast_path_agrees_with_the_general_path(tmp_path):
 
 
 def test_fast_path_is_taken_for_cooked_captures(tmp_path, monkeypatch):
-    """The general path (``_classify``) never sees RTP over SLL or SLL2, only tagged Ethernet."""
+    """The general path (``_classify``) never sees RTP over SLL or SLL2, only tagged Ethernet.
+    This is the Python fast path; the compiled one also takes tagged Ethernet (test_accel.py)."""
+    monkeypatch.setenv("PCAPLADDER_PURE_PYTHON", "1")
     seen: list[int] = []
     original = Pipeline._classify
 

@@ -1,0 +1,927 @@
+/* ladder._accel: the RTP-heavy part of the ingest hot loop, compiled.
+ *
+ * Real captures are mostly RTP, and in pure Python each RTP packet costs a record unpack, a
+ * header unpack, a dict lookup and ~40 attribute updates. This module takes over exactly the
+ * packets that ladder/rtp_streams.py's own fast path takes ("the next packet of a confirmed
+ * stream": next sequence number, same payload type, no marker, timestamp moving forward), and
+ * nothing else:
+ *
+ *   * ``Accelerator.arm(state, base_ns, counting)`` copies a confirmed stream's fast-path
+ *     state (a ``rtp_streams._State``) into a C slot; Python marks the state ``fast_pt = -2``
+ *     while the slot owns it. ``pull(state)`` writes the slot back and frees it, so Python sees
+ *     exactly the attributes its own fast path would have left. ``pull_all()`` at the end.
+ *   * ``scan_pcap(buf, pos, end, frames)`` walks classic pcap records in ``buf[pos:end]`` and
+ *     consumes each one that is Ethernet (802.1Q/QinQ tags too) / Linux SLL / SLL2, IPv4
+ *     without options or fragmentation, UDP whose length agrees with IP's, carrying the next
+ *     packet of an armed stream. It stops at the first record it does not take, which the
+ *     Python pipeline then handles; ``scan_pcapng`` does the same over pcapng EPBs.
+ *
+ * The arithmetic is Python's, operation for operation, on IEEE doubles (the build disables
+ * floating-point contraction), so every figure is bit-identical with the pure-Python path;
+ * tests/test_accel.py compares both on every capture. The scan loop touches no Python object,
+ * so it runs without the GIL and a TUI keeps its event loop while a capture loads.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#define MAX_RECORD (256 * 1024)   /* ladder.ingest.MAX_RECORD */
+#define MAX_VLAN_TAGS 8           /* decoders.linklayer.MAX_VLAN_TAGS */
+#define TIMESTAMP_JUMP_MS 2000.0  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
+#define JITTER_BUFFER_MS 60.0     /* ladder.rtp_streams.JITTER_BUFFER_MS */
+#define LINKTYPE_ETHERNET 1
+#define LINKTYPE_LINUX_SLL 113
+#define LINKTYPE_LINUX_SLL2 276
+#define RELEASE_GIL_BYTES (64 * 1024)
+#define MAX_IFACES 64             /* pcapng interfaces the scan times; packets of others go to Python */
+
+/* Attribute names of rtp_streams._State and series.SeriesBuilder, interned once. */
+enum {
+    A_SRC_IP, A_SRC_PORT, A_DST_IP, A_DST_PORT, A_SSRC, A_FAST_PT, A_FAST_LIMIT, A_FAST_CLOCK,
+    A_TS_OFF, A_NEXT_SEQ, A_LAST_TS32, A_TIME_MS, A_DELTA, A_JITTER, A_LAST_NOMINAL,
+    A_MIN_TRANSIT, A_MAX_JITTER, A_MIN_JITTER, A_MEAN_JITTER, A_MAX_DELTA, A_MIN_DELTA,
+    A_MEAN_DELTA, A_TS_JUMPS, A_LATE, A_MAX_DELTA_FRAME, A_PACKETS, A_PAYLOAD_BYTES, A_LAST_NS,
+    A_LAST_FRAME, A_SERIES, A_ORIGIN_NS, A_WIDTH_NS, A_INDEX, A_END_NS, A_LOST, A_MAX_POINTS,
+    A_COL_DELTA, A_COL_JITTER, A_COL_LOST, A_COL_PACKETS, A_COUNT
+};
+static const char *attr_names[A_COUNT] = {
+    "src_ip", "src_port", "dst_ip", "dst_port", "ssrc", "fast_pt", "fast_limit", "fast_clock",
+    "ts_off", "next_seq", "last_ts32", "time_ms", "delta", "jitter", "last_nominal",
+    "min_transit", "max_jitter", "min_jitter", "mean_jitter", "max_delta", "min_delta",
+    "mean_delta", "ts_jumps", "late", "max_delta_frame", "packets", "payload_bytes", "last_ns",
+    "last_frame", "series", "origin_ns", "width_ns", "index", "end_ns", "lost", "max_points",
+    "_delta", "_jitter", "_lost", "_packets",
+};
+static PyObject *attr[A_COUNT];
+
+typedef struct {
+    /* key */
+    uint32_t src, dst, ssrc;
+    uint16_t sport, dport;
+    int counting;              /* only count packets (the benchmark's baseline table) */
+    PyObject *state;           /* the rtp_streams._State this slot stands in for */
+    PyObject *series;          /* its SeriesBuilder */
+    Py_buffer cols[4];         /* the builder's columns: delta, jitter (d), lost, packets (q) */
+    /* read-only while armed */
+    int fast_pt;
+    int64_t fast_limit, fast_clock, ts_off, base_ns;
+    /* the fast path's state */
+    int64_t next_seq, last_ts32;
+    double time_ms, delta, jitter, last_nominal, min_transit, max_jitter, min_jitter;
+    double mean_jitter, max_delta, min_delta, mean_delta;
+    int64_t ts_jumps, late, max_delta_frame, packets, payload_bytes, last_ns, last_frame;
+    /* the series builder's open bucket and grid */
+    int64_t s_origin, s_width, s_index, s_end, s_lost, s_packets, s_max_points;
+    double s_delta, s_jitter;
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Slot **table;              /* open addressing, linear probing; NULL = empty */
+    size_t capacity;           /* a power of two */
+    size_t used;
+    /* the record format configured for the scan functions */
+    int swapped, nano, hlen, linktype;
+    PyObject *interfaces;      /* pcapng: tuple of (linktype, units per second, offset_s) */
+    long long iface_counts[MAX_IFACES];  /* pcapng: frames taken per interface, until taken */
+    /* results of the last scan */
+    Py_ssize_t count;
+    int64_t first_ts, last_ts;
+    /* frames consumed over the whole capture */
+    long long fed;
+} Accelerator;
+
+/* -- the slot table ------------------------------------------------------------------------ */
+
+static size_t slot_hash(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t ssrc)
+{
+    uint64_t a = ((uint64_t)src << 32) | dst;
+    uint64_t b = ((uint64_t)sport << 48) | ((uint64_t)dport << 32) | ssrc;
+    uint64_t h = a * 0x9E3779B97F4A7C15ULL ^ (b + 0x632BE59BD9B4E019ULL + (a << 6) + (a >> 2));
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 29;
+    return (size_t)h;
+}
+
+static inline int slot_is(const Slot *s, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, uint32_t ssrc)
+{
+    return s->ssrc == ssrc && s->src == src && s->dst == dst && s->sport == sport && s->dport == dport;
+}
+
+static size_t find_index(Accelerator *self, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                         uint32_t ssrc)
+{
+    size_t mask = self->capacity - 1;
+    size_t i = slot_hash(src, dst, sport, dport, ssrc) & mask;
+    while (self->table[i] != NULL && !slot_is(self->table[i], src, dst, sport, dport, ssrc))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static int grow(Accelerator *self)
+{
+    size_t old_capacity = self->capacity;
+    Slot **old = self->table;
+    size_t capacity = old_capacity ? old_capacity * 2 : 64;
+    Slot **table = PyMem_Calloc(capacity, sizeof(Slot *));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->table = table;
+    self->capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++) {
+        Slot *s = old[i];
+        if (s != NULL)
+            table[find_index(self, s->src, s->dst, s->sport, s->dport, s->ssrc)] = s;
+    }
+    PyMem_Free(old);
+    return 0;
+}
+
+/* Remove the entry at i, shifting later entries of its probe run back (no tombstones). */
+static void remove_at(Accelerator *self, size_t i)
+{
+    size_t mask = self->capacity - 1;
+    size_t j = i;
+    self->table[i] = NULL;
+    self->used--;
+    for (;;) {
+        j = (j + 1) & mask;
+        Slot *s = self->table[j];
+        if (s == NULL)
+            return;
+        size_t home = slot_hash(s->src, s->dst, s->sport, s->dport, s->ssrc) & mask;
+        /* s may move to i when i lies cyclically in [home, j) */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            self->table[i] = s;
+            self->table[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+static void free_slot(Slot *s)
+{
+    for (int c = 0; c < 4; c++)
+        if (s->cols[c].obj != NULL)
+            PyBuffer_Release(&s->cols[c]);
+    Py_XDECREF(s->state);
+    Py_XDECREF(s->series);
+    PyMem_Free(s);
+}
+
+/* -- reading and writing Python attributes ------------------------------------------------ */
+
+static int get_i64(PyObject *obj, int name, int64_t *out)
+{
+    PyObject *value = PyObject_GetAttr(obj, attr[name]);
+    if (value == NULL)
+        return -1;
+    long long v = PyLong_AsLongLong(value);
+    Py_DECREF(value);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int get_f64(PyObject *obj, int name, double *out)
+{
+    PyObject *value = PyObject_GetAttr(obj, attr[name]);
+    if (value == NULL)
+        return -1;
+    double v = PyFloat_AsDouble(value);
+    Py_DECREF(value);
+    if (v == -1.0 && PyErr_Occurred())
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int set_i64(PyObject *obj, int name, int64_t v)
+{
+    PyObject *value = PyLong_FromLongLong(v);
+    if (value == NULL)
+        return -1;
+    int rc = PyObject_SetAttr(obj, attr[name], value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static int set_f64(PyObject *obj, int name, double v)
+{
+    PyObject *value = PyFloat_FromDouble(v);
+    if (value == NULL)
+        return -1;
+    int rc = PyObject_SetAttr(obj, attr[name], value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* An IPv4 address in dotted form, as network-order bits; 0 with no error for anything else
+ * (IPv6 streams stay with Python: the scan only decodes IPv4). */
+static int get_ipv4(PyObject *obj, int name, uint32_t *out, int *is_v4)
+{
+    PyObject *value = PyObject_GetAttr(obj, attr[name]);
+    if (value == NULL)
+        return -1;
+    const char *text = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
+    struct in_addr addr;
+    *is_v4 = text != NULL && inet_pton(AF_INET, text, &addr) == 1;
+    if (*is_v4)
+        *out = ntohl(addr.s_addr);
+    Py_DECREF(value);
+    if (text == NULL && PyErr_Occurred())
+        return -1;
+    return 0;
+}
+
+static int get_column(PyObject *series, int name, Py_buffer *view, Py_ssize_t points)
+{
+    PyObject *column = PyObject_GetAttr(series, attr[name]);
+    if (column == NULL)
+        return -1;
+    int rc = PyObject_GetBuffer(column, view, PyBUF_WRITABLE | PyBUF_FORMAT);
+    Py_DECREF(column);
+    if (rc < 0)
+        return -1;
+    if (view->itemsize != 8 || view->len != points * 8) {
+        PyBuffer_Release(view);
+        view->obj = NULL;
+        PyErr_SetString(PyExc_ValueError, "series columns must hold max_points 8-byte items");
+        return -1;
+    }
+    return 0;
+}
+
+/* Fill s from state (everything but the key); -1 with an exception set on failure. */
+static int load_slot(Slot *s, PyObject *state)
+{
+    int64_t fast_pt;
+    if (get_i64(state, A_FAST_PT, &fast_pt) < 0)
+        return -1;
+    s->fast_pt = (int)fast_pt;
+    if (s->counting)
+        return get_i64(state, A_PACKETS, &s->packets) < 0 ? -1 : 0;
+    if (get_i64(state, A_FAST_LIMIT, &s->fast_limit) < 0 || get_i64(state, A_FAST_CLOCK, &s->fast_clock) < 0
+        || get_i64(state, A_TS_OFF, &s->ts_off) < 0 || get_i64(state, A_NEXT_SEQ, &s->next_seq) < 0
+        || get_i64(state, A_LAST_TS32, &s->last_ts32) < 0 || get_f64(state, A_TIME_MS, &s->time_ms) < 0
+        || get_f64(state, A_DELTA, &s->delta) < 0 || get_f64(state, A_JITTER, &s->jitter) < 0
+        || get_f64(state, A_LAST_NOMINAL, &s->last_nominal) < 0
+        || get_f64(state, A_MIN_TRANSIT, &s->min_transit) < 0
+        || get_f64(state, A_MAX_JITTER, &s->max_jitter) < 0 || get_f64(state, A_MIN_JITTER, &s->min_jitter) < 0
+        || get_f64(state, A_MEAN_JITTER, &s->mean_jitter) < 0 || get_f64(state, A_MAX_DELTA, &s->max_delta) < 0
+        || get_f64(state, A_MIN_DELTA, &s->min_delta) < 0 || get_f64(state, A_MEAN_DELTA, &s->mean_delta) < 0
+        || get_i64(state, A_TS_JUMPS, &s->ts_jumps) < 0 || get_i64(state, A_LATE, &s->late) < 0
+        || get_i64(state, A_MAX_DELTA_FRAME, &s->max_delta_frame) < 0
+        || get_i64(state, A_PACKETS, &s->packets) < 0 || get_i64(state, A_PAYLOAD_BYTES, &s->payload_bytes) < 0
+        || get_i64(state, A_LAST_NS, &s->last_ns) < 0 || get_i64(state, A_LAST_FRAME, &s->last_frame) < 0)
+        return -1;
+    PyObject *series = PyObject_GetAttr(state, attr[A_SERIES]);
+    if (series == NULL)
+        return -1;
+    s->series = series;
+    if (get_i64(series, A_ORIGIN_NS, &s->s_origin) < 0 || get_i64(series, A_WIDTH_NS, &s->s_width) < 0
+        || get_i64(series, A_INDEX, &s->s_index) < 0 || get_i64(series, A_END_NS, &s->s_end) < 0
+        || get_f64(series, A_DELTA, &s->s_delta) < 0 || get_f64(series, A_JITTER, &s->s_jitter) < 0
+        || get_i64(series, A_LOST, &s->s_lost) < 0 || get_i64(series, A_PACKETS, &s->s_packets) < 0
+        || get_i64(series, A_MAX_POINTS, &s->s_max_points) < 0)
+        return -1;
+    if (s->s_width <= 0 || s->s_max_points < 2 || s->s_index < 0 || s->s_index >= s->s_max_points) {
+        PyErr_SetString(PyExc_ValueError, "series builder out of range");
+        return -1;
+    }
+    for (int c = 0; c < 4; c++)
+        if (get_column(series, A_COL_DELTA + c, &s->cols[c], (Py_ssize_t)s->s_max_points) < 0)
+            return -1;
+    return 0;
+}
+
+/* Write s back into its state; the state's fast_pt gets its own value again. */
+static int store_slot(Slot *s)
+{
+    PyObject *st = s->state;
+    if (s->counting) {
+        /* A counting slot counts from zero: Python may have counted packets meanwhile. */
+        int64_t packets;
+        if (get_i64(st, A_PACKETS, &packets) < 0)
+            return -1;
+        return set_i64(st, A_PACKETS, packets + s->packets);
+    }
+    if (set_i64(st, A_NEXT_SEQ, s->next_seq) < 0 || set_i64(st, A_LAST_TS32, s->last_ts32) < 0
+        || set_f64(st, A_TIME_MS, s->time_ms) < 0 || set_f64(st, A_DELTA, s->delta) < 0
+        || set_f64(st, A_JITTER, s->jitter) < 0 || set_f64(st, A_LAST_NOMINAL, s->last_nominal) < 0
+        || set_f64(st, A_MIN_TRANSIT, s->min_transit) < 0 || set_f64(st, A_MAX_JITTER, s->max_jitter) < 0
+        || set_f64(st, A_MIN_JITTER, s->min_jitter) < 0 || set_f64(st, A_MEAN_JITTER, s->mean_jitter) < 0
+        || set_f64(st, A_MAX_DELTA, s->max_delta) < 0 || set_f64(st, A_MIN_DELTA, s->min_delta) < 0
+        || set_f64(st, A_MEAN_DELTA, s->mean_delta) < 0 || set_i64(st, A_TS_JUMPS, s->ts_jumps) < 0
+        || set_i64(st, A_LATE, s->late) < 0 || set_i64(st, A_MAX_DELTA_FRAME, s->max_delta_frame) < 0
+        || set_i64(st, A_PACKETS, s->packets) < 0 || set_i64(st, A_PAYLOAD_BYTES, s->payload_bytes) < 0
+        || set_i64(st, A_LAST_NS, s->last_ns) < 0 || set_i64(st, A_LAST_FRAME, s->last_frame) < 0)
+        return -1;
+    PyObject *se = s->series;
+    if (set_i64(se, A_WIDTH_NS, s->s_width) < 0 || set_i64(se, A_INDEX, s->s_index) < 0
+        || set_i64(se, A_END_NS, s->s_end) < 0 || set_f64(se, A_DELTA, s->s_delta) < 0
+        || set_f64(se, A_JITTER, s->s_jitter) < 0 || set_i64(se, A_LOST, s->s_lost) < 0
+        || set_i64(se, A_PACKETS, s->s_packets) < 0)
+        return -1;
+    return set_i64(st, A_FAST_PT, s->fast_pt);
+}
+
+/* -- the series builder (ladder/series.py SeriesBuilder.open, _close, _halve) -------------- */
+
+static void series_halve(Slot *s)
+{
+    double *delta = s->cols[0].buf, *jitter = s->cols[1].buf;
+    int64_t *lost = s->cols[2].buf, *packets = s->cols[3].buf;
+    int64_t half = s->s_max_points / 2;
+    s->s_width *= 2;
+    for (int64_t k = 0; k < half; k++) {
+        /* max(a, b) is a unless b > a, as Python's max */
+        delta[k] = delta[2 * k + 1] > delta[2 * k] ? delta[2 * k + 1] : delta[2 * k];
+        jitter[k] = jitter[2 * k + 1] > jitter[2 * k] ? jitter[2 * k + 1] : jitter[2 * k];
+        lost[k] = lost[2 * k] + lost[2 * k + 1];
+        packets[k] = packets[2 * k] + packets[2 * k + 1];
+    }
+    for (int64_t k = half; k < s->s_max_points; k++) {
+        delta[k] = 0.0;
+        jitter[k] = 0.0;
+        lost[k] = 0;
+        packets[k] = 0;
+    }
+}
+
+static void series_open(Slot *s, int64_t ts_ns, double delta, double jitter)
+{
+    if (s->s_packets) {
+        int64_t i = s->s_index;
+        ((double *)s->cols[0].buf)[i] = s->s_delta;
+        ((double *)s->cols[1].buf)[i] = s->s_jitter;
+        ((int64_t *)s->cols[2].buf)[i] = s->s_lost;
+        ((int64_t *)s->cols[3].buf)[i] = s->s_packets;
+        s->s_packets = 0;
+    }
+    int64_t index = (ts_ns - s->s_origin) / s->s_width;  /* ts_ns >= end_ns > origin */
+    while (index >= s->s_max_points) {
+        series_halve(s);
+        index >>= 1;
+    }
+    s->s_index = index;
+    s->s_end = s->s_origin + (index + 1) * s->s_width;
+    s->s_delta = delta;
+    s->s_jitter = jitter;
+    s->s_lost = 0;
+    s->s_packets = 1;
+}
+
+/* -- one RTP packet on the fast path (rtp_streams.RtpStreamTable.feed_udp's first branch) -- */
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* rtp_header_end's check: CSRCs, extension and padding fit in the datagram. */
+static int rtp_header_fits(const uint8_t *p, int64_t size)
+{
+    uint8_t first = p[0];
+    int64_t pos = 12 + 4 * (first & 0x0F);
+    if (pos > size)
+        return 0;
+    if (first & 0x10) {
+        if (pos + 4 > size)
+            return 0;
+        pos += 4 + 4 * (int64_t)be16(p + pos + 2);
+        if (pos > size)
+            return 0;
+    }
+    if (first & 0x20) {
+        uint8_t padding = p[size - 1];
+        if (padding == 0 || pos + padding > size)
+            return 0;
+    }
+    return 1;
+}
+
+/* Take the RTP datagram p[0:size] for an armed stream; 0 when Python must see it. */
+static int take_rtp(Accelerator *self, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                    const uint8_t *p, int64_t size, int64_t ts_ns, int64_t frame_no)
+{
+    if (size < 12 || self->used == 0)
+        return 0;
+    uint8_t first = p[0], second = p[1];
+    uint32_t ssrc = be32(p + 8);
+    Slot *st = self->table[find_index(self, src, dst, sport, dport, ssrc)];
+    if (st == NULL)
+        return 0;
+    if (st->counting) {
+        if (second >= 200 && second <= 207)
+            return 0;
+        if (first != 0x80 && !rtp_header_fits(p, size))
+            return 0;
+        st->packets++;
+        return 1;
+    }
+    int64_t seq = be16(p + 2), ts32 = be32(p + 4);
+    if (second != st->fast_pt || seq != st->next_seq || seq > st->fast_limit)
+        return 0;
+    if (!(ts32 - st->last_ts32 >= 0 && ts32 - st->last_ts32 < 0x80000000LL))
+        return 0;
+    if (first != 0x80 && !rtp_header_fits(p, size))
+        return 0;
+    double now_ms = (double)(ts_ns - st->base_ns) / 1e6;
+    st->last_ts32 = ts32;
+    st->next_seq = seq + 1;
+    double delta = now_ms - st->time_ms;
+    st->time_ms = now_ms;
+    st->delta = delta;
+    double jitter;
+    if (st->fast_clock) {
+        double nominal = (double)(ts32 + st->ts_off) / (double)st->fast_clock;
+        double step = nominal - st->last_nominal;
+        st->last_nominal = nominal;
+        double d = delta - step;
+        if (d < 0)
+            d = -d;
+        st->jitter = jitter = (15 * st->jitter + d) / 16;
+        if (step > TIMESTAMP_JUMP_MS)
+            st->ts_jumps++;
+        double transit = now_ms - nominal;
+        double best = st->min_transit;
+        if (transit < best)
+            st->min_transit = transit;
+        else if (transit - best > JITTER_BUFFER_MS)
+            st->late++;
+        if (jitter > st->max_jitter)
+            st->max_jitter = jitter;
+        if (jitter < st->min_jitter)
+            st->min_jitter = jitter;
+        st->mean_jitter += jitter;
+    } else {
+        jitter = st->jitter;
+        int64_t total = st->packets;
+        if (total > 1)
+            st->mean_jitter *= (double)total / (double)(total - 1);
+    }
+    if (delta > st->max_delta) {
+        st->max_delta = delta;
+        st->max_delta_frame = frame_no;
+    }
+    if (delta < st->min_delta)
+        st->min_delta = delta;
+    st->mean_delta += delta;
+    st->packets++;
+    st->payload_bytes += size;
+    st->last_ns = ts_ns;
+    st->last_frame = frame_no;
+    if (ts_ns < st->s_end) {
+        if (delta > st->s_delta)
+            st->s_delta = delta;
+        if (jitter > st->s_jitter)
+            st->s_jitter = jitter;
+        st->s_packets++;
+    } else {
+        series_open(st, ts_ns, delta, jitter);
+    }
+    return 1;
+}
+
+/* One frame (link header first): taken when it is the fast path's IPv4/UDP/RTP. */
+static int take_frame(Accelerator *self, int linktype, const uint8_t *p, int64_t caplen, int64_t ts_ns,
+                      int64_t frame_no)
+{
+    int64_t off;
+    uint16_t ethertype;
+    if (linktype == LINKTYPE_ETHERNET) {
+        if (caplen < 14)
+            return 0;
+        ethertype = be16(p + 12);
+        off = 14;
+        for (int tags = 0; ethertype == 0x8100 || ethertype == 0x88A8 || ethertype == 0x9100
+                           || ethertype == 0x9200; tags++) {
+            if (tags >= MAX_VLAN_TAGS || caplen - off < 4)
+                return 0;
+            ethertype = be16(p + off + 2);
+            off += 4;
+        }
+    } else if (linktype == LINKTYPE_LINUX_SLL) {
+        if (caplen < 16)
+            return 0;
+        ethertype = be16(p + 14);
+        off = 16;
+    } else if (linktype == LINKTYPE_LINUX_SLL2) {
+        if (caplen < 20)
+            return 0;
+        ethertype = be16(p);
+        off = 20;
+    } else {
+        return 0;
+    }
+    if (ethertype != 0x0800 || caplen - off < 28)
+        return 0;
+    const uint8_t *ip = p + off;
+    int64_t total = be16(ip + 2);
+    if (ip[0] != 0x45 || ip[9] != 17 || (be16(ip + 6) & 0x3FFF) || total > caplen - off)
+        return 0;
+    const uint8_t *udp = ip + 20;
+    int64_t ulen = be16(udp + 4);
+    if (ulen != total - 20 || ulen < 8 + 12)
+        return 0;
+    const uint8_t *payload = udp + 8;
+    if (payload[0] < 0x80 || payload[0] >= 0xC0)
+        return 0;
+    return take_rtp(self, be32(ip + 12), be32(ip + 16), be16(udp), be16(udp + 2), payload, ulen - 8, ts_ns,
+                    frame_no);
+}
+
+/* -- the Python type ----------------------------------------------------------------------- */
+
+static void Accelerator_clear_slots(Accelerator *self)
+{
+    for (size_t i = 0; i < self->capacity; i++)
+        if (self->table[i] != NULL) {
+            free_slot(self->table[i]);
+            self->table[i] = NULL;
+        }
+    self->used = 0;
+}
+
+static void Accelerator_dealloc(Accelerator *self)
+{
+    Accelerator_clear_slots(self);
+    PyMem_Free(self->table);
+    Py_XDECREF(self->interfaces);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Accelerator_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Accelerator *self = (Accelerator *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    if (grow(self) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->hlen = 16;
+    self->linktype = -1;
+    return (PyObject *)self;
+}
+
+/* The slot key of state; *ok = 0 when it is not an IPv4 stream. */
+static int state_key(PyObject *state, uint32_t *src, uint32_t *dst, uint16_t *sport, uint16_t *dport,
+                     uint32_t *ssrc, int *ok)
+{
+    int src_v4, dst_v4;
+    int64_t sp, dp, ss;
+    if (get_ipv4(state, A_SRC_IP, src, &src_v4) < 0 || get_ipv4(state, A_DST_IP, dst, &dst_v4) < 0
+        || get_i64(state, A_SRC_PORT, &sp) < 0 || get_i64(state, A_DST_PORT, &dp) < 0
+        || get_i64(state, A_SSRC, &ss) < 0)
+        return -1;
+    *ok = src_v4 && dst_v4 && sp >= 0 && sp <= 0xFFFF && dp >= 0 && dp <= 0xFFFF && ss >= 0 && ss <= 0xFFFFFFFFLL;
+    *sport = (uint16_t)sp;
+    *dport = (uint16_t)dp;
+    *ssrc = (uint32_t)ss;
+    return 0;
+}
+
+static int pull_index(Accelerator *self, size_t i)
+{
+    Slot *s = self->table[i];
+    int rc = store_slot(s);
+    remove_at(self, i);
+    free_slot(s);
+    return rc;
+}
+
+static PyObject *Accelerator_pull(Accelerator *self, PyObject *state)
+{
+    uint32_t src, dst, ssrc;
+    uint16_t sport, dport;
+    int ok;
+    if (state_key(state, &src, &dst, &sport, &dport, &ssrc, &ok) < 0)
+        return NULL;
+    if (ok) {
+        size_t i = find_index(self, src, dst, sport, dport, ssrc);
+        if (self->table[i] != NULL && self->table[i]->state == state) {
+            if (pull_index(self, i) < 0)
+                return NULL;
+            Py_RETURN_TRUE;
+        }
+    }
+    Py_RETURN_FALSE;
+}
+
+static PyObject *Accelerator_arm(Accelerator *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"state", "base_ns", "counting", NULL};
+    PyObject *state;
+    long long base_ns;
+    int counting = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OL|p", keywords, &state, &base_ns, &counting))
+        return NULL;
+    uint32_t src, dst, ssrc;
+    uint16_t sport, dport;
+    int ok;
+    if (state_key(state, &src, &dst, &sport, &dport, &ssrc, &ok) < 0)
+        return NULL;
+    if (!ok)
+        Py_RETURN_FALSE;
+    size_t i = find_index(self, src, dst, sport, dport, ssrc);
+    if (self->table[i] != NULL) {  /* armed before: Python's view first becomes current */
+        if (pull_index(self, i) < 0)
+            return NULL;
+    }
+    if ((self->used + 1) * 2 > self->capacity && grow(self) < 0)
+        return NULL;
+    Slot *s = PyMem_Calloc(1, sizeof(Slot));
+    if (s == NULL)
+        return PyErr_NoMemory();
+    s->src = src;
+    s->dst = dst;
+    s->sport = sport;
+    s->dport = dport;
+    s->ssrc = ssrc;
+    s->counting = counting;
+    s->base_ns = base_ns;
+    if (load_slot(s, state) < 0) {
+        free_slot(s);
+        return NULL;
+    }
+    Py_INCREF(state);
+    s->state = state;
+    if (!counting) {
+        PyObject *minus_two = PyLong_FromLong(-2);
+        int rc = minus_two == NULL ? -1 : PyObject_SetAttr(state, attr[A_FAST_PT], minus_two);
+        Py_XDECREF(minus_two);
+        if (rc < 0) {
+            free_slot(s);
+            return NULL;
+        }
+    }
+    self->table[find_index(self, src, dst, sport, dport, ssrc)] = s;
+    self->used++;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *Accelerator_pull_all(Accelerator *self, PyObject *unused)
+{
+    int failed = 0;
+    for (size_t i = 0; i < self->capacity; i++) {
+        Slot *s = self->table[i];
+        if (s == NULL)
+            continue;
+        if (store_slot(s) < 0)
+            failed = 1;
+        free_slot(s);
+        self->table[i] = NULL;
+    }
+    self->used = 0;
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Accelerator_configure_pcap(Accelerator *self, PyObject *args)
+{
+    int swapped, nano, hlen, linktype;
+    if (!PyArg_ParseTuple(args, "ppii", &swapped, &nano, &hlen, &linktype))
+        return NULL;
+    self->swapped = swapped;
+    self->nano = nano;
+    self->hlen = hlen;
+    self->linktype = linktype;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Accelerator_configure_pcapng(Accelerator *self, PyObject *args)
+{
+    int swapped;
+    PyObject *interfaces;
+    if (!PyArg_ParseTuple(args, "pO!", &swapped, &PyTuple_Type, &interfaces))
+        return NULL;
+    self->swapped = swapped;
+    Py_INCREF(interfaces);
+    Py_XSETREF(self->interfaces, interfaces);
+    memset(self->iface_counts, 0, sizeof(self->iface_counts));
+    Py_RETURN_NONE;
+}
+
+static inline uint32_t rd32(const uint8_t *p, int swapped)
+{
+    return swapped ? be32(p) : ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]);
+}
+
+/* scan_pcap(buf, pos, end, frames) -> the position of the first record not taken. */
+static PyObject *Accelerator_scan_pcap(Accelerator *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end;
+    long long frames;
+    if (!PyArg_ParseTuple(args, "y*nnL", &view, &pos, &end, &frames))
+        return NULL;
+    if (pos < 0 || end > view.len || pos > end) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "scan range outside the buffer");
+        return NULL;
+    }
+    const uint8_t *buf = view.buf;
+    int64_t hlen = self->hlen, scale = self->nano ? 1 : 1000;
+    int swapped = self->swapped, linktype = self->linktype;
+    Py_ssize_t count = 0;
+    int64_t first_ts = 0, last_ts = 0;
+    PyThreadState *released = end - pos >= RELEASE_GIL_BYTES ? PyEval_SaveThread() : NULL;
+    while (pos + hlen <= end) {
+        const uint8_t *h = buf + pos;
+        int64_t caplen = rd32(h + 8, swapped), origlen = rd32(h + 12, swapped);
+        if (caplen > MAX_RECORD || caplen != origlen || pos + hlen + caplen > end)
+            break;
+        int64_t ts_ns = (int64_t)rd32(h, swapped) * 1000000000LL + (int64_t)rd32(h + 4, swapped) * scale;
+        if (!take_frame(self, linktype, h + hlen, caplen, ts_ns, frames + count + 1))
+            break;
+        if (count == 0)
+            first_ts = ts_ns;
+        last_ts = ts_ns;
+        count++;
+        pos += hlen + caplen;
+    }
+    if (released != NULL)
+        PyEval_RestoreThread(released);
+    PyBuffer_Release(&view);
+    self->count = count;
+    self->first_ts = first_ts;
+    self->last_ts = last_ts;
+    self->fed += count;
+    return PyLong_FromSsize_t(pos);
+}
+
+/* scan_pcapng(buf, pos, end, frames): the same over Enhanced Packet Blocks; any other block,
+ * an interface it cannot time, or a block that does not fit ends the scan. */
+static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end;
+    long long frames;
+    if (!PyArg_ParseTuple(args, "y*nnL", &view, &pos, &end, &frames))
+        return NULL;
+    if (pos < 0 || end > view.len || pos > end || self->interfaces == NULL) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "scan range outside the buffer, or no interfaces configured");
+        return NULL;
+    }
+    /* The interfaces as C arrays, so the loop needs no Python object. */
+    int64_t links[MAX_IFACES], units[MAX_IFACES], offsets[MAX_IFACES];
+    Py_ssize_t n_ifaces = PyTuple_GET_SIZE(self->interfaces);
+    if (n_ifaces > MAX_IFACES)
+        n_ifaces = MAX_IFACES;
+    for (Py_ssize_t k = 0; k < n_ifaces; k++) {
+        PyObject *item = PyTuple_GET_ITEM(self->interfaces, k);
+        long long l, u, o;
+        if (!PyArg_ParseTuple(item, "LLL", &l, &u, &o)) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        links[k] = l;
+        units[k] = u;
+        offsets[k] = o;
+    }
+    const uint8_t *buf = view.buf;
+    int swapped = self->swapped;
+    Py_ssize_t count = 0;
+    int64_t first_ts = 0, last_ts = 0;
+    PyThreadState *released = end - pos >= RELEASE_GIL_BYTES ? PyEval_SaveThread() : NULL;
+    while (pos + 32 <= end) {
+        const uint8_t *b = buf + pos;
+        int64_t block_type = rd32(b, swapped), block_len = rd32(b + 4, swapped);
+        if (block_type != 6 || block_len < 32 || block_len % 4 || block_len > MAX_RECORD + 64
+            || pos + block_len > end)
+            break;
+        int64_t iface = rd32(b + 8, swapped);
+        int64_t caplen = rd32(b + 20, swapped), origlen = rd32(b + 24, swapped);
+        if (iface >= n_ifaces || caplen != origlen || 28 + caplen > block_len - 4)
+            break;
+        int64_t unit = units[iface];
+        uint64_t ticks = (uint64_t)rd32(b + 12, swapped) << 32 | rd32(b + 16, swapped);
+        int64_t ts_ns;
+        if (unit == 1000000 && ticks < (uint64_t)INT64_MAX / 1000)
+            ts_ns = (int64_t)ticks * 1000;
+        else if (unit == 1000000000 && ticks <= (uint64_t)INT64_MAX)
+            ts_ns = (int64_t)ticks;
+        else
+            break;  /* other resolutions: Python's exact integer arithmetic */
+        ts_ns += offsets[iface] * 1000000000LL;
+        if (!take_frame(self, (int)links[iface], b + 28, caplen, ts_ns, frames + count + 1))
+            break;
+        if (count == 0)
+            first_ts = ts_ns;
+        last_ts = ts_ns;
+        count++;
+        self->iface_counts[iface]++;
+        pos += block_len;
+    }
+    if (released != NULL)
+        PyEval_RestoreThread(released);
+    PyBuffer_Release(&view);
+    self->count = count;
+    self->first_ts = first_ts;
+    self->last_ts = last_ts;
+    self->fed += count;
+    return PyLong_FromSsize_t(pos);
+}
+
+/* take_interface_counts() -> frames taken per configured pcapng interface since the last call. */
+static PyObject *Accelerator_take_interface_counts(Accelerator *self, PyObject *unused)
+{
+    Py_ssize_t n = self->interfaces == NULL ? 0 : PyTuple_GET_SIZE(self->interfaces);
+    if (n > MAX_IFACES)
+        n = MAX_IFACES;
+    PyObject *counts = PyTuple_New(n);
+    if (counts == NULL)
+        return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *value = PyLong_FromLongLong(self->iface_counts[k]);
+        if (value == NULL) {
+            Py_DECREF(counts);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(counts, k, value);
+        self->iface_counts[k] = 0;
+    }
+    return counts;
+}
+
+static PyObject *Accelerator_get_count(Accelerator *self, void *closure) { return PyLong_FromSsize_t(self->count); }
+static PyObject *Accelerator_get_first_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->first_ts); }
+static PyObject *Accelerator_get_last_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->last_ts); }
+static PyObject *Accelerator_get_fed(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->fed); }
+static PyObject *Accelerator_get_armed(Accelerator *self, void *closure) { return PyLong_FromSize_t(self->used); }
+
+static PyGetSetDef Accelerator_getset[] = {
+    {"count", (getter)Accelerator_get_count, NULL, "frames the last scan took", NULL},
+    {"first_ts", (getter)Accelerator_get_first_ts, NULL, "the first of them's time (ns)", NULL},
+    {"last_ts", (getter)Accelerator_get_last_ts, NULL, "the last of them's time (ns)", NULL},
+    {"fed", (getter)Accelerator_get_fed, NULL, "frames taken by every scan so far", NULL},
+    {"armed", (getter)Accelerator_get_armed, NULL, "streams held in C now", NULL},
+    {NULL},
+};
+
+static PyMethodDef Accelerator_methods[] = {
+    {"arm", (PyCFunction)(void (*)(void))Accelerator_arm, METH_VARARGS | METH_KEYWORDS,
+     "arm(state, base_ns, counting=False) -> bool: take over a confirmed stream's fast path"},
+    {"pull", (PyCFunction)Accelerator_pull, METH_O, "pull(state) -> bool: hand the stream back to Python"},
+    {"pull_all", (PyCFunction)Accelerator_pull_all, METH_NOARGS, "hand every stream back to Python"},
+    {"configure_pcap", (PyCFunction)Accelerator_configure_pcap, METH_VARARGS,
+     "configure_pcap(big_endian, nano, record_header_len, linktype)"},
+    {"configure_pcapng", (PyCFunction)Accelerator_configure_pcapng, METH_VARARGS,
+     "configure_pcapng(big_endian, ((linktype, units_per_second, offset_s), ...))"},
+    {"scan_pcap", (PyCFunction)Accelerator_scan_pcap, METH_VARARGS,
+     "scan_pcap(buf, pos, end, frames) -> position of the first record not taken"},
+    {"scan_pcapng", (PyCFunction)Accelerator_scan_pcapng, METH_VARARGS,
+     "scan_pcapng(buf, pos, end, frames) -> position of the first block not taken"},
+    {"take_interface_counts", (PyCFunction)Accelerator_take_interface_counts, METH_NOARGS,
+     "frames taken per configured pcapng interface since the last call"},
+    {NULL},
+};
+
+static PyTypeObject AcceleratorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ladder._accel.Accelerator",
+    .tp_basicsize = sizeof(Accelerator),
+    .tp_dealloc = (destructor)Accelerator_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The compiled fast path of one capture's RTP table (see the module docstring).",
+    .tp_methods = Accelerator_methods,
+    .tp_getset = Accelerator_getset,
+    .tp_new = Accelerator_new,
+};
+
+static struct PyModuleDef accel_module = {
+    PyModuleDef_HEAD_INIT, "ladder._accel",
+    "The compiled RTP fast path of the ingest loop (optional: ladder falls back to Python).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__accel(void)
+{
+    for (int i = 0; i < A_COUNT; i++) {
+        attr[i] = PyUnicode_InternFromString(attr_names[i]);
+        if (attr[i] == NULL)
+            return NULL;
+    }
+    if (PyType_Ready(&AcceleratorType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&accel_module);
+    if (module == NULL)
+        return NULL;
+    Py_INCREF(&AcceleratorType);
+    if (PyModule_AddObject(module, "Accelerator", (PyObject *)&AcceleratorType) < 0) {
+        Py_DECREF(&AcceleratorType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
