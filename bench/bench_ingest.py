@@ -8,7 +8,8 @@ each ``--seconds`` value to ``/tmp/pcapladder-bench/rtp-1000x10s.pcap`` (``--sec
 the 1x file and the 5x file, same 2,000 streams, five times the packets each). For each file it
 runs, one after the other:
 
-* ``ladder stats --json FILE`` and ``ladder stats --json --no-media FILE``
+* ``ladder stats --json FILE`` and ``ladder stats --json --no-media FILE``, and ``ladder stats``
+  again with ``PCAPLADDER_PURE_PYTHON=1`` (without the compiled fast path, ``ladder/_accel.c``)
 * ``bench/run_pipeline.py FILE --table counting`` and ``--table statistics``: the same frame
   walk with a counting-only RTP table (RTP recognised and counted, no statistics: issue 4's
   baseline) and with the real one; their CPU ratio is the cost of the statistics
@@ -17,7 +18,8 @@ runs, one after the other:
 
 and prints wall time, CPU time, packets/s and MB/s (by CPU time, the steadier figure on a
 shared machine) and the peak resident memory of each process (from ``wait4``'s rusage, so the
-figures are the child's own). ``--code DIR`` measures the pcapladder checkout in DIR instead of
+figures are the child's own), then the ratios the issues ask about: tshark's and sngrep's CPU
+time over ``ladder stats``'s, and the statistics' cost over the counting-only baseline. ``--code DIR`` measures the pcapladder checkout in DIR instead of
 this one (for before/after figures); ``--repeat N`` runs each command N times and keeps the run
 of median CPU time.
 """
@@ -37,13 +39,14 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_DIR = Path("/tmp/pcapladder-bench")
 
 
-def run_measured(command: list[str], code: Path | None = None) -> tuple[float, float, int, int, bytes]:
+def run_measured(command: list[str], code: Path | None = None,
+                 extra_env: dict[str, str] | None = None) -> tuple[float, float, int, int, bytes]:
     """(wall seconds, CPU seconds, peak RSS in KiB, exit status, stdout) of one child process.
     CPU time (user + system) is the steadier figure on a shared machine. With ``code`` the
     child imports pcapladder from that directory."""
-    env, cwd = None, None
+    env, cwd = ({**os.environ, **extra_env} if extra_env else None), None
     if code is not None:
-        env, cwd = {**os.environ, "PYTHONPATH": str(code)}, str(code)
+        env, cwd = {**(env or os.environ), "PYTHONPATH": str(code)}, str(code)
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     out = process.stdout.read() if process.stdout else b""
@@ -80,7 +83,9 @@ def bench_file(path: Path, skip_others: bool, code: Path | None, repeat: int) ->
     commands = {
         "ladder stats": [sys.executable, "-m", "ladder", "stats", "--json", str(path)],
         "ladder stats --no-media": [sys.executable, "-m", "ladder", "stats", "--json", "--no-media", str(path)],
+        "ladder stats, pure Python": [sys.executable, "-m", "ladder", "stats", "--json", str(path)],
     }
+    envs = {"ladder stats, pure Python": {"PCAPLADDER_PURE_PYTHON": "1"}}
     if code is None:  # the runner needs Pipeline(media_table=...) and RtpStreamTable(statistics=...)
         commands["pipeline, counting-only RTP"] = [sys.executable, runner, str(path), "--table", "counting"]
         commands["pipeline, RTP statistics"] = [sys.executable, runner, str(path), "--table", "statistics"]
@@ -93,7 +98,8 @@ def bench_file(path: Path, skip_others: bool, code: Path | None, repeat: int) ->
             commands["sngrep -N -q"] = ["sngrep", "-N", "-q", "-r", "-I", str(path)]
     rows = []
     for name, command in commands.items():
-        runs = sorted((run_measured(command, None if name.startswith(("tshark", "sngrep")) else code)
+        runs = sorted((run_measured(command, None if name.startswith(("tshark", "sngrep")) else code,
+                                    envs.get(name))
                        for _ in range(repeat)), key=lambda run: run[1])
         wall, cpu, rss_kib, status, out = runs[len(runs) // 2]
         row = {
@@ -113,6 +119,10 @@ def bench_file(path: Path, skip_others: bool, code: Path | None, repeat: int) ->
     base, stats = by_tool.get("pipeline, counting-only RTP"), by_tool.get("pipeline, RTP statistics")
     if base and stats and base["cpu_seconds"]:
         stats["overhead"] = f"{(stats['cpu_seconds'] / base['cpu_seconds'] - 1) * 100:+.0f}% CPU vs counting-only"
+    ladder = by_tool.get("ladder stats")
+    for other in ("tshark rtp,streams", "sngrep -N -q"):
+        if other in by_tool and ladder and ladder["cpu_seconds"]:
+            by_tool[other]["speedup"] = f"ladder stats {by_tool[other]['cpu_seconds'] / ladder['cpu_seconds']:.1f}x faster (CPU)"
     return [{"file": str(path), "size_mb": round(size / 1e6, 1), "packets": packets, **row} for row in rows]
 
 
@@ -143,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['peak_rss_mb']:>7}"
             + (f"  {row['found']}" if "found" in row else "")
             + (f"  {row['overhead']}" if "overhead" in row else "")
+            + (f"  {row['speedup']}" if "speedup" in row else "")
             + ("" if row["exit"] == 0 else f"  (exit {row['exit']})")
         )
     return 0

@@ -10,8 +10,11 @@
  *     state (a ``rtp_streams._State``) into a C slot; Python marks the state ``fast_pt = -2``
  *     while the slot owns it. ``pull(state)`` writes the slot back and frees it, so Python sees
  *     exactly the attributes its own fast path would have left. ``pull_all()`` at the end.
+ *   * ``Accelerator(udp_only=True)`` (media analysis off) takes every such datagram only to
+ *     count it, as the pipeline would count it ``udp-other``.
  *   * ``scan_pcap(buf, pos, end, frames)`` walks classic pcap records in ``buf[pos:end]`` and
- *     consumes each one that is Ethernet (802.1Q/QinQ tags too) / Linux SLL / SLL2, IPv4
+ *     consumes each one that is Ethernet (802.1Q/QinQ tags too) / Linux SLL / SLL2 / raw IP /
+ *     BSD loopback, IPv4
  *     without options or fragmentation, UDP whose length agrees with IP's, carrying the next
  *     packet of an armed stream. It stops at the first record it does not take, which the
  *     Python pipeline then handles; ``scan_pcapng`` does the same over pcapng EPBs.
@@ -31,7 +34,13 @@
 #define MAX_VLAN_TAGS 8           /* decoders.linklayer.MAX_VLAN_TAGS */
 #define TIMESTAMP_JUMP_MS 2000.0  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
 #define JITTER_BUFFER_MS 60.0     /* ladder.rtp_streams.JITTER_BUFFER_MS */
+#define LINKTYPE_NULL 0
 #define LINKTYPE_ETHERNET 1
+#define LINKTYPE_RAW_12 12
+#define LINKTYPE_RAW_14 14
+#define LINKTYPE_RAW 101
+#define LINKTYPE_LOOP 108
+#define LINKTYPE_IPV4 228
 #define LINKTYPE_LINUX_SLL 113
 #define LINKTYPE_LINUX_SLL2 276
 #define RELEASE_GIL_BYTES (64 * 1024)
@@ -82,6 +91,7 @@ typedef struct {
     Slot **table;              /* open addressing, linear probing; NULL = empty */
     size_t capacity;           /* a power of two */
     size_t used;
+    int udp_only;              /* media off: take every fast-path datagram, only to count it */
     /* the record format configured for the scan functions */
     int swapped, nano, hlen, linktype;
     PyObject *interfaces;      /* pcapng: tuple of (linktype, units per second, offset_s) */
@@ -519,6 +529,24 @@ static int take_frame(Accelerator *self, int linktype, const uint8_t *p, int64_t
             return 0;
         ethertype = be16(p);
         off = 20;
+    } else if (linktype == LINKTYPE_RAW || linktype == LINKTYPE_IPV4 || linktype == LINKTYPE_RAW_12
+               || linktype == LINKTYPE_RAW_14) {
+        ethertype = 0x0800;  /* the version nibble is checked with the IPv4 header below */
+        off = 0;
+    } else if (linktype == LINKTYPE_NULL || linktype == LINKTYPE_LOOP) {
+        if (caplen < 4)
+            return 0;
+        /* AF_INET is 2 on every BSD; NULL writes it in the capturing host's byte order. */
+        uint32_t family = be32(p);
+        if (linktype == LINKTYPE_NULL) {
+            uint32_t little = (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+            if (little <= 0xFFFF)
+                family = little;
+        }
+        if (family != 2)
+            return 0;
+        ethertype = 0x0800;
+        off = 4;
     } else {
         return 0;
     }
@@ -535,6 +563,8 @@ static int take_frame(Accelerator *self, int linktype, const uint8_t *p, int64_t
     const uint8_t *payload = udp + 8;
     if (payload[0] < 0x80 || payload[0] >= 0xC0)
         return 0;
+    if (self->udp_only)
+        return 1;
     return take_rtp(self, be32(ip + 12), be32(ip + 16), be16(udp), be16(udp + 2), payload, ulen - 8, ts_ns,
                     frame_no);
 }
@@ -561,9 +591,14 @@ static void Accelerator_dealloc(Accelerator *self)
 
 static PyObject *Accelerator_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
+    static char *keywords[] = {"udp_only", NULL};
+    int udp_only = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p", keywords, &udp_only))
+        return NULL;
     Accelerator *self = (Accelerator *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
+    self->udp_only = udp_only;
     if (grow(self) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -894,7 +929,8 @@ static PyTypeObject AcceleratorType = {
     .tp_basicsize = sizeof(Accelerator),
     .tp_dealloc = (destructor)Accelerator_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "The compiled fast path of one capture's RTP table (see the module docstring).",
+    .tp_doc = "Accelerator(udp_only=False): the compiled fast path of one capture's RTP table, or with\n"
+              "udp_only (media analysis off) a counter of the datagrams the pipeline would call udp-other.",
     .tp_methods = Accelerator_methods,
     .tp_getset = Accelerator_getset,
     .tp_new = Accelerator_new,

@@ -46,7 +46,7 @@ from decoders.sctp import SctpReassembler, sctp_data_chunks
 from decoders.tcpstreams import TcpStreamTable
 from decoders.records import Diagnostic, Endpoint, FrameRef
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
-from ladder.rtp_streams import RtpStreamTable
+from ladder.rtp_streams import RtpStreamTable, udp_only_accelerator
 
 IPPROTO_ICMP = 1
 IPPROTO_TCP = 6
@@ -122,13 +122,16 @@ class Pipeline:
         return reason
 
     def accelerator(self):
-        """The compiled fast path of this pipeline's RTP table, for
-        ``CaptureReader.records(accelerator=...)`` on a pipeline that has seen no frame yet;
-        None when there is none (not built, media off, another kind of table)."""
-        attach = getattr(self._rtp, "attach_accelerator", None)
-        if attach is None or self.frames:
+        """The compiled fast path of this pipeline's RTP table (with media off, a counter of
+        the datagrams it would call ``udp-other``), for ``CaptureReader.records(accelerator=...)``
+        on a pipeline that has seen no frame yet; None when there is none (not built, turned
+        off, another kind of table)."""
+        if self.frames:
             return None
-        return attach()
+        if self._rtp is None:
+            return udp_only_accelerator()
+        attach = getattr(self._rtp, "attach_accelerator", None)
+        return attach() if attach is not None else None
 
     # -- the frame walk ----------------------------------------------------------------------
     def feed_frame(self, frame) -> None:
@@ -179,7 +182,10 @@ class Pipeline:
                     tick()
                 if linktype == ACCELERATED:  # ``caplen`` frames of known streams, taken in C
                     number += caplen
-                    media += caplen
+                    if feed_udp is None:
+                        classes["udp-other"] = classes.get("udp-other", 0) + caplen
+                    else:
+                        media += caplen
                     if first_ts is None:
                         first_ts = off
                     continue

@@ -601,7 +601,7 @@ class RtpStreamTable:
     def attach_accelerator(self):
         """The compiled fast path bound to this table (for ``CaptureReader.records``), or
         None when it was not built or ``PCAPLADDER_PURE_PYTHON`` is set."""
-        if self.accel is None and Accelerator is not None and not os.environ.get("PCAPLADDER_PURE_PYTHON"):
+        if self.accel is None and accelerator_enabled():
             self.accel = Accelerator()
         return self.accel
 
@@ -738,6 +738,16 @@ class RtpStreamTable:
         streams = [_snapshot(st) for st in self._streams.values()]
         streams.sort(key=lambda s: (s.first_ns, s.first_frame))
         return streams
+
+
+def accelerator_enabled() -> bool:
+    """Whether the compiled fast path is built and not turned off."""
+    return Accelerator is not None and not os.environ.get("PCAPLADDER_PURE_PYTHON")
+
+
+def udp_only_accelerator():
+    """The compiled counter of RTP-looking datagrams for a pipeline with media off, or None."""
+    return Accelerator(udp_only=True) if accelerator_enabled() else None
 
 
 def _arm(st: _State, pt: int, clock: int) -> None:

@@ -14,6 +14,12 @@ if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >
 fi
 # tshark is the pyshark engine's back end and the test oracle.
 command -v tshark >/dev/null 2>&1 || apt_packages+=(tshark)
+# A C compiler, libc and Python headers build the optional RTP fast path (ladder/_accel.c).
+command -v gcc >/dev/null 2>&1 || apt_packages+=(gcc libc6-dev)
+[ -e /usr/include/stdint.h ] || apt_packages+=(libc6-dev)
+if ! python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  apt_packages+=(python3-dev)
+fi
 if [ "$want_test" = 1 ]; then
   command -v sipp >/dev/null 2>&1 || apt_packages+=(sip-tester)
   command -v kamailio >/dev/null 2>&1 || apt_packages+=(kamailio)
@@ -38,4 +44,7 @@ if [ "$want_test" = 1 ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
 else
   .venv/bin/python -m pip install -q -e .
+fi
+if ! .venv/bin/python -c 'import ladder._accel' 2>/dev/null; then
+  echo "setup: note: the compiled RTP fast path (ladder/_accel.c) was not built; ladder runs in pure Python, slower" >&2
 fi

@@ -26,6 +26,7 @@ from tests.captures_crafted import (
     ethernet,
     ipv4,
     ipv6,
+    null_loopback,
     pcap_bytes,
     pcapng_bytes,
     sip_invite,
@@ -43,10 +44,10 @@ needs_accel = pytest.mark.skipif(
 )
 
 
-def run(path: Path, accelerated: bool, table: RtpStreamTable | None = None):
+def run(path: Path, accelerated: bool, table: RtpStreamTable | None = None, media: bool = True):
     """The pipeline after reading ``path``, the accelerator (or None), the reader's errors and
     link-type counts."""
-    pipeline = Pipeline(media_table=table)
+    pipeline = Pipeline(media=media, media_table=table)
     accel = pipeline.accelerator() if accelerated else None
     if accelerated:
         assert accel is not None, "the accelerator is not available"
@@ -153,6 +154,9 @@ LINKS = {
     "qinq": (1, lambda ip: ethernet(ip, vlans=((0x88A8, 10), (0x8100, 20)))),
     "sll": (113, sll),
     "sll2": (276, sll2),
+    "raw": (101, lambda ip: ip),
+    "null": (0, null_loopback),
+    "loop": (108, lambda ip: null_loopback(ip, order=">")),
 }
 
 
@@ -276,6 +280,19 @@ def test_counting_table_same_both_ways(tmp_path):
     assert accel.fed > 600
     assert fast.frame_classes == slow.frame_classes
     assert [s.packets for s in fast.streams] == [s.packets for s in slow.streams]
+
+
+@needs_accel
+def test_media_off_same_both_ways(tmp_path):
+    """``ladder stats --no-media``: the accelerator only counts the datagrams Python would call
+    udp-other."""
+    path = tmp_path / "nomedia.pcap"
+    path.write_bytes(pcap_bytes(torture_packets(LINKS["qinq"][1])))
+    fast, accel, _, _ = run(path, True, media=False)
+    slow, _, _, _ = run(path, False, media=False)
+    assert accel.fed > 700
+    assert fast.frame_classes == slow.frame_classes and fast.frames == slow.frames
+    assert fast.frame_classes["udp-other"] > 700 and not fast.streams
 
 
 @needs_accel
