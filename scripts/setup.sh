@@ -40,11 +40,15 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-if [ "$want_test" = 1 ]; then
-  .venv/bin/python -m pip install -q -e '.[test]'
-else
-  .venv/bin/python -m pip install -q -e .
+# pip's own chatter (setuptools' notes on editable installs with a C extension) goes to a log,
+# shown when the install fails.
+target=.
+[ "$want_test" = 1 ] && target='.[test]'
+if ! .venv/bin/python -m pip install -q -e "$target" >.venv/pip-install.log 2>&1; then
+  cat .venv/pip-install.log >&2
+  exit 1
 fi
 if ! .venv/bin/python -c 'import ladder._accel' 2>/dev/null; then
-  echo "setup: note: the compiled RTP fast path (ladder/_accel.c) was not built; ladder runs in pure Python, slower" >&2
+  echo "setup: note: the compiled RTP fast path (ladder/_accel.c) was not built (see .venv/pip-install.log);" \
+    "ladder runs in pure Python, slower" >&2
 fi
