@@ -360,3 +360,32 @@ def test_random_streams_same_both_ways(tmp_path_factory, steps, start_seq, start
     path = tmp_path_factory.mktemp("random") / "random.pcap"
     path.write_bytes(pcap_bytes(packets))
     assert_same(path)
+
+
+# -- hostile bytes ---------------------------------------------------------------------------
+
+_SMALL = None
+
+
+def small_capture() -> bytes:
+    """Ninety frames of the torture capture (SIP with SDP, both RTP directions, IPv6): small
+    enough for many mutated copies."""
+    global _SMALL
+    if _SMALL is None:
+        _SMALL = pcap_bytes(torture_packets(LINKS["qinq"][1])[:90])
+    return _SMALL
+
+
+@needs_accel
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutations=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=12))
+def test_mutated_bytes_same_both_ways(tmp_path_factory, mutations):
+    """Bytes changed anywhere after the file header (record lengths, VLAN tags, IP and UDP
+    lengths, RTP headers): the scan takes a frame only when Python would have filed it the
+    same way, and never reads outside the buffer."""
+    data = bytearray(small_capture())
+    for position, value in mutations:
+        data[24 + position % (len(data) - 24)] = value
+    path = tmp_path_factory.mktemp("mutated") / "mutated.pcap"
+    path.write_bytes(bytes(data))
+    assert_same(path)
