@@ -257,8 +257,10 @@ static int get_column(PyObject *series, int name, Py_buffer *view, Py_ssize_t po
         return -1;
     int rc = PyObject_GetBuffer(column, view, PyBUF_WRITABLE | PyBUF_FORMAT);
     Py_DECREF(column);
-    if (rc < 0)
+    if (rc < 0) {
+        view->obj = NULL;  /* nothing to release */
         return -1;
+    }
     if (view->itemsize != 8 || view->len != points * 8) {
         PyBuffer_Release(view);
         view->obj = NULL;
@@ -752,19 +754,41 @@ static inline uint32_t rd32(const uint8_t *p, int swapped)
     return swapped ? be32(p) : ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]);
 }
 
+/* The arguments of both scans: (buf, pos, end, frames), the range checked. */
+static int begin_scan(PyObject *args, Py_buffer *view, Py_ssize_t *pos, Py_ssize_t *end, long long *frames)
+{
+    if (!PyArg_ParseTuple(args, "y*nnL", view, pos, end, frames))
+        return -1;
+    if (*pos < 0 || *end > view->len || *pos > *end) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "scan range outside the buffer");
+        return -1;
+    }
+    return 0;
+}
+
+/* What both scans do at the end: the GIL back, the results stored, the stop position. */
+static PyObject *end_scan(Accelerator *self, PyThreadState *released, Py_buffer *view, Py_ssize_t pos,
+                          Py_ssize_t count, int64_t first_ts, int64_t last_ts)
+{
+    if (released != NULL)
+        PyEval_RestoreThread(released);
+    PyBuffer_Release(view);
+    self->count = count;
+    self->first_ts = first_ts;
+    self->last_ts = last_ts;
+    self->fed += count;
+    return PyLong_FromSsize_t(pos);
+}
+
 /* scan_pcap(buf, pos, end, frames) -> the position of the first record not taken. */
 static PyObject *Accelerator_scan_pcap(Accelerator *self, PyObject *args)
 {
     Py_buffer view;
     Py_ssize_t pos, end;
     long long frames;
-    if (!PyArg_ParseTuple(args, "y*nnL", &view, &pos, &end, &frames))
+    if (begin_scan(args, &view, &pos, &end, &frames) < 0)
         return NULL;
-    if (pos < 0 || end > view.len || pos > end) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "scan range outside the buffer");
-        return NULL;
-    }
     const uint8_t *buf = view.buf;
     int64_t hlen = self->hlen, scale = self->nano ? 1 : 1000;
     int swapped = self->swapped, linktype = self->linktype;
@@ -785,14 +809,7 @@ static PyObject *Accelerator_scan_pcap(Accelerator *self, PyObject *args)
         count++;
         pos += hlen + caplen;
     }
-    if (released != NULL)
-        PyEval_RestoreThread(released);
-    PyBuffer_Release(&view);
-    self->count = count;
-    self->first_ts = first_ts;
-    self->last_ts = last_ts;
-    self->fed += count;
-    return PyLong_FromSsize_t(pos);
+    return end_scan(self, released, &view, pos, count, first_ts, last_ts);
 }
 
 /* scan_pcapng(buf, pos, end, frames): the same over Enhanced Packet Blocks; any other block,
@@ -802,13 +819,12 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
     Py_buffer view;
     Py_ssize_t pos, end;
     long long frames;
-    if (!PyArg_ParseTuple(args, "y*nnL", &view, &pos, &end, &frames))
-        return NULL;
-    if (pos < 0 || end > view.len || pos > end || self->interfaces == NULL) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "scan range outside the buffer, or no interfaces configured");
+    if (self->interfaces == NULL) {
+        PyErr_SetString(PyExc_ValueError, "configure_pcapng first");
         return NULL;
     }
+    if (begin_scan(args, &view, &pos, &end, &frames) < 0)
+        return NULL;
     /* The interfaces as C arrays, so the loop needs no Python object. */
     int64_t links[MAX_IFACES], units[MAX_IFACES], offsets[MAX_IFACES];
     Py_ssize_t n_ifaces = PyTuple_GET_SIZE(self->interfaces);
@@ -859,14 +875,7 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
         self->iface_counts[iface]++;
         pos += block_len;
     }
-    if (released != NULL)
-        PyEval_RestoreThread(released);
-    PyBuffer_Release(&view);
-    self->count = count;
-    self->first_ts = first_ts;
-    self->last_ts = last_ts;
-    self->fed += count;
-    return PyLong_FromSsize_t(pos);
+    return end_scan(self, released, &view, pos, count, first_ts, last_ts);
 }
 
 /* take_interface_counts() -> frames taken per configured pcapng interface since the last call. */
