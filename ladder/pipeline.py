@@ -29,7 +29,6 @@ import socket
 import struct
 
 from decoders.errors import DecodeError
-from decoders.hep import decode_hep, looks_like_hep
 from decoders.ip import IpHeader, parse_ip
 from decoders.ipfragments import FragmentReassembler
 from decoders.linklayer import (
@@ -42,8 +41,6 @@ from decoders.linklayer import (
     strip_link,
 )
 from decoders.sip import looks_like_sip, parse_sip
-from decoders.sctp import SctpReassembler, sctp_data_chunks
-from decoders.tcpstreams import TcpStreamTable
 from decoders.records import Diagnostic, Endpoint, FrameRef
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
 from ladder.rtp_streams import RtpStreamTable, udp_only_accelerator
@@ -105,8 +102,10 @@ class Pipeline:
         self._rtp = None
         if media:
             self._rtp = media_table if media_table is not None else RtpStreamTable()
-        self._tcp = TcpStreamTable()
-        self._sctp = SctpReassembler()
+        # The TCP and SCTP reassemblers (and HEP's decoder) are made when first needed: most
+        # captures need none of them, and their modules weigh on every command's start-up.
+        self._tcp = None
+        self._sctp = None
         self._finished = False
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -346,8 +345,11 @@ class Pipeline:
         if 0x80 <= first < 0xC0:
             return self._media(ip.src, sport, ip.dst, dport, frame, buf, pstart, stop)
         payload = bytes(buf[pstart:stop])
-        if (first == 0x48 or first == 0x01 or first == 0x02) and looks_like_hep(payload):
-            return self._hep(payload, frame)
+        if first == 0x48 or first == 0x01 or first == 0x02:
+            from decoders.hep import looks_like_hep
+
+            if looks_like_hep(payload):
+                return self._hep(payload, frame)
         if looks_like_sip(payload):
             if cut:
                 return self.diagnose("snaplen-truncated", frame.number, "SIP message cut by snaplen")
@@ -394,6 +396,8 @@ class Pipeline:
 
     # -- HEP, TCP, SCTP: plugged in from their decoders --------------------------------------
     def _hep(self, payload: bytes, frame: FrameRef) -> str:
+        from decoders.hep import decode_hep
+
         try:
             packet = decode_hep(payload)
         except DecodeError as exc:
@@ -435,6 +439,10 @@ class Pipeline:
         seq = int.from_bytes(buf[start + 4 : start + 8], "big")
         flags = buf[start + 13]
         payload = bytes(buf[start + header_len : stop])
+        if self._tcp is None:
+            from decoders.tcpstreams import TcpStreamTable
+
+            self._tcp = TcpStreamTable()
         messages = self._tcp.feed(ip.src, sport, ip.dst, dport, seq, flags, payload, frame)
         frame_class = self._tcp.last_feed_class
         self._take_stream_messages(messages)
@@ -457,6 +465,10 @@ class Pipeline:
         frame = frames[-1]
         if cut:
             return self.diagnose("snaplen-truncated", frame.number, "SCTP packet cut by snaplen")
+        from decoders.sctp import SctpReassembler, sctp_data_chunks
+
+        if self._sctp is None:
+            self._sctp = SctpReassembler()
         try:
             chunks = sctp_data_chunks(bytes(buf[start:stop]))
         except DecodeError as exc:
@@ -490,10 +502,12 @@ class Pipeline:
         if self._finished:
             return
         self._finished = True
-        self._take_stream_messages(self._tcp.flush())
-        self._sctp.flush()
-        for diagnostic in self._sctp.take_diagnostics():
-            self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
+        if self._tcp is not None:
+            self._take_stream_messages(self._tcp.flush())
+        if self._sctp is not None:
+            self._sctp.flush()
+            for diagnostic in self._sctp.take_diagnostics():
+                self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
         self._fragments.finish()
         self._drain_abandoned()
         pending = self._media_frames
