@@ -21,6 +21,20 @@ EXTENSIONS = {HOP_BY_HOP, ROUTING, DEST_OPTS, AUTH, 135, 139, 140}
 MAX_EXTENSIONS = 16
 
 _ntop = socket.inet_ntop
+# Address text by its bytes: a capture repeats a few addresses in every packet, and one string
+# each keeps the messages that hold them small. Bounded: a scan of the address space resets it.
+MAX_ADDRESSES = 65536
+_addresses: dict[bytes, str] = {}
+
+
+def _address(family: int, raw: bytes) -> str:
+    text = _addresses.get(raw)
+    if text is None:
+        if len(_addresses) >= MAX_ADDRESSES:
+            _addresses.clear()
+        text = _addresses[raw] = _ntop(family, raw)
+    return text
+
 _AF4 = socket.AF_INET
 _AF6 = socket.AF_INET6
 
@@ -85,8 +99,8 @@ def parse_ipv4(buf: bytes, off: int, end: int) -> IpHeader:
         fragment = Fragment((buf[off + 4] << 8) | buf[off + 5], frag_off, more)
     return IpHeader(
         4,
-        _ntop(_AF4, bytes(buf[off + 12 : off + 16])),
-        _ntop(_AF4, bytes(buf[off + 16 : off + 20])),
+        _address(_AF4, bytes(buf[off + 12 : off + 16])),
+        _address(_AF4, bytes(buf[off + 16 : off + 20])),
         buf[off + 9],
         off + ihl,
         off + total,
@@ -140,8 +154,8 @@ def parse_ipv6(buf: bytes, off: int, end: int) -> IpHeader:
         raise Malformed("more than 16 IPv6 extension headers", "malformed-ip")
     return IpHeader(
         6,
-        _ntop(_AF6, bytes(buf[off + 8 : off + 24])),
-        _ntop(_AF6, bytes(buf[off + 24 : off + 40])),
+        _address(_AF6, bytes(buf[off + 8 : off + 24])),
+        _address(_AF6, bytes(buf[off + 24 : off + 40])),
         nxt,
         pos,
         stop,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from dataclasses import dataclass, field
 
 from decoders.errors import DecodeError, Malformed
@@ -425,15 +426,44 @@ def _parse_headers(lines: list[str], problems: list[str]) -> list[tuple[str, str
             headers[-1] = (name, f"{value} {text}" if value else text)
             continue
         name, colon, value = text.partition(":")
-        name = name.rstrip(" \t")  # HCOLON = *( SP / HTAB ) ":" SWS
         if not colon:
             problems.append(f"header line {text[:40]!r} has no colon; ignored (RFC 3261 §7.3.1)")
             continue
-        if not TOKEN_RE.fullmatch(name):
-            problems.append(f"header name {name[:40]!r} is not a token; ignored (RFC 3261 §7.3.1)")
-            continue
-        headers.append((name, value.strip(" \t")))
+        known = _HEADER_NAMES.get(name)
+        if known is None:
+            known = _header_name(name)
+            if known is None:
+                written = name.rstrip(" \t")
+                problems.append(f"header name {written[:40]!r} is not a token; ignored (RFC 3261 §7.3.1)")
+                continue
+        headers.append((known, value.strip(" \t")))
     return headers
+
+
+# Header names as written -> the one shared copy of the name and its canonical key (lower
+# case, compact forms expanded). Every message repeats the same few names: one lookup replaces a
+# token check, a lower() and the compact-form lookup, and a capture keeps one copy of each name
+# instead of one per message. Bounded, so hostile traffic cannot grow it.
+MAX_HEADER_NAMES = 4096
+_HEADER_NAMES: dict[str, str] = {}
+_HEADER_KEYS: dict[str, str] = {}
+
+
+def _header_name(written: str) -> str | None:
+    """The shared copy of a header name (``HCOLON`` whitespace removed), or None if it is
+    not a token; remembers it and its key."""
+    name = written.rstrip(" \t")  # HCOLON = *( SP / HTAB ) ":" SWS
+    if not TOKEN_RE.fullmatch(name):
+        return None
+    name = sys.intern(name)
+    key = name.lower()
+    key = sys.intern(COMPACT_FORMS.get(key, key))
+    if len(_HEADER_NAMES) >= MAX_HEADER_NAMES:
+        _HEADER_NAMES.clear()
+        _HEADER_KEYS.clear()
+    _HEADER_NAMES[written] = name
+    _HEADER_KEYS[name] = key
+    return name
 
 
 def parse_sip(
@@ -463,9 +493,9 @@ def parse_sip(
     headers = _parse_headers(lines[1:], problems)
 
     index: dict[str, list[str]] = {}
+    keys = _HEADER_KEYS
     for name, value in headers:
-        key = name.lower()
-        key = COMPACT_FORMS.get(key, key)  # canonical_name(), inlined: this loop runs per header
+        key = keys.get(name) or canonical_name(name)  # the table may have been cleared meanwhile
         if key in index:
             index[key].append(value)
         else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,7 +23,7 @@ from ladder.progress import Progress
 ENGINES = ("auto", "dpkt", "pyshark")
 PROGRESS_EVERY = 8192  # frames between two looks at the clock
 # Allocations between two collections of the youngest generation while a capture loads
-# (CPython's default is 700); see ``_bulk_load``.
+# (CPython's default is 700); see ``_BulkLoad``.
 LOAD_GC_THRESHOLD = 100_000
 
 
@@ -63,40 +62,56 @@ def load_capture(
     """Read the capture at ``path`` (``-`` for stdin) with the chosen engine."""
     if engine not in ENGINES:
         raise CaptureError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
-    with _bulk_load():
+    with _BulkLoad() as bulk:
         if engine == "pyshark" or tls_keylog:
-            return _load_pyshark(path, tls_keylog, progress, media, [])
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk)
         try:
-            return _load_fast(path, progress, media)
+            return _load_fast(path, progress, media, bulk)
         except UnknownFormat as exc:
             if engine == "dpkt":
                 raise
             print(f"ladder: notice: {exc}; reading it with tshark (pyshark engine)", file=sys.stderr)
-            return _load_pyshark(path, tls_keylog, progress, media, [])
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk)
 
 
-@contextmanager
-def _bulk_load():
-    """A load keeps hundreds of thousands of small objects (SIP messages, their headers and
-    SDP) and makes next to no reference cycles, so the cyclic collector's default pace spends
-    a third of a SIP-heavy load re-scanning live objects. Its youngest generation is collected
-    less often meanwhile; reference counting still frees everything else at once."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], LOAD_GC_THRESHOLD), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
+class _BulkLoad:
+    """The cyclic garbage collector's pace while a capture loads.
+
+    A load keeps hundreds of thousands of small objects (SIP messages, their headers, SDP,
+    streams) and makes next to no reference cycles, so at CPython's default pace the collector
+    spends a quarter to a third of a SIP-heavy load re-scanning objects that stay alive: each
+    full collection walks everything kept so far. Meanwhile the youngest generation is collected
+    less often, and every few thousand frames (``settle``) what is alive is frozen out of the
+    collector's sight (``gc.freeze``); the end of the load thaws it, so cycles, had any been
+    made, are still collected. Reference counting frees everything else at once, as always.
+    Frozen objects of someone else's (a freeze count above zero on entry) are left alone."""
+
+    def __enter__(self) -> _BulkLoad:
+        self._threshold = gc.get_threshold()
+        gc.set_threshold(max(self._threshold[0], LOAD_GC_THRESHOLD), *self._threshold[1:])
+        self._freezing = gc.get_freeze_count() == 0
+        return self
+
+    def settle(self) -> None:
+        if self._freezing:
+            gc.freeze()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._freezing:
+            gc.unfreeze()
+        gc.set_threshold(*self._threshold)
 
 
-def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bool) -> Capture:
+def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad) -> Capture:
     pipeline = Pipeline(media=media)
     started = time.monotonic()
     with CaptureReader(path) as reader:
         def tick() -> None:
-            progress(_progress(pipeline, reader.bytes_read, reader.file_size, started))
+            bulk.settle()
+            if progress is not None:
+                progress(_progress(pipeline, reader.bytes_read, reader.file_size, started))
 
-        pipeline.feed_records(reader.records(pipeline.accelerator()), tick if progress is not None else None, PROGRESS_EVERY)
+        pipeline.feed_records(reader.records(pipeline.accelerator()), tick, PROGRESS_EVERY)
         pipeline.finish()
         if progress is not None:
             progress(_progress(pipeline, reader.bytes_read, reader.file_size, started, True))
@@ -106,7 +121,8 @@ def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bo
 
 
 def _load_pyshark(
-    path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str]
+    path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str],
+    bulk: _BulkLoad,
 ) -> Capture:
     from ladder.pyshark_engine import DecryptedSip, read_frames_pyshark
 
@@ -121,8 +137,10 @@ def _load_pyshark(
         else:
             link_types[frame.linktype] = link_types.get(frame.linktype, 0) + 1
             pipeline.feed_frame(frame)
-        if progress is not None and number % PROGRESS_EVERY == 0:
-            progress(_progress(pipeline, 0, 0, started))
+        if number % PROGRESS_EVERY == 0:
+            bulk.settle()
+            if progress is not None:
+                progress(_progress(pipeline, 0, 0, started))
     pipeline.finish()
     if progress is not None:
         progress(_progress(pipeline, 0, 0, started, True))

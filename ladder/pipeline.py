@@ -54,6 +54,7 @@ SIP_PORTS = (5060, 5061)
 MAX_NESTING = 8  # tunnels inside tunnels: enough for real networks, finite for hostile bytes
 MAX_EXAMPLES_PER_REASON = 20
 MAX_EXAMPLES = 500
+MAX_ENDPOINTS = 65536
 
 _ntoa = socket.inet_ntoa
 # Link layers whose header has a fixed size, so that one unpack reads, at fixed offsets, the
@@ -98,6 +99,7 @@ class Pipeline:
         self.streams: list = []
         self._fragments = FragmentReassembler()
         self._ip_cache: dict[bytes, str] = {}
+        self._endpoints: dict[tuple[str, int, str], Endpoint] = {}
         self._media_frames = 0  # frames handed to the RTP table; split into classes at finish
         self._rtp = None
         if media:
@@ -353,8 +355,8 @@ class Pipeline:
         if looks_like_sip(payload):
             if cut:
                 return self.diagnose("snaplen-truncated", frame.number, "SIP message cut by snaplen")
-            src = Endpoint(ip.src, sport, "udp")
-            dst = Endpoint(ip.dst, dport, "udp")
+            src = self._endpoint(ip.src, sport, "udp")
+            dst = self._endpoint(ip.dst, dport, "udp")
             return self._sip(payload, src, dst, frames)
         if sport in SIP_PORTS or dport in SIP_PORTS:
             if not payload.strip(b"\r\n\x00 "):
@@ -370,6 +372,16 @@ class Pipeline:
         self._media_frames += 1
         self._rtp.feed_udp(src, sport, dst, dport, frame.ts_ns, frame.number, buf, start, stop)
         return MEDIA
+
+    def _endpoint(self, ip: str, port: int, transport: str) -> Endpoint:
+        """The one ``Endpoint`` for an address (messages share it: a capture has few)."""
+        key = (ip, port, transport)
+        endpoint = self._endpoints.get(key)
+        if endpoint is None:
+            if len(self._endpoints) >= MAX_ENDPOINTS:
+                self._endpoints.clear()
+            endpoint = self._endpoints[key] = Endpoint(ip, port, transport)
+        return endpoint
 
     # -- SIP ---------------------------------------------------------------------------------
     def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
@@ -410,8 +422,8 @@ class Pipeline:
             return "hep"
         ts_ns = packet.ts_ns if packet.ts_ns else frame.ts_ns
         transport = packet.transport or "udp"
-        src = Endpoint(packet.src_ip, packet.src_port, transport)
-        dst = Endpoint(packet.dst_ip, packet.dst_port, transport)
+        src = self._endpoint(packet.src_ip, packet.src_port, transport)
+        dst = self._endpoint(packet.dst_ip, packet.dst_port, transport)
         try:
             # The message keeps the agent's own time; its FrameRef stays the capture frame's.
             message = parse_sip(inner, src=src, dst=dst, frames=(frame,), ts_ns=ts_ns)
@@ -452,8 +464,8 @@ class Pipeline:
         for diagnostic in self._tcp.take_diagnostics():
             self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
         for item in messages:
-            src = Endpoint(item.src.ip, item.src.port, item.transport)
-            dst = Endpoint(item.dst.ip, item.dst.port, item.transport)
+            src = self._endpoint(item.src.ip, item.src.port, item.transport)
+            dst = self._endpoint(item.dst.ip, item.dst.port, item.transport)
             try:
                 message = parse_sip(item.payload, src=src, dst=dst, frames=item.frames, ts_ns=item.ts_ns)
             except DecodeError as exc:
@@ -487,8 +499,8 @@ class Pipeline:
                 continue
             if not looks_like_sip(message.data):
                 continue
-            src = Endpoint(ip.src, message.src_port, "sctp")
-            dst = Endpoint(ip.dst, message.dst_port, "sctp")
+            src = self._endpoint(ip.src, message.src_port, "sctp")
+            dst = self._endpoint(ip.dst, message.dst_port, "sctp")
             result = self._sip(message.data, src, dst, message.frames)
             if frame_class != "sip":
                 frame_class = result

@@ -386,6 +386,8 @@ class RtpStreamTable:
                 series.packets += 1
             else:
                 series.open(ts_ns, delta, jitter, 0)
+                if self.accel is not None:  # its columns exist now: C can take it from here
+                    self._hand_over(st)
             return
         if 200 <= second <= 207:
             self._feed_rtcp(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
@@ -606,9 +608,10 @@ class RtpStreamTable:
         return self.accel
 
     def _hand_over(self, st: _State) -> None:
-        """A confirmed stream armed for the fast path: its next packets go to C."""
-        if st.confirmed and st.fast_pt >= 0 and self._statistics:
-            st.series.allocate()
+        """A confirmed stream armed for the fast path: its next packets go to C, once its
+        chart series has columns (its first 100 ms bucket closed), so that the many streams of
+        a packet or two never allocate them."""
+        if st.confirmed and st.fast_pt >= 0 and self._statistics and st.series.has_columns:
             self.accel.arm(st, self._base_ns)
 
     def _reclaim(self, st: _State) -> None:

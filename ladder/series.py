@@ -131,11 +131,11 @@ class SeriesBuilder:
         self.end_ns = origin + (index + 1) * width
         self.delta, self.jitter, self.lost, self.packets = delta_ms, jitter_ms, lost, 1
 
-    def allocate(self) -> None:
-        """Allocate the columns now if the first bucket has not closed yet: the compiled fast
-        path (ladder/_accel.c) writes into them in place."""
-        if self._packets is None:
-            self._allocate()
+    @property
+    def has_columns(self) -> bool:
+        """Whether a bucket has closed, so the columns exist (the compiled fast path,
+        ladder/_accel.c, writes into them in place)."""
+        return self._packets is not None
 
     def _allocate(self) -> None:
         size = self.max_points
