@@ -208,26 +208,29 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
     times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
     all_arrivals = sorted(invites, key=lambda leg: leg.ts_ns)
     all_times = [leg.ts_ns for leg in all_arrivals]
+    # Each INVITE's caller and target, parsed once: every INVITE is compared with all those
+    # of the relay window before it, thousands of pairs in a busy capture.
+    parties = {id(leg): (_caller(leg.request), _target(leg.request)) for leg in invites}
     used_arrivals: set[int] = set()
     links: list[Link] = []
     for out in invites:
-        link = _same_node_link(out, arrivals_at, times_at, used_arrivals)
+        link = _same_node_link(out, arrivals_at, times_at, used_arrivals, parties)
         if link is None:
-            link = _multihomed_link(out, all_arrivals, all_times, used_arrivals)
+            link = _multihomed_link(out, all_arrivals, all_times, used_arrivals, parties)
         if link is not None:
             links.append(link)
     return links
 
 
 def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[str, list[int]],
-                    used_arrivals: set[int]) -> Link | None:
+                    used_arrivals: set[int], parties: dict[int, tuple[str, str]]) -> Link | None:
     """The closest INVITE that arrived at the address ``out`` leaves from, for the same target
-    or with the same SDP media."""
+    or with the same SDP media. ``parties``: (caller, target) by ``id(leg)``."""
     arrivals = arrivals_at.get(out.src.ip)
     if not arrivals:
         return None
     times = times_at[out.src.ip]
-    target = _target(out.request)
+    target = parties[id(out)][1]
     media = _sdp_media(out.request)
     lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
     hi = bisect.bisect_right(times, out.ts_ns)
@@ -235,7 +238,7 @@ def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[
         if arrival.call_id == out.call_id or id(arrival) in used_arrivals:
             continue
         delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
-        if target and _target(arrival.request) == target:
+        if target and parties[id(arrival)][1] == target:
             reason = f"INVITE to {target} left {out.src.ip} {delay_ms:.0f} ms after one arrived"
         elif media is not None and _sdp_media(arrival.request) == media:
             reason = (f"INVITE with the same SDP media {media[0]}:{media[1]} left {out.src.ip} "
@@ -247,12 +250,13 @@ def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[
     return None
 
 
-def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arrivals: set[int]) -> Link | None:
+def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arrivals: set[int],
+                     parties: dict[int, tuple[str, str]]) -> Link | None:
     """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
     another address than the one it arrived at, so the node cannot tie the legs; the parties
     must. The closest earlier INVITE, from another sender, with the same caller and the same
     callee, each up to a routing prefix."""
-    caller, target = _caller(out.request), _target(out.request)
+    caller, target = parties[id(out)]
     if not caller or not target:
         return None
     lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
@@ -261,8 +265,8 @@ def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arriv
         if (arrival is out or arrival.call_id == out.call_id or id(arrival) in used_arrivals
                 or arrival.src.ip == out.src.ip or arrival.dst.ip == out.src.ip):
             continue  # the same sender is a parallel call; the same node was the rule above
-        arrived_for = _target(arrival.request)
-        if not (_same_party(_caller(arrival.request), caller) and _same_party(arrived_for, target)):
+        arrived_from, arrived_for = parties[id(arrival)]
+        if not (_same_party(arrived_from, caller) and _same_party(arrived_for, target)):
             continue
         used_arrivals.add(id(arrival))
         delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
