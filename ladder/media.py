@@ -203,6 +203,13 @@ def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
     """Bindings of ``streams`` to ``calls`` (one call or a list), each stream at most once:
     to the call whose matching SDP is the latest one before the stream started."""
     group = calls if isinstance(calls, (list, tuple)) else [calls]
+    # A stream can match an announcement only on its destination or source port (``_match``):
+    # each call looks at the streams on its announced ports, not at every stream.
+    by_port: dict[int, list[RtpStream]] = {}
+    for stream in streams:
+        by_port.setdefault(stream.dst.port, []).append(stream)
+        if stream.src.port != stream.dst.port:
+            by_port.setdefault(stream.src.port, []).append(stream)
     best: dict[tuple, tuple] = {}
     for order, call in enumerate(group):
         announced = sdp_announcements(call)
@@ -212,7 +219,8 @@ def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
         bye_ns = _bye_ns(call)
         # A stream that starts after the call's BYE belongs to a later call on the same ports.
         end = bye_ns if bye_ns is not None else float("inf")
-        for stream in streams:
+        candidates = {id(stream): stream for port in {a.port for a in announced} for stream in by_port.get(port, ())}
+        for stream in candidates.values():
             if not (start <= stream.first_ns <= end):
                 continue
             matched = _match(stream, announced)
@@ -242,8 +250,11 @@ def call_media_problems(calls, capture_or_streams) -> list[MediaProblem]:
     group = calls if isinstance(calls, (list, tuple)) else [calls]
     bindings = bind_media(group, streams)
     problems = [p for b in bindings for p in b.problems]
+    by_call: dict[str, list[MediaBinding]] = {}
+    for binding in bindings:
+        by_call.setdefault(binding.call_id, []).append(binding)
     for call in group:
-        mine = [b for b in bindings if b.call_id == call.id]
+        mine = by_call.get(call.id, [])
         announced = sdp_announcements(call)
         if not _established(call) or not announced:
             continue

@@ -177,9 +177,12 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
         post(LoadFailed(f"cannot read {path}: {exc.strerror or exc}"))
         return
     finally:
+        # Frozen before the collector is back on: the UI thread allocates all the time, and its
+        # first collection would otherwise walk every object the load made, holding the GIL
+        # (0.1-3 s on large captures).
+        gc.freeze()
         if collecting:
             gc.enable()
-    gc.freeze()
     post(LoadFinished(capture, calls))
     if media and capture.streams:
         post(bind_streams(capture, calls))
