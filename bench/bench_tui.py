@@ -19,15 +19,17 @@ Figures:
 
 * key latency: from the moment a key was due (its tick on the pacer's clock) to the call
   table's cursor action running on the UI thread (the action is wrapped on the widget
-  instance). Keys due before ``LoadFinished`` was handled (the finished list's ``set_rows``
-  began) are "while loading"; keys are pressed on for ``--after-load-s`` more seconds (the
+  instance). Keys due before the finished list's ``set_rows`` began (its rows are built a
+  batch per event-loop turn after ``LoadFinished``) are "while loading"; keys are pressed on for ``--after-load-s`` more seconds (the
   finished list is being drawn, the checker runs) and reported apart. The goal line judges
   the keys while loading.
 * stall: the largest lateness of a 20 ms asyncio sleep on the app's loop, and every stall over
   100 ms with its time.
-* first rows: when ``set_rows`` first got rows while still loading (a ``CallsSoFar``); every
-  ``set_rows`` with its time, rows and own duration; how many slow keys were due within 1 s
-  after one (the suspect for the stalls).
+* first rows: when ``add_rows_while_loading`` first got rows (a ``CallsSoFar``); every
+  ``add_rows_while_loading`` (one per batch of new calls) / ``set_rows`` with its time, rows and
+  own duration; how many slow keys were due within 1 s after one (the suspect for the stalls),
+  and when each slow key was due.
+* gc pauses: every garbage collection over 10 ms, in any thread (it holds the interpreter lock).
 * peak RSS of this process (app, loader and capture together), CPU, load average.
 
 Exit status 0 when the capture loaded (whatever the latencies: this prints figures, it does
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -55,9 +58,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from textual import events
-from textual.widgets import DataTable
 
 from tui.app import create_app
+from tui.call_table import CallTable
 
 DEFAULT_DIR = Path("/tmp/pcapladder-bench")
 SIZE = (140, 40)
@@ -90,6 +93,7 @@ class Timeline:
     checked_ns: int | None = None
     stalls: dict = field(default_factory=lambda: {"loading": [], "after-load": []})
     long_stalls: list = field(default_factory=list)  # (started_ns, late_ms) of stalls over the goal
+    gc_pauses: list = field(default_factory=list)  # (started_ns, ms, generation) of slow collections
 
 
 def ensure_capture(seconds: int, directory: Path) -> Path:
@@ -145,7 +149,7 @@ def pace_keys(send, log: KeyLog, timeline: Timeline, interval_ns: int, stop: thr
 def instrument(app, log: KeyLog, timeline: Timeline) -> None:
     """Wrap the call table's cursor actions and the call list's ``set_rows`` on the instances
     (Textual looks actions up with getattr, and the app calls ``set_rows`` as a method)."""
-    table = app.call_list.query_one("#calls", DataTable)
+    table = app.call_list.query_one("#calls", CallTable)
 
     def answered(action: str, original):
         def wrapper(*args, **kwargs):
@@ -185,7 +189,7 @@ def instrument(app, log: KeyLog, timeline: Timeline) -> None:
         return wrapper
 
     screen.set_rows = logged(screen.set_rows)
-    # Partial lists while loading append rows in batches (tui/call_list_screen.py).
+    # Partial lists while loading append only the new calls (tui/call_list_screen.py).
     screen.add_rows_while_loading = logged(screen.add_rows_while_loading)
 
 
@@ -200,6 +204,27 @@ async def watch_stalls(timeline: Timeline, done: asyncio.Event) -> None:
             timeline.long_stalls.append((before, late_ms))
 
 
+GC_PAUSE_MS = 10.0
+
+
+def watch_gc(timeline: Timeline):
+    """Record every garbage collection over GC_PAUSE_MS (any thread's: it holds the interpreter
+    lock, so the UI waits it out too). Returns the callback, to be removed afterwards."""
+    started: dict[int, int] = {}
+
+    def callback(phase: str, info: dict) -> None:
+        now = time.perf_counter_ns()
+        if phase == "start":
+            started[threading.get_ident()] = now
+            return
+        began = started.pop(threading.get_ident(), None)
+        if began is not None and (now - began) / 1e6 >= GC_PAUSE_MS:
+            timeline.gc_pauses.append((began, (now - began) / 1e6, info.get("generation")))
+
+    gc.callbacks.append(callback)
+    return callback
+
+
 async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout_s: float, check: bool) -> dict:
     app = create_app(str(path), check=check)
     log = KeyLog()
@@ -207,8 +232,9 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
     stop = threading.Event()
     done = asyncio.Event()
     cpu_start = time.process_time()
+    gc_callback = watch_gc(timeline)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.call_list.query_one("#calls", DataTable)
+        table = app.call_list.query_one("#calls", CallTable)
         while not (app.screen is app.call_list and table.has_focus):
             await asyncio.sleep(0.005)
         instrument(app, log, timeline)
@@ -220,7 +246,8 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
         deadline = time.perf_counter() + timeout_s
         after_deadline: float | None = None
         while time.perf_counter() < deadline:
-            if app.loaded and after_deadline is None:
+            # The finished list is built a batch per turn (tui/app.py list_rows): loaded once shown.
+            if app.loaded and not app.listing and after_deadline is None:
                 if timeline.loaded_ns is None:  # a failed load draws no list
                     timeline.loaded_ns = time.perf_counter_ns()
                 after_deadline = timeline.loaded_ns / 1e9 + after_load_s
@@ -242,12 +269,13 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
         rows = table.row_count
         app.workers.cancel_group(app, "load")  # the checker may still run on the 5x file
     cpu_s = time.process_time() - cpu_start
+    gc.callbacks.remove(gc_callback)
 
     def seconds(ns: int | None) -> float | None:
         return None if ns is None else round((ns - timeline.start_ns) / 1e9, 2)
 
     # Which slow keys were due in the second after the call list was (re)drawn: the redraw's
-    # cost on the UI thread (rows added, then measured by the table on idle) is the suspect.
+    # cost on the UI thread (rows added, widths and cells of the rows on screen) is the suspect.
     redraws = [at for at, _ms, _rows, _partial in timeline.set_rows]
     slow = [due for due, ms in log.latencies["loading"] if ms > GOAL_MS]
     near_redraw = sum(1 for due in slow if any(at - 50_000_000 <= due <= at + REDRAW_WINDOW_NS for at in redraws))
@@ -271,10 +299,13 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
         "while_loading": summarise([ms for _due, ms in log.latencies["loading"]]),
         "after_load": summarise([ms for _due, ms in log.latencies["after-load"]]),
         "slow_keys_near_redraw": near_redraw,
+        "slow_keys": [[seconds(due), round(ms, 1), phase] for phase in ("loading", "after-load")
+                      for due, ms in log.latencies[phase] if ms > GOAL_MS],
         "stall_max_ms_loading": round(max(timeline.stalls["loading"], default=0.0), 1),
         "stalls_over_goal_loading": sum(1 for v in timeline.stalls["loading"] if v > GOAL_MS),
         "stall_max_ms_after_load": round(max(timeline.stalls["after-load"], default=0.0), 1),
         "long_stalls": [[seconds(at), round(ms, 1)] for at, ms in timeline.long_stalls],
+        "gc_pauses": [[seconds(at), round(ms, 1), generation] for at, ms, generation in timeline.gc_pauses],
         "set_rows": [[seconds(at), round(ms, 1), rows, "partial" if partial else "final"]
                      for at, ms, rows, partial in timeline.set_rows],
         "cpu_s": round(cpu_s, 2),
@@ -293,7 +324,7 @@ def print_report(result: dict) -> None:
     print(f"load time       {result['load_s']} s (LoadFinished handled); checks done at "
           f"{result['checked_s'] if result['checked_s'] is not None else 'not yet'} s")
     print(f"first rows      {result['first_rows_s']} s into the load ({result['first_rows_count']} calls; "
-          f"{result['partial_lists']} partial lists before the end); {result['rows_at_end']} rows at the end")
+          f"{result['partial_lists']} partial additions before the end); {result['rows_at_end']} rows at the end")
     for name, label in (("while_loading", "while loading"), ("after_load", "after load")):
         figures = result[name]
         if not figures["keys"]:
@@ -310,10 +341,21 @@ def print_report(result: dict) -> None:
     if loading["keys"] and loading["over_goal"]:
         print(f"slow keys       {result['slow_keys_near_redraw']} of the {loading['over_goal']} keys over "
               f"{GOAL_MS:g} ms while loading were due within 1 s after a call-list redraw")
+    if result["slow_keys"]:
+        print("slow keys at    " + ", ".join(f"{ms:g} ms at {at:g} s ({phase})"
+                                             for at, ms, phase in result["slow_keys"]))
     if result["long_stalls"]:
         print("long stalls     " + ", ".join(f"{ms:g} ms at {at:g} s" for at, ms in result["long_stalls"]))
+    partial = [entry for entry in result["set_rows"] if entry[3] == "partial"]
+    if partial:
+        at, ms, _rows, _kind = max(partial, key=lambda entry: entry[1])
+        print(f"partial lists   {len(partial)} additions while loading, {sum(e[2] for e in partial):,} rows "
+              f"in all; the longest took {ms:g} ms (at {at:g} s)")
     print("call list drawn " + ", ".join(f"{rows} rows ({kind}) at {at:g} s in {ms:g} ms"
-                                         for at, ms, rows, kind in result["set_rows"]))
+                                         for at, ms, rows, kind in result["set_rows"] if kind == "final"))
+    if result["gc_pauses"]:
+        print(f"gc pauses       (over {GC_PAUSE_MS:g} ms) " + ", ".join(
+            f"{ms:g} ms at {at:g} s (generation {generation})" for at, ms, generation in result["gc_pauses"]))
     print(f"peak RSS        {result['peak_rss_mb']} MB; CPU {result['cpu_s']} s; load average {result['load_avg_1m']}")
     met = result["loaded"] and loading["keys"] > 0 and loading["over_goal"] == 0 and not result["keys_unanswered"]
     print(f"goal            every key answered within {GOAL_MS:g} ms while loading: {'MET' if met else 'NOT MET'}")

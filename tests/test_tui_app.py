@@ -14,6 +14,7 @@ from ladder.pcap_writer import FrameFactory, PcapWriter
 from ladder.render_text import render_text
 from tests.conftest import SAMPLES, shared_path
 from tui.app import create_app
+from tui.call_table import CallTable
 from tui.dialogs import ExportScreen, HelpScreen
 from tui.ladder_screen import LadderScreen
 from tui.ladder_view import LadderView
@@ -26,7 +27,7 @@ SIZE = (160, 48)
 async def wait_loaded(pilot, app, timeout_s: float = 60.0) -> None:
     """Until the worker has delivered the calls and the checker is done (or gave up)."""
     for _ in range(int(timeout_s / 0.05)):
-        if app.loaded and app.checked:
+        if app.loaded and app.checked and not app.listing:
             await pilot.pause()
             return
         await pilot.pause(0.05)
@@ -37,13 +38,14 @@ def detail_text(app) -> str:
     return str(app.screen.query_one("#detail", Static).render())
 
 
-def calls_table(app) -> DataTable:
-    return app.call_list.query_one("#calls", DataTable)
+def calls_table(app) -> CallTable:
+    return app.call_list.query_one("#calls", CallTable)
 
 
 def shown_indexes(app) -> list[int]:
+    """The call numbers in the list's first column, top to bottom."""
     table = calls_table(app)
-    return [int(str(table.get_row_at(i)[0]).split()[-1]) for i in range(table.row_count)]
+    return [int(table.cells_at(i)[0].plain.split()[-1]) for i in range(table.row_count)]
 
 
 def test_open_sample_select_call_and_walk_the_arrows():
@@ -178,8 +180,11 @@ def test_capture_text_is_shown_literally(tmp_path: Path):
         async with app.run_test(size=SIZE) as pilot:
             await wait_loaded(pilot, app)
             assert calls_table(app).row_count == 1
-            cells = [str(c) for c in calls_table(app).get_row_at(0)]
+            cells = [str(c) for c in calls_table(app).cells_at(0)]
             assert not any("\x1b" in c or "\x07" in c for c in cells)
+            drawn = calls_table(app).render_line(1).text  # the row as the terminal gets it
+            assert drawn.split()[0] == "1" and cells[3][:20] in drawn
+            assert not any(ord(ch) < 32 or ch == "\x7f" for ch in drawn)
             await pilot.press("enter")
             detail = app.screen.query_one("#detail", Static).render()
             assert "[bold red]Eve[/]" in str(detail)  # markup shown as text, not applied
@@ -242,7 +247,7 @@ def test_several_selected_calls_in_one_ladder():
             await wait_loaded(pilot, app)
             await pilot.press("space", "space")  # select calls 1 and 2 (space moves down)
             assert app.call_list.selected == {app.call_list.shown[0].key, app.call_list.shown[1].key}
-            marks = [str(calls_table(app).get_row_at(i)[0]).strip() for i in range(3)]
+            marks = [str(calls_table(app).cells_at(i)[0]).strip() for i in range(3)]
             assert marks == ["● 1", "● 2", "3"]  # sngrep's selection mark beside the number
             await pilot.press("x")
             screen = app.screen
@@ -368,7 +373,7 @@ def test_deviations_are_marked_and_selecting_one_jumps_to_its_arrow():
             await wait_loaded(pilot, app)
             table = calls_table(app)
             row = shown_indexes(app).index(index)
-            assert str(table.get_row_at(row)[-1]) == str(len(result.deviations))
+            assert str(table.cells_at(row)[-1]) == str(len(result.deviations))
             table.move_cursor(row=row)
             await pilot.press("enter")
             screen = app.screen
@@ -623,13 +628,11 @@ def test_streams_tab_shows_media_problems():
     asyncio.run(scenario())
 
 
-def test_partial_call_lists_are_appended_in_batches_without_duplicates(tmp_path):
-    """While loading, each partial list only appends the calls not listed yet, 50 rows per
-    event-loop turn; the finished list then replaces everything."""
-    from tui.call_list_screen import LOADING_BATCH_ROWS
-
+def test_partial_call_lists_are_appended_without_duplicates(tmp_path):
+    """While loading, each partial list only appends the calls not listed yet (all at once: the
+    virtual table builds nothing per row); the finished list then replaces everything."""
     calls = build_calls(load_capture(str(shared_path("captures/wireshark-wiki/wireuploaded.pcap")), media=False))
-    assert len(calls) > LOADING_BATCH_ROWS
+    assert len(calls) > 20
     missing = tmp_path / "not-there.pcap"  # the app's own load fails at once and stays out of the way
     app = create_app(str(missing))
 
@@ -637,20 +640,18 @@ def test_partial_call_lists_are_appended_in_batches_without_duplicates(tmp_path)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             screen = app.call_list
-            table = screen.query_one("#calls", DataTable)
+            table = calls_table(app)
             rows = [app.row_of(call) for call in calls]
             screen.add_rows_while_loading(rows[:10])
             assert table.row_count == 10
+            table.move_cursor(3)
             screen.add_rows_while_loading(rows)  # 10 known, the rest new
-            assert table.row_count == 10 + LOADING_BATCH_ROWS  # one batch now, the rest later
-            for _ in range(50):
-                if table.row_count == len(rows):
-                    break
-                await pilot.pause(0.05)
             assert table.row_count == len(rows)
-            assert [r.key for r in screen.shown] == [r.key for r in rows]  # each call once, in order
+            assert list(table.row_keys) == [r.key for r in screen.shown] == [r.key for r in rows]
+            assert table.cursor_key == rows[3].key  # the cursor stays on its call
             screen.set_rows(rows[:5])
-            await pilot.pause(0.1)
-            assert table.row_count == 5 and screen._pending == []
+            await pilot.pause()
+            assert table.row_count == 5 and list(table.row_keys) == [r.key for r in rows[:5]]
+            assert table.cursor_key == rows[3].key
 
     asyncio.run(scenario())

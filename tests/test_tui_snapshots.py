@@ -28,10 +28,10 @@ def snapshots_in_tests_snapshots(monkeypatch):
 async def loaded(pilot) -> None:
     app = pilot.app
     for _ in range(1200):
-        if app.loaded and app.checked:
+        if app.loaded and app.checked and not app.listing:
             break
         await pilot.pause(0.05)
-    assert app.loaded and app.checked, "the capture did not finish loading"
+    assert app.loaded and app.checked and not app.listing, "the capture did not finish loading"
     await pilot.pause()
 
 

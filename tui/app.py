@@ -8,6 +8,7 @@ thread, update the screens.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,6 +32,10 @@ from tui.safe_text import clean
 
 
 SWITCH_INTERVAL_S = 0.001
+# Call rows built per event-loop turn (about 10 µs each): keys are handled between batches, so
+# 20,000 calls arriving at once never hold the UI thread for more than a few ms at a time.
+ROWS_PER_TURN = 400
+ROWS_PAUSE_S = 0.002
 
 
 class LadderApp(App):
@@ -64,6 +69,9 @@ class LadderApp(App):
         self.load_error: str | None = None
         self.loaded = False
         self.checked = False
+        self.listing = False  # rows of a call list are being built, a batch per turn
+        self._list_generation = 0
+        self._checked_while_listing: set[str] | None = None
         self.call_list = CallListScreen()
 
     # --- loading -------------------------------------------------------------------------------
@@ -94,13 +102,64 @@ class LadderApp(App):
         if self.loaded:  # a late partial list must not replace the finished one
             return
         self.calls = {call.id: call for call in message.calls}
-        self.call_list.add_rows_while_loading([self.row_of(call) for call in message.calls])
+        # Rows only for calls not listed yet: the list appends those and keeps the others.
+        listed = self.call_list.rows
+        self.list_rows([call for call in message.calls if call.id not in listed])
 
     def on_load_finished(self, message: LoadFinished) -> None:
         self.capture = message.capture
         self.calls = {call.id: call for call in message.calls}
         self.loaded = True
-        self.call_list.show_loaded(message.capture, [self.row_of(call) for call in message.calls])
+        self.list_rows(message.calls, capture=message.capture)
+
+    def list_rows(self, calls: list[Any], *, capture: Any = None) -> None:
+        """Build the rows of ``calls``: the first ROWS_PER_TURN at once, the rest in a task that
+        lets the event loop run between batches (keys are handled meanwhile; callbacks queued
+        with call_later would run back to back). A partial list (no ``capture``) appends each
+        batch as it is built; the finished list is shown whole once built (the partial one
+        stays meanwhile). A newer list replaces one still being built."""
+        self._list_generation += 1
+        generation = self._list_generation
+        self.listing = True
+        if capture is not None:
+            self._checked_while_listing = set()
+        built: list[CallRow] = []
+
+        def build(start: int) -> None:
+            rows = [self.row_of(call) for call in calls[start:start + ROWS_PER_TURN]]
+            if capture is None:
+                self.call_list.add_rows_while_loading(rows)
+            else:
+                built.extend(rows)
+
+        async def build_the_rest() -> None:
+            for start in range(ROWS_PER_TURN, len(calls), ROWS_PER_TURN):
+                await asyncio.sleep(ROWS_PAUSE_S)
+                if generation != self._list_generation:
+                    return  # a newer list (or a failure) took over
+                build(start)
+            if capture is not None:
+                await asyncio.sleep(ROWS_PAUSE_S)  # sorting and sizing every row: a turn of its own
+                if generation != self._list_generation:
+                    return
+                self._show_finished_list(capture, built)
+            elif generation == self._list_generation:
+                self.listing = False
+
+        build(0)
+        if len(calls) > ROWS_PER_TURN or capture is not None:
+            self.run_worker(build_the_rest(), name="call rows", group="rows", exclusive=True)
+        else:
+            self.listing = False
+
+    def _show_finished_list(self, capture: Any, rows: list[CallRow]) -> None:
+        self.listing = False
+        checked, self._checked_while_listing = self._checked_while_listing or set(), None
+        self.call_list.show_loaded(capture, rows)
+        # Results that came in while the rows were built (those rows are stale), and whether
+        # the checker has finished meanwhile.
+        self.call_list.update_rows([self.row_of(self.calls[key]) for key in checked if key in self.calls],
+                                   checking=self.check and not self.checked)
 
     def on_media_bound(self, message: MediaBound) -> None:
         numbers = {key: self.calls[call_id].index for key, call_id in message.call_of.items()
@@ -110,6 +169,8 @@ class LadderApp(App):
     def on_load_failed(self, message: LoadFailed) -> None:
         self.load_error = clean(message.message)
         self.loaded = True
+        self._list_generation += 1  # a partial list still being built stops
+        self.listing = False
         self.checked = True
         self.call_list.checking = False
         self.call_list.show_failed(self.load_error)
@@ -122,6 +183,9 @@ class LadderApp(App):
             self.notify(f"The checker failed on {len(failed)} call(s): {clean(failed[0].message)}",
                         severity="warning", timeout=8, markup=False)
         self.checked = message.done
+        if self._checked_while_listing is not None:  # the finished list is being built
+            self._checked_while_listing.update(message.results)
+            return
         rows = [self.row_of(self.calls[key]) for key in message.results if key in self.calls]
         self.call_list.update_rows(rows, checking=not message.done)
 

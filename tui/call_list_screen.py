@@ -3,8 +3,12 @@ diagnostics — the view sngrep users start from."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import filterfalse
+from operator import attrgetter
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Stati
 
 from tui.call_filter import CallFilter, FilterError, parse_filter
 from tui.call_rows import CallRow, format_deviations, format_duration, format_start, sort_rows, start_date
+from tui.call_table import CallTable, Column
 from tui.loading import ProgressFigures
 from tui.panes import fill_diagnostics_table, fill_streams_table
 from tui.safe_text import safe_text
@@ -33,13 +38,19 @@ CALL_COLUMNS = (
 )
 MAX_PARTY_WIDTH = 26  # From/To wider than this are cut in the list (the ladder shows them whole)
 MAX_METHOD_WIDTH = 12
-# Rows added per event-loop turn while loading: DataTable measures new rows on its next idle
-# pass, and a few hundred at once froze keys for 300 ms; 50 keep each pass to a few ms.
-LOADING_BATCH_ROWS = 50
-LOADING_BATCH_GAP_S = 0.02
+NS_PER_DAY = 86_400 * 1_000_000_000
+NS_PER_HOUR = 3_600 * 1_000_000_000
 FILTER_HINT = "Filter: text  /regex/  from:  to:  callid:  method:INVITE  outcome:busy  has:deviations"
 SORTABLE = [key for key, _label in CALL_COLUMNS]
 OUTCOME_STYLES = {"answered": "green", "registered": "green", "in-progress": "cyan"}
+
+
+def _widest(values: Iterable[str]) -> int:
+    """Terminal cells of the widest clean one-line string (ASCII, the usual case, is measured by
+    ``len`` in C; only the others go through Rich's cell table)."""
+    values = list(values)
+    widest = max(map(len, values), default=0)
+    return max(widest, max(map(cell_len, filterfalse(str.isascii, values)), default=0))
 
 
 def _outcome_text(outcome: str) -> Text:
@@ -72,15 +83,12 @@ def row_cells(row: CallRow, selected: bool, *, checking: bool = False, date: boo
     ]
 
 
-class CallTable(DataTable):
-    """The call list: Enter opens the ladder, and the footer says so (sngrep's first key)."""
-
-    BINDINGS = [Binding("enter", "select_cursor", "Ladder", show=True)]
-
-
 class CallListScreen(Screen):
     """Calls, streams and diagnostics of the capture."""
 
+    # Focus goes straight to the list: focusing the filter box first and then the list made the
+    # footer rebuild twice while the app starts (and the loader thread starts with it).
+    AUTO_FOCUS = "#calls"
     BINDINGS = [
         Binding("space", "toggle_select", "Select", show=True),
         Binding("f4,x", "extended", "Extended flow", show=True),
@@ -105,12 +113,13 @@ class CallListScreen(Screen):
         self.checking = True  # the app clears it when the checker is done (or absent)
         self.capture: Any = None
         self._filled: set[str] = set()
-        self._key_by_index: dict[int, str] = {}
         self._cells: dict[str, tuple[CallRow, bool, list[Any]]] = {}
+        self._widths = self._label_widths()  # widest cell of each column so far (uncapped)
+        self._days: set[int] = set()  # UTC days the calls start on
         self.stream_problems: dict[Any, tuple[str, ...]] = {}  # RtpStream.key -> problem codes
         self.stream_calls: dict[Any, int] = {}  # RtpStream.key -> call number
         self._dates = True  # whether the start column shows dates (several dates in the capture)
-        self._pending: list[CallRow] = []  # partial-list rows not in the table yet (while loading)
+        self.table = CallTable(self._shown_cells, id="calls")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -121,7 +130,7 @@ class CallListScreen(Screen):
         yield Input(id="filter", placeholder=FILTER_HINT)
         with TabbedContent(id="tabs", initial="tab-calls"):
             with TabPane("Calls", id="tab-calls"):
-                yield CallTable(id="calls", cursor_type="row", zebra_stripes=True)
+                yield self.table
             with TabPane("RTP streams", id="tab-streams"):
                 yield DataTable(id="streams", cursor_type="row", zebra_stripes=True)
             with TabPane("Diagnostics", id="tab-diagnostics"):
@@ -130,11 +139,8 @@ class CallListScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#calls", DataTable)
-        for key, label in CALL_COLUMNS:
-            table.add_column(label, key=key)
+        self._update_columns()
         self.query_one("#load-error", Static).display = False
-        table.focus()
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -201,105 +207,133 @@ class CallListScreen(Screen):
     # --- rows ----------------------------------------------------------------------------------
 
     def set_rows(self, rows: list[CallRow]) -> None:
-        self._pending.clear()  # partial rows still queued: the whole list replaces them
+        """The whole list (the finished load): every row and width afresh, the cursor on its call."""
         self.rows = {row.key: row for row in rows}
-        self._key_by_index = {row.index: row.key for row in rows}
-        self._fix_column_widths(rows)
+        self._widths = dict(self._label_widths())
+        self._days = set()
+        self._widen(rows)
+        self._update_columns()
+        self.table.forget()
         self.refresh_table()
 
     def add_rows_while_loading(self, rows: list[CallRow]) -> None:
         """The calls found so far, while the capture loads: only calls not yet listed are
-        appended, a batch per event-loop turn (the columns are sized once, by the first partial
-        list), so a partial list never costs the UI thread a rebuild of the whole table. The
-        finished load sets every row afresh."""
-        if not self.rows:
-            self._fix_column_widths(rows)
+        appended (a list append for the table: no cell is built or measured until it is on
+        screen); the finished load sets every row afresh."""
         new = [row for row in rows if row.key not in self.rows]
+        if not new:
+            return
         for row in new:
             self.rows[row.key] = row
-            self._key_by_index[row.index] = row.key
-        draining = bool(self._pending)
-        self._pending.extend(self.call_filter.apply(new))
-        if not draining:
-            self._add_pending_batch()
-
-    def _add_pending_batch(self) -> None:
-        batch, self._pending = self._pending[:LOADING_BATCH_ROWS], self._pending[LOADING_BATCH_ROWS:]
-        table = self.query_one("#calls", DataTable)
-        for row in batch:
-            table.add_row(*self._cells_of(row), key=row.key)
-        self.shown.extend(batch)
+        self._widen(new)
+        self._update_columns()
+        listed = self.call_filter.apply(new) if self.call_filter.predicates else new
+        last = self.shown[-1].index if self.shown else 0
+        in_order = self.sort_column == "index" and not self.sort_reverse
+        if in_order and all(row.index > last for row in listed):
+            self.shown.extend(listed)  # calls arrive in start order: the usual case
+            self.table.add_rows([row.key for row in listed])
+        else:
+            self.shown = self._sorted(self.shown + listed)
+            self.table.set_rows([row.key for row in self.shown])
         self.sub_title = self._subtitle()
-        if self._pending:
-            self.set_timer(LOADING_BATCH_GAP_S, self._add_pending_batch)
 
     def _cells_of(self, row: CallRow) -> list[Any]:
-        """The row's cells, built once per row value (filtering re-adds rows, often)."""
+        """The row's cells, built once per row value, when the row is first drawn."""
         cached = self._cells.get(row.key)
         if cached is None or cached[0] is not row or cached[1] != self.checking:
             cached = (row, self.checking, row_cells(row, False, checking=self.checking, date=self._dates))
             self._cells[row.key] = cached
         return cached[2]
 
-    def _fix_column_widths(self, rows: list[CallRow]) -> None:
-        """Column widths from the whole capture, once: with auto widths the table measures every
-        cell again after each sort or filter (about a second for 1,000 calls)."""
-        table = self.query_one("#calls", DataTable)
-        dates = {start_date(row.start_ns) for row in rows}
-        self._dates = len(dates) > 1  # one shared date goes into the header instead
-        self._cells.clear()
+    def _shown_cells(self, key: str) -> list[Any]:
+        """What the table draws for a row: its cells, with sngrep's mark when selected."""
+        row = self.rows[key]
+        cells = self._cells_of(row)
+        return [index_cell(row, True), *cells[1:]] if key in self.selected else cells
+
+    def _label_widths(self) -> dict[str, int]:
+        return {key: len(label) for key, label in CALL_COLUMNS}
+
+    def _widen(self, rows: list[CallRow]) -> None:
+        """Grow the widest-cell figures by ``rows``: column by column over plain values (no cell
+        built), cheap enough for each partial list's new calls and for 20,000 calls at the end."""
+        if not rows:
+            return
+        widths = self._widths
+
+        def grow(key: str, width: int) -> None:
+            widths[key] = max(widths[key], width)
+
+        self._days.update(row.start_ns // NS_PER_DAY for row in rows)
+        grow("index", 2 + len(str(max(row.index for row in rows))))  # the selection mark comes first
+        grow("method", _widest(row.method for row in rows))
+        grow("from", _widest(row.caller for row in rows))
+        grow("to", _widest(row.callee for row in rows))
+        grow("messages", len(str(max(row.messages for row in rows))))
+        grow("outcome", _widest(row.outcome for row in rows))
+        grow("reference", _widest(row.reference or "-" for row in rows))
+        counts = [row.deviations for row in rows if row.deviations is not None]
+        grow("deviations", len(str(max(counts))) if counts else 1)  # "…" or "-" otherwise
+        # The longest duration is not always the widest text: 59:59.999 is wider than 1:00:00.
+        durations = [row.duration_ns for row in rows]
+        grow("duration", len(format_duration(max(durations))))
+        under_an_hour = max((d for d in durations if d < NS_PER_HOUR), default=None)
+        if under_an_hour is not None:
+            grow("duration", len(format_duration(under_an_hour)))
+
+    def _update_columns(self) -> None:
+        """Fixed column widths from the widest cells so far, capped: the table never measures."""
+        dates = len(self._days) > 1  # one shared date goes into the header instead
+        if dates != self._dates:
+            self._dates = dates
+            self._cells.clear()  # the start cells change form
         labels = dict(CALL_COLUMNS)
-        if not self._dates and dates:
-            labels["start"] = f"{dates.pop()} UTC"
-        widths = {key: len(label) for key, label in labels.items()}
-        for row in rows:
-            for (key, _label), cell in zip(CALL_COLUMNS, self._cells_of(row)):
-                widths[key] = max(widths[key], cell.cell_len)
+        if not dates and self._days:
+            labels["start"] = f"{start_date(next(iter(self._days)) * NS_PER_DAY)} UTC"
+        widths = dict(self._widths)
+        widths["start"] = max(len(labels["start"]), len(format_start(0, date=dates)))
         widths["from"] = min(widths["from"], MAX_PARTY_WIDTH)
         widths["to"] = min(widths["to"], MAX_PARTY_WIDTH)
         widths["method"] = min(widths["method"], MAX_METHOD_WIDTH)  # fuzzed captures: 4 KB methods
         widths["outcome"] = min(widths["outcome"], MAX_METHOD_WIDTH + 8)
         widths["deviations"] = max(widths["deviations"], 3)
         widths["reference"] = max(widths["reference"], len("rfc3665-3.10"))
-        table.clear(columns=True)
-        for key, label in labels.items():
-            table.add_column(label, key=key, width=widths[key])
+        self.table.set_columns(Column(key, label, widths[key]) for key, label in labels.items())
 
     def update_rows(self, rows: list[CallRow], *, checking: bool) -> None:
         """Rows whose deviations became known: cells updated in place (cursor and scroll stay)."""
         for row in rows:
             self.rows[row.key] = row
+        self._widen(rows)  # references arrive with the checks
+        self._update_columns()
         finished = self.checking and not checking
         self.checking = checking
-        unchecked = finished and any(row.deviations is None for row in self.rows.values())
-        if unchecked or self.call_filter.predicates:
-            self.refresh_table()  # the filter may now take or drop rows; "…" become "-" at the end
+        if finished:
+            self.table.forget()  # "…" become "-" in every row not checked
+        else:
+            self.table.forget(row.key for row in rows)
+        if self.call_filter.predicates or self.sort_column in ("reference", "deviations"):
+            self.refresh_table()  # the filter may now take or drop rows, or the order changes
             return
-        table = self.query_one("#calls", DataTable)
+        if not rows:
+            return
         shown = {row.key: number for number, row in enumerate(self.shown)}
         for row in rows:
             if row.key in shown:
                 self.shown[shown[row.key]] = row
-                table.update_cell(row.key, "reference", safe_text(row.reference or "-"))
-                table.update_cell(row.key, "deviations", self._cells_of(row)[-1])
-        if self.sort_column in ("reference", "deviations"):
-            self.resort()
 
     def refresh_table(self) -> None:
-        table = self.query_one("#calls", DataTable)
-        current = self.current_key()
-        rows = sort_rows(self.call_filter.apply(list(self.rows.values())), self.sort_column,
-                         reverse=self.sort_reverse)
-        self.shown = rows
-        table.clear()
-        for row in rows:
-            cells = self._cells_of(row)
-            if row.key in self.selected:
-                cells = [index_cell(row, True), *cells[1:]]
-            table.add_row(*cells, key=row.key)
-        if current is not None and current in {r.key for r in rows}:
-            table.move_cursor(row=table.get_row_index(current))
+        """Filter and sort every row afresh (the table keeps its cursor on the same call)."""
+        rows = list(self.rows.values())
+        self.shown = self._sorted(self.call_filter.apply(rows) if self.call_filter.predicates else rows)
+        self.table.set_rows([row.key for row in self.shown])
         self.sub_title = self._subtitle()
+
+    def _sorted(self, rows: list[CallRow]) -> list[CallRow]:
+        if self.sort_column == "index":  # unique numbers: no tie-breaker, and a key made in C
+            return sorted(rows, key=attrgetter("index"), reverse=self.sort_reverse)
+        return sort_rows(rows, self.sort_column, reverse=self.sort_reverse)
 
     def _subtitle(self) -> str:
         total = len(self.rows)
@@ -312,10 +346,7 @@ class CallListScreen(Screen):
         return " · ".join(parts)
 
     def current_key(self) -> str | None:
-        table = self.query_one("#calls", DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.table.cursor_key
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -330,13 +361,13 @@ class CallListScreen(Screen):
         self.refresh_table()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#calls", DataTable).focus()
+        self.table.focus()
 
     def action_leave_filter(self) -> None:
         """Esc: out of the filter box, then clears the filter; never quits (q does)."""
         box = self.query_one("#filter", Input)
         if box.has_focus:
-            self.query_one("#calls", DataTable).focus()
+            self.table.focus()
         elif box.value:
             box.value = ""
 
@@ -348,14 +379,13 @@ class CallListScreen(Screen):
         self.query_one("#tabs", TabbedContent).active = tab
         self._fill_tab(tab)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "calls":
-            event.stop()
-            self.action_open_ladder()
+    def on_call_table_row_selected(self, event: CallTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_ladder()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
-        if event.data_table.id == "calls" and key in SORTABLE:
+    def on_call_table_header_selected(self, event: CallTable.HeaderSelected) -> None:
+        key = event.column_key
+        if key in SORTABLE:
             self.sort_reverse = (not self.sort_reverse) if key == self.sort_column else False
             self.sort_column = key
             self.resort()
@@ -369,15 +399,9 @@ class CallListScreen(Screen):
         self.resort()
 
     def resort(self) -> None:
-        """Reorder the shown rows in place (no rows rebuilt: cheap for thousands of calls)."""
-        self.shown = sort_rows(self.shown, self.sort_column, reverse=self.sort_reverse)
-        position = {row.key: number for number, row in enumerate(self.shown)}
-        table = self.query_one("#calls", DataTable)
-        current = self.current_key()
-        # The row key travels as the hidden sort input: DataTable sorts by a key of cell values.
-        table.sort("index", key=lambda cell: position[self._key_by_index[int(cell.plain)]])
-        if current is not None:
-            table.move_cursor(row=table.get_row_index(current))
+        """Reorder the shown rows (the table keeps its rendered rows and its cursor's call)."""
+        self.shown = self._sorted(self.shown)
+        self.table.set_rows([row.key for row in self.shown])
         self.sub_title = self._subtitle()
 
     def action_toggle_select(self) -> None:
@@ -385,9 +409,8 @@ class CallListScreen(Screen):
         if key is None:
             return
         self.selected.symmetric_difference_update({key})
-        table = self.query_one("#calls", DataTable)
-        table.update_cell(key, "index", index_cell(self.rows[key], key in self.selected))
-        table.action_cursor_down()
+        self.table.forget([key])
+        self.table.move_cursor(self.table.cursor_row + 1)
         self.sub_title = self._subtitle()
 
     def chosen_keys(self) -> list[str]:

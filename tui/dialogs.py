@@ -36,7 +36,8 @@ class ExportScreen(ModalScreen[ExportFormat | None]):
 
 # (keys, what they do, where) — the sngrep keys first where sngrep has one.
 HELP_KEYS = (
-    ("Enter", "open the ladder of the call under the cursor", "call list"),
+    ("↑ ↓ j k, PgUp PgDn, Home End", "move the cursor: a call, a page, first / last call", "call list"),
+    ("Enter", "open the ladder of the call under the cursor (or click it twice)", "call list"),
     ("Space", "select / unselect a call", "call list"),
     ("F4, x", "extended flow: the selected calls in one ladder, numbered as one flow", "call list"),
     ("F7, /", "filter: text, /regex/, from:, to:, callid:, method:, outcome:, has:deviations", "call list"),
