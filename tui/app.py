@@ -27,11 +27,13 @@ from tui.dialogs import ExportScreen, HelpScreen
 from tui.export import FORMATS, ExportFormat, export, output_stem
 from tui.ladder_screen import LadderScreen
 from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
-                         load_in_thread)
+                         capture_file_size, load_in_thread)
 from tui.safe_text import clean
 
 
 SWITCH_INTERVAL_S = 0.001
+LARGE_CAPTURE_BYTES = 16 * 1024 * 1024
+LARGE_CAPTURE_START_DELAY_S = 0.3
 # Call rows built per event-loop turn (about 10 µs each): keys are handled between batches, so
 # 20,000 calls arriving at once never hold the UI thread for more than a few ms at a time.
 ROWS_PER_TURN = 400
@@ -84,7 +86,13 @@ class LadderApp(App):
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.call_list.checking = self.check
         self.push_screen(self.call_list)
-        self.load()
+        # A big capture's loader starts once the app has settled: Textual's own start-up takes
+        # ~60 ms of the first keys, and a loader competing for the interpreter meanwhile made
+        # that 110-150 ms (bench/bench_tui.py). A small capture loads at once.
+        if capture_file_size(self.path) >= LARGE_CAPTURE_BYTES:
+            self.set_timer(LARGE_CAPTURE_START_DELAY_S, self.load)
+        else:
+            self.load()
 
     def on_unmount(self) -> None:
         sys.setswitchinterval(self._switch_interval)

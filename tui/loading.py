@@ -144,7 +144,7 @@ class ProgressThrottle:
             self._post(CallsSoFar(calls))
 
 
-def _file_size(path: str) -> int:
+def capture_file_size(path: str) -> int:
     try:
         return os.stat(path).st_size
     except OSError:
@@ -158,7 +158,7 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
     from ladder.calls import build_calls
     from ladder.capture import load_capture
 
-    throttle = ProgressThrottle(post, cancelled, _file_size(path))
+    throttle = ProgressThrottle(post, cancelled, capture_file_size(path))
     # Measured on a 230 MB capture: the collector's full passes over the growing heap find
     # nothing to free yet hold the GIL for 0.1-1 s each, freezing the UI thread. Loading makes
     # no reference cycles worth collecting, so the collector pauses meanwhile, and the loaded
