@@ -36,7 +36,8 @@ PCAP_MAGICS = {
     0xA1B2CD34: ("<", False, 8),  # Kuznetzov's patched libpcap: 8 more bytes per record
     0x34CDB2A1: (">", False, 8),
 }
-# The link type of a record standing for a run of frames the accelerator took (ladder.pipeline).
+# The link type of a record standing for a run of frames the accelerator took:
+# (last ts, ACCELERATED, None, first ts, frames, frames, 0) (see ``CaptureReader.records``).
 ACCELERATED = -1
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D

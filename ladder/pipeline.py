@@ -43,6 +43,7 @@ from decoders.linklayer import (
 from decoders.sip import looks_like_sip, parse_sip
 from decoders.records import Diagnostic, Endpoint, FrameRef
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
+from ladder.ingest import ACCELERATED  # a record standing for a run of frames taken in C
 from ladder.rtp_streams import RtpStreamTable, udp_only_accelerator
 
 IPPROTO_ICMP = 1
@@ -71,9 +72,6 @@ _FAST_LINKS = {
 _FAST_LINKS = {linktype: (layout.unpack_from, header, layout.size) for linktype, (layout, header) in _FAST_LINKS.items()}
 # The class of frames handed to the RTP table: settled at finish() from the table's own counts.
 MEDIA = "media"
-# The link type of a record that stands for a run of frames the accelerator took: (last ts,
-# ACCELERATED, None, first ts, frames, frames, 0) (see ladder.ingest.CaptureReader.records).
-ACCELERATED = -1
 NEVER = 1 << 62  # no progress tick
 
 
