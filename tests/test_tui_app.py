@@ -13,6 +13,7 @@ from ladder.capture import load_capture
 from ladder.pcap_writer import FrameFactory, PcapWriter
 from ladder.render_text import render_text
 from tests.conftest import SAMPLES, shared_path
+from tests.tui_pilot import SIZE, wait_loaded
 from tui.app import create_app
 from tui.call_table import CallTable
 from tui.dialogs import ExportScreen, HelpScreen
@@ -21,17 +22,6 @@ from tui.ladder_view import LadderView
 from tui.raw_screen import RawScreen
 
 TWO_PROXIES = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"
-SIZE = (160, 48)
-
-
-async def wait_loaded(pilot, app, timeout_s: float = 60.0) -> None:
-    """Until the worker has delivered the calls and the checker is done (or gave up)."""
-    for _ in range(int(timeout_s / 0.05)):
-        if app.loaded and app.checked and not app.listing:
-            await pilot.pause()
-            return
-        await pilot.pause(0.05)
-    pytest.fail("the capture did not finish loading")
 
 
 def detail_text(app) -> str:
@@ -357,7 +347,6 @@ def test_diagnostics_tab_lists_what_could_not_be_decoded():
 
 
 def test_deviations_are_marked_and_selecting_one_jumps_to_its_arrow():
-    pytest.importorskip("ladder.check")
     from ladder.check import check_call
     from ladder.reference import load_references
 

@@ -10,27 +10,16 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-import pytest
 from rich.text import Text
 
 from ladder.calls import build_calls
 from ladder.capture import load_capture
 from tests.conftest import shared_path
+from tests.tui_pilot import SIZE, wait_loaded
 from tui.app import create_app
 from tui.call_rows import CallRow, call_row, format_start
 from tui.call_table import CallTable, fit_cell
 from tui.ladder_screen import LadderScreen
-
-SIZE = (160, 48)
-
-
-async def wait_loaded(pilot, app, timeout_s: float = 60.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):
-        if app.loaded and app.checked and not app.listing:
-            await pilot.pause()
-            return
-        await pilot.pause(0.05)
-    pytest.fail("the capture did not finish loading")
 
 
 def table_of(app) -> CallTable:
@@ -299,7 +288,7 @@ def _busy_calls_capture(path: Path, count: int) -> None:
 def test_a_long_list_is_built_a_batch_per_turn_and_checked_rows_are_not_lost(tmp_path: Path):
     """More calls than ROWS_PER_TURN: a partial list grows a batch per event-loop turn, and the
     finished list, built the same way, still gets the checks that came in meanwhile."""
-    check_call = pytest.importorskip("ladder.check").check_call
+    from ladder.check import check_call
     from ladder.reference import load_references
     from tui.app import ROWS_PER_TURN
     from tui.loading import ChecksFinished
