@@ -40,10 +40,10 @@ from decoders.linklayer import (
     strip_ethernet,
     strip_link,
 )
-from decoders.sip import looks_like_sip, parse_sip
 from decoders.records import Diagnostic, Endpoint, FrameRef
+from decoders.sip import looks_like_sip, parse_sip
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
-from ladder.ingest import ACCELERATED  # a record standing for a run of frames taken in C
+from ladder.ingest import ACCELERATED
 from ladder.rtp_streams import RtpStreamTable, udp_only_accelerator
 
 IPPROTO_ICMP = 1

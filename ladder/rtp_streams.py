@@ -63,10 +63,16 @@ import struct
 from dataclasses import dataclass, field
 
 from decoders.errors import DecodeError
-from decoders.rtcp import ExtendedReport, ReceiverReport, SenderReport, SourceDescription
-from decoders.rtcp import VoipMetrics, decode_rtcp
-from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
 from decoders.records import Endpoint
+from decoders.rtcp import (
+    ExtendedReport,
+    ReceiverReport,
+    SenderReport,
+    SourceDescription,
+    VoipMetrics,
+    decode_rtcp,
+)
+from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
 from ladder.series import Series, SeriesBuilder
 
 try:

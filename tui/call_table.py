@@ -10,8 +10,8 @@ columns change. Column widths are fixed by the owner, so nothing is ever measure
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
