@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass
 
 from decoders.errors import Malformed, Truncated
+from decoders.memo import remember
 
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
@@ -22,17 +23,17 @@ MAX_EXTENSIONS = 16
 
 _ntop = socket.inet_ntop
 # Address text by its bytes: a capture repeats a few addresses in every packet, and one string
-# each keeps the messages that hold them small. Bounded: a scan of the address space resets it.
+# each keeps the messages that hold them small. Read ``ADDRESSES`` directly where a call per
+# packet matters (the pipeline's fast path); ``address_text`` fills it.
 MAX_ADDRESSES = 65536
-_addresses: dict[bytes, str] = {}
+ADDRESSES: dict[bytes, str] = {}
 
 
-def _address(family: int, raw: bytes) -> str:
-    text = _addresses.get(raw)
+def address_text(family: int, raw: bytes) -> str:
+    """The text of a 4-byte IPv4 or 16-byte IPv6 address, one shared string per address."""
+    text = ADDRESSES.get(raw)
     if text is None:
-        if len(_addresses) >= MAX_ADDRESSES:
-            _addresses.clear()
-        text = _addresses[raw] = _ntop(family, raw)
+        text = remember(ADDRESSES, raw, _ntop(family, raw), MAX_ADDRESSES)
     return text
 
 _AF4 = socket.AF_INET
@@ -99,8 +100,8 @@ def parse_ipv4(buf: bytes, off: int, end: int) -> IpHeader:
         fragment = Fragment((buf[off + 4] << 8) | buf[off + 5], frag_off, more)
     return IpHeader(
         4,
-        _address(_AF4, bytes(buf[off + 12 : off + 16])),
-        _address(_AF4, bytes(buf[off + 16 : off + 20])),
+        address_text(_AF4, bytes(buf[off + 12 : off + 16])),
+        address_text(_AF4, bytes(buf[off + 16 : off + 20])),
         buf[off + 9],
         off + ihl,
         off + total,
@@ -154,8 +155,8 @@ def parse_ipv6(buf: bytes, off: int, end: int) -> IpHeader:
         raise Malformed("more than 16 IPv6 extension headers", "malformed-ip")
     return IpHeader(
         6,
-        _address(_AF6, bytes(buf[off + 8 : off + 24])),
-        _address(_AF6, bytes(buf[off + 24 : off + 40])),
+        address_text(_AF6, bytes(buf[off + 8 : off + 24])),
+        address_text(_AF6, bytes(buf[off + 24 : off + 40])),
         nxt,
         pos,
         stop,

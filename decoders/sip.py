@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from decoders.errors import DecodeError, Malformed
+from decoders.memo import remember
 from decoders.multipart import find_part, parse_multipart
 from decoders.numbers import bounded_number
 from decoders.records import Endpoint, FrameRef
@@ -636,20 +637,14 @@ _name_addr_memo: dict[tuple[str, str], tuple[NameAddr | None, tuple[str, ...]]] 
 _via_memo: dict[str, tuple[Via | None, tuple[str, ...]]] = {}
 
 
-def _remember(memo: dict, key, entry):
-    if len(memo) >= MEMO_ENTRIES:
-        memo.clear()
-    memo[key] = entry
-    return entry
-
-
 def _checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
     if len(value) > MEMO_VALUE_LENGTH:
         return _parse_checked_name_addr(value, what, problems)
     entry = _name_addr_memo.get((value, what))
     if entry is None:
         found: list[str] = []
-        entry = _remember(_name_addr_memo, (value, what), (_parse_checked_name_addr(value, what, found), tuple(found)))
+        entry = remember(_name_addr_memo, (value, what),
+                         (_parse_checked_name_addr(value, what, found), tuple(found)), MEMO_ENTRIES)
     if entry[1]:
         problems.extend(entry[1])
     return entry[0]
@@ -742,7 +737,7 @@ def _parsed_via(item: str, problems: list[str]) -> Via | None:
             found.append(str(error))
         entry = (via, tuple(found))
         if len(item) <= MEMO_VALUE_LENGTH:
-            _remember(_via_memo, item, entry)
+            remember(_via_memo, item, entry, MEMO_ENTRIES)
     if entry[1]:
         problems.extend(entry[1])
     return entry[0]

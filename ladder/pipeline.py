@@ -25,11 +25,11 @@ of frames it took as one ``ACCELERATED`` record.
 
 from __future__ import annotations
 
-import socket
 import struct
+from socket import AF_INET
 
 from decoders.errors import DecodeError
-from decoders.ip import IpHeader, parse_ip
+from decoders.ip import ADDRESSES, IpHeader, address_text, parse_ip
 from decoders.ipfragments import FragmentReassembler
 from decoders.linklayer import (
     ETH_IPV4,
@@ -40,6 +40,7 @@ from decoders.linklayer import (
     strip_ethernet,
     strip_link,
 )
+from decoders.memo import remember
 from decoders.records import Diagnostic, Endpoint, FrameRef
 from decoders.sip import looks_like_sip, parse_sip
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
@@ -57,7 +58,6 @@ MAX_EXAMPLES_PER_REASON = 20
 MAX_EXAMPLES = 500
 MAX_ENDPOINTS = 65536
 
-_ntoa = socket.inet_ntoa
 # Link layers whose header has a fixed size, so that one unpack reads, at fixed offsets, the
 # EtherType, then IPv4's version/IHL, total length, flags/fragment offset, protocol, source,
 # destination, UDP's ports and length, and the payload's first byte. Ethernet, and Linux
@@ -96,7 +96,6 @@ class Pipeline:
         self.rtcp_packets = 0
         self.streams: list = []
         self._fragments = FragmentReassembler()
-        self._ip_cache: dict[bytes, str] = {}
         self._endpoints: dict[tuple[str, int, str], Endpoint] = {}
         self._media_frames = 0  # frames handed to the RTP table; split into classes at finish
         self._rtp = None
@@ -166,7 +165,7 @@ class Pipeline:
         first_ts = self.first_ts_ns
         ts_ns = self.last_ts_ns
         classes = self.frame_classes
-        cache = self._ip_cache
+        addresses = ADDRESSES
         feed_udp = self._rtp.feed_udp if self._rtp is not None else None
         fast_links = _FAST_LINKS
         fast_linktype, fast, header, minimum = None, None, 0, 0
@@ -213,14 +212,8 @@ class Pipeline:
                         if feed_udp is None:
                             classes["udp-other"] = classes.get("udp-other", 0) + 1
                             continue
-                        src = cache.get(src_raw)
-                        if src is None:
-                            if len(cache) > 65536:
-                                cache.clear()  # bounded: a scan of the address space must not grow it
-                            src = cache[src_raw] = _ntoa(src_raw)
-                        dst = cache.get(dst_raw)
-                        if dst is None:
-                            dst = cache[dst_raw] = _ntoa(dst_raw)
+                        src = addresses.get(src_raw) or address_text(AF_INET, src_raw)
+                        dst = addresses.get(dst_raw) or address_text(AF_INET, dst_raw)
                         media += 1
                         feed_udp(src, sport, dst, dport, ts_ns, number, buf, off + header + 28, off + header + total)
                         continue
@@ -376,9 +369,7 @@ class Pipeline:
         key = (ip, port, transport)
         endpoint = self._endpoints.get(key)
         if endpoint is None:
-            if len(self._endpoints) >= MAX_ENDPOINTS:
-                self._endpoints.clear()
-            endpoint = self._endpoints[key] = Endpoint(ip, port, transport)
+            endpoint = remember(self._endpoints, key, Endpoint(ip, port, transport), MAX_ENDPOINTS)
         return endpoint
 
     # -- SIP ---------------------------------------------------------------------------------

@@ -489,8 +489,7 @@ class RtpStreamTable:
     def _analyse(self, st: _State, ts_ns: int, frame_no: int, second: int, pt: int, seq: int,
                  ts32: int, size: int, buf: bytes, payload_off: int, end: int) -> None:
         """Wireshark's rtppacket_analyse on constant state (see the module docstring)."""
-        if st.fast_pt == HELD_IN_C:
-            self.accel.pull(st)
+        self._reclaim(st)
         if st.fast_pt >= 0:
             _settle(st)
         now_ms = (ts_ns - self._base_ns) / 1e6
@@ -507,9 +506,7 @@ class RtpStreamTable:
             st.packets = 1
             st.payload_bytes = size
             st.series.add(ts_ns, 0.0, 0.0, 0)
-            _arm(st, pt, clock)
-            if self.accel is not None:
-                self._hand_over(st)
+            self._arm_fast_path(st, pt, clock)
             return
         # Extend the 32-bit timestamp (RFC 3550 A.1-style unwrapping around the last one).
         prev_ts32 = st.last_ts32
@@ -601,9 +598,13 @@ class RtpStreamTable:
         st.last_frame = frame_no
         st.series.add(ts_ns, delta, st.jitter, lost_here)
         if in_time:  # the fast path assumes the last packet was in time
-            _arm(st, pt, clock)
-            if self.accel is not None:
-                self._hand_over(st)
+            self._arm_fast_path(st, pt, clock)
+
+    def _arm_fast_path(self, st: _State, pt: int, clock: int) -> None:
+        """Arm the fast path for ``st`` (``_arm``) and hand it to C where it can take it."""
+        _arm(st, pt, clock)
+        if self.accel is not None:
+            self._hand_over(st)
 
     # -- the compiled fast path ----------------------------------------------------------
     def attach_accelerator(self):
@@ -622,7 +623,7 @@ class RtpStreamTable:
 
     def _reclaim(self, st: _State) -> None:
         """Take a stream's state back from C before Python reads or changes it."""
-        if st.fast_pt == HELD_IN_C:
+        if st.fast_pt == HELD_IN_C:  # only ever set while self.accel holds it
             self.accel.pull(st)
 
     def _clock_divisor(self, st: _State, pt: int) -> int:

@@ -1,0 +1,16 @@
+"""Bounded memo tables for values a capture repeats in packet after packet.
+
+Addresses, endpoints and header values recur in every packet of a flow and every message of
+a dialog: each is worked out once and its one copy shared. A table that is full is emptied and
+starts again, so traffic with endless distinct values cannot make it grow."""
+
+from __future__ import annotations
+
+
+def remember(memo: dict, key, value, limit: int):
+    """Store ``value`` under ``key`` in ``memo``, emptied first if it holds ``limit`` entries;
+    returns ``value``."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
