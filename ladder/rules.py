@@ -444,26 +444,73 @@ def _uri_of(value: str) -> str:
     return ";".join([base.strip().lower()] + parts)
 
 
-def rule_route_set(facts: _Facts) -> Iterable[Deviation]:
-    """RFC 3261 §12.2.1.1: an in-dialog request carries the dialog's route set as Route: for
-    the UAC the Record-Route of the 2xx it received, reversed (§12.1.2); for the UAS the
-    Record-Route of the INVITE, in order, as copied into its 2xx (§12.1.1). Checked on
-    requests as their UA sent them (one Via), for loose routers (``;lr``) only."""
-    dialogs: dict[tuple, dict[str, list[str]]] = {}
-    depths: dict[tuple, int] = {}
+def _names_sender(uri: str, message: "SipMessage") -> bool:
+    """Whether a normalised Route URI points at the node that sent ``message``: its IP, and
+    its source port or its Via sent-by port when the URI has a port (over TCP the source port
+    is an ephemeral one)."""
+    if message.src is None:
+        return False
+    hostport = uri.split(";", 1)[0].split(":", 1)[-1].rsplit("@", 1)[-1]
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = hostport.partition(":")
+    if host != str(message.src.ip).lower():
+        return False
+    via = message.top_via
+    ports = {message.src.port, via.port if via is not None and via.port else 5060}
+    return not port.isdigit() or int(port) in ports
+
+
+def _without_sender(uris: list[str], message: "SipMessage") -> list[str]:
+    """``uris`` without leading entries naming the sender (§16.4: the node removes them)."""
+    while uris and _names_sender(uris[0], message):
+        uris = uris[1:]
+    return uris
+
+
+def _dialog_route_sets(facts: _Facts) -> dict[tuple, tuple[str, list[str]]]:
+    """(Call-ID, sender's tag, peer's tag) -> (whose, route set) for the dialogs created by an
+    initial INVITE (§12.1): the UAC's is the Record-Route of the response that reached it
+    (one Via left), reversed (§12.1.2); the UAS's is the Record-Route of the INVITE as it
+    arrived at the node that answered it with that To tag, in order, empty when that INVITE
+    had none (§12.1.1). Set once: a re-INVITE never changes it (§12.2)."""
+    sets: dict[tuple, tuple[str, list[str]]] = {}
+    invites: dict[tuple, list["SipMessage"]] = {}
     for message in facts.messages:
-        if message.is_request or message.method != "INVITE" or not 200 <= (message.status or 0) < 300:
+        if message.is_request and message.method == "INVITE" and not message.to_tag:
+            invites.setdefault((message.call_id, message.from_tag, message.cseq), []).append(message)
+    for message in facts.messages:
+        if message.is_request or message.method != "INVITE" or not message.to_tag:
             continue
+        if not 100 < (message.status or 0) < 300:
+            continue
+        copies = invites.get((message.call_id, message.from_tag, message.cseq))
+        if not copies:
+            continue  # a response to a re-INVITE, or its INVITE is not in the capture
         record_route = message.header_values("record-route")
-        if not record_route or not message.to_tag:
+        uac = (message.call_id, message.from_tag, message.to_tag)
+        if len(message.vias) == 1 and uac not in sets and (message.status or 0) >= 200:
+            sets[uac] = ("the 2xx's Record-Route reversed (§12.1.2)", [_uri_of(v) for v in reversed(record_route)])
+        uas = (message.call_id, message.to_tag, message.from_tag)
+        if uas in sets:
             continue
-        key = (message.call_id, message.from_tag, message.to_tag)
-        sets = dialogs.setdefault(key, {})
-        if len(message.vias) == 1:  # as the UAC received it
-            sets.setdefault("uac", [_uri_of(v) for v in reversed(record_route)])
-        if len(message.vias) > depths.get(key, 0):  # as the UAS sent it: the most Vias
-            depths[key] = len(message.vias)
-            sets["uas"] = [_uri_of(v) for v in record_route]
+        sender = facts.sides(message)[0]
+        arrived = [m for m in copies if facts.sides(m)[1] == sender and len(m.vias) == len(message.vias)]
+        if arrived:
+            route = [_uri_of(v) for v in arrived[0].header_values("record-route")]
+            sets[uas] = ("the INVITE's Record-Route (§12.1.1)", route)
+    return sets
+
+
+def rule_route_set(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §12.2.1.1: an in-dialog request carries the dialog's route set as Route
+    (``_dialog_route_sets``). Checked on requests as their UA sent them (one Via), for loose
+    routers (``;lr``) only. A leading entry naming the sender itself (a UA that Record-Routes
+    itself, an outbound proxy on its own host) is left out on both sides: the node removes it
+    (§16.4)."""
+    sets = _dialog_route_sets(facts)
     for message in facts.messages:
         if not message.is_request or len(message.vias) != 1 or not message.to_tag:
             continue
@@ -472,18 +519,14 @@ def rule_route_set(facts: _Facts) -> Iterable[Deviation]:
         txn = facts.txns.of(message)
         if message.method == "ACK" and txn is not None and txn.method == "INVITE":
             continue  # the ACK of a non-2xx final goes where the INVITE went (§17.1.1.3)
-        key_uac = (message.call_id, message.from_tag, message.to_tag)
-        key_uas = (message.call_id, message.to_tag, message.from_tag)
-        if key_uac in dialogs and "uac" in dialogs[key_uac]:
-            expected, whose = dialogs[key_uac]["uac"], "the 2xx's Record-Route reversed (§12.1.2)"
-        elif key_uas in dialogs and "uas" in dialogs[key_uas]:
-            expected, whose = dialogs[key_uas]["uas"], "the INVITE's Record-Route (§12.1.1)"
-        else:
+        known = sets.get((message.call_id, message.from_tag, message.to_tag))
+        if known is None:
             continue
-        if not any(p == "lr" or p.startswith("lr=") for p in expected[0].split(";")[1:]):
+        whose, expected = known
+        if expected and not any(p == "lr" or p.startswith("lr=") for p in expected[0].split(";")[1:]):
             continue  # a strict router rewrites the Request-URI instead (§12.2.1.1)
         route = [_uri_of(v) for v in message.header_values("route")]
-        if route != expected:
+        if route != expected and _without_sender(route, message) != _without_sender(expected, message):
             yield deviation(
                 "route-set-violation",
                 f"{facts.name(message)} has Route {_show(route)} but the route set is "
@@ -497,35 +540,93 @@ def _show(uris: list[str]) -> str:
 
 
 def rule_cseq(facts: _Facts) -> Iterable[Deviation]:
-    """RFC 3261 §12.2.1.1 (in a dialog) and §8.1.3.5 (a retried request): each new request a
-    UA sends in a Call-ID gets a higher CSeq. A request is identified through proxies by its
-    bottom Via (the UA's own); ACK and CANCEL reuse the INVITE's number."""
-    last: dict[tuple, tuple[int, str, str, "SipMessage"]] = {}
-    seen: set[tuple] = set()
+    """RFC 3261 §12.2.1.1: each new request a UA sends in a dialog has a higher CSeq than its
+    previous one there; its number in an early or confirmed dialog starts from the CSeq of the
+    INVITE (or SUBSCRIBE) that created it (§12.1.2), so forks each count from there. §22.2: a
+    request resubmitted with credentials after a 401/407 increments the CSeq. Outside these
+    (two out-of-dialog requests, the same request relayed by another node) there is no order
+    to keep. Followed per sending node: a B2BUA relaying keeps its own count. ACK and CANCEL
+    reuse the INVITE's number; REGISTER has ``rule_register_cseq``."""
+    start: dict[tuple, tuple[int, "SipMessage"]] = {}  # (sender, Call-ID, From tag) -> creating request
+    last: dict[tuple, tuple[int, str, "SipMessage"]] = {}
+    challenged: dict[tuple, "SipMessage"] = {}  # (sender, Call-ID, method) -> request a 401/407 answered
+    created = {
+        (m.call_id, m.from_tag, m.to_tag) for m in facts.messages
+        if not m.is_request and m.to_tag and 100 < (m.status or 0) < 300 and m.method in ("INVITE", "SUBSCRIBE", "REFER")
+    }  # fmt: skip
+    reported: set[tuple] = set()  # the same faulty request relayed by a proxy: reported once
     for message in facts.messages:
-        if not message.is_request or message.method in ("ACK", "CANCEL") or not message.cseq:
+        if not message.is_request or message.method in ("ACK", "CANCEL", "REGISTER") or not message.cseq:
             continue
-        if facts.is_retransmission(message) or not message.vias:
+        if facts.is_retransmission(message):
             continue
-        bottom = message.vias[-1]
-        unit = (message.call_id, message.from_tag, bottom.branch, (bottom.host or "").lower(), message.cseq)
-        if unit in seen:
-            continue  # the same request on another hop
-        seen.add(unit)
-        side = (message.call_id, message.from_tag)
-        number = message.cseq[0]
-        previous = last.get(side)
+        sender = facts.sides(message)[0]
+        number, branch = message.cseq[0], _bottom_branch(message)
+        if not message.to_tag:
+            retry = challenged.pop((sender, message.call_id, message.method), None)
+            if retry is not None and number <= retry.cseq[0] and _bottom_branch(retry) != branch:
+                yield _cseq_finding(facts, message, retry, "§22.2: a request resubmitted with credentials")
+            if _was_challenged(facts, message):
+                challenged[(sender, message.call_id, message.method)] = message
+            if message.method in ("INVITE", "SUBSCRIBE", "REFER"):
+                start[(sender, message.call_id, message.from_tag)] = (number, message)
+            continue
+        key = (sender, message.call_id, message.from_tag, message.to_tag)
+        previous = last.get(key)
+        if previous is None and (message.call_id, message.from_tag, message.to_tag) in created:
+            creating = start.get((sender, message.call_id, message.from_tag))
+            previous = (creating[0], "", creating[1]) if creating is not None else None
         if previous is not None:
-            p_number, p_method, p_branch, p_message = previous
-            if number < p_number or (number == p_number and (bottom.branch or "") != p_branch):
-                yield deviation(
-                    "cseq-not-increasing",
-                    f"{facts.name(message)} has CSeq {number} {message.cseq[1]}, not higher than "
-                    f"{facts.name(p_message)}'s {p_number} {p_method} (RFC 3261 §12.2.1.1, §8.1.3.5)",
-                    f=[facts.f(p_message), facts.f(message)], frames=facts.frames([message]),
-                )  # fmt: skip
-        if previous is None or number >= previous[0]:
-            last[side] = (number, message.cseq[1], bottom.branch or "", message)
+            p_number, p_branch, p_message = previous
+            if branch == p_branch and number == p_number:
+                continue  # the same request again (a proxy's serial forking, a relay)
+            unit = (message.call_id, message.cseq, branch)
+            if number <= p_number and unit not in reported:
+                reported.add(unit)
+                yield _cseq_finding(facts, message, p_message, "§12.2.1.1: in the dialog")
+            if number < p_number:
+                continue
+        last[key] = (number, branch, message)
+
+
+def _bottom_branch(message: "SipMessage") -> str:
+    return (message.vias[-1].branch or "") if message.vias else ""
+
+
+def _was_challenged(facts: _Facts, request: "SipMessage") -> bool:
+    txn = facts.txns.of(request)
+    return txn is not None and txn.final is not None and txn.final.status in (401, 407)
+
+
+def _cseq_finding(facts: _Facts, message: "SipMessage", before: "SipMessage", why: str,
+                  code: str = "cseq-not-increasing") -> Deviation:
+    return deviation(
+        code,
+        f"{facts.name(message)} has CSeq {message.cseq[0]} {message.cseq[1]}, not higher than "
+        f"{facts.name(before)}'s {before.cseq[0]} {before.cseq[1]} ({why}; RFC 3261)",
+        f=[facts.f(before), facts.f(message)], frames=facts.frames([message]),
+    )  # fmt: skip
+
+
+def rule_register_cseq(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §10.2: a UA increments the CSeq by one for each REGISTER with the same
+    Call-ID, whatever its From tag. Followed per sending node, so that a REGISTER relayed by
+    an SBC or proxy with the same number is not a second request of the UA."""
+    last: dict[tuple, "SipMessage"] = {}
+    for message in facts.messages:
+        if not message.is_request or message.method != "REGISTER" or not message.cseq:
+            continue
+        if facts.is_retransmission(message):
+            continue
+        key = (facts.sides(message)[0], message.call_id)
+        previous = last.get(key)
+        if previous is not None and message.cseq[0] <= previous.cseq[0]:
+            if message.cseq[0] == previous.cseq[0] and _bottom_branch(message) == _bottom_branch(previous):
+                continue  # the same REGISTER again
+            yield _cseq_finding(facts, message, previous, "§10.2: REGISTERs of one Call-ID",
+                                "register-cseq-not-increasing")
+        if previous is None or message.cseq[0] > previous.cseq[0]:
+            last[key] = message
 
 
 # --- message syntax ----------------------------------------------------------------------------
@@ -810,6 +911,7 @@ RULES: tuple[Callable[[_Facts], Iterable[Deviation]], ...] = (
     rule_max_forwards,
     rule_route_set,
     rule_cseq,
+    rule_register_cseq,
     rule_to_tag,
     rule_branch_cookie,
     rule_content_length,
