@@ -869,37 +869,76 @@ def _sdp_without_origin(message: "SipMessage") -> bytes:
     return b"\n".join(line for line in lines if not line.startswith(b"o=") and line.strip())
 
 
+def _reliable_provisional(message: "SipMessage") -> bool:
+    """A 1xx sent reliably (RFC 3262 §3: Require: 100rel and an RSeq)."""
+    return (not message.is_request and 100 < (message.status or 0) < 200 and message.header("rseq") is not None
+            and any("100rel" in v.lower() for v in message.header_values("require")))
+
+
 def rule_sdp_version(facts: _Facts) -> Iterable[Deviation]:
-    """RFC 3264 §8: a changed session description carries the previous o= version plus one;
-    an unchanged one keeps it. Followed per sender and o= session."""
-    previous: dict[tuple, tuple[int, bytes, "SipMessage"]] = {}
+    """RFC 3264 §8: a new offer in a session whose description changed carries the version
+    of the last description that sender had in the session plus one; an unchanged one keeps
+    it. A sender's description joins the session when the exchange completes: an answer at
+    once (in a 2xx, a reliable 1xx or an ACK), an offer when a 2xx or a reliable 1xx with SDP
+    answers it. An offer rejected (a 407, a 488) or still unanswered, or an SDP in an unreliable
+    1xx (a preview, RFC 6337 §3.1.1), is not compared against. Per sender node, Call-ID and
+    o= session."""
+    accepted: dict[tuple, tuple[int, bytes, "SipMessage"]] = {}
+    pending: dict[int, tuple[tuple, int, bytes, "SipMessage"]] = {}  # id(txn) -> the offer
+    reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
     for message in facts.messages:
+        txn = facts.txns.of(message)
+        if not message.is_request and txn is not None and id(txn) in pending:
+            status = message.status or 0
+            if 200 <= status < 300 or (message.sdp is not None and _reliable_provisional(message)):
+                key, version, content, offer = pending[id(txn)]
+                # The session is the dialog the answer made (each fork its own, §12.1.2).
+                accepted[key[:2] + (_dialog_of(message),) + key[3:]] = (version, content, offer)
+            elif status >= 300:
+                pending.pop(id(txn))
         sdp = message.sdp
         if sdp is None or sdp.origin is None or facts.is_retransmission(message):
             continue
         origin = sdp.origin
-        key = (facts.sides(message)[0], origin.username, origin.session_id, origin.address)
+        key = (facts.sides(message)[0], message.call_id, _dialog_of(message),
+               origin.username, origin.session_id, origin.address)
         content = _sdp_without_origin(message)
-        before = previous.get(key)
-        previous[key] = (origin.version, content, message)
-        if before is None:
-            continue
-        version, old, old_message = before
-        if content != old and origin.version <= version:
-            yield deviation(
-                "sdp-version-not-incremented",
-                f"{facts.name(message)} changes the SDP of {facts.name(old_message)} but keeps "
-                f"o= version {origin.version} (was {version}; RFC 3264 §8)",
-                f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
-            )  # fmt: skip
-        elif content == old and origin.version != version:
-            yield deviation(
-                "sdp-version-not-incremented",
-                f"{facts.name(message)} repeats the SDP of {facts.name(old_message)} with o= "
-                f"version {origin.version} instead of {version} (RFC 3264 §8)",
-                f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
-                severity=INFO,
-            )  # fmt: skip
+        before = accepted.get(key)
+        unit = (message.call_id, message.cseq, message.status, origin.version)
+        if before is not None and unit not in reported:
+            reported.add(unit)
+            yield from _version_findings(facts, message, origin.version, content, before)
+        if message.is_request and message.method != "ACK":
+            if txn is not None:
+                pending[id(txn)] = (key, origin.version, content, message)
+        elif message.is_request or 200 <= (message.status or 0) < 300 or _reliable_provisional(message):
+            accepted[key] = (origin.version, content, message)
+
+
+def _dialog_of(message: "SipMessage") -> frozenset:
+    """The dialog a message is in, whichever side sent it (its two tags); a request outside
+    any dialog (no To tag) is in none yet."""
+    return frozenset((message.from_tag, message.to_tag)) if message.to_tag else frozenset()
+
+
+def _version_findings(facts: _Facts, message: "SipMessage", version: int, content: bytes,
+                      before: tuple[int, bytes, "SipMessage"]) -> Iterable[Deviation]:
+    old_version, old, old_message = before
+    if content != old and version <= old_version:
+        yield deviation(
+            "sdp-version-not-incremented",
+            f"{facts.name(message)} changes the SDP of {facts.name(old_message)} but keeps "
+            f"o= version {version} (was {old_version}; RFC 3264 §8)",
+            f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
+        )  # fmt: skip
+    elif content == old and version != old_version:
+        yield deviation(
+            "sdp-version-not-incremented",
+            f"{facts.name(message)} repeats the SDP of {facts.name(old_message)} with o= "
+            f"version {version} instead of {old_version} (RFC 3264 §8)",
+            f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
+            severity=INFO,
+        )  # fmt: skip
 
 
 RULES: tuple[Callable[[_Facts], Iterable[Deviation]], ...] = (

@@ -358,13 +358,23 @@ def test_sdp_version_must_change_with_the_sdp():
     fixed = edit(messages[9], b"o=alice 2890844526 2890844526", b"o=alice 2890844526 2890844527")
     messages[9] = fixed  # RFC 3665 §3.7 F10 with the erratum corrected
     assert found(messages) == set()
-    # The same SDP again in a new request (CSeq 2) must keep its version: info when it does not.
-    first = flow("3.1")[0]
-    again = edit(first, b"o=alice 2890844526 2890844526", b"o=alice 2890844526 2890844530")
-    again = at(edit(again, b"CSeq: 1 INVITE", b"CSeq: 2 INVITE"), T0_NS + SECOND)
-    assert [(d.code, d.severity, d.f) for d in check_rules([first, again])] == [
-        ("sdp-version-not-incremented", "info", (1, 2))
+    # The same SDP again must keep its version: info when it does not (F10 back to F1's port).
+    messages = flow("3.7")
+    messages[9] = edit(messages[9], b"o=alice 2890844526 2890844526", b"o=alice 2890844526 2890844530")
+    messages[9] = edit(messages[9], b"m=audio 1000", b"m=audio 49172")
+    assert [(d.code, d.severity, d.f) for d in check_rules(messages)] == [
+        ("sdp-version-not-incremented", "info", (1, 10))
     ]
+
+
+def test_sdp_version_compared_only_against_an_accepted_offer():
+    """RFC 3264 §8: an offer the 407 rejected (RFC 3665 §3.2 F1) is not part of the session;
+    the retry F4 may change it under the same version. Once F6's 200 accepted F4's offer, a
+    change under the same version is a finding."""
+    messages = flow("3.2")
+    assert messages[0].sdp is not None and messages[3].sdp is not None
+    messages[3] = edit(messages[3], b"m=audio 49172", b"m=audio 49174")
+    assert not {code for code, _ in found(messages)} & {"sdp-version-not-incremented"}
 
 
 def test_rfc_4475_torture_messages_give_findings_never_exceptions():
