@@ -7,12 +7,13 @@ link says they are one call across a B2BUA or ALG (see ``ladder.legs``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
 from ladder.dialogs import Dialog, build_dialogs
+from ladder.duplicates import fold_duplicates
 from ladder.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
 from ladder.outcome import Outcome, call_outcome, request_outcome
 from ladder.transactions import TransactionSet, build_transactions
@@ -56,6 +57,7 @@ class Call:
     callee: str
     first_method: str
     caller_ip: str | None = None
+    copies: dict[int, tuple["SipMessage", ...]] = field(default_factory=dict)  # capture copies by id(kept)
 
     @property
     def duration_ns(self) -> int:
@@ -63,6 +65,10 @@ class Call:
 
     def is_retransmission(self, message: "SipMessage") -> bool:
         return self.transactions.is_retransmission(message)
+
+    def copies_of(self, message: "SipMessage") -> tuple["SipMessage", ...]:
+        """The capture copies folded into ``message`` (``ladder.duplicates``)."""
+        return self.copies.get(id(message), ())
 
 
 def _order_key(message: "SipMessage") -> tuple[int, int]:
@@ -138,8 +144,10 @@ def _attempt_failed(messages: list["SipMessage"]) -> bool:
 
 
 def build_call(index: int, call_ids: list[str], messages: list["SipMessage"], kind: str,
-               links: list[Link], transactions: TransactionSet | None = None) -> Call:
-    """One Call from its messages (already in capture order)."""
+               links: list[Link], transactions: TransactionSet | None = None,
+               copies: dict[int, tuple["SipMessage", ...]] | None = None) -> Call:
+    """One Call from its messages (already in capture order, capture copies folded out:
+    ``copies`` holds them by the id of the message they copy)."""
     transactions = transactions or build_transactions(messages)
     dialogs = build_dialogs(messages, transactions)
     legs = find_legs(messages, transactions)
@@ -170,6 +178,7 @@ def build_call(index: int, call_ids: list[str], messages: list["SipMessage"], ki
         callee=_party(anchor.to_uri),
         first_method=anchor.method or "",
         caller_ip=caller_ip,
+        copies=copies or {},
     )
 
 
@@ -177,6 +186,10 @@ def build_calls(capture: Any) -> list[Call]:
     """Calls, registrations, OPTIONS … of a capture, in start order, numbered from 1."""
     messages = sorted(capture.sip_messages, key=_order_key)
     groups = group_by_call_id(messages)
+    copies: dict[int, tuple["SipMessage", ...]] = {}
+    for call_id, group in groups.items():
+        groups[call_id], folded = fold_duplicates(group)
+        copies.update(folded)
     kinds = {call_id: group_kind(group) for call_id, group in groups.items()}
     call_groups = {cid: group for cid, group in groups.items() if kinds[cid] == CALL}
 
@@ -210,7 +223,8 @@ def build_calls(capture: Any) -> list[Call]:
         known = group_transactions.get(call_ids[0]) if len(call_ids) == 1 else None
         built.append((call_ids, merged, kinds[call_ids[0]], links_by_root.get(root, []), known))
     built.sort(key=lambda item: _order_key(item[1][0]))
-    return [build_call(i, ids, msgs, kind, lnks, known)
+    return [build_call(i, ids, msgs, kind, lnks, known,
+                       {id(m): copies[id(m)] for m in msgs if id(m) in copies})
             for i, (ids, msgs, kind, lnks, known) in enumerate(built, 1)]
 
 

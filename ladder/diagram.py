@@ -52,6 +52,12 @@ class Arrow:
     both_ways: bool = False
     stream_keys: tuple[Any, ...] = ()
     marks: tuple[str, ...] = ()
+    copies: tuple[int, ...] = ()  # frames of capture copies folded into this message (ladder.duplicates)
+
+    @property
+    def times_seen(self) -> int:
+        """How many times the capture holds this message: drawn ``×N`` when more than once."""
+        return 1 + len(self.copies)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ladder.aliases import AliasMap
 from ladder.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder
+from ladder.duplicates import copies_note
 from ladder.participants import build_columns
 from ladder.textsafe import safe_text
 
@@ -72,6 +73,8 @@ def build_ladder(calls: "Call | list[Call]", capture: Any, *, aliases: AliasMap 
     )
     arrows: list[Arrow] = []
     retransmissions = {id(m) for call in group for m in call.messages if call.is_retransmission(m)}
+    copies = {key: tuple(f.number for c in value for f in c.frames[:1])
+              for call in group for key, value in call.copies.items()}
     for number, message in enumerate(messages, 1):
         arrows.append(Arrow(
             f=number,
@@ -86,8 +89,11 @@ def build_ladder(calls: "Call | list[Call]", capture: Any, *, aliases: AliasMap 
             retransmission=id(message) in retransmissions,
             message=message,
             call_id=message.call_id or "",
+            copies=copies.get(id(message), ()),
         ))
     notes: list[str] = list(media_notes)
+    if copies:
+        notes.append(copies_note(len(copies), sorted(n for frames in copies.values() for n in frames)))
     for bar in bars:
         problems = tuple(safe_text(p) for p in getattr(bar, "problems", ()) or ())
         arrows.append(Arrow(

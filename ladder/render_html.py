@@ -162,6 +162,8 @@ def _arrow_text(arrow: Any) -> str:
     text = f"F{arrow.f} {safe_text(arrow.label)}"
     if arrow.retransmission:
         text += " (retransmission)"
+    if arrow.copies:
+        text += f" ×{arrow.times_seen}"
     return text
 
 

@@ -38,6 +38,7 @@ def ladder_dict(ladder: Ladder) -> dict:
                 "time": round((a.ts_ns - ladder.t0_ns) / 1e9, 6),
                 "frames": list(a.frames),
                 "retransmission": a.retransmission,
+                "copies": list(a.copies),
                 "call_id": a.call_id or None,
                 "both_ways": a.both_ways if a.kind == MEDIA else None,
                 "marks": list(a.marks),

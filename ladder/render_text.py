@@ -31,6 +31,8 @@ def arrow_text(arrow: Arrow) -> str:
     text = f"{safe_text(arrow.label)} F{arrow.f}"
     if arrow.retransmission:
         text += f" {RETRANSMISSION}"
+    if arrow.copies:
+        text += f" ×{arrow.times_seen}"  # capture copies, not retransmissions (ladder.duplicates)
     return text
 
 

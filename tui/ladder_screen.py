@@ -40,6 +40,8 @@ def arrow_heading(ladder: Ladder, arrow: Arrow) -> Text:
     out.append(clean(arrow.label), style="bold")
     if arrow.retransmission:
         out.append("  (retransmission)", style="yellow")
+    if arrow.copies:
+        out.append(f"  ×{arrow.times_seen} (capture copies in frames {', '.join(map(str, arrow.copies))})")
     out.append("\n")
     seconds = (arrow.ts_ns - ladder.t0_ns) / 1e9
     out.append(f"time +{seconds:.3f} s")

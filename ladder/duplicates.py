@@ -1,0 +1,45 @@
+"""Capture copies: the same SIP message captured more than once is one message.
+
+A Linux "any" capture sees a forwarded or looped packet on two interfaces, a switch mirrors
+it from two ports, several HEP agents send the same packet: each copy carries the same bytes
+between the same addresses within a millisecond or so. A retransmission (RFC 3261 §17) is
+sent again after a timer of at least T1 (500 ms by default; tuned stacks go down to tens of
+milliseconds, never to a few), so a copy closer than ``DUPLICATE_WINDOW_NS`` to the first
+is a capture artefact: it is folded into the first, counted and listed, and no transaction
+or timer rule sees it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+
+DUPLICATE_WINDOW_NS = 10_000_000  # 10 ms
+
+
+def fold_duplicates(messages: list["SipMessage"]) -> tuple[list["SipMessage"], dict[int, tuple["SipMessage", ...]]]:
+    """``messages`` (capture order) without their capture copies, and the copies of each kept
+    message by ``id``. A copy has the same bytes, source and destination (transport
+    included) as a kept message at most ``DUPLICATE_WINDOW_NS`` after it."""
+    kept: list["SipMessage"] = []
+    copies: dict[int, list["SipMessage"]] = {}
+    last: dict[tuple, "SipMessage"] = {}
+    for message in messages:
+        key = (message.raw, message.src, message.dst)
+        first = last.get(key)
+        if first is not None and 0 <= message.ts_ns - first.ts_ns <= DUPLICATE_WINDOW_NS:
+            copies.setdefault(id(first), []).append(message)
+            continue
+        last[key] = message
+        kept.append(message)
+    return kept, {key: tuple(value) for key, value in copies.items()}
+
+
+def copies_note(count: int, frames: list[int]) -> str:
+    """One line for a ladder's notes: how many messages were captured more than once."""
+    shown = ", ".join(str(n) for n in frames[:12]) + (" …" if len(frames) > 12 else "")
+    return (f"capture copies: {count} message(s) captured more than once within "
+            f"{DUPLICATE_WINDOW_NS // 1_000_000} ms (copy frames {shown}); drawn once with ×N, "
+            "not retransmissions")
