@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ladder.continuity import find_breaks
 from ladder.deviations import CODES, WARNING, Deviation, at_least, deviation, worst
 from ladder.diagram import MEDIA, Ladder
 from ladder.errors import UsageError
@@ -170,7 +171,7 @@ def check_call(
         messages,
         number=_numbering(ladder),
         sides=_sides(ladder),
-        settings=settings or RuleSettings(end_ns=getattr(capture, "last_ts_ns", None)),
+        settings=settings or capture_settings(capture),
         transactions=calls[0].transactions if len(calls) == 1 else None,
     ))  # fmt: skip
     found.extend(media_deviations(calls, capture))
@@ -203,6 +204,13 @@ def check_call(
         ignored=len(kept) - len(shown),
         reference_f={f: s.f for f, s in step_of.items()},
     )
+
+
+def capture_settings(capture: Any, **kwargs: Any) -> RuleSettings:
+    """The rules' settings for ``capture``: where it ends and where its clock breaks
+    (``ladder.continuity``). Made once per capture by callers that check many calls."""
+    breaks = find_breaks(getattr(capture, "sip_messages", None) or ())
+    return RuleSettings(end_ns=getattr(capture, "last_ts_ns", None), breaks=tuple(b.span for b in breaks), **kwargs)
 
 
 def _frame(message: "SipMessage") -> int:

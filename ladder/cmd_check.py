@@ -14,14 +14,15 @@ import sys
 from ladder.check import (
     CheckResult,
     annotate_ladder,
+    capture_settings,
     check_call,
     verdict_line,
 )
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.continuity import Break, find_breaks
 from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.reference import load_references
-from ladder.rules import RuleSettings
 
 
 def add_parser(subparsers) -> None:
@@ -80,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
     capture = load_capture_from_args(args, media=media)
     calls = build_calls(capture)
     calls = select_calls(calls, args.call)
-    settings = RuleSettings(
-        t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu, end_ns=capture.last_ts_ns
-    )
+    breaks = find_breaks(capture.sip_messages)
+    settings = capture_settings(capture, t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu)
     results: list[tuple[CheckResult, object]] = []
     for call in calls:
         ladder = build_ladder(call, capture, media=media)
@@ -93,11 +93,14 @@ def run(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     if args.json:
-        json.dump(_json(args.file, [r for r, _ in results]), out, indent=2)
+        json.dump(_json(args.file, [r for r, _ in results], breaks), out, indent=2)
         out.write("\n")
     else:
         from ladder.render_text import render_text
+        from ladder.textsafe import safe_text
 
+        for item in breaks:
+            out.write(safe_text(f"Capture: {item.describe()}") + "\n\n")
         for number, (result, ladder) in enumerate(results):
             if number:
                 out.write("\n")
@@ -118,9 +121,14 @@ def totals_line(results: list[CheckResult]) -> str:
     return f"{len(results)} call(s) checked, {bad} with deviations of severity warning or above, {deviations} finding(s) in all"
 
 
-def _json(path: str, results: list[CheckResult]) -> dict:
+def _json(path: str, results: list[CheckResult], breaks: list[Break]) -> dict:
     return {
         "file": path,
         "calls": [r.to_json() for r in results],
         "conforms": all(r.conforms for r in results),
+        "discontinuities": [
+            {"frame_before": b.frame_before, "frame": b.frame, "seconds": round((b.after_ns - b.before_ns) / 1e9, 6),
+             "detail": b.describe()}
+            for b in breaks
+        ],
     }

@@ -125,16 +125,16 @@ def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None
 
         references = load_references()
     reports = []
+    settings = None  # the rules' view of the capture (its end, its breaks), made once
     for call in calls:
         ladder = build_ladder(call, capture, aliases=aliases, media=media, bindings=bindings)
         deviations: tuple[Any, ...] = ()
         verdict = ""
         if references is not None:
-            from ladder.check import annotate_ladder, check_call, verdict_line
-            from ladder.rules import RuleSettings
+            from ladder.check import annotate_ladder, capture_settings, check_call, verdict_line
 
-            result = check_call(call, capture, references, ladder=ladder,
-                                settings=RuleSettings(end_ns=capture.last_ts_ns))
+            settings = settings or capture_settings(capture)
+            result = check_call(call, capture, references, ladder=ladder, settings=settings)
             ladder = annotate_ladder(ladder, result)
             deviations = tuple(result.deviations)
             verdict = verdict_line(result)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ladder.continuity import continuous
 from ladder.deviations import INFO, WARNING, Deviation, deviation
 from ladder.transactions import MAGIC_COOKIE, Transaction, TransactionSet, build_transactions
 
@@ -34,13 +35,14 @@ class RuleSettings:
     """Timer values (RFC 3261 §17.1.1.1 defaults) and what is known about the path.
 
     ``end_ns`` is when the capture stops: "no response within 64*T1" can only be said of a
-    capture that went on that long. ``path_mtu`` None means unknown (then 1300 bytes, §18.1.1).
+    capture that went on that long, without a break (``breaks``) in between. ``path_mtu`` None means unknown (then 1300 bytes, §18.1.1).
     """
 
     t1_ns: int = 500_000_000
     t2_ns: int = 4_000_000_000
     path_mtu: int | None = None
     end_ns: int | None = None
+    breaks: tuple[tuple[int, int], ...] = ()  # time ranges the capture does not cover (ladder.continuity)
 
 
 def _default_sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
@@ -68,6 +70,10 @@ class _Facts:
         self.sides = sides or _default_sides
         last = max((m.ts_ns for m in self.messages), default=0)
         self.end_ns = max(settings.end_ns or 0, last)
+
+    def covered(self, start_ns: int, end_ns: int) -> bool:
+        """Whether the capture runs continuously from ``start_ns`` to ``end_ns``."""
+        return continuous(self.settings.breaks, start_ns, end_ns)
 
     def f(self, message: "SipMessage") -> int | None:
         return self._number(message)
@@ -168,9 +174,10 @@ def rule_missing_ack(facts: _Facts) -> Iterable[Deviation]:
 def _went_on(facts: _Facts, message: "SipMessage") -> bool:
     """Whether the capture shows what came after ``message``: a later message of the call, or
     64*T1 of capture after it. Without either, a missing answer may just be out of sight."""
-    if facts.end_ns - message.ts_ns >= 64 * facts.settings.t1_ns:
+    limit = 64 * facts.settings.t1_ns
+    if facts.end_ns - message.ts_ns >= limit and facts.covered(message.ts_ns, message.ts_ns + limit):
         return True
-    return any(m.ts_ns > message.ts_ns for m in facts.messages)
+    return any(m.ts_ns > message.ts_ns and facts.covered(message.ts_ns, m.ts_ns) for m in facts.messages)
 
 
 def _stray_ack(facts: _Facts, txn: Transaction, final: "SipMessage") -> "SipMessage | None":
@@ -340,7 +347,7 @@ def rule_no_final_response(facts: _Facts) -> Iterable[Deviation]:
         timer = "B (§17.1.1.2)" if txn.method == "INVITE" else "F (§17.1.2.2)"
         if final is not None:
             late = final.ts_ns - request.ts_ns
-            if late > limit and not (txn.method == "INVITE" and _has_provisional(txn)):
+            if late > limit and facts.covered(request.ts_ns, final.ts_ns) and not (txn.method == "INVITE" and _has_provisional(txn)):
                 yield deviation(
                     "no-final-response",
                     f"{facts.name(final)} answered {facts.name(request)} after {late / 1e9:.1f} s, "
@@ -351,7 +358,7 @@ def rule_no_final_response(facts: _Facts) -> Iterable[Deviation]:
         if txn.method == "INVITE" and _has_provisional(txn):
             continue  # proceeding: timer B no longer runs; the call may ring for minutes
         waited = facts.end_ns - request.ts_ns
-        if waited >= limit:
+        if waited >= limit and facts.covered(request.ts_ns, request.ts_ns + limit):
             yield deviation(
                 "no-final-response",
                 f"{facts.name(request)} got no final response in the {waited / 1e9:.1f} s the "
@@ -372,8 +379,9 @@ def rule_cancel(facts: _Facts) -> Iterable[Deviation]:
             continue
         cancel = txn.request
         receiver = facts.sides(cancel)[1]
-        went_on = facts.end_ns - cancel.ts_ns >= limit or any(
-            facts.sides(m)[0] == receiver and m.ts_ns > cancel.ts_ns for m in facts.messages
+        went_on = (facts.end_ns - cancel.ts_ns >= limit and facts.covered(cancel.ts_ns, cancel.ts_ns + limit)) or any(
+            facts.sides(m)[0] == receiver and m.ts_ns > cancel.ts_ns and facts.covered(cancel.ts_ns, m.ts_ns)
+            for m in facts.messages
         )
         if txn.final is None and went_on:
             yield deviation(

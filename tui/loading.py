@@ -206,17 +206,18 @@ def bind_streams(capture: Any, calls: list[Any]) -> MediaBound:
 def check_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], capture: Any,
                     calls: list[Any]) -> None:
     """Deviations for every call, posted in batches so the list fills its column as it goes."""
-    from ladder.check import check_call
+    from ladder.check import capture_settings, check_call
     from ladder.reference import load_references
 
     references = load_references()
+    settings = capture_settings(capture)
     batch: dict[str, Any] = {}
     last_post = time.monotonic()
     for call in calls:
         if cancelled():
             return
         try:
-            batch[call.id] = check_call(call, capture, references)
+            batch[call.id] = check_call(call, capture, references, settings=settings)
         except Exception as exc:  # one call the checker cannot handle must not hide the others
             batch[call.id] = CheckFailed(f"{type(exc).__name__}: {exc}")
         if time.monotonic() - last_post >= CHECK_POST_INTERVAL_S:
