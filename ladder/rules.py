@@ -256,7 +256,12 @@ def rule_retransmissions(facts: _Facts) -> Iterable[Deviation]:
             elif (first.status or 0) >= 200:
                 severity = WARNING
                 if first.method == "INVITE":
-                    why = "its ACK never arrived (or was lost)"
+                    ack = _ack_after(facts, first)
+                    if ack is not None and ack.ts_ns >= repeats[-1].ts_ns:
+                        severity = INFO  # the ACK did arrive, after the timer: late, nothing lost
+                        why = f"its ACK {facts.name(ack)} came after the timer fired: late, not lost"
+                    else:
+                        why = "its ACK never arrived (or was lost)"
                 else:
                     why = "the request was repeated: this response was lost"
             else:
@@ -266,6 +271,17 @@ def rule_retransmissions(facts: _Facts) -> Iterable[Deviation]:
                 f"{facts.name(first)} retransmitted as {copies}: {why} (RFC 3261 §17)",
                 f=facts.fs(repeats), frames=facts.frames(repeats), severity=severity,
             )  # fmt: skip
+
+
+def _ack_after(facts: _Facts, final: "SipMessage") -> "SipMessage | None":
+    """The first ACK for ``final`` (same Call-ID and CSeq number) its receiver sent after it."""
+    receiver = facts.sides(final)[1]
+    for message in facts.messages:
+        if (message.is_request and message.method == "ACK" and message.ts_ns >= final.ts_ns
+                and message.call_id == final.call_id and message.cseq and final.cseq
+                and message.cseq[0] == final.cseq[0] and facts.sides(message)[0] == receiver):
+            return message
+    return None
 
 
 def rule_timers(facts: _Facts) -> Iterable[Deviation]:
@@ -606,10 +622,9 @@ def _was_challenged(facts: _Facts, request: "SipMessage") -> bool:
     return txn is not None and txn.final is not None and txn.final.status in (401, 407)
 
 
-def _cseq_finding(facts: _Facts, message: "SipMessage", before: "SipMessage", why: str,
-                  code: str = "cseq-not-increasing") -> Deviation:
+def _cseq_finding(facts: _Facts, message: "SipMessage", before: "SipMessage", why: str) -> Deviation:
     return deviation(
-        code,
+        "cseq-not-increasing",
         f"{facts.name(message)} has CSeq {message.cseq[0]} {message.cseq[1]}, not higher than "
         f"{facts.name(before)}'s {before.cseq[0]} {before.cseq[1]} ({why}; RFC 3261)",
         f=[facts.f(before), facts.f(message)], frames=facts.frames([message]),
@@ -621,6 +636,7 @@ def rule_register_cseq(facts: _Facts) -> Iterable[Deviation]:
     Call-ID, whatever its From tag. Followed per sending node, so that a REGISTER relayed by
     an SBC or proxy with the same number is not a second request of the UA."""
     last: dict[tuple, "SipMessage"] = {}
+    faults: dict[tuple, list["SipMessage"]] = {}  # (sender, Call-ID) -> the REGISTERs out of order
     for message in facts.messages:
         if not message.is_request or message.method != "REGISTER" or not message.cseq:
             continue
@@ -631,10 +647,18 @@ def rule_register_cseq(facts: _Facts) -> Iterable[Deviation]:
         if previous is not None and message.cseq[0] <= previous.cseq[0]:
             if message.cseq[0] == previous.cseq[0] and _bottom_branch(message) == _bottom_branch(previous):
                 continue  # the same REGISTER again
-            yield _cseq_finding(facts, message, previous, "§10.2: REGISTERs of one Call-ID",
-                                "register-cseq-not-increasing")
+            faults.setdefault(key, [previous]).append(message)
         if previous is None or message.cseq[0] > previous.cseq[0]:
             last[key] = message
+    for group in faults.values():  # one finding per sender and Call-ID, however often it repeats
+        first, later = group[0], group[1:]
+        named = ", ".join(f"{facts.name(m)} CSeq {m.cseq[0]}" for m in later[:6]) + (" …" if len(later) > 6 else "")
+        yield deviation(
+            "register-cseq-not-increasing",
+            f"{named}: not higher than {facts.name(first)}'s CSeq {first.cseq[0]}; a UA increments "
+            "the CSeq by one for each REGISTER of one Call-ID (RFC 3261 §10.2)",
+            f=facts.fs(group), frames=facts.frames(later),
+        )  # fmt: skip
 
 
 # --- message syntax ----------------------------------------------------------------------------
