@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ladder.continuity import continuous
 from ladder.deviations import INFO, WARNING, Deviation, deviation
+from decoders.sipuri import split_outside_quotes
 from ladder.transactions import MAGIC_COOKIE, Transaction, TransactionSet, build_transactions
 
 if TYPE_CHECKING:
@@ -174,6 +175,8 @@ def rule_missing_ack(facts: _Facts) -> Iterable[Deviation]:
 def _went_on(facts: _Facts, message: "SipMessage") -> bool:
     """Whether the capture shows what came after ``message``: a later message of the call, or
     64*T1 of capture after it. Without either, a missing answer may just be out of sight."""
+    if len(facts.messages) == 1:
+        return False  # a lone message (a filtered or fuzzed capture): nothing shows it was watched
     limit = 64 * facts.settings.t1_ns
     if facts.end_ns - message.ts_ns >= limit and facts.covered(message.ts_ns, message.ts_ns + limit):
         return True
@@ -374,7 +377,7 @@ def rule_no_final_response(facts: _Facts) -> Iterable[Deviation]:
         if txn.method == "INVITE" and _has_provisional(txn):
             continue  # proceeding: timer B no longer runs; the call may ring for minutes
         waited = facts.end_ns - request.ts_ns
-        if waited >= limit and facts.covered(request.ts_ns, request.ts_ns + limit):
+        if waited >= limit and _went_on(facts, request) and facts.covered(request.ts_ns, request.ts_ns + limit):
             yield deviation(
                 "no-final-response",
                 f"{facts.name(request)} got no final response in the {waited / 1e9:.1f} s the "
@@ -395,9 +398,10 @@ def rule_cancel(facts: _Facts) -> Iterable[Deviation]:
             continue
         cancel = txn.request
         receiver = facts.sides(cancel)[1]
-        went_on = (facts.end_ns - cancel.ts_ns >= limit and facts.covered(cancel.ts_ns, cancel.ts_ns + limit)) or any(
-            facts.sides(m)[0] == receiver and m.ts_ns > cancel.ts_ns and facts.covered(cancel.ts_ns, m.ts_ns)
-            for m in facts.messages
+        went_on = len(facts.messages) > 1 and (
+            (facts.end_ns - cancel.ts_ns >= limit and facts.covered(cancel.ts_ns, cancel.ts_ns + limit))
+            or any(facts.sides(m)[0] == receiver and m.ts_ns > cancel.ts_ns and facts.covered(cancel.ts_ns, m.ts_ns)
+                   for m in facts.messages)
         )
         if txn.final is None and went_on:
             yield deviation(
@@ -658,6 +662,215 @@ def rule_register_cseq(facts: _Facts) -> Iterable[Deviation]:
             f"{named}: not higher than {facts.name(first)}'s CSeq {first.cseq[0]}; a UA increments "
             "the CSeq by one for each REGISTER of one Call-ID (RFC 3261 §10.2)",
             f=facts.fs(group), frames=facts.frames(later),
+        )  # fmt: skip
+
+
+# --- what a UAS copies into its response (RFC 3261 §8.2.6.2, §12.1.1) ----------------------
+
+
+def _uas_responses(facts: _Facts) -> Iterable[tuple["SipMessage", "SipMessage"]]:
+    """(request, response) where ``response`` is the answer of the node the request reached
+    and did not forward: the same top Via branch, back over the same hop, as many Vias, and
+    no copy of the request leaving that node with one Via more."""
+    forwarded: set[tuple] = set()
+    for message in facts.messages:
+        if message.is_request and len(message.vias) >= 2:
+            below = message.vias[1]
+            forwarded.add((message.call_id, message.cseq, below.branch, facts.sides(message)[0]))
+    for txn in facts.txns.transactions:
+        if txn.request is None or txn.method in ("ACK", "CANCEL"):
+            continue
+        for response in txn.responses:
+            if facts.is_retransmission(response):
+                continue
+            # The request it answers: the last one before it with its CSeq (a UA that reuses a
+            # branch for a new request puts two requests in one transaction).
+            request = next((m for m in reversed(txn.messages) if m.is_request and m.cseq == response.cseq
+                            and m.ts_ns <= response.ts_ns and m.vias), None)
+            if request is None:
+                continue
+            hop = facts.sides(request)
+            if (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
+                continue  # a proxy passed it on: its responses are relayed, not made there
+            if facts.sides(response) == (hop[1], hop[0]) and len(response.vias) == len(request.vias):
+                yield request, response
+
+
+def _via_value(via) -> tuple:
+    """A Via as §8.2.6.2 compares it: the server's ``received``/``rport`` values (§18.2.1,
+    RFC 3581) are the ones it may add."""
+    params = tuple(sorted((k, v) for k, v in via.params.items() if k not in ("received", "rport")))
+    return (via.protocol.upper(), via.transport.upper(), via.host.lower(), via.port, params)
+
+
+def rule_uas_copies(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §8.2.6.2: a response's Via values equal the request's (the top one may gain
+    ``received`` and ``rport``). §12.1.1: a UAS copies every Record-Route value of the
+    request into a dialog-creating response, URI parameters included, in order."""
+    via_groups: dict[tuple, list["SipMessage"]] = {}
+    rr_groups: dict[tuple, tuple["SipMessage", list["SipMessage"]]] = {}
+    for request, response in _uas_responses(facts):
+        if [_via_value(v) for v in response.vias] != [_via_value(v) for v in request.vias]:
+            via_groups.setdefault((id(request),), [request]).append(response)
+        record_route = request.header_values("record-route")
+        if not record_route or not response.to_tag or not 100 < (response.status or 0) < 300:
+            continue
+        if request.method not in ("INVITE", "SUBSCRIBE", "REFER") or request.to_tag:
+            continue
+        copied = [v.strip() for v in response.header_values("record-route")]
+        if copied != [v.strip() for v in record_route]:
+            rr_groups.setdefault((id(request), tuple(copied)), (request, []))[1].append(response)
+    for group in via_groups.values():
+        request, responses = group[0], group[1:]
+        yield deviation(
+            "via-mismatch",
+            f"{', '.join(facts.name(r) for r in responses)} {'answers' if len(responses) == 1 else 'answer'} {facts.name(request)} with other Via "
+            f"values than the request's ({_vias(responses[0])} for {_vias(request)}; RFC 3261 §8.2.6.2)",
+            f=facts.fs(responses), frames=facts.frames(responses),
+        )  # fmt: skip
+    for request, responses in rr_groups.values():
+        copied = responses[0].header_values("record-route")
+        yield deviation(
+            "record-route-not-copied",
+            f"{facts.name(responses[0])} has Record-Route {_listed(copied)} but {facts.name(request)} "
+            f"arrived with {_listed(request.header_values('record-route'))}; the UAS copies them verbatim, "
+            "URI parameters included (RFC 3261 §12.1.1)",
+            f=facts.fs(responses), frames=facts.frames(responses),
+        )  # fmt: skip
+
+
+def _vias(message: "SipMessage") -> str:
+    return " | ".join(f"{v.sent_by()};branch={v.branch}" for v in message.vias) or "none"
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join(v.strip() for v in values) if values else "(none)"
+
+
+_PARAM_HEADERS = ("from", "to", "via", "contact", "record-route", "route")
+
+
+def _header_params(name: str, value: str) -> list[str]:
+    """The header parameters' names of one header value (those of its URI left out: in a
+    name-addr they are inside <>, in a Via they are all header parameters)."""
+    if name == "via":
+        params = value.split(";", 1)[1] if ";" in value else ""
+    elif "<" in value and ">" in value:
+        params = value[value.index(">") + 1 :]
+    elif value.strip() == "*":
+        return []
+    else:
+        params = value.split(";", 1)[1] if ";" in value else ""
+    names = []
+    for piece in split_outside_quotes(params, ";"):
+        piece = piece.strip()
+        if piece:
+            names.append(piece.partition("=")[0].strip().lower())
+    return names
+
+
+def rule_duplicate_parameter(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §7.3.1: a parameter name appears at most once in a header field value (two
+    ``tag=`` on a To header leave the dialog undefined). One finding per sender and header."""
+    groups: dict[tuple, tuple[str, list["SipMessage"]]] = {}
+    for message in facts.messages:
+        if facts.is_retransmission(message):
+            continue
+        for name in _PARAM_HEADERS:
+            for value in message.header_values(name):
+                names = _header_params(name, value)
+                twice = sorted({n for n in names if names.count(n) > 1})
+                if twice:
+                    key = (facts.sides(message)[0], name, tuple(twice))
+                    groups.setdefault(key, (value.strip(), []))[1].append(message)
+    for (_, name, twice), (value, messages) in groups.items():
+        shown = ", ".join(f"{n}=" for n in twice)
+        yield deviation(
+            "duplicate-parameter",
+            f"{facts.name(messages[0])} has {shown} more than once in {name.title()}: {value[:120]!r} "
+            f"({len(messages)} message(s) from this sender; RFC 3261 §7.3.1)",
+            f=facts.fs(messages), frames=facts.frames(messages),
+        )  # fmt: skip
+
+
+# --- what must follow: PRACK, NOTIFY, a retransmission ----------------------------------------
+
+
+def rule_prack(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3262 §4: the UAC acknowledges each reliable provisional response (Require: 100rel,
+    RSeq) with a PRACK whose RAck names its RSeq and CSeq. A PRACK anywhere in the call
+    with that RAck counts (proxies relay it); the capture must go on after the response."""
+    racks = {(m.call_id, tuple((m.header("rack") or "").split()[:2]))
+             for m in facts.messages if m.is_request and m.method == "PRACK"}
+    reported: set[tuple] = set()
+    for message in facts.messages:
+        if not _reliable_provisional(message) or facts.is_retransmission(message) or not message.cseq:
+            continue
+        rseq = (message.header("rseq") or "").strip()
+        wanted = (message.call_id, (rseq, str(message.cseq[0])))
+        if wanted in racks or wanted in reported or not _went_on(facts, message):
+            continue
+        reported.add(wanted)
+        other = next((m for m in facts.messages if m.is_request and m.method == "PRACK" and m.ts_ns >= message.ts_ns
+                      and m.call_id == message.call_id and m.to_tag == message.to_tag), None)
+        but = (f"; {facts.name(other)} has RAck {(other.header('rack') or '').strip()!r}, which names "
+               "another response" if other is not None else "")
+        yield deviation(
+            "prack-missing",
+            f"{facts.name(message)} was sent reliably (RSeq {rseq}, Require: 100rel) but no PRACK "
+            f"with RAck {rseq} {message.cseq[0]} {message.cseq[1]} followed{but} (RFC 3262 §4)",
+            f=[facts.f(message)], frames=facts.frames([message]),
+        )  # fmt: skip
+
+
+def rule_notify(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 6665 §4.2.1.2: a notifier that answers a SUBSCRIBE with a 2xx immediately sends a
+    NOTIFY. Any NOTIFY of the Call-ID from the notifier's side (the 2xx's To tag as its
+    From tag) counts, before or after the 2xx (they may cross)."""
+    notifies = {(m.call_id, m.from_tag) for m in facts.messages if m.is_request and m.method == "NOTIFY"}
+    reported: set[tuple] = set()
+    for message in facts.messages:
+        if message.is_request or message.method != "SUBSCRIBE" or not 200 <= (message.status or 0) < 300:
+            continue
+        key = (message.call_id, message.to_tag)
+        if key in notifies or key in reported or not _went_on(facts, message):
+            continue
+        reported.add(key)
+        yield deviation(
+            "notify-missing",
+            f"{facts.name(message)} accepted the SUBSCRIBE but no NOTIFY from the notifier followed "
+            "(RFC 6665 §4.2.1.2)",
+            f=[facts.f(message)], frames=facts.frames([message]),
+        )  # fmt: skip
+
+
+def rule_no_retransmission(facts: _Facts) -> Iterable[Deviation]:
+    """RFC 3261 §17.1.2.2: over UDP a non-INVITE client transaction retransmits its request
+    when timer E fires, T1 after sending it. A request that got no response for twice T1
+    (a margin for a late timer), in a capture that ran on, and was not sent again, broke it."""
+    t1 = facts.settings.t1_ns
+    for txn in facts.txns.transactions:
+        request = txn.request
+        if request is None or txn.method in ("INVITE", "ACK") or facts.transport(request) != "udp":
+            continue
+        if facts.is_retransmission(request):
+            continue
+        answered = next((m.ts_ns for m in txn.responses), None)
+        until = answered if answered is not None else facts.end_ns
+        if until - request.ts_ns <= 2 * t1 or not facts.covered(request.ts_ns, request.ts_ns + 2 * t1):
+            continue
+        if answered is None and not _went_on(facts, request):
+            continue
+        again = [m for m in txn.messages if m.is_request and facts.is_retransmission(m) and m.ts_ns < until]
+        if again:
+            continue
+        how = (f"its first response came {(answered - request.ts_ns) / 1e9:.1f} s later"
+               if answered is not None else "no response came")
+        yield deviation(
+            "no-retransmission",
+            f"{facts.name(request)} over UDP was not retransmitted though {how}; timer E fires at "
+            f"T1 = {t1 / 1e6:.0f} ms (RFC 3261 §17.1.2.2)",
+            f=[facts.f(request)], frames=facts.frames([request]),
         )  # fmt: skip
 
 
@@ -984,6 +1197,11 @@ RULES: tuple[Callable[[_Facts], Iterable[Deviation]], ...] = (
     rule_cseq,
     rule_register_cseq,
     rule_to_tag,
+    rule_uas_copies,
+    rule_duplicate_parameter,
+    rule_prack,
+    rule_notify,
+    rule_no_retransmission,
     rule_branch_cookie,
     rule_content_length,
     rule_oversized_udp,

@@ -137,6 +137,7 @@ def _signature(message: "SipMessage") -> tuple:
 class _Builder:
     def __init__(self) -> None:
         self.by_key: dict[tuple, Transaction] = {}
+        self.by_branch: dict[tuple, Transaction] = {}  # (branch, method) of requests with the cookie
         self.ordered: list[Transaction] = []
         self.by_message: dict[int, Transaction] = {}
         self.seen: dict[int, set[tuple]] = {}
@@ -147,6 +148,8 @@ class _Builder:
             txn = Transaction(key=key, method=method, rfc2543=rfc2543)
             self.by_key[key] = txn
             self.ordered.append(txn)
+            if not rfc2543:
+                self.by_branch.setdefault((key[1], method), txn)
         return txn
 
     def add(self, message: "SipMessage") -> None:
@@ -179,6 +182,12 @@ class _Builder:
             if txn.request is None:
                 txn.request = message
             return txn
+        if not message.is_request and not rfc2543 and base + (method,) not in self.by_key:
+            # §17.1.3: a client matches a response on the top Via's branch and the CSeq method;
+            # a sent-by the far end rewrote (a wrong port) does not make it another transaction.
+            known = self.by_branch.get((base[1], method))
+            if known is not None:
+                return known
         txn = self._get(base + (method,), method, rfc2543)
         if message.is_request and txn.request is None:
             txn.request = message
