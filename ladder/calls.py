@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
+from ladder.call_timings import CallTimings, call_timings
 from ladder.dialogs import Dialog, build_dialogs
 from ladder.duplicates import fold_duplicates
 from ladder.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
@@ -60,8 +61,16 @@ class Call:
     copies: dict[int, tuple["SipMessage", ...]] = field(default_factory=dict)  # capture copies by id(kept)
 
     @property
-    def duration_ns(self) -> int:
+    def span_ns(self) -> int:
+        """First to last captured message: the capture's view, not the call's duration."""
         return max(0, self.end_ns - self.start_ns)
+
+    duration_ns = span_ns  # the older name; ``timings`` has setup and talk time
+
+    @property
+    def timings(self) -> CallTimings:
+        """Setup time, talk time (answer to BYE) and post-dial delay (``ladder.call_timings``)."""
+        return call_timings(self)
 
     def is_retransmission(self, message: "SipMessage") -> bool:
         return self.transactions.is_retransmission(message)

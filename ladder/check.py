@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ladder.continuity import find_breaks
-from ladder.deviations import CODES, WARNING, Deviation, at_least, deviation, worst
+from ladder.deviations import CODES, INFO, WARNING, Deviation, at_least, deviation, worst
 from ladder.diagram import MEDIA, Ladder
 from ladder.errors import UsageError
 from ladder.matching import (
@@ -283,18 +283,34 @@ def media_deviations(calls: list["Call"], capture: Any) -> list[Deviation]:
     the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
     if not getattr(capture, "streams", None):
         return []  # a capture without any RTP (SIP only) says nothing about media
-    from ladder.media import call_media_problems
+    from ladder.media import call_media_problems, sdp_announcements
 
     found: list[Deviation] = []
     for problem in call_media_problems(calls if len(calls) > 1 else calls[0], capture):
         if problem.code not in CODES:
             continue  # a media fact ``ladder check`` has no code for
-        item = deviation(problem.code, f"{problem.detail} ({CODES[problem.code].rule})",
-                         frames=[problem.frame] if problem.frame else [])  # fmt: skip
+        detail, severity = f"{problem.detail} ({CODES[problem.code].rule})", None
+        if problem.code == "media-address-mismatch":
+            # c= says where to send media, not where it comes from (RFC 4566 §5.7); sending
+            # from the receiving port (symmetric RTP, RFC 4961) is a practice, not a rule.
+            detail, severity = detail + "; c= names where to send, not the source", INFO
+        elif problem.code == "no-media" and not _media_path_seen(calls, capture, sdp_announcements):
+            detail, severity = ("no RTP was seen, but the capture holds no RTP to or from any "
+                                "address the SDP announced: its media path is outside the capture, "
+                                "so it cannot tell"), INFO
+        item = deviation(problem.code, detail, frames=[problem.frame] if problem.frame else [],
+                         severity=severity)  # fmt: skip
         if problem.stream_key is not None:
             item = replace(item, stream_keys=(problem.stream_key,))
         found.append(item)
     return found
+
+
+def _media_path_seen(calls: list["Call"], capture: Any, announcements) -> bool:
+    """Whether the capture holds any RTP stream to or from an address the calls' SDP
+    announced (for this call or another): otherwise media ran where the capture was not."""
+    addresses = {a.address for call in calls for a in announcements(call)}
+    return any(s.src.ip in addresses or s.dst.ip in addresses for s in getattr(capture, "streams", ()) or ())
 
 
 # --- drawing -----------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from ladder.textsafe import safe_text
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "calls", help="list the calls, registrations and other SIP exchanges",
-        description="One row per call: index, start, from, to, outcome, messages, duration, legs, kind.",
+        description="One row per call: index, start, from, to, outcome, messages, span (first to last "
+        "message), talk time (answer to BYE), legs, kind.",
     )
     add_capture_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON (one object per call)")
@@ -26,7 +27,14 @@ def format_start(ts_ns: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
+def _seconds(ns: int | None) -> float | None:
+    return round(ns / 1e9, 6) if ns is not None else None
+
+
 def call_dict(call: Call) -> dict:
+    """One call as JSON: ``span`` is first to last captured message; ``setup_time`` (INVITE to
+    answer) and ``talk_time`` (answer to BYE) are null when the capture does not show them."""
+    timings = call.timings
     return {
         "index": call.index,
         "id": call.id,
@@ -41,7 +49,9 @@ def call_dict(call: Call) -> dict:
         "outcome_text": str(call.outcome),
         "status": call.outcome.status,
         "messages": len(call.messages),
-        "duration": round(call.duration_ns / 1e9, 6),
+        "span": round(call.span_ns / 1e9, 6),
+        "setup_time": _seconds(timings.setup_time),
+        "talk_time": _seconds(timings.talk_time),
         "legs": len(call.legs),
         "links": [{"a": link.call_id_a, "b": link.call_id_b, "reason": link.reason}
                   for link in call.links],
@@ -49,22 +59,27 @@ def call_dict(call: Call) -> dict:
 
 
 def format_table(calls: list[Call]) -> str:
-    header = ("#", "start", "from", "to", "outcome", "msgs", "duration", "legs", "kind")
+    header = ("#", "start", "from", "to", "outcome", "msgs", "span", "talk", "legs", "kind")
     rows = [header]
     for call in calls:
         rows.append((
             str(call.index), format_start(call.start_ns), safe_text(call.caller),
             safe_text(call.callee), safe_text(str(call.outcome)), str(len(call.messages)),
-            f"{call.duration_ns / 1e9:.3f}s", str(len(call.legs)), call.kind,
+            f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    numeric = {0, 5, 6, 7}
+    numeric = {0, 5, 6, 7, 8}
     lines = []
     for row in rows:
         cells = [cell.rjust(w) if i in numeric else cell.ljust(w)
                  for i, (cell, w) in enumerate(zip(row, widths))]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _talk(call: Call) -> str:
+    talk = call.timings.talk_time
+    return f"{talk / 1e9:.3f}s" if talk is not None else "-"
 
 
 def run(args) -> int:

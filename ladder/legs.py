@@ -43,6 +43,12 @@ class Leg:
     dst: Endpoint | None
     ts_ns: int
     request: "SipMessage"
+    final_ns: int | None = None  # when this hop's transaction got its final response, if it did
+
+    def pending_at(self, ts_ns: int) -> bool:
+        """Whether the request was still unanswered at ``ts_ns``: a B2BUA relays a call while
+        its incoming INVITE waits (it answers it with the outgoing leg's answer)."""
+        return self.final_ns is None or self.final_ns > ts_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,10 @@ def find_legs(messages: list["SipMessage"], transactions: "TransactionSet") -> l
         if hop in seen:
             continue
         seen.add(hop)
+        txn = transactions.of(message)
+        final = txn.final if txn is not None else None
         legs.append(Leg(message.call_id or "", message.method or "", message.src, message.dst,
-                        message.ts_ns, message))
+                        message.ts_ns, message, final.ts_ns if final is not None else None))
     return legs
 
 
@@ -196,8 +204,10 @@ def _sdp_media(message: "SipMessage") -> tuple[str, int] | None:
 def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
     """An INVITE leaving node N within RELAY_WINDOW_NS after one arrived at N, with another
     Call-ID, and either the same target user or the same SDP media offered (a B2BUA that
-    renumbers but passes media through): a B2BUA relaying the call. The closest arrival wins
-    and each arrival is used once."""
+    renumbers but passes media through): a B2BUA relaying the call. The incoming INVITE must
+    still be unanswered when the outgoing one leaves, and from another socket than the one
+    that sent it: sequential calls of one SIPp UAC to a UAS on the same address are not
+    relays. The closest arrival wins and each arrival is used once."""
     invites = [leg for leg in legs if leg.method == "INVITE" and leg.src and leg.dst
                and call_kind.get(leg.call_id) == "call"]
     arrivals_at: dict[str, list[Leg]] = {}
@@ -237,6 +247,8 @@ def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[
     for arrival in reversed(arrivals[lo:hi]):  # closest first
         if arrival.call_id == out.call_id or id(arrival) in used_arrivals:
             continue
+        if arrival.src == out.src or not arrival.pending_at(out.ts_ns):
+            continue  # the same socket calling again, or a call already answered: not a relay
         delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
         if target and parties[id(arrival)][1] == target:
             reason = f"INVITE to {target} left {out.src.ip} {delay_ms:.0f} ms after one arrived"
@@ -263,7 +275,8 @@ def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arriv
     hi = bisect.bisect_right(times, out.ts_ns)
     for arrival in reversed(arrivals[lo:hi]):  # closest first
         if (arrival is out or arrival.call_id == out.call_id or id(arrival) in used_arrivals
-                or arrival.src.ip == out.src.ip or arrival.dst.ip == out.src.ip):
+                or arrival.src.ip == out.src.ip or arrival.dst.ip == out.src.ip
+                or not arrival.pending_at(out.ts_ns)):
             continue  # the same sender is a parallel call; the same node was the rule above
         arrived_from, arrived_for = parties[id(arrival)]
         if not (_same_party(arrived_from, caller) and _same_party(arrived_for, target)):

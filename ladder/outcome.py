@@ -1,7 +1,11 @@
 """How a call (or registration, OPTIONS ping …) ended, derived from its transactions.
 
-Codes are stable kebab-case strings: answered, cancelled, busy, rejected, redirected,
-no-answer, no-response, in-progress, registered, registration-failed, accepted.
+Codes are stable kebab-case strings, in the words engineers use for a call: setup (INVITE
+sent, nothing back yet but a 100), ringing (a 180/183), in-call (answered, no BYE in the
+capture), completed (answered, then BYE), cancelled, rejected (with its code), busy,
+redirected, failed (no response at all, or a proxy's 408 for a callee that never answered),
+partial (the capture starts inside the dialog). Other groups: registered,
+registration-failed, accepted, rejected, failed, setup.
 """
 
 from __future__ import annotations
@@ -13,21 +17,23 @@ if TYPE_CHECKING:
     from decoders.sip import SipMessage
     from ladder.transactions import Transaction, TransactionSet
 
-ANSWERED = "answered"
+SETUP = "setup"
+RINGING_NOW = "ringing"
+IN_CALL = "in-call"
+COMPLETED = "completed"
 CANCELLED = "cancelled"
 BUSY = "busy"
 REJECTED = "rejected"
 REDIRECTED = "redirected"
-NO_ANSWER = "no-answer"
-NO_RESPONSE = "no-response"
-IN_PROGRESS = "in-progress"
+FAILED = "failed"
+PARTIAL = "partial"
 REGISTERED = "registered"
 REGISTRATION_FAILED = "registration-failed"
 ACCEPTED = "accepted"
 
 RINGING = frozenset({180, 183})  # the callee is alerting (or playing early media)
 AUTH_CHALLENGES = frozenset({401, 407})  # RFC 3261 §22: the UAC normally retries with credentials
-_WITH_STATUS = frozenset({REJECTED, REDIRECTED, REGISTRATION_FAILED})
+_WITH_STATUS = frozenset({REJECTED, REDIRECTED, REGISTRATION_FAILED, BUSY, FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,44 +79,41 @@ def _deciding_final(txns: list["Transaction"], caller_ip: str | None) -> "SipMes
 
 
 def call_outcome(transactions: "TransactionSet", caller_ip: str | None) -> Outcome:
-    """Outcome of an INVITE call, following the RFC 3665 §3 flows' vocabulary."""
+    """Outcome of an INVITE call (see the module docstring for the words)."""
     invites = _initial(transactions, "INVITE")
     all_txns = transactions.transactions
     if not invites:
-        byes = [t for t in all_txns if t.method == "BYE"]
-        if byes:
-            return Outcome(ANSWERED, None, "answered before the capture started")
-        return Outcome(IN_PROGRESS, None, "no initial INVITE in the capture")
+        seen = ", ".join(dict.fromkeys(t.method for t in all_txns)) or "nothing"
+        return Outcome(PARTIAL, None, f"the capture starts inside the call ({seen} seen, no initial INVITE)")
     for txn in invites:
         final = txn.final
         if final is not None and final.status is not None and 200 <= final.status < 300:
-            ended = any(t.method == "BYE" for t in all_txns)
-            return Outcome(ANSWERED, final.status, "" if ended else "no BYE in the capture")
+            if any(t.method == "BYE" for t in all_txns):
+                return Outcome(COMPLETED, final.status, "answered, then BYE")
+            return Outcome(IN_CALL, final.status, "answered; no BYE in the capture")
     ringing = any(s in RINGING for txn in invites for s in txn.statuses())
     cancelled = any(t.method == "CANCEL" for t in all_txns)
-    gave_up = NO_ANSWER if ringing else CANCELLED
     final = _deciding_final(invites, caller_ip)
     if final is None:
         if cancelled:
-            return Outcome(gave_up, None, "CANCEL without a final response")
+            return Outcome(CANCELLED, None, "CANCEL without a final response" + (" after ringing" if ringing else ""))
         if not any(txn.responses for txn in invites):
-            return Outcome(NO_RESPONSE, None, "the INVITE got no response at all")
-        return Outcome(IN_PROGRESS, None, "no final response in the capture")
+            return Outcome(FAILED, None, "no response to the INVITE")
+        if ringing:
+            return Outcome(RINGING_NOW, None, "ringing; no final response in the capture")
+        return Outcome(SETUP, None, "no final response in the capture")
     status = final.status or 0
     reason = f"{status} {final.reason or ''}".strip()
     if status == 487 or cancelled:
-        return Outcome(gave_up, status, reason)
+        return Outcome(CANCELLED, status, reason + (" after ringing" if ringing else ""))
     if status in (486, 600):
         return Outcome(BUSY, status, reason)
-    if status in (408, 480):
-        if ringing:
-            return Outcome(NO_ANSWER, status, reason)
+    if status in (408, 480) and not ringing and any(not txn.responses for txn in invites):
         # RFC 3665 §3.10: the callee never answered; a proxy gave up on its behalf.
-        if any(not txn.responses for txn in invites):
-            return Outcome(NO_RESPONSE, status, reason)
+        return Outcome(FAILED, status, reason + ": the callee never answered")
     if 300 <= status < 400:
         return Outcome(REDIRECTED, status, reason)
-    return Outcome(REJECTED, status, reason)
+    return Outcome(REJECTED, status, reason + (" after ringing" if ringing else ""))
 
 
 def request_outcome(transactions: "TransactionSet", method: str, kind: str) -> Outcome:
@@ -124,8 +127,8 @@ def request_outcome(transactions: "TransactionSet", method: str, kind: str) -> O
     final = _deciding_final(txns, None)
     if final is None:
         if txns and txns[-1].responses:
-            return Outcome(IN_PROGRESS, None, "no final response in the capture")
-        return Outcome(NO_RESPONSE, None, f"the last {method} got no response")
+            return Outcome(SETUP, None, "no final response in the capture")
+        return Outcome(FAILED, None, f"the last {method} got no response")
     status = final.status or 0
     reason = f"{status} {final.reason or ''}".strip()
     if 300 <= status < 400 and kind != "registration":

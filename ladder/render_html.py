@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ladder import html_assets
+from ladder.call_timings import CallTimings, call_timings
 from ladder.diagram import MEDIA, Ladder
 from ladder.layout import build_ladder
 from ladder.textsafe import safe_text
@@ -53,44 +54,6 @@ def script_json(value: Any) -> str:
 
 
 # --- facts shown beside the ladder ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CallTimings:
-    """Nanoseconds; None when the capture does not show the moment. ``post_dial_delay`` runs
-    from the initial INVITE to the first 180/183 the caller got, ``setup_time`` to the first
-    2xx, ``duration`` from that 2xx to the first BYE."""
-
-    post_dial_delay: int | None
-    setup_time: int | None
-    duration: int | None
-    first_response: int | None
-
-
-def call_timings(call: Any) -> CallTimings:
-    messages = sorted(call.messages, key=lambda m: m.ts_ns)
-    invite = next((m for m in messages if m.is_request and m.method == "INVITE" and not m.to_tag), None)
-    if invite is None:
-        return CallTimings(None, None, None, None)
-    caller = invite.src.ip if invite.src else None
-
-    def to_caller(m: Any) -> bool:
-        return caller is None or m.dst is None or m.dst.ip == caller
-
-    responses = [m for m in messages if not m.is_request and m.method == "INVITE"
-                 and m.ts_ns >= invite.ts_ns and m.status is not None]
-    toward = [m for m in responses if to_caller(m)] or responses
-    ringing = next((m for m in toward if m.status in (180, 183)), None)
-    answer = next((m for m in toward if 200 <= m.status < 300), None)
-    first = next(iter(toward), None)
-    bye = next((m for m in messages if m.is_request and m.method == "BYE"
-                and answer is not None and m.ts_ns >= answer.ts_ns), None)
-    return CallTimings(
-        post_dial_delay=ringing.ts_ns - invite.ts_ns if ringing else None,
-        setup_time=answer.ts_ns - invite.ts_ns if answer else None,
-        duration=bye.ts_ns - answer.ts_ns if (bye and answer) else None,
-        first_response=first.ts_ns - invite.ts_ns if first else None,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +288,7 @@ def _call_section(report: CallReport, t0: int, charts_on: bool) -> tuple[str, li
     if call.kind == "call":
         facts += [("first response", _ms(timings.first_response)),
                   ("post-dial delay", _ms(timings.post_dial_delay)),
-                  ("setup time", _ms(timings.setup_time)), ("duration", _ms(timings.duration))]
+                  ("setup time", _ms(timings.setup_time)), ("talk time", _ms(timings.talk_time))]
     fact_html = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
     notes = "".join(f"<li>{esc(n)}</li>" for n in (*ladder.links, *ladder.notes))
     charts = _chart_data(report, prefix, t0) if charts_on else []

@@ -718,7 +718,10 @@ def rule_uas_copies(facts: _Facts) -> Iterable[Deviation]:
         if request.method not in ("INVITE", "SUBSCRIBE", "REFER") or request.to_tag:
             continue
         copied = [v.strip() for v in response.header_values("record-route")]
-        if copied != [v.strip() for v in record_route]:
+        wanted = [v.strip() for v in record_route]
+        if len(copied) > len(wanted) and copied[len(copied) - len(wanted):] == wanted:
+            continue  # proxies past the capture added theirs on top: the node forwarded it unseen
+        if copied != wanted:
             rr_groups.setdefault((id(request), tuple(copied)), (request, []))[1].append(response)
     for group in via_groups.values():
         request, responses = group[0], group[1:]

@@ -30,7 +30,7 @@ def test_x_call_id_joins_the_legs():
     assert call.call_ids == ("3848276298220188511@atlanta.example.com", "b2bua-leg-2@192.0.2.222")
     reasons = [link.reason for link in call.links]
     assert "X-Call-ID of b2bua-leg-2@192.0.2.222 names 3848276298220188511@atlanta.example.com" in reasons
-    assert call.outcome.code == "answered" and len(call.messages) == 23
+    assert call.outcome.code == "completed" and len(call.messages) == 23
 
 
 def test_timing_joins_the_legs_when_no_header_helps():

@@ -83,16 +83,36 @@ def test_redirect_without_a_retry_is_redirected():
     assert (outcome.code, outcome.status, str(outcome)) == ("redirected", 302, "redirected 302")
 
 
-def test_invite_with_only_a_provisional_is_in_progress_and_alone_is_no_response():
+def test_invite_with_only_a_provisional_is_ringing_and_alone_has_failed():
     messages = rfc3665_messages("3.1")
-    assert only_call(messages[:2]).outcome.code == "in-progress"  # INVITE, 180
-    assert only_call(messages[:1]).outcome.code == "no-response"
+    assert only_call(messages[:2]).outcome.code == "ringing"  # INVITE, 180
+    assert only_call(messages[:1]).outcome.code == "failed"  # no response at all
 
 
-def test_answered_call_without_bye_says_so():
-    messages = [m for m in rfc3665_messages("3.1") if m.method not in ("BYE",)]
+def test_answered_call_without_bye_is_in_call_and_with_it_completed():
+    messages = rfc3665_messages("3.1")
+    without_bye = [m for m in messages if m.method not in ("BYE",)]
+    outcome = only_call(without_bye).outcome
+    assert (outcome.code, str(outcome)) == ("in-call", "in call")
+    assert only_call(messages).outcome.code == "completed"
+
+
+def test_a_bye_only_fragment_is_partial():
+    """The capture starts inside the dialog: nothing says how the call began."""
+    bye_and_ok = [m for m in rfc3665_messages("3.1") if m.method == "BYE"]
+    outcome = only_call(bye_and_ok).outcome
+    assert outcome.code == "partial" and "BYE" in outcome.detail
+
+
+def test_a_challenge_then_silence_is_rejected_with_its_code():
+    messages = rfc3665_messages("3.2")[:3]  # INVITE, 407, ACK: the caller never retried
     outcome = only_call(messages).outcome
-    assert outcome.code == "answered" and outcome.detail == "no BYE in the capture"
+    assert (outcome.code, outcome.status, str(outcome)) == ("rejected", 407, "rejected 407")
+
+
+def test_cancel_after_ringing_is_cancelled_not_no_answer():
+    outcome = only_call(rfc3665_messages("3.8")).outcome
+    assert outcome.code == "cancelled" and "after ringing" in outcome.detail
 
 
 def test_equal_tags_on_both_sides_do_not_merge_two_talking_nodes():

@@ -20,15 +20,17 @@ def test_calls_table_and_json():
     result = ladder("calls", str(SAMPLES / "rfc3665-3.4-successful-session-proxy-failure.pcap"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["#", "start", "from", "to", "outcome", "msgs", "duration", "legs", "kind"]
+    assert lines[0].split() == ["#", "start", "from", "to", "outcome", "msgs", "span", "talk", "legs", "kind"]
     # RFC 3665 §3.4: the attempt via Proxy 1 and the retry via Proxy 2 are one call.
-    assert len(lines) == 2 and "answered" in lines[1] and lines[1].split()[-2:] == ["3", "call"]
+    assert len(lines) == 2 and "completed" in lines[1] and lines[1].split()[-2:] == ["3", "call"]
     retry = json.loads(ladder("calls", "--json", str(SAMPLES / "rfc3665-3.4-successful-session-proxy-failure.pcap")).stdout)
     assert "same From tag 9fxced76sl: 192.0.2.101 retried 32.0 s later" in [
         link["reason"] for link in retry["calls"][0]["links"]]
     document = json.loads(ladder("calls", "--json", str(SAMPLE)).stdout)
     (call,) = document["calls"]
-    assert call["outcome"] == "answered" and call["messages"] == 23 and call["legs"] == 3
+    assert call["outcome"] == "completed" and call["messages"] == 23 and call["legs"] == 3
+    # The capture span is not the talk time (answer to BYE), nor the setup time.
+    assert 0 < call["talk_time"] < call["span"] and 0 < call["setup_time"] < call["span"]
     assert [link["reason"] for link in call["links"]] == [
         "same Call-ID through 192.0.2.111", "same Call-ID through 192.0.2.222"]
 
@@ -117,7 +119,7 @@ def test_several_calls_by_number_and_call_id_from_a_real_capture():
     listing = json.loads(ladder("calls", "--json", path).stdout)["calls"]
     assert [(c["kind"], c["outcome"]) for c in listing] == [
         ("registration", "registered"), ("call", "cancelled"), ("call", "rejected"),
-        ("registration", "registered"), ("call", "rejected"), ("call", "no-answer")]
+        ("registration", "registered"), ("call", "rejected"), ("call", "rejected")]  # 480 after 183
     assert listing[2]["status"] == 403
     result = ladder("show", path, "--call", "2", listing[5]["id"], "--format", "json", "--no-media")
     assert result.returncode == 0, result.stderr

@@ -70,13 +70,14 @@ def test_outcomes_match_the_rfc_titles():
         outcomes[flow["section"]] = [c.outcome.code for c in calls]
     assert outcomes["2.1"] == ["registered"]
     assert outcomes["2.5"] == ["registration-failed"]
-    assert outcomes["3.1"] == ["answered"]
-    assert outcomes["3.2"] == ["answered"]
-    assert outcomes["3.4"] == ["answered"]  # Proxy 1 never answers; the retry via Proxy 2 is answered
-    assert outcomes["3.8"] == ["no-answer"]  # CANCEL after 180
+    assert outcomes["3.1"] == ["completed"]
+    assert outcomes["3.2"] == ["completed"]
+    assert outcomes["3.3"] == ["in-call"]  # the RFC's flow ends with the ACK: no BYE
+    assert outcomes["3.4"] == ["completed"]  # Proxy 1 never answers; the retry via Proxy 2 is answered
+    assert outcomes["3.8"] == ["cancelled"]  # CANCEL after 180
     assert outcomes["3.9"] == ["busy"]
-    assert outcomes["3.10"] == ["no-response"]  # 480 from Proxy 2: Bob never answered
-    assert outcomes["3.11"] == ["no-answer"]  # 480 after 180
+    assert outcomes["3.10"] == ["failed"]  # 480 from Proxy 2: Bob never answered
+    assert outcomes["3.11"] == ["rejected"]  # 480 after 180
 
 
 def test_retransmissions_are_numbered_and_marked():

@@ -107,7 +107,7 @@ def test_timings_follow_the_messages():
     timings = call_timings(call)
     assert timings.post_dial_delay == ringing.ts_ns - invite.ts_ns > 0
     assert timings.setup_time == ok.ts_ns - invite.ts_ns > timings.post_dial_delay
-    assert timings.duration == bye.ts_ns - ok.ts_ns > 0
+    assert timings.talk_time == bye.ts_ns - ok.ts_ns > 0
     page = render_html(capture, [call])
     assert f"<dt>setup time</dt><dd>{timings.setup_time / 1e6:,.0f} ms</dd>" in page
 

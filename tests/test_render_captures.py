@@ -49,7 +49,7 @@ def test_heplify_tcp_call_is_one_answered_call():
     calls = build_calls(capture)
     assert len(calls) == 1
     call = calls[0]
-    assert call.kind == "call" and call.outcome.code == "answered"
+    assert call.kind == "call" and call.outcome.code == "completed"
     ladder = build_ladder(call, capture, media=False)
     labels = [a.method if a.kind == "request" else a.status for a in ladder.sip_arrows()]
     assert labels == ["INVITE", 100, 180, 200, "ACK", "BYE", 200]

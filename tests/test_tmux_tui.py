@@ -57,7 +57,7 @@ def test_ladder_file_opens_the_tui_in_a_real_terminal(tmux):
     env = {"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "45"}
     tmux.run("new-session", "-d", "-s", "tui", "-x", "160", "-y", "45", "-c", str(ROOT),
              *(arg for key, value in env.items() for arg in ("-e", f"{key}={value}")), command)
-    screen = tmux.wait_for("Method", "Outcome", "INVITE", "answered")  # the call list, loaded
+    screen = tmux.wait_for("Method", "Outcome", "INVITE", "completed")  # the call list, loaded
     assert "alice@atlanta.example.com" in screen
     tmux.run("send-keys", "-t", "tui", "Enter")
     # The ladder with F-numbers, and the detail pane on F1's message (the cursor starts there).

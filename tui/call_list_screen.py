@@ -32,7 +32,7 @@ CALL_COLUMNS = (
     ("to", "To"),
     ("messages", "Msgs"),
     ("outcome", "Outcome"),
-    ("duration", "Duration"),
+    ("duration", "Span"),
     ("reference", "Reference"),
     ("deviations", "Dev"),
 )
@@ -42,7 +42,8 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 NS_PER_HOUR = 3_600 * 1_000_000_000
 FILTER_HINT = "Filter: text  /regex/  from:  to:  callid:  method:INVITE  outcome:busy  has:deviations"
 SORTABLE = [key for key, _label in CALL_COLUMNS]
-OUTCOME_STYLES = {"answered": "green", "registered": "green", "in-progress": "cyan"}
+OUTCOME_STYLES = {"completed": "green", "in call": "green", "registered": "green", "accepted": "green",
+                  "setup": "cyan", "ringing": "cyan", "partial": "cyan"}
 
 
 def _widest(values: Iterable[str]) -> int:
@@ -54,7 +55,7 @@ def _widest(values: Iterable[str]) -> int:
 
 
 def _outcome_text(outcome: str) -> Text:
-    style = OUTCOME_STYLES.get(outcome, "yellow" if outcome.startswith(("cancelled", "no ")) else "red")
+    style = OUTCOME_STYLES.get(outcome, "yellow" if outcome.startswith(("cancelled", "redirected")) else "red")
     return Text(outcome, style=style if outcome else "")
 
 
