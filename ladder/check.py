@@ -13,10 +13,11 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ladder.continuity import find_breaks
+from ladder.continuity import damage_note, find_breaks
 from ladder.deviations import CODES, INFO, WARNING, Deviation, at_least, deviation, worst
 from ladder.diagram import MEDIA, Ladder
 from ladder.errors import UsageError
+from ladder.outcome import PARTIAL
 from ladder.matching import (
     OUT_OF_ORDER,
     Match,
@@ -167,16 +168,20 @@ def check_call(
     if match.alignment is not None:
         found.extend(alignment_deviations(match.alignment, names))
     messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
+    settings = settings or capture_settings(capture)
     found.extend(check_rules(
         messages,
         number=_numbering(ladder),
         sides=_sides(ladder),
-        settings=settings or capture_settings(capture),
+        settings=settings,
         transactions=calls[0].transactions if len(calls) == 1 else None,
     ))  # fmt: skip
-    found.extend(media_deviations(calls, capture))
+    if not settings.damaged:  # damaged RTP bytes make up payload types
+        found.extend(media_deviations(calls, capture))
 
     step_of = _step_map(match)
+    if all(c.outcome.code == PARTIAL for c in calls):
+        found = _without_missing_before_capture(found, step_of)
     expected = [d for d in found if _is_expected(d, match, step_of)]
     kept = [d for d in found if not _is_expected(d, match, step_of)]
     ignored = frozenset(ignore)
@@ -209,8 +214,10 @@ def check_call(
 def capture_settings(capture: Any, **kwargs: Any) -> RuleSettings:
     """The rules' settings for ``capture``: where it ends and where its clock breaks
     (``ladder.continuity``). Made once per capture by callers that check many calls."""
-    breaks = find_breaks(getattr(capture, "sip_messages", None) or ())
-    return RuleSettings(end_ns=getattr(capture, "last_ts_ns", None), breaks=tuple(b.span for b in breaks), **kwargs)
+    messages = getattr(capture, "sip_messages", None) or []
+    breaks = find_breaks(messages)
+    return RuleSettings(end_ns=getattr(capture, "last_ts_ns", None), breaks=tuple(b.span for b in breaks),
+                        damaged=damage_note(messages) is not None, **kwargs)
 
 
 def _frame(message: "SipMessage") -> int:
@@ -244,6 +251,15 @@ def _step_map(match: Match) -> dict[int, Any]:
         for p in match.alignment.pairs
         if p.observed is not None and p.step is not None and p.kind != OUT_OF_ORDER
     }
+
+
+def _without_missing_before_capture(found: list[Deviation], step_of: dict[int, Any]) -> list[Deviation]:
+    """A partial call (the capture starts inside the dialog) is matched against the flow's
+    tail: reference steps before the first one the capture shows are out of sight, not missing."""
+    if not step_of:
+        return found
+    first = min(step.f for step in step_of.values())
+    return [d for d in found if not (d.code == "missing-message" and d.reference_f and max(d.reference_f) < first)]
 
 
 def _is_expected(item: Deviation, match: Match, step_of: dict[int, Any]) -> bool:

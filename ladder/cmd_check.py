@@ -19,7 +19,7 @@ from ladder.check import (
     verdict_line,
 )
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
-from ladder.continuity import Break, find_breaks
+from ladder.continuity import Break, damage_note, find_breaks
 from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.reference import load_references
@@ -93,14 +93,14 @@ def run(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     if args.json:
-        json.dump(_json(args.file, [r for r, _ in results], breaks), out, indent=2)
+        json.dump(_json(args.file, [r for r, _ in results], breaks, capture.sip_messages), out, indent=2)
         out.write("\n")
     else:
         from ladder.render_text import render_text
         from ladder.textsafe import safe_text
 
-        for item in breaks:
-            out.write(safe_text(f"Capture: {item.describe()}") + "\n\n")
+        for line in capture_notes(breaks, capture.sip_messages):
+            out.write(safe_text(f"Capture: {line}") + "\n\n")
         for number, (result, ladder) in enumerate(results):
             if number:
                 out.write("\n")
@@ -121,7 +121,14 @@ def totals_line(results: list[CheckResult]) -> str:
     return f"{len(results)} call(s) checked, {bad} with deviations of severity warning or above, {deviations} finding(s) in all"
 
 
-def _json(path: str, results: list[CheckResult], breaks: list[Break]) -> dict:
+def capture_notes(breaks: list[Break], messages: list) -> list[str]:
+    """What ``ladder check`` says once about the capture itself: its breaks, its damage."""
+    notes = [item.describe() for item in breaks]
+    damage = damage_note(messages)
+    return notes + ([damage] if damage else [])
+
+
+def _json(path: str, results: list[CheckResult], breaks: list[Break], messages: list) -> dict:
     return {
         "file": path,
         "calls": [r.to_json() for r in results],
@@ -131,4 +138,5 @@ def _json(path: str, results: list[CheckResult], breaks: list[Break]) -> dict:
              "detail": b.describe()}
             for b in breaks
         ],
+        "capture_notes": capture_notes(breaks, messages),
     }

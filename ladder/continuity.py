@@ -61,6 +61,25 @@ def find_breaks(messages: Iterable["SipMessage"]) -> list[Break]:
     return breaks
 
 
+DAMAGED_SHARE = 0.10  # above this share of damaged SIP messages a capture is fuzzed or corrupt
+
+
+def damaged(message: "SipMessage") -> bool:
+    """A message without one of the headers every SIP message has (RFC 3261 §8.1.1): bytes
+    damaged in the capture (a fuzzed file, a corrupt one) rather than a peer's choice."""
+    return not (message.call_id and message.cseq and message.vias and message.from_addr and message.to_addr)
+
+
+def damage_note(messages: list["SipMessage"]) -> str | None:
+    """One line when the capture is damaged beyond ``DAMAGED_SHARE``: its messages may have
+    lost the headers that tie an answer to its request, so silence proves nothing."""
+    bad = sum(1 for m in messages if damaged(m))
+    if not messages or bad / len(messages) <= DAMAGED_SHARE:
+        return None
+    return (f"{bad} of {len(messages)} SIP messages lack Call-ID, CSeq, Via, From or To (a damaged or "
+            "fuzzed capture): rules that conclude from a missing message stand down")
+
+
 def continuous(breaks: Iterable[tuple[int, int]], start_ns: int, end_ns: int) -> bool:
     """Whether the capture covers ``start_ns`` to ``end_ns`` without a break."""
     return not any(start_ns <= hi and end_ns >= lo for lo, hi in breaks)
