@@ -309,7 +309,7 @@ def media_deviations(calls: list["Call"], capture: Any) -> list[Deviation]:
         if problem.code == "media-address-mismatch":
             # c= says where to send media, not where it comes from (RFC 4566 §5.7); sending
             # from the receiving port (symmetric RTP, RFC 4961) is a practice, not a rule.
-            detail, severity = detail + "; c= names where to send, not the source", INFO
+            detail = detail + "; c= names where to send, not the source"
         elif problem.code == "no-media" and not _media_path_seen(calls, capture, sdp_announcements):
             detail, severity = ("no RTP was seen, but the capture holds no RTP to or from any "
                                 "address the SDP announced: its media path is outside the capture, "

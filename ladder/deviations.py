@@ -61,7 +61,7 @@ _CODES = (
     # --- media (facts from ladder/media.py) ---
     Code("one-way-media", WARNING, "RFC 3550", "RTP flowed in one direction only"),
     Code("no-media", WARNING, "RFC 3550", "an established call without any RTP"),
-    Code("media-address-mismatch", WARNING, "RFC 4566 §5.7, §5.14", "RTP from or to another address than the SDP's"),
+    Code("media-address-mismatch", INFO, "RFC 4566 §5.7, §5.14", "RTP from another address than its sender's SDP (c= names where to send, not the source)"),
     Code("media-after-bye", WARNING, "RFC 3261 §15", "RTP still flowing more than a second after the BYE"),
     Code("unexpected-payload-type", WARNING, "RFC 3264 §5.1", "RTP with a payload type no SDP of the call offered"),
     Code("nat-mismatch", INFO, "RFC 4566 §5.7", "RTP follows the signalling address instead of the SDP's (NAT)"),
