@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ladder.capture import load_capture
 from ladder.calls import build_calls
-from ladder.check import check_call
+from ladder.check import capture_settings, check_call
 from ladder.reference import load_references
-from ladder.rules import RuleSettings
 
 _REFERENCES = load_references()
 
@@ -17,7 +17,7 @@ _REFERENCES = load_references()
 def check_capture(path: Path, media: bool = False) -> list[tuple[int, object]]:
     """(call index, deviation) for every finding of every call, as ``ladder check`` makes them."""
     capture = load_capture(str(path), media=media)
-    settings = RuleSettings(end_ns=capture.last_ts_ns)
+    settings = capture_settings(capture)
     found = []
     for call in build_calls(capture):
         result = check_call(call, capture, _REFERENCES, settings=settings)
@@ -83,3 +83,123 @@ def test_sdp_version_not_compared_against_rejected_offers(shared):
     for name in ("heplify/erspan_sip_ipv4_udp.pcapng", "wireshark-wiki/DTMFsipinfo.pcap"):
         found = check_capture(shared / "captures" / name)
         assert codes(found, "sdp-version-not-incremented") == [], name
+
+
+# --- capture copies, breaks, damage ------------------------------------------------------------
+
+
+def test_capture_copies_are_one_message_not_retransmissions(shared):
+    """wireshark-wiki/T38.pcap: a Linux "any" capture sees each outgoing packet twice, 5 µs
+    apart; hep3_compressed.pcap.pcapng: each HEP packet three times. One arrow with ×N, and no
+    retransmission, timer or "response lost" finding (issue 12)."""
+    from ladder.layout import build_ladder
+    from ladder.render_text import render_text
+
+    t38 = shared / "captures/wireshark-wiki/T38.pcap"
+    found = check_capture(t38)
+    assert codes(found, "retransmission") == [] and codes(found, "timer-violation") == []
+    # The 183 the UAS did repeat, 670 ms later, is still a (provisional) retransmission.
+    assert [(d.code, d.f) for _, d in found if d.code == "retransmission"] == [("retransmission", (4,))]
+    capture = load_capture(str(t38), media=False)
+    (call,) = build_calls(capture)
+    ladder = build_ladder(call, capture, media=False)
+    doubled = [a for a in ladder.sip_arrows() if a.copies]
+    assert len(doubled) == 7 and all(a.times_seen == 2 for a in doubled)
+    assert "100 Trying F2 ×2" in render_text(ladder)
+    assert sum(len(c) for c in call.copies.values()) + len(call.messages) == len(capture.sip_messages)
+    hep = check_capture(shared / "captures/hep-wireshark/hep3_compressed.pcap.pcapng")
+    assert not [d for _, d in hep if d.code in ("retransmission", "timer-violation")]
+    assert codes(hep, "auth-failed") == [(1, (4,))]  # what remains is true: credentials refused
+
+
+def test_a_real_retransmission_is_not_folded(shared):
+    """heplify/FAX-Call-t38-CA-TDM-SIP-FB-1.pcap: copies 1 ms apart are folded; the UAS's
+    200 OK repeated 500 ms later for want of an ACK is a retransmission still."""
+    found = check_capture(shared / "captures/heplify/FAX-Call-t38-CA-TDM-SIP-FB-1.pcap")
+    assert not [d for _, d in found if d.code == "timer-violation"]
+
+
+def test_clock_leaps_stand_the_silence_rules_down(shared):
+    """heplify/sip_ipv6_udp.pcap: a collage whose clock leaps by decades; the 200 to the BYE
+    arrived "652075650 s later" only because of it."""
+    import subprocess
+    import sys
+
+    found = check_capture(shared / "captures/heplify/sip_ipv6_udp.pcap")
+    assert codes(found, "no-final-response") == []
+    done = subprocess.run([sys.executable, "-m", "ladder", "check", "--json", "--no-media",
+                           str(shared / "captures/heplify/sip_ipv6_udp.pcap")], capture_output=True, text=True)
+    report = json.loads(done.stdout)
+    assert len(report["discontinuities"]) == 5 and "years" in report["capture_notes"][0]
+
+
+def test_a_fuzzed_capture_concludes_nothing_from_silence(shared):
+    """ndpi/fuzz-2006-06-26-2594.pcap is aaa.pcap with bytes mutated: 41 of 54 messages lost
+    a mandatory header, so a missing answer may be one of them."""
+    found = check_capture(shared / "captures/ndpi/fuzz-2006-06-26-2594.pcap", media=True)
+    silent = {"no-final-response", "missing-ack", "cancel-without-200", "no-retransmission", "unexpected-payload-type"}
+    assert not [d for _, d in found if d.code in silent]
+
+
+def test_a_call_seen_from_inside_its_dialog_is_partial(shared):
+    capture = load_capture(str(shared / "captures/heplify/sip_ipv4_tcp_fragmented.pcap"), media=False)
+    partial = [c for c in build_calls(capture) if c.outcome.code == "partial"]
+    assert partial and all(not any(m.is_request and m.method == "INVITE" and not m.to_tag for m in c.messages)
+                           for c in partial)
+
+
+# --- the new codes, positive and negative on real bytes -------------------------------------------
+
+
+def test_via_mismatch(shared):
+    """heplify/erspan_sip_ipv4_udp.pcapng: the UA answers NOTIFYs with Via port 5860 for the
+    request's 5260 (§8.2.6.2). The same response is still matched to its transaction (§17.1.3:
+    branch and method), so no "no final response" follows from it."""
+    found = check_capture(shared / "captures/heplify/erspan_sip_ipv4_udp.pcapng")
+    assert codes(found, "via-mismatch") == [(1, (7,)), (2, (7,)), (4, (9,))]
+    assert codes(found, "no-final-response") == [] and codes(found, "no-retransmission") == []
+    clean = check_capture(shared / "captures/heplify/sip_ipv4_tcp_fragmented.pcap")
+    assert codes(clean, "via-mismatch") == []
+
+
+def test_record_route_not_copied(shared):
+    """LtoZ_rtpFilter_fail_2.pcap: the UAS's 180 drops the Record-Route's parameters (§12.1.1).
+    sip_tcp_websocket.pcap: a proxy past the capture adds its own on top: not a UAS's fault."""
+    found = check_capture(shared / "captures/wireshark-wiki/LtoZ_rtpFilter_fail_2.pcap")
+    assert codes(found, "record-route-not-copied") == [(1, (5, 7))]
+    assert codes(check_capture(shared / "captures/heplify/sip_tcp_websocket.pcap"), "record-route-not-copied") == []
+
+
+def test_duplicate_parameter(shared):
+    """sngrep/ipv6frag.pcap: F24 200 OK has To: …;tag=…0271847;tag=…0171847 (§7.3.1)."""
+    found = check_capture(shared / "captures/sngrep/ipv6frag.pcap")
+    assert codes(found, "duplicate-parameter") == [(1, (24,))]
+    assert codes(check_capture(shared / "captures/heplify/erspan_sip_ipv4_udp.pcapng"), "duplicate-parameter") == []
+
+
+def test_prack_missing(shared):
+    """sngrep/ipv6frag.pcap: the reliable 183 (RSeq 1, CSeq 1 INVITE) is PRACKed with
+    RAck 1 2 INVITE, which names no response (RFC 3262 §4); the second fork's 183 is PRACKed."""
+    found = check_capture(shared / "captures/sngrep/ipv6frag.pcap")
+    assert codes(found, "prack-missing") == [(1, (4,))]
+
+
+def test_notify_missing(shared):
+    """erspan_sip_ipv4_udp.pcapng: calls 1 and 2 get their NOTIFY after the 202; in call 7
+    the SBC accepts the SUBSCRIBE and never notifies (RFC 6665 §4.2.1.2)."""
+    found = check_capture(shared / "captures/heplify/erspan_sip_ipv4_udp.pcapng")
+    assert codes(found, "notify-missing") == [(7, (4,))]
+
+
+def test_no_retransmission(shared):
+    """hep-wireshark/hep.pcap: OPTIONS over UDP answered 2 s later, never retransmitted
+    (timer E, §17.1.2.2); the NOTIFYs of erspan are answered within T1."""
+    found = check_capture(shared / "captures/hep-wireshark/hep.pcap")
+    assert codes(found, "no-retransmission") == [(1, (4,))]
+
+
+def test_register_cseq_not_increasing(shared):
+    """ipfixprobe/sip.pcap: a scanner re-sends REGISTER with CSeq 2 in one Call-ID (§10.2),
+    reported once per Call-ID with every repeat."""
+    found = check_capture(shared / "captures/ipfixprobe/sip.pcap")
+    assert codes(found, "register-cseq-not-increasing") == [(14, (3, 5, 7, 9, 11)), (15, (3, 5, 7, 9))]
