@@ -65,8 +65,6 @@ class Call:
         """First to last captured message: the capture's view, not the call's duration."""
         return max(0, self.end_ns - self.start_ns)
 
-    duration_ns = span_ns  # the older name; ``timings`` has setup and talk time
-
     @property
     def timings(self) -> CallTimings:
         """Setup time, talk time (answer to BYE) and post-dial delay (``ladder.call_timings``)."""
@@ -74,10 +72,6 @@ class Call:
 
     def is_retransmission(self, message: "SipMessage") -> bool:
         return self.transactions.is_retransmission(message)
-
-    def copies_of(self, message: "SipMessage") -> tuple["SipMessage", ...]:
-        """The capture copies folded into ``message`` (``ladder.duplicates``)."""
-        return self.copies.get(id(message), ())
 
 
 def _order_key(message: "SipMessage") -> tuple[int, int]:
