@@ -115,10 +115,15 @@ class CaptureReader:
     ``frames()`` for ``RawFrame`` objects. ``errors`` holds file-level problems, ``bytes_read``
     the uncompressed bytes consumed so far, ``link_types`` frames per link type."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, stream: BinaryIO | None = None):
+        """``stream`` (a live capture's pipe, ``ladder.live_source``) is read instead of opening
+        ``path``, which then only names it; its ``read(n)`` may return fewer bytes than asked."""
         self.path = path
         self.label = "stdin" if path == "-" else path
-        self._stream, self.file_size, self.compressed = _open_stream(path)
+        if stream is not None:
+            self._stream, self.file_size, self.compressed = stream, 0, False
+        else:
+            self._stream, self.file_size, self.compressed = _open_stream(path)
         self.errors: list[str] = []
         self.bytes_read = 0
         self.link_types: dict[int, int] = {}
