@@ -176,3 +176,20 @@ def watch(session: LiveSession, args, reporter: Reporter) -> int:
         print(f"ladder: error: {session.error}", file=sys.stderr)
         return 2
     return 1 if reporter.deviated else 0
+
+
+def check_live(args, references, wanted: str, ignore, media: bool) -> int:
+    """``ladder check -d IFACE`` / ``-L SPEC``: each call checked as it ends (exit 1 if any deviated)."""
+    from ladder.check import check_call
+    from ladder.layout import build_ladder
+    from ladder.rules import RuleSettings
+
+    session = open_session(args, media=media)
+
+    def check(call, capture):
+        settings = RuleSettings(t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu, end_ns=capture.last_ts_ns)
+        ladder = build_ladder(call, capture, media=media)
+        return check_call(call, capture, references, reference=wanted, ladder=ladder, ignore=ignore,
+                          settings=settings)
+
+    return watch(session, args, Reporter(args, media, check=check))

@@ -52,10 +52,6 @@ class LiveLadderApp(LadderApp):
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.call_list.checking = False
         self.push_screen(self.call_list)
-        try:
-            self.call_list.query_one("#load-progress", ProgressBar).display = False
-        except NoMatches:
-            pass
         self.set_interval(REFRESH_S, self.take_snapshot)
 
     def load(self) -> None:  # the file loader of the parent app: nothing to load here
@@ -100,6 +96,7 @@ class LiveLadderApp(LadderApp):
     def _show_status(self, status: LiveStatus) -> None:
         line = status.line() + (f" · {status.error}" if status.error else "")
         try:
+            self.call_list.query_one("#load-progress", ProgressBar).display = False  # no file size to fill
             self.call_list.query_one("#load-label", Static).update(clean(line))
         except NoMatches:
             pass
