@@ -27,6 +27,8 @@ DEFAULT_LIMIT = 2000
 # A call that ended (final answer to its INVITE, BYE answered, or any other request answered)
 # is reported once it has been quiet this long: its ACK and retransmissions come first.
 LINGER_NS = 2_000_000_000
+# RFC 3261 §13.3.1.4: a UAS whose 2xx is never ACKed gives up on the dialog after 64*T1.
+UNACKED_NS = 64 * 500_000_000
 # Anything quiet this long is reported as it stands (a call whose BYE was never captured).
 IDLE_NS = 600_000_000_000
 
@@ -193,5 +195,8 @@ def call_ended(call, now_ns: int, linger_ns: int = LINGER_NS) -> bool:
     if code == "in-progress":
         return False
     if call.kind == "call" and code == "answered":
-        return any(not m.is_request and m.method == "BYE" and (m.status or 0) >= 200 for m in call.messages)
+        messages = call.messages
+        if any(not m.is_request and m.method == "BYE" and (m.status or 0) >= 200 for m in messages):
+            return True
+        return quiet >= UNACKED_NS and not any(m.is_request and m.method == "ACK" for m in messages)
     return True

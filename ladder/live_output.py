@@ -21,7 +21,7 @@ from ladder.errors import CaptureError, UsageError
 _UNITS = {"": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
           "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _DURATIONS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
-MIN_FILE_BYTES = 64 * 1024
+MIN_FILE_BYTES = 10_000  # smaller files would hold a few frames each
 
 
 def parse_ring(text: str) -> tuple[int, int | None, float | None]:
@@ -42,7 +42,7 @@ def parse_ring(text: str) -> tuple[int, int | None, float | None]:
         raise UsageError(f"--ring {text!r}: unknown unit {unit!r} (k, M, G bytes; s, min, h, d)")
     size = int(amount * _UNITS[unit.lower()])
     if size < MIN_FILE_BYTES:
-        raise UsageError(f"--ring {text!r}: files of at least {MIN_FILE_BYTES // 1024} KiB")
+        raise UsageError(f"--ring {text!r}: files of at least {MIN_FILE_BYTES:,} bytes")
     return count, size, None
 
 
