@@ -86,9 +86,9 @@ def run(args) -> int:
     media = not getattr(args, "no_media", False)
     session = open_session(args, media=media)
     if args.tui and sys.stdout.isatty() and sys.stdin.isatty():
-        from tui.live_app import run_live_app
+        from ladder.cmd_open import run_live_tui
 
-        return run_live_app(session, args)
+        return run_live_tui(session, args)
     return watch(session, args, Reporter(args, media))
 
 
