@@ -115,8 +115,8 @@ class Lab:
                    stdout=subprocess.DEVNULL, stderr=log)
         self.wait_bound(PROXY_IP, PROXY_PORT, "kamailio")
 
-    def start_uas(self, *extra: str) -> subprocess.Popen:
-        uas = self.popen("sipp", "-sf", str(HERE / "uas.xml"), "-i", UAS_IP, "-p", str(UAS_PORT), "-nostdin",
+    def start_uas(self, *extra: str, scenario: Path = HERE / "uas.xml") -> subprocess.Popen:
+        uas = self.popen("sipp", "-sf", str(scenario), "-i", UAS_IP, "-p", str(UAS_PORT), "-nostdin",
                          *extra, cwd=self.work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_bound(UAS_IP, UAS_PORT, "the SIPp UAS")
         return uas
