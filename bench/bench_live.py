@@ -119,7 +119,10 @@ def main() -> int:
     print(f"ladder: {len(reported)} calls reported; "
           + (work / "ladder.err").read_text().strip().splitlines()[-1].removeprefix("ladder: "))
     print(f"sngrep: {(work / 'sngrep.err').read_text().strip() or 'no message'}")
-    shutil.rmtree(work, ignore_errors=True)
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"kept {work}")
     return 0
 
 
