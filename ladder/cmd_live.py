@@ -184,6 +184,8 @@ def check_live(args, references, wanted: str, ignore, media: bool) -> int:
     from ladder.layout import build_ladder
     from ladder.rules import RuleSettings
 
+    if args.call:
+        raise UsageError("--call picks calls from a file; a live check reports every call as it ends")
     session = open_session(args, media=media)
 
     def check(call, capture):

@@ -82,7 +82,12 @@ class LiveSession:
 
     def start(self) -> None:
         """Start the source (raises ``CaptureError`` with one line when it cannot) and the reader."""
-        self.source.start()
+        try:
+            self.source.start()
+        except BaseException:
+            if self.writer is not None:
+                self.writer.discard()  # nothing was captured: leave no empty file behind
+            raise
         self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, daemon=True, name="live-reader")
         self._thread.start()

@@ -146,3 +146,12 @@ class CaptureWriter:
 
     def close(self, engine_drops: int | None = None) -> None:
         self._current.close(engine_drops)
+
+    def discard(self) -> None:
+        """The capture never started: close and remove the files opened for it."""
+        self._current.close()
+        for path in self.files:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
