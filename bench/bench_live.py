@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from live_lab import PROXY_IP, PROXY_PORT, UAC_IP, UAC_PORT, Lab, stop  # noqa: E402
 
-HERE = Path(__file__).resolve().parent / "live"
+HERE = ROOT / "tests" / "kamailio"  # the SIPp scenarios with RTP
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

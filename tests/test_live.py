@@ -209,25 +209,29 @@ def test_tui_grows_as_calls_arrive(tmp_path):
         raise AssertionError(f"{needle!r} never appeared; last screen:\n{text}")
 
     output = tmp_path / "tui.pcapng"
-    command = " ".join(lab.argv(*LADDER, "-d", "lo", "-f", f"'{SIP_FILTER}'", "-O", str(output)))
+    command = " ".join(lab.argv(*LADDER, "-d", "lo", "-O", str(output)))  # SIP and RTP: the namespace holds nothing else
     try:
         run("new-session", "-d", "-s", "tui", "-x", "160", "-y", "45", "-c", str(ROOT), "-e", "TERM=xterm-256color",
             f"{command}; echo EXIT=$?; sleep 60")
         wait_screen("interface lo: 0 packets", 30)
         lab.start_proxy()
-        lab.start_uas("-m", "1")
-        # The UAC never ACKs: the UAS repeats its 200 OK for 4 s, so the call grows while we look.
-        caller = lab.popen("sipp", "127.0.0.2:5060", "-sf", str(Path(__file__).parent / "kamailio" / "uac-no-ack.xml"),
-                           "-i", "127.0.0.1", "-p", "5080", "-m", "1", "-s", "bob", "-nostdin", "-timeout", "20s",
-                           cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_screen("alice@127.0.0.1", 30)  # listed by the running app: nothing was loaded from a file
+        (tmp_path / "silence.ulaw").write_bytes(b"\xff" * 8000)  # SIPp's rtp_stream loops it
+        kamailio = Path(__file__).parent / "kamailio"
+        lab.start_uas("-m", "1", "-mp", "30000", scenario=kamailio / "uas-rtp.xml")
+        # One call held 8 s with RTP both ways: it grows (media, then BYE) while we look.
+        caller = lab.popen("sipp", "127.0.0.2:5060", "-sf", str(kamailio / "uac-rtp.xml"), "-i", "127.0.0.1",
+                           "-p", "5080", "-m", "1", "-d", "8000", "-mp", "20000", "-s", "bob", "-nostdin",
+                           "-timeout", "60s", cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_screen("alice1@127.0.0.1", 30)  # listed by the running app: nothing was loaded from a file
         run("send-keys", "-t", "tui", "Enter")
-        first = wait_screen("INVITE F1", 5)
+        first = wait_screen("INVITE F1", 10)
         run("send-keys", "-t", "tui", "Down")  # the cursor on F2
-        time.sleep(3)
+        wait_screen("F2  100", 10)
+        deadline = time.monotonic() + 60
+        while messages_shown(screen()) <= messages_shown(first) and time.monotonic() < deadline:
+            time.sleep(0.2)
         later = screen()
-        print(later)
-        assert messages_shown(later) > messages_shown(first)  # arrows appended to the open ladder
+        assert messages_shown(later) > messages_shown(first), later  # arrows appended to the open ladder
         assert "F2  100" in later  # the message pane still shows the arrow under the cursor
         caller.wait(timeout=30)
         run("send-keys", "-t", "tui", "q")
@@ -242,7 +246,7 @@ def test_tui_grows_as_calls_arrive(tmp_path):
     capture = load_capture(str(output))  # complete and valid: every frame readable
     assert capture.errors == []
     (call,) = build_calls(capture)
-    assert call.outcome.code == "answered" and len(call.messages) > 10
+    assert call.outcome.code == "answered" and len(call.messages) >= 13 and len(capture.streams) >= 2
 
 
 # --- bad input: one line, status 2 -------------------------------------------------------------
