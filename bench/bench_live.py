@@ -111,7 +111,7 @@ def main() -> int:
         elapsed, total = time.monotonic() - started, lo_packets(lab) - packets0
         stop(caller, signal.SIGINT)
         for process in (mine, theirs):
-            stop(process, signal.SIGINT, timeout=60)
+            stop(process, signal.SIGINT, timeout=180)
     finally:
         lab.close()
     reported = [json.loads(line) for line in (work / "ladder.out").read_text().splitlines() if line.strip()]

@@ -153,7 +153,8 @@ class Reporter:
 def watch(session: LiveSession, args, reporter: Reporter) -> int:
     """Run until SIGINT/SIGTERM, ``--duration`` or the source's end; report calls as they end."""
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal closed
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in stop_signals}
     try:
         session.start()
         print(f"ladder: live: {session.label}" + (f", writing {args.output}" if args.output else ""),

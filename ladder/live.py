@@ -121,10 +121,13 @@ class LiveSession:
             finally:
                 lock.release()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the source, let the reader drain what it already captured, close ``-O``."""
+    def stop(self, timeout: float = 120.0) -> None:
+        """Stop the source, let the reader drain what it already captured (for at most
+        ``timeout`` seconds: a backlog the reader cannot finish is said, not silently cut),
+        close ``-O``."""
         self.source.stop()
-        self.finished.wait(timeout)
+        if not self.finished.wait(timeout):
+            self.error = self.error or f"stopped {timeout:.0f} s before reading all that was captured"
         self.source.close()
         if self.writer is not None:
             with self._lock:

@@ -115,9 +115,9 @@ def watched(tmp_path_factory):
         _wait(lambda: all(len(_lines(work / f"{n}.out")) == 1 for n in watchers), 20, "the first call reported live")
         out["reported_live"] = {n: _lines(work / f"{n}.out") for n in watchers}
         out["status"] = {
-            "live": stop(running["live"], signal.SIGINT),
-            "hep": stop(running["hep"], signal.SIGTERM),
-            "check": stop(running["check"], signal.SIGINT),
+            "live": stop(running["live"], signal.SIGINT, timeout=90),
+            "hep": stop(running["hep"], signal.SIGTERM, timeout=90),
+            "check": stop(running["check"], signal.SIGINT, timeout=90),
         }
         stop(dump, signal.SIGINT)
     finally:

@@ -10,6 +10,7 @@ same arrow. The status line under the header shows packets, calls, drops and ela
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any
 
@@ -118,9 +119,12 @@ def run_live_app(session: LiveSession, args: Any) -> int:
     aliases = build_aliases(getattr(args, "alias", None), None)
     session.start()
     app = LiveLadderApp(session, aliases=aliases, media=not getattr(args, "no_media", False))
+    # The terminal closing (SIGHUP) stops the capture as q does: dumpcap's files are removed.
+    previous = signal.signal(signal.SIGHUP, lambda *_: app.exit(return_code=0))
     try:
         app.run()
     finally:
+        signal.signal(signal.SIGHUP, previous)
         session.stop()
     status = session.status()
     print(f"ladder: {status.line()}", file=sys.stderr)
