@@ -10,8 +10,8 @@ dumpcap rather than our own sockets or a libpcap binding: docs/ARCHITECTURE.md, 
 ``start()`` returns once dumpcap is capturing, or raises ``CaptureError`` with one line saying
 what is missing (permission, interface, filter). ``records()`` yields the ingest tuples until
 ``stop()`` (dumpcap is sent SIGINT, writes its statistics and closes the pipe) or dumpcap ends.
-``engine_drops`` is what dumpcap reports dropped (kernel and its own buffer), known at the end:
-dumpcap reports drops only when it closes its output.
+``engine_drops`` is what dumpcap reports dropped (kernel and its own buffer): in the statistics
+block that closes each of its files, and on stderr when it stops.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ class DumpcapSource:
         self.snaplen = snaplen
         self.label = f"interface {interface}"
         self.has_engine = True
-        self.engine_drops: int | None = None  # known once dumpcap has reported its statistics
+        self._final_drops: int | None = None  # from dumpcap's last words on stderr
+        self._reader: CaptureReader | None = None
         self.engine_received: int | None = None
         self.our_drops = 0  # frames in files we fell so far behind on that they were dropped unread
         self._process: subprocess.Popen | None = None
@@ -153,6 +154,14 @@ class DumpcapSource:
         shutil.rmtree(self.directory, ignore_errors=True)
         raise CaptureError(self._failure())
 
+    @property
+    def engine_drops(self) -> int | None:
+        """What dumpcap reported dropped: at the stop, or from the statistics block that closes
+        each of its files (so during a long capture too); None before either."""
+        if self._final_drops is not None:
+            return self._final_drops
+        return self._reader.isb_drops if self._reader is not None else None
+
     def exited(self) -> bool:
         return self._process is None or self._process.poll() is not None
 
@@ -179,7 +188,7 @@ class DumpcapSource:
             match = _STATS.search(line)
             if match:
                 self.engine_received = (self.engine_received or 0) + int(match.group(1))
-                self.engine_drops = (self.engine_drops or 0) + int(match.group(2))
+                self._final_drops = (self._final_drops or 0) + int(match.group(2))
         self._stderr_done.set()
 
     def _failure(self) -> str:
@@ -202,7 +211,7 @@ class DumpcapSource:
         """The frames dumpcap writes, as ``CaptureReader.records()`` tuples, until it ends."""
         assert self._process is not None
         follow = _Follow(self)
-        reader = CaptureReader(self.label, stream=follow)
+        reader = self._reader = CaptureReader(self.label, stream=follow)
         try:
             yield from reader.records()
         finally:

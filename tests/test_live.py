@@ -150,6 +150,9 @@ def test_output_holds_the_frames_tcpdump_captured(watched):
     assert mine == theirs
     capture = load_capture(str(work / "live.pcapng"))
     assert capture.errors == [] and capture.frames == len(theirs)
+    with CaptureReader(str(work / "live.pcapng")) as reader:
+        list(reader.records())
+        assert reader.isb_drops == 0  # dumpcap's drop count, in the closing statistics block
 
 
 def test_live_ladders_equal_the_tcpdump_ladders(watched):
@@ -378,6 +381,7 @@ def test_ring_rotates_complete_files_and_keeps_the_newest(tmp_path):
             got = [(f.ts_ns, f.data) for f in reader.frames()]
             assert reader.errors == [] and got
         assert set(got) <= {(ts, data) for ts, _lt, data, _o in source}
+        assert reader.isb_drops == (0 if path == files[-1] else None)  # the drops, known at the end
 
 
 def _hep3(message: bytes, src: tuple[str, int], dst: tuple[str, int], ts_ns: int) -> bytes:
