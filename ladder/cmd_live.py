@@ -131,9 +131,11 @@ class Reporter:
                 out.write(json.dumps({**result.to_json(), "call_ids": list(call.call_ids), "ended": ended},
                                      ensure_ascii=False) + "\n")
             else:
-                out.write(summary_line(result) + (f" [{note}]" if note else "") + "\n")
+                from ladder.textsafe import safe_text
+
+                out.write(safe_text(summary_line(result)) + (f" [{note}]" if note else "") + "\n")
                 for item in result.deviations:
-                    out.write("  " + deviation_line(item) + "\n")
+                    out.write("  " + safe_text(deviation_line(item)) + "\n")
             return
         from ladder.cmd_calls import call_dict, format_start
 
@@ -185,6 +187,8 @@ def check_live(args, references, wanted: str, ignore, media: bool) -> int:
     from ladder.layout import build_ladder
     from ladder.rules import RuleSettings
 
+    if not args.device and not args.listen:
+        raise UsageError("give a capture file, or a live source: -d IFACE or -L udp:ADDR:PORT")
     if args.call:
         raise UsageError("--call picks calls from a file; a live check reports every call as it ends")
     session = open_session(args, media=media)
