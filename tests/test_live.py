@@ -29,6 +29,7 @@ from ladder.ingest import CaptureReader
 from ladder.layout import build_ladder
 from ladder.render_text import render_text
 from live_lab import HEP_PORT, SIP_FILTER, Lab, LabUnavailable, stop
+from test_kamailio_sipp import wait_until
 
 LADDER = [sys.executable, "-m", "ladder"]
 
@@ -45,15 +46,6 @@ def _lab(work: Path, **kwargs) -> Lab:
 
 def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ladders(path: Path) -> list[str]:
@@ -101,9 +93,9 @@ def watched(tmp_path_factory):
         for name, argv in watchers.items():
             running[name] = lab.popen(*argv, cwd=ROOT, stdout=open(work / f"{name}.out", "w"),
                                       stderr=open(work / f"{name}.err", "w"))
-        _wait(lambda: all("ladder: live:" in (work / f"{n}.err").read_text() for n in watchers), 30,
+        wait_until(lambda: all("ladder: live:" in (work / f"{n}.err").read_text() for n in watchers), 90,
               "the watchers to start")
-        _wait(lambda: "listening on" in (dump.stderr.readline() or ""), 15, "tcpdump")
+        wait_until(lambda: "listening on" in (dump.stderr.readline() or ""), 15, "tcpdump")
         lab.start_proxy()
         uas = lab.start_uas("-m", "2")
         lab.call("uac.xml")
@@ -112,7 +104,8 @@ def watched(tmp_path_factory):
         uas.wait(timeout=30)
         # The clean call is reported while the capture still runs, a couple of seconds after its
         # end; the other one is not over (no ACK, no BYE: RFC 3261 §13.3.1.4 gives it 64*T1).
-        _wait(lambda: all(len(_lines(work / f"{n}.out")) == 1 for n in watchers), 20, "the first call reported live")
+        wait_until(lambda: all(len(_lines(work / f"{n}.out")) == 1 for n in watchers), 60,
+                   "the first call reported live")
         out["reported_live"] = {n: _lines(work / f"{n}.out") for n in watchers}
         out["status"] = {
             "live": stop(running["live"], signal.SIGINT, timeout=90),
@@ -415,7 +408,7 @@ def test_hep_over_tcp_rebuilds_the_ladder_of_the_sip_it_carried(tmp_path):
         with socket.create_connection(("127.0.0.1", port)) as sender:
             for start in range(0, len(stream), 997):  # packets cut across sends
                 sender.sendall(stream[start:start + 997])
-        _wait(lambda: len(session.snapshot()[0].sip_messages) == len(original.sip_messages), 10, "every message")
+        wait_until(lambda: len(session.snapshot()[0].sip_messages) == len(original.sip_messages), 10, "every message")
     finally:
         session.stop()
     assert session.error is None
