@@ -94,7 +94,7 @@ def watched(tmp_path_factory):
             running[name] = lab.popen(*argv, cwd=ROOT, stdout=open(work / f"{name}.out", "w"),
                                       stderr=open(work / f"{name}.err", "w"))
         wait_until(lambda: all("ladder: live:" in (work / f"{n}.err").read_text() for n in watchers), 90,
-              "the watchers to start")
+                   "the watchers to start")
         wait_until(lambda: "listening on" in (dump.stderr.readline() or ""), 15, "tcpdump")
         lab.start_proxy()
         uas = lab.start_uas("-m", "2")
