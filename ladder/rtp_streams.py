@@ -749,7 +749,6 @@ class RtpStreamTable:
         streams.sort(key=lambda s: (s.first_ns, s.first_frame))
         return streams
 
-
     def so_far(self) -> list[RtpStream]:
         """The streams as they stand, for a live capture: the table goes on being fed."""
         if self.accel is not None:
