@@ -17,7 +17,9 @@ import sys
 
 from ladder.errors import CaptureError, UsageError
 
-SUBCOMMANDS = ("stats", "calls", "show", "streams", "audio", "check", "export", "open")
+SUBCOMMANDS = ("stats", "calls", "show", "streams", "audio", "check", "export", "open", "live")
+# ``ladder -d IFACE`` / ``ladder -L udp:ADDR:PORT``: the TUI on a live capture, like sngrep's.
+LIVE_OPTIONS = ("-d", "--device", "-L", "--listen")
 
 
 def error(message: str) -> None:
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     # ``ladder FILE [options]``: the main job, like ``sngrep FILE``.
     if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-"):
         argv.insert(0, "open")
+    elif argv and argv[0].split("=")[0] in LIVE_OPTIONS:
+        argv[:0] = ["live", "--tui"]
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

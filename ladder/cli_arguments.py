@@ -7,10 +7,11 @@ import sys
 from ladder.capture import ENGINES, load_capture
 
 
-def add_capture_arguments(parser, *, stdin: bool = True) -> None:
-    """The capture file, the engine that reads it and the TLS key log."""
+def add_capture_arguments(parser, *, stdin: bool = True, optional: bool = False) -> None:
+    """The capture file, the engine that reads it and the TLS key log (``optional``: the
+    command can read a live capture instead)."""
     where = "pcap or pcapng capture, gzip-compressed or not" + ("; - for stdin" if stdin else "")
-    parser.add_argument("file", help=where)
+    parser.add_argument("file", help=where, **({"nargs": "?"} if optional else {}))
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="capture reader: auto (ours, tshark for formats we do not read), dpkt, pyshark")
     parser.add_argument("--tls-keylog", metavar="FILE",

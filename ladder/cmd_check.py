@@ -36,7 +36,10 @@ def add_parser(subparsers) -> None:
         ),
         epilog="Deviation codes: " + ", ".join(CODES),
     )
-    add_capture_arguments(parser)
+    add_capture_arguments(parser, optional=True)
+    from ladder.cmd_live import add_live_arguments
+
+    add_live_arguments(parser)  # ladder check -d IFACE / -L udp:ADDR:PORT: deviations as calls end
     parser.add_argument(
         "--reference", default="auto", metavar="auto|ID|FILE",
         help="auto (best match, the default), a reference id such as rfc3665-3.2, or a .flow "
@@ -78,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     from ladder.layout import build_ladder
 
     media = not args.no_media
+    if args.device or args.listen or not args.file:
+        if args.file:
+            raise UsageError("give a capture file or a live source (-d / -L), not both")
+        from ladder.cmd_live import check_live
+
+        return check_live(args, references, wanted, ignore, media)
     capture = load_capture_from_args(args, media=media)
     calls = build_calls(capture)
     calls = select_calls(calls, args.call)

@@ -28,3 +28,11 @@ def run(args) -> int:
 
         return run_app(args)
     return render_ladders(args)
+
+
+def run_live_tui(session, args) -> int:
+    """The TUI on a live capture (``ladder -d`` / ``ladder -L``, from ``ladder.cmd_live``): like
+    ``ladder FILE``'s, the TUI is entered only from this module."""
+    from tui.live_app import run_live_app
+
+    return run_live_app(session, args)

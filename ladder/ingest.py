@@ -115,13 +115,19 @@ class CaptureReader:
     ``frames()`` for ``RawFrame`` objects. ``errors`` holds file-level problems, ``bytes_read``
     the uncompressed bytes consumed so far, ``link_types`` frames per link type."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, stream: BinaryIO | None = None):
+        """``stream`` (a live capture's pipe, ``ladder.live_source``) is read instead of opening
+        ``path``, which then only names it; its ``read(n)`` may return fewer bytes than asked."""
         self.path = path
         self.label = "stdin" if path == "-" else path
-        self._stream, self.file_size, self.compressed = _open_stream(path)
+        if stream is not None:
+            self._stream, self.file_size, self.compressed = stream, 0, False
+        else:
+            self._stream, self.file_size, self.compressed = _open_stream(path)
         self.errors: list[str] = []
         self.bytes_read = 0
         self.link_types: dict[int, int] = {}
+        self.isb_drops: int | None = None  # the latest isb_ifdrop of a pcapng statistics block
         self.format = ""
         self._buf = b""
         self._pos = 0  # position of the next unread byte in _buf
@@ -386,6 +392,10 @@ class CaptureReader:
                     link_counts[linktype] = link_counts.get(linktype, 0) + 1
                     frames += 1
                     yield 0, linktype, buf, body + 4, caplen, origlen, file_offset
+                elif block_type == 5 and block_end - body >= 12:  # ISB: the capturer's drop count
+                    drops = _option_u64(buf, body + 12, block_end, order, 5)
+                    if drops is not None:
+                        self.isb_drops = drops
                 elif block_type == 1:  # IDB
                     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, body)
                     units, offset_s = self._idb_options(buf, body + 8, block_end, order)
@@ -424,6 +434,18 @@ class CaptureReader:
                 offset_s = struct.unpack_from(order + "q", buf, value)[0]
             pos = value + ((length + 3) & ~3)
         return units, offset_s
+
+
+def _option_u64(buf: bytes, pos: int, end: int, order: str, wanted: int) -> int | None:
+    """The 64-bit value of option ``wanted`` in the options from ``pos`` to ``end``."""
+    while pos + 4 <= end:
+        code, length = struct.unpack_from(order + "HH", buf, pos)
+        if code == 0 or pos + 4 + length > end:
+            return None
+        if code == wanted and length == 8:
+            return struct.unpack_from(order + "Q", buf, pos + 4)[0]
+        pos += 4 + ((length + 3) & ~3)
+    return None
 
 
 def _count_taken(accelerator, links: tuple[int, ...], link_counts: dict[int, int]) -> None:

@@ -223,7 +223,14 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
     parties = {id(leg): (_caller(leg.request), _target(leg.request)) for leg in invites}
     used_arrivals: set[int] = set()
     links: list[Link] = []
+    first_hops: dict[str, Leg] = {}
+    for leg in all_arrivals:
+        first_hops.setdefault(leg.call_id, leg)
     for out in invites:
+        if first_hops[out.call_id] is not out:
+            # A later hop of its Call-ID: a proxy relayed it (RFC 3261 §16.6 keeps the Call-ID),
+            # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
+            continue
         link = _same_node_link(out, arrivals_at, times_at, used_arrivals, parties)
         if link is None:
             link = _multihomed_link(out, all_arrivals, all_times, used_arrivals, parties)

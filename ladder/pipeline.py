@@ -497,6 +497,19 @@ class Pipeline:
             self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
         return frame_class
 
+    # -- a live capture ----------------------------------------------------------------------
+    def streams_so_far(self) -> list:
+        """The RTP streams as they stand while frames are still coming (``ladder.live``)."""
+        return self._rtp.so_far() if self._rtp is not None and hasattr(self._rtp, "so_far") else []
+
+    def forget(self, call_ids: set[str], before_ns: int | None) -> None:
+        """Drop the SIP messages of ``call_ids`` and the media last seen before ``before_ns``:
+        a live capture kept to ``--limit`` calls for a day-long run."""
+        self.sip_messages[:] = [m for m in self.sip_messages if m.call_id not in call_ids]
+        self.call_ids.difference_update(call_ids)
+        if before_ns is not None and self._rtp is not None and hasattr(self._rtp, "forget_before"):
+            self._rtp.forget_before(before_ns)
+
     # -- the end -----------------------------------------------------------------------------
     def finish(self) -> None:
         """Flush the reassemblers and the RTP table; frame classes are final afterwards."""

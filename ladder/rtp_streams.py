@@ -749,6 +749,38 @@ class RtpStreamTable:
         streams.sort(key=lambda s: (s.first_ns, s.first_frame))
         return streams
 
+    def so_far(self) -> list[RtpStream]:
+        """The streams as they stand, for a live capture: the table goes on being fed."""
+        if self.accel is not None:
+            self.accel.pull_all()
+        streams = [_snapshot(st, live=True) for st in self._streams.values()]
+        streams.sort(key=lambda s: (s.first_ns, s.first_frame))
+        return streams
+
+    def forget_before(self, ts_ns: int) -> int:
+        """Drop the streams and SDP offers last seen before ``ts_ns`` (a live capture bounded by
+        ``--limit``: the calls they belonged to are gone); returns how many streams went."""
+        if self.accel is not None:
+            self.accel.pull_all()
+        gone = [key for key, st in self._streams.items() if st.last_ns < ts_ns]
+        for key in gone:
+            st = self._streams.pop(key)
+            flow = key[:4]
+            if self._flows.get(flow) is st:
+                del self._flows[flow]
+            for index, index_key in ((self._by_ssrc, st.ssrc), (self._by_endpoint, (st.src_ip, st.src_port)),
+                                     (self._by_endpoint, (st.dst_ip, st.dst_port))):
+                kept = [other for other in index.get(index_key, ()) if other is not st]
+                if kept:
+                    index[index_key] = kept
+                else:
+                    index.pop(index_key, None)
+        for key in [key for key, sdp in self._sdp.items() if sdp.ts_ns < ts_ns]:
+            del self._sdp[key]
+        self._last_sr = {ssrc: sr for ssrc, sr in self._last_sr.items() if sr[1] >= ts_ns}
+        self._sr_arrival = {ntp: arrival for ntp, arrival in self._sr_arrival.items() if arrival >= ts_ns}
+        return len(gone)
+
 
 def accelerator_enabled() -> bool:
     """Whether the compiled fast path is built and not turned off."""
@@ -805,7 +837,7 @@ def codec_name(pt: int, rtpmap: dict[int, tuple[str, int]] | None) -> tuple[str,
     return (f"PT{pt}", 0)
 
 
-def _snapshot(st: _State) -> RtpStream:
+def _snapshot(st: _State, live: bool = False) -> RtpStream:
     if st.fast_pt >= 0:
         _settle(st)
     ordered = sorted(st.pts, key=lambda pt: -st.pts[pt])
@@ -845,4 +877,4 @@ def _snapshot(st: _State) -> RtpStream:
         max_delta_frame=st.max_delta_frame, min_jitter_ms=st.min_jitter if st.min_jitter < INF else 0.0,
         mean_jitter_ms=st.mean_jitter / (st.packets - 1) if st.packets > 1 else 0.0,
         max_jitter_ms=st.max_jitter, dtmf=tuple(st.dtmf),
-        rtcp=rtcp, series=st.series.finish(), found_by=st.found_by)
+        rtcp=rtcp, series=st.series.peek() if live else st.series.finish(), found_by=st.found_by)

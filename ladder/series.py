@@ -167,6 +167,15 @@ class SeriesBuilder:
         for column in (self._delta, self._jitter, self._lost, self._packets):
             column[half:] = array(column.typecode, bytes(8 * (self.max_points - half)))
 
+    def peek(self) -> Series:
+        """What ``finish`` would give now, from copies of the columns: the builder goes on being
+        fed (a live capture shows its streams while they grow)."""
+        clone = SeriesBuilder.__new__(SeriesBuilder)
+        for name in SeriesBuilder.__slots__:
+            value = getattr(self, name)
+            setattr(clone, name, array(value.typecode, value) if isinstance(value, array) else value)
+        return clone.finish()
+
     def finish(self) -> Series:
         """The non-empty buckets, the open one included, as a ``Series`` over these columns
         (the builder must not be fed afterwards)."""

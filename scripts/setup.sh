@@ -14,6 +14,8 @@ if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >
 fi
 # tshark is the pyshark engine's back end and the test oracle.
 command -v tshark >/dev/null 2>&1 || apt_packages+=(tshark)
+# dumpcap (Wireshark's capture engine, in wireshark-common) captures for `ladder live -d`.
+[ -x /usr/bin/dumpcap ] || command -v dumpcap >/dev/null 2>&1 || apt_packages+=(wireshark-common)
 # A C compiler, libc and Python headers build the optional RTP fast path (ladder/_accel.c).
 command -v gcc >/dev/null 2>&1 || apt_packages+=(gcc libc6-dev)
 [ -e /usr/include/stdint.h ] || apt_packages+=(libc6-dev)
@@ -25,6 +27,9 @@ if [ "$want_test" = 1 ]; then
   command -v kamailio >/dev/null 2>&1 || apt_packages+=(kamailio)
   command -v tcpdump >/dev/null 2>&1 || apt_packages+=(tcpdump)
   command -v tmux >/dev/null 2>&1 || apt_packages+=(tmux)
+  # The live tests make a network namespace (ip netns) and drop privileges (setpriv).
+  command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
+  command -v setpriv >/dev/null 2>&1 || apt_packages+=(util-linux)
   command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
 fi

@@ -72,3 +72,21 @@ def test_numbers_match_up_to_a_routing_prefix_but_short_extensions_do_not():
     assert not _same_party("91001", "1001")  # four digits: an extension, not a number
     assert not _same_party("355692074651", "355692074652")
     assert not _same_party("bob355692", "355692")  # not a number
+
+
+def test_parallel_calls_through_a_proxy_stay_apart():
+    """Two callers reaching the same target through the same proxies 100 ms apart (a load test,
+    a call centre's number): each proxy relays each INVITE with its own Call-ID, so neither is
+    a B2BUA leg of the other, however close in time."""
+    first = rfc3665_messages("3.2")
+    second = []
+    for message in first:
+        raw = message.raw.replace(message.call_id.encode(), b"parallel-call@atlanta.example.com")
+        raw = raw.replace(b"Alice <sip:alice@", b"Carol <sip:carol@")
+        copy = parse_sip(raw).with_context(message.src, message.dst, message.frames, message.ts_ns + 100_000_000)
+        second.append(copy)
+    messages = sorted(first + second, key=lambda m: m.ts_ns)
+    calls = build_calls(SimpleNamespace(sip_messages=messages, streams=[], first_ts_ns=T0_NS))
+    assert [c.call_ids for c in calls] == [("3848276298220188511@atlanta.example.com",),
+                                           ("parallel-call@atlanta.example.com",)]
+    assert all(len(c.messages) == len(first) for c in calls)
