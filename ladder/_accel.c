@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 
 #define MAX_RECORD (256 * 1024)   /* ladder.ingest.MAX_RECORD */
+#define MAX_TS_NS ((INT64_C(1) << 62) - 1)  /* ladder.ingest.MAX_TS_NS */
 #define MAX_VLAN_TAGS 8           /* decoders.linklayer.MAX_VLAN_TAGS */
 #define TIMESTAMP_JUMP_MS 2000.0  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
 #define JITTER_BUFFER_MS 60.0     /* ladder.rtp_streams.JITTER_BUFFER_MS */
@@ -94,7 +95,7 @@ typedef struct {
     int udp_only;              /* media off: take every fast-path datagram, only to count it */
     /* the record format configured for the scan functions */
     int swapped, nano, hlen, linktype;
-    PyObject *interfaces;      /* pcapng: tuple of (linktype, units per second, offset_s) */
+    PyObject *interfaces;      /* pcapng: tuple of (linktype, units per second or 0, offset_ns) */
     long long iface_counts[MAX_IFACES];  /* pcapng: frames taken per interface, until taken */
     /* results of the last scan */
     Py_ssize_t count;
@@ -377,13 +378,17 @@ static void series_open(Slot *s, int64_t ts_ns, double delta, double jitter)
         ((int64_t *)s->cols[3].buf)[i] = s->s_packets;
         s->s_packets = 0;
     }
-    int64_t index = (ts_ns - s->s_origin) / s->s_width;  /* ts_ns >= end_ns > origin */
+    int64_t index = (ts_ns - s->s_origin) / s->s_width;  /* ts_ns >= end_ns > origin, both in [0, MAX_TS_NS] */
     while (index >= s->s_max_points) {
         series_halve(s);
         index >>= 1;
     }
     s->s_index = index;
-    s->s_end = s->s_origin + (index + 1) * s->s_width;
+    /* origin + (index + 1) * width; past INT64_MAX it is no bound at all, as in Python */
+    int64_t span, end;
+    if (__builtin_mul_overflow(index + 1, s->s_width, &span) || __builtin_add_overflow(s->s_origin, span, &end))
+        end = INT64_MAX;
+    s->s_end = end;
     s->s_delta = delta;
     s->s_jitter = jitter;
     s->s_lost = 0;
@@ -838,7 +843,8 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
             return NULL;
         }
         links[k] = l;
-        units[k] = u;
+        /* An offset outside the timestamp range would let the sum overflow: never taken. */
+        units[k] = o < -MAX_TS_NS || o > MAX_TS_NS ? 0 : u;
         offsets[k] = o;
     }
     const uint8_t *buf = view.buf;
@@ -859,13 +865,18 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
         int64_t unit = units[iface];
         uint64_t ticks = (uint64_t)rd32(b + 12, swapped) << 32 | rd32(b + 16, swapped);
         int64_t ts_ns;
-        if (unit == 1000000 && ticks < (uint64_t)INT64_MAX / 1000)
+        /* Both terms within +-MAX_TS_NS, so the sum cannot overflow; a time outside
+         * [0, MAX_TS_NS] goes to Python, which clamps it with a warning. Other resolutions
+         * (units 0) too: Python's exact integer arithmetic. */
+        if (unit == 1000000 && ticks <= (uint64_t)MAX_TS_NS / 1000)
             ts_ns = (int64_t)ticks * 1000;
-        else if (unit == 1000000000 && ticks <= (uint64_t)INT64_MAX)
+        else if (unit == 1000000000 && ticks <= (uint64_t)MAX_TS_NS)
             ts_ns = (int64_t)ticks;
         else
-            break;  /* other resolutions: Python's exact integer arithmetic */
-        ts_ns += offsets[iface] * 1000000000LL;
+            break;
+        ts_ns += offsets[iface];  /* nanoseconds, |offset| <= MAX_TS_NS (ingest checks) */
+        if (ts_ns < 0 || ts_ns > MAX_TS_NS)
+            break;
         if (!take_frame(self, (int)links[iface], b + 28, caplen, ts_ns, frames + count + 1))
             break;
         if (count == 0)
@@ -922,7 +933,7 @@ static PyMethodDef Accelerator_methods[] = {
     {"configure_pcap", (PyCFunction)Accelerator_configure_pcap, METH_VARARGS,
      "configure_pcap(big_endian, nano, record_header_len, linktype)"},
     {"configure_pcapng", (PyCFunction)Accelerator_configure_pcapng, METH_VARARGS,
-     "configure_pcapng(big_endian, ((linktype, units_per_second, offset_s), ...))"},
+     "configure_pcapng(big_endian, ((linktype, units_per_second or 0, offset_ns), ...))"},
     {"scan_pcap", (PyCFunction)Accelerator_scan_pcap, METH_VARARGS,
      "scan_pcap(buf, pos, end, frames) -> position of the first record not taken"},
     {"scan_pcapng", (PyCFunction)Accelerator_scan_pcapng, METH_VARARGS,
