@@ -22,7 +22,9 @@ SUBCOMMANDS = ("stats", "calls", "show", "streams", "audio", "check", "export", 
 
 def error(message: str) -> None:
     """One line on stderr in the documented form."""
-    print(f"ladder: error: {message}", file=sys.stderr)
+    from ladder.textsafe import safe_text
+
+    print(f"ladder: error: {safe_text(message)}", file=sys.stderr)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ladder.capture import ENGINES, load_capture
+from ladder.textsafe import safe_text
 
 
 def add_capture_arguments(parser, *, stdin: bool = True) -> None:
@@ -28,5 +29,5 @@ def load_capture_from_args(args, *, media: bool = True, progress=None):
         media=media,
     )
     for problem in capture.errors:
-        print(f"ladder: warning: {problem}", file=sys.stderr)
+        print(f"ladder: warning: {safe_text(problem)}", file=sys.stderr)
     return capture

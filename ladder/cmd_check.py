@@ -7,7 +7,6 @@ any call has one, 2 on bad input (unreadable capture, unknown reference or code)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -22,6 +21,7 @@ from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.reference import load_references
 from ladder.rules import RuleSettings
+from ladder.textsafe import json_text, safe_text
 
 
 def add_parser(subparsers) -> None:
@@ -93,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     if args.json:
-        json.dump(_json(args.file, [r for r, _ in results]), out, indent=2)
-        out.write("\n")
+        out.write(json_text(_json(args.file, [r for r, _ in results]), indent=2, ensure_ascii=True) + "\n")
     else:
         from ladder.render_text import render_text
 
@@ -109,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_line(result: CheckResult) -> str:
     verdict = "conforms" if result.conforms else f"deviates ({result.severity})"
-    return f"Call {result.index} {result.call_id}: {verdict}; {verdict_line(result)}"
+    return safe_text(f"Call {result.index} {result.call_id}: {verdict}; {verdict_line(result)}")
 
 
 def totals_line(results: list[CheckResult]) -> str:
