@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except MemoryError:
+        # The limits (docs/SECURITY.md) keep a hostile capture from getting here; a machine
+        # with less memory than the capture needs still gets one line, not a traceback.
+        error("out of memory while reading the capture; lower the limits (--limit NAME=N) or use a bigger machine")
+        return 2
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ MAX_TS_NS = (1 << 62) - 1
 # Decompressed bytes per compressed byte beyond which a gzip capture is taken for a bomb
 # (real captures compress 2-20 times; zeros reach 1,000), checked once this much came out.
 MAX_GZIP_RATIO = 100
-GZIP_RATIO_FLOOR = 64 * 1024 * 1024
+GZIP_RATIO_FLOOR = 16 * 1024 * 1024
 # Distinct file-level problem lines kept; repeats of one kind fold into a count.
 MAX_ERRORS = 100
 

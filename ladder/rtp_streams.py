@@ -87,6 +87,10 @@ MAX_TS_STEP = 48_000  # one second of a 48 kHz clock per sequence step
 TIMESTAMP_JUMP_MS = 2_000  # an in-order packet whose timestamp leaps further is a "jump"
 MAX_DTMF_EVENTS = 1_000
 MAX_CANDIDATES = 4_096
+# Streams tracked at once (each costs a few KB, with its chart series). Past it a stream that
+# would be confirmed is not (its packets count as other UDP), counted as ``rtp-stream-limit``:
+# a million one-packet "streams" is an attack, and must not take the memory of a million.
+MAX_STREAMS = 100_000
 DEFAULT_TELEPHONE_EVENT_PT = 101  # what Wireshark assumes without SDP (rtpevent preference)
 PT_CN, PT_CN_OLD = 13, 19
 JITTER_BUFFER_MS = 60.0  # the nominal fixed jitter buffer behind ``late_packets`` and the MOS
@@ -272,7 +276,8 @@ class RtpStreamTable:
     It is the baseline the cost of the statistics is measured against (bench/bench_ingest.py).
     """
 
-    def __init__(self, *, statistics: bool = True) -> None:
+    def __init__(self, *, statistics: bool = True, max_streams: int = MAX_STREAMS) -> None:
+        self.max_streams = max_streams
         if not statistics:
             self.feed_udp = self._feed_udp_counting  # the instance attribute shadows the method
         self._statistics = statistics
@@ -450,6 +455,8 @@ class RtpStreamTable:
                 if cand.run >= CONFIRM_AFTER or found_by == "sdp" or (
                         found_by is not None and cand.run >= SSRC_CHANGE_CONFIRM_AFTER):
                     del self._candidates[cand_key]
+                    if self._full():
+                        return None
                     self._confirm(cand, flow, found_by or "heuristic", sdp)
                 return cand
         if found_by != "sdp":
@@ -461,11 +468,20 @@ class RtpStreamTable:
             cand.time_ms = (ts_ns - self._base_ns) / 1e6
             self._candidates[cand_key] = cand
             return cand
+        self._candidates.pop(flow + (ssrc,), None)
+        if self._full():
+            return None
         state = _State(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame_no)
         state.time_ms = (ts_ns - self._base_ns) / 1e6
-        self._candidates.pop(flow + (ssrc,), None)
         self._confirm(state, flow, found_by, sdp)
         return state
+
+    def _full(self) -> bool:
+        """Whether ``max_streams`` are tracked: then a new stream is refused and counted."""
+        if len(self._streams) < self.max_streams:
+            return False
+        self.diagnostics["rtp-stream-limit"] = self.diagnostics.get("rtp-stream-limit", 0) + 1
+        return True
 
     def _confirm(self, state: _State, flow: tuple, found_by: str, sdp: _Sdp | None) -> None:
         state.found_by = found_by
