@@ -88,8 +88,9 @@ TIMESTAMP_JUMP_MS = 2_000  # an in-order packet whose timestamp leaps further is
 MAX_DTMF_EVENTS = 1_000
 MAX_CANDIDATES = 4_096
 # Streams tracked at once (each costs a few KB, with its chart series). Past it a stream that
-# would be confirmed is not (its packets count as other UDP), counted as ``rtp-stream-limit``:
-# a million one-packet "streams" is an attack, and must not take the memory of a million.
+# would be confirmed is not (its packets count as other UDP), counted once as ``rtp-stream-limit``
+# (its key is remembered among the last MAX_CANDIDATES refused): a million few-packet "streams"
+# is an attack, and must not take the memory of a million.
 MAX_STREAMS = 100_000
 DEFAULT_TELEPHONE_EVENT_PT = 101  # what Wireshark assumes without SDP (rtpevent preference)
 PT_CN, PT_CN_OLD = 13, 19
@@ -285,6 +286,7 @@ class RtpStreamTable:
         self._streams: dict[tuple, _State] = {}  # (src, sport, dst, dport, ssrc) -> confirmed
         self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
         self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
+        self._refused: set[tuple] = set()  # 4-tuple + SSRC refused at max_streams
         self._sdp: dict[tuple[str, int], _Sdp] = {}
         self._rtcp_ports: set[tuple[str, int]] = set()
         self._last_sr: dict[int, tuple[int, int]] = {}  # SSRC -> (NTP middle 32, arrival ns)
@@ -446,6 +448,8 @@ class RtpStreamTable:
         elif previous is not None:
             found_by = "ssrc-change"
         cand_key = flow + (ssrc,)
+        if cand_key in self._refused:
+            return None
         cand = self._candidates.get(cand_key)
         if cand is not None and cand.pt == pt:
             seq_step = (seq - cand.stop_seq) & 0xFFFF
@@ -455,7 +459,7 @@ class RtpStreamTable:
                 if cand.run >= CONFIRM_AFTER or found_by == "sdp" or (
                         found_by is not None and cand.run >= SSRC_CHANGE_CONFIRM_AFTER):
                     del self._candidates[cand_key]
-                    if self._full():
+                    if self._full(cand_key):
                         return None
                     self._confirm(cand, flow, found_by or "heuristic", sdp)
                 return cand
@@ -469,18 +473,22 @@ class RtpStreamTable:
             self._candidates[cand_key] = cand
             return cand
         self._candidates.pop(flow + (ssrc,), None)
-        if self._full():
+        if self._full(cand_key):
             return None
         state = _State(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame_no)
         state.time_ms = (ts_ns - self._base_ns) / 1e6
         self._confirm(state, flow, found_by, sdp)
         return state
 
-    def _full(self) -> bool:
-        """Whether ``max_streams`` are tracked: then a new stream is refused and counted."""
+    def _full(self, key: tuple) -> bool:
+        """Whether ``max_streams`` are tracked: then the new stream ``key`` is refused, counted
+        and remembered (so its next packets cost nothing)."""
         if len(self._streams) < self.max_streams:
             return False
         self.diagnostics["rtp-stream-limit"] = self.diagnostics.get("rtp-stream-limit", 0) + 1
+        if len(self._refused) >= MAX_CANDIDATES:
+            self._refused.clear()
+        self._refused.add(key)
         return True
 
     def _confirm(self, state: _State, flow: tuple, found_by: str, sdp: _Sdp | None) -> None:
