@@ -30,11 +30,14 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#define MAX_RECORD (256 * 1024)   /* ladder.ingest.MAX_RECORD */
-#define MAX_TS_NS ((INT64_C(1) << 62) - 1)  /* ladder.ingest.MAX_TS_NS */
-#define MAX_VLAN_TAGS 8           /* decoders.linklayer.MAX_VLAN_TAGS */
-#define TIMESTAMP_JUMP_MS 2000.0  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
-#define JITTER_BUFFER_MS 60.0     /* ladder.rtp_streams.JITTER_BUFFER_MS */
+/* The constants Python owns, given once by set_constants() (ladder/rtp_streams.py does it at
+ * import), so the two paths cannot drift apart; no Accelerator is made before. */
+static int constants_set = 0;
+static int64_t MAX_RECORD;        /* ladder.ingest.MAX_RECORD */
+static int64_t MAX_TS_NS;         /* ladder.ingest.MAX_TS_NS: at most 2**62 - 1, so two add up */
+static int MAX_VLAN_TAGS;         /* decoders.linklayer.MAX_VLAN_TAGS */
+static double TIMESTAMP_JUMP_MS;  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
+static double JITTER_BUFFER_MS;   /* ladder.rtp_streams.JITTER_BUFFER_MS */
 #define LINKTYPE_NULL 0
 #define LINKTYPE_ETHERNET 1
 #define LINKTYPE_RAW_12 12
@@ -45,7 +48,7 @@
 #define LINKTYPE_LINUX_SLL 113
 #define LINKTYPE_LINUX_SLL2 276
 #define RELEASE_GIL_BYTES (64 * 1024)
-#define MAX_IFACES 64             /* pcapng interfaces the scan times; packets of others go to Python */
+#define MAX_IFACES 64             /* pcapng interfaces the scan times (exported: ladder.ingest reads it) */
 
 /* Attribute names of rtp_streams._State and series.SeriesBuilder, interned once. */
 enum {
@@ -602,6 +605,10 @@ static PyObject *Accelerator_new(PyTypeObject *type, PyObject *args, PyObject *k
     int udp_only = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p", keywords, &udp_only))
         return NULL;
+    if (!constants_set) {
+        PyErr_SetString(PyExc_RuntimeError, "ladder._accel.set_constants() first");
+        return NULL;
+    }
     Accelerator *self = (Accelerator *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
@@ -956,9 +963,42 @@ static PyTypeObject AcceleratorType = {
     .tp_new = Accelerator_new,
 };
 
+/* set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms) */
+static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"max_record", "max_ts_ns", "max_vlan_tags", "timestamp_jump_ms",
+                               "jitter_buffer_ms", NULL};
+    long long max_record, max_ts_ns;
+    int max_vlan_tags;
+    double jump, buffer;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "LLidd", keywords, &max_record, &max_ts_ns, &max_vlan_tags,
+                                     &jump, &buffer))
+        return NULL;
+    /* The overflow-freedom of the scans rests on these bounds. */
+    if (max_record <= 0 || max_record > (1 << 30) || max_ts_ns <= 0 || max_ts_ns > (INT64_C(1) << 62) - 1
+        || max_vlan_tags < 0) {
+        PyErr_SetString(PyExc_ValueError, "constants out of the range the scans are safe for");
+        return NULL;
+    }
+    MAX_RECORD = max_record;
+    MAX_TS_NS = max_ts_ns;
+    MAX_VLAN_TAGS = max_vlan_tags;
+    TIMESTAMP_JUMP_MS = jump;
+    JITTER_BUFFER_MS = buffer;
+    constants_set = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef accel_functions[] = {
+    {"set_constants", (PyCFunction)(void (*)(void))accel_set_constants, METH_VARARGS | METH_KEYWORDS,
+     "set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms): the values "
+     "Python owns, once before the first Accelerator"},
+    {NULL},
+};
+
 static struct PyModuleDef accel_module = {
     PyModuleDef_HEAD_INIT, "ladder._accel",
-    "The compiled RTP fast path of the ingest loop (optional: ladder falls back to Python).", -1, NULL,
+    "The compiled RTP fast path of the ingest loop (optional: ladder falls back to Python).", -1, accel_functions,
 };
 
 PyMODINIT_FUNC PyInit__accel(void)
@@ -973,6 +1013,10 @@ PyMODINIT_FUNC PyInit__accel(void)
     PyObject *module = PyModule_Create(&accel_module);
     if (module == NULL)
         return NULL;
+    if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     Py_INCREF(&AcceleratorType);
     if (PyModule_AddObject(module, "Accelerator", (PyObject *)&AcceleratorType) < 0) {
         Py_DECREF(&AcceleratorType);

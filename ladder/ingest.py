@@ -17,9 +17,14 @@ import struct
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple
 
 from ladder.errors import CaptureError
+
+try:  # pcapng interfaces the accelerator times; packets of later ones go to Python
+    from ladder._accel import MAX_IFACES as ACCELERATED_INTERFACES
+except ImportError:  # not built: nothing is accelerated
+    ACCELERATED_INTERFACES = 0
 
 CHUNK_SIZE = 1 << 20
 # A packet record longer than this is corrupt, not a jumbo frame (pcap's own cap is 256 KiB).
@@ -47,12 +52,18 @@ PCAP_MAGICS = {
     0x34CDB2A1: (">", False, 8),
 }
 # The link type of a record standing for a run of frames the accelerator took:
-# (last ts, ACCELERATED, None, first ts, frames, frames, 0) (see ``CaptureReader.records``).
+# (last ts, ACCELERATED, AcceleratedRun, 0, 0, 0, 0) (see ``CaptureReader.records``).
 ACCELERATED = -1
-# pcapng interfaces the accelerator times (its MAX_IFACES); packets of later ones go to Python.
-ACCELERATED_INTERFACES = 64
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+
+class AcceleratedRun(NamedTuple):
+    """A run of frames the accelerator took, in the ``buf`` slot of an ``ACCELERATED`` record."""
+
+    first_ts_ns: int
+    last_ts_ns: int
+    frames: int
 
 
 class UnknownFormat(CaptureError):
@@ -250,8 +261,8 @@ class CaptureReader:
         file is empty or no capture at all (``UnknownFormat`` for other capture formats).
 
         With ``accelerator`` (``ladder.pipeline.Pipeline.accelerator()``), each run of frames
-        it takes straight from the buffer is one record ``(last_ts_ns, ACCELERATED, None,
-        first_ts_ns, frames, frames, 0)`` instead."""
+        it takes straight from the buffer is one record ``(last_ts_ns, ACCELERATED,
+        AcceleratedRun(first_ts_ns, last_ts_ns, frames), 0, 0, 0, 0)`` instead."""
         if not self._fill(4):
             if self.errors:
                 raise CaptureError(self.errors[0])
@@ -311,7 +322,8 @@ class CaptureReader:
                             count = accelerator.count
                             frames += count
                             pos = taken
-                            yield accelerator.last_ts, ACCELERATED, None, accelerator.first_ts, count, count, 0
+                            last = accelerator.last_ts
+                            yield last, ACCELERATED, AcceleratedRun(accelerator.first_ts, last, count), 0, 0, 0, 0
                             continue
                         # The scan stopped at this record: it is Python's.
                     sec, frac, caplen, origlen = unpack(buf, pos)
@@ -377,7 +389,8 @@ class CaptureReader:
                         frames += count
                         self._pos = taken
                         self.bytes_read = self._base + taken
-                        yield accelerator.last_ts, ACCELERATED, None, accelerator.first_ts, count, count, 0
+                        last = accelerator.last_ts
+                        yield last, ACCELERATED, AcceleratedRun(accelerator.first_ts, last, count), 0, 0, 0, 0
                         continue
                     # The scan stopped at this block: it is Python's.
                 block_type = struct.unpack_from(order + "I", buf, pos)[0]

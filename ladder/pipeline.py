@@ -181,14 +181,15 @@ class Pipeline:
                     media = 0
                     next_tick = number + every
                     tick()
-                if linktype == ACCELERATED:  # ``caplen`` frames of known streams, taken in C
-                    number += caplen
+                if linktype == ACCELERATED:  # frames of known streams, taken in C: ``buf`` tells
+                    taken = buf.frames
+                    number += taken
                     if feed_udp is None:
-                        classes["udp-other"] = classes.get("udp-other", 0) + caplen
+                        classes["udp-other"] = classes.get("udp-other", 0) + taken
                     else:
-                        media += caplen
+                        media += taken
                     if first_ts is None:
-                        first_ts = off
+                        first_ts = buf.first_ts_ns
                     continue
                 number += 1
                 if first_ts is None:

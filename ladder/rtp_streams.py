@@ -63,6 +63,7 @@ import struct
 from dataclasses import dataclass, field
 
 from decoders.errors import DecodeError
+from decoders.linklayer import MAX_VLAN_TAGS
 from decoders.records import Endpoint
 from decoders.rtcp import (
     ExtendedReport,
@@ -73,12 +74,8 @@ from decoders.rtcp import (
     decode_rtcp,
 )
 from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
+from ladder.ingest import MAX_RECORD, MAX_TS_NS
 from ladder.series import Series, SeriesBuilder
-
-try:
-    from ladder._accel import Accelerator
-except ImportError:  # not built (no C compiler at install time): the same paths in Python
-    Accelerator = None
 
 CONFIRM_AFTER = 4
 SSRC_CHANGE_CONFIRM_AFTER = 2
@@ -95,6 +92,17 @@ MAX_STREAMS = 100_000
 DEFAULT_TELEPHONE_EVENT_PT = 101  # what Wireshark assumes without SDP (rtpevent preference)
 PT_CN, PT_CN_OLD = 13, 19
 JITTER_BUFFER_MS = 60.0  # the nominal fixed jitter buffer behind ``late_packets`` and the MOS
+
+try:
+    from ladder import _accel
+except ImportError:  # not built (no C compiler at install time): the same paths in Python
+    _accel = None
+Accelerator = None
+if _accel is not None:
+    # The constants both paths share are Python's: the C module takes them from here.
+    _accel.set_constants(max_record=MAX_RECORD, max_ts_ns=MAX_TS_NS, max_vlan_tags=MAX_VLAN_TAGS,
+                         timestamp_jump_ms=float(TIMESTAMP_JUMP_MS), jitter_buffer_ms=JITTER_BUFFER_MS)
+    Accelerator = _accel.Accelerator
 
 _SEQ_TS_SSRC = struct.Struct("!HII")
 _SSRC = struct.Struct("!I")
