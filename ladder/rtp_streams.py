@@ -295,6 +295,7 @@ class RtpStreamTable:
         self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
         self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
         self._refused: set[tuple] = set()  # 4-tuple + SSRC refused at max_streams
+        self._final_counts: dict[str, int] | None = None  # set by finish()
         self._sdp: dict[tuple[str, int], _Sdp] = {}
         self._rtcp_ports: set[tuple[str, int]] = set()
         self._last_sr: dict[int, tuple[int, int]] = {}  # SSRC -> (NTP middle 32, arrival ns)
@@ -767,6 +768,8 @@ class RtpStreamTable:
 
     # -- results -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        if self._final_counts is not None:
+            return self._final_counts
         fed = self._fed
         if self.accel is not None:
             self.accel.pull_all()
@@ -775,9 +778,15 @@ class RtpStreamTable:
         return {"rtp": rtp, "rtcp": self._rtcp, "other": fed - rtp - self._rtcp}
 
     def finish(self) -> list[RtpStream]:
-        if self.accel is not None:
-            self.accel.pull_all()
-        streams = [_snapshot(st) for st in self._streams.values()]
+        """The streams; the table is spent afterwards (``counts`` still answers). Each state is
+        freed as soon as its snapshot is made, so the two never all exist at once: that was
+        the peak memory of a capture with many streams."""
+        self._final_counts = self.counts()
+        for index in (self._flows, self._by_ssrc, self._by_endpoint, self._candidates):
+            index.clear()
+        streams = []
+        while self._streams:
+            streams.append(_snapshot(self._streams.popitem()[1]))
         streams.sort(key=lambda s: (s.first_ns, s.first_frame))
         return streams
 
