@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import hashlib
 import io
 import os
@@ -63,7 +64,8 @@ def seed_paths(extra: list[Path] = ()) -> list[Path]:
 
 def built_seeds() -> list[bytes]:
     """Seeds for paths the samples do not take: pcapng with nanosecond RTP (the compiled pcapng
-    scan), IPv4 fragments, SIP over TCP split across segments, Linux cooked capture."""
+    scan), big-endian pcapng, IPv4 fragments, SIP over TCP split across segments, Linux cooked
+    capture, gzip."""
     sys.path.insert(0, str(HERE))
     from captures_crafted import (
         ethernet, ipv4, ipv4_fragments, pcap_bytes, pcapng_bytes, rtp, sip_invite, sll, tcp, udp,
@@ -75,9 +77,12 @@ def built_seeds() -> list[bytes]:
     fragments = ipv4_fragments(udp(invite), 64, ident=9)
     half = len(invite) // 2
     segments = [tcp(invite[:half], 5060, 5060, 1000), tcp(invite[half:], 5060, 5060, 1000 + half)]
+    rtp_pcap = pcap_bytes([(t0 + i * 20_000_000, f) for i, f in enumerate(stream)])
     return [
         pcapng_bytes([(1, 9), (113, None)], [(0, t0 + i * 20_000_000, f) for i, f in enumerate(stream)]
                      + [(1, t0 + 10**9, sll(ipv4(udp(invite))))]),
+        pcapng_bytes([(1, None)], [(0, t0 + i * 20_000_000, f) for i, f in enumerate(stream)], order=">"),
+        gzip.compress(rtp_pcap),
         pcap_bytes([(t0 + i * 1000, ethernet(f)) for i, f in enumerate(fragments)]),
         pcap_bytes([(t0 + i * 1000, ethernet(ipv4(s, proto=6))) for i, s in enumerate(segments)]),
         pcap_bytes([(t0 + i * 20_000_000, f) for i, f in enumerate(stream)], nanoseconds=True),
