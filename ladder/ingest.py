@@ -427,7 +427,7 @@ class CaptureReader:
                 self.bytes_read = self._base + self._pos
                 if block_type == 6 or block_type == 2:  # EPB, or the obsolete OPB
                     if block_len < 32:
-                        self.errors.append(f"{self.label}: packet block too short at byte {file_offset}")
+                        self.warn("short block", f"{self.label}: packet block too short at byte {file_offset}")
                         continue
                     if block_type == 6:
                         iface, ts_high, ts_low, caplen, origlen = struct.unpack_from(order + "IIIII", buf, body)
@@ -464,7 +464,7 @@ class CaptureReader:
                     yield ts_ns, linktype, buf, data, caplen, origlen, file_offset
                 elif block_type == 3:  # SPB: no interface id (0), no timestamp
                     if not interfaces:
-                        self.errors.append(f"{self.label}: simple packet before any interface at byte {file_offset}")
+                        self.warn("early SPB", f"{self.label}: simple packet before any interface at byte {file_offset}")
                         continue
                     origlen = struct.unpack_from(order + "I", buf, body)[0]
                     linktype, _units, _off, snap = interfaces[0]
@@ -499,13 +499,13 @@ class CaptureReader:
                 break
             value = pos + 4
             if value + length > end:
-                self.errors.append(f"{self.label}: interface option overruns its block; ignored")
+                self.warn("option overrun", f"{self.label}: interface option overruns its block; ignored")
                 break
             if code == 9 and length >= 1:
                 resol = buf[value]
                 exponent = resol & 0x7F
                 if exponent > 30 and not resol & 0x80:
-                    self.errors.append(f"{self.label}: absurd if_tsresol {resol}; microseconds assumed")
+                    self.warn(("tsresol", resol), f"{self.label}: absurd if_tsresol {resol}; microseconds assumed")
                 elif resol & 0x80:
                     units = 1 << min(exponent, 63)
                 else:
