@@ -21,7 +21,8 @@ def test_seed_and_regression_inputs(index):
     fuzz_harness.check_input(SEEDS[index])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True,
+          database=None)
 @given(index=st.integers(0, len(SEEDS) - 1), rng=st.randoms(use_true_random=False))
 def test_mutants(index, rng):
     fuzz_harness.check_input(fuzz_harness.mutate(SEEDS[index], rng, SEEDS))

@@ -319,3 +319,16 @@ def test_accelerated_runs_are_explicit_records(tmp_path):
     assert seen and all(isinstance(run, ingest.AcceleratedRun) for run in seen)
     assert sum(run.frames for run in seen) < 400 and seen[-1].last_ts_ns == T0 + 399 * 20_000_000
     assert pipeline.frame_classes == {"rtp": 400} and pipeline.first_ts_ns == T0
+
+
+def test_json_text_escapes_what_a_terminal_acts_on_and_means_the_same():
+    import json
+
+    from ladder.textsafe import json_text, safe_lines
+
+    value = {"k": "a\x1b[31m\x7f\x85\x9b\u200e\u200f\u202a\u202e\u2066\u2069\u2028\u2029é中"}
+    text = json_text(value)
+    assert not UNSAFE.search(text) and json.loads(text) == value
+    assert "é中" in text  # printable text stays readable
+    assert json_text(value, ensure_ascii=True) == json.dumps(value)  # ASCII mode escaped them all already
+    assert safe_lines("F1 INVITE\x1b]0;t\x07\n\u202eF2 200\n") == "F1 INVITE\nF2 200\n"
