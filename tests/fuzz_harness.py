@@ -185,17 +185,15 @@ def check_input(data: bytes, workdir: str | None = None) -> None:
 
 def fuzz(seconds: float, runs: int, seed: int, out: Path | None, extra: list[Path] = (),
          replay_seeds: bool = True) -> list[tuple[str, bytes]]:
-    """Replay the seeds, then mutate them until ``seconds`` or ``runs`` run out; the findings."""
+    """Replay every seed, then mutate them until ``seconds`` or ``runs`` run out; the findings."""
     seeds = load_seeds(extra)
     rng = random.Random(seed)
     findings: list[tuple[str, bytes]] = []
-    inputs = iter(seeds) if replay_seeds else iter(())
+    replay = list(seeds) if replay_seeds else []
     deadline = time.monotonic() + seconds
     done = 0
-    while done < runs and time.monotonic() < deadline:
-        data = next(inputs, None)
-        if data is None:
-            data = mutate(rng.choice(seeds), rng, seeds)
+    while done < len(replay) or (done < runs and time.monotonic() < deadline):
+        data = replay[done] if done < len(replay) else mutate(rng.choice(seeds), rng, seeds)
         done += 1
         try:
             check_input(data)
