@@ -1,16 +1,23 @@
 """IPv4 and IPv6 fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5), in any arrival order.
 
-Memory is bounded: a datagram that is not complete within ``timeout_ns`` of its first fragment
-is dropped, as are the oldest ones beyond ``max_datagrams``; a datagram may not exceed 65,535
-bytes of payload. Dropped and left-over datagrams are reported with the frames that carried them.
+Memory and time are bounded: a datagram that is not complete within ``timeout_ns`` of its first
+fragment is dropped, as are the oldest ones beyond ``max_datagrams`` (datagrams in flight); a
+datagram may not exceed 65,535 bytes of payload nor arrive in more than ``max_pieces`` pieces
+(a real one over a 576-byte path needs 120; overlapping 8-byte pieces are an attack). Pieces are
+kept sorted as they arrive and the bytes covered from offset 0 are tracked, so each fragment
+costs O(pieces) at worst, never a sort of them all. Dropped and left-over datagrams are reported
+with the frames that carried them.
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 MAX_DATAGRAM = 65535
+MAX_PIECES = 256
+MAX_DATAGRAMS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +40,11 @@ class Abandoned:
 @dataclass(slots=True)
 class _Pending:
     first_ts_ns: int
-    pieces: list[tuple[int, bytes]] = field(default_factory=list)
+    pieces: list[tuple[int, int, bytes]] = field(default_factory=list)  # (offset, arrival, data), sorted
     frames: list[int] = field(default_factory=list)
     total: int | None = None  # known once the last fragment (more=0) arrived
-    size: int = 0
+    covered: int = 0  # bytes [0, covered) are present
+    placed: int = 0  # pieces[:placed] are within [0, covered)
 
 
 class FragmentReassembler:
@@ -45,9 +53,11 @@ class FragmentReassembler:
     ``abandoned`` collects what timed out or overflowed; call ``finish()`` at the end of the
     capture to move the incomplete rest there too."""
 
-    def __init__(self, timeout_ns: int = 30_000_000_000, max_datagrams: int = 4096):
+    def __init__(self, timeout_ns: int = 30_000_000_000, max_datagrams: int = MAX_DATAGRAMS,
+                 max_pieces: int = MAX_PIECES):
         self.timeout_ns = timeout_ns
         self.max_datagrams = max_datagrams
+        self.max_pieces = max_pieces
         self._pending: OrderedDict[tuple, _Pending] = OrderedDict()
         self.abandoned: list[Abandoned] = []
 
@@ -71,33 +81,41 @@ class FragmentReassembler:
             del self._pending[key]
             self.abandoned.append(Abandoned("ip-fragment-oversize", tuple(pending.frames)))
             return None
+        if len(pending.pieces) >= self.max_pieces:
+            del self._pending[key]
+            self.abandoned.append(Abandoned("ip-fragment-too-many-pieces", tuple(pending.frames)))
+            return None
         if not more:
             pending.total = end
-        pending.pieces.append((offset, bytes(data)))
-        pending.size += len(data)
-        if pending.total is None or pending.size < pending.total:
+        insort(pending.pieces, (offset, len(pending.frames), bytes(data)))
+        # Extend the run covered from offset 0: pieces[placed:] all start past it (sorted), so
+        # a new piece that starts within it lands in pieces[:placed + 1].
+        pieces, covered, placed = pending.pieces, pending.covered, pending.placed
+        if offset <= covered:
+            covered = max(covered, end)
+            placed += 1
+        while placed < len(pieces) and pieces[placed][0] <= covered:
+            covered = max(covered, pieces[placed][0] + len(pieces[placed][2]))
+            placed += 1
+        pending.covered, pending.placed = covered, placed
+        if pending.total is None or covered < pending.total:
             return None
-        payload = self._assemble(pending)
-        if payload is None:
-            return None  # overlapping pieces add up but leave a hole: wait for more
         del self._pending[key]
-        return Reassembled(payload, tuple(pending.frames), pending.first_ts_ns)
+        return Reassembled(self._assemble(pending), tuple(pending.frames), pending.first_ts_ns)
 
     @staticmethod
-    def _assemble(pending: _Pending) -> bytes | None:
+    def _assemble(pending: _Pending) -> bytes:
+        """The bytes of a fully covered datagram; overlapping bytes keep the piece that starts
+        first (arrival order breaks ties)."""
         total = pending.total or 0
         out = bytearray(total)
         covered = 0
-        # Sorted by offset (stable, so arrival order breaks ties); overlapping bytes keep the
-        # piece that starts first.
-        for offset, data in sorted(pending.pieces, key=lambda piece: piece[0]):
-            if offset > covered:
-                return None
+        for offset, _arrival, data in pending.pieces:
             stop = min(offset + len(data), total)
             if stop > covered:
                 out[covered:stop] = data[covered - offset : stop - offset]
                 covered = stop
-        return bytes(out) if covered >= total else None
+        return bytes(out)
 
     def _expire(self, now_ns: int) -> None:
         while self._pending:

@@ -95,6 +95,9 @@ MAX_RESYNC_TAIL = MAX_START_LINE
 MAX_UNKNOWN_PREFIX = 512  # bytes held while waiting for the first line of an unknown stream
 MAX_EXPECTED_WS = 4096
 MAX_CLOSED_REMEMBERED = 4096
+# Directions followed at once. Beyond it the oldest is given up (``tcp-connection-limit``), as a
+# capture of hundreds of thousands of half-open connections is an attack or a scan, not SIP.
+MAX_CONNECTIONS = 100_000
 
 _SEQ_MOD = 1 << 32
 _HALF = 1 << 31
@@ -160,7 +163,8 @@ def _seq_diff(a: int, b: int) -> int:
 class TcpStreamTable:
     """Every TCP direction seen so far, fed one segment at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = MAX_CONNECTIONS) -> None:
+        self.max_connections = max_connections
         self._streams: dict[tuple[str, int, str, int], _Direction] = {}
         self._expected_ws: set[tuple[str, int, str, int]] = set()
         # Directions closed by FIN/RST -> their final sequence number, so that a segment resent
@@ -198,8 +202,7 @@ class TcpStreamTable:
             if state is None or state.isn_next != isn_next:
                 if state is not None:
                     self._finish(state)  # a new connection on the same 4-tuple
-                state = _Direction(Endpoint(src_ip, src_port, "tcp"), Endpoint(dst_ip, dst_port, "tcp"), isn_next, True)
-                self._streams[key] = state
+                state = self._open(key, isn_next, True)
                 self._closed.pop(key, None)
             seq = isn_next  # data on a SYN (TCP Fast Open) starts after the SYN's sequence number
         if state is None:
@@ -210,8 +213,7 @@ class TcpStreamTable:
             if closed_at is not None and _seq_diff(seq + len(payload), closed_at) <= 0:
                 self.last_feed_class = FEED_RETRANSMISSION  # data resent after the FIN we already saw
                 return []
-            state = _Direction(Endpoint(src_ip, src_port, "tcp"), Endpoint(dst_ip, dst_port, "tcp"), seq, False)
-            self._streams[key] = state
+            state = self._open(key, seq, False)
         feed_class = FEED_OTHER
         if payload and state.mode != _IGNORED:
             feed_class = self._accept(state, key, seq, payload)
@@ -237,6 +239,20 @@ class TcpStreamTable:
                 feed_class = FEED_OTHER
         self.last_feed_class = feed_class
         return self._out
+
+    def _open(self, key: tuple[str, int, str, int], next_seq: int, syn_seen: bool) -> _Direction:
+        """A new direction, the oldest one given up first when ``max_connections`` are open."""
+        self._streams.pop(key, None)
+        while len(self._streams) >= self.max_connections:
+            old_key, old = next(iter(self._streams.items()))
+            self._finish(old)
+            del self._streams[old_key]
+            self._diagnose("tcp-connection-limit", self._frame,
+                           f"more than {self.max_connections:,} TCP directions open: gave up the oldest, "
+                           f"{old.src.address()} -> {old.dst.address()} (--limit tcp-connections=N raises it)")
+        state = _Direction(Endpoint(key[0], key[1], "tcp"), Endpoint(key[2], key[3], "tcp"), next_seq, syn_seen)
+        self._streams[key] = state
+        return state
 
     def flush(self) -> list[StreamMessage]:
         """End of capture: give up on holes, deliver what follows them, report leftovers."""

@@ -30,10 +30,14 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#define MAX_RECORD (256 * 1024)   /* ladder.ingest.MAX_RECORD */
-#define MAX_VLAN_TAGS 8           /* decoders.linklayer.MAX_VLAN_TAGS */
-#define TIMESTAMP_JUMP_MS 2000.0  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
-#define JITTER_BUFFER_MS 60.0     /* ladder.rtp_streams.JITTER_BUFFER_MS */
+/* The constants Python owns, given once by set_constants() (ladder/rtp_streams.py does it at
+ * import), so the two paths cannot drift apart; no Accelerator is made before. */
+static int constants_set = 0;
+static int64_t MAX_RECORD;        /* ladder.ingest.MAX_RECORD */
+static int64_t MAX_TS_NS;         /* ladder.ingest.MAX_TS_NS: at most 2**62 - 1, so two add up */
+static int MAX_VLAN_TAGS;         /* decoders.linklayer.MAX_VLAN_TAGS */
+static double TIMESTAMP_JUMP_MS;  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
+static double JITTER_BUFFER_MS;   /* ladder.rtp_streams.JITTER_BUFFER_MS */
 #define LINKTYPE_NULL 0
 #define LINKTYPE_ETHERNET 1
 #define LINKTYPE_RAW_12 12
@@ -44,7 +48,7 @@
 #define LINKTYPE_LINUX_SLL 113
 #define LINKTYPE_LINUX_SLL2 276
 #define RELEASE_GIL_BYTES (64 * 1024)
-#define MAX_IFACES 64             /* pcapng interfaces the scan times; packets of others go to Python */
+#define MAX_IFACES 64             /* pcapng interfaces the scan times (exported: ladder.ingest reads it) */
 
 /* Attribute names of rtp_streams._State and series.SeriesBuilder, interned once. */
 enum {
@@ -94,7 +98,7 @@ typedef struct {
     int udp_only;              /* media off: take every fast-path datagram, only to count it */
     /* the record format configured for the scan functions */
     int swapped, nano, hlen, linktype;
-    PyObject *interfaces;      /* pcapng: tuple of (linktype, units per second, offset_s) */
+    PyObject *interfaces;      /* pcapng: tuple of (linktype, units per second or 0, offset_ns) */
     long long iface_counts[MAX_IFACES];  /* pcapng: frames taken per interface, until taken */
     /* results of the last scan */
     Py_ssize_t count;
@@ -377,13 +381,17 @@ static void series_open(Slot *s, int64_t ts_ns, double delta, double jitter)
         ((int64_t *)s->cols[3].buf)[i] = s->s_packets;
         s->s_packets = 0;
     }
-    int64_t index = (ts_ns - s->s_origin) / s->s_width;  /* ts_ns >= end_ns > origin */
+    int64_t index = (ts_ns - s->s_origin) / s->s_width;  /* ts_ns >= end_ns > origin, both in [0, MAX_TS_NS] */
     while (index >= s->s_max_points) {
         series_halve(s);
         index >>= 1;
     }
     s->s_index = index;
-    s->s_end = s->s_origin + (index + 1) * s->s_width;
+    /* origin + (index + 1) * width; past INT64_MAX it is no bound at all, as in Python */
+    int64_t span, end;
+    if (__builtin_mul_overflow(index + 1, s->s_width, &span) || __builtin_add_overflow(s->s_origin, span, &end))
+        end = INT64_MAX;
+    s->s_end = end;
     s->s_delta = delta;
     s->s_jitter = jitter;
     s->s_lost = 0;
@@ -597,6 +605,10 @@ static PyObject *Accelerator_new(PyTypeObject *type, PyObject *args, PyObject *k
     int udp_only = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p", keywords, &udp_only))
         return NULL;
+    if (!constants_set) {
+        PyErr_SetString(PyExc_RuntimeError, "ladder._accel.set_constants() first");
+        return NULL;
+    }
     Accelerator *self = (Accelerator *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
@@ -838,7 +850,8 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
             return NULL;
         }
         links[k] = l;
-        units[k] = u;
+        /* An offset outside the timestamp range would let the sum overflow: never taken. */
+        units[k] = o < -MAX_TS_NS || o > MAX_TS_NS ? 0 : u;
         offsets[k] = o;
     }
     const uint8_t *buf = view.buf;
@@ -859,13 +872,18 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
         int64_t unit = units[iface];
         uint64_t ticks = (uint64_t)rd32(b + 12, swapped) << 32 | rd32(b + 16, swapped);
         int64_t ts_ns;
-        if (unit == 1000000 && ticks < (uint64_t)INT64_MAX / 1000)
+        /* Both terms within +-MAX_TS_NS, so the sum cannot overflow; a time outside
+         * [0, MAX_TS_NS] goes to Python, which clamps it with a warning. Other resolutions
+         * (units 0) too: Python's exact integer arithmetic. */
+        if (unit == 1000000 && ticks <= (uint64_t)MAX_TS_NS / 1000)
             ts_ns = (int64_t)ticks * 1000;
-        else if (unit == 1000000000 && ticks <= (uint64_t)INT64_MAX)
+        else if (unit == 1000000000 && ticks <= (uint64_t)MAX_TS_NS)
             ts_ns = (int64_t)ticks;
         else
-            break;  /* other resolutions: Python's exact integer arithmetic */
-        ts_ns += offsets[iface] * 1000000000LL;
+            break;
+        ts_ns += offsets[iface];  /* nanoseconds, |offset| <= MAX_TS_NS (ingest checks) */
+        if (ts_ns < 0 || ts_ns > MAX_TS_NS)
+            break;
         if (!take_frame(self, (int)links[iface], b + 28, caplen, ts_ns, frames + count + 1))
             break;
         if (count == 0)
@@ -922,7 +940,7 @@ static PyMethodDef Accelerator_methods[] = {
     {"configure_pcap", (PyCFunction)Accelerator_configure_pcap, METH_VARARGS,
      "configure_pcap(big_endian, nano, record_header_len, linktype)"},
     {"configure_pcapng", (PyCFunction)Accelerator_configure_pcapng, METH_VARARGS,
-     "configure_pcapng(big_endian, ((linktype, units_per_second, offset_s), ...))"},
+     "configure_pcapng(big_endian, ((linktype, units_per_second or 0, offset_ns), ...))"},
     {"scan_pcap", (PyCFunction)Accelerator_scan_pcap, METH_VARARGS,
      "scan_pcap(buf, pos, end, frames) -> position of the first record not taken"},
     {"scan_pcapng", (PyCFunction)Accelerator_scan_pcapng, METH_VARARGS,
@@ -945,9 +963,42 @@ static PyTypeObject AcceleratorType = {
     .tp_new = Accelerator_new,
 };
 
+/* set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms) */
+static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"max_record", "max_ts_ns", "max_vlan_tags", "timestamp_jump_ms",
+                               "jitter_buffer_ms", NULL};
+    long long max_record, max_ts_ns;
+    int max_vlan_tags;
+    double jump, buffer;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "LLidd", keywords, &max_record, &max_ts_ns, &max_vlan_tags,
+                                     &jump, &buffer))
+        return NULL;
+    /* The overflow-freedom of the scans rests on these bounds. */
+    if (max_record <= 0 || max_record > (1 << 30) || max_ts_ns <= 0 || max_ts_ns > (INT64_C(1) << 62) - 1
+        || max_vlan_tags < 0) {
+        PyErr_SetString(PyExc_ValueError, "constants out of the range the scans are safe for");
+        return NULL;
+    }
+    MAX_RECORD = max_record;
+    MAX_TS_NS = max_ts_ns;
+    MAX_VLAN_TAGS = max_vlan_tags;
+    TIMESTAMP_JUMP_MS = jump;
+    JITTER_BUFFER_MS = buffer;
+    constants_set = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef accel_functions[] = {
+    {"set_constants", (PyCFunction)(void (*)(void))accel_set_constants, METH_VARARGS | METH_KEYWORDS,
+     "set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms): the values "
+     "Python owns, once before the first Accelerator"},
+    {NULL},
+};
+
 static struct PyModuleDef accel_module = {
     PyModuleDef_HEAD_INIT, "ladder._accel",
-    "The compiled RTP fast path of the ingest loop (optional: ladder falls back to Python).", -1, NULL,
+    "The compiled RTP fast path of the ingest loop (optional: ladder falls back to Python).", -1, accel_functions,
 };
 
 PyMODINIT_FUNC PyInit__accel(void)
@@ -962,6 +1013,10 @@ PyMODINIT_FUNC PyInit__accel(void)
     PyObject *module = PyModule_Create(&accel_module);
     if (module == NULL)
         return NULL;
+    if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     Py_INCREF(&AcceleratorType);
     if (PyModule_AddObject(module, "Accelerator", (PyObject *)&AcceleratorType) < 0) {
         Py_DECREF(&AcceleratorType);

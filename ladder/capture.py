@@ -17,6 +17,7 @@ from typing import Callable
 from decoders.records import Diagnostic
 from ladder.errors import CaptureError
 from ladder.ingest import CaptureReader, UnknownFormat
+from ladder.limits import Limits
 from ladder.pipeline import Pipeline
 from ladder.progress import Progress
 
@@ -58,20 +59,23 @@ def load_capture(
     tls_keylog: str | None = None,
     progress: Callable[[Progress], None] | None = None,
     media: bool = True,
+    limits: Limits | None = None,
 ) -> Capture:
-    """Read the capture at ``path`` (``-`` for stdin) with the chosen engine."""
+    """Read the capture at ``path`` (``-`` for stdin) with the chosen engine, within ``limits``
+    (``ladder.limits``; the defaults when None)."""
+    limits = limits or Limits()
     if engine not in ENGINES:
         raise CaptureError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     with _BulkLoad() as bulk:
         if engine == "pyshark" or tls_keylog:
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits)
         try:
-            return _load_fast(path, progress, media, bulk)
+            return _load_fast(path, progress, media, bulk, limits)
         except UnknownFormat as exc:
             if engine == "dpkt":
                 raise
             print(f"ladder: notice: {exc}; reading it with tshark (pyshark engine)", file=sys.stderr)
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits)
 
 
 class _BulkLoad:
@@ -102,10 +106,12 @@ class _BulkLoad:
         gc.set_threshold(*self._threshold)
 
 
-def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad) -> Capture:
-    pipeline = Pipeline(media=media)
+def _load_fast(
+    path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad, limits: Limits
+) -> Capture:
+    pipeline = Pipeline(media=media, limits=limits)
     started = time.monotonic()
-    with CaptureReader(path) as reader:
+    with CaptureReader(path, max_gzip_ratio=limits.gzip_ratio) as reader:
         def tick() -> None:
             bulk.settle()
             if progress is not None:
@@ -122,11 +128,11 @@ def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bo
 
 def _load_pyshark(
     path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str],
-    bulk: _BulkLoad,
+    bulk: _BulkLoad, limits: Limits,
 ) -> Capture:
     from ladder.pyshark_engine import DecryptedSip, read_frames_pyshark
 
-    pipeline = Pipeline(media=media)
+    pipeline = Pipeline(media=media, limits=limits)
     started = time.monotonic()
     link_types: dict[int, int] = {}
     number = 0

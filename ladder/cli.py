@@ -24,7 +24,9 @@ LIVE_OPTIONS = ("-d", "--device", "-L", "--listen")
 
 def error(message: str) -> None:
     """One line on stderr in the documented form."""
-    print(f"ladder: error: {message}", file=sys.stderr)
+    from ladder.textsafe import safe_text
+
+    print(f"ladder: error: {safe_text(message)}", file=sys.stderr)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -70,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except MemoryError:
+        # The limits (docs/SECURITY.md) keep a hostile capture from getting here; a machine
+        # with less memory than the capture needs still gets one line, not a traceback.
+        error("out of memory while reading the capture; lower the limits (--max NAME=N) or use a bigger machine")
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 from ladder.capture import ENGINES, load_capture
+from ladder.limits import LIMITS, limit_warnings, parse_limits
+from ladder.textsafe import safe_text
 
 
 def add_capture_arguments(parser, *, stdin: bool = True, optional: bool = False) -> None:
@@ -16,18 +18,23 @@ def add_capture_arguments(parser, *, stdin: bool = True, optional: bool = False)
                         help="capture reader: auto (ours, tshark for formats we do not read), dpkt, pyshark")
     parser.add_argument("--tls-keylog", metavar="FILE",
                         help="SSLKEYLOGFILE key log: decrypt SIP over TLS (through tshark)")
+    parser.add_argument("--max", action="append", dest="limits", metavar="NAME=N",
+                        help="raise a limit for hostile captures (repeatable): " + ", ".join(LIMITS)
+                        + " (defaults in docs/SECURITY.md)")
 
 
 def load_capture_from_args(args, *, media: bool = True, progress=None):
     """The capture the command line names, with each file-level problem (a truncated last
     record, say) as one warning line on stderr: every command says the same thing."""
+    limits = parse_limits(getattr(args, "limits", None))
     capture = load_capture(
         args.file,
         engine=getattr(args, "engine", "auto"),
         tls_keylog=getattr(args, "tls_keylog", None),
         progress=progress,
         media=media,
+        limits=limits,
     )
-    for problem in capture.errors:
-        print(f"ladder: warning: {problem}", file=sys.stderr)
+    for problem in capture.errors + limit_warnings(capture.diagnostics, limits):
+        print(f"ladder: warning: {safe_text(problem)}", file=sys.stderr)
     return capture

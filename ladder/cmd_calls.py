@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 
 from ladder.calls import Call, build_calls
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
-from ladder.textsafe import safe_text
+from ladder.textsafe import json_text, safe_text
 
 
 def add_parser(subparsers) -> None:
@@ -86,7 +85,7 @@ def run(args) -> int:
     capture = load_capture_from_args(args, media=False)
     calls = build_calls(capture)
     if args.json:
-        print(json.dumps({"calls": [call_dict(c) for c in calls]}, indent=2, ensure_ascii=False))
+        print(json_text({"calls": [call_dict(c) for c in calls]}, indent=2))
     else:
         print(format_table(calls), end="")
     return 0

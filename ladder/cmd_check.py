@@ -7,7 +7,6 @@ any call has one, 2 on bad input (unreadable capture, unknown reference or code)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -23,6 +22,7 @@ from ladder.continuity import Break, damage_note, find_breaks
 from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.reference import load_references
+from ladder.textsafe import json_text, safe_text
 
 
 def add_parser(subparsers) -> None:
@@ -102,11 +102,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     if args.json:
-        json.dump(_json(args.file, [r for r, _ in results], breaks, capture.sip_messages), out, indent=2)
-        out.write("\n")
+        document = _json(args.file, [r for r, _ in results], breaks, capture.sip_messages)
+        out.write(json_text(document, indent=2, ensure_ascii=True) + "\n")
     else:
         from ladder.render_text import render_text
-        from ladder.textsafe import safe_text
 
         for line in capture_notes(breaks, capture.sip_messages):
             out.write(safe_text(f"Capture: {line}") + "\n\n")
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_line(result: CheckResult) -> str:
     verdict = "conforms" if result.conforms else f"deviates ({result.severity})"
-    return f"Call {result.index} {result.call_id}: {verdict}; {verdict_line(result)}"
+    return safe_text(f"Call {result.index} {result.call_id}: {verdict}; {verdict_line(result)}")
 
 
 def totals_line(results: list[CheckResult]) -> str:

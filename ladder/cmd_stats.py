@@ -8,12 +8,12 @@ the result is written (to stdout). File-level problems are one line each on stde
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ladder.capture import Capture
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.progress import terminal_meter
+from ladder.textsafe import json_text, safe_lines
 
 
 def add_parser(subparsers) -> None:
@@ -89,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
     capture = load_capture_from_args(args, media=not args.no_media, progress=meter)
     stats = compute_stats(capture)
     if args.json:
-        json.dump(stats, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(json_text(stats, indent=2, ensure_ascii=True) + "\n")
     else:
-        print(format_stats(stats))
+        print(safe_lines(format_stats(stats)))
     return 0

@@ -3,12 +3,11 @@ the call each belongs to and its media problems."""
 
 from __future__ import annotations
 
-import json
 
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.errors import UsageError
 from ladder.rtp_streams import RtpStream
-from ladder.textsafe import safe_text
+from ladder.textsafe import json_text, safe_text
 
 
 def add_parser(subparsers) -> None:
@@ -135,7 +134,7 @@ def run(args) -> int:
     capture = load_capture_from_args(args)
     rows = collect(capture, args.call)
     if args.json:
-        print(json.dumps({"streams": rows}, indent=2, ensure_ascii=False))
+        print(json_text({"streams": rows}, indent=2))
     else:
         print(format_table(rows) if rows else "no RTP streams\n", end="")
     return 0

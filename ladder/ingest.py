@@ -17,15 +17,30 @@ import struct
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple
 
 from ladder.errors import CaptureError
+
+try:  # pcapng interfaces the accelerator times; packets of later ones go to Python
+    from ladder._accel import MAX_IFACES as ACCELERATED_INTERFACES
+except ImportError:  # not built: nothing is accelerated
+    ACCELERATED_INTERFACES = 0
 
 CHUNK_SIZE = 1 << 20
 # A packet record longer than this is corrupt, not a jumbo frame (pcap's own cap is 256 KiB).
 MAX_RECORD = 256 * 1024
 # Non-packet pcapng blocks (name resolution, secrets, comments) may be larger, but not absurd.
 MAX_BLOCK = 16 * 1024 * 1024
+# Timestamps are kept in [0, MAX_TS_NS] (1970 to 2116): every later sum and difference of two
+# of them fits a signed 64-bit integer, which the compiled path relies on. Classic pcap's
+# 32-bit seconds never leave the range; a pcapng if_tsoffset or if_tsresol can.
+MAX_TS_NS = (1 << 62) - 1
+# Decompressed bytes per compressed byte beyond which a gzip capture is taken for a bomb
+# (real captures compress 2-20 times; zeros reach 1,000), checked once this much came out.
+MAX_GZIP_RATIO = 100
+GZIP_RATIO_FLOOR = 16 * 1024 * 1024
+# Distinct file-level problem lines kept; repeats of one kind fold into a count.
+MAX_ERRORS = 100
 
 PCAP_MAGICS = {
     # magic as read little-endian -> (byte order, nanosecond, extra record bytes)
@@ -37,10 +52,18 @@ PCAP_MAGICS = {
     0x34CDB2A1: (">", False, 8),
 }
 # The link type of a record standing for a run of frames the accelerator took:
-# (last ts, ACCELERATED, None, first ts, frames, frames, 0) (see ``CaptureReader.records``).
+# (last ts, ACCELERATED, AcceleratedRun, 0, 0, 0, 0) (see ``CaptureReader.records``).
 ACCELERATED = -1
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+
+
+class AcceleratedRun(NamedTuple):
+    """A run of frames the accelerator took, in the ``buf`` slot of an ``ACCELERATED`` record."""
+
+    first_ts_ns: int
+    last_ts_ns: int
+    frames: int
 
 
 class UnknownFormat(CaptureError):
@@ -66,23 +89,28 @@ class _PrefixedStream:
     def __init__(self, prefix: bytes, stream: BinaryIO):
         self._prefix = prefix
         self._stream = stream
+        self.consumed = len(prefix)  # bytes taken from the underlying stream (the gzip ratio's base)
 
     def read(self, size: int = -1) -> bytes:
         if self._prefix:
             if size < 0 or size >= len(self._prefix):
                 head, self._prefix = self._prefix, b""
-                rest = self._stream.read(-1 if size < 0 else size - len(head))
-                return head + (rest or b"")
+                rest = self._stream.read(-1 if size < 0 else size - len(head)) or b""
+                self.consumed += len(rest)
+                return head + rest
             head, self._prefix = self._prefix[:size], self._prefix[size:]
             return head
-        return self._stream.read(size)
+        data = self._stream.read(size)
+        self.consumed += len(data or b"")
+        return data
 
     def close(self) -> None:
         self._stream.close()
 
 
-def _open_stream(path: str) -> tuple[BinaryIO, int, bool]:
-    """The uncompressed byte stream of ``path`` (or stdin), the file size (0 unknown), gzip flag."""
+def _open_stream(path: str) -> tuple[BinaryIO, int, _PrefixedStream]:
+    """The uncompressed byte stream of ``path`` (or stdin), the file size (0 unknown), and the
+    raw stream under it (the same object unless gzip-compressed)."""
     if path == "-":
         raw: BinaryIO = sys.stdin.buffer
         size = 0
@@ -106,25 +134,34 @@ def _open_stream(path: str) -> tuple[BinaryIO, int, bool]:
     head = raw.read(2)
     stream = _PrefixedStream(head, raw)
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=stream, mode="rb"), size, True  # type: ignore[arg-type]
-    return stream, size, False  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=stream, mode="rb"), size, stream  # type: ignore[arg-type]
+    return stream, size, stream  # type: ignore[return-value]
 
 
 class CaptureReader:
     """Walks the records of one capture. Iterate ``records()`` for the fast tuple form or
     ``frames()`` for ``RawFrame`` objects. ``errors`` holds file-level problems, ``bytes_read``
-    the uncompressed bytes consumed so far, ``link_types`` frames per link type."""
+    the uncompressed bytes consumed so far, ``link_types`` frames per link type.
 
-    def __init__(self, path: str, stream: BinaryIO | None = None):
+    ``max_gzip_ratio`` bounds decompressed bytes per compressed byte (``MAX_GZIP_RATIO``): a
+    gzip bomb ends the walk with a clear message instead of running for hours. A problem that
+    repeats (a packet for an undeclared interface, an absurd timestamp) is one line with a
+    count, however often it occurs."""
+
+    def __init__(self, path: str, stream: BinaryIO | None = None, *, max_gzip_ratio: int = MAX_GZIP_RATIO):
         """``stream`` (a live capture's pipe, ``ladder.live_source``) is read instead of opening
         ``path``, which then only names it; its ``read(n)`` may return fewer bytes than asked."""
         self.path = path
         self.label = "stdin" if path == "-" else path
         if stream is not None:
-            self._stream, self.file_size, self.compressed = stream, 0, False
+            self._stream, self.file_size, self._raw = stream, 0, stream
         else:
-            self._stream, self.file_size, self.compressed = _open_stream(path)
+            self._stream, self.file_size, self._raw = _open_stream(path)
+        self.compressed = self._stream is not self._raw
+        self.max_gzip_ratio = max_gzip_ratio
         self.errors: list[str] = []
+        self._repeats: dict[object, list[int]] = {}  # kind -> [index in errors, repeats]
+        self._dropped_errors = 0
         self.bytes_read = 0
         self.link_types: dict[int, int] = {}
         self.isb_drops: int | None = None  # the latest isb_ifdrop of a pcapng statistics block
@@ -156,10 +193,53 @@ class CaptureReader:
             if not more:
                 self._eof = True
                 break
+            if self.compressed and self._bomb(self._base + len(self._buf) + len(more)):
+                self._eof = True
+                self._read_failed = True
+                break
             self._base += self._pos
             self._buf = self._buf[self._pos :] + more
             self._pos = 0
         return len(self._buf) - self._pos >= need
+
+    def _bomb(self, produced: int) -> bool:
+        """Whether ``produced`` decompressed bytes exceed the ratio allowed to the compressed
+        bytes read so far; then the reason is the file's last problem line."""
+        if produced < GZIP_RATIO_FLOOR or produced <= self._raw.consumed * self.max_gzip_ratio:
+            return False
+        self.errors.append(
+            f"{self.label}: decompressed data exceeds {self.max_gzip_ratio} times the compressed size "
+            f"after {produced:,} bytes (a gzip bomb?); stopped reading there "
+            f"(--max gzip-ratio=N raises the limit)"
+        )
+        return True
+
+    def warn(self, kind: object, message: str) -> None:
+        """One problem line; a problem of the same ``kind`` again only counts (``fold_warnings``)."""
+        seen = self._repeats.get(kind)
+        if seen is not None:
+            seen[1] += 1
+        elif len(self.errors) >= MAX_ERRORS:
+            self._dropped_errors += 1
+        else:
+            self._repeats[kind] = [len(self.errors), 0]
+            self.errors.append(message)
+
+    def fold_warnings(self) -> None:
+        """Write the repeat counts into the problem lines (at the end of the walk)."""
+        for index, repeats in self._repeats.values():
+            if repeats:
+                self.errors[index] += f" ({repeats:,} more like it)"
+        self._repeats.clear()
+        if self._dropped_errors:
+            self.errors.append(f"{self.label}: {self._dropped_errors:,} more problems of other kinds not listed")
+            self._dropped_errors = 0
+
+    def _clamped(self, ts_ns: int, where: int) -> int:
+        """``ts_ns`` kept within [0, MAX_TS_NS], with one folded warning for all such frames."""
+        self.warn("timestamp", f"{self.label}: absurd timestamp {ts_ns} ns at byte {where}; clamped to "
+                  f"{'0' if ts_ns < 0 else 'the year 2116'}")
+        return 0 if ts_ns < 0 else MAX_TS_NS
 
     def close(self) -> None:
         if self._stream is not sys.stdin.buffer:
@@ -187,8 +267,8 @@ class CaptureReader:
         file is empty or no capture at all (``UnknownFormat`` for other capture formats).
 
         With ``accelerator`` (``ladder.pipeline.Pipeline.accelerator()``), each run of frames
-        it takes straight from the buffer is one record ``(last_ts_ns, ACCELERATED, None,
-        first_ts_ns, frames, frames, 0)`` instead."""
+        it takes straight from the buffer is one record ``(last_ts_ns, ACCELERATED,
+        AcceleratedRun(first_ts_ns, last_ts_ns, frames), 0, 0, 0, 0)`` instead."""
         if not self._fill(4):
             if self.errors:
                 raise CaptureError(self.errors[0])
@@ -248,7 +328,8 @@ class CaptureReader:
                             count = accelerator.count
                             frames += count
                             pos = taken
-                            yield accelerator.last_ts, ACCELERATED, None, accelerator.first_ts, count, count, 0
+                            last = accelerator.last_ts
+                            yield last, ACCELERATED, AcceleratedRun(accelerator.first_ts, last, count), 0, 0, 0, 0
                             continue
                         # The scan stopped at this record: it is Python's.
                     sec, frac, caplen, origlen = unpack(buf, pos)
@@ -279,6 +360,7 @@ class CaptureReader:
                     self._truncated("record header", hlen)
                 return
         finally:
+            self.fold_warnings()
             link_count = frames
             if link_count:
                 self.link_types[linktype] = self.link_types.get(linktype, 0) + link_count
@@ -305,15 +387,16 @@ class CaptureReader:
                     if configured != generation:
                         _count_taken(accelerator, configured_links, link_counts)
                         configured = generation
-                        configured_links = tuple(interface[0] for interface in interfaces)
-                        accelerator.configure_pcapng(order == ">", tuple(i[:3] for i in interfaces))
+                        configured_links = tuple(interface[0] for interface in interfaces[:ACCELERATED_INTERFACES])
+                        accelerator.configure_pcapng(order == ">", _accelerated_interfaces(interfaces))
                     taken = accelerator.scan_pcapng(buf, pos, len(buf), frames)
                     if taken != pos:
                         count = accelerator.count
                         frames += count
                         self._pos = taken
                         self.bytes_read = self._base + taken
-                        yield accelerator.last_ts, ACCELERATED, None, accelerator.first_ts, count, count, 0
+                        last = accelerator.last_ts
+                        yield last, ACCELERATED, AcceleratedRun(accelerator.first_ts, last, count), 0, 0, 0, 0
                         continue
                     # The scan stopped at this block: it is Python's.
                 block_type = struct.unpack_from(order + "I", buf, pos)[0]
@@ -350,7 +433,7 @@ class CaptureReader:
                 self.bytes_read = self._base + self._pos
                 if block_type == 6 or block_type == 2:  # EPB, or the obsolete OPB
                     if block_len < 32:
-                        self.errors.append(f"{self.label}: packet block too short at byte {file_offset}")
+                        self.warn("short block", f"{self.label}: packet block too short at byte {file_offset}")
                         continue
                     if block_type == 6:
                         iface, ts_high, ts_low, caplen, origlen = struct.unpack_from(order + "IIIII", buf, body)
@@ -366,8 +449,9 @@ class CaptureReader:
                         )
                         return
                     if iface >= len(interfaces):
-                        self.errors.append(
-                            f"{self.label}: packet for undeclared interface {iface} at byte {file_offset}; skipped"
+                        self.warn(
+                            ("interface", iface),
+                            f"{self.label}: packet for undeclared interface {iface} at byte {file_offset}; skipped",
                         )
                         continue
                     linktype, units, offset_s, _snap = interfaces[iface]
@@ -378,12 +462,15 @@ class CaptureReader:
                         ts_ns = ticks
                     else:
                         ts_ns = ticks * 1_000_000_000 // units
+                    ts_ns += offset_s * 1_000_000_000
+                    if not 0 <= ts_ns <= MAX_TS_NS:
+                        ts_ns = self._clamped(ts_ns, file_offset)
                     link_counts[linktype] = link_counts.get(linktype, 0) + 1
                     frames += 1
-                    yield ts_ns + offset_s * 1_000_000_000, linktype, buf, data, caplen, origlen, file_offset
+                    yield ts_ns, linktype, buf, data, caplen, origlen, file_offset
                 elif block_type == 3:  # SPB: no interface id (0), no timestamp
                     if not interfaces:
-                        self.errors.append(f"{self.label}: simple packet before any interface at byte {file_offset}")
+                        self.warn("early SPB", f"{self.label}: simple packet before any interface at byte {file_offset}")
                         continue
                     origlen = struct.unpack_from(order + "I", buf, body)[0]
                     linktype, _units, _off, snap = interfaces[0]
@@ -400,9 +487,12 @@ class CaptureReader:
                     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", buf, body)
                     units, offset_s = self._idb_options(buf, body + 8, block_end, order)
                     interfaces.append((linktype, units, offset_s, snaplen))
-                    generation += 1
+                    if len(interfaces) <= ACCELERATED_INTERFACES:
+                        generation += 1  # the accelerator never sees the others: no reconfiguring
+
                 # SHB, NRB, ISB, DSB, custom and unknown blocks carry no frames: skipped.
         finally:
+            self.fold_warnings()
             if accelerator is not None:
                 _count_taken(accelerator, configured_links, link_counts)
             for linktype, count in link_counts.items():
@@ -419,13 +509,13 @@ class CaptureReader:
                 break
             value = pos + 4
             if value + length > end:
-                self.errors.append(f"{self.label}: interface option overruns its block; ignored")
+                self.warn("option overrun", f"{self.label}: interface option overruns its block; ignored")
                 break
             if code == 9 and length >= 1:
                 resol = buf[value]
                 exponent = resol & 0x7F
                 if exponent > 30 and not resol & 0x80:
-                    self.errors.append(f"{self.label}: absurd if_tsresol {resol}; microseconds assumed")
+                    self.warn(("tsresol", resol), f"{self.label}: absurd if_tsresol {resol}; microseconds assumed")
                 elif resol & 0x80:
                     units = 1 << min(exponent, 63)
                 else:
@@ -446,6 +536,19 @@ def _option_u64(buf: bytes, pos: int, end: int, order: str, wanted: int) -> int 
             return struct.unpack_from(order + "Q", buf, pos + 4)[0]
         pos += 4 + ((length + 3) & ~3)
     return None
+
+
+def _accelerated_interfaces(interfaces: list[tuple[int, int, int, int]]) -> tuple[tuple[int, int, int], ...]:
+    """The first ``ACCELERATED_INTERFACES`` interfaces as the accelerator takes them:
+    ``(linktype, units, offset_ns)``, units 0 where it must leave the packets to Python (a
+    resolution other than micro- or nanoseconds, an offset outside the timestamp range)."""
+    out = []
+    for linktype, units, offset_s, _snap in interfaces[:ACCELERATED_INTERFACES]:
+        offset_ns = offset_s * 1_000_000_000
+        if units not in (1_000_000, 1_000_000_000) or not -MAX_TS_NS <= offset_ns <= MAX_TS_NS:
+            units, offset_ns = 0, 0
+        out.append((linktype, units, offset_ns))
+    return tuple(out)
 
 
 def _count_taken(accelerator, links: tuple[int, ...], link_counts: dict[int, int]) -> None:

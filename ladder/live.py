@@ -192,7 +192,7 @@ class LiveSession:
 
 
 def call_ended(call, now_ns: int, linger_ns: int = LINGER_NS) -> bool:
-    """Whether a live call is over: answered-then-hung-up, failed, or any other request
+    """Whether a live call is over: hung up (completed), failed, or any other request
     answered, and quiet for ``linger_ns``; or quiet for ``IDLE_NS`` whatever its state."""
     quiet = now_ns - call.end_ns
     if quiet >= IDLE_NS:
@@ -200,11 +200,9 @@ def call_ended(call, now_ns: int, linger_ns: int = LINGER_NS) -> bool:
     if quiet < linger_ns:
         return False
     code = call.outcome.code
-    if code == "in-progress":
+    if code in ("setup", "ringing"):
         return False
-    if call.kind == "call" and code == "answered":
-        messages = call.messages
-        if any(not m.is_request and m.method == "BYE" and (m.status or 0) >= 200 for m in messages):
-            return True
-        return quiet >= UNACKED_NS and not any(m.is_request and m.method == "ACK" for m in messages)
+    if call.kind == "call" and code == "in-call":
+        # answered, no BYE yet: over only when the 2xx was never ACKed (RFC 3261 §13.3.1.4)
+        return quiet >= UNACKED_NS and not any(m.is_request and m.method == "ACK" for m in call.messages)
     return True

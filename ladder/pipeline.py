@@ -45,6 +45,7 @@ from decoders.records import Diagnostic, Endpoint, FrameRef
 from decoders.sip import looks_like_sip, parse_sip
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
 from ladder.ingest import ACCELERATED
+from ladder.limits import Limits
 from ladder.rtp_streams import RtpStreamTable, udp_only_accelerator
 
 IPPROTO_ICMP = 1
@@ -83,7 +84,8 @@ class Pipeline:
     ``feed_udp``, ``expect_sdp``, ``finish``, ``counts`` and ``diagnostics`` (``ladder audio``
     passes one that collects a stream's payloads; benchmarks pass a counting-only table)."""
 
-    def __init__(self, *, media: bool = True, media_table=None):
+    def __init__(self, *, media: bool = True, media_table=None, limits: Limits | None = None):
+        self.limits = limits = limits or Limits()
         self.media = media
         self.frames = 0
         self.first_ts_ns: int | None = None
@@ -95,12 +97,13 @@ class Pipeline:
         self.call_ids: set[str] = set()  # distinct Call-IDs so far, for progress reports
         self.rtcp_packets = 0
         self.streams: list = []
-        self._fragments = FragmentReassembler()
+        self._fragments = FragmentReassembler(max_datagrams=limits.fragment_datagrams,
+                                              max_pieces=limits.fragment_pieces)
         self._endpoints: dict[tuple[str, int, str], Endpoint] = {}
         self._media_frames = 0  # frames handed to the RTP table; split into classes at finish
         self._rtp = None
         if media:
-            self._rtp = media_table if media_table is not None else RtpStreamTable()
+            self._rtp = media_table if media_table is not None else RtpStreamTable(max_streams=limits.rtp_streams)
         # The TCP and SCTP reassemblers (and HEP's decoder) are made when first needed: most
         # captures need none of them, and their modules weigh on every command's start-up.
         self._tcp = None
@@ -178,14 +181,15 @@ class Pipeline:
                     media = 0
                     next_tick = number + every
                     tick()
-                if linktype == ACCELERATED:  # ``caplen`` frames of known streams, taken in C
-                    number += caplen
+                if linktype == ACCELERATED:  # frames of known streams, taken in C: ``buf`` tells
+                    taken = buf.frames
+                    number += taken
                     if feed_udp is None:
-                        classes["udp-other"] = classes.get("udp-other", 0) + caplen
+                        classes["udp-other"] = classes.get("udp-other", 0) + taken
                     else:
-                        media += caplen
+                        media += taken
                     if first_ts is None:
-                        first_ts = off
+                        first_ts = buf.first_ts_ns
                     continue
                 number += 1
                 if first_ts is None:
@@ -443,7 +447,7 @@ class Pipeline:
         if self._tcp is None:
             from decoders.tcpstreams import TcpStreamTable
 
-            self._tcp = TcpStreamTable()
+            self._tcp = TcpStreamTable(max_connections=self.limits.tcp_connections)
         messages = self._tcp.feed(ip.src, sport, ip.dst, dport, seq, flags, payload, frame)
         frame_class = self._tcp.last_feed_class
         self._take_stream_messages(messages)

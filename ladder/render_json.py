@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-import json
-
 from ladder.diagram import MEDIA, Ladder
+from ladder.textsafe import json_text
 
 SCHEMA_VERSION = 1
 
@@ -53,4 +52,4 @@ def ladder_dict(ladder: Ladder) -> dict:
 def render_json(ladders: list[Ladder]) -> str:
     """``{"calls": [...]}`` as indented JSON text ending with a newline."""
     document = {"version": SCHEMA_VERSION, "calls": [ladder_dict(ladder) for ladder in ladders]}
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document, indent=2) + "\n"

@@ -63,6 +63,7 @@ import struct
 from dataclasses import dataclass, field
 
 from decoders.errors import DecodeError
+from decoders.linklayer import MAX_VLAN_TAGS
 from decoders.records import Endpoint
 from decoders.rtcp import (
     ExtendedReport,
@@ -73,12 +74,8 @@ from decoders.rtcp import (
     decode_rtcp,
 )
 from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
+from ladder.ingest import MAX_RECORD, MAX_TS_NS
 from ladder.series import Series, SeriesBuilder
-
-try:
-    from ladder._accel import Accelerator
-except ImportError:  # not built (no C compiler at install time): the same paths in Python
-    Accelerator = None
 
 CONFIRM_AFTER = 4
 SSRC_CHANGE_CONFIRM_AFTER = 2
@@ -87,9 +84,25 @@ MAX_TS_STEP = 48_000  # one second of a 48 kHz clock per sequence step
 TIMESTAMP_JUMP_MS = 2_000  # an in-order packet whose timestamp leaps further is a "jump"
 MAX_DTMF_EVENTS = 1_000
 MAX_CANDIDATES = 4_096
+# Streams tracked at once (each costs a few KB, with its chart series). Past it a stream that
+# would be confirmed is not (its packets count as other UDP), counted once as ``rtp-stream-limit``
+# (its key is remembered among the last MAX_CANDIDATES refused): a million few-packet "streams"
+# is an attack, and must not take the memory of a million.
+MAX_STREAMS = 100_000
 DEFAULT_TELEPHONE_EVENT_PT = 101  # what Wireshark assumes without SDP (rtpevent preference)
 PT_CN, PT_CN_OLD = 13, 19
 JITTER_BUFFER_MS = 60.0  # the nominal fixed jitter buffer behind ``late_packets`` and the MOS
+
+try:
+    from ladder import _accel
+except ImportError:  # not built (no C compiler at install time): the same paths in Python
+    _accel = None
+Accelerator = None
+if _accel is not None:
+    # The constants both paths share are Python's: the C module takes them from here.
+    _accel.set_constants(max_record=MAX_RECORD, max_ts_ns=MAX_TS_NS, max_vlan_tags=MAX_VLAN_TAGS,
+                         timestamp_jump_ms=float(TIMESTAMP_JUMP_MS), jitter_buffer_ms=JITTER_BUFFER_MS)
+    Accelerator = _accel.Accelerator
 
 _SEQ_TS_SSRC = struct.Struct("!HII")
 _SSRC = struct.Struct("!I")
@@ -272,7 +285,8 @@ class RtpStreamTable:
     It is the baseline the cost of the statistics is measured against (bench/bench_ingest.py).
     """
 
-    def __init__(self, *, statistics: bool = True) -> None:
+    def __init__(self, *, statistics: bool = True, max_streams: int = MAX_STREAMS) -> None:
+        self.max_streams = max_streams
         if not statistics:
             self.feed_udp = self._feed_udp_counting  # the instance attribute shadows the method
         self._statistics = statistics
@@ -280,6 +294,8 @@ class RtpStreamTable:
         self._streams: dict[tuple, _State] = {}  # (src, sport, dst, dport, ssrc) -> confirmed
         self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
         self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
+        self._refused: set[tuple] = set()  # 4-tuple + SSRC refused at max_streams
+        self._final_counts: dict[str, int] | None = None  # set by finish()
         self._sdp: dict[tuple[str, int], _Sdp] = {}
         self._rtcp_ports: set[tuple[str, int]] = set()
         self._last_sr: dict[int, tuple[int, int]] = {}  # SSRC -> (NTP middle 32, arrival ns)
@@ -441,6 +457,8 @@ class RtpStreamTable:
         elif previous is not None:
             found_by = "ssrc-change"
         cand_key = flow + (ssrc,)
+        if cand_key in self._refused:
+            return None
         cand = self._candidates.get(cand_key)
         if cand is not None and cand.pt == pt:
             seq_step = (seq - cand.stop_seq) & 0xFFFF
@@ -450,6 +468,8 @@ class RtpStreamTable:
                 if cand.run >= CONFIRM_AFTER or found_by == "sdp" or (
                         found_by is not None and cand.run >= SSRC_CHANGE_CONFIRM_AFTER):
                     del self._candidates[cand_key]
+                    if self._full(cand_key):
+                        return None
                     self._confirm(cand, flow, found_by or "heuristic", sdp)
                 return cand
         if found_by != "sdp":
@@ -461,11 +481,24 @@ class RtpStreamTable:
             cand.time_ms = (ts_ns - self._base_ns) / 1e6
             self._candidates[cand_key] = cand
             return cand
+        self._candidates.pop(flow + (ssrc,), None)
+        if self._full(cand_key):
+            return None
         state = _State(src_ip, src_port, dst_ip, dst_port, ssrc, pt, seq, ts32, ts_ns, frame_no)
         state.time_ms = (ts_ns - self._base_ns) / 1e6
-        self._candidates.pop(flow + (ssrc,), None)
         self._confirm(state, flow, found_by, sdp)
         return state
+
+    def _full(self, key: tuple) -> bool:
+        """Whether ``max_streams`` are tracked: then the new stream ``key`` is refused, counted
+        and remembered (so its next packets cost nothing)."""
+        if len(self._streams) < self.max_streams:
+            return False
+        self.diagnostics["rtp-stream-limit"] = self.diagnostics.get("rtp-stream-limit", 0) + 1
+        if len(self._refused) >= MAX_CANDIDATES:
+            self._refused.clear()
+        self._refused.add(key)
+        return True
 
     def _confirm(self, state: _State, flow: tuple, found_by: str, sdp: _Sdp | None) -> None:
         state.found_by = found_by
@@ -735,6 +768,8 @@ class RtpStreamTable:
 
     # -- results -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        if self._final_counts is not None:
+            return self._final_counts
         fed = self._fed
         if self.accel is not None:
             self.accel.pull_all()
@@ -743,9 +778,15 @@ class RtpStreamTable:
         return {"rtp": rtp, "rtcp": self._rtcp, "other": fed - rtp - self._rtcp}
 
     def finish(self) -> list[RtpStream]:
-        if self.accel is not None:
-            self.accel.pull_all()
-        streams = [_snapshot(st) for st in self._streams.values()]
+        """The streams; the table is spent afterwards (``counts`` still answers). Each state is
+        freed as soon as its snapshot is made, so the two never all exist at once: that was
+        the peak memory of a capture with many streams."""
+        self._final_counts = self.counts()
+        for index in (self._flows, self._by_ssrc, self._by_endpoint, self._candidates):
+            index.clear()
+        streams = []
+        while self._streams:
+            streams.append(_snapshot(self._streams.popitem()[1]))
         streams.sort(key=lambda s: (s.first_ns, s.first_frame))
         return streams
 

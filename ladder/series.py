@@ -179,11 +179,11 @@ class SeriesBuilder:
     def finish(self) -> Series:
         """The non-empty buckets, the open one included, as a ``Series`` over these columns
         (the builder must not be fed afterwards)."""
-        if self._packets is None:  # one bucket only: no columns to allocate for it
-            if not self.packets:
+        if self._packets is None:  # one bucket only: no columns for it, one-item tuples (a short
+            if not self.packets:  # stream, as a flood of them has, costs a few hundred bytes)
                 return EMPTY
-            return Series(self.origin_ns, self.width_ns, array("d", [self.delta]), array("d", [self.jitter]),
-                          array("q", [self.lost]), array("q", [self.packets]), range(self.index, self.index + 1))
+            return Series(self.origin_ns + self.index * self.width_ns, self.width_ns, (self.delta,), (self.jitter,),
+                          (self.lost,), (self.packets,), range(1))
         self._close()
         n = self.index + 1
         counts = self._packets[:n]

@@ -2,11 +2,13 @@
 
 A SIP reason phrase or display name is attacker-controlled: ESC sequences could move the
 cursor, retitle the window or hide lines, and bidi/format characters can make a ladder lie.
-Everything from a capture goes through ``safe_text`` before it is printed.
+Everything from a capture goes through ``safe_text`` before it is printed, whole outputs
+through ``safe_lines``, and JSON through ``json_text``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 
@@ -18,6 +20,11 @@ _ESCAPE_RE = re.compile(
     r"|\x1b[ -/]*[0-~]?"
 )
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# What json.dumps leaves raw in a string though a terminal would act on it: DEL and C1 controls
+# (0x9b is an 8-bit CSI), the bidi embeddings, isolates and marks (they reorder what follows),
+# and the line/paragraph separators (line breaks to JavaScript and some terminals).
+_ASCII_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def safe_text(text: object) -> str:
@@ -34,6 +41,21 @@ def safe_text(text: object) -> str:
         elif unicodedata.category(ch) not in _UNSAFE_CATEGORIES:
             out.append(ch)
     return "".join(out)
+
+
+def safe_lines(text: str) -> str:
+    """A whole text output made safe line by line: the line breaks stay, nothing else does."""
+    if text.isascii() and not _ASCII_CONTROL_BUT_NEWLINE.search(text):
+        return text
+    return "\n".join(safe_text(line) for line in text.split("\n"))
+
+
+def json_text(value: object, **options) -> str:
+    """``json.dumps(value, ensure_ascii=False, **options)`` with every character a terminal
+    would act on (``_JSON_UNSAFE``) written as a ``\\u`` escape: the JSON means the same and
+    stays inert when piped to a terminal (json.dumps escapes C0 controls itself)."""
+    options.setdefault("ensure_ascii", False)
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(value, **options))
 
 
 def display_width(text: str) -> int:

@@ -1,0 +1,71 @@
+"""``ladder/_accel.c`` under AddressSanitizer and UndefinedBehaviorSanitizer.
+
+The extension is compiled with ``-fsanitize=address,undefined`` into a copy of the packages, and
+the fuzz harness (tests/fuzz_harness.py) replays the seed and regression corpus, then a bounded
+number of mutants, in a Python that preloads the ASan runtime. Any sanitizer report fails the
+test: a signed overflow (the timestamps of issue 15) as much as an out-of-bounds read."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+import fuzz_harness
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 120  # the seeds (27) and mutants: about 30 s of CPU under the sanitizers
+MINUTES = 3  # the wall-clock budget, for a loaded CI machine: the seeds always run in full
+
+
+def _asan_runtime(cc: str) -> str:
+    found = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    if not os.path.isabs(found) or not os.path.exists(found):
+        pytest.fail(f"{cc} has no libasan.so (install gcc's sanitizer runtime: scripts/setup.sh does)")
+    return found
+
+
+def build_sanitized(dest: Path) -> Path:
+    """A copy of ``ladder`` and ``decoders`` under ``dest`` whose accelerator is sanitized."""
+    for package in ("ladder", "decoders"):
+        shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    target = dest / "ladder" / ("_accel" + sysconfig.get_config_var("EXT_SUFFIX"))
+    command = [
+        "gcc", "-shared", "-fPIC", "-O1", "-g", "-fno-omit-frame-pointer", "-ffp-contract=off",
+        "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+        "-I" + sysconfig.get_paths()["include"], str(dest / "ladder" / "_accel.c"), "-o", str(target),
+    ]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return target
+
+
+def test_accelerator_under_asan_and_ubsan(tmp_path):
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the sanitized accelerator (scripts/setup.sh installs it)")
+    target = build_sanitized(tmp_path / "build")
+    env = dict(os.environ)
+    env.pop("PCAPLADDER_PURE_PYTHON", None)
+    env.update(
+        PYTHONPATH=str(tmp_path / "build"),
+        LD_PRELOAD=_asan_runtime("gcc"),
+        ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0",
+        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "fuzz_harness.py"), "--runs", str(RUNS), "--minutes", str(MINUTES),
+         "--seed", "15", "--memory-mb", "0"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    report = result.stderr
+    assert f"accelerator {target}" in report, report[-2000:]  # the sanitized build, not the usual one
+    assert "runtime error" not in report and "AddressSanitizer" not in report, report[-4000:]
+    assert result.returncode == 0, report[-4000:]
+    done = re.search(r"fuzz: (\d+) inputs, 0 finding\(s\)", report)
+    assert done is not None, report[-2000:]
+    assert int(done.group(1)) >= len(fuzz_harness.load_seeds()), report[-2000:]  # every seed replayed
