@@ -142,15 +142,20 @@ def compose(observed: Sequence[Observed], references: Sequence[Reference], *, th
         return whole
     units = transaction_units(observed)
     if any(u.method in ("INVITE", "BYE") for u in units):
-        parts = _invite_parts(observed, units, flows, references, threshold)
+        core, groups = _invite_core(units)
+        challenged, rest = _challenges(core)
+        choices = [[core]] + ([[challenged, rest]] if challenged and rest else [])
+        ways = [_invite_parts(observed, cores, groups, flows, threshold) for cores in choices]
     else:
-        parts = _flow_parts(observed, units, flows, threshold)
-    if len(parts) < 2:
-        return whole
-    composed = _assemble(observed, parts, whole, partial)
-    if composed.reference is not None and (whole.reference is None or composed.score > whole.score + 1e-9):
-        return composed
-    return whole
+        ways = [_flow_parts(observed, units, flows, threshold)]
+    best = whole
+    for parts in ways:
+        if len(parts) < 2:
+            continue
+        composed = _assemble(observed, parts, whole, partial)
+        if composed.reference is not None and (best.reference is None or composed.score > best.score + 1e-9):
+            best = composed
+    return best
 
 
 def _observed(observed: Sequence[Observed], units: Sequence[Unit]) -> tuple[list[Observed], tuple[int, ...]]:
@@ -158,13 +163,24 @@ def _observed(observed: Sequence[Observed], units: Sequence[Unit]) -> tuple[list
     return [observed[i] for i in indexes], indexes
 
 
-def _invite_parts(observed, units, flows, references, threshold) -> list[_Part]:
-    core, groups = _invite_core(units)
+def _challenges(core: list[Unit]) -> tuple[list[Unit], list[Unit]]:
+    """The core's INVITEs challenged (401 or 407) before the one that went on, and the rest:
+    an establishment may follow a challenge at any hop (RFC 3261 §22.2, §22.3)."""
+    last = max((i for i, u in enumerate(core) if u.method == "INVITE" and u.final not in _CHALLENGES), default=-1)
+    challenged = [u for u in core[:last] if u.method == "INVITE" and u.final in _CHALLENGES]
+    return challenged, [u for u in core if u not in challenged]
+
+
+def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], flows, threshold) -> list[_Part]:
+    """``cores`` (the core, or a challenge then the rest of the core) matched against whole
+    flows, the last one being the establishment; ``groups`` matched as episodes."""
     parts: list[_Part] = []
-    if core:
+    for number, core in enumerate(cores):
+        if not core:
+            continue
         steps, indexes = _observed(observed, core)
         match = match_call(steps, flows, threshold=threshold, partial=is_partial(steps))
-        parts.append(_Part(match.reference.id if match.reference else "?", match, indexes, core=True))
+        parts.append(_Part(match.reference.id if match.reference else "?", match, indexes, core=number == len(cores) - 1))
     candidates = episode_references(list(flows)) + [r for r in flows if r.kind not in ("call", "registration")]
     i = 0
     while i < len(groups):

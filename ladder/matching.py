@@ -129,7 +129,9 @@ def _message_equal(obs: Observed, step: Step) -> bool:
     if obs.status is None:
         return False
     if step.status is not None:
-        return obs.status == step.status
+        # RFC 3261 §22.1: a UAS challenges with 401, a proxy with 407; either one asks for
+        # the same thing, so a flow's challenge may come from either kind of server.
+        return obs.status == step.status or {obs.status, step.status} == {401, 407}
     return obs.status // 100 == step.status_class
 
 
@@ -331,7 +333,8 @@ def _score(pairs: Sequence[Pair]) -> float:
     matched = 0.0
     ref_count = 0.0
     obs_count = 0.0
-    for p in pairs:
+    last_seen = max((i for i, p in enumerate(pairs) if p.observed is not None), default=-1)
+    for index, p in enumerate(pairs):
         if p.kind == MATCH:
             # Optional steps (provisionals, retransmissions) weigh half: they must not make a
             # flow with many of them look closer than the messages that decide the outcome.
@@ -344,7 +347,9 @@ def _score(pairs: Sequence[Pair]) -> float:
             ref_count += 1
             obs_count += 1
         elif p.kind == MISSING:
-            ref_count += 0 if p.step.optional else 1
+            # A step after the call's last message may not have happened yet when the capture
+            # stopped: weaker evidence against the flow than a gap in the middle.
+            ref_count += 0 if p.step.optional else (0.5 if index > last_seen else 1)
         elif p.kind == UNEXPECTED:
             obs_count += _skip_observed_cost(p.observed)
     total = ref_count + obs_count
@@ -426,9 +431,17 @@ def _tails(observed: Sequence[Observed], variants: list[Reference]) -> list[Refe
 
 
 def _better(a: Alignment, b: Alignment) -> bool:
+    """Higher score; on a tie the more specific flow (more exact codes: a 407 challenge
+    rather than any 4xx), then the fewer variant changes, then the earlier flow."""
     if abs(a.score - b.score) > 1e-9:
         return a.score > b.score
+    if _specific(a) != _specific(b):
+        return _specific(a) > _specific(b)
     return a.reference.cost < b.reference.cost
+
+
+def _specific(alignment: Alignment) -> int:
+    return sum(p.step.status is not None for p in alignment.pairs if p.kind == MATCH and not p.step.is_request)
 
 
 def is_partial(observed: Sequence[Observed]) -> bool:
