@@ -49,6 +49,14 @@ _VIA = re.compile(r"^(?:Via|v)\s*:\s*SIP/2\.0/(\w+)", re.IGNORECASE | re.MULTILI
 
 
 CORRECTIONS: list[str] = []  # where the bytes differ from the printed text, and why
+# Text errors of the RFCs, corrected so that each sample shows the service, not the typo:
+# (sample, F-number) -> (printed, corrected, why).
+ERRATA = {
+    ("rfc5359-2.2-consultation-hold", 19): (
+        b"Call-ID: 9876543210@atlanta.example.com", b"Call-ID: 9876543210@biloxi.example.com",
+        "Carol's 180 carries another Call-ID than the INVITE it answers (F17)",
+    ),
+}
 
 
 class BuildError(Exception):
@@ -71,7 +79,12 @@ def parse(text: str) -> list[Sample]:
     def close() -> None:
         if block is not None and samples:
             head = samples[-1].messages.pop()
-            samples[-1].messages.append((*head[:3], assemble(block, f"{samples[-1].stem} F{head[0]}")))
+            raw = assemble(block, f"{samples[-1].stem} F{head[0]}")
+            erratum = ERRATA.get((samples[-1].stem, head[0]))
+            if erratum is not None and erratum[0] in raw:
+                raw = raw.replace(erratum[0], erratum[1])
+                CORRECTIONS.append(f"{samples[-1].stem} F{head[0]}: {erratum[2]}")
+            samples[-1].messages.append((*head[:3], raw))
 
     for line in text.split("\n"):
         if line.startswith("#"):  # a comment at column 0 (messages are indented) ends a message
