@@ -261,7 +261,10 @@ def _with_termination(labels: list[str], core: _Part) -> list[str]:
     """``[core, episodes..., "BYE"]`` when the core's ending steps (``either``) were matched:
     the termination is then shown after the episodes it follows."""
     first, last = core.match.reference.either
-    ended = any(p.kind == MATCH and p.step is not None and first <= p.step.f <= last
-                for p in core.match.best.pairs)
-    return labels + ["BYE"] if ended else labels
+    matched = [p.step.f for p in core.match.best.pairs if p.kind == MATCH and p.step is not None]
+    if not any(first <= f <= last for f in matched):
+        return labels
+    if core.match.partial and all(first <= f <= last for f in matched):
+        labels = [label for label in labels if label != core.label]  # only its BYE was captured
+    return labels + ["BYE"]
 

@@ -404,6 +404,8 @@ def best_alignment(observed: Sequence[Observed], ref: Reference, *, forced: bool
     ties go to the variant with fewer changes, then to the first assignment tried. ``forced``
     (the user named this reference) aligns even a call that cannot play the flow's roles."""
     best: Alignment | None = None
+    if not forced and not tail and not any(o.is_request and o.method == ref.steps[0].method for o in observed):
+        return None  # nothing can play the flow's first request (see ``role_assignments``)
     columns = {c for o in observed for c in (o.src, o.dst)}
     for variant in _tails(observed, reference_variants(ref)) if tail else reference_variants(ref):
         if len(variant.roles) > len(columns) + 1 and not forced and not tail:
@@ -420,12 +422,13 @@ def best_alignment(observed: Sequence[Observed], ref: Reference, *, forced: bool
 
 def _tails(observed: Sequence[Observed], variants: list[Reference]) -> list[Reference]:
     """For a partial call: each variant cut to begin at a step the call's first message could
-    be, so that nothing before it is reported missing."""
+    be, so that nothing before it is reported missing. Not the flow's first step: that request
+    starts the flow, and the partial call's first message belongs to one already under way."""
     first = next((o for o in observed if not o.retransmission), None)
     cut: list[Reference] = []
     for variant in variants:
         for k, step in enumerate(variant.steps):
-            if first is not None and not step.retransmission and _message_equal(first, step):
+            if k and first is not None and not step.retransmission and _message_equal(first, step):
                 cut.append(replace(variant, steps=variant.steps[k:]))
     return cut
 

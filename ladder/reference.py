@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -523,6 +524,7 @@ def mirror_ending(ref: Reference) -> Reference:
     return replace(ref, steps=steps, variant=_join(ref.variant, "the other party ends the call"))
 
 
+@lru_cache(maxsize=512)
 def reference_variants(ref: Reference) -> list[Reference]:
     """The flow as written, each subset of its ``skip`` roles removed, each ``hop`` inserted
     (with and without record-route), and each of those ended by the other party (``either``)."""
