@@ -199,7 +199,7 @@ def _step_key(step: Step, roles: dict[str, int | None]) -> tuple | None:
     return (src, dst, step.method, step.status, step.retransmission)
 
 
-def _depends(first: Observed, then: Observed) -> bool:
+def _depends(first: Observed, then: Observed, hop_acks: frozenset[int] = frozenset()) -> bool:
     """Whether ``then`` can only follow ``first``: on the same link in the same direction
     (the sender's own order), or sent by ``first``'s receiver as its answer (back the same
     way: a response, the ACK of a response) or as the same message passed on (a proxy
@@ -209,10 +209,14 @@ def _depends(first: Observed, then: Observed) -> bool:
         return True
     if then.src != first.dst:
         return False
-    return then.dst == first.src or (then.method, then.status) == (first.method, first.status)
+    if then.dst == first.src:
+        return True
+    # An ACK of a non-2xx is each hop's own (RFC 3261 §17.1.1.3): no relay of another ACK.
+    relayed = first.f not in hop_acks and then.f not in hop_acks
+    return relayed and (then.method, then.status) == (first.method, first.status)
 
 
-def _commute(a: Observed, b: Observed) -> bool:
+def _commute(a: Observed, b: Observed, hop_acks: frozenset[int] = frozenset()) -> bool:
     """True when the order of ``a`` and ``b`` carries no meaning (see the module doc)."""
     if (a.src, a.dst) == (b.src, b.dst):
         # One link, one direction: the sender's order, except for responses of different
@@ -221,7 +225,20 @@ def _commute(a: Observed, b: Observed) -> bool:
         return not a.is_request and not b.is_request and a.method != b.method
     if a.status == 100 or b.status == 100:
         return True
-    return not _depends(a, b) and not _depends(b, a)
+    return not _depends(a, b, hop_acks) and not _depends(b, a, hop_acks)
+
+
+def _hop_acks(observed: Sequence[Observed]) -> frozenset[int]:
+    """F-numbers of the ACKs that acknowledge a non-2xx final response on their own hop (the
+    latest final response to INVITE that came back the other way on that link)."""
+    last_final: dict[tuple[int, int], int] = {}
+    found: set[int] = set()
+    for obs in observed:
+        if obs.method == "INVITE" and obs.status is not None and obs.status >= 200:
+            last_final[(obs.src, obs.dst)] = obs.status
+        elif obs.method == "ACK" and obs.status is None and last_final.get((obs.dst, obs.src), 0) >= 300:
+            found.add(obs.f)
+    return frozenset(found)
 
 
 def canonical_order(observed: Sequence[Observed], steps: Sequence[Step], roles: dict[str, int | None]) -> list[Observed]:
@@ -241,12 +258,13 @@ def canonical_order(observed: Sequence[Observed], steps: Sequence[Step], roles: 
         rank.append(queue.pop(0) if queue else None)
     slots = [i for i, r in enumerate(rank) if r is not None]
     items = [(rank[i], observed[i]) for i in slots]
+    hop_acks = _hop_acks(observed)
     changed = True
     while changed:
         changed = False
         for k in range(len(items) - 1):
             (ra, a), (rb, b) = items[k], items[k + 1]
-            if ra > rb and _commute(a, b):
+            if ra > rb and _commute(a, b, hop_acks):
                 items[k], items[k + 1] = items[k + 1], items[k]
                 changed = True
     result = list(observed)

@@ -457,15 +457,27 @@ def split_hop(ref: Reference, a: str, b: str, new: str, record_route: bool) -> R
 
     With ``record_route`` every message between them passes the proxy; without, only the
     initial INVITE transaction does (ACK for 2xx and later requests go end to end, RFC 3261
-    §16.6 step 4). The proxy answers the INVITE with its own optional 100 Trying."""
+    §16.6 step 4). The proxy answers the INVITE with its own optional 100 Trying. The ACK of a
+    non-2xx final response is hop by hop (§17.1.1.3): the proxy sends its own as soon as the
+    response reaches it, before or after passing the response on."""
     steps: list[Step] = []
     first_ack = next((i for i, s in enumerate(ref.steps) if s.method == "ACK"), len(ref.steps))
+    failed_at: int | None = None  # where the proxy received a non-2xx final response to INVITE
     for index, step in enumerate(ref.steps):
         between = {step.src, step.dst} == {a, b}
-        through = record_route or (index < first_ack and step.method in ("INVITE", "REGISTER"))
+        hop_ack = step.method == "ACK" and failed_at is not None
+        through = record_route or hop_ack or (index < first_ack and step.method in ("INVITE", "REGISTER"))
         if not between or not through:
             steps.append(step)
             continue
+        if hop_ack:
+            steps.append(replace(step, dst=new))
+            steps.insert(failed_at + 1, replace(step, src=new))
+            failed_at = None
+            continue
+        code = step.status or (step.status_class or 0) * 100
+        if step.method == "INVITE" and code >= 200:
+            failed_at = len(steps) if code >= 300 else None
         steps.append(replace(step, dst=new))
         if step.is_request and step.method == "INVITE" and not step.retransmission:
             steps.append(replace(step, src=new, dst=step.src, method="INVITE", status=100,
