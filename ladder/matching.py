@@ -440,13 +440,16 @@ def best_alignment(observed: Sequence[Observed], ref: Reference, *, forced: bool
 
 def _tails(observed: Sequence[Observed], variants: list[Reference]) -> list[Reference]:
     """For a partial call: each variant cut to begin at a step the call's first message could
-    be, so that nothing before it is reported missing. Not the flow's first step: that request
-    starts the flow, and the partial call's first message belongs to one already under way."""
+    be, so that nothing before it is reported missing. Not a flow's first INVITE: a re-INVITE
+    changes a session (RFC 3261 §14) where that one creates it; a refreshing SUBSCRIBE or
+    REGISTER may be the first step of its flow (RFC 6665 §4.1.2.1, RFC 3261 §10.2.1)."""
     first = next((o for o in observed if not o.retransmission), None)
     cut: list[Reference] = []
     for variant in variants:
         for k, step in enumerate(variant.steps):
-            if k and first is not None and not step.retransmission and _message_equal(first, step):
+            if k == 0 and step.method == "INVITE":
+                continue
+            if first is not None and not step.retransmission and _message_equal(first, step):
                 cut.append(replace(variant, steps=variant.steps[k:]))
     return cut
 
