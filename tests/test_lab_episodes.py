@@ -12,7 +12,6 @@ CANCELled (RFC 3261 §16.7), a 302 redirect (RFC 3261 §8.1.3.4) and an UPDATE b
 from __future__ import annotations
 
 import json
-import select
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, require_tool
-from test_kamailio_sipp import _unavailable, free_udp_port, kamailio_modules, stop, udp_bound, wait_until
+from test_kamailio_sipp import free_udp_port, kamailio_modules, start_sniffer, stop, udp_bound, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -59,18 +58,10 @@ def report(tmp_path_factory) -> dict:
     check = subprocess.run([kamailio, "-c", "-f", str(work / "episodes.cfg")], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr[-2000:]
     pcap = work / "episodes.pcap"
-    sniffer = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-U", "-n", "-w", str(pcap), "udp and (" + " or ".join(f"port {p}" for p in ports.values()) + ")"],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    sniffer = start_sniffer(tcpdump, pcap, ports.values())
     started: list[subprocess.Popen] = [sniffer]
     failures: list[str] = []
     try:
-        ready, _, _ = select.select([sniffer.stderr], [], [], 15)
-        line = sniffer.stderr.readline() if ready else ""
-        if "listening on" not in line:
-            stop(sniffer)
-            _unavailable(f"tcpdump cannot capture on lo: {line.strip() or 'no answer'}")
         with open(work / "kamailio.log", "w") as log:
             proxy = subprocess.Popen([kamailio, "-f", str(work / "episodes.cfg"), "-DD", "-E", "-Y", str(work)],
                                      stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
