@@ -180,7 +180,8 @@ def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], f
             continue
         steps, indexes = _observed(observed, core)
         match = match_call(steps, flows, threshold=threshold, partial=is_partial(steps))
-        parts.append(_Part(match.reference.id if match.reference else "?", match, indexes, core=number == len(cores) - 1))
+        label = match.reference.id if match.reference else "?"
+        parts.append(_Part(label, match, indexes, core=number == len(cores) - 1))
     candidates = episode_references(list(flows)) + [r for r in flows if r.kind not in ("call", "registration")]
     # Ties go to the earlier candidate: the one whose steps ask more of the content first, so
     # a re-INVITE that holds the call is named a hold (RFC 5359) rather than any re-INVITE.

@@ -417,7 +417,9 @@ def role_assignments(observed: Sequence[Observed], ref: Reference, *, tail: bool
     return result
 
 
-def best_alignment(observed: Sequence[Observed], ref: Reference, *, forced: bool = False, tail: bool = False) -> Alignment | None:
+def best_alignment(
+    observed: Sequence[Observed], ref: Reference, *, forced: bool = False, tail: bool = False
+) -> Alignment | None:
     """The best alignment of ``observed`` with ``ref`` over its variants and role assignments;
     ties go to the variant with fewer changes, then to the first assignment tried. ``forced``
     (the user named this reference) aligns even a call that cannot play the flow's roles."""

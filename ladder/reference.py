@@ -211,7 +211,8 @@ def parse_flows(text: str, origin: str = "<flow>") -> list[Reference]:
             current.either = (int(found.group(1)), int(found.group(2)))
         elif keyword == "episode":
             found = re.fullmatch(r"F(\d+)-F(\d+)", words[2]) if len(words) == 3 else None
-            if found is None or int(found.group(1)) > int(found.group(2)) or not _ID_RE.fullmatch(words[1].replace("/", "-")):
+            named = len(words) == 3 and _ID_RE.fullmatch(words[1].replace("/", "-"))  # "hold/resume"
+            if found is None or not named or int(found.group(1)) > int(found.group(2)):
                 raise fail(lineno, "expected: episode NAME F<first>-F<last>")
             current.episodes.append((words[1], int(found.group(1)), int(found.group(2))))
         elif keyword == "expect":
