@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ladder.composition import compose
 from ladder.deviations import CODES, WARNING, Deviation, at_least, deviation, worst
 from ladder.diagram import MEDIA, Ladder
 from ladder.errors import UsageError
@@ -23,7 +24,6 @@ from ladder.matching import (
     alignment_deviations,
     force_match,
 )
-from ladder.composition import compose
 from ladder.reference import Reference
 from ladder.rules import RuleSettings, check_rules
 
