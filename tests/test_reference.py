@@ -104,6 +104,9 @@ def test_expectations_are_where_the_rfc_flows_time_out_or_fail():
         ("rfc3665-2.5", 4): ("auth-failed",),
         ("rfc3665-3.4", 1): ("no-final-response",),
         ("rfc3665-3.10", 4): ("no-final-response",),
+        # RFC 3261 §22.1: credentials refused with 403, an outcome the RFC allows.
+        ("rfc3261-22.1", 5): ("auth-failed",),
+        ("rfc3261-22.1-register", 4): ("auth-failed",),
     }
 
 
