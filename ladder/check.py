@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ladder.composition import compose
 from ladder.continuity import damage_note, find_breaks
 from ladder.deviations import CODES, INFO, WARNING, Deviation, at_least, deviation, worst
 from ladder.diagram import MEDIA, Ladder
@@ -24,7 +25,6 @@ from ladder.matching import (
     Observed,
     alignment_deviations,
     force_match,
-    match_call,
 )
 from ladder.reference import Reference
 from ladder.rules import RuleSettings, check_rules
@@ -54,6 +54,8 @@ class CheckResult:
     closest: str | None = None
     ignored: int = 0
     reference_f: dict[int, int] = field(default_factory=dict)  # captured F -> reference F
+    composition: tuple[str, ...] = ()  # ("rfc3665-3.1", "rfc5359-2.1 hold/resume", "BYE")
+    partial: bool = False  # the capture starts mid-call: matched against a flow's tail
 
     @property
     def severity(self) -> str | None:
@@ -79,6 +81,8 @@ class CheckResult:
             "expected": [d.to_json() for d in self.expected],
             "ignored": self.ignored,
             "candidates": [{"reference": r, "score": s} for r, s in self.candidates[:3]],
+            "composition": " + ".join(self.composition) or None,
+            "partial": self.partial,
         }
 
 
@@ -102,6 +106,12 @@ def message_facts(message: "SipMessage | None") -> frozenset[str]:
         contacts and all(_contact_expires(c) == 0 for c in contacts)
     ):
         facts.add("expires=0")
+    if message.sdp is not None:
+        body = bytes(message.body or b"")
+        if any(marker in body for marker in (b"a=sendonly", b"a=inactive", b"c=IN IP4 0.0.0.0")):
+            facts.add("hold")  # RFC 3264 §8.4 (and RFC 2543's 0.0.0.0)
+        if b"m=image" in body:
+            facts.add("t38")
     return frozenset(facts)
 
 
@@ -125,6 +135,8 @@ def observed_steps(ladder: Ladder) -> list[Observed]:
         steps.append(Observed(
             f=arrow.f, src=arrow.src, dst=arrow.dst, method=method.upper(), status=arrow.status,
             retransmission=arrow.retransmission, facts=message_facts(message),
+            cseq=message.cseq[0] if message is not None and message.cseq else None,
+            in_dialog=bool(message is not None and message.is_request and message.to_tag),
         ))  # fmt: skip
     return steps
 
@@ -159,7 +171,7 @@ def check_call(
         ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True)
     observed = observed_steps(ladder)
     if reference == "auto":
-        match = match_call(observed, references)
+        match = compose(observed, references)
     else:
         match = force_match(observed, find_reference(references, reference))
 
@@ -208,6 +220,8 @@ def check_call(
         closest=best.reference.id if best is not None and match.reference is None else None,
         ignored=len(kept) - len(shown),
         reference_f={f: s.f for f, s in step_of.items()},
+        composition=match.composition if len(match.composition) > 1 else (),
+        partial=match.partial,
     )
 
 
@@ -361,7 +375,9 @@ def verdict_line(result: CheckResult) -> str:
         closest = f"; closest {result.closest} ({result.score:.2f})" if result.closest else ""
         return f"reference: none matches{closest}"
     variant = f" [{result.variant}]" if result.variant else ""
-    return f"reference: {result.reference}{variant} \"{result.title}\" score {result.score:.2f}"
+    composed = f"; composed of {' + '.join(result.composition)}" if result.composition else ""
+    tail = " (partial call: matched against the flow's tail)" if result.partial else ""
+    return f"reference: {result.reference}{variant} \"{result.title}\" score {result.score:.2f}{composed}{tail}"
 
 
 def deviation_line(item: Deviation) -> str:

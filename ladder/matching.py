@@ -18,12 +18,16 @@ alignment, Needleman-Wunsch style) in which:
 
 The score is a Dice coefficient, ``2 * matched / (reference steps + observed steps)``, in
 0..1; below ``THRESHOLD`` no reference is named.
+
+A ``partial`` call (its first captured message belongs to a dialog or transaction already under
+way) is aligned with the tail of a flow: the reference steps before its first message cost
+nothing and are not reported (``tail``).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from ladder.deviations import INFO, Deviation, deviation
@@ -58,6 +62,8 @@ class Observed:
     status: int | None = None
     retransmission: bool = False
     facts: frozenset[str] = frozenset()
+    cseq: int | None = None  # the CSeq number: which transaction the message belongs to
+    in_dialog: bool = False  # a request with a To tag (RFC 3261 §12.2)
 
     @property
     def is_request(self) -> bool:
@@ -84,6 +90,7 @@ class Alignment:
     roles: dict[str, int | None]  # role -> column (None: no column plays it)
     pairs: tuple[Pair, ...]
     score: float
+    tail: bool = False  # aligned with the tail of the flow (a partial call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,8 @@ class Match:
     score: float
     best: Alignment | None
     candidates: tuple[tuple[str, float], ...]  # (reference id, best score), best first
+    composition: tuple[str, ...] = ()  # the episodes' references, "rfc5359-2.1 hold/resume"
+    partial: bool = False  # matched against the tail of a flow (see ``is_partial``)
 
     @property
     def alignment(self) -> Alignment | None:
@@ -120,7 +129,9 @@ def _message_equal(obs: Observed, step: Step) -> bool:
     if obs.status is None:
         return False
     if step.status is not None:
-        return obs.status == step.status
+        # RFC 3261 §22.1: a UAS challenges with 401, a proxy with 407; either one asks for
+        # the same thing, so a flow's challenge may come from either kind of server.
+        return obs.status == step.status or {obs.status, step.status} == {401, 407}
     return obs.status // 100 == step.status_class
 
 
@@ -188,7 +199,7 @@ def _step_key(step: Step, roles: dict[str, int | None]) -> tuple | None:
     return (src, dst, step.method, step.status, step.retransmission)
 
 
-def _depends(first: Observed, then: Observed) -> bool:
+def _depends(first: Observed, then: Observed, hop_acks: frozenset[int] = frozenset()) -> bool:
     """Whether ``then`` can only follow ``first``: on the same link in the same direction
     (the sender's own order), or sent by ``first``'s receiver as its answer (back the same
     way: a response, the ACK of a response) or as the same message passed on (a proxy
@@ -198,10 +209,14 @@ def _depends(first: Observed, then: Observed) -> bool:
         return True
     if then.src != first.dst:
         return False
-    return then.dst == first.src or (then.method, then.status) == (first.method, first.status)
+    if then.dst == first.src:
+        return True
+    # An ACK of a non-2xx is each hop's own (RFC 3261 §17.1.1.3): no relay of another ACK.
+    relayed = first.f not in hop_acks and then.f not in hop_acks
+    return relayed and (then.method, then.status) == (first.method, first.status)
 
 
-def _commute(a: Observed, b: Observed) -> bool:
+def _commute(a: Observed, b: Observed, hop_acks: frozenset[int] = frozenset()) -> bool:
     """True when the order of ``a`` and ``b`` carries no meaning (see the module doc)."""
     if (a.src, a.dst) == (b.src, b.dst):
         # One link, one direction: the sender's order, except for responses of different
@@ -210,7 +225,20 @@ def _commute(a: Observed, b: Observed) -> bool:
         return not a.is_request and not b.is_request and a.method != b.method
     if a.status == 100 or b.status == 100:
         return True
-    return not _depends(a, b) and not _depends(b, a)
+    return not _depends(a, b, hop_acks) and not _depends(b, a, hop_acks)
+
+
+def _hop_acks(observed: Sequence[Observed]) -> frozenset[int]:
+    """F-numbers of the ACKs that acknowledge a non-2xx final response on their own hop (the
+    latest final response to INVITE that came back the other way on that link)."""
+    last_final: dict[tuple[int, int], int] = {}
+    found: set[int] = set()
+    for obs in observed:
+        if obs.method == "INVITE" and obs.status is not None and obs.status >= 200:
+            last_final[(obs.src, obs.dst)] = obs.status
+        elif obs.method == "ACK" and obs.status is None and last_final.get((obs.dst, obs.src), 0) >= 300:
+            found.add(obs.f)
+    return frozenset(found)
 
 
 def canonical_order(observed: Sequence[Observed], steps: Sequence[Step], roles: dict[str, int | None]) -> list[Observed]:
@@ -230,12 +258,13 @@ def canonical_order(observed: Sequence[Observed], steps: Sequence[Step], roles: 
         rank.append(queue.pop(0) if queue else None)
     slots = [i for i, r in enumerate(rank) if r is not None]
     items = [(rank[i], observed[i]) for i in slots]
+    hop_acks = _hop_acks(observed)
     changed = True
     while changed:
         changed = False
         for k in range(len(items) - 1):
             (ra, a), (rb, b) = items[k], items[k + 1]
-            if ra > rb and _commute(a, b):
+            if ra > rb and _commute(a, b, hop_acks):
                 items[k], items[k + 1] = items[k + 1], items[k]
                 changed = True
     result = list(observed)
@@ -244,8 +273,9 @@ def canonical_order(observed: Sequence[Observed], steps: Sequence[Step], roles: 
     return result
 
 
-def align(observed: Sequence[Observed], ref: Reference, roles: dict[str, int | None]) -> Alignment:
-    """Globally align ``observed`` (already in canonical order or not) with ``ref``."""
+def align(observed: Sequence[Observed], ref: Reference, roles: dict[str, int | None], *, tail: bool = False) -> Alignment:
+    """Globally align ``observed`` (already in canonical order or not) with ``ref`` (with
+    ``tail``: the tail of a flow, see ``best_alignment``)."""
     obs = canonical_order(observed, ref.steps, roles)
     steps = ref.steps
     n, m = len(obs), len(steps)
@@ -292,7 +322,7 @@ def align(observed: Sequence[Observed], ref: Reference, roles: dict[str, int | N
             i -= 1
     pairs.reverse()
     pairs = _merge_out_of_order(pairs, roles)
-    return Alignment(ref, dict(roles), tuple(pairs), _score(pairs))
+    return Alignment(ref, dict(roles), tuple(pairs), _score(pairs), tail)
 
 
 def _merge_out_of_order(pairs: list[Pair], roles: dict[str, int | None]) -> list[Pair]:
@@ -321,7 +351,8 @@ def _score(pairs: Sequence[Pair]) -> float:
     matched = 0.0
     ref_count = 0.0
     obs_count = 0.0
-    for p in pairs:
+    last_seen = max((i for i, p in enumerate(pairs) if p.observed is not None), default=-1)
+    for index, p in enumerate(pairs):
         if p.kind == MATCH:
             # Optional steps (provisionals, retransmissions) weigh half: they must not make a
             # flow with many of them look closer than the messages that decide the outcome.
@@ -334,7 +365,9 @@ def _score(pairs: Sequence[Pair]) -> float:
             ref_count += 1
             obs_count += 1
         elif p.kind == MISSING:
-            ref_count += 0 if p.step.optional else 1
+            # A step after the call's last message may not have happened yet when the capture
+            # stopped: weaker evidence against the flow than a gap in the middle.
+            ref_count += 0 if p.step.optional else (0.5 if index > last_seen else 1)
         elif p.kind == UNEXPECTED:
             obs_count += _skip_observed_cost(p.observed)
     total = ref_count + obs_count
@@ -344,66 +377,122 @@ def _score(pairs: Sequence[Pair]) -> float:
 # --- role assignment and the search over the library ---------------------------------------
 
 
-def role_assignments(observed: Sequence[Observed], ref: Reference) -> list[dict[str, int | None]]:
+def role_assignments(observed: Sequence[Observed], ref: Reference, *, tail: bool = False) -> list[dict[str, int | None]]:
     """The ways the call's columns can play ``ref``'s roles. The first reference step fixes
-    two roles: the sender and receiver of the call's first request with the same method."""
+    two roles: the sender and receiver of the call's first request with the same method.
+    With ``tail`` (``ref`` cut to start where a partial call starts) the call's first message
+    fixes them instead."""
     columns: list[int] = []
     for obs in observed:
         for column in (obs.src, obs.dst):
             if column not in columns:
                 columns.append(column)
-    first = ref.steps[0]
-    anchor = next((o for o in observed if o.is_request and not o.retransmission and o.method == first.method), None)
-    if anchor is None:
-        return []
-    fixed = {first.src: anchor.src, first.dst: anchor.dst}
-    rest_roles = [r for r in ref.roles if r not in fixed]
-    rest_columns = [c for c in columns if c not in fixed.values()]
-    pool: list[int | None] = rest_columns + [None] * max(0, len(rest_roles) - len(rest_columns))
+    anchors: list[dict[str, int]] = []
+    if tail:
+        first_obs = next((o for o in observed if not o.retransmission), None)
+        step = ref.steps[0]
+        if first_obs is not None and _message_equal(first_obs, step):
+            anchors.append({step.src: first_obs.src, step.dst: first_obs.dst})
+    else:
+        first = ref.steps[0]
+        anchor = next((o for o in observed if o.is_request and not o.retransmission and o.method == first.method), None)
+        if anchor is not None:
+            anchors.append({first.src: anchor.src, first.dst: anchor.dst})
     seen: set[tuple] = set()
     result: list[dict[str, int | None]] = []
-    for combo in itertools.permutations(pool, len(rest_roles)):
-        if combo in seen:
-            continue
-        seen.add(combo)
-        roles = dict(fixed)
-        roles.update(zip(rest_roles, combo))
-        result.append(roles)
-        if len(result) >= MAX_ASSIGNMENTS:
-            break
+    for fixed in anchors:
+        rest_roles = [r for r in ref.roles if r not in fixed]
+        rest_columns = [c for c in columns if c not in fixed.values()]
+        pool: list[int | None] = rest_columns + [None] * max(0, len(rest_roles) - len(rest_columns))
+        for combo in itertools.permutations(pool, len(rest_roles)):
+            roles: dict[str, int | None] = dict(fixed)
+            roles.update(zip(rest_roles, combo))
+            key = tuple(roles.get(r) for r in ref.roles)
+            if key in seen:
+                continue
+            seen.add(key)
+            result.append(roles)
+            if len(result) >= MAX_ASSIGNMENTS:
+                return result
     return result
 
 
-def best_alignment(observed: Sequence[Observed], ref: Reference, *, forced: bool = False) -> Alignment | None:
+def best_alignment(
+    observed: Sequence[Observed], ref: Reference, *, forced: bool = False, tail: bool = False
+) -> Alignment | None:
     """The best alignment of ``observed`` with ``ref`` over its variants and role assignments;
     ties go to the variant with fewer changes, then to the first assignment tried. ``forced``
     (the user named this reference) aligns even a call that cannot play the flow's roles."""
     best: Alignment | None = None
+    if not forced and not tail and not any(o.is_request and o.method == ref.steps[0].method for o in observed):
+        return None  # nothing can play the flow's first request (see ``role_assignments``)
     columns = {c for o in observed for c in (o.src, o.dst)}
-    for variant in reference_variants(ref):
-        if len(variant.roles) > len(columns) + 1 and not forced:
+    for variant in _tails(observed, reference_variants(ref)) if tail else reference_variants(ref):
+        if len(variant.roles) > len(columns) + 1 and not forced and not tail:
             continue  # more roles than columns: that many steps cannot be there
-        assignments = role_assignments(observed, variant)
+        assignments = role_assignments(observed, variant, tail=tail)
         if not assignments and forced:
             assignments = [{role: None for role in variant.roles}]
         for roles in assignments:
-            candidate = align(observed, variant, roles)
+            candidate = align(observed, variant, roles, tail=tail)
             if best is None or _better(candidate, best):
                 best = candidate
     return best
 
 
+def _tails(observed: Sequence[Observed], variants: list[Reference]) -> list[Reference]:
+    """For a partial call: each variant cut to begin at a step the call's first message could
+    be, so that nothing before it is reported missing. Not a flow's first INVITE: a re-INVITE
+    changes a session (RFC 3261 §14) where that one creates it; a refreshing SUBSCRIBE or
+    REGISTER may be the first step of its flow (RFC 6665 §4.1.2.1, RFC 3261 §10.2.1)."""
+    first = next((o for o in observed if not o.retransmission), None)
+    cut: list[Reference] = []
+    for variant in variants:
+        for k, step in enumerate(variant.steps):
+            if k == 0 and step.method == "INVITE":
+                continue
+            if first is not None and not step.retransmission and _message_equal(first, step):
+                cut.append(replace(variant, steps=variant.steps[k:]))
+    return cut
+
+
 def _better(a: Alignment, b: Alignment) -> bool:
+    """Higher score; on a tie the more specific flow (more exact codes: a 407 challenge
+    rather than any 4xx), then the fewer variant changes, then the earlier flow."""
     if abs(a.score - b.score) > 1e-9:
         return a.score > b.score
+    if _specific(a) != _specific(b):
+        return _specific(a) > _specific(b)
     return a.reference.cost < b.reference.cost
 
 
-def match_call(observed: Sequence[Observed], references: Sequence[Reference], *, threshold: float = THRESHOLD) -> Match:
-    """Classify ``observed`` against ``references`` (earlier ones win ties)."""
+def _specific(alignment: Alignment) -> int:
+    return sum(p.step.status is not None for p in alignment.pairs if p.kind == MATCH and not p.step.is_request)
+
+
+def is_partial(observed: Sequence[Observed]) -> bool:
+    """Whether the capture starts in the middle of the call: its first message is a response,
+    or a request that only exists inside a dialog or transaction (ACK, CANCEL, BYE, PRACK,
+    UPDATE, INFO, NOTIFY) or carries a To tag (RFC 3261 §12.2)."""
+    first = next(iter(observed), None)
+    if first is None:
+        return False
+    return (
+        not first.is_request
+        or first.in_dialog
+        or first.method in ("ACK", "CANCEL", "BYE", "PRACK", "UPDATE", "INFO", "NOTIFY")
+    )
+
+
+def match_call(
+    observed: Sequence[Observed], references: Sequence[Reference], *, threshold: float = THRESHOLD,
+    partial: bool = False,
+) -> Match:
+    """Classify ``observed`` against ``references`` (earlier ones win ties); a ``partial``
+    call against the tails of the flows."""
     scored: list[Alignment] = []
     for ref in references:
-        found = best_alignment(observed, ref)
+        found = best_alignment(observed, ref, tail=partial)
         if found is not None:
             scored.append(found)
     best: Alignment | None = None
@@ -414,18 +503,19 @@ def match_call(observed: Sequence[Observed], references: Sequence[Reference], *,
         sorted(((a.reference.id, round(a.score, 3)) for a in scored), key=lambda item: -item[1])
     )
     if best is None:
-        return Match(None, 0.0, None, candidates)
+        return Match(None, 0.0, None, candidates, partial=partial)
     if best.score < threshold:
-        return Match(None, best.score, best, candidates)
-    return Match(best.reference, best.score, best, candidates)
+        return Match(None, best.score, best, candidates, partial=partial)
+    return Match(best.reference, best.score, best, candidates, (best.reference.id,), partial)
 
 
 def force_match(observed: Sequence[Observed], ref: Reference) -> Match:
     """The alignment with one given reference, whatever its score (``--reference ID``)."""
-    found = best_alignment(observed, ref, forced=True)
+    partial = is_partial(observed)
+    found = best_alignment(observed, ref, forced=True, tail=partial)
     if found is None:
-        return Match(None, 0.0, None, ((ref.id, 0.0),))
-    return Match(ref, found.score, found, ((ref.id, round(found.score, 3)),))
+        return Match(None, 0.0, None, ((ref.id, 0.0),), partial=partial)
+    return Match(ref, found.score, found, ((ref.id, round(found.score, 3)),), (ref.id,), partial)
 
 
 # --- deviations from an alignment ----------------------------------------------------------

@@ -25,6 +25,10 @@ and content conditions ``sdp`` ``no-sdp`` ``contact`` ``no-contact`` ``auth`` ``
 
 ``either F<a>-F<b>`` names the steps that end the call (a BYE and its responses): either party
 may send that BYE, which RFC 3665 shows one way only.
+
+``episode NAME F<a>-F<b>`` names an in-dialog part of the flow (RFC 5359 §2.1's re-INVITEs:
+``episode hold/resume F10-F21``) that ``ladder.composition`` may match on its own inside a
+longer call: the reference ``ID NAME`` (``rfc5359-2.1 hold/resume``).
 """
 
 from __future__ import annotations
@@ -32,14 +36,17 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from ladder.errors import UsageError
 
 CONDITIONS = frozenset(
-    {"sdp", "no-sdp", "contact", "no-contact", "auth", "no-auth", "expires=0", "expires>0"}
-)
+    {"sdp", "no-sdp", "contact", "no-contact", "auth", "no-auth", "expires=0", "expires>0",
+     "hold", "no-hold", "t38", "no-t38"}
+)  # fmt: skip
+KINDS = ("call", "registration", "options", "subscription", "message", "publish", "episode", "other")
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ROLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _METHOD_RE = re.compile(r"[A-Z][A-Z-]*")
@@ -110,6 +117,7 @@ class Reference:
     origin: str = ""
     variant: str = ""
     cost: int = 0
+    episodes: tuple[tuple[str, int, int], ...] = ()  # (name, first F, last F)
 
     def step(self, f: int) -> Step | None:
         return next((s for s in self.steps if s.f == f), None)
@@ -129,6 +137,7 @@ class _FlowBuilder:
     skips: list[str] = field(default_factory=list)
     either: tuple[int, int] | None = None
     expect: list[str] = field(default_factory=list)
+    episodes: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def parse_flows(text: str, origin: str = "<flow>") -> list[Reference]:
@@ -164,8 +173,8 @@ def parse_flows(text: str, origin: str = "<flow>") -> list[Reference]:
         elif keyword == "source":
             current.source = " ".join(words[1:])
         elif keyword == "kind":
-            if len(words) != 2 or words[1] not in ("call", "registration", "options", "other"):
-                raise fail(lineno, "expected: kind call|registration|options|other")
+            if len(words) != 2 or words[1] not in KINDS:
+                raise fail(lineno, "expected: kind " + "|".join(KINDS))
             current.kind = words[1]
         elif keyword == "roles":
             if current.roles:
@@ -200,6 +209,12 @@ def parse_flows(text: str, origin: str = "<flow>") -> list[Reference]:
             if found is None or int(found.group(1)) >= int(found.group(2)):
                 raise fail(lineno, "expected: either F<first>-F<last>")
             current.either = (int(found.group(1)), int(found.group(2)))
+        elif keyword == "episode":
+            found = re.fullmatch(r"F(\d+)-F(\d+)", words[2]) if len(words) == 3 else None
+            named = len(words) == 3 and _ID_RE.fullmatch(words[1].replace("/", "-"))  # "hold/resume"
+            if found is None or not named or int(found.group(1)) > int(found.group(2)):
+                raise fail(lineno, "expected: episode NAME F<first>-F<last>")
+            current.episodes.append((words[1], int(found.group(1)), int(found.group(2))))
         elif keyword == "expect":
             for code in words[1:]:
                 if not _CODE_RE.fullmatch(code):
@@ -339,7 +354,11 @@ def _finish(flow: _FlowBuilder, origin: str, fail) -> Reference:
     first = flow.steps[0]
     if not first.is_request:
         raise fail(first.line, "a flow must start with a request")
-    kind = flow.kind or {"REGISTER": "registration", "OPTIONS": "options"}.get(first.method, "call")
+    kind = flow.kind or _KIND_OF_METHOD.get(first.method, "call")
+    numbers = [s.f for s in flow.steps]
+    for name, a, b in flow.episodes:
+        if a not in numbers or b not in numbers or numbers.index(a) > numbers.index(b):
+            raise fail(flow.line, f"episode {name} F{a}-F{b}: both ends must be steps, in order")
     return Reference(
         id=flow.id,
         title=flow.title,
@@ -353,7 +372,14 @@ def _finish(flow: _FlowBuilder, origin: str, fail) -> Reference:
         either=_check_either(flow, fail),
         expect=tuple(flow.expect),
         origin=origin,
+        episodes=tuple(flow.episodes),
     )
+
+
+_KIND_OF_METHOD = {
+    "REGISTER": "registration", "OPTIONS": "options", "SUBSCRIBE": "subscription",
+    "MESSAGE": "message", "PUBLISH": "publish",
+}  # fmt: skip
 
 
 def _check_either(flow: _FlowBuilder, fail) -> tuple[int, int] | None:
@@ -380,7 +406,8 @@ def read_flow_file(path: str | Path) -> list[Reference]:
 
 
 def builtin_references() -> list[Reference]:
-    """The RFC 3665 flows shipped in ``ladder/references/``, in RFC section order."""
+    """The flows shipped in ``ladder/references/``: RFC 3665's first (they win ties), then the
+    others, each RFC in section order."""
     folder = resources.files("ladder") / "references"
     flows: list[Reference] = []
     names = sorted((p.name for p in folder.iterdir() if p.name.endswith(".flow")), key=_section_key)
@@ -390,7 +417,26 @@ def builtin_references() -> list[Reference]:
 
 
 def _section_key(name: str) -> tuple:
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"[.-]", name))
+    parts = tuple(int(part) if part.isdigit() else part for part in re.split(r"[.-]", name))
+    return (not name.startswith("rfc3665-"),) + parts
+
+
+def episode_references(references: list[Reference] | tuple[Reference, ...]) -> list[Reference]:
+    """The ``episode`` parts of ``references`` as references of their own (kind ``episode``,
+    id ``FLOW NAME``), with the flow's roles and F-numbers, in library order."""
+    found: list[Reference] = []
+    for ref in references:
+        for name, first, last in ref.episodes:
+            numbers = [s.f for s in ref.steps]
+            steps = ref.steps[numbers.index(first):numbers.index(last) + 1]
+            used = {r for s in steps for r in (s.src, s.dst)}
+            found.append(replace(
+                ref, id=f"{ref.id} {name}", title=f"{ref.title}: {name}", kind="episode",
+                roles=tuple(r for r in ref.roles if r in used), steps=steps, either=None,
+                hops=tuple(h for h in ref.hops if h[0] in used and h[1] in used),
+                skips=tuple(r for r in ref.skips if r in used), episodes=(), media=(),
+            ))  # fmt: skip
+    return found
 
 
 def load_references(extra_path: str | Path | None = None) -> list[Reference]:
@@ -412,15 +458,27 @@ def split_hop(ref: Reference, a: str, b: str, new: str, record_route: bool) -> R
 
     With ``record_route`` every message between them passes the proxy; without, only the
     initial INVITE transaction does (ACK for 2xx and later requests go end to end, RFC 3261
-    §16.6 step 4). The proxy answers the INVITE with its own optional 100 Trying."""
+    §16.6 step 4). The proxy answers the INVITE with its own optional 100 Trying. The ACK of a
+    non-2xx final response is hop by hop (§17.1.1.3): the proxy sends its own as soon as the
+    response reaches it, before or after passing the response on."""
     steps: list[Step] = []
     first_ack = next((i for i, s in enumerate(ref.steps) if s.method == "ACK"), len(ref.steps))
+    failed_at: int | None = None  # where the proxy received a non-2xx final response to INVITE
     for index, step in enumerate(ref.steps):
         between = {step.src, step.dst} == {a, b}
-        through = record_route or (index < first_ack and step.method in ("INVITE", "REGISTER"))
+        hop_ack = step.method == "ACK" and failed_at is not None
+        through = record_route or hop_ack or (index < first_ack and step.method in ("INVITE", "REGISTER"))
         if not between or not through:
             steps.append(step)
             continue
+        if hop_ack:
+            steps.append(replace(step, dst=new))
+            steps.insert(failed_at + 1, replace(step, src=new))
+            failed_at = None
+            continue
+        code = step.status or (step.status_class or 0) * 100
+        if step.method == "INVITE" and code >= 200:
+            failed_at = len(steps) if code >= 300 else None
         steps.append(replace(step, dst=new))
         if step.is_request and step.method == "INVITE" and not step.retransmission:
             steps.append(replace(step, src=new, dst=step.src, method="INVITE", status=100,
@@ -479,6 +537,7 @@ def mirror_ending(ref: Reference) -> Reference:
     return replace(ref, steps=steps, variant=_join(ref.variant, "the other party ends the call"))
 
 
+@lru_cache(maxsize=512)
 def reference_variants(ref: Reference) -> list[Reference]:
     """The flow as written, each subset of its ``skip`` roles removed, each ``hop`` inserted
     (with and without record-route), and each of those ended by the other party (``either``)."""

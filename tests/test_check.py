@@ -65,7 +65,7 @@ def listed(result) -> set[tuple[str, tuple[int, ...], tuple[int, ...]]]:
     return {(d.code, d.f, d.reference_f) for d in signalling(result)}
 
 
-@pytest.mark.parametrize("ref_id", [ref.id for ref in REFS])
+@pytest.mark.parametrize("ref_id", [ref.id for ref in REFS if ref.id.startswith("rfc3665-")])
 def test_each_sample_matches_its_own_reference_without_deviation(ref_id):
     section = ref_id.split("-", 1)[1]
     result, _, calls = check_file(sample(section))

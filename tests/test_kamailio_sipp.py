@@ -71,6 +71,21 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
             process.wait(timeout=10)
 
 
+def start_sniffer(tcpdump: str, pcap: Path, ports) -> subprocess.Popen:
+    """tcpdump writing the UDP traffic of ``ports`` on lo to ``pcap``, once it listens (else
+    stopped, and the test skipped, or failed under CI)."""
+    sniffer = subprocess.Popen(
+        [tcpdump, "-i", "lo", "-U", "-n", "-w", str(pcap), "udp and (" + " or ".join(f"port {p}" for p in ports) + ")"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    ready, _, _ = select.select([sniffer.stderr], [], [], 15)
+    line = sniffer.stderr.readline() if ready else ""
+    if "listening on" not in line:
+        stop(sniffer)
+        _unavailable(f"tcpdump cannot capture on lo: {line.strip() or 'no answer'}")
+    return sniffer
+
+
 def kamailio_modules() -> str:
     for pattern in ("/usr/lib/*/kamailio/modules", "/usr/lib/kamailio/modules", "/usr/local/lib*/kamailio/modules"):
         for path in glob.glob(pattern):
@@ -99,18 +114,9 @@ def capture_file(tmp_path_factory) -> Path:
     check = subprocess.run([kamailio, "-c", "-f", str(work / "kamailio.cfg")], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr[-2000:]
 
-    sniffer = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-U", "-n", "-w", str(pcap),
-         f"udp and (port {proxy_port} or port {uas_port} or port {uac_port})"],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    sniffer = start_sniffer(tcpdump, pcap, (proxy_port, uas_port, uac_port))
     started: list[subprocess.Popen] = [sniffer]
     try:
-        ready, _, _ = select.select([sniffer.stderr], [], [], 15)
-        line = sniffer.stderr.readline() if ready else ""
-        if "listening on" not in line:
-            stop(sniffer)
-            _unavailable(f"tcpdump cannot capture on lo: {line.strip() or 'no answer'}")
         proxy = subprocess.Popen(
             [kamailio, "-f", str(work / "kamailio.cfg"), "-DD", "-E", "-Y", str(work)],
             stdout=subprocess.DEVNULL, stderr=open(work / "kamailio.log", "w"),

@@ -20,6 +20,7 @@ from ladder.reference import load_references, parse_flows
 
 REFS = load_references()
 BY_ID = {ref.id: ref for ref in REFS}
+RFC3665 = [ref for ref in REFS if ref.id.startswith("rfc3665-")]  # no INFO or OPTIONS flows
 
 
 def play(ref_id: str, order: list[str] | None = None, facts: bool = True) -> list[Observed]:
@@ -33,9 +34,13 @@ def play(ref_id: str, order: list[str] | None = None, facts: bool = True) -> lis
         held = frozenset(c for c in step.conditions if facts and not c.startswith("no-") and c != "expires>0")
         if step.method == "REGISTER" and "no-contact" not in step.conditions:
             held |= {"contact"}
-        steps.append(Observed(n, column[step.src], column[step.dst], step.method, step.status,
+        status = step.status or (CLASS_CODE[step.status_class] if step.status_class else None)
+        steps.append(Observed(n, column[step.src], column[step.dst], step.method, status,
                               step.retransmission, held))  # fmt: skip
     return steps
+
+
+CLASS_CODE = {1: 183, 2: 200, 3: 302, 4: 480, 5: 503, 6: 603}  # a code of each class, to play a flow
 
 
 def renumber(steps: list[Observed]) -> list[Observed]:
@@ -53,7 +58,8 @@ def test_each_flow_played_back_matches_itself_best(ref_id):
     assert match.score == pytest.approx(1.0)
     assert codes(match) == []
     others = [score for rid, score in match.candidates if rid != ref_id]
-    assert max(others) < 1.0
+    if ref_id.startswith("rfc3665-"):  # the RFC 3665 flows differ from each other everywhere
+        assert max(others) < 1.0
 
 
 def test_roles_follow_the_columns_whatever_their_order():
@@ -97,7 +103,7 @@ def test_an_extra_provisional_response_is_information():
 def test_an_extra_request_is_unexpected():
     steps = play("rfc3665-3.1")
     extra = steps[:4] + [Observed(0, 0, 1, "INFO"), Observed(0, 1, 0, "INFO", 200)] + steps[4:]
-    match = match_call(renumber(extra), REFS)
+    match = match_call(renumber(extra), RFC3665)
     assert match.reference.id == "rfc3665-3.1"
     assert codes(match) == [("unexpected-message", (5,), ()), ("unexpected-message", (6,), ())]
 
@@ -140,10 +146,10 @@ def test_a_reversed_message_is_wrong_direction():
 
 def test_unrelated_traffic_matches_no_reference():
     steps = [Observed(1, 0, 1, "OPTIONS"), Observed(2, 1, 0, "OPTIONS", 200)]
-    match = match_call(steps, REFS)
+    match = match_call(steps, RFC3665)
     assert match.reference is None and match.best is None
     steps = [Observed(1, 0, 1, "INVITE"), Observed(2, 1, 0, "INVITE", 100), Observed(3, 0, 1, "INFO")]
-    match = match_call(steps, REFS)
+    match = match_call(steps, RFC3665)
     assert match.reference is None and match.score < THRESHOLD and match.best is not None
 
 

@@ -146,7 +146,9 @@ def test_committed_samples_are_what_the_script_builds(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     built = sorted(p.name for p in tmp_path.iterdir())
-    committed = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".json"))
+    committed = sorted(  # the other references' samples: tests/test_service_samples.py
+        p.name for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".json") and p.name.startswith("rfc3665")
+    )
     assert built == committed
     assert len(built) == 17
     for name in built:

@@ -1,0 +1,271 @@
+"""A call as a sequence of episodes, each matched against its own reference.
+
+Real calls are rarely one RFC 3665 flow from end to end: after the establishment (possibly
+through a 401 or 407 challenge) come in-dialog episodes (a re-INVITE to hold and one to resume,
+a T.38 switch, UPDATE session refreshes, PRACKs, INFO, a REFER and its NOTIFYs), then a BYE.
+``compose`` splits the call's steps into transactions (CSeq number and method; ACK and CANCEL
+belong to their INVITE) and:
+
+- matches the *core* (the initial INVITE transactions, authentication retries included, and
+  the BYE) against the whole flows of the library, so the termination is matched against the
+  flow's own ending (its ``either`` steps) and named ``BYE`` in the composition;
+- matches the other transactions, a window of one to three at a time (hold then resume is two
+  re-INVITEs; a REFER keeps the NOTIFYs that follow it), against the library's ``episode``
+  parts and its non-call flows (OPTIONS, MESSAGE, INFO ...);
+- for exchanges outside a dialog (REGISTER, SUBSCRIBE, OPTIONS ...) every request that is not
+  an authentication retry starts a new flow: several registrations in one Call-ID are several
+  flows (RFC 3261 §10.2).
+
+The composed alignment is the union of the parts' alignments, in captured order; its score is
+the same Dice coefficient as for one flow. The composition is kept when it scores better than
+the best single flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+from ladder.matching import (
+    MATCH,
+    THRESHOLD,
+    UNEXPECTED,
+    Alignment,
+    Match,
+    Observed,
+    Pair,
+    _score,
+    _skip_observed_cost,
+    is_partial,
+    match_call,
+)
+from ladder.reference import Reference, episode_references
+
+GOOD = 0.9  # a window of several transactions is taken over one when it scores this well
+MAX_WINDOW = 3
+_CHALLENGES = (401, 407)  # RFC 3261 §22.2, §22.3: the request is sent again with credentials
+
+
+@dataclass(slots=True)
+class Unit:
+    """One transaction: the indexes of its steps in the call, its method (an ACK or CANCEL
+    counts as INVITE) and its last final response."""
+
+    method: str
+    steps: list[int] = field(default_factory=list)
+    final: int | None = None
+    in_dialog: bool = False
+    started: bool = False  # its request was captured
+
+
+def _family(method: str) -> str:
+    return "INVITE" if method in ("ACK", "CANCEL") else method
+
+
+def transaction_units(observed: Sequence[Observed]) -> list[Unit]:
+    """The call's transactions in order of their first step. A request with a CSeq whose
+    transaction already has a final response starts a new one (the callee's re-INVITE may
+    reuse the caller's number: each side numbers its own requests, RFC 3261 §12.2.1.1)."""
+    units: list[Unit] = []
+    latest: dict[tuple[str, int | None], Unit] = {}
+    for index, obs in enumerate(observed):
+        key = (_family(obs.method), obs.cseq)
+        unit = latest.get(key)
+        opens = obs.is_request and obs.method not in ("ACK", "CANCEL") and not obs.retransmission
+        if unit is None or (opens and unit.final is not None):
+            unit = Unit(key[0])
+            units.append(unit)
+            latest[key] = unit
+        if opens and not unit.started:
+            unit.started, unit.in_dialog = True, obs.in_dialog
+        if obs.status is not None and obs.status >= 200 and _family(obs.method) == unit.method:
+            unit.final = obs.status
+        unit.steps.append(index)
+    return units
+
+
+def _invite_core(units: list[Unit]) -> tuple[list[Unit], list[list[Unit]]]:
+    """(core units, episode groups) of an INVITE call. An INVITE is a re-INVITE once an earlier
+    INVITE got a 2xx or when it carries a To tag; a NOTIFY or a retry after 401/407 stays
+    with the request before it (a REFER's progress reports, RFC 3515 §2.4.4)."""
+    core: list[Unit] = []
+    groups: list[list[Unit]] = []
+    established = False
+    for unit in units:
+        initial = unit.method == "INVITE" and not unit.in_dialog and not established
+        if initial or unit.method == "BYE":
+            core.append(unit)
+            established = established or (unit.final is not None and 200 <= unit.final < 300)
+            continue
+        previous = groups[-1][-1] if groups else None
+        if previous is not None and (
+            (unit.method == "NOTIFY" and previous.method in ("REFER", "SUBSCRIBE", "NOTIFY"))
+            or (previous.final in _CHALLENGES and previous.method == unit.method)
+        ):
+            groups[-1].append(unit)
+        else:
+            groups.append([unit])
+    return core, groups
+
+
+def _segments(units: list[Unit]) -> list[list[Unit]]:
+    """Out-of-dialog exchanges: a new flow at each request that is not a retry after a
+    challenge, nor a NOTIFY of the SUBSCRIBE before it (RFC 6665 §4.1.2.2)."""
+    segments: list[list[Unit]] = []
+    for unit in units:
+        previous = segments[-1][-1] if segments else None
+        if previous is not None and (
+            (previous.final in _CHALLENGES and previous.method == unit.method)
+            or (unit.method == "NOTIFY" and segments[-1][0].method in ("SUBSCRIBE", "REFER"))
+            or not unit.started
+        ):
+            segments[-1].append(unit)
+        else:
+            segments.append([unit])
+    return segments
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    label: str
+    match: Match
+    steps: tuple[int, ...]  # indexes into the call's observed steps
+    core: bool = False
+
+
+def compose(observed: Sequence[Observed], references: Sequence[Reference], *, threshold: float = THRESHOLD) -> Match:
+    """The best of: the call as one flow, or the call as a composition of episodes."""
+    flows = [r for r in references if r.kind != "episode"]
+    partial = is_partial(observed)
+    whole = match_call(observed, flows, threshold=threshold, partial=partial)
+    if not observed or (whole.reference is not None and whole.score >= 0.999):
+        return whole
+    units = transaction_units(observed)
+    if any(u.method in ("INVITE", "BYE") for u in units):
+        core, groups = _invite_core(units)
+        challenged, rest = _challenges(core)
+        choices = [[core]] + ([[challenged, rest]] if challenged and rest else [])
+        ways = [_invite_parts(observed, cores, groups, flows, threshold) for cores in choices]
+    else:
+        ways = [_flow_parts(observed, units, flows, threshold)]
+    best = whole
+    for parts in ways:
+        if len(parts) < 2:
+            continue
+        composed = _assemble(observed, parts, whole, partial)
+        if composed.reference is not None and (best.reference is None or composed.score > best.score + 1e-9):
+            best = composed
+    return best
+
+
+def _observed(observed: Sequence[Observed], units: Sequence[Unit]) -> tuple[list[Observed], tuple[int, ...]]:
+    indexes = tuple(sorted(i for u in units for i in u.steps))
+    return [observed[i] for i in indexes], indexes
+
+
+def _challenges(core: list[Unit]) -> tuple[list[Unit], list[Unit]]:
+    """The core's INVITEs challenged (401 or 407) before the one that went on, and the rest:
+    an establishment may follow a challenge at any hop (RFC 3261 §22.2, §22.3)."""
+    last = max((i for i, u in enumerate(core) if u.method == "INVITE" and u.final not in _CHALLENGES), default=-1)
+    challenged = [u for u in core[:last] if u.method == "INVITE" and u.final in _CHALLENGES]
+    return challenged, [u for u in core if u not in challenged]
+
+
+def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], flows, threshold) -> list[_Part]:
+    """``cores`` (the core, or a challenge then the rest of the core) matched against whole
+    flows, the last one being the establishment; ``groups`` matched as episodes."""
+    parts: list[_Part] = []
+    for number, core in enumerate(cores):
+        if not core:
+            continue
+        steps, indexes = _observed(observed, core)
+        match = match_call(steps, flows, threshold=threshold, partial=is_partial(steps))
+        label = match.reference.id if match.reference else "?"
+        parts.append(_Part(label, match, indexes, core=number == len(cores) - 1))
+    candidates = episode_references(list(flows)) + [r for r in flows if r.kind not in ("call", "registration")]
+    # Ties go to the earlier candidate: the one whose steps ask more of the content first, so
+    # a re-INVITE that holds the call is named a hold (RFC 5359) rather than any re-INVITE.
+    candidates.sort(key=lambda r: -sum(len(s.conditions) for s in r.steps))
+    i = 0
+    while i < len(groups):
+        chosen: tuple[int, Match, tuple[int, ...]] | None = None
+        for width in range(min(MAX_WINDOW, len(groups) - i), 0, -1):
+            steps, indexes = _observed(observed, [u for g in groups[i:i + width] for u in g])
+            match = match_call(steps, candidates, threshold=threshold, partial=not steps[0].is_request)
+            if match.reference is not None and (match.score >= GOOD or width == 1):
+                chosen = (width, match, indexes)
+                break
+            if width == 1:
+                chosen = (1, match, indexes)
+        width, match, indexes = chosen
+        label = match.reference.id if match.reference else f"unmatched {observed[indexes[0]].method}"
+        parts.append(_Part(label, match, indexes))
+        i += width
+    return parts
+
+
+def _flow_parts(observed, units, flows, threshold) -> list[_Part]:
+    parts: list[_Part] = []
+    for number, segment in enumerate(_segments(units)):
+        steps, indexes = _observed(observed, segment)
+        match = match_call(steps, flows, threshold=threshold, partial=is_partial(steps))
+        parts.append(_Part(match.reference.id if match.reference else "?", match, indexes, core=number == 0))
+    return parts
+
+
+def _assemble(observed: Sequence[Observed], parts: list[_Part], whole: Match, partial: bool) -> Match:
+    """One alignment from the parts', in captured order; unmatched parts' messages are
+    unexpected. The core's steps missing after its last message go to the end: the capture
+    may have stopped before them."""
+    position = {obs.f: index for index, obs in enumerate(observed)}
+    keyed: list[tuple[float, int, Pair]] = []
+    sequence = 0
+    for part in parts:
+        alignment = part.match.best if part.match.reference is not None else None
+        if alignment is None:
+            for index in part.steps:
+                obs = observed[index]
+                kind = UNEXPECTED if _skip_observed_cost(obs) else "tolerated"
+                keyed.append((index, sequence, Pair(kind, obs)))
+                sequence += 1
+            continue
+        seen = [i for i, p in enumerate(alignment.pairs) if p.observed is not None]
+        last = seen[-1] if seen else -1
+        here = position[alignment.pairs[seen[0]].observed.f] - 0.5 if seen else len(observed)
+        for i, pair in enumerate(alignment.pairs):
+            if pair.observed is not None:
+                here = position[pair.observed.f]
+                keyed.append((here, sequence, pair))
+            elif i > last and part.core:
+                keyed.append((len(observed) + 1, sequence, pair))
+            else:
+                keyed.append((here + 0.5, sequence, pair))
+            sequence += 1
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    pairs = tuple(p for _, _, p in keyed)
+    core = next((p for p in parts if p.core and p.match.reference is not None), None)
+    lead = core or next((p for p in parts if p.match.reference is not None), None)
+    if lead is None or any(p.core and p.match.reference is None for p in parts):
+        return replace(whole, partial=partial)
+    reference = lead.match.reference
+    labels = [p.label for p in parts]
+    if core is not None and core.match.reference.either is not None and len(parts) > 1:
+        labels = _with_termination(labels, core)
+    score = _score(pairs)
+    alignment = Alignment(reference, dict(lead.match.best.roles), pairs, score, partial)
+    if score < THRESHOLD:
+        return Match(None, score, alignment, whole.candidates, tuple(labels), partial)
+    return Match(reference, score, alignment, whole.candidates, tuple(labels), partial)
+
+
+def _with_termination(labels: list[str], core: _Part) -> list[str]:
+    """``[core, episodes..., "BYE"]`` when the core's ending steps (``either``) were matched:
+    the termination is then shown after the episodes it follows."""
+    first, last = core.match.reference.either
+    matched = [p.step.f for p in core.match.best.pairs if p.kind == MATCH and p.step is not None]
+    if not any(first <= f <= last for f in matched):
+        return labels
+    if core.match.partial and all(first <= f <= last for f in matched):
+        labels = [label for label in labels if label != core.label]  # only its BYE was captured
+    return labels + ["BYE"]
+

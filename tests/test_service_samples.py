@@ -1,0 +1,111 @@
+"""The sample captures of the references beyond RFC 3665 (samples/build_service_samples.py).
+
+Each is rebuilt byte for byte from samples/service-messages.txt, conforms (no warning or
+error), and matches its reference, composed of episodes where the call has them. Their text
+ladders are pinned in tests/golden/ (``PCAPLADDER_REGEN=1`` rewrites them; read the diff).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SAMPLES
+from ladder.calls import build_calls
+from ladder.capture import load_capture
+from ladder.check import check_call
+from ladder.layout import build_ladder
+from ladder.reference import load_references
+from ladder.render_text import render_text
+
+GOLDEN = ROOT / "tests" / "golden"
+REFS = load_references()
+
+# sample -> per call (Call-ID order of `ladder calls`): (reference, composition or None)
+EXPECTED = {
+    "rfc5359-2.1-call-hold": [("rfc5359-2.1", None)],
+    # Alice-Bob: hold then resume, the shape of §2.1; Bob-Carol: a call through the proxy.
+    "rfc5359-2.2-consultation-hold": [("rfc5359-2.1", None), ("rfc3665-3.1", None)],
+    "rfc5359-2.4-transfer-unattended": [
+        ("rfc3665-3.1", "rfc3665-3.1 + rfc3515-2.4 + BYE"),
+        ("rfc3665-3.1", None),  # Bob-Carol: the RFC stops before their BYE
+    ],
+    "rfc5359-2.5-transfer-attended": [
+        ("rfc3665-3.1", "rfc3665-3.1 + rfc5359-2.5 hold + rfc3515-2.4 + BYE"),
+        ("rfc3665-3.1", "rfc3665-3.1 + rfc5359-2.5 hold + BYE"),
+        ("rfc3665-3.1", None),  # Alice-Carol (INVITE with Replaces): the RFC stops before a BYE
+    ],
+    "rfc5359-2.7-call-forwarding-unconditional": [("rfc5359-2.7", None)],
+    "rfc5359-2.8-call-forwarding-busy": [("rfc5359-2.8", None)],
+    "rfc5359-2.9-call-forwarding-no-answer": [("rfc5359-2.9", None)],
+    "rfc3428-10-message": [("rfc3428-10", None)],
+    "rfc3903-15-publish": [("rfc3903-15", None)] * 3,  # M5, M9, M11: three Call-IDs
+    "rfc3261-11-options": [("rfc3261-11", None)],
+    "rfc3261-10.2.4-registration-refresh": [("rfc3261-10.2.4", None)],
+    "rfc3261-10.2.2-deregistration": [("rfc3261-10.2.2", None)],
+    "rfc3262-3-prack": [("rfc3262-3", None)],
+    "rfc3261-8.1.3.4-redirect": [("rfc3261-8.1.3.4", None)],
+    "rfc6665-4-subscribe-notify": [("rfc6665-4", None)],
+    "rfc3311-5-update-before-answer": [("rfc3311-5", None)],
+    "rfc4028-10-session-refresh": [("rfc4028-10", None)],
+}
+
+
+def checked(stem: str):
+    capture = load_capture(str(SAMPLES / f"{stem}.pcap"), media=False)
+    calls = build_calls(capture)
+    return [check_call(call, capture, REFS) for call in calls], calls, capture
+
+
+def test_the_committed_samples_are_what_the_builder_makes(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(SAMPLES / "build_service_samples.py"), "--out", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    built = sorted(p.name for p in tmp_path.glob("*.pcap"))
+    assert built == sorted(f"{stem}.pcap" for stem in EXPECTED)
+    for name in built:
+        assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name
+    # Every place the bytes differ from the printed text is said.
+    assert "rfc5359-2.2-consultation-hold F19: Carol's 180 carries another Call-ID" in done.stdout
+
+
+@pytest.mark.parametrize("stem", list(EXPECTED))
+def test_each_sample_conforms_and_matches_its_reference(stem):
+    results, _, _ = checked(stem)
+    assert [(r.reference, " + ".join(r.composition) or None) for r in results] == EXPECTED[stem]
+    for result in results:
+        assert result.conforms, [(d.code, d.f, d.message) for d in result.deviations]
+        # Only a step after the call's last message may be missing (the RFC stops there).
+        assert all(d.severity == "info" for d in result.deviations)
+    assert results[0].score == pytest.approx(1.0)
+    assert not any(r.partial for r in results)
+
+
+@pytest.mark.parametrize("stem", list(EXPECTED))
+def test_text_rendering_matches_golden(stem):
+    capture = load_capture(str(SAMPLES / f"{stem}.pcap"), media=False)
+    calls = build_calls(capture)
+    text = "\n".join(render_text(build_ladder(call, capture, media=False)) for call in calls)
+    golden = GOLDEN / f"{stem}.txt"
+    if os.environ.get("PCAPLADDER_REGEN") == "1":
+        golden.write_bytes(text.encode("utf-8"))
+    assert golden.exists(), f"{golden} is missing: run with PCAPLADDER_REGEN=1 and read the diff"
+    assert text == golden.read_bytes().decode("utf-8")
+
+
+def test_every_new_reference_of_the_brief_has_a_sample():
+    # The RFC 5359 services, PRACK, UPDATE, session refresh, SUBSCRIBE/NOTIFY, MESSAGE,
+    # PUBLISH, OPTIONS, registration refresh, de-registration and redirect.
+    matched = {ref for calls in EXPECTED.values() for ref, _ in calls}
+    wanted = {
+        "rfc5359-2.1", "rfc5359-2.7", "rfc5359-2.8", "rfc5359-2.9", "rfc3262-3", "rfc3311-5",
+        "rfc4028-10", "rfc6665-4", "rfc3428-10", "rfc3903-15", "rfc3261-11", "rfc3261-10.2.4",
+        "rfc3261-10.2.2", "rfc3261-8.1.3.4",
+    }  # fmt: skip
+    assert wanted <= matched
+    known = {ref.id for ref in REFS}
+    assert matched <= known
