@@ -30,6 +30,7 @@ from ladder.rules import RuleSettings, check_rules
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
     from ladder.calls import Call
+    from ladder.media import MediaIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +148,17 @@ def check_call(
     ladder: Ladder | None = None,
     ignore: Iterable[str] = (),
     settings: RuleSettings | None = None,
+    media: "MediaIndex | None" = None,
 ) -> CheckResult:
     """Check one call (or several calls drawn as one, such as the two Call-IDs of RFC 3665
-    §3.4) against ``references`` ("auto": the best match; else the id of one reference)."""
+    §3.4) against ``references`` ("auto": the best match; else the id of one reference).
+    ``media``: the capture's media bound once (``ladder.analysis``); without it the call's
+    streams are bound to this call alone, which costs a pass over every stream."""
     calls = call if isinstance(call, list) else [call]
     if ladder is None:
         from ladder.layout import build_ladder
 
-        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True)
+        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True, bindings=media)
     observed = observed_steps(ladder)
     if reference == "auto":
         match = match_call(observed, references)
@@ -173,7 +177,7 @@ def check_call(
         settings=settings or RuleSettings(end_ns=getattr(capture, "last_ts_ns", None)),
         transactions=calls[0].transactions if len(calls) == 1 else None,
     ))  # fmt: skip
-    found.extend(media_deviations(calls, capture))
+    found.extend(media_deviations(calls, capture, media))
 
     step_of = _step_map(match)
     expected = [d for d in found if _is_expected(d, match, step_of)]
@@ -269,16 +273,18 @@ MEDIA_CODES = (
 )  # fmt: skip
 
 
-def media_deviations(calls: list["Call"], capture: Any) -> list[Deviation]:
+def media_deviations(calls: list["Call"], capture: Any, index: "MediaIndex | None" = None) -> list[Deviation]:
     """``ladder.media``'s problems of the call's streams, as deviations: the media module
     decides the facts (which stream belongs to the call, what its SDP said); a deviation keeps
     the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
     if not getattr(capture, "streams", None):
         return []  # a capture without any RTP (SIP only) says nothing about media
-    from ladder.media import call_media_problems
+    from ladder.media import MediaIndex
 
+    if index is None:
+        index = MediaIndex.build(calls, capture.streams)
     found: list[Deviation] = []
-    for problem in call_media_problems(calls if len(calls) > 1 else calls[0], capture):
+    for problem in index.problems(calls):
         if problem.code not in CODES:
             continue  # a media fact ``ladder check`` has no code for
         item = deviation(problem.code, f"{problem.detail} ({CODES[problem.code].rule})",
