@@ -159,11 +159,7 @@ def check_call(
         from ladder.layout import build_ladder
 
         ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True, bindings=media)
-    observed = observed_steps(ladder)
-    if reference == "auto":
-        match = match_call(observed, references)
-    else:
-        match = force_match(observed, find_reference(references, reference))
+    match = _matched(observed_steps(ladder), references, reference)
 
     names = [p.name for p in ladder.participants]
     found: list[Deviation] = []
@@ -207,6 +203,28 @@ def check_call(
         ignored=len(kept) - len(shown),
         reference_f={f: s.f for f, s in step_of.items()},
     )
+
+
+# Matching depends only on the observed steps (columns are numbers, not addresses), and the
+# calls of one capture mostly repeat a few shapes: a busy trunk's 150,000 calls are a handful of
+# flows. The verdicts of recent shapes are kept (Match is immutable) instead of aligned again.
+_MATCH_MEMO: dict[tuple, tuple[Sequence[Reference], Match]] = {}
+MATCH_MEMO_SIZE = 4096
+
+
+def _matched(observed: list[Observed], references: Sequence[Reference], reference: str) -> Match:
+    key = (tuple(observed), id(references), reference)
+    known = _MATCH_MEMO.get(key)
+    if known is not None and known[0] is references:
+        return known[1]
+    if reference == "auto":
+        match = match_call(observed, references)
+    else:
+        match = force_match(observed, find_reference(references, reference))
+    if len(_MATCH_MEMO) >= MATCH_MEMO_SIZE:
+        del _MATCH_MEMO[next(iter(_MATCH_MEMO))]
+    _MATCH_MEMO[key] = (references, match)
+    return match
 
 
 def _frame(message: "SipMessage") -> int:
