@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from decoders.errors import DecodeError
-from decoders.sip import COMPACT_FORMS, RequestLine, _parse_start
+from decoders.sdp import SdpSession
+from decoders.sip import COMPACT_FORMS, RequestLine, _body_sdp, _parse_start
 
 _CSEQ_MAX = 2**31 - 1
-_WANTED = frozenset({"call-id", "cseq", "via", "from", "to", "content-length"})
+_WANTED = frozenset({"call-id", "cseq", "via", "from", "to", "content-length", "content-type"})
 # Header names as written -> canonical key (lower case, compact forms expanded); bounded.
 _KEYS: dict[str, str] = {}
 _MAX_KEYS = 1024
@@ -38,7 +39,12 @@ class SipFields:
     from_tag: str | None
     to_tag: str | None
     content_length: int | None
+    content_type: str | None
     body: bytes
+
+    def sdp(self) -> SdpSession | None:
+        """The SDP of the body (or of its multipart SDP part), as ``SipMessage.sdp``."""
+        return _body_sdp(self.body, self.content_type, [])
 
 
 def _key(name: str) -> str | None:
@@ -191,5 +197,6 @@ def scan_sip(data: bytes) -> SipFields | None:
         from_tag=from_tag,
         to_tag=to_tag,
         content_length=content_length,
+        content_type=values["content-type"].strip() if "content-type" in values else None,
         body=rest,
     )

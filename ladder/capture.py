@@ -19,6 +19,7 @@ from ladder.errors import CaptureError
 from ladder.ingest import CaptureReader, UnknownFormat
 from ladder.pipeline import Pipeline
 from ladder.progress import Progress
+from ladder.sipindex import SipIndex
 
 ENGINES = ("auto", "dpkt", "pyshark")
 PROGRESS_EVERY = 8192  # frames between two looks at the clock
@@ -45,6 +46,9 @@ class Capture:
     diagnostic_list: list[Diagnostic]
     errors: list[str] = field(default_factory=list)
     link_types: dict[int, int] = field(default_factory=dict)
+    # One compact record per SIP message (always filled); ``sip_messages`` is empty when the
+    # capture was loaded with ``messages=False``.
+    sip_index: SipIndex = field(default_factory=SipIndex)
 
     @property
     def rtp_packets(self) -> int:
@@ -58,20 +62,22 @@ def load_capture(
     tls_keylog: str | None = None,
     progress: Callable[[Progress], None] | None = None,
     media: bool = True,
+    messages: bool = True,
 ) -> Capture:
-    """Read the capture at ``path`` (``-`` for stdin) with the chosen engine."""
+    """Read the capture at ``path`` (``-`` for stdin) with the chosen engine. ``messages=False``
+    keeps only ``Capture.sip_index`` (compact records), not the parsed messages."""
     if engine not in ENGINES:
         raise CaptureError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     with _BulkLoad() as bulk:
         if engine == "pyshark" or tls_keylog:
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, messages)
         try:
-            return _load_fast(path, progress, media, bulk)
+            return _load_fast(path, progress, media, bulk, messages)
         except UnknownFormat as exc:
             if engine == "dpkt":
                 raise
             print(f"ladder: notice: {exc}; reading it with tshark (pyshark engine)", file=sys.stderr)
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, messages)
 
 
 class _BulkLoad:
@@ -102,8 +108,9 @@ class _BulkLoad:
         gc.set_threshold(*self._threshold)
 
 
-def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad) -> Capture:
-    pipeline = Pipeline(media=media)
+def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad,
+               messages: bool = True) -> Capture:
+    pipeline = Pipeline(media=media, messages=messages)
     started = time.monotonic()
     with CaptureReader(path) as reader:
         def tick() -> None:
@@ -122,11 +129,11 @@ def _load_fast(path: str, progress: Callable[[Progress], None] | None, media: bo
 
 def _load_pyshark(
     path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str],
-    bulk: _BulkLoad,
+    bulk: _BulkLoad, messages: bool = True,
 ) -> Capture:
     from ladder.pyshark_engine import DecryptedSip, read_frames_pyshark
 
-    pipeline = Pipeline(media=media)
+    pipeline = Pipeline(media=media, messages=messages)
     started = time.monotonic()
     link_types: dict[int, int] = {}
     number = 0
@@ -158,7 +165,7 @@ def _load_pyshark(
 def _progress(pipeline: Pipeline, bytes_read: int, file_size: int, started: float, done: bool = False) -> Progress:
     return Progress(
         pipeline.frames, bytes_read, file_size, time.monotonic() - started, done,
-        len(pipeline.sip_messages), len(pipeline.call_ids), pipeline.sip_messages.copy,
+        len(pipeline.sip_index), len(pipeline.call_ids), pipeline.sip_messages.copy,
     )
 
 
@@ -180,4 +187,5 @@ def _snapshot(
         diagnostic_list=list(pipeline.diagnostic_list),
         errors=errors,
         link_types=link_types,
+        sip_index=pipeline.sip_index,
     )

@@ -17,7 +17,7 @@ def add_capture_arguments(parser, *, stdin: bool = True) -> None:
                         help="SSLKEYLOGFILE key log: decrypt SIP over TLS (through tshark)")
 
 
-def load_capture_from_args(args, *, media: bool = True, progress=None):
+def load_capture_from_args(args, *, media: bool = True, progress=None, messages: bool = True):
     """The capture the command line names, with each file-level problem (a truncated last
     record, say) as one warning line on stderr: every command says the same thing."""
     capture = load_capture(
@@ -26,6 +26,7 @@ def load_capture_from_args(args, *, media: bool = True, progress=None):
         tls_keylog=getattr(args, "tls_keylog", None),
         progress=progress,
         media=media,
+        messages=messages,
     )
     for problem in capture.errors:
         print(f"ladder: warning: {problem}", file=sys.stderr)
