@@ -116,9 +116,10 @@ def _via(value: str) -> tuple[bool, str | None, str | None]:
     return True, branch, sent_by
 
 
-def scan_sip(data: bytes) -> SipFields | None:
+def scan_sip(data: bytes, *, correlation: bool = True) -> SipFields | None:
     """The first-pass fields of ``data``, or None when only ``parse_sip`` can tell (it then
-    raises for a broken start line, or reports the oddity as a problem)."""
+    raises for a broken start line, or reports the oddity as a problem). ``correlation=False``
+    leaves the Via and From/To tags unread (None): counting needs only the rest."""
     if not data or data[0] in (0x0D, 0x0A):
         return None
     end = data.find(b"\r\n\r\n")
@@ -172,7 +173,7 @@ def scan_sip(data: bytes) -> SipFields | None:
     if len(rest) != content_length:
         return None  # short or trailing bytes: the full parser reports which
     from_tag = to_tag = branch = sent_by = None
-    for key in ("from", "to"):
+    for key in ("from", "to") if correlation else ():
         if key in values:
             understood, tag = _tag(values[key])
             if not understood:
@@ -181,7 +182,7 @@ def scan_sip(data: bytes) -> SipFields | None:
                 from_tag = tag
             else:
                 to_tag = tag
-    if "via" in values:
+    if correlation and "via" in values:
         understood, branch, sent_by = _via(values["via"])
         if not understood:
             return None

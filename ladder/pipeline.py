@@ -393,7 +393,7 @@ class Pipeline:
     # -- SIP ---------------------------------------------------------------------------------
     def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
         if not self.keep_messages:
-            fields = scan_sip(payload)
+            fields = scan_sip(payload, correlation=False)  # the index keeps no tags nor Via
             if fields is not None:
                 ts_ns = frames[-1].ts_ns
                 self.sip_index.add(frames[0].number, ts_ns, fields.method, fields.status, fields.call_id)

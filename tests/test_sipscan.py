@@ -108,3 +108,14 @@ def test_stats_from_the_first_pass_equal_the_full_parse_on_the_corpus():
         assert _counts(path, False, True) == full, path.name
         compared += 1
     assert compared >= 20
+
+
+def test_without_correlation_the_counted_fields_are_the_same():
+    for path in _captures():
+        for message in load_capture(str(path), media=False).sip_messages:
+            full, counted = scan_sip(message.raw), scan_sip(message.raw, correlation=False)
+            if full is None:
+                continue
+            assert counted is not None and (counted.method, counted.status, counted.call_id, counted.body) == (
+                full.method, full.status, full.call_id, full.body)
+            assert counted.branch is counted.from_tag is counted.to_tag is None
