@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from ladder.capture import ENGINES, load_capture
@@ -30,4 +31,7 @@ def load_capture_from_args(args, *, media: bool = True, progress=None, messages:
     )
     for problem in capture.errors:
         print(f"ladder: warning: {problem}", file=sys.stderr)
+    # The capture lives as long as the command: out of the collector's full passes, which would
+    # otherwise walk every message again each time (work growing with the capture, per call).
+    gc.freeze()
     return capture
