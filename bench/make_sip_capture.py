@@ -18,29 +18,13 @@ import heapq
 import struct
 import sys
 
-EPOCH_NS = 1_700_000_000_000_000_000
+from make_rtp_capture import EPOCH_NS, udp_frame
+
 CALL_S = 30
-MAC_A = bytes.fromhex("020000000001")
-MAC_B = bytes.fromhex("020000000002")
 # Offsets of each message from its call's start: INVITE, 100, 180, 200, ACK, BYE, 200.
 OFFSETS_NS = (0, 8_000_000, 120_000_000, 2_400_000_000, 2_410_000_000, (CALL_S - 1) * 1_000_000_000,
               (CALL_S - 1) * 1_000_000_000 + 12_000_000)
 RECORD = struct.Struct("<IIII")
-
-
-def _checksum(header: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def _frame(src: bytes, dst: bytes, payload: bytes) -> bytes:
-    """Ethernet / IPv4 / UDP 5060 -> 5060 around one SIP message."""
-    udp = struct.pack("!HHHH", 5060, 5060, 8 + len(payload), 0) + payload
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0, src, dst)
-    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
-    return MAC_B + MAC_A + b"\x08\x00" + header + udp
 
 
 def _parties(index: int) -> tuple[str, str]:
@@ -118,29 +102,28 @@ def write_capture(path: str, calls: int, concurrent: int) -> tuple[int, int]:
         while heap or next_call < calls:
             start = EPOCH_NS + next_call * spacing
             if next_call < calls and (not heap or start <= heap[0][0]):
-                caller, callee = (bytes(int(p) for p in a.split(".")) for a in _parties(next_call))
+                caller, callee = _parties(next_call)
                 for number, (offset, forward, sip) in enumerate(call_messages(next_call)):
-                    frame = _frame(caller, callee, sip) if forward else _frame(callee, caller, sip)
-                    heapq.heappush(heap, (start + offset, next_call, number, frame))
+                    src, dst = (caller, callee) if forward else (callee, caller)
+                    heapq.heappush(heap, (start + offset, next_call, number, udp_frame(src, dst, 5060, 5060, sip)))
                 next_call += 1
                 continue
             ts_ns, _call, _number, frame = heapq.heappop(heap)
-            sec, ns = divmod(ts_ns, 1_000_000_000)
-            out.write(RECORD.pack(sec, ns // 1000, len(frame), len(frame)))
-            out.write(frame)
+            record = RECORD.pack(ts_ns // 1_000_000_000, ts_ns % 1_000_000_000 // 1000, len(frame), len(frame))
+            out.write(record + frame)
             packets += 1
-            written += 16 + len(frame)
+            written += len(record) + len(frame)
     return packets, written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="pcap file to write")
-    parser.add_argument("--calls", type=int, default=150_000)
+    parser.add_argument("--calls", type=int, default=150_000, help="calls (7 SIP messages each)")
     parser.add_argument("--concurrent", type=int, default=500, help="calls up at any moment")
-    args = parser.parse_args(argv)
-    packets, size = write_capture(args.out, args.calls, args.concurrent)
-    print(f"{args.out}: {packets:,} SIP messages, {size / 1e6:,.1f} MB, {args.calls:,} calls", file=sys.stderr)
+    options = parser.parse_args(argv)
+    packets, size = write_capture(options.out, options.calls, options.concurrent)
+    sys.stderr.write(f"{options.out}: {packets:,} SIP messages, {size / 1e6:,.1f} MB, {options.calls:,} calls\n")
     return 0
 
 
