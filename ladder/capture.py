@@ -20,6 +20,7 @@ from ladder.ingest import CaptureReader, UnknownFormat
 from ladder.limits import Limits
 from ladder.pipeline import Pipeline
 from ladder.progress import Progress
+from ladder.sipindex import SipIndex
 
 ENGINES = ("auto", "dpkt", "pyshark")
 PROGRESS_EVERY = 8192  # frames between two looks at the clock
@@ -46,6 +47,9 @@ class Capture:
     diagnostic_list: list[Diagnostic]
     errors: list[str] = field(default_factory=list)
     link_types: dict[int, int] = field(default_factory=dict)
+    # One compact record per SIP message (always filled); ``sip_messages`` is empty when the
+    # capture was loaded with ``messages=False``.
+    sip_index: SipIndex = field(default_factory=SipIndex)
 
     @property
     def rtp_packets(self) -> int:
@@ -60,22 +64,24 @@ def load_capture(
     progress: Callable[[Progress], None] | None = None,
     media: bool = True,
     limits: Limits | None = None,
+    messages: bool = True,
 ) -> Capture:
     """Read the capture at ``path`` (``-`` for stdin) with the chosen engine, within ``limits``
-    (``ladder.limits``; the defaults when None)."""
+    (``ladder.limits``; the defaults when None). ``messages=False`` keeps only
+    ``Capture.sip_index`` (compact records), not the parsed messages."""
     limits = limits or Limits()
     if engine not in ENGINES:
         raise CaptureError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     with _BulkLoad() as bulk:
         if engine == "pyshark" or tls_keylog:
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits, messages)
         try:
-            return _load_fast(path, progress, media, bulk, limits)
+            return _load_fast(path, progress, media, bulk, limits, messages)
         except UnknownFormat as exc:
             if engine == "dpkt":
                 raise
             print(f"ladder: notice: {exc}; reading it with tshark (pyshark engine)", file=sys.stderr)
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits, messages)
 
 
 class _BulkLoad:
@@ -107,9 +113,10 @@ class _BulkLoad:
 
 
 def _load_fast(
-    path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad, limits: Limits
+    path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad, limits: Limits,
+    messages: bool = True,
 ) -> Capture:
-    pipeline = Pipeline(media=media, limits=limits)
+    pipeline = Pipeline(media=media, limits=limits, messages=messages)
     started = time.monotonic()
     with CaptureReader(path, max_gzip_ratio=limits.gzip_ratio) as reader:
         def tick() -> None:
@@ -128,11 +135,11 @@ def _load_fast(
 
 def _load_pyshark(
     path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str],
-    bulk: _BulkLoad, limits: Limits,
+    bulk: _BulkLoad, limits: Limits, messages: bool = True,
 ) -> Capture:
     from ladder.pyshark_engine import DecryptedSip, read_frames_pyshark
 
-    pipeline = Pipeline(media=media, limits=limits)
+    pipeline = Pipeline(media=media, limits=limits, messages=messages)
     started = time.monotonic()
     link_types: dict[int, int] = {}
     number = 0
@@ -164,7 +171,7 @@ def _load_pyshark(
 def _progress(pipeline: Pipeline, bytes_read: int, file_size: int, started: float, done: bool = False) -> Progress:
     return Progress(
         pipeline.frames, bytes_read, file_size, time.monotonic() - started, done,
-        len(pipeline.sip_messages), len(pipeline.call_ids), pipeline.sip_messages.copy,
+        len(pipeline.sip_index), len(pipeline.call_ids), pipeline.sip_messages.copy,
     )
 
 
@@ -186,4 +193,5 @@ def _snapshot(
         diagnostic_list=list(pipeline.diagnostic_list),
         errors=errors,
         link_types=link_types,
+        sip_index=pipeline.sip_index,
     )

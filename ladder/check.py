@@ -32,6 +32,7 @@ from ladder.rules import RuleSettings, check_rules
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
     from ladder.calls import Call
+    from ladder.media import MediaIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,19 +162,18 @@ def check_call(
     ladder: Ladder | None = None,
     ignore: Iterable[str] = (),
     settings: RuleSettings | None = None,
+    media: "MediaIndex | None" = None,
 ) -> CheckResult:
     """Check one call (or several calls drawn as one, such as the two Call-IDs of RFC 3665
-    §3.4) against ``references`` ("auto": the best match; else the id of one reference)."""
+    §3.4) against ``references`` ("auto": the best match; else the id of one reference).
+    ``media``: the capture's media bound once (``ladder.analysis``); without it the call's
+    streams are bound to this call alone, which costs a pass over every stream."""
     calls = call if isinstance(call, list) else [call]
     if ladder is None:
         from ladder.layout import build_ladder
 
-        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True)
-    observed = observed_steps(ladder)
-    if reference == "auto":
-        match = compose(observed, references)
-    else:
-        match = force_match(observed, find_reference(references, reference))
+        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True, bindings=media)
+    match = _matched(observed_steps(ladder), references, reference)
 
     names = [p.name for p in ladder.participants]
     found: list[Deviation] = []
@@ -189,7 +189,7 @@ def check_call(
         transactions=calls[0].transactions if len(calls) == 1 else None,
     ))  # fmt: skip
     if not settings.damaged:  # damaged RTP bytes make up payload types
-        found.extend(media_deviations(calls, capture))
+        found.extend(media_deviations(calls, capture, media))
 
     step_of = _step_map(match)
     if all(c.outcome.code == PARTIAL for c in calls):
@@ -232,6 +232,28 @@ def capture_settings(capture: Any, **kwargs: Any) -> RuleSettings:
     breaks = find_breaks(messages)
     return RuleSettings(end_ns=getattr(capture, "last_ts_ns", None), breaks=tuple(b.span for b in breaks),
                         damaged=damage_note(messages) is not None, **kwargs)
+
+
+# Matching depends only on the observed steps (columns are numbers, not addresses), and the
+# calls of one capture mostly repeat a few shapes: a busy trunk's 150,000 calls are a handful of
+# flows. The verdicts of recent shapes are kept (Match is immutable) instead of aligned again.
+_MATCH_MEMO: dict[tuple, tuple[Sequence[Reference], Match]] = {}
+MATCH_MEMO_SIZE = 4096
+
+
+def _matched(observed: list[Observed], references: Sequence[Reference], reference: str) -> Match:
+    key = (tuple(observed), id(references), reference)
+    known = _MATCH_MEMO.get(key)
+    if known is not None and known[0] is references:
+        return known[1]
+    if reference == "auto":
+        match = compose(observed, references)
+    else:
+        match = force_match(observed, find_reference(references, reference))
+    if len(_MATCH_MEMO) >= MATCH_MEMO_SIZE:
+        del _MATCH_MEMO[next(iter(_MATCH_MEMO))]
+    _MATCH_MEMO[key] = (references, match)
+    return match
 
 
 def _frame(message: "SipMessage") -> int:
@@ -307,16 +329,18 @@ MEDIA_CODES = (
 )  # fmt: skip
 
 
-def media_deviations(calls: list["Call"], capture: Any) -> list[Deviation]:
+def media_deviations(calls: list["Call"], capture: Any, index: "MediaIndex | None" = None) -> list[Deviation]:
     """``ladder.media``'s problems of the call's streams, as deviations: the media module
     decides the facts (which stream belongs to the call, what its SDP said); a deviation keeps
     the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
     if not getattr(capture, "streams", None):
         return []  # a capture without any RTP (SIP only) says nothing about media
-    from ladder.media import call_media_problems, sdp_announcements
+    from ladder.media import MediaIndex, sdp_announcements
 
+    if index is None:
+        index = MediaIndex.build(calls, capture.streams)
     found: list[Deviation] = []
-    for problem in call_media_problems(calls if len(calls) > 1 else calls[0], capture):
+    for problem in index.problems(calls):
         if problem.code not in CODES:
             continue  # a media fact ``ladder check`` has no code for
         detail, severity = f"{problem.detail} ({CODES[problem.code].rule})", None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from ladder.capture import ENGINES, load_capture
@@ -23,7 +24,7 @@ def add_capture_arguments(parser, *, stdin: bool = True, optional: bool = False)
                         + " (defaults in docs/SECURITY.md)")
 
 
-def load_capture_from_args(args, *, media: bool = True, progress=None):
+def load_capture_from_args(args, *, media: bool = True, progress=None, messages: bool = True):
     """The capture the command line names, with each file-level problem (a truncated last
     record, say) as one warning line on stderr: every command says the same thing."""
     limits = parse_limits(getattr(args, "limits", None))
@@ -34,7 +35,11 @@ def load_capture_from_args(args, *, media: bool = True, progress=None):
         progress=progress,
         media=media,
         limits=limits,
+        messages=messages,
     )
     for problem in capture.errors + limit_warnings(capture.diagnostics, limits):
         print(f"ladder: warning: {safe_text(problem)}", file=sys.stderr)
+    # The capture lives as long as the command: out of the collector's full passes, which would
+    # otherwise walk every message again each time (work growing with the capture, per call).
+    gc.freeze()
     return capture

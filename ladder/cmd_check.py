@@ -14,7 +14,6 @@ from ladder.check import (
     CheckResult,
     annotate_ladder,
     capture_settings,
-    check_call,
     verdict_line,
 )
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
@@ -77,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if wanted != "auto" and all(r.id != wanted for r in references):
         raise UsageError(f"no reference flow {wanted!r} (known: {', '.join(r.id for r in references)})")
 
-    from ladder.calls import build_calls, select_calls
-    from ladder.layout import build_ladder
+    from ladder.analysis import analyse
+    from ladder.calls import select_calls
 
     media = not args.no_media
     if args.device or args.listen or not args.file:
@@ -88,34 +87,35 @@ def run(args: argparse.Namespace) -> int:
 
         return check_live(args, references, wanted, ignore, media)
     capture = load_capture_from_args(args, media=media)
-    calls = build_calls(capture)
-    calls = select_calls(calls, args.call)
+    analysis = analyse(capture, media=media)
+    calls = select_calls(analysis.calls, args.call)
     breaks = find_breaks(capture.sip_messages)
     settings = capture_settings(capture, t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu)
-    results: list[tuple[CheckResult, object]] = []
-    for call in calls:
-        ladder = build_ladder(call, capture, media=media)
-        result = check_call(
-            call, capture, references, reference=wanted, ladder=ladder, ignore=ignore, settings=settings
-        )
-        results.append((result, ladder))
-
     out = sys.stdout
-    if args.json:
-        document = _json(args.file, [r for r, _ in results], breaks, capture.sip_messages)
-        out.write(json_text(document, indent=2, ensure_ascii=True) + "\n")
-    else:
-        from ladder.render_text import render_text
-
+    if not args.json:
         for line in capture_notes(breaks, capture.sip_messages):
             out.write(safe_text(f"Capture: {line}") + "\n\n")
-        for number, (result, ladder) in enumerate(results):
-            if number:
+    results: list[CheckResult] = []
+    # Call by call: the text of a call is written as soon as it is checked, and its ladder
+    # released; only the (small) results stay for the totals and the JSON.
+    for call in calls:
+        ladder = analysis.ladder(call)
+        result = analysis.check(call, references, reference=wanted, ladder=ladder, ignore=ignore,
+                                settings=settings)
+        results.append(result)
+        if not args.json:
+            from ladder.render_text import render_text
+
+            if len(results) > 1:
                 out.write("\n")
             out.write(summary_line(result) + "\n\n")
             out.write(render_text(annotate_ladder(ladder, result)))
-        out.write("\n" + totals_line([r for r, _ in results]) + "\n")
-    return 0 if all(r.conforms for r, _ in results) else 1
+    if args.json:
+        document = _json(args.file, results, breaks, capture.sip_messages)
+        out.write(json_text(document, indent=2, ensure_ascii=True) + "\n")
+    else:
+        out.write("\n" + totals_line(results) + "\n")
+    return 0 if all(r.conforms for r in results) else 1
 
 
 def summary_line(result: CheckResult) -> str:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from ladder.aliases import add_alias_arguments, build_aliases
-from ladder.calls import Call, build_calls, select_calls
+from ladder.aliases import AliasMap, add_alias_arguments, build_aliases
+from ladder.calls import Call, select_calls
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.diagram import Ladder
 from ladder.errors import UsageError
-from ladder.layout import build_ladder
+
+if TYPE_CHECKING:
+    from ladder.analysis import Analysis
 
 TEXT_OUTPUTS = ("html", "text", "mermaid", "json")
 
@@ -73,58 +77,47 @@ def _write(path: str, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _bindings(capture: Any, calls: list[Call], media: bool) -> list[Any] | None:
-    if not media or not capture.streams:
-        return None
-    from ladder.media import bind_media  # only when there is RTP to bind
-
-    # Bound once over every call, so a stream on reused ports goes to one call only.
-    return bind_media(calls, capture.streams)
-
-
 def run(args) -> int:
+    from ladder.analysis import Analysis, analyse
+
     outputs = _check_outputs(args)
     media = not args.no_media
     capture = load_capture_from_args(args, media=media)
-    all_calls = build_calls(capture)
-    chosen = select_calls(all_calls, args.call)
+    analysis = analyse(capture, media=media)
+    chosen = select_calls(analysis.calls, args.call)
 
     aliases = build_aliases(args.alias, args.alias_file)
     anonymizer = None
-    shown_capture, shown_all, shown = capture, all_calls, chosen
+    shown_analysis: Analysis = analysis
+    shown = chosen
     if args.anonymize or args.anonymize_key is not None:
         from ladder.anonymize import Anonymizer, anonymize_capture
 
         anonymizer = Anonymizer(args.anonymize_key)
-        shown_capture = anonymize_capture(capture, anonymizer)
+        shown_analysis = analyse(anonymize_capture(capture, anonymizer), media=media)
         aliases = aliases.rekeyed(anonymizer.ip)
-        shown_all = build_calls(shown_capture)
         if anonymizer.reparse_failures:
             print(f"ladder: warning: {anonymizer.reparse_failures} SIP message(s) no longer parsed once "
                   "anonymised and were left out (diagnostic anonymize-reparse-failed)", file=sys.stderr)
         # Calls are numbered by start time, which anonymisation does not change.
-        by_index = {call.index: call for call in shown_all}
+        by_index = {call.index: call for call in shown_analysis.calls}
         shown = [by_index[call.index] for call in chosen if call.index in by_index]
 
-    shown_bindings = _bindings(shown_capture, shown_all, media)
-    ladders: list[Any] = []
-    if any(getattr(args, name) for name in ("text", "mermaid", "json")):
-        ladders = [build_ladder(call, shown_capture, aliases=aliases, media=media, bindings=shown_bindings)
-                   for call in shown]
+    def ladders() -> Iterator[Ladder]:
+        return (shown_analysis.ladder(call, aliases=aliases) for call in shown)
 
     writers: dict[str, Callable[[], str]] = {
-        "text": lambda: _render_text(ladders, args.time),
-        "mermaid": lambda: _render_mermaid(ladders),
-        "json": lambda: _render_json(ladders),
-        "html": lambda: _render_html(shown_capture, shown, shown_all, shown_bindings, media,
-                                     not args.no_check, anonymizer is not None, aliases),
+        "text": lambda: _render_text(ladders(), args.time),
+        "mermaid": lambda: _render_mermaid(ladders()),
+        "json": lambda: _render_json(list(ladders())),
+        "html": lambda: _render_html(shown_analysis, shown, not args.no_check, anonymizer is not None, aliases),
     }
     for name, path in outputs:
         if name == "pcap":
             from ladder.export_pcap import write_call_pcap
 
-            original_bindings = _bindings(capture, all_calls, media)
-            result = write_call_pcap(capture, chosen, path, all_calls=all_calls, bindings=original_bindings,
+            result = write_call_pcap(capture, chosen, path, all_calls=analysis.calls,
+                                     bindings=list(analysis.media_index.bindings) if media else None,
                                      anonymizer=anonymizer)
             print(f"ladder: wrote {path}: {result.describe()}", file=sys.stderr)
             continue
@@ -134,29 +127,28 @@ def run(args) -> int:
     return 0
 
 
-def _render_text(ladders: list[Any], time: bool) -> str:
+def _render_text(ladders: Iterable[Ladder], time: bool) -> str:
     from ladder.render_text import render_text
 
     return "\n".join(render_text(ladder, time=time) for ladder in ladders)
 
 
-def _render_mermaid(ladders: list[Any]) -> str:
+def _render_mermaid(ladders: Iterable[Ladder]) -> str:
     from ladder.render_mermaid import render_mermaid
 
     return "\n".join(render_mermaid(ladder) for ladder in ladders)
 
 
-def _render_json(ladders: list[Any]) -> str:
+def _render_json(ladders: list[Ladder]) -> str:
     from ladder.render_json import render_json
 
     return render_json(ladders)
 
 
-def _render_html(capture: Any, calls: list[Any], all_calls: list[Any], bindings: Any, media: bool,
-                 check: bool, anonymized: bool, aliases: Any) -> str:
+def _render_html(analysis: "Analysis", calls: list[Call], check: bool, anonymized: bool, aliases: AliasMap) -> str:
     from ladder.render_html import render_html
 
     note = "Anonymised: addresses, users, numbers, host names, tags, Call-IDs and credentials are stand-ins." \
         if anonymized else ""
-    return render_html(capture, calls, all_calls=all_calls, bindings=bindings, media=media, check=check, note=note,
-                       aliases=aliases)
+    return render_html(analysis.capture, calls, all_calls=analysis.calls, analysis=analysis, media=analysis.media,
+                       check=check, note=note, aliases=aliases)

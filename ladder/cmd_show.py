@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 from ladder.aliases import add_alias_arguments, build_aliases
-from ladder.calls import build_calls, select_calls
+from ladder.analysis import analyse
+from ladder.calls import select_calls
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
-from ladder.layout import build_ladder
 from ladder.render_json import render_json
 from ladder.render_mermaid import render_mermaid
 from ladder.render_text import render_text
@@ -44,26 +44,22 @@ def render_ladders(args, out=None) -> int:
     aliases = build_aliases(args.alias, args.alias_file)
     media = not args.no_media
     capture = load_capture_from_args(args, media=media)
-    all_calls = build_calls(capture)
+    analysis = analyse(capture, media=media)
     selected = getattr(args, "call", []) or []
-    calls = select_calls(all_calls, selected)
-    bindings = None
-    if media and capture.streams:
-        from ladder.media import bind_media  # only when there is RTP to bind
-
-        # Bound once over every call, so a stream on reused ports goes to one call only.
-        bindings = bind_media(all_calls, capture.streams)
-    ladders = [build_ladder(call, capture, aliases=aliases, media=media, bindings=bindings)
-               for call in calls]
+    calls = select_calls(analysis.calls, selected)
     fmt = getattr(args, "format", "text")
     if fmt == "json":
-        out.write(render_json(ladders))
+        out.write(render_json([analysis.ladder(call, aliases=aliases) for call in calls]))
     elif fmt == "mermaid":
-        out.write("\n".join(render_mermaid(ladder) for ladder in ladders))
+        out.write("\n".join(render_mermaid(analysis.ladder(call, aliases=aliases)) for call in calls))
     else:
-        if not ladders:
+        if not calls:
             print("ladder: no SIP calls in this capture", file=sys.stderr)
-        out.write("\n".join(render_text(ladder, time=args.time, compact=args.compact) for ladder in ladders))
+        # One ladder at a time: each is drawn, written and released.
+        for number, call in enumerate(calls):
+            if number:
+                out.write("\n")
+            out.write(render_text(analysis.ladder(call, aliases=aliases), time=args.time, compact=args.compact))
     return 0
 
 

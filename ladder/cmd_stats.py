@@ -30,17 +30,7 @@ def add_parser(subparsers) -> None:
 
 def compute_stats(capture: Capture) -> dict:
     """The figures ``ladder stats`` prints, as a JSON-ready dict."""
-    requests: dict[str, int] = {}
-    responses: dict[str, int] = {}
-    call_ids: set[str] = set()
-    for message in capture.sip_messages:
-        if message.is_request:
-            requests[message.method] = requests.get(message.method, 0) + 1
-        else:
-            code = str(message.status)
-            responses[code] = responses.get(code, 0) + 1
-        if message.call_id:
-            call_ids.add(message.call_id)
+    index = capture.sip_index
     duration = 0.0
     if capture.first_ts_ns is not None and capture.last_ts_ns is not None:
         duration = (capture.last_ts_ns - capture.first_ts_ns) / 1e9
@@ -50,10 +40,10 @@ def compute_stats(capture: Capture) -> dict:
         "file_size": capture.file_size,
         "frames": capture.frames,
         "duration_s": round(duration, 6),
-        "sip_messages": len(capture.sip_messages),
-        "sip_requests": dict(sorted(requests.items(), key=lambda item: (-item[1], item[0]))),
-        "sip_responses": dict(sorted(responses.items())),
-        "call_ids": len(call_ids),
+        "sip_messages": len(index),
+        "sip_requests": index.requests(),
+        "sip_responses": index.responses(),
+        "call_ids": index.call_id_count(),
         "rtp_packets": capture.frame_classes.get("rtp", 0),
         "rtp_streams": len(capture.streams),
         "rtcp_packets": capture.rtcp_packets,
@@ -86,7 +76,8 @@ def format_stats(stats: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     meter = None if args.json else terminal_meter()
-    capture = load_capture_from_args(args, media=not args.no_media, progress=meter)
+    # Counts need no parsed message: the first pass's compact records are enough.
+    capture = load_capture_from_args(args, media=not args.no_media, progress=meter, messages=False)
     stats = compute_stats(capture)
     if args.json:
         sys.stdout.write(json_text(stats, indent=2, ensure_ascii=True) + "\n")

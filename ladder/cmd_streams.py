@@ -83,16 +83,14 @@ def stream_dict(stream: RtpStream, call: str | None, problems: list[str], mos) -
 
 def collect(capture, call_selector: str | None) -> list[dict]:
     """The streams as dicts, bound to calls, optionally only those of one call."""
-    from ladder.calls import build_calls, find_call
-    from ladder.media import bind_media, call_media_problems
+    from ladder.analysis import analyse
+    from ladder.calls import find_call
     from ladder.mos import stream_mos
 
-    calls = build_calls(capture)
-    bindings = {b.stream.key: b for b in bind_media(calls, capture.streams)}
-    problems: dict[tuple, list[str]] = {}
-    for problem in call_media_problems(calls, capture):
-        if problem.stream_key is not None:
-            problems.setdefault(problem.stream_key, []).append(problem.code)
+    analysis = analyse(capture)
+    calls = analysis.calls
+    bindings = analysis.media_index.by_stream
+    problems = analysis.media_index.stream_problem_codes()
     selected = None
     if call_selector is not None:
         selected = find_call(calls, call_selector)
@@ -104,7 +102,7 @@ def collect(capture, call_selector: str | None) -> list[dict]:
         call_id = binding.call_id if binding is not None else None
         if selected is not None and call_id != selected.id:
             continue
-        codes = list(dict.fromkeys(problems.get(stream.key, [])))
+        codes = list(problems.get(stream.key, ()))
         rows.append(stream_dict(stream, call_id, codes, stream_mos(stream)))
     return rows
 

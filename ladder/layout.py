@@ -18,6 +18,7 @@ from ladder.textsafe import safe_text
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
     from ladder.calls import Call
+    from ladder.media import MediaBinding, MediaIndex
 
 
 def message_label(message: "SipMessage") -> str:
@@ -31,30 +32,35 @@ def _order_key(message: "SipMessage") -> tuple[int, int]:
     return (message.ts_ns, message.frames[0].number if message.frames else 0)
 
 
-def media_bars_for(call: "Call", capture: Any, bindings: list[Any] | None = None) -> tuple[list[Any], list[str]]:
+def media_bars_for(call: "Call", capture: Any,
+                   bindings: "MediaIndex | list[MediaBinding] | None" = None) -> tuple[list[Any], list[str]]:
     """The media bars of a call from ``ladder.media`` (SDP ↔ RTP streams) and the call-level
     media problems as notes (``no-media`` …); nothing when the capture holds no RTP at all
-    (a SIP-only capture says nothing about media). ``bindings`` made once for all calls of a
-    capture (``media.bind_media(calls, capture.streams)``) keep a stream from being claimed
-    by two calls that reused the same ports."""
+    (a SIP-only capture says nothing about media). ``bindings``: the capture's
+    ``MediaIndex`` (``ladder.analysis``), made once for all calls so a stream on reused ports
+    is claimed by one call only; a plain binding list is filtered; None binds this call alone."""
     streams = getattr(capture, "streams", None) or []
     if not streams:
         return [], []
     from ladder import media  # imported here: the SIP-only paths never need it
 
     if bindings is None:
-        bindings = media.bind_media(call, streams)
-    bars = list(media.media_bars(call, bindings))
-    mine = [b.stream for b in bindings if b.call_id == call.id]
-    notes = [f"{p.code}: {safe_text(p.detail)}" for p in media.call_media_problems(call, mine)
-             if p.stream_key is None]
+        bindings = media.MediaIndex.build([call], streams)
+    if isinstance(bindings, media.MediaIndex):
+        mine = list(bindings.of(call.id))
+        own = bindings.call_problems.get(call.id, ())
+    else:
+        mine = [b for b in bindings if b.call_id == call.id]
+        own = tuple(media.own_problems(call, mine))
+    bars = list(media.media_bars(call, mine))
+    notes = [f"{p.code}: {safe_text(p.detail)}" for p in own if p.stream_key is None]
     return bars, notes
 
 
 def build_ladder(calls: "Call | list[Call]", capture: Any, *, aliases: AliasMap | None = None,
-                 media: bool = True, bindings: list[Any] | None = None) -> Ladder:
+                 media: bool = True, bindings: "MediaIndex | list[MediaBinding] | None" = None) -> Ladder:
     """The ladder of one call, or of several drawn together (numbered as one sequence).
-    ``bindings``: media bindings computed once for every call of the capture (optional)."""
+    ``bindings``: the capture's ``MediaIndex``, computed once for every call (optional)."""
     group = [calls] if not isinstance(calls, list) else list(calls)
     if not group:
         raise ValueError("build_ladder needs at least one call")

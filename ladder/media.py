@@ -243,45 +243,97 @@ def _established(call) -> bool:
                and m.method == "INVITE" and m.sdp is not None for m in call.messages)
 
 
+def own_problems(call, mine: list[MediaBinding]) -> list[MediaProblem]:
+    """The call's own media problems (``no-media``, ``one-way-media``) given its bindings."""
+    announced = sdp_announcements(call)
+    if not _established(call) or not announced:
+        return []
+    if all(a.direction == "inactive" for a in announced[-2:]):
+        return []
+    if not mine:
+        return [MediaProblem("no-media", "the call was answered with SDP but no RTP "
+                             "was seen for it", call.id)]
+    directions = {(b.stream.src.ip, b.stream.dst.ip) for b in mine}
+    two_way_sdp = all(a.direction == "sendrecv" for a in announced[-2:])
+    parties = {a.party_ip for a in announced}
+    if two_way_sdp and len(parties) >= 2 and not any((d, s) in directions for s, d in directions):
+        only = mine[0].stream
+        return [MediaProblem(
+            "one-way-media", f"RTP only from {only.src.address()} to {only.dst.address()}; "
+            "nothing came back although both SDPs said sendrecv", call.id, only.key,
+            only.first_frame)]
+    return []
+
+
 def call_media_problems(calls, capture_or_streams) -> list[MediaProblem]:
     """Every media problem of ``calls`` (one or a list): the bound streams' and the calls' own
     (``no-media``, ``one-way-media``). The second argument is a Capture or a stream list."""
     streams = getattr(capture_or_streams, "streams", capture_or_streams) or []
     group = calls if isinstance(calls, (list, tuple)) else [calls]
-    bindings = bind_media(group, streams)
-    problems = [p for b in bindings for p in b.problems]
-    by_call: dict[str, list[MediaBinding]] = {}
-    for binding in bindings:
-        by_call.setdefault(binding.call_id, []).append(binding)
-    for call in group:
-        mine = by_call.get(call.id, [])
-        announced = sdp_announcements(call)
-        if not _established(call) or not announced:
-            continue
-        if all(a.direction == "inactive" for a in announced[-2:]):
-            continue
-        if not mine:
-            problems.append(MediaProblem("no-media", "the call was answered with SDP but no RTP "
-                                         "was seen for it", call.id))
-            continue
-        directions = {(b.stream.src.ip, b.stream.dst.ip) for b in mine}
-        two_way_sdp = all(a.direction == "sendrecv" for a in announced[-2:])
-        parties = {a.party_ip for a in announced}
-        if two_way_sdp and len(parties) >= 2 and not any((d, s) in directions for s, d in directions):
-            only = mine[0].stream
-            problems.append(MediaProblem(
-                "one-way-media", f"RTP only from {only.src.address()} to {only.dst.address()}; "
-                "nothing came back although both SDPs said sendrecv", call.id, only.key,
-                only.first_frame))
-    return problems
+    return MediaIndex.build(group, streams).problems(group)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaIndex:
+    """The media of a whole capture, bound once (``bind_media`` over every call): each stream
+    belongs to at most one call, whichever command or screen asks. Built in time linear in
+    calls and streams; every look-up below is by call id or stream key."""
+
+    bindings: tuple[MediaBinding, ...]
+    by_call: dict[str, tuple[MediaBinding, ...]]
+    by_stream: dict[tuple, MediaBinding]
+    call_problems: dict[str, tuple[MediaProblem, ...]]  # call id -> no-media / one-way-media
+
+    @classmethod
+    def build(cls, calls, streams: list[RtpStream]) -> "MediaIndex":
+        group = calls if isinstance(calls, (list, tuple)) else [calls]
+        bindings = bind_media(list(group), streams) if streams else []
+        by_call: dict[str, list[MediaBinding]] = {}
+        for binding in bindings:
+            by_call.setdefault(binding.call_id, []).append(binding)
+        own = {}
+        for call in group:
+            found = own_problems(call, by_call.get(call.id, [])) if streams else []
+            if found:
+                own[call.id] = tuple(found)
+        return cls(tuple(bindings), {k: tuple(v) for k, v in by_call.items()},
+                   {b.stream.key: b for b in bindings}, own)
+
+    def of(self, call_id: str) -> tuple[MediaBinding, ...]:
+        """The bindings of one call, in stream start order."""
+        return self.by_call.get(call_id, ())
+
+    def call_of(self, stream_key: tuple) -> str | None:
+        binding = self.by_stream.get(stream_key)
+        return binding.call_id if binding is not None else None
+
+    def problems(self, calls) -> list[MediaProblem]:
+        """The media problems of ``calls`` (one or a list): their streams' problems in stream
+        start order, then each call's own."""
+        group = calls if isinstance(calls, (list, tuple)) else [calls]
+        mine = sorted((b for call in group for b in self.of(call.id)),
+                      key=lambda b: (b.stream.first_ns, b.stream.first_frame))
+        found = [p for b in mine for p in b.problems]
+        for call in group:
+            found.extend(self.call_problems.get(call.id, ()))
+        return found
+
+    def stream_problem_codes(self) -> dict[tuple, tuple[str, ...]]:
+        """Stream key -> the problem codes concerning that stream (each once)."""
+        codes: dict[tuple, tuple[str, ...]] = {}
+        every = [p for b in self.bindings for p in b.problems]
+        every += [p for found in self.call_problems.values() for p in found]
+        for problem in every:
+            if problem.stream_key is not None and problem.code not in codes.get(problem.stream_key, ()):
+                codes[problem.stream_key] = codes.get(problem.stream_key, ()) + (problem.code,)
+        return codes
 
 
 def media_bars(call, bindings: list[MediaBinding]) -> list[MediaBar]:
     """One bar per direction of the call's streams, or one both-way bar when the reverse
     stream exists; each at the time its media started."""
     mine = [b for b in bindings if b.call_id == call.id]
-    call_problems = [p for p in call_media_problems(call, [b.stream for b in mine])
-                     if p.stream_key is None or p.code == "one-way-media"]
+    call_problems = own_problems(call, mine)
     bars: list[MediaBar] = []
     used: set[tuple] = set()
     for binding in sorted(mine, key=lambda b: b.stream.first_ns):

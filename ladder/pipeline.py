@@ -26,6 +26,7 @@ of frames it took as one ``ACCELERATED`` record.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from socket import AF_INET
 
 from decoders.errors import DecodeError
@@ -42,11 +43,14 @@ from decoders.linklayer import (
 )
 from decoders.memo import remember
 from decoders.records import Diagnostic, Endpoint, FrameRef
+from decoders.sdp import SdpSession
 from decoders.sip import looks_like_sip, parse_sip
+from decoders.sipscan import scan_sip
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
 from ladder.ingest import ACCELERATED
 from ladder.limits import Limits
 from ladder.rtp_streams import RtpStreamTable, udp_only_accelerator
+from ladder.sipindex import SipIndex
 
 IPPROTO_ICMP = 1
 IPPROTO_TCP = 6
@@ -76,6 +80,16 @@ MEDIA = "media"
 NEVER = 1 << 62  # no progress tick
 
 
+@dataclass(frozen=True, slots=True)
+class _Announcement:
+    """What ``RtpStreamTable.expect_sdp`` reads of a message, from the first pass."""
+
+    sdp: SdpSession
+    src: Endpoint
+    call_id: str | None
+    ts_ns: int
+
+
 class Pipeline:
     """Feed frames in capture order, then call ``finish()`` once.
 
@@ -84,9 +98,14 @@ class Pipeline:
     ``feed_udp``, ``expect_sdp``, ``finish``, ``counts`` and ``diagnostics`` (``ladder audio``
     passes one that collects a stream's payloads; benchmarks pass a counting-only table)."""
 
-    def __init__(self, *, media: bool = True, media_table=None, limits: Limits | None = None):
+    def __init__(self, *, media: bool = True, media_table=None, limits: Limits | None = None,
+                 messages: bool = True):
         self.limits = limits = limits or Limits()
         self.media = media
+        # ``messages=False``: only the compact per-message records (``sip_index``) are kept, and
+        # plainly written messages are read by the first pass instead of parsed (``ladder stats``).
+        self.keep_messages = messages
+        self.sip_index = SipIndex()
         self.frames = 0
         self.first_ts_ns: int | None = None
         self.last_ts_ns: int | None = None
@@ -378,6 +397,18 @@ class Pipeline:
 
     # -- SIP ---------------------------------------------------------------------------------
     def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
+        if not self.keep_messages:
+            fields = scan_sip(payload, correlation=False)  # the index keeps no tags nor Via
+            if fields is not None:
+                ts_ns = frames[-1].ts_ns
+                self.sip_index.add(frames[0].number, ts_ns, fields.method, fields.status, fields.call_id)
+                if fields.call_id:
+                    self.call_ids.add(fields.call_id)
+                if self._rtp is not None and fields.body:  # SDP the RTP table must hear of
+                    sdp = fields.sdp()
+                    if sdp is not None:
+                        self._rtp.expect_sdp(_Announcement(sdp, src, fields.call_id, ts_ns))
+                return "sip"
         try:
             message = parse_sip(payload, src=src, dst=dst, frames=frames, ts_ns=frames[-1].ts_ns)
         except DecodeError as exc:
@@ -387,7 +418,9 @@ class Pipeline:
         return "sip"
 
     def _add_sip(self, message) -> None:
-        self.sip_messages.append(message)
+        self.sip_index.add_message(message)
+        if self.keep_messages:
+            self.sip_messages.append(message)
         if message.call_id:
             self.call_ids.add(message.call_id)
         if self._rtp is not None and message.body:

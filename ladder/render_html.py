@@ -18,13 +18,15 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ladder import html_assets
 from ladder.call_timings import CallTimings, call_timings
 from ladder.diagram import MEDIA, Ladder
-from ladder.layout import build_ladder
 from ladder.textsafe import safe_text
+
+if TYPE_CHECKING:
+    from ladder.analysis import Analysis
 
 COLUMN_MIN = 170
 ROW = 42
@@ -67,21 +69,18 @@ class CallReport:
 
 
 def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
-                  bindings: list[Any] | None = None, media: bool = True, check: bool = True,
+                  analysis: "Analysis | None" = None, media: bool = True, check: bool = True,
                   aliases: Any = None) -> list[CallReport]:
-    """Everything the page shows per call, from the shared model (ladder, check, media)."""
-    streams = list(getattr(capture, "streams", None) or []) if media else []
-    if streams and bindings is None:
-        from ladder.media import bind_media  # only when there is RTP to bind
+    """Everything the page shows per call, from the capture's one analysis (calls, media
+    bound once, checks); made here from ``all_calls`` when the caller has none."""
+    if analysis is None:
+        from ladder.analysis import Analysis
+        from ladder.media import MediaIndex
 
-        bindings = bind_media(all_calls or calls, streams)
-    problems: dict[Any, list[str]] = {}
-    if streams:
-        from ladder.media import call_media_problems
-
-        for problem in call_media_problems(all_calls or calls, streams):
-            if problem.stream_key is not None:
-                problems.setdefault(problem.stream_key, []).append(problem.code)
+        every = all_calls or calls
+        streams = list(getattr(capture, "streams", None) or []) if media else []
+        analysis = Analysis(capture, every, MediaIndex.build(every, streams), media)
+    problems = analysis.media_index.stream_problem_codes()
     references = None
     if check:
         from ladder.reference import load_references
@@ -90,19 +89,18 @@ def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None
     reports = []
     settings = None  # the rules' view of the capture (its end, its breaks), made once
     for call in calls:
-        ladder = build_ladder(call, capture, aliases=aliases, media=media, bindings=bindings)
+        ladder = analysis.ladder(call, aliases=aliases)
         deviations: tuple[Any, ...] = ()
         verdict = ""
         if references is not None:
-            from ladder.check import annotate_ladder, capture_settings, check_call, verdict_line
+            from ladder.check import annotate_ladder, capture_settings, verdict_line
 
             settings = settings or capture_settings(capture)
-            result = check_call(call, capture, references, ladder=ladder, settings=settings)
+            result = analysis.check(call, references, ladder=ladder, settings=settings)
             ladder = annotate_ladder(ladder, result)
             deviations = tuple(result.deviations)
             verdict = verdict_line(result)
-        mine = tuple((b.stream, tuple(dict.fromkeys(problems.get(b.stream.key, ()))))
-                     for b in (bindings or []) if b.call_id == call.id)
+        mine = tuple((b.stream, problems.get(b.stream.key, ())) for b in analysis.media_index.of(call.id))
         reports.append(CallReport(call, ladder, deviations, verdict, mine, call_timings(call)))
     return reports
 
@@ -359,13 +357,13 @@ def _plotly_js() -> str:
 
 
 def render_html(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
-                bindings: list[Any] | None = None, media: bool = True, check: bool = True,
+                analysis: "Analysis | None" = None, media: bool = True, check: bool = True,
                 charts: bool = True, note: str = "", aliases: Any = None) -> str:
-    """The whole report as one HTML document. ``all_calls`` (every call of the capture) makes
-    the media binding fair between calls; ``note`` is a line under the title (e.g. that the
-    report is anonymised)."""
+    """The whole report as one HTML document. ``analysis`` (or ``all_calls``, every call of the
+    capture) makes the media binding fair between calls; ``note`` is a line under the title
+    (e.g. that the report is anonymised)."""
     all_calls = all_calls if all_calls is not None else calls
-    reports = build_reports(capture, calls, all_calls=all_calls, bindings=bindings, media=media, check=check,
+    reports = build_reports(capture, calls, all_calls=all_calls, analysis=analysis, media=media, check=check,
                             aliases=aliases)
     plotly_js = _plotly_js() if charts and any(r.streams for r in reports) else None
     t0 = capture.first_ts_ns or 0

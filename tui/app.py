@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -29,6 +30,9 @@ from tui.ladder_screen import LadderScreen
 from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
                          capture_file_size, load_in_thread)
 from tui.safe_text import clean
+
+if TYPE_CHECKING:
+    from ladder.analysis import Analysis
 
 
 SWITCH_INTERVAL_S = 0.001
@@ -65,6 +69,7 @@ class LadderApp(App):
         self.sub_title = clean(Path(path).name)
         self._switch_interval = sys.getswitchinterval()
         self.capture: Any = None
+        self.analysis: Analysis | None = None  # the capture's calls and media, bound once
         self.calls: dict[str, Any] = {}
         self.checks: dict[str, Any] = {}
         self._references: list[Any] | None = None
@@ -116,6 +121,7 @@ class LadderApp(App):
 
     def on_load_finished(self, message: LoadFinished) -> None:
         self.capture = message.capture
+        self.analysis = message.analysis
         self.calls = {call.id: call for call in message.calls}
         self.loaded = True
         self.list_rows(message.calls, capture=message.capture)
@@ -222,11 +228,8 @@ class LadderApp(App):
     def build_view(self, keys: list[str], media: bool) -> tuple[Ladder, list[Any], list[Any]]:
         """The ladder of ``keys`` (annotated with deviations for one call), its deviations and
         its RTP streams."""
-        from ladder.layout import build_ladder
-
         calls = [self.calls[k] for k in keys]
-        ladder = build_ladder(calls[0] if len(calls) == 1 else calls, self.capture, aliases=self.aliases,
-                              media=media)
+        ladder = self._analysis(media).ladder(calls[0] if len(calls) == 1 else calls, aliases=self.aliases)
         deviations: list[Any] = []
         result = self.checks.get(keys[0]) if len(keys) == 1 else self.check_group(calls, ladder)
         if result is not None and not isinstance(result, CheckFailed):
@@ -242,12 +245,18 @@ class LadderApp(App):
         """Several calls drawn as one are checked as one (F-numbers of the shared ladder)."""
         if not self.check:
             return None
-        from ladder.check import check_call
         from ladder.reference import load_references
 
         if self._references is None:
             self._references = load_references()
-        return check_call(calls, self.capture, self._references, ladder=ladder)
+        return self._analysis(self.media).check(calls, self._references, ladder=ladder)
+
+    def _analysis(self, media: bool) -> Analysis:
+        """The loaded analysis; with media bars toggled off, the same calls drawn without them."""
+        assert self.analysis is not None, "ladders are opened once the capture has loaded"
+        if media or not self.analysis.media:
+            return self.analysis
+        return replace(self.analysis, media=False)
 
     def open_ladder(self, keys: list[str]) -> None:
         """One ladder for ``keys``: a call (with all its legs, which the call model already

@@ -11,12 +11,15 @@ import gc
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from textual.message import Message
 
 from ladder.errors import CaptureError
 from ladder.progress import Progress
+
+if TYPE_CHECKING:
+    from ladder.analysis import Analysis
 
 PROGRESS_INTERVAL_S = 0.25  # a few updates a second: enough to look alive, cheap for a fast loop
 # The call list fills in while loading: calls are rebuilt from the messages so far every couple
@@ -54,10 +57,13 @@ class CallsSoFar(Message):
 
 
 class LoadFinished(Message):
-    def __init__(self, capture: Any, calls: list[Any]) -> None:
+    """The loaded capture and its one analysis (calls, media bound once)."""
+
+    def __init__(self, analysis: Analysis) -> None:
         super().__init__()
-        self.capture = capture
-        self.calls = calls
+        self.analysis = analysis
+        self.capture = analysis.capture
+        self.calls = analysis.calls
 
 
 class LoadFailed(Message):
@@ -155,7 +161,7 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
                    engine: str = "auto", tls_keylog: str | None = None, media: bool = True,
                    check: bool = True) -> None:
     """Load ``path``, build its calls, check them; report everything by ``post``."""
-    from ladder.calls import build_calls
+    from ladder.analysis import analyse
     from ladder.capture import load_capture
 
     throttle = ProgressThrottle(post, cancelled, capture_file_size(path))
@@ -167,7 +173,7 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
     gc.disable()
     try:
         capture = load_capture(path, engine=engine, tls_keylog=tls_keylog, progress=throttle, media=media)
-        calls = build_calls(capture)
+        analysis = analyse(capture, media=media)
     except LoadCancelled:
         return
     except CaptureError as exc:
@@ -183,41 +189,33 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
         gc.freeze()
         if collecting:
             gc.enable()
-    post(LoadFinished(capture, calls))
+    post(LoadFinished(analysis))
     if media and capture.streams:
-        post(bind_streams(capture, calls))
+        post(bind_streams(analysis))
     if check:
-        check_in_thread(post, cancelled, capture, calls)
+        check_in_thread(post, cancelled, analysis)
 
 
-def bind_streams(capture: Any, calls: list[Any]) -> MediaBound:
-    """The streams' calls and problems, as ``ladder.media`` finds them for the whole capture
-    (binding all calls at once keeps streams on reused ports with the right call)."""
-    from ladder.media import bind_media, call_media_problems
-
-    call_of = {b.stream.key: b.call_id for b in bind_media(calls, capture.streams)}
-    problems: dict[Any, tuple[str, ...]] = {}
-    for problem in call_media_problems(calls, capture):
-        if problem.stream_key is not None and problem.code not in problems.get(problem.stream_key, ()):
-            problems[problem.stream_key] = problems.get(problem.stream_key, ()) + (problem.code,)
-    return MediaBound(call_of, problems)
+def bind_streams(analysis: Analysis) -> MediaBound:
+    """The streams' calls and problems, from the analysis's one binding of the whole capture
+    (all calls at once keeps streams on reused ports with the right call)."""
+    return MediaBound(analysis.call_of_stream(), analysis.media_index.stream_problem_codes())
 
 
-def check_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], capture: Any,
-                    calls: list[Any]) -> None:
+def check_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], analysis: Analysis) -> None:
     """Deviations for every call, posted in batches so the list fills its column as it goes."""
-    from ladder.check import capture_settings, check_call
+    from ladder.check import capture_settings
     from ladder.reference import load_references
 
     references = load_references()
-    settings = capture_settings(capture)
+    settings = capture_settings(analysis.capture)
     batch: dict[str, Any] = {}
     last_post = time.monotonic()
-    for call in calls:
+    for call in analysis.calls:
         if cancelled():
             return
         try:
-            batch[call.id] = check_call(call, capture, references, settings=settings)
+            batch[call.id] = analysis.check(call, references, settings=settings)
         except Exception as exc:  # one call the checker cannot handle must not hide the others
             batch[call.id] = CheckFailed(f"{type(exc).__name__}: {exc}")
         if time.monotonic() - last_post >= CHECK_POST_INTERVAL_S:
