@@ -17,7 +17,7 @@ from ladder.check import (
     check_call,
     verdict_line,
 )
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.reference import load_references
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     media = not args.no_media
     capture = load_capture_from_args(args, media=media)
     calls = build_calls(capture)
+    say_no_calls(calls)
     calls = select_calls(calls, args.call)
     settings = RuleSettings(
         t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu, end_ns=capture.last_ts_ns

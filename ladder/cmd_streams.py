@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.errors import UsageError
 from ladder.rtp_streams import RtpStream
-from ladder.textsafe import safe_text
+from ladder.textsafe import clip
 
 
 def add_parser(subparsers) -> None:
@@ -89,6 +89,8 @@ def collect(capture, call_selector: str | None) -> list[dict]:
     from ladder.mos import stream_mos
 
     calls = build_calls(capture)
+    if not capture.streams:  # RTP without SIP is what ``streams`` is for: no word then
+        say_no_calls(calls)
     bindings = {b.stream.key: b for b in bind_media(calls, capture.streams)}
     problems: dict[tuple, list[str]] = {}
     for problem in call_media_problems(calls, capture):
@@ -119,9 +121,9 @@ def format_table(rows: list[dict]) -> str:
     table = [header]
     for row in rows:
         table.append((
-            row["src"], row["dst"], row["ssrc_hex"], safe_text(row["codec"]), str(row["packets"]),
+            row["src"], row["dst"], row["ssrc_hex"], clip(row["codec"]), str(row["packets"]),
             f"{row['lost']} ({row['lost_pct']:.1f}%)", _fmt(row["max_delta_ms"]), _fmt(row["max_jitter_ms"], 2),
-            _fmt(row["mean_jitter_ms"], 2), _fmt(row["mos"], 2), safe_text(row["call"] or "-"),
+            _fmt(row["mean_jitter_ms"], 2), _fmt(row["mos"], 2), clip(row["call"] or "-"),
             ",".join(row["problems"]) or "-",
         ))
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
