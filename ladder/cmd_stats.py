@@ -12,7 +12,7 @@ import json
 import sys
 
 from ladder.capture import Capture
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.progress import terminal_meter
 from ladder.textsafe import clip, safe_text
 
@@ -89,7 +89,6 @@ def run(args: argparse.Namespace) -> int:
     meter = None if args.json else terminal_meter()
     capture = load_capture_from_args(args, media=not args.no_media, progress=meter)
     stats = compute_stats(capture)
-    say_no_calls(capture.sip_messages)
     if args.json:
         json.dump(stats, sys.stdout, indent=2)
         sys.stdout.write("\n")

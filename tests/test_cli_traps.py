@@ -45,7 +45,8 @@ def test_dash_reads_standard_input():
 
 def test_one_message_for_an_empty_capture_from_every_command(tmp_path):
     empty = write_pcap(tmp_path / "empty.pcap", [])
-    for command in ("stats", "calls", "show", "streams", "check", "export"):
+    # ``stats`` counts frames, and its "SIP messages: 0" says it already.
+    for command in ("calls", "show", "streams", "check", "export"):
         extra = ("--json", "-") if command == "export" else ()
         result = ladder(command, empty, *extra)
         assert result.stderr.decode().splitlines() == ["ladder: no SIP calls in this capture"], command
