@@ -45,6 +45,10 @@ class Capture:
     diagnostic_list: list[Diagnostic]
     errors: list[str] = field(default_factory=list)
     link_types: dict[int, int] = field(default_factory=dict)
+    # The one time base of every output (ladder times, JSON "time", HTML charts): the earliest
+    # time the capture holds, of its frames or carried inside them (a HEP agent's timestamp
+    # may precede the frame that brought it), so no time shown is negative.
+    time_base_ns: int | None = None
 
     @property
     def rtp_packets(self) -> int:
@@ -180,4 +184,11 @@ def _snapshot(
         diagnostic_list=list(pipeline.diagnostic_list),
         errors=errors,
         link_types=link_types,
+        time_base_ns=_earliest(pipeline),
     )
+
+
+def _earliest(pipeline: Pipeline) -> int | None:
+    times = [pipeline.first_ts_ns, min((m.ts_ns for m in pipeline.sip_messages), default=None),
+             min((s.first_ns for s in pipeline.streams), default=None)]
+    return min((t for t in times if t is not None), default=None)

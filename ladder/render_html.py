@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ladder import html_assets
-from ladder.diagram import MEDIA, Ladder
+from ladder.diagram import MEDIA, Ladder, arrow_label
 from ladder.layout import build_ladder
 from ladder.textsafe import safe_text
 
@@ -159,10 +159,7 @@ def _utc(ns: int | None) -> str:
 
 
 def _arrow_text(arrow: Any) -> str:
-    text = f"F{arrow.f} {safe_text(arrow.label)}"
-    if arrow.retransmission:
-        text += " (retransmission)"
-    return text
+    return safe_text(arrow_label(arrow, sdp=True))
 
 
 def render_ladder_svg(ladder: Ladder, prefix: str) -> str:

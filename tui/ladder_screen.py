@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
-from ladder.diagram import MEDIA, Arrow, Ladder
+from ladder.diagram import MEDIA, Arrow, Ladder, arrow_label
 from tui.ladder_lines import ladder_lines
 from tui.ladder_view import DEVIATION_STYLE, MEDIA_STYLE, RETRANSMISSION_STYLE, LadderView
 from tui.panes import fill_streams_table, stream_detail
@@ -35,11 +35,7 @@ def arrow_style(arrow: Arrow) -> Style | None:
 def arrow_heading(ladder: Ladder, arrow: Arrow) -> Text:
     """The detail pane's first lines: F-number, label, frames, time, addresses, marks."""
     out = Text()
-    name = f"F{arrow.f}" if arrow.f is not None else "media"
-    out.append(f"{name}  ", style="bold reverse")
-    out.append(clean(arrow.label), style="bold")
-    if arrow.retransmission:
-        out.append("  (retransmission)", style="yellow")
+    out.append(clean(arrow_label(arrow, sdp=True)), style="bold yellow" if arrow.retransmission else "bold")
     out.append("\n")
     seconds = (arrow.ts_ns - ladder.t0_ns) / 1e9
     out.append(f"time +{seconds:.3f} s")
