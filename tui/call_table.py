@@ -270,6 +270,12 @@ class CallTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self._row_width, len(self._keys) + HEADER_LINES)
         self.refresh()
 
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        # A wide row brings a horizontal scrollbar with the next layout, which takes the last
+        # line: the cursor row may be under it now.
+        if shown:
+            self.call_after_refresh(self._scroll_to_cursor)
+
     def _page_rows(self) -> int:
         return max(self.scrollable_content_region.height - HEADER_LINES, 1)
 
