@@ -39,8 +39,10 @@ class CallRow:
         return "\n".join(parts).lower()
 
 
-# sngrep's call states (CALL SETUP, IN CALL, CANCELLED, REJECTED, BUSY, DIVERTED, COMPLETED) from
-# our outcome codes; an answered call is IN CALL until a BYE is seen, then COMPLETED.
+# sngrep's call states (CALL SETUP, IN CALL, CANCELLED, REJECTED, BUSY, DIVERTED, COMPLETED), from
+# the final response that decided the call where there is one, as sngrep does: 3xx DIVERTED,
+# 486/600 BUSY, 487 CANCELLED, any other 4xx-6xx REJECTED. An answered call is IN CALL until a
+# BYE is seen, then COMPLETED.
 STATES = {"cancelled": "CANCELLED", "no-answer": "CANCELLED", "busy": "BUSY", "rejected": "REJECTED",
           "redirected": "DIVERTED", "in-progress": "CALL SETUP", "no-response": "CALL SETUP"}
 
@@ -52,6 +54,15 @@ def call_state(call: Any) -> str:
     if code == "answered":
         ended = any(m.is_request and m.method == "BYE" for m in call.messages)
         return "COMPLETED" if ended else "IN CALL"
+    status = getattr(call.outcome, "status", None) or 0
+    if 300 <= status < 400:
+        return "DIVERTED"
+    if status in (486, 600):
+        return "BUSY"
+    if status == 487:
+        return "CANCELLED"
+    if status >= 400:
+        return "REJECTED"
     return STATES.get(code, clean(code).upper().replace("-", " "))
 
 
