@@ -61,9 +61,9 @@ def test_ladder_file_opens_the_tui_in_a_real_terminal(tmux):
     assert "alice@atlanta.example.com" in screen
     tmux.run("send-keys", "-t", "tui", "Enter")
     # The ladder with F-numbers, and the detail pane on F1's message (the cursor starts there).
-    tmux.wait_for("INVITE F1", "180 Ringing F", "BYE F", "F1  INVITE", "INVITE sip:bob@")
+    tmux.wait_for("INVITE F1 (SDP)", "180 Ringing F", "BYE F", "INVITE sip:bob@")
     tmux.run("send-keys", "-t", "tui", "j")
-    tmux.wait_for("F2  ")
+    tmux.wait_for("SIP/2.0 180 Ringing")
     tmux.run("send-keys", "-t", "tui", "q")
     tmux.wait_for("Method", "Outcome")
     tmux.run("send-keys", "-t", "tui", "q")

@@ -136,7 +136,7 @@ def test_call_list_has_sngreps_source_destination_and_state_columns():
 @pytest.mark.parametrize(("sample", "state"), [
     ("rfc3665-3.9-unsuccessful-busy.pcap", "BUSY"),
     ("rfc3665-3.8-unsuccessful-no-answer.pcap", "CANCELLED"),  # CANCEL, 487
-    ("rfc3665-3.10-unsuccessful-no-response-user-agent.pcap", "REJECTED"),  # 408 from the proxy
+    ("rfc3665-3.10-unsuccessful-no-response-user-agent.pcap", "REJECTED"),  # 480 once the proxy gave up
     ("rfc3665-3.6-session-redirect-proxy-servers-sdp-ack.pcap", "COMPLETED"),
     ("rfc3665-3.11-unsuccessful-temporarily-unavailable.pcap", "REJECTED"),  # 480
     ("rfc3665-2.1-successful-new-registration.pcap", ""),
