@@ -25,6 +25,7 @@ if [ "$want_test" = 1 ]; then
   command -v kamailio >/dev/null 2>&1 || apt_packages+=(kamailio)
   command -v tcpdump >/dev/null 2>&1 || apt_packages+=(tcpdump)
   command -v tmux >/dev/null 2>&1 || apt_packages+=(tmux)
+  command -v sngrep >/dev/null 2>&1 || apt_packages+=(sngrep)  # the oracle of the call list's states
   command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
 fi

@@ -39,12 +39,12 @@ class CallRow:
         return "\n".join(parts).lower()
 
 
-# sngrep's call states (CALL SETUP, IN CALL, CANCELLED, REJECTED, BUSY, DIVERTED, COMPLETED), from
-# the final response that decided the call where there is one, as sngrep does: 3xx DIVERTED,
-# 486/600 BUSY, 487 CANCELLED, any other 4xx-6xx REJECTED. An answered call is IN CALL until a
-# BYE is seen, then COMPLETED.
-STATES = {"cancelled": "CANCELLED", "no-answer": "CANCELLED", "busy": "BUSY", "rejected": "REJECTED",
-          "redirected": "DIVERTED", "in-progress": "CALL SETUP", "no-response": "CALL SETUP"}
+# sngrep 1.6's call states (CALL SETUP, IN CALL, CANCELLED, REJECTED, BUSY, DIVERTED, COMPLETED),
+# by its rules: a CANCEL during setup is CANCELLED; a final 480, 486 or 600 BUSY; any other
+# 4xx-6xx REJECTED; a 3xx DIVERTED; an answered call IN CALL until a BYE, then COMPLETED. The
+# deciding final response is our outcome's (a 401/407 challenge answered by a new INVITE does not
+# decide; sngrep shows REJECTED until that INVITE arrives).
+BUSY_STATUSES = frozenset({480, 486, 600})
 
 
 def call_state(call: Any) -> str:
@@ -54,16 +54,16 @@ def call_state(call: Any) -> str:
     if code == "answered":
         ended = any(m.is_request and m.method == "BYE" for m in call.messages)
         return "COMPLETED" if ended else "IN CALL"
-    status = getattr(call.outcome, "status", None) or 0
-    if 300 <= status < 400:
-        return "DIVERTED"
-    if status in (486, 600):
-        return "BUSY"
-    if status == 487:
+    if any(m.is_request and m.method == "CANCEL" for m in call.messages):
         return "CANCELLED"
+    status = getattr(call.outcome, "status", None) or 0
+    if status in BUSY_STATUSES:
+        return "BUSY"
     if status >= 400:
         return "REJECTED"
-    return STATES.get(code, clean(code).upper().replace("-", " "))
+    if status >= 300:
+        return "DIVERTED"
+    return "CALL SETUP"
 
 
 # Sort keys by column name; the call list sorts by one of these (then by index, so ties are stable).
