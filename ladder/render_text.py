@@ -10,7 +10,8 @@
 
 Each arrow is a label row (``LABEL Fn`` centred between its two lifelines) and an arrow row;
 arrows spanning several columns run over the lifelines between. Media bars are double lines.
-Columns widen to fit names and labels, so nothing is ever truncated. ``compact`` puts a
+Columns widen to fit names and labels; only a name or label longer than a screen line
+(fuzzed input) is cut, with an ellipsis. ``compact`` puts a
 label on the previous arrow's row when they do not overlap, as the RFC's own figures do.
 Every text that came from the capture passes through ``safe_text``.
 """
@@ -20,9 +21,11 @@ from __future__ import annotations
 import datetime
 
 from ladder.diagram import MEDIA, Arrow, Ladder, arrow_label
-from ladder.textsafe import display_width, safe_text
+from ladder.textsafe import clip, display_width, safe_text
 
 MIN_GAP = 17  # lifeline to lifeline, as in RFC 3665: 16 dashes between the bars
+LABEL_WIDTH = 72  # a fuzzed 2,049-character method is cut (JSON keeps it whole)
+NAME_WIDTH = 40
 
 
 class _Row:
@@ -119,8 +122,8 @@ def render_text_lines(
     inclusive range of lines that draw it (its label and its shaft), so that a viewer can put a
     cursor on an arrow without laying the ladder out again. ``sdp`` marks the messages that carry
     SDP; ``clock`` makes the time column wall-clock time and delta (both are the TUI's)."""
-    names = [safe_text(p.name) for p in ladder.participants]
-    texts = [safe_text(arrow_label(a, sdp=sdp)) for a in ladder.arrows]
+    names = [clip(p.name, NAME_WIDTH) for p in ladder.participants]
+    texts = [clip(arrow_label(a, sdp=sdp), LABEL_WIDTH) for a in ladder.arrows]
     times = time_stamps(ladder, clock=clock)
     prefix = (max((len(t) for t in times), default=5) + 2) if time else 0
     left = prefix + max(2, (display_width(names[0]) if names else 0) // 2 + 1)

@@ -65,3 +65,7 @@ def test_long_fields_cut_in_text_whole_in_json(tmp_path):
     assert "X" * 47 + "…" in text
     whole = json.loads(ladder("stats", path, "--json").stdout)
     assert whole["sip_requests"] == {method: 1}
+    drawn = ladder("show", path).stdout.decode()
+    assert max(len(line) for line in drawn.splitlines()) < 120 and "X" * 40 in drawn and "…" in drawn
+    shown = json.loads(ladder("show", path, "--format", "json").stdout)
+    assert shown["calls"][0]["arrows"][0]["label"] == method
