@@ -334,7 +334,7 @@ class LadderApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys of pcapladder", self.action_help)
         if isinstance(screen, LadderScreen):
-            yield SystemCommand("Toggle time column", "Relative time beside each arrow", screen.action_toggle_time)
+            yield SystemCommand("Toggle time column", "Wall-clock time and delta beside each arrow", screen.action_toggle_time)
             yield SystemCommand("Toggle media bars", "Show or hide RTP media bars", screen.action_toggle_media)
             yield SystemCommand("Raw messages", "Every SIP message of this ladder", screen.action_raw)
             for fmt in list(FORMATS):
