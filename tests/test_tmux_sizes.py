@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLES, require_tool
-from tests.test_tmux_tui import Tmux
+from tests.conftest import ROOT, SAMPLES
+from tests.test_tmux_tui import Tmux, tmux  # noqa: F401 - the fixture
 
 SAMPLE = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"
 
@@ -22,13 +21,6 @@ def ladder_command(*args: str) -> str:
     ladder = shutil.which("ladder")
     head = [ladder] if ladder else [sys.executable, "-m", "ladder"]
     return shlex.join([*head, *map(str, args)])
-
-
-@pytest.fixture
-def tmux():
-    session = Tmux(require_tool("tmux"))
-    yield session
-    session.close()
 
 
 def start(tmux: Tmux, width: int, height: int, command: str) -> None:
@@ -57,14 +49,7 @@ def test_call_list_and_ladder_at_80x24_and_200x60(tmux, width, height):
     tmux.run("send-keys", "-t", "tui", "q")
     tmux.wait_for("Method")
     tmux.run("send-keys", "-t", "tui", "q")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        sessions = subprocess.run([tmux.tmux, "-L", tmux.socket, "list-sessions"], capture_output=True,
-                                  text=True, timeout=20)
-        if sessions.returncode != 0 or "tui" not in sessions.stdout:
-            return
-        time.sleep(0.2)
-    pytest.fail("q on the call list did not quit the app")
+    tmux.wait_quit()
 
 
 def test_a_missing_file_on_a_terminal_is_one_line_and_status_2(tmux, tmp_path):

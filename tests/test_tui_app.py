@@ -271,6 +271,7 @@ def test_save_dialog_path_format_scope_and_no_silent_overwrite(tmp_path: Path):
 
     async def save(pilot, fmt: str, name: str | None = None, *, scope: str = "selected") -> None:
         await pilot.press("s")
+        await pilot.pause()
         assert isinstance(app.screen, SaveScreen)
         dialog = app.screen
         dialog.query_one(f"#format-{fmt}", RadioButton).value = True
@@ -291,6 +292,7 @@ def test_save_dialog_path_format_scope_and_no_silent_overwrite(tmp_path: Path):
             await save(pilot, "text")  # the name offered: the capture's, the call's, the format's suffix
             await save(pilot, "mermaid")
             await save(pilot, "pcap")
+            assert any(f"{stem}.pcap" in n.message for n in app._notifications)  # says where
             await save(pilot, "html")
             await save(pilot, "json", "all.json", scope="all")
             assert isinstance(app.screen, LadderScreen)
@@ -315,8 +317,12 @@ def test_save_dialog_path_format_scope_and_no_silent_overwrite(tmp_path: Path):
             await pilot.pause()
             assert isinstance(app.screen, LadderScreen)
             assert (tmp_path / "keep.txt").read_text() == render_text(ladder, time=True)
-            notes = [n.message for n in app._notifications]
-            assert any(f"{stem}.pcap" in n for n in notes)
+            # The command palette's quick save: a free name, never over the first.
+            from tui.export import MERMAID
+
+            first = app.export_calls(MERMAID, app.screen.keys, ladder)
+            second = app.export_calls(MERMAID, app.screen.keys, ladder)
+            assert first.name == f"{stem}-2.mmd" and second.name == f"{stem}-3.mmd"
 
     asyncio.run(scenario())
 

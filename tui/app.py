@@ -24,7 +24,7 @@ from ladder.errors import CaptureError, UsageError
 from tui.call_list_screen import CallListScreen
 from tui.call_rows import CallRow, call_row
 from tui.dialogs import HelpScreen
-from tui.export import FORMATS, ExportFormat, export, output_stem, write_export
+from tui.export import FORMATS, ExportFormat, free_path, output_stem, write_export
 from tui.ladder_screen import LadderScreen
 from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
                          capture_file_size, load_in_thread)
@@ -303,18 +303,9 @@ class LadderApp(App):
         palette's quick save) and say where in a notification."""
         if ladder is None:
             ladder = self.build_view(keys, self.media)[0]
-        calls = [self.calls[k] for k in keys]
-        stem = output_stem(self.path, [c.index for c in calls])
-        try:
-            path, holds = export(fmt, directory=self.export_dir, stem=stem, ladder=ladder,
-                                 capture=self.capture, calls=calls, all_calls=list(self.calls.values()),
-                                 time=time)
-        except (OSError, CaptureError, UsageError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self.notify(f"Could not write the {fmt.label}: {reason}", severity="error", markup=False)
-            return None
-        self.notify(f"Wrote {path.name} ({holds})", title="Saved", timeout=6, markup=False)
-        return path
+        stem = output_stem(self.path, [self.calls[k].index for k in keys])
+        request = SaveRequest(free_path(self.export_dir, stem, fmt.suffix), fmt, "selected", overwrite=False)
+        return self.save_calls(request, keys, ladder, time=time)
 
     # --- app-wide actions ----------------------------------------------------------------------
 

@@ -96,10 +96,3 @@ def write_export(fmt: ExportFormat, path: Path, *, ladders: list[Ladder], captur
 
         text = render_html(capture, calls, all_calls=all_calls)
     return _write_text(path, text, overwrite), f"{fmt.label}, {count}"
-
-
-def export(fmt: ExportFormat, *, directory: Path, stem: str, ladder: Ladder, capture: Any,
-           calls: list[Any], all_calls: list[Any], time: bool = False) -> tuple[Path, str]:
-    """Write one format under a free name in ``directory`` (the command palette's quick save)."""
-    return write_export(fmt, free_path(directory, stem, fmt.suffix), ladders=[ladder], capture=capture,
-                        calls=calls, all_calls=all_calls, time=time)
