@@ -270,14 +270,14 @@ class CallTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self._row_width, len(self._keys) + HEADER_LINES)
         self.refresh()
 
-    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
-        # A wide row brings a horizontal scrollbar with the next layout, which takes the last
-        # line: the cursor row may be under it now.
-        if shown:
-            self.call_after_refresh(self._scroll_to_cursor)
-
     def _page_rows(self) -> int:
-        return max(self.scrollable_content_region.height - HEADER_LINES, 1)
+        region = self.scrollable_content_region
+        height = region.height
+        if not self.show_horizontal_scrollbar and self._row_width > region.width:
+            # Rows wider than the table bring a horizontal scrollbar with the next layout; it
+            # will take the last line, so a cursor row there would end up under it.
+            height -= self.styles.scrollbar_size_horizontal
+        return max(height - HEADER_LINES, 1)
 
     def _scroll_to_cursor(self) -> None:
         # force: rows added in this same turn have no scrollbar yet (it comes with the next
