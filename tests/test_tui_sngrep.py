@@ -145,17 +145,20 @@ def sngrep_list(tmux: str, capture) -> list[list[str]]:
     subprocess.run([*run, "new-session", "-d", "-s", "s", "-x", "230", "-y", "40", "-e", "TERM=xterm-256color",
                     "-e", "COLUMNS=230", "-e", "LINES=40", shlex.join([require_tool("sngrep"), "-I", str(capture)])], check=True, timeout=20)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
+        previous = None
         while time.monotonic() < deadline:
             screen = subprocess.run([*run, "capture-pane", "-p", "-t", "s"], capture_output=True, text=True,
                                     timeout=20).stdout
             lines = screen.splitlines()
             header = next((line for line in lines if "Call State" in line), None)
             rows = [line for line in lines if re.match(r"\s+\[ \] \d+ ", line)]
-            if header is not None and rows:
+            # sngrep fills its list as it reads: the answer is a list that stayed the same for 1 s.
+            if header is not None and rows and rows == previous:
                 src, dst, state = header.index("Source"), header.index("Destination"), header.index("Call State")
                 return [[row[src:dst].strip(), row[dst:state].strip(), row[state:].strip()] for row in rows]
-            time.sleep(0.2)
+            previous = rows
+            time.sleep(1.0)
         pytest.fail(f"sngrep showed no call list:\n{screen}")
     finally:
         subprocess.run([*run, "kill-server"], capture_output=True, timeout=20)
