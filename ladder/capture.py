@@ -50,6 +50,10 @@ class Capture:
     # One compact record per SIP message (always filled); ``sip_messages`` is empty when the
     # capture was loaded with ``messages=False``.
     sip_index: SipIndex = field(default_factory=SipIndex)
+    # The one time base of every output (ladder times, JSON "time", HTML charts): the earliest
+    # time the capture holds, of its frames or carried inside them (a HEP agent's timestamp
+    # may precede the frame that brought it), so no time shown is negative.
+    time_base_ns: int | None = None
 
     @property
     def rtp_packets(self) -> int:
@@ -194,4 +198,11 @@ def _snapshot(
         errors=errors,
         link_types=link_types,
         sip_index=pipeline.sip_index,
+        time_base_ns=_earliest(pipeline),
     )
+
+
+def _earliest(pipeline: Pipeline) -> int | None:
+    times = [pipeline.first_ts_ns, min((m.ts_ns for m in pipeline.sip_messages), default=None),
+             min((s.first_ns for s in pipeline.streams), default=None)]
+    return min((t for t in times if t is not None), default=None)

@@ -48,8 +48,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # ``ladder FILE [options]``: the main job, like ``sngrep FILE``.
-    if argv and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-"):
+    # ``ladder FILE [options]``, ``ladder -`` (stdin) and ``ladder --time FILE``: the main job,
+    # like ``sngrep FILE``; only --help and --version belong to ``ladder`` itself.
+    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "open")
     elif argv and argv[0].split("=")[0] in LIVE_OPTIONS:
         argv[:0] = ["live", "--tui"]
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    from ladder.cli_arguments import take_file_from_calls
+
+    missing = take_file_from_calls(args)
+    if missing:
+        parser.error(missing)
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:

@@ -10,11 +10,15 @@ from ladder.limits import LIMITS, limit_warnings, parse_limits
 from ladder.textsafe import safe_text
 
 
+NO_CALLS = "no SIP calls in this capture"
+
+
 def add_capture_arguments(parser, *, stdin: bool = True, optional: bool = False) -> None:
     """The capture file, the engine that reads it and the TLS key log (``optional``: the
-    command can read a live capture instead)."""
+    command can read a live capture instead; the file is optional to argparse either way)."""
     where = "pcap or pcapng capture, gzip-compressed or not" + ("; - for stdin" if stdin else "")
-    parser.add_argument("file", help=where, **({"nargs": "?"} if optional else {}))
+    # Optional to argparse only so that ``--call 1 FILE`` works (see ``take_file_from_calls``).
+    parser.add_argument("file", nargs="?", help=where)
     parser.add_argument("--engine", choices=ENGINES, default="auto",
                         help="capture reader: auto (ours, tshark for formats we do not read), dpkt, pyshark")
     parser.add_argument("--tls-keylog", metavar="FILE",
@@ -22,6 +26,32 @@ def add_capture_arguments(parser, *, stdin: bool = True, optional: bool = False)
     parser.add_argument("--max", action="append", dest="limits", metavar="NAME=N",
                         help="raise a limit for hostile captures (repeatable): " + ", ".join(LIMITS)
                         + " (defaults in docs/SECURITY.md)")
+
+
+def add_call_argument(parser, what: str) -> None:
+    """``--call N|CALL-ID …`` (several values, repeatable) for ``show``, ``export``."""
+    parser.add_argument("--call", action="extend", nargs="+", default=[], metavar="N|CALL-ID",
+                        help=f"{what}, by number (see 'ladder calls') or Call-ID; repeatable")
+
+
+def take_file_from_calls(args) -> str | None:
+    """The capture file when argparse could not see it: ``--call`` takes several values, so in
+    ``ladder show --call 1 FILE`` it swallowed FILE, which is then its last value. Returns an
+    error message when there is no file at all."""
+    if getattr(args, "file", "") is not None:
+        return None
+    calls = getattr(args, "call", None)
+    if isinstance(calls, list) and len(calls) > 1:
+        args.file = calls.pop()
+        return None
+    return "the following arguments are required: file"
+
+
+def say_no_calls(calls) -> None:
+    """The one message every command gives for a capture without SIP calls (an empty or
+    header-only file, or one with RTP only), on stderr so that JSON on stdout stays valid."""
+    if not calls:
+        print(f"ladder: {NO_CALLS}", file=sys.stderr)
 
 
 def load_capture_from_args(args, *, media: bool = True, progress=None, messages: bool = True):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 
 from ladder.calls import Call, build_calls
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
-from ladder.textsafe import json_text, safe_text
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.textsafe import clip, json_text, safe_text
 
 
 def add_parser(subparsers) -> None:
@@ -62,8 +62,8 @@ def format_table(calls: list[Call]) -> str:
     rows = [header]
     for call in calls:
         rows.append((
-            str(call.index), format_start(call.start_ns), safe_text(call.caller),
-            safe_text(call.callee), safe_text(str(call.outcome)), str(len(call.messages)),
+            str(call.index), format_start(call.start_ns), clip(call.caller),
+            clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
             f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -84,6 +84,7 @@ def _talk(call: Call) -> str:
 def run(args) -> int:
     capture = load_capture_from_args(args, media=False)
     calls = build_calls(capture)
+    say_no_calls(calls)
     if args.json:
         print(json_text({"calls": [call_dict(c) for c in calls]}, indent=2))
     else:

@@ -16,7 +16,7 @@ from ladder.check import (
     capture_settings,
     verdict_line,
 )
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.continuity import Break, damage_note, find_breaks
 from ladder.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return check_live(args, references, wanted, ignore, media)
     capture = load_capture_from_args(args, media=media)
     analysis = analyse(capture, media=media)
+    say_no_calls(analysis.calls)
     calls = select_calls(analysis.calls, args.call)
     breaks = find_breaks(capture.sip_messages)
     settings = capture_settings(capture, t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ladder.aliases import AliasMap, add_alias_arguments, build_aliases
 from ladder.calls import Call, select_calls
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.cli_arguments import add_call_argument, add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.diagram import Ladder
 from ladder.errors import UsageError
 
@@ -33,8 +33,7 @@ def add_parser(subparsers) -> None:
     )
     add_capture_arguments(parser, stdin=False)
     add_alias_arguments(parser)
-    parser.add_argument("--call", action="extend", nargs="+", default=[], metavar="N|CALL-ID",
-                        help="the calls to export, by number (see 'ladder calls') or Call-ID; repeatable")
+    add_call_argument(parser, "the calls to export")
     parser.add_argument("--html", metavar="OUT", help="self-contained HTML report")
     parser.add_argument("--pcap", metavar="OUT", help="the calls' SIP and RTP/RTCP frames as a capture")
     parser.add_argument("--text", metavar="OUT", help="RFC 3665-style text ladders")
@@ -84,6 +83,7 @@ def run(args) -> int:
     media = not args.no_media
     capture = load_capture_from_args(args, media=media)
     analysis = analyse(capture, media=media)
+    say_no_calls(analysis.calls)
     chosen = select_calls(analysis.calls, args.call)
 
     aliases = build_aliases(args.alias, args.alias_file)

@@ -7,6 +7,7 @@ import sys
 
 from ladder.aliases import build_aliases
 from ladder.cmd_show import add_ladder_arguments, render_ladders
+from ladder.ingest import check_openable
 
 
 def add_parser(subparsers) -> None:
@@ -22,8 +23,10 @@ def run(args) -> int:
     # The TUI reads keys from stdin, so both ends must be a terminal (``ladder F < /dev/null``
     # prints the ladders instead of starting an app nobody can drive).
     if sys.stdout.isatty() and sys.stdin.isatty():
-        # Bad aliases are a usage error before the screen is taken over.
+        # Bad aliases and a missing file are one-line errors (status 2) before the screen is
+        # taken over, as every other command gives them.
         args.aliases = build_aliases(args.alias, args.alias_file)
+        check_openable(args.file)
         from tui.app import run_app  # imported here: the core never needs textual
 
         return run_app(args)

@@ -7,7 +7,7 @@ import sys
 from ladder.aliases import add_alias_arguments, build_aliases
 from ladder.analysis import analyse
 from ladder.calls import select_calls
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.cli_arguments import add_call_argument, add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.render_json import render_json
 from ladder.render_mermaid import render_mermaid
 from ladder.render_text import render_text
@@ -32,8 +32,7 @@ def add_parser(subparsers) -> None:
         description="Draw the RFC 3665-style ladder of each call (or of the calls chosen with --call).",
     )
     add_ladder_arguments(parser)
-    parser.add_argument("--call", action="extend", nargs="+", default=[], metavar="N|CALL-ID",
-                        help="the call to draw, by number (see 'ladder calls') or Call-ID; repeatable")
+    add_call_argument(parser, "the call to draw")
     parser.add_argument("--format", choices=FORMATS, default="text")
     parser.set_defaults(func=run)
 
@@ -46,6 +45,7 @@ def render_ladders(args, out=None) -> int:
     capture = load_capture_from_args(args, media=media)
     analysis = analyse(capture, media=media)
     selected = getattr(args, "call", []) or []
+    say_no_calls(analysis.calls)
     calls = select_calls(analysis.calls, selected)
     fmt = getattr(args, "format", "text")
     if fmt == "json":
@@ -53,8 +53,6 @@ def render_ladders(args, out=None) -> int:
     elif fmt == "mermaid":
         out.write("\n".join(render_mermaid(analysis.ladder(call, aliases=aliases)) for call in calls))
     else:
-        if not calls:
-            print("ladder: no SIP calls in this capture", file=sys.stderr)
         # One ladder at a time: each is drawn, written and released.
         for number, call in enumerate(calls):
             if number:

@@ -13,7 +13,7 @@ import sys
 from ladder.capture import Capture
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.progress import terminal_meter
-from ladder.textsafe import json_text, safe_lines
+from ladder.textsafe import clip, json_text, safe_lines, safe_text
 
 
 def add_parser(subparsers) -> None:
@@ -57,7 +57,7 @@ def compute_stats(capture: Capture) -> dict:
 def format_stats(stats: dict) -> str:
     """The human form: aligned ``name: value`` lines, then the breakdowns."""
     lines = [
-        f"file:          {stats['file']}",
+        f"file:          {safe_text(stats['file'])}",
         f"frames:        {stats['frames']:,} ({stats['duration_s']:.3f} s)",
         f"SIP messages:  {stats['sip_messages']:,} "
         f"({sum(stats['sip_requests'].values()):,} requests, {sum(stats['sip_responses'].values()):,} responses)",
@@ -67,10 +67,10 @@ def format_stats(stats: dict) -> str:
     ]
     for title, key in (("requests", "sip_requests"), ("responses", "sip_responses")):
         if stats[key]:
-            lines.append(f"{title + ':':<15}" + ", ".join(f"{name} {count}" for name, count in stats[key].items()))
+            lines.append(f"{title + ':':<15}" + ", ".join(f"{clip(name)} {count}" for name, count in stats[key].items()))
     lines.append("frame classes: " + ", ".join(f"{name} {count:,}" for name, count in stats["frame_classes"].items()))
     if stats["diagnostics"]:
-        lines.append("diagnostics:   " + ", ".join(f"{name} {count:,}" for name, count in stats["diagnostics"].items()))
+        lines.append("diagnostics:   " + ", ".join(f"{clip(name)} {count:,}" for name, count in stats["diagnostics"].items()))
     return "\n".join(lines)
 
 

@@ -4,10 +4,10 @@ the call each belongs to and its media problems."""
 from __future__ import annotations
 
 
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
+from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.errors import UsageError
 from ladder.rtp_streams import RtpStream
-from ladder.textsafe import json_text, safe_text
+from ladder.textsafe import clip, json_text, safe_text
 
 
 def add_parser(subparsers) -> None:
@@ -89,6 +89,8 @@ def collect(capture, call_selector: str | None) -> list[dict]:
 
     analysis = analyse(capture)
     calls = analysis.calls
+    if not capture.streams:  # RTP without SIP is what ``streams`` is for: no word then
+        say_no_calls(calls)
     bindings = analysis.media_index.by_stream
     problems = analysis.media_index.stream_problem_codes()
     selected = None
@@ -116,9 +118,9 @@ def format_table(rows: list[dict]) -> str:
     table = [header]
     for row in rows:
         table.append((
-            row["src"], row["dst"], row["ssrc_hex"], safe_text(row["codec"]), str(row["packets"]),
+            row["src"], row["dst"], row["ssrc_hex"], clip(row["codec"]), str(row["packets"]),
             f"{row['lost']} ({row['lost_pct']:.1f}%)", _fmt(row["max_delta_ms"]), _fmt(row["max_jitter_ms"], 2),
-            _fmt(row["mean_jitter_ms"], 2), _fmt(row["mos"], 2), safe_text(row["call"] or "-"),
+            _fmt(row["mean_jitter_ms"], 2), _fmt(row["mos"], 2), clip(row["call"] or "-"),
             ",".join(row["problems"]) or "-",
         ))
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

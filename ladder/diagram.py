@@ -58,6 +58,35 @@ class Arrow:
     def times_seen(self) -> int:
         """How many times the capture holds this message: drawn ``×N`` when more than once."""
         return 1 + len(self.copies)
+    sdp: bool = False  # the message carries an SDP body (an offer or an answer)
+
+
+RETRANSMISSION = "(retransmission)"
+SDP_MARK = "(SDP)"
+
+
+def arrow_label(arrow: Arrow, *, sdp: bool = False) -> str:
+    """The words over an arrow, the same in every output (RFC 3665's order: label, then
+    F-number): ``INVITE F1``, ``200 OK F6 (SDP)`` with ``sdp`` (sngrep's mark, for the TUI),
+    ``INVITE F3 (retransmission)``; a media bar's own label."""
+    if arrow.kind == MEDIA or arrow.f is None:
+        return arrow.label
+    text = f"{arrow.label} F{arrow.f}"
+    if sdp and arrow.sdp:
+        text += f" {SDP_MARK}"
+    if arrow.retransmission:
+        text += f" {RETRANSMISSION}"
+    if arrow.copies:
+        text += f" ×{arrow.times_seen}"  # capture copies, not retransmissions (ladder.duplicates)
+    return text
+
+
+def media_label(codec: str, rightward: int | None, leftward: int | None) -> str:
+    """A media bar's label with each direction's packet count beside its arrow, as drawn
+    (left to right first): ``RTP PCMA → 548 ← 891 pkts``, so a one-way-audio hunt reads the
+    direction off the ladder, whichever side sent first."""
+    counts = [f"{arrow} {count}" for arrow, count in (("→", rightward), ("←", leftward)) if count is not None]
+    return f"RTP {codec} {' '.join(counts)} pkts"
 
 
 @dataclass(frozen=True, slots=True)

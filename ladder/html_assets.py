@@ -38,6 +38,10 @@ svg.ladder .sip text.label { fill: #1d2330; }
 svg.ladder .sip.flagged text.label { fill: var(--bad); font-weight: 600; }
 svg.ladder .sip.flagged line, svg.ladder .sip.flagged path { stroke: var(--bad); }
 svg.ladder text.marks { fill: var(--bad); font-size: 11px; }
+svg.ladder .sip.flagged.sev-warning text.label, svg.ladder .flagged.sev-warning text.marks { fill: var(--warn); }
+svg.ladder .sip.flagged.sev-warning line, svg.ladder .sip.flagged.sev-warning path { stroke: var(--warn); }
+svg.ladder .sip.flagged.sev-info text.label, svg.ladder .flagged.sev-info text.marks { fill: var(--info); }
+svg.ladder .sip.flagged.sev-info line, svg.ladder .sip.flagged.sev-info path { stroke: var(--info); }
 svg.ladder a.arrow { cursor: pointer; }
 svg.ladder a.arrow:hover text.label, svg.ladder a.arrow:focus text.label { text-decoration: underline; }
 svg.ladder a.arrow.selected rect.hit { fill: #fff3c4; }
@@ -58,7 +62,7 @@ ul.deviations li { margin: 2px 0; }
 .sev { display: inline-block; min-width: 58px; font-size: 11px; font-weight: 700; text-transform: uppercase; }
 .sev.error { color: var(--bad); } .sev.warning { color: var(--warn); } .sev.info { color: var(--info); }
 code.code { font-weight: 600; }
-.chart { width: 100%; max-width: 1100px; height: 280px; margin: 6px 0 14px; }
+.chart { width: 100%; max-width: 1100px; height: 300px; margin: 6px 0 14px; }
 .nochart { color: var(--muted); font-style: italic; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 @media print {
@@ -126,23 +130,28 @@ SCRIPT = r"""
     var el = document.getElementById(chart.id);
     if (!el) { return; }
     var traces = [
-      { x: chart.t, y: chart.jitter, name: "jitter (ms, max per bucket)", mode: "lines",
-        line: { color: "#1f5fbf", width: 1.5 } },
-      { x: chart.t, y: chart.delta, name: "delta (ms, max per bucket)", mode: "lines",
-        line: { color: "#8a8f99", width: 1 } },
-      { x: chart.loss_t, y: chart.loss, name: "lost packets", type: "bar", yaxis: "y2",
-        marker: { color: "#b3261e" } }
+      // Markers too: a bucket alone between two silences (a talk spurt's first packet) has no
+      // line to a neighbour, and would otherwise not be drawn at all.
+      { x: chart.t, y: chart.jitter, name: "jitter (ms, max per bucket)", mode: "lines+markers",
+        connectgaps: false, line: { color: "#1f5fbf", width: 1.5 }, marker: { size: 3 } },
+      { x: chart.t, y: chart.delta, name: "delta (ms, max per bucket)", mode: "lines+markers",
+        connectgaps: false, line: { color: "#8a8f99", width: 1 }, marker: { size: 3 } }
     ];
     var layout = {
       title: { text: chart.title, font: { size: 13 } },
-      margin: { l: 56, r: 56, t: 36, b: 40 },
-      xaxis: { title: { text: "seconds since the capture started" } },
+      margin: { l: 56, r: 56, t: 36, b: 76 },
+      xaxis: { title: { text: "seconds since the capture's time base" } },
       yaxis: { title: { text: "ms" }, rangemode: "tozero" },
-      yaxis2: { title: { text: "lost" }, overlaying: "y", side: "right", rangemode: "tozero",
-                showgrid: false },
-      legend: { orientation: "h", y: -0.28 },
+      legend: { orientation: "h", y: -0.42 },
       bargap: 0
     };
+    // The loss axis only when something was lost: no empty axis.
+    if (chart.loss.length) {
+      traces.push({ x: chart.loss_t, y: chart.loss, name: "lost packets", type: "bar", yaxis: "y2",
+                    marker: { color: "#b3261e" } });
+      layout.yaxis2 = { title: { text: "lost" }, overlaying: "y", side: "right", rangemode: "tozero",
+                        showgrid: false };
+    }
     Plotly.newPlot(el, traces, layout, { displayModeBar: false, responsive: true });
   });
 })();

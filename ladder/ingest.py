@@ -108,6 +108,13 @@ class _PrefixedStream:
         self._stream.close()
 
 
+def check_openable(path: str) -> None:
+    """Raise the ``CaptureError`` that reading ``path`` would (no such file, a directory,
+    permission denied) without reading it: the TUI says so on one line before taking the screen."""
+    if path != "-":
+        _open_stream(path)[0].close()
+
+
 def _open_stream(path: str) -> tuple[BinaryIO, int, _PrefixedStream]:
     """The uncompressed byte stream of ``path`` (or stdin), the file size (0 unknown), and the
     raw stream under it (the same object unless gzip-compressed)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ladder.aliases import AliasMap
-from ladder.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder
+from ladder.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, media_label
 from ladder.duplicates import copies_note
 from ladder.participants import build_columns
 from ladder.textsafe import safe_text
@@ -57,6 +57,19 @@ def media_bars_for(call: "Call", capture: Any,
     return bars, notes
 
 
+def _bar_label(bar: Any, streams: dict[Any, Any], *, rightward: bool) -> str:
+    """``RTP PCMA → 548 ← 891 pkts``: the bar's first stream runs src → dst, drawn left to right
+    when ``rightward``; its reverse stream (a both-way bar) runs the other way."""
+    found = [streams.get(key) for key in bar.stream_keys]
+    if not found or any(stream is None for stream in found):
+        return bar.label  # streams unknown here: the binder's own words
+    forward = found[0].packets
+    backward = found[1].packets if len(found) > 1 else None
+    if not rightward:
+        forward, backward = backward, forward
+    return media_label(found[0].codec, forward, backward)
+
+
 def build_ladder(calls: "Call | list[Call]", capture: Any, *, aliases: AliasMap | None = None,
                  media: bool = True, bindings: "MediaIndex | list[MediaBinding] | None" = None) -> Ladder:
     """The ladder of one call, or of several drawn together (numbered as one sequence).
@@ -96,23 +109,28 @@ def build_ladder(calls: "Call | list[Call]", capture: Any, *, aliases: AliasMap 
             message=message,
             call_id=message.call_id or "",
             copies=copies.get(id(message), ()),
+            sdp=message.sdp is not None,
         ))
     notes: list[str] = list(media_notes)
     if copies:
         notes.append(copies_note(len(copies), sorted(n for frames in copies.values() for n in frames)))
+    streams = {stream.key: stream for stream in getattr(capture, "streams", None) or ()}
     for bar in bars:
         problems = tuple(safe_text(p) for p in getattr(bar, "problems", ()) or ())
+        src, dst = columns.column(bar.src), columns.column(bar.dst)
+        label = safe_text(_bar_label(bar, streams, rightward=dst >= src))
         arrows.append(Arrow(
-            f=None, kind=MEDIA, label=safe_text(bar.label),
-            src=columns.column(bar.src), dst=columns.column(bar.dst), ts_ns=bar.ts_ns,
+            f=None, kind=MEDIA, label=label, src=src, dst=dst, ts_ns=bar.ts_ns,
             both_ways=bool(bar.both_ways), stream_keys=tuple(bar.stream_keys), marks=problems,
         ))
         for problem in problems:
-            notes.append(f"{safe_text(bar.label)}: {problem}")
+            notes.append(f"{label}: {problem}")
     # Media bars sit where their first packet was seen; SIP keeps its capture order.
     arrows.sort(key=lambda a: (a.ts_ns, 0 if a.kind != MEDIA else 1, a.f or 0))
     links = tuple(safe_text(link.reason) for call in group for link in call.links)
-    t0 = getattr(capture, "first_ts_ns", None)
+    t0 = getattr(capture, "time_base_ns", None)
+    if t0 is None:
+        t0 = getattr(capture, "first_ts_ns", None)
     if t0 is None:
         t0 = messages[0].ts_ns
     if len(group) == 1:

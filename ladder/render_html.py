@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ladder import html_assets
 from ladder.call_timings import CallTimings, call_timings
-from ladder.diagram import MEDIA, Ladder
+from ladder.diagram import MEDIA, Ladder, arrow_label
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
@@ -34,6 +34,18 @@ HEAD = 56
 TIME_GUTTER = 78
 CHAR_PX = 7.3  # monospace 12px, for sizing columns to their labels
 _NO_MARKUP = str.maketrans({"<": "\u2039", ">": "\u203a", "&": "+"})
+
+
+# A group's kind (ladder.calls) as a noun, singular and plural.
+KIND_NOUNS = {"call": ("call", "calls"), "registration": ("registration", "registrations"),
+              "options": ("OPTIONS exchange", "OPTIONS exchanges"),
+              "subscription": ("subscription", "subscriptions"), "message": ("MESSAGE exchange", "MESSAGE exchanges"),
+              "other": ("other exchange", "other exchanges")}
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 call``, ``2 calls``, ``0 calls``."""
+    return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 def esc(value: object) -> str:
@@ -120,17 +132,27 @@ def _utc(ns: int | None) -> str:
 
 
 def _arrow_text(arrow: Any) -> str:
-    text = f"F{arrow.f} {safe_text(arrow.label)}"
-    if arrow.retransmission:
-        text += " (retransmission)"
-    if arrow.copies:
-        text += f" ×{arrow.times_seen}"
-    return text
+    return safe_text(arrow_label(arrow, sdp=True))
 
 
-def render_ladder_svg(ladder: Ladder, prefix: str) -> str:
+SEVERITY_ORDER = ("info", "warning", "error")
+
+
+def _rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else 1
+
+
+def _worst(marks: tuple[str, ...], severities: dict[str, str]) -> str:
+    """The arrow's colour: its worst mark's severity (a media problem, which is not a
+    deviation of the check, counts as a warning)."""
+    return max((severities.get(mark, "warning") for mark in marks), key=_rank)
+
+
+def render_ladder_svg(ladder: Ladder, prefix: str, severities: dict[str, str] | None = None) -> str:
     """The ladder as SVG: a lifeline per participant, one row per arrow, F-numbered SIP arrows
-    that link to ``#{prefix}-f{n}`` (the message), media bars as thick green lines."""
+    that link to ``#{prefix}-f{n}`` (the message), media bars as thick green lines. Marked
+    arrows are coloured by their worst finding's severity (``severities``: code -> severity)."""
+    severities = severities or {}
     count = max(1, len(ladder.participants))
     longest = max([len(_arrow_text(a)) for a in ladder.arrows if a.kind != MEDIA]
                   + [len(safe_text(a.label)) for a in ladder.arrows if a.kind == MEDIA]
@@ -158,7 +180,7 @@ def render_ladder_svg(ladder: Ladder, prefix: str) -> str:
         x1, x2 = xs[min(arrow.src, count - 1)], xs[min(arrow.dst, count - 1)]
         seconds = (arrow.ts_ns - ladder.t0_ns) / 1e9
         out.append(f'<text class="time" x="8" y="{y + 4}">{seconds:.3f}</text>')
-        flagged = " flagged" if arrow.marks else ""
+        flagged = f" flagged sev-{_worst(arrow.marks, severities)}" if arrow.marks else ""
         marks = (f'<text class="marks" x="{(x1 + x2) / 2:.0f}" y="{y + 14}" text-anchor="middle">'
                  f'\u26a0 {esc(", ".join(arrow.marks))}</text>') if arrow.marks else ""
         if arrow.kind == MEDIA:
@@ -255,12 +277,28 @@ def _stream_rows(report: CallReport) -> str:
 
 
 def _chart_data(report: CallReport, prefix: str, t0: int) -> list[dict]:
+    """Per stream, the series the table's figures come from (``RtpStream.series``: the same
+    packets count, marker-bit packets set no maximum), with a null where buckets are missing
+    so that a silence is drawn as a gap, not as a ramp; the loss bars only where loss was."""
     charts = []
     for index, (stream, _problems) in enumerate(report.streams):
         points = stream.series
         if not points:
             continue
-        t = [round((p.ts_ns - t0) / 1e9, 4) for p in points]
+        width = getattr(points, "width_ns", 0)
+        t: list[float | None] = []
+        jitter: list[float | None] = []
+        delta: list[float | None] = []
+        previous = None
+        for point in points:
+            if previous is not None and width and point.ts_ns - previous > width:
+                t.append(round((previous + width - t0) / 1e9, 4))  # the first empty bucket
+                jitter.append(None)
+                delta.append(None)
+            t.append(round((point.ts_ns - t0) / 1e9, 4))
+            jitter.append(round(point.max_jitter_ms, 3))
+            delta.append(round(point.max_delta_ms, 3))
+            previous = point.ts_ns
         losses = [(round((p.ts_ns - t0) / 1e9, 4), p.lost) for p in points if p.lost > 0]
         charts.append({
             "id": f"{prefix}-chart{index}",
@@ -268,8 +306,8 @@ def _chart_data(report: CallReport, prefix: str, t0: int) -> list[dict]:
             "title": safe_text(f"{stream.src.address()} → {stream.dst.address()}  {stream.codec}  "
                                f"SSRC {stream.ssrc_hex}").translate(_NO_MARKUP),
             "t": t,
-            "jitter": [round(p.max_jitter_ms, 3) for p in points],
-            "delta": [round(p.max_delta_ms, 3) for p in points],
+            "jitter": jitter,
+            "delta": delta,
             "loss_t": [x for x, _ in losses],
             "loss": [n for _, n in losses],
         })
@@ -288,6 +326,11 @@ def _call_section(report: CallReport, t0: int, charts_on: bool) -> tuple[str, li
                   ("post-dial delay", _ms(timings.post_dial_delay)),
                   ("setup time", _ms(timings.setup_time)), ("talk time", _ms(timings.talk_time))]
     fact_html = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
+    severities: dict[str, str] = {}
+    for item in report.deviations:  # a code found at several severities takes the worst
+        known = severities.get(item.code)
+        if known is None or _rank(str(item.severity)) > _rank(known):
+            severities[item.code] = str(item.severity)
     notes = "".join(f"<li>{esc(n)}</li>" for n in (*ladder.links, *ladder.notes))
     charts = _chart_data(report, prefix, t0) if charts_on else []
     chart_divs = "".join(f'<div class="chart" id="{c["id"]}"></div>' for c in charts)
@@ -298,14 +341,15 @@ def _call_section(report: CallReport, t0: int, charts_on: bool) -> tuple[str, li
     body = (
         f'<section class="call" id="call-{call.index}"><h2>{esc(ladder.title)}</h2>'
         f'<dl class="facts">{fact_html}</dl>'
-        f'<div class="ladder-wrap">{render_ladder_svg(ladder, prefix)}</div>'
+        f'<div class="ladder-wrap">{render_ladder_svg(ladder, prefix, severities)}</div>'
         f'<p class="muted noprint">Click an arrow or an F-number to see the whole message.</p>'
         f'<div class="panel" hidden><div class="panel-head"><span class="panel-title"></span>'
         f'<button type="button" class="panel-close">close</button></div><div class="panel-body"></div></div>'
         f'<h3>Deviations</h3>{_deviation_list(report, prefix)}'
         + (f'<h3>Notes</h3><ul class="notes">{notes}</ul>' if notes else "")
         + media
-        + f'<details class="messages"><summary>All {len(ladder.sip_arrows())} messages</summary>'
+        + f'<details class="messages"><summary>{"All " if len(ladder.sip_arrows()) > 1 else ""}'
+        f'{plural(len(ladder.sip_arrows()), "message")}</summary>'
         f'{_message_sections(ladder, prefix)}</details></section>'
     )
     return body, charts
@@ -323,7 +367,7 @@ def _summary(capture: Any, all_calls: list[Any]) -> str:
         ("frames", f"{capture.frames:,}"), ("first frame", _utc(first)), ("last frame", _utc(last)),
         ("span", "—" if span is None else f"{span / 1e9:,.3f} s"),
         ("SIP messages", f"{len(capture.sip_messages):,}"),
-        ("calls", ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none"),
+        ("calls", ", ".join(plural(n, *KIND_NOUNS.get(k, (k, k + "s"))) for k, n in kinds.items()) or "none"),
         ("RTP streams", f"{len(capture.streams)}"), ("RTCP packets", f"{capture.rtcp_packets:,}"),
     ]
     classes = ", ".join(f"{k} {v:,}" for k, v in capture.frame_classes.items())
@@ -348,12 +392,24 @@ def _call_list(reports: list[CallReport]) -> str:
             "<th>outcome</th><th>messages</th><th>deviations</th></tr>" + "".join(rows) + "</table>")
 
 
-def _plotly_js() -> str:
-    """plotly.js from the installed plotly package."""
-    from plotly.offline import get_plotlyjs  # imported here: only the HTML report needs it
+PLOTLY_BASIC = "plotly-basic.min.js"
 
+
+def _plotly_js() -> str:
+    """plotly.js's basic bundle (scatter and bar traces: all the charts use, 1.2 MB instead of
+    the full bundle's 4.8 MB), shipped beside this module from the npm package
+    plotly.js-basic-dist-min, the same plotly.js version as the plotly Python package's; that
+    package's full bundle when the file is missing."""
+    path = os.path.join(os.path.dirname(__file__), PLOTLY_BASIC)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            script = handle.read()
+    except OSError:
+        from plotly.offline import get_plotlyjs  # imported here: only the HTML report needs it
+
+        script = get_plotlyjs()
     # A literal "</script" inside the library would end our script element early.
-    return re.sub(r"</(script)", r"<\\/\1", get_plotlyjs(), flags=re.IGNORECASE)
+    return re.sub(r"</(script)", r"<\\/\1", script, flags=re.IGNORECASE)
 
 
 def render_html(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
@@ -366,7 +422,7 @@ def render_html(capture: Any, calls: list[Any], *, all_calls: list[Any] | None =
     reports = build_reports(capture, calls, all_calls=all_calls, analysis=analysis, media=media, check=check,
                             aliases=aliases)
     plotly_js = _plotly_js() if charts and any(r.streams for r in reports) else None
-    t0 = capture.first_ts_ns or 0
+    t0 = getattr(capture, "time_base_ns", None) or capture.first_ts_ns or 0  # the ladders' time base
     sections, chart_data = [], []
     for report in reports:
         body, data = _call_section(report, t0, plotly_js is not None)

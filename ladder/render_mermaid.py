@@ -1,14 +1,14 @@
 """The ladder as a Mermaid ``sequenceDiagram`` (for Markdown: GitHub issues, wikis).
 
 Participants get short ids (P1, P2 …) with their names as quoted aliases; SIP messages are
-``->>`` arrows whose text is ``Fn LABEL``; media bars are dashed ``-->>`` arrows (one way)
+``->>`` arrows whose text is ``LABEL Fn`` (``diagram.arrow_label``, as in every output); media bars are dashed ``-->>`` arrows (one way)
 or notes spanning both ends (both ways). Text from the capture is cleaned of control
 characters and Mermaid's special characters are written as its ``#code;`` entities.
 """
 
 from __future__ import annotations
 
-from ladder.diagram import MEDIA, Ladder
+from ladder.diagram import MEDIA, Ladder, arrow_label
 from ladder.textsafe import safe_text
 
 # Mermaid reads ';' and newlines as statement ends, '#' starts an entity, ':' splits the
@@ -46,9 +46,7 @@ def render_mermaid(ladder: Ladder) -> str:
             else:
                 lines.append(f"    {src}-->>{dst}: {text}")
             continue
-        text = f"F{arrow.f} {arrow.label}"
-        if arrow.retransmission:
-            text += " (retransmission)"
+        text = arrow_label(arrow)
         if arrow.marks:
             text += " [" + ", ".join(arrow.marks) + "]"
         lines.append(f"    {src}->>{dst}: {mermaid_escape(text)}")

@@ -10,30 +10,22 @@
 
 Each arrow is a label row (``LABEL Fn`` centred between its two lifelines) and an arrow row;
 arrows spanning several columns run over the lifelines between. Media bars are double lines.
-Columns widen to fit names and labels, so nothing is ever truncated. ``compact`` puts a
+Columns widen to fit names and labels; only a name or label longer than a screen line
+(fuzzed input) is cut, with an ellipsis. ``compact`` puts a
 label on the previous arrow's row when they do not overlap, as the RFC's own figures do.
 Every text that came from the capture passes through ``safe_text``.
 """
 
 from __future__ import annotations
 
-from ladder.diagram import MEDIA, Arrow, Ladder
-from ladder.textsafe import display_width, safe_text
+import datetime
+
+from ladder.diagram import MEDIA, Arrow, Ladder, arrow_label
+from ladder.textsafe import clip, display_width, safe_text
 
 MIN_GAP = 17  # lifeline to lifeline, as in RFC 3665: 16 dashes between the bars
-RETRANSMISSION = "(retransmission)"
-
-
-def arrow_text(arrow: Arrow) -> str:
-    """``INVITE F1``, ``180 Ringing F5``, ``INVITE F3 (retransmission)``, or a media label."""
-    if arrow.kind == MEDIA or arrow.f is None:
-        return safe_text(arrow.label)
-    text = f"{safe_text(arrow.label)} F{arrow.f}"
-    if arrow.retransmission:
-        text += f" {RETRANSMISSION}"
-    if arrow.copies:
-        text += f" ×{arrow.times_seen}"  # capture copies, not retransmissions (ladder.duplicates)
-    return text
+LABEL_WIDTH = 72  # a fuzzed 2,049-character method is cut (JSON keeps it whole)
+NAME_WIDTH = 40
 
 
 class _Row:
@@ -102,21 +94,37 @@ def _positions(ladder: Ladder, names: list[str], texts: list[str], left: int) ->
     return positions
 
 
-def render_text(ladder: Ladder, *, time: bool = False, compact: bool = False) -> str:
+def render_text(ladder: Ladder, *, time: bool = False, compact: bool = False, sdp: bool = False,
+                clock: bool = False) -> str:
     """The ladder as text, LF line ends, ending with a newline."""
-    lines, _ = render_text_lines(ladder, time=time, compact=compact)
+    lines, _ = render_text_lines(ladder, time=time, compact=compact, sdp=sdp, clock=clock)
     return "\n".join(lines) + "\n"
 
 
+def time_stamps(ladder: Ladder, *, clock: bool = False) -> list[str]:
+    """The time column: seconds since the capture's time base (``--time``), or, with ``clock``,
+    sngrep's pair: the UTC wall-clock time and the delta since the previous arrow."""
+    if not clock:
+        return [f"{(a.ts_ns - ladder.t0_ns) / 1e9:.3f}" for a in ladder.arrows]
+    stamps, previous = [], None
+    for arrow in ladder.arrows:
+        moment = datetime.datetime.fromtimestamp(arrow.ts_ns // 1000 / 1e6, datetime.timezone.utc)
+        delta = "" if previous is None else f" +{(arrow.ts_ns - previous) / 1e9:.3f}"
+        stamps.append(moment.strftime("%H:%M:%S.%f")[:-3] + delta)
+        previous = arrow.ts_ns
+    return stamps
+
+
 def render_text_lines(
-    ladder: Ladder, *, time: bool = False, compact: bool = False
+    ladder: Ladder, *, time: bool = False, compact: bool = False, sdp: bool = False, clock: bool = False,
 ) -> tuple[list[str], list[tuple[int, int]]]:
     """The lines of ``render_text`` and, per entry of ``ladder.arrows``, the (first, last)
     inclusive range of lines that draw it (its label and its shaft), so that a viewer can put a
-    cursor on an arrow without laying the ladder out again."""
-    names = [safe_text(p.name) for p in ladder.participants]
-    texts = [arrow_text(a) for a in ladder.arrows]
-    times = [f"{(a.ts_ns - ladder.t0_ns) / 1e9:.3f}" for a in ladder.arrows]
+    cursor on an arrow without laying the ladder out again. ``sdp`` marks the messages that carry
+    SDP; ``clock`` makes the time column wall-clock time and delta (both are the TUI's)."""
+    names = [clip(p.name, NAME_WIDTH) for p in ladder.participants]
+    texts = [clip(arrow_label(a, sdp=sdp), LABEL_WIDTH) for a in ladder.arrows]
+    times = time_stamps(ladder, clock=clock)
     prefix = (max((len(t) for t in times), default=5) + 2) if time else 0
     left = prefix + max(2, (display_width(names[0]) if names else 0) // 2 + 1)
     positions = _positions(ladder, names, texts, left)
@@ -162,7 +170,7 @@ def render_text_lines(
             label_row.put(start, text)
         row = lifelines()
         if time:
-            row.put(prefix - 2 - len(stamp), stamp)
+            row.put(0 if clock else prefix - 2 - len(stamp), stamp)
         _draw_arrow(row, arrow, positions, a, b)
         row.marks = tuple(arrow.marks)
         row.borrowable = not self_arrow

@@ -629,7 +629,9 @@ class RtpStreamTable:
         st.payload_bytes += size
         st.last_ns = ts_ns
         st.last_frame = frame_no
-        st.series.add(ts_ns, delta, st.jitter, lost_here)
+        # The chart's delta and jitter follow the table's rules: a marker-bit (talk spurt),
+        # comfort-noise or late packet counts as received but sets no maximum (as tshark).
+        st.series.add(ts_ns, delta if regular else 0.0, jitter if regular and clock else 0.0, lost_here)
         if in_time:  # the fast path assumes the last packet was in time
             self._arm_fast_path(st, pt, clock)
 

@@ -54,6 +54,12 @@ class Series(Sequence):
     def __len__(self) -> int:
         return len(self._where)
 
+    @property
+    def width_ns(self) -> int:
+        """One bucket's span: points further apart than this have empty buckets (silence)
+        between them."""
+        return self._width
+
     def _point(self, j: int) -> SeriesPoint:
         return SeriesPoint(self._origin + j * self._width, self._delta[j], self._jitter[j], self._lost[j],
                            self._packets[j])

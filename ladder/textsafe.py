@@ -68,3 +68,22 @@ def display_width(text: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
     return width
+
+
+FIELD_WIDTH = 48  # a long SIP URI fits; a fuzzed 2,049-character method name does not
+
+
+def clip(text: object, width: int = FIELD_WIDTH) -> str:
+    """``safe_text(text)`` cut to ``width`` terminal cells with an ellipsis, for one field of a
+    text table (JSON output keeps every value whole)."""
+    value = safe_text(text)
+    if display_width(value) <= width:
+        return value
+    out, used = [], 0
+    for ch in value:
+        cells = display_width(ch)
+        if used + cells > width - 1:
+            break
+        out.append(ch)
+        used += cells
+    return "".join(out) + "…"

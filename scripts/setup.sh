@@ -30,6 +30,7 @@ if [ "$want_test" = 1 ]; then
   # The live tests make a network namespace (ip netns) and drop privileges (setpriv).
   command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
   command -v setpriv >/dev/null 2>&1 || apt_packages+=(util-linux)
+  command -v sngrep >/dev/null 2>&1 || apt_packages+=(sngrep)  # the oracle of the call list's states
   command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
 fi

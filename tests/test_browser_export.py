@@ -110,10 +110,10 @@ def test_report_works_offline_in_chromium(driver, tmp_path):
     _click(driver, 'a.arrow[data-target="c1-f4"]')
     assert panel.is_displayed()
     text = panel.text
-    assert text.startswith("F4 INVITE") and "Proxy-Authorization: Digest username=\"alice\"" in text
+    assert text.startswith("INVITE F4 (SDP)") and "Proxy-Authorization: Digest username=\"alice\"" in text
     assert "m=audio 49172 RTP/AVP 0" in text  # its SDP, raw and as the table
     _click(driver, 'a.arrow[data-target="c1-f2"]')
-    assert panel.text.startswith("F2 407 Proxy Authorization Required")
+    assert panel.text.startswith("407 Proxy Authorization Required F2")
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "export-rfc3665-3.3.png"))
     assert _console_errors(driver) == []

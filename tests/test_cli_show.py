@@ -83,7 +83,7 @@ def test_show_mermaid():
     lines = result.stdout.splitlines()
     assert lines[0] == "sequenceDiagram"
     assert '    participant P1 as "Alice"' in lines
-    assert "    P1->>P2: F1 INVITE" in lines
+    assert "    P1->>P2: INVITE F1" in lines
 
 
 def test_open_without_a_terminal_prints_the_text_ladders():

@@ -29,7 +29,7 @@ def test_text_mermaid_json_match_show(tmp_path):
 
 def test_stdout_and_call_selection():
     done = _ladder("export", SAMPLE, "--mermaid", "-", "--call", "1")
-    assert done.stdout.startswith("sequenceDiagram\n") and "F23 " in done.stdout
+    assert done.stdout.startswith("sequenceDiagram\n") and "F23\n" in done.stdout
 
 
 def test_usage_errors_exit_2(tmp_path):

@@ -14,7 +14,7 @@ from ladder.capture import load_capture
 from ladder.render_html import call_timings, render_html, script_json
 
 SAMPLE_33 = SAMPLES / "rfc3665-3.3-session-multiple-proxy-authentication.pcap"
-PLOTLY_MARK = "plotly.js v"
+PLOTLY_MARK = "* plotly.js"  # the bundle's licence header, basic or full
 
 
 def _report(path) -> tuple[str, list]:

@@ -84,7 +84,7 @@ def test_mermaid_escapes_its_special_characters():
                   names=('Al"ice', "Proxy", "Bob"))
     out = render_mermaid(ladder)
     assert 'participant P1 as "Al#quot;ice"' in out
-    assert "P2->>P1: F1 488 Not#59; Acceptable #35;1 #lt;here#gt;" in out
+    assert "P2->>P1: 488 Not#59; Acceptable #35;1 #lt;here#gt; F1" in out
     assert "Note over P1,P3: RTP (both ways)" in out
 
 

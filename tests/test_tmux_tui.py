@@ -40,6 +40,17 @@ class Tmux:
             time.sleep(0.2)
         pytest.fail(f"{needles} never appeared on the terminal; last screen:\n{text}")
 
+    def wait_quit(self, timeout_s: float = 15.0) -> None:
+        """Until the app has quit and its session (the only one) ended."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            sessions = subprocess.run([self.tmux, "-L", self.socket, "list-sessions"], capture_output=True,
+                                      text=True, timeout=20)
+            if sessions.returncode != 0 or "tui" not in sessions.stdout:
+                return
+            time.sleep(0.2)
+        pytest.fail("q on the call list did not quit the app")
+
     def close(self) -> None:
         subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True, timeout=20)
 
@@ -61,17 +72,10 @@ def test_ladder_file_opens_the_tui_in_a_real_terminal(tmux):
     assert "alice@atlanta.example.com" in screen
     tmux.run("send-keys", "-t", "tui", "Enter")
     # The ladder with F-numbers, and the detail pane on F1's message (the cursor starts there).
-    tmux.wait_for("INVITE F1", "180 Ringing F", "BYE F", "F1  INVITE", "INVITE sip:bob@")
+    tmux.wait_for("INVITE F1 (SDP)", "180 Ringing F", "BYE F", "INVITE sip:bob@")
     tmux.run("send-keys", "-t", "tui", "j")
-    tmux.wait_for("F2  ")
+    tmux.wait_for("SIP/2.0 180 Ringing")
     tmux.run("send-keys", "-t", "tui", "q")
     tmux.wait_for("Method", "Outcome")
     tmux.run("send-keys", "-t", "tui", "q")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        sessions = subprocess.run([tmux.tmux, "-L", tmux.socket, "list-sessions"], capture_output=True,
-                                  text=True, timeout=20)
-        if sessions.returncode != 0 or "tui" not in sessions.stdout:
-            return  # the app quit and its session ended
-        time.sleep(0.2)
-    pytest.fail("q on the call list did not quit the app")
+    tmux.wait_quit()

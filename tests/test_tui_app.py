@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, RadioButton, Static
 
 from ladder.calls import build_calls
 from ladder.capture import load_capture
 from ladder.pcap_writer import FrameFactory, PcapWriter
+from ladder.diagram import arrow_label
 from ladder.render_text import render_text
 from tests.conftest import SAMPLES, shared_path
 from tests.tui_pilot import SIZE, wait_loaded
 from tui.app import create_app
 from tui.call_table import CallTable
-from tui.dialogs import ExportScreen, HelpScreen
+from tui.dialogs import HelpScreen
 from tui.ladder_screen import LadderScreen
 from tui.ladder_view import LadderView
 from tui.raw_screen import RawScreen
+from tui.save_dialog import SaveScreen
 
 TWO_PROXIES = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"
+
+
+def tui_lines(ladder, *, time: bool = True) -> list[str]:
+    """What the ladder view shows: the text renderer's lines with sngrep's marks and time
+    column, without the title (the screen shows it above)."""
+    lines = render_text(ladder, time=time, sdp=True, clock=True).rstrip("\n").split("\n")
+    return lines[2:]
 
 
 def detail_text(app) -> str:
@@ -52,7 +63,7 @@ def test_open_sample_select_call_and_walk_the_arrows():
             arrows = ladder.arrows
             assert [a.f for a in ladder.sip_arrows()] == list(range(1, 24))
             first = detail_text(app)
-            assert first.startswith("F1  INVITE")
+            assert first.startswith("INVITE F1 (SDP)")
             assert arrows[0].message.raw.split(b"\r\n")[0].decode() in first
             for _ in range(3):
                 await pilot.press("down")
@@ -62,17 +73,17 @@ def test_open_sample_select_call_and_walk_the_arrows():
             assert view.cursor == 2
             third = detail_text(app)
             arrow = arrows[2]
-            assert third.startswith(f"F{arrow.f}  {arrow.label}")
+            assert third.startswith(arrow_label(arrow, sdp=True))
             assert arrow.message.raw.split(b"\r\n")[0].decode() in third
             assert f"frame {arrow.frames[0]}" in third
             assert arrow.message.call_id in third
             # The view shows exactly the text renderer's lines, the cursor on F3's two rows.
-            assert list(view.lines.lines) == render_text(ladder).rstrip("\n").split("\n")
+            assert list(view.lines.lines) == tui_lines(ladder)
             first_line, last_line = view.lines.arrow_lines[2]
             assert "ACK F3" in view.lines.lines[first_line] and "-->" in view.lines.lines[last_line]
             await pilot.press("G")
             await pilot.pause()
-            assert detail_text(app).startswith(f"F{arrows[-1].f}  " if arrows[-1].f else "media")
+            assert detail_text(app).startswith(arrow_label(arrows[-1], sdp=True))
             await pilot.press("escape")
             assert app.screen is app.call_list
 
@@ -196,19 +207,22 @@ def test_time_column_and_raw_view_and_help():
             screen = app.screen
             view = screen.query_one("#ladder", LadderView)
             await pilot.press("down", "down")
+            # sngrep's time column is on at first: wall-clock time, then the delta.
+            assert list(view.lines.lines) == tui_lines(screen.ladder)
+            shaft = view.lines.lines[view.lines.arrow_lines[2][1]]
+            assert re.match(r"\d\d:\d\d:\d\d\.\d{3} \+\d+\.\d{3} ", shaft), shaft
             await pilot.press("t")
             await pilot.pause()
-            assert list(view.lines.lines) == render_text(screen.ladder, time=True).rstrip("\n").split("\n")
+            assert list(view.lines.lines) == tui_lines(screen.ladder, time=False)
             assert view.cursor == 2  # the cursor stays on its arrow
-            assert view.lines.lines[view.lines.arrow_lines[2][1]].lstrip().startswith("0.0")
             await pilot.press("t")
             await pilot.pause()
-            assert list(view.lines.lines) == render_text(screen.ladder).rstrip("\n").split("\n")
+            assert list(view.lines.lines) == tui_lines(screen.ladder)
             await pilot.press("f6")
             assert isinstance(app.screen, RawScreen)
             raw = str(app.screen.query_one("#raw", Static).render())
             for arrow in screen.ladder.sip_arrows():
-                assert f"F{arrow.f}  " in raw
+                assert arrow_label(arrow, sdp=True) in raw
             assert raw.count("SIP/2.0") >= len(screen.ladder.sip_arrows())
             await pilot.press("escape")
             assert app.screen is screen
@@ -252,16 +266,21 @@ def test_several_selected_calls_in_one_ladder():
     asyncio.run(scenario())
 
 
-def test_export_text_mermaid_pcap_and_html(tmp_path: Path):
+def test_save_dialog_path_format_scope_and_no_silent_overwrite(tmp_path: Path):
     app = create_app(str(TWO_PROXIES), export_dir=tmp_path)
 
-    async def choose(pilot, label: str) -> None:
+    async def save(pilot, fmt: str, name: str | None = None, *, scope: str = "selected") -> None:
         await pilot.press("s")
-        assert isinstance(app.screen, ExportScreen)
-        options = app.screen.query_one("#export-formats")
-        index = next(i for i, f in enumerate(app.screen.formats) if f.key == label)
-        options.highlighted = index
-        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SaveScreen)
+        dialog = app.screen
+        dialog.query_one(f"#format-{fmt}", RadioButton).value = True
+        dialog.query_one(f"#scope-{scope}", RadioButton).value = True
+        await pilot.pause()
+        if name is not None:
+            dialog.query_one("#save-path", Input).value = str(tmp_path / name)
+            await pilot.pause()
+        await pilot.click("#save-ok")
         await pilot.pause()
 
     async def scenario():
@@ -269,27 +288,41 @@ def test_export_text_mermaid_pcap_and_html(tmp_path: Path):
             await wait_loaded(pilot, app)
             await pilot.press("enter")
             ladder = app.screen.ladder
-            await choose(pilot, "text")
-            await choose(pilot, "mermaid")
-            await choose(pilot, "pcap")
-            await choose(pilot, "html")
-            await pilot.press("t")
-            await choose(pilot, "text")  # a second save never overwrites the first
-            assert isinstance(app.screen, LadderScreen)
             stem = "rfc3665-3.2-session-through-two-proxies-call1"
-            assert (tmp_path / f"{stem}.txt").read_text() == render_text(ladder)
-            # saved as shown: with the time column once it is on
-            assert (tmp_path / f"{stem}-2.txt").read_text() == render_text(ladder, time=True)
+            await save(pilot, "text")  # the name offered: the capture's, the call's, the format's suffix
+            await save(pilot, "mermaid")
+            await save(pilot, "pcap")
+            assert any(f"{stem}.pcap" in n.message for n in app._notifications)  # says where
+            await save(pilot, "html")
+            await save(pilot, "json", "all.json", scope="all")
+            assert isinstance(app.screen, LadderScreen)
+            # The time column is on in the TUI: the text is saved as shown.
+            assert (tmp_path / f"{stem}.txt").read_text() == render_text(ladder, time=True)
             assert "sequenceDiagram" in (tmp_path / f"{stem}.mmd").read_text()
+            assert json.loads((tmp_path / "all.json").read_text())["calls"][0]["arrows"][0]["label"] == "INVITE"
             exported = load_capture(str(tmp_path / f"{stem}.pcap"))
             original = load_capture(str(TWO_PROXIES))
             assert [m.raw for m in exported.sip_messages] == [m.raw for m in original.sip_messages]
             assert exported.rtp_packets == original.rtp_packets > 0  # the call's media came along
             html = (tmp_path / f"{stem}.html").read_text()
             assert html.lstrip().lower().startswith("<!doctype html")
-            assert "INVITE" in html and "ss1.atlanta.example.com" in html
-            notes = [n.message for n in app._notifications]
-            assert any(f"{stem}.pcap" in n for n in notes)
+            # An existing file: the first Save only warns; Overwrite replaces it.
+            (tmp_path / "keep.txt").write_text("mine")
+            await save(pilot, "text", "keep.txt")
+            assert isinstance(app.screen, SaveScreen)
+            assert "exists" in str(app.screen.query_one("#save-status", Static).render())
+            assert (tmp_path / "keep.txt").read_text() == "mine"
+            await pilot.pause(0.3)  # a button takes no second press within its 0.2 s press effect
+            await pilot.click("#save-ok")
+            await pilot.pause()
+            assert isinstance(app.screen, LadderScreen)
+            assert (tmp_path / "keep.txt").read_text() == render_text(ladder, time=True)
+            # The command palette's quick save: a free name, never over the first.
+            from tui.export import MERMAID
+
+            first = app.export_calls(MERMAID, app.screen.keys, ladder)
+            second = app.export_calls(MERMAID, app.screen.keys, ladder)
+            assert first.name == f"{stem}-2.mmd" and second.name == f"{stem}-3.mmd"
 
     asyncio.run(scenario())
 
@@ -378,7 +411,7 @@ def test_deviations_are_marked_and_selecting_one_jumps_to_its_arrow():
             await pilot.pause()
             view = screen.query_one("#ladder", LadderView)
             assert screen.ladder.arrows[view.cursor].f == target.f[0]
-            assert detail_text(app).startswith(f"F{target.f[0]}  ")
+            assert detail_text(app).startswith(arrow_label(screen.ladder.arrows[view.cursor], sdp=True))
             assert target.code in detail_text(app)  # the mark is shown with the message
 
     asyncio.run(scenario())
@@ -403,7 +436,7 @@ def test_media_bar_shows_its_stream_statistics_and_media_toggles():
             bar = screen.ladder.arrows[view.cursor]
             streams = [s for s in capture.streams if s.key in set(bar.stream_keys)]
             text = detail_text(app)
-            assert text.startswith("media  ") and streams
+            assert text.startswith(f"RTP {streams[0].codec} ") and streams
             for stream in streams:
                 assert f"RTP stream {stream.ssrc_hex}" in text
                 assert f"{stream.packets:,} of {stream.expected:,} expected" in text
@@ -414,7 +447,7 @@ def test_media_bar_shows_its_stream_statistics_and_media_toggles():
             table.focus()
             await pilot.press("enter")
             await pilot.pause()
-            assert view.cursor == bars[0] and detail_text(app).startswith("media  ")
+            assert view.cursor == bars[0] and detail_text(app).startswith(bar.label)
             sip_before = [a.f for a in screen.ladder.sip_arrows()]
             await pilot.press("m")
             await pilot.pause()
@@ -489,8 +522,8 @@ def test_search_and_command_palette_on_the_ladder():
             await pilot.pause(0.3)
             await pilot.press("enter")
             await pilot.pause()
-            assert app.screen is screen and screen.time_column
-            assert view.lines.lines[view.lines.arrow_lines[0][1]].lstrip().startswith("0.0")
+            assert app.screen is screen and not screen.time_column  # on at first: toggled off
+            assert list(view.lines.lines) == tui_lines(screen.ladder, time=False)
 
     asyncio.run(scenario())
 
@@ -507,7 +540,7 @@ def test_click_on_an_arrow_selects_it():
             await pilot.click("#ladder", offset=(12, last))
             await pilot.pause()
             assert view.cursor == 4
-            assert detail_text(app).startswith(f"F{app.screen.ladder.arrows[4].f}  ")
+            assert detail_text(app).startswith(arrow_label(app.screen.ladder.arrows[4], sdp=True))
 
     asyncio.run(scenario())
 
@@ -538,7 +571,8 @@ def test_real_captures_open_and_every_ladder_draws(relative: str):
                 assert isinstance(screen, LadderScreen) and screen.ladder is not None
                 await pilot.press("G", "t", "m", "k")
                 await pilot.pause()
-                assert detail_text(app).startswith(("F", "media"))
+                cursor = screen.query_one("#ladder", LadderView).cursor
+                assert detail_text(app).startswith(arrow_label(screen.ladder.arrows[cursor], sdp=True))
                 await pilot.press("escape")
             problems = [n.message for n in app._notifications if n.severity == "error"]
             assert problems == []

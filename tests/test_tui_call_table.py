@@ -237,7 +237,7 @@ def test_deviation_counts_are_updated_in_place(tmp_path: Path):
     app = create_app(str(tmp_path / "not-there.pcap"))
 
     async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=(260, 48)) as pilot:  # every column on screen, Dev last
             await pilot.pause()
             screen = app.call_list
             screen.checking = True

@@ -24,12 +24,13 @@ from ladder.diagram import Ladder
 from ladder.errors import CaptureError, UsageError
 from tui.call_list_screen import CallListScreen
 from tui.call_rows import CallRow, call_row
-from tui.dialogs import ExportScreen, HelpScreen
-from tui.export import FORMATS, ExportFormat, export, output_stem
+from tui.dialogs import HelpScreen
+from tui.export import FORMATS, ExportFormat, free_path, output_stem, write_export
 from tui.ladder_screen import LadderScreen
 from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
                          capture_file_size, load_in_thread)
 from tui.safe_text import clean
+from tui.save_dialog import SaveRequest, SaveScreen
 
 if TYPE_CHECKING:
     from ladder.analysis import Analysis
@@ -55,7 +56,7 @@ class LadderApp(App):
     ]
 
     def __init__(self, path: str, *, engine: str = "auto", tls_keylog: str | None = None,
-                 aliases: Any = None, media: bool = True, check: bool = True, time: bool = False,
+                 aliases: Any = None, media: bool = True, check: bool = True, time: bool = True,
                  export_dir: str | Path | None = None) -> None:
         super().__init__()
         self.time_column = time
@@ -269,35 +270,51 @@ class LadderApp(App):
     # --- export --------------------------------------------------------------------------------
 
     def ask_export(self, keys: list[str], ladder: Ladder | None = None, *, time: bool = False) -> None:
+        """sngrep's F2: the save dialog for ``keys`` (the selected calls, or the ladder's)."""
         if self.capture is None:
             self.notify("The capture is still loading.", severity="warning", timeout=2, markup=False)
             return
-        what = f"call {self.calls[keys[0]].index}" if len(keys) == 1 else f"{len(keys)} calls"
+        scopes = {"selected": keys, "displayed": [row.key for row in self.call_list.shown],
+                  "all": list(self.calls)}
+        what = f"call {self.calls[keys[0]].index}" if len(keys) == 1 else "selected calls"
+        stem = output_stem(self.path, [self.calls[k].index for k in keys])
 
-        def done(fmt: ExportFormat | None) -> None:
-            if fmt is not None:
-                self.export_calls(fmt, keys, ladder, time=time)
+        def done(request: SaveRequest | None) -> None:
+            if request is not None:
+                chosen = scopes[request.scope]
+                shown = ladder if request.scope == "selected" else None
+                self.save_calls(request, chosen, shown, time=time)
 
-        self.push_screen(ExportScreen(list(FORMATS), what), done)
+        self.push_screen(SaveScreen(list(FORMATS), {k: len(v) for k, v in scopes.items()},
+                                    directory=self.export_dir, stem=stem, what=what), done)
+
+    def save_calls(self, request: SaveRequest, keys: list[str], ladder: Ladder | None = None, *,
+                   time: bool = False) -> Path | None:
+        """Write ``keys`` as the dialog asked: one ladder when ``ladder`` is the one shown (the
+        text as shown, with its time column when that is on), else one ladder per call."""
+        calls = [self.calls[k] for k in keys]
+        try:
+            ladders = [] if request.fmt.key in ("pcap", "html") else (
+                [ladder] if ladder is not None else [self.build_view([k], self.media)[0] for k in keys])
+            path, holds = write_export(request.fmt, request.path, ladders=ladders, capture=self.capture,
+                                       calls=calls, all_calls=list(self.calls.values()), time=time,
+                                       overwrite=request.overwrite)
+        except (OSError, CaptureError, UsageError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.notify(f"Could not write {clean(request.path)}: {clean(reason)}", severity="error", markup=False)
+            return None
+        self.notify(f"Wrote {clean(path)} ({holds})", title="Saved", timeout=6, markup=False)
+        return path
 
     def export_calls(self, fmt: ExportFormat, keys: list[str], ladder: Ladder | None = None, *,
                      time: bool = False) -> Path | None:
-        """Write ``keys`` in ``fmt`` to the export directory and say where in a notification
-        (the text ladder as shown: with its time column when that is on)."""
+        """Write ``keys`` in ``fmt`` under a free name in the export directory (the command
+        palette's quick save) and say where in a notification."""
         if ladder is None:
             ladder = self.build_view(keys, self.media)[0]
-        calls = [self.calls[k] for k in keys]
-        stem = output_stem(self.path, [c.index for c in calls])
-        try:
-            path, holds = export(fmt, directory=self.export_dir, stem=stem, ladder=ladder,
-                                 capture=self.capture, calls=calls, all_calls=list(self.calls.values()),
-                                 time=time)
-        except (OSError, CaptureError, UsageError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self.notify(f"Could not write the {fmt.label}: {reason}", severity="error", markup=False)
-            return None
-        self.notify(f"Wrote {path.name} ({holds})", title="Saved", timeout=6, markup=False)
-        return path
+        stem = output_stem(self.path, [self.calls[k].index for k in keys])
+        request = SaveRequest(free_path(self.export_dir, stem, fmt.suffix), fmt, "selected", overwrite=False)
+        return self.save_calls(request, keys, ladder, time=time)
 
     # --- app-wide actions ----------------------------------------------------------------------
 
@@ -317,7 +334,7 @@ class LadderApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys of pcapladder", self.action_help)
         if isinstance(screen, LadderScreen):
-            yield SystemCommand("Toggle time column", "Relative time beside each arrow", screen.action_toggle_time)
+            yield SystemCommand("Toggle time column", "Wall-clock time and delta beside each arrow", screen.action_toggle_time)
             yield SystemCommand("Toggle media bars", "Show or hide RTP media bars", screen.action_toggle_media)
             yield SystemCommand("Raw messages", "Every SIP message of this ladder", screen.action_raw)
             for fmt in list(FORMATS):
@@ -338,7 +355,7 @@ class LadderApp(App):
 
 
 def create_app(path: str, *, engine: str = "auto", tls_keylog: str | None = None, aliases: Any = None,
-               media: bool = True, check: bool = True, time: bool = False,
+               media: bool = True, check: bool = True, time: bool = True,
                export_dir: str | Path | None = None) -> LadderApp:
     """The one app factory, used by ``ladder FILE`` and by the tests."""
     return LadderApp(path, engine=engine, tls_keylog=tls_keylog, aliases=aliases, media=media, check=check,
@@ -360,7 +377,7 @@ def run_app(args: Any) -> int:
         tls_keylog=getattr(args, "tls_keylog", None),
         aliases=aliases,
         media=not getattr(args, "no_media", False),
-        time=bool(getattr(args, "time", False)),
+        time=True,  # sngrep's time and delta beside each arrow; t hides them
     )
     app.run()
     return int(app.return_code or 0)

@@ -21,9 +21,10 @@ from tui.call_rows import CallRow, format_deviations, format_duration, format_st
 from tui.call_table import CallTable, Column
 from tui.loading import ProgressFigures
 from tui.panes import fill_diagnostics_table, fill_streams_table
-from tui.safe_text import safe_text
+from tui.safe_text import safe_rich_text
+from tui.settings import load_columns, save_columns
 
-# (key, label) — sngrep's columns first, then ours.
+# (key, label) — sngrep's columns first, then ours; F10 chooses which are shown (tui.settings).
 CALL_COLUMNS = (
     ("index", "#"),
     ("start", "Start (UTC)"),
@@ -31,6 +32,9 @@ CALL_COLUMNS = (
     ("from", "From"),
     ("to", "To"),
     ("messages", "Msgs"),
+    ("src", "Source"),
+    ("dst", "Destination"),
+    ("state", "State"),
     ("outcome", "Outcome"),
     ("duration", "Span"),
     ("reference", "Reference"),
@@ -44,6 +48,9 @@ FILTER_HINT = "Filter: text  /regex/  from:  to:  callid:  method:INVITE  outcom
 SORTABLE = [key for key, _label in CALL_COLUMNS]
 OUTCOME_STYLES = {"completed": "green", "in call": "green", "registered": "green", "accepted": "green",
                   "setup": "cyan", "ringing": "cyan", "partial": "cyan"}
+STATE_STYLES = {"COMPLETED": "green", "IN CALL": "bold green", "CALL SETUP": "cyan", "CANCELLED": "yellow",
+                "BUSY": "yellow", "DIVERTED": "cyan", "REJECTED": "red"}
+COLUMN_KEYS = [key for key, _label in CALL_COLUMNS]
 
 
 def _widest(values: Iterable[str]) -> int:
@@ -73,13 +80,16 @@ def row_cells(row: CallRow, selected: bool, *, checking: bool = False, date: boo
     return [
         index_cell(row, selected),
         Text(format_start(row.start_ns, date=date)),
-        safe_text(row.method, "bold"),
-        safe_text(row.caller),
-        safe_text(row.callee),
+        safe_rich_text(row.method, "bold"),
+        safe_rich_text(row.caller),
+        safe_rich_text(row.callee),
         Text(str(row.messages), justify="right"),
+        Text(row.src),
+        Text(row.dst),
+        Text(row.state, style=STATE_STYLES.get(row.state, "")),
         _outcome_text(row.outcome),
         Text(format_duration(row.duration_ns), justify="right"),
-        safe_text(row.reference or "-"),
+        safe_rich_text(row.reference or "-"),
         deviations,
     ]
 
@@ -96,6 +106,7 @@ class CallListScreen(Screen):
         Binding("f2,s", "save", "Save", show=True),
         Binding("f7,slash", "focus_filter", "Filter", show=True),
         Binding("o", "sort_next", "Sort", show=True),
+        Binding("f10,C", "choose_columns", "Columns", show=True),
         Binding("O", "sort_reverse", "Reverse", show=False),
         Binding("1", "tab('tab-calls')", "Calls", show=False),
         Binding("2", "tab('tab-streams')", "Streams", show=False),
@@ -120,6 +131,8 @@ class CallListScreen(Screen):
         self.stream_problems: dict[Any, tuple[str, ...]] = {}  # RtpStream.key -> problem codes
         self.stream_calls: dict[Any, int] = {}  # RtpStream.key -> call number
         self._dates = True  # whether the start column shows dates (several dates in the capture)
+        self.shown_columns = load_columns(COLUMN_KEYS) or list(COLUMN_KEYS)
+        self._positions = [COLUMN_KEYS.index(key) for key in self.shown_columns]
         self.table = CallTable(self._shown_cells, id="calls")
 
     def compose(self) -> ComposeResult:
@@ -251,7 +264,9 @@ class CallListScreen(Screen):
         """What the table draws for a row: its cells, with sngrep's mark when selected."""
         row = self.rows[key]
         cells = self._cells_of(row)
-        return [index_cell(row, True), *cells[1:]] if key in self.selected else cells
+        if key in self.selected:
+            cells = [index_cell(row, True), *cells[1:]]
+        return [cells[i] for i in self._positions]
 
     def _label_widths(self) -> dict[str, int]:
         return {key: len(label) for key, label in CALL_COLUMNS}
@@ -274,6 +289,9 @@ class CallListScreen(Screen):
         grow("messages", len(str(max(row.messages for row in rows))))
         grow("outcome", _widest(row.outcome for row in rows))
         grow("reference", _widest(row.reference or "-" for row in rows))
+        grow("src", _widest(row.src for row in rows))
+        grow("dst", _widest(row.dst for row in rows))
+        grow("state", _widest(row.state for row in rows))
         counts = [row.deviations for row in rows if row.deviations is not None]
         grow("deviations", len(str(max(counts))) if counts else 1)  # "…" or "-" otherwise
         # The longest duration is not always the widest text: 59:59.999 is wider than 1:00:00.
@@ -300,7 +318,7 @@ class CallListScreen(Screen):
         widths["outcome"] = min(widths["outcome"], MAX_METHOD_WIDTH + 8)
         widths["deviations"] = max(widths["deviations"], 3)
         widths["reference"] = max(widths["reference"], len("rfc3665-3.10"))
-        self.table.set_columns(Column(key, label, widths[key]) for key, label in labels.items())
+        self.table.set_columns(Column(key, labels[key], widths[key]) for key in self.shown_columns)
 
     def update_rows(self, rows: list[CallRow], *, checking: bool) -> None:
         """Rows whose deviations became known: cells updated in place (cursor and scroll stay)."""
@@ -430,6 +448,24 @@ class CallListScreen(Screen):
         keys = self.chosen_keys()
         if keys:
             self.app.open_ladder(keys)
+
+    def action_choose_columns(self) -> None:
+        from tui.column_chooser import ColumnsScreen
+
+        def done(chosen: list[str] | None) -> None:
+            if chosen:
+                self.show_columns(chosen)
+                problem = save_columns(chosen)
+                if problem:
+                    self.notify(f"Columns not remembered: {problem}", severity="warning", markup=False)
+
+        self.app.push_screen(ColumnsScreen(list(CALL_COLUMNS), self.shown_columns), done)
+
+    def show_columns(self, keys: list[str]) -> None:
+        self.shown_columns = [key for key in COLUMN_KEYS if key in keys]
+        self._positions = [COLUMN_KEYS.index(key) for key in self.shown_columns]
+        self._update_columns()
+        self.table.forget()
 
     def action_save(self) -> None:
         keys = self.chosen_keys()

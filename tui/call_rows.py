@@ -28,12 +28,42 @@ class CallRow:
     duration_ns: int
     reference: str  # best-matching reference flow id, "" when unknown or none
     deviations: int | None  # None: not known (not checked yet, or no checker installed)
+    src: str = ""  # sngrep's Source / Destination: ip:port of the first message
+    dst: str = ""
+    state: str = ""  # sngrep's call state (``call_state``); "" for what is not an INVITE call
 
     def haystack(self) -> str:
         """The text a free-text filter searches, lower case."""
         parts = (self.method, self.caller, self.callee, *self.call_ids, self.outcome, self.kind,
                  self.reference)
         return "\n".join(parts).lower()
+
+
+# sngrep 1.6's call states (CALL SETUP, IN CALL, CANCELLED, REJECTED, BUSY, DIVERTED, COMPLETED),
+# by its rules: a CANCEL during setup is CANCELLED; a final 480, 486 or 600 BUSY; any other
+# 4xx-6xx REJECTED; a 3xx DIVERTED; an answered call IN CALL until a BYE, then COMPLETED. The
+# deciding final response is our outcome's (a 401/407 challenge answered by a new INVITE does not
+# decide; sngrep shows REJECTED until that INVITE arrives).
+BUSY_STATUSES = frozenset({480, 486, 600})
+
+
+def call_state(call: Any) -> str:
+    if str(getattr(call, "kind", "")) != "call":
+        return ""
+    code = getattr(call.outcome, "code", "")
+    if code == "answered":
+        ended = any(m.is_request and m.method == "BYE" for m in call.messages)
+        return "COMPLETED" if ended else "IN CALL"
+    if any(m.is_request and m.method == "CANCEL" for m in call.messages):
+        return "CANCELLED"
+    status = getattr(call.outcome, "status", None) or 0
+    if status in BUSY_STATUSES:
+        return "BUSY"
+    if status >= 400:
+        return "REJECTED"
+    if status >= 300:
+        return "DIVERTED"
+    return "CALL SETUP"
 
 
 # Sort keys by column name; the call list sorts by one of these (then by index, so ties are stable).
@@ -47,6 +77,9 @@ SORT_KEYS: dict[str, Any] = {
     "outcome": lambda r: r.outcome,
     "duration": lambda r: r.duration_ns,
     "reference": lambda r: r.reference,
+    "src": lambda r: r.src,
+    "dst": lambda r: r.dst,
+    "state": lambda r: r.state,
     "deviations": lambda r: -1 if r.deviations is None else r.deviations,
 }
 
@@ -66,6 +99,7 @@ def call_row(call: Any, *, reference: str = "", deviations: int | None = None) -
     start = int(call.start_ns or 0)
     end = int(call.end_ns or start)
     call_ids = tuple(clean(c) for c in (getattr(call, "call_ids", None) or ()))
+    first = call.messages[0] if call.messages else None
     return CallRow(
         index=int(call.index),
         key=str(call.id),
@@ -80,6 +114,9 @@ def call_row(call: Any, *, reference: str = "", deviations: int | None = None) -
         duration_ns=max(0, end - start),
         reference=clean(reference or ""),
         deviations=deviations,
+        src=first.src.address() if first is not None and first.src is not None else "",
+        dst=first.dst.address() if first is not None and first.dst is not None else "",
+        state=call_state(call),
     )
 
 

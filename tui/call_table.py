@@ -271,7 +271,13 @@ class CallTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _page_rows(self) -> int:
-        return max(self.scrollable_content_region.height - HEADER_LINES, 1)
+        region = self.scrollable_content_region
+        height = region.height
+        if not self.show_horizontal_scrollbar and self._row_width > region.width:
+            # Rows wider than the table bring a horizontal scrollbar with the next layout; it
+            # will take the last line, so a cursor row there would end up under it.
+            height -= self.styles.scrollbar_size_horizontal
+        return max(height - HEADER_LINES, 1)
 
     def _scroll_to_cursor(self) -> None:
         # force: rows added in this same turn have no scrollbar yet (it comes with the next

@@ -1,9 +1,8 @@
-"""Writing what the user sees to files in the current directory: the text ladder, Mermaid,
-and, with their writers installed (``ladder.export_pcap``, ``ladder.render_html``), a pcap of
-the selected calls and the HTML report.
+"""Writing what the user sees to a file: the text ladders, Mermaid, JSON, a pcap of the calls
+(``ladder.export_pcap``) and the HTML report (``ladder.render_html``).
 
-Every function returns the path it wrote (never overwriting an existing file) so the app can
-name it in a notification.
+A file that exists is never replaced unless the caller says ``overwrite`` (the save dialog asks
+first); every function returns the path it wrote so the app can name it in a notification.
 """
 
 from __future__ import annotations
@@ -25,11 +24,12 @@ class ExportFormat:
 
 TEXT = ExportFormat("text", "Text ladder (RFC 3665 style)", ".txt")
 MERMAID = ExportFormat("mermaid", "Mermaid sequence diagram", ".mmd")
-PCAP = ExportFormat("pcap", "pcap of the selected calls", ".pcap")
+PCAP = ExportFormat("pcap", "pcap of the calls (SIP, RTP, RTCP)", ".pcap")
+JSON = ExportFormat("json", "JSON ladders (docs/JSON.md)", ".json")
 HTML = ExportFormat("html", "HTML report", ".html")
 
 
-FORMATS = (TEXT, MERMAID, PCAP, HTML)
+FORMATS = (PCAP, TEXT, MERMAID, JSON, HTML)  # sngrep's save dialog lists pcap first
 
 
 def output_stem(capture_path: str, call_indexes: list[int]) -> str:
@@ -50,35 +50,20 @@ def free_path(directory: Path, stem: str, suffix: str) -> Path:
     return path
 
 
-def _write_text(path: Path, text: str) -> Path:
-    with open(path, "x", encoding="utf-8", newline="\n") as handle:
+def _write_text(path: Path, text: str, overwrite: bool) -> Path:
+    with open(path, "w" if overwrite else "x", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
     return path
 
 
-def write_text(ladder: Ladder, path: Path, *, time: bool = False) -> Path:
-    from ladder.render_text import render_text
-
-    return _write_text(path, render_text(ladder, time=time))
-
-
-def write_mermaid(ladder: Ladder, path: Path) -> Path:
-    from ladder.render_mermaid import render_mermaid
-
-    return _write_text(path, render_mermaid(ladder))
-
-
-def write_html(capture: Any, calls: list[Any], path: Path, all_calls: list[Any]) -> Path:
-    from ladder.render_html import render_html
-
-    return _write_text(path, render_html(capture, calls, all_calls=all_calls))
-
-
-def write_pcap(capture: Any, calls: list[Any], path: Path, all_calls: list[Any]) -> tuple[Path, str]:
+def write_pcap(capture: Any, calls: list[Any], path: Path, all_calls: list[Any],
+               overwrite: bool = False) -> tuple[Path, str]:
     """The calls' SIP, RTP and RTCP frames copied from the capture (``ladder.export_pcap``).
     A capture of several link types is written as pcapng, and the name says so."""
     from ladder.export_pcap import write_call_pcap
 
+    if path.exists() and not overwrite:
+        raise FileExistsError(17, "File exists", str(path))
     written = write_call_pcap(capture, calls, str(path), all_calls=all_calls)
     if written.file_format == "pcapng" and path.suffix != ".pcapng":
         renamed = free_path(path.parent, path.stem, ".pcapng")
@@ -86,14 +71,28 @@ def write_pcap(capture: Any, calls: list[Any], path: Path, all_calls: list[Any])
     return path, written.describe()
 
 
-def export(fmt: ExportFormat, *, directory: Path, stem: str, ladder: Ladder, capture: Any,
-           calls: list[Any], all_calls: list[Any], time: bool = False) -> tuple[Path, str]:
-    """Write one format; returns (path, a few words on what it holds)."""
-    path = free_path(directory, stem, fmt.suffix)
-    writers: dict[str, Callable[[], tuple[Path, str]]] = {
-        "text": lambda: (write_text(ladder, path, time=time), "text ladder"),
-        "mermaid": lambda: (write_mermaid(ladder, path), "Mermaid diagram"),
-        "pcap": lambda: write_pcap(capture, calls, path, all_calls),
-        "html": lambda: (write_html(capture, calls, path, all_calls), "HTML report"),
-    }
-    return writers[fmt.key]()
+def write_export(fmt: ExportFormat, path: Path, *, ladders: list[Ladder], capture: Any, calls: list[Any],
+                 all_calls: list[Any], time: bool = False, overwrite: bool = False) -> tuple[Path, str]:
+    """Write ``calls`` (drawn as ``ladders``) in ``fmt`` to ``path``; returns (path, a few
+    words on what it holds). Raises ``FileExistsError`` rather than replace a file, unless
+    ``overwrite``."""
+    count = f"{len(calls)} call{'s' if len(calls) != 1 else ''}"
+    if fmt.key == "pcap":
+        return write_pcap(capture, calls, path, all_calls, overwrite)
+    if fmt.key == "text":
+        from ladder.render_text import render_text
+
+        text = "\n".join(render_text(ladder, time=time) for ladder in ladders)
+    elif fmt.key == "mermaid":
+        from ladder.render_mermaid import render_mermaid
+
+        text = "\n".join(render_mermaid(ladder) for ladder in ladders)
+    elif fmt.key == "json":
+        from ladder.render_json import render_json
+
+        text = render_json(ladders)
+    else:
+        from ladder.render_html import render_html
+
+        text = render_html(capture, calls, all_calls=all_calls)
+    return _write_text(path, text, overwrite), f"{fmt.label}, {count}"

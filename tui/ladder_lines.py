@@ -19,9 +19,21 @@ class LadderLines:
     lines: tuple[str, ...]
     # One (first, last) inclusive line range per arrow, in ``Ladder.arrows`` order.
     arrow_lines: tuple[tuple[int, int], ...]
+    # The first lines (column names and their lifelines) stay on screen however far the ladder
+    # scrolls, as sngrep keeps its column header.
+    header: int = 0
 
 
-def ladder_lines(ladder: Ladder, *, time: bool = False, compact: bool = False) -> LadderLines:
-    """Lines (cleaned for the terminal) and the arrow -> lines mapping for ``ladder``."""
-    lines, ranges = render_text_lines(ladder, time=time, compact=compact)
-    return LadderLines(tuple(clean(line) for line in lines), tuple(ranges))
+HEADER_LINES = 2  # the names row and the first lifelines row
+
+
+def ladder_lines(ladder: Ladder, *, time: bool = False, compact: bool = False, sdp: bool = True,
+                 clock: bool = True) -> LadderLines:
+    """Lines (cleaned for the terminal) and the arrow -> lines mapping for ``ladder``, without the
+    title (the screen shows it above the ladder): sngrep's "(SDP)" marks, and with ``time`` its
+    wall-clock time and delta column unless ``clock`` is off."""
+    lines, ranges = render_text_lines(ladder, time=time, compact=compact, sdp=sdp, clock=clock)
+    skip = 2 if ladder.title else 0  # the title and the blank line under it
+    return LadderLines(tuple(clean(line) for line in lines[skip:]),
+                       tuple((first - skip, last - skip) for first, last in ranges),
+                       header=min(HEADER_LINES, max(len(lines) - skip, 0)))

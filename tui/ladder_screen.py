@@ -14,11 +14,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
-from ladder.diagram import MEDIA, Arrow, Ladder
+from ladder.diagram import MEDIA, Arrow, Ladder, arrow_label
 from tui.ladder_lines import ladder_lines
 from tui.ladder_view import DEVIATION_STYLE, MEDIA_STYLE, RETRANSMISSION_STYLE, LadderView
-from tui.panes import fill_streams_table, stream_detail
-from tui.safe_text import clean, safe_text
+from tui.panes import arrow_heading, fill_streams_table, stream_detail
+from tui.raw_screen import RawScreen
+from tui.safe_text import clean, safe_rich_text
 from tui.sip_highlight import highlight_sip
 
 
@@ -32,35 +33,6 @@ def arrow_style(arrow: Arrow) -> Style | None:
     return None
 
 
-def arrow_heading(ladder: Ladder, arrow: Arrow) -> Text:
-    """The detail pane's first lines: F-number, label, frames, time, addresses, marks."""
-    out = Text()
-    name = f"F{arrow.f}" if arrow.f is not None else "media"
-    out.append(f"{name}  ", style="bold reverse")
-    out.append(clean(arrow.label), style="bold")
-    if arrow.retransmission:
-        out.append("  (retransmission)", style="yellow")
-    if arrow.copies:
-        out.append(f"  ×{arrow.times_seen} (capture copies in frames {', '.join(map(str, arrow.copies))})")
-    out.append("\n")
-    seconds = (arrow.ts_ns - ladder.t0_ns) / 1e9
-    out.append(f"time +{seconds:.3f} s")
-    if arrow.frames:
-        frames = ", ".join(str(f) for f in arrow.frames)
-        out.append(f"   frame{'s' if len(arrow.frames) > 1 else ''} {frames}")
-    out.append("\n")
-    src = ladder.participants[arrow.src].name if arrow.src < len(ladder.participants) else "?"
-    dst = ladder.participants[arrow.dst].name if arrow.dst < len(ladder.participants) else "?"
-    message = arrow.message
-    if message is not None and message.src is not None and message.dst is not None:
-        out.append(f"{clean(src)} ({message.src}) → {clean(dst)} ({message.dst})\n")
-    else:
-        out.append(f"{clean(src)} → {clean(dst)}\n")
-    for mark in arrow.marks:
-        out.append(f"! {clean(mark)}\n", style="bold red")
-    return out
-
-
 class LadderScreen(Screen):
     BINDINGS = [
         Binding("escape,q", "back", "Back", show=True),
@@ -71,10 +43,16 @@ class LadderScreen(Screen):
         Binding("slash", "search", "Search", show=True),
         Binding("n", "search_next", "Next hit", show=False),
         Binding("z", "zoom", "Zoom", show=True),
+        Binding("c", "compare", "Compare", show=True),
+        Binding("tab", "next_pane(1)", "Next pane", show=False),
+        Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False),
         Binding("1", "side('tab-message')", "Message", show=False),
         Binding("2", "side('tab-deviations')", "Deviations", show=False),
         Binding("3", "side('tab-call-streams')", "Streams", show=False),
     ]
+    # Tab goes from pane to pane, each focused as it is shown: the ladder, the deviations (one
+    # Tab away, so Enter on one jumps to its arrow), the streams, the message.
+    PANES = ("ladder", "tab-deviations", "tab-call-streams", "tab-message")
 
     def __init__(self, keys: list[str], build: Callable[[list[str], bool], tuple[Ladder, list[Any], list[Any]]],
                  *, media: bool = True, time: bool = False) -> None:
@@ -88,6 +66,7 @@ class LadderScreen(Screen):
         self.deviations: list[Any] = []
         self.streams: list[Any] = []
         self.search_text = ""
+        self.compare_from: int | None = None  # the arrow ``c`` marked first
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -100,6 +79,8 @@ class LadderScreen(Screen):
                         yield Static("", id="detail", markup=False)
                 with TabPane("Deviations", id="tab-deviations"):
                     yield DataTable(id="deviations", cursor_type="row", zebra_stripes=True)
+                    with VerticalScroll(id="deviation-scroll"):
+                        yield Static("", id="deviation-detail", markup=False)
                 with TabPane("Streams", id="tab-call-streams"):
                     yield DataTable(id="call-streams", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="Search messages, or F12 to go to F12 (Enter: next match, Esc: close)",
@@ -108,12 +89,17 @@ class LadderScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
+        # The tab strip takes no focus: Tab goes straight to the pane's content.
+        for tabs in self.query("#side Tabs"):
+            tabs.can_focus = False
+        self.query_one("#detail-scroll", VerticalScroll).can_focus = True
         self.rebuild(cursor=0)
         self.query_one("#ladder", LadderView).focus()
 
     # --- drawing -------------------------------------------------------------------------------
 
     def rebuild(self, *, cursor: int) -> None:
+        self.compare_from = None  # arrow indexes change with the media bars
         try:
             self.ladder, self.deviations, self.streams = self._build(self.keys, self.media)
             lines = ladder_lines(self.ladder, time=self.time_column)
@@ -145,8 +131,8 @@ class LadderScreen(Screen):
             severity = str(deviation.severity)
             style = {"error": "bold red", "warning": "yellow"}.get(severity, "")
             fs = ", ".join(f"F{f}" for f in deviation.f) or "-"
-            table.add_row(safe_text(severity, style), safe_text(deviation.code, "bold"), Text(fs),
-                          safe_text(deviation.message), key=str(number))
+            table.add_row(safe_rich_text(severity, style), safe_rich_text(deviation.code, "bold"), Text(fs),
+                          safe_rich_text(deviation.message), key=str(number))
 
     # --- cursor and detail ---------------------------------------------------------------------
 
@@ -186,10 +172,7 @@ class LadderScreen(Screen):
         for f in deviation.f:
             index = self.arrow_index_of_f(f)
             if index is not None:
-                view = self.query_one("#ladder", LadderView)
-                view.cursor = index
-                view.focus()
-                self.action_side("tab-message")
+                self._jump_to(index)
                 return
         self.notify("This deviation names no message of the ladder.", severity="warning", markup=False)
 
@@ -199,24 +182,65 @@ class LadderScreen(Screen):
             return
         for index, arrow in enumerate(self.ladder.arrows):
             if arrow.kind == MEDIA and stream.key in arrow.stream_keys:
-                view = self.query_one("#ladder", LadderView)
-                view.cursor = index
-                view.focus()
-                self.action_side("tab-message")
+                self._jump_to(index)
                 return
         self.notify("Media bars are hidden (m shows them).", severity="warning", timeout=2, markup=False)
 
+    def _jump_to(self, index: int) -> None:
+        """The cursor on arrow ``index``, the focus on the ladder, its message beside it."""
+        view = self.query_one("#ladder", LadderView)
+        view.display = True
+        view.cursor = index
+        view.focus()
+        self.action_side("tab-message", focus=False)
+
     # --- actions -------------------------------------------------------------------------------
 
-    def action_side(self, tab: str) -> None:
+    def action_side(self, tab: str, *, focus: bool = True) -> None:
+        """Show the pane ``tab`` and put the focus in it (its table, or the message text)."""
         side = self.query_one("#side", TabbedContent)
         side.display = True
         side.active = tab
+        if focus:
+            target = {"tab-deviations": "#deviations", "tab-call-streams": "#call-streams"}.get(tab)
+            self.query_one(target or "#detail-scroll").focus()
+
+    def focused_pane(self) -> str:
+        focused = self.focused
+        if focused is None or focused.id == "ladder":
+            return "ladder"
+        return self.query_one("#side", TabbedContent).active
+
+    def action_next_pane(self, step: int) -> None:
+        panes = self.PANES
+        index = (panes.index(self.focused_pane()) + step) % len(panes)
+        if panes[index] == "ladder":
+            self.query_one("#ladder", LadderView).focus()
+        else:
+            self.action_side(panes[index])
 
     def action_zoom(self) -> None:
-        """The ladder alone, full width (small terminals, wide ladders); z again brings the pane back."""
+        """One pane full width: the ladder when it has the focus (small terminals, wide
+        ladders), else the side pane, whose deviation texts then wrap at the full width; z
+        again shows both."""
         side = self.query_one("#side", TabbedContent)
-        side.display = not side.display
+        view = self.query_one("#ladder", LadderView)
+        if not view.display or not side.display:
+            view.display = side.display = True
+        elif self.focused_pane() == "ladder":
+            side.display = False
+        else:
+            view.display = False
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The whole text of the deviation under the cursor, wrapped, under the table."""
+        if event.data_table.id != "deviations" or event.row_key is None or event.row_key.value is None:
+            return
+        deviation = self.deviations[int(event.row_key.value)]
+        fs = ", ".join(f"F{f}" for f in deviation.f) or "no message"
+        text = Text(f"{clean(deviation.code)} ({clean(deviation.severity)}) at {fs}\n", style="bold")
+        text.append(clean(deviation.message))
+        self.query_one("#deviation-detail", Static).update(text)
 
     def action_toggle_time(self) -> None:
         self.time_column = not self.time_column
@@ -233,10 +257,29 @@ class LadderScreen(Screen):
                 view.cursor = index
         self.notify("Media bars shown" if self.media else "Media bars hidden", timeout=1.5, markup=False)
 
+    def action_compare(self) -> None:
+        """``c`` on one message, then ``c`` on another: their headers side by side."""
+        if self.ladder is None or not self.ladder.arrows:
+            return
+        index = self.query_one("#ladder", LadderView).cursor
+        arrow = self.ladder.arrows[index]
+        if arrow.message is None:
+            self.notify("Only SIP messages can be compared.", severity="warning", timeout=2, markup=False)
+            return
+        first = self.compare_from
+        if first is None or first == index or first >= len(self.ladder.arrows):
+            self.compare_from = index
+            self.notify(f"{clean(arrow_label(arrow))} marked: move to another message and press c.",
+                        timeout=3, markup=False)
+            return
+        self.compare_from = None
+        left = self.ladder.arrows[first]
+        from tui.compare_screen import CompareScreen
+
+        self.app.push_screen(CompareScreen(arrow_label(left), left.message, arrow_label(arrow), arrow.message))
+
     def action_raw(self) -> None:
         if self.ladder is not None:
-            from tui.raw_screen import RawScreen
-
             self.app.push_screen(RawScreen(self.ladder))
 
     def action_save(self) -> None:

@@ -12,7 +12,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -91,11 +91,28 @@ class LadderView(ScrollView, can_focus=True):
             return
         first, last = self._lines.arrow_lines[index]
         self._cursor_lines = range(first, last + 1)
-        # Show the whole arrow, with its label above it, keeping the horizontal position.
-        self.scroll_to_region(Region(int(self.scroll_x), first, 1, last - first + 1), animate=False,
-                              immediate=True)
+        self.show_cursor()
         self.refresh()
         self.post_message(self.ArrowSelected(self, index))
+
+    def show_cursor(self) -> None:
+        """Scroll just enough that the whole cursor arrow (label and shaft) is below the fixed
+        header, keeping the horizontal position."""
+        if not self.arrow_count or self.size.height <= 0:
+            return
+        first, last = self._lines.arrow_lines[min(self.cursor, self.arrow_count - 1)]
+        header = self._lines.header
+        top = int(self.scroll_y)
+        if first < top + header:
+            top = first - header
+        elif last > top + self.size.height - 1:
+            top = last - self.size.height + 1
+        if top != int(self.scroll_y):
+            self.scroll_to(y=max(top, 0), animate=False, immediate=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A new height moves the window, not the cursor: bring the cursor's arrow back into it.
+        self.call_after_refresh(self.show_cursor)
 
     def action_cursor(self, step: int) -> None:
         if self.arrow_count:
@@ -123,6 +140,8 @@ class LadderView(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         """A click on an arrow (its label or its shaft) puts the cursor there."""
+        if event.y < self._lines.header:
+            return  # the fixed header
         line = int(self.scroll_y) + event.y
         for index, (first, last) in enumerate(self._lines.arrow_lines):
             if first <= line <= last:
@@ -131,7 +150,7 @@ class LadderView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        line_no = scroll_y + y
+        line_no = y if y < self._lines.header else scroll_y + y
         width = self.size.width
         if line_no >= len(self._lines.lines):
             return Strip.blank(width, self.rich_style)

@@ -1,4 +1,5 @@
-"""Tables and texts for the RTP streams, diagnostics and deviations panes.
+"""Tables and texts for the RTP streams, diagnostics and deviations panes, and the heading of
+a message (the detail pane and the raw view both start each message with it).
 
 They show what ``ladder.rtp_streams``, the capture's diagnostics and ``ladder.check`` computed;
 nothing here recomputes a statistic.
@@ -11,7 +12,8 @@ from typing import Any, Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.safe_text import clean, safe_text
+from ladder.diagram import Arrow, Ladder, arrow_label
+from tui.safe_text import clean, safe_rich_text
 
 STREAM_COLUMNS = (
     ("call", "Call"), ("ssrc", "SSRC"), ("src", "Source"), ("dst", "Destination"), ("codec", "Codec"),
@@ -60,7 +62,7 @@ def stream_cells(stream: Any, problems: tuple[str, ...] = (), call: int | None =
     problems = ", ".join(clean(str(p)) for p in f["problems"])
     return [
         Text("-" if call is None else str(call), justify="right"),
-        Text(f["ssrc"]), safe_text(f["src"]), safe_text(f["dst"]), safe_text(f["codec"]),
+        Text(f["ssrc"]), safe_rich_text(f["src"]), safe_rich_text(f["dst"]), safe_rich_text(f["codec"]),
         _number(f["packets"]), _number(f["lost"]), _number(f["loss"]), _number(f["max_delta"]),
         _number(f["max_jitter"]), _number(f["mean_jitter"]), _number(f["mos"]),
         Text(problems or "-", style="bold red" if problems else ""),
@@ -133,7 +135,32 @@ def fill_diagnostics_table(table: DataTable, capture: Any) -> None:
     table.add_column("Frame", key="frame")
     table.add_column("Detail", key="detail")
     for reason, count in sorted(capture.diagnostics.items(), key=lambda item: (-item[1], item[0])):
-        table.add_row(safe_text(reason, "bold"), _number(count), Text(""), Text("total for this reason", style="dim"))
+        table.add_row(safe_rich_text(reason, "bold"), _number(count), Text(""), Text("total for this reason", style="dim"))
     for number, diagnostic in enumerate(capture.diagnostic_list):
-        table.add_row(safe_text(diagnostic.reason), Text(""), _number(diagnostic.frame),
-                      safe_text(diagnostic.detail), key=f"example-{number}")
+        table.add_row(safe_rich_text(diagnostic.reason), Text(""), _number(diagnostic.frame),
+                      safe_rich_text(diagnostic.detail), key=f"example-{number}")
+
+
+def arrow_heading(ladder: Ladder, arrow: Arrow) -> Text:
+    """The first lines about a message: its label, time, frames, addresses, marks."""
+    out = Text()
+    out.append(clean(arrow_label(arrow, sdp=True)), style="bold yellow" if arrow.retransmission else "bold")
+    if arrow.copies:
+        out.append(f"  (capture copies in frames {', '.join(map(str, arrow.copies))})")
+    out.append("\n")
+    seconds = (arrow.ts_ns - ladder.t0_ns) / 1e9
+    out.append(f"time +{seconds:.3f} s")
+    if arrow.frames:
+        frames = ", ".join(str(f) for f in arrow.frames)
+        out.append(f"   frame{'s' if len(arrow.frames) > 1 else ''} {frames}")
+    out.append("\n")
+    src = ladder.participants[arrow.src].name if arrow.src < len(ladder.participants) else "?"
+    dst = ladder.participants[arrow.dst].name if arrow.dst < len(ladder.participants) else "?"
+    message = arrow.message
+    if message is not None and message.src is not None and message.dst is not None:
+        out.append(f"{clean(src)} ({message.src}) → {clean(dst)} ({message.dst})\n")
+    else:
+        out.append(f"{clean(src)} → {clean(dst)}\n")
+    for mark in arrow.marks:
+        out.append(f"! {clean(mark)}\n", style="bold red")
+    return out

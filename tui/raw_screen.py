@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from ladder.diagram import Ladder
-from tui.ladder_screen import arrow_heading
+from tui.panes import arrow_heading
 from tui.sip_highlight import highlight_sip
 
 

@@ -3,7 +3,8 @@
 Capture bytes are untrusted: an escape sequence inside a SIP header must not move the cursor or
 retitle the terminal, and a ``[bold]`` inside a display name must not be read as Rich markup.
 Everything from a capture goes through ``clean`` (the core's ``ladder.textsafe`` rules, line by
-line) and is shown as a ``Text`` object, never as a markup string.
+line) and is shown as a ``Text`` object, never as a markup string: ``safe_rich_text`` returns that
+``Text``; ``clean`` (like the core's ``ladder.textsafe.safe_text``) returns a ``str``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,6 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def safe_text(value: object, style: str = "") -> Text:
+def safe_rich_text(value: object, style: str = "") -> Text:
     """A one-line ``Text`` for any capture-derived value (never parsed as markup)."""
     return Text(clean(value), style=style)
