@@ -17,7 +17,7 @@ import sys
 
 from ladder.errors import CaptureError, UsageError
 
-SUBCOMMANDS = ("stats", "calls", "show", "streams", "audio", "check", "export", "open")
+SUBCOMMANDS = ("stats", "calls", "show", "streams", "audio", "check", "export", "open", "index", "search")
 
 
 def error(message: str) -> None:

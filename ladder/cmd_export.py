@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from ladder.aliases import add_alias_arguments, build_aliases
 from ladder.calls import Call, build_calls, select_calls
+from ladder.cmd_show import add_index_calls_argument
 from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
 from ladder.errors import UsageError
 from ladder.layout import build_ladder
@@ -43,6 +44,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-media", action="store_true", help="no RTP analysis, no media bars or charts")
     parser.add_argument("--no-check", action="store_true", help="leave out the RFC 3665 / RFC 3261 check")
     parser.add_argument("--time", action="store_true", help="a time column in the text ladder")
+    add_index_calls_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -83,6 +85,11 @@ def _bindings(capture: Any, calls: list[Call], media: bool) -> list[Any] | None:
 
 
 def run(args) -> int:
+    from ladder.archive_slice import is_index, run_on_index
+
+    if is_index(args.file):
+        return run_on_index(args, run)
+    args.call = [*args.call, *args.calls]
     outputs = _check_outputs(args)
     media = not args.no_media
     capture = load_capture_from_args(args, media=media)

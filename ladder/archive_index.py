@@ -1,0 +1,350 @@
+"""``ladder index``: an archive of capture files read once into an index of calls.
+
+An index is a directory of Parquet files:
+
+``calls.parquet``  one row per call (``CALL_SCHEMA``), what ``ladder search`` queries;
+``files.parquet``  one row per capture file: its identity (path, size, mtime, BLAKE2b of its
+                   bytes), whether it could be read, and its scan (calls, frame selections, RTP
+                   streams) as JSON, so a later run reads only new or changed files.
+
+Steps: (1) list the files (directories walked, globs expanded); (2) scan each new or changed
+file (``archive_scan.scan_file``), spread over local processes (one per core) or a Dask
+cluster; (3) merge: the fragments of one Call-ID in several files of one directory (a rotated
+set) are stitched into one call, whose row is made again from its frames read back from every
+file (``archive_slice.analyse_parts``), also on the workers; (4) write both tables. Steps 2
+and 3 give the same rows whichever engine runs them.
+
+A file is unchanged when its path, size and mtime are; a file whose size or mtime changed but
+whose bytes hash the same (touched, copied back) keeps its scan too.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ladder.archive_scan import file_hash, scan_file
+from ladder.archive_slice import CALLS_FILE, analyse_parts, is_index, merge_selections
+from ladder.errors import UsageError
+
+FILES_FILE = "files.parquet"
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+# RTP of a stitched call is looked for in every file of its directory within this margin of
+# the call's first and last packet (RTCP trails the media by a few seconds).
+STITCH_SLACK_NS = 5_000_000_000
+
+
+def list_captures(sources: Iterable[str]) -> list[str]:
+    """Every capture file the arguments name: files as given, directories walked (files with
+    a capture suffix), globs expanded; absolute paths, each once, sorted."""
+    found: set[str] = set()
+    for source in sources:
+        matches = glob.glob(source, recursive=True) if glob.has_magic(source) else [source]
+        if not matches:
+            raise UsageError(f"{source}: no such file or directory")
+        for match in matches:
+            if os.path.isdir(match):
+                for root, _dirs, names in os.walk(match):
+                    found.update(os.path.join(root, n) for n in names if n.lower().endswith(CAPTURE_SUFFIXES))
+            elif os.path.isfile(match):
+                found.add(match)
+            else:
+                raise UsageError(f"{source}: no such file or directory")
+    return sorted(os.path.abspath(p) for p in found)
+
+
+# -- running tasks ----------------------------------------------------------------------------------
+
+
+class Runner:
+    """Maps a function over items on local processes or a Dask cluster, results in item order."""
+
+    def __init__(self, workers: int | None = None, cluster: str | None = None):
+        self.cluster = cluster
+        self.workers = workers or os.cpu_count() or 1
+        self._client = None
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Runner:
+        if self.cluster:
+            from distributed import Client
+
+            try:
+                self._client = Client(self.cluster, timeout=30)
+            except (OSError, TimeoutError) as exc:
+                raise UsageError(f"cannot reach the Dask scheduler at {self.cluster}: {exc}") from None
+        elif self.workers > 1:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def map(self, function: Callable, items: list, *more: list) -> list:
+        if not items:
+            return []
+        if self._client is not None:
+            futures = self._client.map(function, items, *more, pure=False)
+            return self._client.gather(futures)
+        if self._pool is not None:
+            return list(self._pool.map(function, items, *more, chunksize=max(1, len(items) // (self.workers * 8))))
+        return [function(*args) for args in zip(items, *more)]
+
+
+# -- the index ------------------------------------------------------------------------------------
+
+
+@dataclass
+class IndexReport:
+    files: int = 0
+    scanned: int = 0
+    reused: int = 0
+    bad: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    calls: int = 0
+    stitched: int = 0
+    stitched_reused: int = 0
+
+
+def _read_table(path: str) -> list[dict[str, Any]]:
+    if not os.path.isfile(path):
+        return []
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def _plan(paths: list[str], previous: list[dict[str, Any]]) -> tuple[dict[str, dict], list[str]]:
+    """(scans kept from the previous run by path, paths to scan)."""
+    by_path = {row["path"]: row for row in previous}
+    by_hash: dict[str, dict] = {}
+    for row in previous:
+        by_hash.setdefault(row["hash"], row)
+    kept: dict[str, dict] = {}
+    todo: list[str] = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            todo.append(path)  # vanished since listing: the scan says so
+            continue
+        old = by_path.get(path)
+        if old is not None and old["size"] == stat.st_size and old["mtime_ns"] == stat.st_mtime_ns:
+            kept[path] = old
+            continue
+        if old is None and not by_hash:
+            todo.append(path)
+            continue
+        try:
+            digest = file_hash(path)
+        except OSError:
+            todo.append(path)
+            continue
+        same = by_hash.get(digest)
+        if same is not None:
+            kept[path] = {**same, "path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        else:
+            todo.append(path)
+    return kept, todo
+
+
+def _safe_scan(path: str) -> dict[str, Any]:
+    """``scan_file`` that turns an unreadable file into a record instead of an exception."""
+    try:
+        result = scan_file(path)
+    except OSError as exc:
+        return {"path": path, "size": 0, "mtime_ns": 0, "hash": "", "status": "error",
+                "error": f"{path}: {exc.strerror or exc}", "warnings": [], "frames": 0,
+                "first_ts_ns": None, "last_ts_ns": None, "scan": json.dumps({"calls": [], "streams": []})}
+    scan = {"calls": result.pop("calls"), "streams": result.pop("streams")}
+    result["scan"] = json.dumps(scan, separators=(",", ":"))
+    return result
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.parent: dict[Any, Any] = {}
+
+    def find(self, key: Any) -> Any:
+        self.parent.setdefault(key, key)
+        while self.parent[key] != key:
+            self.parent[key] = self.parent[self.parent[key]]
+            key = self.parent[key]
+        return key
+
+    def union(self, a: Any, b: Any) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def _file_order(record: dict[str, Any]) -> tuple:
+    return (record["first_ts_ns"] if record["first_ts_ns"] is not None else 0, record["path"])
+
+
+def _groups(files: list[dict[str, Any]]) -> list[list[tuple[int, int]]]:
+    """Fragments ``(file position, call position)`` that are one call: same directory, a
+    Call-ID in common. Files are in time order, so each group is too."""
+    union = _Union()
+    for f, record in enumerate(files):
+        directory = os.path.dirname(record["path"])
+        for c, fragment in enumerate(record["_scan"]["calls"]):
+            for call_id in fragment["row"]["call_ids"]:
+                union.union(("fragment", f, c), ("id", directory, call_id))
+    groups: dict[Any, list[tuple[int, int]]] = {}
+    for f, record in enumerate(files):
+        for c, _fragment in enumerate(record["_scan"]["calls"]):
+            groups.setdefault(union.find(("fragment", f, c)), []).append((f, c))
+    return list(groups.values())
+
+
+def _stitched_parts(files: list[dict[str, Any]], group: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """The parts of a call found in several files: its own selection in each, plus its RTP
+    streams (same 4-tuple and SSRC) in every file of the directory that overlaps it in time,
+    since a file that holds only the middle of a call's media has no SIP to bind it."""
+    selections: dict[int, list[dict]] = {}
+    for f, c in group:
+        selections.setdefault(f, []).append(files[f]["_scan"]["calls"][c]["selection"])
+    merged = {f: merge_selections(s) for f, s in selections.items()}
+    keys = {(tuple(item[:4]), item[6]) for s in merged.values() for item in s["rtp"]}
+    rtcp = sorted({tuple(x) for s in merged.values() for x in s["rtcp"]})
+    mux = sorted({tuple(x) for s in merged.values() for x in s["mux"]})
+    start = min(s["start_ns"] for s in merged.values())
+    end = max(s["end_ns"] for s in merged.values())
+    directory = os.path.dirname(files[group[0][0]]["path"])
+    parts = []
+    for f, record in enumerate(files):
+        if os.path.dirname(record["path"]) != directory or record["first_ts_ns"] is None:
+            continue
+        if record["last_ts_ns"] < start - STITCH_SLACK_NS or record["first_ts_ns"] > end + STITCH_SLACK_NS:
+            continue
+        own = merged.get(f)
+        rtp = {tuple(item) for item in (own["rtp"] if own else ())}
+        for src, sport, dst, dport, ssrc, _first, last, _t0, _t1 in record["_scan"]["streams"]:
+            if ((src, sport, dst, dport), ssrc) in keys:
+                rtp.add((src, sport, dst, dport, 1, last, ssrc))  # its first packets may predate the stream's
+        if own is None and not rtp:
+            continue
+        sip = own["sip"] if own else []
+        last_frame = max([own["last_frame"] if own else 0, *(item[5] for item in rtp)])
+        parts.append({"path": record["path"], "hash": record["hash"], "selection": {
+            "sip": sip, "rtp": [list(item) for item in sorted(rtp)], "rtcp": [list(x) for x in rtcp],
+            "mux": [list(x) for x in mux], "start_ns": start, "end_ns": end, "last_frame": last_frame}})
+    return parts
+
+
+def _part_column(part: dict[str, Any]) -> dict[str, Any]:
+    selection = part["selection"]
+    frames = [*selection["sip"], *(item[4] for item in selection["rtp"] if item[4] > 1),
+              *(item[5] for item in selection["rtp"])]
+    return {"path": part["path"], "first_frame": min(frames, default=0), "last_frame": max(frames, default=0),
+            "selection": json.dumps(selection, separators=(",", ":"))}
+
+
+def _signature(parts: list[dict[str, Any]]) -> str:
+    import hashlib
+
+    text = json.dumps([[p["path"], p["hash"], p["selection"]] for p in parts], sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def build_index(sources: list[str], output: str, *, workers: int | None = None, cluster: str | None = None,
+                progress: Callable[[str], None] | None = None) -> IndexReport:
+    """Index (or bring up to date) ``output`` from the captures ``sources`` name."""
+    report = IndexReport()
+    say = progress or (lambda _text: None)
+    paths = list_captures(sources)
+    report.files = len(paths)
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"{output}: exists and is not an index directory")
+    previous_files = _read_table(os.path.join(output, FILES_FILE))
+    previous_calls = {row["signature"]: row for row in _read_table(os.path.join(output, CALLS_FILE))
+                      if row.get("signature")}
+    kept, todo = _plan(paths, previous_files)
+    report.reused = len(kept)
+    say(f"{len(paths)} file(s): {len(todo)} to read, {len(kept)} unchanged")
+    with Runner(workers, cluster) as runner:
+        scanned = runner.map(_safe_scan, todo)
+        report.scanned = len(scanned)
+        records = sorted([*kept.values(), *scanned], key=_file_order)
+        for record in records:
+            record["_scan"] = json.loads(record["scan"])
+            if record["status"] != "ok":
+                report.bad.append((record["path"], record["error"]))
+            report.warnings.extend(record["warnings"])
+        rows, stitch_jobs = _merge(records, previous_calls, report)
+        if stitch_jobs:
+            say(f"{len(stitch_jobs)} call(s) span several files: reading them back")
+            made = runner.map(analyse_parts, [j[0] for j in stitch_jobs], [j[1] for j in stitch_jobs],
+                              [j[2] for j in stitch_jobs])
+            for (parts, _ids, _end, signature), row in zip(stitch_jobs, made):
+                rows.append({**row, "parts": [_part_column(p) for p in parts], "signature": signature})
+    _write_index(output, rows, records)
+    report.calls = len(rows)
+    return report
+
+
+def _merge(records: list[dict], previous_calls: dict[str, dict], report: IndexReport):
+    """Rows of the calls found in one file, and the stitching jobs for the others."""
+    rows: list[dict[str, Any]] = []
+    jobs: list[tuple] = []
+    for group in _groups(records):
+        if len({f for f, _c in group}) == 1 and len(group) == 1:
+            f, c = group[0]
+            fragment = records[f]["_scan"]["calls"][c]
+            part = {"path": records[f]["path"], "selection": fragment["selection"]}
+            rows.append({**fragment["row"], "parts": [_part_column(part)], "signature": ""})
+            continue
+        parts = _stitched_parts(records, group)
+        report.stitched += 1
+        signature = _signature(parts)
+        if signature in previous_calls:
+            report.stitched_reused += 1
+            rows.append({k: v for k, v in previous_calls[signature].items() if k != "row"})
+            continue
+        call_ids = sorted({cid for f, c in group for cid in records[f]["_scan"]["calls"][c]["row"]["call_ids"]})
+        first = records[group[0][0]]["_scan"]["calls"][group[0][1]]["row"]["call_ids"]
+        end_ns = max(records[f]["last_ts_ns"] for f, _c in group)
+        for part in parts:
+            part.pop("hash", None)
+        jobs.append((parts, first + [c for c in call_ids if c not in first], end_ns, signature))
+    return rows, jobs
+
+
+def _write_index(output: str, rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ladder.archive_schema import CALL_SCHEMA, FILE_SCHEMA
+
+    rows.sort(key=lambda r: (r["start_ns"], r["call_id"], r["parts"][0]["path"] if r["parts"] else ""))
+    for number, row in enumerate(rows, 1):
+        row["row"] = number
+    os.makedirs(output, exist_ok=True)
+    files = [{k: v for k, v in r.items() if k != "_scan"} for r in records]
+    # Written beside and renamed: a reader never sees half an index.
+    for name, table in ((CALLS_FILE, pa.Table.from_pylist(rows, schema=CALL_SCHEMA)),
+                        (FILES_FILE, pa.Table.from_pylist(files, schema=FILE_SCHEMA))):
+        temporary = os.path.join(output, f".{name}.tmp")
+        pq.write_table(table, temporary, row_group_size=1_000_000)
+        os.replace(temporary, os.path.join(output, name))
+
+
+def print_report(report: IndexReport, output: str, out=None) -> None:
+    out = out or sys.stderr
+    from ladder.textsafe import safe_text
+
+    for path, error in report.bad:
+        print(f"ladder: warning: skipped {safe_text(path)}: {safe_text(error)}", file=out)
+    for warning in report.warnings:
+        print(f"ladder: warning: {safe_text(warning)}", file=out)
+    print(f"ladder: indexed {report.files} file(s) into {output}: {report.scanned} read, {report.reused} unchanged, "
+          f"{len(report.bad)} skipped; {report.calls} call(s), {report.stitched} stitched across files", file=out)
