@@ -28,15 +28,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ladder.archive_merge import merge_fragments
 from ladder.archive_scan import file_hash, scan_file
-from ladder.archive_slice import CALLS_FILE, analyse_parts, is_index, merge_selections
+from ladder.archive_slice import CALLS_FILE, analyse_parts, is_index
 from ladder.errors import UsageError
 
 FILES_FILE = "files.parquet"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
-# RTP of a stitched call is looked for in every file of its directory within this margin of
-# the call's first and last packet (RTCP trails the media by a few seconds).
-STITCH_SLACK_NS = 5_000_000_000
 
 
 def list_captures(sources: Iterable[str]) -> list[str]:
@@ -169,76 +167,8 @@ def _safe_scan(path: str) -> dict[str, Any]:
     return result
 
 
-class _Union:
-    def __init__(self) -> None:
-        self.parent: dict[Any, Any] = {}
-
-    def find(self, key: Any) -> Any:
-        self.parent.setdefault(key, key)
-        while self.parent[key] != key:
-            self.parent[key] = self.parent[self.parent[key]]
-            key = self.parent[key]
-        return key
-
-    def union(self, a: Any, b: Any) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
-
-
 def _file_order(record: dict[str, Any]) -> tuple:
     return (record["first_ts_ns"] if record["first_ts_ns"] is not None else 0, record["path"])
-
-
-def _groups(files: list[dict[str, Any]]) -> list[list[tuple[int, int]]]:
-    """Fragments ``(file position, call position)`` that are one call: same directory, a
-    Call-ID in common. Files are in time order, so each group is too."""
-    union = _Union()
-    for f, record in enumerate(files):
-        directory = os.path.dirname(record["path"])
-        for c, fragment in enumerate(record["_scan"]["calls"]):
-            for call_id in fragment["row"]["call_ids"]:
-                union.union(("fragment", f, c), ("id", directory, call_id))
-    groups: dict[Any, list[tuple[int, int]]] = {}
-    for f, record in enumerate(files):
-        for c, _fragment in enumerate(record["_scan"]["calls"]):
-            groups.setdefault(union.find(("fragment", f, c)), []).append((f, c))
-    return list(groups.values())
-
-
-def _stitched_parts(files: list[dict[str, Any]], group: list[tuple[int, int]]) -> list[dict[str, Any]]:
-    """The parts of a call found in several files: its own selection in each, plus its RTP
-    streams (same 4-tuple and SSRC) in every file of the directory that overlaps it in time,
-    since a file that holds only the middle of a call's media has no SIP to bind it."""
-    selections: dict[int, list[dict]] = {}
-    for f, c in group:
-        selections.setdefault(f, []).append(files[f]["_scan"]["calls"][c]["selection"])
-    merged = {f: merge_selections(s) for f, s in selections.items()}
-    keys = {(tuple(item[:4]), item[6]) for s in merged.values() for item in s["rtp"]}
-    rtcp = sorted({tuple(x) for s in merged.values() for x in s["rtcp"]})
-    mux = sorted({tuple(x) for s in merged.values() for x in s["mux"]})
-    start = min(s["start_ns"] for s in merged.values())
-    end = max(s["end_ns"] for s in merged.values())
-    directory = os.path.dirname(files[group[0][0]]["path"])
-    parts = []
-    for f, record in enumerate(files):
-        if os.path.dirname(record["path"]) != directory or record["first_ts_ns"] is None:
-            continue
-        if record["last_ts_ns"] < start - STITCH_SLACK_NS or record["first_ts_ns"] > end + STITCH_SLACK_NS:
-            continue
-        own = merged.get(f)
-        rtp = {tuple(item) for item in (own["rtp"] if own else ())}
-        for src, sport, dst, dport, ssrc, _first, last, _t0, _t1 in record["_scan"]["streams"]:
-            if ((src, sport, dst, dport), ssrc) in keys:
-                rtp.add((src, sport, dst, dport, 1, last, ssrc))  # its first packets may predate the stream's
-        if own is None and not rtp:
-            continue
-        sip = own["sip"] if own else []
-        last_frame = max([own["last_frame"] if own else 0, *(item[5] for item in rtp)])
-        parts.append({"path": record["path"], "hash": record["hash"], "selection": {
-            "sip": sip, "rtp": [list(item) for item in sorted(rtp)], "rtcp": [list(x) for x in rtcp],
-            "mux": [list(x) for x in mux], "start_ns": start, "end_ns": end, "last_frame": last_frame}})
-    return parts
 
 
 def _part_column(part: dict[str, Any]) -> dict[str, Any]:
@@ -280,7 +210,11 @@ def build_index(sources: list[str], output: str, *, workers: int | None = None, 
             if record["status"] != "ok":
                 report.bad.append((record["path"], record["error"]))
             report.warnings.extend(record["warnings"])
-        rows, stitch_jobs = _merge(records, previous_calls, report)
+        rows, jobs = merge_fragments(records)
+        for row in rows:
+            row["parts"] = [_part_column(p) for p in row["parts"]]
+        kept_rows, stitch_jobs = _rows_of_jobs(jobs, previous_calls, report)
+        rows.extend(kept_rows)
         if stitch_jobs:
             say(f"{len(stitch_jobs)} call(s) span several files: reading them back")
             made = runner.map(analyse_parts, [j[0] for j in stitch_jobs], [j[1] for j in stitch_jobs],
@@ -292,31 +226,19 @@ def build_index(sources: list[str], output: str, *, workers: int | None = None, 
     return report
 
 
-def _merge(records: list[dict], previous_calls: dict[str, dict], report: IndexReport):
-    """Rows of the calls found in one file, and the stitching jobs for the others."""
-    rows: list[dict[str, Any]] = []
-    jobs: list[tuple] = []
-    for group in _groups(records):
-        if len({f for f, _c in group}) == 1 and len(group) == 1:
-            f, c = group[0]
-            fragment = records[f]["_scan"]["calls"][c]
-            part = {"path": records[f]["path"], "selection": fragment["selection"]}
-            rows.append({**fragment["row"], "parts": [_part_column(part)], "signature": ""})
-            continue
-        parts = _stitched_parts(records, group)
-        report.stitched += 1
+def _rows_of_jobs(jobs: list[tuple], previous_calls: dict[str, dict], report: IndexReport):
+    """Rows of the calls made again from their frames that an earlier run made from the same
+    parts of the same files, and the jobs still to run."""
+    kept, todo = [], []
+    for parts, call_ids, end_ns in jobs:
         signature = _signature(parts)
         if signature in previous_calls:
-            report.stitched_reused += 1
-            rows.append({k: v for k, v in previous_calls[signature].items() if k != "row"})
+            kept.append({k: v for k, v in previous_calls[signature].items() if k != "row"})
             continue
-        call_ids = sorted({cid for f, c in group for cid in records[f]["_scan"]["calls"][c]["row"]["call_ids"]})
-        first = records[group[0][0]]["_scan"]["calls"][group[0][1]]["row"]["call_ids"]
-        end_ns = max(records[f]["last_ts_ns"] for f, _c in group)
-        for part in parts:
-            part.pop("hash", None)
-        jobs.append((parts, first + [c for c in call_ids if c not in first], end_ns, signature))
-    return rows, jobs
+        todo.append(([{"path": p["path"], "selection": p["selection"]} for p in parts], call_ids, end_ns, signature))
+    report.stitched = len(jobs)
+    report.stitched_reused = len(kept)
+    return kept, todo
 
 
 def _write_index(output: str, rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:

@@ -146,8 +146,40 @@ def stream_list(streams: list) -> list[list]:
             for s in streams]
 
 
-def analyse_capture(capture: Any, end_ns: int | None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(row, selection) for every call of a loaded capture."""
+def media_facts(call: Any) -> dict[str, Any]:
+    """What binding RTP to the call needs (``ladder.media.bind_media``): its SDP announcements
+    ``[address, port, party_ip, ts_ns]`` and its first BYE."""
+    from ladder.media import sdp_announcements
+
+    byes = [m.ts_ns for m in call.messages if m.is_request and m.method == "BYE"]
+    return {"announced": [[a.address, a.port, a.party_ip, a.ts_ns] for a in sdp_announcements(call)],
+            "bye_ns": min(byes) if byes else None}
+
+
+def link_facts(call: Any) -> dict[str, Any]:
+    """What joins the call to fragments with other Call-IDs in other files, by the rules of
+    ``ladder.legs``: correlation header values and Session-IDs (``header_links``), and the
+    caller's first hops (``retry_links``: a failed attempt retried with the same From tag)."""
+    from ladder.legs import CORRELATION_HEADERS, _session_ids
+
+    keys: set[str] = set()
+    for message in call.messages:
+        for header in CORRELATION_HEADERS:
+            value = message.header(header)
+            if value and value.strip():
+                keys.add(f"{header.lower()}\n{value.strip()}")
+        keys.update(f"session-id\n{session}" for session in _session_ids(message))
+    retries = [[leg.call_id, leg.src.ip, leg.request.from_tag, leg.request.from_uri, leg.request.to_uri, leg.ts_ns]
+               for leg in call.legs
+               if leg.method == "INVITE" and leg.src is not None and call.kind == "call"
+               and len(leg.request.vias) == 1 and leg.request.from_tag]
+    answered = any(not m.is_request and m.method == "INVITE" and m.status is not None and 200 <= m.status < 300
+                   for m in call.messages)
+    return {"keys": sorted(keys), "retries": retries, "answered": answered}
+
+
+def analyse_capture(capture: Any, end_ns: int | None) -> list[dict[str, Any]]:
+    """``{"row", "selection", "media"}`` for every call of a loaded capture."""
     from ladder.calls import build_calls
 
     calls = build_calls(capture)
@@ -156,7 +188,9 @@ def analyse_capture(capture: Any, end_ns: int | None) -> list[tuple[dict[str, An
         from ladder.media import bind_media
 
         bindings = bind_media(calls, capture.streams)
-    return [(call_record(call, capture, bindings, end_ns), _selection([call], capture, calls, bindings))
+    return [{"row": call_record(call, capture, bindings, end_ns),
+             "selection": _selection([call], capture, calls, bindings), "media": media_facts(call),
+             "links": link_facts(call)}
             for call in calls]
 
 
@@ -179,6 +213,5 @@ def scan_file(path: str) -> dict[str, Any]:
     result.update(warnings=list(capture.errors), frames=capture.frames,
                   first_ts_ns=capture.first_ts_ns, last_ts_ns=capture.last_ts_ns,
                   streams=stream_list(capture.streams))
-    result["calls"] = [{"row": row, "selection": selection}
-                       for row, selection in analyse_capture(capture, capture.last_ts_ns)]
+    result["calls"] = analyse_capture(capture, capture.last_ts_ns)
     return result

@@ -101,9 +101,9 @@ def analyse_parts(parts: list[dict[str, Any]], call_ids: list[str], end_ns: int 
     finally:
         os.unlink(path)
     wanted = set(call_ids)
-    for row, _selection in rows:
-        if wanted & set(row["call_ids"]):
-            return row
+    for found in rows:
+        if wanted & set(found["row"]["call_ids"]):
+            return found["row"]
     raise CaptureError(f"call {call_ids[0]!r} not found again in its frames")
 
 
