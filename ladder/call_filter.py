@@ -46,7 +46,10 @@ class FilterError(ValueError):
 # rejected, cancelled … call, a failed registration).
 SUCCESS_OUTCOMES = frozenset({"answered", "registered", "accepted", "in progress"})
 _HAYSTACK = ("method", "caller", "callee", "call_ids", "outcome", "kind", "reference")
-_TEXT_FIELDS = {"from": "caller", "to": "callee", "callid": "call_ids", "call-id": "call_ids", "id": "call_ids"}
+# ``from:`` and ``to:`` also search the party's number without visual separators, where a
+# row has one (an archive index's rows do): ``from:+1555`` finds ``+1-555-0100@host``.
+_TEXT_FIELDS = {"from": ("caller", "caller_number"), "to": ("callee", "callee_number"),
+                "callid": ("call_ids",), "call-id": ("call_ids",), "id": ("call_ids",)}
 _CHOICE_FIELDS = ("method", "outcome", "kind")
 
 
@@ -54,8 +57,8 @@ _CHOICE_FIELDS = ("method", "outcome", "kind")
 class Term:
     """One parsed term: ``op`` says what it tests, ``field`` which column, ``value`` with what."""
 
-    op: str  # text | regex | choice | deviations | code | has | since | until | status
-    field: str = ""
+    op: str  # text | regex | choice | deviations | has | status | since | until
+    field: Any = ""  # a column, or the columns a text or regex term searches
     value: Any = None
 
 
@@ -69,7 +72,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
         raise FilterError(f"bad regular expression /{pattern}/: {exc}") from None
 
 
-def _text_term(field: str, value: str) -> Term:
+def _text_term(field: tuple[str, ...], value: str) -> Term:
     """``/regex/`` or a case-insensitive substring."""
     if len(value) >= 2 and value.startswith("/") and value.endswith("/"):
         return Term("regex", field, _regex(value[1:-1]))
@@ -125,7 +128,7 @@ def _term(term: str) -> Term:
     if lowered in ("!dev", "no:deviations", "-dev"):
         return Term("deviations", value=False)
     if lowered.startswith("re:"):
-        return Term("regex", "", _regex(term[3:]))
+        return Term("regex", _HAYSTACK, _regex(term[3:]))
     field, sep, value = term.partition(":")
     field = field.lower()
     if sep and value:
@@ -146,7 +149,7 @@ def _term(term: str) -> Term:
             return Term("since", "start_ns", parse_instant(value))
         if field == "until":
             return Term("until", "start_ns", parse_instant(value, end=True))
-    return _text_term("", term)
+    return _text_term(_HAYSTACK, term)
 
 
 def parse_terms(query: str) -> tuple[Term, ...]:
@@ -166,16 +169,23 @@ def parse_terms(query: str) -> tuple[Term, ...]:
 # -- evaluation in Python ----------------------------------------------------------------------
 
 
-def _values(row: Any, field: str) -> list[str]:
-    value = getattr(row, field, "")
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return ["" if value is None else str(value)]
+def _values(row: Any, fields: tuple[str, ...]) -> list[str]:
+    """The texts of ``fields`` that the row has, a list's items one by one."""
+    found: list[str] = []
+    for field in fields:
+        if not hasattr(row, field):
+            continue
+        value = getattr(row, field)
+        if isinstance(value, (list, tuple)):
+            found.extend(str(v) for v in value)
+        else:
+            found.append("" if value is None else str(value))
+    return found
 
 
 def haystack(row: Any) -> str:
     """The text free-text terms search, lower case, one field a line."""
-    return "\n".join(v for field in _HAYSTACK for v in _values(row, field)).lower()
+    return "\n".join(_values(row, _HAYSTACK)).lower()
 
 
 def _outcome_matches(outcome: str, wanted: frozenset[str]) -> bool:
@@ -188,13 +198,13 @@ def _outcome_matches(outcome: str, wanted: frozenset[str]) -> bool:
 def term_predicate(term: Term) -> Callable[[Any], bool]:
     """``row -> bool`` for one term."""
     op, field, value = term.op, term.field, term.value
+    if op == "text" and field == _HAYSTACK:
+        return lambda row: value in haystack(row)
     if op == "text":
-        if not field:
-            return lambda row: value in haystack(row)
         return lambda row: any(value in v.lower() for v in _values(row, field))
+    if op == "regex" and field == _HAYSTACK:
+        return lambda row: value.search(haystack(row)) is not None
     if op == "regex":
-        if not field:
-            return lambda row: value.search(haystack(row)) is not None
         return lambda row: any(value.search(v) for v in _values(row, field))
     if op == "choice":
         if field == "outcome":
@@ -223,14 +233,10 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sql_text(field: str) -> str:
-    """The column as one lower-case text, a list's items one a line (as in ``haystack``)."""
-    if field == "call_ids":
-        return "lower(array_to_string(call_ids, chr(10)))"
-    if field:
-        return f"lower(coalesce({field}, ''))"
+def _sql_text(fields: tuple[str, ...]) -> str:
+    """The columns as one lower-case text, one value a line (as ``_values`` lists them)."""
     parts = ", ".join(
-        "array_to_string(call_ids, chr(10))" if f == "call_ids" else f"coalesce({f}, '')" for f in _HAYSTACK)
+        "array_to_string(call_ids, chr(10))" if f == "call_ids" else f"coalesce({f}, '')" for f in fields)
     return f"lower(concat_ws(chr(10), {parts}))"
 
 
