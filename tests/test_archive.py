@@ -78,9 +78,19 @@ def test_index_rows_are_the_unsplit_capture_rows(archive):
         for found in analyse_capture(capture, capture.last_ts_ns):
             expected, row = found["row"], rows[found["row"]["call_id"]]
             assert {k: row[k] for k in WHOLE_COLUMNS} == {k: expected[k] for k in WHOLE_COLUMNS}
-    assert sorted(r["row"] for r in rows.values()) == list(range(1, len(rows) + 1))
     trunk = [r for r in rows.values() if r["caller"].startswith("caller")]
     assert len(trunk) == 8 and all(r["mos_fwd"] and r["mos_rev"] for r in trunk)
+    assert sorted(r["row"] for r in rows.values()) == list(range(1, len(rows) + 1))
+
+
+def test_index_deviations_are_those_of_ladder_check(archive, capsys):
+    rows = {row["call_id"]: row for row in pq.read_table(archive.index / "calls.parquet").to_pylist()}
+    for whole in archive.whole.values():
+        main(["check", str(whole), "--json"])
+        for result in json.loads(capsys.readouterr().out)["calls"]:
+            row = rows[result["id"]]
+            assert row["deviation_codes"] == sorted({d["code"] for d in result["deviations"]}), result["id"]
+            assert row["reference"] == (result["reference"] or "")
 
 
 def test_row_number_and_export_pcap_read_back_only_the_call(archive, capsys, tmp_path):
