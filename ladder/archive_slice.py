@@ -11,6 +11,7 @@ walked only up to the last one a part needs.
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import tempfile
 from typing import Any, Callable
@@ -61,11 +62,19 @@ def read_parts(parts: list[dict[str, Any]]) -> list[tuple]:
     records: list[tuple] = []
     for part in parts:
         selection = _as_selection(part["selection"])
+        # The UDP port pairs of the call's media, as they appear in a UDP header: a frame
+        # without one of them is not decoded at all (most frames of a busy trunk).
+        fours = [*selection.rtp, *selection.rtcp, *selection.mux]
+        needles = tuple({struct.pack("!HH", four[1], four[3]) for four in fours})
+        sip, start, end = selection.sip, selection.start_ns, selection.end_ns
         try:
             with CaptureReader(part["path"]) as reader:
                 for number, (ts_ns, linktype, buf, off, caplen, origlen, _o) in enumerate(reader.records(), 1):
-                    if number > selection.last_frame and ts_ns > selection.end_ns:
+                    if number > selection.last_frame and ts_ns > end:
                         break
+                    if number not in sip and not (start <= ts_ns <= end and any(
+                            buf.find(needle, off, off + caplen) >= 0 for needle in needles)):
+                        continue
                     kind, _view = _classify(selection, number, ts_ns, linktype, buf, off, off + caplen)
                     if kind is not None:
                         records.append((ts_ns, number, kind, linktype, bytes(buf[off:off + caplen]),
