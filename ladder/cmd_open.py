@@ -21,10 +21,21 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     # The TUI reads keys from stdin, so both ends must be a terminal (``ladder F < /dev/null``
     # prints the ladders instead of starting an app nobody can drive).
+    from ladder.archive_slice import is_index
+
     if sys.stdout.isatty() and sys.stdin.isatty():
         # Bad aliases are a usage error before the screen is taken over.
         args.aliases = build_aliases(args.alias, args.alias_file)
+        if is_index(args.file):  # ``ladder INDEX``: the call list of an archive index
+            from tui.index_app import run_index_app
+
+            return run_index_app(args)
         from tui.app import run_app  # imported here: the core never needs textual
 
         return run_app(args)
+    if is_index(args.file):
+        from ladder.errors import UsageError
+
+        raise UsageError(f"{args.file} is an index: 'ladder search {args.file}' lists its calls, "
+                         f"'ladder show {args.file} ROW' draws one")
     return render_ladders(args)

@@ -28,6 +28,7 @@ class CallRow:
     duration_ns: int
     reference: str  # best-matching reference flow id, "" when unknown or none
     deviations: int | None  # None: not known (not checked yet, or no checker installed)
+    deviation_codes: tuple[str, ...] = ()  # known for rows of an archive index (filter has:CODE)
 
     def haystack(self) -> str:
         """The text a free-text filter searches, lower case."""
