@@ -33,9 +33,10 @@ def run(args) -> int:
         from tui.app import run_app  # imported here: the core never needs textual
 
         return run_app(args)
-    if is_index(args.file):
-        from ladder.errors import UsageError
+    if is_index(args.file):  # its call list, as 'ladder search INDEX' prints it
+        from ladder.archive_search import search
+        from ladder.cmd_search import format_rows
 
-        raise UsageError(f"{args.file} is an index: 'ladder search {args.file}' lists its calls, "
-                         f"'ladder show {args.file} ROW' draws one")
+        sys.stdout.write(format_rows(search(args.file, "")))
+        return 0
     return render_ladders(args)

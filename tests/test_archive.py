@@ -148,6 +148,9 @@ def test_search_finds_a_stitched_call_by_number_and_time(archive, capsys):
     assert found[0]["start"] == "2023-11-14T22:13:20.300Z"
     assert main(["search", str(archive.index), "since:yesterday"]) == 2
     assert "cannot read the time" in capsys.readouterr().err
+    assert main([str(archive.index)]) == 0  # not on a terminal: the index's call list
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split()[:3] == ["row", "start", "from"] and len(listed) == 1 + len(_table(archive.index))
 
 
 def test_filter_language_terms():
