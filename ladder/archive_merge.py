@@ -221,7 +221,7 @@ def merge_fragments(files: list[dict[str, Any]]):
         mine = bound.get(order, [])
         f, c = group[0]
         fragment = files[f]["_scan"]["calls"][c]
-        if (len(group) == 1 and all(len(chain.segments) == 1 and chain.segments[0][0] == f for chain in mine)
+        if (len(group) == 1 and not fragment["row"].get("deferred") and all(len(chain.segments) == 1 and chain.segments[0][0] == f for chain in mine)
                 and _own_streams(fragment["selection"]) == {(chain.four, chain.ssrc) for chain in mine}):
             part = {"path": files[f]["path"], "selection": fragment["selection"]}
             rows.append({**fragment["row"], "parts": [part], "signature": ""})

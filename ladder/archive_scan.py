@@ -216,8 +216,32 @@ def link_facts(call: Any) -> dict[str, Any]:
     return {"keys": sorted(keys), "retries": retries, "answered": answered}
 
 
-def analyse_capture(capture: Any, end_ns: int | None) -> list[dict[str, Any]]:
-    """``{"row", "selection", "media"}`` for every call of a loaded capture."""
+# A stream that lasts until this close to the end of its file may go on in the next file.
+STREAM_END_MARGIN_NS = 1_000_000_000
+
+
+def whole_in_file(call: Any, capture: Any, bindings: list | None) -> bool:
+    """Whether a call of one file of a ring is surely all there: it starts with its initial
+    request, it has ended (a final response; a BYE after a 2xx) and none of its streams runs
+    to the end of the file. Any other call may continue in a neighbouring file: its row is
+    made by the merge step (from all its frames), so the scan does not check it."""
+    first = call.messages[0]
+    if not first.is_request or first.to_tag:
+        return False
+    if call.kind != "call":
+        return not call.messages[-1].is_request and (call.messages[-1].status or 0) >= 200
+    if call.outcome.code == "in-progress":
+        return False
+    if call.outcome.code == "answered" and not any(m.is_request and m.method == "BYE" for m in call.messages):
+        return False
+    last_ts = capture.last_ts_ns or 0
+    return all(b.stream.last_ns < last_ts - STREAM_END_MARGIN_NS for b in bindings or () if b.call_id == call.id)
+
+
+def analyse_capture(capture: Any, end_ns: int | None, *, defer: bool = False) -> list[dict[str, Any]]:
+    """``{"row", "selection", "media", "links"}`` for every call of a loaded capture. With
+    ``defer`` (one file of a ring), a call that may go on in another file gets only its
+    Call-IDs and ``"deferred": True`` as its row."""
     from ladder.calls import build_calls
 
     calls = build_calls(capture)
@@ -227,10 +251,15 @@ def analyse_capture(capture: Any, end_ns: int | None) -> list[dict[str, Any]]:
 
         bindings = bind_media(calls, capture.streams)
     near = _views(capture)
-    return [{"row": call_record(call, near(call), bindings, end_ns),
-             "selection": _selection([call], capture, calls, bindings), "media": media_facts(call),
-             "links": link_facts(call)}
-            for call in calls]
+    found = []
+    for call in calls:
+        if defer and not whole_in_file(call, capture, bindings):
+            row = {"call_id": call.id, "call_ids": list(call.call_ids), "deferred": True}
+        else:
+            row = call_record(call, near(call), bindings, end_ns)
+        found.append({"row": row, "selection": _selection([call], capture, calls, bindings),
+                      "media": media_facts(call), "links": link_facts(call)})
+    return found
 
 
 def scan_file(path: str) -> dict[str, Any]:
@@ -252,5 +281,5 @@ def scan_file(path: str) -> dict[str, Any]:
     result.update(warnings=list(capture.errors), frames=capture.frames,
                   first_ts_ns=capture.first_ts_ns, last_ts_ns=capture.last_ts_ns,
                   streams=stream_list(capture.streams))
-    result["calls"] = analyse_capture(capture, capture.last_ts_ns)
+    result["calls"] = analyse_capture(capture, capture.last_ts_ns, defer=True)
     return result
