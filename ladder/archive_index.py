@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 from ladder.archive_merge import merge_fragments
 from ladder.archive_scan import file_hash, scan_file
 from ladder.archive_slice import CALLS_FILE, analyse_parts, is_index
-from ladder.errors import UsageError
+from ladder.errors import CaptureError, UsageError
 
 FILES_FILE = "files.parquet"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -159,12 +159,37 @@ def _safe_scan(path: str) -> dict[str, Any]:
     try:
         result = scan_file(path)
     except OSError as exc:
-        return {"path": path, "size": 0, "mtime_ns": 0, "hash": "", "status": "error",
-                "error": f"{path}: {exc.strerror or exc}", "warnings": [], "frames": 0,
-                "first_ts_ns": None, "last_ts_ns": None, "scan": json.dumps({"calls": [], "streams": []})}
+        return _failed_scan(path, f"{path}: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - a decoder bug on one file must not stop the archive
+        return _failed_scan(path, f"{path}: internal error while reading it: {type(exc).__name__}: {exc}")
     scan = {"calls": result.pop("calls"), "streams": result.pop("streams")}
     result["scan"] = json.dumps(scan, separators=(",", ":"))
     return result
+
+
+def _failed_scan(path: str, error: str) -> dict[str, Any]:
+    return {"path": path, "size": 0, "mtime_ns": 0, "hash": "", "status": "error", "error": error,
+            "warnings": [], "frames": 0, "first_ts_ns": None, "last_ts_ns": None,
+            "scan": json.dumps({"calls": [], "streams": []})}
+
+
+def _safe_parts(parts: list[dict[str, Any]], call_ids: list[str], end_ns: int | None) -> dict[str, Any]:
+    """``analyse_parts``, or ``{"error": why}`` when the call cannot be read back."""
+    try:
+        return analyse_parts(parts, call_ids, end_ns)
+    except (OSError, CaptureError) as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one call's failure must not lose the archive's others
+        return {"error": f"internal error: {type(exc).__name__}: {exc}"}
+
+
+def _unreadable_row(parts: list[dict[str, Any]], call_ids: list[str]) -> dict[str, Any]:
+    """What is known of a call whose frames could not be analysed again: its Call-IDs, when
+    its packets begin and where they lie."""
+    from ladder.export_pcap import RTCP_SLACK_NS
+
+    start = min(p["selection"]["start_ns"] for p in parts) + RTCP_SLACK_NS
+    return {"call_id": call_ids[0], "call_ids": call_ids, "start_ns": start, "outcome": "unreadable"}
 
 
 def _file_order(record: dict[str, Any]) -> tuple:
@@ -217,9 +242,12 @@ def build_index(sources: list[str], output: str, *, workers: int | None = None, 
         rows.extend(kept_rows)
         if stitch_jobs:
             say(f"{len(stitch_jobs)} call(s) span several files: reading them back")
-            made = runner.map(analyse_parts, [j[0] for j in stitch_jobs], [j[1] for j in stitch_jobs],
+            made = runner.map(_safe_parts, [j[0] for j in stitch_jobs], [j[1] for j in stitch_jobs],
                               [j[2] for j in stitch_jobs])
-            for (parts, _ids, _end, signature), row in zip(stitch_jobs, made):
+            for (parts, call_ids, _end, signature), row in zip(stitch_jobs, made):
+                if "error" in row:
+                    report.warnings.append(f"call {call_ids[0]}: {row['error']}")
+                    row, signature = _unreadable_row(parts, call_ids), ""
                 rows.append({**row, "parts": [_part_column(p) for p in parts], "signature": signature})
     _write_index(output, rows, records)
     report.calls = len(rows)

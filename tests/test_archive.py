@@ -220,3 +220,33 @@ def test_real_corpus_captures_stitched(tmp_path, capsys):
             expected = _show(capsys, str(whole), "--call", call_id)
             shown = _show(capsys, str(tmp_path / "index"), call_id)
             assert shown.split("\n", 1)[1] == expected.split("\n", 1)[1], (name, call_id)
+
+
+def test_a_failure_on_one_file_or_call_loses_nothing_else(archive, tmp_path, monkeypatch):
+    from ladder import archive_index
+
+    real_scan = archive_index.scan_file
+    broken = sorted((archive.ring / "proxy-failure").iterdir())[3]
+
+    def scan(path: str):
+        if path == str(broken):
+            raise ValueError("a decoder bug")
+        return real_scan(path)
+
+    def analyse(parts, call_ids, end_ns):
+        if "bench-2@10.0.0.3" in call_ids:
+            raise CaptureError("gone")
+        return real_analyse(parts, call_ids, end_ns)
+
+    from ladder.errors import CaptureError
+
+    real_analyse = archive_index.analyse_parts
+    monkeypatch.setattr(archive_index, "scan_file", scan)
+    monkeypatch.setattr(archive_index, "analyse_parts", analyse)
+    report = archive_index.build_index([str(archive.ring)], str(tmp_path / "index"), workers=1)
+    assert [path for path, _error in report.bad] == [str(broken)]
+    assert "internal error while reading it: ValueError: a decoder bug" in report.bad[0][1]
+    assert any("bench-2@10.0.0.3: gone" in w for w in report.warnings)
+    rows = {r["call_id"]: r for r in _table(tmp_path / "index").to_pylist()}
+    assert rows["bench-2@10.0.0.3"]["outcome"] == "unreadable" and rows["bench-2@10.0.0.3"]["parts"]
+    assert rows["bench-3@10.0.0.4"]["outcome"] == "answered"
