@@ -112,21 +112,26 @@ class IndexReport:
     stitched_reused: int = 0
 
 
-def _read_table(path: str) -> list[dict[str, Any]]:
+IDENTITY = ["path", "size", "mtime_ns", "hash", "status", "error"]
+
+
+def _read_table(path: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
     if not os.path.isfile(path):
         return []
     import pyarrow.parquet as pq
 
-    return pq.read_table(path).to_pylist()
+    return pq.read_table(path, columns=columns).to_pylist()
 
 
-def _plan(paths: list[str], previous: list[dict[str, Any]]) -> tuple[dict[str, dict], list[str]]:
-    """(scans kept from the previous run by path, paths to scan)."""
+def _plan(paths: list[str], previous: list[dict[str, Any]]) -> tuple[dict[str, tuple], list[str]]:
+    """(path -> (the previous run's path whose scan it keeps, size, mtime) for files kept from
+    the previous run, paths to scan)."""
     by_path = {row["path"]: row for row in previous}
-    by_hash: dict[str, dict] = {}
+    by_hash: dict[str, str] = {}
     for row in previous:
-        by_hash.setdefault(row["hash"], row)
-    kept: dict[str, dict] = {}
+        if row["hash"]:
+            by_hash.setdefault(row["hash"], row["path"])
+    kept: dict[str, tuple] = {}
     todo: list[str] = []
     for path in paths:
         try:
@@ -136,7 +141,7 @@ def _plan(paths: list[str], previous: list[dict[str, Any]]) -> tuple[dict[str, d
             continue
         old = by_path.get(path)
         if old is not None and old["size"] == stat.st_size and old["mtime_ns"] == stat.st_mtime_ns:
-            kept[path] = old
+            kept[path] = (path, stat.st_size, stat.st_mtime_ns)
             continue
         if old is None and not by_hash:
             todo.append(path)
@@ -146,12 +151,17 @@ def _plan(paths: list[str], previous: list[dict[str, Any]]) -> tuple[dict[str, d
         except OSError:
             todo.append(path)
             continue
-        same = by_hash.get(digest)
-        if same is not None:
-            kept[path] = {**same, "path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if digest in by_hash:
+            kept[path] = (by_hash[digest], stat.st_size, stat.st_mtime_ns)
         else:
             todo.append(path)
     return kept, todo
+
+
+def _up_to_date(output: str, previous: list[dict[str, Any]], kept: dict[str, tuple], todo: list[str]) -> bool:
+    """Nothing to do: every file of the previous run is there, unchanged, and no other."""
+    return (not todo and os.path.isfile(os.path.join(output, CALLS_FILE))
+            and len(kept) == len(previous) and all(kept.get(r["path"], ("",))[0] == r["path"] for r in previous))
 
 
 def _safe_scan(path: str) -> dict[str, Any]:
@@ -220,16 +230,25 @@ def build_index(sources: list[str], output: str, *, workers: int | None = None, 
     report.files = len(paths)
     if os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"{output}: exists and is not an index directory")
-    previous_files = _read_table(os.path.join(output, FILES_FILE))
-    previous_calls = {row["signature"]: row for row in _read_table(os.path.join(output, CALLS_FILE))
-                      if row.get("signature")}
-    kept, todo = _plan(paths, previous_files)
+    files_path, calls_path = os.path.join(output, FILES_FILE), os.path.join(output, CALLS_FILE)
+    identities = _read_table(files_path, IDENTITY)  # not the scans: an unchanged archive needs none
+    kept, todo = _plan(paths, identities)
     report.reused = len(kept)
     say(f"{len(paths)} file(s): {len(todo)} to read, {len(kept)} unchanged")
+    if _up_to_date(output, identities, kept, todo):
+        signatures = _read_table(calls_path, ["signature"])
+        report.bad = [(r["path"], r["error"]) for r in identities if r["status"] != "ok"]
+        report.calls, report.stitched = len(signatures), sum(1 for r in signatures if r["signature"])
+        report.stitched_reused = report.stitched
+        return report
+    previous = {row["path"]: row for row in _read_table(files_path)}
+    previous_calls = {row["signature"]: row for row in _read_table(calls_path) if row.get("signature")}
     with Runner(workers, cluster) as runner:
         scanned = runner.map(_safe_scan, todo)
         report.scanned = len(scanned)
-        records = sorted([*kept.values(), *scanned], key=_file_order)
+        reused = [{**previous[source], "path": path, "size": size, "mtime_ns": mtime}
+                  for path, (source, size, mtime) in kept.items()]
+        records = sorted([*reused, *scanned], key=_file_order)
         for record in records:
             record["_scan"] = json.loads(record["scan"])
             if record["status"] != "ok":
