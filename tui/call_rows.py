@@ -30,12 +30,6 @@ class CallRow:
     deviations: int | None  # None: not known (not checked yet, or no checker installed)
     deviation_codes: tuple[str, ...] = ()  # known for rows of an archive index (filter has:CODE)
 
-    def haystack(self) -> str:
-        """The text a free-text filter searches, lower case."""
-        parts = (self.method, self.caller, self.callee, *self.call_ids, self.outcome, self.kind,
-                 self.reference)
-        return "\n".join(parts).lower()
-
 
 # Sort keys by column name; the call list sorts by one of these (then by index, so ties are stable).
 SORT_KEYS: dict[str, Any] = {
