@@ -41,6 +41,7 @@ def search(index: str, query: str, *, columns: tuple[str, ...] = COLUMNS, limit:
 
     sql = search_sql(index, query, columns=columns, limit=limit)
     connection = duckdb.connect(":memory:")
+    connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
     try:
         if count:
             return connection.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]

@@ -247,6 +247,12 @@ def _sql_outcome() -> str:
 def term_sql(term: Term) -> str:
     """The SQL condition for one term over an index's ``calls`` columns."""
     op, field, value = term.op, term.field, term.value
+    if op == "text" and "\n" not in value:
+        # Column by column (what ``any(...)`` over ``_values`` does), and without lower() when
+        # the needle has no letter whose case matters (a number): 10M rows in a fraction of a second.
+        cased = value != value.upper()
+        columns = ["array_to_string(call_ids, chr(10))" if f == "call_ids" else f"coalesce({f}, '')" for f in field]
+        return " OR ".join(f"contains({f'lower({c})' if cased else c}, {sql_literal(value)})" for c in columns)
     if op == "text":
         return f"strpos({_sql_text(field)}, {sql_literal(value)}) > 0"
     if op == "regex":
