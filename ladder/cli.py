@@ -17,7 +17,7 @@ import sys
 
 from ladder.errors import CaptureError, UsageError
 
-SUBCOMMANDS = ("stats", "calls", "show", "streams", "audio", "check", "export", "open", "live")
+SUBCOMMANDS = ("stats", "calls", "show", "streams", "audio", "check", "export", "open", "live", "index", "search")
 # ``ladder -d IFACE`` / ``ladder -L udp:ADDR:PORT``: the TUI on a live capture, like sngrep's.
 LIVE_OPTIONS = ("-d", "--device", "-L", "--listen")
 
@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # ``ladder FILE [options]``, ``ladder -`` (stdin) and ``ladder --time FILE``: the main job,
     # like ``sngrep FILE``; only --help and --version belong to ``ladder`` itself.
-    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
-        argv.insert(0, "open")
-    elif argv and argv[0].split("=")[0] in LIVE_OPTIONS:
+    if argv and argv[0].split("=")[0] in LIVE_OPTIONS:
         argv[:0] = ["live", "--tui"]
+    elif argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        argv.insert(0, "open")
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -38,8 +38,8 @@ def take_file_from_calls(args) -> str | None:
     """The capture file when argparse could not see it: ``--call`` takes several values, so in
     ``ladder show --call 1 FILE`` it swallowed FILE, which is then its last value. Returns an
     error message when there is no file at all."""
-    if getattr(args, "file", "") is not None:
-        return None
+    if getattr(args, "file", "") is not None or getattr(args, "device", None) or getattr(args, "listen", None):
+        return None  # a file, or a live source (``check -d IFACE``)
     calls = getattr(args, "call", None)
     if isinstance(calls, list) and len(calls) > 1:
         args.file = calls.pop()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ladder.aliases import AliasMap, add_alias_arguments, build_aliases
 from ladder.calls import Call, select_calls
 from ladder.cli_arguments import add_call_argument, add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.cmd_show import add_index_calls_argument
 from ladder.diagram import Ladder
 from ladder.errors import UsageError
 
@@ -46,6 +47,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-media", action="store_true", help="no RTP analysis, no media bars or charts")
     parser.add_argument("--no-check", action="store_true", help="leave out the RFC 3665 / RFC 3261 check")
     parser.add_argument("--time", action="store_true", help="a time column in the text ladder")
+    add_index_calls_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -77,6 +79,11 @@ def _write(path: str, text: str) -> None:
 
 
 def run(args) -> int:
+    from ladder.archive_slice import is_index, run_on_index
+
+    if is_index(args.file):
+        return run_on_index(args, run)
+    args.call = [*args.call, *args.calls]
     from ladder.analysis import Analysis, analyse
 
     outputs = _check_outputs(args)

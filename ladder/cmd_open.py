@@ -22,14 +22,26 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     # The TUI reads keys from stdin, so both ends must be a terminal (``ladder F < /dev/null``
     # prints the ladders instead of starting an app nobody can drive).
+    from ladder.archive_slice import is_index
+
     if sys.stdout.isatty() and sys.stdin.isatty():
         # Bad aliases and a missing file are one-line errors (status 2) before the screen is
         # taken over, as every other command gives them.
         args.aliases = build_aliases(args.alias, args.alias_file)
+        if is_index(args.file):  # ``ladder INDEX``: the call list of an archive index
+            from tui.index_app import run_index_app
+
+            return run_index_app(args)
         check_openable(args.file)
         from tui.app import run_app  # imported here: the core never needs textual
 
         return run_app(args)
+    if is_index(args.file):  # its call list, as 'ladder search INDEX' prints it
+        from ladder.archive_search import search
+        from ladder.cmd_search import format_rows
+
+        sys.stdout.write(format_rows(search(args.file, "")))
+        return 0
     return render_ladders(args)
 
 

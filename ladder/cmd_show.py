@@ -34,7 +34,15 @@ def add_parser(subparsers) -> None:
     add_ladder_arguments(parser)
     add_call_argument(parser, "the call to draw")
     parser.add_argument("--format", choices=FORMATS, default="text")
+    add_index_calls_argument(parser)
     parser.set_defaults(func=run)
+
+
+def add_index_calls_argument(parser) -> None:
+    """``ladder show INDEX CALL-ID|ROW``: the calls of an archive index (see ``ladder index``)."""
+    parser.add_argument("calls", nargs="*", default=[], metavar="CALL-ID|ROW",
+                        help="calls to draw, like --call; with an INDEX directory (see 'ladder index') "
+                        "a row number or Call-ID of the index")
 
 
 def render_ladders(args, out=None) -> int:
@@ -62,4 +70,9 @@ def render_ladders(args, out=None) -> int:
 
 
 def run(args) -> int:
+    from ladder.archive_slice import is_index, run_on_index
+
+    if is_index(args.file):
+        return run_on_index(args, render_ladders)
+    args.call = [*args.call, *args.calls]
     return render_ladders(args)

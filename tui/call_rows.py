@@ -31,12 +31,7 @@ class CallRow:
     src: str = ""  # sngrep's Source / Destination: ip:port of the first message
     dst: str = ""
     state: str = ""  # sngrep's call state (``call_state``); "" for what is not an INVITE call
-
-    def haystack(self) -> str:
-        """The text a free-text filter searches, lower case."""
-        parts = (self.method, self.caller, self.callee, *self.call_ids, self.outcome, self.kind,
-                 self.reference)
-        return "\n".join(parts).lower()
+    deviation_codes: tuple[str, ...] = ()  # known for rows of an archive index (filter has:CODE)
 
 
 # sngrep 1.6's call states (CALL SETUP, IN CALL, CANCELLED, REJECTED, BUSY, DIVERTED, COMPLETED),

@@ -1,0 +1,252 @@
+"""``ladder index`` / ``search`` / ``show INDEX``: archives written by splitting real captures
+(calls span the splits), indexed by one process, local processes and a Dask cluster that
+the test starts on loopback; stitched calls compared with the unsplit capture."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pyarrow.parquet as pq
+import pytest
+
+from ladder.archive_index import build_index
+from ladder.archive_scan import analyse_capture
+from ladder.archive_search import search
+from ladder.calls import build_calls
+from ladder.call_filter import FilterError, parse_terms, term_predicate
+from ladder.capture import load_capture
+from ladder.cli import main
+from tests.archive_captures import rtp_capture, split_capture
+from tests.conftest import SAMPLES, shared_path
+
+WHOLE_COLUMNS = ("call_ids", "kind", "method", "caller", "callee", "caller_number", "callee_host", "start_ns",
+                 "answer_ns", "end_ns", "duration_ns", "outcome", "status", "messages", "reference",
+                 "mos_fwd", "mos_rev", "loss_fwd", "loss_rev", "participants", "legs")
+
+
+def _sources() -> list[tuple[str, Path, int]]:
+    return [
+        ("two-proxies", SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap", 40),
+        ("proxy-failure", SAMPLES / "rfc3665-3.4-successful-session-proxy-failure.pcap", 7),
+    ]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """A directory per capture, each split into rotated files; the whole captures beside."""
+    root = tmp_path_factory.mktemp("archive")
+    whole = {}
+    sources = _sources() + [("trunk", rtp_capture(root / "trunk.pcap", calls=8, seconds=3), 300)]
+    for name, source, packets in sources:
+        split_capture(source, root / "ring" / name, packets, gzip_every=3 if name == "trunk" else 0)
+        whole[name] = source
+    index = root / "index"
+    report = build_index([str(root / "ring")], str(index), workers=1)
+    assert not report.bad and report.stitched >= 3
+    return SimpleNamespace(root=root, ring=root / "ring", index=index, whole=whole, report=report)
+
+
+def _show(capsys, *argv: str) -> str:
+    assert main(["show", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def _call_ids(path: Path) -> list[str]:
+    return [call.id for call in build_calls(load_capture(str(path)))]
+
+
+def test_stitched_call_shown_as_the_unsplit_ladder(archive, capsys):
+    rows = pq.read_table(archive.index / "calls.parquet").to_pylist()
+    assert any(len(row["parts"]) > 2 for row in rows)  # calls do span the splits
+    for name, whole in archive.whole.items():
+        for call_id in _call_ids(whole):
+            expected = _show(capsys, str(whole), "--call", call_id)
+            shown = _show(capsys, str(archive.index), call_id)
+            # Identical apart from the call's number on the first line.
+            assert shown.split("\n", 1)[1] == expected.split("\n", 1)[1], (name, call_id)
+            assert "RTP" in shown or name != "trunk"
+
+
+def test_index_rows_are_the_unsplit_capture_rows(archive):
+    rows = {row["call_id"]: row for row in pq.read_table(archive.index / "calls.parquet").to_pylist()}
+    for whole in archive.whole.values():
+        capture = load_capture(str(whole))
+        for found in analyse_capture(capture, capture.last_ts_ns):
+            expected, row = found["row"], rows[found["row"]["call_id"]]
+            assert {k: row[k] for k in WHOLE_COLUMNS} == {k: expected[k] for k in WHOLE_COLUMNS}
+    trunk = [r for r in rows.values() if r["caller"].startswith("caller")]
+    assert len(trunk) == 8 and all(r["mos_fwd"] and r["mos_rev"] for r in trunk)
+    assert sorted(r["row"] for r in rows.values()) == list(range(1, len(rows) + 1))
+
+
+def test_index_deviations_are_those_of_ladder_check(archive, capsys):
+    rows = {row["call_id"]: row for row in pq.read_table(archive.index / "calls.parquet").to_pylist()}
+    for whole in archive.whole.values():
+        main(["check", str(whole), "--json"])
+        for result in json.loads(capsys.readouterr().out)["calls"]:
+            row = rows[result["id"]]
+            assert row["deviation_codes"] == sorted({d["code"] for d in result["deviations"]}), result["id"]
+            assert row["reference"] == (result["reference"] or "")
+
+
+def test_row_number_and_export_pcap_read_back_only_the_call(archive, capsys, tmp_path):
+    whole = archive.whole["trunk"]
+    call_id = _call_ids(whole)[3]
+    row = search(str(archive.index), f"callid:{call_id}")[0]
+    assert _show(capsys, str(archive.index), str(row["row"])) == _show(capsys, str(archive.index), call_id)
+    assert main(["export", str(whole), "--call", call_id, "--pcap", str(tmp_path / "whole.pcap")]) == 0
+    assert main(["export", str(archive.index), call_id, "--pcap", str(tmp_path / "index.pcap")]) == 0
+    assert (tmp_path / "index.pcap").read_bytes() == (tmp_path / "whole.pcap").read_bytes()
+    assert main(["show", str(archive.index), "no-such-call"]) == 2
+    assert "no call 'no-such-call'" in capsys.readouterr().err
+
+
+def _table(index: Path, name: str = "calls.parquet"):
+    return pq.read_table(index / name)
+
+
+def test_local_processes_and_dask_cluster_give_the_same_index(archive):
+    from distributed import LocalCluster
+
+    local = archive.root / "index-local"
+    report = build_index([str(archive.ring)], str(local), workers=2)
+    assert report.scanned == archive.report.scanned
+    assert _table(local).equals(_table(archive.index))
+    cluster_index = archive.root / "index-cluster"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        build_index([str(archive.ring)], str(cluster_index), cluster=cluster.scheduler_address)
+    assert _table(cluster_index).equals(_table(archive.index))
+
+
+QUERIES = [
+    "", "outcome:answered", "outcome:failed", "from:caller3", "to:/^callee[0-4]@/", "alice",
+    "kind:call method:INVITE", "has:deviations", "!dev", "has:retransmission", "code:200",
+    "since:2023-11-14T22:13:20.300Z", "until:2003-12-01", "since:2023-11-14 until:2023-11-14T22:13:20.400Z",
+    "callid:bench-1", "re:example\\.com$", "'Alice'", "outcome:no-answer,busy",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_search_equals_a_plain_scan(archive, query):
+    rows = [SimpleNamespace(**row) for row in _table(archive.index).to_pylist()]
+    predicates = [term_predicate(t) for t in parse_terms(query)]
+    expected = [r.row for r in rows if all(p(r) for p in predicates)]
+    assert [r["row"] for r in search(str(archive.index), query)] == expected
+    assert search(str(archive.index), query, count=True) == len(expected)
+
+
+def test_search_finds_a_stitched_call_by_number_and_time(archive, capsys):
+    assert main(["search", str(archive.index), "from:caller3 since:2023-11-14T22:13:20.2 "
+                 "until:2023-11-14T22:13:20.4 outcome:answered", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [r["caller"] for r in found] == ["caller3@example.com"]
+    assert found[0]["start"] == "2023-11-14T22:13:20.300Z"
+    assert main(["search", str(archive.index), "since:yesterday"]) == 2
+    assert "cannot read the time" in capsys.readouterr().err
+    assert main([str(archive.index)]) == 0  # not on a terminal: the index's call list
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split()[:3] == ["row", "start", "from"] and len(listed) == 1 + len(_table(archive.index))
+
+
+def test_filter_language_terms():
+    with pytest.raises(FilterError):
+        parse_terms("has:not-a-code")
+    with pytest.raises(FilterError):
+        parse_terms("code:4xx")
+    row = SimpleNamespace(method="INVITE", caller="+1-555-0100@sbc", caller_number="+15550100", callee="bob@x",
+                          call_ids=["a"], outcome="rejected 486", kind="call", reference="", deviations=1,
+                          deviation_codes=["one-way-media"], status=486, start_ns=1_796_133_600_000_000_000)
+    def matches(query: str) -> bool:
+        return all(term_predicate(t)(row) for t in parse_terms(query))
+    assert matches("from:+1555 outcome:failed has:one-way-media code:486,603")
+    assert matches("since:2026-12-01T14:00 until:2026-12-01T14:00")  # until: the whole minute
+    assert not matches("since:2026-12-01T14:00:01")
+    assert not matches("outcome:answered") and not matches("has:no-media")
+
+
+def test_incremental_runs_read_only_new_or_changed_files(archive, tmp_path):
+    ring = tmp_path / "ring"
+    shutil.copytree(archive.ring, ring)
+    index = tmp_path / "index"
+    first = build_index([str(ring)], str(index), workers=1)
+    again = build_index([str(ring)], str(index), workers=1)
+    assert (again.scanned, again.reused, again.stitched_reused) == (0, first.files, again.stitched)
+    assert _table(index).drop(["parts", "signature"]).equals(_table(archive.index).drop(["parts", "signature"]))
+    touched = sorted((ring / "trunk").iterdir())[0]
+    os.utime(touched, ns=(1, 1))  # new mtime, same bytes: kept by its hash
+    assert build_index([str(ring)], str(index), workers=1).scanned == 0
+    extra = ring / "extra"
+    split_capture(SAMPLES / "rfc3665-3.9-unsuccessful-busy.pcap", extra, 5)
+    added = build_index([str(ring)], str(index), workers=1)
+    assert added.scanned == len(list(extra.iterdir()))
+    assert search(str(index), "outcome:busy")
+    shutil.rmtree(extra)
+    removed = build_index([str(ring)], str(index), workers=1)
+    assert removed.scanned == 0 and not search(str(index), "outcome:busy")
+    assert _table(index).drop(["parts", "signature"]).equals(_table(archive.index).drop(["parts", "signature"]))
+
+
+def test_bad_files_are_reported_and_skipped(archive, tmp_path, capsys):
+    ring = tmp_path / "ring"
+    shutil.copytree(archive.ring / "two-proxies", ring)
+    (ring / "garbage.pcap").write_bytes(b"this is not a capture at all")
+    (ring / "empty.pcapng").write_bytes(b"")
+    pieces = sorted(ring.glob("ring_*.pcap"))
+    truncated = ring / "ring_99999_cut.pcap"
+    truncated.write_bytes(pieces[-1].read_bytes()[:-10])
+    assert main(["index", str(ring), "-o", str(tmp_path / "index"), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" in err and "garbage.pcap" in err and "empty.pcapng" in err
+    assert "truncated" in err
+    files = {Path(r["path"]).name: r for r in _table(tmp_path / "index", "files.parquet").to_pylist()}
+    assert files["garbage.pcap"]["status"] == "error" and files[truncated.name]["status"] == "ok"
+    assert len(search(str(tmp_path / "index"), "kind:call")) >= 1
+
+
+@pytest.mark.shared
+def test_real_corpus_captures_stitched(tmp_path, capsys):
+    for name, packets in (("aaa.pcap", 50), ("sip-rtp-g711.pcap", 13)):
+        whole = shared_path(f"captures/wireshark-wiki/{name}")
+        split_capture(whole, tmp_path / "ring" / name, packets)
+    build_index([str(tmp_path / "ring")], str(tmp_path / "index"), workers=1)
+    for name in ("aaa.pcap", "sip-rtp-g711.pcap"):
+        whole = shared_path(f"captures/wireshark-wiki/{name}")
+        for call_id in _call_ids(whole):
+            expected = _show(capsys, str(whole), "--call", call_id)
+            shown = _show(capsys, str(tmp_path / "index"), call_id)
+            assert shown.split("\n", 1)[1] == expected.split("\n", 1)[1], (name, call_id)
+
+
+def test_a_failure_on_one_file_or_call_loses_nothing_else(archive, tmp_path, monkeypatch):
+    from ladder import archive_index
+
+    real_scan = archive_index.scan_file
+    broken = sorted((archive.ring / "proxy-failure").iterdir())[3]
+
+    def scan(path: str):
+        if path == str(broken):
+            raise ValueError("a decoder bug")
+        return real_scan(path)
+
+    def analyse(parts, call_ids, end_ns):
+        if "bench-2@10.0.0.3" in call_ids:
+            raise CaptureError("gone")
+        return real_analyse(parts, call_ids, end_ns)
+
+    from ladder.errors import CaptureError
+
+    real_analyse = archive_index.analyse_parts
+    monkeypatch.setattr(archive_index, "scan_file", scan)
+    monkeypatch.setattr(archive_index, "analyse_parts", analyse)
+    report = archive_index.build_index([str(archive.ring)], str(tmp_path / "index"), workers=1)
+    assert [path for path, _error in report.bad] == [str(broken)]
+    assert "internal error while reading it: ValueError: a decoder bug" in report.bad[0][1]
+    assert any("bench-2@10.0.0.3: gone" in w for w in report.warnings)
+    rows = {r["call_id"]: r for r in _table(tmp_path / "index").to_pylist()}
+    assert rows["bench-2@10.0.0.3"]["outcome"] == "unreadable" and rows["bench-2@10.0.0.3"]["parts"]
+    assert rows["bench-3@10.0.0.4"]["outcome"] == "answered"
