@@ -6,9 +6,12 @@ the pane, and a help screen that lists every key."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import time
 import uuid
@@ -161,6 +164,13 @@ def sngrep_list(tmux: str, capture) -> list[list[str]]:
             time.sleep(1.0)
         pytest.fail(f"sngrep showed no call list:\n{screen}")
     finally:
+        # sngrep outlives a tmux kill-server (it ignores the hang-up and spins on a dead
+        # terminal): end it by its pid first.
+        pane = subprocess.run([*run, "display-message", "-p", "-t", "s", "#{pane_pid}"], capture_output=True,
+                              text=True, timeout=20).stdout.strip()
+        if pane.isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pane), signal.SIGKILL)
         subprocess.run([*run, "kill-server"], capture_output=True, timeout=20)
 
 
