@@ -1,0 +1,1 @@
+"""The call model: transactions, dialogs, legs and their links, outcomes, calls."""

@@ -1,0 +1,1 @@
+"""The `ladder` command: the dispatcher and one module per subcommand."""

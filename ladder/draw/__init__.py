@@ -1,0 +1,1 @@
+"""The ladder as data (columns, F-numbered arrows) and its text, Mermaid and JSON renderings."""

@@ -1,0 +1,1 @@
+"""Bug-report outputs: the HTML report, pcap slices, anonymisation, WAV."""

@@ -1,0 +1,1 @@
+"""RTP media: per-stream accumulators, chart series, MOS, SDP-to-stream binding."""
