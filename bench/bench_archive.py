@@ -15,7 +15,7 @@ is (serial + all tasks) / (serial + busiest worker), next to the wall-clock rati
 
 ``search`` writes a synthetic index of ``--rows`` calls (the index's columns, made by DuckDB,
 the values varied enough that filters select a few rows to a large share) and times
-``ladder.archive_search.search`` (DuckDB in the process, as ``ladder search`` runs it).
+``ladder.archive.search.search`` (DuckDB in the process, as ``ladder search`` runs it).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _log_cpu(log: str, kind: str, started: float) -> None:
 
 
 def _timed_scan(path: str):
-    from ladder import archive_index
+    from ladder.archive import indexer as archive_index
 
     started = time.process_time()
     result = archive_index._bench_scan(path)
@@ -53,7 +53,7 @@ def _timed_scan(path: str):
 
 
 def _timed_parts(parts, call_ids, end_ns):
-    from ladder import archive_index
+    from ladder.archive import indexer as archive_index
 
     started = time.process_time()
     result = archive_index._bench_parts(parts, call_ids, end_ns)
@@ -63,7 +63,7 @@ def _timed_parts(parts, call_ids, end_ns):
 
 def run_child(args: argparse.Namespace) -> int:
     """One ``build_index`` with every task's CPU logged (the functions are wrapped, not changed)."""
-    from ladder import archive_index
+    from ladder.archive import indexer as archive_index
 
     archive_index._bench_scan, archive_index._safe_scan = archive_index._safe_scan, _timed_scan
     archive_index._bench_parts, archive_index.analyse_parts = archive_index.analyse_parts, _timed_parts
@@ -218,7 +218,7 @@ SEARCHES = (
 def bench_search(args: argparse.Namespace) -> int:
     import resource
 
-    from ladder.archive_search import search
+    from ladder.archive.search import search
 
     index = Path(args.dir) / f"index-{args.rows}"
     if not (index / "calls.parquet").exists() or args.fresh:

@@ -70,7 +70,7 @@ def ensure_capture(calls: int, seconds: int) -> Path:
 
 def count_packets(path: Path) -> int:
     sys.path.insert(0, str(HERE.parent))
-    from ladder.ingest import CaptureReader
+    from ladder.capture.reader import CaptureReader
 
     with CaptureReader(str(path)) as reader:
         return sum(1 for _ in reader.records())

@@ -97,9 +97,9 @@ def bench_file(path: Path, calls: int, skip: set[str]) -> list[dict]:
 def phases(path: Path) -> dict[str, float]:
     """Microseconds of CPU per SIP message for each stage, measured in this process."""
     from ladder.analysis import analyse
-    from ladder.capture import load_capture
-    from ladder.ingest import CaptureReader
-    from ladder.reference import load_references
+    from ladder.capture.loader import load_capture
+    from ladder.capture.reader import CaptureReader
+    from ladder.check.references import load_references
 
     clock = time.process_time
     started = clock()

@@ -1,4 +1,4 @@
-"""One capture through ``ladder.pipeline`` with a chosen RTP table, for the overhead benchmark.
+"""One capture through ``ladder.capture.pipeline`` with a chosen RTP table, for the overhead benchmark.
 
 ``python3 bench/run_pipeline.py FILE --table statistics|counting|none``
 
@@ -7,7 +7,7 @@
   heuristic, stream lookup) and counted, no statistics: the baseline of issue 4;
 * ``none``: ``Pipeline(media=False)`` (what ``ladder stats --no-media`` runs).
 
-It reads the file exactly as ``ladder.capture`` does (``CaptureReader`` + ``feed_records``) and
+It reads the file exactly as ``ladder.capture.loader`` does (``CaptureReader`` + ``feed_records``) and
 prints one JSON line (frames, RTP packets, streams) so the runs can be checked against each
 other. Timing and memory are measured from outside (bench/bench_ingest.py).
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ladder.ingest import CaptureReader  # noqa: E402
-from ladder.pipeline import Pipeline  # noqa: E402
-from ladder.rtp_streams import RtpStreamTable  # noqa: E402
+from ladder.capture.reader import CaptureReader  # noqa: E402
+from ladder.capture.pipeline import Pipeline  # noqa: E402
+from ladder.media.streams import RtpStreamTable  # noqa: E402
 
 TABLES = ("statistics", "counting", "none")
 

@@ -56,7 +56,7 @@ class HepPacket:
     capture_id: int | None
     correlation_id: str | None = None
 
-    # Flat views of the endpoints (ladder/pipeline.py reads these).
+    # Flat views of the endpoints (ladder/capture/pipeline.py reads these).
     @property
     def src_ip(self) -> str:
         return self.src.ip
@@ -221,5 +221,5 @@ def parse_hep(payload: bytes) -> HepPacket:
     raise Malformed(f"{payload[:4]!r} is neither HEP3 nor a HEP v1/v2 header", reason="malformed-hep")
 
 
-# The name ladder/pipeline.py imports; parse_hep is the documented one.
+# The name ladder/capture/pipeline.py imports; parse_hep is the documented one.
 decode_hep = parse_hep

@@ -45,3 +45,11 @@ class Diagnostic:
     reason: str
     frame: int
     detail: str
+
+
+# A packet record longer than this is corrupt, not a jumbo frame (pcap's own cap is 256 KiB).
+MAX_RECORD = 256 * 1024
+# Timestamps are kept in [0, MAX_TS_NS] (1970 to 2116): every later sum and difference of two
+# of them fits a signed 64-bit integer, which the compiled path relies on. Classic pcap's
+# 32-bit seconds never leave the range; a pcapng if_tsoffset or if_tsresol can.
+MAX_TS_NS = (1 << 62) - 1

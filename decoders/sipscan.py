@@ -6,7 +6,7 @@ Content-Length), without the rule checks, URI/SDP parsing or header objects of `
 several times cheaper. It answers only for a plainly written message (CRLF lines, ASCII head, no
 folded or repeated key header, simple name-addr and Via forms) and returns None for anything
 else, so the caller falls back to ``parse_sip``; whenever it answers, every field equals the
-full parser's (``tests/test_sipscan.py`` checks this on the corpus and the RFC 4475 messages).
+full parser's (``tests/unit/decoders/test_sipscan.py`` checks this on the corpus and the RFC 4475 messages).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 import sys
 
-from ladder.cli import main
+from ladder.cli.dispatch import main
 
 sys.exit(main())

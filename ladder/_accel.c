@@ -2,7 +2,7 @@
  *
  * Real captures are mostly RTP, and in pure Python each RTP packet costs a record unpack, a
  * header unpack, a dict lookup and ~40 attribute updates. This module takes over exactly the
- * packets that ladder/rtp_streams.py's own fast path takes ("the next packet of a confirmed
+ * packets that ladder/media/streams.py's own fast path takes ("the next packet of a confirmed
  * stream": next sequence number, same payload type, no marker, timestamp moving forward), and
  * nothing else:
  *
@@ -21,7 +21,7 @@
  *
  * The arithmetic is Python's, operation for operation, on IEEE doubles (the build disables
  * floating-point contraction), so every figure is bit-identical with the pure-Python path;
- * tests/test_accel.py compares both on every capture. The scan loop touches no Python object,
+ * tests/unit/capture/test_accel.py compares both on every capture. The scan loop touches no Python object,
  * so it runs without the GIL and a TUI keeps its event loop while a capture loads.
  */
 #define PY_SSIZE_T_CLEAN
@@ -30,14 +30,14 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-/* The constants Python owns, given once by set_constants() (ladder/rtp_streams.py does it at
+/* The constants Python owns, given once by set_constants() (ladder/media/streams.py does it at
  * import), so the two paths cannot drift apart; no Accelerator is made before. */
 static int constants_set = 0;
-static int64_t MAX_RECORD;        /* ladder.ingest.MAX_RECORD */
-static int64_t MAX_TS_NS;         /* ladder.ingest.MAX_TS_NS: at most 2**62 - 1, so two add up */
+static int64_t MAX_RECORD;        /* ladder.capture.reader.MAX_RECORD */
+static int64_t MAX_TS_NS;         /* ladder.capture.reader.MAX_TS_NS: at most 2**62 - 1, so two add up */
 static int MAX_VLAN_TAGS;         /* decoders.linklayer.MAX_VLAN_TAGS */
-static double TIMESTAMP_JUMP_MS;  /* ladder.rtp_streams.TIMESTAMP_JUMP_MS */
-static double JITTER_BUFFER_MS;   /* ladder.rtp_streams.JITTER_BUFFER_MS */
+static double TIMESTAMP_JUMP_MS;  /* ladder.media.streams.TIMESTAMP_JUMP_MS */
+static double JITTER_BUFFER_MS;   /* ladder.media.streams.JITTER_BUFFER_MS */
 #define LINKTYPE_NULL 0
 #define LINKTYPE_ETHERNET 1
 #define LINKTYPE_RAW_12 12
@@ -48,7 +48,7 @@ static double JITTER_BUFFER_MS;   /* ladder.rtp_streams.JITTER_BUFFER_MS */
 #define LINKTYPE_LINUX_SLL 113
 #define LINKTYPE_LINUX_SLL2 276
 #define RELEASE_GIL_BYTES (64 * 1024)
-#define MAX_IFACES 64             /* pcapng interfaces the scan times (exported: ladder.ingest reads it) */
+#define MAX_IFACES 64             /* pcapng interfaces the scan times (exported: ladder.capture.reader reads it) */
 
 /* Attribute names of rtp_streams._State and series.SeriesBuilder, interned once. */
 enum {
@@ -348,7 +348,7 @@ static int store_slot(Slot *s)
     return set_i64(st, A_FAST_PT, s->fast_pt);
 }
 
-/* -- the series builder (ladder/series.py SeriesBuilder.open, _close, _halve) -------------- */
+/* -- the series builder (ladder/media/series.py SeriesBuilder.open, _close, _halve) -------------- */
 
 static void series_halve(Slot *s)
 {

@@ -1,7 +1,7 @@
 """One analysis of a capture: its calls, their legs and the media bound to them, computed once.
 
-``analyse(capture) -> Analysis`` groups the SIP messages into calls (``ladder.calls``) and binds
-every RTP stream to at most one call (``ladder.media.MediaIndex``: one ``bind_media`` over all
+``analyse(capture) -> Analysis`` groups the SIP messages into calls (``ladder.calls.grouping``) and binds
+every RTP stream to at most one call (``ladder.media.binding.MediaIndex``: one ``bind_media`` over all
 calls, streams indexed once). ``ladder show``, ``check``, ``export``, ``streams``, the HTML report
 and the TUI all draw ladders and checks from it, so a stream on reused ports is attributed to the
 same single call everywhere, and a whole-capture command costs time linear in calls and streams.
@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ladder.aliases import AliasMap
-from ladder.calls import Call, build_calls
-from ladder.capture import Capture
-from ladder.check import CheckResult, check_call
-from ladder.diagram import Ladder
-from ladder.layout import build_ladder
-from ladder.media import MediaIndex
-from ladder.reference import Reference
-from ladder.rules import RuleSettings
+from ladder.draw.aliases import AliasMap
+from ladder.calls.grouping import Call, build_calls
+from ladder.capture.loader import Capture
+from ladder.check.call_check import CheckResult, check_call
+from ladder.draw.diagram import Ladder
+from ladder.draw.layout import build_ladder
+from ladder.media.binding import MediaIndex
+from ladder.check.references import Reference
+from ladder.check.rules import RuleSettings
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -26,7 +26,7 @@ for path in (ROOT, HERE):  # runnable from a plain checkout (installed or not), 
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from ladder.pcap_writer import FrameFactory, PcapWriter, TcpConnection  # noqa: E402
+from ladder.export.pcap_writer import FrameFactory, PcapWriter, TcpConnection  # noqa: E402
 from rfc3665_diagram import Diagram, MediaBar, parse_diagram  # noqa: E402
 from rfc3665_errata import apply_corrections  # noqa: E402
 from rfc3665_text import BuildError, Message, Section, parse_actors, parse_messages, slug  # noqa: E402

@@ -37,7 +37,7 @@ for path in (ROOT, HERE):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from ladder.pcap_writer import FrameFactory, PcapWriter, TcpConnection  # noqa: E402
+from ladder.export.pcap_writer import FrameFactory, PcapWriter, TcpConnection  # noqa: E402
 
 MESSAGES = HERE / "service-messages.txt"
 MS = 1_000_000

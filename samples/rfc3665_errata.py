@@ -1,8 +1,8 @@
 """Corrections of RFC 3665's known text errors (GitHub issues 3 and 5), applied to the
 messages as printed so that every sample is a conforming call.
 
-The checker stays strict: it reports these faults on the RFC's printed text (tests/test_rules.py)
-and on a sample with the fault put back (tests/test_check.py). The samples carry the corrected
+The checker stays strict: it reports these faults on the RFC's printed text (tests/unit/check/test_rules.py)
+and on a sample with the fault put back (tests/unit/check/test_check.py). The samples carry the corrected
 messages, each correction the smallest one that makes the message right, listed in the flow's
 ``notes`` and in samples/README.md.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 
-from ladder.pcap_writer import FrameFactory
+from ladder.export.pcap_writer import FrameFactory
 
 MS = 1_000_000
 RTP_PACKET_NS = 20 * MS

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SHARED = Path(os.environ.get("PCAPLADDER_SHARED", ROOT.parent / "shared"))
+TESTS = ROOT / "tests"
+
+# The tests live in rooms like the code (unit/<package>/, cli/, system/) and share helpers by
+# module name (``from test_sipframing import rfc3665_messages``): every test folder is importable.
+for _folder in sorted({path.parent for path in TESTS.rglob("test_*.py")}):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
+
+
+def pytest_collection_modifyitems(config, items):
+    """``system`` marks the tests that drive real peers (tshark, kamailio/SIPp, tmux, Chromium):
+    ``pytest -m "not system"`` is the quick run."""
+    system = TESTS / "system"
+    for item in items:
+        if system in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.system)
 
 
 def shared_path(relative: str = "") -> Path:

@@ -4,7 +4,7 @@
 ``check`` and ``streams --json`` on it, once with the compiled accelerator and once in pure
 Python (``PCAPLADDER_PURE_PYTHON=1``). It raises ``Finding`` when:
 
-* a command raised anything (``ladder.cli.main`` turns every documented error into exit code 2
+* a command raised anything (``ladder.cli.dispatch.main`` turns every documented error into exit code 2
   and one ``ladder: error:`` line; anything else is a traceback, so a bug), or printed
   "out of memory";
 * the two paths differ in exit code, stdout or stderr;
@@ -129,7 +129,7 @@ def mutate(data: bytes, rng: random.Random, seeds: list[bytes]) -> bytes:
 
 
 def _run(argv: list[str], pure: bool) -> tuple[int, str, str]:
-    from ladder.cli import main
+    from ladder.cli.dispatch import main
 
     if pure:
         os.environ["PCAPLADDER_PURE_PYTHON"] = "1"
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         cap = args.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     sys.path.append(str(ROOT))  # after PYTHONPATH: the sanitizer test puts its own build first
-    import ladder.rtp_streams
+    import ladder.media.streams
 
     accel = sys.modules.get("ladder._accel")
     print(f"fuzz: seed {args.seed}; accelerator {accel.__file__ if accel else 'not built'}", file=sys.stderr)

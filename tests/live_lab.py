@@ -1,5 +1,5 @@
 """A network namespace of our own with Kamailio and SIPp on its loopback, for the live tests
-(tests/test_live.py) and the live benchmark (bench/bench_live.py).
+(tests/system/test_live.py) and the live benchmark (bench/bench_live.py).
 
 Kamailio (tests/kamailio/kamailio.cfg) listens on 127.0.0.2:5060, the SIPp UAS on
 127.0.0.3:5070, the SIPp UAC calls from 127.0.0.1:5080. With ``hep_port`` Kamailio's siptrace

@@ -28,11 +28,11 @@ def test_decoders_import_neither_ladder_nor_tui():
 def test_ladder_never_imports_tui_or_textual():
     imported = _imported_modules("ladder")
     assert "textual" not in imported
-    # tui is reached only through a lazy import inside cmd_open (the TUI entry point).
+    # tui is reached only through a lazy import inside ladder/cli/open.py (the TUI entry point).
     offenders = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "ladder").rglob("*.py")
-        if path.name != "cmd_open.py" and "tui" in _imported_modules_of_file(path)
+        if path != ROOT / "ladder" / "cli" / "open.py" and "tui" in _imported_modules_of_file(path)
     ]
     assert offenders == []
 
@@ -67,5 +67,50 @@ print(json.dumps({{"loaded": loaded, "heavy": heavy}}))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     report = json.loads(result.stdout)
-    assert "ladder.cli" in report["loaded"]
+    assert "ladder.cli.dispatch" in report["loaded"]
     assert report["heavy"] == []
+
+
+# Inside ladder/, the rooms import one way too: each may import only the rooms before it
+# (and the base modules errors, textsafe and the _accel extension, which any room may use).
+ROOM_ORDER = ("media", "capture", "calls", "draw", "check", "call_filter", "analysis", "export", "archive", "live",
+              "cli", "__main__")
+BASE = {"errors", "textsafe", "_accel", "__version__"}
+
+
+def _room_imports() -> dict[str, set[str]]:
+    """room -> the rooms its modules import (``from ladder.check.rules import …`` names ``check``)."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "ladder").rglob("*.py"):
+        parts = path.relative_to(ROOT / "ladder").parts
+        room = parts[0] if len(parts) > 1 else path.stem
+        if room == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                bits = name.split(".")
+                if bits[0] == "ladder" and len(bits) > 1 and bits[1] != room:
+                    found.setdefault(room, set()).add(bits[1])
+    return found
+
+
+def test_every_module_of_ladder_is_in_a_room_of_the_order():
+    rooms = {p.name for p in (ROOT / "ladder").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    loose = {p.stem for p in (ROOT / "ladder").glob("*.py")} - {"__init__"}
+    assert rooms | loose <= set(ROOM_ORDER) | BASE, (rooms | loose) - set(ROOM_ORDER) - BASE
+
+
+def test_rooms_import_only_the_rooms_before_them():
+    rank = {room: i for i, room in enumerate(ROOM_ORDER)}
+    wrong = sorted(
+        (room, used)
+        for room, imported in _room_imports().items()
+        for used in imported
+        if used not in BASE and room not in BASE and rank[used] > rank[room]
+    )
+    assert wrong == [], wrong

@@ -146,7 +146,7 @@ def test_committed_samples_are_what_the_script_builds(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     built = sorted(p.name for p in tmp_path.iterdir())
-    committed = sorted(  # the other references' samples: tests/test_service_samples.py
+    committed = sorted(  # the other references' samples: tests/unit/check/test_service_samples.py
         p.name for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".json") and p.name.startswith("rfc3665")
     )
     assert built == committed
@@ -338,7 +338,7 @@ def test_printed_quirks_fixed_only_where_noted():
 
 
 # RFC 3665's text errors the samples correct (issues 3 and 5): §, F -> (line as printed, line
-# in the sample). The checker finds each one on the printed text (tests/test_check.py).
+# in the sample). The checker finds each one on the printed text (tests/unit/check/test_check.py).
 ERRATA_CORRECTED = {
     ("3.3", 8): (b"Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74b21",
                  b"Via: SIP/2.0/UDP ss1.atlanta.example.com:5060;branch=z9hG4bK230f2.1"),  # F6's top Via

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from ladder.diagram import Ladder
+from ladder.draw.diagram import Ladder
 from ladder.errors import CaptureError, UsageError
 from tui.call_list_screen import CallListScreen
 from tui.call_rows import CallRow, call_row
@@ -234,7 +234,7 @@ class LadderApp(App):
         deviations: list[Any] = []
         result = self.checks.get(keys[0]) if len(keys) == 1 else self.check_group(calls, ladder)
         if result is not None and not isinstance(result, CheckFailed):
-            from ladder.check import annotate_ladder
+            from ladder.check.call_check import annotate_ladder
 
             ladder = annotate_ladder(ladder, result)
             deviations = list(result.deviations)
@@ -246,7 +246,7 @@ class LadderApp(App):
         """Several calls drawn as one are checked as one (F-numbers of the shared ladder)."""
         if not self.check:
             return None
-        from ladder.reference import load_references
+        from ladder.check.references import load_references
 
         if self._references is None:
             self._references = load_references()
@@ -366,7 +366,7 @@ def run_app(args: Any) -> int:
     """Run the TUI for parsed ``ladder FILE`` arguments (``file``, ``engine``, ``tls_keylog``,
     ``alias``/``alias_file`` or a ready ``aliases`` map, ``no_media``, ``time``); returns the
     exit status."""
-    from ladder.aliases import build_aliases
+    from ladder.draw.aliases import build_aliases
 
     aliases = getattr(args, "aliases", None)
     if aliases is None:

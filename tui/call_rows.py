@@ -90,7 +90,7 @@ def _party(value: object) -> str:
 
 
 def call_row(call: Any, *, reference: str = "", deviations: int | None = None) -> CallRow:
-    """The row for one ``ladder.calls.Call``."""
+    """The row for one ``ladder.calls.grouping.Call``."""
     start = int(call.start_ns or 0)
     end = int(call.end_ns or start)
     call_ids = tuple(clean(c) for c in (getattr(call, "call_ids", None) or ()))

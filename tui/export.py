@@ -1,5 +1,5 @@
 """Writing what the user sees to a file: the text ladders, Mermaid, JSON, a pcap of the calls
-(``ladder.export_pcap``) and the HTML report (``ladder.render_html``).
+(``ladder.export.pcap_slice``) and the HTML report (``ladder.export.html_report``).
 
 A file that exists is never replaced unless the caller says ``overwrite`` (the save dialog asks
 first); every function returns the path it wrote so the app can name it in a notification.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ladder.diagram import Ladder
+from ladder.draw.diagram import Ladder
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +58,9 @@ def _write_text(path: Path, text: str, overwrite: bool) -> Path:
 
 def write_pcap(capture: Any, calls: list[Any], path: Path, all_calls: list[Any],
                overwrite: bool = False) -> tuple[Path, str]:
-    """The calls' SIP, RTP and RTCP frames copied from the capture (``ladder.export_pcap``).
+    """The calls' SIP, RTP and RTCP frames copied from the capture (``ladder.export.pcap_slice``).
     A capture of several link types is written as pcapng, and the name says so."""
-    from ladder.export_pcap import write_call_pcap
+    from ladder.export.pcap_slice import write_call_pcap
 
     if path.exists() and not overwrite:
         raise FileExistsError(17, "File exists", str(path))
@@ -80,19 +80,19 @@ def write_export(fmt: ExportFormat, path: Path, *, ladders: list[Ladder], captur
     if fmt.key == "pcap":
         return write_pcap(capture, calls, path, all_calls, overwrite)
     if fmt.key == "text":
-        from ladder.render_text import render_text
+        from ladder.draw.text import render_text
 
         text = "\n".join(render_text(ladder, time=time) for ladder in ladders)
     elif fmt.key == "mermaid":
-        from ladder.render_mermaid import render_mermaid
+        from ladder.draw.mermaid import render_mermaid
 
         text = "\n".join(render_mermaid(ladder) for ladder in ladders)
     elif fmt.key == "json":
-        from ladder.render_json import render_json
+        from ladder.draw.json_ladder import render_json
 
         text = render_json(ladders)
     else:
-        from ladder.render_html import render_html
+        from ladder.export.html_report import render_html
 
         text = render_html(capture, calls, all_calls=all_calls)
     return _write_text(path, text, overwrite), f"{fmt.label}, {count}"

@@ -1,6 +1,6 @@
 """``ladder INDEX``: the TUI on an archive index. The call list comes from the index (no
 capture is read to show it); opening a call reads back only its frames, from the files where
-they lie (``ladder.archive_slice``), and draws its ladder as ``ladder FILE`` would.
+they lie (``ladder.archive.slice``), and draws its ladder as ``ladder FILE`` would.
 
 The list holds the index's first ``MAX_ROWS`` calls in start order; ``ladder search`` narrows
 a bigger archive first (``ladder show INDEX ROW`` then draws one).
@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from ladder.diagram import Ladder
+from ladder.draw.diagram import Ladder
 from ladder.errors import CaptureError, UsageError
 from tui.app import LadderApp
 from tui.call_rows import CallRow
@@ -41,7 +41,7 @@ def index_rows(index: str, limit: int = MAX_ROWS) -> tuple[list[dict[str, Any]],
     """The first ``limit`` rows of the index and the summary of its files."""
     import pyarrow.parquet as pq
 
-    from ladder.archive_search import search
+    from ladder.archive.search import search
 
     rows = search(index, "", columns=ROW_COLUMNS, limit=limit)
     summary = IndexSummary()
@@ -101,11 +101,11 @@ class IndexApp(LadderApp):
     def _load(self, key: str) -> tuple[Any, Any, list]:
         """The call's capture (its frames read back from the archive), the call and the calls in it."""
         if key not in self.loaded_calls:
-            from ladder.archive_slice import rows_parts, write_slice
-            from ladder.calls import build_calls, find_call
-            from ladder.capture import load_capture
+            from ladder.archive.slice import rows_parts, write_slice
+            from ladder.calls.grouping import build_calls, find_call
+            from ladder.capture.loader import load_capture
 
-            from ladder.archive_search import find_rows
+            from ladder.archive.search import find_rows
 
             row = find_rows(self.path, [key])[0]
             capture = load_capture(write_slice(rows_parts([row]), self._slices), engine="dpkt")
@@ -117,10 +117,10 @@ class IndexApp(LadderApp):
         return self.loaded_calls[key]
 
     def build_view(self, keys: list[str], media: bool) -> tuple[Ladder, list[Any], list[Any]]:
-        from ladder.check import annotate_ladder, check_call
-        from ladder.layout import build_ladder
-        from ladder.reference import load_references
-        from ladder.rules import RuleSettings
+        from ladder.check.call_check import annotate_ladder, check_call
+        from ladder.draw.layout import build_ladder
+        from ladder.check.references import load_references
+        from ladder.check.rules import RuleSettings
 
         if len(keys) > 1:
             self.notify("One call at a time from an index: its first selected call is shown.", timeout=4,

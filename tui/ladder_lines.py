@@ -1,6 +1,6 @@
 """The text renderer's lines for a ladder, and which lines draw which arrow.
 
-The TUI never lays a ladder out itself: it takes the lines ``ladder.render_text`` produces (the
+The TUI never lays a ladder out itself: it takes the lines ``ladder.draw.text`` produces (the
 same text ``ladder show`` prints) together with the renderer's own record of the lines that draw
 each arrow of ``Ladder.arrows`` (``render_text_lines``), which the cursor moves between.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ladder.diagram import Ladder
-from ladder.render_text import render_text_lines
+from ladder.draw.diagram import Ladder
+from ladder.draw.text import render_text_lines
 from tui.safe_text import clean
 
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
-from ladder.diagram import MEDIA, Arrow, Ladder, arrow_label
+from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
 from tui.ladder_lines import ladder_lines
 from tui.ladder_view import DEVIATION_STYLE, MEDIA_STYLE, RETRANSMISSION_STYLE, LadderView
 from tui.panes import arrow_heading, fill_streams_table, stream_detail

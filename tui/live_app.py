@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 
-from ladder.live import LiveSession, LiveStatus
+from ladder.live.session import LiveSession, LiveStatus
 from tui.app import SWITCH_INTERVAL_S, LadderApp
 from tui.ladder_screen import LadderScreen
 from tui.ladder_view import LadderView
@@ -114,7 +114,7 @@ class LiveLadderApp(LadderApp):
 
 def run_live_app(session: LiveSession, args: Any) -> int:
     """Start the session, run the app until q / Ctrl+C, then stop the capture cleanly."""
-    from ladder.aliases import build_aliases
+    from ladder.draw.aliases import build_aliases
 
     aliases = build_aliases(getattr(args, "alias", None), None)
     session.start()

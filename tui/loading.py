@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from textual.message import Message
 
 from ladder.errors import CaptureError
-from ladder.progress import Progress
+from ladder.capture.progress import Progress
 
 if TYPE_CHECKING:
     from ladder.analysis import Analysis
@@ -140,7 +140,7 @@ class ProgressThrottle:
     def _post_calls_so_far(self, messages: list[Any]) -> None:
         from types import SimpleNamespace
 
-        from ladder.calls import build_calls
+        from ladder.calls.grouping import build_calls
 
         started = self._clock()
         calls = build_calls(SimpleNamespace(sip_messages=messages))
@@ -162,7 +162,7 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
                    check: bool = True) -> None:
     """Load ``path``, build its calls, check them; report everything by ``post``."""
     from ladder.analysis import analyse
-    from ladder.capture import load_capture
+    from ladder.capture.loader import load_capture
 
     throttle = ProgressThrottle(post, cancelled, capture_file_size(path))
     # Measured on a 230 MB capture: the collector's full passes over the growing heap find
@@ -204,8 +204,8 @@ def bind_streams(analysis: Analysis) -> MediaBound:
 
 def check_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], analysis: Analysis) -> None:
     """Deviations for every call, posted in batches so the list fills its column as it goes."""
-    from ladder.check import capture_settings
-    from ladder.reference import load_references
+    from ladder.check.call_check import capture_settings
+    from ladder.check.references import load_references
 
     references = load_references()
     settings = capture_settings(analysis.capture)

@@ -1,7 +1,7 @@
 """Tables and texts for the RTP streams, diagnostics and deviations panes, and the heading of
 a message (the detail pane and the raw view both start each message with it).
 
-They show what ``ladder.rtp_streams``, the capture's diagnostics and ``ladder.check`` computed;
+They show what ``ladder.media.streams``, the capture's diagnostics and ``ladder.check.call_check`` computed;
 nothing here recomputes a statistic.
 """
 
@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ladder.diagram import Arrow, Ladder, arrow_label
+from ladder.draw.diagram import Arrow, Ladder, arrow_label
 from tui.safe_text import clean, safe_rich_text
 
 STREAM_COLUMNS = (
@@ -32,7 +32,7 @@ def _number(value: Any, digits: int = 2) -> Text:
 
 
 def stream_figures(stream: Any, problems: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The figures of one ``ladder.rtp_streams.RtpStream`` that the panes show."""
+    """The figures of one ``ladder.media.streams.RtpStream`` that the panes show."""
     return {
         "ssrc": stream.ssrc_hex,
         "src": stream.src.address(),
@@ -50,8 +50,8 @@ def stream_figures(stream: Any, problems: tuple[str, ...] = ()) -> dict[str, Any
 
 
 def stream_mos(stream: Any) -> float | None:
-    """The E-model MOS estimate of ``ladder.mos`` (None for codecs it has no figures for)."""
-    from ladder.mos import stream_mos as _stream_mos
+    """The E-model MOS estimate of ``ladder.media.mos`` (None for codecs it has no figures for)."""
+    from ladder.media.mos import stream_mos as _stream_mos
 
     estimate = _stream_mos(stream)
     return None if estimate is None else float(estimate.mos)

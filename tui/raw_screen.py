@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from ladder.diagram import Ladder
+from ladder.draw.diagram import Ladder
 from tui.panes import arrow_heading
 from tui.sip_highlight import highlight_sip
 

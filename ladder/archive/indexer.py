@@ -28,9 +28,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from ladder.archive_merge import merge_fragments
-from ladder.archive_scan import file_hash, scan_file
-from ladder.archive_slice import CALLS_FILE, analyse_parts, is_index
+from ladder.archive.merge import merge_fragments
+from ladder.archive.scan import file_hash, scan_file
+from ladder.archive.slice import CALLS_FILE, analyse_parts, is_index
 from ladder.errors import CaptureError, UsageError
 
 FILES_FILE = "files.parquet"
@@ -196,7 +196,7 @@ def _safe_parts(parts: list[dict[str, Any]], call_ids: list[str], end_ns: int | 
 def _unreadable_row(parts: list[dict[str, Any]], call_ids: list[str]) -> dict[str, Any]:
     """What is known of a call whose frames could not be analysed again: its Call-IDs, when
     its packets begin and where they lie."""
-    from ladder.export_pcap import RTCP_SLACK_NS
+    from ladder.export.pcap_slice import RTCP_SLACK_NS
 
     start = min(p["selection"]["start_ns"] for p in parts) + RTCP_SLACK_NS
     return {"call_id": call_ids[0], "call_ids": call_ids, "start_ns": start, "outcome": "unreadable"}
@@ -292,7 +292,7 @@ def _write_index(output: str, rows: list[dict[str, Any]], records: list[dict[str
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ladder.archive_schema import CALL_SCHEMA, FILE_SCHEMA
+    from ladder.archive.schema import CALL_SCHEMA, FILE_SCHEMA
 
     rows.sort(key=lambda r: (r["start_ns"], r["call_id"], r["parts"][0]["path"] if r["parts"] else ""))
     for number, row in enumerate(rows, 1):

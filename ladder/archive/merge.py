@@ -4,7 +4,7 @@ whole archive, as if each directory (a rotated set, files in time order) were on
 - Fragments of one directory that share a Call-ID are one call (RFC 3261 §8.1.1.4 makes a
   Call-ID unique in space and time).
 - An RTP stream (4-tuple and SSRC) present in consecutive files of a directory is one stream;
-  it is bound to a call as ``ladder.media.bind_media`` binds it in one capture: to the call
+  it is bound to a call as ``ladder.media.binding.bind_media`` binds it in one capture: to the call
   whose SDP announced its address, the latest announcement before the stream started.
 - A call whose fragments and streams lie in one file, with the streams its file bound to it,
   keeps the row its worker made. Every other call's row is made again from its frames read back
@@ -17,9 +17,9 @@ import os
 from typing import Any
 
 from decoders.records import Endpoint
-from ladder.archive_slice import merge_selections
-from ladder.export_pcap import RTCP_SLACK_NS
-from ladder.media import SLACK_NS, SdpAnnouncement, _match
+from ladder.archive.slice import merge_selections
+from ladder.export.pcap_slice import RTCP_SLACK_NS
+from ladder.media.binding import SLACK_NS, SdpAnnouncement, _match
 
 
 class _Union:
@@ -57,10 +57,10 @@ def _groups(files: list[dict[str, Any]]) -> list[list[tuple[int, int]]]:
 
 
 def _link(files: list[dict[str, Any]], union: _Union) -> None:
-    """Fragments with different Call-IDs that ``ladder.legs`` would join in one capture: the
+    """Fragments with different Call-IDs that ``ladder.calls.legs`` would join in one capture: the
     same correlation header value or Session-ID, or a failed attempt retried by the same
     caller with the same From tag within RETRY_WINDOW_NS (RFC 3665 §3.4)."""
-    from ladder.legs import RETRY_WINDOW_NS
+    from ladder.calls.legs import RETRY_WINDOW_NS
 
     retries: list[tuple] = []
     for f, record in enumerate(files):

@@ -34,7 +34,7 @@ def file_hash(path: str) -> str:
 def _references() -> list:
     global _REFERENCES
     if _REFERENCES is None:
-        from ladder.reference import load_references
+        from ladder.check.references import load_references
 
         _REFERENCES = load_references()
     return _REFERENCES
@@ -61,7 +61,7 @@ def _answer_ns(call: Any) -> int | None:
 
 def _media_figures(call: Any, bindings: list | None) -> dict[str, float | None]:
     """Worst MOS and worst loss (%) per direction: ``fwd`` caller → callee, ``rev`` back."""
-    from ladder.mos import stream_mos
+    from ladder.media.mos import stream_mos
 
     figures: dict[str, float | None] = {"mos_fwd": None, "mos_rev": None, "loss_fwd": None, "loss_rev": None}
     for binding in bindings or ():
@@ -82,7 +82,7 @@ def _media_figures(call: Any, bindings: list | None) -> dict[str, float | None]:
 class _StreamsNear:
     """The capture as one call's check sees it: only the streams on ports its SDP announced.
 
-    ``ladder.media.bind_media`` considers no other stream for a call, so the results are the
+    ``ladder.media.binding.bind_media`` considers no other stream for a call, so the results are the
     same, but a capture of thousands of calls is not walked once per call (and per check
     step). One other stream is kept when none is near: "this capture has RTP" stays true."""
 
@@ -96,7 +96,7 @@ class _StreamsNear:
 
 def _views(capture: Any):
     """``call -> _StreamsNear`` for the calls of ``capture``."""
-    from ladder.media import sdp_announcements
+    from ladder.media.binding import sdp_announcements
 
     order = {id(s): i for i, s in enumerate(capture.streams)}
     by_port: dict[int, list] = {}
@@ -120,9 +120,9 @@ def call_record(call: Any, capture: Any, bindings: list | None, end_ns: int | No
     """The index row of one call (without its file parts), with the deviations that
     ``ladder check`` reports for it; ``end_ns`` is where the archive's capture of it ends.
     ``capture`` may be a ``_StreamsNear`` view."""
-    from ladder.check import check_call
-    from ladder.layout import build_ladder
-    from ladder.rules import RuleSettings
+    from ladder.check.call_check import check_call
+    from ladder.draw.layout import build_ladder
+    from ladder.check.rules import RuleSettings
 
     ladder = build_ladder(call, capture, media=True)  # as ``ladder check`` draws it
     result = check_call(call, capture, _references(), ladder=ladder, settings=RuleSettings(end_ns=end_ns))
@@ -163,7 +163,7 @@ def call_record(call: Any, capture: Any, bindings: list | None, end_ns: int | No
 
 def _selection(calls: list, capture: Any, all_calls: list, bindings: list | None) -> dict[str, Any]:
     """Where a call's packets lie in the file, as ``ladder export --pcap`` selects them."""
-    from ladder.export_pcap import select_frames
+    from ladder.export.pcap_slice import select_frames
 
     chosen = select_frames(calls, capture, all_calls=all_calls, bindings=bindings)
     return {
@@ -185,9 +185,9 @@ def stream_list(streams: list) -> list[list]:
 
 
 def media_facts(call: Any) -> dict[str, Any]:
-    """What binding RTP to the call needs (``ladder.media.bind_media``): its SDP announcements
+    """What binding RTP to the call needs (``ladder.media.binding.bind_media``): its SDP announcements
     ``[address, port, party_ip, ts_ns]`` and its first BYE."""
-    from ladder.media import sdp_announcements
+    from ladder.media.binding import sdp_announcements
 
     byes = [m.ts_ns for m in call.messages if m.is_request and m.method == "BYE"]
     return {"announced": [[a.address, a.port, a.party_ip, a.ts_ns] for a in sdp_announcements(call)],
@@ -196,9 +196,9 @@ def media_facts(call: Any) -> dict[str, Any]:
 
 def link_facts(call: Any) -> dict[str, Any]:
     """What joins the call to fragments with other Call-IDs in other files, by the rules of
-    ``ladder.legs``: correlation header values and Session-IDs (``header_links``), and the
+    ``ladder.calls.legs``: correlation header values and Session-IDs (``header_links``), and the
     caller's first hops (``retry_links``: a failed attempt retried with the same From tag)."""
-    from ladder.legs import CORRELATION_HEADERS, _session_ids
+    from ladder.calls.legs import CORRELATION_HEADERS, _session_ids
 
     keys: set[str] = set()
     for message in call.messages:
@@ -242,12 +242,12 @@ def analyse_capture(capture: Any, end_ns: int | None, *, defer: bool = False) ->
     """``{"row", "selection", "media", "links"}`` for every call of a loaded capture. With
     ``defer`` (one file of a ring), a call that may go on in another file gets only its
     Call-IDs and ``"deferred": True`` as its row."""
-    from ladder.calls import build_calls
+    from ladder.calls.grouping import build_calls
 
     calls = build_calls(capture)
     bindings = None
     if capture.streams:
-        from ladder.media import bind_media
+        from ladder.media.binding import bind_media
 
         bindings = bind_media(calls, capture.streams)
     near = _views(capture)
@@ -265,7 +265,7 @@ def analyse_capture(capture: Any, end_ns: int | None, *, defer: bool = False) ->
 def scan_file(path: str) -> dict[str, Any]:
     """Everything the index keeps about one file. A file that cannot be read at all gives
     ``status: "error"`` and the reason; one read in part keeps its calls and its warnings."""
-    from ladder.capture import load_capture
+    from ladder.capture.loader import load_capture
 
     stat = os.stat(path)
     result: dict[str, Any] = {

@@ -13,7 +13,7 @@ PART = pa.struct([
     ("path", pa.string()),          # the capture file
     ("first_frame", pa.int64()),    # the first and last of the call's frames in it (1-based)
     ("last_frame", pa.int64()),
-    ("selection", pa.string()),     # JSON: exactly which frames (ladder.archive_slice)
+    ("selection", pa.string()),     # JSON: exactly which frames (ladder.archive.slice)
 ])
 
 CALL_SCHEMA = pa.schema([

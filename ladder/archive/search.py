@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ladder.archive_slice import CALLS_FILE, is_index
+from ladder.archive.slice import CALLS_FILE, is_index
 from ladder.call_filter import FilterError, parse_terms, sql_literal, terms_sql
 from ladder.errors import UsageError
 

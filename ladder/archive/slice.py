@@ -3,7 +3,7 @@ file where they lie (in the archive's time order) and written as one small captu
 command then reads like any other. A call stitched from rotated files so becomes one capture
 and one ladder.
 
-A part is ``{"path": file, "selection": {...}}`` (``ladder.archive_scan._selection``): the SIP
+A part is ``{"path": file, "selection": {...}}`` (``ladder.archive.scan._selection``): the SIP
 frame numbers of the call in that file and its RTP/RTCP 4-tuples with frame ranges. Frames are
 walked only up to the last one a part needs.
 """
@@ -17,7 +17,7 @@ import tempfile
 from typing import Any, Callable
 
 from ladder.errors import CaptureError
-from ladder.ingest import CaptureReader
+from ladder.capture.reader import CaptureReader
 
 CALLS_FILE = "calls.parquet"
 
@@ -28,7 +28,7 @@ def is_index(path: str) -> bool:
 
 
 def _as_selection(selection: dict[str, Any]):
-    from ladder.export_pcap import _Selection
+    from ladder.export.pcap_slice import _Selection
 
     rtp: dict[tuple, list[tuple[int, int, int]]] = {}
     for src, sport, dst, dport, first, last, ssrc in selection["rtp"]:
@@ -56,8 +56,8 @@ def merge_selections(selections: list[dict[str, Any]]) -> dict[str, Any]:
 
 def read_parts(parts: list[dict[str, Any]]) -> list[tuple]:
     """The selected frames of every part, in part order then frame order, as the records
-    ``ladder.export_pcap._write_copied`` writes."""
-    from ladder.export_pcap import _classify
+    ``ladder.export.pcap_slice._write_copied`` writes."""
+    from ladder.export.pcap_slice import _classify
 
     records: list[tuple] = []
     for part in parts:
@@ -86,7 +86,7 @@ def read_parts(parts: list[dict[str, Any]]) -> list[tuple]:
 
 def write_slice(parts: list[dict[str, Any]], directory: str | None = None) -> str:
     """The parts' frames as one capture file in a new temporary file; the caller removes it."""
-    from ladder.export_pcap import _write_copied
+    from ladder.export.pcap_slice import _write_copied
 
     records = read_parts(parts)
     if not records:
@@ -100,8 +100,8 @@ def write_slice(parts: list[dict[str, Any]], directory: str | None = None) -> st
 def analyse_parts(parts: list[dict[str, Any]], call_ids: list[str], end_ns: int | None) -> dict[str, Any]:
     """The index row of a stitched call: its frames read back from every file and analysed as
     one capture, exactly as the unsplit capture would be."""
-    from ladder.archive_scan import analyse_capture
-    from ladder.capture import load_capture
+    from ladder.archive.scan import analyse_capture
+    from ladder.capture.loader import load_capture
 
     path = write_slice(parts)
     try:
@@ -135,7 +135,7 @@ def run_on_index(args, command: Callable[[Any], int]) -> int:
     """Run a capture command (``show``, ``export``) on calls of an index: ``args.file`` names the
     index, ``args.calls`` and ``args.call`` the calls (row numbers or Call-IDs). The command runs
     on a capture of just their frames, with ``--call`` set to their Call-IDs."""
-    from ladder.archive_search import find_rows
+    from ladder.archive.search import find_rows
     from ladder.errors import UsageError
 
     selectors = [*getattr(args, "calls", []), *getattr(args, "call", [])]

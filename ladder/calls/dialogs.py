@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ladder.transactions import TransactionSet
+from ladder.calls.transactions import TransactionSet
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage

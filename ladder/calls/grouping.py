@@ -2,7 +2,7 @@
 subscriptions, messages), each with its transactions, dialogs, legs and outcome.
 
 A group starts as one Call-ID. Call-ID groups of INVITE calls are then joined when a leg
-link says they are one call across a B2BUA or ALG (see ``ladder.legs``).
+link says they are one call across a B2BUA or ALG (see ``ladder.calls.legs``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
-from ladder.call_timings import CallTimings, call_timings
-from ladder.dialogs import Dialog, build_dialogs
-from ladder.duplicates import fold_duplicates
-from ladder.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
-from ladder.outcome import Outcome, call_outcome, request_outcome
-from ladder.transactions import TransactionSet, build_transactions
+from ladder.calls.timings import CallTimings, call_timings
+from ladder.calls.dialogs import Dialog, build_dialogs
+from ladder.calls.duplicates import fold_duplicates
+from ladder.calls.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
+from ladder.calls.outcome import Outcome, call_outcome, request_outcome
+from ladder.calls.transactions import TransactionSet, build_transactions
 from ladder.errors import UsageError
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class Call:
 
     @property
     def timings(self) -> CallTimings:
-        """Setup time, talk time (answer to BYE) and post-dial delay (``ladder.call_timings``)."""
+        """Setup time, talk time (answer to BYE) and post-dial delay (``ladder.calls.timings``)."""
         return call_timings(self)
 
     def is_retransmission(self, message: "SipMessage") -> bool:

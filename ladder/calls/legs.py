@@ -20,7 +20,7 @@ from decoders.sipuri import parse_name_addr, parse_uri
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
-    from ladder.transactions import TransactionSet
+    from ladder.calls.transactions import TransactionSet
 
 # A B2BUA relays an INVITE within this window after receiving one (sngrep and Homer use a
 # few seconds too); the closest candidate wins.

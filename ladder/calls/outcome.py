@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
-    from ladder.transactions import Transaction, TransactionSet
+    from ladder.calls.transactions import Transaction, TransactionSet
 
 SETUP = "setup"
 RINGING_NOW = "ringing"

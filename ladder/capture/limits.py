@@ -11,11 +11,11 @@ from dataclasses import dataclass, fields, replace
 
 from decoders.ipfragments import MAX_DATAGRAMS, MAX_PIECES
 from ladder.errors import UsageError
-from ladder.ingest import MAX_GZIP_RATIO
-from ladder.rtp_streams import MAX_STREAMS
+from ladder.capture.reader import MAX_GZIP_RATIO
+from ladder.media.streams import MAX_STREAMS
 
 # decoders.tcpstreams.MAX_CONNECTIONS (not imported: that module loads only for captures with
-# TCP; tests/test_robustness.py checks the two agree).
+# TCP; tests/unit/capture/test_robustness.py checks the two agree).
 MAX_CONNECTIONS = 100_000
 
 

@@ -1,7 +1,7 @@
 """``load_capture``: a whole capture file read into one ``Capture`` snapshot.
 
-The fast engine (``ladder.ingest`` + ``ladder.pipeline``) reads pcap / pcapng; the pyshark
-engine (``ladder.pyshark_engine``, tshark underneath) reads what it cannot and TLS with a key
+The fast engine (``ladder.capture.reader`` + ``ladder.capture.pipeline``) reads pcap / pcapng; the pyshark
+engine (``ladder.capture.pyshark_reader``, tshark underneath) reads what it cannot and TLS with a key
 log. ``CaptureError`` is raised only when nothing at all could be read; otherwise the snapshot
 holds whatever was read plus one-line file-level problems in ``errors``.
 """
@@ -16,11 +16,11 @@ from typing import Callable
 
 from decoders.records import Diagnostic
 from ladder.errors import CaptureError
-from ladder.ingest import CaptureReader, UnknownFormat
-from ladder.limits import Limits
-from ladder.pipeline import Pipeline
-from ladder.progress import Progress
-from ladder.sipindex import SipIndex
+from ladder.capture.reader import CaptureReader, UnknownFormat
+from ladder.capture.limits import Limits
+from ladder.capture.pipeline import Pipeline
+from ladder.capture.progress import Progress
+from ladder.capture.sipindex import SipIndex
 
 ENGINES = ("auto", "dpkt", "pyshark")
 PROGRESS_EVERY = 8192  # frames between two looks at the clock
@@ -71,7 +71,7 @@ def load_capture(
     messages: bool = True,
 ) -> Capture:
     """Read the capture at ``path`` (``-`` for stdin) with the chosen engine, within ``limits``
-    (``ladder.limits``; the defaults when None). ``messages=False`` keeps only
+    (``ladder.capture.limits``; the defaults when None). ``messages=False`` keeps only
     ``Capture.sip_index`` (compact records), not the parsed messages."""
     limits = limits or Limits()
     if engine not in ENGINES:
@@ -141,7 +141,7 @@ def _load_pyshark(
     path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str],
     bulk: _BulkLoad, limits: Limits, messages: bool = True,
 ) -> Capture:
-    from ladder.pyshark_engine import DecryptedSip, read_frames_pyshark
+    from ladder.capture.pyshark_reader import DecryptedSip, read_frames_pyshark
 
     pipeline = Pipeline(media=media, limits=limits, messages=messages)
     started = time.monotonic()

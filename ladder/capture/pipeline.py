@@ -47,10 +47,10 @@ from decoders.sdp import SdpSession
 from decoders.sip import looks_like_sip, parse_sip
 from decoders.sipscan import scan_sip
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
-from ladder.ingest import ACCELERATED
-from ladder.limits import Limits
-from ladder.rtp_streams import RtpStreamTable, udp_only_accelerator
-from ladder.sipindex import SipIndex
+from ladder.capture.reader import ACCELERATED
+from ladder.capture.limits import Limits
+from ladder.media.streams import RtpStreamTable, udp_only_accelerator
+from ladder.capture.sipindex import SipIndex
 
 IPPROTO_ICMP = 1
 IPPROTO_TCP = 6
@@ -155,7 +155,7 @@ class Pipeline:
 
     # -- the frame walk ----------------------------------------------------------------------
     def feed_frame(self, frame) -> None:
-        """``feed`` for a ``ladder.ingest.RawFrame`` (what the pyshark engine yields)."""
+        """``feed`` for a ``ladder.capture.reader.RawFrame`` (what the pyshark engine yields)."""
         self.feed(frame.number, frame.ts_ns, frame.linktype, frame.data, 0, frame.caplen, frame.origlen, frame.offset)
 
     def feed_decrypted(self, number: int, ts_ns: int, src: Endpoint, dst: Endpoint, payloads) -> None:
@@ -536,7 +536,7 @@ class Pipeline:
 
     # -- a live capture ----------------------------------------------------------------------
     def streams_so_far(self) -> list:
-        """The RTP streams as they stand while frames are still coming (``ladder.live``)."""
+        """The RTP streams as they stand while frames are still coming (``ladder.live.session``)."""
         return self._rtp.so_far() if self._rtp is not None and hasattr(self._rtp, "so_far") else []
 
     def forget(self, call_ids: set[str], before_ns: int | None) -> None:

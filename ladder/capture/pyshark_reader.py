@@ -5,7 +5,7 @@ Used with ``--engine pyshark``, automatically when the fast reader cannot read a
 decrypts the records with the key log (SSLKEYLOGFILE format), and the decrypted SIP comes back
 as ``DecryptedSip`` records in place of the encrypted frames that completed each message.
 
-It yields the same ``RawFrame`` records as ``ladder.ingest``, so the pipeline decodes every frame
+It yields the same ``RawFrame`` records as ``ladder.capture.reader``, so the pipeline decodes every frame
 itself: both engines give the same SIP messages. pyshark costs about 2 ms a frame, so this is
 for small odd files, not the 1 GB capture.
 """
@@ -23,7 +23,7 @@ from typing import Iterator
 
 from decoders.records import Endpoint
 from ladder.errors import CaptureError
-from ladder.ingest import RawFrame
+from ladder.capture.reader import RawFrame
 
 # tshark's first protocol in frame.protocols -> the pcap LINKTYPE the pipeline understands.
 # (tshark's own frame.encap_type numbers are Wireshark-internal, not LINKTYPE values.)

@@ -19,6 +19,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, NamedTuple
 
+from decoders.records import MAX_RECORD, MAX_TS_NS
 from ladder.errors import CaptureError
 
 try:  # pcapng interfaces the accelerator times; packets of later ones go to Python
@@ -27,14 +28,8 @@ except ImportError:  # not built: nothing is accelerated
     ACCELERATED_INTERFACES = 0
 
 CHUNK_SIZE = 1 << 20
-# A packet record longer than this is corrupt, not a jumbo frame (pcap's own cap is 256 KiB).
-MAX_RECORD = 256 * 1024
 # Non-packet pcapng blocks (name resolution, secrets, comments) may be larger, but not absurd.
 MAX_BLOCK = 16 * 1024 * 1024
-# Timestamps are kept in [0, MAX_TS_NS] (1970 to 2116): every later sum and difference of two
-# of them fits a signed 64-bit integer, which the compiled path relies on. Classic pcap's
-# 32-bit seconds never leave the range; a pcapng if_tsoffset or if_tsresol can.
-MAX_TS_NS = (1 << 62) - 1
 # Decompressed bytes per compressed byte beyond which a gzip capture is taken for a bomb
 # (real captures compress 2-20 times; zeros reach 1,000), checked once this much came out.
 MAX_GZIP_RATIO = 100
@@ -156,7 +151,7 @@ class CaptureReader:
     count, however often it occurs."""
 
     def __init__(self, path: str, stream: BinaryIO | None = None, *, max_gzip_ratio: int = MAX_GZIP_RATIO):
-        """``stream`` (a live capture's pipe, ``ladder.live_source``) is read instead of opening
+        """``stream`` (a live capture's pipe, ``ladder.live.source``) is read instead of opening
         ``path``, which then only names it; its ``read(n)`` may return fewer bytes than asked."""
         self.path = path
         self.label = "stdin" if path == "-" else path
@@ -273,7 +268,7 @@ class CaptureReader:
         frame's bytes are ``buf[off:off + caplen]``. Raises ``CaptureError`` only when the
         file is empty or no capture at all (``UnknownFormat`` for other capture formats).
 
-        With ``accelerator`` (``ladder.pipeline.Pipeline.accelerator()``), each run of frames
+        With ``accelerator`` (``ladder.capture.pipeline.Pipeline.accelerator()``), each run of frames
         it takes straight from the buffer is one record ``(last_ts_ns, ACCELERATED,
         AcceleratedRun(first_ts_ns, last_ts_ns, frames), 0, 0, 0, 0)`` instead."""
         if not self._fill(4):

@@ -2,7 +2,7 @@
 
 The call's ladder (``build_ladder``) gives the F-numbers and columns every renderer shows; the
 matcher aligns its SIP arrows with the best reference flow, the rules look at its messages, and
-media problems come from ``ladder.media`` as data. Findings the chosen reference itself
+media problems come from ``ladder.media.binding`` as data. Findings the chosen reference itself
 produces (``expect=`` in a ``.flow``, its retransmission steps) are set aside as expected.
 ``annotate_ladder`` marks the deviations on a copy of the ladder for every renderer.
 """
@@ -13,26 +13,26 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ladder.composition import compose
-from ladder.continuity import damage_note, find_breaks
-from ladder.deviations import CODES, INFO, WARNING, Deviation, at_least, deviation, worst
-from ladder.diagram import MEDIA, Ladder
+from ladder.check.composition import compose
+from ladder.capture.continuity import damage_note, find_breaks
+from ladder.check.deviations import CODES, INFO, WARNING, Deviation, at_least, deviation, worst
+from ladder.draw.diagram import MEDIA, Ladder
 from ladder.errors import UsageError
-from ladder.outcome import PARTIAL
-from ladder.matching import (
+from ladder.calls.outcome import PARTIAL
+from ladder.check.matching import (
     OUT_OF_ORDER,
     Match,
     Observed,
     alignment_deviations,
     force_match,
 )
-from ladder.reference import Reference
-from ladder.rules import RuleSettings, check_rules
+from ladder.check.references import Reference
+from ladder.check.rules import RuleSettings, check_rules
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
-    from ladder.calls import Call
-    from ladder.media import MediaIndex
+    from ladder.calls.grouping import Call
+    from ladder.media.binding import MediaIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class CheckResult:
 
 
 def message_facts(message: "SipMessage | None") -> frozenset[str]:
-    """The content conditions a ``.flow`` step can require (see ``ladder.reference``)."""
+    """The content conditions a ``.flow`` step can require (see ``ladder.check.references``)."""
     if message is None:
         return frozenset()
     facts: set[str] = set()
@@ -170,7 +170,7 @@ def check_call(
     streams are bound to this call alone, which costs a pass over every stream."""
     calls = call if isinstance(call, list) else [call]
     if ladder is None:
-        from ladder.layout import build_ladder
+        from ladder.draw.layout import build_ladder
 
         ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True, bindings=media)
     match = _matched(observed_steps(ladder), references, reference)
@@ -227,7 +227,7 @@ def check_call(
 
 def capture_settings(capture: Any, **kwargs: Any) -> RuleSettings:
     """The rules' settings for ``capture``: where it ends and where its clock breaks
-    (``ladder.continuity``). Made once per capture by callers that check many calls."""
+    (``ladder.capture.continuity``). Made once per capture by callers that check many calls."""
     messages = getattr(capture, "sip_messages", None) or []
     breaks = find_breaks(messages)
     return RuleSettings(end_ns=getattr(capture, "last_ts_ns", None), breaks=tuple(b.span for b in breaks),
@@ -330,12 +330,12 @@ MEDIA_CODES = (
 
 
 def media_deviations(calls: list["Call"], capture: Any, index: "MediaIndex | None" = None) -> list[Deviation]:
-    """``ladder.media``'s problems of the call's streams, as deviations: the media module
+    """``ladder.media.binding``'s problems of the call's streams, as deviations: the media module
     decides the facts (which stream belongs to the call, what its SDP said); a deviation keeps
     the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
     if not getattr(capture, "streams", None):
         return []  # a capture without any RTP (SIP only) says nothing about media
-    from ladder.media import MediaIndex, sdp_announcements
+    from ladder.media.binding import MediaIndex, sdp_announcements
 
     if index is None:
         index = MediaIndex.build(calls, capture.streams)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-from ladder.matching import (
+from ladder.check.matching import (
     MATCH,
     THRESHOLD,
     UNEXPECTED,
@@ -39,7 +39,7 @@ from ladder.matching import (
     is_partial,
     match_call,
 )
-from ladder.reference import Reference, episode_references
+from ladder.check.references import Reference, episode_references
 
 GOOD = 0.9  # a window of several transactions is taken over one when it scores this well
 MAX_WINDOW = 3

@@ -58,7 +58,7 @@ _CODES = (
     # --- RFC 3264 offer/answer ---
     Code("sdp-answer-mismatch", ERROR, "RFC 3264 §6", "an SDP answer whose m-lines or codecs do not fit the offer (info when it only adds codecs, which §6.1 allows)"),
     Code("sdp-version-not-incremented", WARNING, "RFC 3264 §8", "a changed SDP whose o= version was not incremented by one"),
-    # --- media (facts from ladder/media.py) ---
+    # --- media (facts from ladder/media/binding.py) ---
     Code("one-way-media", WARNING, "RFC 3550", "RTP flowed in one direction only"),
     Code("no-media", WARNING, "RFC 3550", "an established call without any RTP"),
     Code("media-address-mismatch", INFO, "RFC 4566 §5.7, §5.14", "RTP from another address than its sender's SDP (c= names where to send, not the source)"),

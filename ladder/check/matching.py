@@ -30,8 +30,8 @@ import itertools
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ladder.deviations import INFO, Deviation, deviation
-from ladder.reference import Reference, Step, reference_variants
+from ladder.check.deviations import INFO, Deviation, deviation
+from ladder.check.references import Reference, Step, reference_variants
 
 THRESHOLD = 0.6
 MAX_ASSIGNMENTS = 720

@@ -27,7 +27,7 @@ and content conditions ``sdp`` ``no-sdp`` ``contact`` ``no-contact`` ``auth`` ``
 may send that BYE, which RFC 3665 shows one way only.
 
 ``episode NAME F<a>-F<b>`` names an in-dialog part of the flow (RFC 5359 §2.1's re-INVITEs:
-``episode hold/resume F10-F21``) that ``ladder.composition`` may match on its own inside a
+``episode hold/resume F10-F21``) that ``ladder.check.composition`` may match on its own inside a
 longer call: the reference ``ID NAME`` (``rfc5359-2.1 hold/resume``).
 """
 
@@ -406,9 +406,9 @@ def read_flow_file(path: str | Path) -> list[Reference]:
 
 
 def builtin_references() -> list[Reference]:
-    """The flows shipped in ``ladder/references/``: RFC 3665's first (they win ties), then the
+    """The flows shipped in ``ladder/check/flows/``: RFC 3665's first (they win ties), then the
     others, each RFC in section order."""
-    folder = resources.files("ladder") / "references"
+    folder = resources.files(__package__) / "flows"
     flows: list[Reference] = []
     names = sorted((p.name for p in folder.iterdir() if p.name.endswith(".flow")), key=_section_key)
     for name in names:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ladder.continuity import continuous
-from ladder.deviations import INFO, WARNING, Deviation, deviation
+from ladder.capture.continuity import continuous
+from ladder.check.deviations import INFO, WARNING, Deviation, deviation
 from decoders.sipuri import split_outside_quotes
-from ladder.transactions import MAGIC_COOKIE, Transaction, TransactionSet, build_transactions
+from ladder.calls.transactions import MAGIC_COOKIE, Transaction, TransactionSet, build_transactions
 
 if TYPE_CHECKING:
     from decoders.sdp import SdpMedia, SdpSession
@@ -43,7 +43,7 @@ class RuleSettings:
     t2_ns: int = 4_000_000_000
     path_mtu: int | None = None
     end_ns: int | None = None
-    breaks: tuple[tuple[int, int], ...] = ()  # time ranges the capture does not cover (ladder.continuity)
+    breaks: tuple[tuple[int, int], ...] = ()  # time ranges the capture does not cover (ladder.capture.continuity)
     damaged: bool = False  # a damaged or fuzzed capture: nothing is concluded from silence
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import sys
 
-from ladder.capture import ENGINES, load_capture
-from ladder.limits import LIMITS, limit_warnings, parse_limits
+from ladder.capture.loader import ENGINES, load_capture
+from ladder.capture.limits import LIMITS, limit_warnings, parse_limits
 from ladder.textsafe import safe_text
 
 

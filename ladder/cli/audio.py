@@ -2,7 +2,7 @@
 
 Payloads are not kept in memory while loading, so the file is read a second time and the
 stream's datagrams picked out by address, ports and SSRC. The second pass is the same
-``ladder.pipeline`` frame walk as the first (every link layer, IP fragments, tunnels), with a
+``ladder.capture.pipeline`` frame walk as the first (every link layer, IP fragments, tunnels), with a
 ``PayloadCollector`` in place of the RTP statistics table, so it finds every packet the first
 pass counted (the command says how many it wrote against how many the stream had).
 """
@@ -13,12 +13,12 @@ import struct
 import sys
 
 from decoders.rtp import rtp_header_end
-from ladder.cli_arguments import load_capture_from_args
+from ladder.cli.arguments import load_capture_from_args
 from ladder.errors import UsageError
-from ladder.ingest import CaptureReader
-from ladder.pipeline import Pipeline
-from ladder.rtp_streams import RtpStream
-from ladder.wav import SAMPLE_RATE, TrackBuilder, mix, write_wav
+from ladder.capture.reader import CaptureReader
+from ladder.capture.pipeline import Pipeline
+from ladder.media.streams import RtpStream
+from ladder.export.wav import SAMPLE_RATE, TrackBuilder, mix, write_wav
 
 _TS_SSRC = struct.Struct("!II")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from ladder.calls import Call, build_calls
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.calls.grouping import Call, build_calls
+from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.textsafe import clip, json_text, safe_text
 
 

@@ -10,17 +10,17 @@ import argparse
 import os
 import sys
 
-from ladder.check import (
+from ladder.check.call_check import (
     CheckResult,
     annotate_ladder,
     capture_settings,
     verdict_line,
 )
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.continuity import Break, damage_note, find_breaks
-from ladder.deviations import CODES, parse_ignore
+from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.capture.continuity import Break, damage_note, find_breaks
+from ladder.check.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
-from ladder.reference import load_references
+from ladder.check.references import load_references
 from ladder.textsafe import json_text, safe_text
 
 
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
         epilog="Deviation codes: " + ", ".join(CODES),
     )
     add_capture_arguments(parser, optional=True)
-    from ladder.cmd_live import add_live_arguments
+    from ladder.cli.live import add_live_arguments
 
     add_live_arguments(parser)  # ladder check -d IFACE / -L udp:ADDR:PORT: deviations as calls end
     parser.add_argument(
@@ -77,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no reference flow {wanted!r} (known: {', '.join(r.id for r in references)})")
 
     from ladder.analysis import analyse
-    from ladder.calls import select_calls
+    from ladder.calls.grouping import select_calls
 
     media = not args.no_media
     if args.device or args.listen or not args.file:
         if args.file:
             raise UsageError("give a capture file or a live source (-d / -L), not both")
-        from ladder.cmd_live import check_live
+        from ladder.cli.live import check_live
 
         return check_live(args, references, wanted, ignore, media)
     capture = load_capture_from_args(args, media=media)
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                                 settings=settings)
         results.append(result)
         if not args.json:
-            from ladder.render_text import render_text
+            from ladder.draw.text import render_text
 
             if len(results) > 1:
                 out.write("\n")

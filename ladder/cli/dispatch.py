@@ -1,6 +1,6 @@
 """The ``ladder`` command: a thin dispatcher over one module per subcommand.
 
-Each subcommand lives in ``ladder/cmd_<name>.py`` and provides ``add_parser(subparsers)``
+Each subcommand lives in ``ladder/cli/<name>.py`` and provides ``add_parser(subparsers)``
 (which registers its arguments and sets ``func``). Only the subcommand being run is imported
 (every one for ``--help`` and usage errors): a command's start-up is part of its run time, and
 ``ladder stats`` has no use for the ladder, check and export modules. ``ladder FILE`` with no subcommand opens
@@ -42,7 +42,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         if only is None or name == only:
-            importlib.import_module(f"ladder.cmd_{name}").add_parser(subparsers)
+            importlib.import_module(f"ladder.cli.{name}").add_parser(subparsers)
     return parser
 
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    from ladder.cli_arguments import take_file_from_calls
+    from ladder.cli.arguments import take_file_from_calls
 
     missing = take_file_from_calls(args)
     if missing:

@@ -9,11 +9,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from ladder.aliases import AliasMap, add_alias_arguments, build_aliases
-from ladder.calls import Call, select_calls
-from ladder.cli_arguments import add_call_argument, add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.cmd_show import add_index_calls_argument
-from ladder.diagram import Ladder
+from ladder.draw.aliases import AliasMap, add_alias_arguments, build_aliases
+from ladder.calls.grouping import Call, select_calls
+from ladder.cli.arguments import add_call_argument, add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.cli.show import add_index_calls_argument
+from ladder.draw.diagram import Ladder
 from ladder.errors import UsageError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def _write(path: str, text: str) -> None:
 
 
 def run(args) -> int:
-    from ladder.archive_slice import is_index, run_on_index
+    from ladder.archive.slice import is_index, run_on_index
 
     if is_index(args.file):
         return run_on_index(args, run)
@@ -98,7 +98,7 @@ def run(args) -> int:
     shown_analysis: Analysis = analysis
     shown = chosen
     if args.anonymize or args.anonymize_key is not None:
-        from ladder.anonymize import Anonymizer, anonymize_capture
+        from ladder.export.anonymize import Anonymizer, anonymize_capture
 
         anonymizer = Anonymizer(args.anonymize_key)
         shown_analysis = analyse(anonymize_capture(capture, anonymizer), media=media)
@@ -121,7 +121,7 @@ def run(args) -> int:
     }
     for name, path in outputs:
         if name == "pcap":
-            from ladder.export_pcap import write_call_pcap
+            from ladder.export.pcap_slice import write_call_pcap
 
             result = write_call_pcap(capture, chosen, path, all_calls=analysis.calls,
                                      bindings=list(analysis.media_index.bindings) if media else None,
@@ -135,25 +135,25 @@ def run(args) -> int:
 
 
 def _render_text(ladders: Iterable[Ladder], time: bool) -> str:
-    from ladder.render_text import render_text
+    from ladder.draw.text import render_text
 
     return "\n".join(render_text(ladder, time=time) for ladder in ladders)
 
 
 def _render_mermaid(ladders: Iterable[Ladder]) -> str:
-    from ladder.render_mermaid import render_mermaid
+    from ladder.draw.mermaid import render_mermaid
 
     return "\n".join(render_mermaid(ladder) for ladder in ladders)
 
 
 def _render_json(ladders: list[Ladder]) -> str:
-    from ladder.render_json import render_json
+    from ladder.draw.json_ladder import render_json
 
     return render_json(ladders)
 
 
 def _render_html(analysis: "Analysis", calls: list[Call], check: bool, anonymized: bool, aliases: AliasMap) -> str:
-    from ladder.render_html import render_html
+    from ladder.export.html_report import render_html
 
     note = "Anonymised: addresses, users, numbers, host names, tags, Call-IDs and credentials are stand-ins." \
         if anonymized else ""

@@ -1,4 +1,4 @@
-"""``ladder index PATH… -o INDEX``: index an archive of captures (see ``ladder.archive_index``)."""
+"""``ladder index PATH… -o INDEX``: index an archive of captures (see ``ladder.archive.indexer``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ladder.archive_index import build_index, print_report
+    from ladder.archive.indexer import build_index, print_report
 
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")

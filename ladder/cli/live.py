@@ -17,7 +17,7 @@ import threading
 import time
 
 from ladder.errors import UsageError
-from ladder.live import DEFAULT_LIMIT, LiveSession, call_ended
+from ladder.live.session import DEFAULT_LIMIT, LiveSession, call_ended
 
 REFRESH_S = 0.5  # how often the calls are re-derived: new calls show within a second
 
@@ -65,16 +65,16 @@ def open_session(args, *, media: bool = True) -> LiveSession:
     if args.filter and not args.device:
         raise UsageError("-f BPF filters an interface capture (-d); a HEP collector takes what it is sent")
     if args.device:
-        from ladder.live_source import DumpcapSource
+        from ladder.live.source import DumpcapSource
 
         source = DumpcapSource(args.device, args.filter, buffer_mib=max(1, args.buffer_size))
     else:
-        from ladder.hep_collector import HepCollector
+        from ladder.live.hep_collector import HepCollector
 
         source = HepCollector(args.listen)
     writer = None
     if args.output:
-        from ladder.live_output import CaptureWriter, parse_ring
+        from ladder.live.output import CaptureWriter, parse_ring
 
         if args.ring:
             parse_ring(args.ring)  # a usage error before anything is opened
@@ -86,7 +86,7 @@ def run(args) -> int:
     media = not getattr(args, "no_media", False)
     session = open_session(args, media=media)
     if args.tui and sys.stdout.isatty() and sys.stdin.isatty():
-        from ladder.cmd_open import run_live_tui
+        from ladder.cli.open import run_live_tui
 
         return run_live_tui(session, args)
     return watch(session, args, Reporter(args, media))
@@ -122,8 +122,8 @@ class Reporter:
             self.seen.popitem(last=False)
         out = sys.stdout
         if self.check is not None:
-            from ladder.check import deviation_line
-            from ladder.cmd_check import summary_line
+            from ladder.check.call_check import deviation_line
+            from ladder.cli.check import summary_line
 
             result = self.check(call, capture)
             self.deviated = self.deviated or not result.conforms
@@ -137,7 +137,7 @@ class Reporter:
                 for item in result.deviations:
                     out.write("  " + safe_text(deviation_line(item)) + "\n")
             return
-        from ladder.cmd_calls import call_dict, format_start
+        from ladder.cli.calls import call_dict, format_start
 
         if self.json:
             record = {**call_dict(call), "ended": ended}
@@ -183,9 +183,9 @@ def watch(session: LiveSession, args, reporter: Reporter) -> int:
 
 def check_live(args, references, wanted: str, ignore, media: bool) -> int:
     """``ladder check -d IFACE`` / ``-L SPEC``: each call checked as it ends (exit 1 if any deviated)."""
-    from ladder.check import check_call
-    from ladder.layout import build_ladder
-    from ladder.rules import RuleSettings
+    from ladder.check.call_check import check_call
+    from ladder.draw.layout import build_ladder
+    from ladder.check.rules import RuleSettings
 
     if not args.device and not args.listen:
         raise UsageError("give a capture file, or a live source: -d IFACE or -L udp:ADDR:PORT")

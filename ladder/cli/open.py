@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from ladder.aliases import build_aliases
-from ladder.cmd_show import add_ladder_arguments, render_ladders
-from ladder.ingest import check_openable
+from ladder.draw.aliases import build_aliases
+from ladder.cli.show import add_ladder_arguments, render_ladders
+from ladder.capture.reader import check_openable
 
 
 def add_parser(subparsers) -> None:
@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     # The TUI reads keys from stdin, so both ends must be a terminal (``ladder F < /dev/null``
     # prints the ladders instead of starting an app nobody can drive).
-    from ladder.archive_slice import is_index
+    from ladder.archive.slice import is_index
 
     if sys.stdout.isatty() and sys.stdin.isatty():
         # Bad aliases and a missing file are one-line errors (status 2) before the screen is
@@ -37,8 +37,8 @@ def run(args) -> int:
 
         return run_app(args)
     if is_index(args.file):  # its call list, as 'ladder search INDEX' prints it
-        from ladder.archive_search import search
-        from ladder.cmd_search import format_rows
+        from ladder.archive.search import search
+        from ladder.cli.search import format_rows
 
         sys.stdout.write(format_rows(search(args.file, "")))
         return 0
@@ -46,7 +46,7 @@ def run(args) -> int:
 
 
 def run_live_tui(session, args) -> int:
-    """The TUI on a live capture (``ladder -d`` / ``ladder -L``, from ``ladder.cmd_live``): like
+    """The TUI on a live capture (``ladder -d`` / ``ladder -L``, from ``ladder.cli.live``): like
     ``ladder FILE``'s, the TUI is entered only from this module."""
     from tui.live_app import run_live_app
 

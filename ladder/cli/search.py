@@ -52,7 +52,7 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def run(args) -> int:
-    from ladder.archive_search import search
+    from ladder.archive.search import search
 
     query = " ".join(args.filter)
     if args.count:

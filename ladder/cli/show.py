@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from ladder.aliases import add_alias_arguments, build_aliases
+from ladder.draw.aliases import add_alias_arguments, build_aliases
 from ladder.analysis import analyse
-from ladder.calls import select_calls
-from ladder.cli_arguments import add_call_argument, add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.render_json import render_json
-from ladder.render_mermaid import render_mermaid
-from ladder.render_text import render_text
+from ladder.calls.grouping import select_calls
+from ladder.cli.arguments import add_call_argument, add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.draw.json_ladder import render_json
+from ladder.draw.mermaid import render_mermaid
+from ladder.draw.text import render_text
 
 FORMATS = ("text", "json", "mermaid")
 
@@ -70,7 +70,7 @@ def render_ladders(args, out=None) -> int:
 
 
 def run(args) -> int:
-    from ladder.archive_slice import is_index, run_on_index
+    from ladder.archive.slice import is_index, run_on_index
 
     if is_index(args.file):
         return run_on_index(args, render_ladders)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ladder.capture import Capture
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args
-from ladder.progress import terminal_meter
+from ladder.capture.loader import Capture
+from ladder.cli.arguments import add_capture_arguments, load_capture_from_args
+from ladder.capture.progress import terminal_meter
 from ladder.textsafe import clip, json_text, safe_lines, safe_text
 
 

@@ -4,9 +4,9 @@ the call each belongs to and its media problems."""
 from __future__ import annotations
 
 
-from ladder.cli_arguments import add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.errors import UsageError
-from ladder.rtp_streams import RtpStream
+from ladder.media.streams import RtpStream
 from ladder.textsafe import clip, json_text, safe_text
 
 
@@ -84,8 +84,8 @@ def stream_dict(stream: RtpStream, call: str | None, problems: list[str], mos) -
 def collect(capture, call_selector: str | None) -> list[dict]:
     """The streams as dicts, bound to calls, optionally only those of one call."""
     from ladder.analysis import analyse
-    from ladder.calls import find_call
-    from ladder.mos import stream_mos
+    from ladder.calls.grouping import find_call
+    from ladder.media.mos import stream_mos
 
     analysis = analyse(capture)
     calls = analysis.calls

@@ -52,7 +52,7 @@ class Arrow:
     both_ways: bool = False
     stream_keys: tuple[Any, ...] = ()
     marks: tuple[str, ...] = ()
-    copies: tuple[int, ...] = ()  # frames of capture copies folded into this message (ladder.duplicates)
+    copies: tuple[int, ...] = ()  # frames of capture copies folded into this message (ladder.calls.duplicates)
 
     @property
     def times_seen(self) -> int:
@@ -77,7 +77,7 @@ def arrow_label(arrow: Arrow, *, sdp: bool = False) -> str:
     if arrow.retransmission:
         text += f" {RETRANSMISSION}"
     if arrow.copies:
-        text += f" ×{arrow.times_seen}"  # capture copies, not retransmissions (ladder.duplicates)
+        text += f" ×{arrow.times_seen}"  # capture copies, not retransmissions (ladder.calls.duplicates)
     return text
 
 

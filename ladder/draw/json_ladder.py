@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ladder.diagram import MEDIA, Ladder
+from ladder.draw.diagram import MEDIA, Ladder
 from ladder.textsafe import json_text
 
 SCHEMA_VERSION = 1

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ladder.aliases import AliasMap
-from ladder.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, media_label
-from ladder.duplicates import copies_note
-from ladder.participants import build_columns
+from ladder.draw.aliases import AliasMap
+from ladder.draw.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, media_label
+from ladder.calls.duplicates import copies_note
+from ladder.draw.participants import build_columns
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
-    from ladder.calls import Call
-    from ladder.media import MediaBinding, MediaIndex
+    from ladder.calls.grouping import Call
+    from ladder.media.binding import MediaBinding, MediaIndex
 
 
 def message_label(message: "SipMessage") -> str:
@@ -34,7 +34,7 @@ def _order_key(message: "SipMessage") -> tuple[int, int]:
 
 def media_bars_for(call: "Call", capture: Any,
                    bindings: "MediaIndex | list[MediaBinding] | None" = None) -> tuple[list[Any], list[str]]:
-    """The media bars of a call from ``ladder.media`` (SDP ↔ RTP streams) and the call-level
+    """The media bars of a call from ``ladder.media.binding`` (SDP ↔ RTP streams) and the call-level
     media problems as notes (``no-media`` …); nothing when the capture holds no RTP at all
     (a SIP-only capture says nothing about media). ``bindings``: the capture's
     ``MediaIndex`` (``ladder.analysis``), made once for all calls so a stream on reused ports
@@ -42,7 +42,7 @@ def media_bars_for(call: "Call", capture: Any,
     streams = getattr(capture, "streams", None) or []
     if not streams:
         return [], []
-    from ladder import media  # imported here: the SIP-only paths never need it
+    from ladder.media import binding as media  # imported here: the SIP-only paths never need it
 
     if bindings is None:
         bindings = media.MediaIndex.build([call], streams)

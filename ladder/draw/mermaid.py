@@ -8,7 +8,7 @@ characters and Mermaid's special characters are written as its ``#code;`` entiti
 
 from __future__ import annotations
 
-from ladder.diagram import MEDIA, Ladder, arrow_label
+from ladder.draw.diagram import MEDIA, Ladder, arrow_label
 from ladder.textsafe import safe_text
 
 # Mermaid reads ';' and newlines as statement ends, '#' starts an entity, ':' splits the

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Iterable
 from decoders.records import Endpoint
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
-from ladder.aliases import AliasMap
-from ladder.diagram import Participant
+from ladder.draw.aliases import AliasMap
+from ladder.draw.diagram import Participant
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:

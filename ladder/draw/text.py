@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 
-from ladder.diagram import MEDIA, Arrow, Ladder, arrow_label
+from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
 from ladder.textsafe import clip, display_width, safe_text
 
 MIN_GAP = 17  # lifeline to lifeline, as in RFC 3665: 16 dashes between the bars

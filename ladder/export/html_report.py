@@ -6,7 +6,7 @@ Works offline: no external URL; plotly.js is embedded once; a Content-Security-P
 allows only our own nonce-carrying scripts, inline styles and data: images. Everything that
 came from the capture is escaped with ``html.escape``; the chart data sits in a
 ``<script type="application/json">`` block with ``</`` written ``<\\/`` and U+2028/2029
-escaped, and the page's script writes with ``textContent`` only (see ``ladder.html_assets``).
+escaped, and the page's script writes with ``textContent`` only (see ``ladder.export.html_assets``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ladder import html_assets
-from ladder.call_timings import CallTimings, call_timings
-from ladder.diagram import MEDIA, Ladder, arrow_label
+from ladder.export import html_assets
+from ladder.calls.timings import CallTimings, call_timings
+from ladder.draw.diagram import MEDIA, Ladder, arrow_label
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ CHAR_PX = 7.3  # monospace 12px, for sizing columns to their labels
 _NO_MARKUP = str.maketrans({"<": "\u2039", ">": "\u203a", "&": "+"})
 
 
-# A group's kind (ladder.calls) as a noun, singular and plural.
+# A group's kind (ladder.calls.grouping) as a noun, singular and plural.
 KIND_NOUNS = {"call": ("call", "calls"), "registration": ("registration", "registrations"),
               "options": ("OPTIONS exchange", "OPTIONS exchanges"),
               "subscription": ("subscription", "subscriptions"), "message": ("MESSAGE exchange", "MESSAGE exchanges"),
@@ -87,7 +87,7 @@ def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None
     bound once, checks); made here from ``all_calls`` when the caller has none."""
     if analysis is None:
         from ladder.analysis import Analysis
-        from ladder.media import MediaIndex
+        from ladder.media.binding import MediaIndex
 
         every = all_calls or calls
         streams = list(getattr(capture, "streams", None) or []) if media else []
@@ -95,7 +95,7 @@ def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None
     problems = analysis.media_index.stream_problem_codes()
     references = None
     if check:
-        from ladder.reference import load_references
+        from ladder.check.references import load_references
 
         references = load_references()
     reports = []
@@ -105,7 +105,7 @@ def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None
         deviations: tuple[Any, ...] = ()
         verdict = ""
         if references is not None:
-            from ladder.check import annotate_ladder, capture_settings, verdict_line
+            from ladder.check.call_check import annotate_ladder, capture_settings, verdict_line
 
             settings = settings or capture_settings(capture)
             result = analysis.check(call, references, ladder=ladder, settings=settings)
@@ -247,7 +247,7 @@ def _message_sections(ladder: Ladder, prefix: str) -> str:
 
 def _deviation_list(report: CallReport, prefix: str) -> str:
     if not report.deviations:
-        none = "no deviations" if report.verdict else "not checked (ladder.check is not installed)"
+        none = "no deviations" if report.verdict else "not checked (ladder.check.call_check is not installed)"
         return f'<p class="muted">{esc(report.verdict)}{"; " if report.verdict else ""}{none}</p>'
     items = []
     for item in report.deviations:
@@ -258,7 +258,7 @@ def _deviation_list(report: CallReport, prefix: str) -> str:
 
 
 def _stream_rows(report: CallReport) -> str:
-    from ladder.mos import stream_mos
+    from ladder.media.mos import stream_mos
 
     rows = []
     for stream, problems in report.streams:

@@ -26,8 +26,8 @@ from decoders.ip import parse_ip
 from decoders.linklayer import strip_ethernet, strip_link
 from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
 from ladder.errors import UsageError
-from ladder.ingest import CaptureReader
-from ladder.pcap_writer import LINKTYPE_ETHERNET, FrameFactory, PcapWriter, TcpConnection
+from ladder.capture.reader import CaptureReader
+from ladder.export.pcap_writer import LINKTYPE_ETHERNET, FrameFactory, PcapWriter, TcpConnection
 
 RTCP_SLACK_NS = 5_000_000_000  # RTCP reports trail the media; keep those a few seconds after it
 IPPROTO_UDP = 17
@@ -68,7 +68,7 @@ def _bound_streams(calls: list[Any], capture: Any, all_calls: list[Any] | None, 
     if not getattr(capture, "streams", None):
         return []
     if bindings is None:
-        from ladder.media import bind_media  # only when there is RTP to bind
+        from ladder.media.binding import bind_media  # only when there is RTP to bind
 
         bindings = bind_media(all_calls or calls, capture.streams)
     ids = {call.id for call in calls}
@@ -149,8 +149,8 @@ def _frames(path: str, engine: str):
     """(number, ts_ns, linktype, buf, off, caplen, origlen) of every frame, read again with the
     engine that loaded the capture (tshark for formats the fast reader does not know)."""
     if engine == "pyshark":
-        from ladder.ingest import RawFrame
-        from ladder.pyshark_engine import read_frames_pyshark
+        from ladder.capture.reader import RawFrame
+        from ladder.capture.pyshark_reader import read_frames_pyshark
 
         for number, frame in enumerate(read_frames_pyshark(path), 1):
             if isinstance(frame, RawFrame):
@@ -176,7 +176,7 @@ def write_call_pcap(capture: Any, calls: list[Any], path: str, *, all_calls: lis
 
     ``capture`` and ``calls`` are the original ones (frames are found by their numbers and
     addresses); with ``anonymizer`` (one that has learned the capture, see
-    ``ladder.anonymize.anonymize_capture``) the packets are rebuilt from the anonymised
+    ``ladder.export.anonymize.anonymize_capture``) the packets are rebuilt from the anonymised
     messages. ``bindings`` made once for all calls keep streams on reused ports apart."""
     source = capture.path
     if source == "-":

@@ -23,7 +23,7 @@ import struct
 import time
 
 from ladder.errors import CaptureError, UsageError
-from ladder.pcap_writer import LINKTYPE_RAW, IPPROTO_UDP, ipv4_packet, ipv6_packet, udp_datagram
+from ladder.export.pcap_writer import LINKTYPE_RAW, IPPROTO_UDP, ipv4_packet, ipv6_packet, udp_datagram
 
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux; Python does not name it everywhere
 RECEIVE_BUFFER = 8 * 1024 * 1024

@@ -1,6 +1,6 @@
 """A live capture: frames from an interface (dumpcap) or a HEP collector, fed to one pipeline.
 
-One thread reads the source and feeds ``ladder.pipeline.Pipeline`` (and ``-O``); anyone may
+One thread reads the source and feeds ``ladder.capture.pipeline.Pipeline`` (and ``-O``); anyone may
 take a ``snapshot()`` meanwhile: a ``Capture`` of what arrived so far and its calls, built from
 the messages as ``load_capture`` + ``build_calls`` would from a file of the same frames. A lock
 is held while the pipeline handles a frame and released while the source waits for the next,
@@ -8,7 +8,7 @@ so a snapshot never sees a frame half-handled.
 
 Bounded for a day-long run: at most ``limit`` calls are kept (sngrep's ``-l``); older ones are
 dropped with their messages and the media last seen before the oldest kept call, and counted.
-Each stream's statistics are constant-size (``ladder.rtp_streams``), so memory follows the
+Each stream's statistics are constant-size (``ladder.media.streams``), so memory follows the
 limit, not the duration.
 """
 
@@ -19,9 +19,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ladder.capture import Capture
+from ladder.capture.loader import Capture
 from ladder.errors import CaptureError
-from ladder.pipeline import Pipeline
+from ladder.capture.pipeline import Pipeline
 
 DEFAULT_LIMIT = 2000
 # A call that ended (final answer to its INVITE, BYE answered, or any other request answered)
@@ -153,7 +153,7 @@ class LiveSession:
     def snapshot(self) -> tuple[Capture, list, list]:
         """(capture so far, its calls, the calls dropped by ``limit`` just now): the calls
         numbered on from the ones dropped earlier."""
-        from ladder.calls import build_calls
+        from ladder.calls.grouping import build_calls
 
         with self._lock:
             capture = self._capture()

@@ -2,7 +2,7 @@
 
 ``dumpcap`` captures (it holds the privileges, the kernel buffer and the BPF filter) and writes
 pcapng into a private ring of files (``-b filesize:…``), which we follow as one stream (pcapng
-sections concatenate) and delete once read; ``ladder.ingest.CaptureReader`` walks it as it
+sections concatenate) and delete once read; ``ladder.capture.reader.CaptureReader`` walks it as it
 would a file. Not a pipe: dumpcap 4.0 writing to a pipe kept up with about 2,000 packets/s here
 (it sat idle while the kernel dropped the rest), to a file with 50,000 at 7 % of a core. Why
 dumpcap rather than our own sockets or a libpcap binding: docs/ARCHITECTURE.md, "Live capture".
@@ -27,7 +27,7 @@ import threading
 import time
 
 from ladder.errors import CaptureError
-from ladder.ingest import CaptureReader
+from ladder.capture.reader import CaptureReader
 
 START_TIMEOUT_S = 15.0
 RING_FILE_KB = 16_000  # dumpcap's -b filesize (kB): a file is read and deleted every 16 MB

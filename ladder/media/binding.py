@@ -28,7 +28,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from decoders.records import Endpoint
-from ladder.rtp_streams import RtpStream
+from ladder.media.streams import RtpStream
 
 SLACK_NS = 2_000_000_000
 BYE_GRACE_NS = 1_000_000_000

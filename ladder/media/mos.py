@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ladder.rtp_streams import JITTER_BUFFER_MS, RtpStream
+from ladder.media.streams import JITTER_BUFFER_MS, RtpStream
 
 R_DEFAULT = 93.2
 

@@ -41,7 +41,7 @@ not comfort noise nor right after it, timestamp not going back); telephone-event
 dynamic payload types without an rtpmap have no clock, so no jitter.
 
 Cost: a stream's state is of constant size (slots, a payload-type count per type, at most
-``MAX_DTMF_EVENTS`` digits, and a ``ladder.series.SeriesBuilder`` whose columns are allocated at
+``MAX_DTMF_EVENTS`` digits, and a ``ladder.media.series.SeriesBuilder`` whose columns are allocated at
 full size once), however many packets it has. Nearly every packet takes the fast path of
 ``feed_udp`` (the next sequence number, same payload type, no marker, timestamp moving forward,
 no wrap due): the same arithmetic as ``_analyse`` on the stream's slots, with the bookkeeping
@@ -74,8 +74,8 @@ from decoders.rtcp import (
     decode_rtcp,
 )
 from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
-from ladder.ingest import MAX_RECORD, MAX_TS_NS
-from ladder.series import Series, SeriesBuilder
+from decoders.records import MAX_RECORD, MAX_TS_NS
+from ladder.media.series import Series, SeriesBuilder
 
 CONFIRM_AFTER = 4
 SSRC_CHANGE_CONFIRM_AFTER = 2
@@ -174,7 +174,7 @@ class RtpStream:
     max_jitter_ms: float
     dtmf: tuple[DtmfDigit, ...]
     rtcp: RtcpSummary | None
-    series: Series = field(repr=False)  # a Sequence of ladder.series.SeriesPoint
+    series: Series = field(repr=False)  # a Sequence of ladder.media.series.SeriesPoint
     found_by: str  # "sdp", "heuristic" or "ssrc-change"
 
     @property

@@ -11,12 +11,12 @@ import pytest
 
 from captures_crafted import ethernet, ipv4, rtp, udp, write_pcap
 from conftest import ROOT
-from ladder import media as media_module
+from ladder.media import binding as media_module
 from ladder.analysis import analyse
-from ladder.capture import load_capture
-from ladder.cli import main
-from ladder.diagram import MEDIA
-from ladder.render_html import build_reports
+from ladder.capture.loader import load_capture
+from ladder.cli.dispatch import main
+from ladder.draw.diagram import MEDIA
+from ladder.export.html_report import build_reports
 
 A, B = "198.51.100.10", "198.51.100.20"
 T0 = 1_700_000_000_000_000_000

@@ -1,4 +1,4 @@
-"""``ladder audio`` and ladder.wav: G.711 to WAV, silence for loss, both directions mixed."""
+"""``ladder audio`` and ladder.export.wav: G.711 to WAV, silence for loss, both directions mixed."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import wave
 from captures_crafted import ethernet, gre, ipv4, ipv4_fragments, rtp, udp, write_pcap
 from conftest import shared_path
 from decoders.g711 import alaw_to_linear, ulaw_to_linear
-from ladder.cli import main
-from ladder.wav import TrackBuilder, mix
+from ladder.cli.dispatch import main
+from ladder.export.wav import TrackBuilder, mix
 
 
 def _read(path) -> tuple[wave.Wave_read, array.array]:

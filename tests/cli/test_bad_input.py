@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from captures_crafted import ethernet, ipv4, pcap_bytes, pcapng_bytes, sip_invite, udp, udp_sip_frame, write_pcap
-from ladder.capture import load_capture
+from ladder.capture.loader import load_capture
 from ladder.errors import CaptureError
 
 T0 = 1_600_000_000_000_000_000

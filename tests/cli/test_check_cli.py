@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import SAMPLES, shared_path
-from ladder.cli import main
+from ladder.cli.dispatch import main
 from test_check import as_printed
 
 SAMPLE_3_1 = str(next(SAMPLES.glob("rfc3665-3.1-*.pcap")))

@@ -96,8 +96,8 @@ def test_open_without_a_terminal_prints_the_text_ladders():
 def test_open_on_a_terminal_hands_over_to_the_tui(monkeypatch):
     import types
 
-    from ladder import cmd_open
-    from ladder.cli import build_parser
+    from ladder.cli import open as cmd_open
+    from ladder.cli.dispatch import build_parser
 
     seen = []
     fake = types.ModuleType("tui.app")

@@ -13,9 +13,9 @@ import pytest
 
 from captures_crafted import ethernet, ipv4, rtp, sip_invite, sip_response, udp, udp_sip_frame, write_pcap
 from conftest import shared_manifest, shared_path
-from ladder.capture import load_capture
-from ladder.cmd_stats import compute_stats, format_stats
-from ladder.progress import Progress, ProgressMeter
+from ladder.capture.loader import load_capture
+from ladder.cli.stats import compute_stats, format_stats
+from ladder.capture.progress import Progress, ProgressMeter
 
 # Captures where our (sip_messages, call_ids) differ from tshark's, and why. Each is checked
 # against the figures given here, so a change in either direction shows up.

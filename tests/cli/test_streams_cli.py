@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import shared_path
-from ladder.cli import main
+from ladder.cli.dispatch import main
 
 
 def _json(capsys, *args) -> dict:

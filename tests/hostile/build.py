@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from ladder.pcap_writer import FrameFactory, PcapWriter
+from ladder.export.pcap_writer import FrameFactory, PcapWriter
 
 HERE = Path(__file__).resolve().parent
 A = ("192.0.2.10", 5060, 40000)

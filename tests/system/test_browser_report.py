@@ -34,7 +34,7 @@ def _charts(driver) -> list[dict]:
 def test_one_call_report_is_small_draws_offline_and_charts_follow_the_table(driver, tmp_path):
     from selenium.webdriver.common.by import By
 
-    from ladder.capture import load_capture
+    from ladder.capture.loader import load_capture
 
     capture = load_capture(str(shared_path(HEPLIFY_RTP)))
     page = tmp_path / "call1.html"

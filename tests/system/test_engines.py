@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import SAMPLES, require_tool, shared_path
-from ladder.capture import load_capture
+from ladder.capture.loader import load_capture
 from tls_sip_peer import capture_tls_call
 
 # One capture for each way SIP reaches us: link layers, IPv6 fragments, tunnels, TCP, WebSocket,
@@ -118,7 +118,7 @@ def test_pyshark_engine_runs_in_a_worker_thread():
     path = str(shared_path("captures/heplify/sip_ipv4_tcp.pcap"))
     script = f"""
 import threading
-from ladder.capture import load_capture
+from ladder.capture.loader import load_capture
 found = []
 def load():
     capture = load_capture({path!r}, engine="pyshark")

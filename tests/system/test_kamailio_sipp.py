@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, require_tool
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.layout import build_ladder
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.draw.layout import build_ladder
 
 pytestmark = pytest.mark.slow
 
-HERE = Path(__file__).resolve().parent / "kamailio"
+HERE = Path(__file__).resolve().parents[1] / "kamailio"
 UAC_IP, PROXY_IP, UAS_IP = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 
 
@@ -136,7 +136,7 @@ def capture_file(tmp_path_factory) -> Path:
                  "-p", str(uac_port), "-m", "1", "-s", "bob", "-nostdin", "-timeout", "20s"],
                 cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=40, check=True,
             )  # fmt: skip
-            # Calls closer than ladder.legs.RELAY_WINDOW_NS through one node could pass for
+            # Calls closer than ladder.calls.legs.RELAY_WINDOW_NS through one node could pass for
             # B2BUA legs of each other; these are two separate calls.
             time.sleep(2.5)
         uas.wait(timeout=30)

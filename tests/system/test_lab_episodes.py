@@ -25,7 +25,7 @@ from test_kamailio_sipp import free_udp_port, kamailio_modules, start_sniffer, s
 
 pytestmark = pytest.mark.slow
 
-LAB = Path(__file__).resolve().parent / "lab"
+LAB = Path(__file__).resolve().parents[1] / "lab"
 UAC_IP, PROXY_IP, UAS_IP, UAS2_IP = "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
 # (name, UAC scenario, service, UAS scenario, second UAS scenario or None), in call order.
@@ -93,7 +93,7 @@ def report(tmp_path_factory) -> dict:
                 except subprocess.TimeoutExpired:
                     failures.append(f"{name}: a SIPp UAS did not finish")
                     stop(server)
-            time.sleep(2.5)  # more than ladder.legs' relay window: separate calls
+            time.sleep(2.5)  # more than ladder.calls.legs' relay window: separate calls
         time.sleep(0.3)
     finally:
         for process in reversed(started[1:]):

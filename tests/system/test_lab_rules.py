@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.check import capture_settings, check_call
-from ladder.layout import build_ladder
-from ladder.reference import load_references
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.check.call_check import capture_settings, check_call
+from ladder.draw.layout import build_ladder
+from ladder.check.references import load_references
 from test_kamailio_sipp import _unavailable, free_udp_port, stop, udp_bound, wait_until
 
 pytestmark = pytest.mark.slow
 
-HERE = Path(__file__).resolve().parent / "lab_rules"
+HERE = Path(__file__).resolve().parents[1] / "lab_rules"
 IP = "127.0.0.1"
 MIRROR_DELAY = 0.0002  # the second port of a mirror delivers the same frame 0.2 ms later
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLES, require_tool
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.ingest import CaptureReader
-from ladder.layout import build_ladder
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.capture.reader import CaptureReader
+from ladder.draw.layout import build_ladder
+from ladder.draw.text import render_text
 from live_lab import HEP_PORT, SIP_FILTER, Lab, LabUnavailable, stop
 from test_kamailio_sipp import wait_until
 
@@ -99,7 +99,7 @@ def watched(tmp_path_factory):
         lab.start_proxy()
         uas = lab.start_uas("-m", "2")
         lab.call("uac.xml")
-        time.sleep(2.5)  # calls further apart than ladder.legs.RELAY_WINDOW_NS
+        time.sleep(2.5)  # calls further apart than ladder.calls.legs.RELAY_WINDOW_NS
         lab.call("uac-no-ack.xml")
         uas.wait(timeout=30)
         # The clean call is reported while the capture still runs, a couple of seconds after its
@@ -213,7 +213,7 @@ def test_tui_grows_as_calls_arrive(tmp_path):
         wait_screen("interface lo: 0 packets", 30)
         lab.start_proxy()
         (tmp_path / "silence.ulaw").write_bytes(b"\xff" * 8000)  # SIPp's rtp_stream loops it
-        kamailio = Path(__file__).parent / "kamailio"
+        kamailio = Path(__file__).resolve().parents[1] / "kamailio"
         lab.start_uas("-m", "1", "-mp", "30000", scenario=kamailio / "uas-rtp.xml")
         # One call held 8 s with RTP both ways: it grows (media, then BYE) while we look.
         caller = lab.popen("sipp", "127.0.0.2:5060", "-sf", str(kamailio / "uac-rtp.xml"), "-i", "127.0.0.1",
@@ -334,8 +334,8 @@ FLOWS = ["rfc3665-2.5-unsuccessful-registration.pcap", "rfc3665-3.1-successful-s
 
 
 def test_limit_keeps_the_newest_calls_and_counts_the_rest(tmp_path):
-    from ladder.live import LiveSession
-    from ladder.live_output import CaptureWriter
+    from ladder.live.session import LiveSession
+    from ladder.live.output import CaptureWriter
 
     paths = [SAMPLES / name for name in FLOWS]
     session = LiveSession(ReplaySource(paths), limit=1, writer=CaptureWriter(str(tmp_path / "all.pcapng")))
@@ -355,7 +355,7 @@ def test_limit_keeps_the_newest_calls_and_counts_the_rest(tmp_path):
 
 
 def test_ring_rotates_complete_files_and_keeps_the_newest(tmp_path):
-    from ladder.live_output import CaptureWriter, parse_ring
+    from ladder.live.output import CaptureWriter, parse_ring
 
     assert parse_ring("10x100M") == (10, 100_000_000, None)
     assert parse_ring("24x1h") == (24, None, 3600)
@@ -392,9 +392,9 @@ def _hep3(message: bytes, src: tuple[str, int], dst: tuple[str, int], ts_ns: int
 
 
 def test_hep_over_tcp_rebuilds_the_ladder_of_the_sip_it_carried(tmp_path):
-    from ladder.hep_collector import HepCollector
-    from ladder.live import LiveSession
-    from ladder.live_output import CaptureWriter
+    from ladder.live.hep_collector import HepCollector
+    from ladder.live.session import LiveSession
+    from ladder.live.output import CaptureWriter
 
     sample = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"
     original = load_capture(str(sample))

@@ -185,8 +185,8 @@ def sngrep_list(tmux: str, capture) -> list[list[str]]:
 ])
 def test_source_destination_and_state_are_sngreps(sample):
     """sngrep itself is the oracle: its Source, Destination and Call State for each sample."""
-    from ladder.calls import build_calls
-    from ladder.capture import load_capture
+    from ladder.calls.grouping import build_calls
+    from ladder.capture.loader import load_capture
     from tui.call_rows import call_row
 
     expected = sngrep_list(require_tool("tmux"), SAMPLES / sample)

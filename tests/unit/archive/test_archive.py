@@ -13,13 +13,13 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import pytest
 
-from ladder.archive_index import build_index
-from ladder.archive_scan import analyse_capture
-from ladder.archive_search import search
-from ladder.calls import build_calls
+from ladder.archive.indexer import build_index
+from ladder.archive.scan import analyse_capture
+from ladder.archive.search import search
+from ladder.calls.grouping import build_calls
 from ladder.call_filter import FilterError, parse_terms, term_predicate
-from ladder.capture import load_capture
-from ladder.cli import main
+from ladder.capture.loader import load_capture
+from ladder.cli.dispatch import main
 from tests.archive_captures import rtp_capture, split_capture
 from tests.conftest import SAMPLES, shared_path
 
@@ -223,7 +223,7 @@ def test_real_corpus_captures_stitched(tmp_path, capsys):
 
 
 def test_a_failure_on_one_file_or_call_loses_nothing_else(archive, tmp_path, monkeypatch):
-    from ladder import archive_index
+    from ladder.archive import indexer as archive_index
 
     real_scan = archive_index.scan_file
     broken = sorted((archive.ring / "proxy-failure").iterdir())[3]

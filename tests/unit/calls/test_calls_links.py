@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from test_calls_rfc3665 import T0_NS, rfc3665_messages
 from decoders.sip import parse_sip
-from ladder.calls import build_calls
+from ladder.calls.grouping import build_calls
 
 PROXY2, BOB = "192.0.2.222", "192.0.2.201"
 
@@ -50,7 +50,7 @@ def test_b2bua_with_two_addresses_is_joined_by_the_parties():
     """A real SBC capture: the INVITE arrives at the public address 81.90.179.5 and leaves the
     private 10.10.1.20 3 ms later, to the same number with a routing prefix (9997…)."""
     from conftest import shared_path
-    from ladder.capture import load_capture
+    from ladder.capture.loader import load_capture
 
     path = shared_path("captures/wireshark-wiki/filenameGRE199---fax-iz-InLife-G711---OK!!!.cap")
     calls = build_calls(load_capture(str(path), media=False))
@@ -64,7 +64,7 @@ def test_b2bua_with_two_addresses_is_joined_by_the_parties():
 
 
 def test_numbers_match_up_to_a_routing_prefix_but_short_extensions_do_not():
-    from ladder.legs import _same_party
+    from ladder.calls.legs import _same_party
 
     assert _same_party("9997355692074651", "355692074651")
     assert _same_party("alice", "alice")

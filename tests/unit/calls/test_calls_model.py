@@ -9,12 +9,12 @@ import pytest
 from test_calls_rfc3665 import T0_NS, rfc3665_messages
 from decoders.records import Endpoint
 from decoders.sip import parse_sip
-from ladder.aliases import build_aliases, parse_alias
+from ladder.draw.aliases import build_aliases, parse_alias
 from conftest import SAMPLES
-from ladder.calls import build_calls
-from ladder.capture import load_capture
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
 from ladder.errors import UsageError
-from ladder.layout import build_ladder
+from ladder.draw.layout import build_ladder
 
 
 def capture_of(messages):
@@ -131,9 +131,9 @@ def test_equal_tags_on_both_sides_do_not_merge_two_talking_nodes():
 @pytest.mark.parametrize("header", [b"Via", b"Call-ID", b"CSeq", b"From", b"To", b"Contact"])
 def test_messages_missing_a_mandatory_header_still_draw(header):
     """Broken captures lack headers RFC 3261 §8.1.1 requires: the model degrades, never raises."""
-    from ladder.render_json import render_json
-    from ladder.render_mermaid import render_mermaid
-    from ladder.render_text import render_text
+    from ladder.draw.json_ladder import render_json
+    from ladder.draw.mermaid import render_mermaid
+    from ladder.draw.text import render_text
 
     out = []
     for index, message in enumerate(rfc3665_messages("3.2")):

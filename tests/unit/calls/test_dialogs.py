@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from test_calls_rfc3665 import rfc3665_messages
-from ladder.dialogs import CONFIRMED, TERMINATED, build_dialogs
-from ladder.transactions import build_transactions
+from ladder.calls.dialogs import CONFIRMED, TERMINATED, build_dialogs
+from ladder.calls.transactions import build_transactions
 
 
 def dialogs_of(messages):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from test_calls_rfc3665 import rfc3665_messages
-from ladder.transactions import build_transactions
+from ladder.calls.transactions import build_transactions
 
 
 def test_each_proxy_hop_is_its_own_transaction():

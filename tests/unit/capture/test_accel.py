@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ladder import rtp_streams
+from ladder.media import streams as rtp_streams
 from ladder.errors import CaptureError
-from ladder.ingest import CaptureReader
-from ladder.pipeline import Pipeline
-from ladder.rtp_streams import RtpStreamTable
+from ladder.capture.reader import CaptureReader
+from ladder.capture.pipeline import Pipeline
+from ladder.media.streams import RtpStreamTable
 from tests.captures_crafted import (
     ethernet,
     ipv4,

@@ -31,14 +31,14 @@ def test_mutants(index, rng):
 def test_the_harness_catches_what_it_must(monkeypatch):
     """A harness that cannot fail proves nothing: a leaked escape and a C/Python difference
     are both findings."""
-    import ladder.cmd_stats
+    import ladder.cli.stats
 
-    real = ladder.cmd_stats.format_stats
-    monkeypatch.setattr(ladder.cmd_stats, "safe_lines", lambda text: text)
-    monkeypatch.setattr(ladder.cmd_stats, "format_stats", lambda stats: real(stats) + "\x1b[2J")
+    real = ladder.cli.stats.format_stats
+    monkeypatch.setattr(ladder.cli.stats, "safe_lines", lambda text: text)
+    monkeypatch.setattr(ladder.cli.stats, "format_stats", lambda stats: real(stats) + "\x1b[2J")
     with pytest.raises(fuzz_harness.Finding, match="carries"):
         fuzz_harness.check_input(SEEDS[0])
-    monkeypatch.setattr(ladder.cmd_stats, "format_stats",
+    monkeypatch.setattr(ladder.cli.stats, "format_stats",
                         lambda stats: real(stats) + ("pure" if fuzz_harness.os.environ.get("PCAPLADDER_PURE_PYTHON") else ""))
     with pytest.raises(fuzz_harness.Finding, match="differ"):
         fuzz_harness.check_input(SEEDS[0])

@@ -1,4 +1,4 @@
-"""ladder.ingest: pcap in both byte orders and resolutions, pcapng with several interfaces,
+"""ladder.capture.reader: pcap in both byte orders and resolutions, pcapng with several interfaces,
 gzip, stdin, and the frames' numbers, times, offsets and lengths."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from captures_crafted import (
     ethernet, ipv4, pcap_bytes, pcapng_bytes, sip_invite, sip_response, sll, udp, udp_sip_frame, write_pcap,
 )
 from conftest import shared_manifest, shared_path
-from ladder.capture import load_capture
-from ladder.ingest import CaptureReader, RawFrame, read_frames
+from ladder.capture.loader import load_capture
+from ladder.capture.reader import CaptureReader, RawFrame, read_frames
 
 T0 = 1_700_000_000_123_456_789  # ns; its microsecond form loses the last three digits
 
@@ -100,7 +100,7 @@ def test_stdin_through_the_cli(tmp_path):
 
 def test_chunk_boundaries_do_not_lose_frames(tmp_path, monkeypatch):
     # Tiny chunks force every record to straddle a refill.
-    import ladder.ingest as ingest
+    import ladder.capture.reader as ingest
 
     monkeypatch.setattr(ingest, "CHUNK_SIZE", 7)
     packets = [(T0 + i, udp_sip_frame(sip_invite(call_id=f"c{i}"))) for i in range(20)]

@@ -1,14 +1,14 @@
-"""ladder.pipeline: HEP, SCTP, TCP and WebSocket SIP on real captures, the Ethernet/IPv4/UDP fast
+"""ladder.capture.pipeline: HEP, SCTP, TCP and WebSocket SIP on real captures, the Ethernet/IPv4/UDP fast
 path against the general path, and the bounds on kept diagnostics."""
 
 from __future__ import annotations
 
 from captures_crafted import ethernet, ipv4, rtp, sll, sll2, udp, write_pcap
 from conftest import shared_path
-from ladder.capture import load_capture
-from ladder.ingest import read_frames
-from ladder.pipeline import MAX_EXAMPLES_PER_REASON, Pipeline
-from ladder.rtp_streams import RtpStreamTable
+from ladder.capture.loader import load_capture
+from ladder.capture.reader import read_frames
+from ladder.capture.pipeline import MAX_EXAMPLES_PER_REASON, Pipeline
+from ladder.media.streams import RtpStreamTable
 
 
 def test_sip_inside_hep_takes_heps_addresses_and_time():

@@ -19,10 +19,12 @@ from captures_crafted import ethernet, ipv4, pcap_bytes, pcapng_bytes, rtp, sip_
 from decoders import tcpstreams
 from decoders.ipfragments import FragmentReassembler
 from decoders.records import FrameRef
-from ladder import ingest, limits, rtp_streams
-from ladder.cli import main
+from ladder.capture import reader as ingest
+from ladder.capture import limits
+from ladder.media import streams as rtp_streams
+from ladder.cli.dispatch import main
 
-REPRO = Path(__file__).parent / "repro"
+REPRO = Path(__file__).resolve().parents[2] / "repro"
 T0 = 1_700_000_000 * 10**9
 # What must never reach a terminal: C0 but newline, DEL, C1, bidi controls, line separators.
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -113,7 +115,7 @@ def test_many_interfaces_configure_the_accelerator_a_bounded_number_of_times(tmp
     frame = udp_sip_frame(sip_invite())
     path = tmp_path / "ifaces.pcapng"
     path.write_bytes(pcapng_bytes([(1, None)] * n, [(i % 2 and n - 1, T0 + i * 1000, frame) for i in range(10)]))
-    from ladder.pipeline import Pipeline
+    from ladder.capture.pipeline import Pipeline
 
     pipeline = Pipeline()
     accelerator = CountingAccelerator(pipeline.accelerator())
@@ -223,12 +225,12 @@ def test_rtp_streams_beyond_the_limit_are_counted_not_kept(tmp_path, capsys, mon
 
 
 def test_memory_error_is_one_line(capsys, monkeypatch):
-    import ladder.cmd_stats
+    import ladder.cli.stats
 
     def exhausted(args):
         raise MemoryError
 
-    monkeypatch.setattr(ladder.cmd_stats, "run", exhausted)
+    monkeypatch.setattr(ladder.cli.stats, "run", exhausted)
     assert main(["stats", str(REPRO / "check_callid_escape.pcap")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ladder: error: out of memory") and err.count("\n") == 1
@@ -297,7 +299,7 @@ def test_accelerator_takes_its_constants_from_python_and_refuses_unsafe_ones():
 
 def test_accelerated_runs_are_explicit_records(tmp_path):
     pytest.importorskip("ladder._accel")
-    from ladder.pipeline import Pipeline
+    from ladder.capture.pipeline import Pipeline
 
     path = tmp_path / "stream.pcap"
     path.write_bytes(pcap_bytes([(T0 + i * 20_000_000, rtp_frame(i, 0xABC)) for i in range(400)]))

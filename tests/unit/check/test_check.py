@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.check import MEDIA_CODES, annotate_ladder, check_call
-from ladder.ingest import read_frames
-from ladder.layout import build_ladder
-from ladder.pcap_writer import FrameFactory, PcapWriter
-from ladder.reference import load_references
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.check.call_check import MEDIA_CODES, annotate_ladder, check_call
+from ladder.capture.reader import read_frames
+from ladder.draw.layout import build_ladder
+from ladder.export.pcap_writer import FrameFactory, PcapWriter
+from ladder.check.references import load_references
+from ladder.draw.text import render_text
 
 REFS = load_references()
 MS = 1_000_000
@@ -56,7 +56,7 @@ def check_file(path: Path, **kwargs):
 
 
 def signalling(result) -> list:
-    """The deviations about SIP; media ones are ``ladder.media``'s facts, tested there and
+    """The deviations about SIP; media ones are ``ladder.media.binding``'s facts, tested there and
     passed through here (``test_media_problems_pass_through``)."""
     return [d for d in result.deviations if d.code not in MEDIA_CODES]
 
@@ -210,7 +210,7 @@ def test_each_rfc_erratum_put_back_is_found(tmp_path, section, f, findings):
 @pytest.mark.parametrize("section", ["3.3", "3.7", "3.8"])
 def test_the_rfc_text_as_printed_gives_exactly_its_errata(tmp_path, section):
     """All of a flow's corrections undone at once: what the rules find on the RFC's own text
-    (tests/test_rules.py), the 200s to CANCEL reported together."""
+    (tests/unit/check/test_rules.py), the 200s to CANCEL reported together."""
     result, _, _ = check_file(as_printed(tmp_path, section))
     assert {(d.code, d.f) for d in result.deviations} == {
         "3.3": {("missing-ack", (7,))},
@@ -299,7 +299,7 @@ def test_retransmissions_at_wrong_intervals(tmp_path):
 
 
 def test_media_problems_pass_through_with_their_streams():
-    from ladder.media import call_media_problems
+    from ladder.media.binding import call_media_problems
 
     result, capture, calls = check_file(sample("3.5"))
     media = [d for d in result.deviations if d.code in MEDIA_CODES]
@@ -331,7 +331,7 @@ def test_sdp_answer_without_the_offered_codec(tmp_path):
 
 def test_docs_list_every_code_and_every_reference():
     from conftest import ROOT
-    from ladder.deviations import CODES
+    from ladder.check.deviations import CODES
 
     text = (ROOT / "docs" / "CHECK.md").read_text(encoding="utf-8")
     table = {line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")}

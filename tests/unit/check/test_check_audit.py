@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, shared_path
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.check import capture_settings, check_call
-from ladder.deviations import at_least
-from ladder.reference import load_references
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.check.call_check import capture_settings, check_call
+from ladder.check.deviations import at_least
+from ladder.check.references import load_references
 
 AUDIT = ROOT / "tests" / "check_audit.tsv"
 REFERENCE_CODES = frozenset({"unexpected-message", "missing-message", "different-response", "out-of-order",

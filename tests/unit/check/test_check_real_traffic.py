@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ladder.capture import load_capture
-from ladder.calls import build_calls
-from ladder.check import capture_settings, check_call
-from ladder.reference import load_references
+from ladder.capture.loader import load_capture
+from ladder.calls.grouping import build_calls
+from ladder.check.call_check import capture_settings, check_call
+from ladder.check.references import load_references
 
 _REFERENCES = load_references()
 
@@ -92,8 +92,8 @@ def test_capture_copies_are_one_message_not_retransmissions(shared):
     """wireshark-wiki/T38.pcap: a Linux "any" capture sees each outgoing packet twice, 5 µs
     apart; hep3_compressed.pcap.pcapng: each HEP packet three times. One arrow with ×N, and no
     retransmission, timer or "response lost" finding (issue 12)."""
-    from ladder.layout import build_ladder
-    from ladder.render_text import render_text
+    from ladder.draw.layout import build_ladder
+    from ladder.draw.text import render_text
 
     t38 = shared / "captures/wireshark-wiki/T38.pcap"
     found = check_capture(t38)

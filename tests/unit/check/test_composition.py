@@ -1,4 +1,4 @@
-"""A call composed of episodes (ladder.composition): an establishment, in-dialog episodes and
+"""A call composed of episodes (ladder.check.composition): an establishment, in-dialog episodes and
 a termination, each matched against its own reference; partial calls against a flow's tail;
 and the share of the public corpus's calls that match no reference."""
 
@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from conftest import shared_manifest, shared_path
-from ladder.composition import compose, transaction_units
-from ladder.matching import Observed, alignment_deviations, is_partial
-from ladder.reference import load_references
+from ladder.check.composition import compose, transaction_units
+from ladder.check.matching import Observed, alignment_deviations, is_partial
+from ladder.check.references import load_references
 
 REFS = load_references()
 A, P, B = 0, 1, 2  # columns: Alice, a proxy, Bob
@@ -160,9 +160,9 @@ MAX_UNMATCHED = 0.10
 
 
 def test_most_calls_of_the_public_corpus_match_a_reference():
-    from ladder.calls import build_calls
-    from ladder.capture import load_capture
-    from ladder.check import check_call
+    from ladder.calls.grouping import build_calls
+    from ladder.capture.loader import load_capture
+    from ladder.check.call_check import check_call
     from ladder.errors import UsageError
 
     total = unmatched = 0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ladder.matching import (
+from ladder.check.matching import (
     THRESHOLD,
     Observed,
     alignment_deviations,
@@ -16,7 +16,7 @@ from ladder.matching import (
     force_match,
     match_call,
 )
-from ladder.reference import load_references, parse_flows
+from ladder.check.references import load_references, parse_flows
 
 REFS = load_references()
 BY_ID = {ref.id: ref for ref in REFS}

@@ -10,7 +10,7 @@ from functools import lru_cache
 import pytest
 
 from ladder.errors import UsageError
-from ladder.reference import (
+from ladder.check.references import (
     FlowFileError,
     load_references,
     mirror_ending,

@@ -9,7 +9,7 @@ import pytest
 
 from decoders.records import Endpoint, FrameRef
 from decoders.sip import parse_sip
-from ladder.rules import RuleSettings, check_rules
+from ladder.check.rules import RuleSettings, check_rules
 from test_calls_rfc3665 import T0_NS, rfc3665_messages, rfc3665_sections
 
 SECOND = 1_000_000_000

@@ -14,12 +14,12 @@ import sys
 import pytest
 
 from conftest import ROOT, SAMPLES
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.check import check_call
-from ladder.layout import build_ladder
-from ladder.reference import load_references
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.check.call_check import check_call
+from ladder.draw.layout import build_ladder
+from ladder.check.references import load_references
+from ladder.draw.text import render_text
 
 GOLDEN = ROOT / "tests" / "golden"
 REFS = load_references()

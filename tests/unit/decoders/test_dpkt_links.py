@@ -18,8 +18,8 @@ from captures_crafted import MAC_A, MAC_B, ipv4, ipv6, udp, write_pcap
 from conftest import ROOT, require_tool, shared_manifest, shared_path
 from decoders.errors import DecodeError, Malformed, Truncated, Unsupported
 from decoders.linklayer import ETH_IPV4, ETH_IPV6, NOT_IP, strip_link
-from ladder.capture import load_capture
-from ladder.ingest import read_frames
+from ladder.capture.loader import load_capture
+from ladder.capture.reader import read_frames
 from rfc_messages import rfc3665_messages
 
 T0 = 1_600_000_000_000_000_000
@@ -261,7 +261,7 @@ def test_wifi_capture_sip_count_matches_tshark(tmp_path, f1):
 def test_ladder_stats_json_counts_wifi_sip(tmp_path, f1):
     path, _ = _load(tmp_path, 127, _wifi_call(f1))
     result = subprocess.run(
-        [sys.executable, "-m", "ladder.cli", "stats", "--json", str(path)],
+        [sys.executable, "-m", "ladder.cli.dispatch", "stats", "--json", str(path)],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -483,7 +483,7 @@ def test_ethernet_captures_do_not_import_dpkt(tmp_path, f1):
     wifi = write_pcap(tmp_path / "wifi.pcap", [(T0, radiotap(wlan_data(llc_snap() + sip_packet(f1))))], linktype=127)
     probe = (
         "import sys\n"
-        "from ladder.capture import load_capture\n"
+        "from ladder.capture.loader import load_capture\n"
         f"assert len(load_capture({str(eth)!r}).sip_messages) == 1\n"
         "print('dpkt' in sys.modules)\n"
         f"assert len(load_capture({str(wifi)!r}).sip_messages) == 1\n"

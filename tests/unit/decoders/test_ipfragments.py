@@ -5,7 +5,7 @@ from __future__ import annotations
 from captures_crafted import ethernet, ipv4, ipv4_fragments, ipv6_fragments, sip_invite, udp, write_pcap
 from conftest import shared_path
 from decoders.ipfragments import FragmentReassembler
-from ladder.capture import load_capture
+from ladder.capture.loader import load_capture
 
 T0 = 1_600_000_000_000_000_000
 # A large INVITE (an SDP-sized body) that needs three fragments.

@@ -1,5 +1,5 @@
 """Link layers, IP headers and tunnels, each proven by getting the SIP message out of a crafted
-frame (decoders.linklayer / ip / tunnels through ladder.pipeline)."""
+frame (decoders.linklayer / ip / tunnels through ladder.capture.pipeline)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from captures_crafted import (
 )
 from decoders.errors import Truncated, Unsupported
 from decoders.linklayer import strip_link
-from ladder.capture import load_capture
+from ladder.capture.loader import load_capture
 
 INVITE = sip_invite()
 T0 = 1_600_000_000_000_000_000

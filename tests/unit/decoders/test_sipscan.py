@@ -11,7 +11,7 @@ from conftest import SAMPLES, shared_path
 from decoders.errors import DecodeError
 from decoders.sip import parse_sip
 from decoders.sipscan import scan_sip
-from ladder.capture import load_capture
+from ladder.capture.loader import load_capture
 from rfc_messages import rfc3665_messages, rfc4475_archive
 
 
@@ -85,7 +85,7 @@ def test_corpus_every_answer_agrees():
 
 
 def _counts(path: Path, messages: bool, media: bool) -> dict:
-    from ladder.cmd_stats import compute_stats
+    from ladder.cli.stats import compute_stats
 
     stats = compute_stats(load_capture(str(path), messages=messages, media=media))
     return {k: v for k, v in stats.items() if k != "engine"}

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 
 from conftest import SAMPLES, shared_path
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.diagram import MEDIA, arrow_label
-from ladder.layout import build_ladder
-from ladder.render_html import render_html
-from ladder.render_mermaid import render_mermaid
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.draw.diagram import MEDIA, arrow_label
+from ladder.draw.layout import build_ladder
+from ladder.export.html_report import render_html
+from ladder.draw.mermaid import render_mermaid
+from ladder.draw.text import render_text
 from tui.ladder_lines import ladder_lines
 
 TWO_PROXIES = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"

@@ -14,10 +14,10 @@ import os
 import pytest
 
 from conftest import ROOT, SAMPLES
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.layout import build_ladder
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.draw.layout import build_ladder
+from ladder.draw.text import render_text
 
 GOLDEN = ROOT / "tests" / "golden"
 FLOWS = json.loads((SAMPLES / "rfc3665-flows.json").read_text(encoding="utf-8"))
@@ -25,7 +25,7 @@ UA_NAMES = {"Alice", "Bob"}
 
 
 def sample_ladder(flow: dict):
-    # Media bars come from ladder.media (its own tests); the goldens pin the SIP ladder.
+    # Media bars come from ladder.media.binding (its own tests); the goldens pin the SIP ladder.
     capture = load_capture(str(SAMPLES / flow["file"]), media=False)
     calls = build_calls(capture)
     return calls, build_ladder(calls, capture, media=False)

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from conftest import SHARED, shared_manifest, shared_path
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.layout import build_ladder
-from ladder.render_json import render_json
-from ladder.render_mermaid import render_mermaid
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.draw.layout import build_ladder
+from ladder.draw.json_ladder import render_json
+from ladder.draw.mermaid import render_mermaid
+from ladder.draw.text import render_text
 
 
 def _entries():

@@ -4,9 +4,9 @@ compact packing and terminal safety."""
 from __future__ import annotations
 
 from decoders.records import Endpoint
-from ladder.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, Participant
-from ladder.render_mermaid import render_mermaid
-from ladder.render_text import render_text
+from ladder.draw.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, Participant
+from ladder.draw.mermaid import render_mermaid
+from ladder.draw.text import render_text
 from ladder.textsafe import safe_text
 
 

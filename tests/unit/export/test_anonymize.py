@@ -15,9 +15,9 @@ import pytest
 from conftest import SAMPLES, shared_manifest, shared_path
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
-from ladder.anonymize import Anonymizer, anonymize_capture
-from ladder.calls import build_calls
-from ladder.capture import load_capture
+from ladder.export.anonymize import Anonymizer, anonymize_capture
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
 
 OUTPUTS = {"html": "report.html", "text": "ladder.txt", "mermaid": "ladder.mmd", "json": "ladder.json",
            "pcap": "calls.pcap"}
@@ -115,7 +115,7 @@ def _json_strings(value, key: str = ""):
 def _export(source: Path, out: Path, key: str | None = "test-key") -> dict[str, Path]:
     """Every output of ``ladder export --anonymize`` (run in-process: the corpus test runs it
     for every capture)."""
-    from ladder.cli import main
+    from ladder.cli.dispatch import main
 
     paths = {name: out / file for name, file in OUTPUTS.items()}
     argv = ["export", str(source), "--anonymize"]
@@ -148,7 +148,7 @@ def output_leaks(name: str, path: Path, values: set[str]) -> list[str]:
     found = leaks(text, values, binary=name == "pcap")
     if name == "pcap":
         packed = {ipaddress.ip_address(v).packed: v for v in values if _is_ipv4(v)}
-        from ladder.ingest import CaptureReader
+        from ladder.capture.reader import CaptureReader
 
         with CaptureReader(str(path)) as reader:
             for _ts, _lt, buf, off, _caplen, _o, _f in reader.records():
@@ -216,7 +216,7 @@ def test_anonymised_capture_tells_the_same_story():
     assert [(c.kind, c.outcome.code, len(c.messages)) for c in calls] == \
         [(c.kind, c.outcome.code, len(c.messages)) for c in anon_calls]
     # The SDP still points at the RTP: streams stay bound to the call.
-    from ladder.media import bind_media
+    from ladder.media.binding import bind_media
 
     assert len(bind_media(anon_calls, anon.streams)) == len(bind_media(calls, capture.streams)) > 0
 

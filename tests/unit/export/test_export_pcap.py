@@ -8,11 +8,11 @@ import subprocess
 import pytest
 
 from conftest import SAMPLES, require_tool, shared_path
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.export_pcap import scrub_rtcp, write_call_pcap
-from ladder.ingest import CaptureReader
-from ladder.pcap_writer import PcapWriter
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.export.pcap_slice import scrub_rtcp, write_call_pcap
+from ladder.capture.reader import CaptureReader
+from ladder.export.pcap_writer import PcapWriter
 
 
 def _tshark(path, *args) -> list[str]:
@@ -42,7 +42,7 @@ def test_call_slice_has_the_calls_sip_and_rtp(tmp_path):
     original = [cid for cid in _sip_call_ids(source) if cid in call.call_ids]
     assert _sip_call_ids(out) == original and len(original) == len(call.messages) == result.sip_frames
     # Its RTP: the bound streams' packets (tshark finds them through the SDP in the slice).
-    from ladder.media import bind_media
+    from ladder.media.binding import bind_media
 
     mine = [b.stream for b in bind_media(calls, capture.streams) if b.call_id == call.id]
     assert mine and result.rtp_frames == sum(s.packets for s in mine)
@@ -76,7 +76,7 @@ def test_link_type_is_kept(tmp_path):
 
 
 def test_anonymized_slice_is_rebuilt_and_readable(tmp_path):
-    from ladder.anonymize import Anonymizer, anonymize_capture
+    from ladder.export.anonymize import Anonymizer, anonymize_capture
 
     source = shared_path("captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap")
     capture = load_capture(str(source))
@@ -104,7 +104,7 @@ def test_scrub_rtcp_keeps_framing():
     items = bytes([1, 15]) + b"alice@192.0.2.1" + bytes([7, 2]) + b"hi" + b"\x00"
     chunk = b"\x00\x00\x00\x01" + items + b"\x00" * (-len(items) % 4)
     sdes = bytes([0x81, 202]) + ((4 + len(chunk)) // 4 - 1).to_bytes(2, "big") + chunk
-    from ladder.anonymize import Anonymizer
+    from ladder.export.anonymize import Anonymizer
 
     scrubbed = scrub_rtcp(rr + sdes, Anonymizer(b"k"))
     assert len(scrubbed) == len(rr + sdes) and scrubbed[:len(rr) + 10] == (rr + sdes)[:len(rr) + 10]
@@ -115,7 +115,7 @@ def test_scrub_rtcp_keeps_framing():
 
 
 def test_anonymized_tcp_slice_keeps_every_message(tmp_path):
-    from ladder.anonymize import Anonymizer, anonymize_capture
+    from ladder.export.anonymize import Anonymizer, anonymize_capture
 
     source = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"  # SIP over TCP
     capture = load_capture(str(source))
@@ -132,7 +132,7 @@ def test_anonymized_tcp_slice_keeps_every_message(tmp_path):
 def _gre_wrapped(path, tmp_path):
     """The hostile call (SIP + 100 RTP packets), every frame re-sent inside GRE between two
     routers, as a tunnelled mirror port delivers it."""
-    from ladder.pcap_writer import (ETHERTYPE_IPV4, ethernet_frame, ipv4_packet, mac_for_ip)
+    from ladder.export.pcap_writer import (ETHERTYPE_IPV4, ethernet_frame, ipv4_packet, mac_for_ip)
 
     out = tmp_path / "gre.pcap"
     with open(out, "wb") as handle:
@@ -154,7 +154,7 @@ def test_rtp_inside_gre_is_exported(tmp_path):
     assert sum(s.packets for s in capture.streams) == 100  # the pipeline follows the tunnel
     result = write_call_pcap(capture, calls, str(tmp_path / "out.pcap"), all_calls=calls)
     assert (result.sip_frames, result.rtp_frames) == (6, 100)
-    from ladder.anonymize import Anonymizer, anonymize_capture
+    from ladder.export.anonymize import Anonymizer, anonymize_capture
 
     anonymizer = Anonymizer(b"gre")
     anonymize_capture(capture, anonymizer)
@@ -169,7 +169,7 @@ def test_pcapng_writer_for_several_link_types(tmp_path):
     reader and tshark read back: link types, nanosecond times and bytes kept."""
     import io
 
-    from ladder.export_pcap import PcapngWriter
+    from ladder.export.pcap_slice import PcapngWriter
 
     frames = [(1, 1_700_000_000_123_456_789, b"\x02" * 60), (113, 1_700_000_001_000_000_001, b"\x00" * 45)]
     buffer = io.BytesIO()

@@ -9,9 +9,9 @@ import re
 import pytest
 
 from conftest import SAMPLES, shared_path
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.render_html import call_timings, render_html, script_json
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.export.html_report import call_timings, render_html, script_json
 
 SAMPLE_33 = SAMPLES / "rfc3665-3.3-session-multiple-proxy-authentication.pcap"
 PLOTLY_MARK = "* plotly.js"  # the bundle's licence header, basic or full
@@ -68,8 +68,8 @@ def test_every_f_number_has_an_anchor_and_a_message(report_33):
 
 def test_deviations_are_listed_and_marked_on_their_arrows(tmp_path):
     from hostile.build import build_hostile_pcap
-    from ladder.check import check_call
-    from ladder.reference import load_references
+    from ladder.check.call_check import check_call
+    from ladder.check.references import load_references
 
     path = build_hostile_pcap(tmp_path / "no-ack.pcap", leave_out=("ACK",))  # the 200 OK is never ACKed
     capture = load_capture(str(path))

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from hostile.build import build_hostile_pcap, hostile_messages
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.render_html import render_html
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.export.html_report import render_html
 from test_html_export import _without_plotly
 
 

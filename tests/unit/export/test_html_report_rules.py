@@ -1,4 +1,4 @@
-"""The report's rules without a browser (tests/test_browser_report.py looks at them drawn):
+"""The report's rules without a browser (tests/system/test_browser_report.py looks at them drawn):
 charts from the table's series, gaps as nulls, plurals, colours by severity, its size."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import json
 import re
 
 from conftest import SAMPLES, shared_path
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.render_html import plural, render_html
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.export.html_report import plural, render_html
 
 HEPLIFY_RTP = "captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap"
 

@@ -1,4 +1,4 @@
-"""ladder.pcap_writer: the file format, the frames, the checksums and TCP sequencing, checked
+"""ladder.export.pcap_writer: the file format, the frames, the checksums and TCP sequencing, checked
 by reading the bytes back with dpkt and, for the checksums, by tshark's own validation."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import dpkt
 import pytest
 
 from conftest import require_tool
-from ladder.pcap_writer import (
+from ladder.export.pcap_writer import (
     LINKTYPE_ETHERNET,
     LINKTYPE_RAW,
     TCP_ACK,

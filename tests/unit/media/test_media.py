@@ -1,4 +1,4 @@
-"""ladder.media: binding streams to calls on real captures, and crafted one-way / NAT cases."""
+"""ladder.media.binding: binding streams to calls on real captures, and crafted one-way / NAT cases."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from types import SimpleNamespace
 from conftest import shared_path
 from decoders.records import Endpoint, FrameRef
 from decoders.sip import parse_sip
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.media import bind_media, call_media_problems, media_bars
-from ladder.rtp_streams import RtpStreamTable
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.media.binding import bind_media, call_media_problems, media_bars
+from ladder.media.streams import RtpStreamTable
 
 SECOND = 1_000_000_000
 

@@ -1,4 +1,4 @@
-"""ladder.mos: the E-model against worked numbers (each computed by hand from G.107/G.113)."""
+"""ladder.media.mos: the E-model against worked numbers (each computed by hand from G.107/G.113)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from conftest import shared_path
-from ladder.mos import (burst_ratio, delay_impairment, estimate_mos, r_to_mos, stream_mos)
+from ladder.media.mos import (burst_ratio, delay_impairment, estimate_mos, r_to_mos, stream_mos)
 from test_rtp_capture_helper import feed_table
 
 

@@ -13,7 +13,7 @@ import dpkt
 from decoders.records import Endpoint
 from decoders.sip import looks_like_sip, parse_sip
 from decoders.errors import DecodeError
-from ladder.rtp_streams import RtpStreamTable
+from ladder.media.streams import RtpStreamTable
 
 _LINKS = {1: dpkt.ethernet.Ethernet, 113: dpkt.sll.SLL, 0: dpkt.loopback.Loopback}
 

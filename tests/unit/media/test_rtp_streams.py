@@ -1,4 +1,4 @@
-"""ladder.rtp_streams: the heuristic (both sides), Wireshark-compatible statistics, DTMF,
+"""ladder.media.streams: the heuristic (both sides), Wireshark-compatible statistics, DTMF,
 RTCP figures, bounded state, and agreement with ``tshark -q -z rtp,streams`` on the corpus.
 
 Agreement tolerance: packets exact, lost exact, max jitter within 0.1 ms or 1 %, max delta,
@@ -31,8 +31,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import require_tool, shared_manifest, shared_path
-from ladder.rtp_streams import CONFIRM_AFTER, RtpStreamTable
-from ladder.series import MAX_POINTS
+from ladder.media.streams import CONFIRM_AFTER, RtpStreamTable
+from ladder.media.series import MAX_POINTS
 from test_rtp_capture_helper import feed_table, udp_datagrams
 
 TSHARK_ROW = re.compile(
@@ -281,7 +281,7 @@ def test_rtp_from_sdp_port_is_confirmed_at_once():
     "captures/ndpi/rtp.pcapng",  # pcapng, VLAN tags, header extensions
 ])
 def test_pipeline_feeds_the_table_like_the_independent_reader(relative):
-    from ladder.capture import load_capture
+    from ladder.capture.loader import load_capture
 
     path = shared_path(relative)
     capture = load_capture(str(path))
@@ -313,7 +313,7 @@ def _fast_and_slow(packets) -> tuple[list, list]:
     armed (every packet through ``_analyse``)."""
     from unittest import mock
 
-    import ladder.rtp_streams as rtp_streams
+    import ladder.media.streams as rtp_streams
 
     fast = RtpStreamTable()
     _feed(fast, packets)
@@ -365,7 +365,7 @@ def test_per_stream_state_does_not_grow_with_the_stream():
 
 
 def test_series_merges_pairs_and_keeps_the_worst():
-    from ladder.series import SeriesBuilder, SeriesPoint
+    from ladder.media.series import SeriesBuilder, SeriesPoint
 
     builder = SeriesBuilder(0, max_points=4, first_width_ns=10)
     for ts_ns, delta, lost in [(0, 1.0, 0), (5, 2.0, 1), (12, 0.5, 0), (35, 3.0, 2), (41, 1.0, 0), (95, 7.0, 0),
@@ -380,7 +380,7 @@ def test_series_merges_pairs_and_keeps_the_worst():
 
 
 def test_series_survives_a_timestamp_leap_of_years():
-    from ladder.series import MAX_POINTS, SeriesBuilder
+    from ladder.media.series import MAX_POINTS, SeriesBuilder
 
     builder = SeriesBuilder(0)
     builder.add(0, 1.0, 0.5, 0)

@@ -7,12 +7,12 @@ import asyncio
 
 from textual.widgets import Input
 
-from ladder.archive_index import build_index
-from ladder.calls import build_calls, find_call
-from ladder.capture import load_capture
-from ladder.layout import build_ladder
-from ladder.media import bind_media
-from ladder.render_text import render_text
+from ladder.archive.indexer import build_index
+from ladder.calls.grouping import build_calls, find_call
+from ladder.capture.loader import load_capture
+from ladder.draw.layout import build_ladder
+from ladder.media.binding import bind_media
+from ladder.draw.text import render_text
 from tests.archive_captures import rtp_capture, split_capture
 from tests.test_tui_app import shown_indexes
 from tests.tui_pilot import SIZE, wait_loaded

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, RadioButton, Static
 
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.pcap_writer import FrameFactory, PcapWriter
-from ladder.diagram import arrow_label
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.export.pcap_writer import FrameFactory, PcapWriter
+from ladder.draw.diagram import arrow_label
+from ladder.draw.text import render_text
 from tests.conftest import SAMPLES, shared_path
 from tests.tui_pilot import SIZE, wait_loaded
 from tui.app import create_app
@@ -328,7 +328,7 @@ def test_save_dialog_path_format_scope_and_no_silent_overwrite(tmp_path: Path):
 
 
 def test_streams_tab():
-    from ladder.media import bind_media
+    from ladder.media.binding import bind_media
 
     path = shared_path("captures/wireshark-wiki/sip-rtp-g711.pcap")
     capture = load_capture(str(path))
@@ -380,8 +380,8 @@ def test_diagnostics_tab_lists_what_could_not_be_decoded():
 
 
 def test_deviations_are_marked_and_selecting_one_jumps_to_its_arrow():
-    from ladder.check import check_call
-    from ladder.reference import load_references
+    from ladder.check.call_check import check_call
+    from ladder.check.references import load_references
 
     path = shared_path("captures/wireshark-wiki/aaa.pcap")
     capture = load_capture(str(path))
@@ -628,7 +628,7 @@ def test_truncated_file_shows_its_calls_and_says_what_is_wrong(tmp_path: Path):
 
 
 def test_streams_tab_shows_media_problems():
-    from ladder.media import call_media_problems
+    from ladder.media.binding import call_media_problems
 
     path = shared_path("captures/wireshark-wiki/SIP_DTMF2.cap")
     capture = load_capture(str(path))

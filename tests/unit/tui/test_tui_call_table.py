@@ -12,8 +12,8 @@ from pathlib import Path
 
 from rich.text import Text
 
-from ladder.calls import build_calls
-from ladder.capture import load_capture
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
 from tests.conftest import shared_path
 from tests.tui_pilot import SIZE, wait_loaded
 from tui.app import create_app
@@ -262,7 +262,7 @@ def test_deviation_counts_are_updated_in_place(tmp_path: Path):
 
 def _busy_calls_capture(path: Path, count: int) -> None:
     """``count`` calls, each an INVITE refused with 486 Busy Here and its ACK, 10 ms apart."""
-    from ladder.pcap_writer import FrameFactory, PcapWriter
+    from ladder.export.pcap_writer import FrameFactory, PcapWriter
 
     frames = FrameFactory()
     alice, bob = "192.0.2.1", "192.0.2.2"
@@ -288,8 +288,8 @@ def _busy_calls_capture(path: Path, count: int) -> None:
 def test_a_long_list_is_built_a_batch_per_turn_and_checked_rows_are_not_lost(tmp_path: Path):
     """More calls than ROWS_PER_TURN: a partial list grows a batch per event-loop turn, and the
     finished list, built the same way, still gets the checks that came in meanwhile."""
-    from ladder.check import check_call
-    from ladder.reference import load_references
+    from ladder.check.call_check import check_call
+    from ladder.check.references import load_references
     from tui.app import ROWS_PER_TURN
     from tui.loading import ChecksFinished
 

@@ -1,7 +1,7 @@
 """Snapshot tests (pytest-textual-snapshot) of the call list and ladder screens at a fixed size.
 
 The SVGs live in tests/snapshots/. After a deliberate change to what the screens show, run
-``python3 -m pytest tests/test_tui_snapshots.py --snapshot-update`` and look at the diff.
+``python3 -m pytest tests/unit/tui/test_tui_snapshots.py --snapshot-update`` and look at the diff.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from tests.conftest import SAMPLES, shared_path
 from tui.app import create_app
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
+SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
 TERMINAL = (140, 40)
 
 

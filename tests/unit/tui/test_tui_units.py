@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ladder.calls import build_calls
-from ladder.capture import load_capture
-from ladder.layout import build_ladder
-from ladder.progress import Progress
-from ladder.render_text import render_text
+from ladder.calls.grouping import build_calls
+from ladder.capture.loader import load_capture
+from ladder.draw.layout import build_ladder
+from ladder.capture.progress import Progress
+from ladder.draw.text import render_text
 from tests.conftest import SAMPLES, shared_path
 from tui.call_filter import FilterError, parse_filter
 from tui.call_rows import call_row, format_duration, format_start, sort_rows
@@ -270,8 +270,8 @@ def test_layers_the_tui_stays_on_top():
     import sys
 
     code = (
-        "import sys, ladder.cli, ladder.cmd_open\n"
-        "ladder.cli.build_parser()\n"
+        "import sys, ladder.cli.dispatch, ladder.cli.open\n"
+        "ladder.cli.dispatch.build_parser()\n"
         "assert 'textual' not in sys.modules and 'tui' not in sys.modules, 'core imported the TUI'\n"
         "import tui.app\n"
         "assert 'plotly' not in sys.modules and 'pyshark' not in sys.modules\n"
