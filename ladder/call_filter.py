@@ -10,7 +10,7 @@ term must match):
     from:alice  to:bob   a substring (or /regex/) of From / To (``from:+1555`` finds a number)
     callid:a84b4c        a substring (or /regex/) of any Call-ID of the call
     method:INVITE,BYE    first method is one of these
-    outcome:answered     outcome is one of these (busy, cancelled, rejected 486, …);
+    outcome:completed    outcome is one of these (busy, cancelled, rejected 486, …);
                          ``failed`` is every outcome that is not a success
     kind:call            call, registration, options, subscription, message, other
     code:486             the deciding final response's status code is one of these
@@ -44,7 +44,7 @@ class FilterError(ValueError):
 
 # Outcomes that are a success; ``outcome:failed`` is every other one (an unanswered,
 # rejected, cancelled … call, a failed registration).
-SUCCESS_OUTCOMES = frozenset({"answered", "registered", "accepted", "in progress"})
+SUCCESS_OUTCOMES = frozenset({"completed", "in call", "registered", "accepted", "setup", "ringing", "partial"})
 _HAYSTACK = ("method", "caller", "callee", "call_ids", "outcome", "kind", "reference")
 # ``from:`` and ``to:`` also search the party's number without visual separators, where a
 # row has one (an archive index's rows do): ``from:+1555`` finds ``+1-555-0100@host``.

@@ -46,9 +46,8 @@ def call_state(call: Any) -> str:
     if str(getattr(call, "kind", "")) != "call":
         return ""
     code = getattr(call.outcome, "code", "")
-    if code == "answered":
-        ended = any(m.is_request and m.method == "BYE" for m in call.messages)
-        return "COMPLETED" if ended else "IN CALL"
+    if code in ("completed", "in-call"):
+        return "COMPLETED" if code == "completed" else "IN CALL"
     if any(m.is_request and m.method == "CANCEL" for m in call.messages):
         return "CANCELLED"
     status = getattr(call.outcome, "status", None) or 0

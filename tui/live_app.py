@@ -21,7 +21,9 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 
+from ladder.analysis import Analysis
 from ladder.live.session import LiveSession, LiveStatus
+from ladder.media.binding import MediaIndex
 from tui.app import SWITCH_INTERVAL_S, LadderApp
 from tui.ladder_screen import LadderScreen
 from tui.ladder_view import LadderView
@@ -31,11 +33,12 @@ REFRESH_S = 0.5
 
 
 class LiveUpdate(Message):
-    def __init__(self, capture: Any, calls: list[Any], status: LiveStatus) -> None:
+    def __init__(self, capture: Any, calls: list[Any], status: LiveStatus, analysis: Analysis) -> None:
         super().__init__()
         self.capture = capture
         self.calls = calls
         self.status = status
+        self.analysis = analysis  # what the ladders draw from, as for a file (media bound once)
 
 
 class LiveLadderApp(LadderApp):
@@ -64,11 +67,14 @@ class LiveLadderApp(LadderApp):
             return
         capture, calls, _dropped = self.session.snapshot()
         self.session.flush()
-        self.post_message(LiveUpdate(capture, calls, self.session.status()))
+        streams = list(capture.streams) if self.media else []
+        analysis = Analysis(capture, list(calls), MediaIndex.build(list(calls), streams), self.media)
+        self.post_message(LiveUpdate(capture, calls, self.session.status(), analysis))
 
     def on_live_update(self, message: LiveUpdate) -> None:
         before = self.calls
         self.capture = message.capture
+        self.analysis = message.analysis
         self.call_list.capture = message.capture
         self.calls = {call.id: call for call in message.calls}
         self.status = message.status

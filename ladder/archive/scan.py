@@ -149,7 +149,7 @@ def call_record(call: Any, capture: Any, bindings: list | None, end_ns: int | No
         "start_ns": call.start_ns,
         "answer_ns": _answer_ns(call),
         "end_ns": call.end_ns,
-        "duration_ns": call.duration_ns,
+        "duration_ns": call.span_ns,  # start to end (talk time: end_ns - answer_ns)
         "outcome": str(call.outcome),
         "status": call.outcome.status,
         "messages": len(call.messages),
@@ -230,9 +230,7 @@ def whole_in_file(call: Any, capture: Any, bindings: list | None) -> bool:
         return False
     if call.kind != "call":
         return not call.messages[-1].is_request and (call.messages[-1].status or 0) >= 200
-    if call.outcome.code == "in-progress":
-        return False
-    if call.outcome.code == "answered" and not any(m.is_request and m.method == "BYE" for m in call.messages):
+    if call.outcome.code in ("setup", "ringing", "in-call"):  # not over yet: no final answer, or no BYE
         return False
     last_ts = capture.last_ts_ns or 0
     return all(b.stream.last_ns < last_ts - STREAM_END_MARGIN_NS for b in bindings or () if b.call_id == call.id)

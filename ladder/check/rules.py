@@ -501,13 +501,15 @@ def _without_sender(uris: list[str], message: "SipMessage") -> list[str]:
     return uris
 
 
-def _dialog_route_sets(facts: _Facts) -> dict[tuple, tuple[str, list[str]]]:
+def _dialog_route_sets(facts: _Facts) -> dict[tuple, list[tuple[int, str, list[str]]]]:
     """(Call-ID, sender's tag, peer's tag) -> (whose, route set) for the dialogs created by an
     initial INVITE (§12.1): the UAC's is the Record-Route of the response that reached it
     (one Via left), reversed (§12.1.2); the UAS's is the Record-Route of the INVITE as it
     arrived at the node that answered it with that To tag, in order, empty when that INVITE
-    had none (§12.1.1). Set once: a re-INVITE never changes it (§12.2)."""
-    sets: dict[tuple, tuple[str, list[str]]] = {}
+    had none (§12.1.1). Each entry is (from when, whose, route set): the UAC's early dialog takes
+    its route set from the provisional response that created it, and the 2xx recomputes it
+    (§13.2.2.4); a re-INVITE never changes it (§12.2)."""
+    sets: dict[tuple, list[tuple[int, str, list[str]]]] = {}
     invites: dict[tuple, list["SipMessage"]] = {}
     for message in facts.messages:
         if message.is_request and message.method == "INVITE" and not message.to_tag:
@@ -522,8 +524,13 @@ def _dialog_route_sets(facts: _Facts) -> dict[tuple, tuple[str, list[str]]]:
             continue  # a response to a re-INVITE, or its INVITE is not in the capture
         record_route = message.header_values("record-route")
         uac = (message.call_id, message.from_tag, message.to_tag)
-        if len(message.vias) == 1 and uac not in sets and (message.status or 0) >= 200:
-            sets[uac] = ("the 2xx's Record-Route reversed (§12.1.2)", [_uri_of(v) for v in reversed(record_route)])
+        if len(message.vias) == 1:
+            final = (message.status or 0) >= 200
+            known = sets.setdefault(uac, [])
+            if not (final and any(w.startswith("the 2xx") for _t, w, _r in known)):
+                whose = ("the 2xx's Record-Route reversed (§12.1.2, §13.2.2.4)" if final
+                         else "the provisional response's Record-Route reversed (§12.1.2, early dialog)")
+                known.append((message.ts_ns, whose, [_uri_of(v) for v in reversed(record_route)]))
         uas = (message.call_id, message.to_tag, message.from_tag)
         if uas in sets:
             continue
@@ -531,7 +538,7 @@ def _dialog_route_sets(facts: _Facts) -> dict[tuple, tuple[str, list[str]]]:
         arrived = [m for m in copies if facts.sides(m)[1] == sender and len(m.vias) == len(message.vias)]
         if arrived:
             route = [_uri_of(v) for v in arrived[0].header_values("record-route")]
-            sets[uas] = ("the INVITE's Record-Route (§12.1.1)", route)
+            sets[uas] = [(0, "the INVITE's Record-Route (§12.1.1)", route)]
     return sets
 
 
@@ -551,9 +558,10 @@ def rule_route_set(facts: _Facts) -> Iterable[Deviation]:
         if message.method == "ACK" and txn is not None and txn.method == "INVITE":
             continue  # the ACK of a non-2xx final goes where the INVITE went (§17.1.1.3)
         known = sets.get((message.call_id, message.from_tag, message.to_tag))
-        if known is None:
+        if not known:
             continue
-        whose, expected = known
+        # the route set in force when the request left: the latest response that set it before
+        _t, whose, expected = max((e for e in known if e[0] <= message.ts_ns), key=lambda e: e[0], default=known[0])
         if expected and not any(p == "lr" or p.startswith("lr=") for p in expected[0].split(";")[1:]):
             continue  # a strict router rewrites the Request-URI instead (§12.2.1.1)
         route = [_uri_of(v) for v in message.header_values("route")]

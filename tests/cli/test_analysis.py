@@ -112,7 +112,7 @@ def test_show_check_html_and_tui_agree_on_the_stream(reused_ports, capsys, tmp_p
     assert [len(_media_keys(r.ladder)) for r in reports] == [0, 2]
     page = tmp_path / "report.html"
     assert main(["export", str(reused_ports), "--html", str(page)]) == 0
-    assert page.read_text(encoding="utf-8").count("RTP PCMU 5/5 pkts") == 1
+    assert page.read_text(encoding="utf-8").count("RTP PCMU → 5 ← 5 pkts") == 1
 
     # The TUI: the list's media column and each call's ladder screen.
     from tests.tui_pilot import SIZE, wait_loaded

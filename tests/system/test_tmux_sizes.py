@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.test_tmux_tui import Tmux, tmux  # noqa: F401 - the fixture
+from test_tmux_tui import Tmux, tmux  # noqa: F401 - the fixture
 
 SAMPLE = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"
 

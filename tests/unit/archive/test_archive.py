@@ -124,10 +124,10 @@ def test_local_processes_and_dask_cluster_give_the_same_index(archive):
 
 
 QUERIES = [
-    "", "outcome:answered", "outcome:failed", "from:caller3", "to:/^callee[0-4]@/", "alice",
+    "", "outcome:completed", "outcome:failed", "from:caller3", "to:/^callee[0-4]@/", "alice",
     "kind:call method:INVITE", "has:deviations", "!dev", "has:retransmission", "code:200",
     "since:2023-11-14T22:13:20.300Z", "until:2003-12-01", "since:2023-11-14 until:2023-11-14T22:13:20.400Z",
-    "callid:bench-1", "re:example\\.com$", "'Alice'", "outcome:no-answer,busy",
+    "callid:bench-1", "re:example\\.com$", "'Alice'", "outcome:cancelled,busy",
 ]
 
 
@@ -142,7 +142,7 @@ def test_search_equals_a_plain_scan(archive, query):
 
 def test_search_finds_a_stitched_call_by_number_and_time(archive, capsys):
     assert main(["search", str(archive.index), "from:caller3 since:2023-11-14T22:13:20.2 "
-                 "until:2023-11-14T22:13:20.4 outcome:answered", "--json"]) == 0
+                 "until:2023-11-14T22:13:20.4 outcome:completed", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert [r["caller"] for r in found] == ["caller3@example.com"]
     assert found[0]["start"] == "2023-11-14T22:13:20.300Z"
@@ -166,7 +166,7 @@ def test_filter_language_terms():
     assert matches("from:+1555 outcome:failed has:one-way-media code:486,603")
     assert matches("since:2026-12-01T14:00 until:2026-12-01T14:00")  # until: the whole minute
     assert not matches("since:2026-12-01T14:00:01")
-    assert not matches("outcome:answered") and not matches("has:no-media")
+    assert not matches("outcome:completed") and not matches("has:no-media")
 
 
 def test_incremental_runs_read_only_new_or_changed_files(archive, tmp_path):
@@ -249,4 +249,4 @@ def test_a_failure_on_one_file_or_call_loses_nothing_else(archive, tmp_path, mon
     assert any("bench-2@10.0.0.3: gone" in w for w in report.warnings)
     rows = {r["call_id"]: r for r in _table(tmp_path / "index").to_pylist()}
     assert rows["bench-2@10.0.0.3"]["outcome"] == "unreadable" and rows["bench-2@10.0.0.3"]["parts"]
-    assert rows["bench-3@10.0.0.4"]["outcome"] == "answered"
+    assert rows["bench-3@10.0.0.4"]["outcome"] == "completed"

