@@ -238,6 +238,12 @@ def test_tui_grows_as_calls_arrive(tmp_path):
         assert "EXIT=0" in final and "Traceback" not in final
         assert "drops: engine 0, ours 0" in final
     finally:
+        # A failed run leaves the app (and its dumpcap) up: end the pane's whole session first,
+        # since a hang-up from kill-server alone does not reach a program that ignores it.
+        pane = subprocess.run([tmux, "-L", server, "display-message", "-p", "-t", "tui", "#{pane_pid}"],
+                              capture_output=True, text=True, timeout=20).stdout.strip()
+        if pane.isdigit():
+            subprocess.run(["pkill", "-KILL", "-s", pane], capture_output=True, timeout=20)
         subprocess.run([tmux, "-L", server, "kill-server"], capture_output=True, timeout=20)
         lab.close()
     capture = load_capture(str(output))  # complete and valid: every frame readable
