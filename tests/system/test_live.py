@@ -82,7 +82,11 @@ def watched(tmp_path_factory):
     lab = _lab(work, hep_port=HEP_PORT)
     out: dict = {"work": work}
     try:
-        dump = lab.popen("tcpdump", "-i", "lo", "-U", "-n", "-w", str(work / "tcpdump.pcap"), SIP_FILTER,
+        # --immediate-mode: without it libpcap holds the last packets in a part-filled ring block,
+        # and a tcpdump stopped with SIGINT never writes them (the oracle lost the final 200 OK
+        # retransmissions that dumpcap had).
+        dump = lab.popen("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-w", str(work / "tcpdump.pcap"),
+                         SIP_FILTER,
                          stderr=subprocess.PIPE, text=True)
         watchers = {
             "live": LADDER + ["live", "-d", "lo", "-f", SIP_FILTER, "--json", "-O", str(work / "live.pcapng")],
