@@ -544,6 +544,10 @@ class Pipeline:
         a live capture kept to ``--limit`` calls for a day-long run."""
         self.sip_messages[:] = [m for m in self.sip_messages if m.call_id not in call_ids]
         self.call_ids.difference_update(call_ids)
+        # The compact index (and its interned Call-IDs) would otherwise grow for the whole run.
+        self.sip_index = SipIndex()
+        for message in self.sip_messages:
+            self.sip_index.add_message(message)
         if before_ns is not None and self._rtp is not None and hasattr(self._rtp, "forget_before"):
             self._rtp.forget_before(before_ns)
 

@@ -297,7 +297,8 @@ class RtpStreamTable:
         self._refused: set[tuple] = set()  # 4-tuple + SSRC refused at max_streams
         self._final_counts: dict[str, int] | None = None  # set by finish()
         self._sdp: dict[tuple[str, int], _Sdp] = {}
-        self._rtcp_ports: set[tuple[str, int]] = set()
+        # RTCP address announced by SDP -> when it was announced (``forget_before`` prunes by it)
+        self._rtcp_ports: dict[tuple[str, int], int] = {}
         self._last_sr: dict[int, tuple[int, int]] = {}  # SSRC -> (NTP middle 32, arrival ns)
         self._sr_arrival: dict[int, int] = {}  # NTP middle 32 of each SSRC's last SR -> arrival
         # Indexes over confirmed streams, so SDP and RTCP never scan every stream.
@@ -326,9 +327,9 @@ class RtpStreamTable:
                 rtpmap[int(pt)] = (entry[0], int(entry[1]))
             self._sdp[(address, media.port)] = _Sdp(rtpmap, msg.call_id, msg.ts_ns)
             rtcp_port = media.rtcp_port or media.port + 1
-            self._rtcp_ports.add((address, rtcp_port))
+            self._rtcp_ports[(address, rtcp_port)] = msg.ts_ns
             if media.rtcp_mux:
-                self._rtcp_ports.add((address, media.port))
+                self._rtcp_ports[(address, media.port)] = msg.ts_ns
             # A stream seen before this SDP learns the payload names now.
             for state in self._by_endpoint.get((address, media.port), ()):
                 self._reclaim(state)
@@ -820,6 +821,7 @@ class RtpStreamTable:
                     index.pop(index_key, None)
         for key in [key for key, sdp in self._sdp.items() if sdp.ts_ns < ts_ns]:
             del self._sdp[key]
+        self._rtcp_ports = {key: seen for key, seen in self._rtcp_ports.items() if seen >= ts_ns}
         self._last_sr = {ssrc: sr for ssrc, sr in self._last_sr.items() if sr[1] >= ts_ns}
         self._sr_arrival = {ntp: arrival for ntp, arrival in self._sr_arrival.items() if arrival >= ts_ns}
         return len(gone)

@@ -364,6 +364,30 @@ def test_limit_keeps_the_newest_calls_and_counts_the_rest(tmp_path):
     assert len(frames(tmp_path / "all.pcapng")) == sum(len(frames(p)) for p in paths)
 
 
+def test_limit_bounds_what_a_long_run_keeps(tmp_path):
+    """Past --limit, what the session keeps follows the kept calls, not the run's length: the
+    compact SIP index and its interned Call-IDs, and the RTCP addresses SDP announced (both once
+    grew with every call of a day-long run)."""
+    from ladder.live.session import LiveSession
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from make_rtp_capture import main as make_rtp_capture
+
+    capture_path = tmp_path / "sixty-calls.pcap"
+    make_rtp_capture([str(capture_path), "--calls", "60", "--seconds", "1"])
+    session = LiveSession(ReplaySource([capture_path]), limit=5)
+    session.start()
+    assert session.finished.wait(60)
+    capture, calls, dropped = session.snapshot()
+    session.stop()
+    assert session.error is None and len(calls) == 5 and session.dropped_calls == 55
+    index = session.pipeline.sip_index
+    assert len(index) == len(capture.sip_messages) < 60
+    assert index.call_id_count() <= 5 + 2  # the kept calls (and one just starting, on its edges)
+    announced = session.pipeline._rtp._rtcp_ports
+    assert 0 < len(announced) <= 2 * 7  # two SDP bodies a call, for at most the calls kept
+
+
 def test_ring_rotates_complete_files_and_keeps_the_newest(tmp_path):
     from ladder.live.output import CaptureWriter, parse_ring
 
