@@ -4,6 +4,9 @@ and what could not be decoded."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,17 @@ class Diagnostic:
     reason: str
     frame: int
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reassembled(Generic[T]):
+    """What one TCP segment or SCTP chunk given to its reassembler (or the reassembler's
+    flush at the end) gave back: the messages it completed, how to count the frame that
+    carried it (a stable kebab-case class), and the problems met on the way."""
+
+    messages: tuple[T, ...]
+    frame_class: str
+    diagnostics: tuple[Diagnostic, ...] = ()
 
 
 # A packet record longer than this is corrupt, not a jumbo frame (pcap's own cap is 256 KiB).

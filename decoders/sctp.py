@@ -4,10 +4,11 @@ API::
 
     chunks = sctp_data_chunks(payload)          # every DATA / I-DATA chunk of one SCTP packet
     reassembler = SctpReassembler()
-    message = reassembler.add(src_ip, dst_ip, chunk, frame)   # SctpMessage or None
-    reassembler.last_add_retransmission  # True when that chunk's TSN was already seen
-    reassembler.flush()                                       # end of capture
-    reassembler.take_diagnostics()
+    result = reassembler.add(src_ip, dst_ip, chunk, frame)    # Reassembled[SctpMessage]
+    result.messages     # the user message that chunk completed, if any
+    result.frame_class  # "sctp-retransmission" (TSN seen before), "sctp-fragment" or "sctp-message"
+    result.diagnostics
+    result = reassembler.flush()                              # end of capture: leftovers
 
 ``sctp_data_chunks`` walks the common header and the chunks (padding to 4 bytes, control chunks
 skipped) and raises ``DecodeError`` (reasons ``sctp-truncated``, ``malformed-sctp``) on broken
@@ -26,7 +27,7 @@ import struct
 from dataclasses import dataclass
 
 from decoders.errors import Malformed, Truncated
-from decoders.records import Diagnostic, FrameRef
+from decoders.records import Diagnostic, FrameRef, Reassembled
 
 CHUNK_DATA = 0
 CHUNK_I_DATA = 64  # RFC 8260 §2.1
@@ -126,6 +127,13 @@ def sctp_data_chunks(payload: bytes) -> list[SctpData]:
     return chunks
 
 
+# How a chunk given to ``SctpReassembler.add`` counts (``Reassembled.frame_class``).
+SCTP_MESSAGE = "sctp-message"  # completed a user message
+SCTP_FRAGMENT = "sctp-fragment"  # a fragment that completed nothing yet
+SCTP_RETRANSMISSION = "sctp-retransmission"  # its TSN was already seen in this association
+SCTP_OTHER = "sctp-other"  # no user data
+
+
 class SctpReassembler:
     """Joins fragmented user messages per association direction and stream."""
 
@@ -134,39 +142,32 @@ class SctpReassembler:
         # Recent TSNs per association direction: a chunk resent by SCTP (same TSN, RFC 9260
         # §6.3.3) is one user message, not two.
         self._recent: dict[tuple, dict[int, None]] = {}
-        self.diagnostics: list[Diagnostic] = []
         self.retransmissions = 0
-        self.last_add_retransmission = False
 
-    def take_diagnostics(self) -> list[Diagnostic]:
-        taken = self.diagnostics
-        self.diagnostics = []
-        return taken
-
-    def add(self, src_ip: str, dst_ip: str, chunk: SctpData, frame: FrameRef) -> SctpMessage | None:
-        """One chunk; returns the user message it completes, if any (None for a fragment that
-        completes nothing and for a retransmitted chunk: see ``last_add_retransmission``)."""
+    def add(self, src_ip: str, dst_ip: str, chunk: SctpData, frame: FrameRef) -> Reassembled[SctpMessage]:
+        """One chunk: the user message it completes, if any, and how it counts."""
         association = (src_ip, chunk.src_port, dst_ip, chunk.dst_port, chunk.verification_tag)
         recent = self._recent.setdefault(association, {})
-        self.last_add_retransmission = chunk.tsn in recent
-        if self.last_add_retransmission:
+        if chunk.tsn in recent:
             self.retransmissions += 1
-            return None
+            return Reassembled((), SCTP_RETRANSMISSION)
         recent[chunk.tsn] = None
         if len(recent) > RECENT_TSNS:
             del recent[next(iter(recent))]
         if chunk.complete:
-            return SctpMessage(chunk.src_port, chunk.dst_port, chunk.stream_id, chunk.ppid, chunk.data, (frame,), chunk.tsn)
+            message = SctpMessage(chunk.src_port, chunk.dst_port, chunk.stream_id, chunk.ppid, chunk.data, (frame,), chunk.tsn)
+            return Reassembled((message,), SCTP_MESSAGE)
+        incomplete = SCTP_FRAGMENT if chunk.data else SCTP_OTHER
         key = (*association, chunk.stream_id, chunk.unordered)
         held = self._fragments.setdefault(key, {})
         held[chunk.tsn] = (chunk, frame)
         if len(held) > MAX_FRAGMENTS or sum(len(item[0].data) for item in held.values()) > MAX_MESSAGE:
-            self.diagnostics.append(
-                Diagnostic("sctp-reassembly-overflow", frame.number, f"{len(held)} SCTP fragments never formed a message; dropped")
-            )
             del self._fragments[key]
-            return None
-        return self._complete(key, held, chunk.tsn)
+            overflow = Diagnostic("sctp-reassembly-overflow", frame.number,
+                                  f"{len(held)} SCTP fragments never formed a message; dropped")
+            return Reassembled((), incomplete, (overflow,))
+        completed = self._complete(key, held, chunk.tsn)
+        return Reassembled((completed,), SCTP_MESSAGE) if completed is not None else Reassembled((), incomplete)
 
     def _complete(self, key: tuple, held: dict[int, tuple[SctpData, FrameRef]], tsn: int) -> SctpMessage | None:
         # Walk back to the B fragment and forward to the E fragment through consecutive TSNs
@@ -199,12 +200,13 @@ class SctpReassembler:
             del self._fragments[key]
         return SctpMessage(key[1], key[3], key[5], ppid, b"".join(parts), tuple(frames), first)
 
-    def flush(self) -> None:
+    def flush(self) -> Reassembled[SctpMessage]:
         """End of capture: every message still missing fragments becomes a diagnostic."""
-        for key, held in self._fragments.items():
-            frame = min(item[1].number for item in held.values())
-            self.diagnostics.append(
-                Diagnostic("sctp-incomplete-message", frame, f"{len(held)} fragments of an SCTP message on stream {key[5]} never completed")
-            )
+        leftovers = tuple(
+            Diagnostic("sctp-incomplete-message", min(item[1].number for item in held.values()),
+                       f"{len(held)} fragments of an SCTP message on stream {key[5]} never completed")
+            for key, held in self._fragments.items()
+        )
         self._fragments.clear()
         self._recent.clear()
+        return Reassembled((), SCTP_OTHER, leftovers)

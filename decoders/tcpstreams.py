@@ -3,10 +3,11 @@
 API (the pipeline owns one ``TcpStreamTable`` per capture)::
 
     table = TcpStreamTable()
-    messages = table.feed(src_ip, src_port, dst_ip, dst_port, seq, flags, payload, frame)
-    table.last_feed_class      # how to count that frame: one of FEED_CLASSES
-    messages += table.flush()  # at the end of the capture
-    table.take_diagnostics()   # list[Diagnostic], emptied on each call (also: table.diagnostics)
+    result = table.feed(src_ip, src_port, dst_ip, dst_port, seq, flags, payload, frame)
+    result.messages            # the StreamMessages that segment completed
+    result.frame_class         # how to count that frame: one of FEED_CLASSES
+    result.diagnostics         # the problems met on the way
+    result = table.flush()     # at the end of the capture: the same three
     table.keepalives           # RFC 5626 CRLF keep-alives seen on SIP streams
     table.buffered_bytes()     # memory held (bounded; non-SIP streams hold nothing)
 
@@ -33,7 +34,7 @@ Each direction of a connection is reassembled on its own:
   text/binary message is one SIP message (RFC 7118 §5.1), transport ``ws``. Compressed
   messages (permessage-deflate, RFC 7692) are inflated.
 
-Frame classes (``last_feed_class``, each frame exactly one): ``sip`` (completed a message it
+Frame classes (``Reassembled.frame_class``, each frame exactly one): ``sip`` (completed a message it
 carried part of), ``sip-segment`` (bytes of a SIP or SIP-WebSocket stream, nothing completed
 here), ``sip-keepalive`` (only RFC 5626 CRLF keep-alives), ``ws-handshake`` (completed the
 HTTP Upgrade of a SIP WebSocket), ``tcp-retransmission`` (every byte seen before), ``tcp-other``
@@ -54,7 +55,7 @@ import zlib
 from dataclasses import dataclass
 
 from decoders.errors import Malformed
-from decoders.records import Diagnostic, Endpoint, FrameRef
+from decoders.records import Diagnostic, Endpoint, FrameRef, Reassembled
 from decoders.sipframing import (
     LENIENCY_MISSING_CONTENT_LENGTH,
     MAX_START_LINE,
@@ -170,9 +171,8 @@ class TcpStreamTable:
         # Directions closed by FIN/RST -> their final sequence number, so that a segment resent
         # after the FIN is seen as a retransmission, not as a new stream joined mid-way.
         self._closed: dict[tuple[str, int, str, int], int] = {}
-        self.diagnostics: list[Diagnostic] = []
+        self._diagnostics: list[Diagnostic] = []
         self.keepalives = 0
-        self.last_feed_class = FEED_OTHER
         # Per-feed scratch state.
         self._out: list[StreamMessage] = []
         self._frame: FrameRef | None = None
@@ -192,8 +192,9 @@ class TcpStreamTable:
         flags: int,
         payload: bytes,
         frame: FrameRef,
-    ) -> list[StreamMessage]:
-        """One TCP segment; returns the SIP messages it completed (possibly none)."""
+    ) -> Reassembled[StreamMessage]:
+        """One TCP segment: the SIP messages it completed (possibly none), how to count its
+        frame, and the problems met."""
         self._begin(frame)
         key = (src_ip, src_port, dst_ip, dst_port)
         state = self._streams.get(key)
@@ -207,12 +208,10 @@ class TcpStreamTable:
             seq = isn_next  # data on a SYN (TCP Fast Open) starts after the SYN's sequence number
         if state is None:
             if not payload:
-                self.last_feed_class = FEED_OTHER
-                return []
+                return self._result(FEED_OTHER)
             closed_at = self._closed.get(key)
             if closed_at is not None and _seq_diff(seq + len(payload), closed_at) <= 0:
-                self.last_feed_class = FEED_RETRANSMISSION  # data resent after the FIN we already saw
-                return []
+                return self._result(FEED_RETRANSMISSION)  # data resent after the FIN we already saw
             state = self._open(key, seq, False)
         feed_class = FEED_OTHER
         if payload and state.mode != _IGNORED:
@@ -237,8 +236,12 @@ class TcpStreamTable:
             elif state.mode not in _SIP_MODES or state.mode == _WS_HANDSHAKE:
                 # An HTTP handshake still incomplete may yet turn out not to be SIP.
                 feed_class = FEED_OTHER
-        self.last_feed_class = feed_class
-        return self._out
+        return self._result(feed_class)
+
+    def _result(self, frame_class: str) -> Reassembled[StreamMessage]:
+        result = Reassembled(tuple(self._out), frame_class, tuple(self._diagnostics))
+        self._diagnostics = []
+        return result
 
     def _open(self, key: tuple[str, int, str, int], next_seq: int, syn_seen: bool) -> _Direction:
         """A new direction, the oldest one given up first when ``max_connections`` are open."""
@@ -254,7 +257,7 @@ class TcpStreamTable:
         self._streams[key] = state
         return state
 
-    def flush(self) -> list[StreamMessage]:
+    def flush(self) -> Reassembled[StreamMessage]:
         """End of capture: give up on holes, deliver what follows them, report leftovers."""
         self._begin(None)
         for key, state in list(self._streams.items()):
@@ -266,17 +269,11 @@ class TcpStreamTable:
         self._streams.clear()
         self._expected_ws.clear()
         self._closed.clear()
-        return self._out
+        return self._result(FEED_OTHER)
 
     def buffered_bytes(self) -> int:
         """Bytes held across all streams (in-order buffers and out-of-order segments)."""
         return sum(len(state.buf) + state.pending_bytes for state in self._streams.values())
-
-    def take_diagnostics(self) -> list[Diagnostic]:
-        """The diagnostics collected since the last call (the list is emptied)."""
-        taken = self.diagnostics
-        self.diagnostics = []
-        return taken
 
     # ------------------------------------------------------------------ reassembly
 
@@ -295,7 +292,7 @@ class TcpStreamTable:
 
     def _diagnose(self, reason: str, frame: FrameRef | None, detail: str) -> None:
         number = frame.number if frame is not None else (self._frame.number if self._frame else 0)
-        self.diagnostics.append(Diagnostic(reason, number, detail))
+        self._diagnostics.append(Diagnostic(reason, number, detail))
 
     def _accept(self, state: _Direction, key: tuple[str, int, str, int], seq: int, payload: bytes) -> str:
         frame = self._frame

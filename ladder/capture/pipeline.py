@@ -42,7 +42,8 @@ from decoders.linklayer import (
     strip_link,
 )
 from decoders.memo import remember
-from decoders.records import Diagnostic, Endpoint, FrameRef
+from decoders.records import Diagnostic, Endpoint, FrameRef, Reassembled
+from decoders.sctp import SCTP_FRAGMENT, SCTP_OTHER, SCTP_RETRANSMISSION
 from decoders.sdp import SdpSession
 from decoders.sip import looks_like_sip, parse_sip
 from decoders.sipscan import scan_sip
@@ -481,15 +482,13 @@ class Pipeline:
             from decoders.tcpstreams import TcpStreamTable
 
             self._tcp = TcpStreamTable(max_connections=self.limits.tcp_connections)
-        messages = self._tcp.feed(ip.src, sport, ip.dst, dport, seq, flags, payload, frame)
-        frame_class = self._tcp.last_feed_class
-        self._take_stream_messages(messages)
-        return frame_class
+        result = self._tcp.feed(ip.src, sport, ip.dst, dport, seq, flags, payload, frame)
+        self._take_stream_messages(result)
+        return result.frame_class
 
-    def _take_stream_messages(self, messages) -> None:
-        for diagnostic in self._tcp.take_diagnostics():
-            self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
-        for item in messages:
+    def _take_stream_messages(self, result: Reassembled) -> None:
+        self._take_diagnostics(result.diagnostics)
+        for item in result.messages:
             src = self._endpoint(item.src.ip, item.src.port, item.transport)
             dst = self._endpoint(item.dst.ip, item.dst.port, item.transport)
             try:
@@ -511,18 +510,20 @@ class Pipeline:
             chunks = sctp_data_chunks(bytes(buf[start:stop]))
         except DecodeError as exc:
             return self.diagnose(exc.reason, frame.number, str(exc))
-        frame_class = "sctp-other"
+        frame_class = SCTP_OTHER
         for chunk in chunks:
-            message = self._sctp.add(ip.src, ip.dst, chunk, frame)
-            if self._sctp.last_add_retransmission:
+            result = self._sctp.add(ip.src, ip.dst, chunk, frame)
+            self._take_diagnostics(result.diagnostics)
+            if result.frame_class == SCTP_RETRANSMISSION:
                 # A DATA chunk whose TSN was already delivered: the frame repeats old data.
-                if frame_class == "sctp-other":
-                    frame_class = "sctp-retransmission"
+                if frame_class == SCTP_OTHER:
+                    frame_class = SCTP_RETRANSMISSION
                 continue
-            if message is None:
-                if frame_class in ("sctp-other", "sctp-retransmission") and chunk.data:
-                    frame_class = "sctp-fragment"
+            if not result.messages:
+                if frame_class in (SCTP_OTHER, SCTP_RETRANSMISSION) and result.frame_class == SCTP_FRAGMENT:
+                    frame_class = SCTP_FRAGMENT
                 continue
+            message = result.messages[0]
             if not looks_like_sip(message.data):
                 continue
             src = self._endpoint(ip.src, message.src_port, "sctp")
@@ -530,9 +531,11 @@ class Pipeline:
             result = self._sip(message.data, src, dst, message.frames)
             if frame_class != "sip":
                 frame_class = result
-        for diagnostic in self._sctp.take_diagnostics():
-            self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
         return frame_class
+
+    def _take_diagnostics(self, diagnostics) -> None:
+        for diagnostic in diagnostics:
+            self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
 
     # -- a live capture ----------------------------------------------------------------------
     def streams_so_far(self) -> list:
@@ -560,9 +563,7 @@ class Pipeline:
         if self._tcp is not None:
             self._take_stream_messages(self._tcp.flush())
         if self._sctp is not None:
-            self._sctp.flush()
-            for diagnostic in self._sctp.take_diagnostics():
-                self.diagnose(diagnostic.reason, diagnostic.frame, diagnostic.detail)
+            self._take_diagnostics(self._sctp.flush().diagnostics)
         self._fragments.finish()
         self._drain_abandoned()
         pending = self._media_frames

@@ -271,10 +271,11 @@ def test_undeclared_interface_is_one_warning_with_a_count(tmp_path, capsys, monk
 
 def test_tcp_directions_open_at_once_are_bounded():
     table = tcpstreams.TcpStreamTable(max_connections=10)
+    reasons = []
     for port in range(50):
-        table.feed("10.0.0.1", 10000 + port, "10.0.0.2", 5060, 1000, tcpstreams.TCP_SYN, b"", FrameRef(port + 1, 0))
+        result = table.feed("10.0.0.1", 10000 + port, "10.0.0.2", 5060, 1000, tcpstreams.TCP_SYN, b"", FrameRef(port + 1, 0))
+        reasons += [d.reason for d in result.diagnostics]
     assert len(table._streams) == 10
-    reasons = [d.reason for d in table.take_diagnostics()]
     assert reasons == ["tcp-connection-limit"] * 40
 
 

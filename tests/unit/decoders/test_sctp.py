@@ -11,8 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from decoders.errors import DecodeError, Malformed, Truncated
-from decoders.records import FrameRef
+from decoders.records import FrameRef, Reassembled
 from decoders.sctp import (
+    SCTP_FRAGMENT,
+    SCTP_MESSAGE,
+    SCTP_RETRANSMISSION,
     CHUNK_I_DATA,
     FLAG_BEGIN,
     FLAG_END,
@@ -51,13 +54,13 @@ def sack_chunk() -> bytes:
 def test_real_sip_over_sctp():
     entry = next(e for e in shared_manifest() if e["file"] == "captures/heplify/sip_sctp.pcap")
     reassembler = SctpReassembler()
-    messages = []
+    messages, diagnostics = [], []
     for frame, src, dst, payload in sctp_packets(shared_path("captures/heplify/sip_sctp.pcap")):
         for chunk in sctp_data_chunks(payload):
-            message = reassembler.add(src, dst, chunk, frame)
-            if message is not None:
-                messages.append(message)
-    reassembler.flush()
+            result = reassembler.add(src, dst, chunk, frame)
+            messages += result.messages
+            diagnostics += result.diagnostics
+    diagnostics += reassembler.flush().diagnostics
     assert len(messages) == entry["sip_messages"]
     assert Counter(method_of(m.data) for m in messages) == {**entry["methods"], **entry["status_codes"]}
     invite = messages[0]
@@ -66,7 +69,7 @@ def test_real_sip_over_sctp():
     # The joined fragments are exactly one SIP message: its Content-Length ends where the data ends.
     assert all(sip_message_length(m.data) == len(m.data) for m in messages)
     assert all(m.src_port and m.dst_port for m in messages)
-    assert reassembler.diagnostics == []
+    assert diagnostics == []
 
 
 def test_bundled_chunks_padding_and_control_chunks():
@@ -91,7 +94,7 @@ def test_fragments_across_packets_in_any_order():
         for number in order:
             for chunk in sctp_data_chunks(packets[number]):
                 results.append(reassembler.add("a", "b", chunk, FrameRef(number + 1, number)))
-        done = [r for r in results if r is not None]
+        done = [message for result in results for message in result.messages]
         assert len(done) == 1 and done[0].data == message
         assert sorted(f.number for f in done[0].frames) == [1, 2, 3]
         assert done[0].tsn == 40
@@ -100,12 +103,10 @@ def test_fragments_across_packets_in_any_order():
 def test_duplicate_fragment_first_copy_wins_and_leftovers_are_reported():
     reassembler = SctpReassembler()
     first = sctp_data_chunks(packet(data_chunk(b"INVITE sip:a@b SIP/2.0\r\n", 1, FLAG_BEGIN)))[0]
-    assert reassembler.add("a", "b", first, FrameRef(1, 1)) is None
-    assert not reassembler.last_add_retransmission
-    assert reassembler.add("a", "b", first, FrameRef(2, 2)) is None
-    assert reassembler.last_add_retransmission
-    reassembler.flush()
-    assert [(d.reason, d.frame) for d in reassembler.take_diagnostics()] == [("sctp-incomplete-message", 1)]
+    assert reassembler.add("a", "b", first, FrameRef(1, 1)) == Reassembled((), SCTP_FRAGMENT)
+    assert reassembler.add("a", "b", first, FrameRef(2, 2)) == Reassembled((), SCTP_RETRANSMISSION)
+    leftovers = reassembler.flush().diagnostics
+    assert [(d.reason, d.frame) for d in leftovers] == [("sctp-incomplete-message", 1)]
 
 
 def test_retransmitted_chunk_is_one_message():
@@ -114,10 +115,10 @@ def test_retransmitted_chunk_is_one_message():
     reassembler = SctpReassembler()
     first = reassembler.add("a", "b", sctp_data_chunks(raw)[0], FrameRef(1, 1))
     again = reassembler.add("a", "b", sctp_data_chunks(raw)[0], FrameRef(2, 2))
-    assert first is not None and first.data == message and again is None
-    assert reassembler.last_add_retransmission and reassembler.retransmissions == 1
+    assert first.frame_class == SCTP_MESSAGE and [m.data for m in first.messages] == [message]
+    assert again == Reassembled((), SCTP_RETRANSMISSION) and reassembler.retransmissions == 1
     # The same TSN in another association is a different message.
-    assert reassembler.add("c", "b", sctp_data_chunks(raw)[0], FrameRef(3, 3)) is not None
+    assert reassembler.add("c", "b", sctp_data_chunks(raw)[0], FrameRef(3, 3)).messages
 
 
 def test_i_data_chunk():

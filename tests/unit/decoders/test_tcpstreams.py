@@ -57,15 +57,17 @@ def tcp_segments(path):
 
 
 def run(segments):
-    """Feed everything, flush; returns (messages, Counter of frame classes, table)."""
+    """Feed everything, flush; returns (messages, Counter of frame classes, table, diagnostics)."""
     table = TcpStreamTable()
-    messages, classes = [], Counter()
+    messages, classes, diagnostics = [], Counter(), []
     for segment in segments:
-        messages += table.feed(*segment)
-        assert table.last_feed_class in FEED_CLASSES
-        classes[table.last_feed_class] += 1
-    messages += table.flush()
-    return messages, classes, table
+        result = table.feed(*segment)
+        messages += result.messages
+        diagnostics += result.diagnostics
+        assert result.frame_class in FEED_CLASSES
+        classes[result.frame_class] += 1
+    result = table.flush()
+    return messages + list(result.messages), classes, table, diagnostics + list(result.diagnostics)
 
 
 def method_of(payload: bytes) -> str:
@@ -92,7 +94,7 @@ TCP_CAPTURES = [
 @pytest.mark.parametrize("name", TCP_CAPTURES)
 def test_real_capture_matches_tshark(name):
     entry = manifest_entry(name)
-    messages, classes, table = run(tcp_segments(shared_path(f"captures/{name}")))
+    messages, classes, table, diagnostics = run(tcp_segments(shared_path(f"captures/{name}")))
     assert len(messages) == entry["sip_messages"]
     requests = Counter(method_of(m.payload) for m in messages if not m.payload.startswith(b"SIP/2.0"))
     statuses = Counter(method_of(m.payload) for m in messages if m.payload.startswith(b"SIP/2.0"))
@@ -100,20 +102,20 @@ def test_real_capture_matches_tshark(name):
     assert dict(statuses) == entry["status_codes"]
     assert classes["sip"] == entry["sip_frames"]
     assert all(m.transport == "tcp" and m.src.transport == "tcp" for m in messages)
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 @pytest.mark.shared
 def test_http_on_the_sip_port_is_not_sip():
     # tshark calls two frames of this capture SIP by port; their bytes are HTTP (manifest notes).
-    messages, classes, table = run(tcp_segments(shared_path("captures/ndpi/http_on_sip_port.pcap")))
-    assert messages == [] and table.diagnostics == []
+    messages, classes, table, diagnostics = run(tcp_segments(shared_path("captures/ndpi/http_on_sip_port.pcap")))
+    assert messages == [] and diagnostics == []
     assert dict(classes) == {"tcp-other": 4}
 
 
 @pytest.mark.shared
 def test_fragmented_capture_spans_segments():
-    messages, classes, _ = run(tcp_segments(shared_path("captures/heplify/sip_ipv4_tcp_fragmented.pcap")))
+    messages, classes, _, _ = run(tcp_segments(shared_path("captures/heplify/sip_ipv4_tcp_fragmented.pcap")))
     # tshark sees one message per completing frame here, many of them built from several segments.
     spanning = [m for m in messages if len(m.frames) > 1]
     assert len(spanning) > 100
@@ -125,7 +127,7 @@ def test_fragmented_capture_spans_segments():
 
 @pytest.mark.shared
 def test_large_body_is_one_message_over_many_segments():
-    messages, _, _ = run(tcp_segments(shared_path("captures/suricata-verify/sip-body-large/sip-body-large.pcap")))
+    messages, _, _, _ = run(tcp_segments(shared_path("captures/suricata-verify/sip-body-large/sip-body-large.pcap")))
     invite = next(m for m in messages if m.payload.startswith(b"INVITE"))
     assert len(invite.frames) > 3
     assert len(invite.payload) > 10_000
@@ -134,7 +136,7 @@ def test_large_body_is_one_message_over_many_segments():
 @pytest.mark.shared
 def test_retransmissions_in_a_real_capture():
     # tshark: 4 of the 8 SIP messages of this capture are over TCP, amid TCP retransmissions.
-    messages, classes, _ = run(tcp_segments(shared_path("captures/heplify/sip_ipv4_tcp_retrans.pcap")))
+    messages, classes, _, _ = run(tcp_segments(shared_path("captures/heplify/sip_ipv4_tcp_retrans.pcap")))
     assert Counter(method_of(m.payload) for m in messages) == {"REGISTER": 2, "401": 1, "200": 1}
     assert classes["tcp-retransmission"] >= 1
 
@@ -153,11 +155,11 @@ def split_segments(segments, size):
 @pytest.mark.parametrize("name", ["heplify/sip_ipv4_tcp.pcap", "suricata-verify/sip-body-large/sip-body-large.pcap"])
 def test_byte_by_byte_gives_the_same_messages(name):
     segments = list(tcp_segments(shared_path(f"captures/{name}")))
-    whole, _, _ = run(segments)
-    bytewise, _, table = run(split_segments(segments, 1))
+    whole, _, _, _ = run(segments)
+    bytewise, _, table, diagnostics = run(split_segments(segments, 1))
     assert [m.payload for m in bytewise] == [m.payload for m in whole]
     assert [m.frames for m in bytewise] == [m.frames for m in whole]
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 @pytest.mark.shared
@@ -166,10 +168,10 @@ def test_trailing_partial_message_is_reported_at_flush():
     src, sport, dst, dport, seq, flags, payload, frame = next(s for s in segments if s[6].startswith(b"BYE"))
     index = segments.index(next(s for s in segments if s[6].startswith(b"BYE")))
     cut = segments[:index] + [(src, sport, dst, dport, seq, flags & ~0x01, payload[:-5], frame)]
-    messages, _, table = run(cut)
+    messages, _, table, diagnostics = run(cut)
     assert [method_of(m.payload) for m in messages][-1] != "BYE"
-    assert [d.reason for d in table.diagnostics] == ["tcp-incomplete-message"]
-    assert table.diagnostics[0].frame == frame.number
+    assert [d.reason for d in diagnostics] == ["tcp-incomplete-message"]
+    assert diagnostics[0].frame == frame.number
 
 
 # ---------------------------------------------------------------------- crafted streams
@@ -204,7 +206,7 @@ def rfc_stream():
 
 def test_in_order_crafted_stream(rfc_stream):
     sample, stream = rfc_stream
-    messages, classes, table = run(crafted(stream, [700, 13, 1460]))
+    messages, classes, table, diagnostics = run(crafted(stream, [700, 13, 1460]))
     assert [m.payload for m in messages] == sample
     assert classes["sip"] + classes["sip-segment"] == sum(classes.values()) - 1  # the SYN
     assert table.buffered_bytes() == 0
@@ -221,9 +223,9 @@ def test_out_of_order_segments_are_put_back_in_order(rfc_stream):
     if len(body) % 2:
         shuffled.append(body[-1])
     shuffled[5:10] = reversed(shuffled[5:10])
-    messages, _, table = run(shuffled)
+    messages, _, table, diagnostics = run(shuffled)
     assert [m.payload for m in messages] == sample
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 def test_retransmitted_segments_are_classified_and_ignored(rfc_stream):
@@ -232,7 +234,7 @@ def test_retransmitted_segments_are_classified_and_ignored(rfc_stream):
     doubled = []
     for segment in segments[1:]:
         doubled += [segment, segment]
-    messages, classes, _ = run([segments[0]] + doubled)
+    messages, classes, _, _ = run([segments[0]] + doubled)
     assert [m.payload for m in messages] == sample
     assert classes["tcp-retransmission"] == len(segments) - 1
 
@@ -245,9 +247,9 @@ def test_overlapping_segments_first_received_bytes_win(rfc_stream):
     corrupt = b"X" * 100 + stream[600:1200]
     second = (*CLIENT, *SERVER, isn + 1 + 500, ACK, corrupt, FrameRef(2, 2))
     rest = (*CLIENT, *SERVER, isn + 1 + 1200, ACK, stream[1200:], FrameRef(3, 3))
-    messages, _, table = run([first, second, rest])
+    messages, _, table, diagnostics = run([first, second, rest])
     assert [m.payload for m in messages] == sample
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 def test_overlap_with_an_out_of_order_segment(rfc_stream):
@@ -257,7 +259,7 @@ def test_overlap_with_an_out_of_order_segment(rfc_stream):
     early = (*CLIENT, *SERVER, isn + 1, ACK, stream[:450], FrameRef(2, 2))
     rest = (*CLIENT, *SERVER, isn + 1 + 900, ACK, stream[900:], FrameRef(3, 3))
     syn = (*CLIENT, *SERVER, isn, TCP_SYN, b"", FrameRef(0, 0))
-    messages, _, _ = run([syn, late, early, rest])
+    messages, _, _, _ = run([syn, late, early, rest])
     assert [m.payload for m in messages] == sample
     assert messages[0].frames == (FrameRef(2, 2),)
     spanning = next(m for m in messages if FrameRef(1, 1) in m.frames and FrameRef(2, 2) in m.frames)
@@ -266,7 +268,7 @@ def test_overlap_with_an_out_of_order_segment(rfc_stream):
 
 def test_sequence_numbers_wrap_around(rfc_stream):
     sample, stream = rfc_stream
-    messages, _, _ = run(crafted(stream, [97], isn=(1 << 32) - 1500))
+    messages, _, _, _ = run(crafted(stream, [97], isn=(1 << 32) - 1500))
     assert [m.payload for m in messages] == sample
 
 
@@ -274,8 +276,8 @@ def test_gap_never_filled_is_reported_and_later_messages_recovered(rfc_stream):
     sample, stream = rfc_stream
     segments = crafted(stream, [250])
     lost = segments.pop(6)  # bytes 1250..1500 never captured
-    messages, _, table = run(segments)
-    gaps = [d for d in table.diagnostics if d.reason == "tcp-gap"]
+    messages, _, table, diagnostics = run(segments)
+    gaps = [d for d in diagnostics if d.reason == "tcp-gap"]
     assert len(gaps) == 1 and "250 bytes" in gaps[0].detail
     assert gaps[0].frame == lost[7].number + 1
     payloads = [m.payload for m in messages]
@@ -296,21 +298,20 @@ def test_out_of_order_buffer_is_bounded(rfc_stream):
     segments = crafted(stream * 3, [200] + [40] * 1000)  # the first segment holds a whole start line
     del segments[2]  # a hole right at the start, never filled
     table = TcpStreamTable()
-    for segment in segments[: MAX_PENDING_SEGMENTS + 10]:
-        table.feed(*segment)
-    assert any(d.reason == "tcp-gap" for d in table.diagnostics)
+    diagnostics = [d for segment in segments[: MAX_PENDING_SEGMENTS + 10] for d in table.feed(*segment).diagnostics]
+    assert any(d.reason == "tcp-gap" for d in diagnostics)
     assert table.buffered_bytes() < MAX_PENDING_SEGMENTS * 40 + 70_000
 
 
 def test_mid_stream_start_joins_at_the_next_message(rfc_stream):
     sample, stream = rfc_stream
     offset = len(sample[0]) + 17  # capture begins inside the second message
-    messages, _, table = run(crafted(stream[offset:], [300], isn=99, syn=False))
+    messages, _, table, diagnostics = run(crafted(stream[offset:], [300], isn=99, syn=False))
     assert [m.payload for m in messages] == sample[2:]
     skipped = len(sample[0]) + len(sample[1]) - offset
     # Reported once, at the frame where the stream was joined, with every byte skipped.
-    assert [(d.reason, d.frame) for d in table.diagnostics] == [("tcp-mid-stream", skipped // 300 + 1)]
-    assert f"{skipped} bytes" in table.diagnostics[0].detail
+    assert [(d.reason, d.frame) for d in diagnostics] == [("tcp-mid-stream", skipped // 300 + 1)]
+    assert f"{skipped} bytes" in diagnostics[0].detail
 
 
 def test_non_sip_stream_is_ignored_without_buffering():
@@ -320,45 +321,44 @@ def test_non_sip_stream_is_ignored_without_buffering():
     seq = 1
     table.feed(*CLIENT, *SERVER, 0, TCP_SYN, b"", FrameRef(1, 1))
     for number in range(2, 200):
-        messages = table.feed(*CLIENT, *SERVER, seq, ACK, tls, FrameRef(number, number))
-        assert messages == []
-        classes[table.last_feed_class] += 1
+        result = table.feed(*CLIENT, *SERVER, seq, ACK, tls, FrameRef(number, number))
+        assert result.messages == () and result.diagnostics == ()
+        classes[result.frame_class] += 1
         seq += len(tls)
     assert classes == {"tcp-other": 198}
     assert table.buffered_bytes() == 0
-    assert table.diagnostics == []
 
 
 def test_garbage_inside_a_sip_stream_is_diagnosed_and_skipped(rfc_stream):
     sample, stream = rfc_stream
     garbage = b"\x00\x01 this is not SIP\r\n"
     spliced = sample[0] + garbage + b"".join(sample[1:])
-    messages, _, table = run(crafted(spliced, [333]))
+    messages, _, table, diagnostics = run(crafted(spliced, [333]))
     assert [m.payload for m in messages] == sample
-    assert [d.reason for d in table.diagnostics] == ["malformed-sip"]
+    assert [d.reason for d in diagnostics] == ["malformed-sip"]
 
 
 def test_keepalives_are_counted_and_classified(rfc_stream):
     sample, _ = rfc_stream
     # CR/LF before the first start line: not yet known to be SIP, so not counted as keep-alives.
     segments = crafted(b"\r\n\r\n", [4]) + crafted(sample[0], [len(sample[0])], syn=False, isn=1000 + 4, first_frame=3)
-    messages, classes, table = run(segments)
+    messages, classes, table, diagnostics = run(segments)
     assert [m.payload for m in messages] == [sample[0]]
     assert table.keepalives == 0
     assert classes["tcp-other"] == 2 and classes["sip"] == 1
     # The usual case: a ping (CRLFCRLF) between two messages of an established SIP connection.
     stream = sample[0] + b"\r\n\r\n" + sample[1]
     segments = crafted(stream, [len(sample[0]), 4, len(sample[1])])
-    messages, classes, table = run(segments)
+    messages, classes, table, diagnostics = run(segments)
     assert [m.payload for m in messages] == sample[:2]
     assert (table.keepalives, classes["sip-keepalive"], classes["sip"]) == (1, 1, 2)
 
 
 def test_missing_content_length_is_reported():
     bye = b"BYE sip:a@b SIP/2.0\r\nCall-ID: x\r\nCSeq: 2 BYE\r\n\r\n"
-    messages, _, table = run(crafted(bye + bye, [len(bye) * 2]))
+    messages, _, table, diagnostics = run(crafted(bye + bye, [len(bye) * 2]))
     assert [m.payload for m in messages] == [bye, bye]
-    assert [d.reason for d in table.diagnostics] == ["missing-content-length"] * 2
+    assert [d.reason for d in diagnostics] == ["missing-content-length"] * 2
     assert messages[0].leniencies == ("missing-content-length",)
 
 
@@ -367,9 +367,9 @@ def test_connection_reuse_after_fin(rfc_stream):
     first = crafted(sample[0], [200])
     first[-1] = (*first[-1][:5], ACK | TCP_FIN, *first[-1][6:])
     second = crafted(sample[1], [200], isn=90_000, first_frame=len(first) + 1)
-    messages, _, table = run(first + second)
+    messages, _, table, diagnostics = run(first + second)
     assert [m.payload for m in messages] == sample[:2]
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 def test_fin_that_overtakes_data_closes_after_the_data(rfc_stream):
@@ -378,20 +378,22 @@ def test_fin_that_overtakes_data_closes_after_the_data(rfc_stream):
     segments[-1] = (*segments[-1][:5], ACK | TCP_FIN, *segments[-1][6:])
     segments[-2], segments[-1] = segments[-1], segments[-2]
     table = TcpStreamTable()
-    messages = []
+    messages, diagnostics = [], []
     for segment in segments:
-        messages += table.feed(*segment)
+        result = table.feed(*segment)
+        messages += result.messages
+        diagnostics += result.diagnostics
     assert [m.payload for m in messages] == sample  # all delivered before flush
-    assert table.buffered_bytes() == 0 and table.diagnostics == []
+    assert table.buffered_bytes() == 0 and diagnostics == []
 
 
 def test_retransmitted_syn_does_not_reset_the_stream(rfc_stream):
     sample, stream = rfc_stream
     segments = crafted(stream, [400])
     segments.insert(3, segments[0])  # the SYN again, after data has flowed
-    messages, _, table = run(segments)
+    messages, _, table, diagnostics = run(segments)
     assert [m.payload for m in messages] == sample
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 def test_data_resent_after_the_fin_is_a_retransmission(rfc_stream):
@@ -399,7 +401,7 @@ def test_data_resent_after_the_fin_is_a_retransmission(rfc_stream):
     segments = crafted(sample[0], [len(sample[0])])
     segments[-1] = (*segments[-1][:5], ACK | TCP_FIN, *segments[-1][6:])
     resent = (*segments[-1][:5], ACK, segments[-1][6], FrameRef(9, 9))
-    messages, classes, table = run(segments + [resent])
+    messages, classes, table, diagnostics = run(segments + [resent])
     assert [m.payload for m in messages] == [sample[0]]
     assert classes["tcp-retransmission"] == 1
 
@@ -410,10 +412,10 @@ def test_each_frame_is_classified_once_on_random_orders(rfc_stream):
     for seed in range(5):
         body = segments[1:]
         random.Random(seed).shuffle(body)
-        messages, classes, table = run(segments[:1] + body)
+        messages, classes, table, diagnostics = run(segments[:1] + body)
         assert sum(classes.values()) == len(segments)
         assert [m.payload for m in messages] == sample  # fewer segments than the out-of-order bound
-        assert classes["sip"] <= len(sample) and table.diagnostics == []
+        assert classes["sip"] <= len(sample) and diagnostics == []
 
 
 @settings(max_examples=200, deadline=None)
@@ -429,11 +431,16 @@ def test_each_frame_is_classified_once_on_random_orders(rfc_stream):
 )
 def test_any_segments_give_messages_or_diagnostics_never_an_exception(segments):
     table = TcpStreamTable()
+    diagnostics = []
     for number, (seq, flags, payload) in enumerate(segments, start=1):
-        for message in table.feed(*CLIENT, *SERVER, seq, flags, payload, FrameRef(number, number)):
+        result = table.feed(*CLIENT, *SERVER, seq, flags, payload, FrameRef(number, number))
+        for message in result.messages:
             assert message.frames and message.payload
-        assert table.last_feed_class in FEED_CLASSES
-    for message in table.flush():
+        assert result.frame_class in FEED_CLASSES
+        diagnostics += result.diagnostics
+    result = table.flush()
+    for message in result.messages:
         assert message.frames
+    diagnostics += result.diagnostics
     assert all(d.reason in {"tcp-gap", "tcp-mid-stream", "malformed-sip", "missing-content-length",
-                            "tcp-incomplete-message", "malformed-websocket"} for d in table.diagnostics)
+                            "tcp-incomplete-message", "malformed-websocket"} for d in diagnostics)

@@ -152,7 +152,7 @@ WS_CAPTURES = {
 @pytest.mark.shared
 @pytest.mark.parametrize("name", sorted(WS_CAPTURES))
 def test_real_sip_over_websocket(name):
-    messages, classes, table = run(tcp_segments(shared_path(f"captures/{name}")))
+    messages, classes, table, diagnostics = run(tcp_segments(shared_path(f"captures/{name}")))
     expected = WS_CAPTURES[name]
     if expected is None:
         entry = next(e for e in shared_manifest() if e["file"] == f"captures/{name}")
@@ -161,18 +161,18 @@ def test_real_sip_over_websocket(name):
     assert {m.transport for m in messages} == {"ws"}
     assert {m.src.transport for m in messages} == {"ws"}
     assert classes["ws-handshake"] == 2
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 @pytest.mark.shared
 @pytest.mark.parametrize("size", [1, 7])
 def test_real_websocket_fed_in_small_pieces(size):
     segments = list(tcp_segments(shared_path("captures/wireshark-notes/websocket-sip.pcapng")))
-    whole, _, _ = run(segments)
-    pieces, _, table = run(split_segments(segments, size))
+    whole, _, _, _ = run(segments)
+    pieces, _, table, diagnostics = run(split_segments(segments, size))
     assert [m.payload for m in pieces] == [m.payload for m in whole]
     assert [m.frames for m in pieces] == [m.frames for m in whole]
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 CLIENT, SERVER = ("198.51.100.7", 40000), ("198.51.100.8", 8080)
@@ -216,11 +216,11 @@ def test_crafted_masked_fragmented_sip_over_websocket():
             client += ws_frame(message, OPCODE_BINARY, mask=b"\xde\xad\xbe\xef")
     server = RESPONSE + ws_frame(sample[0])
     for size in (1, 50, 100_000):
-        messages, classes, table = run(connection(client, server, size))
+        messages, classes, table, diagnostics = run(connection(client, server, size))
         client_side = [m.payload for m in messages if m.src.port == CLIENT[1]]
         assert client_side == sample
         assert [m.payload for m in messages if m.src.port == SERVER[1]] == [sample[0]]
-        assert table.diagnostics == []
+        assert diagnostics == []
 
 
 def test_permessage_deflate_messages_are_inflated():
@@ -230,25 +230,25 @@ def test_permessage_deflate_messages_are_inflated():
     for message in sample:  # RFC 7692 §7.2.1: compress, flush, strip the 00 00 ff ff tail
         compressed = deflater.compress(message) + deflater.flush(zlib.Z_SYNC_FLUSH)
         client += ws_frame(compressed[:-4], OPCODE_TEXT, rsv=4, mask=b"\x01\x02\x03\x04")
-    messages, _, table = run(connection(client, RESPONSE, 200))
+    messages, _, table, diagnostics = run(connection(client, RESPONSE, 200))
     assert [m.payload for m in messages] == sample
-    assert table.diagnostics == []
+    assert diagnostics == []
 
 
 def test_websocket_without_sip_subprotocol_is_ignored():
     request = REQUEST.replace(b"Sec-WebSocket-Protocol: sip\r\n", b"")
     response = RESPONSE.replace(b"Sec-WebSocket-Protocol: sip\r\n", b"")
     chat = ws_frame(b"hello chat", mask=b"abcd") * 20
-    messages, classes, table = run(connection(request + chat, response, 64))
-    assert messages == [] and table.diagnostics == []
+    messages, classes, table, diagnostics = run(connection(request + chat, response, 64))
+    assert messages == [] and diagnostics == []
     assert set(classes) == {"tcp-other"}
 
 
 def test_non_sip_text_in_a_sip_websocket_is_diagnosed():
     client = REQUEST + ws_frame(b"{\"json\": true}", mask=b"abcd") + ws_frame(rfc3665_messages()[0], mask=b"abcd")
-    messages, _, table = run(connection(client, RESPONSE, 1000))
+    messages, _, table, diagnostics = run(connection(client, RESPONSE, 1000))
     assert [m.payload for m in messages] == [rfc3665_messages()[0]]
-    assert [d.reason for d in table.diagnostics] == ["malformed-sip"]
+    assert [d.reason for d in diagnostics] == ["malformed-sip"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -272,9 +272,9 @@ def test_any_bytes_give_frames_or_malformed(data):
 @settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=400), st.integers(min_value=1, max_value=64))
 def test_any_bytes_after_a_sip_handshake_never_raise(data, size):
-    messages, _, table = run(connection(REQUEST + data, RESPONSE + data, size))
+    messages, _, table, diagnostics = run(connection(REQUEST + data, RESPONSE + data, size))
     assert all(m.transport == "ws" for m in messages)
-    assert {d.reason for d in table.diagnostics} <= {"malformed-websocket", "malformed-sip", "websocket-deflate-error",
+    assert {d.reason for d in diagnostics} <= {"malformed-websocket", "malformed-sip", "websocket-deflate-error",
                                                     "tcp-incomplete-message"}
 
 
@@ -286,6 +286,6 @@ def test_capture_that_starts_after_the_handshake():
         (*CLIENT, *SERVER, 9000 + offset, 0x10, client[offset : offset + 1400], FrameRef(index + 1, index + 1))
         for index, offset in enumerate(range(0, len(client), 1400))
     ]
-    messages, _, table = run(segments)
+    messages, _, table, diagnostics = run(segments)
     assert [m.payload for m in messages] == sample
-    assert {m.transport for m in messages} == {"ws"} and table.diagnostics == []
+    assert {m.transport for m in messages} == {"ws"} and diagnostics == []
