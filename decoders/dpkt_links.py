@@ -20,12 +20,23 @@ from __future__ import annotations
 
 import struct
 from functools import lru_cache
+from typing import Any, Callable
 
 import dpkt
 from dpkt import ieee80211, pppoe, radiotap
 
 from decoders.errors import Malformed, Truncated, Unsupported
-from decoders.linklayer import ETH_IPV4, NOT_IP, ppp_protocol
+from decoders.linklayer import (
+    ETH_IPV4,
+    LINKTYPE_ATM_RFC1483,
+    LINKTYPE_IEEE802_11,
+    LINKTYPE_IEEE802_11_AVS,
+    LINKTYPE_IEEE802_11_RADIOTAP,
+    LINKTYPE_PPP_ETHER,
+    LINKTYPE_PRISM_HEADER,
+    NOT_IP,
+    ppp_protocol,
+)
 
 # 802.11 frame control, first octet: version (bits 0-1), type (2-3), subtype (4-7).
 WLAN_TYPE_DATA = 2
@@ -249,7 +260,8 @@ def _pppoe_layout(version_type: int, code: int, protocol: bytes) -> tuple[int, i
     return ethertype, 6 + protocol_len
 
 
-def _unpack(packet_class, data: bytes, what: str, reason: str, short_is_malformed: bool = False):
+def _unpack(packet_class: Callable[[bytes], Any], data: bytes, what: str, reason: str,
+            short_is_malformed: bool = False) -> Any:
     """``packet_class(data)`` with every dpkt failure mapped to a DecodeError. dpkt's
     ``NeedData`` is a cut frame unless ``data`` is a header whose own length field the caller
     already checked (then fields that overrun it are malformed)."""
@@ -261,3 +273,20 @@ def _unpack(packet_class, data: bytes, what: str, reason: str, short_is_malforme
         raise Truncated(f"{what} cut short: {exc}", "truncated-link") from None
     except (dpkt.UnpackError, struct.error, IndexError, KeyError, ValueError) as exc:
         raise Malformed(f"{what}: {exc}", reason) from None
+
+
+def strip_dpkt_link(linktype: int, buf: bytes, off: int, end: int) -> tuple[int, int]:
+    """(ethertype, network offset) of a frame of one of ``linklayer.DPKT_LINKS``."""
+    if linktype == LINKTYPE_IEEE802_11:
+        return strip_80211(buf, off, end)
+    if linktype == LINKTYPE_IEEE802_11_RADIOTAP:
+        return strip_radiotap(buf, off, end)
+    if linktype == LINKTYPE_IEEE802_11_AVS:
+        return strip_avs(buf, off, end)
+    if linktype == LINKTYPE_PRISM_HEADER:
+        return strip_prism(buf, off, end)
+    if linktype == LINKTYPE_PPP_ETHER:
+        return strip_ppp_ether(buf, off, end)
+    if linktype == LINKTYPE_ATM_RFC1483:
+        return strip_llc(buf, off, end)
+    raise Unsupported(f"link type {linktype} is not decoded through dpkt", "unsupported-link-type")

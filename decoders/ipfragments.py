@@ -58,14 +58,14 @@ class FragmentReassembler:
         self.timeout_ns = timeout_ns
         self.max_datagrams = max_datagrams
         self.max_pieces = max_pieces
-        self._pending: OrderedDict[tuple, _Pending] = OrderedDict()
+        self._pending: OrderedDict[tuple[object, ...], _Pending] = OrderedDict()
         self.abandoned: list[Abandoned] = []
 
     def __len__(self) -> int:
         return len(self._pending)
 
     def add(
-        self, key: tuple, offset: int, more: bool, data: bytes, frame: int, ts_ns: int
+        self, key: tuple[object, ...], offset: int, more: bool, data: bytes, frame: int, ts_ns: int
     ) -> Reassembled | None:
         """One fragment of the datagram ``key`` (addresses, protocol, identification)."""
         self._expire(ts_ns)

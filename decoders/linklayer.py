@@ -44,15 +44,11 @@ LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 
-# Link types decoded by decoders.dpkt_links, by the name of the function there.
-DPKT_LINKS = {
-    LINKTYPE_IEEE802_11: "strip_80211",
-    LINKTYPE_IEEE802_11_RADIOTAP: "strip_radiotap",
-    LINKTYPE_IEEE802_11_AVS: "strip_avs",
-    LINKTYPE_PRISM_HEADER: "strip_prism",
-    LINKTYPE_PPP_ETHER: "strip_ppp_ether",
-    LINKTYPE_ATM_RFC1483: "strip_llc",
-}
+# Link types decoded through dpkt (``decoders.dpkt_links.strip_dpkt_link``).
+DPKT_LINKS = frozenset({
+    LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP, LINKTYPE_IEEE802_11_AVS, LINKTYPE_PRISM_HEADER,
+    LINKTYPE_PPP_ETHER, LINKTYPE_ATM_RFC1483,
+})
 # Cisco HDLC address octets (unicast, broadcast); in LINKTYPE_PPP_HDLC they mark Cisco framing.
 CISCO_HDLC_ADDRESSES = (0x0F, 0x8F)
 # PPI (Per-Packet Information) may wrap only these; never itself (no loops on hostile input).
@@ -123,11 +119,10 @@ def strip_link(linktype: int, buf: bytes, off: int, end: int) -> tuple[int, int]
         return strip_ppp(buf, off + skip, end)
     if linktype == LINKTYPE_PPI:
         return strip_ppi(buf, off, end)
-    name = DPKT_LINKS.get(linktype)
-    if name is not None:
-        from decoders import dpkt_links  # deferred: dpkt costs ~30 ms to import, only for these
+    if linktype in DPKT_LINKS:
+        from decoders.dpkt_links import strip_dpkt_link  # deferred: dpkt costs ~30 ms to import
 
-        return getattr(dpkt_links, name)(buf, off, end)
+        return strip_dpkt_link(linktype, buf, off, end)
     raise Unsupported(f"link type {linktype} is not decoded", "unsupported-link-type")
 
 

@@ -6,8 +6,13 @@ starts again, so traffic with endless distinct values cannot make it grow."""
 
 from __future__ import annotations
 
+from typing import TypeVar
 
-def remember(memo: dict, key, value, limit: int):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(memo: dict[K, V], key: K, value: V, limit: int) -> V:
     """Store ``value`` under ``key`` in ``memo``, emptied first if it holds ``limit`` entries;
     returns ``value``."""
     if len(memo) >= limit:

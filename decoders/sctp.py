@@ -134,19 +134,25 @@ SCTP_RETRANSMISSION = "sctp-retransmission"  # its TSN was already seen in this 
 SCTP_OTHER = "sctp-other"  # no user data
 
 
+# (src ip, src port, dst ip, dst port, verification tag): one direction of an association
+Association = tuple[str, int, str, int, int]
+# The association, then the stream id and whether the chunk is unordered
+StreamKey = tuple[str, int, str, int, int, int, bool]
+
+
 class SctpReassembler:
     """Joins fragmented user messages per association direction and stream."""
 
     def __init__(self) -> None:
-        self._fragments: dict[tuple, dict[int, tuple[SctpData, FrameRef]]] = {}
+        self._fragments: dict[StreamKey, dict[int, tuple[SctpData, FrameRef]]] = {}
         # Recent TSNs per association direction: a chunk resent by SCTP (same TSN, RFC 9260
         # §6.3.3) is one user message, not two.
-        self._recent: dict[tuple, dict[int, None]] = {}
+        self._recent: dict[Association, dict[int, None]] = {}
         self.retransmissions = 0
 
     def add(self, src_ip: str, dst_ip: str, chunk: SctpData, frame: FrameRef) -> Reassembled[SctpMessage]:
         """One chunk: the user message it completes, if any, and how it counts."""
-        association = (src_ip, chunk.src_port, dst_ip, chunk.dst_port, chunk.verification_tag)
+        association: Association = (src_ip, chunk.src_port, dst_ip, chunk.dst_port, chunk.verification_tag)
         recent = self._recent.setdefault(association, {})
         if chunk.tsn in recent:
             self.retransmissions += 1
@@ -158,7 +164,7 @@ class SctpReassembler:
             message = SctpMessage(chunk.src_port, chunk.dst_port, chunk.stream_id, chunk.ppid, chunk.data, (frame,), chunk.tsn)
             return Reassembled((message,), SCTP_MESSAGE)
         incomplete = SCTP_FRAGMENT if chunk.data else SCTP_OTHER
-        key = (*association, chunk.stream_id, chunk.unordered)
+        key: StreamKey = (*association, chunk.stream_id, chunk.unordered)
         held = self._fragments.setdefault(key, {})
         held[chunk.tsn] = (chunk, frame)
         if len(held) > MAX_FRAGMENTS or sum(len(item[0].data) for item in held.values()) > MAX_MESSAGE:
@@ -169,7 +175,7 @@ class SctpReassembler:
         completed = self._complete(key, held, chunk.tsn)
         return Reassembled((completed,), SCTP_MESSAGE) if completed is not None else Reassembled((), incomplete)
 
-    def _complete(self, key: tuple, held: dict[int, tuple[SctpData, FrameRef]], tsn: int) -> SctpMessage | None:
+    def _complete(self, key: StreamKey, held: dict[int, tuple[SctpData, FrameRef]], tsn: int) -> SctpMessage | None:
         # Walk back to the B fragment and forward to the E fragment through consecutive TSNs
         # (RFC 9260 §6.9: fragments of one message take consecutive TSNs).
         first = tsn

@@ -64,10 +64,12 @@ from decoders.sipframing import (
     keepalive_length,
     looks_like_sip_start,
     scan_sip_message,
+    SipFraming,
 )
 from decoders.websocket import (
     OPCODE_BINARY,
     OPCODE_TEXT,
+    WsMessage,
     WsMessageAssembler,
     decode_ws_frames,
     looks_like_http_start,
@@ -150,9 +152,9 @@ class _Direction:
         self.pending_bytes = 0
         self.probes = 0
         self.skipped = 0  # bytes dropped while looking for the first start line mid-stream
-        self.framing = None  # SipFraming of the message at buf[0] whose body is still arriving
+        self.framing: SipFraming | None = None  # the message at buf[0] whose body is still arriving
         self.assembler: WsMessageAssembler | None = None
-        self.inflater = None  # permessage-deflate context (RFC 7692), created on first use
+        self.inflater: zlib._Decompress | None = None  # permessage-deflate (RFC 7692), made on first use
         self.fin = False
 
 
@@ -215,7 +217,7 @@ class TcpStreamTable:
             state = self._open(key, seq, False)
         feed_class = FEED_OTHER
         if payload and state.mode != _IGNORED:
-            feed_class = self._accept(state, key, seq, payload)
+            feed_class = self._accept(state, key, seq, payload, frame)
         if flags & (TCP_FIN | TCP_RST):
             state.fin = True
         if state.fin:
@@ -294,8 +296,8 @@ class TcpStreamTable:
         number = frame.number if frame is not None else (self._frame.number if self._frame else 0)
         self._diagnostics.append(Diagnostic(reason, number, detail))
 
-    def _accept(self, state: _Direction, key: tuple[str, int, str, int], seq: int, payload: bytes) -> str:
-        frame = self._frame
+    def _accept(self, state: _Direction, key: tuple[str, int, str, int], seq: int, payload: bytes,
+                frame: FrameRef) -> str:
         offset = _seq_diff(seq, state.next_seq)
         if offset < 0:
             if offset + len(payload) <= 0:
@@ -593,6 +595,8 @@ class TcpStreamTable:
             state.mode = _IGNORED
             return len(state.buf)
         assembler = state.assembler
+        if assembler is None:  # set whenever the mode becomes _WS: only for the type checker
+            assembler = state.assembler = WsMessageAssembler()
         for frame in frames:
             try:
                 message = assembler.add(frame, base=state.buf_abs)
@@ -603,7 +607,7 @@ class TcpStreamTable:
                 self._emit_ws(state, message)
         return position + consumed
 
-    def _emit_ws(self, state: _Direction, message) -> None:
+    def _emit_ws(self, state: _Direction, message: WsMessage) -> None:
         payload = message.payload
         frames = self._frames_between_abs(state, message.first_offset, message.end_offset)
         if message.compressed:

@@ -94,7 +94,7 @@ class LiveSession:
 
     def _run(self) -> None:
         try:
-            self.pipeline.feed_records(self._records())
+            self.pipeline.feed_records(self._records(self._accelerator()))
         except CaptureError as exc:
             self.error = str(exc)
         except Exception as exc:  # a decoder bug must end the session with a message, not hang it
@@ -102,9 +102,19 @@ class LiveSession:
         finally:
             self.finished.set()
 
-    def _records(self):
+    def _accelerator(self):
+        """The compiled fast path, as a file gets it, for a source that reads capture files
+        (dumpcap's ring) when nothing is written to ``-O``: the frames it takes never reach
+        Python, so they could not be written. It changes stream state that ``snapshot`` reads,
+        so it runs under the session's lock."""
+        if self.writer is not None or not getattr(self.source, "takes_accelerator", False):
+            return None
+        fast = self.pipeline.accelerator()
+        return _Locked(fast, self._lock) if fast is not None else None
+
+    def _records(self, accelerator=None):
         lock = self._lock
-        records = self.source.records()
+        records = self.source.records(accelerator) if accelerator is not None else self.source.records()
         writer = self.writer
         while True:
             try:
@@ -189,6 +199,26 @@ class LiveSession:
             frame_classes=dict(pipeline.frame_classes), diagnostics=dict(pipeline.diagnostics),
             diagnostic_list=list(pipeline.diagnostic_list), errors=list(getattr(self.source, "errors", [])),
         )
+
+
+class _Locked:
+    """The compiled fast path with every call made under ``lock`` (its attributes read as they are)."""
+
+    def __init__(self, accelerator, lock: threading.Lock):
+        self._accelerator = accelerator
+        self._lock = lock
+
+    def __getattr__(self, name: str):
+        value = getattr(self._accelerator, name)
+        if not callable(value):
+            return value
+        lock = self._lock
+
+        def locked(*args):
+            with lock:
+                return value(*args)
+
+        return locked
 
 
 def call_ended(call, now_ns: int, linger_ns: int = LINGER_NS) -> bool:

@@ -103,6 +103,9 @@ class DumpcapSource:
     capture buffer: what absorbs a burst while we are busy), ``snaplen`` its ``-s`` (0: whole
     frames)."""
 
+    # It reads pcapng files, so the compiled fast path can take its frames (``records``).
+    takes_accelerator = True
+
     def __init__(self, interface: str, bpf: str | None = None, *, buffer_mib: int = 32, snaplen: int = 0):
         self.interface = interface
         self.bpf = bpf
@@ -207,13 +210,15 @@ class DumpcapSource:
         reason = reason or next((line for line in self._stderr if line and not line.startswith("Capturing on")), "")
         return f"cannot capture on {name}: {reason or 'dumpcap ended without capturing'}"
 
-    def records(self):
-        """The frames dumpcap writes, as ``CaptureReader.records()`` tuples, until it ends."""
+    def records(self, accelerator=None):
+        """The frames dumpcap writes, as ``CaptureReader.records()`` tuples, until it ends; with
+        ``accelerator``, runs of frames the compiled fast path took arrive as one record, as
+        from a file."""
         assert self._process is not None
         follow = _Follow(self)
         reader = self._reader = CaptureReader(self.label, stream=follow)
         try:
-            yield from reader.records()
+            yield from reader.records(accelerator)
         finally:
             follow.close()
             self.errors.extend(reader.errors)

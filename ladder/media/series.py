@@ -38,15 +38,15 @@ class SeriesPoint:
     packets: int
 
 
-class Series(Sequence):
+class Series(Sequence[SeriesPoint]):
     """A finished series: the builder's columns themselves (no copy, so finishing a stream
     allocates nothing per bucket) and the grid positions of its non-empty buckets. Indexing and
     iteration make ``SeriesPoint`` objects on demand."""
 
     __slots__ = ("_origin", "_width", "_delta", "_jitter", "_lost", "_packets", "_where")
 
-    def __init__(self, origin_ns: int, width_ns: int, delta: array, jitter: array, lost: array, packets: array,
-                 where: Sequence[int]):
+    def __init__(self, origin_ns: int, width_ns: int, delta: Sequence[float], jitter: Sequence[float],
+                 lost: Sequence[int], packets: Sequence[int], where: Sequence[int]):
         self._origin, self._width = origin_ns, width_ns
         self._delta, self._jitter, self._lost, self._packets = delta, jitter, lost, packets
         self._where = where
@@ -106,10 +106,10 @@ class SeriesBuilder:
         self.lost = self.packets = 0
         # Columns of closed buckets, allocated when the first bucket closes: a candidate stream
         # that never outlives one bucket (random UDP) costs no columns.
-        self._delta: array | None = None
-        self._jitter: array | None = None
-        self._lost: array | None = None
-        self._packets: array | None = None
+        self._delta: array[float] | None = None
+        self._jitter: array[float] | None = None
+        self._lost: array[int] | None = None
+        self._packets: array[int] | None = None
 
     def add(self, ts_ns: int, delta_ms: float, jitter_ms: float, lost: int) -> None:
         if ts_ns >= self.end_ns:
@@ -143,21 +143,23 @@ class SeriesBuilder:
         ladder/_accel.c, writes into them in place)."""
         return self._packets is not None
 
-    def _allocate(self) -> None:
-        size = self.max_points
-        self._delta, self._jitter = array("d", bytes(8 * size)), array("d", bytes(8 * size))
-        self._lost, self._packets = array("q", bytes(8 * size)), array("q", bytes(8 * size))
+    def _columns(self) -> tuple[array[float], array[float], array[int], array[int]]:
+        """The four columns, allocated on first use."""
+        if self._delta is None or self._jitter is None or self._lost is None or self._packets is None:
+            size = self.max_points
+            self._delta, self._jitter = array("d", bytes(8 * size)), array("d", bytes(8 * size))
+            self._lost, self._packets = array("q", bytes(8 * size)), array("q", bytes(8 * size))
+        return self._delta, self._jitter, self._lost, self._packets
 
     def _close(self) -> None:
         if not self.packets:
             return
-        if self._packets is None:
-            self._allocate()
+        delta, jitter, lost, packets = self._columns()
         i = self.index
-        self._delta[i] = self.delta
-        self._jitter[i] = self.jitter
-        self._lost[i] = self.lost
-        self._packets[i] = self.packets
+        delta[i] = self.delta
+        jitter[i] = self.jitter
+        lost[i] = self.lost
+        packets[i] = self.packets
         self.packets = 0
 
     def _halve(self) -> None:
@@ -165,13 +167,16 @@ class SeriesBuilder:
         self.width_ns *= 2
         if self._packets is None:
             return
+        delta, jitter, lost, packets = self._columns()
         half = self.max_points // 2
-        self._delta[:half] = array("d", map(max, self._delta[0::2], self._delta[1::2]))
-        self._jitter[:half] = array("d", map(max, self._jitter[0::2], self._jitter[1::2]))
-        self._lost[:half] = array("q", map(operator.add, self._lost[0::2], self._lost[1::2]))
-        self._packets[:half] = array("q", map(operator.add, self._packets[0::2], self._packets[1::2]))
-        for column in (self._delta, self._jitter, self._lost, self._packets):
-            column[half:] = array(column.typecode, bytes(8 * (self.max_points - half)))
+        delta[:half] = array("d", map(max, delta[0::2], delta[1::2]))
+        jitter[:half] = array("d", map(max, jitter[0::2], jitter[1::2]))
+        lost[:half] = array("q", map(operator.add, lost[0::2], lost[1::2]))
+        packets[:half] = array("q", map(operator.add, packets[0::2], packets[1::2]))
+        for column in (delta, jitter):
+            column[half:] = array("d", bytes(8 * (self.max_points - half)))
+        for count in (lost, packets):
+            count[half:] = array("q", bytes(8 * (self.max_points - half)))
 
     def peek(self) -> Series:
         """What ``finish`` would give now, from copies of the columns: the builder goes on being
@@ -191,7 +196,8 @@ class SeriesBuilder:
             return Series(self.origin_ns + self.index * self.width_ns, self.width_ns, (self.delta,), (self.jitter,),
                           (self.lost,), (self.packets,), range(1))
         self._close()
+        delta, jitter, lost, packets = self._columns()
         n = self.index + 1
-        counts = self._packets[:n]
+        counts = packets[:n]
         where = range(n) if not counts.count(0) else array("i", compress(range(n), counts))
-        return Series(self.origin_ns, self.width_ns, self._delta, self._jitter, self._lost, self._packets, where)
+        return Series(self.origin_ns, self.width_ns, delta, jitter, lost, packets, where)

@@ -364,6 +364,45 @@ def test_limit_keeps_the_newest_calls_and_counts_the_rest(tmp_path):
     assert len(frames(tmp_path / "all.pcapng")) == sum(len(frames(p)) for p in paths)
 
 
+class FileSource(ReplaySource):
+    """A capture file read as dumpcap's ring is: through ``CaptureReader``, fast path included."""
+
+    takes_accelerator = True
+
+    def records(self, accelerator=None):
+        for path in self.paths:
+            with CaptureReader(str(path)) as reader:
+                yield from reader.records(accelerator)
+
+
+def test_media_taken_by_the_fast_path_live_equals_the_file(tmp_path):
+    """Without -O, a live capture's RTP goes through the compiled fast path as a file's does
+    (under the session's lock, since a snapshot reads the same streams): same streams, same
+    statistics as ``load_capture`` of the same frames."""
+    from ladder.live.session import LiveSession
+    from ladder.media.streams import accelerator_enabled
+
+    if not accelerator_enabled():
+        pytest.skip("the compiled fast path is not built here")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from make_rtp_capture import main as make_rtp_capture
+
+    path = tmp_path / "media.pcap"
+    make_rtp_capture([str(path), "--calls", "6", "--seconds", "3"])
+    session = LiveSession(FileSource([path]))
+    assert session._accelerator() is not None
+    session.start()
+    assert session.finished.wait(60)
+    capture, calls, _ = session.snapshot()
+    session.stop()
+    expected = load_capture(str(path))
+    assert session.error is None and len(calls) == 6
+    summary = [(s.ssrc, s.packets, s.lost, round(s.max_jitter_ms, 6)) for s in capture.streams]
+    assert summary == [(s.ssrc, s.packets, s.lost, round(s.max_jitter_ms, 6)) for s in expected.streams]
+    assert sum(s.packets for s in capture.streams) == expected.rtp_packets > 1000
+    assert session.pipeline._rtp.accel.fed > 1000  # most of them never reached Python
+
+
 def test_limit_bounds_what_a_long_run_keeps(tmp_path):
     """Past --limit, what the session keeps follows the kept calls, not the run's length: the
     compact SIP index and its interned Call-IDs, and the RTCP addresses SDP announced (both once
