@@ -1,6 +1,6 @@
 """The TUI on a live capture (``ladder -d IFACE``, ``ladder -L udp:ADDR:PORT``).
 
-The same app and screens as for a file; instead of one load, a refresh every ``REFRESH_S``
+The same app and screens as for a file; instead of one load, a refresh every ``REFRESH_S`` (or later: ``LiveSession.refresh_after``)
 takes a snapshot of the live session in a thread worker (calls re-derived from the messages so
 far) and posts it. New calls are appended to the list, changed ones updated in place, calls
 dropped by ``--limit`` removed; an open ladder whose call grew is redrawn with its cursor on the
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from typing import Any
 
 from textual import work
@@ -30,6 +31,7 @@ from tui.ladder_view import LadderView
 from tui.safe_text import clean
 
 REFRESH_S = 0.5
+TICK_S = 0.1  # how often the app looks whether a snapshot is due
 
 
 class LiveUpdate(Message):
@@ -56,20 +58,33 @@ class LiveLadderApp(LadderApp):
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.call_list.checking = False
         self.push_screen(self.call_list)
-        self.set_interval(REFRESH_S, self.take_snapshot)
+        self._next_snapshot = 0.0  # monotonic time of the next snapshot
+        self._snapshotting = False
+        self.set_interval(TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        """One snapshot at a time, paced by ``LiveSession.refresh_after``."""
+        if self._snapshotting or time.monotonic() < self._next_snapshot:
+            return
+        self._snapshotting = True
+        self.take_snapshot()
 
     def load(self) -> None:  # the file loader of the parent app: nothing to load here
         return
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False)
     def take_snapshot(self) -> None:
-        if get_current_worker().is_cancelled:
-            return
-        capture, calls, _dropped = self.session.snapshot()
-        self.session.flush()
-        streams = list(capture.streams) if self.media else []
-        analysis = Analysis(capture, list(calls), MediaIndex.build(list(calls), streams), self.media)
-        self.post_message(LiveUpdate(capture, calls, self.session.status(), analysis))
+        try:
+            if get_current_worker().is_cancelled:
+                return
+            capture, calls, _dropped = self.session.snapshot()
+            self.session.flush()
+            streams = list(capture.streams) if self.media else []
+            analysis = Analysis(capture, list(calls), MediaIndex.build(list(calls), streams), self.media)
+            self.post_message(LiveUpdate(capture, calls, self.session.status(), analysis))
+        finally:
+            self._next_snapshot = time.monotonic() + self.session.refresh_after(REFRESH_S)
+            self._snapshotting = False
 
     def on_live_update(self, message: LiveUpdate) -> None:
         before = self.calls

@@ -163,7 +163,7 @@ def watch(session: LiveSession, args, reporter: Reporter) -> int:
               file=sys.stderr)
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set() and not session.finished.is_set():
-            stop.wait(REFRESH_S)
+            stop.wait(session.refresh_after(REFRESH_S))
             if deadline is not None and time.monotonic() >= deadline:
                 break
             reporter.report(session)

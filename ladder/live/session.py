@@ -31,6 +31,10 @@ LINGER_NS = 2_000_000_000
 UNACKED_NS = 64 * 500_000_000
 # Anything quiet this long is reported as it stands (a call whose BYE was never captured).
 IDLE_NS = 600_000_000_000
+# A snapshot re-derives every kept call from its messages: with thousands kept it takes a good
+# part of a second. At most this share of the time goes to snapshots (the refresh slows
+# instead), so the reader keeps the CPU it needs not to fall behind the traffic.
+SNAPSHOT_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,7 @@ class LiveSession:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._index_offset = 0  # calls dropped so far: the kept calls keep their numbers
+        self.snapshot_s = 0.0  # how long the last snapshot took
 
     def start(self) -> None:
         """Start the source (raises ``CaptureError`` with one line when it cannot) and the reader."""
@@ -165,6 +170,7 @@ class LiveSession:
         numbered on from the ones dropped earlier."""
         from ladder.calls.grouping import build_calls
 
+        started = time.monotonic()
         with self._lock:
             capture = self._capture()
         calls = build_calls(capture)
@@ -183,7 +189,13 @@ class LiveSession:
             calls = build_calls(capture)
         if self._index_offset:
             calls = [self._renumber(call) for call in calls]
+        self.snapshot_s = time.monotonic() - started
         return capture, calls, dropped
+
+    def refresh_after(self, wanted_s: float) -> float:
+        """Seconds to wait before the next snapshot: ``wanted_s``, or longer when snapshots
+        cost more than ``SNAPSHOT_SHARE`` of the time."""
+        return max(wanted_s, self.snapshot_s * (1 / SNAPSHOT_SHARE - 1))
 
     def _renumber(self, call):
         return dataclasses.replace(call, index=call.index + self._index_offset)
