@@ -15,6 +15,8 @@ from bisect import insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from decoders.records import FrameRef
+
 MAX_DATAGRAM = 65535
 MAX_PIECES = 256
 MAX_DATAGRAMS = 4096
@@ -25,7 +27,7 @@ class Reassembled:
     """A complete datagram: the upper-layer bytes and every frame that carried a piece."""
 
     payload: bytes
-    frames: tuple[int, ...]
+    frames: tuple[FrameRef, ...]
     first_ts_ns: int
 
 
@@ -34,14 +36,14 @@ class Abandoned:
     """A datagram that never completed: why (kebab-case) and the frames that carried it."""
 
     reason: str
-    frames: tuple[int, ...]
+    frames: tuple[FrameRef, ...]
 
 
 @dataclass(slots=True)
 class _Pending:
     first_ts_ns: int
     pieces: list[tuple[int, int, bytes]] = field(default_factory=list)  # (offset, arrival, data), sorted
-    frames: list[int] = field(default_factory=list)
+    frames: list[FrameRef] = field(default_factory=list)
     total: int | None = None  # known once the last fragment (more=0) arrived
     covered: int = 0  # bytes [0, covered) are present
     placed: int = 0  # pieces[:placed] are within [0, covered)
@@ -65,7 +67,7 @@ class FragmentReassembler:
         return len(self._pending)
 
     def add(
-        self, key: tuple[object, ...], offset: int, more: bool, data: bytes, frame: int, ts_ns: int
+        self, key: tuple[object, ...], offset: int, more: bool, data: bytes, frame: FrameRef, ts_ns: int
     ) -> Reassembled | None:
         """One fragment of the datagram ``key`` (addresses, protocol, identification)."""
         self._expire(ts_ns)

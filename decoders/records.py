@@ -51,7 +51,7 @@ class Diagnostic:
 
 
 @dataclass(frozen=True, slots=True)
-class Reassembled(Generic[T]):
+class StreamResult(Generic[T]):
     """What one TCP segment or SCTP chunk given to its reassembler (or the reassembler's
     flush at the end) gave back: the messages it completed, how to count the frame that
     carried it (a stable kebab-case class), and the problems met on the way."""

@@ -4,7 +4,7 @@ API::
 
     chunks = sctp_data_chunks(payload)          # every DATA / I-DATA chunk of one SCTP packet
     reassembler = SctpReassembler()
-    result = reassembler.add(src_ip, dst_ip, chunk, frame)    # Reassembled[SctpMessage]
+    result = reassembler.add(src_ip, dst_ip, chunk, frame)    # StreamResult[SctpMessage]
     result.messages     # the user message that chunk completed, if any
     result.frame_class  # "sctp-retransmission" (TSN seen before), "sctp-fragment" or "sctp-message"
     result.diagnostics
@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass
 
 from decoders.errors import Malformed, Truncated
-from decoders.records import Diagnostic, FrameRef, Reassembled
+from decoders.records import Diagnostic, FrameRef, StreamResult
 
 CHUNK_DATA = 0
 CHUNK_I_DATA = 64  # RFC 8260 §2.1
@@ -127,7 +127,7 @@ def sctp_data_chunks(payload: bytes) -> list[SctpData]:
     return chunks
 
 
-# How a chunk given to ``SctpReassembler.add`` counts (``Reassembled.frame_class``).
+# How a chunk given to ``SctpReassembler.add`` counts (``StreamResult.frame_class``).
 SCTP_MESSAGE = "sctp-message"  # completed a user message
 SCTP_FRAGMENT = "sctp-fragment"  # a fragment that completed nothing yet
 SCTP_RETRANSMISSION = "sctp-retransmission"  # its TSN was already seen in this association
@@ -150,19 +150,19 @@ class SctpReassembler:
         self._recent: dict[Association, dict[int, None]] = {}
         self.retransmissions = 0
 
-    def add(self, src_ip: str, dst_ip: str, chunk: SctpData, frame: FrameRef) -> Reassembled[SctpMessage]:
+    def add(self, src_ip: str, dst_ip: str, chunk: SctpData, frame: FrameRef) -> StreamResult[SctpMessage]:
         """One chunk: the user message it completes, if any, and how it counts."""
         association: Association = (src_ip, chunk.src_port, dst_ip, chunk.dst_port, chunk.verification_tag)
         recent = self._recent.setdefault(association, {})
         if chunk.tsn in recent:
             self.retransmissions += 1
-            return Reassembled((), SCTP_RETRANSMISSION)
+            return StreamResult((), SCTP_RETRANSMISSION)
         recent[chunk.tsn] = None
         if len(recent) > RECENT_TSNS:
             del recent[next(iter(recent))]
         if chunk.complete:
             message = SctpMessage(chunk.src_port, chunk.dst_port, chunk.stream_id, chunk.ppid, chunk.data, (frame,), chunk.tsn)
-            return Reassembled((message,), SCTP_MESSAGE)
+            return StreamResult((message,), SCTP_MESSAGE)
         incomplete = SCTP_FRAGMENT if chunk.data else SCTP_OTHER
         key: StreamKey = (*association, chunk.stream_id, chunk.unordered)
         held = self._fragments.setdefault(key, {})
@@ -171,9 +171,9 @@ class SctpReassembler:
             del self._fragments[key]
             overflow = Diagnostic("sctp-reassembly-overflow", frame.number,
                                   f"{len(held)} SCTP fragments never formed a message; dropped")
-            return Reassembled((), incomplete, (overflow,))
+            return StreamResult((), incomplete, (overflow,))
         completed = self._complete(key, held, chunk.tsn)
-        return Reassembled((completed,), SCTP_MESSAGE) if completed is not None else Reassembled((), incomplete)
+        return StreamResult((completed,), SCTP_MESSAGE) if completed is not None else StreamResult((), incomplete)
 
     def _complete(self, key: StreamKey, held: dict[int, tuple[SctpData, FrameRef]], tsn: int) -> SctpMessage | None:
         # Walk back to the B fragment and forward to the E fragment through consecutive TSNs
@@ -206,7 +206,7 @@ class SctpReassembler:
             del self._fragments[key]
         return SctpMessage(key[1], key[3], key[5], ppid, b"".join(parts), tuple(frames), first)
 
-    def flush(self) -> Reassembled[SctpMessage]:
+    def flush(self) -> StreamResult[SctpMessage]:
         """End of capture: every message still missing fragments becomes a diagnostic."""
         leftovers = tuple(
             Diagnostic("sctp-incomplete-message", min(item[1].number for item in held.values()),
@@ -215,4 +215,4 @@ class SctpReassembler:
         )
         self._fragments.clear()
         self._recent.clear()
-        return Reassembled((), SCTP_OTHER, leftovers)
+        return StreamResult((), SCTP_OTHER, leftovers)

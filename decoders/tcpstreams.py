@@ -34,7 +34,7 @@ Each direction of a connection is reassembled on its own:
   text/binary message is one SIP message (RFC 7118 §5.1), transport ``ws``. Compressed
   messages (permessage-deflate, RFC 7692) are inflated.
 
-Frame classes (``Reassembled.frame_class``, each frame exactly one): ``sip`` (completed a message it
+Frame classes (``StreamResult.frame_class``, each frame exactly one): ``sip`` (completed a message it
 carried part of), ``sip-segment`` (bytes of a SIP or SIP-WebSocket stream, nothing completed
 here), ``sip-keepalive`` (only RFC 5626 CRLF keep-alives), ``ws-handshake`` (completed the
 HTTP Upgrade of a SIP WebSocket), ``tcp-retransmission`` (every byte seen before), ``tcp-other``
@@ -55,7 +55,7 @@ import zlib
 from dataclasses import dataclass
 
 from decoders.errors import Malformed
-from decoders.records import Diagnostic, Endpoint, FrameRef, Reassembled
+from decoders.records import Diagnostic, Endpoint, FrameRef, StreamResult
 from decoders.sipframing import (
     LENIENCY_MISSING_CONTENT_LENGTH,
     MAX_START_LINE,
@@ -194,7 +194,7 @@ class TcpStreamTable:
         flags: int,
         payload: bytes,
         frame: FrameRef,
-    ) -> Reassembled[StreamMessage]:
+    ) -> StreamResult[StreamMessage]:
         """One TCP segment: the SIP messages it completed (possibly none), how to count its
         frame, and the problems met."""
         self._begin(frame)
@@ -240,8 +240,8 @@ class TcpStreamTable:
                 feed_class = FEED_OTHER
         return self._result(feed_class)
 
-    def _result(self, frame_class: str) -> Reassembled[StreamMessage]:
-        result = Reassembled(tuple(self._out), frame_class, tuple(self._diagnostics))
+    def _result(self, frame_class: str) -> StreamResult[StreamMessage]:
+        result = StreamResult(tuple(self._out), frame_class, tuple(self._diagnostics))
         self._diagnostics = []
         return result
 
@@ -259,7 +259,7 @@ class TcpStreamTable:
         self._streams[key] = state
         return state
 
-    def flush(self) -> Reassembled[StreamMessage]:
+    def flush(self) -> StreamResult[StreamMessage]:
         """End of capture: give up on holes, deliver what follows them, report leftovers."""
         self._begin(None)
         for key, state in list(self._streams.items()):

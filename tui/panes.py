@@ -59,13 +59,13 @@ def stream_mos(stream: Any) -> float | None:
 
 def stream_cells(stream: Any, problems: tuple[str, ...] = (), call: int | None = None) -> list[Any]:
     f = stream_figures(stream, problems)
-    problems = ", ".join(clean(str(p)) for p in f["problems"])
+    listed = ", ".join(clean(str(p)) for p in f["problems"])
     return [
         Text("-" if call is None else str(call), justify="right"),
         Text(f["ssrc"]), safe_rich_text(f["src"]), safe_rich_text(f["dst"]), safe_rich_text(f["codec"]),
         _number(f["packets"]), _number(f["lost"]), _number(f["loss"]), _number(f["max_delta"]),
         _number(f["max_jitter"]), _number(f["mean_jitter"]), _number(f["mos"]),
-        Text(problems or "-", style="bold red" if problems else ""),
+        Text(listed or "-", style="bold red" if listed else ""),
     ]
 
 

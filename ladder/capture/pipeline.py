@@ -42,7 +42,7 @@ from decoders.linklayer import (
     strip_link,
 )
 from decoders.memo import remember
-from decoders.records import Diagnostic, Endpoint, FrameRef, Reassembled
+from decoders.records import Diagnostic, Endpoint, FrameRef, StreamResult
 from decoders.sctp import SCTP_FRAGMENT, SCTP_OTHER, SCTP_RETRANSMISSION
 from decoders.sdp import SdpSession
 from decoders.sip import looks_like_sip, parse_sip
@@ -486,7 +486,7 @@ class Pipeline:
         self._take_stream_messages(result)
         return result.frame_class
 
-    def _take_stream_messages(self, result: Reassembled) -> None:
+    def _take_stream_messages(self, result: StreamResult) -> None:
         self._take_diagnostics(result.diagnostics)
         for item in result.messages:
             src = self._endpoint(item.src.ip, item.src.port, item.transport)

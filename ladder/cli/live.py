@@ -15,9 +15,14 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ladder.errors import UsageError
 from ladder.live.session import DEFAULT_LIMIT, LiveSession, call_ended
+
+if TYPE_CHECKING:
+    from ladder.live.hep_collector import HepCollector
+    from ladder.live.source import DumpcapSource
 
 REFRESH_S = 0.5  # how often the calls are re-derived: new calls show within a second
 
@@ -64,6 +69,7 @@ def open_session(args, *, media: bool = True) -> LiveSession:
         raise UsageError("--limit must keep at least one call")
     if args.filter and not args.device:
         raise UsageError("-f BPF filters an interface capture (-d); a HEP collector takes what it is sent")
+    source: DumpcapSource | HepCollector
     if args.device:
         from ladder.live.source import DumpcapSource
 

@@ -60,8 +60,8 @@ def media_bars_for(call: "Call", capture: Any,
 def _bar_label(bar: Any, streams: dict[Any, Any], *, rightward: bool) -> str:
     """``RTP PCMA → 548 ← 891 pkts``: the bar's first stream runs src → dst, drawn left to right
     when ``rightward``; its reverse stream (a both-way bar) runs the other way."""
-    found = [streams.get(key) for key in bar.stream_keys]
-    if not found or any(stream is None for stream in found):
+    found = [stream for stream in (streams.get(key) for key in bar.stream_keys) if stream is not None]
+    if not found or len(found) != len(bar.stream_keys):
         return bar.label  # streams unknown here: the binder's own words
     forward = found[0].packets
     backward = found[1].packets if len(found) > 1 else None

@@ -38,7 +38,7 @@ class Columns:
         """The column of an endpoint (0 when the capture had no address: never in practice)."""
         if endpoint is None:
             return 0
-        key = (endpoint.ip, endpoint.port) if endpoint.ip in self.split_ips else (endpoint.ip, None)
+        key: tuple[str, int | None] = (endpoint.ip, endpoint.port) if endpoint.ip in self.split_ips else (endpoint.ip, None)
         key = self.moved.get(key, key)
         index = self.index_by_key.get(key)
         if index is None:
@@ -120,7 +120,7 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
         order.insert(0, caller_key)
 
     names, roles = _automatic_names(messages, key_of, caller_key, kind)
-    participants = []
+    participants: list[tuple[str, tuple[Endpoint, ...], str, tuple[str, int | None]]] = []
     used: dict[str, int] = {}
     for key in order:
         ip, port = key
@@ -131,14 +131,13 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
         name = safe_text(alias or names.get(key) or _label(key))
         used[name] = used.get(name, 0) + 1
         role = roles.get(key, "unknown" if key in sip_keys else "media")
-        participants.append([name, tuple(endpoints[key]), role, key])
+        participants.append((name, tuple(endpoints[key]), role, key))
     # Two columns must never share a name: add the address to every duplicate.
-    for item in participants:
-        if used[item[0]] > 1:
-            item[0] = f"{item[0]} ({_label(item[3])})"
+    participants = [(f"{name} ({_label(key)})" if used[name] > 1 else name, eps, role, key)
+                    for name, eps, role, key in participants]
     return Columns(
         participants=tuple(Participant(name, eps, role) for name, eps, role, _ in participants),
-        index_by_key={item[3]: i for i, item in enumerate(participants)},
+        index_by_key={key: i for i, (_, _, _, key) in enumerate(participants)},
         split_ips=split_ips,
         moved=moved,
     )

@@ -196,7 +196,7 @@ def render_ladder_svg(ladder: Ladder, prefix: str, severities: dict[str, str] | 
         if x1 == x2:  # a message a node sent to itself (or within one column): a small loop
             shape = (f'<path d="M{x1},{y - 8} h40 v16 h-40" marker-end="{marker}"/>')
             left, right = x1, x1 + 160
-            label_x = x1 + 46
+            label_x: float = x1 + 46
             anchor = "start"
         else:
             shape = f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" marker-end="{marker}"/>'

@@ -181,7 +181,7 @@ class HepCollector:
 
 def _split_hep3(data: bytes) -> tuple[list[bytes], bytes, bool]:
     """Whole HEPv3 packets at the front of ``data``, the rest, and whether the stream is broken."""
-    packets = []
+    packets: list[bytes] = []
     pos = 0
     while len(data) - pos >= 6:
         if data[pos:pos + 4] != b"HEP3":

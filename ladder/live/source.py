@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from typing import BinaryIO
 
 from ladder.errors import CaptureError
 from ladder.capture.reader import CaptureReader
@@ -56,7 +57,7 @@ class _Follow:
 
     def __init__(self, source: "DumpcapSource"):
         self._source = source
-        self._file = None
+        self._file: BinaryIO | None = None
         self._path = ""
 
     def _files(self) -> list[str]:

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import TypeVar
 from dataclasses import dataclass, field
 
 from decoders.errors import DecodeError
@@ -96,7 +97,7 @@ JITTER_BUFFER_MS = 60.0  # the nominal fixed jitter buffer behind ``late_packets
 try:
     from ladder import _accel
 except ImportError:  # not built (no C compiler at install time): the same paths in Python
-    _accel = None
+    _accel = None  # type: ignore[assignment]
 Accelerator = None
 if _accel is not None:
     # The constants both paths share are Python's: the C module takes them from here.
@@ -104,6 +105,7 @@ if _accel is not None:
                          timestamp_jump_ms=float(TIMESTAMP_JUMP_MS), jitter_buffer_ms=JITTER_BUFFER_MS)
     Accelerator = _accel.Accelerator
 
+K = TypeVar("K")
 _SEQ_TS_SSRC = struct.Struct("!HII")
 _SSRC = struct.Struct("!I")
 INF = float("inf")
@@ -288,9 +290,9 @@ class RtpStreamTable:
     def __init__(self, *, statistics: bool = True, max_streams: int = MAX_STREAMS) -> None:
         self.max_streams = max_streams
         if not statistics:
-            self.feed_udp = self._feed_udp_counting  # the instance attribute shadows the method
+            self.feed_udp = self._feed_udp_counting  # type: ignore[method-assign]  # shadows the method
         self._statistics = statistics
-        self.accel = None  # the compiled fast path, once attach_accelerator() made one
+        self.accel: _accel.Accelerator | None = None  # the compiled fast path, once attach_accelerator() made one
         self._streams: dict[tuple, _State] = {}  # (src, sport, dst, dport, ssrc) -> confirmed
         self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
         self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
@@ -304,7 +306,8 @@ class RtpStreamTable:
         # Indexes over confirmed streams, so SDP and RTCP never scan every stream.
         self._by_ssrc: dict[int, list[_State]] = {}
         self._by_endpoint: dict[tuple[str, int], list[_State]] = {}
-        self._base_ns: int | None = None
+        self._base_ns = 0  # the first packet's time (``_based`` once it is set): times in ms count from it
+        self._based = False
         self._fed = 0
         self._rtcp = 0
         self.diagnostics: dict[str, int] = {}
@@ -447,8 +450,8 @@ class RtpStreamTable:
                           ts_ns, frame_no):
         """The state for a packet of no confirmed stream: an SDP or SSRC-change confirmation,
         a candidate that keeps its run, or None while the heuristic is still unsure."""
-        if self._base_ns is None:
-            self._base_ns = ts_ns
+        if not self._based:
+            self._base_ns, self._based = ts_ns, True
         flow = (src_ip, src_port, dst_ip, dst_port)
         found_by = None
         sdp = self._sdp.get((dst_ip, dst_port)) or self._sdp.get((src_ip, src_port))
@@ -654,12 +657,13 @@ class RtpStreamTable:
         """A confirmed stream armed for the fast path: its next packets go to C, once its
         chart series has columns (its first 100 ms bucket closed), so that the many streams of
         a packet or two never allocate them."""
-        if st.confirmed and st.fast_pt >= 0 and self._statistics and st.series.has_columns:
-            self.accel.arm(st, self._base_ns)
+        accel = self.accel
+        if accel is not None and st.confirmed and st.fast_pt >= 0 and self._statistics and st.series.has_columns:
+            accel.arm(st, self._base_ns)
 
     def _reclaim(self, st: _State) -> None:
         """Take a stream's state back from C before Python reads or changes it."""
-        if st.fast_pt == HELD_IN_C:  # only ever set while self.accel holds it
+        if st.fast_pt == HELD_IN_C and self.accel is not None:  # set only while self.accel holds it
             self.accel.pull(st)
 
     def _clock_divisor(self, st: _State, pt: int) -> int:
@@ -812,19 +816,24 @@ class RtpStreamTable:
             flow = key[:4]
             if self._flows.get(flow) is st:
                 del self._flows[flow]
-            for index, index_key in ((self._by_ssrc, st.ssrc), (self._by_endpoint, (st.src_ip, st.src_port)),
-                                     (self._by_endpoint, (st.dst_ip, st.dst_port))):
-                kept = [other for other in index.get(index_key, ()) if other is not st]
-                if kept:
-                    index[index_key] = kept
-                else:
-                    index.pop(index_key, None)
+            _unindex(self._by_ssrc, st.ssrc, st)
+            _unindex(self._by_endpoint, (st.src_ip, st.src_port), st)
+            _unindex(self._by_endpoint, (st.dst_ip, st.dst_port), st)
         for key in [key for key, sdp in self._sdp.items() if sdp.ts_ns < ts_ns]:
             del self._sdp[key]
         self._rtcp_ports = {key: seen for key, seen in self._rtcp_ports.items() if seen >= ts_ns}
         self._last_sr = {ssrc: sr for ssrc, sr in self._last_sr.items() if sr[1] >= ts_ns}
         self._sr_arrival = {ntp: arrival for ntp, arrival in self._sr_arrival.items() if arrival >= ts_ns}
         return len(gone)
+
+
+def _unindex(index: dict[K, list[_State]], key: K, state: _State) -> None:
+    """Take ``state`` out of ``index[key]`` (the key goes with its last stream)."""
+    kept = [other for other in index.get(key, ()) if other is not state]
+    if kept:
+        index[key] = kept
+    else:
+        index.pop(key, None)
 
 
 def accelerator_enabled() -> bool:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from decoders.errors import DecodeError, Malformed, Truncated
-from decoders.records import FrameRef, Reassembled
+from decoders.records import FrameRef, StreamResult
 from decoders.sctp import (
     SCTP_FRAGMENT,
     SCTP_MESSAGE,
@@ -103,8 +103,8 @@ def test_fragments_across_packets_in_any_order():
 def test_duplicate_fragment_first_copy_wins_and_leftovers_are_reported():
     reassembler = SctpReassembler()
     first = sctp_data_chunks(packet(data_chunk(b"INVITE sip:a@b SIP/2.0\r\n", 1, FLAG_BEGIN)))[0]
-    assert reassembler.add("a", "b", first, FrameRef(1, 1)) == Reassembled((), SCTP_FRAGMENT)
-    assert reassembler.add("a", "b", first, FrameRef(2, 2)) == Reassembled((), SCTP_RETRANSMISSION)
+    assert reassembler.add("a", "b", first, FrameRef(1, 1)) == StreamResult((), SCTP_FRAGMENT)
+    assert reassembler.add("a", "b", first, FrameRef(2, 2)) == StreamResult((), SCTP_RETRANSMISSION)
     leftovers = reassembler.flush().diagnostics
     assert [(d.reason, d.frame) for d in leftovers] == [("sctp-incomplete-message", 1)]
 
@@ -116,7 +116,7 @@ def test_retransmitted_chunk_is_one_message():
     first = reassembler.add("a", "b", sctp_data_chunks(raw)[0], FrameRef(1, 1))
     again = reassembler.add("a", "b", sctp_data_chunks(raw)[0], FrameRef(2, 2))
     assert first.frame_class == SCTP_MESSAGE and [m.data for m in first.messages] == [message]
-    assert again == Reassembled((), SCTP_RETRANSMISSION) and reassembler.retransmissions == 1
+    assert again == StreamResult((), SCTP_RETRANSMISSION) and reassembler.retransmissions == 1
     # The same TSN in another association is a different message.
     assert reassembler.add("c", "b", sctp_data_chunks(raw)[0], FrameRef(3, 3)).messages
 
