@@ -52,7 +52,7 @@ class LadderApp(App):
     TITLE = "pcapladder"
     BINDINGS = [
         Binding("question_mark", "help", "Help", show=True),
-        Binding("q", "back", "Quit/Back", show=True),
+        Binding("q", "leave", "Quit/Back", show=True),
     ]
 
     def __init__(self, path: str, *, engine: str = "auto", tls_keylog: str | None = None,
@@ -322,7 +322,7 @@ class LadderApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def action_back(self) -> None:
+    def action_leave(self) -> None:
         """Leave the current screen; from the call list, quit."""
         if self.screen is self.call_list or len(self.screen_stack) <= 2:
             self.workers.cancel_group(self, "load")

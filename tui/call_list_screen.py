@@ -13,7 +13,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from tui.call_filter import CallFilter, FilterError, parse_filter
@@ -23,6 +22,7 @@ from tui.loading import ProgressFigures
 from tui.panes import fill_diagnostics_table, fill_streams_table
 from tui.safe_text import safe_rich_text
 from tui.settings import load_columns, save_columns
+from tui.app_screen import AppScreen
 
 # (key, label) — sngrep's columns first, then ours; F10 chooses which are shown (tui.settings).
 CALL_COLUMNS = (
@@ -94,7 +94,7 @@ def row_cells(row: CallRow, selected: bool, *, checking: bool = False, date: boo
     ]
 
 
-class CallListScreen(Screen):
+class CallListScreen(AppScreen):
     """Calls, streams and diagnostics of the capture."""
 
     # Focus goes straight to the list: focusing the filter box first and then the list made the
@@ -442,12 +442,12 @@ class CallListScreen(Screen):
     def action_open_ladder(self) -> None:
         key = self.current_key()
         if key is not None:
-            self.app.open_ladder([key])
+            self.ladder_app.open_ladder([key])
 
     def action_extended(self) -> None:
         keys = self.chosen_keys()
         if keys:
-            self.app.open_ladder(keys)
+            self.ladder_app.open_ladder(keys)
 
     def action_choose_columns(self) -> None:
         from tui.column_chooser import ColumnsScreen
@@ -470,4 +470,4 @@ class CallListScreen(Screen):
     def action_save(self) -> None:
         keys = self.chosen_keys()
         if keys:
-            self.app.ask_export(keys)
+            self.ladder_app.ask_export(keys)

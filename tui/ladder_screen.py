@@ -11,7 +11,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
@@ -21,6 +20,7 @@ from tui.panes import arrow_heading, fill_streams_table, stream_detail
 from tui.raw_screen import RawScreen
 from tui.safe_text import clean, safe_rich_text
 from tui.sip_highlight import highlight_sip
+from tui.app_screen import AppScreen
 
 
 def arrow_style(arrow: Arrow) -> Style | None:
@@ -33,7 +33,7 @@ def arrow_style(arrow: Arrow) -> Style | None:
     return None
 
 
-class LadderScreen(Screen):
+class LadderScreen(AppScreen):
     BINDINGS = [
         Binding("escape,q", "back", "Back", show=True),
         Binding("t", "toggle_time", "Time", show=True),
@@ -118,7 +118,7 @@ class LadderScreen(Screen):
         self._fill_deviations()
         problems = {key: tuple(a.marks) for a in self.ladder.arrows if a.kind == MEDIA for key in a.stream_keys}
         fill_streams_table(self.query_one("#call-streams", DataTable), self.streams, problems,
-                           self.app.call_list.stream_calls)
+                           self.ladder_app.call_list.stream_calls)
         if not self.ladder.arrows:
             self.query_one("#detail", Static).update(Text("This call has no arrows to show."))
 
@@ -163,12 +163,12 @@ class LadderScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "call-streams":
             event.stop()
-            self._jump_to_stream(self.streams[int(event.row_key.value)])
+            self._jump_to_stream(self.streams[int(str(event.row_key.value))])
             return
         if event.data_table.id != "deviations":
             return
         event.stop()
-        deviation = self.deviations[int(event.row_key.value)]
+        deviation = self.deviations[int(str(event.row_key.value))]
         for f in deviation.f:
             index = self.arrow_index_of_f(f)
             if index is not None:
@@ -236,7 +236,7 @@ class LadderScreen(Screen):
         """The whole text of the deviation under the cursor, wrapped, under the table."""
         if event.data_table.id != "deviations" or event.row_key is None or event.row_key.value is None:
             return
-        deviation = self.deviations[int(event.row_key.value)]
+        deviation = self.deviations[int(str(event.row_key.value))]
         fs = ", ".join(f"F{f}" for f in deviation.f) or "no message"
         text = Text(f"{clean(deviation.code)} ({clean(deviation.severity)}) at {fs}\n", style="bold")
         text.append(clean(deviation.message))
@@ -267,13 +267,13 @@ class LadderScreen(Screen):
             self.notify("Only SIP messages can be compared.", severity="warning", timeout=2, markup=False)
             return
         first = self.compare_from
-        if first is None or first == index or first >= len(self.ladder.arrows):
+        left = self.ladder.arrows[first] if first is not None and first != index and first < len(self.ladder.arrows) else None
+        if left is None or left.message is None:
             self.compare_from = index
             self.notify(f"{clean(arrow_label(arrow))} marked: move to another message and press c.",
                         timeout=3, markup=False)
             return
         self.compare_from = None
-        left = self.ladder.arrows[first]
         from tui.compare_screen import CompareScreen
 
         self.app.push_screen(CompareScreen(arrow_label(left), left.message, arrow_label(arrow), arrow.message))
@@ -283,7 +283,7 @@ class LadderScreen(Screen):
             self.app.push_screen(RawScreen(self.ladder))
 
     def action_save(self) -> None:
-        self.app.ask_export(self.keys, ladder=self.ladder, time=self.time_column)
+        self.ladder_app.ask_export(self.keys, ladder=self.ladder, time=self.time_column)
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -301,7 +301,7 @@ class LadderScreen(Screen):
             search.display = False
             self.query_one("#ladder", LadderView).focus()
             return
-        self.app.action_back()
+        self.ladder_app.action_leave()
 
     def action_search_next(self) -> None:
         if not self.search_text or self.ladder is None or not self.ladder.arrows:

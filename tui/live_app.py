@@ -69,7 +69,7 @@ class LiveLadderApp(LadderApp):
         self._snapshotting = True
         self.take_snapshot()
 
-    def load(self) -> None:  # the file loader of the parent app: nothing to load here
+    def load(self) -> None:  # type: ignore[override]  # the parent's file loader: nothing to load here
         return
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False)
@@ -126,7 +126,7 @@ class LiveLadderApp(LadderApp):
     def action_stop_capture(self) -> None:
         self.exit(return_code=0)
 
-    def action_back(self) -> None:
+    def action_leave(self) -> None:
         if self.screen is self.call_list or len(self.screen_stack) <= 2:
             self.exit(return_code=0)
         else:
