@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 # The venv first on PATH: a test that runs `ladder` gets this checkout's, never another install.
 export PATH="$PWD/.venv/bin:$PATH"
+# Types first: decoders/ strictly, the rest at mypy's default level ([tool.mypy] in pyproject.toml).
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -n 2 "$@"
