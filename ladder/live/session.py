@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from ladder.capture.loader import Capture
+from ladder.capture.reader import ACCELERATED
 from ladder.errors import CaptureError
 from ladder.capture.pipeline import Pipeline
 
@@ -128,7 +129,8 @@ class LiveSession:
                 return
             lock.acquire()
             try:
-                self.packets += 1
+                # a run of frames the compiled fast path took arrives as one record
+                self.packets += record[2].frames if record[1] == ACCELERATED else 1
                 if writer is not None:
                     ts_ns, linktype, buf, off, caplen, origlen, _offset = record
                     writer.write(ts_ns, linktype, buf, off, caplen, origlen)
