@@ -188,7 +188,9 @@ class LiveSession:
             self.dropped_calls += len(dropped)
             dropped = [self._renumber(call) for call in dropped]
             self._index_offset += len(dropped)
-            calls = build_calls(capture)
+            # The kept calls stand as they were built (none shares a Call-ID with a dropped one):
+            # numbered from 1 again, not derived a second time.
+            calls = [dataclasses.replace(call, index=call.index - len(dropped)) for call in calls]
         if self._index_offset:
             calls = [self._renumber(call) for call in calls]
         self.snapshot_s = time.monotonic() - started

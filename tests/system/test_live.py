@@ -421,6 +421,10 @@ def test_limit_bounds_what_a_long_run_keeps(tmp_path):
     capture, calls, dropped = session.snapshot()
     session.stop()
     assert session.error is None and len(calls) == 5 and session.dropped_calls == 55
+    # the kept calls, not derived again after the drop, stand as a fresh derivation has them
+    fresh = build_calls(capture)
+    assert [(c.index + 55, c.call_ids, c.outcome, len(c.messages)) for c in fresh] == \
+        [(c.index, c.call_ids, c.outcome, len(c.messages)) for c in calls]
     index = session.pipeline.sip_index
     assert len(index) == len(capture.sip_messages) < 60
     assert index.call_id_count() <= 5 + 2  # the kept calls (and one just starting, on its edges)
