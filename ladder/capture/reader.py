@@ -13,11 +13,12 @@ flat however big the file is (no whole-file read, no mmap). Problems with the fi
 from __future__ import annotations
 
 import gzip
+import io
 import struct
 import sys
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple, Protocol
 
 from decoders.records import MAX_RECORD, MAX_TS_NS
 from ladder.errors import CaptureError
@@ -78,15 +79,23 @@ class RawFrame:
     offset: int
 
 
+class ByteStream(Protocol):
+    """What a capture is read from: a file, stdin, gzip over either, a live source's files."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class _PrefixedStream:
     """A read-only stream that first returns bytes already peeked (stdin cannot seek back)."""
 
-    def __init__(self, prefix: bytes, stream: BinaryIO):
+    def __init__(self, prefix: bytes, stream: ByteStream):
         self._prefix = prefix
         self._stream = stream
         self.consumed = len(prefix)  # bytes taken from the underlying stream (the gzip ratio's base)
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         if self._prefix:
             if size < 0 or size >= len(self._prefix):
                 head, self._prefix = self._prefix, b""
@@ -99,6 +108,10 @@ class _PrefixedStream:
         self.consumed += len(data or b"")
         return data
 
+    def seek(self, offset: int, /) -> int:
+        """Never needed: gzip only seeks back when asked to rewind, and a capture is read once."""
+        raise io.UnsupportedOperation("a capture stream is read once, from its start")
+
     def close(self) -> None:
         self._stream.close()
 
@@ -110,7 +123,7 @@ def check_openable(path: str) -> None:
         _open_stream(path)[0].close()
 
 
-def _open_stream(path: str) -> tuple[BinaryIO, int, _PrefixedStream]:
+def _open_stream(path: str) -> tuple[ByteStream, int, _PrefixedStream]:
     """The uncompressed byte stream of ``path`` (or stdin), the file size (0 unknown), and the
     raw stream under it (the same object unless gzip-compressed)."""
     if path == "-":
@@ -136,8 +149,8 @@ def _open_stream(path: str) -> tuple[BinaryIO, int, _PrefixedStream]:
     head = raw.read(2)
     stream = _PrefixedStream(head, raw)
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=stream, mode="rb"), size, stream  # type: ignore[arg-type]
-    return stream, size, stream  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=stream, mode="rb"), size, stream
+    return stream, size, stream
 
 
 class CaptureReader:
@@ -150,11 +163,13 @@ class CaptureReader:
     repeats (a packet for an undeclared interface, an absurd timestamp) is one line with a
     count, however often it occurs."""
 
-    def __init__(self, path: str, stream: BinaryIO | None = None, *, max_gzip_ratio: int = MAX_GZIP_RATIO):
+    def __init__(self, path: str, stream: ByteStream | None = None, *, max_gzip_ratio: int = MAX_GZIP_RATIO):
         """``stream`` (a live capture's pipe, ``ladder.live.source``) is read instead of opening
         ``path``, which then only names it; its ``read(n)`` may return fewer bytes than asked."""
         self.path = path
         self.label = "stdin" if path == "-" else path
+        self._stream: ByteStream
+        self._raw: ByteStream
         if stream is not None:
             self._stream, self.file_size, self._raw = stream, 0, stream
         else:
@@ -173,9 +188,8 @@ class CaptureReader:
         self._base = 0  # file offset of _buf[0]
         self._eof = False
         self._read_failed = False
-        self._read = getattr(self._stream, "read1", None) if self.compressed else None
-        if self._read is None:
-            self._read = self._stream.read
+        read1 = getattr(self._stream, "read1", None) if self.compressed else None
+        self._read: Callable[[int], bytes] = read1 if read1 is not None else self._stream.read
 
     # -- buffer handling ---------------------------------------------------------------------
     def _fill(self, need: int) -> bool:
@@ -207,7 +221,8 @@ class CaptureReader:
     def _bomb(self, produced: int) -> bool:
         """Whether ``produced`` decompressed bytes exceed the ratio allowed to the compressed
         bytes read so far; then the reason is the file's last problem line."""
-        if produced < GZIP_RATIO_FLOOR or produced <= self._raw.consumed * self.max_gzip_ratio:
+        consumed = self._raw.consumed if isinstance(self._raw, _PrefixedStream) else produced
+        if produced < GZIP_RATIO_FLOOR or produced <= consumed * self.max_gzip_ratio:
             return False
         self.errors.append(
             f"{self.label}: decompressed data exceeds {self.max_gzip_ratio} times the compressed size "
