@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from decoders.sip import canonical_name
+
 from tui.safe_text import clean, decode
 
 START_STYLE = "bold cyan"
@@ -15,7 +17,7 @@ SDP_KEY_STYLE = "bold magenta"
 SDP_VALUE_STYLE = "magenta"
 BODY_STYLE = "yellow"
 # Headers a SIP engineer looks for first.
-KEY_HEADERS = {"via", "v", "call-id", "i", "cseq", "from", "f", "to", "t", "contact", "m"}
+KEY_HEADERS = {"via", "call-id", "cseq", "from", "to", "contact"}  # compact forms too (canonical_name)
 
 
 def _split_head_body(text: str) -> tuple[list[str], str | None]:
@@ -36,7 +38,7 @@ def highlight_sip(raw: bytes) -> Text:
         else:
             name, colon, value = line.partition(":")
             if colon and name and not name[0].isspace():
-                style = HEADER_NAME_STYLE + (" underline" if name.strip().lower() in KEY_HEADERS else "")
+                style = HEADER_NAME_STYLE + (" underline" if canonical_name(name.strip()) in KEY_HEADERS else "")
                 out.append(name, style=style)
                 out.append(":" + value, style=HEADER_VALUE_STYLE)
             else:  # a folded continuation line (RFC 3261 §7.3.1) or a line without a colon

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from decoders.errors import DecodeError
 from decoders.records import Diagnostic, Endpoint
-from decoders.sip import SipMessage, parse_sip
+from decoders.sip import SipMessage, canonical_name, parse_sip
 
 # Addresses that say nothing about anyone and carry meaning (SDP hold, loopback, broadcast).
 _KEEP_IPS = frozenset({"0.0.0.0", "127.0.0.1", "255.255.255.255", "::", "::1"})
@@ -293,7 +293,7 @@ class Anonymizer:
             match = _HEADER_RE.fullmatch(line) if index else None
             if match is None:  # the start line, or a folded continuation
                 out.append(finish(self._rewrite_text(line, apply)))
-            elif match.group(1).lower() in ("call-id", "i"):
+            elif canonical_name(match.group(1)) == "call-id":
                 out.append(match.group(1) + match.group(2) + apply("callid", match.group(3).strip()))
             else:
                 out.append(match.group(1) + match.group(2) + finish(self._rewrite_text(match.group(3), apply)))
