@@ -41,7 +41,7 @@ not comfort noise nor right after it, timestamp not going back); telephone-event
 dynamic payload types without an rtpmap have no clock, so no jitter.
 
 Cost: a stream's state is of constant size (slots, a payload-type count per type, at most
-``MAX_DTMF_EVENTS`` digits, and a ``ladder.media.series.SeriesBuilder`` whose columns are allocated at
+``ladder.media.dtmf.MAX_DTMF_EVENTS`` digits, and a ``ladder.media.series.SeriesBuilder`` whose columns are allocated at
 full size once), however many packets it has. Nearly every packet takes the fast path of
 ``feed_udp`` (the next sequence number, same payload type, no marker, timestamp moving forward,
 no wrap due): the same arithmetic as ``_analyse`` on the stream's slots, with the bookkeeping
@@ -63,19 +63,13 @@ import struct
 from typing import TypeVar
 from dataclasses import dataclass, field
 
-from decoders.errors import DecodeError
 from decoders.linklayer import MAX_VLAN_TAGS
 from decoders.records import Endpoint
-from decoders.rtcp import (
-    ExtendedReport,
-    ReceiverReport,
-    SenderReport,
-    SourceDescription,
-    VoipMetrics,
-    decode_rtcp,
-)
-from decoders.rtp import STATIC_PAYLOAD_TYPES, decode_telephone_event, rtp_header_end
+from decoders.rtcp import VoipMetrics
+from decoders.rtp import STATIC_PAYLOAD_TYPES, rtp_header_end
 from decoders.records import MAX_RECORD, MAX_TS_NS
+from ladder.media.dtmf import DtmfDigit, note_event
+from ladder.media.rtcp_reports import RtcpReports
 from ladder.media.series import Series, SeriesBuilder
 
 CONFIRM_AFTER = 4
@@ -83,7 +77,6 @@ SSRC_CHANGE_CONFIRM_AFTER = 2
 MAX_SEQ_STEP = 100
 MAX_TS_STEP = 48_000  # one second of a 48 kHz clock per sequence step
 TIMESTAMP_JUMP_MS = 2_000  # an in-order packet whose timestamp leaps further is a "jump"
-MAX_DTMF_EVENTS = 1_000
 MAX_CANDIDATES = 4_096
 # Streams tracked at once (each costs a few KB, with its chart series). Past it a stream that
 # would be confirmed is not (its packets count as other UDP), counted once as ``rtp-stream-limit``
@@ -110,17 +103,6 @@ _SEQ_TS_SSRC = struct.Struct("!HII")
 _SSRC = struct.Struct("!I")
 INF = float("inf")
 HELD_IN_C = -2  # ``_State.fast_pt`` while the accelerator holds the stream's fast-path state
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfDigit:
-    """One RFC 4733 event: the key, when its first packet arrived, its frame, and its length."""
-
-    digit: str
-    ts_ns: int
-    frame: int
-    duration_ms: float
-    volume: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,18 +281,14 @@ class RtpStreamTable:
         self._refused: set[tuple] = set()  # 4-tuple + SSRC refused at max_streams
         self._final_counts: dict[str, int] | None = None  # set by finish()
         self._sdp: dict[tuple[str, int], _Sdp] = {}
-        # RTCP address announced by SDP -> when it was announced (``forget_before`` prunes by it)
-        self._rtcp_ports: dict[tuple[str, int], int] = {}
-        self._last_sr: dict[int, tuple[int, int]] = {}  # SSRC -> (NTP middle 32, arrival ns)
-        self._sr_arrival: dict[int, int] = {}  # NTP middle 32 of each SSRC's last SR -> arrival
         # Indexes over confirmed streams, so SDP and RTCP never scan every stream.
         self._by_ssrc: dict[int, list[_State]] = {}
         self._by_endpoint: dict[tuple[str, int], list[_State]] = {}
         self._base_ns = 0  # the first packet's time (``_based`` once it is set): times in ms count from it
         self._based = False
         self._fed = 0
-        self._rtcp = 0
         self.diagnostics: dict[str, int] = {}
+        self._rtcp = RtcpReports(self._flows, self._by_ssrc, self.diagnostics)
 
     # -- SDP ---------------------------------------------------------------------------
     def expect_sdp(self, msg) -> None:
@@ -330,9 +308,9 @@ class RtpStreamTable:
                 rtpmap[int(pt)] = (entry[0], int(entry[1]))
             self._sdp[(address, media.port)] = _Sdp(rtpmap, msg.call_id, msg.ts_ns)
             rtcp_port = media.rtcp_port or media.port + 1
-            self._rtcp_ports[(address, rtcp_port)] = msg.ts_ns
+            self._rtcp.announce(address, rtcp_port, msg.ts_ns)
             if media.rtcp_mux:
-                self._rtcp_ports[(address, media.port)] = msg.ts_ns
+                self._rtcp.announce(address, media.port, msg.ts_ns)
             # A stream seen before this SDP learns the payload names now.
             for state in self._by_endpoint.get((address, media.port), ()):
                 self._reclaim(state)
@@ -346,7 +324,7 @@ class RtpStreamTable:
         self._fed += 1
         if end - off < 12:
             if end - off >= 8 and buf[off] & 0xC0 == 0x80 and 200 <= buf[off + 1] <= 207:
-                self._feed_rtcp(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
+                self._rtcp.feed(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
             return
         first = buf[off]
         if first & 0xC0 != 0x80:
@@ -416,7 +394,7 @@ class RtpStreamTable:
                     self._hand_over(st)
             return
         if 200 <= second <= 207:
-            self._feed_rtcp(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
+            self._rtcp.feed(src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end)
             return
         pt = second & 0x7F
         if 72 <= pt <= 76:
@@ -538,7 +516,7 @@ class RtpStreamTable:
         if clock is None:
             clock = self._clock_divisor(st, pt)
         if clock == 0 and _is_event_pt(st, pt):
-            self._note_event(st, pt, ts_ns, frame_no, ts32, buf, payload_off, end)
+            note_event(st, pt, ts_ns, frame_no, ts32, buf, payload_off, end)
         if st.packets == 0:  # the first packet only sets the origin
             st.packets = 1
             st.payload_bytes = size
@@ -681,98 +659,6 @@ class RtpStreamTable:
             st.clocks[pt] = rate // 1000
         return rate // 1000
 
-    @staticmethod
-    def _note_event(st: _State, pt: int, ts_ns: int, frame_no: int, ts32: int, buf: bytes,
-                    off: int, end: int) -> None:
-        """One digit per RFC 4733 event: all packets of an event share its RTP timestamp, so
-        a new timestamp is a new digit; later packets (and the three end packets) only update
-        the duration."""
-        try:
-            event = decode_telephone_event(buf, off, end)
-        except DecodeError:
-            return
-        # Durations count the event's own clock (RFC 4733 §2.5.1.3): 8 kHz unless the rtpmap
-        # says otherwise.
-        rate = st.rtpmap[pt][1] if st.rtpmap is not None and pt in st.rtpmap else 8000
-        clock = (rate or 8000) / 1000
-        if ts32 != st.dtmf_last_ts:
-            if len(st.dtmf) >= MAX_DTMF_EVENTS:
-                return
-            st.dtmf_last_ts = ts32
-            st.dtmf.append(DtmfDigit(event.digit, ts_ns, frame_no, event.duration / clock,
-                                     event.volume))
-        elif st.dtmf and event.duration / clock > st.dtmf[-1].duration_ms:
-            last = st.dtmf[-1]
-            st.dtmf[-1] = DtmfDigit(last.digit, last.ts_ns, last.frame, event.duration / clock,
-                                    last.volume)
-
-    # -- RTCP --------------------------------------------------------------------------
-    def _feed_rtcp(self, src_ip, src_port, dst_ip, dst_port, ts_ns, buf, off, end) -> None:
-        flows = self._flows
-        # Announced RTCP ports, a stream's own 4-tuple either way (rtcp-mux), or the ports one
-        # above a stream's either way (the sender's SRs and the receiver's RRs).
-        known = ((dst_ip, dst_port) in self._rtcp_ports or (src_ip, src_port) in self._rtcp_ports
-                 or (src_ip, src_port, dst_ip, dst_port) in flows
-                 or (dst_ip, dst_port, src_ip, src_port) in flows
-                 or (src_ip, src_port - 1, dst_ip, dst_port - 1) in flows
-                 or (dst_ip, dst_port - 1, src_ip, src_port - 1) in flows)
-        try:
-            packets = decode_rtcp(buf, off, end)
-        except DecodeError as exc:
-            if known:
-                self._rtcp += 1
-                reason = "rtcp-malformed" if exc.reason != "rtcp-truncated" else exc.reason
-                self.diagnostics[reason] = self.diagnostics.get(reason, 0) + 1
-            return
-        if not known and not isinstance(packets[0], (SenderReport, ReceiverReport)):
-            return
-        self._rtcp += 1
-        for packet in packets:
-            if isinstance(packet, SenderReport):
-                previous = self._last_sr.get(packet.ssrc)
-                if previous is not None:
-                    self._sr_arrival.pop(previous[0], None)
-                self._last_sr[packet.ssrc] = (packet.ntp_middle, ts_ns)
-                self._sr_arrival[packet.ntp_middle] = ts_ns
-                for st in self._streams_of_ssrc(packet.ssrc, src_ip, True):
-                    st.sr += 1
-            if isinstance(packet, (SenderReport, ReceiverReport)):
-                for block in packet.reports:
-                    for st in self._streams_of_ssrc(block.ssrc, src_ip, False):
-                        st.rr += 1
-                        st.rr_report = block
-                        st.rtt_ms = self._rtt_ms(block, ts_ns, st.rtt_ms)
-            elif isinstance(packet, SourceDescription):
-                for ssrc, items in packet.chunks:
-                    for name, text in items:
-                        if name == "cname":
-                            for st in self._streams_of_ssrc(ssrc, src_ip, True):
-                                st.cname = text
-            elif isinstance(packet, ExtendedReport):
-                for metrics in packet.voip_metrics:
-                    for st in self._streams_of_ssrc(metrics.ssrc, src_ip, False):
-                        st.xr = metrics
-
-    def _rtt_ms(self, block, ts_ns: int, previous: float | None) -> float | None:
-        """RFC 3550 §6.4.1: RTT = arrival of the report - LSR - DLSR, with the SR's capture
-        time standing in for LSR (the capture has no access to the sender's NTP clock)."""
-        if block.lsr == 0:
-            return previous
-        sr_ns = self._sr_arrival.get(block.lsr)
-        if sr_ns is None:
-            return previous
-        rtt = (ts_ns - sr_ns) / 1e6 - block.dlsr * 1000 / 65536
-        return rtt if rtt >= 0 else previous
-
-    def _streams_of_ssrc(self, ssrc: int, rtcp_src_ip: str, sender: bool) -> list[_State]:
-        """Streams with ``ssrc``; a sender's RTCP comes from the stream's source address, a
-        receiver's report from its destination, which picks the right copy of a relayed SSRC."""
-        matches = self._by_ssrc.get(ssrc, [])
-        if len(matches) > 1:
-            near = [st for st in matches if (st.src_ip if sender else st.dst_ip) == rtcp_src_ip]
-            return near or matches
-        return matches
-
     # -- results -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         if self._final_counts is not None:
@@ -782,7 +668,8 @@ class RtpStreamTable:
             self.accel.pull_all()
             fed += self.accel.fed
         rtp = sum(st.packets for st in self._streams.values())
-        return {"rtp": rtp, "rtcp": self._rtcp, "other": fed - rtp - self._rtcp}
+        rtcp = self._rtcp.packets
+        return {"rtp": rtp, "rtcp": rtcp, "other": fed - rtp - rtcp}
 
     def finish(self) -> list[RtpStream]:
         """The streams; the table is spent afterwards (``counts`` still answers). Each state is
@@ -821,9 +708,7 @@ class RtpStreamTable:
             _unindex(self._by_endpoint, (st.dst_ip, st.dst_port), st)
         for key in [key for key, sdp in self._sdp.items() if sdp.ts_ns < ts_ns]:
             del self._sdp[key]
-        self._rtcp_ports = {key: seen for key, seen in self._rtcp_ports.items() if seen >= ts_ns}
-        self._last_sr = {ssrc: sr for ssrc, sr in self._last_sr.items() if sr[1] >= ts_ns}
-        self._sr_arrival = {ntp: arrival for ntp, arrival in self._sr_arrival.items() if arrival >= ts_ns}
+        self._rtcp.forget_before(ts_ns)
         return len(gone)
 
 

@@ -428,7 +428,7 @@ def test_limit_bounds_what_a_long_run_keeps(tmp_path):
     index = session.pipeline.sip_index
     assert len(index) == len(capture.sip_messages) < 60
     assert index.call_id_count() <= 5 + 2  # the kept calls (and one just starting, on its edges)
-    announced = session.pipeline._rtp._rtcp_ports
+    announced = session.pipeline._rtp._rtcp.ports
     assert 0 < len(announced) <= 2 * 7  # two SDP bodies a call, for at most the calls kept
 
 
