@@ -96,7 +96,7 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
         else:
             dialog = existing or dialog_for(message, method)
         dialog.messages.append(message)
-        if creating:
+        if creating and status is not None:  # (creating implies a status: for the type checker)
             if status < 200 and dialog.state == EARLY and dialog.early_ns is None:
                 dialog.early_ns = message.ts_ns
             elif status >= 200 and dialog.state != TERMINATED and dialog.confirmed_ns is None:

@@ -212,7 +212,7 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
                and call_kind.get(leg.call_id) == "call"]
     arrivals_at: dict[str, list[Leg]] = {}
     for leg in invites:
-        arrivals_at.setdefault(leg.dst.ip, []).append(leg)
+        arrivals_at.setdefault(_ip(leg.dst), []).append(leg)
     for arrivals in arrivals_at.values():
         arrivals.sort(key=lambda leg: leg.ts_ns)
     times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
@@ -243,10 +243,11 @@ def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[
                     used_arrivals: set[int], parties: dict[int, tuple[str, str]]) -> Link | None:
     """The closest INVITE that arrived at the address ``out`` leaves from, for the same target
     or with the same SDP media. ``parties``: (caller, target) by ``id(leg)``."""
-    arrivals = arrivals_at.get(out.src.ip)
+    node = _ip(out.src)
+    arrivals = arrivals_at.get(node)
     if not arrivals:
         return None
-    times = times_at[out.src.ip]
+    times = times_at[node]
     target = parties[id(out)][1]
     media = _sdp_media(out.request)
     lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
@@ -258,9 +259,9 @@ def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[
             continue  # the same socket calling again, or a call already answered: not a relay
         delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
         if target and parties[id(arrival)][1] == target:
-            reason = f"INVITE to {target} left {out.src.ip} {delay_ms:.0f} ms after one arrived"
+            reason = f"INVITE to {target} left {node} {delay_ms:.0f} ms after one arrived"
         elif media is not None and _sdp_media(arrival.request) == media:
-            reason = (f"INVITE with the same SDP media {media[0]}:{media[1]} left {out.src.ip} "
+            reason = (f"INVITE with the same SDP media {media[0]}:{media[1]} left {node} "
                       f"{delay_ms:.0f} ms after one arrived")
         else:
             continue
@@ -278,11 +279,12 @@ def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arriv
     caller, target = parties[id(out)]
     if not caller or not target:
         return None
+    node = _ip(out.src)
     lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
     hi = bisect.bisect_right(times, out.ts_ns)
     for arrival in reversed(arrivals[lo:hi]):  # closest first
         if (arrival is out or arrival.call_id == out.call_id or id(arrival) in used_arrivals
-                or arrival.src.ip == out.src.ip or arrival.dst.ip == out.src.ip
+                or _ip(arrival.src) == node or _ip(arrival.dst) == node
                 or not arrival.pending_at(out.ts_ns)):
             continue  # the same sender is a parallel call; the same node was the rule above
         arrived_from, arrived_for = parties[id(arrival)]
@@ -291,9 +293,16 @@ def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arriv
         used_arrivals.add(id(arrival))
         delay_ms = (out.ts_ns - arrival.ts_ns) / 1e6
         return Link(arrival.call_id, out.call_id,
-                    f"INVITE from {caller} to {target} left {out.src.ip} {delay_ms:.0f} ms after one "
-                    f"to {arrived_for} arrived at {arrival.dst.ip} (a B2BUA with two addresses)")
+                    f"INVITE from {caller} to {target} left {node} {delay_ms:.0f} ms after one "
+                    f"to {arrived_for} arrived at {_ip(arrival.dst)} (a B2BUA with two addresses)")
     return None
+
+
+def _ip(endpoint: Endpoint | None) -> str:
+    """The address of a relayed INVITE's end (``timing_links`` takes only INVITEs with both)."""
+    if endpoint is None:
+        raise ValueError("an INVITE compared for relaying has both endpoints")
+    return endpoint.ip
 
 
 def retry_links(legs: list[Leg], call_kind: dict[str, str], failed: set[str]) -> list[Link]:
