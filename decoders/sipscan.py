@@ -157,9 +157,9 @@ def scan_sip(data: bytes, *, correlation: bool = True) -> SipFields | None:
             values[key] = value.strip(" \t")
             kept = True
     cseq = None
-    text = values.get("cseq")
-    if text is not None:
-        number, _, method = text.strip().partition(" ")
+    cseq_text = values.get("cseq")
+    if cseq_text is not None:
+        number, _, method = cseq_text.strip().partition(" ")
         method = method.strip(" \t")
         if not (number.isdigit() and number.isascii() and len(number) <= 10 and method
                 and all(c.isalnum() or c in _TOKEN_EXTRA for c in method)) or int(number) > _CSEQ_MAX:
@@ -172,7 +172,10 @@ def scan_sip(data: bytes, *, correlation: bool = True) -> SipFields | None:
     rest = data[end + 4:]
     if len(rest) != content_length:
         return None  # short or trailing bytes: the full parser reports which
-    from_tag = to_tag = branch = sent_by = None
+    from_tag: str | None = None
+    to_tag: str | None = None
+    branch: str | None = None
+    sent_by: str | None = None
     for key in ("from", "to") if correlation else ():
         if key in values:
             understood, tag = _tag(values[key])
@@ -186,11 +189,14 @@ def scan_sip(data: bytes, *, correlation: bool = True) -> SipFields | None:
         understood, branch, sent_by = _via(values["via"])
         if not understood:
             return None
-    is_request = isinstance(start, RequestLine)
+    if isinstance(start, RequestLine):
+        is_request, method, status = True, start.method, None
+    else:
+        is_request, method, status = False, (cseq[1] if cseq else None), start.code
     return SipFields(
         is_request=is_request,
-        method=start.method if is_request else (cseq[1] if cseq else None),
-        status=None if is_request else start.code,
+        method=method,
+        status=status,
         call_id=values.get("call-id"),
         cseq=cseq,
         branch=branch,
