@@ -189,13 +189,14 @@ def scan_sip(data: bytes, *, correlation: bool = True) -> SipFields | None:
         understood, branch, sent_by = _via(values["via"])
         if not understood:
             return None
+    status: int | None = None
     if isinstance(start, RequestLine):
-        is_request, method, status = True, start.method, None
+        is_request, named = True, start.method
     else:
-        is_request, method, status = False, (cseq[1] if cseq else None), start.code
+        is_request, named, status = False, (cseq[1] if cseq else None), start.code
     return SipFields(
         is_request=is_request,
-        method=method,
+        method=named,
         status=status,
         call_id=values.get("call-id"),
         cseq=cseq,
