@@ -190,6 +190,7 @@ def scan_sip(data: bytes, *, correlation: bool = True) -> SipFields | None:
         if not understood:
             return None
     status: int | None = None
+    named: str | None  # the request's method, or the CSeq method of a response
     if isinstance(start, RequestLine):
         is_request, named = True, start.method
     else:
