@@ -163,16 +163,23 @@ def write_synthetic_index(directory: Path, rows: int) -> None:
     select from a handful of rows to a large share)."""
     import duckdb
 
+    from ladder.archive.schema import ROW_GROUP_SIZE
     from ladder.call_filter import sql_literal
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "files.parquet").unlink(missing_ok=True)
     start0 = 1_796_083_200_000_000_000  # 2026-12-01T00:00Z; a call every 26 ms: 3 days for 10M rows
-    outcome = ("CASE WHEN h % 100 < 70 THEN 'answered' WHEN h % 100 < 76 THEN 'busy' WHEN h % 100 < 84 "
-               "THEN 'cancelled' WHEN h % 100 < 89 THEN 'no answer' WHEN h % 100 < 94 THEN 'rejected 486' "
-               "WHEN h % 100 < 98 THEN 'rejected 503' ELSE 'no response' END")
+    # The outcome words of ``ladder.calls.outcome``: 70% completed, 30% failed in some way.
+    outcome = ("CASE WHEN h % 100 < 70 THEN 'completed' WHEN h % 100 < 76 THEN 'busy 486' WHEN h % 100 < 84 "
+               "THEN 'cancelled' WHEN h % 100 < 89 THEN 'failed 408' WHEN h % 100 < 94 THEN 'rejected 403' "
+               "WHEN h % 100 < 98 THEN 'rejected 503' ELSE 'in call' END")
     sql = f"""
     COPY (
+      SELECT *, lower(concat_ws(chr(10), method, caller, callee, array_to_string(call_ids, chr(10)), outcome,
+                                kind, reference)) AS text,
+             lower(caller || chr(10) || caller_number) AS from_text,
+             lower(callee || chr(10) || callee_number) AS to_text, lower(call_id) AS callid_text
+      FROM (
       SELECT i + 1 AS row, cid AS call_id, [cid] AS call_ids, []::VARCHAR[] AS legs, 'call' AS kind,
              'INVITE' AS method, cnum || '@' || host AS caller, cnum AS caller_user, cnum AS caller_number,
              host AS caller_host, dnum || '@' || host AS callee, dnum AS callee_user, dnum AS callee_number,
@@ -195,10 +202,12 @@ def write_synthetic_index(directory: Path, rows: int) -> None:
                {outcome} AS outcome, h3 % 100 = 0 AS one_way
         FROM (SELECT range AS i, hash(range) AS h, hash(range * 7 + 1) AS h2, hash(range * 13 + 5) AS h3
               FROM range({int(rows)}))
-      )
-    ) TO {sql_literal(str(directory / "calls.parquet"))} (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+      ))
+    ) TO {sql_literal(str(directory / "calls.parquet"))} (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_SIZE})
     """
     connection = duckdb.connect(":memory:")
+    connection.execute("SET enable_progress_bar = false")
+    connection.execute("SET preserve_insertion_order = true")  # row N stays the file's N-th row
     try:
         connection.execute(sql)
     finally:

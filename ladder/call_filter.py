@@ -188,6 +188,12 @@ def haystack(row: Any) -> str:
     return "\n".join(_values(row, _HAYSTACK)).lower()
 
 
+def field_text(row: Any, name: str) -> str:
+    """The lower-case text ``name:`` (from, to, callid) searches, one value a line: a needle
+    without a line break is in one of the values exactly when it is in this text."""
+    return "\n".join(_values(row, _TEXT_FIELDS[name])).lower()
+
+
 def _outcome_matches(outcome: str, wanted: frozenset[str]) -> bool:
     text = normal_outcome(outcome)
     # "rejected" matches "rejected 486": the words before the status code are enough.
