@@ -128,6 +128,12 @@ QUERIES = [
     "kind:call method:INVITE", "has:deviations", "!dev", "has:retransmission", "code:200",
     "since:2023-11-14T22:13:20.300Z", "until:2003-12-01", "since:2023-11-14 until:2023-11-14T22:13:20.400Z",
     "callid:bench-1", "re:example\\.com$", "'Alice'", "outcome:cancelled,busy",
+    # every other kind of term: substrings and regexes of each text field, numbers, choices
+    "to:callee", "to:CALLEE2", "from:/^caller[0-4]@/", "callid:/^bench-[0-3]$/", "CALLER1", "/invite/",
+    "method:INVITE,REGISTER", "method:bye", "kind:registration", "kind:call,options", "code:486,603",
+    "outcome:rejected", "outcome:in-call", "has:deviation", "has:one-way-media", "-dev",
+    "from:example.com to:example.com since:2023-11-14T22:13:20.2 until:2023-11-14T22:13:20.5 !dev",
+    "biloxi atlanta", "'no such text anywhere'",
 ]
 
 
@@ -138,6 +144,39 @@ def test_search_equals_a_plain_scan(archive, query):
     expected = [r.row for r in rows if all(p(r) for p in predicates)]
     assert [r["row"] for r in search(str(archive.index), query)] == expected
     assert search(str(archive.index), query, count=True) == len(expected)
+
+
+def test_search_limit_reads_the_first_rows_and_count_all(archive):
+    everything = search(str(archive.index), "")
+    assert [r["row"] for r in search(str(archive.index), "", limit=3)] == [r["row"] for r in everything[:3]]
+    assert search(str(archive.index), "", count=True) == len(everything) == len(_table(archive.index))
+    # the shown columns are those of the table, row for row
+    table = {row["row"]: row for row in _table(archive.index).to_pylist()}
+    assert all(row == {k: table[row["row"]][k] for k in row} for row in everything)
+
+
+@pytest.mark.parametrize("scheme", ["file", "memory"])
+def test_index_at_a_url_is_written_queried_and_updated(archive, tmp_path, capsys, scheme):
+    """An fsspec URL instead of a directory (no S3-compatible server may be installed here:
+    ``file://`` goes through fsspec's local filesystem, ``memory://`` is a store without
+    rename, written by puts, as an object store is); DuckDB reads both through fsspec."""
+    ring = tmp_path / "ring"
+    shutil.copytree(archive.ring, ring)
+    url = f"file://{tmp_path}/store/index" if scheme == "file" else f"memory://pcapladder-test/{tmp_path.name}"
+    first = build_index([str(ring)], url, workers=2)
+    assert first.scanned == first.files and not first.bad
+    local = {r["row"]: r for r in _table(archive.index).drop(["parts", "signature"]).to_pylist()}
+    for query in ("", "outcome:failed", "from:caller3 since:2023-11-14T22:13:20.2"):
+        assert [r["row"] for r in search(url, query)] == [r["row"] for r in search(str(archive.index), query)]
+    assert [r["call_ids"] for r in search(url, "")] == [local[n]["call_ids"] for n in sorted(local)]
+    again = build_index([str(ring)], url, workers=1)
+    assert (again.scanned, again.reused) == (0, first.files)
+    split_capture(SAMPLES / "rfc3665-3.9-unsuccessful-busy.pcap", ring / "extra", 5)
+    added = build_index([str(ring)], url, workers=1)
+    assert added.scanned == len(list((ring / "extra").iterdir())) and search(url, "outcome:busy")
+    build_index([str(ring)], str(tmp_path / "local"), workers=1)
+    row = str(search(url, "outcome:busy")[0]["row"])
+    assert _show(capsys, url, row) == _show(capsys, str(tmp_path / "local"), row)
 
 
 def test_search_finds_a_stitched_call_by_number_and_time(archive, capsys):
