@@ -14,8 +14,9 @@ its serial part (listing, merging, writing) plus its busiest worker's CPU. The 2
 is (serial + all tasks) / (serial + busiest worker), next to the wall-clock ratio seen.
 
 ``search`` writes a synthetic index of ``--rows`` calls (the index's columns, made by DuckDB,
-the values varied enough that filters select a few rows to a large share) and times
-``ladder.archive.search.search`` (DuckDB in the process, as ``ladder search`` runs it).
+the values varied enough that filters select a few rows to a large share) and times what
+``ladder search INDEX FILTER`` does for one filter of each kind (DuckDB finds and counts every
+match, the table's columns are read for the first 1,000), each filter in its own process.
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ def write_synthetic_index(directory: Path, rows: int) -> None:
              host AS caller_host, dnum || '@' || host AS callee, dnum AS callee_user, dnum AS callee_number,
              host AS callee_host, start AS start_ns, start + 3000000000 AS answer_ns,
              start + duration AS end_ns, duration AS duration_ns, outcome,
-             CAST(CASE WHEN outcome LIKE 'rejected %' THEN right(outcome, 3) ELSE '200' END AS INTEGER) AS status,
+             CAST(CASE WHEN regexp_matches(outcome, '[0-9]{3}$') THEN right(outcome, 3)
+                  WHEN outcome = 'cancelled' THEN '487' ELSE '200' END AS INTEGER) AS status,
              CAST(7 AS INTEGER) AS messages, 'rfc3665-3.1' AS reference,
              CAST(one_way AS INTEGER) AS deviations,
              CASE WHEN one_way THEN ['one-way-media'] ELSE []::VARCHAR[] END AS deviation_codes,
@@ -214,39 +216,62 @@ def write_synthetic_index(directory: Path, rows: int) -> None:
         connection.close()
 
 
+# One or more of each kind of term the filter language has.
 SEARCHES = (
     "from:+1555 outcome:failed since:2026-12-01T14:00 until:2026-12-01T15:00 has:one-way-media",
     "from:+1555",
-    "outcome:failed has:one-way-media",
-    "callid:c7654321@synthetic",
     "to:+4420 since:2026-12-02",
+    "callid:c7654321@synthetic",
+    "SBC3",
     "sbc3 code:503",
+    "re:sbc3$",
+    "from:/^\\+1555/",
+    "outcome:failed",
+    "outcome:failed has:one-way-media",
+    "method:INVITE,BYE kind:call",
+    "code:486,603",
+    "code:503",
+    "has:deviations",
+    "!dev since:2026-12-02T10:00 until:2026-12-02T11:00",
 )
 
 
-def bench_search(args: argparse.Namespace) -> int:
+def time_search(index: str, query: str, runs: int) -> dict:
+    """What ``ladder search INDEX QUERY`` does (all matches found and counted, the first
+    1,000 read for the table), ``runs`` times in this process."""
     import resource
 
-    from ladder.archive.search import search
+    from ladder.archive.search import matching_rows, read_rows
+    from ladder.cli.search import DEFAULT_LIMIT, TABLE_COLUMNS
 
+    walls, cpus = [], []
+    for _ in range(runs):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        wall = time.monotonic()
+        found = matching_rows(index, query)
+        read_rows(index, found[:DEFAULT_LIMIT], TABLE_COLUMNS)
+        walls.append(time.monotonic() - wall)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpus.append(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime)
+    return {"matches": len(found), "wall": statistics.median(walls), "wall_min": min(walls),
+            "cpu": statistics.median(cpus), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def bench_search(args: argparse.Namespace) -> int:
     index = Path(args.dir) / f"index-{args.rows}"
     if not (index / "calls.parquet").exists() or args.fresh:
         started = time.monotonic()
         write_synthetic_index(index, args.rows)
         print(f"wrote {args.rows:,} rows in {time.monotonic() - started:.0f} s")
-    print(f"index: {(index / 'calls.parquet').stat().st_size / 1e6:.0f} MB, {args.rows:,} rows")
+    print(f"index: {(index / 'calls.parquet').stat().st_size / 1e6:.0f} MB, {args.rows:,} rows; "
+          f"each filter in a fresh process, median of {args.runs} runs")
     for query in SEARCHES:
-        walls, cpus = [], []
-        for _ in range(5):
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            wall = time.monotonic()
-            found = search(str(index), query)
-            walls.append(time.monotonic() - wall)
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            cpus.append(after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{len(found):>9,} rows  wall median {statistics.median(walls):.3f} s (min {min(walls):.3f})  "
-              f"cpu median {statistics.median(cpus):.3f} s  peak rss {rss:.0f} MB  {query!r}")
+        # A process per filter: its peak RSS is that filter's, not the largest so far.
+        done = subprocess.run([sys.executable, __file__, "search-child", str(index), query, str(args.runs)],
+                              capture_output=True, text=True, check=True)
+        run = json.loads(done.stdout)
+        print(f"{run['matches']:>10,} matches  cpu {run['cpu']:.3f} s  wall {run['wall']:.3f} s "
+              f"(min {run['wall_min']:.3f})  peak rss {run['rss_mb']:.0f} MB  {query!r}", flush=True)
     return 0
 
 
@@ -263,11 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     search_parser.add_argument("--rows", type=int, default=10_000_000)
     search_parser.add_argument("--dir", default="/tmp/ladder-bench-archive")
     search_parser.add_argument("--fresh", action="store_true")
+    search_parser.add_argument("--runs", type=int, default=5)
+    search_child = commands.add_parser("search-child")
+    search_child.add_argument("index")
+    search_child.add_argument("query")
+    search_child.add_argument("runs", type=int)
     child = commands.add_parser("child")
     child.add_argument("paths", nargs="+")
     child.add_argument("-o", dest="output", required=True)
     child.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.command == "search-child":
+        print(json.dumps(time_search(args.index, args.query, args.runs)))
+        return 0
     return {"index": bench_index, "search": bench_search, "child": run_child}[args.command](args)
 
 

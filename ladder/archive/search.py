@@ -10,6 +10,7 @@ the file's ``N``-th row (``ladder index`` writes them so), so no join is needed 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ladder.archive.slice import CALLS_FILE, is_index
@@ -46,7 +47,32 @@ def index_term_sql(term: Term, names: frozenset[str]) -> str:
         return f"contains(coalesce({column}, ''), {sql_literal(term.value)})"
     if term.op == "text":
         return term_sql(term)
-    return f"regexp_matches(coalesce({column}, ''), {sql_literal('(?m)' + term.value.pattern)}, 'i')"
+    regex = f"regexp_matches(coalesce({column}, ''), {sql_literal('(?m)' + term.value.pattern)}, 'i')"
+    literal = required_literal(term.value)
+    # A substring every match contains, tested first: contains() is ~10x cheaper than RE2, and
+    # DuckDB runs the regex only on the rows that pass it.
+    return f"contains(coalesce({column}, ''), {sql_literal(literal)}) AND {regex}" if literal else regex
+
+
+def required_literal(pattern: "re.Pattern[str]") -> str:
+    """The longest run of plain ASCII characters in the pattern's top-level sequence (outside
+    any group, class, repeat or alternative), lower-cased: every match contains it, in a text
+    that is lower-cased (the search columns). Empty when there is none or the parse fails."""
+    try:
+        import re._parser as parser  # the parser ``re`` itself compiles with
+    except ImportError:  # Python < 3.11
+        import sre_parse as parser  # type: ignore[no-redef]
+    try:
+        items = list(parser.parse(pattern.pattern, pattern.flags))
+    except Exception:  # noqa: BLE001 - no prefilter is always correct
+        return ""
+    best, run = "", ""
+    for op, argument in [*items, (None, None)]:
+        if str(op) == "LITERAL" and argument < 128:
+            run += chr(argument).lower()
+            continue
+        best, run = max(best, run, key=len), ""
+    return best
 
 
 def where_sql(query: str, names: frozenset[str]) -> str:
