@@ -195,7 +195,7 @@ def write_synthetic_index(directory: Path, rows: int) -> None:
              host AS caller_host, dnum || '@' || host AS callee, dnum AS callee_user, dnum AS callee_number,
              host AS callee_host, start AS start_ns, start + 3000000000 AS answer_ns,
              start + duration AS end_ns, duration AS duration_ns, outcome,
-             CAST(CASE WHEN regexp_matches(outcome, '[0-9]{3}$') THEN right(outcome, 3)
+             CAST(CASE WHEN regexp_matches(outcome, '[0-9]{{3}}$') THEN right(outcome, 3)
                   WHEN outcome = 'cancelled' THEN '487' ELSE '200' END AS INTEGER) AS status,
              CAST(7 AS INTEGER) AS messages, 'rfc3665-3.1' AS reference,
              CAST(one_way AS INTEGER) AS deviations,
