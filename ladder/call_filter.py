@@ -51,6 +51,8 @@ _HAYSTACK = ("method", "caller", "callee", "call_ids", "outcome", "kind", "refer
 _TEXT_FIELDS = {"from": ("caller", "caller_number"), "to": ("callee", "callee_number"),
                 "callid": ("call_ids",), "call-id": ("call_ids",), "id": ("call_ids",)}
 _CHOICE_FIELDS = ("method", "outcome", "kind")
+# The fields of free text and of each ``name:`` text term (an index's search columns hold them).
+HAYSTACK_FIELDS, TEXT_FIELDS = _HAYSTACK, _TEXT_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ladder.archive.slice import CALLS_FILE, is_index
 from ladder.archive.store import duckdb_connection, join, open_parquet
-from ladder.call_filter import _HAYSTACK, _TEXT_FIELDS, FilterError, Term, parse_terms, sql_literal, term_sql
+from ladder.call_filter import HAYSTACK_FIELDS, TEXT_FIELDS, FilterError, Term, parse_terms, sql_literal, term_sql
 from ladder.errors import UsageError
 
 # What ``ladder search`` returns per call (the frame selections stay in the file).
@@ -25,8 +25,8 @@ COLUMNS = ("row", "call_id", "call_ids", "kind", "method", "caller", "caller_num
            "loss_rev", "participants", "legs")
 
 # The index's search column for each text field of the filter language (``schema.search_columns``).
-_SEARCH_COLUMN = {_HAYSTACK: "text", **{fields: f"{name}_text" for name, fields in _TEXT_FIELDS.items()
-                                        if name in ("from", "to", "callid")}}
+_SEARCH_COLUMN = {HAYSTACK_FIELDS: "text", **{fields: f"{name}_text" for name, fields in TEXT_FIELDS.items()
+                                              if name in ("from", "to", "callid")}}
 
 
 def calls_path(index: str) -> str:
