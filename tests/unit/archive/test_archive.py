@@ -155,6 +155,43 @@ def test_search_limit_reads_the_first_rows_and_count_all(archive):
     assert all(row == {k: table[row["row"]][k] for k in row} for row in everything)
 
 
+def test_ladder_search_prints_the_first_rows_and_counts_them_all(archive, capsys):
+    total = len(_table(archive.index))
+    assert main(["search", str(archive.index), "--limit", "2"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 + 2
+    assert f"{total} calls match; the first 2 shown" in captured.err
+    assert main(["search", str(archive.index), "--limit", "0", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == total
+    assert main(["search", str(archive.index), "--limit", "-1"]) == 2
+
+
+def test_regex_prefilter_literal_is_in_every_match():
+    import re
+
+    from ladder.archive.search import required_literal
+
+    cases = {r"sbc3$": "sbc3", r"^\+1555": "+1555", r"a|bc": "", r"ab(c|d)ef+g": "ab", r"x?yz": "yz",
+             r"(?i)ABC": "abc", r"^Caller[0-4]@": "caller", r"[ab]+": "", r"\d{3}": "", r"(?x) a b c": "abc"}
+    for pattern, literal in cases.items():
+        compiled = re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+        assert required_literal(compiled) == literal, pattern
+
+
+def test_index_without_search_columns_is_searched_and_rewritten(archive, tmp_path):
+    """An index written before the search columns: the generic SQL gives the same rows, and
+    the next ``ladder index`` run writes the columns (without reading a capture again)."""
+    ring, index = tmp_path / "ring", tmp_path / "index"
+    shutil.copytree(archive.ring, ring)
+    build_index([str(ring)], str(index), workers=1)
+    full = _table(index)
+    pq.write_table(full.drop(["text", "from_text", "to_text", "callid_text"]), index / "calls.parquet")
+    for query in ("alice", "from:caller3", "to:/^callee[0-4]@/", "callid:bench-1", "re:example\\.com$"):
+        assert [r["row"] for r in search(str(index), query)] == [r["row"] for r in search(str(archive.index), query)]
+    again = build_index([str(ring)], str(index), workers=1)
+    assert again.scanned == 0 and _table(index).equals(full)
+
+
 @pytest.mark.parametrize("scheme", ["file", "memory"])
 def test_index_at_a_url_is_written_queried_and_updated(archive, tmp_path, capsys, scheme):
     """An fsspec URL instead of a directory (no S3-compatible server may be installed here:
