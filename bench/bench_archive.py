@@ -11,7 +11,8 @@ rotated files with editcap, then indexes (a) the single file, (b) the ring with 
 are CPU seconds (user+sys, the workers included) and, for the scaling, the critical path: each
 task logs the CPU it used and the process that ran it; with one core per worker, a run lasts
 its serial part (listing, merging, writing) plus its busiest worker's CPU. The 2-worker speedup
-is (serial + all tasks) / (serial + busiest worker), next to the wall-clock ratio seen.
+is (serial + all tasks) / (serial + busiest worker), next to the wall-clock ratio seen, and
+again with each worker process's whole CPU up to its last task (its start-up and imports too).
 
 ``search`` writes a synthetic index of ``--rows`` calls (the index's columns, made by DuckDB,
 the values varied enough that filters select a few rows to a large share) and times what
