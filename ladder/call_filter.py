@@ -51,6 +51,8 @@ _HAYSTACK = ("method", "caller", "callee", "call_ids", "outcome", "kind", "refer
 _TEXT_FIELDS = {"from": ("caller", "caller_number"), "to": ("callee", "callee_number"),
                 "callid": ("call_ids",), "call-id": ("call_ids",), "id": ("call_ids",)}
 _CHOICE_FIELDS = ("method", "outcome", "kind")
+# The fields of free text and of each ``name:`` text term (an index's search columns hold them).
+HAYSTACK_FIELDS, TEXT_FIELDS = _HAYSTACK, _TEXT_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,12 @@ def _values(row: Any, fields: tuple[str, ...]) -> list[str]:
 def haystack(row: Any) -> str:
     """The text free-text terms search, lower case, one field a line."""
     return "\n".join(_values(row, _HAYSTACK)).lower()
+
+
+def field_text(row: Any, name: str) -> str:
+    """The lower-case text ``name:`` (from, to, callid) searches, one value a line: a needle
+    without a line break is in one of the values exactly when it is in this text."""
+    return "\n".join(_values(row, _TEXT_FIELDS[name])).lower()
 
 
 def _outcome_matches(outcome: str, wanted: frozenset[str]) -> bool:

@@ -8,7 +8,6 @@ a bigger archive first (``ladder show INDEX ROW`` then draws one).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -39,15 +38,14 @@ class IndexSummary:
 
 def index_rows(index: str, limit: int = MAX_ROWS) -> tuple[list[dict[str, Any]], IndexSummary]:
     """The first ``limit`` rows of the index and the summary of its files."""
-    import pyarrow.parquet as pq
-
     from ladder.archive.search import search
+    from ladder.archive.store import is_file, join, open_parquet
 
     rows = search(index, "", columns=ROW_COLUMNS, limit=limit)
     summary = IndexSummary()
-    files = os.path.join(index, "files.parquet")
-    if os.path.isfile(files):
-        for record in pq.read_table(files, columns=["size", "frames", "status", "error"]).to_pylist():
+    files = join(index, "files.parquet")
+    if is_file(files):
+        for record in open_parquet(files).read(columns=["size", "frames", "status", "error"]).to_pylist():
             summary.file_size += record["size"] or 0
             summary.frames += record["frames"] or 0
             if record["status"] != "ok":

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 from ladder.archive.merge import merge_fragments
 from ladder.archive.scan import file_hash, scan_file
 from ladder.archive.slice import CALLS_FILE, analyse_parts, is_index
+from ladder.archive.store import is_file, is_url, join, open_parquet, write_parquet
 from ladder.errors import CaptureError, UsageError
 
 FILES_FILE = "files.parquet"
@@ -116,11 +117,9 @@ IDENTITY = ["path", "size", "mtime_ns", "hash", "status", "error"]
 
 
 def _read_table(path: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    if not os.path.isfile(path):
+    if not is_file(path):
         return []
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path, columns=columns).to_pylist()
+    return open_parquet(path).read(columns=columns).to_pylist()
 
 
 def _plan(paths: list[str], previous: list[dict[str, Any]]) -> tuple[dict[str, tuple], list[str]]:
@@ -160,7 +159,10 @@ def _plan(paths: list[str], previous: list[dict[str, Any]]) -> tuple[dict[str, t
 
 def _up_to_date(output: str, previous: list[dict[str, Any]], kept: dict[str, tuple], todo: list[str]) -> bool:
     """Nothing to do: every file of the previous run is there, unchanged, and no other."""
-    return (not todo and os.path.isfile(os.path.join(output, CALLS_FILE))
+    from ladder.archive.schema import CALL_SCHEMA
+
+    calls = join(output, CALLS_FILE)
+    return (not todo and is_file(calls) and set(CALL_SCHEMA.names) <= set(open_parquet(calls).schema_arrow.names)
             and len(kept) == len(previous) and all(kept.get(r["path"], ("",))[0] == r["path"] for r in previous))
 
 
@@ -228,9 +230,9 @@ def build_index(sources: list[str], output: str, *, workers: int | None = None, 
     say = progress or (lambda _text: None)
     paths = list_captures(sources)
     report.files = len(paths)
-    if os.path.exists(output) and not os.path.isdir(output):
+    if not is_url(output) and os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"{output}: exists and is not an index directory")
-    files_path, calls_path = os.path.join(output, FILES_FILE), os.path.join(output, CALLS_FILE)
+    files_path, calls_path = join(output, FILES_FILE), join(output, CALLS_FILE)
     identities = _read_table(files_path, IDENTITY)  # not the scans: an unchanged archive needs none
     kept, todo = _plan(paths, identities)
     report.reused = len(kept)
@@ -290,21 +292,18 @@ def _rows_of_jobs(jobs: list[tuple], previous_calls: dict[str, dict], report: In
 
 def _write_index(output: str, rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from ladder.archive.schema import CALL_SCHEMA, FILE_SCHEMA
+    from ladder.archive.schema import CALL_SCHEMA, FILE_SCHEMA, ROW_GROUP_SIZE, search_columns
 
+    # Row N is the file's N-th row: ``ladder search`` reads a row back by its number alone.
     rows.sort(key=lambda r: (r["start_ns"], r["call_id"], r["parts"][0]["path"] if r["parts"] else ""))
     for number, row in enumerate(rows, 1):
         row["row"] = number
-    os.makedirs(output, exist_ok=True)
+        row.update(search_columns(row))
     files = [{k: v for k, v in r.items() if k != "_scan"} for r in records]
-    # Written beside and renamed: a reader never sees half an index.
     for name, table in ((CALLS_FILE, pa.Table.from_pylist(rows, schema=CALL_SCHEMA)),
                         (FILES_FILE, pa.Table.from_pylist(files, schema=FILE_SCHEMA))):
-        temporary = os.path.join(output, f".{name}.tmp")
-        pq.write_table(table, temporary, row_group_size=1_000_000)
-        os.replace(temporary, os.path.join(output, name))
+        write_parquet(table, output, name, row_group_size=ROW_GROUP_SIZE)
 
 
 def print_report(report: IndexReport, output: str, out=None) -> None:

@@ -166,16 +166,26 @@ def _own_streams(selection: dict[str, Any]) -> set[tuple]:
     return {(tuple(item[:4]), item[6]) for item in selection["rtp"]}
 
 
-def _parts(files: list[dict[str, Any]], group: list[tuple[int, int]], chains: list[_Chain]) -> list[dict[str, Any]]:
+def _directories(files: list[dict[str, Any]]) -> tuple[dict[str, list[int]], dict[int, int]]:
+    """The files of each directory (in time order) and each file's place among them: made once,
+    not per call (per call it made the merge quadratic: 4 s of 1,000 files and 5,000 calls)."""
+    in_directory: dict[str, list[int]] = {}
+    for f, record in enumerate(files):
+        in_directory.setdefault(os.path.dirname(record["path"]), []).append(f)
+    place = {f: i for members in in_directory.values() for i, f in enumerate(members)}
+    return in_directory, place
+
+
+def _parts(files: list[dict[str, Any]], group: list[tuple[int, int]], chains: list[_Chain],
+           directories: tuple[dict[str, list[int]], dict[int, int]]) -> list[dict[str, Any]]:
     """Where the call's frames lie: its SIP frames and its streams' frames, file by file."""
     selections: dict[int, list[dict]] = {}
     for f, c in group:
         selections.setdefault(f, []).append(files[f]["_scan"]["calls"][c]["selection"])
     merged = {f: merge_selections(s) for f, s in selections.items()}
     rtp: dict[int, set[tuple]] = {}
-    directory = os.path.dirname(files[group[0][0]]["path"])
-    in_directory = [f for f, record in enumerate(files) if os.path.dirname(record["path"]) == directory]
-    place = {f: i for i, f in enumerate(in_directory)}
+    in_directory = directories[0][os.path.dirname(files[group[0][0]]["path"])]
+    place = directories[1]
     last_sip = max(place[f] for f in merged)
     for chain in chains:
         segments = dict(chain.segments)
@@ -217,6 +227,7 @@ def merge_fragments(files: list[dict[str, Any]]):
     bound = _bind(files, groups, chains)
     rows: list[dict[str, Any]] = []
     jobs: list[tuple] = []
+    directories = _directories(files)
     for order, group in enumerate(groups):
         mine = bound.get(order, [])
         f, c = group[0]
@@ -226,7 +237,7 @@ def merge_fragments(files: list[dict[str, Any]]):
             part = {"path": files[f]["path"], "selection": fragment["selection"]}
             rows.append({**fragment["row"], "parts": [part], "signature": ""})
             continue
-        parts = _parts(files, group, mine)
+        parts = _parts(files, group, mine, directories)
         call_ids = list(fragment["row"]["call_ids"])
         for g, h in group:
             call_ids += [cid for cid in files[g]["_scan"]["calls"][h]["row"]["call_ids"] if cid not in call_ids]

@@ -39,7 +39,19 @@ CALL_SCHEMA = pa.schema([
     ("participants", pa.list_(pa.string())),
     ("parts", pa.list_(PART)),      # in time order: the files where the call's frames lie
     ("signature", pa.string()),     # stitched calls: what they were made from (incremental runs)
+    # What ``ladder search`` scans instead of the columns above (``search_columns``): the
+    # texts the filter language searches, lower-cased once when the index is written, so a
+    # substring over 10M rows is one ``contains()`` per row on one column, no lower(), no join.
+    ("text", pa.string()),          # free text: method, From, To, Call-IDs, outcome, kind, reference
+    ("from_text", pa.string()),     # from: the caller and its number
+    ("to_text", pa.string()),       # to: the callee and its number
+    ("callid_text", pa.string()),   # callid: every Call-ID
 ])
+
+# Row groups of 100k calls (in start order): ``since:``/``until:`` skip the groups outside
+# the interval by their statistics, and reading the display columns of the first hits touches
+# only the groups they lie in.
+ROW_GROUP_SIZE = 100_000
 
 FILE_SCHEMA = pa.schema([
     ("path", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("hash", pa.string()),
@@ -47,3 +59,15 @@ FILE_SCHEMA = pa.schema([
     ("frames", pa.int64()), ("first_ts_ns", pa.int64()), ("last_ts_ns", pa.int64()),
     ("scan", pa.string()),          # JSON: the file's call fragments and RTP streams
 ])
+
+
+def search_columns(row: dict) -> dict[str, str]:
+    """The search columns of one call row: the very texts ``ladder.call_filter`` searches in
+    Python, so SQL over them gives the plain scan's answer."""
+    from types import SimpleNamespace
+
+    from ladder.call_filter import field_text, haystack
+
+    view = SimpleNamespace(**row)
+    return {"text": haystack(view), "from_text": field_text(view, "from"), "to_text": field_text(view, "to"),
+            "callid_text": field_text(view, "callid")}

@@ -23,7 +23,11 @@ CALLS_FILE = "calls.parquet"
 
 
 def is_index(path: str) -> bool:
-    """True for a directory ``ladder index`` wrote."""
+    """True for a directory (or URL, ``ladder.archive.store``) that ``ladder index`` wrote."""
+    from ladder.archive.store import is_file, is_url, join
+
+    if is_url(path):
+        return is_file(join(path, CALLS_FILE))
     return os.path.isfile(os.path.join(path, CALLS_FILE))
 
 

@@ -7,6 +7,13 @@ import datetime as _dt
 import json
 import sys
 
+# Reading the shown columns costs in proportion to how far apart the shown rows lie; finding
+# and counting every match does not (``ladder.archive.search``).
+DEFAULT_LIMIT = 1000
+# The columns the table shows (``--json`` gives all of ``search.COLUMNS``).
+TABLE_COLUMNS = ("row", "start_ns", "caller", "callee", "outcome", "duration_ns", "mos_fwd", "mos_rev",
+                 "deviation_codes", "call_id")
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -21,7 +28,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("filter", nargs="*", default=[], metavar="FILTER",
                         help="filter terms (quote them as one argument or give several)")
     parser.add_argument("--json", action="store_true", help="a JSON array of the matching rows")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="at most N rows")
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
+                        help=f"show the first N matching calls (default {DEFAULT_LIMIT}; 0: all of them)")
     parser.add_argument("--count", action="store_true", help="only the number of matching calls")
     parser.set_defaults(func=run)
 
@@ -52,13 +60,21 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def run(args) -> int:
-    from ladder.archive.search import search
+    from ladder.archive.search import COLUMNS, matching_rows, read_rows
+    from ladder.errors import UsageError
 
+    if args.limit < 0:
+        raise UsageError("--limit must be 0 (all) or more")
     query = " ".join(args.filter)
+    found = matching_rows(args.index, query)
     if args.count:
-        print(search(args.index, query, count=True))
+        print(len(found))
         return 0
-    rows = search(args.index, query, limit=args.limit)
+    shown = found[:args.limit] if args.limit else found
+    rows = read_rows(args.index, shown, COLUMNS if args.json else TABLE_COLUMNS)
+    if len(shown) < len(found):
+        print(f"ladder: {len(found)} calls match; the first {len(shown)} shown (--limit N, 0 for all)",
+              file=sys.stderr)
     if args.json:
         for row in rows:
             row["start"] = _time(row["start_ns"])

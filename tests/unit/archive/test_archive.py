@@ -128,16 +128,116 @@ QUERIES = [
     "kind:call method:INVITE", "has:deviations", "!dev", "has:retransmission", "code:200",
     "since:2023-11-14T22:13:20.300Z", "until:2003-12-01", "since:2023-11-14 until:2023-11-14T22:13:20.400Z",
     "callid:bench-1", "re:example\\.com$", "'Alice'", "outcome:cancelled,busy",
+    # every other kind of term: substrings and regexes of each text field, numbers, choices
+    "to:callee", "to:CALLEE2", "from:/^caller[0-4]@/", "callid:/^bench-[0-3]$/", "CALLER1", "/invite/",
+    "method:INVITE,REGISTER", "method:bye", "kind:registration", "kind:call,options", "code:486,603",
+    "outcome:rejected", "outcome:in-call", "has:deviation", "has:one-way-media", "-dev",
+    "from:example.com to:example.com since:2023-11-14T22:13:20.2 until:2023-11-14T22:13:20.5 !dev",
+    "biloxi atlanta", "'no such text anywhere'",
 ]
 
 
+@pytest.fixture(scope="module")
+def samples_index(tmp_path_factory):
+    """Every sample capture in its own directory (no stitching): calls, registrations, busy,
+    cancelled, rejected, with and without deviations, for the filters the ring lacks."""
+    root = tmp_path_factory.mktemp("samples")
+    for capture in sorted(SAMPLES.glob("*.pcap")):
+        (root / capture.stem).mkdir()
+        shutil.copy(capture, root / capture.stem / capture.name)
+    assert not build_index([str(root)], str(root / "index"), workers=1).bad
+    return root / "index"
+
+
+QUERIES += ["from:/^bob/", "callid:/@atlanta/", "code:487,486", "outcome:cancelled", "kind:registration outcome:failed",
+            "to:biloxi has:deviations"]
+
+
 @pytest.mark.parametrize("query", QUERIES)
-def test_search_equals_a_plain_scan(archive, query):
-    rows = [SimpleNamespace(**row) for row in _table(archive.index).to_pylist()]
-    predicates = [term_predicate(t) for t in parse_terms(query)]
-    expected = [r.row for r in rows if all(p(r) for p in predicates)]
-    assert [r["row"] for r in search(str(archive.index), query)] == expected
-    assert search(str(archive.index), query, count=True) == len(expected)
+def test_search_equals_a_plain_scan(archive, samples_index, query):
+    for index in (archive.index, samples_index):
+        rows = [SimpleNamespace(**row) for row in _table(index).to_pylist()]
+        predicates = [term_predicate(t) for t in parse_terms(query)]
+        expected = [r.row for r in rows if all(p(r) for p in predicates)]
+        assert [r["row"] for r in search(str(index), query)] == expected
+        assert search(str(index), query, count=True) == len(expected)
+
+
+def test_search_queries_select_some_rows_not_all(archive, samples_index):
+    """The comparison above is not vacuous: most filters pick some rows of an index but not all."""
+    total = {index: len(_table(index)) for index in (archive.index, samples_index)}
+    partial = [q for q in QUERIES if any(0 < search(str(i), q, count=True) < n for i, n in total.items())]
+    assert len(partial) >= len(QUERIES) * 2 // 3, sorted(set(QUERIES) - set(partial))
+
+
+def test_search_limit_reads_the_first_rows_and_count_all(archive):
+    everything = search(str(archive.index), "")
+    assert [r["row"] for r in search(str(archive.index), "", limit=3)] == [r["row"] for r in everything[:3]]
+    assert search(str(archive.index), "", count=True) == len(everything) == len(_table(archive.index))
+    # the shown columns are those of the table, row for row
+    table = {row["row"]: row for row in _table(archive.index).to_pylist()}
+    assert all(row == {k: table[row["row"]][k] for k in row} for row in everything)
+
+
+def test_ladder_search_prints_the_first_rows_and_counts_them_all(archive, capsys):
+    total = len(_table(archive.index))
+    assert main(["search", str(archive.index), "--limit", "2"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1 + 2
+    assert f"{total} calls match; the first 2 shown" in captured.err
+    assert main(["search", str(archive.index), "--limit", "0", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == total
+    assert main(["search", str(archive.index), "--limit", "-1"]) == 2
+
+
+def test_regex_prefilter_literal_is_in_every_match():
+    import re
+
+    from ladder.archive.search import required_literal
+
+    cases = {r"sbc3$": "sbc3", r"^\+1555": "+1555", r"a|bc": "", r"ab(c|d)ef+g": "ab", r"x?yz": "yz",
+             r"(?i)ABC": "abc", r"^Caller[0-4]@": "caller", r"[ab]+": "", r"\d{3}": "", r"(?x) a b c": "abc"}
+    for pattern, literal in cases.items():
+        compiled = re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+        assert required_literal(compiled) == literal, pattern
+
+
+def test_index_without_search_columns_is_searched_and_rewritten(archive, tmp_path):
+    """An index written before the search columns: the generic SQL gives the same rows, and
+    the next ``ladder index`` run writes the columns (without reading a capture again)."""
+    ring, index = tmp_path / "ring", tmp_path / "index"
+    shutil.copytree(archive.ring, ring)
+    build_index([str(ring)], str(index), workers=1)
+    full = _table(index)
+    pq.write_table(full.drop(["text", "from_text", "to_text", "callid_text"]), index / "calls.parquet")
+    for query in ("alice", "from:caller3", "to:/^callee[0-4]@/", "callid:bench-1", "re:example\\.com$"):
+        assert [r["row"] for r in search(str(index), query)] == [r["row"] for r in search(str(archive.index), query)]
+    again = build_index([str(ring)], str(index), workers=1)
+    assert again.scanned == 0 and _table(index).equals(full)
+
+
+@pytest.mark.parametrize("scheme", ["file", "memory"])
+def test_index_at_a_url_is_written_queried_and_updated(archive, tmp_path, capsys, scheme):
+    """An fsspec URL instead of a directory (no S3-compatible server may be installed here:
+    ``file://`` goes through fsspec's local filesystem, ``memory://`` is a store without
+    rename, written by puts, as an object store is); DuckDB reads both through fsspec."""
+    ring = tmp_path / "ring"
+    shutil.copytree(archive.ring, ring)
+    url = f"file://{tmp_path}/store/index" if scheme == "file" else f"memory://pcapladder-test/{tmp_path.name}"
+    first = build_index([str(ring)], url, workers=2)
+    assert first.scanned == first.files and not first.bad
+    local = {r["row"]: r for r in _table(archive.index).drop(["parts", "signature"]).to_pylist()}
+    for query in ("", "outcome:failed", "from:caller3 since:2023-11-14T22:13:20.2"):
+        assert [r["row"] for r in search(url, query)] == [r["row"] for r in search(str(archive.index), query)]
+    assert [r["call_ids"] for r in search(url, "")] == [local[n]["call_ids"] for n in sorted(local)]
+    again = build_index([str(ring)], url, workers=1)
+    assert (again.scanned, again.reused) == (0, first.files)
+    split_capture(SAMPLES / "rfc3665-3.9-unsuccessful-busy.pcap", ring / "extra", 5)
+    added = build_index([str(ring)], url, workers=1)
+    assert added.scanned == len(list((ring / "extra").iterdir())) and search(url, "outcome:busy")
+    build_index([str(ring)], str(tmp_path / "local"), workers=1)
+    row = str(search(url, "outcome:busy")[0]["row"])
+    assert _show(capsys, url, row) == _show(capsys, str(tmp_path / "local"), row)
 
 
 def test_search_finds_a_stitched_call_by_number_and_time(archive, capsys):
