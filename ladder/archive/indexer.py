@@ -26,13 +26,16 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ladder.archive.merge import merge_fragments
 from ladder.archive.scan import file_hash, scan_file
 from ladder.archive.slice import CALLS_FILE, analyse_parts, is_index
 from ladder.archive.store import is_file, is_url, join, open_parquet, write_parquet
 from ladder.errors import CaptureError, UsageError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 FILES_FILE = "files.parquet"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
@@ -66,7 +69,7 @@ class Runner:
     def __init__(self, workers: int | None = None, cluster: str | None = None):
         self.cluster = cluster
         self.workers = workers or os.cpu_count() or 1
-        self._client = None
+        self._client: Client | None = None
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Runner:

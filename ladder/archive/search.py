@@ -11,7 +11,7 @@ the file's ``N``-th row (``ladder index`` writes them so), so no join is needed 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal, overload
 
 from ladder.archive.slice import CALLS_FILE, is_index
 from ladder.archive.store import duckdb_connection, join, open_parquet
@@ -58,10 +58,7 @@ def required_literal(pattern: "re.Pattern[str]") -> str:
     """The longest run of plain ASCII characters in the pattern's top-level sequence (outside
     any group, class, repeat or alternative), lower-cased: every match contains it, in a text
     that is lower-cased (the search columns). Empty when there is none or the parse fails."""
-    try:
-        import re._parser as parser  # the parser ``re`` itself compiles with
-    except ImportError:  # Python < 3.11
-        import sre_parse as parser  # type: ignore[no-redef]
+    import re._parser as parser  # type: ignore[import-not-found]  # the parser re compiles with (no stub)
     try:
         items = list(parser.parse(pattern.pattern, pattern.flags))
     except Exception:  # noqa: BLE001 - no prefilter is always correct
@@ -124,6 +121,16 @@ def read_rows(index: str, rows, columns: tuple[str, ...] = COLUMNS) -> list[dict
             found.extend({name: row[name] for name in columns} for row in picked.to_pylist())
         first = last + 1
     return found
+
+
+@overload
+def search(index: str, query: str, *, columns: tuple[str, ...] = ..., limit: int | None = ...,
+           count: Literal[False] = ...) -> list[dict[str, Any]]: ...
+
+
+@overload
+def search(index: str, query: str, *, columns: tuple[str, ...] = ..., limit: int | None = ...,
+           count: Literal[True]) -> int: ...
 
 
 def search(index: str, query: str, *, columns: tuple[str, ...] = COLUMNS, limit: int | None = None,

@@ -24,6 +24,8 @@ while both sides' SDP said sendrecv).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import ipaddress
 from dataclasses import dataclass
 
@@ -128,12 +130,23 @@ def _bye_ns(call) -> int | None:
     return min(times) if times else None
 
 
-def _pick(candidates: list[SdpAnnouncement], stream: RtpStream) -> SdpAnnouncement:
+class StreamEnds(Protocol):
+    """What binding reads of a stream: an ``RtpStream``, or an archive's stream across files."""
+
+    @property
+    def src(self) -> Endpoint: ...
+    @property
+    def dst(self) -> Endpoint: ...
+    @property
+    def first_ns(self) -> int: ...
+
+
+def _pick(candidates: list[SdpAnnouncement], stream: StreamEnds) -> SdpAnnouncement:
     before = [a for a in candidates if a.ts_ns <= stream.first_ns + SLACK_NS]
     return max(before, key=lambda a: a.ts_ns) if before else min(candidates, key=lambda a: a.ts_ns)
 
 
-def _match(stream: RtpStream, announced: list[SdpAnnouncement]):
+def _match(stream: StreamEnds, announced: list[SdpAnnouncement]):
     dst = [a for a in announced if (a.address, a.port) == (stream.dst.ip, stream.dst.port)]
     if dst:
         a = _pick(dst, stream)
