@@ -90,6 +90,12 @@ class _Announcement:
     ts_ns: int
 
 
+def sip_columns_fit(index: SipIndex) -> bool:
+    """Whether ``index``'s columns have the item sizes the C records are written in."""
+    return (index.frame.itemsize, index.ts_ns.itemsize, index.method.itemsize, index.status.itemsize,
+            index.call.itemsize) == (8, 8, 4, 2, 4)
+
+
 class Pipeline:
     """Feed frames in capture order, then call ``finish()`` once.
 
@@ -128,6 +134,7 @@ class Pipeline:
         self._tcp = None
         self._sctp = None
         self._finished = False
+        self._sip_accel = None  # the accelerator taking SIP messages too (``accelerator``)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _count(self, frame_class: str, n: int = 1) -> None:
@@ -149,9 +156,17 @@ class Pipeline:
         if self.frames:
             return None
         if self._rtp is None:
-            return udp_only_accelerator()
-        attach = getattr(self._rtp, "attach_accelerator", None)
-        return attach() if attach is not None else None
+            accel = udp_only_accelerator()
+        else:
+            attach = getattr(self._rtp, "attach_accelerator", None)
+            accel = attach() if attach is not None else None
+        if accel is not None and not self.keep_messages and sip_columns_fit(self.sip_index):
+            # The first pass in C: plainly written SIP over UDP/IPv4 becomes SipIndex records
+            # without reaching Python; SDP bodies wait in C until the RTP table needs them.
+            accel.enable_sip(media=self._rtp is not None)
+            self.sip_index.attach_interner(accel)
+            self._sip_accel = accel
+        return accel
 
     # -- the frame walk ----------------------------------------------------------------------
     def feed_frame(self, frame) -> None:
@@ -192,6 +207,7 @@ class Pipeline:
         fast_links = _FAST_LINKS
         fast_linktype, fast, header, minimum = None, None, 0, 0
         media = 0
+        sip_accel = self._sip_accel
         next_tick = number + every if tick is not None else NEVER
         try:
             for ts_ns, linktype, buf, off, caplen, origlen, offset in records:
@@ -200,9 +216,11 @@ class Pipeline:
                     media = 0
                     next_tick = number + every
                     tick()
-                if linktype == ACCELERATED:  # frames of known streams, taken in C: ``buf`` tells
+                if linktype == ACCELERATED:  # frames taken in C: ``buf`` tells how many
                     taken = buf.frames
                     number += taken
+                    if sip_accel is not None:  # SIP messages among them, already in the index
+                        taken -= self._take_sip(sip_accel)
                     if feed_udp is None:
                         classes["udp-other"] = classes.get("udp-other", 0) + taken
                     else:
@@ -245,6 +263,17 @@ class Pipeline:
                     classes[frame_class] = classes.get(frame_class, 0) + 1
         finally:
             self._sync(number, first_ts, ts_ns, media)
+
+    def _take_sip(self, accel) -> int:
+        """File the SIP records C took in its last run; returns how many frames they were."""
+        count, frame, ts_ns, method, status, call, new_call_ids, announced = accel.take_sip()
+        if count:
+            self.sip_index.extend(frame, ts_ns, method, status, call)
+            self.call_ids.update(new_call_ids)
+            self._count("sip", count)
+            if announced:
+                self._rtp.announcements_waiting()
+        return count
 
     def _sync(self, number: int, first_ts: int | None, last_ts: int | None, media: int) -> None:
         """Store the hot loop's local counters back into the attributes others read."""
