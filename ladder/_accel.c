@@ -329,7 +329,7 @@ static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
     Span value[H_COUNT];
     memset(value, 0, sizeof(value));
     Py_ssize_t pos = 0;
-    int line_no = 0;
+    int line_no = 0, kept = 0;  /* kept: the last header line is a value scan_sip keeps */
     for (;;) {
         Py_ssize_t start = pos;
         while (pos < n && d[pos] != '\r') {
@@ -349,8 +349,12 @@ static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
                 return 0;
             continue;
         }
-        if (d[start] == ' ' || d[start] == '\t')
-            return 0;  /* a folded line */
+        if (d[start] == ' ' || d[start] == '\t') {
+            if (kept)
+                return 0;  /* a folded key header: scan_sip unfolds it, C leaves it to Python */
+            continue;  /* the fold of a header scan_sip does not keep */
+        }
+        kept = 0;
         const uint8_t *colon = memchr(d + start, ':', end - start);
         if (colon == NULL)
             return 0;
@@ -369,8 +373,7 @@ static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
             return 0;
         }
         value[key] = strip(colon + 1, d + end - colon - 1);
-        if (value[key].p == NULL || value[key].n == 0)
-            value[key].p = colon + 1;  /* present, empty */
+        kept = 1;
     }
     if (value[H_CSEQ].p != NULL) {
         Span text = value[H_CSEQ];
@@ -598,6 +601,7 @@ typedef struct {
     Buf new_calls;
     Buf announcements;
     Py_ssize_t sip_count, announced, scan_sip;
+    long long sip_total;
 } Accelerator;
 
 /* -- the slot table ------------------------------------------------------------------------ */
@@ -1059,6 +1063,7 @@ static int take_sip(Accelerator *self, uint32_t src, const uint8_t *p, int64_t s
     }
     self->sip_count++;
     self->scan_sip++;
+    self->sip_total++;
     return 1;
 }
 
@@ -1648,6 +1653,7 @@ static PyObject *Accelerator_get_count(Accelerator *self, void *closure) { retur
 static PyObject *Accelerator_get_first_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->first_ts); }
 static PyObject *Accelerator_get_last_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->last_ts); }
 static PyObject *Accelerator_get_fed(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->fed); }
+static PyObject *Accelerator_get_sip_taken(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->sip_total); }
 static PyObject *Accelerator_get_armed(Accelerator *self, void *closure) { return PyLong_FromSize_t(self->used); }
 
 static PyGetSetDef Accelerator_getset[] = {
@@ -1656,6 +1662,7 @@ static PyGetSetDef Accelerator_getset[] = {
     {"last_ts", (getter)Accelerator_get_last_ts, NULL, "the last of them's time (ns)", NULL},
     {"fed", (getter)Accelerator_get_fed, NULL, "frames taken by every scan so far", NULL},
     {"armed", (getter)Accelerator_get_armed, NULL, "streams held in C now", NULL},
+    {"sip_taken", (getter)Accelerator_get_sip_taken, NULL, "SIP messages the first pass took so far", NULL},
     {NULL},
 };
 
