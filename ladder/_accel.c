@@ -19,6 +19,11 @@
  *     packet of an armed stream. It stops at the first record it does not take, which the
  *     Python pipeline then handles; ``scan_pcapng`` does the same over pcapng EPBs.
  *
+ *   * ``enable_sip(media)`` (a pipeline loaded with ``messages=False``: ``ladder stats``) makes
+ *     the scans take, too, each such UDP datagram whose payload is a plainly written SIP message:
+ *     ``sip_scan`` below (decoders/sipscan.py's scan_sip, stricter) reads it, and its SipIndex
+ *     record goes to column buffers that ``take_sip()`` hands over after the run.
+ *
  * The arithmetic is Python's, operation for operation, on IEEE doubles (the build disables
  * floating-point contraction), so every figure is bit-identical with the pure-Python path;
  * tests/unit/capture/test_accel.py compares both on every capture. The scan loop touches no Python object,
@@ -1654,6 +1659,7 @@ static PyObject *Accelerator_get_first_ts(Accelerator *self, void *closure) { re
 static PyObject *Accelerator_get_last_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->last_ts); }
 static PyObject *Accelerator_get_fed(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->fed); }
 static PyObject *Accelerator_get_sip_taken(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->sip_total); }
+static PyObject *Accelerator_get_sip_waiting(Accelerator *self, void *closure) { return PyLong_FromSsize_t(self->sip_count); }
 static PyObject *Accelerator_get_armed(Accelerator *self, void *closure) { return PyLong_FromSize_t(self->used); }
 
 static PyGetSetDef Accelerator_getset[] = {
@@ -1663,6 +1669,7 @@ static PyGetSetDef Accelerator_getset[] = {
     {"fed", (getter)Accelerator_get_fed, NULL, "frames taken by every scan so far", NULL},
     {"armed", (getter)Accelerator_get_armed, NULL, "streams held in C now", NULL},
     {"sip_taken", (getter)Accelerator_get_sip_taken, NULL, "SIP messages the first pass took so far", NULL},
+    {"sip_waiting", (getter)Accelerator_get_sip_waiting, NULL, "SIP records take_sip() has yet to give", NULL},
     {NULL},
 };
 

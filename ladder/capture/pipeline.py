@@ -20,7 +20,8 @@ The common case — Ethernet / IPv4 / UDP, not SIP — is handled with fixed off
 the RTP table as plain ints and buffer offsets, without building any object per packet. Where the
 compiled accelerator is built, ``accelerator()`` gives the reader what takes the commonest case of
 all (the next packet of a known RTP stream) before it reaches Python; the reader reports each run
-of frames it took as one ``ACCELERATED`` record.
+of frames it took as one ``ACCELERATED`` record. With ``messages=False`` it takes plainly written
+SIP over UDP/IPv4 as well: its records come in batches (``_take_sip``) straight into ``sip_index``.
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ class Pipeline:
         else:
             attach = getattr(self._rtp, "attach_accelerator", None)
             accel = attach() if attach is not None else None
-        if accel is not None and not self.keep_messages and sip_columns_fit(self.sip_index):
+        if (accel is not None and not self.keep_messages and sip_columns_fit(self.sip_index)
+                and (self._rtp is None or hasattr(self._rtp, "announcements_waiting"))):
             # The first pass in C: plainly written SIP over UDP/IPv4 becomes SipIndex records
             # without reaching Python; SDP bodies wait in C until the RTP table needs them.
             accel.enable_sip(media=self._rtp is not None)
@@ -219,7 +221,7 @@ class Pipeline:
                 if linktype == ACCELERATED:  # frames taken in C: ``buf`` tells how many
                     taken = buf.frames
                     number += taken
-                    if sip_accel is not None:  # SIP messages among them, already in the index
+                    if sip_accel is not None and sip_accel.sip_waiting:  # SIP messages among them
                         taken -= self._take_sip(sip_accel)
                     if feed_udp is None:
                         classes["udp-other"] = classes.get("udp-other", 0) + taken
