@@ -607,6 +607,14 @@ typedef struct {
     Buf announcements;
     Py_ssize_t sip_count, announced, scan_sip;
     long long sip_total;
+    /* SDP bodies beyond spill_bytes go to a temporary file, in chunks read back in order, so
+     * memory stays flat in a signalling capture that never has a datagram to apply them to */
+    size_t spill_bytes;
+    FILE *spill;
+    Buf spill_chunks;     /* the size_t length of each chunk written */
+    size_t spill_next;    /* chunks given back so far */
+    long spill_offset;    /* where the next one starts */
+    int spill_failed;     /* no more spilling: what is left stays in memory */
 } Accelerator;
 
 /* -- the slot table ------------------------------------------------------------------------ */
@@ -1018,6 +1026,27 @@ static int take_rtp(Accelerator *self, uint32_t src, uint32_t dst, uint16_t spor
 enum { C_FRAME, C_TS, C_METHOD, C_STATUS, C_CALL, C_COUNT };
 static const size_t column_size[C_COUNT] = {8, 8, 4, 2, 4};
 #define ABSENT UINT32_MAX
+#define SPILL_BYTES (8 << 20)  /* SDP bodies held in memory before they go to the spill file */
+
+/* Move the SDP bodies held in memory to the end of the spill file, as one chunk. A failure
+ * leaves them (and every later one) in memory; the file keeps the chunks written whole. */
+static void spill(Accelerator *self)
+{
+    if (self->spill_failed || buf_reserve(&self->spill_chunks, sizeof(size_t)) < 0)
+        return;
+    if (self->spill == NULL && (self->spill = tmpfile()) == NULL) {
+        self->spill_failed = 1;
+        return;
+    }
+    size_t len = self->announcements.len;
+    if (fseek(self->spill, 0, SEEK_END) != 0 || fwrite(self->announcements.p, 1, len, self->spill) != len
+        || fflush(self->spill) != 0) {
+        self->spill_failed = 1;
+        return;
+    }
+    buf_put(&self->spill_chunks, &len, sizeof(size_t));
+    self->announcements.len = 0;
+}
 
 /* Take the UDP payload p[0:size] from IPv4 source src when the first pass answers for it. */
 static int take_sip(Accelerator *self, uint32_t src, const uint8_t *p, int64_t size, int64_t ts_ns,
@@ -1065,6 +1094,8 @@ static int take_sip(Accelerator *self, uint32_t src, const uint8_t *p, int64_t s
             buf_put(&self->announcements, m.content_type.p, m.content_type.n);
         buf_put(&self->announcements, m.body, m.body_len);
         self->announced++;
+        if (self->announcements.len >= self->spill_bytes)
+            spill(self);
     }
     self->sip_count++;
     self->scan_sip++;
@@ -1163,6 +1194,9 @@ static void Accelerator_dealloc(Accelerator *self)
         buf_free(&self->col[c]);
     buf_free(&self->new_calls);
     buf_free(&self->announcements);
+    buf_free(&self->spill_chunks);
+    if (self->spill != NULL)
+        fclose(self->spill);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1489,10 +1523,16 @@ static PyObject *Accelerator_take_interface_counts(Accelerator *self, PyObject *
 
 static PyObject *Accelerator_enable_sip(Accelerator *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"media", NULL};
+    static char *keywords[] = {"media", "spill_bytes", NULL};
     int media = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p", keywords, &media))
+    Py_ssize_t spill_bytes = SPILL_BYTES;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|pn", keywords, &media, &spill_bytes))
         return NULL;
+    if (spill_bytes < 1) {
+        PyErr_SetString(PyExc_ValueError, "spill_bytes must be positive");
+        return NULL;
+    }
+    self->spill_bytes = (size_t)spill_bytes;
     if (self->strings.cap == 0 && interner_grow(&self->strings) < 0)
         return PyErr_NoMemory();
     self->sip = 1;
@@ -1532,13 +1572,13 @@ static PyObject *Accelerator_take_sip(Accelerator *self, PyObject *unused)
     return result;
 }
 
-/* take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)], oldest first. */
-static PyObject *Accelerator_take_announcements(Accelerator *self, PyObject *unused)
+/* The announcement records of p[0:len] as a list of tuples. */
+static PyObject *announcement_list(Accelerator *self, const uint8_t *p, size_t len)
 {
     PyObject *list = PyList_New(0);
     if (list == NULL)
         return NULL;
-    const uint8_t *p = self->announcements.p, *end = p + self->announcements.len;
+    const uint8_t *end = p + len;
     while (p < end) {
         uint32_t head[4];
         int64_t ts_ns;
@@ -1568,8 +1608,44 @@ static PyObject *Accelerator_take_announcements(Accelerator *self, PyObject *unu
         }
         Py_DECREF(item);
     }
-    self->announcements.len = 0;
-    self->announced = 0;
+    return list;
+}
+
+/* take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the
+ * SDP bodies kept, oldest first (spilled ones before those in memory); [] when none is left. */
+static PyObject *Accelerator_take_announcements(Accelerator *self, PyObject *unused)
+{
+    size_t chunks = self->spill_chunks.len / sizeof(size_t);
+    if (self->spill_next < chunks) {
+        size_t len;
+        memcpy(&len, self->spill_chunks.p + self->spill_next * sizeof(size_t), sizeof(size_t));
+        uint8_t *chunk = PyMem_RawMalloc(len);
+        if (chunk == NULL)
+            return PyErr_NoMemory();
+        if (fseek(self->spill, self->spill_offset, SEEK_SET) != 0 || fread(chunk, 1, len, self->spill) != len) {
+            PyMem_RawFree(chunk);
+            PyErr_SetString(PyExc_OSError, "the temporary file of SDP bodies could not be read back");
+            return NULL;
+        }
+        PyObject *list = announcement_list(self, chunk, len);
+        PyMem_RawFree(chunk);
+        if (list == NULL)
+            return NULL;
+        self->spill_offset += (long)len;
+        if (++self->spill_next == chunks) {  /* all read: the file starts over */
+            fclose(self->spill);
+            self->spill = NULL;
+            self->spill_chunks.len = 0;
+            self->spill_next = 0;
+            self->spill_offset = 0;
+        }
+        return list;
+    }
+    PyObject *list = announcement_list(self, self->announcements.p, self->announcements.len);
+    if (list != NULL) {
+        self->announcements.len = 0;
+        self->announced = 0;
+    }
     return list;
 }
 
@@ -1659,6 +1735,10 @@ static PyObject *Accelerator_get_first_ts(Accelerator *self, void *closure) { re
 static PyObject *Accelerator_get_last_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->last_ts); }
 static PyObject *Accelerator_get_fed(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->fed); }
 static PyObject *Accelerator_get_sip_taken(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->sip_total); }
+static PyObject *Accelerator_get_spilled(Accelerator *self, void *closure)
+{
+    return PyLong_FromSize_t(self->spill_chunks.len / sizeof(size_t) - self->spill_next);
+}
 static PyObject *Accelerator_get_sip_waiting(Accelerator *self, void *closure) { return PyLong_FromSsize_t(self->sip_count); }
 static PyObject *Accelerator_get_armed(Accelerator *self, void *closure) { return PyLong_FromSize_t(self->used); }
 
@@ -1670,6 +1750,7 @@ static PyGetSetDef Accelerator_getset[] = {
     {"armed", (getter)Accelerator_get_armed, NULL, "streams held in C now", NULL},
     {"sip_taken", (getter)Accelerator_get_sip_taken, NULL, "SIP messages the first pass took so far", NULL},
     {"sip_waiting", (getter)Accelerator_get_sip_waiting, NULL, "SIP records take_sip() has yet to give", NULL},
+    {"spilled", (getter)Accelerator_get_spilled, NULL, "chunks of SDP bodies waiting in the spill file", NULL},
     {NULL},
 };
 
@@ -1689,13 +1770,14 @@ static PyMethodDef Accelerator_methods[] = {
     {"take_interface_counts", (PyCFunction)Accelerator_take_interface_counts, METH_NOARGS,
      "frames taken per configured pcapng interface since the last call"},
     {"enable_sip", (PyCFunction)(void (*)(void))Accelerator_enable_sip, METH_VARARGS | METH_KEYWORDS,
-     "enable_sip(media=False): take the SIP messages the first pass answers for too (media: keep the SDP "
-     "bodies for take_announcements)"},
+     "enable_sip(media=False, spill_bytes=8 MiB): take the SIP messages the first pass answers for too "
+     "(media: keep the SDP bodies for take_announcements, beyond spill_bytes in a temporary file)"},
     {"take_sip", (PyCFunction)Accelerator_take_sip, METH_NOARGS,
      "take_sip() -> (records, frame, ts_ns, method, status, call, new Call-IDs, announcements waiting): the "
      "SIP records since the last call, columns as native bytes"},
     {"take_announcements", (PyCFunction)Accelerator_take_announcements, METH_NOARGS,
-     "take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)] of the SIP records taken"},
+     "take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the SDP "
+     "bodies kept, oldest first; [] when none is left"},
     {"strings_from", (PyCFunction)Accelerator_strings_from, METH_O,
      "strings_from(start) -> the interned strings from id start on"},
     {"intern", (PyCFunction)Accelerator_intern, METH_O, "intern(text) -> its id in the string table"},

@@ -8,6 +8,8 @@ The pipeline drives one ``RtpStreamTable`` per capture through exactly these cal
         # every UDP datagram that is not SIP or HEP; buf[off:end] is the UDP payload
     table.expect_sdp(msg) -> None
         # every SIP message with SDP (decoders.sip.SipMessage: .sdp .src .dst .ts_ns .call_id)
+    table.announcements_waiting() -> None
+        # the accelerator's SIP first pass holds SDP bodies: heard before the next datagram
     table.finish() -> list[RtpStream]
     table.counts() -> dict  # {"rtp": n, "rtcp": n, "other": n}; they add up to the datagrams fed
 
@@ -327,10 +329,11 @@ class RtpStreamTable:
 
     def _hear_announcements(self) -> None:
         self._waiting = False
-        for src_ip, call_id, ts_ns, content_type, body in self.accel.take_announcements():
-            sdp = body_sdp(body, content_type)
-            if sdp is not None:
-                self._announce(sdp, src_ip, call_id, ts_ns)
+        while batch := self.accel.take_announcements():  # a chunk at a time: some come from a file
+            for src_ip, call_id, ts_ns, content_type, body in batch:
+                sdp = body_sdp(body, content_type)
+                if sdp is not None:
+                    self._announce(sdp, src_ip, call_id, ts_ns)
 
     def _announce(self, sdp, src_ip: str | None, call_id: str | None, ts_ns: int) -> None:
         for media in sdp.media:

@@ -263,3 +263,35 @@ def test_progress_and_call_ids_follow_the_c_records(tmp_path, monkeypatch):
     assert pipeline.call_ids == {index.strings[c] for c in index.call if c} == {f"{k}@x" for k in range(5)} | {"py@x"}
     assert index._interner.sip_taken == 10 and len(index) == 11  # the folded CSeq went the Python way
     assert list(index.frame) == list(range(1, 12)) and index.strings[index.method[3]] == "INVITE"
+
+
+@needs_accel
+def test_sdp_spilled_to_a_file_is_heard_in_order(tmp_path, monkeypatch):
+    """SDP bodies beyond the memory bound go to a temporary file and come back, oldest first:
+    the stream named by the first of many offers is the same as in pure Python."""
+    offers = [ethernet(ipv4(udp(_invite_with_sdp(f"{k}@x").replace(b"40000", str(41000 + 2 * k).encode()))))
+              for k in range(40)] + [ethernet(ipv4(udp(_invite_with_sdp("last@x"))))]
+    media = [ethernet(ipv4(udp(rtp(i, 160 * i, 0xABC, pt=8), 40002, 40000), src="192.0.2.2", dst="192.0.2.1"))
+             for i in range(10)]
+    path = _write(tmp_path, offers + media)
+    slow = _load(path, False, True, monkeypatch)
+    monkeypatch.delenv("PCAPLADDER_PURE_PYTHON", raising=False)
+    pipeline = Pipeline(messages=False)
+    accel = pipeline.accelerator()
+    accel.enable_sip(media=True, spill_bytes=1000)  # a chunk every 3 offers
+    with CaptureReader(str(path)) as reader:
+        records = reader.records(accel)
+        for record in records:  # up to the first datagram: every offer is held, most in the file
+            pipeline.feed_records((record,))
+            if pipeline.sip_index and len(pipeline.sip_index) == len(offers):
+                break
+        assert accel.spilled >= 3 and accel.sip_taken == len(offers)
+        pipeline.feed_records(records)
+    pipeline.finish()
+    assert accel.spilled == 0
+    assert pipeline.streams == slow.streams and pipeline.streams[0].packets == 10
+    assert _counts(pipeline.sip_index, pipeline.frame_classes) == _counts(slow.sip_index, slow.frame_classes)
+
+
+def _counts(index, classes) -> tuple:
+    return dict(classes), index.requests(), index.responses(), index.call_id_count()
