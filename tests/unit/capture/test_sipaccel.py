@@ -5,8 +5,9 @@ C answers for fewer messages than Python (it leaves anything unusual to Python),
 answers, every field equals ``scan_sip``'s, which ``tests/unit/decoders/test_sipscan.py`` shows
 equal to ``parse_sip``'s. Loaded with ``messages=False`` (``ladder stats``), both paths give the
 same ``SipIndex`` (columns, string table and ids), frame classes, diagnostics and RTP streams,
-also when SDP bodies C kept for later must reach the RTP table before a stream's packets. Each
-test checks that C really took messages, so none can pass by never running the C code.
+also when SDP bodies C kept for later must reach the RTP table before a stream's packets. The
+corpus and crafted tests check that C really took messages (the samples copy the RFC text, whose
+folded Via lines are Python's), so they cannot pass by never running the C code.
 """
 
 from __future__ import annotations
