@@ -43,6 +43,7 @@ __all__ = [
     "SipUri",
     "StatusLine",
     "Via",
+    "body_sdp",
     "canonical_name",
     "looks_like_sip",
     "parse_name_addr",
@@ -765,6 +766,12 @@ def _check_required(index: dict[str, tuple[str, ...]], is_request: bool, problem
     missing = [_display_name(key) for key in required if key not in index]
     if missing:
         problems.append(f"missing required header(s) {', '.join(missing)} (RFC 3261 §8.1.1)")
+
+
+def body_sdp(body: bytes, content_type: str | None) -> SdpSession | None:
+    """The SDP of a message body (or of its multipart SDP part), as ``SipMessage.sdp`` finds it;
+    None when there is none or it does not parse."""
+    return _body_sdp(body, content_type, [])
 
 
 def _body_sdp(body: bytes, content_type: str | None, problems: list[str]) -> SdpSession | None:

@@ -19,6 +19,11 @@
  *     packet of an armed stream. It stops at the first record it does not take, which the
  *     Python pipeline then handles; ``scan_pcapng`` does the same over pcapng EPBs.
  *
+ *   * ``enable_sip(media)`` (a pipeline loaded with ``messages=False``: ``ladder stats``) makes
+ *     the scans take, too, each such UDP datagram whose payload is a plainly written SIP message:
+ *     ``sip_scan`` below (decoders/sipscan.py's scan_sip, stricter) reads it, and its SipIndex
+ *     record goes to column buffers that ``take_sip()`` hands over after the run.
+ *
  * The arithmetic is Python's, operation for operation, on IEEE doubles (the build disables
  * floating-point contraction), so every figure is bit-identical with the pure-Python path;
  * tests/unit/capture/test_accel.py compares both on every capture. The scan loop touches no Python object,
@@ -90,6 +95,494 @@ typedef struct {
     double s_delta, s_jitter;
 } Slot;
 
+/* -- the SIP first pass (decoders/sipscan.py scan_sip, in C) ---------------------------------
+ *
+ * sip_scan() answers for a subset of what scan_sip answers for, and then with the same fields:
+ * it is scan_sip made stricter wherever the Python rules need care (any control byte but HT
+ * in the head, any folded line, a start line other than "METHOD uri SIP/2.0" or
+ * "SIP/2.0 NNN reason", HT inside From/To/Via), so it never has to decide a case scan_sip
+ * decides by a subtle rule: it gives up (0) and the message goes the Python way.
+ * tests/unit/capture/test_sipaccel.py compares both on every corpus, sample and RFC 4475 message. */
+
+typedef struct { const uint8_t *p; Py_ssize_t n; } Span;  /* p == NULL: absent */
+
+typedef struct {
+    int is_request, status, has_cseq;
+    Span method;  /* the request's method, or the CSeq method of a response */
+    Span call_id, cseq_method, branch, sent_by, from_tag, to_tag, content_type;
+    int64_t cseq, content_length;
+    const uint8_t *body;
+    Py_ssize_t body_len;
+} SipScan;
+
+static inline int is_alnum(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline int is_token(uint8_t c) { return is_alnum(c) || (c && strchr("-.!%*_+`'~", c) != NULL); }
+static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static Span strip(const uint8_t *p, Py_ssize_t n)
+{
+    while (n > 0 && (p[0] == ' ' || p[0] == '\t')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    Span s = {p, n};
+    return s;
+}
+
+static int span_ieq(Span s, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)s.n != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower(s.p[i]) != (uint8_t)word[i])
+            return 0;
+    return 1;
+}
+
+static const uint8_t *span_chr(Span s, uint8_t c) { return s.n ? memchr(s.p, c, s.n) : NULL; }
+static Py_ssize_t span_count(Span s, uint8_t c)
+{
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < s.n; i++)
+        k += s.p[i] == c;
+    return k;
+}
+
+/* One ``name=value`` of a ``;``-separated list as _tag/_via read it: ok = 0 when not understood;
+ * *hit the value when the name is ``wanted`` (case-insensitive). */
+static int read_param(Span piece, const char *wanted, Span *hit, int *seen)
+{
+    const uint8_t *eq = span_chr(piece, '=');
+    Span name = strip(piece.p, eq ? eq - piece.p : piece.n);
+    Span text = eq ? strip(eq + 1, piece.p + piece.n - eq - 1) : strip(piece.p, 0);
+    if (name.n == 0 || span_chr(text, ' ') != NULL)
+        return 0;
+    if (span_ieq(name, wanted)) {
+        if (*seen || eq == NULL || text.n == 0)
+            return 0;
+        *seen = 1;
+        *hit = text;
+    }
+    return 1;
+}
+
+/* _tag: the tag of a plain ``[display] <uri>;params`` From/To value (tag->p NULL: none). */
+static int read_tag(Span v, Span *tag)
+{
+    tag->p = NULL;
+    tag->n = 0;
+    if (span_chr(v, '\t') != NULL || span_count(v, '<') != 1 || span_count(v, '>') != 1)
+        return 0;
+    const uint8_t *lt = span_chr(v, '<'), *gt = span_chr(v, '>');
+    if (lt > gt)
+        return 0;
+    Span display = {v.p, lt - v.p};
+    if (span_chr(display, '\\') != NULL)
+        return 0;
+    if (span_chr(display, '"') != NULL) {
+        Span d = strip(display.p, display.n);
+        if (span_count(display, '"') != 2 || d.p[0] != '"' || d.p[d.n - 1] != '"')
+            return 0;
+    }
+    Span params = strip(gt + 1, v.p + v.n - gt - 1);
+    if (params.n == 0)
+        return 1;
+    if (params.p[0] != ';')
+        return 0;
+    int seen = 0;
+    const uint8_t *q = params.p + 1, *end = params.p + params.n;
+    for (;;) {
+        const uint8_t *semi = memchr(q, ';', end - q);
+        Span piece = {q, (semi ? semi : end) - q};
+        if (span_chr(piece, '"') != NULL || !read_param(piece, "tag", tag, &seen))
+            return 0;
+        if (semi == NULL)
+            return 1;
+        q = semi + 1;
+    }
+}
+
+/* _via: branch and sent-by of a plain ``SIP/2.0/UDP host[:port];params`` top Via. */
+static int read_via(Span v, Span *branch, Span *sent_by)
+{
+    branch->p = NULL;
+    branch->n = 0;
+    for (Py_ssize_t i = 0; i < v.n; i++)
+        if (v.p[i] == ',' || v.p[i] == '"' || v.p[i] == '[' || v.p[i] == '(' || v.p[i] == '\t')
+            return 0;
+    const uint8_t *sp = span_chr(v, ' ');
+    if (sp == NULL)
+        return 0;
+    Span protocol = {v.p, sp - v.p};
+    if (protocol.n < 8 || span_count(protocol, '/') != 2)
+        return 0;
+    Span head = {protocol.p, 8};
+    if (!span_ieq(head, "sip/2.0/"))
+        return 0;
+    Span rest = strip(sp + 1, v.p + v.n - sp - 1);
+    const uint8_t *semi = span_chr(rest, ';');
+    *sent_by = strip(rest.p, semi ? semi - rest.p : rest.n);
+    if (sent_by->n == 0 || span_chr(*sent_by, ' ') != NULL)
+        return 0;
+    const uint8_t *colon = span_chr(*sent_by, ':');
+    Py_ssize_t host_n = colon ? colon - sent_by->p : sent_by->n;
+    if (host_n == 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < host_n; i++)
+        if (!is_alnum(sent_by->p[i]) && sent_by->p[i] != '-' && sent_by->p[i] != '.')
+            return 0;
+    if (colon != NULL) {
+        const uint8_t *port = colon + 1;
+        Py_ssize_t n = sent_by->p + sent_by->n - port;
+        if (n < 1 || n > 5 || port[0] == '0')
+            return 0;
+        long value = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!is_digit(port[i]))
+                return 0;
+            value = value * 10 + (port[i] - '0');
+        }
+        if (value >= 65536)
+            return 0;
+    }
+    int seen = 0;
+    while (semi != NULL) {
+        const uint8_t *q = semi + 1, *end = rest.p + rest.n;
+        semi = memchr(q, ';', end - q);
+        Span piece = {q, (semi ? semi : end) - q};
+        if (!read_param(piece, "branch", branch, &seen))
+            return 0;
+    }
+    return 1;
+}
+
+enum { H_OTHER, H_CALL_ID, H_CSEQ, H_VIA, H_FROM, H_TO, H_LENGTH, H_TYPE, H_COUNT };
+
+static int header_key(Span name)
+{
+    if (name.n == 1) {
+        switch (lower(name.p[0])) {
+        case 'i': return H_CALL_ID;
+        case 'v': return H_VIA;
+        case 'f': return H_FROM;
+        case 't': return H_TO;
+        case 'l': return H_LENGTH;
+        case 'c': return H_TYPE;
+        default: return H_OTHER;
+        }
+    }
+    if (span_ieq(name, "call-id")) return H_CALL_ID;
+    if (span_ieq(name, "cseq")) return H_CSEQ;
+    if (span_ieq(name, "via")) return H_VIA;
+    if (span_ieq(name, "from")) return H_FROM;
+    if (span_ieq(name, "to")) return H_TO;
+    if (span_ieq(name, "content-length")) return H_LENGTH;
+    if (span_ieq(name, "content-type")) return H_TYPE;
+    return H_OTHER;
+}
+
+/* The start line d[0:n]: 1 when it is one of the two plain forms. */
+static int read_start(const uint8_t *d, Py_ssize_t n, SipScan *out)
+{
+    if (n >= 4 && lower(d[0]) == 's' && lower(d[1]) == 'i' && lower(d[2]) == 'p' && d[3] == '/') {
+        /* _parse_status_line; only "SIP/2.0 NNN[ reason]" */
+        if (n < 11 || memcmp(d, "SIP/2.0 ", 8) != 0 || !is_digit(d[8]) || !is_digit(d[9]) || !is_digit(d[10])
+            || (n > 11 && d[11] != ' '))
+            return 0;
+        out->status = (d[8] - '0') * 100 + (d[9] - '0') * 10 + (d[10] - '0');
+        out->is_request = 0;
+        return out->status >= 100;
+    }
+    /* _parse_request_line; only "token SP uri SP SIP/2.0" */
+    Py_ssize_t i = 0;
+    while (i < n && is_token(d[i]))
+        i++;
+    if (i == 0 || i >= n || d[i] != ' ')
+        return 0;
+    out->method.p = d;
+    out->method.n = i;
+    Py_ssize_t u = ++i;
+    int colon = 0;
+    while (i < n && d[i] != ' ') {
+        if (d[i] == '\t')
+            return 0;
+        colon |= d[i] == ':';
+        i++;
+    }
+    if (i == u || !colon || (d[u] == '<' && d[i - 1] == '>'))
+        return 0;
+    if (n - i != 8 || memcmp(d + i, " SIP/2.0", 8) != 0)
+        return 0;
+    out->is_request = 1;
+    out->status = 0;
+    return 1;
+}
+
+/* sip_scan(d[0:n]): 1 with *out filled when it answers (see above), else 0. */
+static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (n == 0 || d[0] == '\r' || d[0] == '\n')
+        return 0;
+    Span value[H_COUNT];
+    memset(value, 0, sizeof(value));
+    Py_ssize_t pos = 0;
+    int line_no = 0, kept = 0;  /* kept: the last header line is a value scan_sip keeps */
+    for (;;) {
+        Py_ssize_t start = pos;
+        while (pos < n && d[pos] != '\r') {
+            uint8_t c = d[pos];
+            if ((c < 0x20 && c != '\t') || c >= 0x7F)
+                return 0;
+            pos++;
+        }
+        if (pos + 1 >= n || d[pos + 1] != '\n')
+            return 0;  /* no CRLF CRLF, or a lone CR */
+        Py_ssize_t end = pos;
+        pos += 2;
+        if (end == start)
+            break;  /* the empty line: the head is over */
+        if (line_no++ == 0) {
+            if (!read_start(d + start, end - start, out))
+                return 0;
+            continue;
+        }
+        if (d[start] == ' ' || d[start] == '\t') {
+            if (kept)
+                return 0;  /* a folded key header: scan_sip unfolds it, C leaves it to Python */
+            continue;  /* the fold of a header scan_sip does not keep */
+        }
+        kept = 0;
+        const uint8_t *colon = memchr(d + start, ':', end - start);
+        if (colon == NULL)
+            return 0;
+        Span name = strip(d + start, colon - (d + start));
+        if (name.p != d + start || name.n == 0)
+            return 0;
+        for (Py_ssize_t i = 0; i < name.n; i++)
+            if (!is_token(name.p[i]))
+                return 0;
+        int key = header_key(name);
+        if (key == H_OTHER)
+            continue;
+        if (value[key].p != NULL) {
+            if (key == H_VIA)
+                continue;  /* only the top Via counts */
+            return 0;
+        }
+        value[key] = strip(colon + 1, d + end - colon - 1);
+        kept = 1;
+    }
+    if (value[H_CSEQ].p != NULL) {
+        Span text = value[H_CSEQ];
+        Py_ssize_t i = 0;
+        int64_t number = 0;
+        while (i < text.n && is_digit(text.p[i]) && i <= 10)
+            number = number * 10 + (text.p[i++] - '0');
+        if (i == 0 || i > 10 || i >= text.n || text.p[i] != ' ' || number > 2147483647)
+            return 0;
+        Span method = strip(text.p + i + 1, text.n - i - 1);
+        if (method.n == 0)
+            return 0;
+        for (Py_ssize_t k = 0; k < method.n; k++)
+            if (!is_token(method.p[k]))
+                return 0;
+        out->has_cseq = 1;
+        out->cseq = number;
+        out->cseq_method = method;
+    }
+    Span length = value[H_LENGTH];
+    if (length.p == NULL || length.n == 0 || length.n > 9)
+        return 0;
+    int64_t content_length = 0;
+    for (Py_ssize_t i = 0; i < length.n; i++) {
+        if (!is_digit(length.p[i]))
+            return 0;
+        content_length = content_length * 10 + (length.p[i] - '0');
+    }
+    if (n - pos != content_length)
+        return 0;
+    if (value[H_FROM].p != NULL && !read_tag(value[H_FROM], &out->from_tag))
+        return 0;
+    if (value[H_TO].p != NULL && !read_tag(value[H_TO], &out->to_tag))
+        return 0;
+    if (value[H_VIA].p != NULL && !read_via(value[H_VIA], &out->branch, &out->sent_by))
+        return 0;
+    if (!out->is_request && out->has_cseq)
+        out->method = out->cseq_method;
+    out->call_id = value[H_CALL_ID];
+    out->content_type = value[H_TYPE];
+    out->content_length = content_length;
+    out->body = d + pos;
+    out->body_len = n - pos;
+    return 1;
+}
+
+/* Whether _body_sdp could find SDP in the body (media type application/sdp, multipart/..., or
+ * none): the RTP table must then hear of it. A yes that is wrong only costs a look. */
+static int may_carry_sdp(const SipScan *m)
+{
+    if (m->body_len == 0)
+        return 0;
+    if (m->content_type.p == NULL || m->content_type.n == 0)
+        return 1;  /* no media type: _body_sdp looks at the body itself */
+    const uint8_t *semi = span_chr(m->content_type, ';');
+    Span type = strip(m->content_type.p, semi ? semi - m->content_type.p : m->content_type.n);
+    if (span_ieq(type, "application/sdp"))
+        return 1;
+    Span prefix = {type.p, type.n < 10 ? type.n : 10};
+    return type.n >= 10 && span_ieq(prefix, "multipart/");
+}
+
+/* -- interned strings and the batch of records handed to Python ------------------------------
+ * Raw allocators only: the scan runs without the GIL. An allocation that fails leaves the frame
+ * to Python (return 0), which then raises MemoryError its own way. */
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more)
+        cap *= 2;
+    uint8_t *p = PyMem_RawRealloc(b->p, cap);
+    if (p == NULL)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline void buf_put(Buf *b, const void *src, size_t n)  /* after buf_reserve */
+{
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void buf_free(Buf *b)
+{
+    PyMem_RawFree(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Strings by id, in the order they were first met (SipIndex.strings mirrors it); id 0 is "". */
+typedef struct {
+    Buf text;          /* every string's bytes, back to back */
+    size_t *off;
+    uint32_t *size;
+    uint64_t *hash;
+    uint8_t *as_call;  /* met as a Call-ID already */
+    uint32_t count, cap;
+    uint32_t *slots;   /* open addressing: id, 0 = empty */
+    size_t nslots;
+} Interner;
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int interner_grow(Interner *t)
+{
+    uint32_t cap = t->cap ? t->cap * 2 : 1024;
+    size_t *off = PyMem_RawRealloc(t->off, cap * sizeof(size_t));
+    if (off == NULL)
+        return -1;
+    t->off = off;
+    uint32_t *size = PyMem_RawRealloc(t->size, cap * sizeof(uint32_t));
+    if (size == NULL)
+        return -1;
+    t->size = size;
+    uint64_t *hash = PyMem_RawRealloc(t->hash, cap * sizeof(uint64_t));
+    if (hash == NULL)
+        return -1;
+    t->hash = hash;
+    uint8_t *as_call = PyMem_RawRealloc(t->as_call, cap);
+    if (as_call == NULL)
+        return -1;
+    t->as_call = as_call;
+    size_t nslots = (size_t)cap * 2;
+    uint32_t *slots = PyMem_RawCalloc(nslots, sizeof(uint32_t));
+    if (slots == NULL)
+        return -1;
+    for (uint32_t id = 1; id < t->count; id++) {
+        size_t i = t->hash[id] & (nslots - 1);
+        while (slots[i])
+            i = (i + 1) & (nslots - 1);
+        slots[i] = id;
+    }
+    PyMem_RawFree(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+    t->cap = cap;
+    if (t->count == 0) {  /* id 0: "" */
+        t->off[0] = 0;
+        t->size[0] = 0;
+        t->hash[0] = 0;
+        t->as_call[0] = 1;
+        t->count = 1;
+    }
+    return 0;
+}
+
+/* The id of p[0:n] (0 for ""), made when new; -1 when memory ran out. *fresh: made now. */
+static int64_t intern(Interner *t, const uint8_t *p, size_t n, int *fresh)
+{
+    *fresh = 0;
+    if (n == 0)
+        return 0;
+    if (n > UINT32_MAX || ((t->count + 1) >= t->cap && interner_grow(t) < 0))
+        return -1;
+    uint64_t h = hash_bytes(p, n);
+    size_t i = h & (t->nslots - 1);
+    for (uint32_t id; (id = t->slots[i]) != 0; i = (i + 1) & (t->nslots - 1))
+        if (t->hash[id] == h && t->size[id] == n && memcmp(t->text.p + t->off[id], p, n) == 0)
+            return id;
+    if (buf_reserve(&t->text, n) < 0)
+        return -1;
+    uint32_t id = t->count++;
+    t->off[id] = t->text.len;
+    buf_put(&t->text, p, n);
+    t->size[id] = (uint32_t)n;
+    t->hash[id] = h;
+    t->as_call[id] = 0;
+    t->slots[i] = id;
+    *fresh = 1;
+    return id;
+}
+
+static void interner_free(Interner *t)
+{
+    buf_free(&t->text);
+    PyMem_RawFree(t->off);
+    PyMem_RawFree(t->size);
+    PyMem_RawFree(t->hash);
+    PyMem_RawFree(t->as_call);
+    PyMem_RawFree(t->slots);
+    memset(t, 0, sizeof(*t));
+}
+
+static PyObject *interned_text(Interner *t, uint32_t id)
+{
+    return PyUnicode_DecodeUTF8((const char *)t->text.p + t->off[id], t->size[id], "surrogatepass");
+}
+
 typedef struct {
     PyObject_HEAD
     Slot **table;              /* open addressing, linear probing; NULL = empty */
@@ -103,8 +596,25 @@ typedef struct {
     /* results of the last scan */
     Py_ssize_t count;
     int64_t first_ts, last_ts;
-    /* frames consumed over the whole capture */
+    /* frames consumed over the whole capture (RTP-looking ones: SIP is counted apart) */
     long long fed;
+    /* the SIP first pass (enable_sip): its records since the last take_sip(), the strings
+     * they name, and the SDP bodies the RTP table has yet to hear of (take_announcements) */
+    int sip, sip_media;
+    Interner strings;
+    Buf col[5];
+    Buf new_calls;
+    Buf announcements;
+    Py_ssize_t sip_count, announced, scan_sip;
+    long long sip_total;
+    /* SDP bodies beyond spill_bytes go to a temporary file, in chunks read back in order, so
+     * memory stays flat in a signalling capture that never has a datagram to apply them to */
+    size_t spill_bytes;
+    FILE *spill;
+    Buf spill_chunks;     /* the size_t length of each chunk written */
+    size_t spill_next;    /* chunks given back so far */
+    long spill_offset;    /* where the next one starts */
+    int spill_failed;     /* no more spilling: what is left stays in memory */
 } Accelerator;
 
 /* -- the slot table ------------------------------------------------------------------------ */
@@ -511,7 +1021,90 @@ static int take_rtp(Accelerator *self, uint32_t src, uint32_t dst, uint16_t spor
     return 1;
 }
 
-/* One frame (link header first): taken when it is the fast path's IPv4/UDP/RTP. */
+/* -- one SIP message on the first pass (pipeline.Pipeline._sip with messages=False) ---------- */
+
+enum { C_FRAME, C_TS, C_METHOD, C_STATUS, C_CALL, C_COUNT };
+static const size_t column_size[C_COUNT] = {8, 8, 4, 2, 4};
+#define ABSENT UINT32_MAX
+#define SPILL_BYTES (8 << 20)  /* SDP bodies held in memory before they go to the spill file */
+
+/* Move the SDP bodies held in memory to the end of the spill file, as one chunk. A failure
+ * leaves them (and every later one) in memory; the file keeps the chunks written whole. */
+static void spill(Accelerator *self)
+{
+    if (self->spill_failed || buf_reserve(&self->spill_chunks, sizeof(size_t)) < 0)
+        return;
+    if (self->spill == NULL && (self->spill = tmpfile()) == NULL) {
+        self->spill_failed = 1;
+        return;
+    }
+    size_t len = self->announcements.len;
+    if (fseek(self->spill, 0, SEEK_END) != 0 || fwrite(self->announcements.p, 1, len, self->spill) != len
+        || fflush(self->spill) != 0) {
+        self->spill_failed = 1;
+        return;
+    }
+    buf_put(&self->spill_chunks, &len, sizeof(size_t));
+    self->announcements.len = 0;
+}
+
+/* Take the UDP payload p[0:size] from IPv4 source src when the first pass answers for it. */
+static int take_sip(Accelerator *self, uint32_t src, const uint8_t *p, int64_t size, int64_t ts_ns,
+                    int64_t frame_no)
+{
+    if (p[0] == 'H')
+        return 0;  /* maybe HEP (pipeline._udp looks for it first): Python's to tell */
+    SipScan m;
+    if (!sip_scan(p, size, &m))
+        return 0;
+    int announce = self->sip_media && may_carry_sdp(&m);
+    if (announce && self->used)
+        return 0;  /* streams held here: the SDP must reach them first, through Python */
+    size_t record = 24 + (m.content_type.p ? m.content_type.n : 0) + m.body_len;
+    for (int c = 0; c < C_COUNT; c++)
+        if (buf_reserve(&self->col[c], column_size[c]) < 0)
+            return 0;
+    if (buf_reserve(&self->new_calls, 4) < 0 || (announce && buf_reserve(&self->announcements, record) < 0))
+        return 0;
+    int fresh;
+    int64_t method = intern(&self->strings, m.method.p, m.method.n, &fresh);
+    if (method < 0)
+        return 0;
+    int64_t call = intern(&self->strings, m.call_id.p, m.call_id.n, &fresh);
+    if (call < 0)
+        return 0;
+    uint32_t method32 = (uint32_t)method, call32 = (uint32_t)call;
+    uint16_t status = (uint16_t)m.status;
+    buf_put(&self->col[C_FRAME], &frame_no, 8);
+    buf_put(&self->col[C_TS], &ts_ns, 8);
+    buf_put(&self->col[C_METHOD], &method32, 4);
+    buf_put(&self->col[C_STATUS], &status, 2);
+    buf_put(&self->col[C_CALL], &call32, 4);
+    if (!self->strings.as_call[call32]) {
+        self->strings.as_call[call32] = 1;
+        buf_put(&self->new_calls, &call32, 4);
+    }
+    if (announce) {
+        /* body length, source, Call-ID (ABSENT: no header), Content-Type length (ABSENT: none), time */
+        uint32_t head[4] = {(uint32_t)m.body_len, src, m.call_id.p ? call32 : ABSENT,
+                            m.content_type.p ? (uint32_t)m.content_type.n : ABSENT};
+        buf_put(&self->announcements, head, 16);
+        buf_put(&self->announcements, &ts_ns, 8);
+        if (m.content_type.p)
+            buf_put(&self->announcements, m.content_type.p, m.content_type.n);
+        buf_put(&self->announcements, m.body, m.body_len);
+        self->announced++;
+        if (self->announcements.len >= self->spill_bytes)
+            spill(self);
+    }
+    self->sip_count++;
+    self->scan_sip++;
+    self->sip_total++;
+    return 1;
+}
+
+/* One frame (link header first): taken when it is the fast path's IPv4/UDP/RTP, or (enable_sip)
+ * a SIP message the first pass answers for. */
 static int take_frame(Accelerator *self, int linktype, const uint8_t *p, int64_t caplen, int64_t ts_ns,
                       int64_t frame_no)
 {
@@ -572,7 +1165,7 @@ static int take_frame(Accelerator *self, int linktype, const uint8_t *p, int64_t
         return 0;
     const uint8_t *payload = udp + 8;
     if (payload[0] < 0x80 || payload[0] >= 0xC0)
-        return 0;
+        return self->sip ? take_sip(self, be32(ip + 12), payload, ulen - 8, ts_ns, frame_no) : 0;
     if (self->udp_only)
         return 1;
     return take_rtp(self, be32(ip + 12), be32(ip + 16), be16(udp), be16(udp + 2), payload, ulen - 8, ts_ns,
@@ -596,6 +1189,14 @@ static void Accelerator_dealloc(Accelerator *self)
     Accelerator_clear_slots(self);
     PyMem_Free(self->table);
     Py_XDECREF(self->interfaces);
+    interner_free(&self->strings);
+    for (int c = 0; c < C_COUNT; c++)
+        buf_free(&self->col[c]);
+    buf_free(&self->new_calls);
+    buf_free(&self->announcements);
+    buf_free(&self->spill_chunks);
+    if (self->spill != NULL)
+        fclose(self->spill);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -789,7 +1390,8 @@ static PyObject *end_scan(Accelerator *self, PyThreadState *released, Py_buffer 
     self->count = count;
     self->first_ts = first_ts;
     self->last_ts = last_ts;
-    self->fed += count;
+    self->fed += count - self->scan_sip;
+    self->scan_sip = 0;
     return PyLong_FromSsize_t(pos);
 }
 
@@ -917,10 +1519,227 @@ static PyObject *Accelerator_take_interface_counts(Accelerator *self, PyObject *
     return counts;
 }
 
+/* -- the SIP first pass, seen from Python --------------------------------------------------- */
+
+static PyObject *Accelerator_enable_sip(Accelerator *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"media", "spill_bytes", NULL};
+    int media = 0;
+    Py_ssize_t spill_bytes = SPILL_BYTES;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|pn", keywords, &media, &spill_bytes))
+        return NULL;
+    if (spill_bytes < 1) {
+        PyErr_SetString(PyExc_ValueError, "spill_bytes must be positive");
+        return NULL;
+    }
+    self->spill_bytes = (size_t)spill_bytes;
+    if (self->strings.cap == 0 && interner_grow(&self->strings) < 0)
+        return PyErr_NoMemory();
+    self->sip = 1;
+    self->sip_media = media;
+    Py_RETURN_NONE;
+}
+
+static PyObject *take_column(Buf *b)
+{
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)b->p, (Py_ssize_t)b->len);
+    b->len = 0;
+    return bytes;
+}
+
+/* take_sip() -> (records, frame, ts_ns, method, status, call, new_call_ids, announcements waiting) */
+static PyObject *Accelerator_take_sip(Accelerator *self, PyObject *unused)
+{
+    PyObject *calls = PyList_New(0);
+    if (calls == NULL)
+        return NULL;
+    const uint32_t *ids = (const uint32_t *)self->new_calls.p;
+    for (size_t k = 0; k < self->new_calls.len / 4; k++) {
+        PyObject *text = interned_text(&self->strings, ids[k]);
+        if (text == NULL || PyList_Append(calls, text) < 0) {
+            Py_XDECREF(text);
+            Py_DECREF(calls);
+            return NULL;
+        }
+        Py_DECREF(text);
+    }
+    self->new_calls.len = 0;
+    PyObject *result = Py_BuildValue("nNNNNNNn", self->sip_count, take_column(&self->col[C_FRAME]),
+                                     take_column(&self->col[C_TS]), take_column(&self->col[C_METHOD]),
+                                     take_column(&self->col[C_STATUS]), take_column(&self->col[C_CALL]), calls,
+                                     self->announced);
+    self->sip_count = 0;
+    return result;
+}
+
+/* The announcement records of p[0:len] as a list of tuples. */
+static PyObject *announcement_list(Accelerator *self, const uint8_t *p, size_t len)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    const uint8_t *end = p + len;
+    while (p < end) {
+        uint32_t head[4];
+        int64_t ts_ns;
+        memcpy(head, p, 16);
+        memcpy(&ts_ns, p + 16, 8);
+        p += 24;
+        char ip[16];
+        snprintf(ip, sizeof(ip), "%u.%u.%u.%u", head[1] >> 24, (head[1] >> 16) & 255, (head[1] >> 8) & 255,
+                 head[1] & 255);
+        PyObject *call = head[2] == ABSENT ? Py_NewRef(Py_None) : interned_text(&self->strings, head[2]);
+        PyObject *type = Py_None;
+        Py_INCREF(type);
+        if (head[3] != ABSENT) {
+            Py_DECREF(type);
+            type = PyUnicode_DecodeASCII((const char *)p, head[3], NULL);
+            p += head[3];
+        }
+        PyObject *item = call && type ? Py_BuildValue("sOLOy#", ip, call, (long long)ts_ns, type, p,
+                                                      (Py_ssize_t)head[0]) : NULL;
+        p += head[0];
+        Py_XDECREF(call);
+        Py_XDECREF(type);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+/* take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the
+ * SDP bodies kept, oldest first (spilled ones before those in memory); [] when none is left. */
+static PyObject *Accelerator_take_announcements(Accelerator *self, PyObject *unused)
+{
+    size_t chunks = self->spill_chunks.len / sizeof(size_t);
+    if (self->spill_next < chunks) {
+        size_t len;
+        memcpy(&len, self->spill_chunks.p + self->spill_next * sizeof(size_t), sizeof(size_t));
+        uint8_t *chunk = PyMem_RawMalloc(len);
+        if (chunk == NULL)
+            return PyErr_NoMemory();
+        if (fseek(self->spill, self->spill_offset, SEEK_SET) != 0 || fread(chunk, 1, len, self->spill) != len) {
+            PyMem_RawFree(chunk);
+            PyErr_SetString(PyExc_OSError, "the temporary file of SDP bodies could not be read back");
+            return NULL;
+        }
+        PyObject *list = announcement_list(self, chunk, len);
+        PyMem_RawFree(chunk);
+        if (list == NULL)
+            return NULL;
+        self->spill_offset += (long)len;
+        if (++self->spill_next == chunks) {  /* all read: the file starts over */
+            fclose(self->spill);
+            self->spill = NULL;
+            self->spill_chunks.len = 0;
+            self->spill_next = 0;
+            self->spill_offset = 0;
+        }
+        return list;
+    }
+    PyObject *list = announcement_list(self, self->announcements.p, self->announcements.len);
+    if (list != NULL) {
+        self->announcements.len = 0;
+        self->announced = 0;
+    }
+    return list;
+}
+
+/* strings_from(start) -> the interned strings with ids start, start + 1, ... */
+static PyObject *Accelerator_strings_from(Accelerator *self, PyObject *arg)
+{
+    Py_ssize_t start = PyLong_AsSsize_t(arg);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    if (start < 1)
+        start = 1;
+    Py_ssize_t count = self->strings.count;
+    PyObject *list = PyList_New(start < count ? count - start : 0);
+    if (list == NULL)
+        return NULL;
+    for (Py_ssize_t id = start; id < count; id++) {
+        PyObject *text = interned_text(&self->strings, (uint32_t)id);
+        if (text == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, id - start, text);
+    }
+    return list;
+}
+
+/* intern(text) -> its id in the one string table the C records use. */
+static PyObject *Accelerator_intern(Accelerator *self, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "intern() takes a str");
+        return NULL;
+    }
+    PyObject *bytes = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    if (bytes == NULL)
+        return NULL;
+    if (self->strings.cap == 0 && interner_grow(&self->strings) < 0) {
+        Py_DECREF(bytes);
+        return PyErr_NoMemory();
+    }
+    int fresh;
+    int64_t id = intern(&self->strings, (const uint8_t *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes), &fresh);
+    Py_DECREF(bytes);
+    if (id < 0)
+        return PyErr_NoMemory();
+    return PyLong_FromLongLong(id);
+}
+
+static PyObject *span_text(Span s)
+{
+    if (s.p == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeASCII((const char *)s.p, s.n, NULL);
+}
+
+/* scan_sip(data) -> the fields of decoders.sipscan.SipFields, in its order, or None. */
+static PyObject *accel_scan_sip(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    SipScan m;
+    PyObject *result;
+    if (!sip_scan(view.buf, view.len, &m)) {
+        result = Py_NewRef(Py_None);
+    } else {
+        PyObject *cseq = m.has_cseq ? Py_BuildValue("LN", (long long)m.cseq, span_text(m.cseq_method))
+                                    : Py_NewRef(Py_None);
+        PyObject *status = m.is_request ? Py_NewRef(Py_None) : PyLong_FromLong(m.status);
+        result = cseq && status ? Py_BuildValue("ONONNNNNNLNy#", m.is_request ? Py_True : Py_False,
+                                                span_text(m.method), status, span_text(m.call_id), cseq,
+                                                span_text(m.branch), span_text(m.sent_by), span_text(m.from_tag),
+                                                span_text(m.to_tag), (long long)m.content_length,
+                                                span_text(m.content_type), m.body, m.body_len)
+                                : NULL;
+        if (result == NULL) {
+            Py_XDECREF(cseq);
+            Py_XDECREF(status);
+        }
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyObject *Accelerator_get_count(Accelerator *self, void *closure) { return PyLong_FromSsize_t(self->count); }
 static PyObject *Accelerator_get_first_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->first_ts); }
 static PyObject *Accelerator_get_last_ts(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->last_ts); }
 static PyObject *Accelerator_get_fed(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->fed); }
+static PyObject *Accelerator_get_sip_taken(Accelerator *self, void *closure) { return PyLong_FromLongLong(self->sip_total); }
+static PyObject *Accelerator_get_spilled(Accelerator *self, void *closure)
+{
+    return PyLong_FromSize_t(self->spill_chunks.len / sizeof(size_t) - self->spill_next);
+}
+static PyObject *Accelerator_get_sip_waiting(Accelerator *self, void *closure) { return PyLong_FromSsize_t(self->sip_count); }
 static PyObject *Accelerator_get_armed(Accelerator *self, void *closure) { return PyLong_FromSize_t(self->used); }
 
 static PyGetSetDef Accelerator_getset[] = {
@@ -929,6 +1748,9 @@ static PyGetSetDef Accelerator_getset[] = {
     {"last_ts", (getter)Accelerator_get_last_ts, NULL, "the last of them's time (ns)", NULL},
     {"fed", (getter)Accelerator_get_fed, NULL, "frames taken by every scan so far", NULL},
     {"armed", (getter)Accelerator_get_armed, NULL, "streams held in C now", NULL},
+    {"sip_taken", (getter)Accelerator_get_sip_taken, NULL, "SIP messages the first pass took so far", NULL},
+    {"sip_waiting", (getter)Accelerator_get_sip_waiting, NULL, "SIP records take_sip() has yet to give", NULL},
+    {"spilled", (getter)Accelerator_get_spilled, NULL, "chunks of SDP bodies waiting in the spill file", NULL},
     {NULL},
 };
 
@@ -947,6 +1769,18 @@ static PyMethodDef Accelerator_methods[] = {
      "scan_pcapng(buf, pos, end, frames) -> position of the first block not taken"},
     {"take_interface_counts", (PyCFunction)Accelerator_take_interface_counts, METH_NOARGS,
      "frames taken per configured pcapng interface since the last call"},
+    {"enable_sip", (PyCFunction)(void (*)(void))Accelerator_enable_sip, METH_VARARGS | METH_KEYWORDS,
+     "enable_sip(media=False, spill_bytes=8 MiB): take the SIP messages the first pass answers for too "
+     "(media: keep the SDP bodies for take_announcements, beyond spill_bytes in a temporary file)"},
+    {"take_sip", (PyCFunction)Accelerator_take_sip, METH_NOARGS,
+     "take_sip() -> (records, frame, ts_ns, method, status, call, new Call-IDs, announcements waiting): the "
+     "SIP records since the last call, columns as native bytes"},
+    {"take_announcements", (PyCFunction)Accelerator_take_announcements, METH_NOARGS,
+     "take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the SDP "
+     "bodies kept, oldest first; [] when none is left"},
+    {"strings_from", (PyCFunction)Accelerator_strings_from, METH_O,
+     "strings_from(start) -> the interned strings from id start on"},
+    {"intern", (PyCFunction)Accelerator_intern, METH_O, "intern(text) -> its id in the string table"},
     {NULL},
 };
 
@@ -990,6 +1824,8 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
 }
 
 static PyMethodDef accel_functions[] = {
+    {"scan_sip", (PyCFunction)accel_scan_sip, METH_O,
+     "scan_sip(data) -> decoders.sipscan.SipFields's fields as a tuple, or None: the compiled first pass"},
     {"set_constants", (PyCFunction)(void (*)(void))accel_set_constants, METH_VARARGS | METH_KEYWORDS,
      "set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms): the values "
      "Python owns, once before the first Accelerator"},

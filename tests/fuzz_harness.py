@@ -64,12 +64,13 @@ def seed_paths(extra: list[Path] = ()) -> list[Path]:
 
 
 def built_seeds() -> list[bytes]:
-    """Seeds for paths the samples do not take: pcapng with nanosecond RTP (the compiled pcapng
-    scan), big-endian pcapng, IPv4 fragments, SIP over TCP split across segments, Linux cooked
-    capture, gzip."""
+    """Seeds for paths the samples do not take: SIP the compiled first pass takes (an SDP it
+    keeps for later, 802.1Q in pcapng), pcapng with nanosecond RTP (the compiled pcapng scan),
+    big-endian pcapng, IPv4 fragments, SIP over TCP split across segments, Linux cooked capture,
+    gzip."""
     sys.path.insert(0, str(HERE))
     from captures_crafted import (
-        ethernet, ipv4, ipv4_fragments, pcap_bytes, pcapng_bytes, rtp, sip_invite, sll, tcp, udp,
+        ethernet, ipv4, ipv4_fragments, pcap_bytes, pcapng_bytes, rtp, sip_invite, sip_response, sll, tcp, udp,
     )
 
     t0 = 1_700_000_000 * 10**9
@@ -79,7 +80,15 @@ def built_seeds() -> list[bytes]:
     half = len(invite) // 2
     segments = [tcp(invite[:half], 5060, 5060, 1000), tcp(invite[half:], 5060, 5060, 1000 + half)]
     rtp_pcap = pcap_bytes([(t0 + i * 20_000_000, f) for i, f in enumerate(stream)])
+    # The compiled SIP first pass (``stats``): an SDP it keeps for the RTP table, then the
+    # stream it announces; and plain SIP over 802.1Q in pcapng.
+    offer = sip_invite(body=b"v=0\r\nc=IN IP4 192.0.2.2\r\nm=audio 40002 RTP/AVP 0\r\n").replace(
+        b"Contact:", b"Content-Type: application/sdp\r\nContact:")
+    announced = [ethernet(ipv4(udp(offer))), ethernet(ipv4(udp(sip_response(180))))] + stream
     return [
+        pcap_bytes([(t0 + i * 20_000_000, f) for i, f in enumerate(announced)]),
+        pcapng_bytes([(1, 9)], [(0, t0 + i * 1000, ethernet(ipv4(udp(m)), vlans=((0x8100, 7),)))
+                                for i, m in enumerate((offer, sip_response(100), sip_response(200)))]),
         pcapng_bytes([(1, 9), (113, None)], [(0, t0 + i * 20_000_000, f) for i, f in enumerate(stream)]
                      + [(1, t0 + 10**9, sll(ipv4(udp(invite))))]),
         pcapng_bytes([(1, None)], [(0, t0 + i * 20_000_000, f) for i, f in enumerate(stream)], order=">"),

@@ -20,7 +20,8 @@ The common case — Ethernet / IPv4 / UDP, not SIP — is handled with fixed off
 the RTP table as plain ints and buffer offsets, without building any object per packet. Where the
 compiled accelerator is built, ``accelerator()`` gives the reader what takes the commonest case of
 all (the next packet of a known RTP stream) before it reaches Python; the reader reports each run
-of frames it took as one ``ACCELERATED`` record.
+of frames it took as one ``ACCELERATED`` record. With ``messages=False`` it takes plainly written
+SIP over UDP/IPv4 as well: its records come in batches (``_take_sip``) straight into ``sip_index``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ class _Announcement:
     ts_ns: int
 
 
+def sip_columns_fit(index: SipIndex) -> bool:
+    """Whether ``index``'s columns have the item sizes the C records are written in."""
+    return (index.frame.itemsize, index.ts_ns.itemsize, index.method.itemsize, index.status.itemsize,
+            index.call.itemsize) == (8, 8, 4, 2, 4)
+
+
 class Pipeline:
     """Feed frames in capture order, then call ``finish()`` once.
 
@@ -129,6 +136,7 @@ class Pipeline:
         self._tcp = None
         self._sctp = None
         self._finished = False
+        self._sip_accel = None  # the accelerator taking SIP messages too (``accelerator``)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _count(self, frame_class: str, n: int = 1) -> None:
@@ -150,9 +158,18 @@ class Pipeline:
         if self.frames:
             return None
         if self._rtp is None:
-            return udp_only_accelerator()
-        attach = getattr(self._rtp, "attach_accelerator", None)
-        return attach() if attach is not None else None
+            accel = udp_only_accelerator()
+        else:
+            attach = getattr(self._rtp, "attach_accelerator", None)
+            accel = attach() if attach is not None else None
+        if (accel is not None and not self.keep_messages and sip_columns_fit(self.sip_index)
+                and (self._rtp is None or hasattr(self._rtp, "announcements_waiting"))):
+            # The first pass in C: plainly written SIP over UDP/IPv4 becomes SipIndex records
+            # without reaching Python; SDP bodies wait in C until the RTP table needs them.
+            accel.enable_sip(media=self._rtp is not None)
+            self.sip_index.attach_interner(accel)
+            self._sip_accel = accel
+        return accel
 
     # -- the frame walk ----------------------------------------------------------------------
     def feed_frame(self, frame) -> None:
@@ -193,6 +210,7 @@ class Pipeline:
         fast_links = _FAST_LINKS
         fast_linktype, fast, header, minimum = None, None, 0, 0
         media = 0
+        sip_accel = self._sip_accel
         next_tick = number + every if tick is not None else NEVER
         try:
             for ts_ns, linktype, buf, off, caplen, origlen, offset in records:
@@ -201,9 +219,11 @@ class Pipeline:
                     media = 0
                     next_tick = number + every
                     tick()
-                if linktype == ACCELERATED:  # frames of known streams, taken in C: ``buf`` tells
+                if linktype == ACCELERATED:  # frames taken in C: ``buf`` tells how many
                     taken = buf.frames
                     number += taken
+                    if sip_accel is not None and sip_accel.sip_waiting:  # SIP messages among them
+                        taken -= self._take_sip(sip_accel)
                     if feed_udp is None:
                         classes["udp-other"] = classes.get("udp-other", 0) + taken
                     else:
@@ -246,6 +266,17 @@ class Pipeline:
                     classes[frame_class] = classes.get(frame_class, 0) + 1
         finally:
             self._sync(number, first_ts, ts_ns, media)
+
+    def _take_sip(self, accel) -> int:
+        """File the SIP records C took in its last run; returns how many frames they were."""
+        count, frame, ts_ns, method, status, call, new_call_ids, announced = accel.take_sip()
+        if count:
+            self.sip_index.extend(frame, ts_ns, method, status, call)
+            self.call_ids.update(new_call_ids)
+            self._count("sip", count)
+            if announced:
+                self._rtp.announcements_waiting()
+        return count
 
     def _sync(self, number: int, first_ts: int | None, last_ts: int | None, media: int) -> None:
         """Store the hot loop's local counters back into the attributes others read."""

@@ -6,6 +6,10 @@ message instead of the 5-6 KB of a parsed ``SipMessage`` with its headers, URIs 
 busy SBC hour (a million messages) counts in tens of MB. ``ladder stats`` reads its figures
 from here; the pipeline fills it from the first pass (``decoders.sipscan``) or, when it keeps
 the messages, from each parsed ``SipMessage``.
+
+Where the compiled first pass runs (``ladder/_accel.c``, ``Pipeline.accelerator``), C appends whole
+batches of records (``extend``) and owns the string table: ``attach_interner`` hands it the ids,
+and ``strings`` mirrors C's table in the same first-met order, so ids are the same as Python's.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from array import array
 class SipIndex:
     """Per-message columns; string ids index ``strings`` (id 0 is "none")."""
 
-    __slots__ = ("frame", "ts_ns", "method", "status", "call", "strings", "_ids")
+    __slots__ = ("frame", "ts_ns", "method", "status", "call", "strings", "_ids", "_interner")
 
     def __init__(self) -> None:
         self.frame = array("q")
@@ -26,6 +30,7 @@ class SipIndex:
         self.call = array("I")  # Call-ID (string id; 0: none or empty)
         self.strings: list[str] = [""]
         self._ids: dict[str, int] = {"": 0}
+        self._interner = None  # the accelerator whose string table the ids index, if any
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -33,11 +38,38 @@ class SipIndex:
     def _id(self, text: str | None) -> int:
         if not text:
             return 0
+        if self._interner is not None:
+            known = self._interner.intern(text)
+            if known >= len(self.strings):
+                self.sync_strings()
+            return known
         known = self._ids.get(text)
         if known is None:
             known = self._ids[text] = len(self.strings)
             self.strings.append(text)
         return known
+
+    def attach_interner(self, interner) -> None:
+        """Let ``interner`` (an ``_accel.Accelerator`` with the SIP first pass on) give the
+        string ids from now on; only before the first record."""
+        if len(self.frame):
+            raise ValueError("attach_interner() before the first record")
+        self._interner = interner
+        self._ids = {}  # C's table answers now: no second copy of every Call-ID
+
+    def sync_strings(self) -> None:
+        """Append the strings C interned since the last call to ``strings``."""
+        if self._interner is not None:
+            self.strings.extend(self._interner.strings_from(len(self.strings)))
+
+    def extend(self, frame: bytes, ts_ns: bytes, method: bytes, status: bytes, call: bytes) -> None:
+        """A batch of records from C: each column's native bytes (``Accelerator.take_sip``)."""
+        self.frame.frombytes(frame)
+        self.ts_ns.frombytes(ts_ns)
+        self.method.frombytes(method)
+        self.status.frombytes(status)
+        self.call.frombytes(call)
+        self.sync_strings()
 
     def add(self, frame: int, ts_ns: int, method: str | None, status: int | None, call_id: str | None) -> None:
         self.frame.append(frame)

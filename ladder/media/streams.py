@@ -8,6 +8,8 @@ The pipeline drives one ``RtpStreamTable`` per capture through exactly these cal
         # every UDP datagram that is not SIP or HEP; buf[off:end] is the UDP payload
     table.expect_sdp(msg) -> None
         # every SIP message with SDP (decoders.sip.SipMessage: .sdp .src .dst .ts_ns .call_id)
+    table.announcements_waiting() -> None
+        # the accelerator's SIP first pass holds SDP bodies: heard before the next datagram
     table.finish() -> list[RtpStream]
     table.counts() -> dict  # {"rtp": n, "rtcp": n, "other": n}; they add up to the datagrams fed
 
@@ -67,6 +69,7 @@ from decoders.linklayer import MAX_VLAN_TAGS
 from decoders.records import Endpoint
 from decoders.rtcp import VoipMetrics
 from decoders.rtp import STATIC_PAYLOAD_TYPES, rtp_header_end
+from decoders.sip import body_sdp
 from decoders.records import MAX_RECORD, MAX_TS_NS
 from ladder.media.dtmf import DtmfDigit, note_event
 from ladder.media.rtcp_reports import RtcpReports
@@ -275,6 +278,7 @@ class RtpStreamTable:
             self.feed_udp = self._feed_udp_counting  # type: ignore[method-assign]  # shadows the method
         self._statistics = statistics
         self.accel: _accel.Accelerator | None = None  # the compiled fast path, once attach_accelerator() made one
+        self._waiting = False  # SDP bodies wait in the accelerator (announcements_waiting)
         self._streams: dict[tuple, _State] = {}  # (src, sport, dst, dport, ssrc) -> confirmed
         self._flows: dict[tuple, _State] = {}  # 4-tuple -> its latest confirmed stream
         self._candidates: dict[tuple, _State] = {}  # 4-tuple + SSRC -> unconfirmed run
@@ -293,11 +297,29 @@ class RtpStreamTable:
     # -- SDP ---------------------------------------------------------------------------
     def expect_sdp(self, msg) -> None:
         """Remember the RTP/RTCP addresses an SDP body announces, with its rtpmap."""
+        if self._waiting:
+            self._hear_announcements()
         sdp = msg.sdp
-        if sdp is None:
-            return
+        if sdp is not None:
+            self._announce(sdp, msg.src.ip if msg.src else None, msg.call_id, msg.ts_ns)
+
+    def announcements_waiting(self) -> None:
+        """The accelerator's SIP first pass kept SDP bodies (``Accelerator.take_announcements``):
+        they are heard, in order, before the next datagram or SDP, so the table ends as if each
+        had come through ``expect_sdp``; a capture without media never parses them at all."""
+        self._waiting = True
+
+    def _hear_announcements(self) -> None:
+        self._waiting = False
+        while batch := self.accel.take_announcements():  # a chunk at a time: some come from a file
+            for src_ip, call_id, ts_ns, content_type, body in batch:
+                sdp = body_sdp(body, content_type)
+                if sdp is not None:
+                    self._announce(sdp, src_ip, call_id, ts_ns)
+
+    def _announce(self, sdp, src_ip: str | None, call_id: str | None, ts_ns: int) -> None:
         for media in sdp.media:
-            address = media.connection or sdp.connection or (msg.src.ip if msg.src else None)
+            address = media.connection or sdp.connection or src_ip
             if not media.port or not address:
                 continue
             if "RTP" not in media.proto.upper():
@@ -306,11 +328,11 @@ class RtpStreamTable:
             rtpmap: dict[int, tuple[str, int]] = {}
             for pt, entry in media.rtpmap.items():
                 rtpmap[int(pt)] = (entry[0], int(entry[1]))
-            self._sdp[(address, media.port)] = _Sdp(rtpmap, msg.call_id, msg.ts_ns)
+            self._sdp[(address, media.port)] = _Sdp(rtpmap, call_id, ts_ns)
             rtcp_port = media.rtcp_port or media.port + 1
-            self._rtcp.announce(address, rtcp_port, msg.ts_ns)
+            self._rtcp.announce(address, rtcp_port, ts_ns)
             if media.rtcp_mux:
-                self._rtcp.announce(address, media.port, msg.ts_ns)
+                self._rtcp.announce(address, media.port, ts_ns)
             # A stream seen before this SDP learns the payload names now.
             for state in self._by_endpoint.get((address, media.port), ()):
                 self._reclaim(state)
@@ -321,6 +343,8 @@ class RtpStreamTable:
     # -- datagrams ---------------------------------------------------------------------
     def feed_udp(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int, ts_ns: int,
                  frame_no: int, buf: bytes, off: int, end: int) -> None:
+        if self._waiting:
+            self._hear_announcements()
         self._fed += 1
         if end - off < 12:
             if end - off >= 8 and buf[off] & 0xC0 == 0x80 and 200 <= buf[off + 1] <= 207:
@@ -416,6 +440,8 @@ class RtpStreamTable:
                            ts_ns: int, frame_no: int, buf: bytes, off: int, end: int) -> None:
         """``feed_udp`` of a table made with ``statistics=False``: a confirmed stream's packets
         are only counted. The baseline that benchmarks measure the statistics against."""
+        if self._waiting:
+            self._hear_announcements()
         if end - off >= 12 and buf[off] & 0xC0 == 0x80 and not 200 <= buf[off + 1] <= 207:
             st = self._streams.get((src_ip, src_port, dst_ip, dst_port) + _SSRC.unpack_from(buf, off + 8))
             if st is not None and (buf[off] == 0x80 or rtp_header_end(buf, off, end) >= 0):
@@ -695,6 +721,8 @@ class RtpStreamTable:
     def forget_before(self, ts_ns: int) -> int:
         """Drop the streams and SDP offers last seen before ``ts_ns`` (a live capture bounded by
         ``--limit``: the calls they belonged to are gone); returns how many streams went."""
+        if self._waiting:
+            self._hear_announcements()
         if self.accel is not None:
             self.accel.pull_all()
         gone = [key for key, st in self._streams.items() if st.last_ns < ts_ns]

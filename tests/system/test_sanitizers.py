@@ -20,7 +20,7 @@ import pytest
 import fuzz_harness
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNS = 120  # the seeds (27) and mutants: about 30 s of CPU under the sanitizers
+RUNS = 120  # the seeds (46) and mutants: about 30 s of CPU under the sanitizers
 MINUTES = 3  # the wall-clock budget, for a loaded CI machine: the seeds always run in full
 
 
