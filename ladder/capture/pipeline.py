@@ -27,6 +27,7 @@ SIP over UDP/IPv4 as well: its records come in batches (``_take_sip``) straight 
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from socket import AF_INET
 
@@ -54,6 +55,10 @@ from ladder.capture.limits import Limits
 from ladder.media.streams import RtpStreamTable, udp_only_accelerator
 from ladder.capture.sipindex import SipIndex
 
+if TYPE_CHECKING:
+    from decoders.sctp import SctpReassembler
+    from decoders.tcpstreams import TcpStreamTable
+
 IPPROTO_ICMP = 1
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
@@ -71,12 +76,12 @@ MAX_ENDPOINTS = 65536
 # cooked capture (what `tcpdump -i any` on an SBC writes): v1 has the protocol at byte 14 of a
 # 16-byte header, v2 at byte 0 of a 20-byte one. Value: (unpack, header length, minimum caplen).
 _IP_UDP_FIELDS = "BxHxxHxBxx4s4sHHHxxB"
-_FAST_LINKS = {
+_FAST_LAYOUTS = {
     LINKTYPE_ETHERNET: (struct.Struct("!12xH" + _IP_UDP_FIELDS), 14),
     LINKTYPE_LINUX_SLL: (struct.Struct("!14xH" + _IP_UDP_FIELDS), 16),
     LINKTYPE_LINUX_SLL2: (struct.Struct("!H18x" + _IP_UDP_FIELDS), 20),
 }
-_FAST_LINKS = {linktype: (layout.unpack_from, header, layout.size) for linktype, (layout, header) in _FAST_LINKS.items()}
+_FAST_LINKS = {linktype: (layout.unpack_from, header, layout.size) for linktype, (layout, header) in _FAST_LAYOUTS.items()}
 # The class of frames handed to the RTP table: settled at finish() from the table's own counts.
 MEDIA = "media"
 NEVER = 1 << 62  # no progress tick
@@ -128,13 +133,13 @@ class Pipeline:
                                               max_pieces=limits.fragment_pieces)
         self._endpoints: dict[tuple[str, int, str], Endpoint] = {}
         self._media_frames = 0  # frames handed to the RTP table; split into classes at finish
-        self._rtp = None
+        self._rtp: RtpStreamTable | None = None
         if media:
             self._rtp = media_table if media_table is not None else RtpStreamTable(max_streams=limits.rtp_streams)
         # The TCP and SCTP reassemblers (and HEP's decoder) are made when first needed: most
         # captures need none of them, and their modules weigh on every command's start-up.
-        self._tcp = None
-        self._sctp = None
+        self._tcp: TcpStreamTable | None = None
+        self._sctp: SctpReassembler | None = None
         self._finished = False
         self._sip_accel = None  # the accelerator taking SIP messages too (``accelerator``)
 
@@ -274,7 +279,7 @@ class Pipeline:
             self.sip_index.extend(frame, ts_ns, method, status, call)
             self.call_ids.update(new_call_ids)
             self._count("sip", count)
-            if announced:
+            if announced and self._rtp is not None:  # (announced only when C heard of media)
                 self._rtp.announcements_waiting()
         return count
 
@@ -559,9 +564,9 @@ class Pipeline:
                 continue
             src = self._endpoint(ip.src, message.src_port, "sctp")
             dst = self._endpoint(ip.dst, message.dst_port, "sctp")
-            result = self._sip(message.data, src, dst, message.frames)
+            sip_class = self._sip(message.data, src, dst, message.frames)
             if frame_class != "sip":
-                frame_class = result
+                frame_class = sip_class
         return frame_class
 
     def _take_diagnostics(self, diagnostics) -> None:

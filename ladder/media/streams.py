@@ -311,6 +311,8 @@ class RtpStreamTable:
 
     def _hear_announcements(self) -> None:
         self._waiting = False
+        if self.accel is None:  # (waiting only ever set by the accelerator's first pass)
+            return
         while batch := self.accel.take_announcements():  # a chunk at a time: some come from a file
             for src_ip, call_id, ts_ns, content_type, body in batch:
                 sdp = body_sdp(body, content_type)
