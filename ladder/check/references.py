@@ -417,7 +417,7 @@ def builtin_references() -> list[Reference]:
 
 
 def _section_key(name: str) -> tuple:
-    parts = tuple(int(part) if part.isdigit() else part for part in re.split(r"[.-]", name))
+    parts = tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.-]", name))
     return (not name.startswith("rfc3665-"),) + parts
 
 
