@@ -173,7 +173,7 @@ def compose(observed: Sequence[Observed], references: Sequence[Reference], *, th
 
 
 def _compose_legs(observed, groups: list[list[int]], references, threshold) -> Match:
-    flows = [r for r in references if r.kind != "episode"]
+    flows = whole_flows(references)
     partial = is_partial(observed)
     whole = match_call(observed, flows, threshold=threshold, partial=partial)
     parts: list[_Part] = []
@@ -187,8 +187,15 @@ def _compose_legs(observed, groups: list[list[int]], references, threshold) -> M
     return whole
 
 
+def whole_flows(references: Sequence[Reference]) -> list[Reference]:
+    """The flows one call may be matched against as a whole: not an episode, nor a service
+    whose dialogs are several calls (``kind service``: named with ``--reference`` instead)."""
+    return [r for r in references if r.kind not in ("episode", "service")]
+
+
 def _compose_leg(observed: Sequence[Observed], references: Sequence[Reference], threshold: float) -> Match:
-    flows = [r for r in references if r.kind != "episode"]
+    flows = whole_flows(references)
+    library = [r for r in references if r.kind != "episode"]
     partial = is_partial(observed)
     whole = match_call(observed, flows, threshold=threshold, partial=partial)
     if not observed or (whole.reference is not None and whole.score >= 0.999):
@@ -198,7 +205,7 @@ def _compose_leg(observed: Sequence[Observed], references: Sequence[Reference], 
         core, groups = _invite_core(units)
         challenged, rest = _challenges(core)
         choices = [[core]] + ([[challenged, rest]] if challenged and rest else [])
-        ways = [_invite_parts(observed, cores, groups, flows, threshold) for cores in choices]
+        ways = [_invite_parts(observed, cores, groups, flows, library, threshold) for cores in choices]
     else:
         ways = [_flow_parts(observed, units, flows, threshold)]
     best = whole
@@ -224,7 +231,7 @@ def _challenges(core: list[Unit]) -> tuple[list[Unit], list[Unit]]:
     return challenged, [u for u in core if u not in challenged]
 
 
-def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], flows, threshold) -> list[_Part]:
+def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], flows, library, threshold) -> list[_Part]:
     """``cores`` (the core, or a challenge then the rest of the core) matched against whole
     flows, the last one being the establishment; ``groups`` matched as episodes."""
     parts: list[_Part] = []
@@ -235,7 +242,7 @@ def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], f
         match = match_call(steps, flows, threshold=threshold, partial=is_partial(steps))
         label = match.reference.id if match.reference else "?"
         parts.append(_Part(label, match, indexes, core=number == len(cores) - 1))
-    candidates = episode_references(list(flows)) + [r for r in flows if r.kind not in ("call", "registration")]
+    candidates = episode_references(library) + [r for r in flows if r.kind not in ("call", "registration")]
     # Ties go to the earlier candidate: the one whose steps ask more of the content first, so
     # a re-INVITE that holds the call is named a hold (RFC 5359) rather than any re-INVITE.
     candidates.sort(key=lambda r: -sum(len(s.conditions) for s in r.steps))
