@@ -4,7 +4,7 @@
     python3 samples/build_service_samples.py [--out DIR]
 
 ``service-messages.txt`` holds, per sample, the messages as the RFCs print them (RFC 5359
-§2.1, §2.4, §2.7-§2.9, RFC 3428 §10, RFC 3903 §15), or, where an RFC prints no complete
+§2.1-§2.12, §2.14-§2.16, §2.18, RFC 3428 §10, RFC 3903 §15), or, where an RFC prints no complete
 message (RFC 3262, 3311, 4028, 6665, 3261 §10, §11, §8.1.3.4), messages written in the same
 style from the headers that RFC specifies. The file is the only input: nothing outside this
 directory is read. Format::
@@ -63,6 +63,10 @@ ERRATA = {
     ("rfc5359-2.16-call-pickup", 12): (
         b";branch=z9hG4bK83749.1", b";branch=z9hG4bK74bf9",
         "Alice's ACK of the 487 carries another branch than her INVITE F1 (RFC 3261 §17.1.1.3)",
+    ),
+    ("rfc5359-2.18-click-to-dial", 2): (
+        b"Via: SIP/2.0/TLS client.biloxi.example.com:5061", b"Via: SIP/2.0/TLS pc.biloxi.example.com:5061",
+        "the 202's Via names Bob's phone (client.biloxi), not the PC that sent the REFER F1 (pc.biloxi)",
     ),
     ("rfc5359-2.15-call-park", 1): (
         b"Via: SIP/2.0/TLS client.alice.example.com:5061", b"Via: SIP/2.0/TLS client.atlanta.example.com:5061",

@@ -57,6 +57,17 @@ EXPECTED = {
         ("rfc3665-3.1", "rfc3665-3.1 + rfc3261-14 re-INVITE"),
         ("rfc3665-3.1", None),  # Carol-Bob
     ],
+    "rfc5359-2.6-transfer-instant-messaging": [
+        ("rfc3665-3.1", None),  # Alice-Bob, until Alice's BYE
+        ("rfc3428-10", None),  # Bob's MESSAGE to Carol
+        ("rfc3665-3.1", None),  # Carol calls Alice: the RFC stops before a BYE
+    ],
+    "rfc5359-2.12-find-me": [("rfc5359-2.12", None)],  # one Call-ID: the proxy forks in turn
+    "rfc5359-2.14-outgoing-call-screening": [("rfc3261-22.1", None)],  # the same shape, earlier in the library
+    "rfc5359-2.18-click-to-dial": [
+        ("rfc3515-2.4", None),  # a REFER with Refer-Sub: false (RFC 4488): no NOTIFY follows
+        ("rfc3665-3.1", None),  # Bob's phone calls Carol
+    ],
     "rfc5359-2.15-call-park": [
         ("rfc3665-3.1", None),  # Alice-Bob, until Alice's BYE
         ("rfc3515-2.4", None),  # Bob's REFER to the park server, outside any dialog
@@ -119,6 +130,10 @@ def test_each_sample_conforms_and_matches_its_reference(stem):
 OWN_FLOW = {
     "rfc5359-2.3-music-on-hold": "rfc5359-2.3",
     "rfc5359-2.4-transfer-unattended": "rfc5359-2.4",
+    "rfc5359-2.6-transfer-instant-messaging": "rfc5359-2.6",
+    "rfc5359-2.12-find-me": "rfc5359-2.12",
+    "rfc5359-2.14-outgoing-call-screening": "rfc5359-2.14",
+    "rfc5359-2.18-click-to-dial": "rfc5359-2.18",
     "rfc5359-2.10-conference-third-party-added": "rfc5359-2.10",
     "rfc5359-2.11-conference-third-party-joins": "rfc5359-2.11",
     "rfc5359-2.15-call-park": "rfc5359-2.15",
@@ -143,15 +158,19 @@ def test_service_flows_follow_the_rfc_text():
     text = shared_path("reference/rfc5359.txt").read_text(encoding="utf-8")
     sections = {"rfc5359-2.3": "2.3.  Music on Hold", "rfc5359-2.10": "2.10.  3-Way Conference - Third Party Is Added",
                 "rfc5359-2.11": "2.11.  3-Way Conference - Third Party Joins", "rfc5359-2.15": "2.15.  Call Park",
-                "rfc5359-2.16": "2.16.  Call Pickup"}  # fmt: skip
+                "rfc5359-2.16": "2.16.  Call Pickup", "rfc5359-2.6": "2.6.  Transfer - Instant Messaging",
+                "rfc5359-2.12": "2.12.  Find-Me", "rfc5359-2.14": "2.14.  Call Management (Outgoing Call Screening)",
+                "rfc5359-2.18": "2.18.  Click to Dial"}  # fmt: skip
+    names = {"Proxy1": "Proxy"}  # §2.14's "Proxy 1", the only proxy of its flow
     for ref_id, title in sections.items():
         start = text.index("\n" + title + "\n")
         end = re.compile(r"\n(?:2\.\d+|3)\.  [A-Z0-9]").search(text, start + 1).start()
         printed = {}
         for f, left, dst in re.findall(r"^ {2,8}F(\d+) (.+) -> (.+)$", text[start:end], re.M):
             words = left.split()  # "NOTIFY Music Server", "180 Ringing Bob"
-            src = "".join(words[-2:]) if words[-1] == "Server" else words[-1]
-            printed[int(f)] = (words[0], src, dst.strip().replace(" ", ""))
+            src = "".join(words[-2:]) if words[-1] in ("Server", "1") else words[-1]
+            src, dst = names.get(src, src), dst.strip().replace(" ", "")
+            printed[int(f)] = (words[0].strip("("), src, names.get(dst, dst))  # "F3 (100 Trying)"
         if ref_id == "rfc5359-2.3":  # "F21 200 ACK Bob -> Alice": the figure and the text say ACK
             printed[21] = ("ACK",) + printed[21][1:]
         ref = next(r for r in REFS if r.id == ref_id)
@@ -180,7 +199,7 @@ def test_every_new_reference_of_the_brief_has_a_sample():
     matched = {ref for calls in EXPECTED.values() for ref, _ in calls}
     wanted = {
         "rfc5359-2.1", "rfc5359-2.7", "rfc5359-2.8", "rfc5359-2.9", "rfc3262-3", "rfc3311-5",
-        "rfc4028-10", "rfc6665-4", "rfc3428-10", "rfc3903-15", "rfc3261-11", "rfc3261-10.2.4",
+        "rfc4028-10", "rfc6665-4", "rfc3428-10", "rfc3903-15", "rfc3261-11", "rfc3261-10.2.4", "rfc5359-2.12",
         "rfc3261-10.2.2", "rfc3261-8.1.3.4",
     }  # fmt: skip
     assert wanted <= matched
