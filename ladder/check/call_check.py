@@ -128,7 +128,8 @@ def _contact_expires(value: str) -> int | None:
 def observed_steps(ladder: Ladder) -> list[Observed]:
     """The ladder's SIP arrows as matching input (self-arrows and unnumbered arrows left out).
 
-    A message that repeats an earlier one (same link and direction, method, status and CSeq)
+    A message that repeats an earlier one (same link and direction, method, status, CSeq and
+    Call-ID)
     counts as a retransmission even when the ladder does not draw it as one: a UAC sends its
     ACK again for each retransmitted 2xx (RFC 3261 §13.2.2.4), a mirror port copies a frame
     with a new IP ID, and neither is a step of the flow."""
@@ -140,7 +141,8 @@ def observed_steps(ladder: Ladder) -> list[Observed]:
         message = arrow.message
         method = arrow.method or (message.method if message is not None else None) or "?"
         cseq = message.cseq[0] if message is not None and message.cseq else None
-        repeat = (arrow.src, arrow.dst, method.upper(), arrow.status, cseq)
+        call_id = message.call_id if message is not None else None
+        repeat = (arrow.src, arrow.dst, method.upper(), arrow.status, cseq, call_id)
         steps.append(Observed(
             f=arrow.f, src=arrow.src, dst=arrow.dst, method=method.upper(), status=arrow.status,
             retransmission=arrow.retransmission or (cseq is not None and repeat in seen),

@@ -111,6 +111,11 @@ def _invite_core(units: list[Unit]) -> tuple[list[Unit], list[list[Unit]]]:
     return core, groups
 
 
+# The NOTIFYs a subscription flow holds (the first, and one more); later ones report further
+# changes of state (RFC 6665 §4.2.2), each matched as a notification of its own.
+_NOTIFYS = 2
+
+
 def _retries(previous: Unit, unit: Unit) -> bool:
     """``unit`` answers ``previous``'s challenge: the same method sent again with credentials
     (RFC 3261 §22.2). Sent again without them, it starts over: a new attempt, not a retry."""
@@ -125,7 +130,8 @@ def _segments(units: list[Unit]) -> list[list[Unit]]:
         previous = segments[-1][-1] if segments else None
         if previous is not None and (
             _retries(previous, unit)
-            or (unit.method == "NOTIFY" and segments[-1][0].method in ("SUBSCRIBE", "REFER"))
+            or (unit.method == "NOTIFY" and segments[-1][0].method in ("SUBSCRIBE", "REFER")
+                and sum(u.method == "NOTIFY" for u in segments[-1]) < _NOTIFYS)
             or not unit.started
         ):
             segments[-1].append(unit)

@@ -462,7 +462,9 @@ def _tails(observed: Sequence[Observed], variants: list[Reference]) -> list[Refe
             if k == 0 and step.method == "INVITE":
                 continue
             if first is not None and not step.retransmission and _message_equal(first, step):
-                cut.append(replace(variant, steps=variant.steps[k:]))
+                # A cut flow loses ties to one that begins where the call begins (a lone NOTIFY
+                # is a state change of a subscription before it is a REFER's tail).
+                cut.append(replace(variant, steps=variant.steps[k:], cost=variant.cost + (k > 0)))
     return cut
 
 

@@ -64,6 +64,13 @@ EXPECTED = {
     ],
     "rfc5359-2.12-find-me": [("rfc5359-2.12", None)],  # one Call-ID: the proxy forks in turn
     "rfc5359-2.14-outgoing-call-screening": [("rfc3261-22.1", None)],  # the same shape, earlier in the library
+    "rfc5359-2.17-automatic-redial": [
+        ("rfc3665-3.9", None),  # Bob is busy (486)
+        # Alice's subscription to Bob's dialog state: its third NOTIFY reports one more change,
+        # and her SUBSCRIBE with Expires: 0 ends it with a last NOTIFY (RFC 6665 §4.1.2.3).
+        ("rfc6665-4", "rfc6665-4 + rfc6665-4.2.2-notify + rfc6665-4"),
+        ("rfc3665-3.1", None),  # the redial: the RFC stops before a BYE
+    ],
     "rfc5359-2.18-click-to-dial": [
         ("rfc3515-2.4", None),  # a REFER with Refer-Sub: false (RFC 4488): no NOTIFY follows
         ("rfc3665-3.1", None),  # Bob's phone calls Carol
@@ -133,6 +140,7 @@ OWN_FLOW = {
     "rfc5359-2.6-transfer-instant-messaging": "rfc5359-2.6",
     "rfc5359-2.12-find-me": "rfc5359-2.12",
     "rfc5359-2.14-outgoing-call-screening": "rfc5359-2.14",
+    "rfc5359-2.17-automatic-redial": "rfc5359-2.17",
     "rfc5359-2.18-click-to-dial": "rfc5359-2.18",
     "rfc5359-2.10-conference-third-party-added": "rfc5359-2.10",
     "rfc5359-2.11-conference-third-party-joins": "rfc5359-2.11",
@@ -160,7 +168,7 @@ def test_service_flows_follow_the_rfc_text():
                 "rfc5359-2.11": "2.11.  3-Way Conference - Third Party Joins", "rfc5359-2.15": "2.15.  Call Park",
                 "rfc5359-2.16": "2.16.  Call Pickup", "rfc5359-2.6": "2.6.  Transfer - Instant Messaging",
                 "rfc5359-2.12": "2.12.  Find-Me", "rfc5359-2.14": "2.14.  Call Management (Outgoing Call Screening)",
-                "rfc5359-2.18": "2.18.  Click to Dial"}  # fmt: skip
+                "rfc5359-2.18": "2.18.  Click to Dial", "rfc5359-2.17": "2.17.  Automatic Redial"}  # fmt: skip
     names = {"Proxy1": "Proxy"}  # §2.14's "Proxy 1", the only proxy of its flow
     for ref_id, title in sections.items():
         start = text.index("\n" + title + "\n")
@@ -171,6 +179,8 @@ def test_service_flows_follow_the_rfc_text():
             src = "".join(words[-2:]) if words[-1] in ("Server", "1") else words[-1]
             src, dst = names.get(src, src), dst.strip().replace(" ", "")
             printed[int(f)] = (words[0].strip("("), src, names.get(dst, dst))  # "F3 (100 Trying)"
+        if ref_id == "rfc5359-2.17":  # "F2 486 Busy Here": the figure gives the direction
+            printed[2] = ("486", "Bob", "Alice")
         if ref_id == "rfc5359-2.3":  # "F21 200 ACK Bob -> Alice": the figure and the text say ACK
             printed[21] = ("ACK",) + printed[21][1:]
         ref = next(r for r in REFS if r.id == ref_id)
