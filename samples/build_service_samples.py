@@ -4,7 +4,7 @@
     python3 samples/build_service_samples.py [--out DIR]
 
 ``service-messages.txt`` holds, per sample, the messages as the RFCs print them (RFC 5359
-§2.1-§2.12, §2.14-§2.18, RFC 3428 §10, RFC 3903 §15), or, where an RFC prints no complete
+§2.1-§2.18, RFC 3428 §10, RFC 3903 §15), or, where an RFC prints no complete
 message (RFC 3262, 3311, 4028, 6665, 3261 §10, §11, §8.1.3.4), messages written in the same
 style from the headers that RFC specifies. The file is the only input: nothing outside this
 directory is read. Format::

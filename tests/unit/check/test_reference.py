@@ -108,6 +108,7 @@ def test_expectations_are_where_the_rfc_flows_time_out_or_fail():
         ("rfc3261-22.1", 5): ("auth-failed",),
         ("rfc3261-22.1-register", 4): ("auth-failed",),
         # RFC 5359 §2.14: the screening proxy's 403 after credentials, the same outcome.
+        ("rfc5359-2.13", 8): ("auth-failed",),
         ("rfc5359-2.14", 5): ("auth-failed",),
     }
 

@@ -63,6 +63,7 @@ EXPECTED = {
         ("rfc3665-3.1", None),  # Carol calls Alice: the RFC stops before a BYE
     ],
     "rfc5359-2.12-find-me": [("rfc5359-2.12", None)],  # one Call-ID: the proxy forks in turn
+    "rfc5359-2.13-incoming-call-screening": [("rfc5359-2.13", None)],  # 305, 407, 403, announcement
     "rfc5359-2.14-outgoing-call-screening": [("rfc3261-22.1", None)],  # the same shape, earlier in the library
     "rfc5359-2.17-automatic-redial": [
         ("rfc3665-3.9", None),  # Bob is busy (486)
@@ -139,6 +140,7 @@ OWN_FLOW = {
     "rfc5359-2.4-transfer-unattended": "rfc5359-2.4",
     "rfc5359-2.6-transfer-instant-messaging": "rfc5359-2.6",
     "rfc5359-2.12-find-me": "rfc5359-2.12",
+    "rfc5359-2.13-incoming-call-screening": "rfc5359-2.13",
     "rfc5359-2.14-outgoing-call-screening": "rfc5359-2.14",
     "rfc5359-2.17-automatic-redial": "rfc5359-2.17",
     "rfc5359-2.18-click-to-dial": "rfc5359-2.18",
@@ -168,8 +170,9 @@ def test_service_flows_follow_the_rfc_text():
                 "rfc5359-2.11": "2.11.  3-Way Conference - Third Party Joins", "rfc5359-2.15": "2.15.  Call Park",
                 "rfc5359-2.16": "2.16.  Call Pickup", "rfc5359-2.6": "2.6.  Transfer - Instant Messaging",
                 "rfc5359-2.12": "2.12.  Find-Me", "rfc5359-2.14": "2.14.  Call Management (Outgoing Call Screening)",
-                "rfc5359-2.18": "2.18.  Click to Dial", "rfc5359-2.17": "2.17.  Automatic Redial"}  # fmt: skip
-    names = {"Proxy1": "Proxy"}  # §2.14's "Proxy 1", the only proxy of its flow
+                "rfc5359-2.18": "2.18.  Click to Dial", "rfc5359-2.17": "2.17.  Automatic Redial",
+                "rfc5359-2.13": "2.13.  Call Management (Incoming Call Screening)"}  # fmt: skip
+    names = {"Proxy1": "Proxy", "AnnouncementServer": "Announcer"}  # the only proxy of its flow
     for ref_id, title in sections.items():
         start = text.index("\n" + title + "\n")
         end = re.compile(r"\n(?:2\.\d+|3)\.  [A-Z0-9]").search(text, start + 1).start()
@@ -181,6 +184,8 @@ def test_service_flows_follow_the_rfc_text():
             printed[int(f)] = (words[0].strip("("), src, names.get(dst, dst))  # "F3 (100 Trying)"
         if ref_id == "rfc5359-2.17":  # "F2 486 Busy Here": the figure gives the direction
             printed[2] = ("486", "Bob", "Alice")
+        if ref_id == "rfc5359-2.13":  # headed "-> Proxy 1"; the figure and the messages say otherwise
+            printed[10], printed[11] = ("INVITE", "Alice", "Announcer"), ("200", "Announcer", "Alice")
         if ref_id == "rfc5359-2.3":  # "F21 200 ACK Bob -> Alice": the figure and the text say ACK
             printed[21] = ("ACK",) + printed[21][1:]
         ref = next(r for r in REFS if r.id == ref_id)
@@ -210,6 +215,7 @@ def test_every_new_reference_of_the_brief_has_a_sample():
     wanted = {
         "rfc5359-2.1", "rfc5359-2.7", "rfc5359-2.8", "rfc5359-2.9", "rfc3262-3", "rfc3311-5",
         "rfc4028-10", "rfc6665-4", "rfc3428-10", "rfc3903-15", "rfc3261-11", "rfc3261-10.2.4", "rfc5359-2.12",
+        "rfc5359-2.13",
         "rfc3261-10.2.2", "rfc3261-8.1.3.4",
     }  # fmt: skip
     assert wanted <= matched
