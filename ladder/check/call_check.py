@@ -129,10 +129,9 @@ def observed_steps(ladder: Ladder) -> list[Observed]:
     """The ladder's SIP arrows as matching input (self-arrows and unnumbered arrows left out).
 
     A message that repeats an earlier one (same link and direction, method, status, CSeq and
-    Call-ID)
-    counts as a retransmission even when the ladder does not draw it as one: a UAC sends its
-    ACK again for each retransmitted 2xx (RFC 3261 §13.2.2.4), a mirror port copies a frame
-    with a new IP ID, and neither is a step of the flow."""
+    Call-ID) counts as a retransmission even when the ladder does not draw it as one: a UAC
+    sends its ACK again for each retransmitted 2xx (RFC 3261 §13.2.2.4), a mirror port copies a
+    frame with a new IP ID, and neither is a step of the flow."""
     steps: list[Observed] = []
     seen: set[tuple] = set()
     for arrow in ladder.arrows:

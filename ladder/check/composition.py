@@ -16,6 +16,9 @@ belong to their INVITE) and:
   an authentication retry starts a new flow: several registrations in one Call-ID are several
   flows (RFC 3261 §10.2).
 
+A call whose legs share no column (``legs``: a B2BUA on two interfaces, one call seen at two
+taps) is composed leg by leg first, each leg as above, and named ``[...] + [...]``.
+
 The composed alignment is the union of the parts' alignments, in captured order; its score is
 the same Dice coefficient as for one flow. The composition is kept when it scores better than
 the best single flow.
