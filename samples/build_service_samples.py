@@ -4,7 +4,7 @@
     python3 samples/build_service_samples.py [--out DIR]
 
 ``service-messages.txt`` holds, per sample, the messages as the RFCs print them (RFC 5359
-§2.1, §2.4, §2.7-§2.9, RFC 3428 §10, RFC 3903 §15), or, where an RFC prints no complete
+§2.1-§2.18, RFC 3428 §10, RFC 3903 §15), or, where an RFC prints no complete
 message (RFC 3262, 3311, 4028, 6665, 3261 §10, §11, §8.1.3.4), messages written in the same
 style from the headers that RFC specifies. The file is the only input: nothing outside this
 directory is read. Format::
@@ -55,6 +55,22 @@ ERRATA = {
     ("rfc5359-2.2-consultation-hold", 19): (
         b"Call-ID: 9876543210@atlanta.example.com", b"Call-ID: 9876543210@biloxi.example.com",
         "Carol's 180 carries another Call-ID than the INVITE it answers (F17)",
+    ),
+    ("rfc5359-2.10-conference-third-party-added", 9): (
+        b"SIP/2.0 200 OK", b"SIP/2.0 180 Ringing",
+        "F9, the 180 Ringing of the figure and the heading, is printed as a 200 OK",
+    ),
+    ("rfc5359-2.16-call-pickup", 12): (
+        b";branch=z9hG4bK83749.1", b";branch=z9hG4bK74bf9",
+        "Alice's ACK of the 487 carries another branch than her INVITE F1 (RFC 3261 §17.1.1.3)",
+    ),
+    ("rfc5359-2.18-click-to-dial", 2): (
+        b"Via: SIP/2.0/TLS client.biloxi.example.com:5061", b"Via: SIP/2.0/TLS pc.biloxi.example.com:5061",
+        "the 202's Via names Bob's phone (client.biloxi), not the PC that sent the REFER F1 (pc.biloxi)",
+    ),
+    ("rfc5359-2.15-call-park", 1): (
+        b"Via: SIP/2.0/TLS client.alice.example.com:5061", b"Via: SIP/2.0/TLS client.atlanta.example.com:5061",
+        "Alice's INVITE names a host (client.alice) that Bob's responses and her ACK do not (client.atlanta)",
     ),
 }
 
@@ -125,13 +141,18 @@ def assemble(lines: list[str], where: str) -> bytes:
         lines = lines[1:]
     if not lines:
         raise BuildError(f"{where}: empty message")
+    lines = _all_one_line(lines, where)
     indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
     lines = [line[indent:].rstrip() for line in lines]
-    end = next((i for i, line in enumerate(lines) if not line or line == "v=0"), len(lines))
-    if end < len(lines) and lines[end] == "v=0":
-        # RFC 5359 §2.1 F12 prints its SDP right under the headers: the empty line that
-        # ends the headers (RFC 3261 §7) is put back.
-        CORRECTIONS.append(f"{where}: the empty line before the SDP body put back")
+    if len(lines) > 2 and not lines[1] and ":" in lines[2]:
+        # RFC 5359 §2.10 F3 prints an empty line under the status line: the headers follow it.
+        CORRECTIONS.append(f"{where}: the empty line under the start line removed")
+        del lines[1]
+    end = next((i for i, line in enumerate(lines) if not line or line in _BODY_STARTS), len(lines))
+    if end < len(lines) and lines[end] in _BODY_STARTS:
+        # RFC 5359 §2.1 F12 prints its SDP right under the headers (§2.15 F18 its XML): the
+        # empty line that ends the headers (RFC 3261 §7) is put back.
+        CORRECTIONS.append(f"{where}: the empty line before the {'SDP' if lines[end] == 'v=0' else 'XML'} body put back")
         lines.insert(end, "")
     headers, body = lines[:end], lines[end + 1:]
     while body and not body[0]:
@@ -148,6 +169,34 @@ def assemble(lines: list[str], where: str) -> bytes:
         CORRECTIONS.append(f"{where}: Content-Length: {len(payload)} added")
         fixed.append(f"Content-Length: {len(payload)}")
     return ("\r\n".join(fixed) + "\r\n\r\n").encode("utf-8") + payload
+
+
+_BODY_STARTS = ("v=0", '<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-8"?>')
+
+
+def _all_one_line(lines: list[str], where: str) -> list[str]:
+    """RFC 4475 §2.1's ``<allOneLine>`` convention, which RFC 5359 §1 adopts: the lines
+    between the tags are one line, concatenated as printed (a fold point's whitespace is at
+    the start of the next line, beyond the first line's indent)."""
+    out: list[str] = []
+    block: list[str] | None = None
+    for line in lines:
+        tag = line.strip()
+        if tag == "<allOneLine>":
+            block = []
+        elif tag == "</allOneLine>":
+            if not block:
+                raise BuildError(f"{where}: empty <allOneLine>")
+            indent = len(block[0]) - len(block[0].lstrip())
+            out.append(block[0].rstrip() + "".join(part[indent:].rstrip() for part in block[1:]))
+            block = None
+        elif block is not None:
+            block.append(line)
+        else:
+            out.append(line)
+    if block is not None:
+        raise BuildError(f"{where}: <allOneLine> without </allOneLine>")
+    return out
 
 
 def _transport(raw: bytes) -> str:

@@ -16,6 +16,9 @@ belong to their INVITE) and:
   an authentication retry starts a new flow: several registrations in one Call-ID are several
   flows (RFC 3261 §10.2).
 
+A call whose legs share no column (``legs``: a B2BUA on two interfaces, one call seen at two
+taps) is composed leg by leg first, each leg as above, and named ``[...] + [...]``.
+
 The composed alignment is the union of the parts' alignments, in captured order; its score is
 the same Dice coefficient as for one flow. The composition is kept when it scores better than
 the best single flow.
@@ -54,8 +57,10 @@ class Unit:
     method: str
     steps: list[int] = field(default_factory=list)
     final: int | None = None
+    final_at: int | None = None  # index of the step that carried ``final``
     in_dialog: bool = False
     started: bool = False  # its request was captured
+    auth: bool = False  # its request carries credentials: a retry after a challenge
 
 
 def _family(method: str) -> str:
@@ -77,9 +82,9 @@ def transaction_units(observed: Sequence[Observed]) -> list[Unit]:
             units.append(unit)
             latest[key] = unit
         if opens and not unit.started:
-            unit.started, unit.in_dialog = True, obs.in_dialog
+            unit.started, unit.in_dialog, unit.auth = True, obs.in_dialog, "auth" in obs.facts
         if obs.status is not None and obs.status >= 200 and _family(obs.method) == unit.method:
-            unit.final = obs.status
+            unit.final, unit.final_at = obs.status, index
         unit.steps.append(index)
     return units
 
@@ -90,22 +95,34 @@ def _invite_core(units: list[Unit]) -> tuple[list[Unit], list[list[Unit]]]:
     with the request before it (a REFER's progress reports, RFC 3515 §2.4.4)."""
     core: list[Unit] = []
     groups: list[list[Unit]] = []
-    established = False
     for unit in units:
+        # Established by a 2xx captured before this request: a B2BUA's outgoing INVITE leaves
+        # while the incoming one is unanswered, its 2xx comes later (RFC 7092 §3).
+        established = any(c.final is not None and 200 <= c.final < 300 and c.final_at < unit.steps[0] for c in core)
         initial = unit.method == "INVITE" and not unit.in_dialog and not established
         if initial or unit.method == "BYE":
             core.append(unit)
-            established = established or (unit.final is not None and 200 <= unit.final < 300)
             continue
         previous = groups[-1][-1] if groups else None
         if previous is not None and (
             (unit.method == "NOTIFY" and previous.method in ("REFER", "SUBSCRIBE", "NOTIFY"))
-            or (previous.final in _CHALLENGES and previous.method == unit.method)
+            or _retries(previous, unit)
         ):
             groups[-1].append(unit)
         else:
             groups.append([unit])
     return core, groups
+
+
+# The NOTIFYs a subscription flow holds (the first, and one more); later ones report further
+# changes of state (RFC 6665 §4.2.2), each matched as a notification of its own.
+_NOTIFYS = 2
+
+
+def _retries(previous: Unit, unit: Unit) -> bool:
+    """``unit`` answers ``previous``'s challenge: the same method sent again with credentials
+    (RFC 3261 §22.2). Sent again without them, it starts over: a new attempt, not a retry."""
+    return previous.final in _CHALLENGES and previous.method == unit.method and (unit.auth or not unit.started)
 
 
 def _segments(units: list[Unit]) -> list[list[Unit]]:
@@ -115,8 +132,9 @@ def _segments(units: list[Unit]) -> list[list[Unit]]:
     for unit in units:
         previous = segments[-1][-1] if segments else None
         if previous is not None and (
-            (previous.final in _CHALLENGES and previous.method == unit.method)
-            or (unit.method == "NOTIFY" and segments[-1][0].method in ("SUBSCRIBE", "REFER"))
+            _retries(previous, unit)
+            or (unit.method == "NOTIFY" and segments[-1][0].method in ("SUBSCRIBE", "REFER")
+                and sum(u.method == "NOTIFY" for u in segments[-1]) < _NOTIFYS)
             or not unit.started
         ):
             segments[-1].append(unit)
@@ -133,9 +151,60 @@ class _Part:
     core: bool = False
 
 
+def legs(observed: Sequence[Observed]) -> list[list[int]]:
+    """The call's steps grouped by connected columns: each group is a leg that shares no
+    address with the others (a B2BUA or SBC seen on two interfaces, or through NAT, one
+    call captured at two taps). Indexes into ``observed``, in captured order."""
+    parent: dict[int, int] = {}
+
+    def root(column: int) -> int:
+        while parent.setdefault(column, column) != column:
+            column = parent[column]
+        return column
+
+    for obs in observed:
+        parent[root(obs.src)] = root(obs.dst)
+    groups: dict[int, list[int]] = {}
+    for index, obs in enumerate(observed):
+        groups.setdefault(root(obs.src), []).append(index)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
 def compose(observed: Sequence[Observed], references: Sequence[Reference], *, threshold: float = THRESHOLD) -> Match:
-    """The best of: the call as one flow, or the call as a composition of episodes."""
-    flows = [r for r in references if r.kind != "episode"]
+    """The best of: the call as one flow, or the call as a composition of episodes. A call
+    whose legs share no column is composed leg by leg: a reference flow's roles are all
+    connected, so no flow can span both, while each leg is a dialog of its own (a B2BUA is
+    two user agents back to back, RFC 3261 §6 and RFC 7092 §3)."""
+    groups = legs(observed)
+    if len(groups) > 1:
+        return _compose_legs(observed, groups, references, threshold)
+    return _compose_leg(observed, references, threshold)
+
+
+def _compose_legs(observed, groups: list[list[int]], references, threshold) -> Match:
+    flows = whole_flows(references)
+    partial = is_partial(observed)
+    whole = match_call(observed, flows, threshold=threshold, partial=partial)
+    parts: list[_Part] = []
+    for number, indexes in enumerate(groups):
+        match = _compose_leg([observed[i] for i in indexes], references, threshold)
+        label = " + ".join(match.composition) if match.reference is not None else "?"
+        parts.append(_Part(f"[{label}]", match, tuple(indexes), core=number == 0))
+    composed = _assemble(observed, parts, whole, partial, terminate=False)
+    if composed.reference is not None and (whole.reference is None or composed.score > whole.score + 1e-9):
+        return composed
+    return whole
+
+
+def whole_flows(references: Sequence[Reference]) -> list[Reference]:
+    """The flows one call may be matched against as a whole: not an episode, nor a service
+    whose dialogs are several calls (``kind service``: named with ``--reference`` instead)."""
+    return [r for r in references if r.kind not in ("episode", "service")]
+
+
+def _compose_leg(observed: Sequence[Observed], references: Sequence[Reference], threshold: float) -> Match:
+    flows = whole_flows(references)
+    library = [r for r in references if r.kind != "episode"]
     partial = is_partial(observed)
     whole = match_call(observed, flows, threshold=threshold, partial=partial)
     if not observed or (whole.reference is not None and whole.score >= 0.999):
@@ -145,7 +214,7 @@ def compose(observed: Sequence[Observed], references: Sequence[Reference], *, th
         core, groups = _invite_core(units)
         challenged, rest = _challenges(core)
         choices = [[core]] + ([[challenged, rest]] if challenged and rest else [])
-        ways = [_invite_parts(observed, cores, groups, flows, threshold) for cores in choices]
+        ways = [_invite_parts(observed, cores, groups, flows, library, threshold) for cores in choices]
     else:
         ways = [_flow_parts(observed, units, flows, threshold)]
     best = whole
@@ -171,7 +240,7 @@ def _challenges(core: list[Unit]) -> tuple[list[Unit], list[Unit]]:
     return challenged, [u for u in core if u not in challenged]
 
 
-def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], flows, threshold) -> list[_Part]:
+def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], flows, library, threshold) -> list[_Part]:
     """``cores`` (the core, or a challenge then the rest of the core) matched against whole
     flows, the last one being the establishment; ``groups`` matched as episodes."""
     parts: list[_Part] = []
@@ -182,7 +251,7 @@ def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], f
         match = match_call(steps, flows, threshold=threshold, partial=is_partial(steps))
         label = match.reference.id if match.reference else "?"
         parts.append(_Part(label, match, indexes, core=number == len(cores) - 1))
-    candidates = episode_references(list(flows)) + [r for r in flows if r.kind not in ("call", "registration")]
+    candidates = episode_references(library) + [r for r in flows if r.kind not in ("call", "registration")]
     # Ties go to the earlier candidate: the one whose steps ask more of the content first, so
     # a re-INVITE that holds the call is named a hold (RFC 5359) rather than any re-INVITE.
     candidates.sort(key=lambda r: -sum(len(s.conditions) for s in r.steps))
@@ -213,7 +282,8 @@ def _flow_parts(observed, units, flows, threshold) -> list[_Part]:
     return parts
 
 
-def _assemble(observed: Sequence[Observed], parts: list[_Part], whole: Match, partial: bool) -> Match:
+def _assemble(observed: Sequence[Observed], parts: list[_Part], whole: Match, partial: bool, *,
+              terminate: bool = True) -> Match:
     """One alignment from the parts', in captured order; unmatched parts' messages are
     unexpected. The core's steps missing after its last message go to the end: the capture
     may have stopped before them."""
@@ -249,7 +319,7 @@ def _assemble(observed: Sequence[Observed], parts: list[_Part], whole: Match, pa
         return replace(whole, partial=partial)
     reference = lead.match.reference
     labels = [p.label for p in parts]
-    if core is not None and core.match.reference.either is not None and len(parts) > 1:
+    if terminate and core is not None and core.match.reference.either is not None and len(parts) > 1:
         labels = _with_termination(labels, core)
     score = _score(pairs)
     alignment = Alignment(reference, dict(lead.match.best.roles), pairs, score, partial)

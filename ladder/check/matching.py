@@ -210,9 +210,19 @@ def _depends(first: Observed, then: Observed, hop_acks: frozenset[int] = frozens
     if then.src != first.dst:
         return False
     if then.dst == first.src:
-        return True
+        # A response answers its own request only: the answers to two pending NOTIFYs (or an
+        # INVITE and its CANCEL) may come in either order (RFC 3261 §17: one transaction each).
+        other = None not in (first.cseq, then.cseq) and (first.cseq, first.method) != (then.cseq, then.method)
+        if first.is_request and not then.is_request:
+            return not other
+        # Nor need a non-INVITE request wait for the answer to the previous one of its kind (a
+        # notifier's NOTIFYs overlap, RFC 6665); a new INVITE must (RFC 3261 §14.1).
+        return not (not first.is_request and then.is_request and other and then.method == first.method != "INVITE")
     # An ACK of a non-2xx is each hop's own (RFC 3261 §17.1.1.3): no relay of another ACK.
-    relayed = first.f not in hop_acks and then.f not in hop_acks
+    # A proxy passes a message on with its CSeq unchanged (RFC 3261 §16.6); a B2BUA's other leg
+    # numbers its own requests, and answers its caller when it chooses (RFC 7092 §3).
+    relayed = first.f not in hop_acks and then.f not in hop_acks and (
+        None in (first.cseq, then.cseq) or first.cseq == then.cseq)
     return relayed and (then.method, then.status) == (first.method, first.status)
 
 
@@ -221,8 +231,8 @@ def _commute(a: Observed, b: Observed, hop_acks: frozenset[int] = frozenset()) -
     if (a.src, a.dst) == (b.src, b.dst):
         # One link, one direction: the sender's order, except for responses of different
         # transactions (a 487 to the INVITE and the 200 to its CANCEL: RFC 3261 §9.2 ties
-        # neither to the other).
-        return not a.is_request and not b.is_request and a.method != b.method
+        # neither to the other; nor are the answers to two NOTIFYs ordered).
+        return not a.is_request and not b.is_request and (a.method, a.cseq) != (b.method, b.cseq)
     if a.status == 100 or b.status == 100:
         return True
     return not _depends(a, b, hop_acks) and not _depends(b, a, hop_acks)
@@ -452,7 +462,9 @@ def _tails(observed: Sequence[Observed], variants: list[Reference]) -> list[Refe
             if k == 0 and step.method == "INVITE":
                 continue
             if first is not None and not step.retransmission and _message_equal(first, step):
-                cut.append(replace(variant, steps=variant.steps[k:]))
+                # A cut flow loses ties to one that begins where the call begins (a lone NOTIFY
+                # is a state change of a subscription before it is a REFER's tail).
+                cut.append(replace(variant, steps=variant.steps[k:], cost=variant.cost + (k > 0)))
     return cut
 
 

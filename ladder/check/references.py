@@ -46,7 +46,7 @@ CONDITIONS = frozenset(
     {"sdp", "no-sdp", "contact", "no-contact", "auth", "no-auth", "expires=0", "expires>0",
      "hold", "no-hold", "t38", "no-t38"}
 )  # fmt: skip
-KINDS = ("call", "registration", "options", "subscription", "message", "publish", "episode", "other")
+KINDS = ("call", "registration", "options", "subscription", "message", "publish", "episode", "service", "other")
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ROLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _METHOD_RE = re.compile(r"[A-Z][A-Z-]*")
@@ -417,7 +417,7 @@ def builtin_references() -> list[Reference]:
 
 
 def _section_key(name: str) -> tuple:
-    parts = tuple(int(part) if part.isdigit() else part for part in re.split(r"[.-]", name))
+    parts = tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.-]", name))
     return (not name.startswith("rfc3665-"),) + parts
 
 

@@ -339,6 +339,10 @@ def test_docs_list_every_code_and_every_reference():
     assert {ref.id for ref in REFS} <= table
     for code in CODES.values():
         assert f"| `{code.name}` | {code.severity} |" in text, code.name
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in CODES.values():
+        assert f"| `{code.name}` | {code.severity} |" in readme, code.name
+    assert all(f"`{ref.id}`" in readme for ref in REFS), [r.id for r in REFS if f"`{r.id}`" not in readme]
 
 
 def test_a_capture_that_stops_before_the_bye_is_not_a_faulty_call(tmp_path):

@@ -1,12 +1,10 @@
 """Precision as a maintained fact: every warning or error ``ladder check`` reports on the public
-corpus (../shared/captures) is judged against the RFC text in tests/check_audit.tsv, with a
-one-line reason (docs/CHECK.md, "Precision on real traffic").
+corpus (../shared/captures) is judged against the RFC text in tests/check_audit.tsv, one finding
+per line with its own one-line reason (docs/CHECK.md, "Precision on real traffic").
 
-The rules' findings are held to it both ways: a finding judged false must not come back, one
-judged true must not be lost, and a new one must be judged before it is accepted. Findings of
-the reference matcher (``REFERENCE_CODES``) are judged too, but held only one way (no finding
-judged false may appear) once composed matching replaces single-flow matching; today the file
-records them, with the figures."""
+Every code is held to it, the rules' and the reference matcher's alike (``REFERENCE_CODES``):
+a finding judged false must not come back, one judged true must not be lost, a new one must be
+judged before it is accepted, and at least ``TARGET`` of all the findings must be judged true."""
 
 from __future__ import annotations
 
@@ -27,7 +25,12 @@ from ladder.check.references import load_references
 AUDIT = ROOT / "tests" / "check_audit.tsv"
 REFERENCE_CODES = frozenset({"unexpected-message", "missing-message", "different-response", "out-of-order",
                              "wrong-direction"})
-TARGET = 0.95  # share of the rules' warnings and errors judged true
+# Findings judged false that are known and accepted while the matcher cannot tell them apart:
+# each is named here with the reason in the audit, so that no other false finding slips in.
+ALLOWED_FALSE = frozenset({
+    ("captures/wireshark-wiki/DTMFsipinfo.pcap", "1", "out-of-order", "1", ""),
+})
+TARGET = 0.95  # share of all warnings and errors judged true, the matcher's included
 
 
 def audit_rows() -> list[dict]:
@@ -71,24 +74,31 @@ def test_the_audit_is_well_formed():
     assert len({row_key(r) for r in rows}) == len(rows)
 
 
-def test_rule_findings_are_judged_and_none_judged_false_comes_back(reported):
+def test_every_finding_is_judged_and_none_judged_false_comes_back(reported):
     judged = {row_key(r): r for r in audit_rows()}
-    rules = {k: v for k, v in reported.items() if k[2] not in REFERENCE_CODES}
-    unjudged = sorted(k for k in rules if k not in judged)
-    false = sorted(k for k in rules if k in judged and judged[k]["verdict"] == "false")
+    unjudged = sorted(k for k in reported if k not in judged)
+    false = sorted(k for k in reported if k in judged and judged[k]["verdict"] == "false")
+    allowed = sorted(k for k in false if k in ALLOWED_FALSE)
     assert not unjudged, f"judge these findings in {AUDIT.name}: {unjudged}"
-    assert not false, f"findings judged false are reported again: {false}"
+    assert false == allowed, f"findings judged false are reported: {sorted(set(false) - set(allowed))}"
 
 
 def test_no_finding_judged_true_is_lost(reported):
-    lost = sorted(row_key(r) for r in audit_rows()
-                  if r["verdict"] == "true" and r["code"] not in REFERENCE_CODES
-                  and row_key(r) not in reported)
+    lost = sorted(row_key(r) for r in audit_rows() if r["verdict"] == "true" and row_key(r) not in reported)
     assert not lost, f"findings judged true are no longer reported: {lost}"
 
 
-def test_rule_precision_meets_the_target(reported):
+def test_the_matchers_findings_are_judged_one_by_one(reported):
+    """The matcher's findings are in the audit like the rules', each with a reason of its own."""
+    rows = [r for r in audit_rows() if r["code"] in REFERENCE_CODES]
+    assert rows and all(row_key(r) in reported for r in rows)
+    assert any(k[2] in REFERENCE_CODES for k in reported)
+
+
+def test_precision_meets_the_target(reported):
     judged = {row_key(r): r["verdict"] for r in audit_rows()}
-    verdicts = Counter(judged[k] for k in reported if k[2] not in REFERENCE_CODES)
+    verdicts = Counter(judged[k] for k in reported)
     total = sum(verdicts.values())
     assert total and verdicts["true"] / total >= TARGET, verdicts
+    matcher = Counter(judged[k] for k in reported if k[2] in REFERENCE_CODES)
+    assert matcher["true"] / sum(matcher.values()) >= TARGET - 0.05, matcher

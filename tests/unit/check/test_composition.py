@@ -152,10 +152,33 @@ def test_transactions_are_split_by_cseq_and_a_reused_number_after_a_final_respon
     assert [(u.method, len(u.steps), u.in_dialog) for u in units] == [("INVITE", 4, False), ("INVITE", 3, True)]
 
 
+def test_two_legs_that_share_no_column_are_matched_one_by_one():
+    # A B2BUA with a public and a private address: Alice -> its public side (column 1), its
+    # private side (column 3) -> Bob (column 4), each leg a whole call with its own CSeq.
+    C, D = 3, 4
+    call = Call().invite(A, P, 1).invite(C, D, 7)
+    call.transaction(A, P, "BYE", 2).transaction(C, D, "BYE", 8)
+    match, text = composed(call)
+    assert text == "[rfc3665-3.1] + [rfc3665-3.1]"  # each leg the whole flow, its BYE included
+    assert match.score == pytest.approx(1.0) and alignment_deviations(match.best) == []
+
+
+def test_a_request_sent_again_without_credentials_is_a_new_attempt():
+    # REGISTER, 401, REGISTER with credentials, 401 (refused): one failed registration
+    # (RFC 3665 §2.5); REGISTER without credentials, 401, with credentials, 200: another flow.
+    steps = Call()
+    for cseq, auth, status in ((1, False, 401), (2, True, 401), (3, False, 401), (4, True, 200)):
+        steps.req(A, B, "REGISTER", cseq, "contact", *(("auth",) if auth else ()))
+        steps.resp(B, A, "REGISTER", status, cseq, *(("contact",) if status == 200 else ()))
+    match, text = composed(steps)
+    assert text == "rfc3665-2.5 + rfc3665-2.1" and alignment_deviations(match.best) == []
+
+
 # --- the public corpus -----------------------------------------------------------------------
 
-# Measured with this test's method (docs/CHECK.md, "How many calls match a reference"): 13 of
-# the 275 calls outside the fuzzed captures (4.7%). The target is at most 10%.
+# Measured with this test's method (docs/CHECK.md, "How many calls match a reference"): 6 of
+# the 277 calls outside the fuzzed captures (2.2%; 29 of 328, 8.8%, with them). The issue's
+# target is at most 10%.
 MAX_UNMATCHED = 0.10
 
 

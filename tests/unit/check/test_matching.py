@@ -51,10 +51,19 @@ def codes(match) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
     return [(d.code, d.f, d.reference_f) for d in alignment_deviations(match.best)]
 
 
+# Flows with the very shape of one earlier in the library, which wins the tie: RFC 5359 §2.14's
+# screening refusal is RFC 3261 §22.1's 407 then 403.
+SAME_SHAPE = {"rfc5359-2.14": "rfc3261-22.1"}
+
+
 @pytest.mark.parametrize("ref_id", list(BY_ID))
 def test_each_flow_played_back_matches_itself_best(ref_id):
     match = match_call(play(ref_id), REFS)
-    assert match.reference is not None and match.reference.id == ref_id
+    assert match.reference is not None and match.reference.id == SAME_SHAPE.get(ref_id, ref_id)
+    if ref_id in SAME_SHAPE:
+        twin = BY_ID[SAME_SHAPE[ref_id]]
+        assert [(s.method, s.label) for s in twin.steps] == [(s.method, s.label) for s in BY_ID[ref_id].steps]
+        assert (ref_id, 1.0) in match.candidates
     assert match.score == pytest.approx(1.0)
     assert codes(match) == []
     others = [score for rid, score in match.candidates if rid != ref_id]

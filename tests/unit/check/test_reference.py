@@ -107,6 +107,9 @@ def test_expectations_are_where_the_rfc_flows_time_out_or_fail():
         # RFC 3261 §22.1: credentials refused with 403, an outcome the RFC allows.
         ("rfc3261-22.1", 5): ("auth-failed",),
         ("rfc3261-22.1-register", 4): ("auth-failed",),
+        # RFC 5359 §2.14: the screening proxy's 403 after credentials, the same outcome.
+        ("rfc5359-2.13", 8): ("auth-failed",),
+        ("rfc5359-2.14", 5): ("auth-failed",),
     }
 
 

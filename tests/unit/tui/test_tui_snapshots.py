@@ -52,4 +52,6 @@ def test_ladder_screen_with_cursor_on_f3(snap_compare):
 def test_ladder_screen_deviations_pane(snap_compare):
     """A call that deviates from its reference: marks beside arrows, the deviations pane."""
     app = create_app(str(shared_path("captures/wireshark-wiki/aaa.pcap")))
-    assert snap_compare(app, terminal_size=TERMINAL, run_before=loaded, press=["G", "enter", "2"])
+    # The second row (call 2: a CANCEL never answered 200, RFC 3261 §9.2); call 1 conforms since
+    # its refused credentials are the outcome of the registration flows it matches (issue 12).
+    assert snap_compare(app, terminal_size=TERMINAL, run_before=loaded, press=["j", "enter", "2"])
