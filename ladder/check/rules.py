@@ -153,7 +153,7 @@ def rule_missing_ack(facts: _Facts) -> Iterable[Deviation]:
     the INVITE) and §13.2.2.4 (ACK of a 2xx, end to end, from the UA that received it)."""
     for txn in facts.txns.transactions:
         final = txn.final
-        if txn.method != "INVITE" or final is None or final.status < 300:
+        if txn.method != "INVITE" or final is None or (final.status or 0) < 300:
             continue
         ack = next(
             (m for m in txn.messages if m.is_request and m.method == "ACK" and m.ts_ns >= final.ts_ns
@@ -165,12 +165,13 @@ def rule_missing_ack(facts: _Facts) -> Iterable[Deviation]:
             stray = _stray_ack(facts, txn, final)
             hint = (
                 f"; {facts.name(stray)} on that hop does not match it: its Via branch "
-                f"{stray.branch!r} is not the INVITE's {txn.request.branch!r}" if stray is not None else ""
+                f"{stray.branch!r} is not the INVITE's {txn.request.branch if txn.request else None!r}"
+                if stray is not None else ""
             )
             yield deviation(
                 "missing-ack",
                 f"{facts.name(final)} ({what} to INVITE) was never ACKed{hint} (RFC 3261 §17.1.1.3)",
-                f=[facts.f(final)], frames=facts.frames([final]),
+                f=facts.fs([final]), frames=facts.frames([final]),
             )  # fmt: skip
     yield from _missing_2xx_acks(facts)
 
@@ -234,7 +235,7 @@ def _missing_2xx_acks(facts: _Facts) -> Iterable[Deviation]:
                 "missing-ack",
                 f"{facts.name(first)} (2xx to INVITE) was never ACKed by its receiver "
                 f"(RFC 3261 §13.2.2.4)",
-                f=[facts.f(first)], frames=facts.frames([first]),
+                f=facts.fs([first]), frames=facts.frames([first]),
             )  # fmt: skip
 
 
@@ -374,7 +375,7 @@ def rule_no_final_response(facts: _Facts) -> Iterable[Deviation]:
                     "no-final-response",
                     f"{facts.name(final)} answered {facts.name(request)} after {late / 1e9:.1f} s, "
                     f"later than timer {timer} = 64*T1 = {limit / 1e9:.0f} s (RFC 3261)",
-                    f=[facts.f(request)], frames=facts.frames([request]),
+                    f=facts.fs([request]), frames=facts.frames([request]),
                 )  # fmt: skip
             continue
         if txn.method == "INVITE" and _has_provisional(txn):
@@ -385,7 +386,7 @@ def rule_no_final_response(facts: _Facts) -> Iterable[Deviation]:
                 "no-final-response",
                 f"{facts.name(request)} got no final response in the {waited / 1e9:.1f} s the "
                 f"capture runs after it; timer {timer} fires at 64*T1 = {limit / 1e9:.0f} s (RFC 3261)",
-                f=[facts.f(request)], frames=facts.frames([request]),
+                f=facts.fs([request]), frames=facts.frames([request]),
             )  # fmt: skip
 
 
@@ -410,7 +411,7 @@ def rule_cancel(facts: _Facts) -> Iterable[Deviation]:
             yield deviation(
                 "cancel-without-200",
                 f"{facts.name(cancel)} was never answered (a 200 OK is due, RFC 3261 §9.2)",
-                f=[facts.f(cancel)], frames=facts.frames([cancel]),
+                f=facts.fs([cancel]), frames=facts.frames([cancel]),
             )  # fmt: skip
         invite = txn.cancels
         if invite is None:
@@ -422,14 +423,14 @@ def rule_cancel(facts: _Facts) -> Iterable[Deviation]:
                     "cancel-without-487",
                     f"the INVITE cancelled by {facts.name(cancel)} got no final response "
                     "(487 Request Terminated is due, RFC 3261 §9.2)",
-                    f=[facts.f(cancel)], frames=facts.frames([cancel]),
+                    f=facts.fs([cancel]), frames=facts.frames([cancel]),
                 )  # fmt: skip
-        elif final.status != 487 and final.status >= 300 and final.ts_ns > cancel.ts_ns:
+        elif final.status != 487 and (final.status or 0) >= 300 and final.ts_ns > cancel.ts_ns:
             yield deviation(
                 "cancel-without-487",
                 f"the INVITE cancelled by {facts.name(cancel)} was answered {facts.name(final)} "
                 "instead of 487 Request Terminated (RFC 3261 §9.2)",
-                f=[facts.f(cancel), facts.f(final)], frames=facts.frames([final]), severity=INFO,
+                f=facts.fs([cancel, final]), frames=facts.frames([final]), severity=INFO,
             )  # fmt: skip
 
 
@@ -460,7 +461,7 @@ def rule_max_forwards(facts: _Facts) -> Iterable[Deviation]:
                 "max-forwards-not-decremented",
                 f"{facts.name(message)} forwards {facts.name(before)} with Max-Forwards "
                 f"{message.max_forwards} (was {before.max_forwards}; RFC 3261 §16.6 step 3)",
-                f=[facts.f(before), facts.f(message)], frames=facts.frames([message]),
+                f=facts.fs([before, message]), frames=facts.frames([message]),
             )  # fmt: skip
 
 
@@ -570,7 +571,7 @@ def rule_route_set(facts: _Facts) -> Iterable[Deviation]:
                 "route-set-violation",
                 f"{facts.name(message)} has Route {_show(route)} but the route set is "
                 f"{_show(expected)}, {whose} (RFC 3261 §12.2.1.1)",
-                f=[facts.f(message)], frames=facts.frames([message]),
+                f=facts.fs([message]), frames=facts.frames([message]),
             )  # fmt: skip
 
 
@@ -600,10 +601,10 @@ def rule_cseq(facts: _Facts) -> Iterable[Deviation]:
         if facts.is_retransmission(message):
             continue
         sender = facts.sides(message)[0]
-        number, branch = message.cseq[0], _bottom_branch(message)
+        number, branch = _cseq_of(message)[0], _bottom_branch(message)
         if not message.to_tag:
             retry = challenged.pop((sender, message.call_id, message.method), None)
-            if retry is not None and number <= retry.cseq[0] and _bottom_branch(retry) != branch:
+            if retry is not None and number <= _cseq_of(retry)[0] and _bottom_branch(retry) != branch:
                 yield _cseq_finding(facts, message, retry, "§22.2: a request resubmitted with credentials")
             if _was_challenged(facts, message):
                 challenged[(sender, message.call_id, message.method)] = message
@@ -637,12 +638,17 @@ def _was_challenged(facts: _Facts, request: "SipMessage") -> bool:
     return txn is not None and txn.final is not None and txn.final.status in (401, 407)
 
 
+def _cseq_of(message: "SipMessage") -> tuple[int, str]:
+    """The CSeq of a message these rules only follow when it has one."""
+    return message.cseq if message.cseq is not None else (0, "")
+
+
 def _cseq_finding(facts: _Facts, message: "SipMessage", before: "SipMessage", why: str) -> Deviation:
     return deviation(
         "cseq-not-increasing",
-        f"{facts.name(message)} has CSeq {message.cseq[0]} {message.cseq[1]}, not higher than "
-        f"{facts.name(before)}'s {before.cseq[0]} {before.cseq[1]} ({why}; RFC 3261)",
-        f=[facts.f(before), facts.f(message)], frames=facts.frames([message]),
+        f"{facts.name(message)} has CSeq {_cseq_of(message)[0]} {_cseq_of(message)[1]}, not higher than "
+        f"{facts.name(before)}'s {_cseq_of(before)[0]} {_cseq_of(before)[1]} ({why}; RFC 3261)",
+        f=facts.fs([before, message]), frames=facts.frames([message]),
     )  # fmt: skip
 
 
@@ -659,18 +665,18 @@ def rule_register_cseq(facts: _Facts) -> Iterable[Deviation]:
             continue
         key = (facts.sides(message)[0], message.call_id)
         previous = last.get(key)
-        if previous is not None and message.cseq[0] <= previous.cseq[0]:
-            if message.cseq[0] == previous.cseq[0] and _bottom_branch(message) == _bottom_branch(previous):
+        if previous is not None and _cseq_of(message)[0] <= _cseq_of(previous)[0]:
+            if _cseq_of(message)[0] == _cseq_of(previous)[0] and _bottom_branch(message) == _bottom_branch(previous):
                 continue  # the same REGISTER again
             faults.setdefault(key, [previous]).append(message)
-        if previous is None or message.cseq[0] > previous.cseq[0]:
+        if previous is None or _cseq_of(message)[0] > _cseq_of(previous)[0]:
             last[key] = message
     for group in faults.values():  # one finding per sender and Call-ID, however often it repeats
         first, later = group[0], group[1:]
-        named = ", ".join(f"{facts.name(m)} CSeq {m.cseq[0]}" for m in later[:6]) + (" …" if len(later) > 6 else "")
+        named = ", ".join(f"{facts.name(m)} CSeq {_cseq_of(m)[0]}" for m in later[:6]) + (" …" if len(later) > 6 else "")
         yield deviation(
             "register-cseq-not-increasing",
-            f"{named}: not higher than {facts.name(first)}'s CSeq {first.cseq[0]}; a UA increments "
+            f"{named}: not higher than {facts.name(first)}'s CSeq {_cseq_of(first)[0]}; a UA increments "
             "the CSeq by one for each REGISTER of one Call-ID (RFC 3261 §10.2)",
             f=facts.fs(group), frames=facts.frames(later),
         )  # fmt: skip
@@ -833,7 +839,7 @@ def rule_prack(facts: _Facts) -> Iterable[Deviation]:
             "prack-missing",
             f"{facts.name(message)} was sent reliably (RSeq {rseq}, Require: 100rel) but no PRACK "
             f"with RAck {rseq} {message.cseq[0]} {message.cseq[1]} followed{but} (RFC 3262 §4)",
-            f=[facts.f(message)], frames=facts.frames([message]),
+            f=facts.fs([message]), frames=facts.frames([message]),
         )  # fmt: skip
 
 
@@ -854,7 +860,7 @@ def rule_notify(facts: _Facts) -> Iterable[Deviation]:
             "notify-missing",
             f"{facts.name(message)} accepted the SUBSCRIBE but no NOTIFY from the notifier followed "
             "(RFC 6665 §4.2.1.2)",
-            f=[facts.f(message)], frames=facts.frames([message]),
+            f=facts.fs([message]), frames=facts.frames([message]),
         )  # fmt: skip
 
 
@@ -884,7 +890,7 @@ def rule_no_retransmission(facts: _Facts) -> Iterable[Deviation]:
             "no-retransmission",
             f"{facts.name(request)} over UDP was not retransmitted though {how}; timer E fires at "
             f"T1 = {t1 / 1e6:.0f} ms (RFC 3261 §17.1.2.2)",
-            f=[facts.f(request)], frames=facts.frames([request]),
+            f=facts.fs([request]), frames=facts.frames([request]),
         )  # fmt: skip
 
 
@@ -947,7 +953,7 @@ def rule_content_length(facts: _Facts) -> Iterable[Deviation]:
                     "content-length-mismatch",
                     f"{facts.name(message)} has no Content-Length, mandatory over "
                     f"{facts.transport(message).upper()} (RFC 3261 §18.3, §20.14)",
-                    f=[facts.f(message)], frames=facts.frames([message]),
+                    f=facts.fs([message]), frames=facts.frames([message]),
                 )  # fmt: skip
             continue
         if declared > actual or extra:
@@ -956,7 +962,7 @@ def rule_content_length(facts: _Facts) -> Iterable[Deviation]:
                 "content-length-mismatch",
                 f"{facts.name(message)} declares Content-Length {declared} but its body has "
                 f"{body} bytes (RFC 3261 §20.14)",
-                f=[facts.f(message)], frames=facts.frames([message]),
+                f=facts.fs([message]), frames=facts.frames([message]),
                 severity=None if declared > actual else WARNING,
             )  # fmt: skip
 
@@ -1024,7 +1030,7 @@ def rule_auth(facts: _Facts) -> Iterable[Deviation]:
                 "auth-failed",
                 f"{facts.name(response)} rejects the credentials of {facts.name(request)}: {why} "
                 "(RFC 3261 §22)",
-                f=[facts.f(response)], frames=facts.frames([response]),
+                f=facts.fs([response]), frames=facts.frames([response]),
             )  # fmt: skip
 
 
@@ -1083,13 +1089,15 @@ def rule_sdp_answer(facts: _Facts) -> Iterable[Deviation]:
         request = txn.request
         if txn.method != "INVITE" or request is None or facts.is_retransmission(request):
             continue
+        offer_msg: SipMessage | None
+        answer_msg: SipMessage | None
         if request.sdp is not None:
             offer_msg = request
             answer_msg = next((m for m in txn.responses if m.sdp is not None and (m.status or 0) < 300), None)
         else:
             offer_msg = next((m for m in txn.responses if m.sdp is not None and 200 <= (m.status or 0) < 300), None)
             answer_msg = _ack_with_sdp(facts, offer_msg) if offer_msg is not None else None
-        if offer_msg is None or answer_msg is None:
+        if offer_msg is None or answer_msg is None or offer_msg.sdp is None or answer_msg.sdp is None:
             continue
         problems, broken = _answer_problems(offer_msg.sdp, answer_msg.sdp)
         if not problems:
@@ -1188,14 +1196,14 @@ def _version_findings(facts: _Facts, message: "SipMessage", version: int, conten
             "sdp-version-not-incremented",
             f"{facts.name(message)} changes the SDP of {facts.name(old_message)} but keeps "
             f"o= version {version} (was {old_version}; RFC 3264 §8)",
-            f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
+            f=facts.fs([old_message, message]), frames=facts.frames([message]),
         )  # fmt: skip
     elif content == old and version != old_version:
         yield deviation(
             "sdp-version-not-incremented",
             f"{facts.name(message)} repeats the SDP of {facts.name(old_message)} with o= "
             f"version {version} instead of {old_version} (RFC 3264 §8)",
-            f=[facts.f(old_message), facts.f(message)], frames=facts.frames([message]),
+            f=facts.fs([old_message, message]), frames=facts.frames([message]),
             severity=INFO,
         )  # fmt: skip
 
