@@ -83,6 +83,18 @@ class Pair:
     step: Step | None = None
     failed: tuple[str, ...] = ()  # conditions of ``step`` the observed message does not meet
 
+    def seen(self) -> Observed:
+        """The captured message: every kind of pair but MISSING has one."""
+        if self.observed is None:
+            raise ValueError(f"a {self.kind} pair has no captured message")
+        return self.observed
+
+    def ref(self) -> Step:
+        """The reference step: every kind of pair but UNEXPECTED has one."""
+        if self.step is None:
+            raise ValueError(f"a {self.kind} pair has no reference step")
+        return self.step
+
 
 @dataclass(frozen=True, slots=True)
 class Alignment:
@@ -267,7 +279,7 @@ def canonical_order(observed: Sequence[Observed], steps: Sequence[Step], roles: 
         queue = wanted.get(_key(obs))
         rank.append(queue.pop(0) if queue else None)
     slots = [i for i, r in enumerate(rank) if r is not None]
-    items = [(rank[i], observed[i]) for i in slots]
+    items = [(r, observed[i]) for i, r in enumerate(rank) if r is not None]
     hop_acks = _hop_acks(observed)
     changed = True
     while changed:
@@ -338,20 +350,20 @@ def align(observed: Sequence[Observed], ref: Reference, roles: dict[str, int | N
 def _merge_out_of_order(pairs: list[Pair], roles: dict[str, int | None]) -> list[Pair]:
     """An unexpected message and a missing step with the same sender, receiver and message
     are one message in the wrong place: report it once, as out-of-order."""
-    result = list(pairs)
+    result: list[Pair | None] = list(pairs)
     for index, item in enumerate(result):
         if item is None or item.kind != UNEXPECTED:
             continue
         for other, cand in enumerate(result):
             if cand is None or cand.kind != MISSING:
                 continue
-            step = cand.step
-            if _step_key(step, roles) == _key(item.observed) or (
-                _message_equal(item.observed, step)
-                and (roles.get(step.src), roles.get(step.dst)) == (item.observed.src, item.observed.dst)
+            step, observed = cand.ref(), item.seen()
+            if _step_key(step, roles) == _key(observed) or (
+                _message_equal(observed, step)
+                and (roles.get(step.src), roles.get(step.dst)) == (observed.src, observed.dst)
             ):
-                failed = tuple(c for c in step.conditions if not condition_holds(c, item.observed.facts))
-                result[index] = Pair(OUT_OF_ORDER, item.observed, step, failed)
+                failed = tuple(c for c in step.conditions if not condition_holds(c, observed.facts))
+                result[index] = Pair(OUT_OF_ORDER, observed, step, failed)
                 result[other] = None
                 break
     return [p for p in result if p is not None]
@@ -366,7 +378,7 @@ def _score(pairs: Sequence[Pair]) -> float:
         if p.kind == MATCH:
             # Optional steps (provisionals, retransmissions) weigh half: they must not make a
             # flow with many of them look closer than the messages that decide the outcome.
-            weight = 0.5 if p.step.optional else 1.0
+            weight = 0.5 if p.ref().optional else 1.0
             matched += weight * (1.0 - _CONDITION_COST * min(len(p.failed), 2))
             ref_count += weight
             obs_count += weight
@@ -377,9 +389,9 @@ def _score(pairs: Sequence[Pair]) -> float:
         elif p.kind == MISSING:
             # A step after the call's last message may not have happened yet when the capture
             # stopped: weaker evidence against the flow than a gap in the middle.
-            ref_count += 0 if p.step.optional else (0.5 if index > last_seen else 1)
+            ref_count += 0 if p.ref().optional else (0.5 if index > last_seen else 1)
         elif p.kind == UNEXPECTED:
-            obs_count += _skip_observed_cost(p.observed)
+            obs_count += _skip_observed_cost(p.seen())
     total = ref_count + obs_count
     return 2 * matched / total if total else 0.0
 
@@ -479,7 +491,7 @@ def _better(a: Alignment, b: Alignment) -> bool:
 
 
 def _specific(alignment: Alignment) -> int:
-    return sum(p.step.status is not None for p in alignment.pairs if p.kind == MATCH and not p.step.is_request)
+    return sum(p.ref().status is not None for p in alignment.pairs if p.kind == MATCH and not p.ref().is_request)
 
 
 def is_partial(observed: Sequence[Observed]) -> bool:
@@ -552,52 +564,52 @@ def alignment_deviations(alignment: Alignment, names: Sequence[str] | None = Non
     # when the capture stopped (a call still up, its BYE to come): the capture cannot say.
     last_seen = max((i for i, p in enumerate(alignment.pairs) if p.observed is not None), default=-1)
     for i, p in enumerate(alignment.pairs):
-        obs, step = p.observed, p.step
-        if p.kind == MISSING and not step.optional:
+        obs = p.observed
+        if p.kind == MISSING and not p.ref().optional:
             where = f" after F{previous.f}" if previous is not None else " at the start"
             if i > last_seen >= 0:
                 found.append(deviation(
                     "missing-message",
-                    f"reference {step.describe()} is not in the capture{where}, the call's last message: "
+                    f"reference {p.ref().describe()} is not in the capture{where}, the call's last message: "
                     "the capture may have stopped before it",
-                    reference_f=[step.f], severity=INFO,
+                    reference_f=[p.ref().f], severity=INFO,
                 ))  # fmt: skip
                 continue
             found.append(deviation(
                 "missing-message",
-                f"reference {step.describe()} is missing{where}",
-                reference_f=[step.f],
+                f"reference {p.ref().describe()} is missing{where}",
+                reference_f=[p.ref().f],
             ))  # fmt: skip
         elif p.kind == UNEXPECTED:
-            severity = INFO if _is_provisional(obs) else None
+            severity = INFO if _is_provisional(p.seen()) else None
             found.append(deviation(
                 "unexpected-message",
-                f"{seen(obs)} is not in the reference flow",
-                f=[obs.f], severity=severity,
+                f"{seen(p.seen())} is not in the reference flow",
+                f=[p.seen().f], severity=severity,
             ))  # fmt: skip
         elif p.kind == OUT_OF_ORDER:
             found.append(deviation(
                 "out-of-order",
-                f"{seen(obs)} is out of order: the reference has it as {step.describe()}",
-                f=[obs.f], reference_f=[step.f],
+                f"{seen(p.seen())} is out of order: the reference has it as {p.ref().describe()}",
+                f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip
         elif p.kind == WRONG_DIRECTION:
             found.append(deviation(
                 "wrong-direction",
-                f"{seen(obs)} goes the other way than reference {step.describe()}",
-                f=[obs.f], reference_f=[step.f],
+                f"{seen(p.seen())} goes the other way than reference {p.ref().describe()}",
+                f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip
         elif p.kind == DIFFERENT_RESPONSE:
             found.append(deviation(
                 "different-response",
-                f"{seen(obs)} where the reference has {step.describe()}",
-                f=[obs.f], reference_f=[step.f],
+                f"{seen(p.seen())} where the reference has {p.ref().describe()}",
+                f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip
         if p.kind in (MATCH, OUT_OF_ORDER) and p.failed:
             found.append(deviation(
                 "different-content",
-                f"{seen(obs)} does not meet reference {step.describe()} condition(s): {', '.join(p.failed)}",
-                f=[obs.f], reference_f=[step.f],
+                f"{seen(p.seen())} does not meet reference {p.ref().describe()} condition(s): {', '.join(p.failed)}",
+                f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip
         if obs is not None:
             previous = obs
