@@ -324,8 +324,9 @@ def _is_expected(item: Deviation, match: Match, step_of: dict[int, Any]) -> bool
         return True
     if not item.f:
         return False
-    steps = [step_of.get(f) for f in item.f]
-    if any(step is None for step in steps):
+    found = [step_of.get(f) for f in item.f]
+    steps = [step for step in found if step is not None]
+    if len(steps) != len(found):
         return False
     if any(item.code in step.expect for step in steps):
         return True

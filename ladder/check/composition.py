@@ -98,7 +98,8 @@ def _invite_core(units: list[Unit]) -> tuple[list[Unit], list[list[Unit]]]:
     for unit in units:
         # Established by a 2xx captured before this request: a B2BUA's outgoing INVITE leaves
         # while the incoming one is unanswered, its 2xx comes later (RFC 7092 §3).
-        established = any(c.final is not None and 200 <= c.final < 300 and c.final_at < unit.steps[0] for c in core)
+        established = any(c.final is not None and 200 <= c.final < 300 and c.final_at is not None
+                          and c.final_at < unit.steps[0] for c in core)
         initial = unit.method == "INVITE" and not unit.in_dialog and not established
         if initial or unit.method == "BYE":
             core.append(unit)
@@ -266,6 +267,8 @@ def _invite_parts(observed, cores: list[list[Unit]], groups: list[list[Unit]], f
                 break
             if width == 1:
                 chosen = (1, match, indexes)
+        if chosen is None:
+            raise RuntimeError("a window of one group is always tried")
         width, match, indexes = chosen
         label = match.reference.id if match.reference else f"unmatched {observed[indexes[0]].method}"
         parts.append(_Part(label, match, indexes))
@@ -301,7 +304,7 @@ def _assemble(observed: Sequence[Observed], parts: list[_Part], whole: Match, pa
             continue
         seen = [i for i, p in enumerate(alignment.pairs) if p.observed is not None]
         last = seen[-1] if seen else -1
-        here = position[alignment.pairs[seen[0]].observed.f] - 0.5 if seen else len(observed)
+        here = position[alignment.pairs[seen[0]].seen().f] - 0.5 if seen else len(observed)
         for i, pair in enumerate(alignment.pairs):
             if pair.observed is not None:
                 here = position[pair.observed.f]
@@ -317,12 +320,14 @@ def _assemble(observed: Sequence[Observed], parts: list[_Part], whole: Match, pa
     lead = core or next((p for p in parts if p.match.reference is not None), None)
     if lead is None or any(p.core and p.match.reference is None for p in parts):
         return replace(whole, partial=partial)
-    reference = lead.match.reference
+    reference, best = lead.match.reference, lead.match.best
+    if reference is None or best is None:  # (a part matched to a reference has its alignment)
+        return replace(whole, partial=partial)
     labels = [p.label for p in parts]
-    if terminate and core is not None and core.match.reference.either is not None and len(parts) > 1:
+    if terminate and core is not None and len(parts) > 1:
         labels = _with_termination(labels, core)
     score = _score(pairs)
-    alignment = Alignment(reference, dict(lead.match.best.roles), pairs, score, partial)
+    alignment = Alignment(reference, dict(best.roles), pairs, score, partial)
     if score < THRESHOLD:
         return Match(None, score, alignment, whole.candidates, tuple(labels), partial)
     return Match(reference, score, alignment, whole.candidates, tuple(labels), partial)
@@ -331,8 +336,11 @@ def _assemble(observed: Sequence[Observed], parts: list[_Part], whole: Match, pa
 def _with_termination(labels: list[str], core: _Part) -> list[str]:
     """``[core, episodes..., "BYE"]`` when the core's ending steps (``either``) were matched:
     the termination is then shown after the episodes it follows."""
-    first, last = core.match.reference.either
-    matched = [p.step.f for p in core.match.best.pairs if p.kind == MATCH and p.step is not None]
+    reference, best = core.match.reference, core.match.best
+    if reference is None or reference.either is None or best is None:
+        return labels
+    first, last = reference.either
+    matched = [p.step.f for p in best.pairs if p.kind == MATCH and p.step is not None]
     if not any(first <= f <= last for f in matched):
         return labels
     if core.match.partial and all(first <= f <= last for f in matched):

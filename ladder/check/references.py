@@ -471,7 +471,7 @@ def split_hop(ref: Reference, a: str, b: str, new: str, record_route: bool) -> R
         if not between or not through:
             steps.append(step)
             continue
-        if hop_ack:
+        if hop_ack and failed_at is not None:  # (hop_ack implies a failed_at)
             steps.append(replace(step, dst=new))
             steps.insert(failed_at + 1, replace(step, src=new))
             failed_at = None
