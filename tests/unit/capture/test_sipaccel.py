@@ -97,8 +97,9 @@ def test_samples_and_corpus_messages():
     corpus = _messages(_corpus_files())
     for message in samples + corpus:
         assert _agrees(message) or not _plain(message), message[:200]
-    # The samples copy the RFC 3665 text, whose Via lines are mostly folded.
-    assert sum(map(_agrees, samples)) >= len(samples) // 4
+    # The samples copy the RFCs' text (3665, 5359), whose Via lines are mostly folded: C takes
+    # only the plainly written ones (every one of them, above), a hundred or more.
+    assert sum(map(_agrees, samples)) >= 100
     assert sum(map(_agrees, corpus)) >= len(corpus) // 2
 
 
