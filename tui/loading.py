@@ -19,6 +19,7 @@ from ladder.errors import CaptureError
 from ladder.capture.progress import Progress
 
 if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
     from decoders.sip import SipMessage
     from ladder.analysis import Analysis
 
@@ -52,7 +53,7 @@ class LoadProgress(Message):
 class CallsSoFar(Message):
     """The calls found so far, while the capture is still loading (rebuilt whole each time)."""
 
-    def __init__(self, calls: list[Any]) -> None:
+    def __init__(self, calls: list["Call"]) -> None:
         super().__init__()
         self.calls = calls
 
