@@ -47,7 +47,7 @@ class Analysis:
                           settings=settings or RuleSettings(end_ns=self.capture.last_ts_ns),
                           media=self.media_index)
 
-    def call_of_stream(self) -> dict[tuple, str]:
+    def call_of_stream(self) -> dict[tuple[str, str, int], str]:
         """RTP stream key -> the id of the call it belongs to (bound streams only)."""
         return {b.stream.key: b.call_id for b in self.media_index.bindings}
 

@@ -33,6 +33,7 @@ from tui.safe_text import clean
 from tui.save_dialog import SaveRequest, SaveScreen
 
 if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
     from ladder.analysis import Analysis
 
 
@@ -127,7 +128,7 @@ class LadderApp(App):
         self.loaded = True
         self.list_rows(message.calls, capture=message.capture)
 
-    def list_rows(self, calls: list[Any], *, capture: Any = None) -> None:
+    def list_rows(self, calls: list["Call"], *, capture: Any = None) -> None:
         """Build the rows of ``calls``: the first ROWS_PER_TURN at once, the rest in a task that
         lets the event loop run between batches (keys are handled meanwhile; callbacks queued
         with call_later would run back to back). A partial list (no ``capture``) appends each
@@ -216,7 +217,7 @@ class LadderApp(App):
                         timeout=8, markup=False)
             self.on_checks_finished(ChecksFinished({}, done=True))
 
-    def row_of(self, call: Any) -> CallRow:
+    def row_of(self, call: "Call") -> CallRow:
         result = self.checks.get(call.id)
         if result is None:
             return call_row(call)
@@ -242,7 +243,7 @@ class LadderApp(App):
         streams = [s for s in self.capture.streams if s.key in stream_keys]
         return ladder, deviations, streams
 
-    def check_group(self, calls: list[Any], ladder: Ladder) -> Any:
+    def check_group(self, calls: list["Call"], ladder: Ladder) -> Any:
         """Several calls drawn as one are checked as one (F-numbers of the shared ladder)."""
         if not self.check:
             return None

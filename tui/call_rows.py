@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from tui.safe_text import clean
+
+if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,7 @@ class CallRow:
 BUSY_STATUSES = frozenset({480, 486, 600})
 
 
-def call_state(call: Any) -> str:
+def call_state(call: "Call") -> str:
     if str(getattr(call, "kind", "")) != "call":
         return ""
     code = getattr(call.outcome, "code", "")
@@ -88,7 +91,7 @@ def _party(value: object) -> str:
     return clean("" if value is None else str(value))
 
 
-def call_row(call: Any, *, reference: str = "", deviations: int | None = None) -> CallRow:
+def call_row(call: "Call", *, reference: str = "", deviations: int | None = None) -> CallRow:
     """The row for one ``ladder.calls.grouping.Call``."""
     start = int(call.start_ns or 0)
     end = int(call.end_ns or start)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from ladder.draw.diagram import Ladder
+
+if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ def _write_text(path: Path, text: str, overwrite: bool) -> Path:
     return path
 
 
-def write_pcap(capture: Any, calls: list[Any], path: Path, all_calls: list[Any],
+def write_pcap(capture: Any, calls: list["Call"], path: Path, all_calls: list["Call"],
                overwrite: bool = False) -> tuple[Path, str]:
     """The calls' SIP, RTP and RTCP frames copied from the capture (``ladder.export.pcap_slice``).
     A capture of several link types is written as pcapng, and the name says so."""
@@ -71,8 +74,8 @@ def write_pcap(capture: Any, calls: list[Any], path: Path, all_calls: list[Any],
     return path, written.describe()
 
 
-def write_export(fmt: ExportFormat, path: Path, *, ladders: list[Ladder], capture: Any, calls: list[Any],
-                 all_calls: list[Any], time: bool = False, overwrite: bool = False) -> tuple[Path, str]:
+def write_export(fmt: ExportFormat, path: Path, *, ladders: list[Ladder], capture: Any, calls: list["Call"],
+                 all_calls: list["Call"], time: bool = False, overwrite: bool = False) -> tuple[Path, str]:
     """Write ``calls`` (drawn as ``ladders``) in ``fmt`` to ``path``; returns (path, a few
     words on what it holds). Raises ``FileExistsError`` rather than replace a file, unless
     ``overwrite``."""

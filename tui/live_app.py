@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from textual import work
 from textual.binding import Binding
@@ -30,12 +30,15 @@ from tui.ladder_screen import LadderScreen
 from tui.ladder_view import LadderView
 from tui.safe_text import clean
 
+if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
+
 REFRESH_S = 0.5
 TICK_S = 0.1  # how often the app looks whether a snapshot is due
 
 
 class LiveUpdate(Message):
-    def __init__(self, capture: Any, calls: list[Any], status: LiveStatus, analysis: Analysis) -> None:
+    def __init__(self, capture: Any, calls: list["Call"], status: LiveStatus, analysis: Analysis) -> None:
         super().__init__()
         self.capture = capture
         self.calls = calls

@@ -19,6 +19,8 @@ from ladder.errors import CaptureError
 from ladder.capture.progress import Progress
 
 if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
+    from decoders.sip import SipMessage
     from ladder.analysis import Analysis
 
 PROGRESS_INTERVAL_S = 0.25  # a few updates a second: enough to look alive, cheap for a fast loop
@@ -51,7 +53,7 @@ class LoadProgress(Message):
 class CallsSoFar(Message):
     """The calls found so far, while the capture is still loading (rebuilt whole each time)."""
 
-    def __init__(self, calls: list[Any]) -> None:
+    def __init__(self, calls: list["Call"]) -> None:
         super().__init__()
         self.calls = calls
 
@@ -137,13 +139,11 @@ class ProgressThrottle:
         if not progress.done and progress.sip_so_far is not None and now >= self._next_partial:
             self._post_calls_so_far(progress.sip_so_far())
 
-    def _post_calls_so_far(self, messages: list[Any]) -> None:
-        from types import SimpleNamespace
-
-        from ladder.calls.grouping import build_calls
+    def _post_calls_so_far(self, messages: list[SipMessage]) -> None:
+        from ladder.calls.grouping import calls_of_messages
 
         started = self._clock()
-        calls = build_calls(SimpleNamespace(sip_messages=messages))
+        calls = calls_of_messages(messages)
         spent = self._clock() - started
         self._next_partial = self._clock() + max(self._partial_interval, PARTIAL_SHARE * spent)
         if calls:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from ladder.errors import CaptureError
+
+if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
 
 HASH_CHUNK = 1 << 20
 _VISUAL_SEPARATORS = re.compile(r"[-.() ]")  # RFC 3966 §5.1.1 visual separators
@@ -50,7 +53,7 @@ def party_parts(party: str) -> tuple[str, str, str]:
     return user, plain if _NUMBER.fullmatch(plain) else "", host
 
 
-def _answer_ns(call: Any) -> int | None:
+def _answer_ns(call: "Call") -> int | None:
     """When the first 2xx to an INVITE of the call was seen (None: never answered)."""
     for message in call.messages:
         status = message.status
@@ -59,7 +62,7 @@ def _answer_ns(call: Any) -> int | None:
     return None
 
 
-def _media_figures(call: Any, bindings: list | None) -> dict[str, float | None]:
+def _media_figures(call: "Call", bindings: list | None) -> dict[str, float | None]:
     """Worst MOS and worst loss (%) per direction: ``fwd`` caller → callee, ``rev`` back."""
     from ladder.media.mos import stream_mos
 
@@ -105,7 +108,7 @@ def _views(capture: Any):
         if stream.src.port != stream.dst.port:
             by_port.setdefault(stream.src.port, []).append(stream)
 
-    def near(call: Any) -> _StreamsNear:
+    def near(call: "Call") -> _StreamsNear:
         ports = {a.port for a in sdp_announcements(call)}
         chosen = {id(s): s for port in ports for s in by_port.get(port, ())}
         streams = sorted(chosen.values(), key=lambda s: order[id(s)])
@@ -116,7 +119,7 @@ def _views(capture: Any):
     return near
 
 
-def call_record(call: Any, capture: Any, bindings: list | None, end_ns: int | None) -> dict[str, Any]:
+def call_record(call: "Call", capture: Any, bindings: list | None, end_ns: int | None) -> dict[str, Any]:
     """The index row of one call (without its file parts), with the deviations that
     ``ladder check`` reports for it; ``end_ns`` is where the archive's capture of it ends.
     ``capture`` may be a ``_StreamsNear`` view."""
@@ -184,7 +187,7 @@ def stream_list(streams: list) -> list[list]:
             for s in streams]
 
 
-def media_facts(call: Any) -> dict[str, Any]:
+def media_facts(call: "Call") -> dict[str, Any]:
     """What binding RTP to the call needs (``ladder.media.binding.bind_media``): its SDP announcements
     ``[address, port, party_ip, ts_ns]`` and its first BYE."""
     from ladder.media.binding import sdp_announcements
@@ -194,7 +197,7 @@ def media_facts(call: Any) -> dict[str, Any]:
             "bye_ns": min(byes) if byes else None}
 
 
-def link_facts(call: Any) -> dict[str, Any]:
+def link_facts(call: "Call") -> dict[str, Any]:
     """What joins the call to fragments with other Call-IDs in other files, by the rules of
     ``ladder.calls.legs``: correlation header values and Session-IDs (``header_links``), and the
     caller's first hops (``retry_links``: a failed attempt retried with the same From tag)."""
@@ -220,7 +223,7 @@ def link_facts(call: Any) -> dict[str, Any]:
 STREAM_END_MARGIN_NS = 1_000_000_000
 
 
-def whole_in_file(call: Any, capture: Any, bindings: list | None) -> bool:
+def whole_in_file(call: "Call", capture: Any, bindings: list | None) -> bool:
     """Whether a call of one file of a ring is surely all there: it starts with its initial
     request, it has ended (a final response; a BYE after a 2xx) and none of its streams runs
     to the end of the file. Any other call may continue in a neighbouring file: its row is

@@ -8,7 +8,7 @@ link says they are one call across a B2BUA or ALG (see ``ladder.calls.legs``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
@@ -21,6 +21,7 @@ from ladder.calls.transactions import TransactionSet, build_transactions
 from ladder.errors import UsageError
 
 if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
     from decoders.sip import SipMessage
 
 CALL = "call"
@@ -185,9 +186,14 @@ def build_call(index: int, call_ids: list[str], messages: list["SipMessage"], ki
     )
 
 
-def build_calls(capture: Any) -> list[Call]:
+def build_calls(capture: "Capture") -> list[Call]:
     """Calls, registrations, OPTIONS … of a capture, in start order, numbered from 1."""
-    messages = sorted(capture.sip_messages, key=_order_key)
+    return calls_of_messages(capture.sip_messages)
+
+
+def calls_of_messages(sip_messages: Sequence["SipMessage"]) -> list[Call]:
+    """``build_calls`` of these messages (a capture still loading has no ``Capture`` yet)."""
+    messages = sorted(sip_messages, key=_order_key)
     groups = group_by_call_id(messages)
     copies: dict[int, tuple["SipMessage", ...]] = {}
     for call_id, group in groups.items():

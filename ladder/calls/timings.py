@@ -9,7 +9,11 @@ registrations, retransmissions and whatever the capture caught before and after.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+    from ladder.calls.grouping import Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,21 +26,21 @@ class CallTimings:
     first_response: int | None
 
 
-def call_timings(call: Any) -> CallTimings:
+def call_timings(call: "Call") -> CallTimings:
     messages = sorted(call.messages, key=lambda m: m.ts_ns)
     invite = next((m for m in messages if m.is_request and m.method == "INVITE" and not m.to_tag), None)
     if invite is None:
         return CallTimings(None, None, None, None)
     caller = invite.src.ip if invite.src else None
 
-    def to_caller(m: Any) -> bool:
+    def to_caller(m: SipMessage) -> bool:
         return caller is None or m.dst is None or m.dst.ip == caller
 
     responses = [m for m in messages if not m.is_request and m.method == "INVITE"
                  and m.ts_ns >= invite.ts_ns and m.status is not None]
     toward = [m for m in responses if to_caller(m)] or responses
     ringing = next((m for m in toward if m.status in (180, 183)), None)
-    answer = next((m for m in toward if 200 <= m.status < 300), None)
+    answer = next((m for m in toward if 200 <= (m.status or 0) < 300), None)
     first = next(iter(toward), None)
     bye = next((m for m in messages if m.is_request and m.method == "BYE"
                 and answer is not None and m.ts_ns >= answer.ts_ns), None)

@@ -30,6 +30,7 @@ from ladder.check.references import Reference
 from ladder.check.rules import RuleSettings, check_rules
 
 if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
     from decoders.sip import SipMessage
     from ladder.calls.grouping import Call
     from ladder.media.binding import MediaIndex
@@ -165,7 +166,7 @@ def find_reference(references: Sequence[Reference], wanted: str) -> Reference:
 
 def check_call(
     call: "Call | list[Call]",
-    capture: Any,
+    capture: "Capture",
     references: Sequence[Reference],
     *,
     reference: str = "auto",
@@ -241,7 +242,7 @@ def check_call(
     )
 
 
-def capture_settings(capture: Any, **kwargs: Any) -> RuleSettings:
+def capture_settings(capture: "Capture", **kwargs: Any) -> RuleSettings:
     """The rules' settings for ``capture``: where it ends and where its clock breaks
     (``ladder.capture.continuity``). Made once per capture by callers that check many calls."""
     messages = getattr(capture, "sip_messages", None) or []
@@ -346,7 +347,7 @@ MEDIA_CODES = (
 )  # fmt: skip
 
 
-def media_deviations(calls: list["Call"], capture: Any, index: "MediaIndex | None" = None) -> list[Deviation]:
+def media_deviations(calls: list["Call"], capture: "Capture", index: "MediaIndex | None" = None) -> list[Deviation]:
     """``ladder.media.binding``'s problems of the call's streams, as deviations: the media module
     decides the facts (which stream belongs to the call, what its SDP said); a deviation keeps
     the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
@@ -377,7 +378,7 @@ def media_deviations(calls: list["Call"], capture: Any, index: "MediaIndex | Non
     return found
 
 
-def _media_path_seen(calls: list["Call"], capture: Any, announcements) -> bool:
+def _media_path_seen(calls: list["Call"], capture: "Capture", announcements) -> bool:
     """Whether the capture holds any RTP stream to or from an address the calls' SDP
     announced (for this call or another): otherwise media ran where the capture was not."""
     addresses = {a.address for call in calls for a in announcements(call)}

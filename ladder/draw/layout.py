@@ -16,6 +16,7 @@ from ladder.draw.participants import build_columns
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
     from decoders.sip import SipMessage
     from ladder.calls.grouping import Call
     from ladder.media.binding import MediaBinding, MediaIndex
@@ -32,7 +33,7 @@ def _order_key(message: "SipMessage") -> tuple[int, int]:
     return (message.ts_ns, message.frames[0].number if message.frames else 0)
 
 
-def media_bars_for(call: "Call", capture: Any,
+def media_bars_for(call: "Call", capture: "Capture",
                    bindings: "MediaIndex | list[MediaBinding] | None" = None) -> tuple[list[Any], list[str]]:
     """The media bars of a call from ``ladder.media.binding`` (SDP ↔ RTP streams) and the call-level
     media problems as notes (``no-media`` …); nothing when the capture holds no RTP at all
@@ -70,7 +71,7 @@ def _bar_label(bar: Any, streams: dict[Any, Any], *, rightward: bool) -> str:
     return media_label(found[0].codec, forward, backward)
 
 
-def build_ladder(calls: "Call | list[Call]", capture: Any, *, aliases: AliasMap | None = None,
+def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: AliasMap | None = None,
                  media: bool = True, bindings: "MediaIndex | list[MediaBinding] | None" = None) -> Ladder:
     """The ladder of one call, or of several drawn together (numbered as one sequence).
     ``bindings``: the capture's ``MediaIndex``, computed once for every call (optional)."""

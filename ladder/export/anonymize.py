@@ -23,11 +23,14 @@ import hmac
 import ipaddress
 import os
 import re
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from decoders.errors import DecodeError
 from decoders.records import Diagnostic, Endpoint
 from decoders.sip import SipMessage, canonical_name, parse_sip
+
+if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
 
 # Addresses that say nothing about anyone and carry meaning (SDP hold, loopback, broadcast).
 _KEEP_IPS = frozenset({"0.0.0.0", "127.0.0.1", "255.255.255.255", "::", "::1"})
@@ -454,7 +457,7 @@ def anonymize_stream(anonymizer: Anonymizer, stream: Any) -> Any:
 ANONYMIZED_PATH = "anonymized-capture"
 
 
-def anonymize_capture(capture: Any, anonymizer: Anonymizer) -> Any:
+def anonymize_capture(capture: "Capture", anonymizer: Anonymizer) -> Any:
     """A copy of ``capture`` whose SIP messages, streams, diagnostics and errors are anonymised.
 
     A message whose rewritten text no longer parses is left out and counted under the

@@ -26,6 +26,8 @@ from ladder.draw.diagram import MEDIA, Ladder, arrow_label
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
+    from ladder.capture.loader import Capture
     from ladder.analysis import Analysis
 
 COLUMN_MIN = 170
@@ -72,7 +74,7 @@ def script_json(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CallReport:
-    call: Any
+    call: "Call"
     ladder: Ladder
     deviations: tuple[Any, ...]
     verdict: str
@@ -80,7 +82,7 @@ class CallReport:
     timings: CallTimings
 
 
-def build_reports(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
+def build_reports(capture: "Capture", calls: list["Call"], *, all_calls: list["Call"] | None = None,
                   analysis: "Analysis | None" = None, media: bool = True, check: bool = True,
                   aliases: Any = None) -> list[CallReport]:
     """Everything the page shows per call, from the capture's one analysis (calls, media
@@ -355,7 +357,7 @@ def _call_section(report: CallReport, t0: int, charts_on: bool) -> tuple[str, li
     return body, charts
 
 
-def _summary(capture: Any, all_calls: list[Any]) -> str:
+def _summary(capture: "Capture", all_calls: list["Call"]) -> str:
     kinds: dict[str, int] = {}
     for call in all_calls:
         kinds[call.kind] = kinds.get(call.kind, 0) + 1
@@ -412,7 +414,7 @@ def _plotly_js() -> str:
     return re.sub(r"</(script)", r"<\\/\1", script, flags=re.IGNORECASE)
 
 
-def render_html(capture: Any, calls: list[Any], *, all_calls: list[Any] | None = None,
+def render_html(capture: "Capture", calls: list["Call"], *, all_calls: list["Call"] | None = None,
                 analysis: "Analysis | None" = None, media: bool = True, check: bool = True,
                 charts: bool = True, note: str = "", aliases: Any = None) -> str:
     """The whole report as one HTML document. ``analysis`` (or ``all_calls``, every call of the

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TYPE_CHECKING
 
 from decoders.errors import DecodeError
 from decoders.ip import parse_ip
@@ -28,6 +28,10 @@ from decoders.tunnels import ETH_BRIDGED, IP_IN_IP, IPPROTO_GRE, strip_gre
 from ladder.errors import UsageError
 from ladder.capture.reader import CaptureReader
 from ladder.export.pcap_writer import LINKTYPE_ETHERNET, FrameFactory, PcapWriter, TcpConnection
+
+if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
+    from ladder.capture.loader import Capture
 
 RTCP_SLACK_NS = 5_000_000_000  # RTCP reports trail the media; keep those a few seconds after it
 IPPROTO_UDP = 17
@@ -64,7 +68,7 @@ class _Selection:
     last_frame: int
 
 
-def _bound_streams(calls: list[Any], capture: Any, all_calls: list[Any] | None, bindings: list[Any] | None) -> list[Any]:
+def _bound_streams(calls: list["Call"], capture: "Capture", all_calls: list["Call"] | None, bindings: list[Any] | None) -> list[Any]:
     if not getattr(capture, "streams", None):
         return []
     if bindings is None:
@@ -75,7 +79,7 @@ def _bound_streams(calls: list[Any], capture: Any, all_calls: list[Any] | None, 
     return [b.stream for b in bindings if b.call_id in ids]
 
 
-def select_frames(calls: list[Any], capture: Any, *, all_calls: list[Any] | None = None,
+def select_frames(calls: list["Call"], capture: "Capture", *, all_calls: list["Call"] | None = None,
                   bindings: list[Any] | None = None) -> _Selection:
     """Which frames of the original capture belong to ``calls``."""
     sip = frozenset(f.number for call in calls for m in call.messages for f in m.frames)
@@ -170,7 +174,7 @@ def _open_output(path: str) -> tuple[BinaryIO, bool]:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def write_call_pcap(capture: Any, calls: list[Any], path: str, *, all_calls: list[Any] | None = None,
+def write_call_pcap(capture: "Capture", calls: list["Call"], path: str, *, all_calls: list["Call"] | None = None,
                     bindings: list[Any] | None = None, anonymizer: Any = None) -> PcapExport:
     """Write the frames of ``calls`` to ``path`` (``-`` for stdout).
 
@@ -223,7 +227,7 @@ def _write_copied(handle: BinaryIO, records: list) -> PcapExport:
     return PcapExport(*_counts([r[2] for r in records]), file_format)
 
 
-def _write_anonymized(handle: BinaryIO, records: list, calls: list[Any], anonymizer: Any) -> PcapExport:
+def _write_anonymized(handle: BinaryIO, records: list, calls: list["Call"], anonymizer: Any) -> PcapExport:
     factory = FrameFactory()
     frames: list[tuple[int, int, bytes]] = []  # (ts, order, frame)
     sip_frames = 0
