@@ -177,6 +177,11 @@ class CaptureReader:
         if self._read is None:
             self._read = self._stream.read
 
+    def buffer_base(self) -> int:
+        """The file offset of the buffer the last record came in (``buf[0]``); meaningful for
+        a plain file only (not gzip or a stream)."""
+        return self._base
+
     # -- buffer handling ---------------------------------------------------------------------
     def _fill(self, need: int) -> bool:
         """Make at least ``need`` bytes available from ``_pos``; False at end of input."""
