@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
+import sys
 
-from ladder.calls.grouping import Call, build_calls
+from ladder.calls.bounded import iter_calls
+from ladder.calls.grouping import Call
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.textsafe import clip, json_text, safe_text
 
@@ -57,15 +60,22 @@ def call_dict(call: Call) -> dict:
     }
 
 
+def table_row(call: Call) -> tuple[str, ...]:
+    """One call's row of the table."""
+    return (
+        str(call.index), format_start(call.start_ns), clip(call.caller),
+        clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
+        f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
+    )
+
+
 def format_table(calls: list[Call]) -> str:
+    return format_rows([table_row(call) for call in calls])
+
+
+def format_rows(call_rows: list[tuple[str, ...]]) -> str:
     header = ("#", "start", "from", "to", "outcome", "msgs", "span", "talk", "legs", "kind")
-    rows = [header]
-    for call in calls:
-        rows.append((
-            str(call.index), format_start(call.start_ns), clip(call.caller),
-            clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
-            f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
-        ))
+    rows = [header] + call_rows
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     numeric = {0, 5, 6, 7, 8}
     lines = []
@@ -82,11 +92,28 @@ def _talk(call: Call) -> str:
 
 
 def run(args) -> int:
-    capture = load_capture_from_args(args, media=False)
-    calls = build_calls(capture)
-    say_no_calls(calls)
+    # Messages stay in the file: the calls are built one at a time from the compact index and
+    # written as they come (``ladder.calls.bounded``), in memory bounded by the biggest call.
+    capture = load_capture_from_args(args, media=False, messages=False, locate=True)
+    calls = iter_calls(capture)
+    first = next(calls, None)
+    say_no_calls(first is not None)
+    calls = itertools.chain([first], calls) if first is not None else iter(())
     if args.json:
-        print(json_text({"calls": [call_dict(c) for c in calls]}, indent=2))
+        write_json_list(sys.stdout, "calls", (call_dict(c) for c in calls))
     else:
-        print(format_table(calls), end="")
+        print(format_rows([table_row(c) for c in calls]), end="")
     return 0
+
+
+def write_json_list(out, name: str, items) -> int:
+    """``json_text({name: list(items)}, indent=2)`` and a newline, written item by item;
+    returns how many items there were."""
+    count = 0
+    out.write("{\n  " + json_text(name) + ": [")
+    for item in items:
+        text = json_text(item, indent=2).replace("\n", "\n    ")
+        out.write(("\n    " if not count else ",\n    ") + text)
+        count += 1
+    out.write("\n  ]\n}\n" if count else "]\n}\n")
+    return count
