@@ -22,8 +22,9 @@ from array import array
 
 from decoders.errors import DecodeError
 from decoders.records import Endpoint, FrameRef
-from decoders.sip import RequestLine, _parse_start, parse_sip
+from decoders.sip import _checked_name_addr, canonical_name, parse_sip
 from decoders.sipscan import scan_sip
+from ladder.capture.continuity import BACKWARDS_NS, LEAP_NS, Break, damaged
 from ladder.capture.sipindex import SipIndex
 from ladder.errors import CaptureError
 
@@ -120,6 +121,30 @@ class MessageStore:
     def message(self, i: int) -> "StoredMessage":
         return StoredMessage(self, i, self.raw(i))
 
+    def breaks(self) -> list[Break]:
+        """``continuity.find_breaks`` of the stored messages, from the columns."""
+        frame, ts = self.index.frame, self.index.ts_ns
+        order = sorted(range(len(self)), key=frame.__getitem__)
+        found: list[Break] = []
+        for before, after in zip(order, order[1:]):
+            gap = ts[after] - ts[before]
+            if gap < -BACKWARDS_NS or gap > LEAP_NS:
+                found.append(Break(self.frames(before)[-1].number, frame[after], ts[before], ts[after]))
+        return found
+
+    def damaged_count(self) -> int:
+        """How many messages ``continuity.damaged`` calls damaged. The first pass vouches for
+        most: a From tag means a From that parsed; a To without a tag is parsed alone."""
+        bad = 0
+        for i in range(len(self)):
+            message = self.message(i)
+            fields = message._fields
+            if message._full is None and fields.call_id and fields.cseq and fields.sent_by is not None \
+                    and fields.from_tag is not None and (fields.to_tag is not None or _to_parses(message.raw)):
+                continue
+            bad += damaged(message.full)
+        return bad
+
     def close(self) -> None:
         if self._file is not None:
             os.close(self._file)
@@ -127,6 +152,24 @@ class MessageStore:
         if self._spill is not None:
             self._spill.close()
             self._spill = None
+
+
+def _to_parses(raw: bytes) -> bool:
+    """Whether the To header of a message the first pass read parses as ``parse_sip`` parses it
+    (its value unfolded as the first pass unfolds, which rejects a repeated To)."""
+    lines = raw[:raw.find(b"\r\n\r\n")].decode("ascii").split("\r\n")[1:]
+    value = None
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if value is not None and taking:
+                text = line.strip(" \t")
+                value = f"{value} {text}" if value else text
+            continue
+        name, _, text = line.partition(":")
+        taking = value is None and canonical_name(name.rstrip(" \t")) == "to"
+        if taking:
+            value = text.strip(" \t")
+    return bool(value) and _checked_name_addr(value, "To", []) is not None
 
 
 class _TopVia:
@@ -239,8 +282,8 @@ class StoredMessage:
             return self.kept.request_uri
         if not self._fields.is_request:
             return None
-        start = _parse_start(self.raw[:self.raw.find(b"\r\n")].decode("ascii"), [])
-        return start.uri if isinstance(start, RequestLine) else None
+        # The first pass read the request line as ``parse_sip`` does: three parts, the URI second.
+        return self.raw[:self.raw.find(b"\r\n")].split(b" ")[1].decode("ascii")
 
     @property
     def top_via(self):

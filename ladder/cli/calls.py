@@ -9,7 +9,7 @@ import sys
 from ladder.calls.bounded import iter_calls
 from ladder.calls.grouping import Call
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.textsafe import clip, json_text, safe_text
+from ladder.textsafe import clip, safe_text, write_json_stream
 
 
 def add_parser(subparsers) -> None:
@@ -100,20 +100,8 @@ def run(args) -> int:
     say_no_calls(first is not None)
     calls = itertools.chain([first], calls) if first is not None else iter(())
     if args.json:
-        write_json_list(sys.stdout, "calls", (call_dict(c) for c in calls))
+        write_json_stream(sys.stdout, {}, "calls", (call_dict(c) for c in calls))
     else:
         print(format_rows([table_row(c) for c in calls]), end="")
     return 0
 
-
-def write_json_list(out, name: str, items) -> int:
-    """``json_text({name: list(items)}, indent=2)`` and a newline, written item by item;
-    returns how many items there were."""
-    count = 0
-    out.write("{\n  " + json_text(name) + ": [")
-    for item in items:
-        text = json_text(item, indent=2).replace("\n", "\n    ")
-        out.write(("\n    " if not count else ",\n    ") + text)
-        count += 1
-    out.write("\n  ]\n}\n" if count else "]\n}\n")
-    return count
