@@ -197,7 +197,7 @@ class StoredMessage:
 
     def __init__(self, store: MessageStore, i: int, raw: bytes) -> None:
         self.index = i
-        self.raw = raw
+        self.raw = raw  # the bytes as captured; the message's own once parsed (``parse_sip`` may cut)
         self.src = store.endpoints[store.src[i]]
         self.dst = store.endpoints[store.dst[i]]
         self.ts_ns = store.index.ts_ns[i]
@@ -207,9 +207,12 @@ class StoredMessage:
         self._fields = first_pass(raw)
         if self._fields is None:
             self._full = self._parse()
+            self.raw = self._full.raw
 
     def _parse(self):
         try:
+            # Called once: at once for what the first pass cannot read (``raw`` still as captured),
+            # else on first use (a message the first pass reads is its own bytes, nothing cut).
             return parse_sip(self.raw, src=self.src, dst=self.dst, frames=self.frames, ts_ns=self.ts_ns)
         except DecodeError as exc:  # it parsed when the capture was read: the bytes changed
             raise CaptureError(f"SIP message {self.index + 1} no longer parses: {exc}") from None

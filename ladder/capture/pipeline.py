@@ -428,13 +428,15 @@ class Pipeline:
             reason = exc.reason if exc.reason not in ("decode-error", "malformed", "truncated") else "malformed-sip"
             self._payload_at = -1
             return self.diagnose(reason, frames[-1].number, str(exc))
-        self._add_sip(message)
+        self._add_sip(message, payload)
         return "sip"
 
-    def _add_sip(self, message) -> None:
+    def _add_sip(self, message, payload: bytes | None = None) -> None:
+        """``payload``: the bytes ``message`` was parsed from (its ``raw`` may leave some out)."""
         self.sip_index.add_message(message)
         if self.message_store is not None:
-            self._store_message(message.raw, message.src, message.dst, message.frames, message.ts_ns)
+            self._store_message(message.raw if payload is None else payload, message.src, message.dst,
+                                message.frames, message.ts_ns)
         if self.keep_messages:
             self.sip_messages.append(message)
         if message.call_id:
@@ -481,7 +483,7 @@ class Pipeline:
             message = parse_sip(inner, src=src, dst=dst, frames=(frame,), ts_ns=ts_ns)
         except DecodeError as exc:
             return self.diagnose("malformed-sip", frame.number, f"SIP inside HEP: {exc}")
-        self._add_sip(message)
+        self._add_sip(message, inner)
         return "hep-sip"
 
     def _tcp_segment(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
@@ -523,7 +525,7 @@ class Pipeline:
             except DecodeError as exc:
                 self.diagnose("malformed-sip", item.frames[-1].number, str(exc))
                 continue
-            self._add_sip(message)
+            self._add_sip(message, item.payload)
 
     def _sctp_packet(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
         frame = frames[-1]

@@ -5,17 +5,16 @@ what the analysis of the fully parsed capture finds."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SAMPLES, shared_path
+from conftest import SAMPLES, shared_path
 from ladder.analysis import analyse
 from ladder.calls.bounded import iter_calls
 from ladder.calls.grouping import build_calls
@@ -25,6 +24,7 @@ from ladder.check.call_check import capture_settings
 from ladder.check.references import load_references
 from ladder.cli.calls import call_dict
 from ladder.cli.check import capture_notes
+from ladder.cli.dispatch import main
 from ladder.errors import CaptureError
 from ladder.textsafe import json_text, write_json_stream
 
@@ -58,7 +58,7 @@ def _deep(call) -> tuple:
     """Everything a call holds, compared by value (messages by their bytes, frames and ends)."""
     return (
         call_dict(call),
-        [(m.frames, m.ts_ns, m.raw, m.src, m.dst) for m in call.messages],
+        [(m.frames, m.ts_ns, m.raw, m.src, m.dst, m.problems) for m in call.messages],
         [(leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, leg.final_ns, leg.request.frames) for leg in call.legs],
         [(t.key, t.method, _frames(t.messages), len(t.retransmissions), t.ack is not None, t.cancel is not None)
          for t in call.transactions.transactions],
@@ -101,18 +101,20 @@ def _check_documents(path: Path) -> tuple[dict, dict] | None:
     references = load_references()
     settings = capture_settings(capture, t1_ns=500_000_000)
     breaks = find_breaks(capture.sip_messages)
+    results = [analysis.check(call, references, settings=settings) for call in analysis.calls]
     expected = {
         "file": str(path),
-        "calls": [analysis.check(call, references, settings=settings).to_json() for call in analysis.calls],
+        "calls": [result.to_json() for result in results],
         "discontinuities": [b.frame for b in breaks],
         "capture_notes": capture_notes(breaks, capture.sip_messages),
     }
-    run = subprocess.run([sys.executable, "-m", "ladder", "check", "--json", str(path)], cwd=ROOT,
-                         capture_output=True, text=True, check=False)
-    document = json.loads(run.stdout)
-    expected["conforms"] = all(call["conforms"] for call in expected["calls"]) if expected["calls"] else True
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        status = main(["check", "--json", str(path)])
+    document = json.loads(out.getvalue())
+    expected["conforms"] = all(result.conforms for result in results)
     document["discontinuities"] = [d["frame"] for d in document["discontinuities"]]
-    assert run.returncode == (0 if expected["conforms"] else 1), run.stderr
+    assert status == (0 if expected["conforms"] else 1)
     return expected, document
 
 
