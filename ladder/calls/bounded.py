@@ -121,12 +121,15 @@ def _kind(methods: list[str]) -> str:
     return "other"
 
 
-def _read(store: MessageStore, indices: list[int], kept: dict[int, KeptRequest]):
-    """A group's messages read back, capture copies folded out (as ``build_calls`` folds)."""
+def _read(store: MessageStore, indices: list[int], kept: dict[int, KeptRequest], look=None, parse: bool = False):
+    """A group's messages read back (each shown to ``look`` first, if given), capture copies
+    folded out (as ``build_calls`` folds)."""
     messages = []
     for i in indices:
-        message = store.message(i)
+        message = store.message(i, parse)
         message.kept = kept.get(i)
+        if look is not None:
+            look(message)
         messages.append(message)
     return fold_duplicates(messages)
 
@@ -141,8 +144,11 @@ def _ordered(capture: Any) -> list[int]:
     return sorted(range(n), key=lambda i: (ts[i], frame[i]))
 
 
-def iter_calls(capture: Any) -> Iterator[Call]:
-    """The calls of a capture loaded with ``locate=True``, as ``build_calls`` numbers them."""
+def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call]:
+    """The calls of a capture loaded with ``locate=True``, as ``build_calls`` numbers them.
+    ``look(message)``: called once for every message, before the first call is yielded (it then
+    reads every group in pass 2, not only INVITE ones); ``parse=True``: the yielded calls'
+    messages are fully parsed at once (for a consumer that reads every header)."""
     store: MessageStore = capture.message_store
     index = capture.sip_index
     strings, call_column, frame, ts = index.strings, index.call, index.frame, index.ts_ns
@@ -163,8 +169,10 @@ def iter_calls(capture: Any) -> Iterator[Call]:
     correlated: dict[str, list[_Correlation]] = {}
     for cid, group in groups.items():
         if kinds[cid] != CALL:
+            if look is not None:
+                _read(store, group, kept, look)
             continue
-        messages, _copies = _read(store, group, kept)
+        messages, _copies = _read(store, group, kept, look)
         transactions = build_transactions(messages)
         for leg in find_legs(messages, transactions):
             if leg.method == "INVITE":  # the links across Call-IDs look at INVITE legs only
@@ -205,7 +213,7 @@ def iter_calls(capture: Any) -> Iterator[Call]:
         messages = []
         copies: dict[int, tuple] = {}
         for cid in call_ids:
-            kept_messages, folded = _read(store, groups[cid], kept)
+            kept_messages, folded = _read(store, groups[cid], kept, None, parse)
             messages.extend(kept_messages)
             copies.update(folded)
         if len(call_ids) > 1:

@@ -118,8 +118,10 @@ class MessageStore:
             return odd
         return (FrameRef(self.index.frame[i], self.index.ts_ns[i], self.record[i]),)
 
-    def message(self, i: int) -> "StoredMessage":
-        return StoredMessage(self, i, self.raw(i))
+    def message(self, i: int, parse: bool = False) -> "StoredMessage":
+        """Message ``i`` read back; ``parse=True`` parses it fully at once (for a caller that
+        will read every header: the first pass would be work done twice)."""
+        return StoredMessage(self, i, self.raw(i), parse)
 
     def breaks(self) -> list[Break]:
         """``continuity.find_breaks`` of the stored messages, from the columns."""
@@ -132,18 +134,14 @@ class MessageStore:
                 found.append(Break(self.frames(before)[-1].number, frame[after], ts[before], ts[after]))
         return found
 
-    def damaged_count(self) -> int:
-        """How many messages ``continuity.damaged`` calls damaged. The first pass vouches for
-        most: a From tag means a From that parsed; a To without a tag is parsed alone."""
-        bad = 0
-        for i in range(len(self)):
-            message = self.message(i)
-            fields = message._fields
-            if message._full is None and fields.call_id and fields.cseq and fields.sent_by is not None \
-                    and fields.from_tag is not None and (fields.to_tag is not None or _to_parses(message.raw)):
-                continue
-            bad += damaged(message.full)
-        return bad
+    def damaged(self, message: "StoredMessage") -> bool:
+        """``continuity.damaged`` of a message read back. The first pass vouches for most: a
+        From tag means a From that parsed; a To without a tag is parsed alone."""
+        fields = message._fields
+        if message._full is None and fields.call_id and fields.cseq and fields.sent_by is not None \
+                and fields.from_tag is not None and (fields.to_tag is not None or _to_parses(message.raw)):
+            return False
+        return damaged(message.full)
 
     def close(self) -> None:
         if self._file is not None:
@@ -195,7 +193,7 @@ class StoredMessage:
 
     __slots__ = ("index", "raw", "src", "dst", "ts_ns", "_store", "_fields", "_full", "kept")
 
-    def __init__(self, store: MessageStore, i: int, raw: bytes) -> None:
+    def __init__(self, store: MessageStore, i: int, raw: bytes, parse: bool = False) -> None:
         self.index = i
         self.raw = raw  # the bytes as captured; the message's own once parsed (``parse_sip`` may cut)
         self.src = store.endpoints[store.src[i]]
@@ -204,7 +202,7 @@ class StoredMessage:
         self._store = store
         self._full = None
         self.kept = None  # what an earlier look kept of this message (``KeptRequest``), if any
-        self._fields = first_pass(raw)
+        self._fields = None if parse else first_pass(raw)
         if self._fields is None:
             self._full = self._parse()
             self.raw = self._full.raw

@@ -106,14 +106,19 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
     calls = list(iter_calls(capture)) if streams else []
     analysis = Analysis(capture, [], MediaIndex.build(calls, streams), media)
     del calls
-    calls = iter_calls(capture)
+    bad = [0]  # damaged messages (``continuity.damaged``), counted as the calls are first read
+
+    def count_damage(message) -> None:
+        bad[0] += store.damaged(message)
+
+    calls = iter_calls(capture, look=count_damage, parse=True)
     first = next(calls, None)
     say_no_calls(first is not None)
     calls = itertools.chain([first], calls) if first is not None else iter(())
     if args.call:
         calls = _selected(calls, args.call)
     breaks = store.breaks()
-    damage = damage_text(store.damaged_count(), len(store))
+    damage = damage_text(bad[0], len(store))
     settings = RuleSettings(end_ns=capture.last_ts_ns, breaks=tuple(b.span for b in breaks),
                             damaged=damage is not None, t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu)
     notes = [item.describe() for item in breaks] + ([damage] if damage else [])
