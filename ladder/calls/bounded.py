@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from decoders.errors import DecodeError
+from decoders.sip import _checked_name_addr
 from ladder.calls.duplicates import fold_duplicates
 from ladder.calls.grouping import (
     CALL,
@@ -34,7 +35,7 @@ from ladder.calls.grouping import (
 )
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, Link, find_legs, header_links, retry_links, timing_links
 from ladder.calls.transactions import build_transactions
-from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage
+from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +58,25 @@ class KeptRequest:
     __slots__ = ("call_id", "from_tag", "request_uri", "from_uri", "to_uri", "vias", "_from", "_to", "_sdp")
 
     def __init__(self, message: StoredMessage) -> None:
-        full = message.full
-        self.call_id = full.call_id
-        self.from_tag = full.from_tag
-        self.request_uri = full.request_uri
-        self.from_uri = full.from_uri
-        self.to_uri = full.to_uri
-        self.vias = (None,) * len(full.vias)  # only counted
-        self._from = full.header("From")
-        self._to = full.header("To")
+        self.call_id = message.call_id
+        self.from_tag = message.from_tag
+        self.request_uri = message.request_uri
+        values = head_values(message.raw, _KEPT_HEADERS) if message._full is None else {}
+        if len(values.get("via", ())) == 1:
+            # One Via line, whose one via-parm the first pass read: one Via. From and To as
+            # ``parse_sip`` reads them (the first pass rejects repeated ones).
+            self._from = values.get("from", [None])[0]
+            self._to = values.get("to", [None])[0]
+            self.from_uri, self.to_uri = _uri(self._from, "From"), _uri(self._to, "To")
+            self.vias = (None,)
+            full = message
+        else:
+            full = message.full
+            self.from_uri = full.from_uri
+            self.to_uri = full.to_uri
+            self.vias = (None,) * len(full.vias)  # only counted
+            self._from = full.header("From")
+            self._to = full.header("To")
         try:
             sdp = full.sdp
             first = next(((m.port, m.connection) for m in sdp.media if m.port and m.connection), None) if sdp else None
@@ -86,6 +97,15 @@ class KeptRequest:
         if lower in ("to", "t"):
             return self._to
         raise KeyError(f"header {name!r} was not kept")
+
+
+_KEPT_HEADERS = frozenset({"from", "to", "via"})
+
+
+def _uri(value: str | None, what: str) -> str | None:
+    """``SipMessage.from_uri`` / ``to_uri`` of a From / To value."""
+    addr = _checked_name_addr(value, what, []) if value is not None else None
+    return addr.uri if addr is not None else None
 
 
 class _Correlation:

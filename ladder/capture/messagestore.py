@@ -152,21 +152,33 @@ class MessageStore:
             self._spill = None
 
 
-def _to_parses(raw: bytes) -> bool:
-    """Whether the To header of a message the first pass read parses as ``parse_sip`` parses it
-    (its value unfolded as the first pass unfolds, which rejects a repeated To)."""
+def head_values(raw: bytes, keys: frozenset[str]) -> dict[str, list[str]]:
+    """The values of the headers ``keys`` (canonical names) of a message the first pass read
+    (CRLF lines, ASCII head), each unfolded as the first pass and ``parse_sip`` unfold it."""
     lines = raw[:raw.find(b"\r\n\r\n")].decode("ascii").split("\r\n")[1:]
-    value = None
+    found: dict[str, list[str]] = {}
+    values = None
     for line in lines:
         if line[:1] in (" ", "\t"):
-            if value is not None and taking:
+            if values is not None:  # LWS continuation (RFC 3261 §7.3.1)
                 text = line.strip(" \t")
-                value = f"{value} {text}" if value else text
+                values[-1] = f"{values[-1]} {text}" if values[-1] else text
             continue
         name, _, text = line.partition(":")
-        taking = value is None and canonical_name(name.rstrip(" \t")) == "to"
-        if taking:
-            value = text.strip(" \t")
+        key = canonical_name(name.rstrip(" \t"))
+        values = found.setdefault(key, []) if key in keys else None
+        if values is not None:
+            values.append(text.strip(" \t"))
+    return found
+
+
+_TO = frozenset({"to"})
+
+
+def _to_parses(raw: bytes) -> bool:
+    """Whether the To header of a message the first pass read parses as ``parse_sip`` parses it
+    (the first pass rejects a repeated To)."""
+    value = head_values(raw, _TO).get("to", [None])[0]
     return bool(value) and _checked_name_addr(value, "To", []) is not None
 
 
@@ -274,6 +286,10 @@ class StoredMessage:
     @property
     def body(self) -> bytes:
         return self._fields.body if self._full is None else self._full.body
+
+    @property
+    def sdp(self):
+        return self._fields.sdp() if self._full is None else self._full.sdp
 
     @property
     def request_uri(self) -> str | None:
