@@ -55,7 +55,8 @@ class KeptRequest:
     """What the links across Call-IDs (``timing_links``, ``retry_links``) and a call's
     caller/callee read of an INVITE leg's request, kept after the message is released."""
 
-    __slots__ = ("call_id", "from_tag", "request_uri", "from_uri", "to_uri", "vias", "_from", "_to", "_sdp")
+    __slots__ = ("call_id", "from_tag", "request_uri", "from_uri", "to_uri", "vias", "_from", "_to", "_sdp",
+                 "_message")
 
     def __init__(self, message: StoredMessage) -> None:
         self.call_id = message.call_id
@@ -69,7 +70,6 @@ class KeptRequest:
             self._to = values.get("to", [None])[0]
             self.from_uri, self.to_uri = _uri(self._from, "From"), _uri(self._to, "To")
             self.vias = (None,)
-            full = message
         else:
             full = message.full
             self.from_uri = full.from_uri
@@ -77,15 +77,24 @@ class KeptRequest:
             self.vias = (None,) * len(full.vias)  # only counted
             self._from = full.header("From")
             self._to = full.header("To")
-        try:
-            sdp = full.sdp
-            first = next(((m.port, m.connection) for m in sdp.media if m.port and m.connection), None) if sdp else None
-            self._sdp: Any = _OfferedMedia((_Media(*first),)) if first else None
-        except DecodeError as exc:  # as the parsed message would raise it, when asked
-            self._sdp = exc
+        self._sdp: Any = _UNREAD
+        self._message: Any = (message._store, message.index)  # not the message: it is released
 
     @property
     def sdp(self):
+        """The offered medium ``legs._sdp_media`` reads, read back when first asked (most legs'
+        never are: only an INVITE that leaves a node where INVITEs arrive)."""
+        if self._sdp is _UNREAD:
+            store, i = self._message
+            message = store.message(i)
+            try:
+                sdp = message.sdp
+                first = next(((m.port, m.connection) for m in sdp.media if m.port and m.connection), None) \
+                    if sdp else None
+                self._sdp = _OfferedMedia((_Media(*first),)) if first else None
+            except DecodeError as exc:  # as the parsed message would raise it, when asked
+                self._sdp = exc
+            self._message = None
         if isinstance(self._sdp, DecodeError):
             raise self._sdp
         return self._sdp
@@ -100,6 +109,7 @@ class KeptRequest:
 
 
 _KEPT_HEADERS = frozenset({"from", "to", "via"})
+_UNREAD = object()
 
 
 def _uri(value: str | None, what: str) -> str | None:
