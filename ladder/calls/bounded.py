@@ -17,6 +17,7 @@ caller/callee of a non-INVITE exchange needs it, or when the consumer asks (a la
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -164,13 +165,13 @@ def _read(store: MessageStore, indices: list[int], kept: dict[int, KeptRequest],
     return fold_duplicates(messages)
 
 
-def _ordered(capture: Any) -> list[int]:
+def _ordered(capture: Any):
     """Message numbers in ``build_calls``' order: by time, then first frame."""
     index = capture.sip_index
     ts, frame = index.ts_ns, index.frame
     n = len(index)
     if all(ts[i] < ts[i + 1] or (ts[i] == ts[i + 1] and frame[i] <= frame[i + 1]) for i in range(n - 1)):
-        return list(range(n))
+        return range(n)
     return sorted(range(n), key=lambda i: (ts[i], frame[i]))
 
 
@@ -203,13 +204,13 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False, summaries: bool 
     store: MessageStore = capture.message_store
     index = capture.sip_index
     strings, call_column, frame, ts = index.strings, index.call, index.frame, index.ts_ns
-    groups: dict[str, list[int]] = {}
+    groups: dict[str, array] = {}  # message numbers in 4-byte columns, not lists of int objects
     for i in _ordered(capture):
         cid = call_column[i]
         key = strings[cid] if cid else f"(no Call-ID, frame {frame[i]})"
         group = groups.get(key)
         if group is None:
-            groups[key] = group = []
+            groups[key] = group = array("I")
         group.append(i)
     kinds = {cid: _kind([strings[index.method[i]] for i in group]) for cid, group in groups.items()}
 
