@@ -198,6 +198,14 @@ class _TopVia:
         return getattr(self._message.full.top_via, name)
 
 
+def _first_pass_field(name: str) -> property:
+    """A ``SipMessage`` attribute the first pass has too: the first pass's value (they are equal,
+    ``tests/unit/decoders/test_sipscan.py``), the full parse's for a message it did not read."""
+    def get(self: "StoredMessage"):
+        return getattr(self._fields, name) if self._full is None else getattr(self._full, name)
+    return property(get)
+
+
 class StoredMessage:
     """One SIP message read back from a ``MessageStore``: the first pass's fields at once, the
     full ``SipMessage`` (``full``) for everything else, parsed on first use. Compares by
@@ -247,45 +255,16 @@ class StoredMessage:
         return f"StoredMessage({self.index})"
 
     # The first pass's fields (the full parse's when the first pass could not read the message).
-    @property
-    def is_request(self) -> bool:
-        return self._fields.is_request if self._full is None else self._full.is_request
-
-    @property
-    def method(self) -> str | None:
-        return self._fields.method if self._full is None else self._full.method
-
-    @property
-    def status(self) -> int | None:
-        return self._fields.status if self._full is None else self._full.status
-
-    @property
-    def call_id(self) -> str | None:
-        return self._fields.call_id if self._full is None else self._full.call_id
-
-    @property
-    def cseq(self):
-        return self._fields.cseq if self._full is None else self._full.cseq
-
-    @property
-    def from_tag(self) -> str | None:
-        return self._fields.from_tag if self._full is None else self._full.from_tag
-
-    @property
-    def to_tag(self) -> str | None:
-        return self._fields.to_tag if self._full is None else self._full.to_tag
-
-    @property
-    def branch(self) -> str | None:
-        return self._fields.branch if self._full is None else self._full.branch
-
-    @property
-    def content_length(self) -> int | None:
-        return self._fields.content_length if self._full is None else self._full.content_length
-
-    @property
-    def body(self) -> bytes:
-        return self._fields.body if self._full is None else self._full.body
+    is_request = _first_pass_field("is_request")
+    method = _first_pass_field("method")
+    status = _first_pass_field("status")
+    call_id = _first_pass_field("call_id")
+    cseq = _first_pass_field("cseq")
+    from_tag = _first_pass_field("from_tag")
+    to_tag = _first_pass_field("to_tag")
+    branch = _first_pass_field("branch")
+    content_length = _first_pass_field("content_length")
+    body = _first_pass_field("body")
 
     @property
     def sdp(self):
