@@ -175,32 +175,11 @@ def _ordered(capture: Any):
     return sorted(range(n), key=lambda i: (ts[i], frame[i]))
 
 
-class CallSummary:
-    """What ``ladder calls`` shows of a call (``cli.calls.call_dict``, ``table_row``): a
-    ``Call``'s attributes, with ``messages`` and ``legs`` only counted (ranges)."""
-
-    __slots__ = ("index", "id", "call_ids", "kind", "start_ns", "end_ns", "caller", "callee", "first_method",
-                 "outcome", "links", "timings", "messages", "legs")
-
-    def __init__(self, call: Call) -> None:
-        for name in ("index", "id", "call_ids", "kind", "start_ns", "end_ns", "caller", "callee", "first_method",
-                     "outcome", "links", "timings"):
-            setattr(self, name, getattr(call, name))
-        self.messages = range(len(call.messages))
-        self.legs = range(len(call.legs))
-
-    @property
-    def span_ns(self) -> int:
-        return max(0, self.end_ns - self.start_ns)
-
-
-def iter_calls(capture: Any, *, look=None, parse: bool = False, summaries: bool = False) -> Iterator[Call]:
+def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call]:
     """The calls of a capture loaded with ``locate=True``, as ``build_calls`` numbers them.
     ``look(message)``: called once for every message, before the first call is yielded (it then
     reads every group in pass 2, not only INVITE ones); ``parse=True``: the yielded calls'
-    messages are fully parsed at once (for a consumer that reads every header).
-    ``summaries=True``: ``CallSummary`` objects instead of calls; a group that is a call of its
-    own (no link joins it to another) is then summed up in pass 2 and not read again."""
+    messages are fully parsed at once (for a consumer that reads every header)."""
     store: MessageStore = capture.message_store
     index = capture.sip_index
     strings, call_column, frame, ts = index.strings, index.call, index.frame, index.ts_ns
@@ -219,21 +198,18 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False, summaries: bool 
     all_legs: list[Leg] = []
     failed: set[str] = set()
     correlated: dict[str, list[_Correlation]] = {}
-    summed: dict[str, CallSummary] = {}
     for cid, group in groups.items():
         if kinds[cid] != CALL:
             if look is not None:
                 _read(store, group, kept, look)
             continue
-        messages, copies = _read(store, group, kept, look)
+        messages, _copies = _read(store, group, kept, look)
         transactions = build_transactions(messages)
         for leg in find_legs(messages, transactions):
             if leg.method == "INVITE":  # the links across Call-IDs look at INVITE legs only
                 request = kept.get(leg.request.index) or KeptRequest(leg.request)
-                kept[leg.request.index] = leg.request.kept = request
+                kept[leg.request.index] = request
                 all_legs.append(Leg(leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
-        if summaries:  # what pass 3 would build if no link joins this Call-ID to another
-            summed[cid] = CallSummary(build_call(0, [cid], messages, CALL, [], transactions, copies))
         if _attempt_failed(messages):
             failed.add(cid)
         seen: set[tuple] = set()
@@ -265,13 +241,6 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False, summaries: bool 
 
     built = sorted(((first_key(ids), root, ids) for root, ids in components.items()), key=lambda item: item[0])
     for number, (_key, root, call_ids) in enumerate(built, 1):
-        summary = summed.pop(call_ids[0], None) if len(call_ids) == 1 else None
-        if summary is not None:
-            for i in groups[call_ids[0]]:
-                kept.pop(i, None)
-            summary.index = number
-            yield summary
-            continue
         messages = []
         copies: dict[int, tuple] = {}
         for cid in call_ids:
@@ -283,6 +252,5 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False, summaries: bool 
         for cid in call_ids:
             for i in groups[cid]:
                 kept.pop(i, None)
-        call = build_call(number, call_ids, messages, kinds[call_ids[0]], links_by_root.get(root, []), None,
-                          {id(m): copies[id(m)] for m in messages if id(m) in copies})
-        yield CallSummary(call) if summaries else call
+        yield build_call(number, call_ids, messages, kinds[call_ids[0]], links_by_root.get(root, []), None,
+                         {id(m): copies[id(m)] for m in messages if id(m) in copies})

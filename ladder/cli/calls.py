@@ -95,7 +95,7 @@ def run(args) -> int:
     # Messages stay in the file: the calls are built one at a time from the compact index and
     # written as they come (``ladder.calls.bounded``), in memory bounded by the biggest call.
     capture = load_capture_from_args(args, media=False, messages=False, locate=True)
-    calls = iter_calls(capture, summaries=True)
+    calls = iter_calls(capture)
     first = next(calls, None)
     say_no_calls(first is not None)
     calls = itertools.chain([first], calls) if first is not None else iter(())

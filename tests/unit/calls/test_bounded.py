@@ -79,8 +79,6 @@ def _assert_same_calls(path: Path) -> int:
     assert len(found) == len(expected), path.name
     for want, got in zip(expected, found):
         assert got == want, path.name
-    # ``ladder calls``' summaries: each call summed up once, in pass 2 when it stands alone.
-    assert [call_dict(s) for s in iter_calls(located, summaries=True)] == [want[0] for want in expected], path.name
     return len(found)
 
 
