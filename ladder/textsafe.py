@@ -87,3 +87,21 @@ def clip(text: object, width: int = FIELD_WIDTH) -> str:
         out.append(ch)
         used += cells
     return "".join(out) + "…"
+
+
+def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -> int:
+    """``json_text({**head, name: list(items), **tail()}, indent=2, **options)`` and a newline,
+    written to ``out`` item by item, so a list of a million entries is never held; ``tail``
+    (a function) gives the keys that follow, once the items are written. Returns the count."""
+    start = json_text({**head, name: []}, indent=2, **options)
+    out.write(start[: -len("[]\n}")] + "[")
+    count = 0
+    for item in items:
+        text = json_text(item, indent=2, **options).replace("\n", "\n    ")
+        out.write(("\n    " if not count else ",\n    ") + text)
+        count += 1
+    out.write("\n  ]" if count else "]")
+    rest = json_text(tail(), indent=2, **options) if tail is not None else "{}"
+    out.write(",\n" + rest[2:] if rest != "{}" else "\n}")
+    out.write("\n")
+    return count

@@ -73,10 +73,14 @@ def damaged(message: "SipMessage") -> bool:
 def damage_note(messages: list["SipMessage"]) -> str | None:
     """One line when the capture is damaged beyond ``DAMAGED_SHARE``: its messages may have
     lost the headers that tie an answer to its request, so silence proves nothing."""
-    bad = sum(1 for m in messages if damaged(m))
-    if not messages or bad / len(messages) <= DAMAGED_SHARE:
+    return damage_text(sum(1 for m in messages if damaged(m)), len(messages))
+
+
+def damage_text(bad: int, total: int) -> str | None:
+    """``damage_note`` for ``bad`` damaged messages of ``total``."""
+    if not total or bad / total <= DAMAGED_SHARE:
         return None
-    return (f"{bad} of {len(messages)} SIP messages lack Call-ID, CSeq, Via, From or To (a damaged or "
+    return (f"{bad} of {total} SIP messages lack Call-ID, CSeq, Via, From or To (a damaged or "
             "fuzzed capture): rules that conclude from a missing message stand down")
 
 

@@ -21,6 +21,7 @@ from ladder.capture.limits import Limits
 from ladder.capture.pipeline import Pipeline
 from ladder.capture.progress import Progress
 from ladder.capture.sipindex import SipIndex
+from ladder.capture.messagestore import MessageStore
 
 ENGINES = ("auto", "dpkt", "pyshark")
 PROGRESS_EVERY = 8192  # frames between two looks at the clock
@@ -50,6 +51,9 @@ class Capture:
     # One compact record per SIP message (always filled); ``sip_messages`` is empty when the
     # capture was loaded with ``messages=False``.
     sip_index: SipIndex = field(default_factory=SipIndex)
+    # With ``locate=True``: where each message's bytes are, read back call by call
+    # (``ladder.capture.messagestore``); None otherwise.
+    message_store: MessageStore | None = None
     # The one time base of every output (ladder times, JSON "time", HTML charts): the earliest
     # time the capture holds, of its frames or carried inside them (a HEP agent's timestamp
     # may precede the frame that brought it), so no time shown is negative.
@@ -69,23 +73,25 @@ def load_capture(
     media: bool = True,
     limits: Limits | None = None,
     messages: bool = True,
+    locate: bool = False,
 ) -> Capture:
     """Read the capture at ``path`` (``-`` for stdin) with the chosen engine, within ``limits``
     (``ladder.capture.limits``; the defaults when None). ``messages=False`` keeps only
-    ``Capture.sip_index`` (compact records), not the parsed messages."""
+    ``Capture.sip_index`` (compact records), not the parsed messages; with ``locate=True`` too,
+    ``Capture.message_store`` says where each message is, to read it back."""
     limits = limits or Limits()
     if engine not in ENGINES:
         raise CaptureError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     with _BulkLoad() as bulk:
         if engine == "pyshark" or tls_keylog:
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits, messages)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits, messages, locate)
         try:
-            return _load_fast(path, progress, media, bulk, limits, messages)
+            return _load_fast(path, progress, media, bulk, limits, messages, locate)
         except UnknownFormat as exc:
             if engine == "dpkt":
                 raise
             print(f"ladder: notice: {exc}; reading it with tshark (pyshark engine)", file=sys.stderr)
-            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits, messages)
+            return _load_pyshark(path, tls_keylog, progress, media, [], bulk, limits, messages, locate)
 
 
 class _BulkLoad:
@@ -118,11 +124,14 @@ class _BulkLoad:
 
 def _load_fast(
     path: str, progress: Callable[[Progress], None] | None, media: bool, bulk: _BulkLoad, limits: Limits,
-    messages: bool = True,
+    messages: bool = True, locate: bool = False,
 ) -> Capture:
-    pipeline = Pipeline(media=media, limits=limits, messages=messages)
+    pipeline = Pipeline(media=media, limits=limits, messages=messages, locate=locate)
     started = time.monotonic()
     with CaptureReader(path, max_gzip_ratio=limits.gzip_ratio) as reader:
+        if pipeline.message_store is not None and not reader.compressed and path != "-":
+            pipeline.buffer_base = reader.buffer_base  # plain UDP payloads are read back from the file
+            pipeline.message_store.path = path
         def tick() -> None:
             bulk.settle()
             if progress is not None:
@@ -139,11 +148,11 @@ def _load_fast(
 
 def _load_pyshark(
     path: str, tls_keylog: str | None, progress: Callable[[Progress], None] | None, media: bool, errors: list[str],
-    bulk: _BulkLoad, limits: Limits, messages: bool = True,
+    bulk: _BulkLoad, limits: Limits, messages: bool = True, locate: bool = False,
 ) -> Capture:
     from ladder.capture.pyshark_reader import DecryptedSip, read_frames_pyshark
 
-    pipeline = Pipeline(media=media, limits=limits, messages=messages)
+    pipeline = Pipeline(media=media, limits=limits, messages=messages, locate=locate)
     started = time.monotonic()
     link_types: dict[int, int] = {}
     number = 0
@@ -198,11 +207,13 @@ def _snapshot(
         errors=errors,
         link_types=link_types,
         sip_index=pipeline.sip_index,
+        message_store=pipeline.message_store,
         time_base_ns=_earliest(pipeline),
     )
 
 
 def _earliest(pipeline: Pipeline) -> int | None:
-    times = [pipeline.first_ts_ns, min((m.ts_ns for m in pipeline.sip_messages), default=None),
+    messages = (m.ts_ns for m in pipeline.sip_messages) if pipeline.message_store is None else pipeline.sip_index.ts_ns
+    times = [pipeline.first_ts_ns, min(messages, default=None),
              min((s.first_ns for s in pipeline.streams), default=None)]
     return min((t for t in times if t is not None), default=None)

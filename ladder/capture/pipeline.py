@@ -27,7 +27,7 @@ SIP over UDP/IPv4 as well: its records come in batches (``_take_sip``) straight 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from dataclasses import dataclass
 from socket import AF_INET
 
@@ -54,6 +54,7 @@ from ladder.capture.reader import ACCELERATED
 from ladder.capture.limits import Limits
 from ladder.media.streams import RtpStreamTable, udp_only_accelerator
 from ladder.capture.sipindex import SipIndex
+from ladder.capture.messagestore import MessageStore
 
 if TYPE_CHECKING:
     from decoders.sctp import SctpReassembler
@@ -112,13 +113,20 @@ class Pipeline:
     passes one that collects a stream's payloads; benchmarks pass a counting-only table)."""
 
     def __init__(self, *, media: bool = True, media_table=None, limits: Limits | None = None,
-                 messages: bool = True):
+                 messages: bool = True, locate: bool = False):
         self.limits = limits = limits or Limits()
         self.media = media
         # ``messages=False``: only the compact per-message records (``sip_index``) are kept, and
         # plainly written messages are read by the first pass instead of parsed (``ladder stats``).
         self.keep_messages = messages
         self.sip_index = SipIndex()
+        # ``locate=True`` (with ``messages=False``): where each message's bytes are, to read them
+        # back by call (``ladder.capture.messagestore``); ``buffer_base`` (set by the loader) gives
+        # the file offset of the reader's buffer, so a plain UDP payload is found there again.
+        self.message_store = MessageStore(self.sip_index) if locate and not messages else None
+        self.buffer_base: Callable[[], int] | None = None
+        self._frame_buf: bytes | None = None  # the frame being walked (a UDP payload's place in it)
+        self._payload_at = -1
         self.frames = 0
         self.first_ts_ns: int | None = None
         self.last_ts_ns: int | None = None
@@ -167,7 +175,10 @@ class Pipeline:
         else:
             attach = getattr(self._rtp, "attach_accelerator", None)
             accel = attach() if attach is not None else None
-        if (accel is not None and not self.keep_messages and sip_columns_fit(self.sip_index)
+        # Not with a message store: it needs each message's place in the file, which the C pass
+        # does not give yet.
+        if (accel is not None and not self.keep_messages and self.message_store is None
+                and sip_columns_fit(self.sip_index)
                 and (self._rtp is None or hasattr(self._rtp, "announcements_waiting"))):
             # The first pass in C: plainly written SIP over UDP/IPv4 becomes SipIndex records
             # without reaching Python; SDP bodies wait in C until the RTP table needs them.
@@ -300,6 +311,7 @@ class Pipeline:
                 return self.diagnose("snaplen-truncated", number, f"link header cut by snaplen: {exc}")
             return self.diagnose(exc.reason, number, str(exc))
         frame = FrameRef(number, ts_ns, offset)
+        self._frame_buf = buf
         return self._network(ethertype, buf, pos, end, frame, cut, 0)
 
     def _network(self, ethertype: int, buf: bytes, pos: int, end: int, frame: FrameRef, cut: bool, depth: int) -> str:
@@ -408,6 +420,8 @@ class Pipeline:
                 return self.diagnose("snaplen-truncated", frame.number, "SIP message cut by snaplen")
             src = self._endpoint(ip.src, sport, "udp")
             dst = self._endpoint(ip.dst, dport, "udp")
+            if self.message_store is not None:
+                self._locate_payload(buf, pstart, frames)
             return self._sip(payload, src, dst, frames)
         if sport in SIP_PORTS or dport in SIP_PORTS:
             if not payload.strip(b"\r\n\x00 "):
@@ -439,6 +453,8 @@ class Pipeline:
             if fields is not None:
                 ts_ns = frames[-1].ts_ns
                 self.sip_index.add(frames[0].number, ts_ns, fields.method, fields.status, fields.call_id)
+                if self.message_store is not None:
+                    self._store_message(payload, src, dst, frames, ts_ns)
                 if fields.call_id:
                     self.call_ids.add(fields.call_id)
                 if self._rtp is not None and fields.body:  # SDP the RTP table must hear of
@@ -450,12 +466,17 @@ class Pipeline:
             message = parse_sip(payload, src=src, dst=dst, frames=frames, ts_ns=frames[-1].ts_ns)
         except DecodeError as exc:
             reason = exc.reason if exc.reason not in ("decode-error", "malformed", "truncated") else "malformed-sip"
+            self._payload_at = -1
             return self.diagnose(reason, frames[-1].number, str(exc))
-        self._add_sip(message)
+        self._add_sip(message, payload)
         return "sip"
 
-    def _add_sip(self, message) -> None:
+    def _add_sip(self, message, payload: bytes | None = None) -> None:
+        """``payload``: the bytes ``message`` was parsed from (its ``raw`` may leave some out)."""
         self.sip_index.add_message(message)
+        if self.message_store is not None:
+            self._store_message(message.raw if payload is None else payload, message.src, message.dst,
+                                message.frames, message.ts_ns)
         if self.keep_messages:
             self.sip_messages.append(message)
         if message.call_id:
@@ -468,6 +489,17 @@ class Pipeline:
                 return
             if sdp is not None:
                 self._rtp.expect_sdp(message)
+
+    def _locate_payload(self, buf, pstart: int, frames: tuple[FrameRef, ...]) -> None:
+        """Note where the next message's bytes are in the capture file: only for a payload in
+        the reader's own buffer (not a reassembled datagram) of a file that can be re-read."""
+        if self.buffer_base is not None and len(frames) == 1 and buf is self._frame_buf:
+            self._payload_at = self.buffer_base() + pstart
+
+    def _store_message(self, raw: bytes, src, dst, frames, ts_ns: int) -> None:
+        at, self._payload_at = self._payload_at, -1
+        if self.message_store is not None:  # (called only with a store)
+            self.message_store.add(raw, src, dst, frames, ts_ns, at)
 
     # -- HEP, TCP, SCTP: plugged in from their decoders --------------------------------------
     def _hep(self, payload: bytes, frame: FrameRef) -> str:
@@ -492,7 +524,7 @@ class Pipeline:
             message = parse_sip(inner, src=src, dst=dst, frames=(frame,), ts_ns=ts_ns)
         except DecodeError as exc:
             return self.diagnose("malformed-sip", frame.number, f"SIP inside HEP: {exc}")
-        self._add_sip(message)
+        self._add_sip(message, inner)
         return "hep-sip"
 
     def _tcp_segment(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
@@ -532,7 +564,7 @@ class Pipeline:
             except DecodeError as exc:
                 self.diagnose("malformed-sip", item.frames[-1].number, str(exc))
                 continue
-            self._add_sip(message)
+            self._add_sip(message, item.payload)
 
     def _sctp_packet(self, ip: IpHeader, buf: bytes, start: int, stop: int, frames, cut: bool) -> str:
         frame = frames[-1]

@@ -191,6 +191,11 @@ class CaptureReader:
         read1 = getattr(self._stream, "read1", None) if self.compressed else None
         self._read: Callable[[int], bytes] = read1 if read1 is not None else self._stream.read
 
+    def buffer_base(self) -> int:
+        """The file offset of the buffer the last record came in (``buf[0]``); meaningful for
+        a plain file only (not gzip or a stream)."""
+        return self._base
+
     # -- buffer handling ---------------------------------------------------------------------
     def _fill(self, need: int) -> bool:
         """Make at least ``need`` bytes available from ``_pos``; False at end of input."""

@@ -54,7 +54,8 @@ def say_no_calls(calls) -> None:
         print(f"ladder: {NO_CALLS}", file=sys.stderr)
 
 
-def load_capture_from_args(args, *, media: bool = True, progress=None, messages: bool = True):
+def load_capture_from_args(args, *, media: bool = True, progress=None, messages: bool = True,
+                           locate: bool = False):
     """The capture the command line names, with each file-level problem (a truncated last
     record, say) as one warning line on stderr: every command says the same thing."""
     limits = parse_limits(getattr(args, "limits", None))
@@ -66,6 +67,7 @@ def load_capture_from_args(args, *, media: bool = True, progress=None, messages:
         media=media,
         limits=limits,
         messages=messages,
+        locate=locate,
     )
     for problem in capture.errors + limit_warnings(capture.diagnostics, limits):
         print(f"ladder: warning: {safe_text(problem)}", file=sys.stderr)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
+import sys
 
-from ladder.calls.grouping import Call, build_calls
+from ladder.calls.bounded import iter_calls
+from ladder.calls.grouping import Call
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.textsafe import clip, json_text, safe_text
+from ladder.textsafe import clip, safe_text, write_json_stream
 
 
 def add_parser(subparsers) -> None:
@@ -57,15 +60,22 @@ def call_dict(call: Call) -> dict:
     }
 
 
+def table_row(call: Call) -> tuple[str, ...]:
+    """One call's row of the table."""
+    return (
+        str(call.index), format_start(call.start_ns), clip(call.caller),
+        clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
+        f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
+    )
+
+
 def format_table(calls: list[Call]) -> str:
+    return format_rows([table_row(call) for call in calls])
+
+
+def format_rows(call_rows: list[tuple[str, ...]]) -> str:
     header = ("#", "start", "from", "to", "outcome", "msgs", "span", "talk", "legs", "kind")
-    rows = [header]
-    for call in calls:
-        rows.append((
-            str(call.index), format_start(call.start_ns), clip(call.caller),
-            clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
-            f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
-        ))
+    rows = [header] + call_rows
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     numeric = {0, 5, 6, 7, 8}
     lines = []
@@ -82,11 +92,16 @@ def _talk(call: Call) -> str:
 
 
 def run(args) -> int:
-    capture = load_capture_from_args(args, media=False)
-    calls = build_calls(capture)
-    say_no_calls(calls)
+    # Messages stay in the file: the calls are built one at a time from the compact index and
+    # written as they come (``ladder.calls.bounded``), in memory bounded by the biggest call.
+    capture = load_capture_from_args(args, media=False, messages=False, locate=True)
+    calls = iter_calls(capture)
+    first = next(calls, None)
+    say_no_calls(first is not None)
+    calls = itertools.chain([first], calls) if first is not None else iter(())
     if args.json:
-        print(json_text({"calls": [call_dict(c) for c in calls]}, indent=2))
+        write_json_stream(sys.stdout, {}, "calls", (call_dict(c) for c in calls))
     else:
-        print(format_table(calls), end="")
+        print(format_rows([table_row(c) for c in calls]), end="")
     return 0
+

@@ -7,8 +7,10 @@ any call has one, 2 on bad input (unreadable capture, unknown reference or code)
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
+from typing import TYPE_CHECKING, Iterable
 
 from ladder.check.call_check import (
     CheckResult,
@@ -17,11 +19,14 @@ from ladder.check.call_check import (
     verdict_line,
 )
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.capture.continuity import Break, damage_note, find_breaks
+from ladder.capture.continuity import Break, damage_note, damage_text
 from ladder.check.deviations import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.check.references import load_references
-from ladder.textsafe import json_text, safe_text
+from ladder.textsafe import json_text, safe_text, write_json_stream
+
+if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
 
 
 def add_parser(subparsers) -> None:
@@ -86,37 +91,95 @@ def run(args: argparse.Namespace) -> int:
         from ladder.cli.live import check_live
 
         return check_live(args, references, wanted, ignore, media)
-    capture = load_capture_from_args(args, media=media)
-    analysis = analyse(capture, media=media)
-    say_no_calls(analysis.calls)
-    calls = select_calls(analysis.calls, args.call)
-    breaks = find_breaks(capture.sip_messages)
-    settings = capture_settings(capture, t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu)
+    capture = load_capture_from_args(args, media=media, messages=False, locate=True)
+    return _check_file(args, capture, references, wanted, ignore, media)
+
+
+def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> int:
+    """Check the calls of a capture file one at a time (``ladder.calls.bounded``): each is
+    built, checked, written and released, so memory holds the index and one call."""
+    from ladder.analysis import Analysis
+    from ladder.calls.bounded import iter_calls
+    from ladder.check.rules import RuleSettings
+    from ladder.media.binding import MediaIndex
+
+    store = capture.message_store
+    streams = capture.streams if media else []
+    # Media are bound once over every call (a stream goes to at most one); a SIP-only capture
+    # has nothing to bind, and its calls are then never all held at once.
+    every = list(iter_calls(capture)) if streams else []
+    analysis = Analysis(capture, [], MediaIndex.build(every, streams), media)
+    del every
+    bad = [0]  # damaged messages (``continuity.damaged``), counted as the calls are first read
+
+    def count_damage(message) -> None:
+        bad[0] += store.damaged(message)
+
+    built = iter_calls(capture, look=count_damage, parse=True)
+    first = next(built, None)
+    say_no_calls(first is not None)
+    calls: Iterable[Call] = itertools.chain([first], built) if first is not None else iter(())
+    if args.call:
+        calls = _selected(calls, args.call)
+    breaks = store.breaks()
+    damage = damage_text(bad[0], len(store))
+    settings = RuleSettings(end_ns=capture.last_ts_ns, breaks=tuple(b.span for b in breaks),
+                            damaged=damage is not None, t1_ns=int(args.t1 * 1_000_000), path_mtu=args.path_mtu)
+    notes = [item.describe() for item in breaks] + ([damage] if damage else [])
     out = sys.stdout
-    if not args.json:
-        for line in capture_notes(breaks, capture.sip_messages):
-            out.write(safe_text(f"Capture: {line}") + "\n\n")
-    results: list[CheckResult] = []
-    # Call by call: the text of a call is written as soon as it is checked, and its ladder
-    # released; only the (small) results stay for the totals and the JSON.
-    for call in calls:
-        ladder = analysis.ladder(call)
-        result = analysis.check(call, references, reference=wanted, ladder=ladder, ignore=ignore,
-                                settings=settings)
-        results.append(result)
-        if not args.json:
+    totals = [0, 0, 0]  # calls checked, of them deviating, findings
+
+    def checked():
+        # Call by call: the text of a call is written as soon as it is checked, and the call
+        # and its ladder released; only counts stay for the totals.
+        for call in calls:
+            ladder = analysis.ladder(call)
+            result = analysis.check(call, references, reference=wanted, ladder=ladder, ignore=ignore,
+                                    settings=settings)
+            totals[0] += 1
+            totals[1] += not result.conforms
+            totals[2] += len(result.deviations)
+            if args.json:
+                yield result.to_json()
+                continue
             from ladder.draw.text import render_text
 
-            if len(results) > 1:
+            if totals[0] > 1:
                 out.write("\n")
             out.write(summary_line(result) + "\n\n")
             out.write(render_text(annotate_ladder(ladder, result)))
+
     if args.json:
-        document = _json(args.file, results, breaks, capture.sip_messages)
-        out.write(json_text(document, indent=2, ensure_ascii=True) + "\n")
+        write_json_stream(out, {"file": args.file}, "calls", checked(),
+                          lambda: _json_tail(totals, breaks, notes), ensure_ascii=True)
     else:
-        out.write("\n" + totals_line(results) + "\n")
-    return 0 if all(r.conforms for r in results) else 1
+        for line in notes:
+            out.write(safe_text(f"Capture: {line}") + "\n\n")
+        for _ in checked():
+            pass
+        out.write("\n" + totals_text(*totals) + "\n")
+    return 0 if totals[1] == 0 else 1
+
+
+def _selected(calls, selectors: list[str]) -> list:
+    """``select_calls`` over calls that come one at a time: only the named ones are kept."""
+    from ladder.calls.grouping import select_calls
+
+    numbers = {int(s) for s in selectors if s.isdigit()}
+    names = {s for s in selectors if not s.isdigit()}
+    return select_calls([c for c in calls if c.index in numbers or names.intersection(c.call_ids)], selectors)
+
+
+def _json_tail(totals: list[int], breaks: list[Break], notes: list[str]) -> dict:
+    return {
+        "conforms": totals[1] == 0,
+        "discontinuities": [
+            {"frame_before": b.frame_before, "frame": b.frame, "seconds": round((b.after_ns - b.before_ns) / 1e9, 6),
+             "detail": b.describe()}
+            for b in breaks
+        ],
+        "capture_notes": notes,
+    }
 
 
 def summary_line(result: CheckResult) -> str:
@@ -125,9 +188,12 @@ def summary_line(result: CheckResult) -> str:
 
 
 def totals_line(results: list[CheckResult]) -> str:
-    bad = sum(1 for r in results if not r.conforms)
-    deviations = sum(len(r.deviations) for r in results)
-    return f"{len(results)} call(s) checked, {bad} with deviations of severity warning or above, {deviations} finding(s) in all"
+    return totals_text(len(results), sum(1 for r in results if not r.conforms),
+                       sum(len(r.deviations) for r in results))
+
+
+def totals_text(checked: int, bad: int, deviations: int) -> str:
+    return f"{checked} call(s) checked, {bad} with deviations of severity warning or above, {deviations} finding(s) in all"
 
 
 def capture_notes(breaks: list[Break], messages: list) -> list[str]:
@@ -135,17 +201,3 @@ def capture_notes(breaks: list[Break], messages: list) -> list[str]:
     notes = [item.describe() for item in breaks]
     damage = damage_note(messages)
     return notes + ([damage] if damage else [])
-
-
-def _json(path: str, results: list[CheckResult], breaks: list[Break], messages: list) -> dict:
-    return {
-        "file": path,
-        "calls": [r.to_json() for r in results],
-        "conforms": all(r.conforms for r in results),
-        "discontinuities": [
-            {"frame_before": b.frame_before, "frame": b.frame, "seconds": round((b.after_ns - b.before_ns) / 1e9, 6),
-             "detail": b.describe()}
-            for b in breaks
-        ],
-        "capture_notes": capture_notes(breaks, messages),
-    }

@@ -1,0 +1,300 @@
+"""``MessageStore``: where each SIP message's bytes are, so memory holds an index, not messages.
+
+A capture loaded with ``locate=True`` (``ladder calls``, ``ladder check``) keeps no parsed
+``SipMessage``: next to ``SipIndex``'s columns (frame, time, method/status, Call-ID) this store
+keeps, per message, where its bytes are (the offset of a plain UDP payload in the capture file;
+for what cannot be read back by offset: stdin, gzip, reassembled TCP/SCTP/IP fragments, HEP,
+decrypted TLS, a spill file), their length and CRC, both endpoints (interned), and a flag for the
+correlation headers that link legs (``ladder.calls.legs.header_links``). About 40 bytes a message.
+
+``message(i)`` reads message ``i`` back as a ``StoredMessage``: the first pass
+(``decoders.sipscan``) answers the fields calls are built from; anything else (headers, URIs,
+SDP, RFC 3261 problems) is the full parse of ``parse_sip``, made on first use and kept by that
+object only, so a call built, checked and released takes its parses with it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zlib
+from array import array
+
+from decoders.errors import DecodeError
+from decoders.records import Endpoint, FrameRef
+from decoders.sip import _checked_name_addr, canonical_name, parse_sip
+from decoders.sipscan import scan_sip
+from ladder.capture.continuity import BACKWARDS_NS, LEAP_NS, Break, damaged
+from ladder.capture.sipindex import SipIndex
+from ladder.errors import CaptureError
+
+CORRELATION = 1  # the message may carry X-Call-ID, X-CID or Session-ID (a cheap, generous test)
+_CORRELATION_NAMES = (b"x-call-id", b"x-cid", b"session-id")
+MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
+
+
+def first_pass(raw: bytes):
+    """The first-pass fields of ``raw`` (``SipFields``), None when only ``parse_sip`` can tell.
+    One place, so a compiled first pass with the same answers can take over."""
+    return scan_sip(raw)
+
+
+class MessageStore:
+    """Per-message locations, aligned with ``index`` (message ``i`` is row ``i`` of both)."""
+
+    def __init__(self, index: SipIndex) -> None:
+        self.index = index
+        self.where = array("q")  # >= 0: offset in the capture file; < 0: -1 - offset in the spill file
+        self.length = array("I")
+        self.crc = array("I")
+        self.record = array("q")  # file offset of the first frame's record (FrameRef.offset)
+        self.src = array("I")
+        self.dst = array("I")
+        self.flags = array("B")
+        self.endpoints: list[Endpoint | None] = [None]  # id 0: no endpoint
+        self._endpoint_ids: dict[Endpoint, int] = {}
+        # Messages whose frames are not the one (frame, ts_ns, record) of the columns:
+        # reassembled from several frames, or timed by a HEP agent.
+        self.odd_frames: dict[int, tuple[FrameRef, ...]] = {}
+        self.path: str | None = None  # the capture file, once the loader says it may be re-read
+        self._file: int | None = None
+        self._spill = None
+        self._spill_size = 0
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    def _endpoint(self, endpoint: Endpoint | None) -> int:
+        if endpoint is None:
+            return 0
+        known = self._endpoint_ids.get(endpoint)
+        if known is None:
+            known = self._endpoint_ids[endpoint] = len(self.endpoints)
+            self.endpoints.append(endpoint)
+        return known
+
+    def add(self, raw: bytes, src: Endpoint | None, dst: Endpoint | None, frames: tuple[FrameRef, ...],
+            ts_ns: int, file_offset: int = -1) -> None:
+        """One message (the row ``SipIndex`` just added); ``file_offset``: where ``raw`` is in
+        the capture file, -1 when it is not there as one piece (then it goes to the spill file)."""
+        i = len(self.where)
+        if file_offset < 0:
+            if self._spill is None:
+                self._spill = tempfile.TemporaryFile(prefix="ladder-sip-")
+            self._spill.write(raw)
+            file_offset = -1 - self._spill_size
+            self._spill_size += len(raw)
+        self.where.append(file_offset)
+        self.length.append(len(raw))
+        self.crc.append(zlib.crc32(raw))
+        first = frames[0] if frames else None
+        self.record.append(first.offset if first is not None else -1)
+        self.src.append(self._endpoint(src))
+        self.dst.append(self._endpoint(dst))
+        lowered = raw.lower()
+        self.flags.append(CORRELATION if any(name in lowered for name in _CORRELATION_NAMES) else 0)
+        if len(frames) != 1 or first.ts_ns != ts_ns:
+            self.odd_frames[i] = tuple(frames)
+
+    # -- reading back ------------------------------------------------------------------------
+    def raw(self, i: int) -> bytes:
+        where, length = self.where[i], self.length[i]
+        if where >= 0:
+            if self._file is None:
+                if self.path is None:
+                    raise CaptureError("SIP message bytes are not where the index says (no capture file)")
+                self._file = os.open(self.path, os.O_RDONLY)
+            data = os.pread(self._file, length, where)
+        else:
+            self._spill.flush()
+            data = os.pread(self._spill.fileno(), length, -1 - where)
+        if len(data) != length or zlib.crc32(data) != self.crc[i]:
+            raise CaptureError(f"{self.path}: the capture changed while it was read (SIP message {i + 1})")
+        return data
+
+    def frames(self, i: int) -> tuple[FrameRef, ...]:
+        odd = self.odd_frames.get(i)
+        if odd is not None:
+            return odd
+        return (FrameRef(self.index.frame[i], self.index.ts_ns[i], self.record[i]),)
+
+    def message(self, i: int, parse: bool = False) -> "StoredMessage":
+        """Message ``i`` read back; ``parse=True`` parses it fully at once (for a caller that
+        will read every header: the first pass would be work done twice)."""
+        return StoredMessage(self, i, self.raw(i), parse)
+
+    def breaks(self) -> list[Break]:
+        """``continuity.find_breaks`` of the stored messages, from the columns."""
+        frame, ts = self.index.frame, self.index.ts_ns
+        order = sorted(range(len(self)), key=frame.__getitem__)
+        found: list[Break] = []
+        for before, after in zip(order, order[1:]):
+            gap = ts[after] - ts[before]
+            if gap < -BACKWARDS_NS or gap > LEAP_NS:
+                found.append(Break(self.frames(before)[-1].number, frame[after], ts[before], ts[after]))
+        return found
+
+    def damaged(self, message: "StoredMessage") -> bool:
+        """``continuity.damaged`` of a message read back. The first pass vouches for most: a
+        From tag means a From that parsed; a To without a tag is parsed alone."""
+        fields = message._fields
+        if message._full is None and fields.call_id and fields.cseq and fields.sent_by is not None \
+                and fields.from_tag is not None and (fields.to_tag is not None or _to_parses(message.raw)):
+            return False
+        return damaged(message.full)
+
+    def close(self) -> None:
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+
+def head_values(raw: bytes, keys: frozenset[str]) -> dict[str, list[str]]:
+    """The values of the headers ``keys`` (canonical names) of a message the first pass read
+    (CRLF lines, ASCII head), each unfolded as the first pass and ``parse_sip`` unfold it."""
+    lines = raw[:raw.find(b"\r\n\r\n")].decode("ascii").split("\r\n")[1:]
+    found: dict[str, list[str]] = {}
+    values = None
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if values is not None:  # LWS continuation (RFC 3261 §7.3.1)
+                text = line.strip(" \t")
+                values[-1] = f"{values[-1]} {text}" if values[-1] else text
+            continue
+        name, _, text = line.partition(":")
+        key = canonical_name(name.rstrip(" \t"))
+        values = found.setdefault(key, []) if key in keys else None
+        if values is not None:
+            values.append(text.strip(" \t"))
+    return found
+
+
+_TO = frozenset({"to"})
+
+
+def _to_parses(raw: bytes) -> bool:
+    """Whether the To header of a message the first pass read parses as ``parse_sip`` parses it
+    (the first pass rejects a repeated To)."""
+    value = head_values(raw, _TO).get("to", [None])[0]
+    return bool(value) and _checked_name_addr(value, "To", []) is not None
+
+
+class _TopVia:
+    """The top Via as transactions read it (host, port, branch), from the first pass; any other
+    attribute is the full parse's."""
+
+    __slots__ = ("host", "port", "branch", "_message")
+
+    def __init__(self, host: str, port: int | None, branch: str | None, message: "StoredMessage") -> None:
+        self.host, self.port, self.branch, self._message = host, port, branch, message
+
+    def sent_by(self) -> str:
+        return f"{self.host}:{self.port}" if self.port is not None else self.host
+
+    def __getattr__(self, name: str):
+        return getattr(self._message.full.top_via, name)
+
+
+def _first_pass_field(name: str) -> property:
+    """A ``SipMessage`` attribute the first pass has too: the first pass's value (they are equal,
+    ``tests/unit/decoders/test_sipscan.py``), the full parse's for a message it did not read."""
+    def get(self: "StoredMessage"):
+        return getattr(self._fields, name) if self._full is None else getattr(self._full, name)
+    return property(get)
+
+
+class StoredMessage:
+    """One SIP message read back from a ``MessageStore``: the first pass's fields at once, the
+    full ``SipMessage`` (``full``) for everything else, parsed on first use. Compares by
+    identity, as ``SipMessage`` does."""
+
+    __slots__ = ("index", "raw", "src", "dst", "ts_ns", "_store", "_fields", "_full", "kept")
+
+    def __init__(self, store: MessageStore, i: int, raw: bytes, parse: bool = False) -> None:
+        self.index = i
+        self.raw = raw  # the bytes as captured; the message's own once parsed (``parse_sip`` may cut)
+        self.src = store.endpoints[store.src[i]]
+        self.dst = store.endpoints[store.dst[i]]
+        self.ts_ns = store.index.ts_ns[i]
+        self._store = store
+        self._full = None
+        self.kept = None  # what an earlier look kept of this message (``KeptRequest``), if any
+        self._fields = None if parse else first_pass(raw)
+        if self._fields is None:
+            self._full = self._parse()
+            self.raw = self._full.raw
+
+    def _parse(self):
+        try:
+            # Called once: at once for what the first pass cannot read (``raw`` still as captured),
+            # else on first use (a message the first pass reads is its own bytes, nothing cut).
+            return parse_sip(self.raw, src=self.src, dst=self.dst, frames=self.frames, ts_ns=self.ts_ns)
+        except DecodeError as exc:  # it parsed when the capture was read: the bytes changed
+            raise CaptureError(f"SIP message {self.index + 1} no longer parses: {exc}") from None
+
+    @property
+    def full(self):
+        """The ``SipMessage`` of these bytes (parsed once)."""
+        if self._full is None:
+            self._full = self._parse()
+        return self._full
+
+    @property
+    def frames(self) -> tuple[FrameRef, ...]:
+        return self._store.frames(self.index)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.full, name)
+
+    def __repr__(self) -> str:
+        return f"StoredMessage({self.index})"
+
+    # The first pass's fields (the full parse's when the first pass could not read the message).
+    is_request = _first_pass_field("is_request")
+    method = _first_pass_field("method")
+    status = _first_pass_field("status")
+    call_id = _first_pass_field("call_id")
+    cseq = _first_pass_field("cseq")
+    from_tag = _first_pass_field("from_tag")
+    to_tag = _first_pass_field("to_tag")
+    branch = _first_pass_field("branch")
+    content_length = _first_pass_field("content_length")
+    body = _first_pass_field("body")
+
+    @property
+    def sdp(self):
+        return self._fields.sdp() if self._full is None else self._full.sdp
+
+    @property
+    def request_uri(self) -> str | None:
+        if self._full is not None:
+            return self._full.request_uri
+        if self.kept is not None:
+            return self.kept.request_uri
+        if not self._fields.is_request:
+            return None
+        # The first pass read the request line as ``parse_sip`` does: three parts, the URI second.
+        return self.raw[:self.raw.find(b"\r\n")].split(b" ")[1].decode("ascii")
+
+    @property
+    def top_via(self):
+        if self._full is not None:
+            return self._full.top_via
+        fields = self._fields
+        if fields.sent_by is None:
+            return None
+        host, colon, port = fields.sent_by.partition(":")
+        return _TopVia(host.lower(), int(port) if colon else None, fields.branch, self)
+
+    @property
+    def from_uri(self) -> str | None:
+        return self.kept.from_uri if self.kept is not None and self._full is None else self.full.from_uri
+
+    @property
+    def to_uri(self) -> str | None:
+        return self.kept.to_uri if self.kept is not None and self._full is None else self.full.to_uri
