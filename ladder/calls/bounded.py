@@ -31,10 +31,10 @@ from ladder.calls.grouping import (
     Call,
     _attempt_failed,
     _order_key,
-    _UnionFind,
+    linked_components,
     build_call,
 )
-from ladder.calls.legs import CORRELATION_HEADERS, Leg, Link, find_legs, header_links, retry_links, timing_links
+from ladder.calls.legs import CORRELATION_HEADERS, Leg, find_legs, header_links, retry_links, timing_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
 
@@ -224,15 +224,7 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
     links = header_links(call_groups) + timing_links(all_legs, kinds) + retry_links(all_legs, kinds, failed)
     del all_legs, call_groups, correlated
 
-    union = _UnionFind(list(groups))
-    for link in links:
-        union.union(link.call_id_a, link.call_id_b)
-    components: dict[str, list[str]] = {}
-    for cid in groups:
-        components.setdefault(union.find(cid), []).append(cid)
-    links_by_root: dict[str, list[Link]] = {}
-    for link in links:
-        links_by_root.setdefault(union.find(link.call_id_a), []).append(link)
+    components, links_by_root = linked_components(list(groups), links)
 
     # Pass 3: call by call. A group's first message stays first after folding, so the calls'
     # order is known from the index.

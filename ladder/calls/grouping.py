@@ -186,6 +186,21 @@ def build_call(index: int, call_ids: list[str], messages: list["SipMessage"], ki
     )
 
 
+def linked_components(call_ids: list[str], links: list[Link]) -> tuple[dict[str, list[str]], dict[str, list[Link]]]:
+    """The Call-IDs the links join into one call (root -> its Call-IDs, in ``call_ids``' order),
+    and each root's links."""
+    union = _UnionFind(call_ids)
+    for link in links:
+        union.union(link.call_id_a, link.call_id_b)
+    components: dict[str, list[str]] = {}
+    for call_id in call_ids:
+        components.setdefault(union.find(call_id), []).append(call_id)
+    links_by_root: dict[str, list[Link]] = {}
+    for link in links:
+        links_by_root.setdefault(union.find(link.call_id_a), []).append(link)
+    return components, links_by_root
+
+
 def build_calls(capture: "Capture") -> list[Call]:
     """Calls, registrations, OPTIONS … of a capture, in start order, numbered from 1."""
     return calls_of_messages(capture.sip_messages)
@@ -211,17 +226,7 @@ def calls_of_messages(sip_messages: Sequence["SipMessage"]) -> list[Call]:
     all_legs.sort(key=lambda leg: leg.ts_ns)
     failed = {cid for cid, group in call_groups.items() if _attempt_failed(group)}
     links = header_links(call_groups) + timing_links(all_legs, kinds) + retry_links(all_legs, kinds, failed)
-    union = _UnionFind(list(groups))
-    for link in links:
-        union.union(link.call_id_a, link.call_id_b)
-
-    components: dict[str, list[str]] = {}
-    for call_id in groups:
-        components.setdefault(union.find(call_id), []).append(call_id)
-
-    links_by_root: dict[str, list[Link]] = {}
-    for link in links:
-        links_by_root.setdefault(union.find(link.call_id_a), []).append(link)
+    components, links_by_root = linked_components(list(groups), links)
 
     built = []
     for root, call_ids in components.items():
