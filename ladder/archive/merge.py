@@ -18,31 +18,15 @@ from typing import Any
 
 from decoders.records import Endpoint
 from ladder.archive.slice import merge_selections
+from ladder.calls.unionfind import UnionFind
 from ladder.export.pcap_slice import RTCP_SLACK_NS
 from ladder.media.binding import SLACK_NS, SdpAnnouncement, _match
-
-
-class _Union:
-    def __init__(self) -> None:
-        self.parent: dict[Any, Any] = {}
-
-    def find(self, key: Any) -> Any:
-        self.parent.setdefault(key, key)
-        while self.parent[key] != key:
-            self.parent[key] = self.parent[self.parent[key]]
-            key = self.parent[key]
-        return key
-
-    def union(self, a: Any, b: Any) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
 
 
 def _groups(files: list[dict[str, Any]]) -> list[list[tuple[int, int]]]:
     """Fragments ``(file position, call position)`` that are one call. Files are in time
     order, so each group is too."""
-    union = _Union()
+    union: UnionFind[tuple[Any, ...]] = UnionFind()
     for f, record in enumerate(files):
         directory = os.path.dirname(record["path"])
         for c, fragment in enumerate(record["_scan"]["calls"]):
@@ -56,7 +40,7 @@ def _groups(files: list[dict[str, Any]]) -> list[list[tuple[int, int]]]:
     return list(groups.values())
 
 
-def _link(files: list[dict[str, Any]], union: _Union) -> None:
+def _link(files: list[dict[str, Any]], union: UnionFind[tuple[Any, ...]]) -> None:
     """Fragments with different Call-IDs that ``ladder.calls.legs`` would join in one capture: the
     same correlation header value or Session-ID, or a failed attempt retried by the same
     caller with the same From tag within RETRY_WINDOW_NS (RFC 3665 §3.4)."""

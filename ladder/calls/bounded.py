@@ -26,13 +26,12 @@ from decoders.sip import _checked_name_addr
 from ladder.calls.duplicates import fold_duplicates
 from ladder.calls.grouping import (
     CALL,
-    IN_CALL_METHODS,
-    KIND_BY_METHOD,
     Call,
     _attempt_failed,
     _order_key,
-    linked_components,
     build_call,
+    kind_of_methods,
+    linked_components,
 )
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, find_legs, header_links, retry_links, timing_links
 from ladder.calls.transactions import build_transactions
@@ -138,20 +137,6 @@ class _Correlation:
         return list(self.session_ids)
 
 
-def _kind(methods: list[str]) -> str:
-    """``grouping.group_kind`` from the method names (a capture copy repeats an earlier method,
-    so folding copies out changes nothing here)."""
-    upper = [m.upper() for m in methods if m]
-    if "INVITE" in upper:
-        return CALL
-    for method in upper:
-        if method in IN_CALL_METHODS:
-            return CALL
-        if method in KIND_BY_METHOD:
-            return KIND_BY_METHOD[method]
-    return "other"
-
-
 def _read(store: MessageStore, indices: list[int], kept: dict[int, KeptRequest], look=None, parse: bool = False):
     """A group's messages read back (each shown to ``look`` first, if given), capture copies
     folded out (as ``build_calls`` folds)."""
@@ -191,7 +176,8 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
         if group is None:
             groups[key] = group = array("I")
         group.append(i)
-    kinds = {cid: _kind([strings[index.method[i]] for i in group]) for cid, group in groups.items()}
+    # (a capture copy repeats an earlier method, so folding copies out changes no kind)
+    kinds = {cid: kind_of_methods([strings[index.method[i]] for i in group]) for cid, group in groups.items()}
 
     # Pass 2: the INVITE groups' legs, and what the links read of them.
     kept: dict[int, KeptRequest] = {}

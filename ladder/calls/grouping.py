@@ -18,6 +18,7 @@ from ladder.calls.duplicates import fold_duplicates
 from ladder.calls.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
 from ladder.calls.outcome import Outcome, call_outcome, request_outcome
 from ladder.calls.transactions import TransactionSet, build_transactions
+from ladder.calls.unionfind import UnionFind
 from ladder.errors import UsageError
 
 if TYPE_CHECKING:
@@ -82,7 +83,12 @@ def _order_key(message: "SipMessage") -> tuple[int, int]:
 
 def group_kind(messages: list["SipMessage"]) -> str:
     """What a Call-ID group is, from its methods (the CSeq method of responses too)."""
-    methods = [m.method.upper() for m in messages if m.method]
+    return kind_of_methods([m.method for m in messages])
+
+
+def kind_of_methods(names: list[str | None]) -> str:
+    """``group_kind`` from the method names alone (request methods, CSeq methods of responses)."""
+    methods = [name.upper() for name in names if name]
     if "INVITE" in methods:
         return CALL
     for method in methods:
@@ -107,21 +113,6 @@ def _party(uri: str | None) -> str:
         return f"{parsed.user}@{parsed.host}" if parsed.user else parsed.host
     return uri
 
-
-class _UnionFind:
-    def __init__(self, keys: list[str]) -> None:
-        self.parent = {key: key for key in keys}
-
-    def find(self, key: str) -> str:
-        while self.parent[key] != key:
-            self.parent[key] = self.parent[self.parent[key]]
-            key = self.parent[key]
-        return key
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
 
 
 def group_by_call_id(messages: list["SipMessage"]) -> dict[str, list["SipMessage"]]:
@@ -189,7 +180,7 @@ def build_call(index: int, call_ids: list[str], messages: list["SipMessage"], ki
 def linked_components(call_ids: list[str], links: list[Link]) -> tuple[dict[str, list[str]], dict[str, list[Link]]]:
     """The Call-IDs the links join into one call (root -> its Call-IDs, in ``call_ids``' order),
     and each root's links."""
-    union = _UnionFind(call_ids)
+    union = UnionFind(call_ids)
     for link in links:
         union.union(link.call_id_a, link.call_id_b)
     components: dict[str, list[str]] = {}
