@@ -20,7 +20,7 @@ from decoders.records import Endpoint
 from ladder.archive.slice import merge_selections
 from ladder.calls.unionfind import UnionFind
 from ladder.export.pcap_slice import RTCP_SLACK_NS
-from ladder.media.binding import SLACK_NS, SdpAnnouncement, _match
+from ladder.media.binding import SdpAnnouncement, ranked_matches
 
 
 def _groups(files: list[dict[str, Any]]) -> list[list[tuple[int, int]]]:
@@ -75,7 +75,7 @@ def _link(files: list[dict[str, Any]], union: UnionFind[tuple[Any, ...]]) -> Non
 
 
 class _Chain:
-    """One RTP stream across consecutive files: what ``_match`` reads of an ``RtpStream``."""
+    """One RTP stream across consecutive files: what binding reads of an ``RtpStream`` (``binding.StreamEnds``)."""
 
     def __init__(self, src: str, sport: int, dst: str, dport: int, ssrc: int, first_ns: int):
         self.src = Endpoint(src, sport, "udp")
@@ -128,16 +128,9 @@ def _bind(files: list[dict[str, Any]], groups: list[list[tuple[int, int]]], chai
         if not announced:
             continue
         byes = [fact["bye_ns"] for fact in facts if fact["bye_ns"] is not None]
-        start, end = announced[0].ts_ns - SLACK_NS, min(byes) if byes else float("inf")
         directory = os.path.dirname(files[group[0][0]]["path"])
         candidates = {id(c): c for port in {a.port for a in announced} for c in by_port.get((directory, port), ())}
-        for chain in candidates.values():
-            if not (start <= chain.first_ns <= end):
-                continue
-            matched = _match(chain, announced)
-            if matched is None:
-                continue
-            rank = (matched[0].ts_ns <= chain.first_ns + SLACK_NS, matched[0].ts_ns, -order)
+        for chain, _matched, rank in ranked_matches(announced, candidates.values(), min(byes) if byes else None, order):
             if id(chain) not in best or rank > best[id(chain)][0]:
                 best[id(chain)] = (rank, order, chain)
     bound: dict[int, list[_Chain]] = {}

@@ -24,7 +24,7 @@ while both sides' SDP said sendrecv).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Iterable, Iterator, Protocol, TypeVar
 
 import ipaddress
 from dataclasses import dataclass
@@ -141,6 +141,9 @@ class StreamEnds(Protocol):
     def first_ns(self) -> int: ...
 
 
+S = TypeVar("S", bound=StreamEnds)
+
+
 def _pick(candidates: list[SdpAnnouncement], stream: StreamEnds) -> SdpAnnouncement:
     before = [a for a in candidates if a.ts_ns <= stream.first_ns + SLACK_NS]
     return max(before, key=lambda a: a.ts_ns) if before else min(candidates, key=lambda a: a.ts_ns)
@@ -212,6 +215,25 @@ def _stream_problems(call, stream: RtpStream, announcement: SdpAnnouncement, rea
     return problems
 
 
+def ranked_matches(announced: list[SdpAnnouncement], candidates: Iterable[S], bye_ns: int | None,
+                   order: int) -> Iterator[tuple[S, tuple[SdpAnnouncement, str, str], tuple[bool, int, int]]]:
+    """Each candidate stream that one call's SDP (``announced``, in time order) can own, with the
+    match and its rank: a stream must start within ``SLACK_NS`` before the first announcement
+    and not after the BYE (later, it belongs to a later call on the same ports). Ranks compare
+    across calls: an announcement made before the stream started wins, then the latest one,
+    then the earlier call (``order``)."""
+    start = announced[0].ts_ns - SLACK_NS
+    end = bye_ns if bye_ns is not None else float("inf")
+    for stream in candidates:
+        if not (start <= stream.first_ns <= end):
+            continue
+        matched = _match(stream, announced)
+        if matched is None:
+            continue
+        announcement = matched[0]
+        yield stream, matched, (announcement.ts_ns <= stream.first_ns + SLACK_NS, announcement.ts_ns, -order)
+
+
 def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
     """Bindings of ``streams`` to ``calls`` (one call or a list), each stream at most once:
     to the call whose matching SDP is the latest one before the stream started."""
@@ -228,19 +250,9 @@ def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
         announced = sdp_announcements(call)
         if not announced:
             continue
-        start = announced[0].ts_ns - SLACK_NS
         bye_ns = _bye_ns(call)
-        # A stream that starts after the call's BYE belongs to a later call on the same ports.
-        end = bye_ns if bye_ns is not None else float("inf")
         candidates = {id(stream): stream for port in {a.port for a in announced} for stream in by_port.get(port, ())}
-        for stream in candidates.values():
-            if not (start <= stream.first_ns <= end):
-                continue
-            matched = _match(stream, announced)
-            if matched is None:
-                continue
-            announcement = matched[0]
-            rank = (announcement.ts_ns <= stream.first_ns + SLACK_NS, announcement.ts_ns, -order)
+        for stream, matched, rank in ranked_matches(announced, candidates.values(), bye_ns, order):
             if stream.key not in best or rank > best[stream.key][0]:
                 best[stream.key] = (rank, call, stream, matched, announced, bye_ns)
     bindings = []
