@@ -19,6 +19,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 
+from decoders.header_names import COMPACT_FORMS, LIST_HEADERS, canonical_name
 from decoders.errors import DecodeError, Malformed
 from decoders.memo import remember
 from decoders.multipart import find_part, parse_multipart
@@ -55,47 +56,6 @@ __all__ = [
 
 REASON = "malformed-sip"
 
-# RFC 3261 §7.3.3 plus the compact forms other RFCs registered (RFC 3265 o/u, RFC 3515 r,
-# RFC 3892 b, RFC 4028 x, RFC 3841 a/j/d, RFC 4474 y/n).
-COMPACT_FORMS = {
-    "i": "call-id",
-    "f": "from",
-    "t": "to",
-    "v": "via",
-    "m": "contact",
-    "l": "content-length",
-    "c": "content-type",
-    "k": "supported",
-    "s": "subject",
-    "e": "content-encoding",
-    "o": "event",
-    "u": "allow-events",
-    "r": "refer-to",
-    "b": "referred-by",
-    "x": "session-expires",
-    "y": "identity",
-    "n": "identity-info",
-    "a": "accept-contact",
-    "j": "reject-contact",
-    "d": "request-disposition",
-}
-
-# Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1: only these may be combined
-# on one line). Everything else, unknown headers included (RFC 4475 §3.1.1.1), stays one opaque
-# value: Authorization, WWW-Authenticate, Date and the like have commas of their own.
-LIST_HEADERS = frozenset(
-    {
-        "via", "contact", "route", "record-route", "path", "service-route",
-        "allow", "supported", "require", "proxy-require", "unsupported", "allow-events",
-        "accept", "accept-encoding", "accept-language", "content-encoding", "content-language",
-        "alert-info", "call-info", "error-info", "in-reply-to", "warning", "reason",
-        "accept-contact", "reject-contact", "request-disposition", "history-info", "diversion",
-        "p-asserted-identity", "p-preferred-identity", "p-associated-uri", "security-client",
-        "security-server", "security-verify", "accept-resource-priority", "resource-priority",
-        "privacy", "p-visited-network-id", "recv-info", "geolocation",
-    }
-)  # fmt: skip
-
 _SIP_VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 _DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
 # ";;" or a trailing ";" — a generic-param with no name.
@@ -123,12 +83,6 @@ class StatusLine:
 
     def __str__(self) -> str:
         return f"{self.version} {self.code} {self.reason}"
-
-
-def canonical_name(name: str) -> str:
-    """The lower-case full name of a header: compact forms expanded (``i`` -> ``call-id``)."""
-    lower = name.lower()
-    return COMPACT_FORMS.get(lower, lower)
 
 
 def looks_like_sip(payload: bytes) -> bool:

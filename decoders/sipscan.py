@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from decoders.errors import DecodeError
 from decoders.sdp import SdpSession
-from decoders.sip import COMPACT_FORMS, RequestLine, _body_sdp, _parse_start
+from decoders.header_names import COMPACT_FORMS
+from decoders.sip import RequestLine, _body_sdp, _parse_start
 
 _CSEQ_MAX = 2**31 - 1
 _WANTED = frozenset({"call-id", "cseq", "via", "from", "to", "content-length", "content-type"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from decoders.sip import canonical_name
+from decoders.header_names import canonical_name
 
 from tui.safe_text import clean, decode
 

@@ -27,7 +27,8 @@ from typing import Any, Callable, TYPE_CHECKING
 
 from decoders.errors import DecodeError
 from decoders.records import Diagnostic, Endpoint
-from decoders.sip import SipMessage, canonical_name, parse_sip
+from decoders.header_names import canonical_name
+from decoders.sip import SipMessage, parse_sip
 
 if TYPE_CHECKING:
     from ladder.capture.loader import Capture
