@@ -35,7 +35,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ladder.check.deviations import CODES
+from ladder.check.codes import CODES
 
 
 class FilterError(ValueError):

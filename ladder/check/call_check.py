@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ladder.check.composition import compose
 from ladder.capture.continuity import damage_note, find_breaks
-from ladder.check.deviations import CODES, INFO, WARNING, Deviation, at_least, deviation, worst
+from ladder.check.deviations import INFO, WARNING, Deviation, at_least, worst
 from ladder.draw.diagram import MEDIA, Ladder
 from ladder.errors import UsageError
 from ladder.calls.outcome import PARTIAL
@@ -28,6 +28,7 @@ from ladder.check.matching import (
 )
 from ladder.check.references import Reference
 from ladder.check.rules import RuleSettings, check_rules
+from ladder.check.rules.media import media_deviations
 
 if TYPE_CHECKING:
     from ladder.capture.loader import Capture
@@ -337,52 +338,6 @@ def _is_expected(item: Deviation, match: Match, step_of: dict[int, Any]) -> bool
 def _order(item: Deviation) -> tuple:
     first = item.f[0] if item.f else (10**9)
     return (first, item.reference_f[0] if item.reference_f else 0, item.code)
-
-
-# --- media ------------------------------------------------------------------------------------
-
-MEDIA_CODES = (
-    "one-way-media", "no-media", "media-address-mismatch", "media-after-bye", "nat-mismatch",
-    "unexpected-payload-type",
-)  # fmt: skip
-
-
-def media_deviations(calls: list["Call"], capture: "Capture", index: "MediaIndex | None" = None) -> list[Deviation]:
-    """``ladder.media.binding``'s problems of the call's streams, as deviations: the media module
-    decides the facts (which stream belongs to the call, what its SDP said); a deviation keeps
-    the stream's key so a ladder can mark its media bar, and the RTP frame concerned."""
-    if not getattr(capture, "streams", None):
-        return []  # a capture without any RTP (SIP only) says nothing about media
-    from ladder.media.binding import MediaIndex, sdp_announcements
-
-    if index is None:
-        index = MediaIndex.build(calls, capture.streams)
-    found: list[Deviation] = []
-    for problem in index.problems(calls):
-        if problem.code not in CODES:
-            continue  # a media fact ``ladder check`` has no code for
-        detail, severity = f"{problem.detail} ({CODES[problem.code].rule})", None
-        if problem.code == "media-address-mismatch":
-            # c= says where to send media, not where it comes from (RFC 4566 §5.7); sending
-            # from the receiving port (symmetric RTP, RFC 4961) is a practice, not a rule.
-            detail = detail + "; c= names where to send, not the source"
-        elif problem.code == "no-media" and not _media_path_seen(calls, capture, sdp_announcements):
-            detail, severity = ("no RTP was seen, but the capture holds no RTP to or from any "
-                                "address the SDP announced: its media path is outside the capture, "
-                                "so it cannot tell"), INFO
-        item = deviation(problem.code, detail, frames=[problem.frame] if problem.frame else [],
-                         severity=severity)  # fmt: skip
-        if problem.stream_key is not None:
-            item = replace(item, stream_keys=(problem.stream_key,))
-        found.append(item)
-    return found
-
-
-def _media_path_seen(calls: list["Call"], capture: "Capture", announcements) -> bool:
-    """Whether the capture holds any RTP stream to or from an address the calls' SDP
-    announced (for this call or another): otherwise media ran where the capture was not."""
-    addresses = {a.address for call in calls for a in announcements(call)}
-    return any(s.src.ip in addresses or s.dst.ip in addresses for s in getattr(capture, "streams", ()) or ())
 
 
 # --- drawing -----------------------------------------------------------------------------------

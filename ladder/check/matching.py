@@ -30,8 +30,19 @@ import itertools
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ladder.check.deviations import INFO, Deviation, deviation
+from ladder.check.deviations import INFO, WARNING, Code, Deviation, deviation
 from ladder.check.references import Reference, Step, reference_variants
+
+# What a call is found to do against its reference flow (RFC 3665).
+REF_MISSING_MESSAGE = Code("missing-message", WARNING, "RFC 3665", "a required message of the reference flow is not in the capture")
+REF_UNEXPECTED_MESSAGE = Code("unexpected-message", WARNING, "RFC 3665", "a message the reference flow does not have (info for a provisional response)")
+REF_OUT_OF_ORDER = Code("out-of-order", WARNING, "RFC 3665", "a message of the reference flow came before one it depends on")
+REF_WRONG_DIRECTION = Code("wrong-direction", WARNING, "RFC 3665", "a message of the reference flow went the other way")
+REF_DIFFERENT_RESPONSE = Code("different-response", WARNING, "RFC 3665", "another response code than the reference flow's")
+REF_DIFFERENT_CONTENT = Code("different-content", INFO, "RFC 3665", "the message lacks (or has) what the reference shows: SDP, Contact, credentials, Expires: 0")  # fmt: skip
+CODES = (
+    REF_MISSING_MESSAGE, REF_UNEXPECTED_MESSAGE, REF_OUT_OF_ORDER, REF_WRONG_DIRECTION,
+    REF_DIFFERENT_RESPONSE, REF_DIFFERENT_CONTENT)
 
 THRESHOLD = 0.6
 MAX_ASSIGNMENTS = 720
@@ -569,45 +580,45 @@ def alignment_deviations(alignment: Alignment, names: Sequence[str] | None = Non
             where = f" after F{previous.f}" if previous is not None else " at the start"
             if i > last_seen >= 0:
                 found.append(deviation(
-                    "missing-message",
+                    REF_MISSING_MESSAGE,
                     f"reference {p.ref().describe()} is not in the capture{where}, the call's last message: "
                     "the capture may have stopped before it",
                     reference_f=[p.ref().f], severity=INFO,
                 ))  # fmt: skip
                 continue
             found.append(deviation(
-                "missing-message",
+                REF_MISSING_MESSAGE,
                 f"reference {p.ref().describe()} is missing{where}",
                 reference_f=[p.ref().f],
             ))  # fmt: skip
         elif p.kind == UNEXPECTED:
             severity = INFO if _is_provisional(p.seen()) else None
             found.append(deviation(
-                "unexpected-message",
+                REF_UNEXPECTED_MESSAGE,
                 f"{seen(p.seen())} is not in the reference flow",
                 f=[p.seen().f], severity=severity,
             ))  # fmt: skip
         elif p.kind == OUT_OF_ORDER:
             found.append(deviation(
-                "out-of-order",
+                REF_OUT_OF_ORDER,
                 f"{seen(p.seen())} is out of order: the reference has it as {p.ref().describe()}",
                 f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip
         elif p.kind == WRONG_DIRECTION:
             found.append(deviation(
-                "wrong-direction",
+                REF_WRONG_DIRECTION,
                 f"{seen(p.seen())} goes the other way than reference {p.ref().describe()}",
                 f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip
         elif p.kind == DIFFERENT_RESPONSE:
             found.append(deviation(
-                "different-response",
+                REF_DIFFERENT_RESPONSE,
                 f"{seen(p.seen())} where the reference has {p.ref().describe()}",
                 f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip
         if p.kind in (MATCH, OUT_OF_ORDER) and p.failed:
             found.append(deviation(
-                "different-content",
+                REF_DIFFERENT_CONTENT,
                 f"{seen(p.seen())} does not meet reference {p.ref().describe()} condition(s): {', '.join(p.failed)}",
                 f=[p.seen().f], reference_f=[p.ref().f],
             ))  # fmt: skip

@@ -20,7 +20,7 @@ from ladder.check.call_check import (
 )
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.capture.continuity import Break, damage_note, damage_text
-from ladder.check.deviations import CODES, parse_ignore
+from ladder.check.codes import CODES, parse_ignore
 from ladder.errors import UsageError
 from ladder.check.references import load_references
 from ladder.textsafe import json_text, safe_text, write_json_stream

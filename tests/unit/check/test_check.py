@@ -14,7 +14,10 @@ import pytest
 from conftest import SAMPLES
 from ladder.calls.grouping import build_calls
 from ladder.capture.loader import load_capture
-from ladder.check.call_check import MEDIA_CODES, annotate_ladder, check_call
+from ladder.check.call_check import annotate_ladder, check_call
+from ladder.check.rules.media import CODES as MEDIA_CODE_LIST
+
+MEDIA_CODES = {code.name for code in MEDIA_CODE_LIST}
 from ladder.capture.reader import read_frames
 from ladder.draw.layout import build_ladder
 from ladder.export.pcap_writer import FrameFactory, PcapWriter
@@ -331,7 +334,7 @@ def test_sdp_answer_without_the_offered_codec(tmp_path):
 
 def test_docs_list_every_code_and_every_reference():
     from conftest import ROOT
-    from ladder.check.deviations import CODES
+    from ladder.check.codes import CODES
 
     text = (ROOT / "docs" / "CHECK.md").read_text(encoding="utf-8")
     table = {line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")}

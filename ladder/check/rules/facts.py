@@ -1,0 +1,113 @@
+"""What every rule reads about one call (``CallFacts``): its messages in capture order, their
+transactions, the F-number and the ladder columns of each message, and the timer settings.
+
+Rules read a call's messages in capture order (``SipMessage`` with src/dst/ts_ns set) and
+return ``Deviation`` records. Two callables tie them to a ladder: ``number(message)`` gives the
+F-number shown for a message, ``sides(message)`` the (sender, receiver) nodes (ladder columns,
+so that a UA's TCP source ports do not make it several nodes). Both have defaults (position in
+the list; ip:port), so the rules can be tested on bare parsed messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ladder.capture.continuity import continuous
+from ladder.calls.transactions import TransactionSet, build_transactions
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+
+RELIABLE = frozenset({"tcp", "tls", "sctp", "ws", "wss"})
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """Timer values (RFC 3261 §17.1.1.1 defaults) and what is known about the path.
+
+    ``end_ns`` is when the capture stops: "no response within 64*T1" can only be said of a
+    capture that went on that long, without a break (``breaks``) in between. ``path_mtu`` None means unknown (then 1300 bytes, §18.1.1).
+    """
+
+    t1_ns: int = 500_000_000
+    t2_ns: int = 4_000_000_000
+    path_mtu: int | None = None
+    end_ns: int | None = None
+    breaks: tuple[tuple[int, int], ...] = ()  # time ranges the capture does not cover (ladder.capture.continuity)
+    damaged: bool = False  # a damaged or fuzzed capture: nothing is concluded from silence
+
+
+def _default_sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
+    src = message.src.address() if message.src else None
+    dst = message.dst.address() if message.dst else None
+    return src, dst
+
+
+class CallFacts:
+    """What every rule needs: the messages, their transactions, numbering and nodes."""
+
+    def __init__(
+        self,
+        messages: Sequence["SipMessage"],
+        number: Callable[["SipMessage"], int | None] | None,
+        sides: Callable[["SipMessage"], tuple[Hashable, Hashable]] | None,
+        settings: RuleSettings,
+        transactions: TransactionSet | None,
+    ) -> None:
+        self.messages = list(messages)
+        self.settings = settings
+        self.txns = transactions if transactions is not None else build_transactions(self.messages)
+        positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
+        self._number = number or (lambda m: positions.get(id(m)))
+        self.sides = sides or _default_sides
+        last = max((m.ts_ns for m in self.messages), default=0)
+        self.end_ns = max(settings.end_ns or 0, last)
+
+    def covered(self, start_ns: int, end_ns: int) -> bool:
+        """Whether the capture runs continuously from ``start_ns`` to ``end_ns``."""
+        return continuous(self.settings.breaks, start_ns, end_ns)
+
+    def f(self, message: "SipMessage") -> int | None:
+        return self._number(message)
+
+    def fs(self, messages: Iterable["SipMessage"]) -> list[int]:
+        return [n for n in (self.f(m) for m in messages) if n is not None]
+
+    def frames(self, messages: Iterable["SipMessage"]) -> list[int]:
+        return [ref.number for m in messages for ref in m.frames]
+
+    def is_retransmission(self, message: "SipMessage") -> bool:
+        return self.txns.is_retransmission(message)
+
+    def name(self, message: "SipMessage") -> str:
+        """``F4 INVITE`` / ``F12 200``: how a finding names a message."""
+        n = self.f(message)
+        what = message.method if message.is_request else str(message.status)
+        if what and len(what) > 24:
+            what = what[:20] + "…"  # a test suite's 2000-byte method name
+        return f"F{n} {what}" if n is not None else str(what)
+
+    def transport(self, message: "SipMessage") -> str:
+        if message.src is not None:
+            return message.src.transport.lower()
+        via = message.top_via
+        return (via.transport or "udp").lower() if via is not None else "udp"
+
+
+def went_on(facts: CallFacts, message: "SipMessage") -> bool:
+    """Whether the capture shows what came after ``message``: a later message of the call, or
+    64*T1 of capture after it. Without either, a missing answer may just be out of sight."""
+    if len(facts.messages) == 1 or facts.settings.damaged:
+        return False  # a lone message (a filtered capture), a damaged one: nothing shows it was watched
+    limit = 64 * facts.settings.t1_ns
+    if facts.end_ns - message.ts_ns >= limit and facts.covered(message.ts_ns, message.ts_ns + limit):
+        return True
+    return any(m.ts_ns > message.ts_ns and facts.covered(message.ts_ns, m.ts_ns) for m in facts.messages)
+
+
+def reliable_provisional(message: "SipMessage") -> bool:
+    """A 1xx sent reliably (RFC 3262 §3: Require: 100rel and an RSeq)."""
+    return (not message.is_request and 100 < (message.status or 0) < 200 and message.header("rseq") is not None
+            and any("100rel" in v.lower() for v in message.header_values("require")))

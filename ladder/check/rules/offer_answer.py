@@ -1,0 +1,186 @@
+"""SDP offer/answer (RFC 3264 §6, §8): an answer that fits its offer, o= versions that step by
+one when a session description changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ladder.check.deviations import ERROR, INFO, WARNING, Code, Deviation, deviation
+from ladder.check.rules.facts import CallFacts, reliable_provisional
+
+if TYPE_CHECKING:
+    from decoders.sdp import SdpMedia, SdpSession
+    from decoders.sip import SipMessage
+
+SDP_ANSWER_MISMATCH = Code("sdp-answer-mismatch", ERROR, "RFC 3264 §6", "an SDP answer whose m-lines or codecs do not fit the offer (info when it only adds codecs, which §6.1 allows)")
+SDP_VERSION_NOT_INCREMENTED = Code("sdp-version-not-incremented", WARNING, "RFC 3264 §8", "a changed SDP whose o= version was not incremented by one")  # fmt: skip
+CODES = (SDP_ANSWER_MISMATCH, SDP_VERSION_NOT_INCREMENTED,)
+
+
+# --- SDP offer/answer (RFC 3264) ---------------------------------------------------------------
+
+
+def _formats(media: "SdpMedia") -> set[str]:
+    names: set[str] = set()
+    for fmt in media.formats:
+        encoding = media.encoding(int(fmt)) if fmt.isdigit() and len(fmt) <= 3 else None
+        names.add(f"{encoding[0].upper()}/{encoding[1]}" if encoding else fmt.upper())
+    return names
+
+
+def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[str], bool]:
+    """What is wrong with ``answer`` as an answer to ``offer``, and whether it breaks a MUST.
+
+    §6: as many m-lines as the offer, each of the same media type; an accepted stream lists at
+    least one offered format (none in common means the stream must be rejected with port 0).
+    §6.1 lets an answer list extra formats the answerer could also use: reported as
+    information, since the offerer cannot send them in this exchange."""
+    problems: list[str] = []
+    broken = False
+    if len(answer.media) != len(offer.media):
+        problems.append(f"{len(answer.media)} m-lines answer {len(offer.media)} offered (§6)")
+        broken = True
+    for index, (o, a) in enumerate(zip(offer.media, answer.media), start=1):
+        if a.disabled:
+            continue  # a rejected stream's formats carry no meaning
+        if a.kind != o.kind:
+            problems.append(f"m-line {index} is {a.kind}, offered {o.kind} (§6)")
+            broken = True
+            continue
+        offered, answered = _formats(o), _formats(a)
+        if not offered & answered:
+            problems.append(
+                f"m-line {index} answers {', '.join(sorted(answered))} with no format in common "
+                f"with the offer's {', '.join(sorted(offered))}; it should have been rejected with port 0 (§6)"
+            )
+            broken = True
+        elif answered - offered:
+            problems.append(
+                f"m-line {index} adds {', '.join(sorted(answered - offered))}, not offered "
+                "(allowed by §6.1, but the offerer cannot use it in this exchange)"
+            )
+    return problems, broken
+
+
+def rule_sdp_answer(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3264 §6: the answer has as many m-lines as the offer, of the same types, each
+    accepted stream with a format the offer listed. The offer is the INVITE's SDP and the
+    answer the first response with SDP on the same hop; an INVITE without SDP gets its offer
+    in the 2xx and its answer in the ACK."""
+    groups: dict[tuple, tuple["SipMessage", list["SipMessage"], list[str], bool]] = {}
+    for txn in facts.txns.transactions:
+        request = txn.request
+        if txn.method != "INVITE" or request is None or facts.is_retransmission(request):
+            continue
+        offer_msg: SipMessage | None
+        answer_msg: SipMessage | None
+        if request.sdp is not None:
+            offer_msg = request
+            answer_msg = next((m for m in txn.responses if m.sdp is not None and (m.status or 0) < 300), None)
+        else:
+            offer_msg = next((m for m in txn.responses if m.sdp is not None and 200 <= (m.status or 0) < 300), None)
+            answer_msg = _ack_with_sdp(facts, offer_msg) if offer_msg is not None else None
+        if offer_msg is None or answer_msg is None or offer_msg.sdp is None or answer_msg.sdp is None:
+            continue
+        problems, broken = _answer_problems(offer_msg.sdp, answer_msg.sdp)
+        if not problems:
+            continue
+        key = (request.call_id, request.cseq, tuple(problems))
+        if key in groups:
+            groups[key][1].append(answer_msg)
+        else:
+            groups[key] = (offer_msg, [answer_msg], problems, broken)
+    for offer_msg, answers, problems, broken in groups.values():
+        yield deviation(
+            SDP_ANSWER_MISMATCH,
+            f"{facts.name(answers[0])} answers the offer in {facts.name(offer_msg)}: "
+            f"{'; '.join(problems)} (RFC 3264)",
+            f=facts.fs(answers), frames=facts.frames(answers), severity=None if broken else INFO,
+        )  # fmt: skip
+
+
+def _ack_with_sdp(facts: CallFacts, ok: "SipMessage") -> "SipMessage | None":
+    """The ACK with SDP the receiver of ``ok`` sent next (wherever to: without Record-Route
+    it goes straight to the remote target)."""
+    receiver = facts.sides(ok)[1]
+    for message in facts.messages:
+        if (
+            message.is_request and message.method == "ACK" and message.sdp is not None
+            and message.call_id == ok.call_id and message.cseq and ok.cseq
+            and message.cseq[0] == ok.cseq[0] and message.ts_ns >= ok.ts_ns
+            and facts.sides(message)[0] == receiver
+        ):  # fmt: skip
+            return message
+    return None
+
+
+def _sdp_without_origin(message: "SipMessage") -> bytes:
+    lines = message.body.replace(b"\r\n", b"\n").split(b"\n")
+    return b"\n".join(line for line in lines if not line.startswith(b"o=") and line.strip())
+
+
+def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3264 §8: a new offer in a session whose description changed carries the version
+    of the last description that sender had in the session plus one; an unchanged one keeps
+    it. A sender's description joins the session when the exchange completes: an answer at
+    once (in a 2xx, a reliable 1xx or an ACK), an offer when a 2xx or a reliable 1xx with SDP
+    answers it. An offer rejected (a 407, a 488) or still unanswered, or an SDP in an unreliable
+    1xx (a preview, RFC 6337 §3.1.1), is not compared against. Per sender node, Call-ID and
+    o= session."""
+    accepted: dict[tuple, tuple[int, bytes, "SipMessage"]] = {}
+    pending: dict[int, tuple[tuple, int, bytes, "SipMessage"]] = {}  # id(txn) -> the offer
+    reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
+    for message in facts.messages:
+        txn = facts.txns.of(message)
+        if not message.is_request and txn is not None and id(txn) in pending:
+            status = message.status or 0
+            if 200 <= status < 300 or (message.sdp is not None and reliable_provisional(message)):
+                key, version, content, offer = pending[id(txn)]
+                # The session is the dialog the answer made (each fork its own, §12.1.2).
+                accepted[key[:2] + (_dialog_of(message),) + key[3:]] = (version, content, offer)
+            elif status >= 300:
+                pending.pop(id(txn))
+        sdp = message.sdp
+        if sdp is None or sdp.origin is None or facts.is_retransmission(message):
+            continue
+        origin = sdp.origin
+        key = (facts.sides(message)[0], message.call_id, _dialog_of(message),
+               origin.username, origin.session_id, origin.address)
+        content = _sdp_without_origin(message)
+        before = accepted.get(key)
+        unit = (message.call_id, message.cseq, message.status, origin.version)
+        if before is not None and unit not in reported:
+            reported.add(unit)
+            yield from _version_findings(facts, message, origin.version, content, before)
+        if message.is_request and message.method != "ACK":
+            if txn is not None:
+                pending[id(txn)] = (key, origin.version, content, message)
+        elif message.is_request or 200 <= (message.status or 0) < 300 or reliable_provisional(message):
+            accepted[key] = (origin.version, content, message)
+
+
+def _dialog_of(message: "SipMessage") -> frozenset:
+    """The dialog a message is in, whichever side sent it (its two tags); a request outside
+    any dialog (no To tag) is in none yet."""
+    return frozenset((message.from_tag, message.to_tag)) if message.to_tag else frozenset()
+
+
+def _version_findings(facts: CallFacts, message: "SipMessage", version: int, content: bytes,
+                      before: tuple[int, bytes, "SipMessage"]) -> Iterable[Deviation]:
+    old_version, old, old_message = before
+    if content != old and version <= old_version:
+        yield deviation(
+            SDP_VERSION_NOT_INCREMENTED,
+            f"{facts.name(message)} changes the SDP of {facts.name(old_message)} but keeps "
+            f"o= version {version} (was {old_version}; RFC 3264 §8)",
+            f=facts.fs([old_message, message]), frames=facts.frames([message]),
+        )  # fmt: skip
+    elif content == old and version != old_version:
+        yield deviation(
+            SDP_VERSION_NOT_INCREMENTED,
+            f"{facts.name(message)} repeats the SDP of {facts.name(old_message)} with o= "
+            f"version {version} instead of {old_version} (RFC 3264 §8)",
+            f=facts.fs([old_message, message]), frames=facts.frames([message]),
+            severity=INFO,
+        )  # fmt: skip

@@ -1,0 +1,122 @@
+"""What a UAS copies into its responses (RFC 3261 §8.2.6.2, §12.1.1): the To tag of a final
+response, the request's Via values, the Record-Route of a dialog-creating response."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ladder.check.deviations import ERROR, Code, Deviation, deviation
+from ladder.check.rules.facts import CallFacts
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+
+MISSING_TO_TAG = Code("missing-to-tag", ERROR, "RFC 3261 §8.2.6.2", "a final response without a To tag")
+VIA_MISMATCH = Code("via-mismatch", ERROR, "RFC 3261 §8.2.6.2", "a response whose Via values differ from the request's (beyond received/rport)")
+RECORD_ROUTE_NOT_COPIED = Code("record-route-not-copied", ERROR, "RFC 3261 §12.1.1", "a UAS's dialog-creating response that does not copy the request's Record-Route verbatim")  # fmt: skip
+CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED,)
+
+
+# --- what a UAS copies into its response (RFC 3261 §8.2.6.2, §12.1.1) ----------------------
+
+
+def _uas_responses(facts: CallFacts) -> Iterable[tuple["SipMessage", "SipMessage"]]:
+    """(request, response) where ``response`` is the answer of the node the request reached
+    and did not forward: the same top Via branch, back over the same hop, as many Vias, and
+    no copy of the request leaving that node with one Via more."""
+    forwarded: set[tuple] = set()
+    for message in facts.messages:
+        if message.is_request and len(message.vias) >= 2:
+            below = message.vias[1]
+            forwarded.add((message.call_id, message.cseq, below.branch, facts.sides(message)[0]))
+    for txn in facts.txns.transactions:
+        if txn.request is None or txn.method in ("ACK", "CANCEL"):
+            continue
+        for response in txn.responses:
+            if facts.is_retransmission(response):
+                continue
+            # The request it answers: the last one before it with its CSeq (a UA that reuses a
+            # branch for a new request puts two requests in one transaction).
+            request = next((m for m in reversed(txn.messages) if m.is_request and m.cseq == response.cseq
+                            and m.ts_ns <= response.ts_ns and m.vias), None)
+            if request is None:
+                continue
+            hop = facts.sides(request)
+            if (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
+                continue  # a proxy passed it on: its responses are relayed, not made there
+            if facts.sides(response) == (hop[1], hop[0]) and len(response.vias) == len(request.vias):
+                yield request, response
+
+
+def _via_value(via) -> tuple:
+    """A Via as §8.2.6.2 compares it: the server's ``received``/``rport`` values (§18.2.1,
+    RFC 3581) are the ones it may add."""
+    params = tuple(sorted((k, v) for k, v in via.params.items() if k not in ("received", "rport")))
+    return (via.protocol.upper(), via.transport.upper(), via.host.lower(), via.port, params)
+
+
+def rule_uas_copies(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3261 §8.2.6.2: a response's Via values equal the request's (the top one may gain
+    ``received`` and ``rport``). §12.1.1: a UAS copies every Record-Route value of the
+    request into a dialog-creating response, URI parameters included, in order."""
+    via_groups: dict[tuple, list["SipMessage"]] = {}
+    rr_groups: dict[tuple, tuple["SipMessage", list["SipMessage"]]] = {}
+    for request, response in _uas_responses(facts):
+        if [_via_value(v) for v in response.vias] != [_via_value(v) for v in request.vias]:
+            via_groups.setdefault((id(request),), [request]).append(response)
+        record_route = request.header_values("record-route")
+        if not record_route or not response.to_tag or not 100 < (response.status or 0) < 300:
+            continue
+        if request.method not in ("INVITE", "SUBSCRIBE", "REFER") or request.to_tag:
+            continue
+        copied = [v.strip() for v in response.header_values("record-route")]
+        wanted = [v.strip() for v in record_route]
+        if len(copied) > len(wanted) and copied[len(copied) - len(wanted):] == wanted:
+            continue  # proxies past the capture added theirs on top: the node forwarded it unseen
+        if copied != wanted:
+            rr_groups.setdefault((id(request), tuple(copied)), (request, []))[1].append(response)
+    for group in via_groups.values():
+        request, responses = group[0], group[1:]
+        yield deviation(
+            VIA_MISMATCH,
+            f"{', '.join(facts.name(r) for r in responses)} {'answers' if len(responses) == 1 else 'answer'} {facts.name(request)} with other Via "
+            f"values than the request's ({_vias(responses[0])} for {_vias(request)}; RFC 3261 §8.2.6.2)",
+            f=facts.fs(responses), frames=facts.frames(responses),
+        )  # fmt: skip
+    for request, responses in rr_groups.values():
+        copied = responses[0].header_values("record-route")
+        yield deviation(
+            RECORD_ROUTE_NOT_COPIED,
+            f"{facts.name(responses[0])} has Record-Route {_listed(copied)} but {facts.name(request)} "
+            f"arrived with {_listed(request.header_values('record-route'))}; the UAS copies them verbatim, "
+            "URI parameters included (RFC 3261 §12.1.1)",
+            f=facts.fs(responses), frames=facts.frames(responses),
+        )  # fmt: skip
+
+
+def _group_key(message: "SipMessage") -> tuple:
+    """The same message on several hops (a response passed back by proxies)."""
+    return (message.call_id, message.cseq, message.status, message.method)
+
+
+def rule_to_tag(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3261 §8.2.6.2: a final response carries a To tag."""
+    groups: dict[tuple, list["SipMessage"]] = {}
+    for message in facts.messages:
+        if not message.is_request and (message.status or 0) >= 200 and not message.to_tag:
+            groups.setdefault(_group_key(message), []).append(message)
+    for group in groups.values():
+        yield deviation(
+            MISSING_TO_TAG,
+            f"{facts.name(group[0])} ({group[0].method}) has no To tag (RFC 3261 §8.2.6.2)",
+            f=facts.fs(group), frames=facts.frames(group),
+        )  # fmt: skip
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join(v.strip() for v in values) if values else "(none)"
+
+
+def _vias(message: "SipMessage") -> str:
+    return " | ".join(f"{v.sent_by()};branch={v.branch}" for v in message.vias) or "none"
