@@ -8,6 +8,8 @@ thread, update the screens.
 
 from __future__ import annotations
 
+import argparse
+
 import asyncio
 import sys
 from dataclasses import replace
@@ -33,6 +35,8 @@ from tui.safe_text import clean
 from tui.save_dialog import SaveRequest, SaveScreen
 
 if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
+    from ladder.draw.aliases import AliasMap
     from ladder.calls.grouping import Call
     from ladder.analysis import Analysis
 
@@ -57,7 +61,7 @@ class LadderApp(App):
     ]
 
     def __init__(self, path: str, *, engine: str = "auto", tls_keylog: str | None = None,
-                 aliases: Any = None, media: bool = True, check: bool = True, time: bool = True,
+                 aliases: "AliasMap | None" = None, media: bool = True, check: bool = True, time: bool = True,
                  export_dir: str | Path | None = None) -> None:
         super().__init__()
         self.time_column = time
@@ -70,7 +74,7 @@ class LadderApp(App):
         self.export_dir = Path(export_dir) if export_dir is not None else Path.cwd()
         self.sub_title = clean(Path(path).name)
         self._switch_interval = sys.getswitchinterval()
-        self.capture: Any = None
+        self.capture: "Capture | None" = None
         self.analysis: Analysis | None = None  # the capture's calls and media, bound once
         self.calls: dict[str, Any] = {}
         self.checks: dict[str, Any] = {}
@@ -128,7 +132,7 @@ class LadderApp(App):
         self.loaded = True
         self.list_rows(message.calls, capture=message.capture)
 
-    def list_rows(self, calls: list["Call"], *, capture: Any = None) -> None:
+    def list_rows(self, calls: list["Call"], *, capture: "Capture | None" = None) -> None:
         """Build the rows of ``calls``: the first ROWS_PER_TURN at once, the rest in a task that
         lets the event loop run between batches (keys are handled meanwhile; callbacks queued
         with call_later would run back to back). A partial list (no ``capture``) appends each
@@ -168,7 +172,7 @@ class LadderApp(App):
         else:
             self.listing = False
 
-    def _show_finished_list(self, capture: Any, rows: list[CallRow]) -> None:
+    def _show_finished_list(self, capture: "Capture", rows: list[CallRow]) -> None:
         self.listing = False
         checked, self._checked_while_listing = self._checked_while_listing or set(), None
         self.call_list.show_loaded(capture, rows)
@@ -240,7 +244,7 @@ class LadderApp(App):
             ladder = annotate_ladder(ladder, result)
             deviations = list(result.deviations)
         stream_keys = {k for arrow in ladder.arrows for k in arrow.stream_keys}
-        streams = [s for s in self.capture.streams if s.key in stream_keys]
+        streams = [s for s in self.capture.streams if s.key in stream_keys] if self.capture is not None else []
         return ladder, deviations, streams
 
     def check_group(self, calls: list["Call"], ladder: Ladder) -> Any:
@@ -294,6 +298,8 @@ class LadderApp(App):
         """Write ``keys`` as the dialog asked: one ladder when ``ladder`` is the one shown (the
         text as shown, with its time column when that is on), else one ladder per call."""
         calls = [self.calls[k] for k in keys]
+        if self.capture is None:
+            return None  # nothing loaded yet: there is nothing to save
         try:
             ladders = [] if request.fmt.key in ("pcap", "html") else (
                 [ladder] if ladder is not None else [self.build_view([k], self.media)[0] for k in keys])
@@ -355,7 +361,7 @@ class LadderApp(App):
             self.export_calls(fmt, keys)
 
 
-def create_app(path: str, *, engine: str = "auto", tls_keylog: str | None = None, aliases: Any = None,
+def create_app(path: str, *, engine: str = "auto", tls_keylog: str | None = None, aliases: "AliasMap | None" = None,
                media: bool = True, check: bool = True, time: bool = True,
                export_dir: str | Path | None = None) -> LadderApp:
     """The one app factory, used by ``ladder FILE`` and by the tests."""
@@ -363,7 +369,7 @@ def create_app(path: str, *, engine: str = "auto", tls_keylog: str | None = None
                      time=time, export_dir=export_dir)
 
 
-def run_app(args: Any) -> int:
+def run_app(args: argparse.Namespace) -> int:
     """Run the TUI for parsed ``ladder FILE`` arguments (``file``, ``engine``, ``tls_keylog``,
     ``alias``/``alias_file`` or a ready ``aliases`` map, ``no_media``, ``time``); returns the
     exit status."""

@@ -19,10 +19,11 @@ from tui.call_filter import CallFilter, FilterError, parse_filter
 from tui.call_rows import CallRow, format_deviations, format_duration, format_start, sort_rows, start_date
 from tui.call_table import CallTable, Column
 from tui.loading import ProgressFigures
-from tui.panes import fill_diagnostics_table, fill_streams_table
+from tui.panes import ListedCapture, fill_diagnostics_table, fill_streams_table
 from tui.safe_text import safe_rich_text
 from tui.settings import load_columns, save_columns
 from tui.app_screen import AppScreen
+
 
 # (key, label) — sngrep's columns first, then ours; F10 chooses which are shown (tui.settings).
 CALL_COLUMNS = (
@@ -123,7 +124,7 @@ class CallListScreen(AppScreen):
         self.sort_reverse = False
         self.shown: list[CallRow] = []
         self.checking = True  # the app clears it when the checker is done (or absent)
-        self.capture: Any = None
+        self.capture: "ListedCapture | None" = None
         self._filled: set[str] = set()
         self._cells: dict[str, tuple[CallRow, bool, list[Any]]] = {}
         self._widths = self._label_widths()  # widest cell of each column so far (uncapped)
@@ -167,7 +168,7 @@ class CallListScreen(AppScreen):
             + (f" of {figures.total_bytes / 1e6:,.1f} MB" if figures.total_bytes else "")
             + f" · {figures.sip_messages:,} SIP messages · {figures.call_ids:,} calls (Call-IDs) found"))
 
-    def show_loaded(self, capture: Any, rows: list[CallRow]) -> None:
+    def show_loaded(self, capture: "ListedCapture", rows: list[CallRow]) -> None:
         bar = self.query_one("#load-progress", ProgressBar)
         bar.update(total=max(capture.file_size, 1), progress=max(capture.file_size, 1))
         streams = len(capture.streams)

@@ -15,6 +15,7 @@ from typing import Any, Callable, TYPE_CHECKING
 from ladder.draw.diagram import Ladder
 
 if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
     from ladder.calls.grouping import Call
 
 
@@ -59,7 +60,7 @@ def _write_text(path: Path, text: str, overwrite: bool) -> Path:
     return path
 
 
-def write_pcap(capture: Any, calls: list["Call"], path: Path, all_calls: list["Call"],
+def write_pcap(capture: "Capture", calls: list["Call"], path: Path, all_calls: list["Call"],
                overwrite: bool = False) -> tuple[Path, str]:
     """The calls' SIP, RTP and RTCP frames copied from the capture (``ladder.export.pcap_slice``).
     A capture of several link types is written as pcapng, and the name says so."""
@@ -74,7 +75,7 @@ def write_pcap(capture: Any, calls: list["Call"], path: Path, all_calls: list["C
     return path, written.describe()
 
 
-def write_export(fmt: ExportFormat, path: Path, *, ladders: list[Ladder], capture: Any, calls: list["Call"],
+def write_export(fmt: ExportFormat, path: Path, *, ladders: list[Ladder], capture: "Capture", calls: list["Call"],
                  all_calls: list["Call"], time: bool = False, overwrite: bool = False) -> tuple[Path, str]:
     """Write ``calls`` (drawn as ``ladders``) in ``fmt`` to ``path``; returns (path, a few
     words on what it holds). Raises ``FileExistsError`` rather than replace a file, unless

@@ -8,6 +8,8 @@ a bigger archive first (``ladder show INDEX ROW`` then draws one).
 
 from __future__ import annotations
 
+import argparse
+
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -151,7 +153,7 @@ class IndexApp(LadderApp):
         super().ask_export(keys[:1], ladder, time=time)
 
 
-def run_index_app(args: Any) -> int:
+def run_index_app(args: argparse.Namespace) -> int:
     """``ladder INDEX`` on a terminal."""
     app = IndexApp(args.file, aliases=getattr(args, "aliases", None), media=not getattr(args, "no_media", False),
                    time=bool(getattr(args, "time", False)))

@@ -4,7 +4,7 @@ selected message in a detail pane, and the call's deviations and RTP streams bes
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -21,6 +21,9 @@ from tui.raw_screen import RawScreen
 from tui.safe_text import clean, safe_rich_text
 from tui.sip_highlight import highlight_sip
 from tui.app_screen import AppScreen
+
+if TYPE_CHECKING:
+    from ladder.media.streams import RtpStream
 
 
 def arrow_style(arrow: Arrow) -> Style | None:
@@ -176,7 +179,7 @@ class LadderScreen(AppScreen):
                 return
         self.notify("This deviation names no message of the ladder.", severity="warning", markup=False)
 
-    def _jump_to_stream(self, stream: Any) -> None:
+    def _jump_to_stream(self, stream: "RtpStream") -> None:
         """Enter on a stream row: the cursor goes to the media bar that stands for it."""
         if self.ladder is None:
             return

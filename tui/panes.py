@@ -7,7 +7,7 @@ nothing here recomputes a statistic.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol, TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -15,12 +15,33 @@ from textual.widgets import DataTable
 from ladder.draw.diagram import Arrow, Ladder, arrow_label
 from tui.safe_text import clean, safe_rich_text
 
+if TYPE_CHECKING:
+    from ladder.media.streams import RtpStream
+
 STREAM_COLUMNS = (
     ("call", "Call"), ("ssrc", "SSRC"), ("src", "Source"), ("dst", "Destination"), ("codec", "Codec"),
     ("packets", "Pkts"), ("lost", "Lost"), ("loss", "Loss %"), ("max_delta", "Max Δ ms"),
     ("max_jitter", "Max jitter ms"), ("mean_jitter", "Mean jitter ms"), ("mos", "MOS"),
     ("problems", "Problems"),
 )
+
+
+class ListedCapture(Protocol):
+    """What the call list's status line and diagnostics tab read of what was loaded: a capture
+    (``Capture``) or a whole archive index (``tui.index_app.IndexSummary``)."""
+
+    @property
+    def file_size(self) -> int: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def streams(self) -> list[Any]: ...
+    @property
+    def diagnostics(self) -> dict[str, int]: ...
+    @property
+    def diagnostic_list(self) -> list[Any]: ...
+    @property
+    def errors(self) -> list[str]: ...
 
 
 def _number(value: Any, digits: int = 2) -> Text:
@@ -49,7 +70,7 @@ def stream_figures(stream: Any, problems: tuple[str, ...] = ()) -> dict[str, Any
     }
 
 
-def stream_mos(stream: Any) -> float | None:
+def stream_mos(stream: "RtpStream") -> float | None:
     """The E-model MOS estimate of ``ladder.media.mos`` (None for codecs it has no figures for)."""
     from ladder.media.mos import stream_mos as _stream_mos
 
@@ -57,7 +78,7 @@ def stream_mos(stream: Any) -> float | None:
     return None if estimate is None else float(estimate.mos)
 
 
-def stream_cells(stream: Any, problems: tuple[str, ...] = (), call: int | None = None) -> list[Any]:
+def stream_cells(stream: "RtpStream", problems: tuple[str, ...] = (), call: int | None = None) -> list[Any]:
     f = stream_figures(stream, problems)
     listed = ", ".join(clean(str(p)) for p in f["problems"])
     return [
@@ -69,7 +90,7 @@ def stream_cells(stream: Any, problems: tuple[str, ...] = (), call: int | None =
     ]
 
 
-def fill_streams_table(table: DataTable, streams: Iterable[Any],
+def fill_streams_table(table: DataTable, streams: Iterable["RtpStream"],
                        problems: dict[Any, tuple[str, ...]] | None = None,
                        calls: dict[Any, int] | None = None) -> None:
     """One row per stream; ``problems`` maps ``RtpStream.key`` to its media problem codes and
@@ -84,7 +105,7 @@ def fill_streams_table(table: DataTable, streams: Iterable[Any],
                       key=str(number))
 
 
-def stream_detail(stream: Any, problems: tuple[str, ...] = ()) -> Text:
+def stream_detail(stream: "RtpStream", problems: tuple[str, ...] = ()) -> Text:
     """A media bar's stream, for the detail pane: every figure on its own line."""
     f = stream_figures(stream, problems)
     out = Text()
@@ -127,7 +148,7 @@ def stream_detail(stream: Any, problems: tuple[str, ...] = ()) -> Text:
     return out
 
 
-def fill_diagnostics_table(table: DataTable, capture: Any) -> None:
+def fill_diagnostics_table(table: DataTable, capture: "ListedCapture") -> None:
     """Counts per reason, then the kept examples (frame number and why)."""
     table.clear(columns=True)
     table.add_column("Reason", key="reason")

@@ -17,6 +17,9 @@ from typing import Any, TYPE_CHECKING
 from ladder.errors import CaptureError
 
 if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
+    from ladder.media.binding import MediaBinding
+    from ladder.media.streams import RtpStream
     from ladder.calls.grouping import Call
 
 HASH_CHUNK = 1 << 20
@@ -89,7 +92,7 @@ class _StreamsNear:
     same, but a capture of thousands of calls is not walked once per call (and per check
     step). One other stream is kept when none is near: "this capture has RTP" stays true."""
 
-    def __init__(self, capture: Any, streams: list):
+    def __init__(self, capture: "Capture", streams: list["RtpStream"]):
         self._capture = capture
         self.streams = streams
 
@@ -97,7 +100,7 @@ class _StreamsNear:
         return getattr(self._capture, name)
 
 
-def _views(capture: Any):
+def _views(capture: "Capture"):
     """``call -> _StreamsNear`` for the calls of ``capture``."""
     from ladder.media.binding import sdp_announcements
 
@@ -223,7 +226,7 @@ def link_facts(call: "Call") -> dict[str, Any]:
 STREAM_END_MARGIN_NS = 1_000_000_000
 
 
-def whole_in_file(call: "Call", capture: Any, bindings: list | None) -> bool:
+def whole_in_file(call: "Call", capture: "Capture", bindings: "list[MediaBinding] | None") -> bool:
     """Whether a call of one file of a ring is surely all there: it starts with its initial
     request, it has ended (a final response; a BYE after a 2xx) and none of its streams runs
     to the end of the file. Any other call may continue in a neighbouring file: its row is

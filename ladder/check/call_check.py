@@ -26,7 +26,7 @@ from ladder.check.matching import (
     alignment_deviations,
     force_match,
 )
-from ladder.check.references import Reference
+from ladder.check.references import Reference, Step
 from ladder.check.rules import RuleSettings, check_rules
 from ladder.check.rules.media import media_deviations
 
@@ -296,7 +296,7 @@ def _sides(ladder: Ladder):
     return sides
 
 
-def _step_map(match: Match) -> dict[int, Any]:
+def _step_map(match: Match) -> dict[int, Step]:
     """Captured F-number -> the reference step it was aligned with."""
     if match.alignment is None:
         return {}
@@ -307,7 +307,7 @@ def _step_map(match: Match) -> dict[int, Any]:
     }
 
 
-def _without_missing_before_capture(found: list[Deviation], step_of: dict[int, Any]) -> list[Deviation]:
+def _without_missing_before_capture(found: list[Deviation], step_of: dict[int, Step]) -> list[Deviation]:
     """A partial call (the capture starts inside the dialog) is matched against the flow's
     tail: reference steps before the first one the capture shows are out of sight, not missing."""
     if not step_of:
@@ -316,7 +316,7 @@ def _without_missing_before_capture(found: list[Deviation], step_of: dict[int, A
     return [d for d in found if not (d.code == "missing-message" and d.reference_f and max(d.reference_f) < first)]
 
 
-def _is_expected(item: Deviation, match: Match, step_of: dict[int, Any]) -> bool:
+def _is_expected(item: Deviation, match: Match, step_of: dict[int, Step]) -> bool:
     """A finding the reference flow itself has: named by ``expect`` for the whole flow or at
     the steps it concerns, or a retransmission the flow draws (RFC 3665 §3.4, §3.10)."""
     ref = match.reference

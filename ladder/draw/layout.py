@@ -7,6 +7,7 @@ retransmissions included (§3.4 and §3.10 number them too) and marked.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 from ladder.draw.aliases import AliasMap
@@ -16,6 +17,8 @@ from ladder.draw.participants import build_columns
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
+    from ladder.media.binding import MediaBar
+    from ladder.media.streams import RtpStream
     from ladder.capture.loader import Capture
     from decoders.sip import SipMessage
     from ladder.calls.grouping import Call
@@ -58,14 +61,14 @@ def media_bars_for(call: "Call", capture: "Capture",
     return bars, notes
 
 
-def _bar_label(bar: Any, streams: dict[Any, Any], *, rightward: bool) -> str:
+def _bar_label(bar: "MediaBar", streams: "dict[Hashable, RtpStream]", *, rightward: bool) -> str:
     """``RTP PCMA → 548 ← 891 pkts``: the bar's first stream runs src → dst, drawn left to right
     when ``rightward``; its reverse stream (a both-way bar) runs the other way."""
     found = [stream for stream in (streams.get(key) for key in bar.stream_keys) if stream is not None]
     if not found or len(found) != len(bar.stream_keys):
         return bar.label  # streams unknown here: the binder's own words
-    forward = found[0].packets
-    backward = found[1].packets if len(found) > 1 else None
+    forward: int | None = found[0].packets
+    backward: int | None = found[1].packets if len(found) > 1 else None
     if not rightward:
         forward, backward = backward, forward
     return media_label(found[0].codec, forward, backward)

@@ -31,6 +31,7 @@ from decoders.header_names import canonical_name
 from decoders.sip import SipMessage, parse_sip
 
 if TYPE_CHECKING:
+    from ladder.media.streams import RtpStream
     from ladder.capture.loader import Capture
 
 # Addresses that say nothing about anyone and carry meaning (SDP hold, loopback, broadcast).
@@ -446,7 +447,7 @@ def _split_message(text: str) -> tuple[str, str, str]:
     return text[: match.start()], match.group(0), text[match.end():]
 
 
-def anonymize_stream(anonymizer: Anonymizer, stream: Any) -> Any:
+def anonymize_stream(anonymizer: Anonymizer, stream: "RtpStream") -> "RtpStream":
     """An ``RtpStream`` with its addresses and RTCP CNAME replaced."""
     changes: dict[str, Any] = {"src": anonymizer.endpoint(stream.src), "dst": anonymizer.endpoint(stream.dst)}
     rtcp = getattr(stream, "rtcp", None)
@@ -458,7 +459,7 @@ def anonymize_stream(anonymizer: Anonymizer, stream: Any) -> Any:
 ANONYMIZED_PATH = "anonymized-capture"
 
 
-def anonymize_capture(capture: "Capture", anonymizer: Anonymizer) -> Any:
+def anonymize_capture(capture: "Capture", anonymizer: Anonymizer) -> "Capture":
     """A copy of ``capture`` whose SIP messages, streams, diagnostics and errors are anonymised.
 
     A message whose rewritten text no longer parses is left out and counted under the

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from ladder.export import html_assets
 from ladder.calls.timings import CallTimings, call_timings
-from ladder.draw.diagram import MEDIA, Ladder, arrow_label
+from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
+    from ladder.draw.aliases import AliasMap
+    from decoders.sip import SipMessage
     from ladder.calls.grouping import Call
     from ladder.capture.loader import Capture
     from ladder.analysis import Analysis
@@ -84,7 +86,7 @@ class CallReport:
 
 def build_reports(capture: "Capture", calls: list["Call"], *, all_calls: list["Call"] | None = None,
                   analysis: "Analysis | None" = None, media: bool = True, check: bool = True,
-                  aliases: Any = None) -> list[CallReport]:
+                  aliases: "AliasMap | None" = None) -> list[CallReport]:
     """Everything the page shows per call, from the capture's one analysis (calls, media
     bound once, checks); made here from ``all_calls`` when the caller has none."""
     if analysis is None:
@@ -133,7 +135,7 @@ def _utc(ns: int | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
-def _arrow_text(arrow: Any) -> str:
+def _arrow_text(arrow: Arrow) -> str:
     return safe_text(arrow_label(arrow, sdp=True))
 
 
@@ -214,7 +216,7 @@ def render_ladder_svg(ladder: Ladder, prefix: str, severities: dict[str, str] | 
     return "".join(out)
 
 
-def _sdp_table(message: Any) -> str:
+def _sdp_table(message: "SipMessage") -> str:
     sdp = message.sdp
     if sdp is None:
         return ""
@@ -416,7 +418,7 @@ def _plotly_js() -> str:
 
 def render_html(capture: "Capture", calls: list["Call"], *, all_calls: list["Call"] | None = None,
                 analysis: "Analysis | None" = None, media: bool = True, check: bool = True,
-                charts: bool = True, note: str = "", aliases: Any = None) -> str:
+                charts: bool = True, note: str = "", aliases: "AliasMap | None" = None) -> str:
     """The whole report as one HTML document. ``analysis`` (or ``all_calls``, every call of the
     capture) makes the media binding fair between calls; ``note`` is a line under the title
     (e.g. that the report is anonymised)."""

@@ -30,6 +30,9 @@ from ladder.capture.reader import CaptureReader
 from ladder.export.pcap_writer import LINKTYPE_ETHERNET, FrameFactory, PcapWriter, TcpConnection
 
 if TYPE_CHECKING:
+    from ladder.export.anonymize import Anonymizer
+    from ladder.media.binding import MediaBinding
+    from ladder.media.streams import RtpStream
     from ladder.calls.grouping import Call
     from ladder.capture.loader import Capture
 
@@ -68,7 +71,7 @@ class _Selection:
     last_frame: int
 
 
-def _bound_streams(calls: list["Call"], capture: "Capture", all_calls: list["Call"] | None, bindings: list[Any] | None) -> list[Any]:
+def _bound_streams(calls: list["Call"], capture: "Capture", all_calls: list["Call"] | None, bindings: "list[MediaBinding] | None") -> "list[RtpStream]":
     if not getattr(capture, "streams", None):
         return []
     if bindings is None:
@@ -175,7 +178,7 @@ def _open_output(path: str) -> tuple[BinaryIO, bool]:
 
 
 def write_call_pcap(capture: "Capture", calls: list["Call"], path: str, *, all_calls: list["Call"] | None = None,
-                    bindings: list[Any] | None = None, anonymizer: Any = None) -> PcapExport:
+                    bindings: "list[MediaBinding] | None" = None, anonymizer: "Anonymizer | None" = None) -> PcapExport:
     """Write the frames of ``calls`` to ``path`` (``-`` for stdout).
 
     ``capture`` and ``calls`` are the original ones (frames are found by their numbers and
@@ -227,7 +230,7 @@ def _write_copied(handle: BinaryIO, records: list) -> PcapExport:
     return PcapExport(*_counts([r[2] for r in records]), file_format)
 
 
-def _write_anonymized(handle: BinaryIO, records: list, calls: list["Call"], anonymizer: Any) -> PcapExport:
+def _write_anonymized(handle: BinaryIO, records: list, calls: list["Call"], anonymizer: "Anonymizer") -> PcapExport:
     factory = FrameFactory()
     frames: list[tuple[int, int, bytes]] = []  # (ts, order, frame)
     sip_frames = 0
@@ -276,7 +279,7 @@ def _write_anonymized(handle: BinaryIO, records: list, calls: list["Call"], anon
     return PcapExport(sip_frames, rtp, rtcp, "pcap (rebuilt, anonymised)")
 
 
-def scrub_rtcp(payload: bytes, anonymizer: Any) -> bytes:
+def scrub_rtcp(payload: bytes, anonymizer: "Anonymizer") -> bytes:
     """The compound RTCP packet with every SDES item's text (CNAME, NAME, EMAIL …) replaced by
     a stand-in of the same length, so all lengths and padding stay valid. Bytes that do not
     walk as RTCP are returned unchanged (they carry no SDES we could recognise)."""
