@@ -201,7 +201,13 @@ def _sdp_media(message: "SipMessage") -> tuple[str, int] | None:
     return None
 
 
-def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
+def invite_parties(legs: list[Leg]) -> dict[int, tuple[str, str]]:
+    """(caller, target) of each INVITE leg, by ``id(leg)``: what ``timing_links`` compares."""
+    return {id(leg): (_caller(leg.request), _target(leg.request)) for leg in legs if leg.method == "INVITE"}
+
+
+def timing_links(legs: list[Leg], call_kind: dict[str, str],
+                 parties: dict[int, tuple[str, str]] | None = None) -> list[Link]:
     """An INVITE leaving node N within RELAY_WINDOW_NS after one arrived at N, with another
     Call-ID, and either the same target user or the same SDP media offered (a B2BUA that
     renumbers but passes media through): a B2BUA relaying the call. The incoming INVITE must
@@ -218,9 +224,11 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
     times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
     all_arrivals = sorted(invites, key=lambda leg: leg.ts_ns)
     all_times = [leg.ts_ns for leg in all_arrivals]
-    # Each INVITE's caller and target, parsed once: every INVITE is compared with all those
-    # of the relay window before it, thousands of pairs in a busy capture.
-    parties = {id(leg): (_caller(leg.request), _target(leg.request)) for leg in invites}
+    # Each INVITE's caller and target, parsed once (``parties``: already, by ``invite_parties``):
+    # every INVITE is compared with all those of the relay window before it, thousands of
+    # pairs in a busy capture.
+    if parties is None:
+        parties = invite_parties(invites)
     used_arrivals: set[int] = set()
     links: list[Link] = []
     first_hops: dict[str, Leg] = {}

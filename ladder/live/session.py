@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ladder.calls.grouping import CallMemo
 from ladder.capture.loader import Capture
 from ladder.capture.reader import ACCELERATED
 from ladder.errors import CaptureError
@@ -85,6 +86,7 @@ class LiveSession:
         self._thread: threading.Thread | None = None
         self._index_offset = 0  # calls dropped so far: the kept calls keep their numbers
         self.snapshot_s = 0.0  # how long the last snapshot took
+        self._memo = CallMemo()  # a snapshot derives again only the calls that changed
 
     def start(self) -> None:
         """Start the source (raises ``CaptureError`` with one line when it cannot) and the reader."""
@@ -167,15 +169,17 @@ class LiveSession:
             with self._lock:
                 self.writer.flush()
 
-    def snapshot(self) -> tuple[Capture, list, list]:
+    def snapshot(self, *, streams: bool = True) -> tuple[Capture, list, list]:
         """(capture so far, its calls, the calls dropped by ``limit`` just now): the calls
-        numbered on from the ones dropped earlier."""
-        from ladder.calls.grouping import build_calls
+        numbered on from the ones dropped earlier. ``streams=False``: the capture's RTP streams
+        are left out (``[]``), for a reader of the calls alone (their statistics cost a
+        snapshot of every stream kept)."""
+        from ladder.calls.grouping import calls_of_messages
 
         started = time.monotonic()
         with self._lock:
-            capture = self._capture()
-        calls = build_calls(capture)
+            capture = self._capture(streams)
+        calls = calls_of_messages(capture.sip_messages, self._memo)
         dropped: list = []
         if len(calls) > self.limit:
             dropped = calls[: len(calls) - self.limit]
@@ -184,7 +188,7 @@ class LiveSession:
             oldest_kept = min(call.start_ns for call in calls)
             with self._lock:
                 self.pipeline.forget(gone, oldest_kept)
-                capture = self._capture()
+                capture = self._capture(streams)
             self.dropped_calls += len(dropped)
             dropped = [self._renumber(call) for call in dropped]
             self._index_offset += len(dropped)
@@ -204,14 +208,14 @@ class LiveSession:
     def _renumber(self, call):
         return dataclasses.replace(call, index=call.index + self._index_offset)
 
-    def _capture(self) -> Capture:
+    def _capture(self, streams: bool = True) -> Capture:
         pipeline = self.pipeline
         messages = list(pipeline.sip_messages)
         return Capture(
             path=self.label, engine="live", file_size=0, frames=self.packets,
             first_ts_ns=messages[0].ts_ns if messages else None,
             last_ts_ns=messages[-1].ts_ns if messages else None,
-            sip_messages=messages, streams=pipeline.streams_so_far(), rtcp_packets=pipeline.rtcp_packets,
+            sip_messages=messages, streams=pipeline.streams_so_far() if streams else [], rtcp_packets=pipeline.rtcp_packets,
             frame_classes=dict(pipeline.frame_classes), diagnostics=dict(pipeline.diagnostics),
             diagnostic_list=list(pipeline.diagnostic_list), errors=list(getattr(self.source, "errors", [])),
         )
