@@ -180,6 +180,13 @@ def _same_party(a: str, b: str) -> bool:
     return len(short) >= MIN_NUMBER and short.isdigit() and long.isdigit() and long.endswith(short)
 
 
+def _party_key(party: str) -> str:
+    """Equal for any two parties ``_same_party`` may match: a number's last MIN_NUMBER digits
+    (the shorter of two such numbers ends the longer), anything else itself (matched only
+    when equal). Relays are looked for among the INVITEs of one key, not among all."""
+    return party[-MIN_NUMBER:] if len(party) >= MIN_NUMBER and party.isdigit() else party
+
+
 def _to_uri(message: "SipMessage") -> str | None:
     value = message.header("To")
     if not value:
@@ -223,12 +230,17 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str],
         arrivals.sort(key=lambda leg: leg.ts_ns)
     times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
     all_arrivals = sorted(invites, key=lambda leg: leg.ts_ns)
-    all_times = [leg.ts_ns for leg in all_arrivals]
     # Each INVITE's caller and target, parsed once (``parties``: already, by ``invite_parties``):
     # every INVITE is compared with all those of the relay window before it, thousands of
     # pairs in a busy capture.
     if parties is None:
         parties = invite_parties(invites)
+    # The arrivals by their caller's party key (``_party_key``): only those can match.
+    by_caller: dict[str, tuple[list[Leg], list[int]]] = {}
+    for leg in all_arrivals:
+        bucket = by_caller.setdefault(_party_key(parties[id(leg)][0]), ([], []))
+        bucket[0].append(leg)
+        bucket[1].append(leg.ts_ns)
     used_arrivals: set[int] = set()
     links: list[Link] = []
     first_hops: dict[str, Leg] = {}
@@ -241,7 +253,8 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str],
             continue
         link = _same_node_link(out, arrivals_at, times_at, used_arrivals, parties)
         if link is None:
-            link = _multihomed_link(out, all_arrivals, all_times, used_arrivals, parties)
+            arrivals, times = by_caller.get(_party_key(parties[id(out)][0]), ([], []))
+            link = _multihomed_link(out, arrivals, times, used_arrivals, parties)
         if link is not None:
             links.append(link)
     return links
@@ -283,7 +296,8 @@ def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arriv
     """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
     another address than the one it arrived at, so the node cannot tie the legs; the parties
     must. The closest earlier INVITE, from another sender, with the same caller and the same
-    callee, each up to a routing prefix."""
+    callee, each up to a routing prefix. ``arrivals`` (and their ``times``): the INVITEs
+    whose caller has the party key of ``out``'s, in time order."""
     caller, target = parties[id(out)]
     if not caller or not target:
         return None

@@ -744,14 +744,17 @@ class RtpStreamTable:
         if self.accel is not None:
             self.accel.pull_all()
         gone = [key for key, st in self._streams.items() if st.last_ns < ts_ns]
+        ssrcs, endpoints = set(), set()
         for key in gone:
             st = self._streams.pop(key)
             flow = key[:4]
             if self._flows.get(flow) is st:
                 del self._flows[flow]
-            _unindex(self._by_ssrc, st.ssrc, st)
-            _unindex(self._by_endpoint, (st.src_ip, st.src_port), st)
-            _unindex(self._by_endpoint, (st.dst_ip, st.dst_port), st)
+            ssrcs.add(st.ssrc)
+            endpoints.update(((st.src_ip, st.src_port), (st.dst_ip, st.dst_port)))
+        # each index list filtered once (SIPp puts thousands of streams on one endpoint)
+        _keep_tracked(self._by_ssrc, ssrcs, self._streams)
+        _keep_tracked(self._by_endpoint, endpoints, self._streams)
         for key in [key for key, sdp in self._sdp.items() if sdp.ts_ns < ts_ns]:
             del self._sdp[key]
         for key in [key for key in self._uniform if key not in self._by_endpoint]:
@@ -760,13 +763,16 @@ class RtpStreamTable:
         return len(gone)
 
 
-def _unindex(index: dict[K, list[_State]], key: K, state: _State) -> None:
-    """Take ``state`` out of ``index[key]`` (the key goes with its last stream)."""
-    kept = [other for other in index.get(key, ()) if other is not state]
-    if kept:
-        index[key] = kept
-    else:
-        index.pop(key, None)
+def _keep_tracked(index: dict[K, list[_State]], keys: set[K], streams: dict[tuple, _State]) -> None:
+    """Keep in ``index[key]``, for each of ``keys``, only the streams still in ``streams`` (a
+    key goes with its last stream)."""
+    for key in keys:
+        kept = [other for other in index.get(key, ())
+                if streams.get((other.src_ip, other.src_port, other.dst_ip, other.dst_port, other.ssrc)) is other]
+        if kept:
+            index[key] = kept
+        else:
+            index.pop(key, None)
 
 
 def accelerator_enabled() -> bool:
