@@ -16,8 +16,8 @@ from decoders.sipuri import parse_uri
 from ladder.calls.timings import CallTimings, call_timings
 from ladder.calls.dialogs import Dialog, build_dialogs
 from ladder.calls.duplicates import fold_duplicates
-from ladder.calls.legs import (Leg, Link, find_legs, header_links, invite_parties, proxy_links, retry_links,
-                               timing_links)
+from ladder.calls.legs import (Leg, Link, correlation_values, find_legs, header_links, invite_parties, proxy_links,
+                               retry_links, timing_links)
 from ladder.calls.outcome import Outcome, call_outcome, request_outcome
 from ladder.calls.transactions import TransactionSet, build_transactions
 from ladder.calls.unionfind import UnionFind
@@ -215,8 +215,8 @@ class CallMemo:
 
 @dataclass(slots=True)
 class _GroupFacts:
-    """One Call-ID group's own derivations (``transactions``, ``legs``, ``failed`` and
-    ``parties`` for calls only)."""
+    """One Call-ID group's own derivations (``transactions``, ``legs``, ``failed``, ``parties``
+    and ``correlation`` for calls only)."""
 
     size: int  # the messages it was derived from: their number, the first and the last one
     first: "SipMessage"
@@ -228,6 +228,7 @@ class _GroupFacts:
     legs: list[Leg] = field(default_factory=list)
     failed: bool = False
     parties: dict[int, tuple[str, str]] = field(default_factory=dict)
+    correlation: list[tuple[str | None, str]] = field(default_factory=list)
 
     def derived_from(self, group: list["SipMessage"]) -> bool:
         # messages are only added (in capture order: a change of length) or removed by whole
@@ -243,6 +244,7 @@ def _group_facts(group: list["SipMessage"]) -> _GroupFacts:
         facts.legs = find_legs(folded, facts.transactions)
         facts.failed = _attempt_failed(folded)
         facts.parties = invite_parties(facts.legs)
+        facts.correlation = correlation_values(folded)
     return facts
 
 
@@ -264,7 +266,8 @@ def calls_of_messages(sip_messages: Sequence["SipMessage"], memo: CallMemo | Non
     all_legs.sort(key=lambda leg: leg.ts_ns)
     failed = {cid for cid in call_groups if facts[cid].failed}
     parties = {key: value for call_id in call_groups for key, value in facts[call_id].parties.items()}
-    links = (header_links(call_groups) + timing_links(all_legs, kinds, parties)
+    correlation = {call_id: facts[call_id].correlation for call_id in call_groups}
+    links = (header_links(call_groups, correlation) + timing_links(all_legs, kinds, parties)
              + retry_links(all_legs, kinds, failed))
     components, links_by_root = linked_components(list(groups), links)
 

@@ -112,8 +112,23 @@ def _session_ids(message: "SipMessage") -> list[str]:
     return ids
 
 
-def header_links(groups: dict[str, list["SipMessage"]]) -> list[Link]:
-    """Links from correlation headers between Call-ID groups."""
+def correlation_values(messages: list["SipMessage"]) -> list[tuple[str | None, str]]:
+    """What ``header_links`` compares, in message order: (header, value) of each correlation
+    header, (None, UUID) of each RFC 7989 Session-ID."""
+    found: list[tuple[str | None, str]] = []
+    for message in messages:
+        for header in CORRELATION_HEADERS:
+            value = message.header(header)
+            if value:
+                found.append((header, value.strip()))
+        found.extend((None, session_id) for session_id in _session_ids(message))
+    return found
+
+
+def header_links(groups: dict[str, list["SipMessage"]],
+                 values: dict[str, list[tuple[str | None, str]]] | None = None) -> list[Link]:
+    """Links from correlation headers between Call-ID groups (``values``: each group's
+    ``correlation_values``, when already known)."""
     links: list[Link] = []
     owners: dict[tuple[str, str], str] = {}  # (header, value) -> first Call-ID carrying it
     linked: set[tuple[str, str]] = set()
@@ -125,21 +140,17 @@ def header_links(groups: dict[str, list["SipMessage"]]) -> list[Link]:
             links.append(Link(a, b, reason))
 
     for call_id, messages in groups.items():
-        for message in messages:
-            for header in CORRELATION_HEADERS:
-                value = message.header(header)
-                if not value:
-                    continue
-                value = value.strip()
-                if value in groups and value != call_id:
-                    add(value, call_id, f"{header} of {call_id} names {value}")
-                owner = owners.setdefault((header.lower(), value), call_id)
+        for header, value in values[call_id] if values is not None else correlation_values(messages):
+            if header is None:
+                owner = owners.setdefault(("session-id", value), call_id)
                 if owner != call_id:
-                    add(owner, call_id, f"same {header} {value}")
-            for session_id in _session_ids(message):
-                owner = owners.setdefault(("session-id", session_id), call_id)
-                if owner != call_id:
-                    add(owner, call_id, f"same Session-ID {session_id}")
+                    add(owner, call_id, f"same Session-ID {value}")
+                continue
+            if value in groups and value != call_id:
+                add(value, call_id, f"{header} of {call_id} names {value}")
+            owner = owners.setdefault((header.lower(), value), call_id)
+            if owner != call_id:
+                add(owner, call_id, f"same {header} {value}")
     return links
 
 

@@ -33,9 +33,10 @@ LINGER_NS = 2_000_000_000
 UNACKED_NS = 64 * 500_000_000
 # Anything quiet this long is reported as it stands (a call whose BYE was never captured).
 IDLE_NS = 600_000_000_000
-# A snapshot re-derives every kept call from its messages: with thousands kept it takes a good
-# part of a second. At most this share of the time goes to snapshots (the refresh slows
-# instead), so the reader keeps the CPU it needs not to fall behind the traffic.
+# A snapshot derives again the kept calls that changed (and links them all): with thousands
+# kept and many changing it takes a good part of a second. At most this share of the time goes
+# to snapshots (the refresh slows instead), so the reader keeps the CPU it needs not to fall
+# behind the traffic.
 SNAPSHOT_SHARE = 0.25
 
 
@@ -86,6 +87,7 @@ class LiveSession:
         self._thread: threading.Thread | None = None
         self._index_offset = 0  # calls dropped so far: the kept calls keep their numbers
         self.snapshot_s = 0.0  # how long the last snapshot took
+        self.snapshot_cpu_s = 0.0  # and the CPU time it used (its thread's)
         self._memo = CallMemo()  # a snapshot derives again only the calls that changed
 
     def start(self) -> None:
@@ -176,7 +178,7 @@ class LiveSession:
         snapshot of every stream kept)."""
         from ladder.calls.grouping import calls_of_messages
 
-        started = time.monotonic()
+        started, started_cpu = time.monotonic(), time.thread_time()
         with self._lock:
             capture = self._capture(streams)
         calls = calls_of_messages(capture.sip_messages, self._memo)
@@ -198,12 +200,15 @@ class LiveSession:
         if self._index_offset:
             calls = [self._renumber(call) for call in calls]
         self.snapshot_s = time.monotonic() - started
+        self.snapshot_cpu_s = time.thread_time() - started_cpu
         return capture, calls, dropped
 
     def refresh_after(self, wanted_s: float) -> float:
         """Seconds to wait before the next snapshot: ``wanted_s``, or longer when snapshots
-        cost more than ``SNAPSHOT_SHARE`` of the time."""
-        return max(wanted_s, self.snapshot_s * (1 / SNAPSHOT_SHARE - 1))
+        cost more than ``SNAPSHOT_SHARE`` of the time. Their CPU time, not their wall time:
+        on a busy machine a snapshot waits for a core too, and pacing by that wait made each
+        refresh later, so the next snapshot had more to derive, and took longer still."""
+        return max(wanted_s, self.snapshot_cpu_s * (1 / SNAPSHOT_SHARE - 1))
 
     def _renumber(self, call):
         return dataclasses.replace(call, index=call.index + self._index_offset)
