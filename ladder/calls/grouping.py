@@ -248,9 +248,10 @@ def _group_facts(group: list["SipMessage"]) -> _GroupFacts:
     return facts
 
 
-def calls_of_messages(sip_messages: Sequence["SipMessage"], memo: CallMemo | None = None) -> list[Call]:
-    """``build_calls`` of these messages (a capture still loading has no ``Capture`` yet);
-    ``memo`` keeps what can be reused by the next call on these messages grown."""
+def calls_of_messages(sip_messages: Sequence["SipMessage"], memo: CallMemo | None = None, start: int = 1) -> list[Call]:
+    """``build_calls`` of these messages (a capture still loading has no ``Capture`` yet),
+    numbered from ``start``; ``memo`` keeps what can be reused by the next call on these
+    messages grown."""
     messages = sorted(sip_messages, key=_order_key)
     known = memo.groups if memo is not None else {}
     facts: dict[str, _GroupFacts] = {}
@@ -281,7 +282,7 @@ def calls_of_messages(sip_messages: Sequence["SipMessage"], memo: CallMemo | Non
     built.sort(key=lambda item: _order_key(item[1][0]))
     calls = []
     made: dict[tuple[str, ...], tuple[tuple[_GroupFacts, ...], list[Link], Call]] = {}
-    for index, (call_ids, merged, call_links) in enumerate(built, 1):
+    for index, (call_ids, merged, call_links) in enumerate(built, start):
         key = tuple(call_ids)
         sources = tuple(facts[call_id] for call_id in call_ids)
         before = memo.calls.get(key) if memo is not None else None

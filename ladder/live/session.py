@@ -14,7 +14,6 @@ limit, not the duration.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -181,7 +180,9 @@ class LiveSession:
         started, started_cpu = time.monotonic(), time.thread_time()
         with self._lock:
             capture = self._capture(streams)
-        calls = calls_of_messages(capture.sip_messages, self._memo)
+        # numbered on from the calls dropped before: a kept call keeps its number, and the
+        # memo's calls are returned as they are
+        calls = calls_of_messages(capture.sip_messages, self._memo, start=self._index_offset + 1)
         dropped: list = []
         if len(calls) > self.limit:
             dropped = calls[: len(calls) - self.limit]
@@ -192,13 +193,8 @@ class LiveSession:
                 self.pipeline.forget(gone, oldest_kept)
                 capture = self._capture(streams)
             self.dropped_calls += len(dropped)
-            dropped = [self._renumber(call) for call in dropped]
+            # The kept calls stand as they were built (none shares a Call-ID with a dropped one).
             self._index_offset += len(dropped)
-            # The kept calls stand as they were built (none shares a Call-ID with a dropped one):
-            # numbered from 1 again, not derived a second time.
-            calls = [dataclasses.replace(call, index=call.index - len(dropped)) for call in calls]
-        if self._index_offset:
-            calls = [self._renumber(call) for call in calls]
         self.snapshot_s = time.monotonic() - started
         self.snapshot_cpu_s = time.thread_time() - started_cpu
         return capture, calls, dropped
@@ -210,9 +206,6 @@ class LiveSession:
         refresh later, so the next snapshot had more to derive, and took longer still."""
         return max(wanted_s, self.snapshot_cpu_s * (1 / SNAPSHOT_SHARE - 1))
 
-    def _renumber(self, call):
-        return dataclasses.replace(call, index=call.index + self._index_offset)
-
     def _capture(self, streams: bool = True) -> Capture:
         pipeline = self.pipeline
         messages = list(pipeline.sip_messages)
@@ -220,7 +213,8 @@ class LiveSession:
             path=self.label, engine="live", file_size=0, frames=self.packets,
             first_ts_ns=messages[0].ts_ns if messages else None,
             last_ts_ns=messages[-1].ts_ns if messages else None,
-            sip_messages=messages, streams=pipeline.streams_so_far() if streams else [], rtcp_packets=pipeline.rtcp_packets,
+            sip_messages=messages, streams=pipeline.streams_so_far() if streams else [],
+            rtcp_packets=pipeline.rtcp_packets,
             frame_classes=dict(pipeline.frame_classes), diagnostics=dict(pipeline.diagnostics),
             diagnostic_list=list(pipeline.diagnostic_list), errors=list(getattr(self.source, "errors", [])),
         )
