@@ -290,7 +290,7 @@ def calls_of_messages(sip_messages: Sequence["SipMessage"], memo: CallMemo | Non
             call = before[2] if before[2].index == index else dataclasses.replace(before[2], index=index)
         else:
             pool = sources[0].copies if len(sources) == 1 else {
-                key: copy for fact in sources for key, copy in fact.copies.items()}
+                kept: copy for fact in sources for kept, copy in fact.copies.items()}
             copies = {id(m): pool[id(m)] for m in merged if id(m) in pool}
             call = build_call(index, call_ids, merged, sources[0].kind, call_links,
                               sources[0].transactions if len(call_ids) == 1 else None, copies)

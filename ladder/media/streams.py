@@ -744,7 +744,8 @@ class RtpStreamTable:
         if self.accel is not None:
             self.accel.pull_all()
         gone = [key for key, st in self._streams.items() if st.last_ns < ts_ns]
-        ssrcs, endpoints = set(), set()
+        ssrcs: set[int] = set()
+        endpoints: set[tuple[str, int]] = set()
         for key in gone:
             st = self._streams.pop(key)
             flow = key[:4]
