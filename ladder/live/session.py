@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ladder.calls.grouping import CallMemo
+from ladder.calls.grouping import CallMemo, calls_of_messages
 from ladder.capture.loader import Capture
 from ladder.capture.reader import ACCELERATED
 from ladder.errors import CaptureError
@@ -175,8 +175,6 @@ class LiveSession:
         numbered on from the ones dropped earlier. ``streams=False``: the capture's RTP streams
         are left out (``[]``), for a reader of the calls alone (their statistics cost a
         snapshot of every stream kept)."""
-        from ladder.calls.grouping import calls_of_messages
-
         started, started_cpu = time.monotonic(), time.thread_time()
         with self._lock:
             capture = self._capture(streams)
