@@ -65,6 +65,19 @@ def lo_packets(lab: Lab) -> int:
     return int(out.stdout.strip() or 0)
 
 
+def placed(stats: Path) -> str:
+    """The calls SIPp made, from the last line of its statistics file (``-trace_stat``)."""
+    try:
+        header, *rows = [line.split(";") for line in stats.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return "no statistics file"
+    if not rows:
+        return "no statistics written"
+    last = dict(zip(header, rows[-1]))
+    return (f"{last.get('TotalCallCreated', '?')} calls placed, {last.get('SuccessfulCall(C)', '?')} successful, "
+            f"{last.get('FailedCall(C)', '?')} failed")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=120, help="how long the load runs")
@@ -91,6 +104,7 @@ def main() -> int:
         caller = lab.popen("sipp", f"{PROXY_IP}:{PROXY_PORT}", "-sf", str(HERE / "uac-rtp.xml"), "-i", UAC_IP,
                            "-p", str(UAC_PORT), "-s", "bob", "-r", str(rate), "-l", str(args.calls),
                            "-d", str(args.hold * 1000), "-mp", "20000", "-nostdin", "-timeout", f"{args.seconds}s",
+                           "-trace_stat", "-stf", str(work / "sipp-stats.csv"), "-fd", "5",
                            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started, packets0 = time.monotonic(), lo_packets(lab)
         print(f"load: {rate} calls/s, {args.calls} at a time, {args.hold} s each, for {args.seconds} s")
@@ -119,6 +133,7 @@ def main() -> int:
     print(f"ladder: {len(reported)} calls reported; "
           + (work / "ladder.err").read_text().strip().splitlines()[-1].removeprefix("ladder: "))
     print(f"sngrep: {(work / 'sngrep.err').read_text().strip() or 'no message'}")
+    print(f"SIPp: {placed(work / 'sipp-stats.csv')}")
     if not os.environ.get("BENCH_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
     else:

@@ -7,6 +7,7 @@ link says they are one call across a B2BUA or ALG (see ``ladder.calls.legs``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -15,7 +16,8 @@ from decoders.sipuri import parse_uri
 from ladder.calls.timings import CallTimings, call_timings
 from ladder.calls.dialogs import Dialog, build_dialogs
 from ladder.calls.duplicates import fold_duplicates
-from ladder.calls.legs import Leg, Link, find_legs, header_links, proxy_links, retry_links, timing_links
+from ladder.calls.legs import (Leg, Link, correlation_values, find_legs, header_links, invite_parties, proxy_links,
+                               retry_links, timing_links)
 from ladder.calls.outcome import Outcome, call_outcome, request_outcome
 from ladder.calls.transactions import TransactionSet, build_transactions
 from ladder.calls.unionfind import UnionFind
@@ -197,26 +199,77 @@ def build_calls(capture: "Capture") -> list[Call]:
     return calls_of_messages(capture.sip_messages)
 
 
-def calls_of_messages(sip_messages: Sequence["SipMessage"]) -> list[Call]:
-    """``build_calls`` of these messages (a capture still loading has no ``Capture`` yet)."""
+class CallMemo:
+    """What ``calls_of_messages`` derived, kept for its next call on the same messages grown
+    (a live capture re-derives its calls every second): a Call-ID group whose messages are
+    unchanged is not folded, grouped into transactions nor searched for legs again, and a call
+    whose groups and links are unchanged is not built again. Only the steps across groups
+    (correlation headers, relays, retries) run over everything each time, so the calls are
+    exactly those of a fresh derivation. Messages may be added anywhere and whole Call-IDs
+    removed; a message itself must not change."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, _GroupFacts] = {}
+        self.calls: dict[tuple[str, ...], tuple[tuple["_GroupFacts", ...], list[Link], Call]] = {}
+
+
+@dataclass(slots=True)
+class _GroupFacts:
+    """One Call-ID group's own derivations (``transactions``, ``legs``, ``failed``, ``parties``
+    and ``correlation`` for calls only)."""
+
+    size: int  # the messages it was derived from: their number, the first and the last one
+    first: "SipMessage"
+    last: "SipMessage"
+    messages: list["SipMessage"]  # capture copies folded out
+    copies: dict[int, tuple["SipMessage", ...]]
+    kind: str
+    transactions: TransactionSet | None = None
+    legs: list[Leg] = field(default_factory=list)
+    failed: bool = False
+    parties: dict[int, tuple[str, str]] = field(default_factory=dict)
+    correlation: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def derived_from(self, group: list["SipMessage"]) -> bool:
+        # messages are only added (in capture order: a change of length) or removed by whole
+        # Call-ID (a new first message); the kept ends are never freed, so ``is`` cannot be fooled
+        return self.size == len(group) and self.first is group[0] and self.last is group[-1]
+
+
+def _group_facts(group: list["SipMessage"]) -> _GroupFacts:
+    folded, copies = fold_duplicates(group)
+    facts = _GroupFacts(len(group), group[0], group[-1], folded, copies, group_kind(folded))
+    if facts.kind == CALL:
+        facts.transactions = build_transactions(folded)
+        facts.legs = find_legs(folded, facts.transactions)
+        facts.failed = _attempt_failed(folded)
+        facts.parties = invite_parties(facts.legs)
+        facts.correlation = correlation_values(folded)
+    return facts
+
+
+def calls_of_messages(sip_messages: Sequence["SipMessage"], memo: CallMemo | None = None, start: int = 1) -> list[Call]:
+    """``build_calls`` of these messages (a capture still loading has no ``Capture`` yet),
+    numbered from ``start``; ``memo`` keeps what can be reused by the next call on these
+    messages grown."""
     messages = sorted(sip_messages, key=_order_key)
-    groups = group_by_call_id(messages)
-    copies: dict[int, tuple["SipMessage", ...]] = {}
-    for call_id, group in groups.items():
-        groups[call_id], folded = fold_duplicates(group)
-        copies.update(folded)
-    kinds = {call_id: group_kind(group) for call_id, group in groups.items()}
+    known = memo.groups if memo is not None else {}
+    facts: dict[str, _GroupFacts] = {}
+    for call_id, group in group_by_call_id(messages).items():
+        cached = known.get(call_id)
+        facts[call_id] = cached if cached is not None and cached.derived_from(group) else _group_facts(group)
+    groups = {call_id: fact.messages for call_id, fact in facts.items()}
+    kinds = {call_id: fact.kind for call_id, fact in facts.items()}
     call_groups = {cid: group for cid, group in groups.items() if kinds[cid] == CALL}
 
     # Legs across Call-IDs: transactions per group only to find the hops of INVITEs.
-    all_legs: list[Leg] = []
-    group_transactions: dict[str, TransactionSet] = {}
-    for call_id, group in call_groups.items():
-        group_transactions[call_id] = build_transactions(group)
-        all_legs.extend(find_legs(group, group_transactions[call_id]))
+    all_legs = [leg for call_id in call_groups for leg in facts[call_id].legs]
     all_legs.sort(key=lambda leg: leg.ts_ns)
-    failed = {cid for cid, group in call_groups.items() if _attempt_failed(group)}
-    links = header_links(call_groups) + timing_links(all_legs, kinds) + retry_links(all_legs, kinds, failed)
+    failed = {cid for cid in call_groups if facts[cid].failed}
+    parties = {key: value for call_id in call_groups for key, value in facts[call_id].parties.items()}
+    correlation = {call_id: facts[call_id].correlation for call_id in call_groups}
+    links = (header_links(call_groups, correlation) + timing_links(all_legs, kinds, parties)
+             + retry_links(all_legs, kinds, failed))
     components, links_by_root = linked_components(list(groups), links)
 
     built = []
@@ -225,12 +278,27 @@ def calls_of_messages(sip_messages: Sequence["SipMessage"]) -> list[Call]:
             merged = groups[call_ids[0]]
         else:
             merged = sorted((m for cid in call_ids for m in groups[cid]), key=_order_key)
-        known = group_transactions.get(call_ids[0]) if len(call_ids) == 1 else None
-        built.append((call_ids, merged, kinds[call_ids[0]], links_by_root.get(root, []), known))
+        built.append((call_ids, merged, links_by_root.get(root, [])))
     built.sort(key=lambda item: _order_key(item[1][0]))
-    return [build_call(i, ids, msgs, kind, lnks, known,
-                       {id(m): copies[id(m)] for m in msgs if id(m) in copies})
-            for i, (ids, msgs, kind, lnks, known) in enumerate(built, 1)]
+    calls = []
+    made: dict[tuple[str, ...], tuple[tuple[_GroupFacts, ...], list[Link], Call]] = {}
+    for index, (call_ids, merged, call_links) in enumerate(built, start):
+        key = tuple(call_ids)
+        sources = tuple(facts[call_id] for call_id in call_ids)
+        before = memo.calls.get(key) if memo is not None else None
+        if before is not None and before[1] == call_links and all(a is b for a, b in zip(before[0], sources)):
+            call = before[2] if before[2].index == index else dataclasses.replace(before[2], index=index)
+        else:
+            pool = sources[0].copies if len(sources) == 1 else {
+                kept: copy for fact in sources for kept, copy in fact.copies.items()}
+            copies = {id(m): pool[id(m)] for m in merged if id(m) in pool}
+            call = build_call(index, call_ids, merged, sources[0].kind, call_links,
+                              sources[0].transactions if len(call_ids) == 1 else None, copies)
+        made[key] = (sources, call_links, call)
+        calls.append(call)
+    if memo is not None:  # what is no longer there goes: the memo follows the messages
+        memo.groups, memo.calls = facts, made
+    return calls
 
 
 def find_call(calls: list[Call], selector: str) -> Call | None:

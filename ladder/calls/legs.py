@@ -112,8 +112,23 @@ def _session_ids(message: "SipMessage") -> list[str]:
     return ids
 
 
-def header_links(groups: dict[str, list["SipMessage"]]) -> list[Link]:
-    """Links from correlation headers between Call-ID groups."""
+def correlation_values(messages: list["SipMessage"]) -> list[tuple[str | None, str]]:
+    """What ``header_links`` compares, in message order: (header, value) of each correlation
+    header, (None, UUID) of each RFC 7989 Session-ID."""
+    found: list[tuple[str | None, str]] = []
+    for message in messages:
+        for header in CORRELATION_HEADERS:
+            value = message.header(header)
+            if value:
+                found.append((header, value.strip()))
+        found.extend((None, session_id) for session_id in _session_ids(message))
+    return found
+
+
+def header_links(groups: dict[str, list["SipMessage"]],
+                 values: dict[str, list[tuple[str | None, str]]] | None = None) -> list[Link]:
+    """Links from correlation headers between Call-ID groups (``values``: each group's
+    ``correlation_values``, when already known)."""
     links: list[Link] = []
     owners: dict[tuple[str, str], str] = {}  # (header, value) -> first Call-ID carrying it
     linked: set[tuple[str, str]] = set()
@@ -125,21 +140,17 @@ def header_links(groups: dict[str, list["SipMessage"]]) -> list[Link]:
             links.append(Link(a, b, reason))
 
     for call_id, messages in groups.items():
-        for message in messages:
-            for header in CORRELATION_HEADERS:
-                value = message.header(header)
-                if not value:
-                    continue
-                value = value.strip()
-                if value in groups and value != call_id:
-                    add(value, call_id, f"{header} of {call_id} names {value}")
-                owner = owners.setdefault((header.lower(), value), call_id)
+        for header, value in values[call_id] if values is not None else correlation_values(messages):
+            if header is None:
+                owner = owners.setdefault(("session-id", value), call_id)
                 if owner != call_id:
-                    add(owner, call_id, f"same {header} {value}")
-            for session_id in _session_ids(message):
-                owner = owners.setdefault(("session-id", session_id), call_id)
-                if owner != call_id:
-                    add(owner, call_id, f"same Session-ID {session_id}")
+                    add(owner, call_id, f"same Session-ID {value}")
+                continue
+            if value in groups and value != call_id:
+                add(value, call_id, f"{header} of {call_id} names {value}")
+            owner = owners.setdefault((header.lower(), value), call_id)
+            if owner != call_id:
+                add(owner, call_id, f"same {header} {value}")
     return links
 
 
@@ -180,6 +191,13 @@ def _same_party(a: str, b: str) -> bool:
     return len(short) >= MIN_NUMBER and short.isdigit() and long.isdigit() and long.endswith(short)
 
 
+def _party_key(party: str) -> str:
+    """Equal for any two parties ``_same_party`` may match: a number's last MIN_NUMBER digits
+    (the shorter of two such numbers ends the longer), anything else itself (matched only
+    when equal). Relays are looked for among the INVITEs of one key, not among all."""
+    return party[-MIN_NUMBER:] if len(party) >= MIN_NUMBER and party.isdigit() else party
+
+
 def _to_uri(message: "SipMessage") -> str | None:
     value = message.header("To")
     if not value:
@@ -201,7 +219,13 @@ def _sdp_media(message: "SipMessage") -> tuple[str, int] | None:
     return None
 
 
-def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
+def invite_parties(legs: list[Leg]) -> dict[int, tuple[str, str]]:
+    """(caller, target) of each INVITE leg, by ``id(leg)``: what ``timing_links`` compares."""
+    return {id(leg): (_caller(leg.request), _target(leg.request)) for leg in legs if leg.method == "INVITE"}
+
+
+def timing_links(legs: list[Leg], call_kind: dict[str, str],
+                 parties: dict[int, tuple[str, str]] | None = None) -> list[Link]:
     """An INVITE leaving node N within RELAY_WINDOW_NS after one arrived at N, with another
     Call-ID, and either the same target user or the same SDP media offered (a B2BUA that
     renumbers but passes media through): a B2BUA relaying the call. The incoming INVITE must
@@ -217,10 +241,17 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
         arrivals.sort(key=lambda leg: leg.ts_ns)
     times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
     all_arrivals = sorted(invites, key=lambda leg: leg.ts_ns)
-    all_times = [leg.ts_ns for leg in all_arrivals]
-    # Each INVITE's caller and target, parsed once: every INVITE is compared with all those
-    # of the relay window before it, thousands of pairs in a busy capture.
-    parties = {id(leg): (_caller(leg.request), _target(leg.request)) for leg in invites}
+    # Each INVITE's caller and target, parsed once (``parties``: already, by ``invite_parties``):
+    # every INVITE is compared with all those of the relay window before it, thousands of
+    # pairs in a busy capture.
+    if parties is None:
+        parties = invite_parties(invites)
+    # The arrivals by their caller's party key (``_party_key``): only those can match.
+    by_caller: dict[str, tuple[list[Leg], list[int]]] = {}
+    for leg in all_arrivals:
+        bucket = by_caller.setdefault(_party_key(parties[id(leg)][0]), ([], []))
+        bucket[0].append(leg)
+        bucket[1].append(leg.ts_ns)
     used_arrivals: set[int] = set()
     links: list[Link] = []
     first_hops: dict[str, Leg] = {}
@@ -233,7 +264,8 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
             continue
         link = _same_node_link(out, arrivals_at, times_at, used_arrivals, parties)
         if link is None:
-            link = _multihomed_link(out, all_arrivals, all_times, used_arrivals, parties)
+            arrivals, times = by_caller.get(_party_key(parties[id(out)][0]), ([], []))
+            link = _multihomed_link(out, arrivals, times, used_arrivals, parties)
         if link is not None:
             links.append(link)
     return links
@@ -275,7 +307,8 @@ def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arriv
     """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
     another address than the one it arrived at, so the node cannot tie the legs; the parties
     must. The closest earlier INVITE, from another sender, with the same caller and the same
-    callee, each up to a routing prefix."""
+    callee, each up to a routing prefix. ``arrivals`` (and their ``times``): the INVITEs
+    whose caller has the party key of ``out``'s, in time order."""
     caller, target = parties[id(out)]
     if not caller or not target:
         return None

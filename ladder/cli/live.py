@@ -110,7 +110,8 @@ class Reporter:
         self.deviated = False
 
     def report(self, session: LiveSession, final: bool = False) -> None:
-        capture, calls, dropped = session.snapshot()
+        # the calls' lines carry no media figures; the check's do
+        capture, calls, dropped = session.snapshot(streams=self.check is not None)
         now = time.time_ns()
         for call in dropped:
             self._emit(call, capture, ended=False, note="dropped by --limit")

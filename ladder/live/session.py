@@ -14,11 +14,11 @@ limit, not the duration.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from dataclasses import dataclass
 
+from ladder.calls.grouping import CallMemo, calls_of_messages
 from ladder.capture.loader import Capture
 from ladder.capture.reader import ACCELERATED
 from ladder.errors import CaptureError
@@ -32,9 +32,10 @@ LINGER_NS = 2_000_000_000
 UNACKED_NS = 64 * 500_000_000
 # Anything quiet this long is reported as it stands (a call whose BYE was never captured).
 IDLE_NS = 600_000_000_000
-# A snapshot re-derives every kept call from its messages: with thousands kept it takes a good
-# part of a second. At most this share of the time goes to snapshots (the refresh slows
-# instead), so the reader keeps the CPU it needs not to fall behind the traffic.
+# A snapshot derives again the kept calls that changed (and links them all): with thousands
+# kept and many changing it takes a good part of a second. At most this share of the time goes
+# to snapshots (the refresh slows instead), so the reader keeps the CPU it needs not to fall
+# behind the traffic.
 SNAPSHOT_SHARE = 0.25
 
 
@@ -85,6 +86,8 @@ class LiveSession:
         self._thread: threading.Thread | None = None
         self._index_offset = 0  # calls dropped so far: the kept calls keep their numbers
         self.snapshot_s = 0.0  # how long the last snapshot took
+        self.snapshot_cpu_s = 0.0  # and the CPU time it used (its thread's)
+        self._memo = CallMemo()  # a snapshot derives again only the calls that changed
 
     def start(self) -> None:
         """Start the source (raises ``CaptureError`` with one line when it cannot) and the reader."""
@@ -167,15 +170,17 @@ class LiveSession:
             with self._lock:
                 self.writer.flush()
 
-    def snapshot(self) -> tuple[Capture, list, list]:
+    def snapshot(self, *, streams: bool = True) -> tuple[Capture, list, list]:
         """(capture so far, its calls, the calls dropped by ``limit`` just now): the calls
-        numbered on from the ones dropped earlier."""
-        from ladder.calls.grouping import build_calls
-
-        started = time.monotonic()
+        numbered on from the ones dropped earlier. ``streams=False``: the capture's RTP streams
+        are left out (``[]``), for a reader of the calls alone (their statistics cost a
+        snapshot of every stream kept)."""
+        started, started_cpu = time.monotonic(), time.thread_time()
         with self._lock:
-            capture = self._capture()
-        calls = build_calls(capture)
+            capture = self._capture(streams)
+        # numbered on from the calls dropped before: a kept call keeps its number, and the
+        # memo's calls are returned as they are
+        calls = calls_of_messages(capture.sip_messages, self._memo, start=self._index_offset + 1)
         dropped: list = []
         if len(calls) > self.limit:
             dropped = calls[: len(calls) - self.limit]
@@ -184,34 +189,30 @@ class LiveSession:
             oldest_kept = min(call.start_ns for call in calls)
             with self._lock:
                 self.pipeline.forget(gone, oldest_kept)
-                capture = self._capture()
+                capture = self._capture(streams)
             self.dropped_calls += len(dropped)
-            dropped = [self._renumber(call) for call in dropped]
+            # The kept calls stand as they were built (none shares a Call-ID with a dropped one).
             self._index_offset += len(dropped)
-            # The kept calls stand as they were built (none shares a Call-ID with a dropped one):
-            # numbered from 1 again, not derived a second time.
-            calls = [dataclasses.replace(call, index=call.index - len(dropped)) for call in calls]
-        if self._index_offset:
-            calls = [self._renumber(call) for call in calls]
         self.snapshot_s = time.monotonic() - started
+        self.snapshot_cpu_s = time.thread_time() - started_cpu
         return capture, calls, dropped
 
     def refresh_after(self, wanted_s: float) -> float:
         """Seconds to wait before the next snapshot: ``wanted_s``, or longer when snapshots
-        cost more than ``SNAPSHOT_SHARE`` of the time."""
-        return max(wanted_s, self.snapshot_s * (1 / SNAPSHOT_SHARE - 1))
+        cost more than ``SNAPSHOT_SHARE`` of the time. Their CPU time, not their wall time:
+        on a busy machine a snapshot waits for a core too, and pacing by that wait made each
+        refresh later, so the next snapshot had more to derive, and took longer still."""
+        return max(wanted_s, self.snapshot_cpu_s * (1 / SNAPSHOT_SHARE - 1))
 
-    def _renumber(self, call):
-        return dataclasses.replace(call, index=call.index + self._index_offset)
-
-    def _capture(self) -> Capture:
+    def _capture(self, streams: bool = True) -> Capture:
         pipeline = self.pipeline
         messages = list(pipeline.sip_messages)
         return Capture(
             path=self.label, engine="live", file_size=0, frames=self.packets,
             first_ts_ns=messages[0].ts_ns if messages else None,
             last_ts_ns=messages[-1].ts_ns if messages else None,
-            sip_messages=messages, streams=pipeline.streams_so_far(), rtcp_packets=pipeline.rtcp_packets,
+            sip_messages=messages, streams=pipeline.streams_so_far() if streams else [],
+            rtcp_packets=pipeline.rtcp_packets,
             frame_classes=dict(pipeline.frame_classes), diagnostics=dict(pipeline.diagnostics),
             diagnostic_list=list(pipeline.diagnostic_list), errors=list(getattr(self.source, "errors", [])),
         )

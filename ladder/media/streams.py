@@ -288,6 +288,10 @@ class RtpStreamTable:
         # Indexes over confirmed streams, so SDP and RTCP never scan every stream.
         self._by_ssrc: dict[int, list[_State]] = {}
         self._by_endpoint: dict[tuple[str, int], list[_State]] = {}
+        # Endpoints whose every stream already has this rtpmap: an SDP announcing the same one
+        # again changes nothing there. Without it, each SDP re-read every stream of its
+        # endpoint, and SIPp's rtp_stream puts all its calls' streams on one port pair.
+        self._uniform: dict[tuple[str, int], dict[int, tuple[str, int]]] = {}
         self._base_ns = 0  # the first packet's time (``_based`` once it is set): times in ms count from it
         self._based = False
         self._fed = 0
@@ -336,11 +340,20 @@ class RtpStreamTable:
             if media.rtcp_mux:
                 self._rtcp.announce(address, media.port, ts_ns)
             # A stream seen before this SDP learns the payload names now.
-            for state in self._by_endpoint.get((address, media.port), ()):
+            endpoint = (address, media.port)
+            if self._uniform.get(endpoint) == rtpmap:
+                continue
+            for state in self._by_endpoint.get(endpoint, ()):
+                if state.rtpmap == rtpmap:
+                    continue
                 self._reclaim(state)
                 _settle(state)  # its cached clock may change
                 state.rtpmap = rtpmap
                 state.clocks.clear()
+                # the stream's other end may now hold streams of two rtpmaps
+                self._uniform.pop((state.src_ip, state.src_port), None)
+                self._uniform.pop((state.dst_ip, state.dst_port), None)
+            self._uniform[endpoint] = rtpmap
 
     # -- datagrams ---------------------------------------------------------------------
     def feed_udp(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int, ts_ns: int,
@@ -526,6 +539,9 @@ class RtpStreamTable:
         self._by_endpoint.setdefault((state.src_ip, state.src_port), []).append(state)
         if (state.dst_ip, state.dst_port) != (state.src_ip, state.src_port):
             self._by_endpoint.setdefault((state.dst_ip, state.dst_port), []).append(state)
+        for endpoint in ((state.src_ip, state.src_port), (state.dst_ip, state.dst_port)):
+            if endpoint in self._uniform and self._uniform[endpoint] != state.rtpmap:
+                del self._uniform[endpoint]
         if self.accel is not None and not self._statistics:
             self.accel.arm(state, self._base_ns, True)  # counting only, from the next packet
 
@@ -704,7 +720,7 @@ class RtpStreamTable:
         freed as soon as its snapshot is made, so the two never all exist at once: that was
         the peak memory of a capture with many streams."""
         self._final_counts = self.counts()
-        for index in (self._flows, self._by_ssrc, self._by_endpoint, self._candidates):
+        for index in (self._flows, self._by_ssrc, self._by_endpoint, self._candidates, self._uniform):
             index.clear()
         streams = []
         while self._streams:
@@ -728,27 +744,36 @@ class RtpStreamTable:
         if self.accel is not None:
             self.accel.pull_all()
         gone = [key for key, st in self._streams.items() if st.last_ns < ts_ns]
+        ssrcs: set[int] = set()
+        endpoints: set[tuple[str, int]] = set()
         for key in gone:
             st = self._streams.pop(key)
             flow = key[:4]
             if self._flows.get(flow) is st:
                 del self._flows[flow]
-            _unindex(self._by_ssrc, st.ssrc, st)
-            _unindex(self._by_endpoint, (st.src_ip, st.src_port), st)
-            _unindex(self._by_endpoint, (st.dst_ip, st.dst_port), st)
+            ssrcs.add(st.ssrc)
+            endpoints.update(((st.src_ip, st.src_port), (st.dst_ip, st.dst_port)))
+        # each index list filtered once (SIPp puts thousands of streams on one endpoint)
+        _keep_tracked(self._by_ssrc, ssrcs, self._streams)
+        _keep_tracked(self._by_endpoint, endpoints, self._streams)
         for key in [key for key, sdp in self._sdp.items() if sdp.ts_ns < ts_ns]:
             del self._sdp[key]
+        for key in [key for key in self._uniform if key not in self._by_endpoint]:
+            del self._uniform[key]
         self._rtcp.forget_before(ts_ns)
         return len(gone)
 
 
-def _unindex(index: dict[K, list[_State]], key: K, state: _State) -> None:
-    """Take ``state`` out of ``index[key]`` (the key goes with its last stream)."""
-    kept = [other for other in index.get(key, ()) if other is not state]
-    if kept:
-        index[key] = kept
-    else:
-        index.pop(key, None)
+def _keep_tracked(index: dict[K, list[_State]], keys: set[K], streams: dict[tuple, _State]) -> None:
+    """Keep in ``index[key]``, for each of ``keys``, only the streams still in ``streams`` (a
+    key goes with its last stream)."""
+    for key in keys:
+        kept = [other for other in index.get(key, ())
+                if streams.get((other.src_ip, other.src_port, other.dst_ip, other.dst_port, other.ssrc)) is other]
+        if kept:
+            index[key] = kept
+        else:
+            index.pop(key, None)
 
 
 def accelerator_enabled() -> bool:

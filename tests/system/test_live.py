@@ -364,6 +364,26 @@ def test_limit_keeps_the_newest_calls_and_counts_the_rest(tmp_path):
     assert len(frames(tmp_path / "all.pcapng")) == sum(len(frames(p)) for p in paths)
 
 
+def test_a_snapshot_that_waited_does_not_delay_the_next_refresh():
+    """Snapshots are paced by the CPU they use: one that waited (here for the reader's lock, on
+    a busy machine for a core) must not push the next refresh back, or each refresh comes later
+    and has more to derive."""
+    import threading
+    from ladder.live.session import LiveSession
+
+    session = LiveSession(ReplaySource([SAMPLES / FLOWS[1]]))
+    session.start()
+    assert session.finished.wait(30)
+    with session._lock:
+        waiting = threading.Thread(target=session.snapshot)
+        waiting.start()
+        time.sleep(1.0)  # the snapshot waits for the lock all this time
+    waiting.join(30)
+    assert session.snapshot_s >= 1.0 and session.snapshot_cpu_s < 0.5
+    assert session.refresh_after(0.5) == 0.5
+    session.stop()
+
+
 class FileSource(ReplaySource):
     """A capture file read as dumpcap's ring is: through ``CaptureReader``, fast path included."""
 

@@ -265,14 +265,40 @@ def test_any_datagrams_are_counted_exactly_once(datagrams):
 
 def test_rtp_from_sdp_port_is_confirmed_at_once():
     table = RtpStreamTable()
-    media = SimpleNamespace(port=5000, connection="10.0.0.2", proto="RTP/AVP", rtcp_port=None,
-                            rtcp_mux=False, rtpmap={96: ("opus", 48000, 2)})
-    message = SimpleNamespace(sdp=SimpleNamespace(media=(media,), connection=None),
-                              src=None, call_id="x", ts_ns=0)
-    table.expect_sdp(message)
+    table.expect_sdp(_sdp_message("10.0.0.2", 5000, {96: ("opus", 48000, 2)}))
     _feed(table, [(0, _packet(1, 0, pt=96)), (20_000_000, _packet(2, 960, pt=96))])
     (s,) = table.finish()
     assert (s.packets, s.found_by, s.codec, s.clock_rate) == (2, "sdp", "opus", 48000)
+
+
+def _sdp_message(address: str, port: int, rtpmap: dict, ts_ns: int = 0):
+    media = SimpleNamespace(port=port, connection=address, proto="RTP/AVP", rtcp_port=None,
+                            rtcp_mux=False, rtpmap=rtpmap)
+    return SimpleNamespace(sdp=SimpleNamespace(media=(media,), connection=None), src=None, call_id="x", ts_ns=ts_ns)
+
+
+def test_an_sdp_repeated_on_a_shared_port_leaves_its_streams_on_the_fast_path():
+    """SIPp's rtp_stream sends every call's RTP on one port pair, a new SSRC per call and per
+    loop of its audio file, and every call's SDP announces that same port with the same
+    rtpmap. Such an SDP changes nothing for the streams already there: they stay on the fast
+    path (it once reset every stream of the port, so nearly every packet took the slow path).
+    One announcing another rtpmap still reaches them, as before."""
+    table = RtpStreamTable()
+    pcmu = {0: ("PCMU", 8000)}
+    dynamic = {96: ("opus", 48000)}
+    table.expect_sdp(_sdp_message("10.0.0.2", 5000, pcmu))
+    for ssrc in range(1, 41):
+        _feed(table, [(i * 20_000_000, _packet(i, 160 * i, ssrc=ssrc)) for i in range(3)])
+    states = list(table._streams.values())
+    assert len(states) == 40 and all(state.fast_pt == 0 for state in states)
+    for n in range(100):  # the next calls' SDP: same port, same rtpmap
+        table.expect_sdp(_sdp_message("10.0.0.2", 5000, {0: ("PCMU", 8000)}, ts_ns=n))
+    assert all(state.fast_pt == 0 for state in states)  # still armed
+    table.expect_sdp(_sdp_message("10.0.0.1", 4000, dynamic))  # the other end: another rtpmap
+    assert all(state.rtpmap == dynamic and state.fast_pt == -1 for state in states)
+    table.expect_sdp(_sdp_message("10.0.0.2", 5000, pcmu))  # back: every stream learns it again
+    assert all(state.rtpmap == pcmu for state in states)
+    assert [s.packets for s in table.finish()] == [3] * 40
 
 
 @pytest.mark.parametrize("relative", [
