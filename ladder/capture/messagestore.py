@@ -53,6 +53,7 @@ class MessageStore:
         self.flags = array("B")
         self.endpoints: list[Endpoint | None] = [None]  # id 0: no endpoint
         self._endpoint_ids: dict[Endpoint, int] = {}
+        self._c_endpoints = array("I", [0])  # C's endpoint id -> ours (``extend``)
         # Messages whose frames are not the one (frame, ts_ns, record) of the columns:
         # reassembled from several frames, or timed by a HEP agent.
         self.odd_frames: dict[int, tuple[FrameRef, ...]] = {}
@@ -95,6 +96,30 @@ class MessageStore:
         self.flags.append(CORRELATION if any(name in lowered for name in _CORRELATION_NAMES) else 0)
         if len(frames) != 1 or first.ts_ns != ts_ns:
             self.odd_frames[i] = tuple(frames)
+
+    def columns_fit(self) -> bool:
+        """Whether the columns have the item sizes C writes its rows in (``extend``)."""
+        return tuple(column.itemsize for column in (self.where, self.length, self.crc, self.record, self.src,
+                                                    self.dst, self.flags)) == (8, 4, 4, 8, 4, 4, 1)
+
+    def extend(self, where: bytes, length: bytes, crc: bytes, record: bytes, src: bytes, dst: bytes,
+               flags: bytes, new_endpoints: list[tuple[str, int]], endpoint) -> None:
+        """A batch of rows from C (``Accelerator.take_locations``: plain UDP/IPv4 payloads in the
+        file, each of one frame, timed by it). C numbers endpoints its own way, from 1, naming
+        each new one once (``new_endpoints``: address, port); ``endpoint(ip, port, transport)``
+        gives its ``Endpoint``, whose id here the rows are translated to."""
+        ids = self._c_endpoints
+        for ip, port in new_endpoints:
+            ids.append(self._endpoint(endpoint(ip, port, "udp")))
+        self.where.frombytes(where)
+        self.length.frombytes(length)
+        self.crc.frombytes(crc)
+        self.record.frombytes(record)
+        self.flags.frombytes(flags)
+        for column, raw in ((self.src, src), (self.dst, dst)):
+            batch = array("I")
+            batch.frombytes(raw)
+            column.extend(map(ids.__getitem__, batch))
 
     # -- reading back ------------------------------------------------------------------------
     def raw(self, i: int) -> bytes:
