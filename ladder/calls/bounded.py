@@ -17,9 +17,12 @@ caller/callee of a non-INVITE exchange needs it, or when the consumer asks (a la
 
 from __future__ import annotations
 
+import marshal
+import struct
+import tempfile
 from array import array
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from decoders.errors import DecodeError
 from decoders.sip import _checked_name_addr
@@ -36,6 +39,8 @@ from ladder.calls.grouping import (
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, find_legs, header_links, retry_links, timing_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +170,52 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
     ``look(message)``: called once for every message, before the first call is yielded (it then
     reads every group in pass 2, not only INVITE ones); ``parse=True``: the yielded calls'
     messages are fully parsed at once (for a consumer that reads every header)."""
+    return _calls(capture, look, parse, None)
+
+
+def iter_call_rows(capture: Any, row: Callable[[Call], T], numbered: Callable[[T, int], T]) -> Iterator[T]:
+    """``row(call)`` of each call ``iter_calls`` yields, in its order, for a consumer that needs
+    only a summary of each (``ladder calls``). Pass 2 builds every INVITE group's call anyway to
+    find its legs; the row of each is made there (``row`` of the call numbered 0, ``numbered(row,
+    n)`` gives it its number) and kept in a temporary file, so a call of one Call-ID that nothing
+    links is not read back and built again in pass 3."""
+    return _calls(capture, None, False, (row, numbered))
+
+
+class _RowSpill:
+    """Rows made in pass 2, in a temporary file in the order written (the groups' order, which
+    is pass 3's order for the calls of one group), each tagged with its group's first message."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="ladder-rows-")
+        self._reading = False
+
+    def put(self, tag: int, row: Any) -> None:
+        data = marshal.dumps(row)
+        self._file.write(_ROW_HEAD.pack(tag, len(data)) + data)
+
+    def take(self, tag: int) -> Any:
+        """The row tagged ``tag``; the rows before it (of groups that turned out linked) are skipped."""
+        if not self._reading:
+            self._file.seek(0)
+            self._reading = True
+        while True:
+            head = self._file.read(_ROW_HEAD.size)
+            if len(head) < _ROW_HEAD.size:
+                raise ValueError(f"no row for message {tag}")
+            found, size = _ROW_HEAD.unpack(head)
+            data = self._file.read(size)
+            if found == tag:
+                return marshal.loads(data)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_ROW_HEAD = struct.Struct("=qI")
+
+
+def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | None) -> Iterator[Any]:
     store: MessageStore = capture.message_store
     index = capture.sip_index
     strings, call_column, frame, ts = index.strings, index.call, index.frame, index.ts_ns
@@ -180,6 +231,7 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
     kinds = {cid: kind_of_methods([strings[index.method[i]] for i in group]) for cid, group in groups.items()}
 
     # Pass 2: the INVITE groups' legs, and what the links read of them.
+    spill = _RowSpill() if rows is not None else None
     kept: dict[int, KeptRequest] = {}
     all_legs: list[Leg] = []
     failed: set[str] = set()
@@ -189,13 +241,16 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
             if look is not None:
                 _read(store, group, kept, look)
             continue
-        messages, _copies = _read(store, group, kept, look)
+        messages, copies = _read(store, group, kept, look)
         transactions = build_transactions(messages)
         for leg in find_legs(messages, transactions):
             if leg.method == "INVITE":  # the links across Call-IDs look at INVITE legs only
                 request = kept.get(leg.request.index) or KeptRequest(leg.request)
                 kept[leg.request.index] = request
                 all_legs.append(Leg(leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
+                leg.request.kept = request  # as pass 3 would read it back
+        if spill is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
+            spill.put(group[0], rows[0](build_call(0, [cid], messages, CALL, [], transactions, copies)))
         if _attempt_failed(messages):
             failed.add(cid)
         seen: set[tuple] = set()
@@ -219,6 +274,9 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
 
     built = sorted(((first_key(ids), root, ids) for root, ids in components.items()), key=lambda item: item[0])
     for number, (_key, root, call_ids) in enumerate(built, 1):
+        if spill is not None and len(call_ids) == 1 and kinds[call_ids[0]] == CALL:
+            yield rows[1](spill.take(groups[call_ids[0]][0]), number)  # made in pass 2
+            continue
         messages = []
         copies: dict[int, tuple] = {}
         for cid in call_ids:
@@ -230,5 +288,8 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
         for cid in call_ids:
             for i in groups[cid]:
                 kept.pop(i, None)
-        yield build_call(number, call_ids, messages, kinds[call_ids[0]], links_by_root.get(root, []), None,
-                         {id(m): copies[id(m)] for m in messages if id(m) in copies})
+        call = build_call(number, call_ids, messages, kinds[call_ids[0]], links_by_root.get(root, []), None,
+                          {id(m): copies[id(m)] for m in messages if id(m) in copies})
+        yield call if rows is None else rows[0](call)
+    if spill is not None:
+        spill.close()
