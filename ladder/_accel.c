@@ -1095,6 +1095,8 @@ static const size_t column_size[C_COUNT] = {8, 8, 4, 2, 4};
 /* MessageStore's columns (enable_sip(locate=True)): where, length, crc, record, src, dst, flags */
 enum { L_WHERE, L_LENGTH, L_CRC, L_RECORD, L_SRC, L_DST, L_FLAGS, L_COUNT };
 static const size_t location_size[L_COUNT] = {8, 4, 4, 8, 4, 4, 1};
+/* src/dst of those rows: C_ENDPOINT + the endpoint's id here (messagestore.C_ENDPOINT) */
+#define C_ENDPOINT 0x80000000LL
 #define ABSENT UINT32_MAX
 #define SPILL_BYTES (8 << 20)  /* SDP bodies held in memory before they go to the spill file */
 
@@ -1153,11 +1155,11 @@ static int take_sip(Accelerator *self, const uint8_t *ip, const uint8_t *udp, co
             if (buf_reserve(&self->loc[c], location_size[c]) < 0)
                 return 0;
         int64_t from = endpoint_id(self, ip + 12, udp), to = endpoint_id(self, ip + 16, udp + 2);
-        if (from < 0 || to < 0)
+        if (from < 0 || to < 0 || from >= C_ENDPOINT || to >= C_ENDPOINT)
             return 0;
         int64_t where = self->scan_base + (p - self->scan_buf), at = self->scan_base + self->record_pos;
         uint32_t length = (uint32_t)size, crc = crc32_of(p, (size_t)size);
-        uint32_t from32 = (uint32_t)from, to32 = (uint32_t)to;
+        uint32_t from32 = (uint32_t)(C_ENDPOINT + from), to32 = (uint32_t)(C_ENDPOINT + to);
         uint8_t flags = (uint8_t)may_correlate(p, size);
         buf_put(&self->loc[L_WHERE], &where, 8);
         buf_put(&self->loc[L_LENGTH], &length, 4);
@@ -1688,32 +1690,35 @@ static PyObject *Accelerator_take_sip(Accelerator *self, PyObject *unused)
     return result;
 }
 
-/* take_locations() -> (where, length, crc, record, src, dst, flags, new endpoints): the MessageStore
- * columns of the records take_sip() just gave (enable_sip(locate=True)), as native bytes; the new
- * endpoints as [(address, port)], in id order from the first not named before (ids from 1). */
+/* take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the
+ * MessageStore columns of the records take_sip() just gave (enable_sip(locate=True)), as native
+ * bytes; then the IPv4 address (uint32) and port (uint16) of each endpoint id not named before,
+ * in id order (ids from 1). */
 static PyObject *Accelerator_take_locations(Accelerator *self, PyObject *unused)
 {
-    PyObject *named = PyList_New(0);
-    if (named == NULL)
-        return NULL;
     if (self->endpoints_given == 0)
         self->endpoints_given = 1;  /* id 0 is "" */
-    for (; self->endpoints_given < self->endpoints.count; self->endpoints_given++) {
-        const uint8_t *key = self->endpoints.text.p + self->endpoints.off[self->endpoints_given];
-        char ip[16];
-        snprintf(ip, sizeof(ip), "%u.%u.%u.%u", key[0], key[1], key[2], key[3]);
-        PyObject *item = Py_BuildValue("si", ip, (int)be16(key + 4));
-        if (item == NULL || PyList_Append(named, item) < 0) {
-            Py_XDECREF(item);
-            Py_DECREF(named);
-            return NULL;
-        }
-        Py_DECREF(item);
+    uint32_t fresh = self->endpoints.count > self->endpoints_given ? self->endpoints.count - self->endpoints_given : 0;
+    PyObject *addresses = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)fresh * 4);
+    PyObject *ports = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)fresh * 2);
+    if (addresses == NULL || ports == NULL) {
+        Py_XDECREF(addresses);
+        Py_XDECREF(ports);
+        return NULL;
     }
-    return Py_BuildValue("NNNNNNNN", take_column(&self->loc[L_WHERE]), take_column(&self->loc[L_LENGTH]),
+    uint8_t *a = (uint8_t *)PyBytes_AS_STRING(addresses), *b = (uint8_t *)PyBytes_AS_STRING(ports);
+    for (uint32_t k = 0; k < fresh; k++) {
+        const uint8_t *key = self->endpoints.text.p + self->endpoints.off[self->endpoints_given + k];
+        uint32_t address = be32(key);
+        uint16_t port = be16(key + 4);
+        memcpy(a + 4 * k, &address, 4);
+        memcpy(b + 2 * k, &port, 2);
+    }
+    self->endpoints_given += fresh;
+    return Py_BuildValue("NNNNNNNNN", take_column(&self->loc[L_WHERE]), take_column(&self->loc[L_LENGTH]),
                          take_column(&self->loc[L_CRC]), take_column(&self->loc[L_RECORD]),
                          take_column(&self->loc[L_SRC]), take_column(&self->loc[L_DST]),
-                         take_column(&self->loc[L_FLAGS]), named);
+                         take_column(&self->loc[L_FLAGS]), addresses, ports);
 }
 
 /* The announcement records of p[0:len] as a list of tuples. */
@@ -1921,8 +1926,8 @@ static PyMethodDef Accelerator_methods[] = {
      "take_sip() -> (records, frame, ts_ns, method, status, call, new Call-IDs, announcements waiting): the "
      "SIP records since the last call, columns as native bytes"},
     {"take_locations", (PyCFunction)Accelerator_take_locations, METH_NOARGS,
-     "take_locations() -> (where, length, crc, record, src, dst, flags, new endpoints): the MessageStore "
-     "columns of the records take_sip() just gave (enable_sip(locate=True))"},
+     "take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the MessageStore "
+     "columns of the records take_sip() just gave (enable_sip(locate=True)), and the new endpoints"},
     {"take_announcements", (PyCFunction)Accelerator_take_announcements, METH_NOARGS,
      "take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the SDP "
      "bodies kept, oldest first; [] when none is left"},

@@ -56,42 +56,58 @@ class _OfferedMedia:
     media: tuple[_Media, ...]
 
 
+def _packed(k: int) -> property:
+    """Piece ``k`` of a ``KeptRequest``'s text (None kept as ``_NONE``)."""
+    def get(self: "KeptRequest") -> str | None:
+        text = self._text
+        piece = text[k] if type(text) is tuple else text.split("\x00")[k]
+        return None if piece is None or piece == _NONE else piece
+    return property(get)
+
+
 class KeptRequest:
     """What the links across Call-IDs (``timing_links``, ``retry_links``) and a call's
-    caller/callee read of an INVITE leg's request, kept after the message is released."""
+    caller/callee read of an INVITE leg's request, kept after the message is released: one per
+    call of a busy capture until the links are made, so its texts are kept as one string."""
 
-    __slots__ = ("call_id", "from_tag", "request_uri", "from_uri", "to_uri", "vias", "_from", "_to", "_sdp",
-                 "_message")
+    __slots__ = ("call_id", "vias", "_text", "_sdp", "_store", "_index")
 
-    def __init__(self, message: StoredMessage) -> None:
-        self.call_id = message.call_id
-        self.from_tag = message.from_tag
-        self.request_uri = message.request_uri
+    def __init__(self, message: StoredMessage, call_id: str | None = None) -> None:
+        # ``call_id``: the same text as the message's, kept once for the whole capture.
+        self.call_id = call_id if call_id is not None and call_id == message.call_id else message.call_id
         values = head_values(message.raw, _KEPT_HEADERS) if message._full is None else {}
         if len(values.get("via", ())) == 1:
             # One Via line, whose one via-parm the first pass read: one Via. From and To as
             # ``parse_sip`` reads them (the first pass rejects repeated ones).
-            self._from = values.get("from", [None])[0]
-            self._to = values.get("to", [None])[0]
-            self.from_uri, self.to_uri = _uri(self._from, "From"), _uri(self._to, "To")
+            from_value = values.get("from", [None])[0]
+            to_value = values.get("to", [None])[0]
+            from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
             self.vias = (None,)
         else:
             full = message.full
-            self.from_uri = full.from_uri
-            self.to_uri = full.to_uri
+            from_uri, to_uri = full.from_uri, full.to_uri
             self.vias = (None,) * len(full.vias)  # only counted
-            self._from = full.header("From")
-            self._to = full.header("To")
+            from_value, to_value = full.header("From"), full.header("To")
+        pieces = (message.from_tag, message.request_uri, from_uri, to_uri, from_value, to_value)
+        plain = all(p is None or ("\x00" not in p and p != _NONE) for p in pieces)
+        self._text: Any = "\x00".join(_NONE if p is None else p for p in pieces) if plain else pieces
         self._sdp: Any = _UNREAD
-        self._message: Any = (message._store, message.index)  # not the message: it is released
+        self._store: Any = message._store  # not the message: it is released
+        self._index = message.index
+
+    from_tag = _packed(0)
+    request_uri = _packed(1)
+    from_uri = _packed(2)
+    to_uri = _packed(3)
+    _from = _packed(4)
+    _to = _packed(5)
 
     @property
     def sdp(self):
         """The offered medium ``legs._sdp_media`` reads, read back when first asked (most legs'
         never are: only an INVITE that leaves a node where INVITEs arrive)."""
         if self._sdp is _UNREAD:
-            store, i = self._message
-            message = store.message(i)
+            message = self._store.message(self._index)
             try:
                 sdp = message.sdp
                 first = next(((m.port, m.connection) for m in sdp.media if m.port and m.connection), None) \
@@ -99,7 +115,7 @@ class KeptRequest:
                 self._sdp = _OfferedMedia((_Media(*first),)) if first else None
             except DecodeError as exc:  # as the parsed message would raise it, when asked
                 self._sdp = exc
-            self._message = None
+            self._store = None
         if isinstance(self._sdp, DecodeError):
             raise self._sdp
         return self._sdp
@@ -115,6 +131,7 @@ class KeptRequest:
 
 _KEPT_HEADERS = frozenset({"from", "to", "via"})
 _UNREAD = object()
+_NONE = "\x01"  # a None among a KeptRequest's texts (a text that is "\x01" keeps them apart)
 
 
 def _uri(value: str | None, what: str) -> str | None:
@@ -245,9 +262,10 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
         transactions = build_transactions(messages)
         for leg in find_legs(messages, transactions):
             if leg.method == "INVITE":  # the links across Call-IDs look at INVITE legs only
-                request = kept.get(leg.request.index) or KeptRequest(leg.request)
+                request = kept.get(leg.request.index) or KeptRequest(leg.request, cid)
                 kept[leg.request.index] = request
-                all_legs.append(Leg(leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
+                call_id = cid if leg.call_id == cid else leg.call_id  # the group's key: one string
+                all_legs.append(Leg(call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
                 leg.request.kept = request  # as pass 3 would read it back
         if spill is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
             spill.put(group[0], rows[0](build_call(0, [cid], messages, CALL, [], transactions, copies)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from socket import inet_ntoa
 import zlib
 from array import array
 
@@ -32,6 +33,8 @@ from ladder.errors import CaptureError
 CORRELATION = 1  # the message may carry X-Call-ID, X-CID or Session-ID (a cheap, generous test)
 _CORRELATION_NAMES = (b"x-call-id", b"x-cid", b"session-id")
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
+C_ENDPOINT = 1 << 31  # endpoint ids from here on are C's (``MessageStore.endpoint``)
+_MADE = 4096  # endpoints of C's made and kept at once
 
 
 try:  # the compiled first pass: the same fields for a strict subset of what scan_sip reads
@@ -56,7 +59,9 @@ class MessageStore:
         self.flags = array("B")
         self.endpoints: list[Endpoint | None] = [None]  # id 0: no endpoint
         self._endpoint_ids: dict[Endpoint, int] = {}
-        self._c_endpoints = array("I", [0])  # C's endpoint id -> ours (``extend``)
+        self._c_address = array("I", [0])  # IPv4 address and port of C's endpoint ids (``extend``)
+        self._c_port = array("H", [0])
+        self._made: dict[int, Endpoint] = {}  # C's endpoints made lately (``endpoint``)
         # Messages whose frames are not the one (frame, ts_ns, record) of the columns:
         # reassembled from several frames, or timed by a HEP agent.
         self.odd_frames: dict[int, tuple[FrameRef, ...]] = {}
@@ -103,26 +108,37 @@ class MessageStore:
     def columns_fit(self) -> bool:
         """Whether the columns have the item sizes C writes its rows in (``extend``)."""
         return tuple(column.itemsize for column in (self.where, self.length, self.crc, self.record, self.src,
-                                                    self.dst, self.flags)) == (8, 4, 4, 8, 4, 4, 1)
+                                                    self.dst, self.flags, self._c_address, self._c_port)) \
+            == (8, 4, 4, 8, 4, 4, 1, 4, 2)
 
     def extend(self, where: bytes, length: bytes, crc: bytes, record: bytes, src: bytes, dst: bytes,
-               flags: bytes, new_endpoints: list[tuple[str, int]], endpoint) -> None:
+               flags: bytes, addresses: bytes, ports: bytes) -> None:
         """A batch of rows from C (``Accelerator.take_locations``: plain UDP/IPv4 payloads in the
-        file, each of one frame, timed by it). C numbers endpoints its own way, from 1, naming
-        each new one once (``new_endpoints``: address, port); ``endpoint(ip, port, transport)``
-        gives its ``Endpoint``, whose id here the rows are translated to."""
-        ids = self._c_endpoints
-        for ip, port in new_endpoints:
-            ids.append(self._endpoint(endpoint(ip, port, "udp")))
+        file, each of one frame, timed by it). Their endpoints are C's ids from ``C_ENDPOINT`` on;
+        ``addresses`` and ``ports`` name those C made since the last batch, in id order."""
         self.where.frombytes(where)
         self.length.frombytes(length)
         self.crc.frombytes(crc)
         self.record.frombytes(record)
+        self.src.frombytes(src)
+        self.dst.frombytes(dst)
         self.flags.frombytes(flags)
-        for column, raw in ((self.src, src), (self.dst, dst)):
-            batch = array("I")
-            batch.frombytes(raw)
-            column.extend(map(ids.__getitem__, batch))
+        self._c_address.frombytes(addresses)
+        self._c_port.frombytes(ports)
+
+    def endpoint(self, key: int) -> Endpoint | None:
+        """The endpoint of a ``src``/``dst`` id. One C named is held as an address and a port
+        (6 bytes, not an object: a busy capture has one per call) and made when asked for."""
+        if key < C_ENDPOINT:
+            return self.endpoints[key]
+        made = self._made.get(key)
+        if made is None:
+            if len(self._made) >= _MADE:
+                self._made.clear()
+            c = key - C_ENDPOINT
+            address = inet_ntoa(self._c_address[c].to_bytes(4, "big"))
+            made = self._made[key] = Endpoint(address, self._c_port[c], "udp")
+        return made
 
     # -- reading back ------------------------------------------------------------------------
     def raw(self, i: int) -> bytes:
@@ -241,8 +257,8 @@ class StoredMessage:
     def __init__(self, store: MessageStore, i: int, raw: bytes, parse: bool = False) -> None:
         self.index = i
         self.raw = raw  # the bytes as captured; the message's own once parsed (``parse_sip`` may cut)
-        self.src = store.endpoints[store.src[i]]
-        self.dst = store.endpoints[store.dst[i]]
+        self.src = store.endpoint(store.src[i])
+        self.dst = store.endpoint(store.dst[i])
         self.ts_ns = store.index.ts_ns[i]
         self._store = store
         self._full = None

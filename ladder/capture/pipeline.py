@@ -292,7 +292,7 @@ class Pipeline:
         if count:
             self.sip_index.extend(frame, ts_ns, method, status, call)
             if self.message_store is not None:
-                self.message_store.extend(*accel.take_locations(), self._endpoint)
+                self.message_store.extend(*accel.take_locations())
             self.call_ids.update(new_call_ids)
             self._count("sip", count)
             if announced and self._rtp is not None:  # (announced only when C heard of media)

@@ -305,7 +305,7 @@ def _store_rows(capture) -> tuple:
     """Every row of the message store, endpoints by value."""
     store = capture.message_store
     return (list(store.where), list(store.length), list(store.crc), list(store.record),
-            [store.endpoints[i] for i in store.src], [store.endpoints[i] for i in store.dst],
+            [store.endpoint(i) for i in store.src], [store.endpoint(i) for i in store.dst],
             list(store.flags), store.odd_frames)
 
 
