@@ -232,20 +232,81 @@ class _RowSpill:
 _ROW_HEAD = struct.Struct("=qI")
 
 
+class _Groups:
+    """The Call-ID groups of a capture: each group's message numbers in capture order, for
+    every group in one pair of 4-byte columns (``members[starts[g]:starts[g + 1]]``), and per
+    Call-ID its group number and per group its kind (1 byte), not an object each."""
+
+    def __init__(self, capture: Any) -> None:
+        index = capture.sip_index
+        strings, call_column, frame = index.strings, index.call, index.frame
+        order = _ordered(capture)
+        of_string = array("i", [-1]) * len(strings)  # Call-ID string id -> group number
+        group_of_message = array("I", bytes(4 * len(index)))
+        self.keys: list[str] = []  # each group's Call-ID (or the placeholder of a message without)
+        sizes = array("I")
+        for i in order:
+            cid = call_column[i]
+            g = of_string[cid] if cid else -1
+            if g < 0:
+                g = len(self.keys)
+                self.keys.append(strings[cid] if cid else f"(no Call-ID, frame {frame[i]})")
+                sizes.append(0)
+                if cid:
+                    of_string[cid] = g
+            group_of_message[i] = g
+            sizes[g] += 1
+        del of_string
+        self.starts = array("I", [0]) * (len(sizes) + 1)
+        for g, size in enumerate(sizes):
+            self.starts[g + 1] = self.starts[g] + size
+        fill = array("I", self.starts[:-1])
+        self.members = array("I", bytes(4 * len(index)))
+        for i in order:
+            g = group_of_message[i]
+            self.members[fill[g]] = i
+            fill[g] += 1
+        del group_of_message, fill
+        self.number = {key: g for g, key in enumerate(self.keys)}
+        # (a capture copy repeats an earlier method, so folding copies out changes no kind)
+        codes: dict[str, int] = {}  # the few kinds (call, registration, ...) by a 1-byte code
+        self.kind_codes = array("B", (codes.setdefault(kind_of_methods([strings[index.method[i]] for i in self[g]]),
+                                                       len(codes)) for g in range(len(self.keys))))
+        self._kinds = list(codes)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, g: int) -> array:
+        return self.members[self.starts[g]:self.starts[g + 1]]
+
+    def kind(self, g: int) -> str:
+        return self._kinds[self.kind_codes[g]]
+
+    def get(self, call_id: str, default: Any = None) -> str | None:
+        """The kind of the group of ``call_id`` (a ``call_kind`` mapping for ``legs``)."""
+        g = self.number.get(call_id)
+        return default if g is None else self.kind(g)
+
+
+class _CallGroups:
+    """``header_links``' groups: every call's Call-ID (``in``), the correlation headers of those
+    that carry any (``items``)."""
+
+    def __init__(self, groups: _Groups, correlated: dict[str, list]) -> None:
+        self._groups, self._correlated = groups, correlated
+
+    def __contains__(self, call_id: object) -> bool:
+        return self._groups.get(call_id) == CALL
+
+    def items(self):
+        return self._correlated.items()
+
+
 def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | None) -> Iterator[Any]:
     store: MessageStore = capture.message_store
-    index = capture.sip_index
-    strings, call_column, frame, ts = index.strings, index.call, index.frame, index.ts_ns
-    groups: dict[str, array] = {}  # message numbers in 4-byte columns, not lists of int objects
-    for i in _ordered(capture):
-        cid = call_column[i]
-        key = strings[cid] if cid else f"(no Call-ID, frame {frame[i]})"
-        group = groups.get(key)
-        if group is None:
-            groups[key] = group = array("I")
-        group.append(i)
-    # (a capture copy repeats an earlier method, so folding copies out changes no kind)
-    kinds = {cid: kind_of_methods([strings[index.method[i]] for i in group]) for cid, group in groups.items()}
+    groups = _Groups(capture)
+    keys = groups.keys
 
     # Pass 2: the INVITE groups' legs, and what the links read of them.
     spill = _RowSpill() if rows is not None else None
@@ -253,8 +314,9 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
     all_legs: list[Leg] = []
     failed: set[str] = set()
     correlated: dict[str, list[_Correlation]] = {}
-    for cid, group in groups.items():
-        if kinds[cid] != CALL:
+    for g, cid in enumerate(keys):
+        group = groups[g]
+        if groups.kind(g) != CALL:
             if look is not None:
                 _read(store, group, kept, look)
             continue
@@ -279,34 +341,40 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
                     seen.add(found.key())
                     correlated.setdefault(cid, []).append(found)
     all_legs.sort(key=lambda leg: leg.ts_ns)
-    call_groups = {cid: correlated.get(cid, ()) for cid in groups if kinds[cid] == CALL}
-    links = header_links(call_groups) + timing_links(all_legs, kinds) + retry_links(all_legs, kinds, failed)
-    del all_legs, call_groups, correlated
+    links = header_links(_CallGroups(groups, correlated)) + timing_links(all_legs, groups) \
+        + retry_links(all_legs, groups, failed)
+    del all_legs, correlated
 
-    components, links_by_root = linked_components(list(groups), links)
+    # Only linked Call-IDs are joined; any other is a call of its own.
+    linked = sorted({groups.number[cid] for link in links for cid in (link.call_id_a, link.call_id_b)})
+    components, links_by_root = linked_components([keys[g] for g in linked], links)
+    component_of = {cid: (root, ids) for root, ids in components.items() for cid in ids}
+    del components, linked
 
-    # Pass 3: call by call. A group's first message stays first after folding, so the calls'
-    # order is known from the index.
-    def first_key(call_ids: list[str]) -> tuple[int, int]:
-        return min((ts[groups[cid][0]], frame[groups[cid][0]]) for cid in call_ids)
-
-    built = sorted(((first_key(ids), root, ids) for root, ids in components.items()), key=lambda item: item[0])
-    for number, (_key, root, call_ids) in enumerate(built, 1):
-        if spill is not None and len(call_ids) == 1 and kinds[call_ids[0]] == CALL:
-            yield rows[1](spill.take(groups[call_ids[0]][0]), number)  # made in pass 2
+    # Pass 3: call by call, in the order of their first messages. Groups are in that order, and a
+    # group's first message stays first after folding: a call of several groups comes at its first.
+    number = 0
+    for g, cid in enumerate(keys):
+        root, call_ids = component_of.get(cid) or (cid, [cid])
+        if call_ids[0] != cid:
+            continue  # a later group of a call already given
+        number += 1
+        kind = groups.kind(g)
+        if spill is not None and len(call_ids) == 1 and kind == CALL:
+            yield rows[1](spill.take(groups[g][0]), number)  # made in pass 2
             continue
         messages = []
         copies: dict[int, tuple] = {}
-        for cid in call_ids:
-            kept_messages, folded = _read(store, groups[cid], kept, None, parse)
+        for member in call_ids:
+            kept_messages, folded = _read(store, groups[groups.number[member]], kept, None, parse)
             messages.extend(kept_messages)
             copies.update(folded)
         if len(call_ids) > 1:
             messages.sort(key=_order_key)
-        for cid in call_ids:
-            for i in groups[cid]:
+        for member in call_ids:
+            for i in groups[groups.number[member]]:
                 kept.pop(i, None)
-        call = build_call(number, call_ids, messages, kinds[call_ids[0]], links_by_root.get(root, []), None,
+        call = build_call(number, call_ids, messages, kind, links_by_root.get(root, []), None,
                           {id(m): copies[id(m)] for m in messages if id(m) in copies})
         yield call if rows is None else rows[0](call)
     if spill is not None:
