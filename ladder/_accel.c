@@ -22,7 +22,9 @@
  *   * ``enable_sip(media)`` (a pipeline loaded with ``messages=False``: ``ladder stats``) makes
  *     the scans take, too, each such UDP datagram whose payload is a plainly written SIP message:
  *     ``sip_scan`` below (decoders/sipscan.py's scan_sip, stricter) reads it, and its SipIndex
- *     record goes to column buffers that ``take_sip()`` hands over after the run.
+ *     record goes to column buffers that ``take_sip()`` hands over after the run. With
+ *     ``locate`` (``ladder calls``/``check``: a MessageStore) also where each message is in the
+ *     file, its CRC-32, endpoints and correlation flag (``take_locations()``).
  *
  * The arithmetic is Python's, operation for operation, on IEEE doubles (the build disables
  * floating-point contraction), so every figure is bit-identical with the pure-Python path;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import sys
+from typing import Any, Iterator
 
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.grouping import Call
@@ -96,10 +97,8 @@ def run(args) -> int:
     # written as they come (``ladder.calls.bounded``), in memory bounded by the biggest call.
     # Only each call's row is needed: a call nothing links is summed up once, in pass 2.
     capture = load_capture_from_args(args, media=False, messages=False, locate=True)
-    if args.json:
-        rows = iter_call_rows(capture, call_dict, _numbered_dict)
-    else:
-        rows = iter_call_rows(capture, table_row, _numbered_row)
+    rows: Iterator[Any] = iter_call_rows(capture, call_dict, _numbered_dict) if args.json \
+        else iter_call_rows(capture, table_row, _numbered_row)
     first = next(rows, None)
     say_no_calls(first is not None)
     rows = itertools.chain([first], rows) if first is not None else iter(())
