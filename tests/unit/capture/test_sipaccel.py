@@ -193,17 +193,23 @@ def test_samples_load_alike(path, monkeypatch):
         _assert_same(path, monkeypatch, media)
 
 
-@needs_accel
-def test_corpus_loads_alike(monkeypatch):
+def _alike_everywhere(paths: list[Path], assert_same, monkeypatch) -> None:
+    """``assert_same(path, monkeypatch)`` on every capture the loader reads; C took messages
+    of at least ten of them."""
     taken = {}
-    for path in _corpus_files():
+    for path in paths:
         try:
-            taken[path.name] = _assert_same(path, monkeypatch)
+            taken[path.name] = assert_same(path, monkeypatch)
         except CaptureError:
             continue
         except AssertionError as exc:
             raise AssertionError(f"{path}: {exc}") from exc
     assert sum(1 for n in taken.values() if n) >= 10, taken
+
+
+@needs_accel
+def test_corpus_loads_alike(monkeypatch):
+    _alike_everywhere(_corpus_files(), _assert_same, monkeypatch)
 
 
 T0 = 1_700_000_000 * 10**9
@@ -323,15 +329,7 @@ def _assert_same_located(path: Path, monkeypatch) -> int:
 
 @needs_accel
 def test_samples_and_corpus_located_alike(monkeypatch):
-    taken = {}
-    for path in sorted(SAMPLES.glob("*.pcap")) + _corpus_files():
-        try:
-            taken[path.name] = _assert_same_located(path, monkeypatch)
-        except CaptureError:
-            continue
-        except AssertionError as exc:
-            raise AssertionError(f"{path}: {exc}") from exc
-    assert sum(1 for n in taken.values() if n) >= 10, taken
+    _alike_everywhere(sorted(SAMPLES.glob("*.pcap")) + _corpus_files(), _assert_same_located, monkeypatch)
 
 
 @needs_accel
