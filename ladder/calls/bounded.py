@@ -13,6 +13,8 @@ compares them), in three passes over the compact index:
 
 A message is thus read (``pread`` + first pass) twice, fully parsed only where a link or the
 caller/callee of a non-INVITE exchange needs it, or when the consumer asks (a ladder, a check).
+``iter_call_rows`` (``ladder calls``) reads most only once: the row of an INVITE group's call is
+made in pass 2, and pass 3 builds again only the calls links join (and non-INVITE exchanges).
 """
 
 from __future__ import annotations
@@ -273,9 +275,6 @@ class _Groups:
         self.kind_codes = array("B", (codes.setdefault(kind_of_methods([strings[index.method[i]] for i in self[g]]),
                                                        len(codes)) for g in range(len(self.keys))))
         self._kinds = list(codes)
-
-    def __len__(self) -> int:
-        return len(self.keys)
 
     def __getitem__(self, g: int) -> array:
         return self.members[self.starts[g]:self.starts[g + 1]]

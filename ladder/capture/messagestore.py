@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from socket import inet_ntoa
 import zlib
 from array import array
+from socket import inet_ntoa
 
 from decoders.errors import DecodeError
 from decoders.records import Endpoint, FrameRef
