@@ -22,7 +22,9 @@
  *   * ``enable_sip(media)`` (a pipeline loaded with ``messages=False``: ``ladder stats``) makes
  *     the scans take, too, each such UDP datagram whose payload is a plainly written SIP message:
  *     ``sip_scan`` below (decoders/sipscan.py's scan_sip, stricter) reads it, and its SipIndex
- *     record goes to column buffers that ``take_sip()`` hands over after the run.
+ *     record goes to column buffers that ``take_sip()`` hands over after the run. With
+ *     ``locate`` (``ladder calls``/``check``: a MessageStore) also where each message is in the
+ *     file, its CRC-32, endpoints and correlation flag (``take_locations()``).
  *
  * The arithmetic is Python's, operation for operation, on IEEE doubles (the build disables
  * floating-point contraction), so every figure is bit-identical with the pure-Python path;
@@ -441,6 +443,63 @@ static int may_carry_sdp(const SipScan *m)
     return type.n >= 10 && span_ieq(prefix, "multipart/");
 }
 
+/* CRC-32 (IEEE 802.3, zlib.crc32's), slice by 8: the MessageStore checks each message read back
+ * against it, so a capture changed under us is an error, not wrong calls. */
+static uint32_t crc_table[8][256];
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 255];
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint32_t a = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        c = crc_table[7][a & 255] ^ crc_table[6][(a >> 8) & 255] ^ crc_table[5][(a >> 16) & 255]
+            ^ crc_table[4][a >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]]
+            ^ crc_table[0][p[7]];
+    }
+    while (n--)
+        c = crc_table[0][(c ^ *p++) & 255] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* Whether lower-cased p[0:n] has `word` at q (within p[0:n]). */
+static int has_at(const uint8_t *q, const uint8_t *end, const char *word)
+{
+    size_t k = strlen(word);
+    if ((size_t)(end - q) < k)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        if (lower(q[i]) != (uint8_t)word[i])
+            return 0;
+    return 1;
+}
+
+/* messagestore.CORRELATION: "x-call-id", "x-cid" or "session-id" anywhere in the lower-cased
+ * message (MessageStore.add's test, the same generous one). */
+static int may_correlate(const uint8_t *p, Py_ssize_t n)
+{
+    const uint8_t *end = p + n;
+    for (const uint8_t *q = p; (q = memchr(q, '-', end - q)) != NULL; q++) {
+        if (q > p && lower(q[-1]) == 'x' && (has_at(q + 1, end, "call-id") || has_at(q + 1, end, "cid")))
+            return 1;
+        if (q - p >= 7 && has_at(q - 7, end, "session-id"))
+            return 1;
+    }
+    return 0;
+}
+
 /* -- interned strings and the batch of records handed to Python ------------------------------
  * Raw allocators only: the scan runs without the GIL. An allocation that fails leaves the frame
  * to Python (return 0), which then raises MemoryError its own way. */
@@ -607,6 +666,16 @@ typedef struct {
     Buf announcements;
     Py_ssize_t sip_count, announced, scan_sip;
     long long sip_total;
+    /* enable_sip(locate=True) (``ladder calls``/``check``: a MessageStore): per record also where
+     * its bytes are in the file, their CRC, both endpoints (ids of ``endpoints``: 6-byte keys,
+     * IPv4 address and port) and the correlation flag (take_locations) */
+    int sip_locate;
+    const uint8_t *scan_buf;   /* the buffer of the running scan, */
+    int64_t scan_base;         /* the file offset of its byte 0 (the scan's ``base``) */
+    Py_ssize_t record_pos;     /* and where the record being taken starts in it */
+    Buf loc[7];
+    Interner endpoints;
+    uint32_t endpoints_given;  /* endpoint ids take_locations() has named so far */
     /* SDP bodies beyond spill_bytes go to a temporary file, in chunks read back in order, so
      * memory stays flat in a signalling capture that never has a datagram to apply them to */
     size_t spill_bytes;
@@ -1025,6 +1094,11 @@ static int take_rtp(Accelerator *self, uint32_t src, uint32_t dst, uint16_t spor
 
 enum { C_FRAME, C_TS, C_METHOD, C_STATUS, C_CALL, C_COUNT };
 static const size_t column_size[C_COUNT] = {8, 8, 4, 2, 4};
+/* MessageStore's columns (enable_sip(locate=True)): where, length, crc, record, src, dst, flags */
+enum { L_WHERE, L_LENGTH, L_CRC, L_RECORD, L_SRC, L_DST, L_FLAGS, L_COUNT };
+static const size_t location_size[L_COUNT] = {8, 4, 4, 8, 4, 4, 1};
+/* src/dst of those rows: C_ENDPOINT + the endpoint's id here (messagestore.C_ENDPOINT) */
+#define C_ENDPOINT 0x80000000LL
 #define ABSENT UINT32_MAX
 #define SPILL_BYTES (8 << 20)  /* SDP bodies held in memory before they go to the spill file */
 
@@ -1048,10 +1122,22 @@ static void spill(Accelerator *self)
     self->announcements.len = 0;
 }
 
-/* Take the UDP payload p[0:size] from IPv4 source src when the first pass answers for it. */
-static int take_sip(Accelerator *self, uint32_t src, const uint8_t *p, int64_t size, int64_t ts_ns,
-                    int64_t frame_no)
+/* The endpoint id of IPv4 address ip (4 bytes, network order) and port port (2 bytes). */
+static int64_t endpoint_id(Accelerator *self, const uint8_t *ip, const uint8_t *port)
 {
+    uint8_t key[6];
+    int fresh;
+    memcpy(key, ip, 4);
+    memcpy(key + 4, port, 2);
+    return intern(&self->endpoints, key, 6, &fresh);
+}
+
+/* Take the UDP payload p[0:size] of the IPv4 packet ip (its UDP header udp) when the first pass
+ * answers for it. */
+static int take_sip(Accelerator *self, const uint8_t *ip, const uint8_t *udp, const uint8_t *p, int64_t size,
+                    int64_t ts_ns, int64_t frame_no)
+{
+    uint32_t src = be32(ip + 12);
     if (p[0] == 'H')
         return 0;  /* maybe HEP (pipeline._udp looks for it first): Python's to tell */
     SipScan m;
@@ -1066,13 +1152,34 @@ static int take_sip(Accelerator *self, uint32_t src, const uint8_t *p, int64_t s
             return 0;
     if (buf_reserve(&self->new_calls, 4) < 0 || (announce && buf_reserve(&self->announcements, record) < 0))
         return 0;
+    if (self->sip_locate) {
+        for (int c = 0; c < L_COUNT; c++)
+            if (buf_reserve(&self->loc[c], location_size[c]) < 0)
+                return 0;
+        int64_t from = endpoint_id(self, ip + 12, udp), to = endpoint_id(self, ip + 16, udp + 2);
+        if (from < 0 || to < 0 || from >= C_ENDPOINT || to >= C_ENDPOINT)
+            return 0;
+        int64_t where = self->scan_base + (p - self->scan_buf), at = self->scan_base + self->record_pos;
+        uint32_t length = (uint32_t)size, crc = crc32_of(p, (size_t)size);
+        uint32_t from32 = (uint32_t)(C_ENDPOINT + from), to32 = (uint32_t)(C_ENDPOINT + to);
+        uint8_t flags = (uint8_t)may_correlate(p, size);
+        buf_put(&self->loc[L_WHERE], &where, 8);
+        buf_put(&self->loc[L_LENGTH], &length, 4);
+        buf_put(&self->loc[L_CRC], &crc, 4);
+        buf_put(&self->loc[L_RECORD], &at, 8);
+        buf_put(&self->loc[L_SRC], &from32, 4);
+        buf_put(&self->loc[L_DST], &to32, 4);
+        buf_put(&self->loc[L_FLAGS], &flags, 1);
+    }
     int fresh;
     int64_t method = intern(&self->strings, m.method.p, m.method.n, &fresh);
-    if (method < 0)
+    int64_t call = method < 0 ? -1 : intern(&self->strings, m.call_id.p, m.call_id.n, &fresh);
+    if (call < 0) {
+        if (self->sip_locate)  /* the location columns were written: take them back */
+            for (int c = 0; c < L_COUNT; c++)
+                self->loc[c].len -= location_size[c];
         return 0;
-    int64_t call = intern(&self->strings, m.call_id.p, m.call_id.n, &fresh);
-    if (call < 0)
-        return 0;
+    }
     uint32_t method32 = (uint32_t)method, call32 = (uint32_t)call;
     uint16_t status = (uint16_t)m.status;
     buf_put(&self->col[C_FRAME], &frame_no, 8);
@@ -1165,7 +1272,7 @@ static int take_frame(Accelerator *self, int linktype, const uint8_t *p, int64_t
         return 0;
     const uint8_t *payload = udp + 8;
     if (payload[0] < 0x80 || payload[0] >= 0xC0)
-        return self->sip ? take_sip(self, be32(ip + 12), payload, ulen - 8, ts_ns, frame_no) : 0;
+        return self->sip ? take_sip(self, ip, udp, payload, ulen - 8, ts_ns, frame_no) : 0;
     if (self->udp_only)
         return 1;
     return take_rtp(self, be32(ip + 12), be32(ip + 16), be16(udp), be16(udp + 2), payload, ulen - 8, ts_ns,
@@ -1192,6 +1299,9 @@ static void Accelerator_dealloc(Accelerator *self)
     interner_free(&self->strings);
     for (int c = 0; c < C_COUNT; c++)
         buf_free(&self->col[c]);
+    for (int c = 0; c < L_COUNT; c++)
+        buf_free(&self->loc[c]);
+    interner_free(&self->endpoints);
     buf_free(&self->new_calls);
     buf_free(&self->announcements);
     buf_free(&self->spill_chunks);
@@ -1367,16 +1477,21 @@ static inline uint32_t rd32(const uint8_t *p, int swapped)
     return swapped ? be32(p) : ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]);
 }
 
-/* The arguments of both scans: (buf, pos, end, frames), the range checked. */
-static int begin_scan(PyObject *args, Py_buffer *view, Py_ssize_t *pos, Py_ssize_t *end, long long *frames)
+/* The arguments of both scans: (buf, pos, end, frames[, base]), the range checked; base, the file
+ * offset of buf[0], is where the SIP records' locations count from. */
+static int begin_scan(Accelerator *self, PyObject *args, Py_buffer *view, Py_ssize_t *pos, Py_ssize_t *end,
+                      long long *frames)
 {
-    if (!PyArg_ParseTuple(args, "y*nnL", view, pos, end, frames))
+    long long base = 0;
+    if (!PyArg_ParseTuple(args, "y*nnL|L", view, pos, end, frames, &base))
         return -1;
-    if (*pos < 0 || *end > view->len || *pos > *end) {
+    if (*pos < 0 || *end > view->len || *pos > *end || base < 0) {
         PyBuffer_Release(view);
         PyErr_SetString(PyExc_ValueError, "scan range outside the buffer");
         return -1;
     }
+    self->scan_buf = view->buf;
+    self->scan_base = base;
     return 0;
 }
 
@@ -1401,7 +1516,7 @@ static PyObject *Accelerator_scan_pcap(Accelerator *self, PyObject *args)
     Py_buffer view;
     Py_ssize_t pos, end;
     long long frames;
-    if (begin_scan(args, &view, &pos, &end, &frames) < 0)
+    if (begin_scan(self, args, &view, &pos, &end, &frames) < 0)
         return NULL;
     const uint8_t *buf = view.buf;
     int64_t hlen = self->hlen, scale = self->nano ? 1 : 1000;
@@ -1415,6 +1530,7 @@ static PyObject *Accelerator_scan_pcap(Accelerator *self, PyObject *args)
         if (caplen > MAX_RECORD || caplen != origlen || pos + hlen + caplen > end)
             break;
         int64_t ts_ns = (int64_t)rd32(h, swapped) * 1000000000LL + (int64_t)rd32(h + 4, swapped) * scale;
+        self->record_pos = pos;
         if (!take_frame(self, linktype, h + hlen, caplen, ts_ns, frames + count + 1))
             break;
         if (count == 0)
@@ -1437,7 +1553,7 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "configure_pcapng first");
         return NULL;
     }
-    if (begin_scan(args, &view, &pos, &end, &frames) < 0)
+    if (begin_scan(self, args, &view, &pos, &end, &frames) < 0)
         return NULL;
     /* The interfaces as C arrays, so the loop needs no Python object. */
     int64_t links[MAX_IFACES], units[MAX_IFACES], offsets[MAX_IFACES];
@@ -1486,6 +1602,7 @@ static PyObject *Accelerator_scan_pcapng(Accelerator *self, PyObject *args)
         ts_ns += offsets[iface];  /* nanoseconds, |offset| <= MAX_TS_NS (ingest checks) */
         if (ts_ns < 0 || ts_ns > MAX_TS_NS)
             break;
+        self->record_pos = pos;
         if (!take_frame(self, (int)links[iface], b + 28, caplen, ts_ns, frames + count + 1))
             break;
         if (count == 0)
@@ -1523,10 +1640,10 @@ static PyObject *Accelerator_take_interface_counts(Accelerator *self, PyObject *
 
 static PyObject *Accelerator_enable_sip(Accelerator *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"media", "spill_bytes", NULL};
-    int media = 0;
+    static char *keywords[] = {"media", "spill_bytes", "locate", NULL};
+    int media = 0, locate = 0;
     Py_ssize_t spill_bytes = SPILL_BYTES;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|pn", keywords, &media, &spill_bytes))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|pnp", keywords, &media, &spill_bytes, &locate))
         return NULL;
     if (spill_bytes < 1) {
         PyErr_SetString(PyExc_ValueError, "spill_bytes must be positive");
@@ -1535,6 +1652,9 @@ static PyObject *Accelerator_enable_sip(Accelerator *self, PyObject *args, PyObj
     self->spill_bytes = (size_t)spill_bytes;
     if (self->strings.cap == 0 && interner_grow(&self->strings) < 0)
         return PyErr_NoMemory();
+    if (locate && self->endpoints.cap == 0 && interner_grow(&self->endpoints) < 0)
+        return PyErr_NoMemory();
+    self->sip_locate = locate;
     self->sip = 1;
     self->sip_media = media;
     Py_RETURN_NONE;
@@ -1570,6 +1690,37 @@ static PyObject *Accelerator_take_sip(Accelerator *self, PyObject *unused)
                                      self->announced);
     self->sip_count = 0;
     return result;
+}
+
+/* take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the
+ * MessageStore columns of the records take_sip() just gave (enable_sip(locate=True)), as native
+ * bytes; then the IPv4 address (uint32) and port (uint16) of each endpoint id not named before,
+ * in id order (ids from 1). */
+static PyObject *Accelerator_take_locations(Accelerator *self, PyObject *unused)
+{
+    if (self->endpoints_given == 0)
+        self->endpoints_given = 1;  /* id 0 is "" */
+    uint32_t fresh = self->endpoints.count > self->endpoints_given ? self->endpoints.count - self->endpoints_given : 0;
+    PyObject *addresses = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)fresh * 4);
+    PyObject *ports = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)fresh * 2);
+    if (addresses == NULL || ports == NULL) {
+        Py_XDECREF(addresses);
+        Py_XDECREF(ports);
+        return NULL;
+    }
+    uint8_t *a = (uint8_t *)PyBytes_AS_STRING(addresses), *b = (uint8_t *)PyBytes_AS_STRING(ports);
+    for (uint32_t k = 0; k < fresh; k++) {
+        const uint8_t *key = self->endpoints.text.p + self->endpoints.off[self->endpoints_given + k];
+        uint32_t address = be32(key);
+        uint16_t port = be16(key + 4);
+        memcpy(a + 4 * k, &address, 4);
+        memcpy(b + 2 * k, &port, 2);
+    }
+    self->endpoints_given += fresh;
+    return Py_BuildValue("NNNNNNNNN", take_column(&self->loc[L_WHERE]), take_column(&self->loc[L_LENGTH]),
+                         take_column(&self->loc[L_CRC]), take_column(&self->loc[L_RECORD]),
+                         take_column(&self->loc[L_SRC]), take_column(&self->loc[L_DST]),
+                         take_column(&self->loc[L_FLAGS]), addresses, ports);
 }
 
 /* The announcement records of p[0:len] as a list of tuples. */
@@ -1770,11 +1921,15 @@ static PyMethodDef Accelerator_methods[] = {
     {"take_interface_counts", (PyCFunction)Accelerator_take_interface_counts, METH_NOARGS,
      "frames taken per configured pcapng interface since the last call"},
     {"enable_sip", (PyCFunction)(void (*)(void))Accelerator_enable_sip, METH_VARARGS | METH_KEYWORDS,
-     "enable_sip(media=False, spill_bytes=8 MiB): take the SIP messages the first pass answers for too "
-     "(media: keep the SDP bodies for take_announcements, beyond spill_bytes in a temporary file)"},
+     "enable_sip(media=False, spill_bytes=8 MiB, locate=False): take the SIP messages the first pass answers "
+     "for too (media: keep the SDP bodies for take_announcements, beyond spill_bytes in a temporary file; "
+     "locate: where each is in the file, for take_locations)"},
     {"take_sip", (PyCFunction)Accelerator_take_sip, METH_NOARGS,
      "take_sip() -> (records, frame, ts_ns, method, status, call, new Call-IDs, announcements waiting): the "
      "SIP records since the last call, columns as native bytes"},
+    {"take_locations", (PyCFunction)Accelerator_take_locations, METH_NOARGS,
+     "take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the MessageStore "
+     "columns of the records take_sip() just gave (enable_sip(locate=True)), and the new endpoints"},
     {"take_announcements", (PyCFunction)Accelerator_take_announcements, METH_NOARGS,
      "take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the SDP "
      "bodies kept, oldest first; [] when none is left"},
@@ -1844,6 +1999,7 @@ PyMODINIT_FUNC PyInit__accel(void)
         if (attr[i] == NULL)
             return NULL;
     }
+    crc_init();
     if (PyType_Ready(&AcceleratorType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&accel_module);

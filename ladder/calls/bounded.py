@@ -13,13 +13,18 @@ compares them), in three passes over the compact index:
 
 A message is thus read (``pread`` + first pass) twice, fully parsed only where a link or the
 caller/callee of a non-INVITE exchange needs it, or when the consumer asks (a ladder, a check).
+``iter_call_rows`` (``ladder calls``) reads most only once: the row of an INVITE group's call is
+made in pass 2, and pass 3 builds again only the calls links join (and non-INVITE exchanges).
 """
 
 from __future__ import annotations
 
+import marshal
+import struct
+import tempfile
 from array import array
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from decoders.errors import DecodeError
 from decoders.sip import _checked_name_addr
@@ -37,6 +42,8 @@ from ladder.calls.legs import CORRELATION_HEADERS, Leg, find_legs, header_links,
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class _Media:
@@ -51,42 +58,58 @@ class _OfferedMedia:
     media: tuple[_Media, ...]
 
 
+def _packed(k: int) -> property:
+    """Piece ``k`` of a ``KeptRequest``'s text (None kept as ``_NONE``)."""
+    def get(self: "KeptRequest") -> str | None:
+        text = self._text
+        piece = text[k] if type(text) is tuple else text.split("\x00")[k]
+        return None if piece is None or piece == _NONE else piece
+    return property(get)
+
+
 class KeptRequest:
     """What the links across Call-IDs (``timing_links``, ``retry_links``) and a call's
-    caller/callee read of an INVITE leg's request, kept after the message is released."""
+    caller/callee read of an INVITE leg's request, kept after the message is released: one per
+    call of a busy capture until the links are made, so its texts are kept as one string."""
 
-    __slots__ = ("call_id", "from_tag", "request_uri", "from_uri", "to_uri", "vias", "_from", "_to", "_sdp",
-                 "_message")
+    __slots__ = ("call_id", "vias", "_text", "_sdp", "_store", "_index")
 
-    def __init__(self, message: StoredMessage) -> None:
-        self.call_id = message.call_id
-        self.from_tag = message.from_tag
-        self.request_uri = message.request_uri
+    def __init__(self, message: StoredMessage, call_id: str | None = None) -> None:
+        # ``call_id``: the same text as the message's, kept once for the whole capture.
+        self.call_id = call_id if call_id is not None and call_id == message.call_id else message.call_id
         values = head_values(message.raw, _KEPT_HEADERS) if message._full is None else {}
         if len(values.get("via", ())) == 1:
             # One Via line, whose one via-parm the first pass read: one Via. From and To as
             # ``parse_sip`` reads them (the first pass rejects repeated ones).
-            self._from = values.get("from", [None])[0]
-            self._to = values.get("to", [None])[0]
-            self.from_uri, self.to_uri = _uri(self._from, "From"), _uri(self._to, "To")
+            from_value = values.get("from", [None])[0]
+            to_value = values.get("to", [None])[0]
+            from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
             self.vias = (None,)
         else:
             full = message.full
-            self.from_uri = full.from_uri
-            self.to_uri = full.to_uri
+            from_uri, to_uri = full.from_uri, full.to_uri
             self.vias = (None,) * len(full.vias)  # only counted
-            self._from = full.header("From")
-            self._to = full.header("To")
+            from_value, to_value = full.header("From"), full.header("To")
+        pieces = (message.from_tag, message.request_uri, from_uri, to_uri, from_value, to_value)
+        plain = all(p is None or ("\x00" not in p and p != _NONE) for p in pieces)
+        self._text: Any = "\x00".join(_NONE if p is None else p for p in pieces) if plain else pieces
         self._sdp: Any = _UNREAD
-        self._message: Any = (message._store, message.index)  # not the message: it is released
+        self._store: Any = message._store  # not the message: it is released
+        self._index = message.index
+
+    from_tag = _packed(0)
+    request_uri = _packed(1)
+    from_uri = _packed(2)
+    to_uri = _packed(3)
+    _from = _packed(4)
+    _to = _packed(5)
 
     @property
     def sdp(self):
         """The offered medium ``legs._sdp_media`` reads, read back when first asked (most legs'
         never are: only an INVITE that leaves a node where INVITEs arrive)."""
         if self._sdp is _UNREAD:
-            store, i = self._message
-            message = store.message(i)
+            message = self._store.message(self._index)
             try:
                 sdp = message.sdp
                 first = next(((m.port, m.connection) for m in sdp.media if m.port and m.connection), None) \
@@ -94,7 +117,7 @@ class KeptRequest:
                 self._sdp = _OfferedMedia((_Media(*first),)) if first else None
             except DecodeError as exc:  # as the parsed message would raise it, when asked
                 self._sdp = exc
-            self._message = None
+            self._store = None
         if isinstance(self._sdp, DecodeError):
             raise self._sdp
         return self._sdp
@@ -110,6 +133,7 @@ class KeptRequest:
 
 _KEPT_HEADERS = frozenset({"from", "to", "via"})
 _UNREAD = object()
+_NONE = "\x01"  # a None among a KeptRequest's texts (a text that is "\x01" keeps them apart)
 
 
 def _uri(value: str | None, what: str) -> str | None:
@@ -165,37 +189,147 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
     ``look(message)``: called once for every message, before the first call is yielded (it then
     reads every group in pass 2, not only INVITE ones); ``parse=True``: the yielded calls'
     messages are fully parsed at once (for a consumer that reads every header)."""
+    return _calls(capture, look, parse, None)
+
+
+def iter_call_rows(capture: Any, row: Callable[[Call], T], numbered: Callable[[T, int], T]) -> Iterator[T]:
+    """``row(call)`` of each call ``iter_calls`` yields, in its order, for a consumer that needs
+    only a summary of each (``ladder calls``). Pass 2 builds every INVITE group's call anyway to
+    find its legs; the row of each is made there (``row`` of the call numbered 0, ``numbered(row,
+    n)`` gives it its number) and kept in a temporary file, so a call of one Call-ID that nothing
+    links is not read back and built again in pass 3."""
+    return _calls(capture, None, False, (row, numbered))
+
+
+class _RowSpill:
+    """Rows made in pass 2, in a temporary file in the order written (the groups' order, which
+    is pass 3's order for the calls of one group), each tagged with its group's first message."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="ladder-rows-")
+        self._reading = False
+
+    def put(self, tag: int, row: Any) -> None:
+        data = marshal.dumps(row)
+        self._file.write(_ROW_HEAD.pack(tag, len(data)) + data)
+
+    def take(self, tag: int) -> Any:
+        """The row tagged ``tag``; the rows before it (of groups that turned out linked) are skipped."""
+        if not self._reading:
+            self._file.seek(0)
+            self._reading = True
+        while True:
+            head = self._file.read(_ROW_HEAD.size)
+            if len(head) < _ROW_HEAD.size:
+                raise ValueError(f"no row for message {tag}")
+            found, size = _ROW_HEAD.unpack(head)
+            data = self._file.read(size)
+            if found == tag:
+                return marshal.loads(data)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_ROW_HEAD = struct.Struct("=qI")
+
+
+class _Groups:
+    """The Call-ID groups of a capture: each group's message numbers in capture order, for
+    every group in one pair of 4-byte columns (``members[starts[g]:starts[g + 1]]``), and per
+    Call-ID its group number and per group its kind (1 byte), not an object each."""
+
+    def __init__(self, capture: Any) -> None:
+        index = capture.sip_index
+        strings, call_column, frame = index.strings, index.call, index.frame
+        order = _ordered(capture)
+        of_string = array("i", [-1]) * len(strings)  # Call-ID string id -> group number
+        group_of_message = array("I", bytes(4 * len(index)))
+        self.keys: list[str] = []  # each group's Call-ID (or the placeholder of a message without)
+        sizes = array("I")
+        for i in order:
+            cid = call_column[i]
+            g = of_string[cid] if cid else -1
+            if g < 0:
+                g = len(self.keys)
+                self.keys.append(strings[cid] if cid else f"(no Call-ID, frame {frame[i]})")
+                sizes.append(0)
+                if cid:
+                    of_string[cid] = g
+            group_of_message[i] = g
+            sizes[g] += 1
+        del of_string
+        self.starts = array("I", [0]) * (len(sizes) + 1)
+        for g, size in enumerate(sizes):
+            self.starts[g + 1] = self.starts[g] + size
+        fill = array("I", self.starts[:-1])
+        self.members = array("I", bytes(4 * len(index)))
+        for i in order:
+            g = group_of_message[i]
+            self.members[fill[g]] = i
+            fill[g] += 1
+        del group_of_message, fill
+        self.number = {key: g for g, key in enumerate(self.keys)}
+        # (a capture copy repeats an earlier method, so folding copies out changes no kind)
+        codes: dict[str, int] = {}  # the few kinds (call, registration, ...) by a 1-byte code
+        self.kind_codes = array("B", (codes.setdefault(kind_of_methods([strings[index.method[i]] for i in self[g]]),
+                                                       len(codes)) for g in range(len(self.keys))))
+        self._kinds = list(codes)
+
+    def __getitem__(self, g: int) -> array:
+        return self.members[self.starts[g]:self.starts[g + 1]]
+
+    def kind(self, g: int) -> str:
+        return self._kinds[self.kind_codes[g]]
+
+    def get(self, call_id: str, default: Any = None) -> str | None:
+        """The kind of the group of ``call_id`` (a ``call_kind`` mapping for ``legs``)."""
+        g = self.number.get(call_id)
+        return default if g is None else self.kind(g)
+
+
+class _CallGroups:
+    """``header_links``' groups: every call's Call-ID (``in``), the correlation headers of those
+    that carry any (``items``)."""
+
+    def __init__(self, groups: _Groups, correlated: dict[str, list]) -> None:
+        self._groups, self._correlated = groups, correlated
+
+    def __contains__(self, call_id: object) -> bool:
+        return self._groups.get(call_id) == CALL
+
+    def items(self):
+        return self._correlated.items()
+
+
+def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | None) -> Iterator[Any]:
     store: MessageStore = capture.message_store
-    index = capture.sip_index
-    strings, call_column, frame, ts = index.strings, index.call, index.frame, index.ts_ns
-    groups: dict[str, array] = {}  # message numbers in 4-byte columns, not lists of int objects
-    for i in _ordered(capture):
-        cid = call_column[i]
-        key = strings[cid] if cid else f"(no Call-ID, frame {frame[i]})"
-        group = groups.get(key)
-        if group is None:
-            groups[key] = group = array("I")
-        group.append(i)
-    # (a capture copy repeats an earlier method, so folding copies out changes no kind)
-    kinds = {cid: kind_of_methods([strings[index.method[i]] for i in group]) for cid, group in groups.items()}
+    groups = _Groups(capture)
+    keys = groups.keys
 
     # Pass 2: the INVITE groups' legs, and what the links read of them.
+    spill = _RowSpill() if rows is not None else None
     kept: dict[int, KeptRequest] = {}
     all_legs: list[Leg] = []
     failed: set[str] = set()
     correlated: dict[str, list[_Correlation]] = {}
-    for cid, group in groups.items():
-        if kinds[cid] != CALL:
+    for g, cid in enumerate(keys):
+        group = groups[g]
+        if groups.kind(g) != CALL:
             if look is not None:
                 _read(store, group, kept, look)
             continue
-        messages, _copies = _read(store, group, kept, look)
+        messages, copies = _read(store, group, kept, look)
         transactions = build_transactions(messages)
         for leg in find_legs(messages, transactions):
             if leg.method == "INVITE":  # the links across Call-IDs look at INVITE legs only
-                request = kept.get(leg.request.index) or KeptRequest(leg.request)
+                request = kept.get(leg.request.index) or KeptRequest(leg.request, cid)
                 kept[leg.request.index] = request
-                all_legs.append(Leg(leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
+                call_id = cid if leg.call_id == cid else leg.call_id  # the group's key: one string
+                all_legs.append(Leg(call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
+                leg.request.kept = request  # as pass 3 would read it back
+        if spill is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
+            spill.put(group[0], rows[0](build_call(0, [cid], messages, CALL, [], transactions, copies)))
         if _attempt_failed(messages):
             failed.add(cid)
         seen: set[tuple] = set()
@@ -206,29 +340,41 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
                     seen.add(found.key())
                     correlated.setdefault(cid, []).append(found)
     all_legs.sort(key=lambda leg: leg.ts_ns)
-    call_groups = {cid: correlated.get(cid, ()) for cid in groups if kinds[cid] == CALL}
-    links = header_links(call_groups) + timing_links(all_legs, kinds) + retry_links(all_legs, kinds, failed)
-    del all_legs, call_groups, correlated
+    links = header_links(_CallGroups(groups, correlated)) + timing_links(all_legs, groups) \
+        + retry_links(all_legs, groups, failed)
+    del all_legs, correlated
 
-    components, links_by_root = linked_components(list(groups), links)
+    # Only linked Call-IDs are joined; any other is a call of its own.
+    linked = sorted({groups.number[cid] for link in links for cid in (link.call_id_a, link.call_id_b)})
+    components, links_by_root = linked_components([keys[g] for g in linked], links)
+    component_of = {cid: (root, ids) for root, ids in components.items() for cid in ids}
+    del components, linked
 
-    # Pass 3: call by call. A group's first message stays first after folding, so the calls'
-    # order is known from the index.
-    def first_key(call_ids: list[str]) -> tuple[int, int]:
-        return min((ts[groups[cid][0]], frame[groups[cid][0]]) for cid in call_ids)
-
-    built = sorted(((first_key(ids), root, ids) for root, ids in components.items()), key=lambda item: item[0])
-    for number, (_key, root, call_ids) in enumerate(built, 1):
+    # Pass 3: call by call, in the order of their first messages. Groups are in that order, and a
+    # group's first message stays first after folding: a call of several groups comes at its first.
+    number = 0
+    for g, cid in enumerate(keys):
+        root, call_ids = component_of.get(cid) or (cid, [cid])
+        if call_ids[0] != cid:
+            continue  # a later group of a call already given
+        number += 1
+        kind = groups.kind(g)
+        if spill is not None and len(call_ids) == 1 and kind == CALL:
+            yield rows[1](spill.take(groups[g][0]), number)  # made in pass 2
+            continue
         messages = []
         copies: dict[int, tuple] = {}
-        for cid in call_ids:
-            kept_messages, folded = _read(store, groups[cid], kept, None, parse)
+        for member in call_ids:
+            kept_messages, folded = _read(store, groups[groups.number[member]], kept, None, parse)
             messages.extend(kept_messages)
             copies.update(folded)
         if len(call_ids) > 1:
             messages.sort(key=_order_key)
-        for cid in call_ids:
-            for i in groups[cid]:
+        for member in call_ids:
+            for i in groups[groups.number[member]]:
                 kept.pop(i, None)
-        yield build_call(number, call_ids, messages, kinds[call_ids[0]], links_by_root.get(root, []), None,
-                         {id(m): copies[id(m)] for m in messages if id(m) in copies})
+        call = build_call(number, call_ids, messages, kind, links_by_root.get(root, []), None,
+                          {id(m): copies[id(m)] for m in messages if id(m) in copies})
+        yield call if rows is None else rows[0](call)
+    if spill is not None:
+        spill.close()

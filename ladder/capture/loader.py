@@ -139,6 +139,8 @@ def _load_fast(
 
         pipeline.feed_records(reader.records(pipeline.accelerator()), tick, PROGRESS_EVERY)
         pipeline.finish()
+        if pipeline.message_store is not None:  # the passes over the calls that follow keep no C state
+            pipeline.sip_index.release_interner()
         if progress is not None:
             progress(_progress(pipeline, reader.bytes_read, reader.file_size, started, True))
         if pipeline.frames == 0 and reader.errors:

@@ -7,8 +7,9 @@ for what cannot be read back by offset: stdin, gzip, reassembled TCP/SCTP/IP fra
 decrypted TLS, a spill file), their length and CRC, both endpoints (interned), and a flag for the
 correlation headers that link legs (``ladder.calls.legs.header_links``). About 40 bytes a message.
 
-``message(i)`` reads message ``i`` back as a ``StoredMessage``: the first pass
-(``decoders.sipscan``) answers the fields calls are built from; anything else (headers, URIs,
+``message(i)`` reads message ``i`` back as a ``StoredMessage``: the first pass (the compiled
+``ladder._accel.scan_sip`` where it answers, else ``decoders.sipscan``) answers the fields calls
+are built from; anything else (headers, URIs,
 SDP, RFC 3261 problems) is the full parse of ``parse_sip``, made on first use and kept by that
 object only, so a call built, checked and released takes its parses with it.
 """
@@ -19,10 +20,11 @@ import os
 import tempfile
 import zlib
 from array import array
+from socket import inet_ntoa
 
 from decoders.errors import DecodeError
 from decoders.records import Endpoint, FrameRef
-from decoders.sip import _checked_name_addr, canonical_name, parse_sip
+from decoders.sip import _body_sdp, _checked_name_addr, canonical_name, parse_sip
 from decoders.sipscan import scan_sip
 from ladder.capture.continuity import BACKWARDS_NS, LEAP_NS, Break, damaged
 from ladder.capture.sipindex import SipIndex
@@ -31,12 +33,16 @@ from ladder.errors import CaptureError
 CORRELATION = 1  # the message may carry X-Call-ID, X-CID or Session-ID (a cheap, generous test)
 _CORRELATION_NAMES = (b"x-call-id", b"x-cid", b"session-id")
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
+C_ENDPOINT = 1 << 31  # endpoint ids from here on are C's (``MessageStore.endpoint``)
+_MADE = 4096  # endpoints of C's made and kept at once
 
 
-def first_pass(raw: bytes):
-    """The first-pass fields of ``raw`` (``SipFields``), None when only ``parse_sip`` can tell.
-    One place, so a compiled first pass with the same answers can take over."""
-    return scan_sip(raw)
+try:  # the compiled first pass: the same fields for a strict subset of what scan_sip reads
+    from ladder._accel import scan_sip as _c_scan_sip
+except ImportError:
+    _c_scan_sip = None
+if os.environ.get("PCAPLADDER_PURE_PYTHON"):
+    _c_scan_sip = None
 
 
 class MessageStore:
@@ -53,6 +59,9 @@ class MessageStore:
         self.flags = array("B")
         self.endpoints: list[Endpoint | None] = [None]  # id 0: no endpoint
         self._endpoint_ids: dict[Endpoint, int] = {}
+        self._c_address = array("I", [0])  # IPv4 address and port of C's endpoint ids (``extend``)
+        self._c_port = array("H", [0])
+        self._made: dict[int, Endpoint] = {}  # C's endpoints made lately (``endpoint``)
         # Messages whose frames are not the one (frame, ts_ns, record) of the columns:
         # reassembled from several frames, or timed by a HEP agent.
         self.odd_frames: dict[int, tuple[FrameRef, ...]] = {}
@@ -96,6 +105,41 @@ class MessageStore:
         if len(frames) != 1 or first.ts_ns != ts_ns:
             self.odd_frames[i] = tuple(frames)
 
+    def columns_fit(self) -> bool:
+        """Whether the columns have the item sizes C writes its rows in (``extend``)."""
+        return tuple(column.itemsize for column in (self.where, self.length, self.crc, self.record, self.src,
+                                                    self.dst, self.flags, self._c_address, self._c_port)) \
+            == (8, 4, 4, 8, 4, 4, 1, 4, 2)
+
+    def extend(self, where: bytes, length: bytes, crc: bytes, record: bytes, src: bytes, dst: bytes,
+               flags: bytes, addresses: bytes, ports: bytes) -> None:
+        """A batch of rows from C (``Accelerator.take_locations``: plain UDP/IPv4 payloads in the
+        file, each of one frame, timed by it). Their endpoints are C's ids from ``C_ENDPOINT`` on;
+        ``addresses`` and ``ports`` name those C made since the last batch, in id order."""
+        self.where.frombytes(where)
+        self.length.frombytes(length)
+        self.crc.frombytes(crc)
+        self.record.frombytes(record)
+        self.src.frombytes(src)
+        self.dst.frombytes(dst)
+        self.flags.frombytes(flags)
+        self._c_address.frombytes(addresses)
+        self._c_port.frombytes(ports)
+
+    def endpoint(self, key: int) -> Endpoint | None:
+        """The endpoint of a ``src``/``dst`` id. One C named is held as an address and a port
+        (6 bytes, not an object: a busy capture has one per call) and made when asked for."""
+        if key < C_ENDPOINT:
+            return self.endpoints[key]
+        made = self._made.get(key)
+        if made is None:
+            if len(self._made) >= _MADE:
+                self._made.clear()
+            c = key - C_ENDPOINT
+            address = inet_ntoa(self._c_address[c].to_bytes(4, "big"))
+            made = self._made[key] = Endpoint(address, self._c_port[c], "udp")
+        return made
+
     # -- reading back ------------------------------------------------------------------------
     def raw(self, i: int) -> bytes:
         where, length = self.where[i], self.length[i]
@@ -137,9 +181,8 @@ class MessageStore:
     def damaged(self, message: "StoredMessage") -> bool:
         """``continuity.damaged`` of a message read back. The first pass vouches for most: a
         From tag means a From that parsed; a To without a tag is parsed alone."""
-        fields = message._fields
-        if message._full is None and fields.call_id and fields.cseq and fields.sent_by is not None \
-                and fields.from_tag is not None and (fields.to_tag is not None or _to_parses(message.raw)):
+        if message._full is None and message.call_id and message.cseq and message.sent_by is not None \
+                and message.from_tag is not None and (message.to_tag is not None or _to_parses(message.raw)):
             return False
         return damaged(message.full)
 
@@ -198,34 +241,46 @@ class _TopVia:
         return getattr(self._message.full.top_via, name)
 
 
-def _first_pass_field(name: str) -> property:
-    """A ``SipMessage`` attribute the first pass has too: the first pass's value (they are equal,
-    ``tests/unit/decoders/test_sipscan.py``), the full parse's for a message it did not read."""
-    def get(self: "StoredMessage"):
-        return getattr(self._fields, name) if self._full is None else getattr(self._full, name)
-    return property(get)
+_FIELDS = ("is_request", "method", "status", "call_id", "cseq", "branch", "sent_by", "from_tag", "to_tag",
+           "content_length", "content_type", "body")  # ``SipFields``'s, in its order
 
 
 class StoredMessage:
-    """One SIP message read back from a ``MessageStore``: the first pass's fields at once, the
-    full ``SipMessage`` (``full``) for everything else, parsed on first use. Compares by
-    identity, as ``SipMessage`` does."""
+    """One SIP message read back from a ``MessageStore``: the first pass's fields at once (as
+    plain attributes: the correlation reads them millions of times), the full ``SipMessage``
+    (``full``) for everything else, parsed on first use. The first pass's fields equal the full
+    parse's (``tests/unit/decoders/test_sipscan.py``); for a message the first pass does not
+    read they are the full parse's. Compares by identity, as ``SipMessage`` does."""
 
-    __slots__ = ("index", "raw", "src", "dst", "ts_ns", "_store", "_fields", "_full", "kept")
+    __slots__ = ("index", "raw", "src", "dst", "ts_ns", "_store", "_full", "kept", "_top_via") + _FIELDS
 
     def __init__(self, store: MessageStore, i: int, raw: bytes, parse: bool = False) -> None:
         self.index = i
         self.raw = raw  # the bytes as captured; the message's own once parsed (``parse_sip`` may cut)
-        self.src = store.endpoints[store.src[i]]
-        self.dst = store.endpoints[store.dst[i]]
+        self.src = store.endpoint(store.src[i])
+        self.dst = store.endpoint(store.dst[i])
         self.ts_ns = store.index.ts_ns[i]
         self._store = store
         self._full = None
         self.kept = None  # what an earlier look kept of this message (``KeptRequest``), if any
-        self._fields = None if parse else first_pass(raw)
-        if self._fields is None:
-            self._full = self._parse()
-            self.raw = self._full.raw
+        self._top_via = _UNREAD
+        fields = None
+        if not parse:
+            fields = _c_scan_sip(raw) if _c_scan_sip is not None else None
+            if fields is None:
+                scanned = scan_sip(raw)
+                if scanned is not None:
+                    fields = tuple(getattr(scanned, name) for name in _FIELDS)
+        if fields is not None:
+            (self.is_request, self.method, self.status, self.call_id, self.cseq, self.branch, self.sent_by,
+             self.from_tag, self.to_tag, self.content_length, self.content_type, self.body) = fields
+            return
+        full = self._full = self._parse()
+        self.raw = full.raw
+        self.is_request, self.method, self.status, self.call_id = full.is_request, full.method, full.status, full.call_id
+        self.cseq, self.branch, self.from_tag, self.to_tag = full.cseq, full.branch, full.from_tag, full.to_tag
+        self.content_length, self.content_type, self.body = full.content_length, full.content_type, full.body
+        self.sent_by = None  # (read from the full parse's top Via)
 
     def _parse(self):
         try:
@@ -254,21 +309,9 @@ class StoredMessage:
     def __repr__(self) -> str:
         return f"StoredMessage({self.index})"
 
-    # The first pass's fields (the full parse's when the first pass could not read the message).
-    is_request = _first_pass_field("is_request")
-    method = _first_pass_field("method")
-    status = _first_pass_field("status")
-    call_id = _first_pass_field("call_id")
-    cseq = _first_pass_field("cseq")
-    from_tag = _first_pass_field("from_tag")
-    to_tag = _first_pass_field("to_tag")
-    branch = _first_pass_field("branch")
-    content_length = _first_pass_field("content_length")
-    body = _first_pass_field("body")
-
     @property
     def sdp(self):
-        return self._fields.sdp() if self._full is None else self._full.sdp
+        return _body_sdp(self.body, self.content_type, []) if self._full is None else self._full.sdp
 
     @property
     def request_uri(self) -> str | None:
@@ -276,7 +319,7 @@ class StoredMessage:
             return self._full.request_uri
         if self.kept is not None:
             return self.kept.request_uri
-        if not self._fields.is_request:
+        if not self.is_request:
             return None
         # The first pass read the request line as ``parse_sip`` does: three parts, the URI second.
         return self.raw[:self.raw.find(b"\r\n")].split(b" ")[1].decode("ascii")
@@ -285,11 +328,15 @@ class StoredMessage:
     def top_via(self):
         if self._full is not None:
             return self._full.top_via
-        fields = self._fields
-        if fields.sent_by is None:
-            return None
-        host, colon, port = fields.sent_by.partition(":")
-        return _TopVia(host.lower(), int(port) if colon else None, fields.branch, self)
+        via = self._top_via
+        if via is _UNREAD:
+            if self.sent_by is None:
+                via = None
+            else:
+                host, colon, port = self.sent_by.partition(":")
+                via = _TopVia(host.lower(), int(port) if colon else None, self.branch, self)
+            self._top_via = via
+        return via
 
     @property
     def from_uri(self) -> str | None:
@@ -298,3 +345,6 @@ class StoredMessage:
     @property
     def to_uri(self) -> str | None:
         return self.kept.to_uri if self.kept is not None and self._full is None else self.full.to_uri
+
+
+_UNREAD = object()

@@ -21,7 +21,8 @@ the RTP table as plain ints and buffer offsets, without building any object per 
 compiled accelerator is built, ``accelerator()`` gives the reader what takes the commonest case of
 all (the next packet of a known RTP stream) before it reaches Python; the reader reports each run
 of frames it took as one ``ACCELERATED`` record. With ``messages=False`` it takes plainly written
-SIP over UDP/IPv4 as well: its records come in batches (``_take_sip``) straight into ``sip_index``.
+SIP over UDP/IPv4 as well: its records come in batches (``_take_sip``) straight into ``sip_index``
+(and with ``locate=True``, where each message is in the file, into ``message_store``).
 """
 
 from __future__ import annotations
@@ -175,14 +176,16 @@ class Pipeline:
         else:
             attach = getattr(self._rtp, "attach_accelerator", None)
             accel = attach() if attach is not None else None
-        # Not with a message store: it needs each message's place in the file, which the C pass
-        # does not give yet.
-        if (accel is not None and not self.keep_messages and self.message_store is None
-                and sip_columns_fit(self.sip_index)
+        # With a message store, only where the bytes can be read back from the file (C gives
+        # their file offsets; what stdin or gzip bring would need the spill file).
+        store = self.message_store
+        if (accel is not None and not self.keep_messages and sip_columns_fit(self.sip_index)
+                and (store is None or (self.buffer_base is not None and store.columns_fit()))
                 and (self._rtp is None or hasattr(self._rtp, "announcements_waiting"))):
-            # The first pass in C: plainly written SIP over UDP/IPv4 becomes SipIndex records
-            # without reaching Python; SDP bodies wait in C until the RTP table needs them.
-            accel.enable_sip(media=self._rtp is not None)
+            # The first pass in C: plainly written SIP over UDP/IPv4 becomes SipIndex (and
+            # MessageStore) records without reaching Python; SDP bodies wait in C until the RTP
+            # table needs them.
+            accel.enable_sip(media=self._rtp is not None, locate=store is not None)
             self.sip_index.attach_interner(accel)
             self._sip_accel = accel
         return accel
@@ -288,6 +291,8 @@ class Pipeline:
         count, frame, ts_ns, method, status, call, new_call_ids, announced = accel.take_sip()
         if count:
             self.sip_index.extend(frame, ts_ns, method, status, call)
+            if self.message_store is not None:
+                self.message_store.extend(*accel.take_locations())
             self.call_ids.update(new_call_ids)
             self._count("sip", count)
             if announced and self._rtp is not None:  # (announced only when C heard of media)

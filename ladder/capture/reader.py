@@ -345,7 +345,7 @@ class CaptureReader:
                 # Inner loop over the records already in the buffer: no method calls.
                 while pos + hlen <= end:
                     if scan is not None:
-                        taken = scan(buf, pos, end, frames)
+                        taken = scan(buf, pos, end, frames, base)
                         if taken != pos:
                             count = accelerator.count
                             frames += count
@@ -411,7 +411,7 @@ class CaptureReader:
                         configured = generation
                         configured_links = tuple(interface[0] for interface in interfaces[:ACCELERATED_INTERFACES])
                         accelerator.configure_pcapng(order == ">", _accelerated_interfaces(interfaces))
-                    taken = accelerator.scan_pcapng(buf, pos, len(buf), frames)
+                    taken = accelerator.scan_pcapng(buf, pos, len(buf), frames, self._base)
                     if taken != pos:
                         count = accelerator.count
                         frames += count

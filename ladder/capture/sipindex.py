@@ -20,7 +20,7 @@ from array import array
 class SipIndex:
     """Per-message columns; string ids index ``strings`` (id 0 is "none")."""
 
-    __slots__ = ("frame", "ts_ns", "method", "status", "call", "strings", "_ids", "_interner")
+    __slots__ = ("frame", "ts_ns", "method", "status", "call", "strings", "_ids", "_interner", "compiled")
 
     def __init__(self) -> None:
         self.frame = array("q")
@@ -31,6 +31,7 @@ class SipIndex:
         self.strings: list[str] = [""]
         self._ids: dict[str, int] = {"": 0}
         self._interner = None  # the accelerator whose string table the ids index, if any
+        self.compiled = 0  # records C made (``extend``)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -57,6 +58,15 @@ class SipIndex:
         self._interner = interner
         self._ids = {}  # C's table answers now: no second copy of every Call-ID
 
+    def release_interner(self) -> None:
+        """Let the accelerator go once the capture is read (its string table, a copy of
+        ``strings``, and its endpoints weigh tens of MB on a busy capture); no record is added
+        after that."""
+        if self._interner is not None:
+            self.sync_strings()
+            self._interner = None
+            self._ids = None
+
     def sync_strings(self) -> None:
         """Append the strings C interned since the last call to ``strings``."""
         if self._interner is not None:
@@ -69,6 +79,7 @@ class SipIndex:
         self.method.frombytes(method)
         self.status.frombytes(status)
         self.call.frombytes(call)
+        self.compiled += len(frame) // 8
         self.sync_strings()
 
     def add(self, frame: int, ts_ns: int, method: str | None, status: int | None, call_id: str | None) -> None:

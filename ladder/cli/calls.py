@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import sys
+from typing import Any, Iterator
 
-from ladder.calls.bounded import iter_calls
+from ladder.calls.bounded import iter_call_rows
 from ladder.calls.grouping import Call
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.textsafe import clip, safe_text, write_json_stream
@@ -94,14 +95,25 @@ def _talk(call: Call) -> str:
 def run(args) -> int:
     # Messages stay in the file: the calls are built one at a time from the compact index and
     # written as they come (``ladder.calls.bounded``), in memory bounded by the biggest call.
+    # Only each call's row is needed: a call nothing links is summed up once, in pass 2.
     capture = load_capture_from_args(args, media=False, messages=False, locate=True)
-    calls = iter_calls(capture)
-    first = next(calls, None)
+    rows: Iterator[Any] = iter_call_rows(capture, call_dict, _numbered_dict) if args.json \
+        else iter_call_rows(capture, table_row, _numbered_row)
+    first = next(rows, None)
     say_no_calls(first is not None)
-    calls = itertools.chain([first], calls) if first is not None else iter(())
+    rows = itertools.chain([first], rows) if first is not None else iter(())
     if args.json:
-        write_json_stream(sys.stdout, {}, "calls", (call_dict(c) for c in calls))
+        write_json_stream(sys.stdout, {}, "calls", rows)
     else:
-        print(format_rows([table_row(c) for c in calls]), end="")
+        print(format_rows(list(rows)), end="")
     return 0
+
+
+def _numbered_dict(row: dict, number: int) -> dict:
+    row["index"] = number
+    return row
+
+
+def _numbered_row(row: tuple[str, ...], number: int) -> tuple[str, ...]:
+    return (str(number),) + row[1:]
 

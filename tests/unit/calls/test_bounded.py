@@ -16,13 +16,13 @@ import pytest
 
 from conftest import SAMPLES, shared_path
 from ladder.analysis import analyse
-from ladder.calls.bounded import iter_calls
+from ladder.calls.bounded import iter_call_rows, iter_calls
 from ladder.calls.grouping import build_calls
 from ladder.capture.continuity import find_breaks
 from ladder.capture.loader import load_capture
 from ladder.check.call_check import capture_settings
 from ladder.check.references import load_references
-from ladder.cli.calls import call_dict
+from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
 from ladder.cli.check import capture_notes
 from ladder.cli.dispatch import main
 from ladder.errors import CaptureError
@@ -88,6 +88,24 @@ def test_samples_calls_equal_the_full_parse():
 
 def test_corpus_calls_equal_the_full_parse():
     assert sum(_assert_same_calls(path) for path in _corpus()) > 100
+
+
+def _assert_same_rows(path: Path) -> int:
+    """``ladder calls``' rows (JSON and table), most made in pass 2, are those of the full parse's
+    calls; returns how many calls were linked across Call-IDs (built again in pass 3)."""
+    loaded = _loaded(path)
+    if loaded is None:
+        return 0
+    full, located = loaded
+    calls = build_calls(full)
+    assert list(iter_call_rows(located, call_dict, _numbered_dict)) == [call_dict(c) for c in calls], path.name
+    assert list(iter_call_rows(located, table_row, _numbered_row)) == [table_row(c) for c in calls], path.name
+    return sum(1 for c in calls if len(c.call_ids) > 1)
+
+
+def test_call_rows_equal_the_full_parse():
+    linked = sum(_assert_same_rows(path) for path in _samples() + _corpus())
+    assert linked >= 5  # calls of several Call-IDs are among them (rows made in pass 3)
 
 
 def _check_documents(path: Path) -> tuple[dict, dict] | None:

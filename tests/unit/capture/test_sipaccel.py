@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from decoders.sipscan import scan_sip
 from ladder.capture.loader import load_capture
 from ladder.capture.pipeline import Pipeline
-from ladder.capture.reader import CaptureReader
+from ladder.capture.reader import CHUNK_SIZE, CaptureReader
 from ladder.cli.stats import compute_stats
 from ladder.errors import CaptureError
 from ladder.media import streams as rtp_streams
@@ -166,12 +166,12 @@ def test_what_c_leaves_to_python():
 
 # -- the record loop -------------------------------------------------------------------------
 
-def _load(path: Path, accelerated: bool, media: bool, monkeypatch):
+def _load(path: Path, accelerated: bool, media: bool, monkeypatch, locate: bool = False):
     if accelerated:
         monkeypatch.delenv("PCAPLADDER_PURE_PYTHON", raising=False)
     else:
         monkeypatch.setenv("PCAPLADDER_PURE_PYTHON", "1")
-    return load_capture(str(path), media=media, messages=False, engine="dpkt")
+    return load_capture(str(path), media=media, messages=False, engine="dpkt", locate=locate)
 
 
 def _assert_same(path: Path, monkeypatch, media: bool = True) -> int:
@@ -193,17 +193,23 @@ def test_samples_load_alike(path, monkeypatch):
         _assert_same(path, monkeypatch, media)
 
 
-@needs_accel
-def test_corpus_loads_alike(monkeypatch):
+def _alike_everywhere(paths: list[Path], assert_same, monkeypatch) -> None:
+    """``assert_same(path, monkeypatch)`` on every capture the loader reads; C took messages
+    of at least ten of them."""
     taken = {}
-    for path in _corpus_files():
+    for path in paths:
         try:
-            taken[path.name] = _assert_same(path, monkeypatch)
+            taken[path.name] = assert_same(path, monkeypatch)
         except CaptureError:
             continue
         except AssertionError as exc:
             raise AssertionError(f"{path}: {exc}") from exc
     assert sum(1 for n in taken.values() if n) >= 10, taken
+
+
+@needs_accel
+def test_corpus_loads_alike(monkeypatch):
+    _alike_everywhere(_corpus_files(), _assert_same, monkeypatch)
 
 
 T0 = 1_700_000_000 * 10**9
@@ -297,3 +303,60 @@ def test_sdp_spilled_to_a_file_is_heard_in_order(tmp_path, monkeypatch):
 
 def _counts(index, classes) -> tuple:
     return dict(classes), index.requests(), index.responses(), index.call_id_count()
+
+
+# -- with a message store (``ladder calls`` / ``check``: locate=True) --------------------------
+
+def _store_rows(capture) -> tuple:
+    """Every row of the message store, endpoints by value."""
+    store = capture.message_store
+    return (list(store.where), list(store.length), list(store.crc), list(store.record),
+            [store.endpoint(i) for i in store.src], [store.endpoint(i) for i in store.dst],
+            list(store.flags), store.odd_frames)
+
+
+def _assert_same_located(path: Path, monkeypatch) -> int:
+    """Both paths locate every message of ``path`` alike (file offset, length, CRC, record,
+    endpoints, flags); returns the SIP messages C took."""
+    fast, slow = _load(path, True, False, monkeypatch, True), _load(path, False, False, monkeypatch, True)
+    a, b = fast.sip_index, slow.sip_index
+    assert (list(a.frame), list(a.ts_ns), list(a.method), list(a.status), list(a.call), a.strings) == (
+        list(b.frame), list(b.ts_ns), list(b.method), list(b.status), list(b.call), b.strings)
+    assert _store_rows(fast) == _store_rows(slow)
+    assert a._interner is None and b.compiled == 0  # let go once read
+    return a.compiled
+
+
+@needs_accel
+def test_samples_and_corpus_located_alike(monkeypatch):
+    _alike_everywhere(sorted(SAMPLES.glob("*.pcap")) + _corpus_files(), _assert_same_located, monkeypatch)
+
+
+@needs_accel
+def test_located_messages_read_back_past_the_first_buffer(tmp_path, monkeypatch):
+    """Offsets count from the file's start in every buffer the reader fills (several here), in
+    pcap and pcapng; the correlation flag is set as Python sets it (any case, in the body too);
+    each message read back is its frame's UDP payload."""
+    messages = []
+    for k in range(4000):
+        invite = sip_invite(f"{k}@x")
+        if k % 7 == 0:
+            invite = invite.replace(b"Contact:", b"X-CALL-ID: a@b\r\nContact:")
+        if k % 11 == 0:
+            invite = invite.replace(b"Contact:", b"Session-Id: ab\r\nContact:")
+        messages += [invite, sip_response(200, f"{k}@x")]
+    frames = [ethernet(ipv4(udp(m))) for m in messages]
+    pcap = _write(tmp_path, frames)
+    ng = tmp_path / "c.pcapng"
+    ng.write_bytes(pcapng_bytes([(1, 9)], [(0, T0 + i * 1000, f) for i, f in enumerate(frames)]))
+    for path in (pcap, ng):
+        assert path.stat().st_size > 2 * CHUNK_SIZE
+        # (a record cut by the end of the reader's buffer is Python's: a few of them)
+        assert _assert_same_located(path, monkeypatch) > 0.99 * len(messages)
+        fast = _load(path, True, False, monkeypatch, True)
+        store = fast.message_store
+        assert [store.raw(i) for i in range(len(store))] == messages
+        assert sum(store.flags) == sum(1 for k in range(4000) if k % 7 == 0 or k % 11 == 0)
+        data = path.read_bytes()
+        frame = store.frames(len(store) - 1)[0]  # the record's offset: its frame's bytes follow
+        assert frames[-1] in data[frame.offset:frame.offset + 64 + len(frames[-1])]
