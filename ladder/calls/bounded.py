@@ -24,7 +24,8 @@ import struct
 import tempfile
 from array import array
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Sequence
+from typing import Any, Callable, Iterator, TypeVar, cast
 
 from decoders.errors import DecodeError
 from decoders.sip import _checked_name_addr
@@ -84,7 +85,7 @@ class KeptRequest:
             from_value = values.get("from", [None])[0]
             to_value = values.get("to", [None])[0]
             from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
-            self.vias = (None,)
+            self.vias: tuple[None, ...] = (None,)
         else:
             full = message.full
             from_uri, to_uri = full.from_uri, full.to_uri
@@ -161,7 +162,7 @@ class _Correlation:
         return list(self.session_ids)
 
 
-def _read(store: MessageStore, indices: list[int], kept: dict[int, KeptRequest], look=None, parse: bool = False):
+def _read(store: MessageStore, indices: Sequence[int], kept: dict[int, KeptRequest], look=None, parse: bool = False):
     """A group's messages read back (each shown to ``look`` first, if given), capture copies
     folded out (as ``build_calls`` folds)."""
     messages = []
@@ -282,9 +283,9 @@ class _Groups:
     def kind(self, g: int) -> str:
         return self._kinds[self.kind_codes[g]]
 
-    def get(self, call_id: str, default: Any = None) -> str | None:
-        """The kind of the group of ``call_id`` (a ``call_kind`` mapping for ``legs``)."""
-        g = self.number.get(call_id)
+    def get(self, call_id: object, default: None = None, /) -> str | None:
+        """The kind of the group of ``call_id`` (``legs.CallKinds``)."""
+        g = self.number.get(call_id) if isinstance(call_id, str) else None
         return default if g is None else self.kind(g)
 
 
@@ -323,12 +324,13 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
         transactions = build_transactions(messages)
         for leg in find_legs(messages, transactions):
             if leg.method == "INVITE":  # the links across Call-IDs look at INVITE legs only
-                request = kept.get(leg.request.index) or KeptRequest(leg.request, cid)
-                kept[leg.request.index] = request
+                sent = cast(StoredMessage, leg.request)  # legs of read-back messages have them as requests
+                request = kept.get(sent.index) or KeptRequest(sent, cid)
+                kept[sent.index] = request
                 call_id = cid if leg.call_id == cid else leg.call_id  # the group's key: one string
                 all_legs.append(Leg(call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
-                leg.request.kept = request  # as pass 3 would read it back
-        if spill is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
+                sent.kept = request  # as pass 3 would read it back
+        if spill is not None and rows is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
             spill.put(group[0], rows[0](build_call(0, [cid], messages, CALL, [], transactions, copies)))
         if _attempt_failed(messages):
             failed.add(cid)
@@ -359,22 +361,22 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
             continue  # a later group of a call already given
         number += 1
         kind = groups.kind(g)
-        if spill is not None and len(call_ids) == 1 and kind == CALL:
+        if spill is not None and rows is not None and len(call_ids) == 1 and kind == CALL:
             yield rows[1](spill.take(groups[g][0]), number)  # made in pass 2
             continue
         messages = []
-        copies: dict[int, tuple] = {}
+        call_copies: dict[int, tuple] = {}
         for member in call_ids:
             kept_messages, folded = _read(store, groups[groups.number[member]], kept, None, parse)
             messages.extend(kept_messages)
-            copies.update(folded)
+            call_copies.update(folded)
         if len(call_ids) > 1:
             messages.sort(key=_order_key)
         for member in call_ids:
             for i in groups[groups.number[member]]:
                 kept.pop(i, None)
         call = build_call(number, call_ids, messages, kind, links_by_root.get(root, []), None,
-                          {id(m): copies[id(m)] for m in messages if id(m) in copies})
+                          {id(m): call_copies[id(m)] for m in messages if id(m) in call_copies})
         yield call if rows is None else rows[0](call)
     if spill is not None:
         spill.close()

@@ -11,21 +11,36 @@ or timer rule sees it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from decoders.sip import SipMessage
+from collections.abc import Hashable
+from typing import Protocol, TypeVar
 
 DUPLICATE_WINDOW_NS = 10_000_000  # 10 ms
 
 
-def fold_duplicates(messages: list["SipMessage"]) -> tuple[list["SipMessage"], dict[int, tuple["SipMessage", ...]]]:
+class Captured(Protocol):
+    """What tells a capture copy: the bytes, the addresses and the time (a ``SipMessage``, or a
+    ``StoredMessage`` read back from the message store)."""
+
+    @property
+    def raw(self) -> bytes: ...
+    @property
+    def src(self) -> Hashable: ...
+    @property
+    def dst(self) -> Hashable: ...
+    @property
+    def ts_ns(self) -> int: ...
+
+
+M = TypeVar("M", bound=Captured)
+
+
+def fold_duplicates(messages: list[M]) -> tuple[list[M], dict[int, tuple[M, ...]]]:
     """``messages`` (capture order) without their capture copies, and the copies of each kept
     message by ``id``. A copy has the same bytes, source and destination (transport
     included) as a kept message at most ``DUPLICATE_WINDOW_NS`` after it."""
-    kept: list["SipMessage"] = []
-    copies: dict[int, list["SipMessage"]] = {}
-    last: dict[tuple, "SipMessage"] = {}
+    kept: list[M] = []
+    copies: dict[int, list[M]] = {}
+    last: dict[tuple, M] = {}
     for message in messages:
         key = (message.raw, message.src, message.dst)
         first = last.get(key)

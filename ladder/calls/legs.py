@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from decoders.errors import DecodeError
 from decoders.records import Endpoint
@@ -33,6 +34,58 @@ _NULL_SESSION_ID = "0" * 32
 _SESSION_ID_RE = re.compile(r"[0-9a-fA-F]{32}")
 
 
+class OfferedMedium(Protocol):
+    @property
+    def port(self) -> int: ...
+    @property
+    def connection(self) -> str | None: ...
+
+
+class OfferedSdp(Protocol):
+    @property
+    def media(self) -> Sequence[OfferedMedium]: ...
+
+
+class LegRequest(Protocol):
+    """What the links across Call-IDs read of an INVITE leg's request: the ``SipMessage``, or
+    what ``ladder.calls.bounded.KeptRequest`` keeps of it once the message is released."""
+
+    @property
+    def from_tag(self) -> str | None: ...
+    @property
+    def request_uri(self) -> str | None: ...
+    @property
+    def from_uri(self) -> str | None: ...
+    @property
+    def to_uri(self) -> str | None: ...
+    @property
+    def vias(self) -> Sequence[object]: ...
+    @property
+    def sdp(self) -> OfferedSdp | None: ...
+    def header(self, name: str) -> str | None: ...
+
+
+class Correlated(Protocol):
+    """What ``header_links`` reads of a message: its correlation headers."""
+
+    def header(self, name: str) -> str | None: ...
+    def header_values(self, name: str) -> list[str]: ...
+
+
+class CorrelatedGroups(Protocol):
+    """``header_links``' input: which Call-IDs are calls (``in``), and the messages of the
+    groups that carry correlation headers (``items``)."""
+
+    def __contains__(self, call_id: object) -> bool: ...
+    def items(self) -> Iterable[tuple[str, Sequence[Correlated]]]: ...
+
+
+class CallKinds(Protocol):
+    """The kind (``call``, ``registration``, …) of each Call-ID's group."""
+
+    def get(self, call_id: str, default: None = None, /) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One hop of a dialog-creating request (retransmissions and re-attempts folded in)."""
@@ -42,7 +95,7 @@ class Leg:
     src: Endpoint | None
     dst: Endpoint | None
     ts_ns: int
-    request: "SipMessage"
+    request: LegRequest
     final_ns: int | None = None  # when this hop's transaction got its final response, if it did
 
     def pending_at(self, ts_ns: int) -> bool:
@@ -96,7 +149,7 @@ def proxy_links(legs: list[Leg]) -> list[Link]:
     return links
 
 
-def _session_ids(message: "SipMessage") -> list[str]:
+def _session_ids(message: Correlated) -> list[str]:
     """RFC 7989 §4: ``Session-ID: local-uuid;remote=remote-uuid``; the null UUID means unknown."""
     ids: list[str] = []
     for value in message.header_values("Session-ID"):
@@ -112,7 +165,7 @@ def _session_ids(message: "SipMessage") -> list[str]:
     return ids
 
 
-def correlation_values(messages: list["SipMessage"]) -> list[tuple[str | None, str]]:
+def correlation_values(messages: Sequence[Correlated]) -> list[tuple[str | None, str]]:
     """What ``header_links`` compares, in message order: (header, value) of each correlation
     header, (None, UUID) of each RFC 7989 Session-ID."""
     found: list[tuple[str | None, str]] = []
@@ -125,7 +178,7 @@ def correlation_values(messages: list["SipMessage"]) -> list[tuple[str | None, s
     return found
 
 
-def header_links(groups: dict[str, list["SipMessage"]],
+def header_links(groups: CorrelatedGroups,
                  values: dict[str, list[tuple[str | None, str]]] | None = None) -> list[Link]:
     """Links from correlation headers between Call-ID groups (``values``: each group's
     ``correlation_values``, when already known)."""
@@ -154,7 +207,7 @@ def header_links(groups: dict[str, list["SipMessage"]],
     return links
 
 
-def _target(message: "SipMessage") -> str:
+def _target(message: LegRequest) -> str:
     """Who an INVITE is for: the user part of the Request-URI, else of To; digits compared
     without a leading + so a B2BUA that rewrites +1555… to 1555… still matches."""
     for text in (message.request_uri, _to_uri(message)):
@@ -169,7 +222,7 @@ def _target(message: "SipMessage") -> str:
     return ""
 
 
-def _caller(message: "SipMessage") -> str:
+def _caller(message: LegRequest) -> str:
     """The From user part, compared like ``_target``."""
     value = message.header("From")
     if not value:
@@ -198,7 +251,7 @@ def _party_key(party: str) -> str:
     return party[-MIN_NUMBER:] if len(party) >= MIN_NUMBER and party.isdigit() else party
 
 
-def _to_uri(message: "SipMessage") -> str | None:
+def _to_uri(message: LegRequest) -> str | None:
     value = message.header("To")
     if not value:
         return None
@@ -208,7 +261,7 @@ def _to_uri(message: "SipMessage") -> str | None:
         return None
 
 
-def _sdp_media(message: "SipMessage") -> tuple[str, int] | None:
+def _sdp_media(message: LegRequest) -> tuple[str, int] | None:
     """The first audio stream an SDP offers, as (address, port); None without SDP."""
     sdp = message.sdp
     if sdp is None:
@@ -224,7 +277,7 @@ def invite_parties(legs: list[Leg]) -> dict[int, tuple[str, str]]:
     return {id(leg): (_caller(leg.request), _target(leg.request)) for leg in legs if leg.method == "INVITE"}
 
 
-def timing_links(legs: list[Leg], call_kind: dict[str, str],
+def timing_links(legs: list[Leg], call_kind: CallKinds,
                  parties: dict[int, tuple[str, str]] | None = None) -> list[Link]:
     """An INVITE leaving node N within RELAY_WINDOW_NS after one arrived at N, with another
     Call-ID, and either the same target user or the same SDP media offered (a B2BUA that
@@ -338,7 +391,7 @@ def _ip(endpoint: Endpoint | None) -> str:
     return endpoint.ip
 
 
-def retry_links(legs: list[Leg], call_kind: dict[str, str], failed: set[str]) -> list[Link]:
+def retry_links(legs: list[Leg], call_kind: CallKinds, failed: set[str]) -> list[Link]:
     """A caller that gives up on one attempt and tries again (RFC 3665 §3.4: the first proxy
     never answers, Alice retries through another) keeps its From tag, which RFC 3261 §19.3
     makes globally unique: the same tag from the same address, for the same From and To,

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
+from typing import IO, Any
 from array import array
 from socket import inet_ntoa
 
@@ -37,6 +39,7 @@ C_ENDPOINT = 1 << 31  # endpoint ids from here on are C's (``MessageStore.endpoi
 _MADE = 4096  # endpoints of C's made and kept at once
 
 
+_c_scan_sip: Callable[[bytes], tuple[Any, ...] | None] | None
 try:  # the compiled first pass: the same fields for a strict subset of what scan_sip reads
     from ladder._accel import scan_sip as _c_scan_sip
 except ImportError:
@@ -67,7 +70,7 @@ class MessageStore:
         self.odd_frames: dict[int, tuple[FrameRef, ...]] = {}
         self.path: str | None = None  # the capture file, once the loader says it may be re-read
         self._file: int | None = None
-        self._spill = None
+        self._spill: IO[bytes] | None = None
         self._spill_size = 0
 
     def __len__(self) -> int:
@@ -102,7 +105,7 @@ class MessageStore:
         self.dst.append(self._endpoint(dst))
         lowered = raw.lower()
         self.flags.append(CORRELATION if any(name in lowered for name in _CORRELATION_NAMES) else 0)
-        if len(frames) != 1 or first.ts_ns != ts_ns:
+        if first is None or len(frames) != 1 or first.ts_ns != ts_ns:
             self.odd_frames[i] = tuple(frames)
 
     def columns_fit(self) -> bool:
@@ -150,6 +153,8 @@ class MessageStore:
                 self._file = os.open(self.path, os.O_RDONLY)
             data = os.pread(self._file, length, where)
         else:
+            if self._spill is None:
+                raise CaptureError("SIP message bytes are not where the index says (no spill file)")
             self._spill.flush()
             data = os.pread(self._spill.fileno(), length, -1 - where)
         if len(data) != length or zlib.crc32(data) != self.crc[i]:
@@ -222,7 +227,7 @@ def _to_parses(raw: bytes) -> bool:
     """Whether the To header of a message the first pass read parses as ``parse_sip`` parses it
     (the first pass rejects a repeated To)."""
     value = head_values(raw, _TO).get("to", [None])[0]
-    return bool(value) and _checked_name_addr(value, "To", []) is not None
+    return value is not None and bool(value) and _checked_name_addr(value, "To", []) is not None
 
 
 class _TopVia:
@@ -262,7 +267,7 @@ class StoredMessage:
         self.ts_ns = store.index.ts_ns[i]
         self._store = store
         self._full = None
-        self.kept = None  # what an earlier look kept of this message (``KeptRequest``), if any
+        self.kept: Any = None  # what an earlier look kept of this message (``KeptRequest``), if any
         self._top_via = _UNREAD
         fields = None
         if not parse:
