@@ -6,6 +6,7 @@ Tests that read ``../shared`` use the ``shared`` fixture (or ``shared_path``): u
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -27,11 +28,13 @@ for _folder in sorted({path.parent for path in TESTS.rglob("test_*.py")}):
 
 
 def pytest_collection_modifyitems(config, items):
-    """``system`` marks the tests that drive real peers (tshark, kamailio/SIPp, tmux, Chromium):
-    ``pytest -m "not system"`` is the quick run."""
+    """``system`` marks the long run: the tests that drive real peers (tests/system/: tshark,
+    kamailio/SIPp, tmux, Chromium) and those marked ``slow`` (the whole corpus, a full fuzz count;
+    each has a quick subset that stays in). ``pytest -m "not system"`` is the quick run;
+    ``scripts/test.sh`` runs both."""
     system = TESTS / "system"
     for item in items:
-        if system in Path(str(item.fspath)).parents:
+        if system in Path(str(item.fspath)).parents or item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.system)
 
 
@@ -66,3 +69,13 @@ def require_tool(name: str) -> str:
 @pytest.fixture
 def shared() -> Path:
     return shared_path()
+
+
+@pytest.fixture(autouse=True)
+def _thaw_the_heap():
+    """Each test starts with nothing frozen. ``ladder`` commands freeze the heap once the capture
+    is loaded (``gc.freeze()``, right for a process that ends with the command); the test session
+    does not end, and a frozen heap makes every later load slower (``gc.get_freeze_count()``,
+    asked on each load, walks every frozen object: 50 ms per load once pytest's heap is frozen)."""
+    yield
+    gc.unfreeze()
