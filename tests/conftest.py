@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,47 @@ def require_tool(name: str) -> str:
 @pytest.fixture
 def shared() -> Path:
     return shared_path()
+
+
+# Corpus-wide comparisons take the ``corpus`` fixture: in the quick run these captures, which
+# between them take the paths the whole corpus takes (SIP over TCP, with retransmissions, over
+# WebSocket and SCTP; HEP, IP-in-IP, GRE, IPv6 fragments; compact forms, long Via/Record-Route
+# paths, a fuzzed file of registrations and cancelled and rejected calls, a call with RTP and
+# RTCP); in the long run (the ``whole`` case, marked slow) every capture of ../shared.
+QUICK_CORPUS = (
+    "captures/heplify/sip_ipv4_tcp.pcap",
+    "captures/heplify/sip_ipv4_tcp_retrans.pcap",
+    "captures/wireshark-notes/websocket-sip.pcapng",
+    "captures/heplify/sip_sctp.pcap",
+    "captures/hep-wireshark/hep3_compressed.pcap.pcapng",
+    "captures/heplify/ipip0.pcap",
+    "captures/ndpi/gre_sip.pcapng",
+    "captures/sngrep/ipv6frag.pcap",
+    "captures/suricata-verify/sip-compact-form/sip_compact_form.pcap",
+    "captures/zeek/sip-long-request-response-paths.pcap",
+    "captures/ndpi/fuzz-2006-06-26-2594.pcap",
+    "captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap",
+)
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The captures a corpus-wide test compares: ``whole`` is every capture, else the quick
+    subset, where a test expects every capture to count (no vacuous subset)."""
+
+    paths: list[Path]
+    whole: bool
+
+
+@pytest.fixture(params=[False, pytest.param(True, marks=pytest.mark.slow)], ids=["quick", "whole"])
+def corpus(request) -> Corpus:
+    if request.param:
+        root = shared_path("captures")
+        paths = sorted(p for p in root.rglob("*") if p.suffix in CAPTURE_SUFFIXES)
+    else:
+        paths = [shared_path(relative) for relative in QUICK_CORPUS]
+    return Corpus(paths, request.param)
 
 
 @pytest.fixture(autouse=True)
