@@ -72,6 +72,14 @@ def shared() -> Path:
     return shared_path()
 
 
+def quick_subset(values, quick) -> list:
+    """``values`` as parameters, each one not in ``quick`` marked slow: the quick run takes the
+    ``quick`` ones (chosen to take different paths), the long run all of them."""
+    missing = set(quick) - set(values)
+    assert not missing, f"not among the parameters: {sorted(missing)}"
+    return [value if value in quick else pytest.param(value, marks=pytest.mark.slow) for value in values]
+
+
 # Corpus-wide comparisons take the ``corpus`` fixture: in the quick run these captures, which
 # between them take the paths the whole corpus takes (SIP over TCP, with retransmissions, over
 # WebSocket and SCTP; HEP, IP-in-IP, GRE, IPv6 fragments; compact forms, long Via/Record-Route
