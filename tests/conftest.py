@@ -72,6 +72,23 @@ def shared() -> Path:
     return shared_path()
 
 
+@pytest.fixture
+def run_ladder():
+    """``run_ladder(*args, stdin=None) -> Result(code, out, err)``: the command, in this process;
+    how every CLI test runs ``ladder`` (tests/ladder_runner.py says why)."""
+    from ladder_runner import run_in_process
+
+    return run_in_process
+
+
+@pytest.fixture
+def ladder_process():
+    """The same from a real ``python -m ladder`` process: only where a process is the point."""
+    from ladder_runner import run_process
+
+    return run_process
+
+
 def quick_subset(values, quick) -> list:
     """``values`` as parameters, each one not in ``quick`` marked slow: the quick run takes the
     ``quick`` ones (chosen to take different paths), the long run all of them."""
