@@ -26,9 +26,9 @@ def test_call_before_the_file_in_show_and_export(tmp_path, run_ladder):
     assert missing.code == 2 and "required: file" in missing.err
 
 
-def test_dash_reads_standard_input(run_ladder):
+def test_dash_reads_standard_input(run_ladder, ladder_process):
     data = SAMPLE.read_bytes()
-    piped = run_ladder("-", stdin=data)
+    piped = ladder_process("-", stdin=data)  # a real pipe: not seekable, read once
     assert piped.code == 0, piped.err
     assert piped.out == run_ladder("show", SAMPLE).out
     # Options before the file go to ``ladder FILE`` too.
