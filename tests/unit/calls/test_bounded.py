@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, quick_subset
 from ladder.analysis import analyse
 from ladder.calls.bounded import iter_calls
 from ladder.calls.grouping import build_calls
@@ -115,7 +115,16 @@ def _check_documents(path: Path) -> tuple[dict, dict] | None:
     return expected, document
 
 
-@pytest.mark.parametrize("path", _samples(), ids=lambda p: p.name)
+# The quick run: a registration, calls direct, through proxies (TCP), unanswered and busy,
+# PRACK, a transfer, a forked find-me; the long run every sample.
+QUICK_SAMPLES = [SAMPLES / name for name in (
+    "rfc3665-2.1-successful-new-registration.pcap", "rfc3665-3.1-successful-session.pcap",
+    "rfc3665-3.2-session-through-two-proxies.pcap", "rfc3665-3.8-unsuccessful-no-answer.pcap",
+    "rfc3665-3.9-unsuccessful-busy.pcap", "rfc3262-3-prack.pcap", "rfc5359-2.5-transfer-attended.pcap",
+    "rfc5359-2.12-find-me.pcap")]
+
+
+@pytest.mark.parametrize("path", quick_subset(_samples(), QUICK_SAMPLES), ids=lambda p: p.name)
 def test_check_findings_equal_the_full_parse_on_samples(path):
     expected, document = _check_documents(path)
     assert document == expected
