@@ -26,20 +26,15 @@ def test_seed_and_regression_inputs(index):
     fuzz_harness.check_input(SEEDS[index])
 
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True, database=None)
+@pytest.mark.parametrize("examples", quick_subset([15, 60], [15]))  # the full count in the long run
+def test_mutants(examples):
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+              derandomize=True, database=None)
+    @given(index=st.integers(0, len(SEEDS) - 1), rng=st.randoms(use_true_random=False))
+    def check(index, rng):
+        fuzz_harness.check_input(fuzz_harness.mutate(SEEDS[index], rng, SEEDS))
 
-
-@settings(max_examples=15, **SETTINGS)
-@given(index=st.integers(0, len(SEEDS) - 1), rng=st.randoms(use_true_random=False))
-def test_mutants(index, rng):
-    fuzz_harness.check_input(fuzz_harness.mutate(SEEDS[index], rng, SEEDS))
-
-
-@pytest.mark.slow
-@settings(max_examples=60, **SETTINGS)
-@given(index=st.integers(0, len(SEEDS) - 1), rng=st.randoms(use_true_random=False))
-def test_mutants_full_count(index, rng):
-    fuzz_harness.check_input(fuzz_harness.mutate(SEEDS[index], rng, SEEDS))
+    check()
 
 
 def test_the_harness_catches_what_it_must(monkeypatch):
