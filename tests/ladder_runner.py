@@ -1,13 +1,14 @@
 """How tests run the ``ladder`` command: one style, for tests/cli/ and any test that needs it.
 
-The fixture ``run_ladder(*args, stdin=None) -> Result(code, out, err)`` (tests/conftest.py) runs the command in this process,
-through ``ladder.cli.dispatch.main`` as ``python -m ladder`` does, with its own stdin, stdout
-and stderr (none a terminal) and argparse's exits turned into the exit code. It is what every
-CLI test uses: no interpreter start per call, and a traceback fails the test where it happens.
+The fixture ``run_ladder(*args, stdin=None) -> Result(code, out, err)`` (tests/conftest.py)
+runs the command in this process, through ``ladder.cli.dispatch.main`` as ``python -m ladder``
+does, with its own stdin, stdout and stderr (none a terminal) and argparse's exits turned into
+the exit code. It is what every CLI test uses: no interpreter start per call, and a traceback
+fails the test where it happens.
 
-The fixture ``ladder_process(*args, stdin=None)`` gives the same ``Result`` from a real ``python -m
-ladder`` process. Use it only where a process is the point: signals, a real pipe or terminal,
-start-up, what the interpreter prints on its way out.
+The fixture ``ladder_process(*args, stdin=None)`` gives the same ``Result`` from a real
+``python -m ladder`` process. Use it only where a process is the point: signals, a real pipe or
+terminal, start-up, what the interpreter prints on its way out.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import gc
 import io
 import subprocess
 import sys
-from typing import NamedTuple
-
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,4 +58,3 @@ def run_process(*args: object, stdin: bytes | None = None, timeout: float = 120)
     done = subprocess.run([sys.executable, "-m", "ladder", *map(str, args)], cwd=ROOT, input=stdin,
                           capture_output=True, timeout=timeout)
     return Result(done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))
-
