@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import gzip
 import hashlib
 import io
@@ -152,6 +153,10 @@ def _run(argv: list[str], pure: bool) -> tuple[int, str, str]:
             code = exc.code
         except BaseException as exc:  # noqa: BLE001 - every escape is the finding
             raise Finding(f"{' '.join(argv[:-1])}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            # ``main`` freezes the heap for the command's life; here the process goes on, and
+            # each later load would pay for counting everything frozen (gc.get_freeze_count).
+            gc.unfreeze()
     return code, out.getvalue(), err.getvalue()
 
 

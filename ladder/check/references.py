@@ -408,12 +408,19 @@ def read_flow_file(path: str | Path) -> list[Reference]:
 def builtin_references() -> list[Reference]:
     """The flows shipped in ``ladder/check/flows/``: RFC 3665's first (they win ties), then the
     others, each RFC in section order."""
+    return list(_builtin_flows())
+
+
+@lru_cache(maxsize=None)
+def _builtin_flows() -> tuple[Reference, ...]:
+    """Parsed once per process (0.1 s): the files ship with the package and a ``Reference`` is
+    frozen. The TUI checks again on each load, a test session or an index run many times."""
     folder = resources.files(__package__) / "flows"
     flows: list[Reference] = []
     names = sorted((p.name for p in folder.iterdir() if p.name.endswith(".flow")), key=_section_key)
     for name in names:
         flows.extend(parse_flows((folder / name).read_text(encoding="utf-8"), f"references/{name}"))
-    return flows
+    return tuple(flows)
 
 
 def _section_key(name: str) -> tuple:

@@ -14,7 +14,6 @@ from conftest import ROOT
 from ladder.media import binding as media_module
 from ladder.analysis import analyse
 from ladder.capture.loader import load_capture
-from ladder.cli.dispatch import main
 from ladder.draw.diagram import MEDIA
 from ladder.export.html_report import build_reports
 
@@ -87,22 +86,22 @@ def test_analysis_binds_each_stream_to_the_later_call(reused_ports):
     assert _media_keys(analysis.ladder(second)) == keys
 
 
-def test_show_check_html_and_tui_agree_on_the_stream(reused_ports, capsys, tmp_path):
+def test_show_check_html_and_tui_agree_on_the_stream(reused_ports, run_ladder, tmp_path):
     # ladder show: the media bar is on the second call's ladder only.
-    assert main(["show", str(reused_ports), "--format", "json"]) == 0
-    shown = json.loads(capsys.readouterr().out)["calls"]
+    code, out, _ = run_ladder("show", reused_ports, "--format", "json")
+    assert code == 0
+    shown = json.loads(out)["calls"]
     bars = [[a for a in call["arrows"] if a["kind"] == MEDIA] for call in shown]
     assert [len(b) for b in bars] == [0, 1] and bars[1][0]["both_ways"]
 
     # ladder check: the first call, answered with SDP, had no media of its own.
-    main(["check", str(reused_ports), "--json"])
-    checked = json.loads(capsys.readouterr().out)["calls"]
+    checked = json.loads(run_ladder("check", reused_ports, "--json").out)["calls"]
     codes = [{d["code"] for d in call["deviations"]} for call in checked]
     assert "no-media" in codes[0] and "no-media" not in codes[1]
 
     # ladder streams: both streams are listed under the second call.
-    assert main(["streams", str(reused_ports), "--json"]) == 0
-    assert {row["call"] for row in json.loads(capsys.readouterr().out)["streams"]} == {"second"}
+    code, out, _ = run_ladder("streams", reused_ports, "--json")
+    assert code == 0 and {row["call"] for row in json.loads(out)["streams"]} == {"second"}
 
     # The HTML report, built the way ``ladder export --html`` and the TUI's export build it.
     capture = load_capture(str(reused_ports))
@@ -111,7 +110,7 @@ def test_show_check_html_and_tui_agree_on_the_stream(reused_ports, capsys, tmp_p
     assert [len(r.streams) for r in reports] == [0, 2]
     assert [len(_media_keys(r.ladder)) for r in reports] == [0, 2]
     page = tmp_path / "report.html"
-    assert main(["export", str(reused_ports), "--html", str(page)]) == 0
+    assert run_ladder("export", reused_ports, "--html", page).code == 0
     assert page.read_text(encoding="utf-8").count("RTP PCMU → 5 ← 5 pkts") == 1
 
     # The TUI: the list's media column and each call's ladder screen.
@@ -160,15 +159,14 @@ def _count_binding(monkeypatch) -> dict[str, int]:
 
 @pytest.mark.parametrize("command", [["check", "--json"], ["export", "--html", "OUT"], ["show"],
                                      ["streams", "--json"], ["export", "--text", "OUT"]])
-def test_doubling_the_calls_at_most_doubles_the_binding_work(command, tmp_path, monkeypatch, capsys):
+def test_doubling_the_calls_at_most_doubles_the_binding_work(command, tmp_path, monkeypatch, run_ladder):
     work = []
     for calls in (60, 120):
         capture = _bench_capture(tmp_path / f"calls-{calls}.pcap", calls)
         counts = _count_binding(monkeypatch)
         argv = [command[0], str(capture)] + [str(tmp_path / f"out-{calls}") if a == "OUT" else a
                                              for a in command[1:]]
-        main(argv)
-        capsys.readouterr()
+        run_ladder(*argv)
         monkeypatch.undo()
         assert counts["bind_media"] == 1, counts  # once per capture, never per call
         assert counts["match"] >= 2 * calls  # each of the 2 streams per call was tested

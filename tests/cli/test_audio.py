@@ -9,7 +9,6 @@ import wave
 from captures_crafted import ethernet, gre, ipv4, ipv4_fragments, rtp, udp, write_pcap
 from conftest import shared_path
 from decoders.g711 import alaw_to_linear, ulaw_to_linear
-from ladder.cli.dispatch import main
 from ladder.export.wav import TrackBuilder, mix
 
 
@@ -19,29 +18,32 @@ def _read(path) -> tuple[wave.Wave_read, array.array]:
     return handle, samples
 
 
-def test_alaw_stream_to_wav(tmp_path, capsys):
+def test_alaw_stream_to_wav(tmp_path, run_ladder):
     out = tmp_path / "a.wav"
-    ssrc = _ssrc(capsys)
-    assert main(["audio", str(shared_path("captures/sipp/g711a.pcap")), "--stream", ssrc, "-o", str(out)]) == 0
+    ssrc = _ssrc(run_ladder)
+    code, _, err = run_ladder("audio", shared_path("captures/sipp/g711a.pcap"), "--stream", ssrc, "-o", out)
+    assert code == 0, err
     handle, samples = _read(out)
     assert (handle.getnchannels(), handle.getsampwidth(), handle.getframerate()) == (1, 2, 8000)
     assert len(samples) == 236 * 240  # 236 packets of 30 ms, no gaps
-    assert "236 of 236 packets" in capsys.readouterr().err
+    assert "236 of 236 packets" in err
     assert max(abs(s) for s in samples) > 1000
 
 
-def _ssrc(capsys) -> str:
+def _ssrc(run_ladder) -> str:
     """The SSRC as ``ladder streams`` shows it (0x...), which is what a user would paste."""
-    assert main(["streams", str(shared_path("captures/sipp/g711a.pcap")), "--json"]) == 0
-    return json.loads(capsys.readouterr().out)["streams"][0]["ssrc_hex"]
+    code, out, _ = run_ladder("streams", shared_path("captures/sipp/g711a.pcap"), "--json")
+    assert code == 0
+    return json.loads(out)["streams"][0]["ssrc_hex"]
 
 
-def test_mix_both_directions(tmp_path, capsys):
+def test_mix_both_directions(tmp_path, run_ladder):
     path = shared_path("captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap")
     one, both = tmp_path / "one.wav", tmp_path / "both.wav"
-    assert main(["audio", str(path), "--stream", "0xD2BD4E3E", "-o", str(one)]) == 0
-    assert main(["audio", str(path), "--stream", "0xD2BD4E3E", "-o", str(both), "--mix"]) == 0
-    err = capsys.readouterr().err
+    first = run_ladder("audio", path, "--stream", "0xD2BD4E3E", "-o", one)
+    mixed = run_ladder("audio", path, "--stream", "0xD2BD4E3E", "-o", both, "--mix")
+    assert first.code == mixed.code == 0
+    err = first.err + mixed.err
     assert "548 of 548 packets from 1 stream" in err and "1439 of 1439 packets from 2 stream" in err
     assert _read(both)[1] != _read(one)[1]
 
@@ -73,16 +75,16 @@ def test_mix_aligns_by_start_time_and_clips():
     assert len(mixed) == 240 and mixed[100] == 32767 and mixed[10] == 32256
 
 
-def test_not_g711_and_unknown_ssrc_are_usage_errors(tmp_path, capsys):
-    path = str(shared_path("captures/wireshark-wiki/sip-rtp-g729a.pcap"))
-    assert main(["audio", path, "--stream", str(71653793), "-o", str(tmp_path / "x.wav")]) == 2
-    assert "only G.711" in capsys.readouterr().err
-    assert main(["audio", path, "--stream", "0x1", "-o", str(tmp_path / "x.wav")]) == 2
-    assert "no RTP stream with SSRC 0x00000001" in capsys.readouterr().err
-    assert main(["audio", path, "--stream", "zz", "-o", str(tmp_path / "x.wav")]) == 2
+def test_not_g711_and_unknown_ssrc_are_usage_errors(tmp_path, run_ladder):
+    path = shared_path("captures/wireshark-wiki/sip-rtp-g729a.pcap")
+    code, _, err = run_ladder("audio", path, "--stream", 71653793, "-o", tmp_path / "x.wav")
+    assert code == 2 and "only G.711" in err
+    code, _, err = run_ladder("audio", path, "--stream", "0x1", "-o", tmp_path / "x.wav")
+    assert code == 2 and "no RTP stream with SSRC 0x00000001" in err
+    assert run_ladder("audio", path, "--stream", "zz", "-o", tmp_path / "x.wav").code == 2
 
 
-def test_packets_inside_fragments_and_tunnels_are_written(tmp_path, capsys):
+def test_packets_inside_fragments_and_tunnels_are_written(tmp_path, run_ladder):
     """The second pass is the pipeline's frame walk: RTP in IP fragments and in GRE is found
     like plain RTP, so every packet of the stream reaches the WAV file."""
     packets = []
@@ -97,7 +99,7 @@ def test_packets_inside_fragments_and_tunnels_are_written(tmp_path, capsys):
             packets.append((ts_ns, ethernet(ipv4(datagram))))
     path = write_pcap(tmp_path / "wrapped.pcap", packets)
     out = tmp_path / "wrapped.wav"
-    assert main(["audio", str(path), "--stream", "0x1234ABCD", "-o", str(out)]) == 0
-    assert "50 of 50 packets from 1 stream" in capsys.readouterr().err
+    code, _, err = run_ladder("audio", path, "--stream", "0x1234ABCD", "-o", out)
+    assert code == 0 and "50 of 50 packets from 1 stream" in err
     _handle, samples = _read(out)
     assert len(samples) == 50 * 160 and set(samples) == {ulaw_to_linear(0)}

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,16 +17,11 @@ from ladder.errors import CaptureError
 T0 = 1_600_000_000_000_000_000
 
 
-def _stats(path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ladder", "stats", str(path), "--json"], capture_output=True, text=True, timeout=60
-    )
-
 
 def _one_line_error(result) -> str:
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
     return lines[0]
 
 
@@ -36,67 +29,67 @@ def _good_pcap(n: int = 3) -> bytes:
     return pcap_bytes([(T0 + i, udp_sip_frame(sip_invite(call_id=f"id{i}"))) for i in range(n)])
 
 
-def test_empty_file(tmp_path):
+def test_empty_file(tmp_path, run_ladder):
     path = tmp_path / "empty.pcap"
     path.write_bytes(b"")
-    result = _stats(path)
-    assert result.returncode == 2
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 2
     assert _one_line_error(result) == f"ladder: error: {path}: empty file, no capture to read"
-    assert result.stdout == ""
+    assert result.out == ""
 
 
-def test_not_a_capture(tmp_path):
+def test_not_a_capture(tmp_path, run_ladder):
     path = tmp_path / "notes.txt"
     path.write_text("these are my notes, not packets\n")
-    result = _stats(path)
-    assert result.returncode == 2
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 2
     line = _one_line_error(result)
     assert line.startswith("ladder: error: ") and "not a pcap or pcapng capture" in line
 
 
-def test_missing_file(tmp_path):
-    result = _stats(tmp_path / "nope.pcap")
-    assert result.returncode == 2
+def test_missing_file(tmp_path, run_ladder):
+    result = run_ladder("stats", tmp_path / "nope.pcap", "--json")
+    assert result.code == 2
     assert "no such file" in _one_line_error(result)
 
 
-def test_truncated_last_record_keeps_the_frames_before(tmp_path):
+def test_truncated_last_record_keeps_the_frames_before(tmp_path, run_ladder):
     path = tmp_path / "cut.pcap"
     path.write_bytes(_good_pcap(3)[:-25])
-    result = _stats(path)
-    assert result.returncode == 0
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0
     line = _one_line_error(result)
     assert line.startswith("ladder: warning: ") and "truncated last record at byte" in line
-    stats = json.loads(result.stdout)
+    stats = json.loads(result.out)
     assert stats["frames"] == 2 and stats["sip_messages"] == 2
     assert stats["errors"] and "truncated" in stats["errors"][0]
 
 
-def test_truncated_record_header(tmp_path):
+def test_truncated_record_header(tmp_path, run_ladder):
     path = tmp_path / "cuthead.pcap"
     path.write_bytes(_good_pcap(2) + b"\x01\x02\x03")
-    result = _stats(path)
-    assert result.returncode == 0
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0
     assert "truncated last record header" in _one_line_error(result)
-    assert json.loads(result.stdout)["frames"] == 2
+    assert json.loads(result.out)["frames"] == 2
 
 
-def test_absurd_record_length_stops_there(tmp_path):
+def test_absurd_record_length_stops_there(tmp_path, run_ladder):
     data = _good_pcap(2) + struct.pack("<IIII", 1, 0, 0x7FFFFFFF, 0x7FFFFFFF) + b"junk" * 10
     path = tmp_path / "absurd.pcap"
     path.write_bytes(data)
-    result = _stats(path)
-    assert result.returncode == 0
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0
     assert "absurd record length 2147483647" in _one_line_error(result)
-    assert json.loads(result.stdout)["sip_messages"] == 2
+    assert json.loads(result.out)["sip_messages"] == 2
 
 
-def test_absurd_first_record_is_nothing_read(tmp_path):
+def test_absurd_first_record_is_nothing_read(tmp_path, run_ladder):
     data = _good_pcap(0) + struct.pack("<IIII", 1, 0, 300_000, 300_000)
     path = tmp_path / "absurd0.pcap"
     path.write_bytes(data)
-    result = _stats(path)
-    assert result.returncode == 2
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 2
     line = _one_line_error(result)
     assert "absurd record length 300000" in line and "no complete frame" in line
 
@@ -110,12 +103,12 @@ def test_pcapng_truncated_block(tmp_path):
     assert len(capture.errors) == 1 and "truncated last block" in capture.errors[0]
 
 
-def test_pcap_header_only_is_an_empty_capture(tmp_path):
+def test_pcap_header_only_is_an_empty_capture(tmp_path, run_ladder):
     path = tmp_path / "none.pcap"
     path.write_bytes(_good_pcap(0))
-    result = _stats(path)
-    assert result.returncode == 0 and result.stderr == ""
-    assert json.loads(result.stdout)["frames"] == 0
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0 and result.err == ""
+    assert json.loads(result.out)["frames"] == 0
 
 
 def test_snaplen_cut_sip_is_a_diagnostic(tmp_path):
@@ -133,7 +126,7 @@ def test_snaplen_cut_inside_the_ip_header(tmp_path):
     assert capture.frame_classes == {"snaplen-truncated": 1}
 
 
-def test_garbage_where_sip_should_be(tmp_path):
+def test_garbage_where_sip_should_be(tmp_path, run_ladder):
     junk = bytes(range(7, 200))
     broken = b"INVITE bob SIP/2.0\r\nVia: x\r\n\r\n"  # a SIP start line whose Request-URI has no scheme
     packets = [
@@ -148,9 +141,9 @@ def test_garbage_where_sip_should_be(tmp_path):
     assert capture.diagnostics == {"not-sip-on-sip-port": 1, "malformed-sip": 1}
     reasons = {d.frame: d.reason for d in capture.diagnostic_list}
     assert reasons == {1: "not-sip-on-sip-port", 2: "malformed-sip"}
-    result = _stats(path)
-    assert result.returncode == 0 and result.stderr == ""
-    assert json.loads(result.stdout)["diagnostics"] == {"malformed-sip": 1, "not-sip-on-sip-port": 1}
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0 and result.err == ""
+    assert json.loads(result.out)["diagnostics"] == {"malformed-sip": 1, "not-sip-on-sip-port": 1}
 
 
 def test_malformed_ip_header(tmp_path):
@@ -187,7 +180,7 @@ def test_any_bytes_give_a_capture_or_a_capture_error(tmp_path, junk, where):
     assert sum(capture.frame_classes.values()) == capture.frames
 
 
-def test_truncated_gzip_keeps_the_frames_before_the_cut(tmp_path):
+def test_truncated_gzip_keeps_the_frames_before_the_cut(tmp_path, run_ladder):
     import gzip
     import random
 
@@ -196,39 +189,39 @@ def test_truncated_gzip_keeps_the_frames_before_the_cut(tmp_path):
     data = gzip.compress(pcap_bytes(packets))
     path = tmp_path / "cut.pcap.gz"
     path.write_bytes(data[: len(data) * 6 // 10])
-    result = _stats(path)
-    assert result.returncode == 0
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0
     line = _one_line_error(result)
     assert line.startswith("ladder: warning: ") and "compressed data unreadable after byte" in line
-    frames = json.loads(result.stdout)["frames"]
+    frames = json.loads(result.out)["frames"]
     assert 100 < frames < 300
 
 
-def test_gzip_that_is_not_a_capture(tmp_path):
+def test_gzip_that_is_not_a_capture(tmp_path, run_ladder):
     import gzip
 
     path = tmp_path / "text.gz"
     path.write_bytes(gzip.compress(b"hello, not packets\n" * 10))
-    result = _stats(path)
-    assert result.returncode == 2
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 2
     assert "not a pcap or pcapng capture" in _one_line_error(result)
 
 
-def test_pcapng_absurd_block_length(tmp_path):
+def test_pcapng_absurd_block_length(tmp_path, run_ladder):
     good = pcapng_bytes([(1, None)], [(0, T0, udp_sip_frame(sip_invite()))])
     path = tmp_path / "absurd.pcapng"
     path.write_bytes(good + struct.pack("<II", 6, 0x40000000) + bytes(64))
-    result = _stats(path)
-    assert result.returncode == 0
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0
     assert "absurd pcapng block length 1073741824" in _one_line_error(result)
-    assert json.loads(result.stdout)["sip_messages"] == 1
+    assert json.loads(result.out)["sip_messages"] == 1
 
 
-def test_pcap_file_header_cut_short(tmp_path):
+def test_pcap_file_header_cut_short(tmp_path, run_ladder):
     path = tmp_path / "short.pcap"
     path.write_bytes(_good_pcap(0)[:12])
-    result = _stats(path)
-    assert result.returncode == 2
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 2
     assert "pcap file header is truncated" in _one_line_error(result)
 
 
@@ -243,18 +236,15 @@ COMMANDS = (
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
-def test_every_command_warns_once_about_a_truncated_file_and_uses_its_frames(tmp_path, command):
+def test_every_command_warns_once_about_a_truncated_file_and_uses_its_frames(tmp_path, command, run_ladder):
     from conftest import SAMPLES
 
     whole = (SAMPLES / "rfc3665-3.1-successful-session.pcap").read_bytes()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(whole[: len(whole) - 50])  # the last record loses its tail
-    result = subprocess.run(
-        [sys.executable, "-m", "ladder", command[0], str(cut), *command[1:]],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode in (0, 1), result.stderr  # check may find the cut call's deviations
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("ladder: warning: ")]
-    assert len(warnings) == 1 and "truncated last record" in warnings[0], result.stderr
-    assert "Traceback" not in result.stderr
-    assert result.stdout.strip()  # the complete frames were used
+    result = run_ladder(command[0], cut, *command[1:])
+    assert result.code in (0, 1), result.err  # check may find the cut call's deviations
+    warnings = [line for line in result.err.splitlines() if line.startswith("ladder: warning: ")]
+    assert len(warnings) == 1 and "truncated last record" in warnings[0], result.err
+    assert "Traceback" not in result.err
+    assert result.out.strip()  # the complete frames were used

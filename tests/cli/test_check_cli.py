@@ -7,7 +7,6 @@ import json
 import pytest
 
 from conftest import SAMPLES, shared_path
-from ladder.cli.dispatch import main
 from test_check import as_printed
 
 SAMPLE_3_1 = str(next(SAMPLES.glob("rfc3665-3.1-*.pcap")))
@@ -24,14 +23,9 @@ def printed_3_8(tmp_path) -> str:
     return str(as_printed(tmp_path, "3.8"))
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main(["check", *argv])
-    out, err = capsys.readouterr()
-    return status, out, err
 
-
-def test_a_conforming_call_exits_0_and_shows_the_ladder(capsys):
-    status, out, err = run(capsys, SAMPLE_3_1)
+def test_a_conforming_call_exits_0_and_shows_the_ladder(run_ladder):
+    status, out, err = run_ladder("check", SAMPLE_3_1)
     assert status == 0 and err == ""
     assert out.startswith('Call 1 3848276298220188511@atlanta.example.com: conforms; reference: rfc3665-3.1 "Successful')
     assert "INVITE F1" in out and "BYE F5" in out
@@ -39,28 +33,28 @@ def test_a_conforming_call_exits_0_and_shows_the_ladder(capsys):
 
 
 @pytest.mark.parametrize("path", ALL_SAMPLES, ids=lambda p: p.name.split("-")[1])
-def test_every_sample_exits_0_without_a_finding(capsys, path):
-    status, out, err = run(capsys, str(path))
+def test_every_sample_exits_0_without_a_finding(run_ladder, path):
+    status, out, err = run_ladder("check", str(path))
     assert status == 0 and err == ""
     assert " conforms; reference: rfc3665-" in out.splitlines()[0]
     assert out.rstrip().endswith(CLEAN)
-    status, out, _ = run(capsys, str(path), "--json")
+    status, out, _ = run_ladder("check", str(path), "--json")
     data = json.loads(out)
     assert status == 0 and data["conforms"] is True
     (call,) = data["calls"]
     assert call["deviations"] == [] and call["ignored"] == 0 and call["score"] == 1.0
 
 
-def test_deviations_exit_1_and_are_marked_on_the_arrows(capsys, printed_3_8):
-    status, out, _ = run(capsys, printed_3_8)
+def test_deviations_exit_1_and_are_marked_on_the_arrows(run_ladder, printed_3_8):
+    status, out, _ = run_ladder("check", printed_3_8)
     assert status == 1
     assert "deviates (error)" in out.splitlines()[0]
     assert "<- missing-ack" in out and "<- missing-to-tag" in out
     assert "  F17: missing-ack (error): F17 487" in out
 
 
-def test_json_output(capsys, printed_3_8):
-    status, out, _ = run(capsys, printed_3_8, "--json")
+def test_json_output(run_ladder, printed_3_8):
+    status, out, _ = run_ladder("check", printed_3_8, "--json")
     assert status == 1
     data = json.loads(out)
     assert data["conforms"] is False and data["file"] == printed_3_8
@@ -72,15 +66,15 @@ def test_json_output(capsys, printed_3_8):
         assert set(item) >= {"code", "severity", "f", "reference_f", "message"}
 
 
-def test_ignore_codes(capsys, printed_3_8):
-    status, out, _ = run(capsys, printed_3_8, "--json", "--ignore", "missing-ack,missing-to-tag")
+def test_ignore_codes(run_ladder, printed_3_8):
+    status, out, _ = run_ladder("check", printed_3_8, "--json", "--ignore", "missing-ack,missing-to-tag")
     assert status == 0
     (call,) = json.loads(out)["calls"]
     assert call["deviations"] == [] and call["ignored"] == 2
 
 
-def test_a_named_reference_is_used_whatever_its_score(capsys):
-    status, out, _ = run(capsys, SAMPLE_2_1, "--json", "--reference", "rfc3665-2.5")
+def test_a_named_reference_is_used_whatever_its_score(run_ladder):
+    status, out, _ = run_ladder("check", SAMPLE_2_1, "--json", "--reference", "rfc3665-2.5")
     assert status == 1
     (call,) = json.loads(out)["calls"]
     assert call["reference"] == "rfc3665-2.5" and call["score"] < 1.0
@@ -89,22 +83,22 @@ def test_a_named_reference_is_used_whatever_its_score(capsys):
     assert {("missing-message", (), (4,)), ("unexpected-message", (4,), ())} <= found
 
 
-def test_a_reference_file_extends_the_library(capsys, tmp_path):
+def test_a_reference_file_extends_the_library(run_ladder, tmp_path):
     flow = tmp_path / "site.flow"
     flow.write_text(
         'flow site-basic "Our basic call"\nroles A B\nF1 A -> B INVITE\nF2 B -> A 180\nF3 B -> A 200\n'
         "F4 A -> B ACK\nF5 B -> A BYE\nF6 A -> B 200\n",
         encoding="utf-8",
     )
-    status, out, _ = run(capsys, SAMPLE_3_1, "--json", "--reference", str(flow))
+    status, out, _ = run_ladder("check", SAMPLE_3_1, "--json", "--reference", str(flow))
     assert status == 0
     assert json.loads(out)["calls"][0]["reference"] == "site-basic"
 
 
-def test_call_selection(capsys, printed_3_8):
-    status, out, _ = run(capsys, printed_3_8, "--json", "--call", "2xTb9vxSit55XU7p8@atlanta.example.com")
+def test_call_selection(run_ladder, printed_3_8):
+    status, out, _ = run_ladder("check", printed_3_8, "--json", "--call", "2xTb9vxSit55XU7p8@atlanta.example.com")
     assert status == 1 and len(json.loads(out)["calls"]) == 1
-    status, out, _ = run(capsys, SAMPLE_3_8, "--json", "--call", "1")
+    status, out, _ = run_ladder("check", SAMPLE_3_8, "--json", "--call", "1")
     assert status == 0 and json.loads(out)["calls"][0]["id"] == "2xTb9vxSit55XU7p8@atlanta.example.com"
 
 
@@ -118,16 +112,16 @@ def test_call_selection(capsys, printed_3_8):
         ([SAMPLE_3_1, "--t1", "0"], "--t1 must be a positive"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(capsys, argv, message):
-    status, out, err = run(capsys, *argv)
+def test_bad_input_exits_2_with_one_line(run_ladder, argv, message):
+    status, out, err = run_ladder("check", *argv)
     assert status == 2 and out == ""
     assert err.startswith("ladder: error: ") and message in err and err.count("\n") == 1
 
 
-def test_a_broken_flow_file_exits_2_naming_its_line(capsys, tmp_path):
+def test_a_broken_flow_file_exits_2_naming_its_line(run_ladder, tmp_path):
     flow = tmp_path / "broken.flow"
     flow.write_text('flow x "t"\nroles A B\nF1 A -> Z INVITE\n', encoding="utf-8")
-    status, _, err = run(capsys, SAMPLE_3_1, "--reference", str(flow))
+    status, _, err = run_ladder("check", SAMPLE_3_1, "--reference", str(flow))
     assert status == 2 and f"{flow}:3: unknown role 'Z'" in err
 
 
@@ -136,8 +130,8 @@ def test_a_broken_flow_file_exits_2_naming_its_line(capsys, tmp_path):
     ["captures/wireshark-wiki/sip-rtp-g711.pcap", "captures/heplify/sip_ipv4_tcp_fragmented.pcap",
      "captures/ndpi/fuzz-2006-06-26-2594.pcap", "captures/sngrep/ipv6frag.pcap"],
 )  # fmt: skip
-def test_real_captures_are_checked_without_a_traceback(capsys, relative):
-    status, out, err = run(capsys, str(shared_path(relative)), "--json")
+def test_real_captures_are_checked_without_a_traceback(run_ladder, relative):
+    status, out, err = run_ladder("check", str(shared_path(relative)), "--json")
     assert status in (0, 1)
     data = json.loads(out)
     assert data["calls"]

@@ -62,15 +62,13 @@ def test_sip_messages_and_call_ids_agree_with_tshark_on_every_capture():
     assert checked == len(shared_manifest()) >= 67
 
 
-def test_netmon_file_falls_back_to_the_pyshark_engine_with_a_notice():
+def test_netmon_file_falls_back_to_the_pyshark_engine_with_a_notice(run_ladder):
     path = shared_path("captures/wireshark-wiki/c07-sip-r2.cap")
-    result = subprocess.run(
-        [sys.executable, "-m", "ladder", "stats", str(path), "--json"], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0
-    (line,) = result.stderr.splitlines()
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0
+    (line,) = result.err.splitlines()
     assert line.startswith("ladder: notice: ") and "pyshark engine" in line
-    stats = json.loads(result.stdout)
+    stats = json.loads(result.out)
     assert stats["engine"] == "pyshark" and stats["frames"] == 39
 
 
@@ -121,13 +119,11 @@ def test_no_media_skips_the_rtp_table(tmp_path):
     assert capture.frame_classes == {"udp-other": 10} and capture.streams == []
 
 
-def test_cli_json_keys_and_a_quiet_stderr():
+def test_cli_json_keys_and_a_quiet_stderr(run_ladder):
     path = shared_path("captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap")
-    result = subprocess.run(
-        [sys.executable, "-m", "ladder", "stats", str(path), "--json"], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0 and result.stderr == ""
-    stats = json.loads(result.stdout)
+    result = run_ladder("stats", path, "--json")
+    assert result.code == 0 and result.err == ""
+    stats = json.loads(result.out)
     for key in ("frames", "sip_messages", "sip_requests", "sip_responses", "call_ids", "rtp_packets",
                 "rtp_streams", "rtcp_packets", "diagnostics", "frame_classes", "errors"):
         assert key in stats
@@ -137,13 +133,12 @@ def test_cli_json_keys_and_a_quiet_stderr():
     assert sum(stats["frame_classes"].values()) == stats["frames"]
 
 
-def test_cli_human_output(tmp_path):
+def test_cli_human_output(tmp_path, run_ladder):
     path = write_pcap(tmp_path / "h.pcap", [(0, udp_sip_frame(sip_invite()))])
-    result = subprocess.run([sys.executable, "-m", "ladder", "stats", str(path)], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0 and result.stderr == ""
-    assert "SIP messages:  1 (1 requests, 0 responses)" in result.stdout
-    assert "frame classes: sip 1" in result.stdout
+    result = run_ladder("stats", path)
+    assert result.code == 0 and result.err == ""
+    assert "SIP messages:  1 (1 requests, 0 responses)" in result.out
+    assert "frame classes: sip 1" in result.out
 
 
 def test_progress_meter_is_throttled_and_erased():
@@ -160,6 +155,7 @@ def test_progress_meter_is_throttled_and_erased():
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_progress_shows_on_a_terminal_but_not_with_json(tmp_path):
+    # A real process: its stderr is a pseudo-terminal (tests/ladder_runner.py).
     packets = [(i, ethernet(ipv4(udp(bytes(20), 4000, 4002)))) for i in range(9000)]
     path = write_pcap(tmp_path / "long.pcap", packets)
     for extra, expect_progress in (([], True), (["--json"], False)):

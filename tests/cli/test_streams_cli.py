@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 from conftest import shared_path
-from ladder.cli.dispatch import main
 
 
-def _json(capsys, *args) -> dict:
-    assert main(["streams", *args, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+def _json(run_ladder, *args) -> dict:
+    code, out, err = run_ladder("streams", *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
 
 
-def test_json_contract_on_heplify(capsys):
-    data = _json(capsys, str(shared_path("captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap")))
+def test_json_contract_on_heplify(run_ladder):
+    data = _json(run_ladder, str(shared_path("captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap")))
     streams = data["streams"]
     assert len(streams) == 5
     for row in streams:
@@ -31,20 +31,21 @@ def test_json_contract_on_heplify(capsys):
     assert row["rtcp"]["sender_reports"] > 0
 
 
-def test_call_filter_and_dtmf(capsys):
-    data = _json(capsys, str(shared_path("captures/wireshark-wiki/SIP_DTMF2.cap")), "--call", "25672@192.168.105.110")
+def test_call_filter_and_dtmf(run_ladder):
+    data = _json(run_ladder, str(shared_path("captures/wireshark-wiki/SIP_DTMF2.cap")), "--call", "25672@192.168.105.110")
     assert len(data["streams"]) == 2
     dtmf = [d["digit"] for row in data["streams"] for d in row["dtmf"]]
     assert dtmf and set(dtmf) <= set("0123456789*#")
 
 
-def test_table_output(capsys):
-    assert main(["streams", str(shared_path("captures/sipp/g711a.pcap"))]) == 0
-    out = capsys.readouterr().out.splitlines()
+def test_table_output(run_ladder):
+    code, out, _ = run_ladder("streams", shared_path("captures/sipp/g711a.pcap"))
+    assert code == 0
+    out = out.splitlines()
     assert out[0].split()[:5] == ["src", "dst", "ssrc", "codec", "pkts"]
     assert "PCMA" in out[1] and " 236 " in out[1]
 
 
-def test_unknown_call_is_a_usage_error(capsys):
-    assert main(["streams", str(shared_path("captures/sipp/g711a.pcap")), "--call", "7"]) == 2
-    assert capsys.readouterr().err.startswith("ladder: error: no call '7'")
+def test_unknown_call_is_a_usage_error(run_ladder):
+    code, _, err = run_ladder("streams", shared_path("captures/sipp/g711a.pcap"), "--call", "7")
+    assert code == 2 and err.startswith("ladder: error: no call '7'")

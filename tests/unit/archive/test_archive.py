@@ -109,6 +109,7 @@ def _table(index: Path, name: str = "calls.parquet"):
     return pq.read_table(index / name)
 
 
+@pytest.mark.slow  # starts a Dask scheduler and two worker processes; local processes: the URL tests
 def test_local_processes_and_dask_cluster_give_the_same_index(archive):
     from distributed import LocalCluster
 

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import require_tool, shared_manifest, shared_path
+from conftest import quick_subset, require_tool, shared_manifest, shared_path
 from ladder.media.streams import CONFIRM_AFTER, RtpStreamTable
 from ladder.media.series import MAX_POINTS
 from test_rtp_capture_helper import feed_table, udp_datagrams
@@ -63,11 +63,15 @@ def tshark_streams(path) -> dict[tuple[str, str, int], dict]:
     return rows
 
 
-def _rtp_captures() -> list[str]:
+def _rtp_captures() -> list:
     try:
-        return [entry["file"] for entry in shared_manifest() if entry["rtp_streams_heuristic"]]
+        files = [entry["file"] for entry in shared_manifest() if entry["rtp_streams_heuristic"]]
     except Exception as exc:  # noqa: BLE001 - collection must not crash without ../shared
         return [f"<manifest unavailable: {exc.__class__.__name__}>"]
+    # The quick run: RTP with RTCP, RFC 2833 events, pcapng, Opus, a fuzzed file; the long run all.
+    return quick_subset(files, ("captures/heplify/rtp_rtcp_sip_ipv4_udp.pcap", "captures/sipp/dtmf_2833_1.pcap",
+                                "captures/ndpi/rtp.pcapng", "captures/wireshark-wiki/sip-rtp-opus-hybrid.pcap",
+                                "captures/ndpi/fuzz-2006-06-26-2594.pcap"))
 
 
 @pytest.mark.shared
