@@ -188,22 +188,15 @@ class SipMessage:
     content_type: str | None = None
     sdp: SdpSession | None = None
     _index: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # Derived from the fields above by ``parse_sip``, once: the rules, the
+    # transactions and the ladder read them dozens of times a message.
+    is_request: bool = False
+    method: str | None = None  # the request method, or the CSeq method of a response
+    status: int | None = None
+    from_tag: str | None = None
+    to_tag: str | None = None
 
     # --- start line -------------------------------------------------------------------
-    @property
-    def is_request(self) -> bool:
-        return isinstance(self.start, RequestLine)
-
-    @property
-    def method(self) -> str | None:
-        """The request method, or the CSeq method of a response."""
-        if isinstance(self.start, RequestLine):
-            return self.start.method
-        return self.cseq[1] if self.cseq else None
-
-    @property
-    def status(self) -> int | None:
-        return self.start.code if isinstance(self.start, StatusLine) else None
 
     @property
     def reason(self) -> str | None:
@@ -232,14 +225,6 @@ class SipMessage:
         return out
 
     # --- derived ----------------------------------------------------------------------
-    @property
-    def from_tag(self) -> str | None:
-        return self.from_addr.params.get("tag") if self.from_addr else None
-
-    @property
-    def to_tag(self) -> str | None:
-        return self.to_addr.params.get("tag") if self.to_addr else None
-
     @property
     def from_uri(self) -> str | None:
         return self.from_addr.uri if self.from_addr else None
@@ -563,6 +548,11 @@ def parse_sip(
         dst=dst,
         frames=tuple(frames),
         ts_ns=ts_ns,
+        is_request=is_request,
+        method=start.method if isinstance(start, RequestLine) else (cseq[1] if cseq else None),
+        status=start.code if isinstance(start, StatusLine) else None,
+        from_tag=from_addr.params.get("tag") if from_addr else None,
+        to_tag=to_addr.params.get("tag") if to_addr else None,
     )
 
 
