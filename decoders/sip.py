@@ -188,13 +188,21 @@ class SipMessage:
     content_type: str | None = None
     sdp: SdpSession | None = None
     _index: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
-    # Derived from the fields above by ``parse_sip``, once: the rules, the
-    # transactions and the ladder read them dozens of times a message.
-    is_request: bool = False
-    method: str | None = None  # the request method, or the CSeq method of a response
-    status: int | None = None
-    from_tag: str | None = None
-    to_tag: str | None = None
+    # Derived from the fields above once, when the message is made (``dataclasses.replace``
+    # too): the rules, the transactions and the ladder read them dozens of times a message.
+    is_request: bool = field(init=False, repr=False)
+    method: str | None = field(init=False, repr=False)  # the request method, or the CSeq method of a response
+    status: int | None = field(init=False, repr=False)
+    from_tag: str | None = field(init=False, repr=False)
+    to_tag: str | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        start, cseq, set_ = self.start, self.cseq, object.__setattr__
+        set_(self, "is_request", isinstance(start, RequestLine))
+        set_(self, "method", start.method if isinstance(start, RequestLine) else (cseq[1] if cseq else None))
+        set_(self, "status", start.code if isinstance(start, StatusLine) else None)
+        set_(self, "from_tag", self.from_addr.params.get("tag") if self.from_addr else None)
+        set_(self, "to_tag", self.to_addr.params.get("tag") if self.to_addr else None)
 
     # --- start line -------------------------------------------------------------------
 
@@ -548,11 +556,6 @@ def parse_sip(
         dst=dst,
         frames=tuple(frames),
         ts_ns=ts_ns,
-        is_request=is_request,
-        method=start.method if isinstance(start, RequestLine) else (cseq[1] if cseq else None),
-        status=start.code if isinstance(start, StatusLine) else None,
-        from_tag=from_addr.params.get("tag") if from_addr else None,
-        to_tag=to_addr.params.get("tag") if to_addr else None,
     )
 
 

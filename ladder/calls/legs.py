@@ -180,6 +180,12 @@ def _same_party(a: str, b: str) -> bool:
     return len(short) >= MIN_NUMBER and short.isdigit() and long.isdigit() and long.endswith(short)
 
 
+def _party_key(party: str) -> str:
+    """What two parties ``_same_party`` matches always share: their last ``MIN_NUMBER``
+    characters (a shorter party matches only itself)."""
+    return party[-MIN_NUMBER:]
+
+
 def _to_uri(message: "SipMessage") -> str | None:
     value = message.header("To")
     if not value:
@@ -217,10 +223,16 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
         arrivals.sort(key=lambda leg: leg.ts_ns)
     times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
     all_arrivals = sorted(invites, key=lambda leg: leg.ts_ns)
-    all_times = [leg.ts_ns for leg in all_arrivals]
     # Each INVITE's caller and target, parsed once: every INVITE is compared with all those
     # of the relay window before it, thousands of pairs in a busy capture.
     parties = {id(leg): (_caller(leg.request), _target(leg.request)) for leg in invites}
+    # The multihomed rule compares callers: only arrivals whose caller ends like this one's can
+    # be the same party (``_party_key``), so each INVITE looks at those alone, closest first.
+    by_caller: dict[str, tuple[list[Leg], list[int]]] = {}
+    for leg in all_arrivals:
+        bucket = by_caller.setdefault(_party_key(parties[id(leg)][0]), ([], []))
+        bucket[0].append(leg)
+        bucket[1].append(leg.ts_ns)
     used_arrivals: set[int] = set()
     links: list[Link] = []
     first_hops: dict[str, Leg] = {}
@@ -233,7 +245,8 @@ def timing_links(legs: list[Leg], call_kind: dict[str, str]) -> list[Link]:
             continue
         link = _same_node_link(out, arrivals_at, times_at, used_arrivals, parties)
         if link is None:
-            link = _multihomed_link(out, all_arrivals, all_times, used_arrivals, parties)
+            arrivals, times = by_caller.get(_party_key(parties[id(out)][0]), ([], []))
+            link = _multihomed_link(out, arrivals, times, used_arrivals, parties)
         if link is not None:
             links.append(link)
     return links
@@ -275,7 +288,8 @@ def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arriv
     """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
     another address than the one it arrived at, so the node cannot tie the legs; the parties
     must. The closest earlier INVITE, from another sender, with the same caller and the same
-    callee, each up to a routing prefix."""
+    callee, each up to a routing prefix. ``arrivals`` (by time, ``times`` theirs): at least
+    every INVITE whose caller may be ``out``'s."""
     caller, target = parties[id(out)]
     if not caller or not target:
         return None
