@@ -127,8 +127,15 @@ class StatusLine:
 
 def canonical_name(name: str) -> str:
     """The lower-case full name of a header: compact forms expanded (``i`` -> ``call-id``)."""
-    lower = name.lower()
-    return COMPACT_FORMS.get(lower, lower)
+    key = _CANONICAL.get(name)
+    if key is None:
+        lower = name.lower()
+        key = remember(_CANONICAL, name, COMPACT_FORMS.get(lower, lower), 1024)
+    return key
+
+
+# Names as asked for (``header("Contact")``): the few the code asks for, a million times a capture.
+_CANONICAL: dict[str, str] = {}
 
 
 def looks_like_sip(payload: bytes) -> bool:
@@ -386,21 +393,33 @@ def _parse_request_line(line: str, problems: list[str]) -> RequestLine:
         raise _fail("Request-URI is enclosed in <> (RFC 3261 §7.1, §25.1 Request-URI)")
     if ":" not in uri:
         raise _fail(f"Request-URI {uri[:60]!r} has no scheme (RFC 3261 §7.1, §19.1.1)")
-    # The start line's structure is sound here, so a defect inside the URI is not fatal.
-    try:
-        parsed = parse_uri(uri, problems)
-    except DecodeError as error:
-        problems.append(f"Request-URI: {error}")
-    else:
-        if parsed.headers:
-            problems.append(
-                "Request-URI has URI headers ('?'), which a Request-URI must not carry (RFC 3261 §19.1.1 table 1)"
-            )
+    problems.extend(_request_uri_problems(uri))
     if method.upper() != method and method.upper() in _KNOWN_METHODS:
         problems.append(f"method {method!r} is not upper case; methods are case-sensitive (RFC 3261 §7.1)")
     if version.upper() != "SIP/2.0":  # ABNF literals are case-insensitive (RFC 3261 §25)
         problems.append(f"SIP-Version {version[:20]} is not SIP/2.0; a server answers 505 (RFC 3261 §21.5.6)")
     return RequestLine(method, uri, version)
+
+
+def _request_uri_problems(uri: str) -> tuple[str, ...]:
+    """What is wrong inside a Request-URI, remembered by value (an ACK and a BYE repeat theirs):
+    the start line's structure is sound here, so a defect inside the URI is not fatal."""
+    known = _request_uri_memo.get(uri)
+    if known is None:
+        found: list[str] = []
+        try:
+            parsed = parse_uri(uri, found)
+        except DecodeError as error:
+            found.append(f"Request-URI: {error}")
+        else:
+            if parsed.headers:
+                found.append(
+                    "Request-URI has URI headers ('?'), which a Request-URI must not carry (RFC 3261 §19.1.1 table 1)"
+                )
+        known = tuple(found)
+        if len(uri) <= MEMO_VALUE_LENGTH:
+            remember(_request_uri_memo, uri, known, MEMO_ENTRIES)
+    return known
 
 
 _KNOWN_METHODS = frozenset(
@@ -629,6 +648,7 @@ MEMO_ENTRIES = 4096
 MEMO_VALUE_LENGTH = 512
 _name_addr_memo: dict[tuple[str, str], tuple[NameAddr | None, tuple[str, ...]]] = {}
 _via_memo: dict[str, tuple[Via | None, tuple[str, ...]]] = {}
+_request_uri_memo: dict[str, tuple[str, ...]] = {}
 
 
 def _checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
