@@ -18,6 +18,7 @@ import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from decoders.errors import DecodeError, Malformed
 from decoders.memo import remember
@@ -402,24 +403,21 @@ def _parse_request_line(line: str, problems: list[str]) -> RequestLine:
 
 
 def _request_uri_problems(uri: str) -> tuple[str, ...]:
-    """What is wrong inside a Request-URI, remembered by value (an ACK and a BYE repeat theirs):
-    the start line's structure is sound here, so a defect inside the URI is not fatal."""
-    known = _request_uri_memo.get(uri)
-    if known is None:
-        found: list[str] = []
-        try:
-            parsed = parse_uri(uri, found)
-        except DecodeError as error:
-            found.append(f"Request-URI: {error}")
-        else:
-            if parsed.headers:
-                found.append(
-                    "Request-URI has URI headers ('?'), which a Request-URI must not carry (RFC 3261 §19.1.1 table 1)"
-                )
-        known = tuple(found)
-        if len(uri) <= MEMO_VALUE_LENGTH:
-            remember(_request_uri_memo, uri, known, MEMO_ENTRIES)
-    return known
+    """What is wrong inside a Request-URI, remembered by value (an ACK and a BYE repeat theirs)."""
+    return _remembered(_request_uri_memo, uri, _check_request_uri)[1]
+
+
+def _check_request_uri(uri: str, found: list[str]) -> None:
+    # The start line's structure is sound here, so a defect inside the URI is not fatal.
+    try:
+        parsed = parse_uri(uri, found)
+    except DecodeError as error:
+        found.append(f"Request-URI: {error}")
+    else:
+        if parsed.headers:
+            found.append(
+                "Request-URI has URI headers ('?'), which a Request-URI must not carry (RFC 3261 §19.1.1 table 1)"
+            )
 
 
 _KNOWN_METHODS = frozenset(
@@ -648,7 +646,8 @@ MEMO_ENTRIES = 4096
 MEMO_VALUE_LENGTH = 512
 _name_addr_memo: dict[tuple[str, str], tuple[NameAddr | None, tuple[str, ...]]] = {}
 _via_memo: dict[str, tuple[Via | None, tuple[str, ...]]] = {}
-_request_uri_memo: dict[str, tuple[str, ...]] = {}
+_request_uri_memo: dict[str, tuple[None, tuple[str, ...]]] = {}
+T = TypeVar("T")
 
 
 def _checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
@@ -741,20 +740,31 @@ def _vias(index: dict[str, tuple[str, ...]], problems: list[str]) -> tuple[Via, 
 
 def _parsed_via(item: str, problems: list[str]) -> Via | None:
     """``parse_via`` remembered by value (see ``_checked_name_addr``); None when it failed."""
-    entry = _via_memo.get(item)
+    via, found = _remembered(_via_memo, item, _via_or_none)
+    if found:
+        problems.extend(found)
+    return via
+
+
+def _via_or_none(item: str, found: list[str]) -> Via | None:
+    try:
+        return parse_via(item, found)
+    except DecodeError as error:
+        found.append(str(error))
+        return None
+
+
+def _remembered(memo: dict[str, tuple[T, tuple[str, ...]]], key: str,
+                parse: Callable[[str, list[str]], T]) -> tuple[T, tuple[str, ...]]:
+    """``parse(key, problems)`` and the problems it found, remembered by ``key`` (bounded; a
+    value longer than ``MEMO_VALUE_LENGTH`` is not kept)."""
+    entry = memo.get(key)
     if entry is None:
         found: list[str] = []
-        try:
-            via = parse_via(item, found)
-        except DecodeError as error:
-            via = None
-            found.append(str(error))
-        entry = (via, tuple(found))
-        if len(item) <= MEMO_VALUE_LENGTH:
-            remember(_via_memo, item, entry, MEMO_ENTRIES)
-    if entry[1]:
-        problems.extend(entry[1])
-    return entry[0]
+        entry = (parse(key, found), tuple(found))
+        if len(key) <= MEMO_VALUE_LENGTH:
+            remember(memo, key, entry, MEMO_ENTRIES)
+    return entry
 
 
 def _max_forwards(index: dict[str, tuple[str, ...]], problems: list[str]) -> int | None:
