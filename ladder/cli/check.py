@@ -10,7 +10,7 @@ import argparse
 import itertools
 import os
 import sys
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ladder.check.call_check import (
     CheckResult,
@@ -169,7 +169,7 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
     return 0 if totals[1] == 0 else 1
 
 
-def _parsed_calls(every: list["Call"], store) -> Iterator["Call"]:
+def _parsed_calls(every: list[Any], store) -> Iterator["Call"]:
     """The calls of ``every`` (``iter_calls`` without ``parse``, held for the media binding)
     built again from their messages fully parsed, one at a time, each released from the list
     once yielded: what ``iter_calls(parse=True)`` would yield, without reading and correlating
@@ -178,8 +178,9 @@ def _parsed_calls(every: list["Call"], store) -> Iterator["Call"]:
     from ladder.calls.legs import proxy_links
 
     for number in range(len(every)):
-        call, every[number] = every[number], None  # type: ignore[call-overload]
-        parsed = {id(m): store.parsed(m.index) for m in call.messages}
+        call, every[number] = every[number], None
+        stored: list[Any] = call.messages  # ``StoredMessage``s: their ``index`` says where they are
+        parsed = {id(m): store.parsed(m.index) for m in stored}
         copies = {id(parsed[key]): tuple(store.parsed(c.index) for c in value) for key, value in call.copies.items()}
         # ``build_call`` puts the legs' proxy links first, then those it was given (across Call-IDs).
         given = call.links[len(proxy_links(call.legs)):]
