@@ -5,6 +5,8 @@ highlighting) asks ``canonical_name`` here, so a compact form is expanded in one
 
 from __future__ import annotations
 
+from decoders.memo import remember
+
 # RFC 3261 §7.3.3 plus the compact forms other RFCs registered (RFC 3265 o/u, RFC 3515 r,
 # RFC 3892 b, RFC 4028 x, RFC 3841 a/j/d, RFC 4474 y/n).
 COMPACT_FORMS = {
@@ -49,5 +51,12 @@ LIST_HEADERS = frozenset(
 
 def canonical_name(name: str) -> str:
     """The lower-case full name of a header: compact forms expanded (``i`` -> ``call-id``)."""
-    lower = name.lower()
-    return COMPACT_FORMS.get(lower, lower)
+    key = _CANONICAL.get(name)
+    if key is None:
+        lower = name.lower()
+        key = remember(_CANONICAL, name, COMPACT_FORMS.get(lower, lower), 1024)
+    return key
+
+
+# Names as asked for (``header("Contact")``): the few the code asks for, a million times a capture.
+_CANONICAL: dict[str, str] = {}

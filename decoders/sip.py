@@ -18,6 +18,7 @@ import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from decoders.header_names import COMPACT_FORMS, LIST_HEADERS, canonical_name
 from decoders.errors import DecodeError, Malformed
@@ -142,22 +143,23 @@ class SipMessage:
     content_type: str | None = None
     sdp: SdpSession | None = None
     _index: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # Derived from the fields above once, when the message is made (``dataclasses.replace``
+    # too): the rules, the transactions and the ladder read them dozens of times a message.
+    is_request: bool = field(init=False, repr=False)
+    method: str | None = field(init=False, repr=False)  # the request method, or the CSeq method of a response
+    status: int | None = field(init=False, repr=False)
+    from_tag: str | None = field(init=False, repr=False)
+    to_tag: str | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        start, cseq, set_ = self.start, self.cseq, object.__setattr__
+        set_(self, "is_request", isinstance(start, RequestLine))
+        set_(self, "method", start.method if isinstance(start, RequestLine) else (cseq[1] if cseq else None))
+        set_(self, "status", start.code if isinstance(start, StatusLine) else None)
+        set_(self, "from_tag", self.from_addr.params.get("tag") if self.from_addr else None)
+        set_(self, "to_tag", self.to_addr.params.get("tag") if self.to_addr else None)
 
     # --- start line -------------------------------------------------------------------
-    @property
-    def is_request(self) -> bool:
-        return isinstance(self.start, RequestLine)
-
-    @property
-    def method(self) -> str | None:
-        """The request method, or the CSeq method of a response."""
-        if isinstance(self.start, RequestLine):
-            return self.start.method
-        return self.cseq[1] if self.cseq else None
-
-    @property
-    def status(self) -> int | None:
-        return self.start.code if isinstance(self.start, StatusLine) else None
 
     @property
     def reason(self) -> str | None:
@@ -186,14 +188,6 @@ class SipMessage:
         return out
 
     # --- derived ----------------------------------------------------------------------
-    @property
-    def from_tag(self) -> str | None:
-        return self.from_addr.params.get("tag") if self.from_addr else None
-
-    @property
-    def to_tag(self) -> str | None:
-        return self.to_addr.params.get("tag") if self.to_addr else None
-
     @property
     def from_uri(self) -> str | None:
         return self.from_addr.uri if self.from_addr else None
@@ -347,21 +341,30 @@ def _parse_request_line(line: str, problems: list[str]) -> RequestLine:
         raise _fail("Request-URI is enclosed in <> (RFC 3261 §7.1, §25.1 Request-URI)")
     if ":" not in uri:
         raise _fail(f"Request-URI {uri[:60]!r} has no scheme (RFC 3261 §7.1, §19.1.1)")
-    # The start line's structure is sound here, so a defect inside the URI is not fatal.
-    try:
-        parsed = parse_uri(uri, problems)
-    except DecodeError as error:
-        problems.append(f"Request-URI: {error}")
-    else:
-        if parsed.headers:
-            problems.append(
-                "Request-URI has URI headers ('?'), which a Request-URI must not carry (RFC 3261 §19.1.1 table 1)"
-            )
+    problems.extend(_request_uri_problems(uri))
     if method.upper() != method and method.upper() in _KNOWN_METHODS:
         problems.append(f"method {method!r} is not upper case; methods are case-sensitive (RFC 3261 §7.1)")
     if version.upper() != "SIP/2.0":  # ABNF literals are case-insensitive (RFC 3261 §25)
         problems.append(f"SIP-Version {version[:20]} is not SIP/2.0; a server answers 505 (RFC 3261 §21.5.6)")
     return RequestLine(method, uri, version)
+
+
+def _request_uri_problems(uri: str) -> tuple[str, ...]:
+    """What is wrong inside a Request-URI, remembered by value (an ACK and a BYE repeat theirs)."""
+    return _remembered(_request_uri_memo, uri, _check_request_uri)[1]
+
+
+def _check_request_uri(uri: str, found: list[str]) -> None:
+    # The start line's structure is sound here, so a defect inside the URI is not fatal.
+    try:
+        parsed = parse_uri(uri, found)
+    except DecodeError as error:
+        found.append(f"Request-URI: {error}")
+    else:
+        if parsed.headers:
+            found.append(
+                "Request-URI has URI headers ('?'), which a Request-URI must not carry (RFC 3261 §19.1.1 table 1)"
+            )
 
 
 _KNOWN_METHODS = frozenset(
@@ -590,6 +593,8 @@ MEMO_ENTRIES = 4096
 MEMO_VALUE_LENGTH = 512
 _name_addr_memo: dict[tuple[str, str], tuple[NameAddr | None, tuple[str, ...]]] = {}
 _via_memo: dict[str, tuple[Via | None, tuple[str, ...]]] = {}
+_request_uri_memo: dict[str, tuple[None, tuple[str, ...]]] = {}
+T = TypeVar("T")
 
 
 def _checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
@@ -682,20 +687,31 @@ def _vias(index: dict[str, tuple[str, ...]], problems: list[str]) -> tuple[Via, 
 
 def _parsed_via(item: str, problems: list[str]) -> Via | None:
     """``parse_via`` remembered by value (see ``_checked_name_addr``); None when it failed."""
-    entry = _via_memo.get(item)
+    via, found = _remembered(_via_memo, item, _via_or_none)
+    if found:
+        problems.extend(found)
+    return via
+
+
+def _via_or_none(item: str, found: list[str]) -> Via | None:
+    try:
+        return parse_via(item, found)
+    except DecodeError as error:
+        found.append(str(error))
+        return None
+
+
+def _remembered(memo: dict[str, tuple[T, tuple[str, ...]]], key: str,
+                parse: Callable[[str, list[str]], T]) -> tuple[T, tuple[str, ...]]:
+    """``parse(key, problems)`` and the problems it found, remembered by ``key`` (bounded; a
+    value longer than ``MEMO_VALUE_LENGTH`` is not kept)."""
+    entry = memo.get(key)
     if entry is None:
         found: list[str] = []
-        try:
-            via = parse_via(item, found)
-        except DecodeError as error:
-            via = None
-            found.append(str(error))
-        entry = (via, tuple(found))
-        if len(item) <= MEMO_VALUE_LENGTH:
-            remember(_via_memo, item, entry, MEMO_ENTRIES)
-    if entry[1]:
-        problems.extend(entry[1])
-    return entry[0]
+        entry = (parse(key, found), tuple(found))
+        if len(key) <= MEMO_VALUE_LENGTH:
+            remember(memo, key, entry, MEMO_ENTRIES)
+    return entry
 
 
 def _max_forwards(index: dict[str, tuple[str, ...]], problems: list[str]) -> int | None:

@@ -166,6 +166,8 @@ def _read(store: MessageStore, indices: Sequence[int], kept: dict[int, KeptReque
     """A group's messages read back (each shown to ``look`` first, if given), capture copies
     folded out (as ``build_calls`` folds)."""
     messages = []
+    if parse and look is None:  # nothing reads ``index`` / ``kept``: the parsed messages themselves
+        return fold_duplicates([store.parsed(i) for i in indices])
     for i in indices:
         message = store.message(i, parse)
         message.kept = kept.get(i)

@@ -172,6 +172,12 @@ class MessageStore:
         will read every header: the first pass would be work done twice)."""
         return StoredMessage(self, i, self.raw(i), parse)
 
+    def parsed(self, i: int):
+        """Message ``i`` read back and fully parsed: the plain ``SipMessage`` (what
+        ``message(i, parse=True)`` answers through a wrapper, without the wrapper's cost on
+        each of the hundred-odd attribute reads a check makes of a message)."""
+        return StoredMessage(self, i, self.raw(i), True)._full
+
     def breaks(self) -> list[Break]:
         """``continuity.find_breaks`` of the stored messages, from the columns."""
         frame, ts = self.index.frame, self.index.ts_ns

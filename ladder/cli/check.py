@@ -10,7 +10,7 @@ import argparse
 import itertools
 import os
 import sys
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ladder.check.call_check import (
     CheckResult,
@@ -109,13 +109,21 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
     # has nothing to bind, and its calls are then never all held at once.
     every = list(iter_calls(capture)) if streams else []
     analysis = Analysis(capture, [], MediaIndex.build(every, streams), media)
-    del every
     bad = [0]  # damaged messages (``continuity.damaged``), counted as the calls are first read
 
     def count_damage(message) -> None:
         bad[0] += store.damaged(message)
 
-    built = iter_calls(capture, look=count_damage, parse=True)
+    if every:
+        for call in every:  # every message is in one call, once or as a capture copy
+            for message in call.messages:
+                count_damage(message)
+            for copies in call.copies.values():
+                for message in copies:
+                    count_damage(message)
+        built = _parsed_calls(every, store)
+    else:
+        built = iter_calls(capture, look=count_damage, parse=True)
     first = next(built, None)
     say_no_calls(first is not None)
     calls: Iterable[Call] = itertools.chain([first], built) if first is not None else iter(())
@@ -159,6 +167,25 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
             pass
         out.write("\n" + totals_text(*totals) + "\n")
     return 0 if totals[1] == 0 else 1
+
+
+def _parsed_calls(every: list[Any], store) -> Iterator["Call"]:
+    """The calls of ``every`` (``iter_calls`` without ``parse``, held for the media binding)
+    built again from their messages fully parsed, one at a time, each released from the list
+    once yielded: what ``iter_calls(parse=True)`` would yield, without reading and correlating
+    the whole capture a second time."""
+    from ladder.calls.grouping import build_call
+    from ladder.calls.legs import proxy_links
+
+    for number in range(len(every)):
+        call, every[number] = every[number], None
+        stored: list[Any] = call.messages  # ``StoredMessage``s: their ``index`` says where they are
+        parsed = {id(m): store.parsed(m.index) for m in stored}
+        copies = {id(parsed[key]): tuple(store.parsed(c.index) for c in value) for key, value in call.copies.items()}
+        # ``build_call`` puts the legs' proxy links first, then those it was given (across Call-IDs).
+        given = call.links[len(proxy_links(call.legs)):]
+        yield build_call(call.index, list(call.call_ids), [parsed[id(m)] for m in call.messages], call.kind,
+                         given, None, copies)
 
 
 def _selected(calls, selectors: list[str]) -> list:

@@ -74,6 +74,16 @@ def _bar_label(bar: "MediaBar", streams: "dict[Hashable, RtpStream]", *, rightwa
     return media_label(found[0].codec, forward, backward)
 
 
+def _streams_by_key(capture: "Capture", bindings: "MediaIndex | list[MediaBinding] | None") -> dict[Any, Any]:
+    """The capture's streams by key: the capture's ``MediaIndex`` has them, made once (made here
+    for every call, a whole-capture command was quadratic in calls)."""
+    streams = getattr(capture, "streams", None) or []
+    known = getattr(bindings, "stream_by_key", None)
+    if known is not None and getattr(bindings, "streams", None) is streams:
+        return known
+    return {stream.key: stream for stream in streams}
+
+
 def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: AliasMap | None = None,
                  media: bool = True, bindings: "MediaIndex | list[MediaBinding] | None" = None) -> Ladder:
     """The ladder of one call, or of several drawn together (numbered as one sequence).
@@ -118,7 +128,7 @@ def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: Ali
     notes: list[str] = list(media_notes)
     if copies:
         notes.append(copies_note(len(copies), sorted(n for frames in copies.values() for n in frames)))
-    streams = {stream.key: stream for stream in getattr(capture, "streams", None) or ()}
+    streams = _streams_by_key(capture, bindings) if bars else {}
     for bar in bars:
         problems = tuple(safe_text(p) for p in getattr(bar, "problems", ()) or ())
         src, dst = columns.column(bar.src), columns.column(bar.dst)

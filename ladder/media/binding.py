@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Protocol, TypeVar
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from decoders.records import Endpoint
 from ladder.media.streams import RtpStream
@@ -308,6 +308,10 @@ class MediaIndex:
     by_call: dict[str, tuple[MediaBinding, ...]]
     by_stream: dict[tuple, MediaBinding]
     call_problems: dict[str, tuple[MediaProblem, ...]]  # call id -> no-media / one-way-media
+    # The stream list it was built from and its streams by key (the last of a key, as a dict
+    # comprehension over the list has it), made once: a ladder's bars look their streams up.
+    streams: list[RtpStream] = field(default_factory=list, repr=False)
+    stream_by_key: dict[tuple, RtpStream] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, calls, streams: list[RtpStream]) -> "MediaIndex":
@@ -322,7 +326,7 @@ class MediaIndex:
             if found:
                 own[call.id] = tuple(found)
         return cls(tuple(bindings), {k: tuple(v) for k, v in by_call.items()},
-                   {b.stream.key: b for b in bindings}, own)
+                   {b.stream.key: b for b in bindings}, own, streams, {s.key: s for s in streams})
 
     def of(self, call_id: str) -> tuple[MediaBinding, ...]:
         """The bindings of one call, in stream start order."""

@@ -12,6 +12,7 @@ import pytest
 from captures_crafted import ethernet, ipv4, rtp, udp, write_pcap
 from conftest import ROOT
 from ladder.media import binding as media_module
+from ladder.media.streams import RtpStream
 from ladder.analysis import analyse
 from ladder.capture.loader import load_capture
 from ladder.draw.diagram import MEDIA
@@ -140,9 +141,15 @@ def _bench_capture(path, calls: int):
 
 
 def _count_binding(monkeypatch) -> dict[str, int]:
-    """Counts ``bind_media`` runs and the stream-against-call tests (``_match``) inside them."""
-    counts = {"bind_media": 0, "match": 0}
+    """Counts ``bind_media`` runs, the stream-against-call tests (``_match``) inside them, and
+    how often a stream's key is made (a ladder's bars look their streams up by key)."""
+    counts = {"bind_media": 0, "match": 0, "stream_key": 0}
     bind, match = media_module.bind_media, media_module._match
+    key = RtpStream.key
+
+    def counting_key(stream):
+        counts["stream_key"] += 1
+        return key.fget(stream)
 
     def counting_bind(*args, **kwargs):
         counts["bind_media"] += 1
@@ -154,13 +161,14 @@ def _count_binding(monkeypatch) -> dict[str, int]:
 
     monkeypatch.setattr(media_module, "bind_media", counting_bind)
     monkeypatch.setattr(media_module, "_match", counting_match)
+    monkeypatch.setattr(RtpStream, "key", property(counting_key))
     return counts
 
 
 @pytest.mark.parametrize("command", [["check", "--json"], ["export", "--html", "OUT"], ["show"],
                                      ["streams", "--json"], ["export", "--text", "OUT"]])
 def test_doubling_the_calls_at_most_doubles_the_binding_work(command, tmp_path, monkeypatch, run_ladder):
-    work = []
+    work, keys = [], []
     for calls in (60, 120):
         capture = _bench_capture(tmp_path / f"calls-{calls}.pcap", calls)
         counts = _count_binding(monkeypatch)
@@ -171,4 +179,6 @@ def test_doubling_the_calls_at_most_doubles_the_binding_work(command, tmp_path, 
         assert counts["bind_media"] == 1, counts  # once per capture, never per call
         assert counts["match"] >= 2 * calls  # each of the 2 streams per call was tested
         work.append(counts["match"])
+        keys.append(counts["stream_key"])
     assert work[1] <= 2 * work[0], work
+    assert keys[1] <= 2 * keys[0], keys  # not every stream's key made again for every call

@@ -59,6 +59,8 @@ class CallFacts:
         self.messages = list(messages)
         self.settings = settings
         self.txns = transactions if transactions is not None else build_transactions(self.messages)
+        # Asked for every message by most rules: one set, not a look-up through its transaction.
+        self._repeats = {i for txn in self.txns.transactions for i in txn.retransmissions}
         positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
         self._number = number or (lambda m: positions.get(id(m)))
         self.sides = sides or _default_sides
@@ -79,7 +81,7 @@ class CallFacts:
         return [ref.number for m in messages for ref in m.frames]
 
     def is_retransmission(self, message: "SipMessage") -> bool:
-        return self.txns.is_retransmission(message)
+        return id(message) in self._repeats
 
     def name(self, message: "SipMessage") -> str:
         """``F4 INVITE`` / ``F12 200``: how a finding names a message."""

@@ -45,17 +45,27 @@ def _header_params(name: str, value: str) -> list[str]:
     return names
 
 
+def _params_twice(name: str, value: str) -> tuple[str, ...]:
+    """The header parameter names ``value`` has more than once, sorted."""
+    if value.count(";") < 2 and (name == "via" or "<" not in value or ">" not in value):
+        return ()  # one ';' at most before the parameters: one parameter at most
+    names = _header_params(name, value)
+    return tuple(sorted({n for n in names if names.count(n) > 1}))
+
+
 def rule_duplicate_parameter(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §7.3.1: a parameter name appears at most once in a header field value (two
     ``tag=`` on a To header leave the dialog undefined). One finding per sender and header."""
     groups: dict[tuple, tuple[str, list["SipMessage"]]] = {}
+    known: dict[tuple[str, str], tuple[str, ...]] = {}  # a call repeats its From, To, Via values
     for message in facts.messages:
         if facts.is_retransmission(message):
             continue
         for name in _PARAM_HEADERS:
             for value in message.header_values(name):
-                names = _header_params(name, value)
-                twice = sorted({n for n in names if names.count(n) > 1})
+                twice = known.get((name, value))
+                if twice is None:
+                    twice = known[(name, value)] = _params_twice(name, value)
                 if twice:
                     key = (facts.sides(message)[0], name, tuple(twice))
                     groups.setdefault(key, (value.strip(), []))[1].append(message)
