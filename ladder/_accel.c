@@ -1915,9 +1915,11 @@ static PyMethodDef Accelerator_methods[] = {
     {"configure_pcapng", (PyCFunction)Accelerator_configure_pcapng, METH_VARARGS,
      "configure_pcapng(big_endian, ((linktype, units_per_second or 0, offset_ns), ...))"},
     {"scan_pcap", (PyCFunction)Accelerator_scan_pcap, METH_VARARGS,
-     "scan_pcap(buf, pos, end, frames) -> position of the first record not taken"},
+     "scan_pcap(buf, pos, end, frames, base=0) -> position of the first record not taken (base: the file "
+     "offset of buf[0], for take_locations)"},
     {"scan_pcapng", (PyCFunction)Accelerator_scan_pcapng, METH_VARARGS,
-     "scan_pcapng(buf, pos, end, frames) -> position of the first block not taken"},
+     "scan_pcapng(buf, pos, end, frames, base=0) -> position of the first block not taken (base: the file "
+     "offset of buf[0], for take_locations)"},
     {"take_interface_counts", (PyCFunction)Accelerator_take_interface_counts, METH_NOARGS,
      "frames taken per configured pcapng interface since the last call"},
     {"enable_sip", (PyCFunction)(void (*)(void))Accelerator_enable_sip, METH_VARARGS | METH_KEYWORDS,
