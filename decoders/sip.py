@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
-from decoders.header_names import COMPACT_FORMS, LIST_HEADERS, canonical_name
+from decoders.header_names import LIST_HEADERS, canonical_name
 from decoders.errors import DecodeError, Malformed
 from decoders.memo import remember
 from decoders.multipart import find_part, parse_multipart
@@ -415,8 +415,7 @@ def _header_name(written: str) -> str | None:
     if not TOKEN_RE.fullmatch(name):
         return None
     name = sys.intern(name)
-    key = name.lower()
-    key = sys.intern(COMPACT_FORMS.get(key, key))
+    key = sys.intern(canonical_name(name))
     if len(_HEADER_NAMES) >= MAX_HEADER_NAMES:
         _HEADER_NAMES.clear()
         _HEADER_KEYS.clear()

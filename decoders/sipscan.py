@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from decoders.errors import DecodeError
 from decoders.sdp import SdpSession
-from decoders.header_names import COMPACT_FORMS
+from decoders.header_names import canonical_name
 from decoders.sip import RequestLine, _body_sdp, _parse_start
 
 _CSEQ_MAX = 2**31 - 1
@@ -54,8 +54,7 @@ def _key(name: str) -> str | None:
         bare = name.rstrip(" \t")
         if not bare or not all(c.isalnum() or c in _TOKEN_EXTRA for c in bare):
             return None
-        lower = bare.lower()
-        key = COMPACT_FORMS.get(lower, lower)
+        key = canonical_name(bare)
         if len(_KEYS) >= _MAX_KEYS:
             _KEYS.clear()
         _KEYS[name] = key

@@ -26,7 +26,8 @@ from socket import inet_ntoa
 
 from decoders.errors import DecodeError
 from decoders.records import Endpoint, FrameRef
-from decoders.sip import _body_sdp, _checked_name_addr, canonical_name, parse_sip
+from decoders.header_names import canonical_name
+from decoders.sip import _body_sdp, _checked_name_addr, parse_sip
 from decoders.sipscan import scan_sip
 from ladder.capture.continuity import BACKWARDS_NS, LEAP_NS, Break, damaged
 from ladder.capture.sipindex import SipIndex
