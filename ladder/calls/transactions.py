@@ -131,7 +131,10 @@ def _signature(message: "SipMessage") -> tuple:
     src, dst = message.src, message.dst  # Endpoints are frozen: hashable as they are
     if message.is_request:
         return ("req", src, dst, message.method, message.request_uri, number, method)
-    return ("resp", src, dst, message.status, message.to_tag or "", number, method)
+    # A retransmitted response is the same response again (§17.2.1), body and all: a UAS may
+    # send several provisionals of one status (a 183 without SDP, then one with it), and a
+    # later one that carries a body the first did not is news, not a repeat.
+    return ("resp", src, dst, message.status, message.to_tag or "", number, method, message.body)
 
 
 class _Builder:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 from test_calls_rfc3665 import rfc3665_messages
+from conftest import shared_path
 from ladder.calls.transactions import build_transactions
+from ladder.capture.loader import load_capture
 
 
 def test_each_proxy_hop_is_its_own_transaction():
@@ -55,3 +57,28 @@ def test_rfc2543_branch_without_magic_cookie_still_matches():
     assert all(t.rfc2543 for t in invites)
     assert [t.final_status for t in invites] == [486, 486, 486]
     assert all(t.ack is not None for t in invites)  # hop-by-hop ACKs of the 486
+
+
+def test_a_provisional_with_a_new_body_is_no_retransmission():
+    # RFC 3261 §17.2.1: a retransmission is the same response again. A UAS may send a second
+    # 180 that carries the early-media SDP the first did not: a new response, not a repeat.
+    messages = rfc3665_messages("3.1")
+    ringing = next(m for m in messages if m.status == 180)
+    answer = next(m for m in messages if m.status == 200 and m.sdp is not None)
+    with_sdp = dataclasses.replace(ringing, body=answer.body, content_type=answer.content_type,
+                                   frames=(dataclasses.replace(ringing.frames[0], number=99),))
+    again = dataclasses.replace(with_sdp, frames=(dataclasses.replace(ringing.frames[0], number=100),))
+    at = messages.index(ringing) + 1
+    txns = build_transactions(messages[:at] + [with_sdp, again] + messages[at:])
+    assert not txns.is_retransmission(with_sdp)  # a body the first 180 did not have
+    assert txns.is_retransmission(again)  # the same 180 with SDP once more
+
+
+def test_t38_183_with_sdp_after_183_without_is_no_retransmission():
+    # wireshark-wiki T38.pcap: 183 without SDP, then 183 with SDP 42 ms later (capture copies aside).
+    capture = load_capture(str(shared_path("captures/wireshark-wiki/T38.pcap")), media=False)
+    progress = [m for m in capture.sip_messages if m.status == 183]
+    txns = build_transactions(capture.sip_messages)
+    firsts = {bool(m.body): m for m in reversed(progress)}  # the first of each kind
+    assert set(firsts) == {False, True}
+    assert not any(txns.is_retransmission(m) for m in firsts.values())
