@@ -8,7 +8,8 @@ compares them), in three passes over the compact index:
 1. Call-ID groups from the index columns (message numbers only) and their kinds;
 2. each INVITE group read back, its capture copies folded, its transactions and legs found; what
    the links across Call-IDs read of a leg's request is kept (``KeptRequest``: URIs, From/To,
-   the offered media), and of each message only the correlation headers, then all is released;
+   the offered media) while a later leg may still link to it (``legs.LinkWindow``: seconds of
+   the capture, not all of it), and of each message only the correlation headers;
 3. the links joined as ``build_calls`` joins them, and each call read back, built and yielded.
 
 A message is thus read (``pread`` + first pass) twice, fully parsed only where a link or the
@@ -19,6 +20,7 @@ made in pass 2, and pass 3 builds again only the calls links join (and non-INVIT
 
 from __future__ import annotations
 
+import heapq
 import marshal
 import struct
 import tempfile
@@ -39,7 +41,7 @@ from ladder.calls.grouping import (
     kind_of_methods,
     linked_components,
 )
-from ladder.calls.legs import CORRELATION_HEADERS, Leg, find_legs, header_links, retry_links, timing_links
+from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
 
@@ -71,7 +73,7 @@ def _packed(k: int) -> property:
 class KeptRequest:
     """What the links across Call-IDs (``timing_links``, ``retry_links``) and a call's
     caller/callee read of an INVITE leg's request, kept after the message is released: one per
-    call of a busy capture until the links are made, so its texts are kept as one string."""
+    call of the links' window of a busy capture, so its texts are kept as one string."""
 
     __slots__ = ("call_id", "vias", "_text", "_sdp", "_store", "_index")
 
@@ -162,15 +164,14 @@ class _Correlation:
         return list(self.session_ids)
 
 
-def _read(store: MessageStore, indices: Sequence[int], kept: dict[int, KeptRequest], look=None, parse: bool = False):
+def _read(store: MessageStore, indices: Sequence[int], look=None, parse: bool = False):
     """A group's messages read back (each shown to ``look`` first, if given), capture copies
     folded out (as ``build_calls`` folds)."""
     messages = []
-    if parse and look is None:  # nothing reads ``index`` / ``kept``: the parsed messages themselves
+    if parse and look is None:  # nothing reads ``index``: the parsed messages themselves
         return fold_duplicates([store.parsed(i) for i in indices])
     for i in indices:
         message = store.message(i, parse)
-        message.kept = kept.get(i)
         if look is not None:
             look(message)
         messages.append(message)
@@ -310,32 +311,40 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
     groups = _Groups(capture)
     keys = groups.keys
 
-    # Pass 2: the INVITE groups' legs, and what the links read of them.
+    # Pass 2: the INVITE groups' legs, and what the links read of them. The links across
+    # Call-IDs are made as the groups are read (``LinkWindow``): a leg is given to them once no
+    # group still to be read can have an earlier one, and released once no later leg can link to it.
     spill = _RowSpill() if rows is not None else None
-    kept: dict[int, KeptRequest] = {}
-    all_legs: list[Leg] = []
-    failed: set[str] = set()
+    window = LinkWindow(groups)
+    waiting: list[tuple[int, int, int, Leg, int, bool]] = []  # heap of (time, group, n, leg, last, failed)
+    ts = capture.sip_index.ts_ns
     correlated: dict[str, list[_Correlation]] = {}
     for g, cid in enumerate(keys):
         group = groups[g]
+        start = ts[group[0]]  # groups come by their first message: no later group has a leg before it
+        while waiting and waiting[0][0] < start:
+            _, _, _, leg, last, failed = heapq.heappop(waiting)
+            window.add(leg, last, failed)
         if groups.kind(g) != CALL:
             if look is not None:
-                _read(store, group, kept, look)
+                _read(store, group, look)
             continue
-        messages, copies = _read(store, group, kept, look)
+        messages, copies = _read(store, group, look)
         transactions = build_transactions(messages)
+        invites: list[Leg] = []
         for leg in find_legs(messages, transactions):
             if leg.method == "INVITE":  # the links across Call-IDs look at INVITE legs only
                 sent = cast(StoredMessage, leg.request)  # legs of read-back messages have them as requests
-                request = kept.get(sent.index) or KeptRequest(sent, cid)
-                kept[sent.index] = request
+                request = KeptRequest(sent, cid)
                 call_id = cid if leg.call_id == cid else leg.call_id  # the group's key: one string
-                all_legs.append(Leg(call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
+                invites.append(Leg(call_id, leg.method, leg.src, leg.dst, leg.ts_ns, request, leg.final_ns))
                 sent.kept = request  # as pass 3 would read it back
+        if invites:
+            failed, last = _attempt_failed(messages), max(leg.ts_ns for leg in invites)
+            for n, leg in enumerate(invites):  # (ties in time: in the order of groups, then of legs)
+                heapq.heappush(waiting, (leg.ts_ns, g, n, leg, last, failed))
         if spill is not None and rows is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
             spill.put(group[0], rows[0](build_call(0, [cid], messages, CALL, [], transactions, copies)))
-        if _attempt_failed(messages):
-            failed.add(cid)
         seen: set[tuple] = set()
         for message in messages:
             if store.flags[message.index] & CORRELATION:
@@ -343,10 +352,13 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
                 if found.key() not in seen:  # a repeat adds no link (header_links dedups pairs)
                     seen.add(found.key())
                     correlated.setdefault(cid, []).append(found)
-    all_legs.sort(key=lambda leg: leg.ts_ns)
-    links = header_links(_CallGroups(groups, correlated)) + timing_links(all_legs, groups) \
-        + retry_links(all_legs, groups, failed)
-    del all_legs, correlated
+        del messages, copies, transactions, invites
+    while waiting:
+        _, _, _, leg, last, failed = heapq.heappop(waiting)
+        window.add(leg, last, failed)
+    window.finish()
+    links = header_links(_CallGroups(groups, correlated)) + window.timing + window.retry
+    del window, correlated
 
     # Only linked Call-IDs are joined; any other is a call of its own.
     linked = sorted({groups.number[cid] for link in links for cid in (link.call_id_a, link.call_id_b)})
@@ -369,14 +381,11 @@ def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | No
         messages = []
         call_copies: dict[int, tuple] = {}
         for member in call_ids:
-            kept_messages, folded = _read(store, groups[groups.number[member]], kept, None, parse)
+            kept_messages, folded = _read(store, groups[groups.number[member]], None, parse)
             messages.extend(kept_messages)
             call_copies.update(folded)
         if len(call_ids) > 1:
             messages.sort(key=_order_key)
-        for member in call_ids:
-            for i in groups[groups.number[member]]:
-                kept.pop(i, None)
         call = build_call(number, call_ids, messages, kind, links_by_root.get(root, []), None,
                           {id(m): call_copies[id(m)] for m in messages if id(m) in call_copies})
         yield call if rows is None else rows[0](call)

@@ -9,9 +9,9 @@ leaves a node shortly after one arrived at it. Every link says why, in words a u
 
 from __future__ import annotations
 
-import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Reversible, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -284,60 +284,163 @@ def timing_links(legs: list[Leg], call_kind: CallKinds,
     renumbers but passes media through): a B2BUA relaying the call. The incoming INVITE must
     still be unanswered when the outgoing one leaves, and from another socket than the one
     that sent it: sequential calls of one SIPp UAC to a UAS on the same address are not
-    relays. The closest arrival wins and each arrival is used once."""
-    invites = [leg for leg in legs if leg.method == "INVITE" and leg.src and leg.dst
-               and call_kind.get(leg.call_id) == "call"]
-    arrivals_at: dict[str, list[Leg]] = {}
-    for leg in invites:
-        arrivals_at.setdefault(_ip(leg.dst), []).append(leg)
-    for arrivals in arrivals_at.values():
-        arrivals.sort(key=lambda leg: leg.ts_ns)
-    times_at = {ip: [leg.ts_ns for leg in arrivals] for ip, arrivals in arrivals_at.items()}
-    all_arrivals = sorted(invites, key=lambda leg: leg.ts_ns)
-    # Each INVITE's caller and target, parsed once (``parties``: already, by ``invite_parties``):
-    # every INVITE is compared with all those of the relay window before it, thousands of
-    # pairs in a busy capture.
-    if parties is None:
-        parties = invite_parties(invites)
-    # The arrivals by their caller's party key (``_party_key``): only those can match.
-    by_caller: dict[str, tuple[list[Leg], list[int]]] = {}
-    for leg in all_arrivals:
-        bucket = by_caller.setdefault(_party_key(parties[id(leg)][0]), ([], []))
-        bucket[0].append(leg)
-        bucket[1].append(leg.ts_ns)
-    used_arrivals: set[int] = set()
-    links: list[Link] = []
-    first_hops: dict[str, Leg] = {}
-    for leg in all_arrivals:
-        first_hops.setdefault(leg.call_id, leg)
-    for out in invites:
-        if first_hops[out.call_id] is not out:
-            # A later hop of its Call-ID: a proxy relayed it (RFC 3261 §16.6 keeps the Call-ID),
-            # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
-            continue
-        link = _same_node_link(out, arrivals_at, times_at, used_arrivals, parties)
-        if link is None:
-            arrivals, times = by_caller.get(_party_key(parties[id(out)][0]), ([], []))
-            link = _multihomed_link(out, arrivals, times, used_arrivals, parties)
-        if link is not None:
-            links.append(link)
-    return links
+    relays. The closest arrival wins and each arrival is used once. ``legs`` in time order;
+    ``parties``: each INVITE's (caller, target) by ``id(leg)``, when ``invite_parties`` made them."""
+    window = LinkWindow(call_kind, retries=False)
+    window.add_all(legs, parties=parties)
+    return window.timing
 
 
-def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[str, list[int]],
-                    used_arrivals: set[int], parties: dict[int, tuple[str, str]]) -> Link | None:
+def retry_links(legs: list[Leg], call_kind: CallKinds, failed: set[str]) -> list[Link]:
+    """A caller that gives up on one attempt and tries again (RFC 3665 §3.4: the first proxy
+    never answers, Alice retries through another) keeps its From tag, which RFC 3261 §19.3
+    makes globally unique: the same tag from the same address, for the same From and To,
+    after an attempt that failed (``failed``: its Call-ID), is the same call. ``legs`` in time order."""
+    window = LinkWindow(call_kind, relays=False)
+    window.add_all(legs, failed=failed)
+    return window.retry
+
+
+class LinkWindow:
+    """``timing_links`` and ``retry_links`` of INVITE legs given in time order (``add``), each
+    link found once every leg of its time is given, holding only what a later leg can still be
+    linked to: the INVITEs of the last RELAY_WINDOW_NS, and per (sender, From tag, From, To)
+    the first hop of the last RETRY_WINDOW_NS or of a call with legs still to come. A busy
+    capture's legs are thus released as time moves on (``ladder.calls.bounded`` gives them call
+    by call), in memory bounded by the calls of a window, not of the capture."""
+
+    def __init__(self, call_kind: CallKinds, relays: bool = True, retries: bool = True) -> None:
+        self.call_kind = call_kind
+        self.relays, self.retries = relays, retries
+        self.timing: list[Link] = []
+        self.retry: list[Link] = []
+        self._batch: list[tuple[Leg, int, bool, tuple[str, str] | None]] = []  # the legs of one time
+        self._window: deque[Leg] = deque()  # the INVITEs relays are looked for among, in time order
+        self._arrivals_at: dict[str, deque[Leg]] = {}  # ... by the address they arrived at
+        self._by_caller: dict[str, deque[Leg]] = {}  # ... by their caller's party key (``_party_key``)
+        self._parties: dict[int, tuple[str, str]] = {}  # (caller, target) of each, by ``id(leg)``
+        self._used: set[int] = set()  # arrivals already linked (each is used once)
+        self._started: dict[str, int] = {}  # Call-IDs whose first hop was given -> their last leg's time
+        self._first_hops: dict[tuple, tuple[str, int, int, bool]] = {}  # retry key -> (Call-ID, time, last, failed)
+        self._swept = 0  # sizes of the two dicts after the last sweep
+
+    def add(self, leg: Leg, last_ns: int, failed: bool = False, parties: tuple[str, str] | None = None) -> None:
+        """The next leg in time order: ``last_ns``, the time of the last INVITE leg of its Call-ID
+        (until then its Call-ID is remembered); ``failed``, whether that Call-ID's attempt failed
+        (``grouping._attempt_failed``); ``parties``, its (caller, target) if already known."""
+        if self._batch and leg.ts_ns != self._batch[0][0].ts_ns:
+            if leg.ts_ns < self._batch[0][0].ts_ns:
+                raise ValueError("legs must be given in time order")
+            self._run()
+        self._batch.append((leg, last_ns, failed, parties))
+
+    def add_all(self, legs: list[Leg], parties: dict[int, tuple[str, str]] | None = None,
+                failed: set[str] | frozenset[str] = frozenset()) -> None:
+        """Every leg of a capture (in time order), then ``finish``."""
+        last: dict[str, int] = {}
+        for leg in legs:
+            last[leg.call_id] = max(leg.ts_ns, last.get(leg.call_id, leg.ts_ns))
+        for leg in legs:
+            self.add(leg, last[leg.call_id], leg.call_id in failed,
+                     parties.get(id(leg)) if parties is not None else None)
+        self.finish()
+
+    def finish(self) -> None:
+        """Every leg was given: the links of the last time."""
+        self._run()
+
+    def _run(self) -> None:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        now = batch[0][0].ts_ns
+        if self.relays:
+            self._relays(batch, now)
+        if self.retries:
+            self._retries(batch, now)
+        if len(self._started) + len(self._first_hops) > 2 * self._swept + 64:
+            self._sweep(now)
+
+    def _relays(self, batch: list[tuple[Leg, int, bool, tuple[str, str] | None]], now: int) -> None:
+        window, parties = self._window, self._parties
+        while window and window[0].ts_ns < now - RELAY_WINDOW_NS:
+            gone = window.popleft()
+            _pop_first(self._arrivals_at, _ip(gone.dst))
+            _pop_first(self._by_caller, _party_key(parties[id(gone)][0]))
+            del parties[id(gone)]
+            self._used.discard(id(gone))
+        invites = []
+        for leg, last_ns, _, known in batch:
+            if leg.method == "INVITE" and leg.src and leg.dst and self.call_kind.get(leg.call_id) == "call":
+                # Each INVITE's caller and target, parsed once: it is compared with all those of
+                # the relay window after it, thousands of pairs in a busy capture.
+                parties[id(leg)] = known if known is not None else (_caller(leg.request), _target(leg.request))
+                window.append(leg)
+                self._arrivals_at.setdefault(_ip(leg.dst), deque()).append(leg)
+                self._by_caller.setdefault(_party_key(parties[id(leg)][0]), deque()).append(leg)
+                invites.append((leg, last_ns))
+        for out, last_ns in invites:
+            if out.call_id in self._started:
+                # A later hop of its Call-ID: a proxy relayed it (RFC 3261 §16.6 keeps the Call-ID),
+                # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
+                continue
+            self._started[out.call_id] = last_ns
+            link = _same_node_link(out, self._arrivals_at.get(_ip(out.src), ()), self._used, parties)
+            if link is None:
+                arrivals = self._by_caller.get(_party_key(parties[id(out)][0]), ())
+                link = _multihomed_link(out, arrivals, self._used, parties)
+            if link is not None:
+                self.timing.append(link)
+
+    def _retries(self, batch: list[tuple[Leg, int, bool, tuple[str, str] | None]], now: int) -> None:
+        first_hops = self._first_hops
+        for leg, last_ns, failed, _ in batch:
+            request = leg.request
+            if leg.method != "INVITE" or leg.src is None or self.call_kind.get(leg.call_id) != "call":
+                continue
+            if len(request.vias) != 1 or not request.from_tag:  # sent by the caller UA itself
+                continue
+            key = (leg.src.ip, request.from_tag, request.from_uri, request.to_uri)
+            earlier = first_hops.get(key)
+            if earlier is None or earlier[0] == leg.call_id:
+                if earlier is None:
+                    first_hops[key] = (leg.call_id, leg.ts_ns, last_ns, failed)
+                continue
+            if earlier[3] and leg.ts_ns - earlier[1] <= RETRY_WINDOW_NS:
+                seconds = (leg.ts_ns - earlier[1]) / 1e9
+                self.retry.append(Link(earlier[0], leg.call_id,
+                                       f"same From tag {request.from_tag}: {leg.src.ip} retried {seconds:.1f} s later"))
+            first_hops[key] = (leg.call_id, leg.ts_ns, last_ns, failed)
+
+    def _sweep(self, now: int) -> None:
+        """Forget what no later leg can be linked to: a Call-ID whose legs were all given; a
+        first hop too old to be retried whose Call-ID has no legs to come (one to come would
+        keep it, not itself, as its key's first hop)."""
+        self._started = {cid: last for cid, last in self._started.items() if last >= now}
+        self._first_hops = {key: hop for key, hop in self._first_hops.items()
+                            if now - hop[1] <= RETRY_WINDOW_NS or hop[2] >= now}
+        self._swept = len(self._started) + len(self._first_hops)
+
+
+def _pop_first(buckets: dict[str, deque[Leg]], key: str) -> None:
+    """The oldest leg of a bucket out of the window (the bucket too, once empty)."""
+    bucket = buckets[key]
+    bucket.popleft()
+    if not bucket:
+        del buckets[key]
+
+
+def _same_node_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],
+                    parties: dict[int, tuple[str, str]]) -> Link | None:
     """The closest INVITE that arrived at the address ``out`` leaves from, for the same target
-    or with the same SDP media. ``parties``: (caller, target) by ``id(leg)``."""
-    node = _ip(out.src)
-    arrivals = arrivals_at.get(node)
+    or with the same SDP media. ``arrivals``: those of the relay window before ``out``, in time
+    order; ``parties``: (caller, target) by ``id(leg)``."""
     if not arrivals:
         return None
-    times = times_at[node]
+    node = _ip(out.src)
     target = parties[id(out)][1]
     media = _sdp_media(out.request)
-    lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
-    hi = bisect.bisect_right(times, out.ts_ns)
-    for arrival in reversed(arrivals[lo:hi]):  # closest first
+    for arrival in reversed(arrivals):  # closest first
         if arrival.call_id == out.call_id or id(arrival) in used_arrivals:
             continue
         if arrival.src == out.src or not arrival.pending_at(out.ts_ns):
@@ -355,20 +458,18 @@ def _same_node_link(out: Leg, arrivals_at: dict[str, list[Leg]], times_at: dict[
     return None
 
 
-def _multihomed_link(out: Leg, arrivals: list[Leg], times: list[int], used_arrivals: set[int],
+def _multihomed_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],
                      parties: dict[int, tuple[str, str]]) -> Link | None:
     """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
     another address than the one it arrived at, so the node cannot tie the legs; the parties
     must. The closest earlier INVITE, from another sender, with the same caller and the same
-    callee, each up to a routing prefix. ``arrivals`` (and their ``times``): the INVITEs
-    whose caller has the party key of ``out``'s, in time order."""
+    callee, each up to a routing prefix. ``arrivals``: the INVITEs of the relay window before
+    ``out`` whose caller has the party key of ``out``'s, in time order."""
     caller, target = parties[id(out)]
     if not caller or not target:
         return None
     node = _ip(out.src)
-    lo = bisect.bisect_left(times, out.ts_ns - RELAY_WINDOW_NS)
-    hi = bisect.bisect_right(times, out.ts_ns)
-    for arrival in reversed(arrivals[lo:hi]):  # closest first
+    for arrival in reversed(arrivals):  # closest first
         if (arrival is out or arrival.call_id == out.call_id or id(arrival) in used_arrivals
                 or _ip(arrival.src) == node or _ip(arrival.dst) == node
                 or not arrival.pending_at(out.ts_ns)):
@@ -389,29 +490,3 @@ def _ip(endpoint: Endpoint | None) -> str:
     if endpoint is None:
         raise ValueError("an INVITE compared for relaying has both endpoints")
     return endpoint.ip
-
-
-def retry_links(legs: list[Leg], call_kind: CallKinds, failed: set[str]) -> list[Link]:
-    """A caller that gives up on one attempt and tries again (RFC 3665 §3.4: the first proxy
-    never answers, Alice retries through another) keeps its From tag, which RFC 3261 §19.3
-    makes globally unique: the same tag from the same address, for the same From and To,
-    after an attempt that failed, is the same call."""
-    first_hops: dict[tuple, Leg] = {}
-    links: list[Link] = []
-    for leg in legs:
-        request = leg.request
-        if leg.method != "INVITE" or leg.src is None or call_kind.get(leg.call_id) != "call":
-            continue
-        if len(request.vias) != 1 or not request.from_tag:  # sent by the caller UA itself
-            continue
-        key = (leg.src.ip, request.from_tag, request.from_uri, request.to_uri)
-        earlier = first_hops.get(key)
-        if earlier is None or earlier.call_id == leg.call_id:
-            first_hops.setdefault(key, leg)
-            continue
-        if earlier.call_id in failed and leg.ts_ns - earlier.ts_ns <= RETRY_WINDOW_NS:
-            seconds = (leg.ts_ns - earlier.ts_ns) / 1e9
-            links.append(Link(earlier.call_id, leg.call_id,
-                              f"same From tag {request.from_tag}: {leg.src.ip} retried {seconds:.1f} s later"))
-        first_hops[key] = leg
-    return links

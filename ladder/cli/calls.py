@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import marshal
 import sys
+import tempfile
 from typing import Any, Iterator
 
 from ladder.calls.bounded import iter_call_rows
@@ -74,17 +76,37 @@ def format_table(calls: list[Call]) -> str:
     return format_rows([table_row(call) for call in calls])
 
 
+_HEADER = ("#", "start", "from", "to", "outcome", "msgs", "span", "talk", "legs", "kind")
+_NUMERIC = {0, 5, 6, 7, 8}
+
+
 def format_rows(call_rows: list[tuple[str, ...]]) -> str:
-    header = ("#", "start", "from", "to", "outcome", "msgs", "span", "talk", "legs", "kind")
-    rows = [header] + call_rows
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    numeric = {0, 5, 6, 7, 8}
-    lines = []
-    for row in rows:
-        cells = [cell.rjust(w) if i in numeric else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths))]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+    rows = [_HEADER] + call_rows
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    return "".join(_line(row, widths) for row in rows)
+
+
+def _line(row: tuple[str, ...], widths: list[int]) -> str:
+    cells = [cell.rjust(w) if i in _NUMERIC else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+    return "  ".join(cells).rstrip() + "\n"
+
+
+def write_rows(out, call_rows: Iterator[tuple[str, ...]]) -> None:
+    """``format_rows`` of the rows, written line by line: the rows wait in a temporary file
+    while the columns' widths are measured, so a busy capture's table is never held."""
+    widths = [len(cell) for cell in _HEADER]
+    with tempfile.TemporaryFile(prefix="ladder-table-") as spill:
+        for row in call_rows:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+            marshal.dump(row, spill)
+        spill.seek(0)
+        out.write(_line(_HEADER, widths))
+        while True:
+            try:
+                row = marshal.load(spill)
+            except EOFError:
+                break
+            out.write(_line(row, widths))
 
 
 def _talk(call: Call) -> str:
@@ -105,7 +127,7 @@ def run(args) -> int:
     if args.json:
         write_json_stream(sys.stdout, {}, "calls", rows)
     else:
-        print(format_rows(list(rows)), end="")
+        write_rows(sys.stdout, rows)
     return 0
 
 

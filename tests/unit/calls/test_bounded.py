@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from captures_crafted import udp_sip_frame, write_pcap
 from conftest import SAMPLES, quick_subset
 from ladder.analysis import analyse
 from ladder.calls.bounded import iter_call_rows, iter_calls
 from ladder.calls.grouping import build_calls
+from ladder.calls.legs import RELAY_WINDOW_NS, RETRY_WINDOW_NS
 from ladder.capture.continuity import find_breaks
 from ladder.capture.loader import load_capture
 from ladder.check.call_check import capture_settings
@@ -200,3 +202,52 @@ def test_streamed_json_is_json_text_of_the_whole(items):
     whole = {"file": "x", "calls": items, "conforms": True, "notes": []}
     assert count == len(items)
     assert out.getvalue() == json_text(whole, indent=2, ensure_ascii=True) + "\n"
+
+
+def _shifted(path: Path, copy: int, start_ns: int, gap_at: int, gap_ns: int, renames: dict[bytes, bytes]) -> list:
+    """The SIP messages of a sample as UDP frames (time, frame): copy number ``copy`` (its
+    Call-IDs and tags renamed, so that copies are calls of their own), starting at ``start_ns``,
+    every message from the ``gap_at``-th on ``gap_ns`` later; ``renames`` rewrites the bytes
+    of the messages that go between two addresses (a B2BUA's new Call-ID)."""
+    messages = load_capture(str(path), media=False).sip_messages
+    t0, frames = messages[0].ts_ns, []
+    for n, message in enumerate(messages):
+        raw = message.raw
+        for old, new in renames.items():
+            if old[:1] != b"@" or {message.src.ip, message.dst.ip} == {"192.0.2.222", "192.0.2.201"}:
+                raw = raw.replace(old.lstrip(b"@"), new)
+        raw = raw.replace(message.call_id.encode(), b"%04d-" % copy + message.call_id.encode())
+        raw = raw.replace(message.from_tag.encode(), b"%04d" % copy + message.from_tag.encode())
+        ts = start_ns + message.ts_ns - t0 + (gap_ns if n >= gap_at else 0)
+        frames.append((ts, udp_sip_frame(raw, message.src.ip, message.dst.ip, message.src.port, message.dst.port)))
+    return frames
+
+
+def test_relays_and_retries_at_the_windows_edges_in_a_busy_capture(tmp_path):
+    """Copies of a call through a B2BUA (RFC 3665 §3.2, a new Call-ID after Proxy 2) whose
+    second leg leaves exactly RELAY_WINDOW_NS after the first arrived, or 1 ns later, and of a
+    retry after a failed attempt (§3.4) exactly RETRY_WINDOW_NS after it, or 1 ns later, among
+    each other's calls: the bounded calls link and release as the full parse's calls do, and
+    a link is made at each window's very edge and not past it."""
+    relay = SAMPLES / "rfc3665-3.2-session-through-two-proxies.pcap"
+    retry = SAMPLES / "rfc3665-3.4-successful-session-proxy-failure.pcap"
+    t0 = 1_700_000_000_000_000_000
+    frames = []
+    for copy in range(60):  # 5 s apart: no other copy's INVITE is within the window of one
+        late = copy % 2
+        # the INVITE leaving Proxy 2 is the 7th message, 18.473 ms after the 5th arrived there
+        frames += _shifted(relay, copy, t0 + copy * 5_000_000_000, 6, RELAY_WINDOW_NS - 18_473_000 + late,
+                           {b"@3848276298220188511@atlanta.example.com": b"b2bua-leg-%d@192.0.2.222" % copy})
+    for copy in range(4):  # the retry is the 8th message, 32 s after the first attempt; by Carol, so
+        # that the B2BUA rules see no relay of Alice's calls
+        frames += _shifted(retry, 100 + copy, t0 + copy * 20_000_000_000, 7, RETRY_WINDOW_NS - 32_000_000_000 + copy % 2,
+                           {b"alice": b"carol"})
+    frames.sort(key=lambda frame: frame[0])
+    path = write_pcap(tmp_path / "edges.pcap", frames, nanoseconds=True)
+    assert _assert_same_calls(path) == 30 + 60 + 2 + 4
+    reasons = [link.reason for call in build_calls(load_capture(str(path), media=False)) for link in call.links
+               if not link.reason.startswith("same Call-ID")]
+    assert reasons.count("INVITE to bob left 192.0.2.222 2000 ms after one arrived") == 30
+    assert [r for r in reasons if "retried" in r] == [
+        f"same From tag {copy:04d}9fxced76sl: 192.0.2.101 retried 64.0 s later" for copy in (100, 102)]
+    assert len(reasons) == 30 + 2
