@@ -460,14 +460,23 @@ def parse_sip(
         problems.extend(found)
     headers = _parse_headers(lines[1:], problems)
 
-    index: dict[str, list[str]] = {}
+    index: dict[str, tuple[str, ...]] = {}  # values in order (a header seldom repeats: tuples at once)
+    repeated: dict[str, list[str]] | None = None  # the values of the headers that do
     keys = _HEADER_KEYS
     for name, value in headers:
         key = keys.get(name) or canonical_name(name)  # the table may have been cleared meanwhile
         if key in index:
-            index[key].append(value)
+            if repeated is None:
+                repeated = {}
+            values = repeated.get(key)
+            if values is None:
+                values = repeated[key] = [index[key][0]]
+            values.append(value)
         else:
-            index[key] = [value]
+            index[key] = (value,)
+    if repeated is not None:
+        for key, values in repeated.items():
+            index[key] = tuple(values)
 
     lengths = index.get("content-length")
     if lengths is not None and len(lengths) == 1:  # the usual case: one value, remembered
@@ -494,7 +503,7 @@ def parse_sip(
             )
     raw = data[: body_start + len(body)]
 
-    final_index = {key: tuple(values) for key, values in index.items()}
+    final_index = index
     is_request = isinstance(start, RequestLine)
     call_id = _single(final_index, "call-id", problems)
     cseq = _cseq(final_index, start, problems)
