@@ -631,16 +631,17 @@ _request_uri_memo: dict[str, tuple[None, tuple[str, ...]]] = {}
 # values together (the responses of a transaction repeat its request's): parsed once, shared.
 _header_line_memo: dict[str, tuple[str, str]] = {}
 _start_memo: dict[str, tuple[RequestLine | StatusLine, tuple[str, ...]]] = {}
-_cseq_memo: dict = {}
-_max_forwards_memo: dict = {}
-_content_length_memo: dict = {}
-_vias_memo: dict = {}
-_contacts_memo: dict = {}
 T = TypeVar("T")
 K = TypeVar("K")
+Parsed = tuple[T, tuple[str, ...]]  # a parse and the problems it found
+_cseq_memo: dict[tuple[str, str | None], Parsed[tuple[int, str] | None]] = {}
+_max_forwards_memo: dict[str, Parsed[int | None]] = {}
+_content_length_memo: dict[str, Parsed[int | None]] = {}
+_vias_memo: dict[tuple[str, ...], Parsed[tuple[Via, ...]]] = {}
+_contacts_memo: dict[tuple[str, ...], Parsed[tuple[NameAddr, ...]]] = {}
 
 
-def _by_value(memo: dict, key: K, size: int, parse: Callable[[K, list[str]], T], problems: list[str]) -> T:
+def _by_value(memo: dict[K, Parsed[T]], key: K, size: int, parse: Callable[[K, list[str]], T], problems: list[str]) -> T:
     """``parse(key, problems)``, remembered by ``key`` with the problems it found (bounded;
     not kept when the text of ``key`` is longer than ``MEMO_VALUE_LENGTH``)."""
     entry = memo.get(key)
