@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from decoders.errors import Malformed
-from decoders.memo import remember
+from decoders.memo import remembered_parse
 from decoders.numbers import bounded_number
 
 REASON = "malformed-sdp"
@@ -206,15 +206,7 @@ _MEMO_VALUE_LENGTH = 256
 
 
 def _remembered_rtpmap(value: str, problems: list[str]) -> tuple[int, tuple[str, int, int]] | None:
-    entry = _RTPMAP_MEMO.get(value)
-    if entry is None:
-        found: list[str] = []
-        entry = (_rtpmap(value, found), tuple(found))
-        if len(value) <= _MEMO_VALUE_LENGTH:
-            remember(_RTPMAP_MEMO, value, entry, _MEMO_ENTRIES)
-    if entry[1]:
-        problems.extend(entry[1])
-    return entry[0]
+    return remembered_parse(_RTPMAP_MEMO, value, len(value), _rtpmap, problems, _MEMO_ENTRIES, _MEMO_VALUE_LENGTH)
 
 
 def parse_sdp(body: bytes | str) -> SdpSession:

@@ -22,7 +22,7 @@ from typing import Callable, TypeVar
 
 from decoders.header_names import LIST_HEADERS, canonical_name
 from decoders.errors import DecodeError, Malformed
-from decoders.memo import remember
+from decoders.memo import remember, remembered_parse
 from decoders.multipart import find_part, parse_multipart
 from decoders.numbers import bounded_number
 from decoders.records import Endpoint, FrameRef
@@ -641,18 +641,10 @@ _vias_memo: dict[tuple[str, ...], Parsed[tuple[Via, ...]]] = {}
 _contacts_memo: dict[tuple[str, ...], Parsed[tuple[NameAddr, ...]]] = {}
 
 
-def _by_value(memo: dict[K, Parsed[T]], key: K, size: int, parse: Callable[[K, list[str]], T], problems: list[str]) -> T:
-    """``parse(key, problems)``, remembered by ``key`` with the problems it found (bounded;
-    not kept when the text of ``key`` is longer than ``MEMO_VALUE_LENGTH``)."""
-    entry = memo.get(key)
-    if entry is None:
-        found: list[str] = []
-        entry = (parse(key, found), tuple(found))
-        if size <= MEMO_VALUE_LENGTH:
-            remember(memo, key, entry, MEMO_ENTRIES)
-    if entry[1]:
-        problems.extend(entry[1])
-    return entry[0]
+def _by_value(memo: dict[K, Parsed[T]], key: K, size: int, parse: Callable[[K, list[str]], T],
+              problems: list[str]) -> T:
+    """``parse(key, problems)`` remembered by ``key`` (see ``MEMO_ENTRIES``)."""
+    return remembered_parse(memo, key, size, parse, problems, MEMO_ENTRIES, MEMO_VALUE_LENGTH)
 
 
 def _checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
