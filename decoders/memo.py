@@ -6,6 +6,7 @@ starts again, so traffic with endless distinct values cannot make it grow."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 K = TypeVar("K")
@@ -19,3 +20,19 @@ def remember(memo: dict[K, V], key: K, value: V, limit: int) -> V:
         memo.clear()
     memo[key] = value
     return value
+
+
+def remembered_parse(memo: dict[K, tuple[V, tuple[str, ...]]], key: K, size: int,
+                     parse: Callable[[K, list[str]], V], problems: list[str], limit: int, longest: int) -> V:
+    """``parse(key, problems)``, remembered by ``key`` with the problems it found (appended to
+    ``problems`` on every answer). Not kept when the text of ``key`` (``size``) is longer than
+    ``longest``; ``limit`` entries at most. A parse that raises is not kept."""
+    entry = memo.get(key)
+    if entry is None:
+        found: list[str] = []
+        entry = (parse(key, found), tuple(found))
+        if size <= longest:
+            remember(memo, key, entry, limit)
+    if entry[1]:
+        problems.extend(entry[1])
+    return entry[0]

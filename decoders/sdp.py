@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from decoders.errors import Malformed
+from decoders.memo import remembered_parse
 from decoders.numbers import bounded_number
 
 REASON = "malformed-sdp"
@@ -197,6 +198,17 @@ def _rtpmap(value: str, problems: list[str]) -> tuple[int, tuple[str, int, int]]
     return payload_type, (pieces[0], clock, channels)
 
 
+# An offer's and its answer's rtpmap lines repeat in every call (a=rtpmap:8 PCMA/8000): each
+# value's parse and problems are remembered (bounded in entries and value length).
+_RTPMAP_MEMO: dict[str, tuple[tuple[int, tuple[str, int, int]] | None, tuple[str, ...]]] = {}
+_MEMO_ENTRIES = 1024
+_MEMO_VALUE_LENGTH = 256
+
+
+def _remembered_rtpmap(value: str, problems: list[str]) -> tuple[int, tuple[str, int, int]] | None:
+    return remembered_parse(_RTPMAP_MEMO, value, len(value), _rtpmap, problems, _MEMO_ENTRIES, _MEMO_VALUE_LENGTH)
+
+
 def parse_sdp(body: bytes | str) -> SdpSession:
     """Parse an SDP body (RFC 4566). Raises ``Malformed`` (``malformed-sdp``) if it is not SDP."""
     text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray, memoryview)) else body
@@ -255,7 +267,7 @@ def parse_sdp(body: bytes | str) -> SdpSession:
             if name in DIRECTIONS:
                 current.direction = name
             elif name == "rtpmap":
-                parsed = _rtpmap(attr_value, problems)
+                parsed = _remembered_rtpmap(attr_value, problems)
                 if parsed is not None:
                     current.rtpmap[parsed[0]] = parsed[1]
             elif name == "fmtp":

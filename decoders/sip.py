@@ -22,7 +22,7 @@ from typing import Callable, TypeVar
 
 from decoders.header_names import LIST_HEADERS, canonical_name
 from decoders.errors import DecodeError, Malformed
-from decoders.memo import remember
+from decoders.memo import remember, remembered_parse
 from decoders.multipart import find_part, parse_multipart
 from decoders.numbers import bounded_number
 from decoders.records import Endpoint, FrameRef
@@ -374,7 +374,12 @@ _KNOWN_METHODS = frozenset(
 
 def _parse_headers(lines: list[str], problems: list[str]) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
+    seen = _header_line_memo
     for text in lines:
+        entry = seen.get(text)  # never a continuation line: only lines read as a header are kept
+        if entry is not None:
+            headers.append(entry)
+            continue
         if text[:1] in _LWS_LINE_START:
             # LWS continuation (RFC 3261 §7.3.1): unfold into the previous value with one SP.
             text = text.strip(" \t")
@@ -395,7 +400,10 @@ def _parse_headers(lines: list[str], problems: list[str]) -> list[tuple[str, str
                 written = name.rstrip(" \t")
                 problems.append(f"header name {written[:40]!r} is not a token; ignored (RFC 3261 §7.3.1)")
                 continue
-        headers.append((known, value.strip(" \t")))
+        entry = (known, value.strip(" \t"))
+        if len(text) <= MEMO_VALUE_LENGTH:
+            remember(seen, text, entry, MEMO_ENTRIES)
+        headers.append(entry)
     return headers
 
 
@@ -447,19 +455,34 @@ def parse_sip(
     if not data:
         raise _fail("message is empty (RFC 3261 §7)")
     lines, body_start = _split_head(data, problems)
-    start = _parse_start(lines[0], problems)
+    start, found = _remembered(_start_memo, lines[0], _parse_start)  # a bad start line raises: not kept
+    if found:
+        problems.extend(found)
     headers = _parse_headers(lines[1:], problems)
 
-    index: dict[str, list[str]] = {}
+    index: dict[str, tuple[str, ...]] = {}  # values in order (a header seldom repeats: tuples at once)
+    repeated: dict[str, list[str]] | None = None  # the values of the headers that do
     keys = _HEADER_KEYS
     for name, value in headers:
         key = keys.get(name) or canonical_name(name)  # the table may have been cleared meanwhile
         if key in index:
-            index[key].append(value)
+            if repeated is None:
+                repeated = {}
+            values = repeated.get(key)
+            if values is None:
+                values = repeated[key] = [index[key][0]]
+            values.append(value)
         else:
-            index[key] = [value]
+            index[key] = (value,)
+    if repeated is not None:
+        for key, values in repeated.items():
+            index[key] = tuple(values)
 
-    content_length = _content_length(index.get("content-length"), problems)
+    lengths = index.get("content-length")
+    if lengths is not None and len(lengths) == 1:  # the usual case: one value, remembered
+        content_length = _by_value(_content_length_memo, lengths[0], len(lengths[0]), _content_length_of, problems)
+    else:
+        content_length = _content_length(lengths, problems)
     rest = data[body_start:]
     if content_length is None:
         body = rest  # leniency: over UDP Content-Length may be absent (RFC 3261 §18.3, §20.14)
@@ -480,7 +503,7 @@ def parse_sip(
             )
     raw = data[: body_start + len(body)]
 
-    final_index = {key: tuple(values) for key, values in index.items()}
+    final_index = index
     is_request = isinstance(start, RequestLine)
     call_id = _single(final_index, "call-id", problems)
     cseq = _cseq(final_index, start, problems)
@@ -556,10 +579,20 @@ def _content_length(values: tuple[str, ...] | list[str] | None, problems: list[s
     return number
 
 
+def _content_length_of(value: str, problems: list[str]) -> int | None:
+    return _content_length((value,), problems)
+
+
 def _cseq(index: dict[str, tuple[str, ...]], start: RequestLine | StatusLine, problems: list[str]) -> tuple[int, str] | None:
     value = _single(index, "cseq", problems)
     if value is None:
         return None
+    return _by_value(_cseq_memo, (value, start.method if isinstance(start, RequestLine) else None), len(value),
+                     _parse_cseq, problems)
+
+
+def _parse_cseq(key: tuple[str, str | None], problems: list[str]) -> tuple[int, str] | None:
+    value, request_method = key
     number_text, _, method = value.strip().partition(" ")
     method = method.strip(" \t")
     if not _DIGITS_RE.fullmatch(number_text) or not TOKEN_RE.fullmatch(method):
@@ -569,9 +602,9 @@ def _cseq(index: dict[str, tuple[str, ...]], start: RequestLine | StatusLine, pr
     if number is None:
         problems.append(f"CSeq number {number_text[:24]} exceeds 2**31-1 (RFC 3261 §8.1.1.5)")
         return None
-    if isinstance(start, RequestLine) and method != start.method:
+    if request_method is not None and method != request_method:
         problems.append(
-            f"CSeq method {method[:40]} does not match the Request-Line method {start.method[:40]} "
+            f"CSeq method {method[:40]} does not match the Request-Line method {request_method[:40]} "
             "(RFC 3261 §8.1.1.5)"
         )
     return number, method
@@ -593,7 +626,25 @@ MEMO_VALUE_LENGTH = 512
 _name_addr_memo: dict[tuple[str, str], tuple[NameAddr | None, tuple[str, ...]]] = {}
 _via_memo: dict[str, tuple[Via | None, tuple[str, ...]]] = {}
 _request_uri_memo: dict[str, tuple[None, tuple[str, ...]]] = {}
+# The same holds of whole header lines, start lines ("SIP/2.0 180 Ringing", an ACK's repeating
+# its INVITE's), CSeq, Max-Forwards and Content-Length values and a message's Via and Contact
+# values together (the responses of a transaction repeat its request's): parsed once, shared.
+_header_line_memo: dict[str, tuple[str, str]] = {}
+_start_memo: dict[str, tuple[RequestLine | StatusLine, tuple[str, ...]]] = {}
 T = TypeVar("T")
+K = TypeVar("K")
+Parsed = tuple[T, tuple[str, ...]]  # a parse and the problems it found
+_cseq_memo: dict[tuple[str, str | None], Parsed[tuple[int, str] | None]] = {}
+_max_forwards_memo: dict[str, Parsed[int | None]] = {}
+_content_length_memo: dict[str, Parsed[int | None]] = {}
+_vias_memo: dict[tuple[str, ...], Parsed[tuple[Via, ...]]] = {}
+_contacts_memo: dict[tuple[str, ...], Parsed[tuple[NameAddr, ...]]] = {}
+
+
+def _by_value(memo: dict[K, Parsed[T]], key: K, size: int, parse: Callable[[K, list[str]], T],
+              problems: list[str]) -> T:
+    """``parse(key, problems)`` remembered by ``key`` (see ``MEMO_ENTRIES``)."""
+    return remembered_parse(memo, key, size, parse, problems, MEMO_ENTRIES, MEMO_VALUE_LENGTH)
 
 
 def _checked_name_addr(value: str, what: str, problems: list[str]) -> NameAddr | None:
@@ -634,8 +685,13 @@ def _valid_delta_seconds(text: str) -> bool:
 
 
 def _contacts(index: dict[str, tuple[str, ...]], problems: list[str]) -> tuple[NameAddr, ...]:
+    values = index.get("contact", ())
+    return _by_value(_contacts_memo, values, sum(map(len, values)), _parse_contacts, problems)
+
+
+def _parse_contacts(values: tuple[str, ...], problems: list[str]) -> tuple[NameAddr, ...]:
     contacts: list[NameAddr] = []
-    for value in index.get("contact", ()):
+    for value in values:
         for item in split_list(value):
             if item == "*":
                 continue  # "Contact: *" removes all bindings (RFC 3261 §10.2.2)
@@ -665,8 +721,13 @@ def _check_date(index: dict[str, tuple[str, ...]], problems: list[str]) -> None:
 
 
 def _vias(index: dict[str, tuple[str, ...]], problems: list[str]) -> tuple[Via, ...]:
+    values = index.get("via", ())
+    return _by_value(_vias_memo, values, sum(map(len, values)), _parse_vias, problems)
+
+
+def _parse_vias(values: tuple[str, ...], problems: list[str]) -> tuple[Via, ...]:
     vias: list[Via] = []
-    for value in index.get("via", ()):
+    for value in values:
         if _EMPTY_PARAM_RE.search(value):
             problems.append(f"Via {value[:60]!r} has an empty parameter (RFC 3261 §20.42 via-params)")
         for item in split_list(value, keep_empty=True):
@@ -717,6 +778,10 @@ def _max_forwards(index: dict[str, tuple[str, ...]], problems: list[str]) -> int
     value = _single(index, "max-forwards", problems)
     if value is None:
         return None
+    return _by_value(_max_forwards_memo, value, len(value), _parse_max_forwards, problems)
+
+
+def _parse_max_forwards(value: str, problems: list[str]) -> int | None:
     text = value.strip()
     if not _DIGITS_RE.fullmatch(text):
         problems.append(f"Max-Forwards {text[:20]!r} is not an integer (RFC 3261 §20.22)")

@@ -17,6 +17,7 @@ object only, so a call built, checked and released takes its parses with it.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Callable
@@ -176,8 +177,13 @@ class MessageStore:
     def parsed(self, i: int):
         """Message ``i`` read back and fully parsed: the plain ``SipMessage`` (what
         ``message(i, parse=True)`` answers through a wrapper, without the wrapper's cost on
-        each of the hundred-odd attribute reads a check makes of a message)."""
-        return StoredMessage(self, i, self.raw(i), True)._full
+        each of the hundred-odd attribute reads a check makes of a message), made without one."""
+        raw = self.raw(i)
+        try:
+            return parse_sip(raw, src=self.endpoint(self.src[i]), dst=self.endpoint(self.dst[i]),
+                             frames=self.frames(i), ts_ns=self.index.ts_ns[i])
+        except DecodeError as exc:  # as ``StoredMessage._parse`` says it
+            raise CaptureError(f"SIP message {i + 1} no longer parses: {exc}") from None
 
     def breaks(self) -> list[Break]:
         """``continuity.find_breaks`` of the stored messages, from the columns."""
@@ -230,10 +236,21 @@ def head_values(raw: bytes, keys: frozenset[str]) -> dict[str, list[str]]:
 _TO = frozenset({"to"})
 
 
+# A To line of a head without folding (each line ends in CRLF, none starts with whitespace):
+# the name as ``head_values`` reads it (``To`` or ``t``, any case, whitespace before the colon).
+_TO_LINE = re.compile(rb"\r\n(?:to|t)[ \t]*:([^\r\n]*)", re.IGNORECASE)
+
+
 def _to_parses(raw: bytes) -> bool:
     """Whether the To header of a message the first pass read parses as ``parse_sip`` parses it
     (the first pass rejects a repeated To)."""
-    value = head_values(raw, _TO).get("to", [None])[0]
+    head = raw[:raw.find(b"\r\n\r\n")]
+    crlf = head.count(b"\r\n")
+    if crlf == head.count(b"\n") == head.count(b"\r") and b"\r\n " not in head and b"\r\n\t" not in head:
+        found = _TO_LINE.search(head)  # the first To line, as ``head_values`` finds it
+        value = found.group(1).decode("ascii").strip(" \t") if found is not None else None
+    else:
+        value = head_values(raw, _TO).get("to", [None])[0]
     return value is not None and bool(value) and _checked_name_addr(value, "To", []) is not None
 
 

@@ -49,6 +49,10 @@ def _params_twice(name: str, value: str) -> tuple[str, ...]:
     """The header parameter names ``value`` has more than once, sorted."""
     if value.count(";") < 2 and (name == "via" or "<" not in value or ">" not in value):
         return ()  # one ';' at most before the parameters: one parameter at most
+    if name != "via" and "<" in value and ">" in value:
+        tail = value[value.index(">") + 1:]  # what ``_header_params`` splits
+        if tail.count(";") < 2 and not tail.partition(";")[0].strip():
+            return ()  # nothing before its one ';' at most: one parameter at most (";tag=x")
     names = _header_params(name, value)
     return tuple(sorted({n for n in names if names.count(n) > 1}))
 
