@@ -11,6 +11,7 @@ import gc
 import os
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from textual.message import Message
@@ -19,7 +20,9 @@ from ladder.errors import CaptureError
 from ladder.capture.progress import Progress
 
 if TYPE_CHECKING:
+    from ladder.calls.catalogue import CallCatalogue
     from ladder.calls.grouping import Call
+    from tui.call_rows import CallRow
     from decoders.sip import SipMessage
     from ladder.analysis import Analysis
 
@@ -29,6 +32,15 @@ PROGRESS_INTERVAL_S = 0.25  # a few updates a second: enough to look alive, chea
 PARTIAL_INTERVAL_S = 2.0
 PARTIAL_SHARE = 5
 CHECK_POST_INTERVAL_S = 1.0  # results are posted in batches: each batch costs the UI a table update
+# A capture this big is loaded on the bounded path (``load_bounded``): messages stay in the file,
+# the list holds a row per call, a ladder reads its call back. Below it, everything is kept.
+BOUNDED_CAPTURE_BYTES = 16 * 1024 * 1024
+# On the bounded path the list first shows the calls of the capture's first messages, read back
+# (a window: rebuilding every message so far would grow with the file), soon into the load;
+# then the calls themselves, in batches, as they are made.
+BOUNDED_FIRST_PARTIAL_S = 0.25
+BOUNDED_PARTIAL_MESSAGES = 4000
+ROWS_POST_INTERVAL_S = 0.5
 
 
 class LoadCancelled(Exception):
@@ -58,14 +70,26 @@ class CallsSoFar(Message):
         self.calls = calls
 
 
-class LoadFinished(Message):
-    """The loaded capture and its one analysis (calls, media bound once)."""
+class RowsSoFar(Message):
+    """Rows of the calls made so far on the bounded path (each call's ``CallRow``, in order)."""
 
-    def __init__(self, analysis: Analysis) -> None:
+    def __init__(self, rows: list["CallRow"]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class LoadFinished(Message):
+    """The loaded capture and its one analysis (calls, media bound once). On the bounded path
+    ``calls`` are the calls' rows and ``catalogue`` builds a call again when asked."""
+
+    def __init__(self, analysis: Analysis, *, rows: list["CallRow"] | None = None,
+                 catalogue: "CallCatalogue | None" = None, bounded: "BoundedChecks | None" = None) -> None:
         super().__init__()
         self.analysis = analysis
         self.capture = analysis.capture
-        self.calls = analysis.calls
+        self.calls: list[Any] = analysis.calls if rows is None else rows
+        self.catalogue = catalogue
+        self.bounded = bounded
 
 
 class LoadFailed(Message):
@@ -88,6 +112,24 @@ class CheckFailed:
     """The checker raised on one call: the call list says so instead of a deviation count."""
 
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSummary:
+    """What the call list shows of a call's check on the bounded path (its full result is made
+    again when its ladder opens, ``BoundedChecks.settings``), not the result itself: a million
+    results would not fit."""
+
+    reference: str | None
+    deviations: int
+
+
+@dataclass(slots=True)
+class BoundedChecks:
+    """The rules' settings of a capture on the bounded path, once the checker has read every
+    message (the damage it counts), for a call checked again when its ladder opens."""
+
+    settings: Any = None
 
 
 class ChecksFinished(Message):
@@ -117,7 +159,10 @@ class ProgressThrottle:
 
     def __init__(self, post: Callable[[Message], Any], cancelled: Callable[[], bool], total_bytes: int,
                  *, interval_s: float = PROGRESS_INTERVAL_S, partial_interval_s: float = PARTIAL_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, first_partial_s: float | None = None,
+                 partial_messages: int | None = None):
+        """``partial_messages``: partial lists are made of at most the first so many messages
+        (the bounded path reads them back), the first ``first_partial_s`` into the load."""
         self._post = post
         self._cancelled = cancelled
         self._total = total_bytes
@@ -125,7 +170,10 @@ class ProgressThrottle:
         self._partial_interval = partial_interval_s
         self._clock = clock
         self._last = float("-inf")
-        self._next_partial = clock() + partial_interval_s  # a quick load shows its list once, at the end
+        # A quick load shows its list once, at the end.
+        self._next_partial = clock() + (partial_interval_s if first_partial_s is None else first_partial_s)
+        self._window = partial_messages
+        self._window_done = False
         self.posted = 0
 
     def __call__(self, progress: Any) -> None:
@@ -136,10 +184,15 @@ class ProgressThrottle:
             self._last = now
             self.posted += 1
             self._post(LoadProgress(_figures(progress, self._total)))
-        if not progress.done and progress.sip_so_far is not None and now >= self._next_partial:
-            self._post_calls_so_far(progress.sip_so_far())
+        if not progress.done and progress.sip_so_far is not None and now >= self._next_partial \
+                and not self._window_done:
+            messages = progress.sip_so_far()
+            if self._window is not None:
+                self._window_done = len(messages) >= self._window  # the window is full: made once more
+                messages = messages[:self._window]
+            self._post_calls_so_far(messages)
 
-    def _post_calls_so_far(self, messages: list[SipMessage]) -> None:
+    def _post_calls_so_far(self, messages: Sequence[SipMessage]) -> None:
         from ladder.calls.grouping import calls_of_messages
 
         started = self._clock()
@@ -159,8 +212,14 @@ def capture_file_size(path: str) -> int:
 
 def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,
                    engine: str = "auto", tls_keylog: str | None = None, media: bool = True,
-                   check: bool = True) -> None:
-    """Load ``path``, build its calls, check them; report everything by ``post``."""
+                   check: bool = True, bounded: bool | None = None) -> None:
+    """Load ``path``, build its calls, check them; report everything by ``post``. ``bounded``:
+    messages stay in the file (``load_bounded``); None: when the file is big."""
+    if bounded is None:
+        bounded = capture_file_size(path) >= BOUNDED_CAPTURE_BYTES
+    if bounded:
+        load_bounded(post, cancelled, path, engine=engine, tls_keylog=tls_keylog, media=media, check=check)
+        return
     from ladder.analysis import analyse
     from ladder.capture.loader import load_capture
 
@@ -223,4 +282,114 @@ def check_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool
             batch = {}
             last_post = time.monotonic()
     gc.freeze()  # the results live as long as the app (see load_in_thread)
+    post(ChecksFinished(batch, done=True))
+
+
+def _row_values(call: "Call") -> tuple:
+    """A call's ``CallRow`` as plain values (the row spill of ``iter_call_rows`` marshals them)."""
+    from tui.call_rows import call_row
+
+    row = call_row(call)
+    return tuple(getattr(row, name) for name in row.__slots__)
+
+
+def _numbered_values(values: tuple, number: int) -> tuple:
+    return (number,) + values[1:]  # ``CallRow.index`` comes first
+
+
+def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,
+                 engine: str = "auto", tls_keylog: str | None = None, media: bool = True,
+                 check: bool = True) -> None:
+    """``load_in_thread`` with the messages left in the file (``ladder calls``' and ``ladder
+    check``'s way): the capture is read into its compact index, the calls are made one at a time
+    (``ladder.calls.catalogue``) and only their rows kept, posted in batches as they come; a
+    ladder reads its call back when opened. Media are bound once over every call, then the
+    checker walks the calls one at a time again, posting each call's reference and count."""
+    from ladder.analysis import Analysis
+    from ladder.calls.catalogue import CallCatalogue
+    from ladder.capture.loader import load_capture
+    from ladder.media.binding import MediaIndex
+    from tui.call_rows import CallRow
+
+    throttle = ProgressThrottle(post, cancelled, capture_file_size(path), first_partial_s=BOUNDED_FIRST_PARTIAL_S,
+                                partial_messages=BOUNDED_PARTIAL_MESSAGES)
+    try:
+        capture = load_capture(path, engine=engine, tls_keylog=tls_keylog, progress=throttle, media=media,
+                               messages=False, locate=True)
+        gc.freeze()  # the index and streams live as long as the app (see load_in_thread)
+        catalogue = CallCatalogue(capture)
+        rows: list[CallRow] = []
+        posted = 0
+        last_post = time.monotonic()
+        for values in catalogue.fill(_row_values, _numbered_values):
+            rows.append(CallRow(*values))
+            if time.monotonic() - last_post >= ROWS_POST_INTERVAL_S:
+                if cancelled():
+                    return
+                post(RowsSoFar(rows[posted:]))
+                posted, last_post = len(rows), time.monotonic()
+        streams = capture.streams if media else []
+        if streams:  # a stream goes to at most one call: bound once over every call
+            from ladder.calls.bounded import iter_calls
+
+            media_index = MediaIndex.build(list(iter_calls(capture)), streams)
+        else:
+            media_index = MediaIndex.build([], [])
+    except LoadCancelled:
+        return
+    except CaptureError as exc:
+        post(LoadFailed(str(exc)))
+        return
+    except OSError as exc:
+        post(LoadFailed(f"cannot read {path}: {exc.strerror or exc}"))
+        return
+    gc.freeze()
+    analysis = Analysis(capture, [], media_index, media)
+    checks = BoundedChecks()
+    post(LoadFinished(analysis, rows=rows, catalogue=catalogue, bounded=checks))
+    del rows
+    if streams:
+        post(bind_streams(analysis))
+    if check:
+        check_bounded(post, cancelled, analysis, checks)
+
+
+def check_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], analysis: Analysis,
+                  checks: BoundedChecks) -> None:
+    """``check_in_thread`` on the bounded path: the calls built again one at a time, fully
+    parsed (``iter_calls``), checked and released; only a ``CheckSummary`` of each is posted."""
+    import itertools
+
+    from ladder.calls.bounded import iter_calls
+    from ladder.capture.continuity import damage_text
+    from ladder.check.references import load_references
+    from ladder.check.rules import RuleSettings
+
+    references = load_references()
+    capture = analysis.capture
+    store = capture.message_store
+    bad = [0]  # damaged messages (``continuity.damaged``), counted as ``ladder check`` counts them
+
+    def count_damage(message: Any) -> None:
+        bad[0] += store.damaged(message)
+
+    built = iter_calls(capture, look=count_damage, parse=True)
+    first = next(built, None)  # every message has been looked at once the first call comes
+    settings = RuleSettings(end_ns=capture.last_ts_ns, breaks=tuple(b.span for b in store.breaks()),
+                            damaged=damage_text(bad[0], len(store)) is not None)
+    checks.settings = settings
+    batch: dict[str, Any] = {}
+    last_post = time.monotonic()
+    for call in itertools.chain([first] if first is not None else [], built):
+        if cancelled():
+            return
+        try:
+            result = analysis.check(call, references, settings=settings)
+            batch[call.id] = CheckSummary(result.reference, len(result.deviations))
+        except Exception as exc:  # one call the checker cannot handle must not hide the others
+            batch[call.id] = CheckFailed(f"{type(exc).__name__}: {exc}")
+        if time.monotonic() - last_post >= CHECK_POST_INTERVAL_S:
+            post(ChecksFinished(batch, done=False))
+            batch = {}
+            last_post = time.monotonic()
     post(ChecksFinished(batch, done=True))

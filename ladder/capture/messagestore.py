@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 from array import array
 from socket import inet_ntoa
@@ -179,6 +179,11 @@ class MessageStore:
         each of the hundred-odd attribute reads a check makes of a message)."""
         return StoredMessage(self, i, self.raw(i), True)._full
 
+    def so_far(self) -> "ReadBack":
+        """The messages stored so far, each read back when asked (a capture still loading:
+        ``Progress.sip_so_far`` when the messages are not kept)."""
+        return ReadBack(self, min(len(self), len(self.index)))
+
     def breaks(self) -> list[Break]:
         """``continuity.find_breaks`` of the stored messages, from the columns."""
         frame, ts = self.index.frame, self.index.ts_ns
@@ -205,6 +210,24 @@ class MessageStore:
         if self._spill is not None:
             self._spill.close()
             self._spill = None
+
+
+class ReadBack(Sequence):
+    """The first ``count`` messages of a store as a sequence; an item or a slice is read back
+    (``StoredMessage``s) when asked, so a caller that wants the first thousand reads only those."""
+
+    def __init__(self, store: MessageStore, count: int) -> None:
+        self._store, self._count = store, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._store.message(k) for k in range(*i.indices(self._count))]
+        if not -self._count <= i < self._count:
+            raise IndexError(i)
+        return self._store.message(i % self._count)
 
 
 def head_values(raw: bytes, keys: frozenset[str]) -> dict[str, list[str]]:
