@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -38,8 +38,8 @@ BOUNDED_CAPTURE_BYTES = 16 * 1024 * 1024
 # On the bounded path the list first shows the calls of the capture's first messages, read back
 # (a window: rebuilding every message so far would grow with the file), soon into the load;
 # then the calls themselves, in batches, as they are made.
-BOUNDED_FIRST_PARTIAL_S = 0.25
-BOUNDED_PARTIAL_MESSAGES = 4000
+BOUNDED_FIRST_PARTIAL_S = 0.1
+BOUNDED_PARTIAL_MESSAGES = 1500  # ~0.2 s of CPU: a few hundred calls, more than a screenful
 ROWS_POST_INTERVAL_S = 0.5
 
 
@@ -297,6 +297,29 @@ def _numbered_values(values: tuple, number: int) -> tuple:
     return (number,) + values[1:]  # ``CallRow.index`` comes first
 
 
+# The fields of a ``CallRow`` a busy capture repeats (method, outcome, kind, reference, source,
+# destination, state): each text kept once, not once per row (rows come back from a spill file).
+_SHARED_FIELDS = ("method", "outcome", "kind", "reference", "src", "dst", "state")
+
+
+def _compact_row(values: tuple, shared: dict[str, str]) -> "CallRow":
+    """The ``CallRow`` of ``_row_values``' values, its repeated texts shared through ``shared``
+    and its only Call-ID the key itself: about half the memory of a row per call."""
+    from tui.call_rows import CallRow
+
+    row = CallRow(*values)
+    texts = {name: shared.setdefault(getattr(row, name), getattr(row, name)) for name in _SHARED_FIELDS}
+    if row.call_ids == (row.key,):
+        texts["call_ids"] = (row.key,)  # type: ignore[assignment]
+    return replace(row, **texts)
+
+
+def _summary(result: Any, known: dict[tuple, "CheckSummary"]) -> "CheckSummary":
+    """A check result's ``CheckSummary``, one object per (reference, count) of the capture."""
+    key = (result.reference, len(result.deviations))
+    return known.setdefault(key, CheckSummary(*key))
+
+
 def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,
                  engine: str = "auto", tls_keylog: str | None = None, media: bool = True,
                  check: bool = True) -> None:
@@ -319,10 +342,11 @@ def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], 
         gc.freeze()  # the index and streams live as long as the app (see load_in_thread)
         catalogue = CallCatalogue(capture)
         rows: list[CallRow] = []
+        shared: dict[str, str] = {}
         posted = 0
         last_post = time.monotonic()
         for values in catalogue.fill(_row_values, _numbered_values):
-            rows.append(CallRow(*values))
+            rows.append(_compact_row(values, shared))
             if time.monotonic() - last_post >= ROWS_POST_INTERVAL_S:
                 if cancelled():
                     return
@@ -379,13 +403,13 @@ def check_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool],
                             damaged=damage_text(bad[0], len(store)) is not None)
     checks.settings = settings
     batch: dict[str, Any] = {}
+    known: dict[tuple, CheckSummary] = {}
     last_post = time.monotonic()
     for call in itertools.chain([first] if first is not None else [], built):
         if cancelled():
             return
         try:
-            result = analysis.check(call, references, settings=settings)
-            batch[call.id] = CheckSummary(result.reference, len(result.deviations))
+            batch[call.id] = _summary(analysis.check(call, references, settings=settings), known)
         except Exception as exc:  # one call the checker cannot handle must not hide the others
             batch[call.id] = CheckFailed(f"{type(exc).__name__}: {exc}")
         if time.monotonic() - last_post >= CHECK_POST_INTERVAL_S:
