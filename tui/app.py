@@ -147,7 +147,7 @@ class LadderApp(App):
         self.loaded = True
         self.list_rows(message.calls, capture=message.capture)
 
-    def list_rows(self, calls: list["Call"], *, capture: "Capture | None" = None) -> None:
+    def list_rows(self, calls: "list[Call] | list[CallRow]", *, capture: "Capture | None" = None) -> None:
         """Build the rows of ``calls``: the first ROWS_PER_TURN at once, the rest in a task that
         lets the event loop run between batches (keys are handled meanwhile; callbacks queued
         with call_later would run back to back). A partial list (no ``capture``) appends each

@@ -310,9 +310,10 @@ def _compact_row(values: tuple, shared: dict[str, str]) -> "CallRow":
     from tui.call_rows import CallRow
 
     row = CallRow(*values)
-    texts = {name: shared.setdefault(getattr(row, name), getattr(row, name)) for name in _SHARED_FIELDS}
+    texts: dict[str, Any] = {name: shared.setdefault(getattr(row, name), getattr(row, name))
+                             for name in _SHARED_FIELDS}
     if row.call_ids == (row.key,):
-        texts["call_ids"] = (row.key,)  # type: ignore[assignment]
+        texts["call_ids"] = (row.key,)
     return replace(row, **texts)
 
 
@@ -421,6 +422,7 @@ def check_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool],
     references = load_references()
     capture = analysis.capture
     store = capture.message_store
+    assert store is not None, "the bounded path loads with locate=True"
     bad = [0]  # damaged messages (``continuity.damaged``), counted as ``ladder check`` counts them
 
     def count_damage(message: Any) -> None:

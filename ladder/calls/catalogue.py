@@ -33,9 +33,11 @@ def _where(call: Call) -> tuple:
     row spill of ``iter_call_rows`` writes it): its messages' numbers in the store, then, when
     there are any, its capture copies (position of the kept message, numbers of its copies),
     its links across Call-IDs (``build_call`` adds the legs' own), its Call-IDs and kind."""
-    numbers = array("I", (m.index for m in call.messages)).tobytes()
-    position = {id(m): p for p, m in enumerate(call.messages)}
-    copies = tuple((position[kept], tuple(c.index for c in found)) for kept, found in call.copies.items())
+    stored: list[Any] = call.messages  # ``StoredMessage``s: their ``index`` says where they are
+    numbers = array("I", (m.index for m in stored)).tobytes()
+    position = {id(m): p for p, m in enumerate(stored)}
+    copied: dict[int, Any] = call.copies
+    copies = tuple((position[kept], tuple(c.index for c in found)) for kept, found in copied.items())
     given = tuple((link.call_id_a, link.call_id_b, link.reason) for link in call.links[len(proxy_links(call.legs)):])
     return numbers, copies, given, call.call_ids, call.kind
 

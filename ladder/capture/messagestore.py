@@ -222,7 +222,7 @@ class ReadBack(Sequence):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return [self._store.message(k) for k in range(*i.indices(self._count))]
         if not -self._count <= i < self._count:
