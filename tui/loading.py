@@ -8,11 +8,12 @@ then ``ChecksFinished`` in batches), and the app updates its screens on the UI t
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import time
 from dataclasses import dataclass, replace
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from textual.message import Message
 
@@ -126,12 +127,12 @@ class CheckSummary:
     deviations: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BoundedChecks:
-    """The rules' settings of a capture on the bounded path, once the checker has read every
-    message (the damage it counts), for a call checked again when its ladder opens."""
+    """The rules' settings of a capture on the bounded path (its clock breaks, its damage
+    counted as the calls were made), for the checker and a call checked again on opening."""
 
-    settings: Any = None
+    settings: Any
 
 
 class ChecksFinished(Message):
@@ -344,6 +345,24 @@ class _Settle:
             gc.freeze()
 
 
+class _Damage:
+    """Damaged messages (``continuity.damaged``) counted as the calls are made, each message once
+    (a call of linked Call-IDs is made twice), for the rules' settings: every message is in one
+    call, once or as a capture copy."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._seen = bytearray(len(store))
+        self.bad = 0
+
+    def count(self, call: "Call") -> None:
+        for message in itertools.chain(call.messages, *call.copies.values()):
+            index = cast(Any, message).index  # ``StoredMessage``s, read back by number
+            if not self._seen[index]:
+                self._seen[index] = 1
+                self.bad += self._store.damaged(message)
+
+
 def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,
                  engine: str = "auto", tls_keylog: str | None = None, media: bool = True,
                  check: bool = True) -> None:
@@ -370,9 +389,11 @@ def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], 
         posted = 0
         last_post = time.monotonic()
         settle = _Settle()
+        damage = _Damage(capture.message_store)
 
         def summary(call: "Call") -> tuple:
             settle()  # most calls are made (and summed up) in ``iter_call_rows``' pass 2
+            damage.count(call)
             return _row_values(call)
 
         for values in catalogue.fill(summary, _numbered_values):
@@ -397,54 +418,46 @@ def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], 
     except OSError as exc:
         post(LoadFailed(f"cannot read {path}: {exc.strerror or exc}"))
         return
+    from ladder.capture.continuity import damage_text
+    from ladder.check.rules import RuleSettings
+
     gc.freeze()
     analysis = Analysis(capture, [], media_index, media)
-    checks = BoundedChecks()
+    store = capture.message_store
+    assert store is not None, "loaded with locate=True"
+    # The rules' settings as ``ladder check`` makes them: where the clock breaks, whether the
+    # capture is damaged (counted above as the calls were made).
+    checks = BoundedChecks(RuleSettings(end_ns=capture.last_ts_ns, breaks=tuple(b.span for b in store.breaks()),
+                                        damaged=damage_text(damage.bad, len(store)) is not None))
     post(LoadFinished(analysis, rows=rows, catalogue=catalogue, bounded=checks))
     del rows
     if streams:
         post(bind_streams(analysis))
     if check:
-        check_bounded(post, cancelled, analysis, checks)
+        check_bounded(post, cancelled, analysis, catalogue, checks)
 
 
 def check_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], analysis: Analysis,
-                  checks: BoundedChecks) -> None:
-    """``check_in_thread`` on the bounded path: the calls built again one at a time, fully
-    parsed (``iter_calls``), checked and released; only a ``CheckSummary`` of each is posted."""
-    import itertools
-
-    from ladder.calls.bounded import iter_calls
-    from ladder.capture.continuity import damage_text
+                  catalogue: "CallCatalogue", checks: BoundedChecks) -> None:
+    """``check_in_thread`` on the bounded path: each call built again from where its messages
+    are (``CallCatalogue.build``: read back, fully parsed), checked and released; only a
+    ``CheckSummary`` of each is posted."""
     from ladder.check.references import load_references
-    from ladder.check.rules import RuleSettings
 
     references = load_references()
-    capture = analysis.capture
-    store = capture.message_store
-    assert store is not None, "the bounded path loads with locate=True"
-    bad = [0]  # damaged messages (``continuity.damaged``), counted as ``ladder check`` counts them
-
-    def count_damage(message: Any) -> None:
-        bad[0] += store.damaged(message)
-
-    built = iter_calls(capture, look=count_damage, parse=True)
-    first = next(built, None)  # every message has been looked at once the first call comes
-    settings = RuleSettings(end_ns=capture.last_ts_ns, breaks=tuple(b.span for b in store.breaks()),
-                            damaged=damage_text(bad[0], len(store)) is not None)
-    checks.settings = settings
+    settings = checks.settings
     batch: dict[str, Any] = {}
     known: dict[tuple, CheckSummary] = {}
     last_post = time.monotonic()
     settle = _Settle()
-    for call in itertools.chain([first] if first is not None else [], built):
+    for key in catalogue.keys():
         if cancelled():
             return
         settle()
         try:
-            batch[call.id] = _summary(analysis.check(call, references, settings=settings), known)
+            batch[key] = _summary(analysis.check(catalogue.build(key), references, settings=settings), known)
         except Exception as exc:  # one call the checker cannot handle must not hide the others
-            batch[call.id] = CheckFailed(f"{type(exc).__name__}: {exc}")
+            batch[key] = CheckFailed(f"{type(exc).__name__}: {exc}")
         if time.monotonic() - last_post >= CHECK_POST_INTERVAL_S:
             post(ChecksFinished(batch, done=False))
             batch = {}

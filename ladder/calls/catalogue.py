@@ -101,25 +101,24 @@ class CallCatalogue:
         return self._members[self._starts[p]:self._starts[p + 1]]
 
     def call(self, key: str) -> Call:
-        """Call ``key`` built again from its messages, read back and fully parsed."""
+        """Call ``key`` built again from its messages, read back and fully parsed (the last
+        ``cached`` asked for are kept)."""
         built = self._built.get(key)
         if built is not None:
             self._built.move_to_end(key)
             return built
+        built = self._built[key] = self.build(key)
+        if len(self._built) > self._cached:
+            self._built.popitem(last=False)
+        return built
+
+    def build(self, key: str) -> Call:
+        """``call(key)`` made afresh and not kept (a pass over every call: a checker)."""
         p = self._number[key]
         parsed = self._store.parsed
         messages = [parsed(i) for i in self.message_numbers(key)]
         copies_of, given, call_ids = self._rare.get(p, ((), (), (key,)))
         copies = {id(messages[at]): tuple(parsed(i) for i in found) for at, found in copies_of}
         links = [Link(a, b, reason) for a, b, reason in given]
-        built = build_call(p + 1, list(call_ids), messages, self._kinds[self._kind_codes[p]], links, None, copies)
         self.rebuilt += 1
-        self._built[key] = built
-        if len(self._built) > self._cached:
-            self._built.popitem(last=False)
-        return built
-
-    def calls(self) -> Iterator[Call]:
-        """Every call, built again one at a time (an export of all calls), in order."""
-        for key in self._number:
-            yield self.call(key)
+        return build_call(p + 1, list(call_ids), messages, self._kinds[self._kind_codes[p]], links, None, copies)
