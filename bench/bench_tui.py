@@ -266,7 +266,7 @@ async def open_ladders(app, count: int) -> list[list]:
 
 
 async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout_s: float, check: bool,
-                    opens: int = 0, bounded: bool | None = None) -> dict:
+                    opens: int = 0, bounded: bool | None = None, until_checked: bool = False) -> dict:
     app = create_app(str(path), check=check, bounded=bounded)
     log = KeyLog()
     timeline = Timeline(start_ns=time.perf_counter_ns())
@@ -295,6 +295,8 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
             if app.checked and timeline.checked_ns is None:
                 timeline.checked_ns = time.perf_counter_ns()
             if after_deadline is not None and time.perf_counter() >= after_deadline:
+                break
+            if until_checked and after_deadline is not None and timeline.checked_ns is not None:
                 break
             await asyncio.sleep(0.005)
         stop.set()
@@ -417,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after-load-s", type=float, default=5.0, help="keep pressing this long after the load")
     parser.add_argument("--timeout-s", type=float, default=300.0, help="give up on a load that takes longer")
     parser.add_argument("--no-check", action="store_true", help="run the app without the checker")
+    parser.add_argument("--until-checked", action="store_true",
+                        help="stop pressing keys once the checker is done (--after-load-s is then a limit)")
     parser.add_argument("--open", type=int, default=0, metavar="N",
                         help="once loaded, open N calls' ladders one after another and time each")
     parser.add_argument("--load", choices=("auto", "bounded", "full"), default="auto",
@@ -427,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_file():
         parser.error(f"no such capture: {path}")
     result = asyncio.run(run_bench(path, args.interval_ms, args.after_load_s, args.timeout_s, not args.no_check,
-                                   args.open, {"auto": None, "bounded": True, "full": False}[args.load]))
+                                   args.open, {"auto": None, "bounded": True, "full": False}[args.load],
+                                   args.until_checked))
     if args.json:
         print(json.dumps(result))
     else:

@@ -63,7 +63,7 @@ class LadderApp(App):
     def __init__(self, path: str, *, engine: str = "auto", tls_keylog: str | None = None,
                  aliases: "AliasMap | None" = None, media: bool = True, check: bool = True, time: bool = True,
                  export_dir: str | Path | None = None, bounded: bool | None = None) -> None:
-        """``bounded``: load with the messages left in the file (``tui.loading.load_bounded``);
+        """``bounded``: load with the messages left in the file (``tui.bounded_load``);
         None: when the file is big."""
         super().__init__()
         self.time_column = time

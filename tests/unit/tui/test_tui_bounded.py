@@ -1,4 +1,4 @@
-"""The TUI's bounded path (``tui.loading.load_bounded``: messages left in the file, a row per
+"""The TUI's bounded path (``tui.bounded_load``: messages left in the file, a row per
 call, a call read back when its ladder opens) shows what the full load shows: the same rows
 with the same check results, the same ladders, deviations and streams for every call, and the
 same media bindings, on the samples and the shared corpus; and the app opens a call from it."""
@@ -15,8 +15,9 @@ from tests.tui_pilot import SIZE, wait_loaded
 from tui.app import create_app
 from tui.call_rows import call_row
 from tui.ladder_screen import LadderScreen
-from tui.loading import (BOUNDED_PARTIAL_MESSAGES, CallsSoFar, CheckFailed, ChecksFinished, CheckSummary,
-                         LoadFinished, MediaBound, ProgressThrottle, RowsSoFar, load_in_thread)
+from tui.bounded_load import BOUNDED_PARTIAL_MESSAGES
+from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, CheckSummary, LoadFinished, MediaBound,
+                         ProgressThrottle, load_in_thread)
 from tui.raw_screen import RawScreen
 from ladder.capture.loader import load_capture
 from ladder.capture.progress import Progress
