@@ -20,8 +20,8 @@ from textual.message import Message
 
 from ladder.errors import CaptureError
 from tui.loading import (CHECK_POST_INTERVAL_S, BoundedChecks, CheckFailed, ChecksFinished, CheckSummary,
-                         LoadCancelled, LoadFailed, LoadFinished, ProgressThrottle, RowsSoFar, bind_streams,
-                         capture_file_size)
+                         LoadCancelled, LoadFinished, ProgressThrottle, RowsSoFar, bind_streams, capture_file_size,
+                         load_failed)
 
 if TYPE_CHECKING:
     from ladder.analysis import Analysis
@@ -163,11 +163,8 @@ def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], 
             media_index = MediaIndex.build([], [])
     except LoadCancelled:
         return
-    except CaptureError as exc:
-        post(LoadFailed(str(exc)))
-        return
-    except OSError as exc:
-        post(LoadFailed(f"cannot read {path}: {exc.strerror or exc}"))
+    except (CaptureError, OSError) as exc:
+        post(load_failed(path, exc))
         return
     from ladder.capture.continuity import damage_text
     from ladder.check.rules import RuleSettings

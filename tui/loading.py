@@ -231,11 +231,8 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
         analysis = analyse(capture, media=media)
     except LoadCancelled:
         return
-    except CaptureError as exc:
-        post(LoadFailed(str(exc)))
-        return
-    except OSError as exc:
-        post(LoadFailed(f"cannot read {path}: {exc.strerror or exc}"))
+    except (CaptureError, OSError) as exc:
+        post(load_failed(path, exc))
         return
     finally:
         # Frozen before the collector is back on: the UI thread allocates all the time, and its
@@ -249,6 +246,13 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
         post(bind_streams(analysis))
     if check:
         check_in_thread(post, cancelled, analysis)
+
+
+def load_failed(path: str, exc: CaptureError | OSError) -> LoadFailed:
+    """What the app says of a capture it cannot read."""
+    if isinstance(exc, CaptureError):
+        return LoadFailed(str(exc))
+    return LoadFailed(f"cannot read {path}: {exc.strerror or exc}")
 
 
 def bind_streams(analysis: Analysis) -> MediaBound:
