@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import itertools
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from textual.message import Message
@@ -61,12 +60,15 @@ def _compact_row(values: tuple, shared: dict[str, str]) -> "CallRow":
     and its only Call-ID the key itself: about half the memory of a row per call."""
     from tui.call_rows import CallRow
 
-    row = CallRow(*values)
-    texts: dict[str, Any] = {name: shared.setdefault(getattr(row, name), getattr(row, name))
-                             for name in _SHARED_FIELDS}
-    if row.call_ids == (row.key,):
-        texts["call_ids"] = (row.key,)
-    return replace(row, **texts)
+    fields = CallRow.__slots__
+    made = list(values)
+    for name in _SHARED_FIELDS:
+        at = fields.index(name)
+        made[at] = shared.setdefault(made[at], made[at])
+    key, call_ids = fields.index("key"), fields.index("call_ids")
+    if made[call_ids] == (made[key],):
+        made[call_ids] = (made[key],)
+    return CallRow(*made)
 
 
 def _summary(result: Any, known: dict[tuple, "CheckSummary"]) -> "CheckSummary":
