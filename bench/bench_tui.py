@@ -31,6 +31,10 @@ Figures:
   and when each slow key was due.
 * gc pauses: every garbage collection over 10 ms, in any thread (it holds the interpreter lock).
 * peak RSS of this process (app, loader and capture together), CPU, load average.
+* ladder opening (``--open N``): once the list is complete, N calls spread over the list (first,
+  last, between) are opened one after another, each from Enter's handler (``open_ladder``) to its
+  ladder screen drawn (``rebuild`` done), then closed; a big capture's call is read back from the
+  file and parsed then (``ladder.calls.catalogue``), a call opened again comes from its cache.
 
 Exit status 0 when the capture loaded (whatever the latencies: this prints figures, it does
 not pass or fail them), 1 when it did not load in ``--timeout-s`` or failed.
@@ -225,8 +229,45 @@ def watch_gc(timeline: Timeline):
     return callback
 
 
-async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout_s: float, check: bool) -> dict:
-    app = create_app(str(path), check=check)
+async def open_ladders(app, count: int) -> list[list]:
+    """[call number, ms from ``open_ladder`` to the ladder drawn, ms of this process's CPU
+    meanwhile (the checker's too, when it still runs), ms of it in ``build_view`` (the call's own
+    work; the rest is Textual making the screen)] for ``count`` calls spread over the list, each
+    opened once and closed."""
+    from tui.ladder_screen import LadderScreen
+
+    keys = list(app.call_list.rows)
+    if not keys or count <= 0:
+        return []
+    picks = sorted({round(i * (len(keys) - 1) / max(count - 1, 1)) for i in range(count)})
+    timings = []
+    built: list[float] = []  # ms in ``build_view``: the call read back, parsed, built, drawn, checked
+    build = app.build_view
+
+    def timed_build(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return build(*args, **kwargs)
+        finally:
+            built.append((time.perf_counter() - started) * 1e3)
+
+    app.build_view = timed_build
+    for pick in picks:
+        key = keys[pick]
+        started, cpu = time.perf_counter_ns(), time.process_time()
+        app.open_ladder([key])
+        while not (isinstance(app.screen, LadderScreen) and app.screen.ladder is not None):
+            await asyncio.sleep(0.001)
+        timings.append([app.call_list.rows[key].index, round((time.perf_counter_ns() - started) / 1e6, 1),
+                        round((time.process_time() - cpu) * 1e3, 1), round(built[-1], 1)])
+        app.pop_screen()
+        await asyncio.sleep(0.05)
+    return timings
+
+
+async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout_s: float, check: bool,
+                    opens: int = 0, bounded: bool | None = None, until_checked: bool = False) -> dict:
+    app = create_app(str(path), check=check, bounded=bounded)
     log = KeyLog()
     timeline = Timeline(start_ns=time.perf_counter_ns())
     stop = threading.Event()
@@ -255,6 +296,8 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
                 timeline.checked_ns = time.perf_counter_ns()
             if after_deadline is not None and time.perf_counter() >= after_deadline:
                 break
+            if until_checked and after_deadline is not None and timeline.checked_ns is not None:
+                break
             await asyncio.sleep(0.005)
         stop.set()
         pacer.join()
@@ -265,6 +308,7 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
         done.set()
         await stalls
         unanswered = len(log.pending)
+        opened = await open_ladders(app, opens) if timeline.loaded_ns is not None else []
         load_error = app.load_error
         rows = table.row_count
         app.workers.cancel_group(app, "load")  # the checker may still run on the 5x file
@@ -308,6 +352,7 @@ async def run_bench(path: Path, interval_ms: float, after_load_s: float, timeout
         "gc_pauses": [[seconds(at), round(ms, 1), generation] for at, ms, generation in timeline.gc_pauses],
         "set_rows": [[seconds(at), round(ms, 1), rows, "partial" if partial else "final"]
                      for at, ms, rows, partial in timeline.set_rows],
+        "opened_ms": opened,
         "cpu_s": round(cpu_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -356,6 +401,9 @@ def print_report(result: dict) -> None:
     if result["gc_pauses"]:
         print(f"gc pauses       (over {GC_PAUSE_MS:g} ms) " + ", ".join(
             f"{ms:g} ms at {at:g} s (generation {generation})" for at, ms, generation in result["gc_pauses"]))
+    if result["opened_ms"]:
+        print("ladder opened   " + ", ".join(f"call {n} in {ms:g} ms ({cpu:g} ms CPU, {own:g} ms building it)"
+                                             for n, ms, cpu, own in result["opened_ms"]))
     print(f"peak RSS        {result['peak_rss_mb']} MB; CPU {result['cpu_s']} s; load average {result['load_avg_1m']}")
     met = result["loaded"] and loading["keys"] > 0 and loading["over_goal"] == 0 and not result["keys_unanswered"]
     print(f"goal            every key answered within {GOAL_MS:g} ms while loading: {'MET' if met else 'NOT MET'}")
@@ -371,12 +419,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after-load-s", type=float, default=5.0, help="keep pressing this long after the load")
     parser.add_argument("--timeout-s", type=float, default=300.0, help="give up on a load that takes longer")
     parser.add_argument("--no-check", action="store_true", help="run the app without the checker")
+    parser.add_argument("--until-checked", action="store_true",
+                        help="stop pressing keys once the checker is done (--after-load-s is then a limit)")
+    parser.add_argument("--open", type=int, default=0, metavar="N",
+                        help="once loaded, open N calls' ladders one after another and time each")
+    parser.add_argument("--load", choices=("auto", "bounded", "full"), default="auto",
+                        help="bounded: messages left in the file (the default for big files); full: all kept")
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the report")
     args = parser.parse_args(argv)
     path = args.file if args.file is not None else ensure_capture(args.seconds, args.dir)
     if not path.is_file():
         parser.error(f"no such capture: {path}")
-    result = asyncio.run(run_bench(path, args.interval_ms, args.after_load_s, args.timeout_s, not args.no_check))
+    result = asyncio.run(run_bench(path, args.interval_ms, args.after_load_s, args.timeout_s, not args.no_check,
+                                   args.open, {"auto": None, "bounded": True, "full": False}[args.load],
+                                   args.until_checked))
     if args.json:
         print(json.dumps(result))
     else:

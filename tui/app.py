@@ -29,8 +29,8 @@ from tui.call_rows import CallRow, call_row
 from tui.dialogs import HelpScreen
 from tui.export import FORMATS, ExportFormat, free_path, output_stem, write_export
 from tui.ladder_screen import LadderScreen
-from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, LoadFailed, LoadFinished, LoadProgress, MediaBound,
-                         capture_file_size, load_in_thread)
+from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, CheckSummary, LoadFailed, LoadFinished, LoadProgress,
+                         MediaBound, RowsSoFar, capture_file_size, load_in_thread)
 from tui.safe_text import clean
 from tui.save_dialog import SaveRequest, SaveScreen
 
@@ -62,7 +62,9 @@ class LadderApp(App):
 
     def __init__(self, path: str, *, engine: str = "auto", tls_keylog: str | None = None,
                  aliases: "AliasMap | None" = None, media: bool = True, check: bool = True, time: bool = True,
-                 export_dir: str | Path | None = None) -> None:
+                 export_dir: str | Path | None = None, bounded: bool | None = None) -> None:
+        """``bounded``: load with the messages left in the file (``tui.bounded_load``);
+        None: when the file is big."""
         super().__init__()
         self.time_column = time
         self.path = path
@@ -76,8 +78,12 @@ class LadderApp(App):
         self._switch_interval = sys.getswitchinterval()
         self.capture: "Capture | None" = None
         self.analysis: Analysis | None = None  # the capture's calls and media, bound once
+        # Call.id -> the Call; on the bounded path, its row (``call`` builds the Call again).
         self.calls: dict[str, Any] = {}
         self.checks: dict[str, Any] = {}
+        self.bounded = bounded
+        self.catalogue: Any = None  # ``ladder.calls.catalogue.CallCatalogue`` on the bounded path
+        self.bounded_checks: Any = None  # its checker's settings, for a call checked again
         self._references: list[Any] | None = None
         self.load_error: str | None = None
         self.loaded = False
@@ -112,7 +118,7 @@ class LadderApp(App):
     def load(self) -> None:
         worker = get_current_worker()
         load_in_thread(self.post_message, lambda: worker.is_cancelled, self.path, engine=self.engine,
-                       tls_keylog=self.tls_keylog, media=self.media, check=self.check)
+                       tls_keylog=self.tls_keylog, media=self.media, check=self.check, bounded=self.bounded)
 
     def on_load_progress(self, message: LoadProgress) -> None:
         self.call_list.show_progress(message.figures)
@@ -125,14 +131,23 @@ class LadderApp(App):
         listed = self.call_list.rows
         self.list_rows([call for call in message.calls if call.id not in listed])
 
+    def on_rows_so_far(self, message: RowsSoFar) -> None:
+        """Rows of calls made so far on the bounded path: those not listed yet are appended."""
+        if self.loaded:
+            return
+        listed = self.call_list.rows
+        self.list_rows([row for row in message.rows if row.key not in listed])
+
     def on_load_finished(self, message: LoadFinished) -> None:
         self.capture = message.capture
         self.analysis = message.analysis
-        self.calls = {call.id: call for call in message.calls}
+        self.catalogue = message.catalogue
+        self.bounded_checks = message.bounded
+        self.calls = {call.key if isinstance(call, CallRow) else call.id: call for call in message.calls}
         self.loaded = True
         self.list_rows(message.calls, capture=message.capture)
 
-    def list_rows(self, calls: list["Call"], *, capture: "Capture | None" = None) -> None:
+    def list_rows(self, calls: "list[Call] | list[CallRow]", *, capture: "Capture | None" = None) -> None:
         """Build the rows of ``calls``: the first ROWS_PER_TURN at once, the rest in a task that
         lets the event loop run between batches (keys are handled meanwhile; callbacks queued
         with call_later would run back to back). A partial list (no ``capture``) appends each
@@ -221,23 +236,47 @@ class LadderApp(App):
                         timeout=8, markup=False)
             self.on_checks_finished(ChecksFinished({}, done=True))
 
-    def row_of(self, call: "Call") -> CallRow:
+    def row_of(self, call: "Call | CallRow") -> CallRow:
+        """The list's row of a call (or of a bounded path's row) with its check result."""
+        if isinstance(call, CallRow):
+            result = self.checks.get(call.key)
+            if result is None:
+                return call
+            if isinstance(result, CheckFailed):
+                return replace(call, reference="check failed")
+            return replace(call, reference=clean(result.reference or ""), deviations=_deviation_count(result))
         result = self.checks.get(call.id)
         if result is None:
             return call_row(call)
         if isinstance(result, CheckFailed):
             return call_row(call, reference="check failed")
-        return call_row(call, reference=result.reference or "", deviations=len(result.deviations))
+        return call_row(call, reference=result.reference or "", deviations=_deviation_count(result))
+
+    def call(self, key: str) -> "Call":
+        """The call ``key``: kept, or on the bounded path read back and built again."""
+        if self.catalogue is not None:
+            return self.catalogue.call(key)
+        return self.calls[key]
+
+    def all_calls(self) -> list["Call"]:
+        """Every call (an export of all, or the calls a pcap's streams are bound over)."""
+        if self.catalogue is None:
+            return list(self.calls.values())
+        from ladder.calls.bounded import iter_calls
+
+        return list(iter_calls(self.catalogue.capture))
 
     # --- ladders -------------------------------------------------------------------------------
 
     def build_view(self, keys: list[str], media: bool) -> tuple[Ladder, list[Any], list[Any]]:
         """The ladder of ``keys`` (annotated with deviations for one call), its deviations and
         its RTP streams."""
-        calls = [self.calls[k] for k in keys]
+        calls = [self.call(k) for k in keys]
         ladder = self._analysis(media).ladder(calls[0] if len(calls) == 1 else calls, aliases=self.aliases)
         deviations: list[Any] = []
         result = self.checks.get(keys[0]) if len(keys) == 1 else self.check_group(calls, ladder)
+        if isinstance(result, CheckSummary):  # the bounded path keeps counts: the result made again
+            result = self._check_again(calls[0], ladder)
         if result is not None and not isinstance(result, CheckFailed):
             from ladder.check.call_check import annotate_ladder
 
@@ -256,6 +295,15 @@ class LadderApp(App):
         if self._references is None:
             self._references = load_references()
         return self._analysis(self.media).check(calls, self._references, ladder=ladder)
+
+    def _check_again(self, call: "Call", ladder: Ladder) -> Any:
+        """The full check result of one call whose list row has only its counts."""
+        from ladder.check.references import load_references
+
+        if self._references is None:
+            self._references = load_references()
+        settings = self.bounded_checks.settings if self.bounded_checks is not None else None
+        return self._analysis(self.media).check(call, self._references, ladder=ladder, settings=settings)
 
     def _analysis(self, media: bool) -> Analysis:
         """The loaded analysis; with media bars toggled off, the same calls drawn without them."""
@@ -297,15 +345,15 @@ class LadderApp(App):
                    time: bool = False) -> Path | None:
         """Write ``keys`` as the dialog asked: one ladder when ``ladder`` is the one shown (the
         text as shown, with its time column when that is on), else one ladder per call."""
-        calls = [self.calls[k] for k in keys]
         if self.capture is None:
             return None  # nothing loaded yet: there is nothing to save
         try:
+            calls = [self.call(k) for k in keys]
             ladders = [] if request.fmt.key in ("pcap", "html") else (
                 [ladder] if ladder is not None else [self.build_view([k], self.media)[0] for k in keys])
+            every = self.all_calls() if request.fmt.key in ("pcap", "html") else []
             path, holds = write_export(request.fmt, request.path, ladders=ladders, capture=self.capture,
-                                       calls=calls, all_calls=list(self.calls.values()), time=time,
-                                       overwrite=request.overwrite)
+                                       calls=calls, all_calls=every, time=time, overwrite=request.overwrite)
         except (OSError, CaptureError, UsageError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.notify(f"Could not write {clean(request.path)}: {clean(reason)}", severity="error", markup=False)
@@ -363,10 +411,10 @@ class LadderApp(App):
 
 def create_app(path: str, *, engine: str = "auto", tls_keylog: str | None = None, aliases: "AliasMap | None" = None,
                media: bool = True, check: bool = True, time: bool = True,
-               export_dir: str | Path | None = None) -> LadderApp:
+               export_dir: str | Path | None = None, bounded: bool | None = None) -> LadderApp:
     """The one app factory, used by ``ladder FILE`` and by the tests."""
     return LadderApp(path, engine=engine, tls_keylog=tls_keylog, aliases=aliases, media=media, check=check,
-                     time=time, export_dir=export_dir)
+                     time=time, export_dir=export_dir, bounded=bounded)
 
 
 def run_app(args: argparse.Namespace) -> int:
@@ -388,3 +436,8 @@ def run_app(args: argparse.Namespace) -> int:
     )
     app.run()
     return int(app.return_code or 0)
+
+
+def _deviation_count(result: Any) -> int:
+    """Deviations of a check result, or of its summary (the bounded path's)."""
+    return result.deviations if isinstance(result, CheckSummary) else len(result.deviations)

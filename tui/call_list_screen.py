@@ -123,6 +123,9 @@ class CallListScreen(AppScreen):
         self.sort_column = "index"
         self.sort_reverse = False
         self.shown: list[CallRow] = []
+        # (the shown list, its length, key -> position in it): made again only when the list is
+        # another or grew, not for each batch of check results (150,000 calls: 0.3 s a batch).
+        self._positions_of: tuple[list[CallRow], int, dict[str, int]] | None = None
         self.checking = True  # the app clears it when the checker is done (or absent)
         self.capture: "ListedCapture | None" = None
         self._filled: set[str] = set()
@@ -338,10 +341,18 @@ class CallListScreen(AppScreen):
             return
         if not rows:
             return
-        shown = {row.key: number for number, row in enumerate(self.shown)}
+        shown = self._shown_positions()
         for row in rows:
             if row.key in shown:
                 self.shown[shown[row.key]] = row
+
+    def _shown_positions(self) -> dict[str, int]:
+        """Key -> position in ``shown`` (rows replaced in place keep their keys and places)."""
+        known = self._positions_of
+        if known is None or known[0] is not self.shown or known[1] != len(self.shown):
+            known = self._positions_of = (self.shown, len(self.shown),
+                                          {row.key: number for number, row in enumerate(self.shown)})
+        return known[2]
 
     def refresh_table(self) -> None:
         """Filter and sort every row afresh (the table keeps its cursor on the same call)."""

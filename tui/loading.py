@@ -11,6 +11,7 @@ import gc
 import os
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from textual.message import Message
@@ -19,7 +20,9 @@ from ladder.errors import CaptureError
 from ladder.capture.progress import Progress
 
 if TYPE_CHECKING:
+    from ladder.calls.catalogue import CallCatalogue
     from ladder.calls.grouping import Call
+    from tui.call_rows import CallRow
     from decoders.sip import SipMessage
     from ladder.analysis import Analysis
 
@@ -29,6 +32,9 @@ PROGRESS_INTERVAL_S = 0.25  # a few updates a second: enough to look alive, chea
 PARTIAL_INTERVAL_S = 2.0
 PARTIAL_SHARE = 5
 CHECK_POST_INTERVAL_S = 1.0  # results are posted in batches: each batch costs the UI a table update
+# A capture this big is loaded on the bounded path (``tui.bounded_load``): messages stay in the file,
+# the list holds a row per call, a ladder reads its call back. Below it, everything is kept.
+BOUNDED_CAPTURE_BYTES = 16 * 1024 * 1024
 
 
 class LoadCancelled(Exception):
@@ -58,14 +64,26 @@ class CallsSoFar(Message):
         self.calls = calls
 
 
-class LoadFinished(Message):
-    """The loaded capture and its one analysis (calls, media bound once)."""
+class RowsSoFar(Message):
+    """Rows of the calls made so far on the bounded path (each call's ``CallRow``, in order)."""
 
-    def __init__(self, analysis: Analysis) -> None:
+    def __init__(self, rows: list["CallRow"]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class LoadFinished(Message):
+    """The loaded capture and its one analysis (calls, media bound once). On the bounded path
+    ``calls`` are the calls' rows and ``catalogue`` builds a call again when asked."""
+
+    def __init__(self, analysis: Analysis, *, rows: list["CallRow"] | None = None,
+                 catalogue: "CallCatalogue | None" = None, bounded: "BoundedChecks | None" = None) -> None:
         super().__init__()
         self.analysis = analysis
         self.capture = analysis.capture
-        self.calls = analysis.calls
+        self.calls: list[Any] = analysis.calls if rows is None else rows
+        self.catalogue = catalogue
+        self.bounded = bounded
 
 
 class LoadFailed(Message):
@@ -90,9 +108,27 @@ class CheckFailed:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class CheckSummary:
+    """What the call list shows of a call's check on the bounded path (its full result is made
+    again when its ladder opens, ``BoundedChecks.settings``), not the result itself: a million
+    results would not fit."""
+
+    reference: str | None
+    deviations: int
+
+
+@dataclass(frozen=True, slots=True)
+class BoundedChecks:
+    """The rules' settings of a capture on the bounded path (its clock breaks, its damage
+    counted as the calls were made), for the checker and a call checked again on opening."""
+
+    settings: Any
+
+
 class ChecksFinished(Message):
     """Check results for some calls: ``results`` maps ``Call.id`` to a ``CheckResult`` (or a
-    ``CheckFailed``)."""
+    ``CheckFailed``; a ``CheckSummary`` on the bounded path)."""
 
     def __init__(self, results: dict[str, Any], done: bool) -> None:
         super().__init__()
@@ -117,7 +153,10 @@ class ProgressThrottle:
 
     def __init__(self, post: Callable[[Message], Any], cancelled: Callable[[], bool], total_bytes: int,
                  *, interval_s: float = PROGRESS_INTERVAL_S, partial_interval_s: float = PARTIAL_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, first_partial_s: float | None = None,
+                 partial_messages: int | None = None):
+        """``partial_messages``: partial lists are made of at most the first so many messages
+        (the bounded path reads them back), the first ``first_partial_s`` into the load."""
         self._post = post
         self._cancelled = cancelled
         self._total = total_bytes
@@ -125,7 +164,10 @@ class ProgressThrottle:
         self._partial_interval = partial_interval_s
         self._clock = clock
         self._last = float("-inf")
-        self._next_partial = clock() + partial_interval_s  # a quick load shows its list once, at the end
+        # A quick load shows its list once, at the end.
+        self._next_partial = clock() + (partial_interval_s if first_partial_s is None else first_partial_s)
+        self._window = partial_messages
+        self._window_done = False
         self.posted = 0
 
     def __call__(self, progress: Any) -> None:
@@ -136,10 +178,15 @@ class ProgressThrottle:
             self._last = now
             self.posted += 1
             self._post(LoadProgress(_figures(progress, self._total)))
-        if not progress.done and progress.sip_so_far is not None and now >= self._next_partial:
-            self._post_calls_so_far(progress.sip_so_far())
+        if not progress.done and progress.sip_so_far is not None and now >= self._next_partial \
+                and not self._window_done:
+            messages = progress.sip_so_far()
+            if self._window is not None:
+                self._window_done = len(messages) >= self._window  # full: the last partial list
+                messages = messages[:self._window]
+            self._post_calls_so_far(messages)
 
-    def _post_calls_so_far(self, messages: list[SipMessage]) -> None:
+    def _post_calls_so_far(self, messages: Sequence[SipMessage]) -> None:
         from ladder.calls.grouping import calls_of_messages
 
         started = self._clock()
@@ -159,8 +206,16 @@ def capture_file_size(path: str) -> int:
 
 def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,
                    engine: str = "auto", tls_keylog: str | None = None, media: bool = True,
-                   check: bool = True) -> None:
-    """Load ``path``, build its calls, check them; report everything by ``post``."""
+                   check: bool = True, bounded: bool | None = None) -> None:
+    """Load ``path``, build its calls, check them; report everything by ``post``. ``bounded``:
+    messages stay in the file (``load_bounded``); None: when the file is big."""
+    if bounded is None:
+        bounded = capture_file_size(path) >= BOUNDED_CAPTURE_BYTES
+    if bounded:
+        from tui.bounded_load import load_bounded
+
+        load_bounded(post, cancelled, path, engine=engine, tls_keylog=tls_keylog, media=media, check=check)
+        return
     from ladder.analysis import analyse
     from ladder.capture.loader import load_capture
 
@@ -176,11 +231,8 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
         analysis = analyse(capture, media=media)
     except LoadCancelled:
         return
-    except CaptureError as exc:
-        post(LoadFailed(str(exc)))
-        return
-    except OSError as exc:
-        post(LoadFailed(f"cannot read {path}: {exc.strerror or exc}"))
+    except (CaptureError, OSError) as exc:
+        post(load_failed(path, exc))
         return
     finally:
         # Frozen before the collector is back on: the UI thread allocates all the time, and its
@@ -194,6 +246,13 @@ def load_in_thread(post: Callable[[Message], Any], cancelled: Callable[[], bool]
         post(bind_streams(analysis))
     if check:
         check_in_thread(post, cancelled, analysis)
+
+
+def load_failed(path: str, exc: CaptureError | OSError) -> LoadFailed:
+    """What the app says of a capture it cannot read."""
+    if isinstance(exc, CaptureError):
+        return LoadFailed(str(exc))
+    return LoadFailed(f"cannot read {path}: {exc.strerror or exc}")
 
 
 def bind_streams(analysis: Analysis) -> MediaBound:

@@ -186,7 +186,8 @@ def _load_pyshark(
 def _progress(pipeline: Pipeline, bytes_read: int, file_size: int, started: float, done: bool = False) -> Progress:
     return Progress(
         pipeline.frames, bytes_read, file_size, time.monotonic() - started, done,
-        len(pipeline.sip_index), len(pipeline.call_ids), pipeline.sip_messages.copy,
+        len(pipeline.sip_index), len(pipeline.call_ids),
+        pipeline.sip_messages.copy if pipeline.message_store is None else pipeline.message_store.so_far,
     )
 
 

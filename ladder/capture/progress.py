@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Callable, TextIO
 
 
@@ -21,8 +22,9 @@ class Progress:
     sip_messages: int = 0
     call_ids: int = 0
     # A copy of the SIP messages found so far, for a caller that shows calls while the read
-    # goes on (the TUI's call list). Called in the reading thread, inside the callback.
-    sip_so_far: Callable[[], list[Any]] | None = field(default=None, compare=False, repr=False)
+    # goes on (the TUI's call list). Called in the reading thread, inside the callback. When
+    # the messages stay in the file, a sequence reading each back when asked (slice it).
+    sip_so_far: Callable[[], Sequence[Any]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def rate(self) -> float:

@@ -370,7 +370,7 @@ def _summary(capture: "Capture", all_calls: list["Call"]) -> str:
         ("size", f"{capture.file_size:,} bytes"), ("engine", capture.engine),
         ("frames", f"{capture.frames:,}"), ("first frame", _utc(first)), ("last frame", _utc(last)),
         ("span", "—" if span is None else f"{span / 1e9:,.3f} s"),
-        ("SIP messages", f"{len(capture.sip_messages):,}"),
+        ("SIP messages", f"{max(len(capture.sip_messages), len(capture.sip_index)):,}"),  # (kept, or indexed)
         ("calls", ", ".join(plural(n, *KIND_NOUNS.get(k, (k, k + "s"))) for k, n in kinds.items()) or "none"),
         ("RTP streams", f"{len(capture.streams)}"), ("RTCP packets", f"{capture.rtcp_packets:,}"),
     ]
