@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +25,7 @@ class Progress:
     call_ids: int = 0
     # A copy of the SIP messages found so far, for a caller that shows calls while the read
     # goes on (the TUI's call list). Called in the reading thread, inside the callback.
-    sip_so_far: Callable[[], list[Any]] | None = field(default=None, compare=False, repr=False)
+    sip_so_far: "Callable[[], list[SipMessage]] | None" = field(default=None, compare=False, repr=False)
 
     @property
     def rate(self) -> float:

@@ -31,7 +31,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from decoders.records import Endpoint
-from ladder.media.streams import RtpStream
+from ladder.media.streams import RtpStream, StreamKey
 
 SLACK_NS = 2_000_000_000
 BYE_GRACE_NS = 1_000_000_000
@@ -56,7 +56,7 @@ class MediaProblem:
     code: str
     detail: str
     call_id: str
-    stream_key: tuple | None = None
+    stream_key: StreamKey | None = None
     frame: int | None = None
 
 
@@ -82,7 +82,7 @@ class MediaBar:
     ts_ns: int
     label: str
     both_ways: bool
-    stream_keys: tuple
+    stream_keys: tuple[StreamKey, ...]
     problems: tuple[str, ...]
 
 
@@ -434,12 +434,12 @@ class MediaIndex:
 
     bindings: tuple[MediaBinding, ...]
     by_call: dict[str, tuple[MediaBinding, ...]]
-    by_stream: dict[tuple, MediaBinding]
+    by_stream: dict[StreamKey, MediaBinding]
     call_problems: dict[str, tuple[MediaProblem, ...]]  # call id -> no-media / one-way-media
     # The stream list it was built from and its streams by key (the last of a key, as a dict
     # comprehension over the list has it), made once: a ladder's bars look their streams up.
     streams: list[RtpStream] = field(default_factory=list, repr=False)
-    stream_by_key: dict[tuple, RtpStream] = field(default_factory=dict, repr=False)
+    stream_by_key: dict[StreamKey, RtpStream] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, calls, streams: list[RtpStream]) -> "MediaIndex":
@@ -460,7 +460,7 @@ class MediaIndex:
         """The bindings of one call, in stream start order."""
         return self.by_call.get(call_id, ())
 
-    def call_of(self, stream_key: tuple) -> str | None:
+    def call_of(self, stream_key: StreamKey) -> str | None:
         binding = self.by_stream.get(stream_key)
         return binding.call_id if binding is not None else None
 
@@ -475,9 +475,9 @@ class MediaIndex:
             found.extend(self.call_problems.get(call.id, ()))
         return found
 
-    def stream_problem_codes(self) -> dict[tuple, tuple[str, ...]]:
+    def stream_problem_codes(self) -> dict[StreamKey, tuple[str, ...]]:
         """Stream key -> the problem codes concerning that stream (each once)."""
-        codes: dict[tuple, tuple[str, ...]] = {}
+        codes: dict[StreamKey, tuple[str, ...]] = {}
         every = [p for b in self.bindings for p in b.problems]
         every += [p for found in self.call_problems.values() for p in found]
         for problem in every:
