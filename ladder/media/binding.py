@@ -24,7 +24,7 @@ while both sides' SDP said sendrecv).
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Protocol, TypeVar
+from typing import Callable, Iterable, Iterator, Protocol, TypeVar
 
 import heapq
 import ipaddress
@@ -245,12 +245,12 @@ class _KeyedAnnouncements:
     def __init__(self) -> None:
         self.entries: list[tuple[int, int, int]] = []  # (ts, call order, position in the call)
         self.calls: set[int] = set()  # the orders of the calls with an announcement on the key
-        self.heap: list[tuple[int, int, int]] = []  # (-ts, order, position): the latest first
+        self.heap: list[tuple[int, ...]] = []  # (-ts, order, position): the latest first
         self.next = 0  # entries[next:] are not candidates yet
         # Per call: (start of its window, its first announcement on the key, order), and a heap
         # of the started ones by that first announcement, the latest first.
         self.firsts: list[tuple[int, int, int]] = []
-        self.later: list[tuple[int, int]] = []
+        self.later: list[tuple[int, ...]] = []
         self.next_first = 0
 
     def add(self, ts_ns: int, order: int, position: int, call_start_ns: int) -> None:
@@ -273,23 +273,7 @@ class _KeyedAnnouncements:
             ts_ns, order, position = entries[self.next]
             heapq.heappush(heap, (-ts_ns, order, position))
             self.next += 1
-        skipped = []
-        found = None
-        while heap:
-            neg_ts, order, _position = heap[0]
-            if floor is not None and (-neg_ts, -order) <= floor:
-                break
-            bye_ns = byes[order]
-            if bye_ns is not None and bye_ns < start_ns:
-                heapq.heappop(heap)  # streams come in start order: this call is over for all later ones
-            elif any(order in calls for calls in excluded):
-                skipped.append(heapq.heappop(heap))
-            else:
-                found = (-neg_ts, -order)
-                break
-        for item in skipped:
-            heapq.heappush(heap, item)
-        return found
+        return _best_on_heap(heap, lambda item: _over(byes[item[1]], start_ns), excluded, floor)
 
     def earliest_after(self, until_ns: int, start_ns: int, byes: list[int | None],
                        excluded: tuple[set[int], ...]) -> tuple[int, int] | None:
@@ -300,21 +284,36 @@ class _KeyedAnnouncements:
             _start, first_ns, order = firsts[self.next_first]
             heapq.heappush(later, (-first_ns, order))
             self.next_first += 1
-        skipped = []
-        found = None
-        while later:
-            neg_first, order = later[0]
-            bye_ns = byes[order]
-            if -neg_first <= until_ns or (bye_ns is not None and bye_ns < start_ns):
-                heapq.heappop(later)  # announced before, or over: never a fallback again
-            elif any(order in calls for calls in excluded):
-                skipped.append(heapq.heappop(later))
-            else:
-                found = (-neg_first, -order)
-                break
-        for item in skipped:
-            heapq.heappush(later, item)
-        return found
+        return _best_on_heap(later, lambda item: -item[0] <= until_ns or _over(byes[item[1]], start_ns),
+                             excluded, None)
+
+
+def _over(bye_ns: int | None, start_ns: int) -> bool:
+    return bye_ns is not None and bye_ns < start_ns
+
+
+def _best_on_heap(heap: list[tuple[int, ...]], gone: Callable[[tuple[int, ...]], bool],
+                  excluded: tuple[set[int], ...], floor: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(time, -order) of the best item of ``heap`` (items ``(-time, order, ...)``, the latest
+    first) ranked above ``floor``. Items ``gone`` are dropped for good (the sweep only moves
+    forward in time); those of a call in an ``excluded`` set are passed over and put back."""
+    skipped = []
+    found = None
+    while heap:
+        item = heap[0]
+        rank = (-item[0], -item[1])
+        if floor is not None and rank <= floor:
+            break
+        if gone(item):
+            heapq.heappop(heap)
+        elif any(item[1] in calls for calls in excluded):
+            skipped.append(heapq.heappop(heap))
+        else:
+            found = rank
+            break
+    for item in skipped:
+        heapq.heappush(heap, item)
+    return found
 
 
 _NOBODY: set[int] = set()
