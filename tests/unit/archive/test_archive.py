@@ -23,6 +23,10 @@ from ladder.cli.dispatch import main
 from tests.archive_captures import rtp_capture, split_capture
 from tests.conftest import SAMPLES, quick_subset, shared_path
 
+# The module's fixtures (an archive split and indexed, every sample indexed) are built once: all
+# its tests go to one xdist worker (``--dist loadgroup`` in pyproject.toml), not once per worker.
+pytestmark = pytest.mark.xdist_group("archive-index")
+
 WHOLE_COLUMNS = ("call_ids", "kind", "method", "caller", "callee", "caller_number", "callee_host", "start_ns",
                  "answer_ns", "end_ns", "duration_ns", "outcome", "status", "messages", "reference",
                  "mos_fwd", "mos_rev", "loss_fwd", "loss_rev", "participants", "legs")
