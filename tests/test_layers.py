@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -37,10 +39,16 @@ def test_ladder_never_imports_tui_or_textual():
     assert offenders == []
 
 
-def _imported_modules_of_file(path) -> set[str]:
+@functools.cache
+def _imports_of_file(path: Path) -> tuple[ast.Import | ast.ImportFrom, ...]:
+    """The import statements of one file, parsed once for all the tests here."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    return tuple(node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def _imported_modules_of_file(path) -> set[str]:
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _imports_of_file(path):
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -86,7 +94,7 @@ def _room_imports() -> dict[str, set[str]]:
         room = parts[0] if len(parts) > 1 else path.stem
         if room == "__init__":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _imports_of_file(path):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import filterfalse
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -23,6 +23,9 @@ from tui.panes import ListedCapture, fill_diagnostics_table, fill_streams_table
 from tui.safe_text import safe_rich_text
 from tui.settings import load_columns, save_columns
 from tui.app_screen import AppScreen
+
+if TYPE_CHECKING:
+    from ladder.media.streams import StreamKey
 
 
 # (key, label) — sngrep's columns first, then ours; F10 chooses which are shown (tui.settings).
@@ -132,8 +135,8 @@ class CallListScreen(AppScreen):
         self._cells: dict[str, tuple[CallRow, bool, list[Any]]] = {}
         self._widths = self._label_widths()  # widest cell of each column so far (uncapped)
         self._days: set[int] = set()  # UTC days the calls start on
-        self.stream_problems: dict[Any, tuple[str, ...]] = {}  # RtpStream.key -> problem codes
-        self.stream_calls: dict[Any, int] = {}  # RtpStream.key -> call number
+        self.stream_problems: dict[StreamKey, tuple[str, ...]] = {}  # RtpStream.key -> problem codes
+        self.stream_calls: dict[StreamKey, int] = {}  # RtpStream.key -> call number
         self._dates = True  # whether the start column shows dates (several dates in the capture)
         self.shown_columns = load_columns(COLUMN_KEYS) or list(COLUMN_KEYS)
         self._positions = [COLUMN_KEYS.index(key) for key in self.shown_columns]
@@ -201,7 +204,7 @@ class CallListScreen(AppScreen):
             fill_diagnostics_table(self.query_one("#diagnostics", DataTable), self.capture)
         self._filled.add(tab)
 
-    def show_media(self, stream_calls: dict[Any, int], problems: dict[Any, tuple[str, ...]]) -> None:
+    def show_media(self, stream_calls: "dict[StreamKey, int]", problems: "dict[StreamKey, tuple[str, ...]]") -> None:
         """The streams' calls and problems arrived: the streams table shows them (again)."""
         self.stream_calls = stream_calls
         self.stream_problems = problems

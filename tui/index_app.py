@@ -13,13 +13,19 @@ import argparse
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ladder.draw.diagram import Ladder
 from ladder.errors import CaptureError, UsageError
 from tui.app import LadderApp
 from tui.call_rows import CallRow
 from tui.safe_text import clean
+
+if TYPE_CHECKING:
+    from ladder.calls.grouping import Call
+    from ladder.capture.loader import Capture
+    from ladder.check.deviations import Deviation
+    from ladder.media.streams import RtpStream
 
 MAX_ROWS = 200_000
 ROW_COLUMNS = ("row", "call_id", "call_ids", "kind", "method", "caller", "callee", "start_ns", "duration_ns",
@@ -72,7 +78,7 @@ class IndexApp(LadderApp):
     def __init__(self, index: str, **options: Any) -> None:
         super().__init__(index, **options)
         self.index_rows: dict[str, dict[str, Any]] = {}
-        self.loaded_calls: dict[str, tuple[Any, Any, list]] = {}  # key -> (capture, call, all calls)
+        self.loaded_calls: dict[str, tuple[Capture, Call, list[Call]]] = {}  # key -> (capture, call, all calls)
         self._slices = tempfile.mkdtemp(prefix="ladder-index-")
 
     def on_mount(self) -> None:
@@ -98,7 +104,7 @@ class IndexApp(LadderApp):
     def on_unmount(self) -> None:
         shutil.rmtree(self._slices, ignore_errors=True)
 
-    def _load(self, key: str) -> tuple[Any, Any, list]:
+    def _load(self, key: str) -> "tuple[Capture, Call, list[Call]]":
         """The call's capture (its frames read back from the archive), the call and the calls in it."""
         if key not in self.loaded_calls:
             from ladder.archive.slice import rows_parts, write_slice
@@ -116,7 +122,7 @@ class IndexApp(LadderApp):
             self.loaded_calls[key] = (capture, call, calls)
         return self.loaded_calls[key]
 
-    def build_view(self, keys: list[str], media: bool) -> tuple[Ladder, list[Any], list[Any]]:
+    def build_view(self, keys: list[str], media: bool) -> "tuple[Ladder, list[Deviation], list[RtpStream]]":
         from ladder.check.call_check import annotate_ladder, check_call
         from ladder.draw.layout import build_ladder
         from ladder.check.references import load_references

@@ -4,7 +4,7 @@ selected message in a detail pane, and the call's deviations and RTP streams bes
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, TYPE_CHECKING
+from typing import Callable, TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -23,6 +23,7 @@ from tui.sip_highlight import highlight_sip
 from tui.app_screen import AppScreen
 
 if TYPE_CHECKING:
+    from ladder.check.deviations import Deviation
     from ladder.media.streams import RtpStream
 
 
@@ -57,7 +58,8 @@ class LadderScreen(AppScreen):
     # Tab away, so Enter on one jumps to its arrow), the streams, the message.
     PANES = ("ladder", "tab-deviations", "tab-call-streams", "tab-message")
 
-    def __init__(self, keys: list[str], build: Callable[[list[str], bool], tuple[Ladder, list[Any], list[Any]]],
+    def __init__(self, keys: list[str],
+                 build: Callable[[list[str], bool], tuple[Ladder, list[Deviation], list[RtpStream]]],
                  *, media: bool = True, time: bool = False) -> None:
         """``build(keys, media)`` returns (ladder, deviations, streams) for the calls ``keys``."""
         super().__init__()
@@ -66,8 +68,8 @@ class LadderScreen(AppScreen):
         self.media = media
         self.time_column = time
         self.ladder: Ladder | None = None
-        self.deviations: list[Any] = []
-        self.streams: list[Any] = []
+        self.deviations: list[Deviation] = []
+        self.streams: list[RtpStream] = []
         self.search_text = ""
         self.compare_from: int | None = None  # the arrow ``c`` marked first
 

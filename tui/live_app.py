@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.binding import Binding
@@ -31,14 +31,18 @@ from tui.ladder_view import LadderView
 from tui.safe_text import clean
 
 if TYPE_CHECKING:
+    import argparse
+
     from ladder.calls.grouping import Call
+    from ladder.capture.loader import Capture
+    from ladder.draw.aliases import AliasMap
 
 REFRESH_S = 0.5
 TICK_S = 0.1  # how often the app looks whether a snapshot is due
 
 
 class LiveUpdate(Message):
-    def __init__(self, capture: Any, calls: list["Call"], status: LiveStatus, analysis: Analysis) -> None:
+    def __init__(self, capture: "Capture", calls: list["Call"], status: LiveStatus, analysis: Analysis) -> None:
         super().__init__()
         self.capture = capture
         self.calls = calls
@@ -49,7 +53,7 @@ class LiveUpdate(Message):
 class LiveLadderApp(LadderApp):
     BINDINGS = [Binding("ctrl+c", "stop_capture", "Stop", show=False, priority=True)]
 
-    def __init__(self, session: LiveSession, *, aliases: Any = None, media: bool = True) -> None:
+    def __init__(self, session: LiveSession, *, aliases: "AliasMap | None" = None, media: bool = True) -> None:
         super().__init__(session.label, aliases=aliases, media=media, check=False)
         self.session = session
         self.sub_title = clean(session.label)
@@ -136,7 +140,7 @@ class LiveLadderApp(LadderApp):
             self.pop_screen()
 
 
-def run_live_app(session: LiveSession, args: Any) -> int:
+def run_live_app(session: LiveSession, args: "argparse.Namespace") -> int:
     """Start the session, run the app until q / Ctrl+C, then stop the capture cleanly."""
     from ladder.draw.aliases import build_aliases
 

@@ -16,7 +16,7 @@ from ladder.draw.diagram import Arrow, Ladder, arrow_label
 from tui.safe_text import clean, safe_rich_text
 
 if TYPE_CHECKING:
-    from ladder.media.streams import RtpStream
+    from ladder.media.streams import RtpStream, StreamKey
 
 STREAM_COLUMNS = (
     ("call", "Call"), ("ssrc", "SSRC"), ("src", "Source"), ("dst", "Destination"), ("codec", "Codec"),
@@ -35,7 +35,7 @@ class ListedCapture(Protocol):
     @property
     def frames(self) -> int: ...
     @property
-    def streams(self) -> list[Any]: ...
+    def streams(self) -> list[RtpStream]: ...
     @property
     def diagnostics(self) -> dict[str, int]: ...
     @property
@@ -52,7 +52,7 @@ def _number(value: Any, digits: int = 2) -> Text:
     return Text(f"{value:,}", justify="right")
 
 
-def stream_figures(stream: Any, problems: tuple[str, ...] = ()) -> dict[str, Any]:
+def stream_figures(stream: "RtpStream", problems: tuple[str, ...] = ()) -> dict[str, Any]:
     """The figures of one ``ladder.media.streams.RtpStream`` that the panes show."""
     return {
         "ssrc": stream.ssrc_hex,
@@ -91,8 +91,8 @@ def stream_cells(stream: "RtpStream", problems: tuple[str, ...] = (), call: int 
 
 
 def fill_streams_table(table: DataTable, streams: Iterable["RtpStream"],
-                       problems: dict[Any, tuple[str, ...]] | None = None,
-                       calls: dict[Any, int] | None = None) -> None:
+                       problems: "dict[StreamKey, tuple[str, ...]] | None" = None,
+                       calls: "dict[StreamKey, int] | None" = None) -> None:
     """One row per stream; ``problems`` maps ``RtpStream.key`` to its media problem codes and
     ``calls`` to the number of the call it belongs to."""
     table.clear(columns=True)

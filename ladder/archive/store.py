@@ -8,6 +8,7 @@ a protocol's own package (s3fs for ``s3://``) is what its users install anyway.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from ladder.errors import UsageError
@@ -72,12 +73,25 @@ def write_parquet(table, directory: str, name: str, **options: Any) -> None:
         pq.write_table(table, handle, **options)
 
 
+_DUCKDB_LOCK = threading.Lock()
+_LOCAL_DUCKDB: dict[int, Any] = {}  # process id -> the in-memory DuckDB for local indexes
+
+
 def duckdb_connection(index: str):
-    """An in-memory DuckDB that can read ``index`` (its URL's filesystem registered)."""
+    """An in-memory DuckDB that can read ``index`` (its URL's filesystem registered); close it
+    after the query. A local index gets a cursor on one database per process: opening a DuckDB
+    costs ~25 ms of CPU, a cursor ~0.5 ms, and a search as the user types opens one per key. A URL
+    gets a database of its own: a filesystem is registered per database, once, by protocol."""
     import duckdb
 
-    connection = duckdb.connect(":memory:")
-    connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
     if is_url(index):
+        connection = duckdb.connect(":memory:")
         connection.register_filesystem(filesystem(index)[0])
+    else:
+        with _DUCKDB_LOCK:  # keyed by process: a forked worker never uses its parent's database
+            database = _LOCAL_DUCKDB.get(os.getpid())
+            if database is None:
+                database = _LOCAL_DUCKDB[os.getpid()] = duckdb.connect(":memory:")
+        connection = database.cursor()  # a cursor per query (and per thread), as DuckDB wants
+    connection.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
     return connection

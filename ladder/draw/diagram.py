@@ -7,12 +7,13 @@ re-derives columns, numbering or labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from decoders.records import Endpoint
 
 if TYPE_CHECKING:  # imported for annotations only: keeps this module import-light
     from decoders.sip import SipMessage
+    from ladder.media.streams import StreamKey
 
 REQUEST = "request"
 RESPONSE = "response"
@@ -50,7 +51,7 @@ class Arrow:
     message: "SipMessage | None" = None
     call_id: str = ""
     both_ways: bool = False
-    stream_keys: tuple[Any, ...] = ()
+    stream_keys: tuple[StreamKey, ...] = ()
     marks: tuple[str, ...] = ()
     copies: tuple[int, ...] = ()  # frames of capture copies folded into this message (ladder.calls.duplicates)
 

@@ -7,8 +7,7 @@ retransmissions included (§3.4 and §3.10 number them too) and marked.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ladder.draw.aliases import AliasMap
 from ladder.draw.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, media_label
@@ -18,7 +17,7 @@ from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
     from ladder.media.binding import MediaBar
-    from ladder.media.streams import RtpStream
+    from ladder.media.streams import RtpStream, StreamKey
     from ladder.capture.loader import Capture
     from decoders.sip import SipMessage
     from ladder.calls.grouping import Call
@@ -37,7 +36,7 @@ def _order_key(message: "SipMessage") -> tuple[int, int]:
 
 
 def media_bars_for(call: "Call", capture: "Capture",
-                   bindings: "MediaIndex | list[MediaBinding] | None" = None) -> tuple[list[Any], list[str]]:
+                   bindings: "MediaIndex | list[MediaBinding] | None" = None) -> tuple[list[MediaBar], list[str]]:
     """The media bars of a call from ``ladder.media.binding`` (SDP ↔ RTP streams) and the call-level
     media problems as notes (``no-media`` …); nothing when the capture holds no RTP at all
     (a SIP-only capture says nothing about media). ``bindings``: the capture's
@@ -61,7 +60,7 @@ def media_bars_for(call: "Call", capture: "Capture",
     return bars, notes
 
 
-def _bar_label(bar: "MediaBar", streams: "dict[Hashable, RtpStream]", *, rightward: bool) -> str:
+def _bar_label(bar: "MediaBar", streams: "dict[StreamKey, RtpStream]", *, rightward: bool) -> str:
     """``RTP PCMA → 548 ← 891 pkts``: the bar's first stream runs src → dst, drawn left to right
     when ``rightward``; its reverse stream (a both-way bar) runs the other way."""
     found = [stream for stream in (streams.get(key) for key in bar.stream_keys) if stream is not None]
@@ -74,7 +73,7 @@ def _bar_label(bar: "MediaBar", streams: "dict[Hashable, RtpStream]", *, rightwa
     return media_label(found[0].codec, forward, backward)
 
 
-def _streams_by_key(capture: "Capture", bindings: "MediaIndex | list[MediaBinding] | None") -> dict[Any, Any]:
+def _streams_by_key(capture: "Capture", bindings: "MediaIndex | list[MediaBinding] | None") -> dict[StreamKey, RtpStream]:
     """The capture's streams by key: the capture's ``MediaIndex`` has them, made once (made here
     for every call, a whole-capture command was quadratic in calls)."""
     streams = getattr(capture, "streams", None) or []
@@ -92,7 +91,7 @@ def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: Ali
     if not group:
         raise ValueError("build_ladder needs at least one call")
     messages = sorted((m for call in group for m in call.messages), key=_order_key)
-    bars: list[Any] = []
+    bars: list[MediaBar] = []
     media_notes: list[str] = []
     if media:
         for call in group:

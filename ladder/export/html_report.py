@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from ladder.calls.grouping import Call
     from ladder.capture.loader import Capture
     from ladder.analysis import Analysis
+    from ladder.check.deviations import Deviation
+    from ladder.media.streams import RtpStream
 
 COLUMN_MIN = 170
 ROW = 42
@@ -78,9 +80,9 @@ def script_json(value: Any) -> str:
 class CallReport:
     call: "Call"
     ladder: Ladder
-    deviations: tuple[Any, ...]
+    deviations: tuple[Deviation, ...]
     verdict: str
-    streams: tuple[tuple[Any, tuple[str, ...]], ...]  # (RtpStream, problem codes)
+    streams: tuple[tuple[RtpStream, tuple[str, ...]], ...]  # (stream, problem codes)
     timings: CallTimings
 
 
@@ -106,7 +108,7 @@ def build_reports(capture: "Capture", calls: list["Call"], *, all_calls: list["C
     settings = None  # the rules' view of the capture (its end, its breaks), made once
     for call in calls:
         ladder = analysis.ladder(call, aliases=aliases)
-        deviations: tuple[Any, ...] = ()
+        deviations: tuple[Deviation, ...] = ()
         verdict = ""
         if references is not None:
             from ladder.check.call_check import annotate_ladder, capture_settings, verdict_line

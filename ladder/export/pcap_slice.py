@@ -83,7 +83,7 @@ def _bound_streams(calls: list["Call"], capture: "Capture", all_calls: list["Cal
 
 
 def select_frames(calls: list["Call"], capture: "Capture", *, all_calls: list["Call"] | None = None,
-                  bindings: list[Any] | None = None) -> _Selection:
+                  bindings: "list[MediaBinding] | None" = None) -> _Selection:
     """Which frames of the original capture belong to ``calls``."""
     sip = frozenset(f.number for call in calls for m in call.messages for f in m.frames)
     streams = _bound_streams(calls, capture, all_calls, bindings)

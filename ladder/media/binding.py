@@ -24,13 +24,14 @@ while both sides' SDP said sendrecv).
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Protocol, TypeVar
+from typing import Callable, Iterable, Iterator, Protocol, TypeVar
 
+import heapq
 import ipaddress
 from dataclasses import dataclass, field
 
 from decoders.records import Endpoint
-from ladder.media.streams import RtpStream
+from ladder.media.streams import RtpStream, StreamKey
 
 SLACK_NS = 2_000_000_000
 BYE_GRACE_NS = 1_000_000_000
@@ -55,7 +56,7 @@ class MediaProblem:
     code: str
     detail: str
     call_id: str
-    stream_key: tuple | None = None
+    stream_key: StreamKey | None = None
     frame: int | None = None
 
 
@@ -81,7 +82,7 @@ class MediaBar:
     ts_ns: int
     label: str
     both_ways: bool
-    stream_keys: tuple
+    stream_keys: tuple[StreamKey, ...]
     problems: tuple[str, ...]
 
 
@@ -234,29 +235,155 @@ def ranked_matches(announced: list[SdpAnnouncement], candidates: Iterable[S], by
         yield stream, matched, (announcement.ts_ns <= stream.first_ns + SLACK_NS, announcement.ts_ns, -order)
 
 
+class _KeyedAnnouncements:
+    """The announcements of every call on one key (an address:port, or a signalling address and
+    a port), for a sweep over streams in start order: ``latest`` is the call whose announcement
+    on the key is the latest one before a stream started (an announcement becomes a candidate
+    once its time has passed, a call leaves for good at its BYE), ``earliest_after`` the
+    fallback of ``_pick`` when no call announced the key before the stream."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, int, int]] = []  # (ts, call order, position in the call)
+        self.calls: set[int] = set()  # the orders of the calls with an announcement on the key
+        self.heap: list[tuple[int, ...]] = []  # (-ts, order, position): the latest first
+        self.next = 0  # entries[next:] are not candidates yet
+        # Per call: (start of its window, its first announcement on the key, order), and a heap
+        # of the started ones by that first announcement, the latest first.
+        self.firsts: list[tuple[int, int, int]] = []
+        self.later: list[tuple[int, ...]] = []
+        self.next_first = 0
+
+    def add(self, ts_ns: int, order: int, position: int, call_start_ns: int) -> None:
+        if order not in self.calls:
+            self.calls.add(order)
+            self.firsts.append((call_start_ns, ts_ns, order))
+        self.entries.append((ts_ns, order, position))
+
+    def ready(self) -> None:
+        self.entries.sort()
+        self.firsts.sort()
+
+    def latest(self, until_ns: int, start_ns: int, byes: list[int | None], excluded: tuple[set[int], ...],
+               floor: tuple[int, int] | None) -> tuple[int, int] | None:
+        """(ts, -order) of the best call with an announcement at or before ``until_ns`` (the
+        stream's start plus ``SLACK_NS``), not gone by ``start_ns``, in no ``excluded`` set
+        (its match is on another key), if it ranks above ``floor``."""
+        entries, heap = self.entries, self.heap
+        while self.next < len(entries) and entries[self.next][0] <= until_ns:
+            ts_ns, order, position = entries[self.next]
+            heapq.heappush(heap, (-ts_ns, order, position))
+            self.next += 1
+        return _best_on_heap(heap, lambda item: _over(byes[item[1]], start_ns), excluded, floor)
+
+    def earliest_after(self, until_ns: int, start_ns: int, byes: list[int | None],
+                       excluded: tuple[set[int], ...]) -> tuple[int, int] | None:
+        """(first announcement, -order) of the best call whose window holds the stream's start
+        but whose announcements on the key all come after ``until_ns`` (``_pick``'s fallback)."""
+        firsts, later = self.firsts, self.later
+        while self.next_first < len(firsts) and firsts[self.next_first][0] <= until_ns:
+            _start, first_ns, order = firsts[self.next_first]
+            heapq.heappush(later, (-first_ns, order))
+            self.next_first += 1
+        return _best_on_heap(later, lambda item: -item[0] <= until_ns or _over(byes[item[1]], start_ns),
+                             excluded, None)
+
+
+def _over(bye_ns: int | None, start_ns: int) -> bool:
+    return bye_ns is not None and bye_ns < start_ns
+
+
+def _best_on_heap(heap: list[tuple[int, ...]], gone: Callable[[tuple[int, ...]], bool],
+                  excluded: tuple[set[int], ...], floor: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(time, -order) of the best item of ``heap`` (items ``(-time, order, ...)``, the latest
+    first) ranked above ``floor``. Items ``gone`` are dropped for good (the sweep only moves
+    forward in time); those of a call in an ``excluded`` set are passed over and put back."""
+    skipped = []
+    found = None
+    while heap:
+        item = heap[0]
+        rank = (-item[0], -item[1])
+        if floor is not None and rank <= floor:
+            break
+        if gone(item):
+            heapq.heappop(heap)
+        elif any(item[1] in calls for calls in excluded):
+            skipped.append(heapq.heappop(heap))
+        else:
+            found = rank
+            break
+    for item in skipped:
+        heapq.heappush(heap, item)
+    return found
+
+
+_NOBODY: set[int] = set()
+
+
 def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
     """Bindings of ``streams`` to ``calls`` (one call or a list), each stream at most once:
-    to the call whose matching SDP is the latest one before the stream started."""
+    to the call whose matching SDP is the latest one before the stream started.
+
+    The rule is ``ranked_matches``' (a call's match on a stream: its destination address:port
+    if the call announced it, else the NAT case, else its source; the best rank wins across
+    calls), computed per stream rather than per call: the announcements are indexed by key and
+    the streams swept in start order, so the work grows with calls plus streams even when
+    every call announces the same address:port (SIPp), where trying every call on every stream
+    grew with their product."""
     group = calls if isinstance(calls, (list, tuple)) else [calls]
-    # A stream can match an announcement only on its destination or source port (``_match``):
-    # each call looks at the streams on its announced ports, not at every stream.
-    by_port: dict[int, list[RtpStream]] = {}
-    for stream in streams:
-        by_port.setdefault(stream.dst.port, []).append(stream)
-        if stream.src.port != stream.dst.port:
-            by_port.setdefault(stream.src.port, []).append(stream)
-    best: dict[tuple, tuple] = {}
+    announced_of: list[list[SdpAnnouncement]] = []
+    byes: list[int | None] = []
+    by_address: dict[tuple[str, int], _KeyedAnnouncements] = {}
+    by_party: dict[tuple[str | None, int], _KeyedAnnouncements] = {}
     for order, call in enumerate(group):
         announced = sdp_announcements(call)
+        announced_of.append(announced)
+        byes.append(_bye_ns(call) if announced else None)
         if not announced:
             continue
-        bye_ns = _bye_ns(call)
-        candidates = {id(stream): stream for port in {a.port for a in announced} for stream in by_port.get(port, ())}
-        for stream, matched, rank in ranked_matches(announced, candidates.values(), bye_ns, order):
-            if stream.key not in best or rank > best[stream.key][0]:
-                best[stream.key] = (rank, call, stream, matched, announced, bye_ns)
+        # The call's window opens SLACK_NS before its first announcement: a stream starting
+        # at or after (first - SLACK) is one whose start plus SLACK_NS reaches that announcement.
+        first_ns = announced[0].ts_ns
+        for position, a in enumerate(announced):
+            by_address.setdefault((a.address, a.port), _KeyedAnnouncements()).add(a.ts_ns, order, position, first_ns)
+            by_party.setdefault((a.party_ip, a.port), _KeyedAnnouncements()).add(a.ts_ns, order, position, first_ns)
+    for on_key in (*by_address.values(), *by_party.values()):
+        on_key.ready()
+    best: dict[tuple, tuple] = {}
+    for position, stream in sorted(enumerate(streams), key=lambda item: (item[1].first_ns, item[0])):
+        start_ns = stream.first_ns
+        until_ns = start_ns + SLACK_NS
+        dst = by_address.get((stream.dst.ip, stream.dst.port))
+        nat = by_party.get((stream.dst.ip, stream.dst.port))
+        src = by_address.get((stream.src.ip, stream.src.port))
+        # A call matches on its destination key if it announced it at all, else on the NAT key,
+        # else on the source key (``_match``): each call is asked on one key only.
+        on_dst = dst.calls if dst is not None else _NOBODY
+        on_nat = nat.calls if nat is not None else _NOBODY
+        lists: list[tuple[_KeyedAnnouncements | None, tuple[set[int], ...]]] = [
+            (dst, ()), (nat, (on_dst,)), (src, (on_dst, on_nat))]
+        found: tuple[int, int] | None = None
+        for keyed, excluded in lists:
+            if keyed is not None:
+                found = keyed.latest(until_ns, start_ns, byes, excluded, found) or found
+        before = found is not None
+        if not before:
+            for keyed, excluded in lists:
+                if keyed is not None:
+                    candidate = keyed.earliest_after(until_ns, start_ns, byes, excluded)
+                    if candidate is not None and (found is None or candidate > found):
+                        found = candidate
+        if found is None:
+            continue
+        order = -found[1]
+        matched = _match(stream, announced_of[order])
+        if matched is None:  # cannot be: the call announced one of the stream's keys
+            continue
+        rank = (before, matched[0].ts_ns, -order)
+        if stream.key not in best or rank > best[stream.key][0]:
+            best[stream.key] = (rank, position, group[order], stream, matched, announced_of[order], byes[order])
     bindings = []
-    for _rank, call, stream, (announcement, reason, detail), announced, bye_ns in best.values():
+    for _rank, _position, call, stream, (announcement, reason, detail), announced, bye_ns in \
+            sorted(best.values(), key=lambda item: item[1]):
         problems = _stream_problems(call, stream, announcement, reason, announced, bye_ns)
         bindings.append(MediaBinding(call.id, stream, reason, detail, announcement, tuple(problems)))
     bindings.sort(key=lambda b: (b.stream.first_ns, b.stream.first_frame))
@@ -306,12 +433,12 @@ class MediaIndex:
 
     bindings: tuple[MediaBinding, ...]
     by_call: dict[str, tuple[MediaBinding, ...]]
-    by_stream: dict[tuple, MediaBinding]
+    by_stream: dict[StreamKey, MediaBinding]
     call_problems: dict[str, tuple[MediaProblem, ...]]  # call id -> no-media / one-way-media
     # The stream list it was built from and its streams by key (the last of a key, as a dict
     # comprehension over the list has it), made once: a ladder's bars look their streams up.
     streams: list[RtpStream] = field(default_factory=list, repr=False)
-    stream_by_key: dict[tuple, RtpStream] = field(default_factory=dict, repr=False)
+    stream_by_key: dict[StreamKey, RtpStream] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, calls, streams: list[RtpStream]) -> "MediaIndex":
@@ -332,7 +459,7 @@ class MediaIndex:
         """The bindings of one call, in stream start order."""
         return self.by_call.get(call_id, ())
 
-    def call_of(self, stream_key: tuple) -> str | None:
+    def call_of(self, stream_key: StreamKey) -> str | None:
         binding = self.by_stream.get(stream_key)
         return binding.call_id if binding is not None else None
 
@@ -347,9 +474,9 @@ class MediaIndex:
             found.extend(self.call_problems.get(call.id, ()))
         return found
 
-    def stream_problem_codes(self) -> dict[tuple, tuple[str, ...]]:
+    def stream_problem_codes(self) -> dict[StreamKey, tuple[str, ...]]:
         """Stream key -> the problem codes concerning that stream (each once)."""
-        codes: dict[tuple, tuple[str, ...]] = {}
+        codes: dict[StreamKey, tuple[str, ...]] = {}
         every = [p for b in self.bindings for p in b.problems]
         every += [p for found in self.call_problems.values() for p in found]
         for problem in every:

@@ -124,6 +124,11 @@ class RtcpSummary:
     voip_metrics: VoipMetrics | None
 
 
+# What names one stream everywhere (bindings, ladder bars, the TUI's tables): source, destination
+# (``ip:port``) and SSRC, as ``RtpStream.key`` gives it.
+StreamKey = tuple[str, str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class RtpStream:
     """One RTP stream (src, dst, SSRC) with the figures of Wireshark's RTP stream analysis."""
@@ -165,7 +170,7 @@ class RtpStream:
     found_by: str  # "sdp", "heuristic" or "ssrc-change"
 
     @property
-    def key(self) -> tuple[str, str, int]:
+    def key(self) -> StreamKey:
         return (self.src.address(), self.dst.address(), self.ssrc)
 
     @property

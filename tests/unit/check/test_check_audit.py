@@ -70,6 +70,10 @@ class Reported:
         return [r for r in audit_rows() if r["capture"] in self.captures]
 
 
+# The checks of the corpus, made once: the tests reading them share one xdist worker (loadgroup).
+pytestmark = pytest.mark.xdist_group("check-audit")
+
+
 @pytest.fixture(scope="module", params=[False, pytest.param(True, marks=pytest.mark.slow)], ids=["quick", "whole"])
 def reported(request) -> Reported:
     shared = shared_path()
