@@ -11,7 +11,8 @@ call's time span (first SDP - ``SLACK_NS`` .. its BYE, open-ended without one):
    private or wrong c= address behind NAT);
 3. else its source address:port is one (symmetric RTP, RFC 4961: ``sdp-source``).
 When several SDPs (of one call or several) announce the same address:port, the latest one
-before the stream's start wins.
+before the stream's start wins; when none came before it, the first one within ``SLACK_NS``
+after it (a capture point that saw the media before the SDP that asked for it).
 
 Problems (stable kebab-case codes, with a human detail):
 ``nat-mismatch`` (RTP goes to / comes from the announcer's signalling address, not its SDP
@@ -146,8 +147,23 @@ S = TypeVar("S", bound=StreamEnds)
 
 
 def _pick(candidates: list[SdpAnnouncement], stream: StreamEnds) -> SdpAnnouncement:
-    before = [a for a in candidates if a.ts_ns <= stream.first_ns + SLACK_NS]
+    """The announcement a stream answers: the latest one made before it started, else the first
+    one after. (Taking the latest within the slack instead gave a stream on a shared port to a
+    call set up up to ``SLACK_NS`` later: with a call every 100 ms, twenty calls on.)"""
+    before = [a for a in candidates if a.ts_ns <= stream.first_ns]
     return max(before, key=lambda a: a.ts_ns) if before else min(candidates, key=lambda a: a.ts_ns)
+
+
+def match_rank(announced_ns: int, start_ns: int, order: int) -> tuple[int, int, int]:
+    """How well a call's announcement (``_pick``'s) fits a stream, comparable across calls: one
+    made before the stream started, the latest first; else one within ``SLACK_NS`` after, the
+    earliest first; else a later one (the call's window still held the stream's start); ties go
+    to the earlier call (``order``)."""
+    if announced_ns <= start_ns:
+        return (2, announced_ns, -order)
+    if announced_ns <= start_ns + SLACK_NS:
+        return (1, -announced_ns, -order)
+    return (0, announced_ns, -order)
 
 
 def _match(stream: StreamEnds, announced: list[SdpAnnouncement]):
@@ -221,8 +237,7 @@ def ranked_matches(announced: list[SdpAnnouncement], candidates: Iterable[S], by
     """Each candidate stream that one call's SDP (``announced``, in time order) can own, with the
     match and its rank: a stream must start within ``SLACK_NS`` before the first announcement
     and not after the BYE (later, it belongs to a later call on the same ports). Ranks compare
-    across calls: an announcement made before the stream started wins, then the latest one,
-    then the earlier call (``order``)."""
+    across calls (``match_rank``)."""
     start = announced[0].ts_ns - SLACK_NS
     end = bye_ns if bye_ns is not None else float("inf")
     for stream in candidates:
@@ -232,7 +247,7 @@ def ranked_matches(announced: list[SdpAnnouncement], candidates: Iterable[S], by
         if matched is None:
             continue
         announcement = matched[0]
-        yield stream, matched, (announcement.ts_ns <= stream.first_ns + SLACK_NS, announcement.ts_ns, -order)
+        yield stream, matched, match_rank(announcement.ts_ns, stream.first_ns, order)
 
 
 class _KeyedAnnouncements:
@@ -266,14 +281,29 @@ class _KeyedAnnouncements:
     def latest(self, until_ns: int, start_ns: int, byes: list[int | None], excluded: tuple[set[int], ...],
                floor: tuple[int, int] | None) -> tuple[int, int] | None:
         """(ts, -order) of the best call with an announcement at or before ``until_ns`` (the
-        stream's start plus ``SLACK_NS``), not gone by ``start_ns``, in no ``excluded`` set
-        (its match is on another key), if it ranks above ``floor``."""
+        stream's start), not gone by ``start_ns``, in no ``excluded`` set (its match is on
+        another key), if it ranks above ``floor``."""
         entries, heap = self.entries, self.heap
         while self.next < len(entries) and entries[self.next][0] <= until_ns:
             ts_ns, order, position = entries[self.next]
             heapq.heappush(heap, (-ts_ns, order, position))
             self.next += 1
         return _best_on_heap(heap, lambda item: _over(byes[item[1]], start_ns), excluded, floor)
+
+    def earliest_soon(self, start_ns: int, until_ns: int, byes: list[int | None],
+                      excluded: tuple[set[int], ...]) -> tuple[int, int] | None:
+        """(ts, order) of the first announcement after the stream's start (``latest`` has taken
+        those before it) and at or before ``until_ns``, of a call not gone and in no ``excluded``
+        set. Only asked when no call announced the key before the stream: the scan stays within
+        ``SLACK_NS`` of the entries ``latest`` will take next."""
+        entries = self.entries
+        for i in range(self.next, len(entries)):
+            ts_ns, order, _position = entries[i]
+            if ts_ns > until_ns:
+                break
+            if not _over(byes[order], start_ns) and not any(order in calls for calls in excluded):
+                return ts_ns, order
+        return None
 
     def earliest_after(self, until_ns: int, start_ns: int, byes: list[int | None],
                        excluded: tuple[set[int], ...]) -> tuple[int, int] | None:
@@ -321,7 +351,7 @@ _NOBODY: set[int] = set()
 
 def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
     """Bindings of ``streams`` to ``calls`` (one call or a list), each stream at most once:
-    to the call whose matching SDP is the latest one before the stream started.
+    to the call whose matching SDP is the latest one before the stream started (``match_rank``).
 
     The rule is ``ranked_matches``' (a call's match on a stream: its destination address:port
     if the call announced it, else the NAT case, else its source; the best rank wins across
@@ -364,9 +394,17 @@ def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
         found: tuple[int, int] | None = None
         for keyed, excluded in lists:
             if keyed is not None:
-                found = keyed.latest(until_ns, start_ns, byes, excluded, found) or found
-        before = found is not None
-        if not before:
+                found = keyed.latest(start_ns, start_ns, byes, excluded, found) or found
+        soon: tuple[int, int] | None = None
+        if found is None:  # no call announced a key before the stream: the first one after it
+            for keyed, excluded in lists:
+                if keyed is not None:
+                    candidate = keyed.earliest_soon(start_ns, until_ns, byes, excluded)
+                    if candidate is not None and (soon is None or candidate < soon):
+                        soon = candidate
+            if soon is not None:
+                found = (soon[0], -soon[1])
+        if found is None:
             for keyed, excluded in lists:
                 if keyed is not None:
                     candidate = keyed.earliest_after(until_ns, start_ns, byes, excluded)
@@ -378,7 +416,7 @@ def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
         matched = _match(stream, announced_of[order])
         if matched is None:  # cannot be: the call announced one of the stream's keys
             continue
-        rank = (before, matched[0].ts_ns, -order)
+        rank = match_rank(matched[0].ts_ns, start_ns, order)
         if stream.key not in best or rank > best[stream.key][0]:
             best[stream.key] = (rank, position, group[order], stream, matched, announced_of[order], byes[order])
     bindings = []
