@@ -233,7 +233,7 @@ def _stream_problems(call, stream: RtpStream, announcement: SdpAnnouncement, rea
 
 
 def ranked_matches(announced: list[SdpAnnouncement], candidates: Iterable[S], bye_ns: int | None,
-                   order: int) -> Iterator[tuple[S, tuple[SdpAnnouncement, str, str], tuple[bool, int, int]]]:
+                   order: int) -> Iterator[tuple[S, tuple[SdpAnnouncement, str, str], tuple[int, int, int]]]:
     """Each candidate stream that one call's SDP (``announced``, in time order) can own, with the
     match and its rank: a stream must start within ``SLACK_NS`` before the first announcement
     and not after the BYE (later, it belongs to a later call on the same ports). Ranks compare
