@@ -29,7 +29,7 @@ from tui.call_rows import CallRow, call_row
 from tui.dialogs import HelpScreen
 from tui.export import FORMATS, ExportFormat, free_path, output_stem, write_export
 from tui.ladder_screen import LadderScreen
-from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, CheckSummary, LoadFailed, LoadFinished, LoadProgress,
+from tui.loading import (CallsMade, CallsSoFar, CheckFailed, ChecksFinished, CheckSummary, LoadFailed, LoadFinished, LoadProgress,
                          MediaBound, RowsSoFar, capture_file_size, load_in_thread)
 from tui.safe_text import clean
 from tui.save_dialog import SaveRequest, SaveScreen
@@ -122,6 +122,10 @@ class LadderApp(App):
 
     def on_load_progress(self, message: LoadProgress) -> None:
         self.call_list.show_progress(message.figures)
+
+    def on_calls_made(self, message: CallsMade) -> None:
+        if not self.loaded:
+            self.call_list.show_calls_made(message.made, message.call_ids)
 
     def on_calls_so_far(self, message: CallsSoFar) -> None:
         if self.loaded:  # a late partial list must not replace the finished one

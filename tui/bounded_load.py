@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 from textual.message import Message
 
 from ladder.errors import CaptureError
-from tui.loading import (CHECK_POST_INTERVAL_S, BoundedChecks, CheckFailed, ChecksFinished, CheckSummary,
-                         LoadCancelled, LoadFinished, ProgressThrottle, RowsSoFar, bind_streams, capture_file_size,
-                         load_failed)
+from tui.loading import (CHECK_POST_INTERVAL_S, PROGRESS_INTERVAL_S, BoundedChecks, CallsMade, CheckFailed,
+                         ChecksFinished, CheckSummary, LoadCancelled, LoadFinished, ProgressThrottle, RowsSoFar,
+                         bind_streams, capture_file_size, load_failed)
 
 if TYPE_CHECKING:
     from ladder.analysis import Analysis
@@ -98,6 +98,24 @@ class _Settle:
             gc.freeze()
 
 
+class _Made:
+    """Counts the calls made and posts ``CallsMade`` a few times a second (the first at once:
+    the read is over and the progress bar now follows the correlation)."""
+
+    def __init__(self, post: Callable[[Message], Any], call_ids: int) -> None:
+        self._post = post
+        self._call_ids = call_ids
+        self.made = 0
+        self._last = float("-inf")
+
+    def __call__(self) -> None:
+        self.made += 1
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_INTERVAL_S:
+            self._last = now
+            self._post(CallsMade(self.made, self._call_ids))
+
+
 class _Damage:
     """Damaged messages (``continuity.damaged``) counted as the calls are made, each message once
     (a call of linked Call-IDs is made twice), for the rules' settings: every message is in one
@@ -143,9 +161,11 @@ def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], 
         last_post = time.monotonic()
         settle = _Settle()
         damage = _Damage(capture.message_store)
+        made = _Made(post, throttle.call_ids)
 
         def summary(call: "Call") -> tuple:
             settle()  # most calls are made (and summed up) in ``iter_call_rows``' pass 2
+            made()
             damage.count(call)
             return _row_values(call)
 

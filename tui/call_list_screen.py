@@ -174,6 +174,14 @@ class CallListScreen(AppScreen):
             + (f" of {figures.total_bytes / 1e6:,.1f} MB" if figures.total_bytes else "")
             + f" · {figures.sip_messages:,} SIP messages · {figures.call_ids:,} calls (Call-IDs) found"))
 
+    def show_calls_made(self, made: int, call_ids: int) -> None:
+        """After the read of a busy capture: the calls made so far, which the bar now follows."""
+        bar = self.query_one("#load-progress", ProgressBar)
+        bar.update(total=max(call_ids, 1), progress=min(made, call_ids))
+        self.query_one("#load-label", Static).update(Text(
+            f"read · making the calls (transactions, dialogs, legs): {made:,} made of "
+            f"{call_ids:,} Call-IDs"))
+
     def show_loaded(self, capture: "ListedCapture", rows: list[CallRow]) -> None:
         bar = self.query_one("#load-progress", ProgressBar)
         bar.update(total=max(capture.file_size, 1), progress=max(capture.file_size, 1))

@@ -64,6 +64,18 @@ class CallsSoFar(Message):
         self.calls = calls
 
 
+class CallsMade(Message):
+    """On the bounded path, once the capture is read: how many calls are made so far, of the
+    Call-IDs the read found. Correlating a busy capture (transactions, dialogs, legs, the links
+    across Call-IDs) takes longer than reading it, and its rows come only once every Call-ID is
+    seen (a later one may join an earlier call): this is what moves meanwhile."""
+
+    def __init__(self, made: int, call_ids: int) -> None:
+        super().__init__()
+        self.made = made
+        self.call_ids = call_ids
+
+
 class RowsSoFar(Message):
     """Rows of the calls made so far on the bounded path (each call's ``CallRow``, in order)."""
 
@@ -169,11 +181,13 @@ class ProgressThrottle:
         self._window = partial_messages
         self._window_done = False
         self.posted = 0
+        self.call_ids = 0  # the distinct Call-IDs found so far
 
     def __call__(self, progress: Any) -> None:
         if self._cancelled():
             raise LoadCancelled()
         now = self._clock()
+        self.call_ids = progress.call_ids
         if now - self._last >= self._interval:
             self._last = now
             self.posted += 1

@@ -15,7 +15,7 @@ from tests.tui_pilot import SIZE, wait_loaded
 from tui.app import create_app
 from tui.call_rows import call_row
 from tui.ladder_screen import LadderScreen
-from tui.loading import (CallsSoFar, CheckFailed, ChecksFinished, CheckSummary, LoadFinished, MediaBound,
+from tui.loading import (CallsMade, CallsSoFar, CheckFailed, ChecksFinished, CheckSummary, LoadFinished, MediaBound,
                          ProgressThrottle, load_in_thread)
 from tui.raw_screen import RawScreen
 from ladder.capture.loader import load_capture
@@ -106,6 +106,30 @@ def test_partial_lists_read_back_only_a_window_of_the_first_messages():
     (call,) = partial[0].calls
     assert [m.index for m in call.messages] == [0, 1, 2, 3, 4]  # read back by number from the store
     assert len(store) == 23  # a window of 5 of them, not every message so far
+
+
+def test_the_bar_follows_the_calls_made_once_the_read_is_over():
+    """Correlating a busy capture takes longer than reading it, and no row comes before every
+    Call-ID is seen: the loader says how many calls are made of the Call-IDs found, and the
+    list's progress line shows it."""
+    posted = _load(TWO_PROXIES, True)
+    made = [m for m in posted if isinstance(m, CallsMade)]
+    (finished,) = [m for m in posted if isinstance(m, LoadFinished)]
+    assert made and made[0].made == 1  # at once: the read is over
+    assert posted.index(made[0]) < posted.index(finished)
+    # Every Call-ID the read found (one here: RFC 3665 §3.2 keeps its Call-ID through both proxies).
+    assert made[0].call_ids == len({m.call_id for m in load_capture(str(TWO_PROXIES), media=False).sip_messages})
+    app = create_app(str(TWO_PROXIES), bounded=True)
+
+    async def label() -> str:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_loaded(pilot, app)
+            app.loaded = False  # as while the calls are still being made
+            app.post_message(CallsMade(2, 3))
+            await pilot.pause()
+            return str(app.call_list.query_one("#load-label").render())
+
+    assert "2 made of 3 Call-IDs" in asyncio.run(label())
 
 
 def test_app_opens_a_call_read_back_from_the_file():
