@@ -4,6 +4,7 @@ diagnostics — the view sngrep users start from."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import filterfalse
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -98,6 +99,25 @@ def row_cells(row: CallRow, selected: bool, *, checking: bool = False, date: boo
     ]
 
 
+@dataclass
+class MeasuredRows:
+    """A finished list measured as its rows are built (a batch per event-loop turn), so that
+    showing 150,000 rows does not measure them all in one turn."""
+
+    screen: "CallListScreen"
+    by_key: dict[str, CallRow]
+    widths: dict[str, int]
+    days: set[int]
+
+    def add(self, rows: list[CallRow]) -> None:
+        for row in rows:
+            self.by_key[row.key] = row
+        self.screen._widen(rows, self.widths, self.days)
+
+    def __len__(self) -> int:
+        return len(self.by_key)
+
+
 class CallListScreen(AppScreen):
     """Calls, streams and diagnostics of the capture."""
 
@@ -174,7 +194,7 @@ class CallListScreen(AppScreen):
             + (f" of {figures.total_bytes / 1e6:,.1f} MB" if figures.total_bytes else "")
             + f" · {figures.sip_messages:,} SIP messages · {figures.call_ids:,} calls (Call-IDs) found"))
 
-    def show_loaded(self, capture: "ListedCapture", rows: list[CallRow]) -> None:
+    def show_loaded(self, capture: "ListedCapture", rows: "list[CallRow] | MeasuredRows") -> None:
         bar = self.query_one("#load-progress", ProgressBar)
         bar.update(total=max(capture.file_size, 1), progress=max(capture.file_size, 1))
         streams = len(capture.streams)
@@ -227,12 +247,16 @@ class CallListScreen(AppScreen):
 
     # --- rows ----------------------------------------------------------------------------------
 
-    def set_rows(self, rows: list[CallRow]) -> None:
-        """The whole list (the finished load): every row and width afresh, the cursor on its call."""
-        self.rows = {row.key: row for row in rows}
-        self._widths = dict(self._label_widths())
-        self._days = set()
-        self._widen(rows)
+    def set_rows(self, rows: "list[CallRow] | MeasuredRows") -> None:
+        """The whole list (the finished load): every row and width afresh, the cursor on its call.
+        ``MeasuredRows`` were measured batch by batch beforehand (a big load's finished list):
+        only the sort and the table's key list are left for this turn."""
+        if not isinstance(rows, MeasuredRows):
+            measured = self.measure_rows()
+            measured.add(rows)
+            rows = measured
+        self.rows = rows.by_key
+        self._widths, self._days = rows.widths, rows.days
         self._update_columns()
         self.table.forget()
         self.refresh_table()
@@ -278,17 +302,22 @@ class CallListScreen(AppScreen):
     def _label_widths(self) -> dict[str, int]:
         return {key: len(label) for key, label in CALL_COLUMNS}
 
-    def _widen(self, rows: list[CallRow]) -> None:
-        """Grow the widest-cell figures by ``rows``: column by column over plain values (no cell
-        built), cheap enough for each partial list's new calls and for 20,000 calls at the end."""
+    def measure_rows(self) -> "MeasuredRows":
+        """An empty finished list, to be measured batch by batch and given to ``set_rows``."""
+        return MeasuredRows(self, {}, dict(self._label_widths()), set())
+
+    def _widen(self, rows: list[CallRow], widths: dict[str, int] | None = None, days: set[int] | None = None) -> None:
+        """Grow the widest-cell figures (the list's, or ``widths`` and ``days``) by ``rows``:
+        column by column over plain values (no cell built), cheap enough for each partial list's
+        new calls."""
         if not rows:
             return
-        widths = self._widths
+        widths = self._widths if widths is None else widths
 
         def grow(key: str, width: int) -> None:
             widths[key] = max(widths[key], width)
 
-        self._days.update(row.start_ns // NS_PER_DAY for row in rows)
+        (self._days if days is None else days).update(row.start_ns // NS_PER_DAY for row in rows)
         grow("index", 2 + len(str(max(row.index for row in rows))))  # the selection mark comes first
         grow("method", _widest(row.method for row in rows))
         grow("from", _widest(row.caller for row in rows))
