@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from tui.call_filter import CallFilter, FilterError, parse_filter
 from tui.call_rows import CallRow, format_deviations, format_duration, format_start, sort_rows, start_date
@@ -23,6 +23,7 @@ from tui.loading import ProgressFigures
 from tui.panes import ListedCapture, fill_diagnostics_table, fill_streams_table
 from tui.safe_text import safe_rich_text
 from tui.settings import load_columns, save_columns
+from tui.steady_footer import SteadyFooter
 from tui.app_screen import AppScreen
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class CallListScreen(AppScreen):
             with TabPane("Diagnostics", id="tab-diagnostics"):
                 yield Static("", id="capture-errors")
                 yield DataTable(id="diagnostics", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._update_columns()
