@@ -3,9 +3,7 @@
 Textual's ``Footer`` rebuilds all its key widgets on every bindings signal (a screen pushed, a
 focus moved, a pane's bindings refreshed): opening a ladder sent about ten, and each rebuild
 restyled a dozen new keys (two class changes each), a third of the screen's CPU before the
-first paint. The keys shown are the same for all of them. And each new key was styled twice: its
-``compact`` starts True and the footer's binding turns it False right away; it now starts as the
-footer's."""
+first paint. The keys shown are the same for all of them."""
 
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 
 def shown_bindings(screen: Screen[Any]) -> tuple:
@@ -30,10 +27,7 @@ class SteadyFooter(Footer):
     def compose(self) -> ComposeResult:
         if self._bindings_ready:
             self._shown = shown_bindings(self.screen)
-        for widget in super().compose():
-            if isinstance(widget, FooterKey):  # the value its binding to the footer gives it
-                widget.set_reactive(FooterKey.compact, self.compact)
-            yield widget
+        yield from super().compose()
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         if self._shown is not None and screen is self.screen and shown_bindings(screen) == self._shown:
