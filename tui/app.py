@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 
 from ladder.draw.diagram import Ladder
 from ladder.errors import CaptureError, UsageError
-from tui.call_list_screen import CallListScreen, MeasuredRows
+from tui.call_list_screen import CallListScreen
 from tui.call_rows import CallRow, call_row
 from tui.dialogs import HelpScreen
 from tui.export import FORMATS, ExportFormat, free_path, output_stem, write_export
@@ -189,7 +189,7 @@ class LadderApp(App):
         else:
             self.listing = False
 
-    def _show_finished_list(self, capture: "Capture", rows: "MeasuredRows") -> None:
+    def _show_finished_list(self, capture: "Capture", rows: list[CallRow]) -> None:
         self.listing = False
         checked, self._checked_while_listing = self._checked_while_listing or set(), None
         self.call_list.show_loaded(capture, rows)

@@ -4,7 +4,6 @@ diagnostics — the view sngrep users start from."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import filterfalse
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -100,23 +99,22 @@ def row_cells(row: CallRow, selected: bool, *, checking: bool = False, date: boo
     ]
 
 
-@dataclass
-class MeasuredRows:
-    """A finished list measured as its rows are built (a batch per event-loop turn), so that
-    showing 150,000 rows does not measure them all in one turn."""
+class MeasuredRows(list[CallRow]):
+    """The finished list's rows, measured as they are built (a batch per event-loop turn), so
+    that showing 150,000 rows does not measure them all in one turn."""
 
-    screen: "CallListScreen"
-    by_key: dict[str, CallRow]
-    widths: dict[str, int]
-    days: set[int]
+    def __init__(self, screen: "CallListScreen") -> None:
+        super().__init__()
+        self.screen = screen
+        self.by_key: dict[str, CallRow] = {}
+        self.widths = dict(screen._label_widths())
+        self.days: set[int] = set()
 
     def add(self, rows: list[CallRow]) -> None:
+        self.extend(rows)
         for row in rows:
             self.by_key[row.key] = row
         self.screen._widen(rows, self.widths, self.days)
-
-    def __len__(self) -> int:
-        return len(self.by_key)
 
 
 class CallListScreen(AppScreen):
@@ -195,7 +193,7 @@ class CallListScreen(AppScreen):
             + (f" of {figures.total_bytes / 1e6:,.1f} MB" if figures.total_bytes else "")
             + f" · {figures.sip_messages:,} SIP messages · {figures.call_ids:,} calls (Call-IDs) found"))
 
-    def show_loaded(self, capture: "ListedCapture", rows: "list[CallRow] | MeasuredRows") -> None:
+    def show_loaded(self, capture: "ListedCapture", rows: list[CallRow]) -> None:
         bar = self.query_one("#load-progress", ProgressBar)
         bar.update(total=max(capture.file_size, 1), progress=max(capture.file_size, 1))
         streams = len(capture.streams)
@@ -248,7 +246,7 @@ class CallListScreen(AppScreen):
 
     # --- rows ----------------------------------------------------------------------------------
 
-    def set_rows(self, rows: "list[CallRow] | MeasuredRows") -> None:
+    def set_rows(self, rows: list[CallRow]) -> None:
         """The whole list (the finished load): every row and width afresh, the cursor on its call.
         ``MeasuredRows`` were measured batch by batch beforehand (a big load's finished list):
         only the sort and the table's key list are left for this turn."""
@@ -305,7 +303,7 @@ class CallListScreen(AppScreen):
 
     def measure_rows(self) -> "MeasuredRows":
         """An empty finished list, to be measured batch by batch and given to ``set_rows``."""
-        return MeasuredRows(self, {}, dict(self._label_widths()), set())
+        return MeasuredRows(self)
 
     def _widen(self, rows: list[CallRow], widths: dict[str, int] | None = None, days: set[int] | None = None) -> None:
         """Grow the widest-cell figures (the list's, or ``widths`` and ``days``) by ``rows``:
