@@ -162,14 +162,16 @@ class LadderApp(App):
         self.listing = True
         if capture is not None:
             self._checked_while_listing = set()
-        built: list[CallRow] = []
+        # The finished list is measured batch by batch as it is built: measuring 150,000 rows in
+        # the turn that shows them held the UI 0.5-2.4 s.
+        built = self.call_list.measure_rows()
 
         def build(start: int) -> None:
             rows = [self.row_of(call) for call in calls[start:start + ROWS_PER_TURN]]
             if capture is None:
                 self.call_list.add_rows_while_loading(rows)
             else:
-                built.extend(rows)
+                built.add(rows)
 
         async def build_the_rest() -> None:
             for start in range(ROWS_PER_TURN, len(calls), ROWS_PER_TURN):

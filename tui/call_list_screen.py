@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from tui.call_filter import CallFilter, FilterError, parse_filter
 from tui.call_rows import CallRow, format_deviations, format_duration, format_start, sort_rows, start_date
@@ -22,6 +22,7 @@ from tui.loading import ProgressFigures
 from tui.panes import ListedCapture, fill_diagnostics_table, fill_streams_table
 from tui.safe_text import safe_rich_text
 from tui.settings import load_columns, save_columns
+from tui.steady_footer import SteadyFooter
 from tui.app_screen import AppScreen
 
 if TYPE_CHECKING:
@@ -98,6 +99,24 @@ def row_cells(row: CallRow, selected: bool, *, checking: bool = False, date: boo
     ]
 
 
+class MeasuredRows(list[CallRow]):
+    """The finished list's rows, measured as they are built (a batch per event-loop turn), so
+    that showing 150,000 rows does not measure them all in one turn."""
+
+    def __init__(self, screen: "CallListScreen") -> None:
+        super().__init__()
+        self.screen = screen
+        self.by_key: dict[str, CallRow] = {}
+        self.widths = dict(screen._label_widths())
+        self.days: set[int] = set()
+
+    def add(self, rows: list[CallRow]) -> None:
+        self.extend(rows)
+        for row in rows:
+            self.by_key[row.key] = row
+        self.screen._widen(rows, self.widths, self.days)
+
+
 class CallListScreen(AppScreen):
     """Calls, streams and diagnostics of the capture."""
 
@@ -157,7 +176,7 @@ class CallListScreen(AppScreen):
             with TabPane("Diagnostics", id="tab-diagnostics"):
                 yield Static("", id="capture-errors")
                 yield DataTable(id="diagnostics", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._update_columns()
@@ -236,11 +255,15 @@ class CallListScreen(AppScreen):
     # --- rows ----------------------------------------------------------------------------------
 
     def set_rows(self, rows: list[CallRow]) -> None:
-        """The whole list (the finished load): every row and width afresh, the cursor on its call."""
-        self.rows = {row.key: row for row in rows}
-        self._widths = dict(self._label_widths())
-        self._days = set()
-        self._widen(rows)
+        """The whole list (the finished load): every row and width afresh, the cursor on its call.
+        ``MeasuredRows`` were measured batch by batch beforehand (a big load's finished list):
+        only the sort and the table's key list are left for this turn."""
+        if not isinstance(rows, MeasuredRows):
+            measured = self.measure_rows()
+            measured.add(rows)
+            rows = measured
+        self.rows = rows.by_key
+        self._widths, self._days = rows.widths, rows.days
         self._update_columns()
         self.table.forget()
         self.refresh_table()
@@ -286,17 +309,22 @@ class CallListScreen(AppScreen):
     def _label_widths(self) -> dict[str, int]:
         return {key: len(label) for key, label in CALL_COLUMNS}
 
-    def _widen(self, rows: list[CallRow]) -> None:
-        """Grow the widest-cell figures by ``rows``: column by column over plain values (no cell
-        built), cheap enough for each partial list's new calls and for 20,000 calls at the end."""
+    def measure_rows(self) -> "MeasuredRows":
+        """An empty finished list, to be measured batch by batch and given to ``set_rows``."""
+        return MeasuredRows(self)
+
+    def _widen(self, rows: list[CallRow], widths: dict[str, int] | None = None, days: set[int] | None = None) -> None:
+        """Grow the widest-cell figures (the list's, or ``widths`` and ``days``) by ``rows``:
+        column by column over plain values (no cell built), cheap enough for each partial list's
+        new calls."""
         if not rows:
             return
-        widths = self._widths
+        widths = self._widths if widths is None else widths
 
         def grow(key: str, width: int) -> None:
             widths[key] = max(widths[key], width)
 
-        self._days.update(row.start_ns // NS_PER_DAY for row in rows)
+        (self._days if days is None else days).update(row.start_ns // NS_PER_DAY for row in rows)
         grow("index", 2 + len(str(max(row.index for row in rows))))  # the selection mark comes first
         grow("method", _widest(row.method for row in rows))
         grow("from", _widest(row.caller for row in rows))

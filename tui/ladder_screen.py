@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
 from tui.ladder_lines import ladder_lines
@@ -20,6 +20,7 @@ from tui.panes import arrow_heading, fill_streams_table, stream_detail
 from tui.raw_screen import RawScreen
 from tui.safe_text import clean, safe_rich_text
 from tui.sip_highlight import highlight_sip
+from tui.steady_footer import SteadyFooter
 from tui.app_screen import AppScreen
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class LadderScreen(AppScreen):
                     yield DataTable(id="call-streams", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="Search messages, or F12 to go to F12 (Enter: next match, Esc: close)",
                     id="search")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
