@@ -16,3 +16,18 @@ async def wait_loaded(pilot, app, timeout_s: float = 60.0) -> None:
             return
         await pilot.pause(0.05)
     pytest.fail("the capture did not finish loading")
+
+
+async def type_text(pilot, text: str) -> None:
+    """Types ``text`` into the focused widget as one burst of key events (as a terminal delivers
+    fast typing), then waits once. ``pilot.press`` waits for the app to go idle after each key
+    (two 20 ms idle polls at least), which for a word costs more than the rest of a test."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    driver = pilot.app._driver
+    for char in text:
+        event = events.Key(char if char.isalnum() else _character_to_key(char), char)
+        event.set_sender(pilot.app)
+        driver.send_message(event)
+    await pilot.pause()

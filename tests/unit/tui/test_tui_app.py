@@ -16,7 +16,7 @@ from ladder.export.pcap_writer import FrameFactory, PcapWriter
 from ladder.draw.diagram import arrow_label
 from ladder.draw.text import render_text
 from tests.conftest import SAMPLES, shared_path
-from tests.tui_pilot import SIZE, wait_loaded
+from tests.tui_pilot import SIZE, type_text, wait_loaded
 from tui.app import create_app
 from tui.call_table import CallTable
 from tui.dialogs import HelpScreen
@@ -101,7 +101,7 @@ def test_filter_narrows_the_call_list():
             assert shown_indexes(app) == [c.index for c in calls]
             await pilot.press("f7")
             assert app.call_list.query_one("#filter", Input).has_focus
-            await pilot.press(*"method:REGISTER")
+            await type_text(pilot, "method:REGISTER")
             await pilot.pause()
             registers = [c.index for c in calls if c.first_method == "REGISTER"]
             assert shown_indexes(app) == registers and 0 < len(registers) < len(calls)
@@ -499,7 +499,8 @@ def test_search_and_command_palette_on_the_ladder():
             await pilot.press("slash")
             search = screen.query_one("#search", Input)
             assert search.display and search.has_focus
-            await pilot.press(*"proxy-authorization", "enter")
+            await type_text(pilot, "proxy-authorization")
+            await pilot.press("enter")
             await pilot.pause()
             # The first message after F1 whose text holds the header: the INVITE F4 with credentials.
             hits = [a.f for a in screen.ladder.sip_arrows()
@@ -512,13 +513,14 @@ def test_search_and_command_palette_on_the_ladder():
             assert screen.ladder.arrows[view.cursor].f == (hits[1] if len(hits) > 1 else hits[0])
             await pilot.press("slash")
             search.value = ""
-            await pilot.press(*"F17", "enter")
+            await type_text(pilot, "F17")
+            await pilot.press("enter")
             await pilot.pause()
             assert screen.ladder.arrows[view.cursor].f == 17
             await pilot.press("escape")
             await pilot.press("ctrl+p")
             await pilot.pause()
-            await pilot.press(*"toggle time")
+            await type_text(pilot, "toggle time")
             await pilot.pause(0.3)
             await pilot.press("enter")
             await pilot.pause()
