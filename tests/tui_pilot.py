@@ -18,16 +18,18 @@ async def wait_loaded(pilot, app, timeout_s: float = 60.0) -> None:
     pytest.fail("the capture did not finish loading")
 
 
+# Key names of the non-alphanumeric characters the tests type (Textual's names for them).
+_KEY_NAMES = {" ": "space", "-": "minus", ":": "colon", "/": "slash", "_": "underscore", ".": "full_stop",
+              "@": "at", "+": "plus", "=": "equals_sign"}
+
+
 async def type_text(pilot, text: str) -> None:
     """Types ``text`` into the focused widget as one burst of key events (as a terminal delivers
     fast typing), then waits once. ``pilot.press`` waits for the app to go idle after each key
     (two 20 ms idle polls at least), which for a word costs more than the rest of a test."""
     from textual import events
-    from textual.keys import _character_to_key
 
-    driver = pilot.app._driver
     for char in text:
-        event = events.Key(char if char.isalnum() else _character_to_key(char), char)
-        event.set_sender(pilot.app)
-        driver.send_message(event)
+        key = char if char.isalnum() else _KEY_NAMES[char]
+        pilot.app.post_message(events.Key(key, char))
     await pilot.pause()
