@@ -255,14 +255,17 @@ def capture_settings(capture: "Capture", **kwargs: Any) -> RuleSettings:
 # Matching depends only on the observed steps (columns are numbers, not addresses), and the
 # calls of one capture mostly repeat a few shapes: a busy trunk's 150,000 calls are a handful of
 # flows. The verdicts of recent shapes are kept (Match is immutable) instead of aligned again.
-_MATCH_MEMO: dict[tuple, tuple[Sequence[Reference], Match]] = {}
+# The references are told by the identity of each (the built-in ones are parsed once per
+# process, ``load_references`` gives a new list of them on each call: the TUI's every load);
+# an entry holds them, so their ids cannot be reused while it is kept.
+_MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], Match]] = {}
 MATCH_MEMO_SIZE = 4096
 
 
 def _matched(observed: list[Observed], references: Sequence[Reference], reference: str) -> Match:
-    key = (tuple(observed), id(references), reference)
+    key = (tuple(observed), tuple(map(id, references)), reference)
     known = _MATCH_MEMO.get(key)
-    if known is not None and known[0] is references:
+    if known is not None:
         return known[1]
     if reference == "auto":
         match = compose(observed, references)
@@ -270,7 +273,7 @@ def _matched(observed: list[Observed], references: Sequence[Reference], referenc
         match = force_match(observed, find_reference(references, reference))
     if len(_MATCH_MEMO) >= MATCH_MEMO_SIZE:
         del _MATCH_MEMO[next(iter(_MATCH_MEMO))]
-    _MATCH_MEMO[key] = (references, match)
+    _MATCH_MEMO[key] = (tuple(references), match)
     return match
 
 
