@@ -27,7 +27,7 @@ import tempfile
 from array import array
 from dataclasses import dataclass
 from collections.abc import Sequence
-from typing import Any, Callable, Iterator, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, cast
 
 from decoders.errors import DecodeError
 from decoders.sip import _checked_name_addr
@@ -44,6 +44,9 @@ from ladder.calls.grouping import (
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
+
+if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
 
 T = TypeVar("T")
 
@@ -178,7 +181,7 @@ def _read(store: MessageStore, indices: Sequence[int], look=None, parse: bool = 
     return fold_duplicates(messages)
 
 
-def _ordered(capture: Any):
+def _ordered(capture: "Capture"):
     """Message numbers in ``build_calls``' order: by time, then first frame."""
     index = capture.sip_index
     ts, frame = index.ts_ns, index.frame
@@ -188,7 +191,7 @@ def _ordered(capture: Any):
     return sorted(range(n), key=lambda i: (ts[i], frame[i]))
 
 
-def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call]:
+def iter_calls(capture: "Capture", *, look=None, parse: bool = False) -> Iterator[Call]:
     """The calls of a capture loaded with ``locate=True``, as ``build_calls`` numbers them.
     ``look(message)``: called once for every message, before the first call is yielded (it then
     reads every group in pass 2, not only INVITE ones); ``parse=True``: the yielded calls'
@@ -196,7 +199,7 @@ def iter_calls(capture: Any, *, look=None, parse: bool = False) -> Iterator[Call
     return _calls(capture, look, parse, None)
 
 
-def iter_call_rows(capture: Any, row: Callable[[Call], T], numbered: Callable[[T, int], T]) -> Iterator[T]:
+def iter_call_rows(capture: "Capture", row: Callable[[Call], T], numbered: Callable[[T, int], T]) -> Iterator[T]:
     """``row(call)`` of each call ``iter_calls`` yields, in its order, for a consumer that needs
     only a summary of each (``ladder calls``). Pass 2 builds every INVITE group's call anyway to
     find its legs; the row of each is made there (``row`` of the call numbered 0, ``numbered(row,
@@ -243,7 +246,7 @@ class _Groups:
     every group in one pair of 4-byte columns (``members[starts[g]:starts[g + 1]]``), and per
     Call-ID its group number and per group its kind (1 byte), not an object each."""
 
-    def __init__(self, capture: Any) -> None:
+    def __init__(self, capture: "Capture") -> None:
         index = capture.sip_index
         strings, call_column, frame = index.strings, index.call, index.frame
         order = _ordered(capture)
@@ -306,8 +309,10 @@ class _CallGroups:
         return self._correlated.items()
 
 
-def _calls(capture: Any, look, parse: bool, rows: tuple[Callable, Callable] | None) -> Iterator[Any]:
-    store: MessageStore = capture.message_store
+def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable] | None) -> Iterator[Any]:
+    store = capture.message_store
+    if store is None:
+        raise ValueError("the calls of a capture are made from its message store: load it with locate=True")
     groups = _Groups(capture)
     keys = groups.keys
 

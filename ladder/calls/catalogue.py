@@ -18,11 +18,14 @@ from __future__ import annotations
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.grouping import Call, build_call
 from ladder.calls.legs import Link, proxy_links
+
+if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
 
 T = TypeVar("T")
 CACHED_CALLS = 32  # calls kept built: the ladders a user goes back and forth between
@@ -46,9 +49,12 @@ class CallCatalogue:
     """Every call of one capture by key (``Call.id``): where its messages are, and the call
     rebuilt on demand (``call``) with a bounded cache."""
 
-    def __init__(self, capture: Any, cached: int = CACHED_CALLS) -> None:
+    def __init__(self, capture: "Capture", cached: int = CACHED_CALLS) -> None:
         self.capture = capture
-        self._store = capture.message_store
+        store = capture.message_store
+        if store is None:
+            raise ValueError("a catalogue reads its calls back from the message store: load with locate=True")
+        self._store = store
         self._number: dict[str, int] = {}  # key -> position (the call's index - 1)
         self._starts = array("I", [0])  # the messages of call p: _members[_starts[p]:_starts[p + 1]]
         self._members = array("I")
