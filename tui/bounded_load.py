@@ -193,8 +193,7 @@ def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], 
 
     gc.freeze()
     analysis = Analysis(capture, [], media_index, media)
-    store = capture.message_store
-    assert store is not None, "loaded with locate=True"
+    store = capture.located_store()
     # The rules' settings as ``ladder check`` makes them: where the clock breaks, whether the
     # capture is damaged (counted above as the calls were made).
     checks = BoundedChecks(RuleSettings(end_ns=capture.last_ts_ns, breaks=tuple(b.span for b in store.breaks()),

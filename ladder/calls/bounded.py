@@ -310,9 +310,7 @@ class _CallGroups:
 
 
 def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable] | None) -> Iterator[Any]:
-    store = capture.message_store
-    if store is None:
-        raise ValueError("the calls of a capture are made from its message store: load it with locate=True")
+    store = capture.located_store()
     groups = _Groups(capture)
     keys = groups.keys
 

@@ -51,10 +51,7 @@ class CallCatalogue:
 
     def __init__(self, capture: "Capture", cached: int = CACHED_CALLS) -> None:
         self.capture = capture
-        store = capture.message_store
-        if store is None:
-            raise ValueError("a catalogue reads its calls back from the message store: load with locate=True")
-        self._store = store
+        self._store = capture.located_store()
         self._number: dict[str, int] = {}  # key -> position (the call's index - 1)
         self._starts = array("I", [0])  # the messages of call p: _members[_starts[p]:_starts[p + 1]]
         self._members = array("I")

@@ -63,6 +63,12 @@ class Capture:
     def rtp_packets(self) -> int:
         return self.frame_classes.get("rtp", 0)
 
+    def located_store(self) -> MessageStore:
+        """The message store, for what reads calls back from the file (a bounded pass)."""
+        if self.message_store is None:
+            raise ValueError("calls are read back from the message store: load the capture with locate=True")
+        return self.message_store
+
 
 def load_capture(
     path: str,
