@@ -137,13 +137,34 @@ def _signature(message: "SipMessage") -> tuple:
     return ("resp", src, dst, message.status, message.to_tag or "", number, method, message.body)
 
 
+def _rseq(message: "SipMessage") -> int | str | None:
+    """The RSeq of a provisional response (RFC 3262 §7.1), read only when a provisional would
+    otherwise repeat an earlier one: on a message read back, it is a full parse."""
+    value = message.header("RSeq")
+    if value is None:
+        return None
+    text = value.strip()
+    return int(text) if text.isdigit() else text
+
+
+def _repeats(message: "SipMessage", earlier: list["SipMessage"]) -> bool:
+    """Whether ``message``, with the signature of each of ``earlier``, is one of them again. A
+    reliable provisional is a retransmission only with the same RSeq too (RFC 3262 §4: "when
+    its dialog ID, CSeq, and RSeq match the original response"): a UAS sends each further
+    reliable provisional of a request with the next RSeq, the same status and body allowed."""
+    if message.is_request or not 101 <= (message.status or 0) <= 199:
+        return True
+    rseq = _rseq(message)
+    return any(_rseq(first) == rseq for first in earlier)
+
+
 class _Builder:
     def __init__(self) -> None:
         self.by_key: dict[tuple, Transaction] = {}
         self.by_branch: dict[tuple, Transaction] = {}  # (branch, method) of requests with the cookie
         self.ordered: list[Transaction] = []
         self.by_message: dict[int, Transaction] = {}
-        self.seen: dict[int, set[tuple]] = {}
+        self.seen: dict[int, dict[tuple, list["SipMessage"]]] = {}  # per transaction: signature -> its firsts
 
     def _get(self, key: tuple, method: str, rfc2543: bool) -> Transaction:
         txn = self.by_key.get(key)
@@ -164,11 +185,14 @@ class _Builder:
             base = _rfc2543_base(message)
         txn = self._place(message, base, method, rfc2543)
         signature = _signature(message)
-        seen = self.seen.setdefault(id(txn), set())
-        if signature in seen:
+        seen = self.seen.setdefault(id(txn), {})
+        earlier = seen.get(signature)
+        if earlier is None:
+            seen[signature] = [message]
+        elif _repeats(message, earlier):
             txn.retransmissions.add(id(message))
         else:
-            seen.add(signature)
+            earlier.append(message)
         txn.messages.append(message)
         self.by_message[id(message)] = txn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from test_calls_rfc3665 import rfc3665_messages
+from captures_crafted import udp_sip_frame, write_pcap
 from conftest import shared_path
 from ladder.calls.transactions import build_transactions
 from ladder.capture.loader import load_capture
@@ -82,3 +83,40 @@ def test_t38_183_with_sdp_after_183_without_is_no_retransmission():
     firsts = {bool(m.body): m for m in reversed(progress)}  # the first of each kind
     assert set(firsts) == {False, True}
     assert not any(txns.is_retransmission(m) for m in firsts.values())
+
+
+def _reliable_ringing_capture(tmp_path):
+    """RFC 3262 §3's flow (``samples/rfc3262-3-prack.pcap``, its own bytes) with its reliable
+    180 (RSeq 988789) sent twice more: once again as it was (a retransmission), and, after the
+    PRACK, once with the next RSeq and nothing else changed (a second reliable provisional)."""
+    sample = load_capture("samples/rfc3262-3-prack.pcap", media=False)
+    messages = sample.sip_messages
+    ringing = messages[1]
+    assert ringing.status == 180 and ringing.header("RSeq") == "988789"
+    next_one = ringing.raw.replace(b"RSeq: 988789", b"RSeq: 988790")
+    assert next_one != ringing.raw
+    flow = [m.raw for m in messages[:2]] + [ringing.raw] + [m.raw for m in messages[2:4]] \
+        + [next_one] + [m.raw for m in messages[4:]]
+    frames = []
+    for n, raw in enumerate(flow):
+        ts = 1_000_000_000 + n * 600_000_000  # T1 apart: never a capture copy
+        toward_caller = raw.startswith(b"SIP/2.0") == (b"CSeq: 1 BYE" not in raw)
+        src, dst = ("192.0.2.2", "192.0.2.1") if toward_caller else ("192.0.2.1", "192.0.2.2")
+        frames.append((ts, udp_sip_frame(raw, src, dst)))
+    return write_pcap(tmp_path / "reliable-180.pcap", frames)
+
+
+def test_a_reliable_provisional_with_the_next_rseq_is_no_retransmission(tmp_path):
+    # RFC 3262 §4: "A response is a retransmission when its dialog ID, CSeq, and RSeq match the
+    # original response." The same 180 with the next RSeq is a new reliable provisional.
+    from ladder.calls.bounded import iter_calls
+
+    path = _reliable_ringing_capture(tmp_path)
+    full = load_capture(str(path), media=False)
+    located = load_capture(str(path), media=False, messages=False, locate=True)
+    for messages in (full.sip_messages, next(iter_calls(located)).messages):
+        ringing = [m for m in messages if m.status == 180]
+        assert [m.header("RSeq") for m in ringing] == ["988789", "988789", "988790"]
+        txns = build_transactions(messages)
+        assert [txns.is_retransmission(m) for m in ringing] == [False, True, False]
+        assert not any(txns.is_retransmission(m) for m in messages if m.status != 180)
