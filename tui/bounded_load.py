@@ -177,10 +177,11 @@ def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], 
                 post(RowsSoFar(rows[posted:]))
                 posted, last_post = len(rows), time.monotonic()
         streams = capture.streams if media else []
-        if streams:  # a stream goes to at most one call: bound once over every call
-            from ladder.calls.bounded import iter_calls
+        if streams:  # a stream goes to at most one call: bound once over every call, each
+            from ladder.calls.bounded import iter_calls  # held as what binding reads of it
+            from ladder.media.binding import CallMedia
 
-            media_index = MediaIndex.build(list(iter_calls(capture)), streams)
+            media_index = MediaIndex.build([CallMedia.of(call) for call in iter_calls(capture)], streams)
         else:
             media_index = MediaIndex.build([], [])
     except LoadCancelled:

@@ -2,7 +2,7 @@
 media bars drawn on a ladder.
 
 ``bind_media(calls, streams) -> list[MediaBinding]`` (``calls`` one call or a list; each call
-exposes ``.messages`` (SipMessage list) and ``.id``). A stream binds to a call when, within the
+exposes ``.messages`` (SipMessage list) and ``.id``, or is already its ``CallMedia``). A stream binds to a call when, within the
 call's time span (first SDP - ``SLACK_NS`` .. its BYE, open-ended without one):
 
 1. its destination address:port is an SDP c=/m= a party of the call announced (``sdp-destination``);
@@ -130,6 +130,24 @@ def _is_private(ip: str) -> bool:
 def _bye_ns(call) -> int | None:
     times = [m.ts_ns for m in call.messages if m.is_request and m.method == "BYE"]
     return min(times) if times else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallMedia:
+    """What binding reads of a call, read once: its id, SDP announcements, first BYE and whether
+    a 2xx to an INVITE carried SDP. A busy capture's calls are bound over all at once, so this,
+    not each call with its messages, is what a whole-capture binding holds of each."""
+
+    id: str
+    announcements: tuple[SdpAnnouncement, ...]
+    bye_ns: int | None
+    established: bool
+
+    @classmethod
+    def of(cls, call) -> "CallMedia":
+        if isinstance(call, CallMedia):
+            return call
+        return cls(call.id, tuple(sdp_announcements(call)), _bye_ns(call), _established(call))
 
 
 class StreamEnds(Protocol):
@@ -359,15 +377,15 @@ def bind_media(calls, streams: list[RtpStream]) -> list[MediaBinding]:
     the streams swept in start order, so the work grows with calls plus streams even when
     every call announces the same address:port (SIPp), where trying every call on every stream
     grew with their product."""
-    group = calls if isinstance(calls, (list, tuple)) else [calls]
+    group = [CallMedia.of(call) for call in (calls if isinstance(calls, (list, tuple)) else [calls])]
     announced_of: list[list[SdpAnnouncement]] = []
     byes: list[int | None] = []
     by_address: dict[tuple[str, int], _KeyedAnnouncements] = {}
     by_party: dict[tuple[str | None, int], _KeyedAnnouncements] = {}
     for order, call in enumerate(group):
-        announced = sdp_announcements(call)
+        announced = list(call.announcements)
         announced_of.append(announced)
-        byes.append(_bye_ns(call) if announced else None)
+        byes.append(call.bye_ns if announced else None)
         if not announced:
             continue
         # The call's window opens SLACK_NS before its first announcement: a stream starting
@@ -434,9 +452,11 @@ def _established(call) -> bool:
 
 
 def own_problems(call, mine: list[MediaBinding]) -> list[MediaProblem]:
-    """The call's own media problems (``no-media``, ``one-way-media``) given its bindings."""
-    announced = sdp_announcements(call)
-    if not _established(call) or not announced:
+    """The call's own media problems (``no-media``, ``one-way-media``) given its bindings
+    (``call``: a call, or its ``CallMedia``)."""
+    media = CallMedia.of(call)
+    announced = media.announcements
+    if not media.established or not announced:
         return []
     if all(a.direction == "inactive" for a in announced[-2:]):
         return []
@@ -480,8 +500,11 @@ class MediaIndex:
 
     @classmethod
     def build(cls, calls, streams: list[RtpStream]) -> "MediaIndex":
-        group = calls if isinstance(calls, (list, tuple)) else [calls]
-        bindings = bind_media(list(group), streams) if streams else []
+        """``calls``: one call or a list, of calls or of their ``CallMedia`` (what a busy
+        capture's whole-capture binding holds, the calls themselves being made one at a time)."""
+        group = [CallMedia.of(call) for call in (calls if isinstance(calls, (list, tuple)) else [calls])] \
+            if streams else []
+        bindings = bind_media(group, streams) if streams else []
         by_call: dict[str, list[MediaBinding]] = {}
         for binding in bindings:
             by_call.setdefault(binding.call_id, []).append(binding)

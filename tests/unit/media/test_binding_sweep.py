@@ -18,8 +18,8 @@ from decoders.sip import parse_sip
 from ladder.calls.grouping import build_calls
 from ladder.capture.loader import load_capture
 from ladder.media import binding
-from ladder.media.binding import (MediaBinding, _bye_ns, _stream_problems, bind_media, ranked_matches,
-                                  sdp_announcements)
+from ladder.media.binding import (CallMedia, MediaBinding, MediaIndex, _bye_ns, _stream_problems, bind_media,
+                                  ranked_matches, sdp_announcements)
 from ladder.media.streams import RtpStreamTable
 
 MS = 1_000_000
@@ -102,6 +102,11 @@ def sipp_traffic(calls: int, *, failed_every: int = 0):
 def _bindings_alike(calls, streams) -> list[MediaBinding]:
     mine, theirs = bind_media(calls, streams), per_call_bind(calls, streams)
     assert mine == theirs
+    # What a whole-capture binding holds of each call (``CallMedia``) binds as the calls do, and
+    # gives each call the same own problems (no-media, one-way-media).
+    held = [CallMedia.of(call) for call in calls]
+    assert bind_media(held, streams) == mine
+    assert MediaIndex.build(held, streams) == MediaIndex.build(calls, streams)
     return mine
 
 
