@@ -1980,9 +1980,318 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
     Py_RETURN_NONE;
 }
 
+/* -- the fast lane of ``ladder calls`` (ladder/calls/simple_calls.py) -------------------------
+ *
+ * simple_calls(fd, columns, members, starts, first, wanted) reads back, for each group g of
+ * first .. first + len(wanted) - 1 with wanted[g - first] set, the messages
+ * members[starts[g]:starts[g + 1]] from the capture file (fd, by the store's where/length, each
+ * checked against its CRC), scans each with sip_scan and decides whether the group is "simple":
+ * the common call shape whose row Python can make without reading a message (the predicate and
+ * why it gives exactly the slow lane's row are in simple_calls.py). For a simple group it gives
+ * the facts the row needs, else None: anything odd (a message in the spill file, one sip_scan
+ * does not answer for, a read that fails) is simply not simple, and the slow lane decides. */
+
+#include <errno.h>
+#include <unistd.h>
+
+#define SIMPLE_MAX_MESSAGES 32
+#define SIMPLE_MAX_LENGTH 65535
+#define SIMPLE_COOKIE "z9hG4bK"
+
+typedef struct {
+    SipScan m;
+    size_t at;  /* where its bytes are in the group's buffer */
+    Py_ssize_t n;
+    uint32_t addr[2];  /* source, destination: IPv4 address and port */
+    uint16_t port[2];
+    int64_t ts;
+} SimpleMessage;
+
+static int span_eq(Span a, Span b)
+{
+    return a.p != NULL && b.p != NULL && a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+}
+
+static int span_is(Span s, const char *word)
+{
+    size_t n = strlen(word);
+    return s.p != NULL && (size_t)s.n == n && memcmp(s.p, word, n) == 0;
+}
+
+static int read_at(int fd, uint8_t *into, size_t n, int64_t where)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(fd, into + done, n - done, (off_t)(where + (int64_t)done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return 0;
+        done += (size_t)got;
+    }
+    return 1;
+}
+
+/* The From and To values of a head sip_scan answered for (each one line, stripped, as
+ * head_values gives them), and how many Via lines it has. */
+static void simple_head(const uint8_t *d, Py_ssize_t n, Span *from, Span *to, int *vias)
+{
+    from->p = to->p = NULL;
+    from->n = to->n = 0;
+    *vias = 0;
+    Py_ssize_t pos = 0;
+    int line_no = 0;
+    while (pos < n) {
+        const uint8_t *cr = memchr(d + pos, '\r', n - pos);
+        Py_ssize_t end = cr ? cr - d : n;
+        Py_ssize_t start = pos;
+        pos = end + 2;
+        if (end == start)
+            return;
+        if (line_no++ == 0 || d[start] == ' ' || d[start] == '\t')
+            continue;
+        const uint8_t *colon = memchr(d + start, ':', end - start);
+        if (colon == NULL)
+            continue;
+        Span name = strip(d + start, colon - (d + start));
+        int key = header_key(name);
+        Span value = strip(colon + 1, d + end - colon - 1);
+        if (key == H_VIA)
+            (*vias)++;
+        else if (key == H_FROM && from->p == NULL)
+            *from = value;
+        else if (key == H_TO && to->p == NULL)
+            *to = value;
+    }
+}
+
+/* Whether the n messages of one group (read and scanned into ms) are simple; the facts go to
+ * f: [first response, ringing, answer, BYE] positions (-1: none), the answer's status. */
+static int simple_group(SimpleMessage *ms, int n, const uint8_t *buf, int *f)
+{
+    SimpleMessage *invite = &ms[0];
+    /* every message: Call-ID (the same bytes), CSeq, From tag, a top Via with the cookie */
+    for (int i = 0; i < n; i++) {
+        SipScan *m = &ms[i].m;
+        if (m->call_id.p == NULL || m->call_id.n == 0 || !span_eq(m->call_id, invite->m.call_id) || !m->has_cseq
+            || m->from_tag.p == NULL || m->branch.p == NULL || m->sent_by.p == NULL
+            || m->branch.n < 7 || memcmp(m->branch.p, SIMPLE_COOKIE, 7) != 0)
+            return 0;
+        if (i > 0 && ms[i].ts <= ms[i - 1].ts)
+            return 0;  /* strictly increasing times */
+        /* two endpoints of different addresses, every message between them */
+        int forward = ms[i].addr[0] == invite->addr[0] && ms[i].port[0] == invite->port[0]
+                      && ms[i].addr[1] == invite->addr[1] && ms[i].port[1] == invite->port[1];
+        int backward = ms[i].addr[0] == invite->addr[1] && ms[i].port[0] == invite->port[1]
+                       && ms[i].addr[1] == invite->addr[0] && ms[i].port[1] == invite->port[0];
+        if (!forward && !backward)
+            return 0;
+        /* no two messages of the same bytes */
+        for (int k = 0; k < i; k++)
+            if (ms[k].n == ms[i].n && memcmp(buf + ms[k].at, buf + ms[i].at, ms[i].n) == 0)
+                return 0;
+    }
+    if (invite->addr[0] == invite->addr[1])
+        return 0;
+    /* the first message is the only INVITE, without a To tag */
+    if (!invite->m.is_request || !span_is(invite->m.method, "INVITE") || !span_is(invite->m.cseq_method, "INVITE")
+        || invite->m.to_tag.p != NULL)
+        return 0;
+    Span caller_tag = invite->m.from_tag, callee_tag = {NULL, 0};
+    f[0] = f[1] = f[2] = f[3] = -1;
+    f[4] = 0;
+    int has_bye = 0;
+    for (int i = 1; i < n; i++) {
+        SipScan *m = &ms[i].m;
+        if (m->is_request) {
+            /* ACK and BYE only, in a dialog (a To tag), each of its own branch */
+            if (!(span_is(m->method, "ACK") || span_is(m->method, "BYE")) || !span_eq(m->method, m->cseq_method)
+                || m->to_tag.p == NULL)
+                return 0;
+            for (int k = 0; k < i; k++)
+                if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                    return 0;
+            has_bye |= span_is(m->method, "BYE");
+        } else {
+            /* a response to INVITE or BYE, of exactly one earlier request (branch, sent-by, CSeq
+             * number and method), going the other way, no status twice in its transaction */
+            if (!(span_is(m->cseq_method, "INVITE") || span_is(m->cseq_method, "BYE")))
+                return 0;
+            int q = -1;
+            for (int k = 0; k < i; k++)
+                if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                    q = k;
+            if (q < 0 || !span_eq(ms[q].m.method, m->cseq_method) || ms[q].m.cseq != m->cseq
+                || !span_eq(ms[q].m.sent_by, m->sent_by) || ms[q].addr[0] != ms[i].addr[1]
+                || ms[q].port[0] != ms[i].port[1] || ms[q].addr[1] != ms[i].addr[0] || ms[q].port[1] != ms[i].port[0])
+                return 0;
+            for (int k = q + 1; k < i; k++)
+                if (!ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch) && ms[k].m.status == m->status)
+                    return 0;
+            if (q == 0) {  /* the INVITE's: call_timings' first response, ringing and answer */
+                if (f[0] < 0)
+                    f[0] = i;
+                if (f[1] < 0 && (m->status == 180 || m->status == 183))
+                    f[1] = i;
+                if (f[2] < 0 && m->status >= 200) {
+                    if (m->status >= 300)
+                        return 0;  /* a final that is not 2xx */
+                    f[2] = i;
+                    f[4] = m->status;
+                }
+            }
+        }
+        /* one dialog: a To tag is the callee's, the same in every message */
+        if (m->to_tag.p == NULL) {
+            if (m->is_request || m->status >= 200 || !span_eq(m->from_tag, caller_tag))
+                return 0;  /* only a provisional answer may come without one */
+            continue;
+        }
+        if (callee_tag.p == NULL) {
+            if (!span_eq(m->from_tag, caller_tag))
+                return 0;
+            callee_tag = m->to_tag;
+        }
+        if (!((span_eq(m->from_tag, caller_tag) && span_eq(m->to_tag, callee_tag))
+              || (span_eq(m->from_tag, callee_tag) && span_eq(m->to_tag, caller_tag))))
+            return 0;
+    }
+    if (f[2] < 0)
+        return 0;  /* no answer */
+    if (has_bye)  /* call_timings' BYE: the first after the answer */
+        for (int i = f[2] + 1; i < n && f[3] < 0; i++)
+            if (ms[i].m.is_request && span_is(ms[i].m.method, "BYE"))
+                f[3] = i;
+    f[5] = has_bye;
+    return 1;
+}
+
+typedef struct {
+    Py_buffer where, length, crc, src, dst, flags, ts, address, port;
+} SimpleColumns;
+
+static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
+{
+    int fd;
+    Py_ssize_t first;
+    SimpleColumns c;
+    Py_buffer members, starts, wanted;
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTuple(args, "i(y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &c.where, &c.length, &c.crc, &c.src, &c.dst,
+                          &c.flags, &c.ts, &c.address, &c.port, &members, &starts, &first, &wanted))
+        return NULL;
+    PyObject *result = NULL;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    Py_buffer *views[] = {&c.where, &c.length, &c.crc, &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port,
+                          &members, &starts, &wanted};
+    const int64_t *where = c.where.buf, *ts = c.ts.buf;
+    const uint32_t *length = c.length.buf, *crc = c.crc.buf, *src = c.src.buf, *dst = c.dst.buf;
+    const uint32_t *address = c.address.buf, *member = members.buf, *start = starts.buf;
+    const uint16_t *port = c.port.buf;
+    const uint8_t *flags = c.flags.buf, *want = wanted.buf;
+    Py_ssize_t rows = c.where.len / 8, endpoints = c.address.len / 4, groups = starts.len / 4 - 1;
+    Py_ssize_t count = wanted.len;
+    if (c.length.len != rows * 4 || c.crc.len != rows * 4 || c.src.len != rows * 4 || c.dst.len != rows * 4
+        || c.flags.len != rows || c.ts.len < rows * 8 || c.port.len != endpoints * 2 || first < 0
+        || first + count > groups || members.len % 4 != 0) {
+        PyErr_SetString(PyExc_ValueError, "simple_calls: the columns do not fit together");
+        goto done;
+    }
+    result = PyList_New(count);
+    if (result == NULL)
+        goto done;
+    SimpleMessage ms[SIMPLE_MAX_MESSAGES];
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyList_SET_ITEM(result, k, Py_NewRef(Py_None));
+        if (!want[k])
+            continue;
+        uint32_t from = start[first + k], to = start[first + k + 1];
+        if (to < from || (Py_ssize_t)to > members.len / 4) {
+            PyErr_SetString(PyExc_ValueError, "simple_calls: a group outside the members");
+            Py_CLEAR(result);
+            goto done;
+        }
+        int n = (int)(to - from);
+        if (n < 2 || n > SIMPLE_MAX_MESSAGES)
+            continue;
+        size_t total = 0;
+        int ok = 1;
+        for (int i = 0; i < n && ok; i++) {
+            uint32_t row = member[from + i];
+            if ((Py_ssize_t)row >= rows) {
+                PyErr_SetString(PyExc_ValueError, "simple_calls: a message outside the columns");
+                Py_CLEAR(result);
+                goto done;
+            }
+            int64_t s = (int64_t)src[row] - C_ENDPOINT, d = (int64_t)dst[row] - C_ENDPOINT;
+            /* in the file, of endpoints C read (UDP/IPv4), no correlation header */
+            ok = where[row] >= 0 && length[row] <= SIMPLE_MAX_LENGTH && flags[row] == 0 && s >= 0 && d >= 0
+                 && s < endpoints && d < endpoints;
+            if (ok) {
+                ms[i].at = total;
+                ms[i].n = length[row];
+                ms[i].addr[0] = address[s];
+                ms[i].addr[1] = address[d];
+                ms[i].port[0] = port[s];
+                ms[i].port[1] = port[d];
+                ms[i].ts = ts[row];
+                total += length[row];
+            }
+        }
+        if (!ok)
+            continue;
+        if (total > cap) {
+            uint8_t *grown = realloc(buf, total);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                Py_CLEAR(result);
+                goto done;
+            }
+            buf = grown;
+            cap = total;
+        }
+        for (int i = 0; i < n && ok; i++) {
+            uint32_t row = member[from + i];
+            uint8_t *p = buf + ms[i].at;
+            ok = read_at(fd, p, ms[i].n, where[row]) && crc32_of(p, ms[i].n) == crc[row]
+                 && sip_scan(p, ms[i].n, &ms[i].m);
+        }
+        int f[6];
+        if (!ok || !simple_group(ms, n, buf, f))
+            continue;
+        Span from_value, to_value;
+        int vias;
+        simple_head(buf + ms[0].at, ms[0].n, &from_value, &to_value, &vias);
+        if (vias != 1 || from_value.p == NULL || to_value.p == NULL)
+            continue;  /* KeptRequest's one Via; From and To as head_values reads them */
+        /* Request-URI: the second of the request line's three parts */
+        const uint8_t *line = buf + ms[0].at, *sp = memchr(line, ' ', ms[0].n);
+        const uint8_t *sp2 = memchr(sp + 1, ' ', ms[0].n - (sp + 1 - line));
+        Span uri = {sp + 1, sp2 - sp - 1};
+        PyObject *facts = Py_BuildValue("(NiiiiiONNNN)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2], f[3],
+                                        f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
+                                        span_text(from_value), span_text(to_value));
+        if (facts == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SetItem(result, k, facts);  /* (steals facts, releases the None) */
+    }
+done:
+    free(buf);
+    for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++)
+        if (views[v]->obj != NULL)
+            PyBuffer_Release(views[v]);
+    return result;
+}
+
 static PyMethodDef accel_functions[] = {
     {"scan_sip", (PyCFunction)accel_scan_sip, METH_O,
      "scan_sip(data) -> decoders.sipscan.SipFields's fields as a tuple, or None: the compiled first pass"},
+    {"simple_calls", (PyCFunction)accel_simple_calls, METH_VARARGS,
+     "simple_calls(fd, columns, members, starts, first, wanted) -> per group None or the facts of its row "
+     "(ladder.calls.simple_calls)"},
     {"set_constants", (PyCFunction)(void (*)(void))accel_set_constants, METH_VARARGS | METH_KEYWORDS,
      "set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms): the values "
      "Python owns, once before the first Accelerator"},

@@ -41,6 +41,8 @@ from ladder.calls.grouping import (
     kind_of_methods,
     linked_components,
 )
+from ladder.calls import simple_calls
+from ladder.calls.simple_calls import SimpleLane
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
@@ -96,12 +98,26 @@ class KeptRequest:
             from_uri, to_uri = full.from_uri, full.to_uri
             self.vias = (None,) * len(full.vias)  # only counted
             from_value, to_value = full.header("From"), full.header("To")
-        pieces = (message.from_tag, message.request_uri, from_uri, to_uri, from_value, to_value)
+        self._keep((message.from_tag, message.request_uri, from_uri, to_uri, from_value, to_value),
+                   message._store, message.index)
+
+    def _keep(self, pieces: tuple, store: Any, index: int) -> None:
         plain = all(p is None or ("\x00" not in p and p != _NONE) for p in pieces)
         self._text: Any = "\x00".join(_NONE if p is None else p for p in pieces) if plain else pieces
         self._sdp: Any = _UNREAD
-        self._store: Any = message._store  # not the message: it is released
-        self._index = message.index
+        self._store: Any = store  # not the message: it is released
+        self._index = index
+
+    @classmethod
+    def of_texts(cls, call_id: str, from_tag: str, request_uri: str, from_value: str, to_value: str,
+                 store: Any, index: int) -> "KeptRequest":
+        """What ``KeptRequest(message)`` keeps of an INVITE with one Via line, from its texts
+        (``simple_calls``: C read them as ``head_values`` does), without reading the message."""
+        self = cls.__new__(cls)
+        self.call_id, self.vias = call_id, (None,)
+        self._keep((from_tag, request_uri, _uri(from_value, "From"), _uri(to_value, "To"), from_value, to_value),
+                   store, index)
+        return self
 
     from_tag = _packed(0)
     request_uri = _packed(1)
@@ -318,6 +334,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Call-IDs are made as the groups are read (``LinkWindow``): a leg is given to them once no
     # group still to be read can have an earlier one, and released once no later leg can link to it.
     spill = _RowSpill() if rows is not None else None
+    lane = SimpleLane(capture, store, groups) if rows is not None and simple_calls.enabled() else None
     window = LinkWindow(groups)
     waiting: list[tuple[int, int, int, Leg, int, bool]] = []  # heap of (time, group, n, leg, last, failed)
     ts = capture.sip_index.ts_ns
@@ -331,6 +348,12 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
         if groups.kind(g) != CALL:
             if look is not None:
                 _read(store, group, look)
+            continue
+        simple = lane.take(g, cid, KeptRequest.of_texts) if lane is not None else None
+        if simple is not None and spill is not None and rows is not None:
+            leg, summary = simple  # the common call shape, summed up in C: one INVITE leg, answered
+            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, False))
+            spill.put(group[0], rows[0](cast(Call, summary)))
             continue
         messages, copies = _read(store, group, look)
         transactions = build_transactions(messages)
@@ -360,6 +383,8 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
         _, _, _, leg, last, failed = heapq.heappop(waiting)
         window.add(leg, last, failed)
     window.finish()
+    if lane is not None:
+        lane.close()
     links = header_links(_CallGroups(groups, correlated)) + window.timing + window.retry
     del window, correlated
 

@@ -1,0 +1,197 @@
+"""The fast lane of ``iter_call_rows``' pass 2: a Call-ID group of the common call shape (INVITE,
+provisional answers, 200, ACK, BYE, 200 between two hosts) summed up in C
+(``ladder._accel.simple_calls``), its row made without reading any message in Python.
+
+A group is *simple* when all of the following hold; ``simple_calls`` checks each in C, and any
+doubt (a message in the spill file, one the C first pass does not answer for, a failed read or
+CRC) leaves the group to the slow lane, unchanged:
+
+ S1  2 to 32 messages, each in the capture file, read back with its CRC, read by the C first
+     pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq, a From tag and a
+     top Via with a sent-by and a ``z9hG4bK`` branch; none flagged CORRELATION.
+ S2  two endpoints of C's (UDP/IPv4) with different addresses, every message between them;
+ S3  strictly increasing times;
+ S4  no two messages of the same bytes;
+ S5  the first message is the only INVITE, a request without a To tag, CSeq method INVITE;
+ S6  every other request is an ACK or a BYE (the same CSeq method) with a To tag, its branch
+     unlike any earlier request's;
+ S7  every response is to INVITE or BYE and answers the one earlier request of its branch with
+     the same method, CSeq number and sent-by, going the other way; no status twice per request;
+ S8  the INVITE's first final response is a 2xx;
+ S9  one dialog: a message with a To tag carries the caller's and the callee's tags (one To tag),
+     a message without one is a provisional response with the caller's From tag;
+ S10 the INVITE has one Via line, and a From and a To.
+
+Why the row is then exactly the slow lane's (``_calls`` pass 2: ``fold_duplicates``,
+``build_transactions``, ``find_legs``, ``KeptRequest``, ``build_call``, then the row functions,
+which read no more than ``SimpleCall`` holds):
+
+- ``duplicates.fold_duplicates`` folds only equal bytes (S4): every message is kept, no copies.
+- ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``,
+  S1). Requests have distinct branches (S5, S6), so each is its own transaction (an ACK finds no
+  INVITE of its branch: no ``_acks_non_2xx``), and the only request of it: no request repeats
+  its ``_signature``. A response's key is its request's (same branch, sent-by, method: S7), found
+  in ``by_key`` since the request came first; its responses differ in status, so none repeats a
+  ``_signature``. No retransmissions, and no CANCEL.
+- ``legs.find_legs``: the one request without a To tag is the INVITE (S5, S6): one leg, final_ns
+  the time of the INVITE's first final response, the answer (S8). ``proxy_links`` of one leg is
+  empty, and nothing links the group by header (S1: no CORRELATION flag).
+- ``outcome.call_outcome``: one initial INVITE transaction, its final a 2xx (S8): COMPLETED
+  with that status when any BYE transaction exists, else IN_CALL; ``_attempt_failed`` is False.
+- ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the
+  first message; every response to it goes to the caller (S7), so ``toward`` is all of them; the
+  answer is the first 2xx, the BYE the first BYE request after it (C finds the same positions).
+- ``grouping.build_call``: the anchor is the INVITE; caller and callee are ``_party`` of the
+  From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
+  and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10).
+  ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
+- ``call_state`` (the TUI): COMPLETED or IN CALL, from the outcome alone.
+
+The lane is off with ``PCAPLADDER_NO_SIMPLE_CALLS=1`` (A/B benchmarks, the exactness tests) or
+``PCAPLADDER_PURE_PYTHON=1``, and without the compiled extension.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Callable
+
+from ladder.calls.grouping import CALL, _party
+from ladder.calls.legs import Leg
+from ladder.calls.outcome import COMPLETED, IN_CALL, Outcome
+from ladder.calls.timings import CallTimings
+
+try:
+    from ladder._accel import simple_calls as _c_simple_calls
+except ImportError:  # not built: every group takes the slow lane
+    _c_simple_calls = None
+
+if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
+    from ladder.capture.messagestore import MessageStore
+
+BATCH = 512  # groups asked of C at once: a bounded list of facts, few calls across
+
+
+def enabled() -> bool:
+    return (_c_simple_calls is not None and not os.environ.get("PCAPLADDER_NO_SIMPLE_CALLS")
+            and not os.environ.get("PCAPLADDER_PURE_PYTHON"))
+
+
+class _Member:
+    """One message of a simple call as the row functions read it: where it is, its ends."""
+
+    __slots__ = ("index", "_store")
+
+    def __init__(self, index: int, store: "MessageStore") -> None:
+        self.index, self._store = index, store
+
+    @property
+    def src(self):
+        return self._store.endpoint(self._store.src[self.index])
+
+    @property
+    def dst(self):
+        return self._store.endpoint(self._store.dst[self.index])
+
+
+class _Members:
+    """A simple call's messages: how many, and each one's number and ends when asked."""
+
+    __slots__ = ("_numbers", "_store")
+
+    def __init__(self, numbers: array, store: "MessageStore") -> None:
+        self._numbers, self._store = numbers, store
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __getitem__(self, i: int) -> _Member:
+        return _Member(self._numbers[i], self._store)
+
+    def __iter__(self) -> Iterator[_Member]:
+        store = self._store
+        return (_Member(i, store) for i in self._numbers)
+
+
+class SimpleCall:
+    """What ``table_row``/``call_dict`` (``ladder calls``), ``tui.call_rows.call_row`` and
+    ``catalogue._where`` read of a ``Call``, for a simple group: the values ``build_call`` would
+    give (see the module docstring), numbered 0 as pass 2's calls are."""
+
+    __slots__ = ("index", "id", "call_ids", "kind", "messages", "legs", "links", "outcome", "start_ns",
+                 "end_ns", "caller", "callee", "first_method", "caller_ip", "copies", "timings")
+
+    def __init__(self, call_id: str, messages: _Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
+                 caller: str, callee: str, timings: CallTimings) -> None:
+        self.index, self.id, self.call_ids, self.kind = 0, call_id, (call_id,), CALL
+        self.messages, self.legs, self.links, self.outcome = messages, [leg], [], outcome
+        self.start_ns, self.end_ns, self.caller, self.callee = start_ns, end_ns, caller, callee
+        self.first_method, self.caller_ip, self.copies, self.timings = "INVITE", leg.src.ip if leg.src else None, {}, timings
+
+    @property
+    def span_ns(self) -> int:
+        return max(0, self.end_ns - self.start_ns)
+
+
+class SimpleLane:
+    """The facts of the simple groups of a capture, asked of C a batch of groups at a time as
+    pass 2 comes to them (``take``: groups in increasing order)."""
+
+    def __init__(self, capture: "Capture", store: "MessageStore", groups: Any) -> None:
+        self._store, self._groups = store, groups
+        self._ts = capture.sip_index.ts_ns
+        # (the store's private columns of C's endpoints: address and port by id)
+        self._columns = (store.where, store.length, store.crc, store.src, store.dst, store.flags, self._ts,
+                         store._c_address, store._c_port)
+        self._fd: int | None = os.open(store.path, os.O_RDONLY) if store.path is not None else None
+        self._first, self._facts = 0, []
+        self._outcomes: dict[tuple[bool, int], Outcome] = {}
+        self.taken = 0  # groups summed up here (for tests and benchmarks)
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _batch(self, g: int) -> None:
+        groups = self._groups
+        last = min(g + BATCH, len(groups.keys))
+        wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
+        self._first, self._facts = g, _c_simple_calls(self._fd, self._columns, groups.members, groups.starts, g, wanted)
+
+    def take(self, g: int, cid: str, kept: Callable[..., Any]) -> tuple[Leg, SimpleCall] | None:
+        """Group ``g`` (Call-ID ``cid``), when simple: its INVITE leg (its request made by
+        ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index)``, a
+        ``KeptRequest``) and its call's summary."""
+        if self._fd is None:
+            return None
+        if not self._first <= g < self._first + len(self._facts):
+            self._batch(g)
+        facts = self._facts[g - self._first]
+        if facts is None:
+            return None
+        text, status, first, ringing, answer, bye, has_bye, from_tag, request_uri, from_value, to_value = facts
+        store, ts = self._store, self._ts
+        numbers = self._groups[g]
+        invite = numbers[0]
+        call_id = cid if text == cid else text
+        request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite)
+        start, answered = ts[invite], ts[numbers[answer]]
+        leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
+                  request, answered)
+        outcome = self._outcomes.get((has_bye, status))
+        if outcome is None:
+            outcome = self._outcomes[(has_bye, status)] = \
+                Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
+                else Outcome(IN_CALL, status, "answered; no BYE in the capture")
+        timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None, answered - start,
+                              ts[numbers[bye]] - answered if bye >= 0 else None, ts[numbers[first]] - start)
+        self.taken += 1
+        return leg, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]],
+                               _party(request.from_uri), _party(request.to_uri), timings)
