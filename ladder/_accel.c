@@ -2166,6 +2166,84 @@ static int simple_group(SimpleMessage *ms, int n, const uint8_t *buf, int *f)
     return 1;
 }
 
+/* A plain SIP URI: ``sip:`` or ``sips:``, a user of unreserved characters and "+", "@", a host
+ * of letters, digits, "." and "-", perhaps a port (at most 65535) and ";" parameters of token
+ * characters and "=" (each name a token). decoders.sipuri.parse_uri reads it as user and host
+ * without a doubt (no escapes, password, IPv6, quotes or headers), so grouping._party of it is
+ * user@host with the host lower-cased (written to party, at most 2 * u.n bytes). */
+static int plain_uri(Span u, uint8_t *party, Py_ssize_t *party_n)
+{
+    Py_ssize_t i = u.n >= 4 && memcmp(u.p, "sip:", 4) == 0 ? 4 : u.n >= 5 && memcmp(u.p, "sips:", 5) == 0 ? 5 : 0;
+    if (i == 0)
+        return 0;
+    Py_ssize_t user = i;
+    while (i < u.n && (is_alnum(u.p[i]) || strchr("-_.!~*'+", u.p[i]) != NULL))
+        i++;
+    if (i == user || i >= u.n || u.p[i] != '@')
+        return 0;
+    Py_ssize_t n = 0;
+    memcpy(party, u.p + user, i - user + 1);  /* user@ */
+    n = i - user + 1;
+    Py_ssize_t host = ++i;
+    while (i < u.n && (is_alnum(u.p[i]) || u.p[i] == '.' || u.p[i] == '-'))
+        party[n++] = lower(u.p[i++]);
+    if (i == host)
+        return 0;
+    if (i < u.n && u.p[i] == ':') {
+        Py_ssize_t port = ++i;
+        long value = 0;
+        while (i < u.n && is_digit(u.p[i]) && i - port < 5)
+            value = value * 10 + (u.p[i++] - '0');
+        if (i == port || value > 65535)
+            return 0;
+    }
+    if (i < u.n && u.p[i] == ';') {
+        for (Py_ssize_t k = i; k < u.n; k++)
+            if (!(is_token(u.p[k]) || u.p[k] == '=' || u.p[k] == ';') || (u.p[k] == '=' && u.p[k - 1] == ';'))
+                return 0;  /* (a piece "=value" has no name) */
+        i = u.n;
+    }
+    *party_n = n;
+    return i == u.n;
+}
+
+/* The URI of a From/To value sip_scan read (read_tag took it: one "<" and ">", a display name
+ * without "\\", at most one quoted string, ";name[=value]" parameters without quotes or spaces)
+ * when decoders.sip._checked_name_addr cannot but read it as that text: a display name quoted
+ * or of token words, a plain URI (plain_uri), parameter names that are tokens. */
+static int plain_name_addr(Span v, Span *uri, uint8_t *party, Py_ssize_t *party_n)
+{
+    const uint8_t *lt = span_chr(v, '<'), *gt = span_chr(v, '>');
+    if (lt == NULL || gt == NULL || gt < lt)
+        return 0;
+    Span display = {v.p, lt - v.p};
+    if (span_chr(display, '"') == NULL)
+        for (Py_ssize_t k = 0; k < display.n; k++)
+            if (!is_token(display.p[k]) && display.p[k] != ' ')
+                return 0;
+    uri->p = lt + 1;
+    uri->n = gt - lt - 1;
+    if (!plain_uri(*uri, party, party_n))
+        return 0;
+    const uint8_t *q = gt + 1, *end = v.p + v.n;
+    while (q < end) {  /* each ";" piece: a name of token characters (split_params), any value */
+        const uint8_t *semi = memchr(q, ';', end - q), *stop = semi ? semi : end;
+        const uint8_t *eq = memchr(q, '=', stop - q);
+        Span name = strip(q, (eq ? eq : stop) - q);
+        q = semi ? semi + 1 : end;
+        if (name.n == 0) {
+            if (eq != NULL)
+                return 0;
+            continue;  /* the empty piece before the first ";" */
+        }
+        for (Py_ssize_t k = 0; k < name.n; k++)
+            if (!is_token(name.p[k]))
+                return 0;
+    }
+    return 1;
+}
+
+
 typedef struct {
     Py_buffer where, length, crc, src, dst, flags, ts, address, port;
 } SimpleColumns;
@@ -2269,9 +2347,24 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
         const uint8_t *line = buf + ms[0].at, *sp = memchr(line, ' ', ms[0].n);
         const uint8_t *sp2 = memchr(sp + 1, ' ', ms[0].n - (sp + 1 - line));
         Span uri = {sp + 1, sp2 - sp - 1};
-        PyObject *facts = Py_BuildValue("(NiiiiiONNNN)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2], f[3],
-                                        f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
-                                        span_text(from_value), span_text(to_value));
+        /* From and To URIs and grouping._party of each, when plain (else None: Python reads them) */
+        Span from_uri = {NULL, 0}, to_uri = {NULL, 0}, caller = {NULL, 0}, callee = {NULL, 0};
+        uint8_t parties[2 * 2 * 256];
+        Py_ssize_t caller_n, callee_n;
+        if (from_value.n <= 256 && to_value.n <= 256
+            && plain_name_addr(from_value, &from_uri, parties, &caller_n)
+            && plain_name_addr(to_value, &to_uri, parties + 512, &callee_n)) {
+            caller.p = parties;
+            caller.n = caller_n;
+            callee.p = parties + 512;
+            callee.n = callee_n;
+        } else {
+            from_uri.p = to_uri.p = NULL;
+        }
+        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNN)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+                                        f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
+                                        span_text(from_value), span_text(to_value), span_text(from_uri),
+                                        span_text(to_uri), span_text(caller), span_text(callee));
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;

@@ -110,13 +110,15 @@ class KeptRequest:
 
     @classmethod
     def of_texts(cls, call_id: str, from_tag: str, request_uri: str, from_value: str, to_value: str,
-                 store: Any, index: int) -> "KeptRequest":
+                 store: Any, index: int, from_uri: str | None = None, to_uri: str | None = None) -> "KeptRequest":
         """What ``KeptRequest(message)`` keeps of an INVITE with one Via line, from its texts
-        (``simple_calls``: C read them as ``head_values`` does), without reading the message."""
+        (``simple_calls``: C read them as ``head_values`` does, and the URIs of plain From and To
+        values as ``_uri`` does), without reading the message."""
         self = cls.__new__(cls)
         self.call_id, self.vias = call_id, (None,)
-        self._keep((from_tag, request_uri, _uri(from_value, "From"), _uri(to_value, "To"), from_value, to_value),
-                   store, index)
+        if from_uri is None or to_uri is None:
+            from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
+        self._keep((from_tag, request_uri, from_uri, to_uri, from_value, to_value), store, index)
         return self
 
     from_tag = _packed(0)

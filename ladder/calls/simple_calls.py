@@ -167,8 +167,8 @@ class SimpleLane:
 
     def take(self, g: int, cid: str, kept: Callable[..., Any]) -> tuple[Leg, SimpleCall] | None:
         """Group ``g`` (Call-ID ``cid``), when simple: its INVITE leg (its request made by
-        ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index)``, a
-        ``KeptRequest``) and its call's summary."""
+        ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index, from_uri,
+        to_uri)``, a ``KeptRequest``; the URIs None when C left them to Python) and its call's summary."""
         if self._fd is None:
             return None
         if not self._first <= g < self._first + len(self._facts):
@@ -176,12 +176,15 @@ class SimpleLane:
         facts = self._facts[g - self._first]
         if facts is None:
             return None
-        text, status, first, ringing, answer, bye, has_bye, from_tag, request_uri, from_value, to_value = facts
+        (text, status, first, ringing, answer, bye, has_bye, from_tag, request_uri, from_value, to_value,
+         from_uri, to_uri, caller, callee) = facts
         store, ts = self._store, self._ts
         numbers = self._groups[g]
         invite = numbers[0]
         call_id = cid if text == cid else text
-        request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite)
+        request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite, from_uri, to_uri)
+        if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
+            caller, callee = _party(request.from_uri), _party(request.to_uri)
         start, answered = ts[invite], ts[numbers[answer]]
         leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
                   request, answered)
@@ -193,5 +196,5 @@ class SimpleLane:
         timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None, answered - start,
                               ts[numbers[bye]] - answered if bye >= 0 else None, ts[numbers[first]] - start)
         self.taken += 1
-        return leg, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]],
-                               _party(request.from_uri), _party(request.to_uri), timings)
+        return leg, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller, callee,
+                               timings)
