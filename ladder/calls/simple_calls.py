@@ -11,7 +11,7 @@ CRC) leaves the group to the slow lane, unchanged:
      top Via with a sent-by and a ``z9hG4bK`` branch; none flagged CORRELATION.
  S2  two endpoints of C's (UDP/IPv4) with different addresses, every message between them;
  S3  strictly increasing times;
- S4  no two messages of the same bytes;
+ S4  no two messages of the same bytes (S5 to S7 imply it; checked directly all the same);
  S5  the first message is the only INVITE, a request without a To tag, CSeq method INVITE;
  S6  every other request is an ACK or a BYE (the same CSeq method) with a To tag, its branch
      unlike any earlier request's;

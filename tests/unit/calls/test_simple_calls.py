@@ -114,6 +114,10 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "simple-no-bye": s[:5],
         "simple-callee-hangs-up": s[:5] + [_with(s, 5, up=False, swap=True)[5], _with(s, 6, up=True, swap=True)[6]],
         "simple-bye-before-the-200": s[:3] + [dict(s[5], t=500), dict(s[6], t=510), s[3], s[4]],
+        # From and To C leaves to Python (an escape, a display name with a comma), or reads itself
+        "simple-odd-from": [dict(m, frm=f'"Alice, A." <sip:al%69ce{k}@example.com>') for m in s],
+        "simple-uri-parameters": [dict(m, to=f"Bob <sip:+1555{k}@Example.COM:5070;user=phone>;x=1") for m in s],
+        "simple-unparsable-to": [dict(m, to=f"Bob Smith, Jr <sip:bob{k}@example.com>") for m in s],  # no To URI
         "retransmitted-invite": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a retransmission: the same bytes)
         "capture-copy": s[:4] + [dict(s[3], t=2001)] + s[4:],  # S4
         "cancel": cancel,  # S6
@@ -142,7 +146,8 @@ def _variants(k: int) -> dict[str, list[dict]]:
 
 def _bytes(k: int, m: dict) -> bytes:
     caller_ip, callee_ip = f"10.{k}.0.1", f"10.{k}.1.1"
-    caller, callee = f"Alice{k} <sip:alice{k}@example.com>;tag=f{k}", f"<sip:bob{k}@example.com>"
+    caller = m.get("frm", f"Alice{k} <sip:alice{k}@example.com>") + f";tag=f{k}"
+    callee = m.get("to", f"<sip:bob{k}@example.com>")
     if m.get("tag"):
         callee += f";tag={m['tag']}{k}"
     if m.get("swap"):  # a request of the callee's: From and To the other way
@@ -194,7 +199,7 @@ def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
     assert {row["id"] for row in rows} == set(names)
     assert sorted(names[cid] for cid in taken) == sorted(name for name in calls if name.startswith("simple"))
     monkeypatch.undo()
-    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 4)
+    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 7)
 
 
 def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
