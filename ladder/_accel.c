@@ -1996,11 +1996,13 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
 
 #define SIMPLE_MAX_MESSAGES 32
 #define SIMPLE_MAX_LENGTH 65535
+#define SIMPLE_WINDOW (16 << 20)
 #define SIMPLE_COOKIE "z9hG4bK"
 
 typedef struct {
     SipScan m;
-    size_t at;  /* where its bytes are in the group's buffer */
+    size_t at;  /* where its bytes are in the group's buffer, when read there */
+    const uint8_t *raw;
     Py_ssize_t n;
     uint32_t addr[2];  /* source, destination: IPv4 address and port */
     uint16_t port[2];
@@ -2067,7 +2069,7 @@ static void simple_head(const uint8_t *d, Py_ssize_t n, Span *from, Span *to, in
 
 /* Whether the n messages of one group (read and scanned into ms) are simple; the facts go to
  * f: [first response, ringing, answer, BYE] positions (-1: none), the answer's status. */
-static int simple_group(SimpleMessage *ms, int n, const uint8_t *buf, int *f)
+static int simple_group(SimpleMessage *ms, int n, int *f)
 {
     SimpleMessage *invite = &ms[0];
     /* every message: Call-ID (the same bytes), CSeq, From tag, a top Via with the cookie */
@@ -2088,7 +2090,7 @@ static int simple_group(SimpleMessage *ms, int n, const uint8_t *buf, int *f)
             return 0;
         /* no two messages of the same bytes */
         for (int k = 0; k < i; k++)
-            if (ms[k].n == ms[i].n && memcmp(buf + ms[k].at, buf + ms[i].at, ms[i].n) == 0)
+            if (ms[k].n == ms[i].n && memcmp(ms[k].raw, ms[i].raw, ms[i].n) == 0)
                 return 0;
     }
     if (invite->addr[0] == invite->addr[1])
@@ -2259,7 +2261,7 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
                           &c.flags, &c.ts, &c.address, &c.port, &members, &starts, &first, &wanted))
         return NULL;
     PyObject *result = NULL;
-    uint8_t *buf = NULL;
+    uint8_t *buf = NULL, *window = NULL;
     size_t cap = 0;
     Py_buffer *views[] = {&c.where, &c.length, &c.crc, &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port,
                           &members, &starts, &wanted};
@@ -2279,6 +2281,29 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
     result = PyList_New(count);
     if (result == NULL)
         goto done;
+    /* The batch's messages are near each other in the file (its calls started close in time):
+     * read at once when they lie within SIMPLE_WINDOW bytes, not one pread each. */
+    int64_t lo = INT64_MAX, hi = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        uint32_t from = start[first + k], to = start[first + k + 1];
+        if (!want[k] || to < from || to - from < 2 || to - from > SIMPLE_MAX_MESSAGES
+            || (Py_ssize_t)to > members.len / 4)
+            continue;
+        for (uint32_t i = from; i < to; i++) {
+            uint32_t row = member[i];
+            if ((Py_ssize_t)row < rows && where[row] >= 0) {
+                lo = where[row] < lo ? where[row] : lo;
+                hi = where[row] + length[row] > hi ? where[row] + length[row] : hi;
+            }
+        }
+    }
+    if (hi > lo && hi - lo <= SIMPLE_WINDOW) {
+        window = malloc((size_t)(hi - lo));
+        if (window != NULL && !read_at(fd, window, (size_t)(hi - lo), lo)) {
+            free(window);  /* (a file cut short: each message is read alone, and fails alone) */
+            window = NULL;
+        }
+    }
     SimpleMessage ms[SIMPLE_MAX_MESSAGES];
     for (Py_ssize_t k = 0; k < count; k++) {
         PyList_SET_ITEM(result, k, Py_NewRef(Py_None));
@@ -2331,20 +2356,25 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
         }
         for (int i = 0; i < n && ok; i++) {
             uint32_t row = member[from + i];
-            uint8_t *p = buf + ms[i].at;
-            ok = read_at(fd, p, ms[i].n, where[row]) && crc32_of(p, ms[i].n) == crc[row]
-                 && sip_scan(p, ms[i].n, &ms[i].m);
+            int64_t at = where[row];
+            if (window != NULL && at >= lo && at + ms[i].n <= hi) {
+                ms[i].raw = window + (at - lo);
+            } else {
+                ms[i].raw = buf + ms[i].at;
+                ok = read_at(fd, buf + ms[i].at, ms[i].n, at);
+            }
+            ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
         }
         int f[6];
-        if (!ok || !simple_group(ms, n, buf, f))
+        if (!ok || !simple_group(ms, n, f))
             continue;
         Span from_value, to_value;
         int vias;
-        simple_head(buf + ms[0].at, ms[0].n, &from_value, &to_value, &vias);
+        simple_head(ms[0].raw, ms[0].n, &from_value, &to_value, &vias);
         if (vias != 1 || from_value.p == NULL || to_value.p == NULL)
             continue;  /* KeptRequest's one Via; From and To as head_values reads them */
         /* Request-URI: the second of the request line's three parts */
-        const uint8_t *line = buf + ms[0].at, *sp = memchr(line, ' ', ms[0].n);
+        const uint8_t *line = ms[0].raw, *sp = memchr(line, ' ', ms[0].n);
         const uint8_t *sp2 = memchr(sp + 1, ' ', ms[0].n - (sp + 1 - line));
         Span uri = {sp + 1, sp2 - sp - 1};
         /* From and To URIs and grouping._party of each, when plain (else None: Python reads them) */
@@ -2373,6 +2403,7 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
     }
 done:
     free(buf);
+    free(window);
     for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++)
         if (views[v]->obj != NULL)
             PyBuffer_Release(views[v]);
