@@ -15,7 +15,8 @@ compares them), in three passes over the compact index:
 A message is thus read (``pread`` + first pass) twice, fully parsed only where a link or the
 caller/callee of a non-INVITE exchange needs it, or when the consumer asks (a ladder, a check).
 ``iter_call_rows`` (``ladder calls``) reads most only once: the row of an INVITE group's call is
-made in pass 2, and pass 3 builds again only the calls links join (and non-INVITE exchanges).
+made in pass 2, and pass 3 builds again only the calls links join (and non-INVITE exchanges). A
+group of the common call shape is not even built there: C sums it up (``simple_calls``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from ladder.calls.grouping import (
     linked_components,
 )
 from ladder.calls import simple_calls
-from ladder.calls.simple_calls import SimpleLane
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
@@ -98,15 +98,12 @@ class KeptRequest:
             from_uri, to_uri = full.from_uri, full.to_uri
             self.vias = (None,) * len(full.vias)  # only counted
             from_value, to_value = full.header("From"), full.header("To")
-        self._keep((message.from_tag, message.request_uri, from_uri, to_uri, from_value, to_value),
-                   message._store, message.index)
-
-    def _keep(self, pieces: tuple, store: Any, index: int) -> None:
+        pieces = (message.from_tag, message.request_uri, from_uri, to_uri, from_value, to_value)
         plain = all(p is None or ("\x00" not in p and p != _NONE) for p in pieces)
         self._text: Any = "\x00".join(_NONE if p is None else p for p in pieces) if plain else pieces
         self._sdp: Any = _UNREAD
-        self._store: Any = store  # not the message: it is released
-        self._index = index
+        self._store: Any = message._store  # not the message: it is released
+        self._index = message.index
 
     @classmethod
     def of_texts(cls, call_id: str, from_tag: str, request_uri: str, from_value: str, to_value: str,
@@ -118,7 +115,10 @@ class KeptRequest:
         self.call_id, self.vias = call_id, (None,)
         if from_uri is None or to_uri is None:
             from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
-        self._keep((from_tag, request_uri, from_uri, to_uri, from_value, to_value), store, index)
+        # (texts of a head the C first pass read: no control characters, so none is "\x00" or _NONE)
+        self._text = "\x00".join((from_tag, request_uri, _NONE if from_uri is None else from_uri,
+                                  _NONE if to_uri is None else to_uri, from_value, to_value))
+        self._sdp, self._store, self._index = _UNREAD, store, index
         return self
 
     from_tag = _packed(0)
@@ -336,7 +336,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Call-IDs are made as the groups are read (``LinkWindow``): a leg is given to them once no
     # group still to be read can have an earlier one, and released once no later leg can link to it.
     spill = _RowSpill() if rows is not None else None
-    lane = SimpleLane(capture, store, groups) if rows is not None and simple_calls.enabled() else None
+    lane = simple_calls.SimpleLane(capture, store, groups) if rows is not None and simple_calls.enabled() else None
     window = LinkWindow(groups)
     waiting: list[tuple[int, int, int, Leg, int, bool]] = []  # heap of (time, group, n, leg, last, failed)
     ts = capture.sip_index.ts_ns
