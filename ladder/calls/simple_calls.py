@@ -59,10 +59,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
 from ladder.calls.grouping import CALL, _party
-from ladder.calls.legs import Leg
+from ladder.calls.legs import Leg, Link
 from ladder.calls.outcome import COMPLETED, IN_CALL, Outcome
 from ladder.calls.timings import CallTimings
 
+_c_simple_calls: Callable[..., list[Any]] | None
 try:
     from ladder._accel import simple_calls as _c_simple_calls
 except ImportError:  # not built: every group takes the slow lane
@@ -127,9 +128,11 @@ class SimpleCall:
     def __init__(self, call_id: str, messages: _Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
                  caller: str, callee: str, timings: CallTimings) -> None:
         self.index, self.id, self.call_ids, self.kind = 0, call_id, (call_id,), CALL
-        self.messages, self.legs, self.links, self.outcome = messages, [leg], [], outcome
+        self.messages, self.legs, self.outcome = messages, [leg], outcome
+        self.links: list[Link] = []
+        self.copies: dict[int, tuple] = {}
         self.start_ns, self.end_ns, self.caller, self.callee = start_ns, end_ns, caller, callee
-        self.first_method, self.caller_ip, self.copies, self.timings = "INVITE", leg.src.ip if leg.src else None, {}, timings
+        self.first_method, self.caller_ip, self.timings = "INVITE", leg.src.ip if leg.src else None, timings
 
     @property
     def span_ns(self) -> int:
@@ -146,10 +149,15 @@ class SimpleLane:
         # (the store's private columns of C's endpoints: address and port by id)
         self._columns = (store.where, store.length, store.crc, store.src, store.dst, store.flags, self._ts,
                          store._c_address, store._c_port)
-        self._fd: int | None = os.open(store.path, os.O_RDONLY) if store.path is not None else None
-        self._first, self._facts = 0, []
+        self._fd: int | None = None
+        if store.path is not None:
+            try:
+                self._fd = os.open(store.path, os.O_RDONLY)
+            except OSError:  # gone since it was read: the slow lane says so, as before
+                pass
+        self._first = 0
+        self._facts: list[Any] = []  # the facts of groups _first, _first + 1, ...
         self._outcomes: dict[tuple[bool, int], Outcome] = {}
-        self.taken = 0  # groups summed up here (for tests and benchmarks)
 
     def __del__(self) -> None:
         self.close()
@@ -160,6 +168,7 @@ class SimpleLane:
             self._fd = None
 
     def _batch(self, g: int) -> None:
+        assert self._fd is not None and _c_simple_calls is not None
         groups = self._groups
         last = min(g + BATCH, len(groups.keys))
         wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
@@ -195,6 +204,5 @@ class SimpleLane:
                 else Outcome(IN_CALL, status, "answered; no BYE in the capture")
         timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None, answered - start,
                               ts[numbers[bye]] - answered if bye >= 0 else None, ts[numbers[first]] - start)
-        self.taken += 1
         return leg, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller, callee,
                                timings)
