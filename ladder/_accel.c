@@ -2068,7 +2068,8 @@ static void simple_head(const uint8_t *d, Py_ssize_t n, Span *from, Span *to, in
 }
 
 /* Whether the n messages of one group (read and scanned into ms) are simple; the facts go to
- * f: [first response, ringing, answer, BYE] positions (-1: none), the answer's status. */
+ * f: [first response, ringing, final response, BYE] positions (-1: none), the final's status,
+ * whether there is a BYE. */
 static int simple_group(SimpleMessage *ms, int n, int *f)
 {
     SimpleMessage *invite = &ms[0];
@@ -2106,13 +2107,21 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
     for (int i = 1; i < n; i++) {
         SipScan *m = &ms[i].m;
         if (m->is_request) {
-            /* ACK and BYE only, in a dialog (a To tag), each of its own branch */
+            /* ACK and BYE only, in a dialog (a To tag), each of its own branch; but the one ACK of
+             * a non-2xx final, which shares the INVITE's branch and sent-by (RFC 3261 §17.1.1.3:
+             * build_transactions puts it in the INVITE's transaction, ``_acks_non_2xx``) */
             if (!(span_is(m->method, "ACK") || span_is(m->method, "BYE")) || !span_eq(m->method, m->cseq_method)
                 || m->to_tag.p == NULL)
                 return 0;
-            for (int k = 0; k < i; k++)
-                if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
-                    return 0;
+            for (int k = 0; k < i; k++) {
+                if (!ms[k].m.is_request || !span_eq(ms[k].m.branch, m->branch))
+                    continue;
+                if (k == 0 && span_is(m->method, "ACK") && f[2] >= 0 && f[4] >= 300
+                    && span_eq(m->sent_by, invite->m.sent_by) && m->cseq == invite->m.cseq
+                    && ms[i].addr[0] == invite->addr[0] && ms[i].port[0] == invite->port[0])
+                    continue;
+                return 0;  /* (a second ACK of that branch meets the first here) */
+            }
             has_bye |= span_is(m->method, "BYE");
         } else {
             /* a response to INVITE or BYE, of exactly one earlier request (branch, sent-by, CSeq
@@ -2120,7 +2129,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
             if (!(span_is(m->cseq_method, "INVITE") || span_is(m->cseq_method, "BYE")))
                 return 0;
             int q = -1;
-            for (int k = 0; k < i; k++)
+            for (int k = 0; k < i && q < 0; k++)
                 if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
                     q = k;
             if (q < 0 || !span_eq(ms[q].m.method, m->cseq_method) || ms[q].m.cseq != m->cseq
@@ -2130,14 +2139,14 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
             for (int k = q + 1; k < i; k++)
                 if (!ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch) && ms[k].m.status == m->status)
                     return 0;
-            if (q == 0) {  /* the INVITE's: call_timings' first response, ringing and answer */
+            if (q == 0) {  /* the INVITE's: call_timings' first response, ringing, final (answer) */
                 if (f[0] < 0)
                     f[0] = i;
                 if (f[1] < 0 && (m->status == 180 || m->status == 183))
                     f[1] = i;
+                if (m->status >= 200 && f[2] >= 0 && f[4] >= 300)
+                    return 0;  /* a final after a failure: call_timings' answer would be a later 2xx */
                 if (f[2] < 0 && m->status >= 200) {
-                    if (m->status >= 300)
-                        return 0;  /* a final that is not 2xx */
                     f[2] = i;
                     f[4] = m->status;
                 }
@@ -2158,8 +2167,8 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
               || (span_eq(m->from_tag, callee_tag) && span_eq(m->to_tag, caller_tag))))
             return 0;
     }
-    if (f[2] < 0)
-        return 0;  /* no answer */
+    if (f[2] < 0 || (f[4] >= 300 && has_bye))
+        return 0;  /* no final response; a BYE after a failure */
     if (has_bye)  /* call_timings' BYE: the first after the answer */
         for (int i = f[2] + 1; i < n && f[3] < 0; i++)
             if (ms[i].m.is_request && span_is(ms[i].m.method, "BYE"))
@@ -2391,10 +2400,17 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
         } else {
             from_uri.p = to_uri.p = NULL;
         }
-        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNN)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+        /* a failure's Reason-Phrase: the status line after "SIP/2.0 NNN " (_parse_status_line) */
+        Span reason = {NULL, 0};
+        if (f[4] >= 300) {
+            const uint8_t *status_line = ms[f[2]].raw, *cr = memchr(status_line, '\r', ms[f[2]].n);
+            reason.p = status_line + 12;
+            reason.n = cr - status_line > 12 ? cr - status_line - 12 : 0;
+        }
+        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNN)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
                                         f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
                                         span_text(from_value), span_text(to_value), span_text(from_uri),
-                                        span_text(to_uri), span_text(caller), span_text(callee));
+                                        span_text(to_uri), span_text(caller), span_text(callee), span_text(reason));
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;

@@ -353,8 +353,8 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
             continue
         simple = lane.take(g, cid, KeptRequest.of_texts) if lane is not None else None
         if simple is not None and spill is not None and rows is not None:
-            leg, summary = simple  # the common call shape, summed up in C: one INVITE leg, answered
-            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, False))
+            leg, failed, summary = simple  # the common call shape, summed up in C: one INVITE leg
+            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed))
             spill.put(group[0], rows[0](cast(Call, summary)))
             continue
         messages, copies = _read(store, group, look)

@@ -1,5 +1,6 @@
 """The fast lane of ``iter_call_rows``' pass 2: a Call-ID group of the common call shape (INVITE,
-provisional answers, 200, ACK, BYE, 200 between two hosts) summed up in C
+provisional answers, 200, ACK, BYE, 200 between two hosts, or INVITE, provisionals, a failure,
+ACK) summed up in C
 (``ladder._accel.simple_calls``), its row made without reading any message in Python.
 
 A group is *simple* when all of the following hold; ``simple_calls`` checks each in C, and any
@@ -14,10 +15,12 @@ CRC) leaves the group to the slow lane, unchanged:
  S4  no two messages of the same bytes (S5 to S7 imply it; checked directly all the same);
  S5  the first message is the only INVITE, a request without a To tag, CSeq method INVITE;
  S6  every other request is an ACK or a BYE (the same CSeq method) with a To tag, its branch
-     unlike any earlier request's;
+     unlike any earlier request's, but for one ACK after a 3xx-6xx final, from the caller, with
+     the INVITE's branch, sent-by and CSeq number;
  S7  every response is to INVITE or BYE and answers the one earlier request of its branch with
      the same method, CSeq number and sent-by, going the other way; no status twice per request;
- S8  the INVITE's first final response is a 2xx;
+ S8  the INVITE's first final response is a 2xx; or a 3xx-6xx, with no final response to the
+     INVITE after it and no BYE;
  S9  one dialog: a message with a To tag carries the caller's and the callee's tags (one To tag),
      a message without one is a provisional response with the caller's From tag;
  S10 the INVITE has one Via line, and a From and a To.
@@ -32,20 +35,29 @@ which read no more than ``SimpleCall`` holds):
   INVITE of its branch: no ``_acks_non_2xx``), and the only request of it: no request repeats
   its ``_signature``. A response's key is its request's (same branch, sent-by, method: S7), found
   in ``by_key`` since the request came first; its responses differ in status, so none repeats a
-  ``_signature``. No retransmissions, and no CANCEL.
+  ``_signature``. The ACK of a failure finds the INVITE's transaction by its key and
+  ``_acks_non_2xx`` (its final, >= 300, came before) puts it there; its method makes its
+  signature unlike the others'. No retransmissions, and no CANCEL.
 - ``legs.find_legs``: the one request without a To tag is the INVITE (S5, S6): one leg, final_ns
   the time of the INVITE's first final response, the answer (S8). ``proxy_links`` of one leg is
   empty, and nothing links the group by header (S1: no CORRELATION flag).
-- ``outcome.call_outcome``: one initial INVITE transaction, its final a 2xx (S8): COMPLETED
+- ``outcome.call_outcome``: one initial INVITE transaction. Its final a 2xx (S8): COMPLETED
   with that status when any BYE transaction exists, else IN_CALL; ``_attempt_failed`` is False.
+  A failure: ``call_outcome`` itself decides (``_outcome``), given that transaction as it reads
+  it: the INVITE from the caller, whether a 180/183 came, the final's status and Reason-Phrase
+  (C cuts it from the status line as ``_parse_status_line`` does); no CANCEL transaction.
+  ``_attempt_failed`` is True (no 2xx: none after the failure, S8).
 - ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the
   first message; every response to it goes to the caller (S7), so ``toward`` is all of them; the
-  answer is the first 2xx, the BYE the first BYE request after it (C finds the same positions).
+  answer is the first 2xx (none after a failure), the BYE the first BYE request after it (C finds
+  the same positions).
 - ``grouping.build_call``: the anchor is the INVITE; caller and callee are ``_party`` of the
   From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
   and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10).
   ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
-- ``call_state`` (the TUI): COMPLETED or IN CALL, from the outcome alone.
+- ``call_state`` (the TUI): COMPLETED or IN CALL from the outcome alone; for a failure it looks
+  for a CANCEL among the messages (``_Member`` answers from the index: none, S6) and then takes
+  the outcome's status.
 
 The lane is off with ``PCAPLADDER_NO_SIMPLE_CALLS=1`` (A/B benchmarks, the exactness tests) or
 ``PCAPLADDER_PURE_PYTHON=1``, and without the compiled extension.
@@ -56,12 +68,13 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ladder.calls.grouping import CALL, _party
 from ladder.calls.legs import Leg, Link
-from ladder.calls.outcome import COMPLETED, IN_CALL, Outcome
+from ladder.calls.outcome import COMPLETED, IN_CALL, Outcome, call_outcome
 from ladder.calls.timings import CallTimings
+from ladder.calls.transactions import Transaction, TransactionSet
 
 _c_simple_calls: Callable[..., list[Any]] | None
 try:
@@ -82,12 +95,22 @@ def enabled() -> bool:
 
 
 class _Member:
-    """One message of a simple call as the row functions read it: where it is, its ends."""
+    """One message of a simple call as the row functions read it: where it is, its ends, and
+    (``call_state`` looks for a CANCEL in a call not answered) what it is, from the index."""
 
     __slots__ = ("index", "_store")
 
     def __init__(self, index: int, store: "MessageStore") -> None:
         self.index, self._store = index, store
+
+    @property
+    def is_request(self) -> bool:
+        return self._store.index.status[self.index] == 0
+
+    @property
+    def method(self) -> str | None:
+        index = self._store.index
+        return index.strings[index.method[self.index]] or None
 
     @property
     def src(self):
@@ -157,7 +180,7 @@ class SimpleLane:
                 pass
         self._first = 0
         self._facts: list[Any] = []  # the facts of groups _first, _first + 1, ...
-        self._outcomes: dict[tuple[bool, int], Outcome] = {}
+        self._outcomes: dict[tuple, Outcome] = {}
 
     def __del__(self) -> None:
         self.close()
@@ -174,10 +197,11 @@ class SimpleLane:
         wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
         self._first, self._facts = g, _c_simple_calls(self._fd, self._columns, groups.members, groups.starts, g, wanted)
 
-    def take(self, g: int, cid: str, kept: Callable[..., Any]) -> tuple[Leg, SimpleCall] | None:
+    def take(self, g: int, cid: str, kept: Callable[..., Any]) -> tuple[Leg, bool, SimpleCall] | None:
         """Group ``g`` (Call-ID ``cid``), when simple: its INVITE leg (its request made by
         ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index, from_uri,
-        to_uri)``, a ``KeptRequest``; the URIs None when C left them to Python) and its call's summary."""
+        to_uri)``, a ``KeptRequest``; the URIs None when C left them to Python), whether the
+        attempt failed (``grouping._attempt_failed``) and its call's summary."""
         if self._fd is None:
             return None
         if not self._first <= g < self._first + len(self._facts):
@@ -185,8 +209,8 @@ class SimpleLane:
         facts = self._facts[g - self._first]
         if facts is None:
             return None
-        (text, status, first, ringing, answer, bye, has_bye, from_tag, request_uri, from_value, to_value,
-         from_uri, to_uri, caller, callee) = facts
+        (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
+         from_uri, to_uri, caller, callee, reason) = facts
         store, ts = self._store, self._ts
         numbers = self._groups[g]
         invite = numbers[0]
@@ -194,15 +218,50 @@ class SimpleLane:
         request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite, from_uri, to_uri)
         if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
             caller, callee = _party(request.from_uri), _party(request.to_uri)
-        start, answered = ts[invite], ts[numbers[answer]]
+        start, ended = ts[invite], ts[numbers[final]]
         leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
-                  request, answered)
-        outcome = self._outcomes.get((has_bye, status))
+                  request, ended)
+        failed = status >= 300
+        key = (has_bye, status, reason, ringing >= 0)
+        outcome = self._outcomes.get(key)
         if outcome is None:
-            outcome = self._outcomes[(has_bye, status)] = \
-                Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
+            if len(self._outcomes) >= 4096:
+                self._outcomes.clear()
+            outcome = self._outcomes[key] = _outcome(leg, status, reason, ringing >= 0) if failed \
+                else Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
                 else Outcome(IN_CALL, status, "answered; no BYE in the capture")
-        timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None, answered - start,
-                              ts[numbers[bye]] - answered if bye >= 0 else None, ts[numbers[first]] - start)
-        return leg, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller, callee,
-                               timings)
+        timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None,
+                              None if failed else ended - start, ts[numbers[bye]] - ended if bye >= 0 else None,
+                              ts[numbers[first]] - start)
+        return leg, failed, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
+                                       callee, timings)
+
+
+class _Sent:
+    """The INVITE as ``call_outcome`` reads it of its transaction."""
+
+    __slots__ = ("src",)
+    is_request, to_tag, status = True, None, None
+
+    def __init__(self, src: Any) -> None:
+        self.src = src
+
+
+class _Answer:
+    """A response as ``call_outcome`` reads it."""
+
+    __slots__ = ("status", "reason")
+    is_request = False
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+
+def _outcome(leg: Leg, status: int, reason: str, ringing: bool) -> Outcome:
+    """``call_outcome`` of a simple call whose INVITE failed: its one transaction (S5 to S7, no
+    CANCEL, no BYE) as that function reads it: the INVITE from the caller, a 180 when a 180 or
+    183 came (at any place: ``statuses`` is all it asks of them), the final response."""
+    request = _Sent(leg.src)
+    answers = ([_Answer(180, "")] if ringing else []) + [_Answer(status, reason)]
+    invite = Transaction(key=(), method="INVITE", request=cast(Any, request), messages=cast(Any, [request] + answers))
+    return call_outcome(TransactionSet((invite,), {}), leg.src.ip if leg.src else None)

@@ -121,8 +121,18 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "retransmitted-invite": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a retransmission: the same bytes)
         "capture-copy": s[:4] + [dict(s[3], t=2001)] + s[4:],  # S4
         "cancel": cancel,  # S6
-        "rejected-486": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False),
-                                 dict(s[4], branch=1)],  # S8
+        # failures: the ACK in the INVITE's transaction (its branch), or in one of its own
+        "simple-486": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1)],
+        "simple-404-ack-own-branch": s[:2] + [dict(s[3], line="SIP/2.0 404 Not Found", sdp=False), s[4]],
+        "simple-603-no-reason": s[:3] + [dict(s[3], line="SIP/2.0 603", sdp=False), dict(s[4], branch=1)],
+        "simple-302": s[:2] + [dict(s[3], line="SIP/2.0 302 Moved Temporarily", sdp=False), dict(s[4], branch=1)],
+        "failure-then-200": s[:3] + [dict(s[3], t=1000, line="SIP/2.0 480 Temporarily Unavailable", sdp=False),
+                                     s[3], s[4]],  # S8
+        "bye-after-failure": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1),
+                                      s[5], s[6]],  # S8
+        "two-acks-of-a-failure": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1),
+                                          dict(s[4], t=2500, branch=1, extra="Max-Forwards: 69\r\n")],  # S6
+        "ack-of-a-2xx-on-the-invite-branch": _with(s, 4, branch=1),  # S6
         "re-invite": s[:5] + [dict(t=9000, up=True, line=f"INVITE sip:bob{k}@192.0.2.9 SIP/2.0", branch=4,
                                    cseq="3 INVITE", tag="t", sdp=True),
                               dict(t=9010, up=False, line="SIP/2.0 200 OK", branch=4, cseq="3 INVITE", tag="t"),
@@ -199,7 +209,7 @@ def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
     assert {row["id"] for row in rows} == set(names)
     assert sorted(names[cid] for cid in taken) == sorted(name for name in calls if name.startswith("simple"))
     monkeypatch.undo()
-    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 7)
+    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 11)
 
 
 def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
