@@ -2082,7 +2082,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
             return 0;
         if (i > 0 && ms[i].ts <= ms[i - 1].ts)
             return 0;  /* strictly increasing times */
-        /* two endpoints of different addresses, every message between them */
+        /* two endpoints, every message between them */
         int forward = ms[i].addr[0] == invite->addr[0] && ms[i].port[0] == invite->port[0]
                       && ms[i].addr[1] == invite->addr[1] && ms[i].port[1] == invite->port[1];
         int backward = ms[i].addr[0] == invite->addr[1] && ms[i].port[0] == invite->port[1]
@@ -2094,8 +2094,8 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
             if (ms[k].n == ms[i].n && memcmp(ms[k].raw, ms[i].raw, ms[i].n) == 0)
                 return 0;
     }
-    if (invite->addr[0] == invite->addr[1])
-        return 0;
+    if (invite->addr[0] == invite->addr[1] && invite->port[0] == invite->port[1])
+        return 0;  /* two endpoints (one address with two ports is two: SIPp on loopback) */
     /* the first message is the only INVITE, without a To tag */
     if (!invite->m.is_request || !span_is(invite->m.method, "INVITE") || !span_is(invite->m.cseq_method, "INVITE")
         || invite->m.to_tag.p != NULL)

@@ -10,7 +10,7 @@ CRC) leaves the group to the slow lane, unchanged:
  S1  2 to 32 messages, each in the capture file, read back with its CRC, read by the C first
      pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq, a From tag and a
      top Via with a sent-by and a ``z9hG4bK`` branch; none flagged CORRELATION.
- S2  two endpoints of C's (UDP/IPv4) with different addresses, every message between them;
+ S2  two endpoints of C's (UDP/IPv4), every message between them (they may share an address);
  S3  strictly increasing times;
  S4  no two messages of the same bytes (S5 to S7 imply it; checked directly all the same);
  S5  the first message is the only INVITE, a request without a To tag, CSeq method INVITE;
@@ -48,7 +48,8 @@ which read no more than ``SimpleCall`` holds):
   (C cuts it from the status line as ``_parse_status_line`` does); no CANCEL transaction.
   ``_attempt_failed`` is True (no 2xx: none after the failure, S8).
 - ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the
-  first message; every response to it goes to the caller (S7), so ``toward`` is all of them; the
+  first message; every response to it goes to the caller's endpoint (S7), so to its address, and
+  ``toward`` is all of them (whether or not the callee has the same address); the
   answer is the first 2xx (none after a failure), the BYE the first BYE request after it (C finds
   the same positions).
 - ``grouping.build_call``: the anchor is the INVITE; caller and callee are ``_party`` of the

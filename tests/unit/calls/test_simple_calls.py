@@ -143,7 +143,8 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "ringing-only": s[:3],  # S8
         "response-the-same-way": _with(s, 2, up=True),  # S7
         "third-endpoint": _with(s, 3, port=5062),  # S2
-        "one-address": [dict(m, same_ip=True) for m in s],  # S2
+        "simple-one-address": [dict(m, same_ip=True) for m in s],  # two ports of one address (SIPp on loopback)
+        "one-socket": [dict(m, same_ip=True, port=5060) for m in s],  # S2: one endpoint
         "no-cookie": [dict(m, cookie="") for m in s],  # S1
         "correlation-header": _with(s, 0, extra=f"X-Call-ID: other-{k}@test\r\n"),  # S1
         "two-vias": [dict(m, vias=2) for m in s],  # S10
@@ -209,7 +210,7 @@ def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
     assert {row["id"] for row in rows} == set(names)
     assert sorted(names[cid] for cid in taken) == sorted(name for name in calls if name.startswith("simple"))
     monkeypatch.undo()
-    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 11)
+    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 12)
 
 
 def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
