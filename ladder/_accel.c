@@ -2181,7 +2181,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
  * of letters, digits, "." and "-", perhaps a port (at most 65535) and ";" parameters of token
  * characters and "=" (each name a token). decoders.sipuri.parse_uri reads it as user and host
  * without a doubt (no escapes, password, IPv6, quotes or headers), so grouping._party of it is
- * user@host with the host lower-cased (written to party, at most 2 * u.n bytes). */
+ * user@host with the host lower-cased (written to party: fewer than u.n bytes). */
 static int plain_uri(Span u, uint8_t *party, Py_ssize_t *party_n)
 {
     Py_ssize_t i = u.n >= 4 && memcmp(u.p, "sip:", 4) == 0 ? 4 : u.n >= 5 && memcmp(u.p, "sips:", 5) == 0 ? 5 : 0;
@@ -2192,9 +2192,8 @@ static int plain_uri(Span u, uint8_t *party, Py_ssize_t *party_n)
         i++;
     if (i == user || i >= u.n || u.p[i] != '@')
         return 0;
-    Py_ssize_t n = 0;
-    memcpy(party, u.p + user, i - user + 1);  /* user@ */
-    n = i - user + 1;
+    Py_ssize_t n = i - user + 1;
+    memcpy(party, u.p + user, n);  /* user@ */
     Py_ssize_t host = ++i;
     while (i < u.n && (is_alnum(u.p[i]) || u.p[i] == '.' || u.p[i] == '-'))
         party[n++] = lower(u.p[i++]);
@@ -2254,6 +2253,24 @@ static int plain_name_addr(Span v, Span *uri, uint8_t *party, Py_ssize_t *party_
     return 1;
 }
 
+/* Whether every message without a To tag has a plain To (plain_name_addr): then
+ * MessageStore.damaged answers False for each message of the group from the first pass alone
+ * (its _to_parses reads that value with _checked_name_addr), as the TUI counts them. */
+static int plain_untagged_to(SimpleMessage *ms, int n)
+{
+    uint8_t party[512];
+    for (int i = 0; i < n; i++) {
+        Span from_value, to_value, uri;
+        Py_ssize_t party_n;
+        int vias;
+        if (ms[i].m.to_tag.p != NULL)
+            continue;
+        simple_head(ms[i].raw, ms[i].n, &from_value, &to_value, &vias);
+        if (to_value.p == NULL || to_value.n > 256 || !plain_name_addr(to_value, &uri, party, &party_n))
+            return 0;
+    }
+    return 1;
+}
 
 typedef struct {
     Py_buffer where, length, crc, src, dst, flags, ts, address, port;
@@ -2375,7 +2392,7 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
         }
         int f[6];
-        if (!ok || !simple_group(ms, n, f))
+        if (!ok || !simple_group(ms, n, f) || !plain_untagged_to(ms, n))
             continue;
         Span from_value, to_value;
         int vias;

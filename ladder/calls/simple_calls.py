@@ -23,7 +23,8 @@ CRC) leaves the group to the slow lane, unchanged:
      INVITE after it and no BYE;
  S9  one dialog: a message with a To tag carries the caller's and the callee's tags (one To tag),
      a message without one is a provisional response with the caller's From tag;
- S10 the INVITE has one Via line, and a From and a To.
+ S10 the INVITE has one Via line, and a From and a To;
+ S11 a message without a To tag has a plain To (``_accel.plain_name_addr``, see below).
 
 Why the row is then exactly the slow lane's (``_calls`` pass 2: ``fold_duplicates``,
 ``build_transactions``, ``find_legs``, ``KeptRequest``, ``build_call``, then the row functions,
@@ -56,6 +57,10 @@ which read no more than ``SimpleCall`` holds):
   From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
   and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10).
   ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
+- The TUI's damage count (``tui.bounded_load._Damage``, ``MessageStore.damaged``): every message
+  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads: S11, since
+  ``_checked_name_addr`` reads a plain name-addr without fail), so none is damaged
+  (``SimpleCall.intact``).
 - ``call_state`` (the TUI): COMPLETED or IN CALL from the outcome alone; for a failure it looks
   for a CANCEL among the messages (``_Member`` answers from the index: none, S6) and then takes
   the outcome's status.
@@ -148,6 +153,7 @@ class SimpleCall:
 
     __slots__ = ("index", "id", "call_ids", "kind", "messages", "legs", "links", "outcome", "start_ns",
                  "end_ns", "caller", "callee", "first_method", "caller_ip", "copies", "timings")
+    intact = True  # no message of it is damaged (``MessageStore.damaged``: S1, S11)
 
     def __init__(self, call_id: str, messages: _Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
                  caller: str, callee: str, timings: CallTimings) -> None:

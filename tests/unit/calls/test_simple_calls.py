@@ -17,7 +17,7 @@ from ladder.calls.catalogue import CallCatalogue
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
 from ladder.errors import CaptureError
-from tui.bounded_load import _numbered_values, _row_values
+from tui.bounded_load import _Damage, _numbered_values, _row_values
 
 pytestmark = pytest.mark.skipif(simple_calls._c_simple_calls is None, reason="the compiled extension is not built")
 
@@ -25,11 +25,19 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
 
 
 def _rows(capture) -> tuple:
-    """Every row function's rows of the capture, and what the catalogue keeps of each call."""
+    """Every row function's rows of the capture, what the catalogue keeps of each call and the
+    TUI's count of damaged messages (its summary of a call, as ``load_bounded`` makes it)."""
     catalogue = CallCatalogue(capture)
-    tui = list(catalogue.fill(_row_values, _numbered_values))
+    damage = _Damage(capture.message_store)
+
+    def summary(call) -> tuple:
+        damage.count(call)
+        return _row_values(call)
+
+    tui = list(catalogue.fill(summary, _numbered_values))
     kept = (catalogue._number, catalogue._members.tobytes(), catalogue._starts.tobytes(),
-            [catalogue._kinds[code] for code in catalogue._kind_codes], catalogue._rare)
+            [catalogue._kinds[code] for code in catalogue._kind_codes], catalogue._rare, damage.bad,
+            bytes(damage._seen))
     return (list(iter_call_rows(capture, call_dict, _numbered_dict)),
             list(iter_call_rows(capture, table_row, _numbered_row)), tui, kept)
 
@@ -117,7 +125,8 @@ def _variants(k: int) -> dict[str, list[dict]]:
         # From and To C leaves to Python (an escape, a display name with a comma), or reads itself
         "simple-odd-from": [dict(m, frm=f'"Alice, A." <sip:al%69ce{k}@example.com>') for m in s],
         "simple-uri-parameters": [dict(m, to=f"Bob <sip:+1555{k}@Example.COM:5070;user=phone>;x=1") for m in s],
-        "simple-unparsable-to": [dict(m, to=f"Bob Smith, Jr <sip:bob{k}@example.com>") for m in s],  # no To URI
+        "unplain-to": [dict(m, to=f"Bob Smith, Jr <sip:bob{k}@example.com>") for m in s],  # S11
+        "no-to-in-the-100": _with(s, 1, to=None),  # S11 (a damaged message)
         "retransmitted-invite": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a retransmission: the same bytes)
         "capture-copy": s[:4] + [dict(s[3], t=2001)] + s[4:],  # S4
         "cancel": cancel,  # S6
@@ -159,16 +168,17 @@ def _bytes(k: int, m: dict) -> bytes:
     caller_ip, callee_ip = f"10.{k}.0.1", f"10.{k}.1.1"
     caller = m.get("frm", f"Alice{k} <sip:alice{k}@example.com>") + f";tag=f{k}"
     callee = m.get("to", f"<sip:bob{k}@example.com>")
-    if m.get("tag"):
+    if m.get("tag") and callee is not None:
         callee += f";tag={m['tag']}{k}"
     if m.get("swap"):  # a request of the callee's: From and To the other way
         caller, callee = callee, caller
+    to_line = "" if callee is None else f"To: {callee}\r\n"
     via_host = callee_ip if m.get("swap") else caller_ip
     vias = [f"Via: SIP/2.0/UDP {via_host}:5060;branch={m.get('cookie', 'z9hG4bK')}-{k}-{m['branch']}\r\n"]
     if m.get("vias") == 2:
         vias.append(f"Via: SIP/2.0/UDP 10.{k}.2.1:5060;branch=z9hG4bK-{k}-p\r\n")
     body = SDP.replace(b"{ip}", (caller_ip if m["up"] else callee_ip).encode()) if m.get("sdp") else b""
-    head = (m["line"] + "\r\n" + "".join(vias) + f"From: {caller}\r\nTo: {callee}\r\nCall-ID: call-{k}@test\r\n"
+    head = (m["line"] + "\r\n" + "".join(vias) + f"From: {caller}\r\n{to_line}Call-ID: call-{k}@test\r\n"
             f"CSeq: {m['cseq']}\r\nContact: <sip:x@{caller_ip if m['up'] else callee_ip}>\r\n" + m.get("extra", "")
             + ("Content-Type: application/sdp\r\n" if body else "") + f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
@@ -210,7 +220,8 @@ def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
     assert {row["id"] for row in rows} == set(names)
     assert sorted(names[cid] for cid in taken) == sorted(name for name in calls if name.startswith("simple"))
     monkeypatch.undo()
-    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 12)
+    assert _rows(capture)[3][5] == 3  # the TUI counts as damaged the 100 without a To, the untagged ones of unplain-to
+    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 11)
 
 
 def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
