@@ -1,7 +1,7 @@
 """The fast lane of ``iter_call_rows``' pass 2: a Call-ID group of the common call shape (INVITE,
-provisional answers, 200, ACK, BYE, 200 between two hosts, or INVITE, provisionals, a failure,
-ACK) summed up in C
-(``ladder._accel.simple_calls``), its row made without reading any message in Python.
+provisional answers, 200, ACK, BYE, 200 between two endpoints; or INVITE, provisionals, a
+failure, ACK) summed up in C (``ladder._accel.simple_calls``), its row made without reading any
+message in Python.
 
 A group is *simple* when all of the following hold; ``simple_calls`` checks each in C, and any
 doubt (a message in the spill file, one the C first pass does not answer for, a failed read or
@@ -32,15 +32,15 @@ which read no more than ``SimpleCall`` holds):
 
 - ``duplicates.fold_duplicates`` folds only equal bytes (S4): every message is kept, no copies.
 - ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``,
-  S1). Requests have distinct branches (S5, S6), so each is its own transaction (an ACK finds no
-  INVITE of its branch: no ``_acks_non_2xx``), and the only request of it: no request repeats
-  its ``_signature``. A response's key is its request's (same branch, sent-by, method: S7), found
+  S1). Requests but a failure's ACK have distinct branches (S5, S6), so each is its own
+  transaction (an ACK finds no INVITE of its branch), and the only request of it: no request
+  repeats its ``_signature``. A response's key is its request's (same branch, sent-by, method: S7), found
   in ``by_key`` since the request came first; its responses differ in status, so none repeats a
   ``_signature``. The ACK of a failure finds the INVITE's transaction by its key and
   ``_acks_non_2xx`` (its final, >= 300, came before) puts it there; its method makes its
   signature unlike the others'. No retransmissions, and no CANCEL.
 - ``legs.find_legs``: the one request without a To tag is the INVITE (S5, S6): one leg, final_ns
-  the time of the INVITE's first final response, the answer (S8). ``proxy_links`` of one leg is
+  the time of the INVITE's first final response (S8). ``proxy_links`` of one leg is
   empty, and nothing links the group by header (S1: no CORRELATION flag).
 - ``outcome.call_outcome``: one initial INVITE transaction. Its final a 2xx (S8): COMPLETED
   with that status when any BYE transaction exists, else IN_CALL; ``_attempt_failed`` is False.
@@ -55,7 +55,12 @@ which read no more than ``SimpleCall`` holds):
   the same positions).
 - ``grouping.build_call``: the anchor is the INVITE; caller and callee are ``_party`` of the
   From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
-  and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10).
+  and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10; a message
+  the C first pass reads has a start line ``parse_sip`` cannot refuse). C gives the URIs and
+  parties itself for a plain From and To (``plain_name_addr``, ``plain_uri`` in ``_accel.c``: a
+  quoted or token display name, ``<sip:user@host[:port][;params]>`` of characters that leave
+  ``parse_name_addr``, ``parse_uri`` and ``_party`` no choice: no escapes, password, IPv6, quotes
+  or URI headers, parameter names tokens), else ``KeptRequest.of_texts`` and ``_party`` read them.
   ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
 - The TUI's damage count (``tui.bounded_load._Damage``, ``MessageStore.damaged``): every message
   passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads: S11, since
