@@ -248,3 +248,49 @@ def test_a_capture_changed_after_loading_goes_to_the_slow_lane_and_is_an_error(t
     with pytest.raises(CaptureError, match="changed"):
         list(iter_call_rows(capture, call_dict, _numbered_dict))
     assert taken == []
+
+
+def _mutated(k: int, rng) -> list[dict]:
+    """A simple call (or a failed one) with a few random changes of the kinds the predicate
+    weighs: a message dropped, repeated (a copy, a retransmission), moved in time, sent the other
+    way, of another status, branch, CSeq, To tag or method."""
+    messages = _simple(k) if rng.random() < 0.7 else _variants(k)["simple-486"]
+    for _ in range(rng.randrange(0, 3)):
+        at = rng.randrange(len(messages))
+        m = dict(messages[at])
+        change = rng.randrange(9)
+        if change == 0 and len(messages) > 2:
+            del messages[at]
+            continue
+        if change == 1:
+            messages.insert(at + 1, dict(m, t=m["t"] + rng.choice((0, 1, 500))))
+            continue
+        if change == 2:
+            m["t"] = messages[at - 1]["t"] if at else m["t"]
+        elif change == 3:
+            m["up"] = not m["up"]
+        elif change == 4 and m["line"].startswith("SIP/2.0"):
+            m["line"] = f"SIP/2.0 {rng.choice((180, 183, 200, 202, 404, 486, 487, 503))} Something"
+        elif change == 5:
+            m["branch"] = rng.choice((1, 2, 3, 7))
+        elif change == 6:
+            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE"))
+        elif change == 7:
+            m["tag"] = rng.choice((None, "t", "u"))
+        else:
+            m["line"] = rng.choice(("PRACK", "INFO", "BYE", "ACK")) + f" sip:bob{k}@192.0.2.9 SIP/2.0"
+        messages[at] = m
+    return sorted(messages, key=lambda m: m["t"])
+
+
+def test_randomly_changed_calls_give_the_same_rows(tmp_path, monkeypatch):
+    import random
+
+    rng = random.Random(1303)
+    calls = {f"random-{k}": _mutated(k + 1, rng) for k in range(200)}
+    packets_path = tmp_path / "random.pcap"
+    _write(packets_path, calls)
+    found = _assert_same_rows(packets_path, monkeypatch)
+    assert found is not None
+    calls_found, taken = found
+    assert calls_found == len(calls) and 20 < taken < len(calls)  # both lanes are taken
