@@ -1980,9 +1980,475 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
     Py_RETURN_NONE;
 }
 
+/* -- the fast lane of ``ladder calls`` (ladder/calls/simple_calls.py) -------------------------
+ *
+ * simple_calls(fd, columns, members, starts, first, wanted) reads back, for each group g of
+ * first .. first + len(wanted) - 1 with wanted[g - first] set, the messages
+ * members[starts[g]:starts[g + 1]] from the capture file (fd, by the store's where/length, each
+ * checked against its CRC), scans each with sip_scan and decides whether the group is "simple":
+ * the common call shape whose row Python can make without reading a message (the predicate and
+ * why it gives exactly the slow lane's row are in simple_calls.py). For a simple group it gives
+ * the facts the row needs, else None: anything odd (a message in the spill file, one sip_scan
+ * does not answer for, a read that fails) is simply not simple, and the slow lane decides. */
+
+#include <errno.h>
+#include <unistd.h>
+
+#define SIMPLE_MAX_MESSAGES 32
+#define SIMPLE_MAX_LENGTH 65535
+#define SIMPLE_WINDOW (16 << 20)
+#define SIMPLE_COOKIE "z9hG4bK"
+
+typedef struct {
+    SipScan m;
+    size_t at;  /* where its bytes are in the group's buffer, when read there */
+    const uint8_t *raw;
+    Py_ssize_t n;
+    uint32_t addr[2];  /* source, destination: IPv4 address and port */
+    uint16_t port[2];
+    int64_t ts;
+} SimpleMessage;
+
+static int span_eq(Span a, Span b)
+{
+    return a.p != NULL && b.p != NULL && a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+}
+
+static int span_is(Span s, const char *word)
+{
+    size_t n = strlen(word);
+    return s.p != NULL && (size_t)s.n == n && memcmp(s.p, word, n) == 0;
+}
+
+static int read_at(int fd, uint8_t *into, size_t n, int64_t where)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(fd, into + done, n - done, (off_t)(where + (int64_t)done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return 0;
+        done += (size_t)got;
+    }
+    return 1;
+}
+
+/* The From and To values of a head sip_scan answered for (each one line, stripped, as
+ * head_values gives them), and how many Via lines it has. */
+static void simple_head(const uint8_t *d, Py_ssize_t n, Span *from, Span *to, int *vias)
+{
+    from->p = to->p = NULL;
+    from->n = to->n = 0;
+    *vias = 0;
+    Py_ssize_t pos = 0;
+    int line_no = 0;
+    while (pos < n) {
+        const uint8_t *cr = memchr(d + pos, '\r', n - pos);
+        Py_ssize_t end = cr ? cr - d : n;
+        Py_ssize_t start = pos;
+        pos = end + 2;
+        if (end == start)
+            return;
+        if (line_no++ == 0 || d[start] == ' ' || d[start] == '\t')
+            continue;
+        const uint8_t *colon = memchr(d + start, ':', end - start);
+        if (colon == NULL)
+            continue;
+        Span name = strip(d + start, colon - (d + start));
+        int key = header_key(name);
+        Span value = strip(colon + 1, d + end - colon - 1);
+        if (key == H_VIA)
+            (*vias)++;
+        else if (key == H_FROM && from->p == NULL)
+            *from = value;
+        else if (key == H_TO && to->p == NULL)
+            *to = value;
+    }
+}
+
+/* Whether the n messages of one group (read and scanned into ms) are simple; the facts go to
+ * f: [first response, ringing, final response, BYE] positions (-1: none), the final's status,
+ * whether there is a BYE. */
+static int simple_group(SimpleMessage *ms, int n, int *f)
+{
+    SimpleMessage *invite = &ms[0];
+    /* every message: Call-ID (the same bytes), CSeq, From tag, a top Via with the cookie */
+    for (int i = 0; i < n; i++) {
+        SipScan *m = &ms[i].m;
+        if (m->call_id.p == NULL || m->call_id.n == 0 || !span_eq(m->call_id, invite->m.call_id) || !m->has_cseq
+            || m->from_tag.p == NULL || m->branch.p == NULL || m->sent_by.p == NULL
+            || m->branch.n < 7 || memcmp(m->branch.p, SIMPLE_COOKIE, 7) != 0)
+            return 0;
+        if (i > 0 && ms[i].ts <= ms[i - 1].ts)
+            return 0;  /* strictly increasing times */
+        /* two endpoints, every message between them */
+        int forward = ms[i].addr[0] == invite->addr[0] && ms[i].port[0] == invite->port[0]
+                      && ms[i].addr[1] == invite->addr[1] && ms[i].port[1] == invite->port[1];
+        int backward = ms[i].addr[0] == invite->addr[1] && ms[i].port[0] == invite->port[1]
+                       && ms[i].addr[1] == invite->addr[0] && ms[i].port[1] == invite->port[0];
+        if (!forward && !backward)
+            return 0;
+        /* no two messages of the same bytes */
+        for (int k = 0; k < i; k++)
+            if (ms[k].n == ms[i].n && memcmp(ms[k].raw, ms[i].raw, ms[i].n) == 0)
+                return 0;
+    }
+    if (invite->addr[0] == invite->addr[1] && invite->port[0] == invite->port[1])
+        return 0;  /* two endpoints (one address with two ports is two: SIPp on loopback) */
+    /* the first message is the only INVITE, without a To tag */
+    if (!invite->m.is_request || !span_is(invite->m.method, "INVITE") || !span_is(invite->m.cseq_method, "INVITE")
+        || invite->m.to_tag.p != NULL)
+        return 0;
+    Span caller_tag = invite->m.from_tag, callee_tag = {NULL, 0};
+    f[0] = f[1] = f[2] = f[3] = -1;
+    f[4] = 0;
+    int has_bye = 0;
+    for (int i = 1; i < n; i++) {
+        SipScan *m = &ms[i].m;
+        if (m->is_request) {
+            /* ACK and BYE only, in a dialog (a To tag), each of its own branch; but the one ACK of
+             * a non-2xx final, which shares the INVITE's branch and sent-by (RFC 3261 §17.1.1.3:
+             * build_transactions puts it in the INVITE's transaction, ``_acks_non_2xx``) */
+            if (!(span_is(m->method, "ACK") || span_is(m->method, "BYE")) || !span_eq(m->method, m->cseq_method)
+                || m->to_tag.p == NULL)
+                return 0;
+            for (int k = 0; k < i; k++) {
+                if (!ms[k].m.is_request || !span_eq(ms[k].m.branch, m->branch))
+                    continue;
+                if (k == 0 && span_is(m->method, "ACK") && f[2] >= 0 && f[4] >= 300
+                    && span_eq(m->sent_by, invite->m.sent_by) && m->cseq == invite->m.cseq
+                    && ms[i].addr[0] == invite->addr[0] && ms[i].port[0] == invite->port[0])
+                    continue;
+                return 0;  /* (a second ACK of that branch meets the first here) */
+            }
+            has_bye |= span_is(m->method, "BYE");
+        } else {
+            /* a response to INVITE or BYE, of exactly one earlier request (branch, sent-by, CSeq
+             * number and method), going the other way, no status twice in its transaction */
+            if (!(span_is(m->cseq_method, "INVITE") || span_is(m->cseq_method, "BYE")))
+                return 0;
+            int q = -1;
+            for (int k = 0; k < i && q < 0; k++)
+                if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                    q = k;
+            if (q < 0 || !span_eq(ms[q].m.method, m->cseq_method) || ms[q].m.cseq != m->cseq
+                || !span_eq(ms[q].m.sent_by, m->sent_by) || ms[q].addr[0] != ms[i].addr[1]
+                || ms[q].port[0] != ms[i].port[1] || ms[q].addr[1] != ms[i].addr[0] || ms[q].port[1] != ms[i].port[0])
+                return 0;
+            for (int k = q + 1; k < i; k++)
+                if (!ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch) && ms[k].m.status == m->status)
+                    return 0;
+            if (q == 0) {  /* the INVITE's: call_timings' first response, ringing, final (answer) */
+                if (f[0] < 0)
+                    f[0] = i;
+                if (f[1] < 0 && (m->status == 180 || m->status == 183))
+                    f[1] = i;
+                if (m->status >= 200 && f[2] >= 0 && f[4] >= 300)
+                    return 0;  /* a final after a failure: call_timings' answer would be a later 2xx */
+                if (f[2] < 0 && m->status >= 200) {
+                    f[2] = i;
+                    f[4] = m->status;
+                }
+            }
+        }
+        /* one dialog: a To tag is the callee's, the same in every message */
+        if (m->to_tag.p == NULL) {
+            if (m->is_request || m->status >= 200 || !span_eq(m->from_tag, caller_tag))
+                return 0;  /* only a provisional answer may come without one */
+            continue;
+        }
+        if (callee_tag.p == NULL) {
+            if (!span_eq(m->from_tag, caller_tag))
+                return 0;
+            callee_tag = m->to_tag;
+        }
+        if (!((span_eq(m->from_tag, caller_tag) && span_eq(m->to_tag, callee_tag))
+              || (span_eq(m->from_tag, callee_tag) && span_eq(m->to_tag, caller_tag))))
+            return 0;
+    }
+    if (f[2] < 0 || (f[4] >= 300 && has_bye))
+        return 0;  /* no final response; a BYE after a failure */
+    if (has_bye)  /* call_timings' BYE: the first after the answer */
+        for (int i = f[2] + 1; i < n && f[3] < 0; i++)
+            if (ms[i].m.is_request && span_is(ms[i].m.method, "BYE"))
+                f[3] = i;
+    f[5] = has_bye;
+    return 1;
+}
+
+/* A plain SIP URI: ``sip:`` or ``sips:``, a user of unreserved characters and "+", "@", a host
+ * of letters, digits, "." and "-", perhaps a port (at most 65535) and ";" parameters of token
+ * characters and "=" (each name a token). decoders.sipuri.parse_uri reads it as user and host
+ * without a doubt (no escapes, password, IPv6, quotes or headers), so grouping._party of it is
+ * user@host with the host lower-cased (written to party: fewer than u.n bytes). */
+static int plain_uri(Span u, uint8_t *party, Py_ssize_t *party_n)
+{
+    Py_ssize_t i = u.n >= 4 && memcmp(u.p, "sip:", 4) == 0 ? 4 : u.n >= 5 && memcmp(u.p, "sips:", 5) == 0 ? 5 : 0;
+    if (i == 0)
+        return 0;
+    Py_ssize_t user = i;
+    while (i < u.n && (is_alnum(u.p[i]) || strchr("-_.!~*'+", u.p[i]) != NULL))
+        i++;
+    if (i == user || i >= u.n || u.p[i] != '@')
+        return 0;
+    Py_ssize_t n = i - user + 1;
+    memcpy(party, u.p + user, n);  /* user@ */
+    Py_ssize_t host = ++i;
+    while (i < u.n && (is_alnum(u.p[i]) || u.p[i] == '.' || u.p[i] == '-'))
+        party[n++] = lower(u.p[i++]);
+    if (i == host)
+        return 0;
+    if (i < u.n && u.p[i] == ':') {
+        Py_ssize_t port = ++i;
+        long value = 0;
+        while (i < u.n && is_digit(u.p[i]) && i - port < 5)
+            value = value * 10 + (u.p[i++] - '0');
+        if (i == port || value > 65535)
+            return 0;
+    }
+    if (i < u.n && u.p[i] == ';') {
+        for (Py_ssize_t k = i; k < u.n; k++)
+            if (!(is_token(u.p[k]) || u.p[k] == '=' || u.p[k] == ';') || (u.p[k] == '=' && u.p[k - 1] == ';'))
+                return 0;  /* (a piece "=value" has no name) */
+        i = u.n;
+    }
+    *party_n = n;
+    return i == u.n;
+}
+
+/* The URI of a From/To value sip_scan read (read_tag took it: one "<" and ">", a display name
+ * without "\\", at most one quoted string, ";name[=value]" parameters without quotes or spaces)
+ * when decoders.sip._checked_name_addr cannot but read it as that text: a display name quoted
+ * or of token words, a plain URI (plain_uri), parameter names that are tokens. */
+static int plain_name_addr(Span v, Span *uri, uint8_t *party, Py_ssize_t *party_n)
+{
+    const uint8_t *lt = span_chr(v, '<'), *gt = span_chr(v, '>');
+    if (lt == NULL || gt == NULL || gt < lt)
+        return 0;
+    Span display = {v.p, lt - v.p};
+    if (span_chr(display, '"') == NULL)
+        for (Py_ssize_t k = 0; k < display.n; k++)
+            if (!is_token(display.p[k]) && display.p[k] != ' ')
+                return 0;
+    uri->p = lt + 1;
+    uri->n = gt - lt - 1;
+    if (!plain_uri(*uri, party, party_n))
+        return 0;
+    const uint8_t *q = gt + 1, *end = v.p + v.n;
+    while (q < end) {  /* each ";" piece: a name of token characters (split_params), any value */
+        const uint8_t *semi = memchr(q, ';', end - q), *stop = semi ? semi : end;
+        const uint8_t *eq = memchr(q, '=', stop - q);
+        Span name = strip(q, (eq ? eq : stop) - q);
+        q = semi ? semi + 1 : end;
+        if (name.n == 0) {
+            if (eq != NULL)
+                return 0;
+            continue;  /* the empty piece before the first ";" */
+        }
+        for (Py_ssize_t k = 0; k < name.n; k++)
+            if (!is_token(name.p[k]))
+                return 0;
+    }
+    return 1;
+}
+
+/* Whether every message without a To tag has a plain To (plain_name_addr): then
+ * MessageStore.damaged answers False for each message of the group from the first pass alone
+ * (its _to_parses reads that value with _checked_name_addr), as the TUI counts them. */
+static int plain_untagged_to(SimpleMessage *ms, int n)
+{
+    uint8_t party[512];
+    for (int i = 0; i < n; i++) {
+        Span from_value, to_value, uri;
+        Py_ssize_t party_n;
+        int vias;
+        if (ms[i].m.to_tag.p != NULL)
+            continue;
+        simple_head(ms[i].raw, ms[i].n, &from_value, &to_value, &vias);
+        if (to_value.p == NULL || to_value.n > 256 || !plain_name_addr(to_value, &uri, party, &party_n))
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    Py_buffer where, length, crc, src, dst, flags, ts, address, port;
+} SimpleColumns;
+
+static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
+{
+    int fd;
+    Py_ssize_t first;
+    SimpleColumns c;
+    Py_buffer members, starts, wanted;
+    memset(&c, 0, sizeof(c));
+    if (!PyArg_ParseTuple(args, "i(y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &c.where, &c.length, &c.crc, &c.src, &c.dst,
+                          &c.flags, &c.ts, &c.address, &c.port, &members, &starts, &first, &wanted))
+        return NULL;
+    PyObject *result = NULL;
+    uint8_t *buf = NULL, *window = NULL;
+    size_t cap = 0;
+    Py_buffer *views[] = {&c.where, &c.length, &c.crc, &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port,
+                          &members, &starts, &wanted};
+    const int64_t *where = c.where.buf, *ts = c.ts.buf;
+    const uint32_t *length = c.length.buf, *crc = c.crc.buf, *src = c.src.buf, *dst = c.dst.buf;
+    const uint32_t *address = c.address.buf, *member = members.buf, *start = starts.buf;
+    const uint16_t *port = c.port.buf;
+    const uint8_t *flags = c.flags.buf, *want = wanted.buf;
+    Py_ssize_t rows = c.where.len / 8, endpoints = c.address.len / 4, groups = starts.len / 4 - 1;
+    Py_ssize_t count = wanted.len;
+    if (c.length.len != rows * 4 || c.crc.len != rows * 4 || c.src.len != rows * 4 || c.dst.len != rows * 4
+        || c.flags.len != rows || c.ts.len < rows * 8 || c.port.len != endpoints * 2 || first < 0
+        || first + count > groups || members.len % 4 != 0) {
+        PyErr_SetString(PyExc_ValueError, "simple_calls: the columns do not fit together");
+        goto done;
+    }
+    result = PyList_New(count);
+    if (result == NULL)
+        goto done;
+    /* The batch's messages are near each other in the file (its calls started close in time):
+     * read at once when they lie within SIMPLE_WINDOW bytes, not one pread each. */
+    int64_t lo = INT64_MAX, hi = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        uint32_t from = start[first + k], to = start[first + k + 1];
+        if (!want[k] || to < from || to - from < 2 || to - from > SIMPLE_MAX_MESSAGES
+            || (Py_ssize_t)to > members.len / 4)
+            continue;
+        for (uint32_t i = from; i < to; i++) {
+            uint32_t row = member[i];
+            if ((Py_ssize_t)row < rows && where[row] >= 0) {
+                lo = where[row] < lo ? where[row] : lo;
+                hi = where[row] + length[row] > hi ? where[row] + length[row] : hi;
+            }
+        }
+    }
+    if (hi > lo && hi - lo <= SIMPLE_WINDOW) {
+        window = malloc((size_t)(hi - lo));
+        if (window != NULL && !read_at(fd, window, (size_t)(hi - lo), lo)) {
+            free(window);  /* (a file cut short: each message is read alone, and fails alone) */
+            window = NULL;
+        }
+    }
+    SimpleMessage ms[SIMPLE_MAX_MESSAGES];
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyList_SET_ITEM(result, k, Py_NewRef(Py_None));
+        if (!want[k])
+            continue;
+        uint32_t from = start[first + k], to = start[first + k + 1];
+        if (to < from || (Py_ssize_t)to > members.len / 4) {
+            PyErr_SetString(PyExc_ValueError, "simple_calls: a group outside the members");
+            Py_CLEAR(result);
+            goto done;
+        }
+        int n = (int)(to - from);
+        if (n < 2 || n > SIMPLE_MAX_MESSAGES)
+            continue;
+        size_t total = 0;
+        int ok = 1;
+        for (int i = 0; i < n && ok; i++) {
+            uint32_t row = member[from + i];
+            if ((Py_ssize_t)row >= rows) {
+                PyErr_SetString(PyExc_ValueError, "simple_calls: a message outside the columns");
+                Py_CLEAR(result);
+                goto done;
+            }
+            int64_t s = (int64_t)src[row] - C_ENDPOINT, d = (int64_t)dst[row] - C_ENDPOINT;
+            /* in the file, of endpoints C read (UDP/IPv4), no correlation header */
+            ok = where[row] >= 0 && length[row] <= SIMPLE_MAX_LENGTH && flags[row] == 0 && s >= 0 && d >= 0
+                 && s < endpoints && d < endpoints;
+            if (ok) {
+                ms[i].at = total;
+                ms[i].n = length[row];
+                ms[i].addr[0] = address[s];
+                ms[i].addr[1] = address[d];
+                ms[i].port[0] = port[s];
+                ms[i].port[1] = port[d];
+                ms[i].ts = ts[row];
+                total += length[row];
+            }
+        }
+        if (!ok)
+            continue;
+        if (total > cap) {
+            uint8_t *grown = realloc(buf, total);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                Py_CLEAR(result);
+                goto done;
+            }
+            buf = grown;
+            cap = total;
+        }
+        for (int i = 0; i < n && ok; i++) {
+            uint32_t row = member[from + i];
+            int64_t at = where[row];
+            if (window != NULL && at >= lo && at + ms[i].n <= hi) {
+                ms[i].raw = window + (at - lo);
+            } else {
+                ms[i].raw = buf + ms[i].at;
+                ok = read_at(fd, buf + ms[i].at, ms[i].n, at);
+            }
+            ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
+        }
+        int f[6];
+        if (!ok || !simple_group(ms, n, f) || !plain_untagged_to(ms, n))
+            continue;
+        Span from_value, to_value;
+        int vias;
+        simple_head(ms[0].raw, ms[0].n, &from_value, &to_value, &vias);
+        if (vias != 1 || from_value.p == NULL || to_value.p == NULL)
+            continue;  /* KeptRequest's one Via; From and To as head_values reads them */
+        /* Request-URI: the second of the request line's three parts */
+        const uint8_t *line = ms[0].raw, *sp = memchr(line, ' ', ms[0].n);
+        const uint8_t *sp2 = memchr(sp + 1, ' ', ms[0].n - (sp + 1 - line));
+        Span uri = {sp + 1, sp2 - sp - 1};
+        /* From and To URIs and grouping._party of each, when plain (else None: Python reads them) */
+        Span from_uri = {NULL, 0}, to_uri = {NULL, 0}, caller = {NULL, 0}, callee = {NULL, 0};
+        uint8_t parties[2 * 2 * 256];
+        Py_ssize_t caller_n, callee_n;
+        if (from_value.n <= 256 && to_value.n <= 256
+            && plain_name_addr(from_value, &from_uri, parties, &caller_n)
+            && plain_name_addr(to_value, &to_uri, parties + 512, &callee_n)) {
+            caller.p = parties;
+            caller.n = caller_n;
+            callee.p = parties + 512;
+            callee.n = callee_n;
+        } else {
+            from_uri.p = to_uri.p = NULL;
+        }
+        /* a failure's Reason-Phrase: the status line after "SIP/2.0 NNN " (_parse_status_line) */
+        Span reason = {NULL, 0};
+        if (f[4] >= 300) {
+            const uint8_t *status_line = ms[f[2]].raw, *cr = memchr(status_line, '\r', ms[f[2]].n);
+            reason.p = status_line + 12;
+            reason.n = cr - status_line > 12 ? cr - status_line - 12 : 0;
+        }
+        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNN)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+                                        f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
+                                        span_text(from_value), span_text(to_value), span_text(from_uri),
+                                        span_text(to_uri), span_text(caller), span_text(callee), span_text(reason));
+        if (facts == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SetItem(result, k, facts);  /* (steals facts, releases the None) */
+    }
+done:
+    free(buf);
+    free(window);
+    for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++)
+        if (views[v]->obj != NULL)
+            PyBuffer_Release(views[v]);
+    return result;
+}
+
 static PyMethodDef accel_functions[] = {
     {"scan_sip", (PyCFunction)accel_scan_sip, METH_O,
      "scan_sip(data) -> decoders.sipscan.SipFields's fields as a tuple, or None: the compiled first pass"},
+    {"simple_calls", (PyCFunction)accel_simple_calls, METH_VARARGS,
+     "simple_calls(fd, columns, members, starts, first, wanted) -> per group None or the facts of its row "
+     "(ladder.calls.simple_calls)"},
     {"set_constants", (PyCFunction)(void (*)(void))accel_set_constants, METH_VARARGS | METH_KEYWORDS,
      "set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms): the values "
      "Python owns, once before the first Accelerator"},

@@ -6,6 +6,10 @@ MAX_IFACES: int  # pcapng interfaces a scan times; packets of later ones go to P
 
 def scan_sip(data: bytes) -> tuple[Any, ...] | None: ...  # decoders.sipscan.SipFields's fields, or None
 
+def simple_calls(
+    fd: int, columns: tuple[Any, ...], members: Any, starts: Any, first: int, wanted: bytes
+) -> list[tuple[Any, ...] | None]: ...  # ladder.calls.simple_calls: per group its row's facts, or None
+
 def set_constants(
     max_record: int, max_ts_ns: int, max_vlan_tags: int, timestamp_jump_ms: float, jitter_buffer_ms: float
 ) -> None: ...

@@ -127,11 +127,13 @@ class _Damage:
         self.bad = 0
 
     def count(self, call: "Call") -> None:
+        intact = getattr(call, "intact", False)  # a simple call's (``ladder.calls.simple_calls``)
         for message in itertools.chain(call.messages, *call.copies.values()):
             index = cast(Any, message).index  # ``StoredMessage``s, read back by number
             if not self._seen[index]:
                 self._seen[index] = 1
-                self.bad += self._store.damaged(message)
+                if not intact:
+                    self.bad += self._store.damaged(message)
 
 
 def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,

@@ -15,7 +15,8 @@ compares them), in three passes over the compact index:
 A message is thus read (``pread`` + first pass) twice, fully parsed only where a link or the
 caller/callee of a non-INVITE exchange needs it, or when the consumer asks (a ladder, a check).
 ``iter_call_rows`` (``ladder calls``) reads most only once: the row of an INVITE group's call is
-made in pass 2, and pass 3 builds again only the calls links join (and non-INVITE exchanges).
+made in pass 2, and pass 3 builds again only the calls links join (and non-INVITE exchanges). A
+group of the common call shape is not even built there: C sums it up (``simple_calls``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ladder.calls.grouping import (
     kind_of_methods,
     linked_components,
 )
+from ladder.calls import simple_calls
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
@@ -102,6 +104,22 @@ class KeptRequest:
         self._sdp: Any = _UNREAD
         self._store: Any = message._store  # not the message: it is released
         self._index = message.index
+
+    @classmethod
+    def of_texts(cls, call_id: str, from_tag: str, request_uri: str, from_value: str, to_value: str,
+                 store: Any, index: int, from_uri: str | None = None, to_uri: str | None = None) -> "KeptRequest":
+        """What ``KeptRequest(message)`` keeps of an INVITE with one Via line, from its texts
+        (``simple_calls``: C read them as ``head_values`` does, and the URIs of plain From and To
+        values as ``_uri`` does), without reading the message."""
+        self = cls.__new__(cls)
+        self.call_id, self.vias = call_id, (None,)
+        if from_uri is None or to_uri is None:
+            from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
+        # (texts of a head the C first pass read: no control characters, so none is "\x00" or _NONE)
+        self._text = "\x00".join((from_tag, request_uri, _NONE if from_uri is None else from_uri,
+                                  _NONE if to_uri is None else to_uri, from_value, to_value))
+        self._sdp, self._store, self._index = _UNREAD, store, index
+        return self
 
     from_tag = _packed(0)
     request_uri = _packed(1)
@@ -318,6 +336,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Call-IDs are made as the groups are read (``LinkWindow``): a leg is given to them once no
     # group still to be read can have an earlier one, and released once no later leg can link to it.
     spill = _RowSpill() if rows is not None else None
+    lane = simple_calls.SimpleLane(capture, store, groups) if rows is not None and simple_calls.enabled() else None
     window = LinkWindow(groups)
     waiting: list[tuple[int, int, int, Leg, int, bool]] = []  # heap of (time, group, n, leg, last, failed)
     ts = capture.sip_index.ts_ns
@@ -331,6 +350,12 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
         if groups.kind(g) != CALL:
             if look is not None:
                 _read(store, group, look)
+            continue
+        simple = lane.take(g, cid, KeptRequest.of_texts) if lane is not None else None
+        if simple is not None and spill is not None and rows is not None:
+            leg, failed, summary = simple  # the common call shape, summed up in C: one INVITE leg
+            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed))
+            spill.put(group[0], rows[0](cast(Call, summary)))
             continue
         messages, copies = _read(store, group, look)
         transactions = build_transactions(messages)
@@ -360,6 +385,8 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
         _, _, _, leg, last, failed = heapq.heappop(waiting)
         window.add(leg, last, failed)
     window.finish()
+    if lane is not None:
+        lane.close()
     links = header_links(_CallGroups(groups, correlated)) + window.timing + window.retry
     del window, correlated
 

@@ -1,0 +1,279 @@
+"""The fast lane of ``iter_call_rows``' pass 2: a Call-ID group of the common call shape (INVITE,
+provisional answers, 200, ACK, BYE, 200 between two endpoints; or INVITE, provisionals, a
+failure, ACK) summed up in C (``ladder._accel.simple_calls``), its row made without reading any
+message in Python.
+
+A group is *simple* when all of the following hold; ``simple_calls`` checks each in C, and any
+doubt (a message in the spill file, one the C first pass does not answer for, a failed read or
+CRC) leaves the group to the slow lane, unchanged:
+
+ S1  2 to 32 messages, each in the capture file, read back with its CRC, read by the C first
+     pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq, a From tag and a
+     top Via with a sent-by and a ``z9hG4bK`` branch; none flagged CORRELATION.
+ S2  two endpoints of C's (UDP/IPv4), every message between them (they may share an address);
+ S3  strictly increasing times;
+ S4  no two messages of the same bytes (S5 to S7 imply it; checked directly all the same);
+ S5  the first message is the only INVITE, a request without a To tag, CSeq method INVITE;
+ S6  every other request is an ACK or a BYE (the same CSeq method) with a To tag, its branch
+     unlike any earlier request's, but for one ACK after a 3xx-6xx final, from the caller, with
+     the INVITE's branch, sent-by and CSeq number;
+ S7  every response is to INVITE or BYE and answers the one earlier request of its branch with
+     the same method, CSeq number and sent-by, going the other way; no status twice per request;
+ S8  the INVITE's first final response is a 2xx; or a 3xx-6xx, with no final response to the
+     INVITE after it and no BYE;
+ S9  one dialog: a message with a To tag carries the caller's and the callee's tags (one To tag),
+     a message without one is a provisional response with the caller's From tag;
+ S10 the INVITE has one Via line, and a From and a To;
+ S11 a message without a To tag has a plain To (``_accel.plain_name_addr``, see below).
+
+Why the row is then exactly the slow lane's (``_calls`` pass 2: ``fold_duplicates``,
+``build_transactions``, ``find_legs``, ``KeptRequest``, ``build_call``, then the row functions,
+which read no more than ``SimpleCall`` holds):
+
+- ``duplicates.fold_duplicates`` folds only equal bytes (S4): every message is kept, no copies.
+- ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``,
+  S1). Requests but a failure's ACK have distinct branches (S5, S6), so each is its own
+  transaction (an ACK finds no INVITE of its branch), and the only request of it: no request
+  repeats its ``_signature``. A response's key is its request's (same branch, sent-by, method: S7), found
+  in ``by_key`` since the request came first; its responses differ in status, so none repeats a
+  ``_signature``. The ACK of a failure finds the INVITE's transaction by its key and
+  ``_acks_non_2xx`` (its final, >= 300, came before) puts it there; its method makes its
+  signature unlike the others'. No retransmissions, and no CANCEL.
+- ``legs.find_legs``: the one request without a To tag is the INVITE (S5, S6): one leg, final_ns
+  the time of the INVITE's first final response (S8). ``proxy_links`` of one leg is
+  empty, and nothing links the group by header (S1: no CORRELATION flag).
+- ``outcome.call_outcome``: one initial INVITE transaction. Its final a 2xx (S8): COMPLETED
+  with that status when any BYE transaction exists, else IN_CALL; ``_attempt_failed`` is False.
+  A failure: ``call_outcome`` itself decides (``_outcome``), given that transaction as it reads
+  it: the INVITE from the caller, whether a 180/183 came, the final's status and Reason-Phrase
+  (C cuts it from the status line as ``_parse_status_line`` does); no CANCEL transaction.
+  ``_attempt_failed`` is True (no 2xx: none after the failure, S8).
+- ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the
+  first message; every response to it goes to the caller's endpoint (S7), so to its address, and
+  ``toward`` is all of them (whether or not the callee has the same address); the
+  answer is the first 2xx (none after a failure), the BYE the first BYE request after it (C finds
+  the same positions).
+- ``grouping.build_call``: the anchor is the INVITE; caller and callee are ``_party`` of the
+  From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
+  and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10; a message
+  the C first pass reads has a start line ``parse_sip`` cannot refuse). C gives the URIs and
+  parties itself for a plain From and To (``plain_name_addr``, ``plain_uri`` in ``_accel.c``: a
+  quoted or token display name, ``<sip:user@host[:port][;params]>`` of characters that leave
+  ``parse_name_addr``, ``parse_uri`` and ``_party`` no choice: no escapes, password, IPv6, quotes
+  or URI headers, parameter names tokens), else ``KeptRequest.of_texts`` and ``_party`` read them.
+  ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
+- The TUI's damage count (``tui.bounded_load._Damage``, ``MessageStore.damaged``): every message
+  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads: S11, since
+  ``_checked_name_addr`` reads a plain name-addr without fail), so none is damaged
+  (``SimpleCall.intact``).
+- ``call_state`` (the TUI): COMPLETED or IN CALL from the outcome alone; for a failure it looks
+  for a CANCEL among the messages (``_Member`` answers from the index: none, S6) and then takes
+  the outcome's status.
+
+The lane is off with ``PCAPLADDER_NO_SIMPLE_CALLS=1`` (A/B benchmarks, the exactness tests) or
+``PCAPLADDER_PURE_PYTHON=1``, and without the compiled extension.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Callable, cast
+
+from ladder.calls.grouping import CALL, _party
+from ladder.calls.legs import Leg, Link
+from ladder.calls.outcome import COMPLETED, IN_CALL, Outcome, call_outcome
+from ladder.calls.timings import CallTimings
+from ladder.calls.transactions import Transaction, TransactionSet
+
+_c_simple_calls: Callable[..., list[Any]] | None
+try:
+    from ladder._accel import simple_calls as _c_simple_calls
+except ImportError:  # not built: every group takes the slow lane
+    _c_simple_calls = None
+
+if TYPE_CHECKING:
+    from ladder.capture.loader import Capture
+    from ladder.capture.messagestore import MessageStore
+
+BATCH = 512  # groups asked of C at once: a bounded list of facts, few calls across
+
+
+def enabled() -> bool:
+    return (_c_simple_calls is not None and not os.environ.get("PCAPLADDER_NO_SIMPLE_CALLS")
+            and not os.environ.get("PCAPLADDER_PURE_PYTHON"))
+
+
+class _Member:
+    """One message of a simple call as the row functions read it: where it is, its ends, and
+    (``call_state`` looks for a CANCEL in a call not answered) what it is, from the index."""
+
+    __slots__ = ("index", "_store")
+
+    def __init__(self, index: int, store: "MessageStore") -> None:
+        self.index, self._store = index, store
+
+    @property
+    def is_request(self) -> bool:
+        return self._store.index.status[self.index] == 0
+
+    @property
+    def method(self) -> str | None:
+        index = self._store.index
+        return index.strings[index.method[self.index]] or None
+
+    @property
+    def src(self):
+        return self._store.endpoint(self._store.src[self.index])
+
+    @property
+    def dst(self):
+        return self._store.endpoint(self._store.dst[self.index])
+
+
+class _Members:
+    """A simple call's messages: how many, and each one's number and ends when asked."""
+
+    __slots__ = ("_numbers", "_store")
+
+    def __init__(self, numbers: array, store: "MessageStore") -> None:
+        self._numbers, self._store = numbers, store
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __getitem__(self, i: int) -> _Member:
+        return _Member(self._numbers[i], self._store)
+
+    def __iter__(self) -> Iterator[_Member]:
+        store = self._store
+        return (_Member(i, store) for i in self._numbers)
+
+
+class SimpleCall:
+    """What ``table_row``/``call_dict`` (``ladder calls``), ``tui.call_rows.call_row`` and
+    ``catalogue._where`` read of a ``Call``, for a simple group: the values ``build_call`` would
+    give (see the module docstring), numbered 0 as pass 2's calls are."""
+
+    __slots__ = ("index", "id", "call_ids", "kind", "messages", "legs", "links", "outcome", "start_ns",
+                 "end_ns", "caller", "callee", "first_method", "caller_ip", "copies", "timings")
+    intact = True  # no message of it is damaged (``MessageStore.damaged``: S1, S11)
+
+    def __init__(self, call_id: str, messages: _Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
+                 caller: str, callee: str, timings: CallTimings) -> None:
+        self.index, self.id, self.call_ids, self.kind = 0, call_id, (call_id,), CALL
+        self.messages, self.legs, self.outcome = messages, [leg], outcome
+        self.links: list[Link] = []
+        self.copies: dict[int, tuple] = {}
+        self.start_ns, self.end_ns, self.caller, self.callee = start_ns, end_ns, caller, callee
+        self.first_method, self.caller_ip, self.timings = "INVITE", leg.src.ip if leg.src else None, timings
+
+    @property
+    def span_ns(self) -> int:
+        return max(0, self.end_ns - self.start_ns)
+
+
+class SimpleLane:
+    """The facts of the simple groups of a capture, asked of C a batch of groups at a time as
+    pass 2 comes to them (``take``: groups in increasing order)."""
+
+    def __init__(self, capture: "Capture", store: "MessageStore", groups: Any) -> None:
+        self._store, self._groups = store, groups
+        self._ts = capture.sip_index.ts_ns
+        # (the store's private columns of C's endpoints: address and port by id)
+        self._columns = (store.where, store.length, store.crc, store.src, store.dst, store.flags, self._ts,
+                         store._c_address, store._c_port)
+        self._fd: int | None = None
+        if store.path is not None:
+            try:
+                self._fd = os.open(store.path, os.O_RDONLY)
+            except OSError:  # gone since it was read: the slow lane says so, as before
+                pass
+        self._first = 0
+        self._facts: list[Any] = []  # the facts of groups _first, _first + 1, ...
+        self._outcomes: dict[tuple, Outcome] = {}
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _batch(self, g: int) -> None:
+        assert self._fd is not None and _c_simple_calls is not None
+        groups = self._groups
+        last = min(g + BATCH, len(groups.keys))
+        wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
+        self._first, self._facts = g, _c_simple_calls(self._fd, self._columns, groups.members, groups.starts, g, wanted)
+
+    def take(self, g: int, cid: str, kept: Callable[..., Any]) -> tuple[Leg, bool, SimpleCall] | None:
+        """Group ``g`` (Call-ID ``cid``), when simple: its INVITE leg (its request made by
+        ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index, from_uri,
+        to_uri)``, a ``KeptRequest``; the URIs None when C left them to Python), whether the
+        attempt failed (``grouping._attempt_failed``) and its call's summary."""
+        if self._fd is None:
+            return None
+        if not self._first <= g < self._first + len(self._facts):
+            self._batch(g)
+        facts = self._facts[g - self._first]
+        if facts is None:
+            return None
+        (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
+         from_uri, to_uri, caller, callee, reason) = facts
+        store, ts = self._store, self._ts
+        numbers = self._groups[g]
+        invite = numbers[0]
+        call_id = cid if text == cid else text
+        request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite, from_uri, to_uri)
+        if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
+            caller, callee = _party(request.from_uri), _party(request.to_uri)
+        start, ended = ts[invite], ts[numbers[final]]
+        leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
+                  request, ended)
+        failed = status >= 300
+        key = (has_bye, status, reason, ringing >= 0)
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            if len(self._outcomes) >= 4096:
+                self._outcomes.clear()
+            outcome = self._outcomes[key] = _outcome(leg, status, reason, ringing >= 0) if failed \
+                else Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
+                else Outcome(IN_CALL, status, "answered; no BYE in the capture")
+        timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None,
+                              None if failed else ended - start, ts[numbers[bye]] - ended if bye >= 0 else None,
+                              ts[numbers[first]] - start)
+        return leg, failed, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
+                                       callee, timings)
+
+
+class _Sent:
+    """The INVITE as ``call_outcome`` reads it of its transaction."""
+
+    __slots__ = ("src",)
+    is_request, to_tag, status = True, None, None
+
+    def __init__(self, src: Any) -> None:
+        self.src = src
+
+
+class _Answer:
+    """A response as ``call_outcome`` reads it."""
+
+    __slots__ = ("status", "reason")
+    is_request = False
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+
+def _outcome(leg: Leg, status: int, reason: str, ringing: bool) -> Outcome:
+    """``call_outcome`` of a simple call whose INVITE failed: its one transaction (S5 to S7, no
+    CANCEL, no BYE) as that function reads it: the INVITE from the caller, a 180 when a 180 or
+    183 came (at any place: ``statuses`` is all it asks of them), the final response."""
+    request = _Sent(leg.src)
+    answers = ([_Answer(180, "")] if ringing else []) + [_Answer(status, reason)]
+    invite = Transaction(key=(), method="INVITE", request=cast(Any, request), messages=cast(Any, [request] + answers))
+    return call_outcome(TransactionSet((invite,), {}), leg.src.ip if leg.src else None)

@@ -1,0 +1,296 @@
+"""The fast lane of ``iter_call_rows`` (``ladder.calls.simple_calls``) gives exactly the rows the
+slow lane gives: ``ladder calls``' table and JSON, the TUI's call list and what the catalogue
+keeps of each call, on every sample, the shared corpus and captures crafted to break each clause
+of its predicate, each of which must send its call to the slow lane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from captures_crafted import ethernet, ipv4, tcp, udp_sip_frame, write_pcap
+from conftest import SAMPLES
+from ladder.calls import simple_calls
+from ladder.calls.bounded import iter_call_rows
+from ladder.calls.catalogue import CallCatalogue
+from ladder.capture.loader import load_capture
+from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
+from ladder.errors import CaptureError
+from tui.bounded_load import _Damage, _numbered_values, _row_values
+
+pytestmark = pytest.mark.skipif(simple_calls._c_simple_calls is None, reason="the compiled extension is not built")
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
+
+
+def _rows(capture) -> tuple:
+    """Every row function's rows of the capture, what the catalogue keeps of each call and the
+    TUI's count of damaged messages (its summary of a call, as ``load_bounded`` makes it)."""
+    catalogue = CallCatalogue(capture)
+    damage = _Damage(capture.message_store)
+
+    def summary(call) -> tuple:
+        damage.count(call)
+        return _row_values(call)
+
+    tui = list(catalogue.fill(summary, _numbered_values))
+    kept = (catalogue._number, catalogue._members.tobytes(), catalogue._starts.tobytes(),
+            [catalogue._kinds[code] for code in catalogue._kind_codes], catalogue._rare, damage.bad,
+            bytes(damage._seen))
+    return (list(iter_call_rows(capture, call_dict, _numbered_dict)),
+            list(iter_call_rows(capture, table_row, _numbered_row)), tui, kept)
+
+
+def _taken(monkeypatch) -> list[str]:
+    """The Call-IDs the fast lane sums up from now on."""
+    taken: list[str] = []
+    take = simple_calls.SimpleLane.take
+
+    def counted(self, g, cid, kept):
+        found = take(self, g, cid, kept)
+        if found is not None:
+            taken.append(cid)
+        return found
+
+    monkeypatch.setattr(simple_calls.SimpleLane, "take", counted)
+    return taken
+
+
+def _assert_same_rows(path: Path, monkeypatch) -> tuple[int, int] | None:
+    """Rows with the lane on equal rows with it off; (calls, calls the lane took)."""
+    try:
+        capture = load_capture(str(path), media=False, messages=False, locate=True)
+    except CaptureError:
+        return None
+    monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS", raising=False)
+    taken = _taken(monkeypatch)
+    fast = _rows(capture)
+    monkeypatch.undo()
+    monkeypatch.setenv("PCAPLADDER_NO_SIMPLE_CALLS", "1")
+    slow = _rows(capture)
+    monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS")
+    for got, want in zip(fast, slow):
+        assert got == want, path.name
+    return len(fast[0]), len(set(taken))
+
+
+def test_samples_rows_equal_with_and_without_the_lane(monkeypatch):
+    found = [_assert_same_rows(p, monkeypatch) for p in sorted(SAMPLES.iterdir()) if p.suffix in CAPTURE_SUFFIXES]
+    assert sum(f[0] for f in found if f is not None) >= 35  # (their calls run over TCP: the slow lane's)
+
+
+def test_corpus_rows_equal_with_and_without_the_lane(corpus, monkeypatch):
+    found = [_assert_same_rows(p, monkeypatch) for p in corpus.paths]
+    assert sum(f[0] for f in found if f is not None) > (100 if corpus.whole else 0)
+
+
+# -- crafted calls: a simple one, and one variant per clause of the predicate -----------------
+
+SDP = b"v=0\r\no=a 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+
+
+def _simple(k: int) -> list[dict]:
+    """INVITE / 100 / 180 / 200 / ACK / BYE / 200 of call k (ms from its start, sent by the caller)."""
+    return [
+        dict(t=0, up=True, line=f"INVITE sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 INVITE", sdp=True),
+        dict(t=10, up=False, line="SIP/2.0 100 Trying", branch=1, cseq="1 INVITE"),
+        dict(t=100, up=False, line="SIP/2.0 180 Ringing", branch=1, cseq="1 INVITE", tag="t"),
+        dict(t=2000, up=False, line="SIP/2.0 200 OK", branch=1, cseq="1 INVITE", tag="t", sdp=True),
+        dict(t=2010, up=True, line=f"ACK sip:bob{k}@192.0.2.9 SIP/2.0", branch=2, cseq="1 ACK", tag="t"),
+        dict(t=30000, up=True, line=f"BYE sip:bob{k}@192.0.2.9 SIP/2.0", branch=3, cseq="2 BYE", tag="t"),
+        dict(t=30010, up=False, line="SIP/2.0 200 OK", branch=3, cseq="2 BYE", tag="t"),
+    ]
+
+
+def _with(messages: list[dict], at: int, **changes) -> list[dict]:
+    out = [dict(m) for m in messages]
+    out[at].update(changes)
+    return out
+
+
+def _variants(k: int) -> dict[str, list[dict]]:
+    """Name -> messages; those named ``simple...`` the lane must take, every other it must not."""
+    s = _simple(k)
+    cancel = s[:3] + [
+        dict(t=900, up=True, line=f"CANCEL sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 CANCEL"),
+        dict(t=910, up=False, line="SIP/2.0 200 OK", branch=1, cseq="1 CANCEL", tag="t"),
+        dict(t=920, up=False, line="SIP/2.0 487 Request Terminated", branch=1, cseq="1 INVITE", tag="t"),
+        dict(t=930, up=True, line=f"ACK sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 ACK", tag="t")]
+    return {
+        "simple": s,
+        "simple-no-bye": s[:5],
+        "simple-callee-hangs-up": s[:5] + [_with(s, 5, up=False, swap=True)[5], _with(s, 6, up=True, swap=True)[6]],
+        "simple-bye-before-the-200": s[:3] + [dict(s[5], t=500), dict(s[6], t=510), s[3], s[4]],
+        # From and To C leaves to Python (an escape, a display name with a comma), or reads itself
+        "simple-odd-from": [dict(m, frm=f'"Alice, A." <sip:al%69ce{k}@example.com>') for m in s],
+        "simple-uri-parameters": [dict(m, to=f"Bob <sip:+1555{k}@Example.COM:5070;user=phone>;x=1") for m in s],
+        "unplain-to": [dict(m, to=f"Bob Smith, Jr <sip:bob{k}@example.com>") for m in s],  # S11
+        "no-to-in-the-100": _with(s, 1, to=None),  # S11 (a damaged message)
+        "retransmitted-invite": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a retransmission: the same bytes)
+        "capture-copy": s[:4] + [dict(s[3], t=2001)] + s[4:],  # S4
+        "cancel": cancel,  # S6
+        # failures: the ACK in the INVITE's transaction (its branch), or in one of its own
+        "simple-486": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1)],
+        "simple-404-ack-own-branch": s[:2] + [dict(s[3], line="SIP/2.0 404 Not Found", sdp=False), s[4]],
+        "simple-603-no-reason": s[:3] + [dict(s[3], line="SIP/2.0 603", sdp=False), dict(s[4], branch=1)],
+        "simple-302": s[:2] + [dict(s[3], line="SIP/2.0 302 Moved Temporarily", sdp=False), dict(s[4], branch=1)],
+        "failure-then-200": s[:3] + [dict(s[3], t=1000, line="SIP/2.0 480 Temporarily Unavailable", sdp=False),
+                                     s[3], s[4]],  # S8
+        "bye-after-failure": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1),
+                                      s[5], s[6]],  # S8
+        "two-acks-of-a-failure": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1),
+                                          dict(s[4], t=2500, branch=1, extra="Max-Forwards: 69\r\n")],  # S6
+        "ack-of-a-2xx-on-the-invite-branch": _with(s, 4, branch=1),  # S6
+        "re-invite": s[:5] + [dict(t=9000, up=True, line=f"INVITE sip:bob{k}@192.0.2.9 SIP/2.0", branch=4,
+                                   cseq="3 INVITE", tag="t", sdp=True),
+                              dict(t=9010, up=False, line="SIP/2.0 200 OK", branch=4, cseq="3 INVITE", tag="t"),
+                              dict(t=9020, up=True, line=f"ACK sip:bob{k}@192.0.2.9 SIP/2.0", branch=5,
+                                   cseq="3 ACK", tag="t")] + s[5:],  # S5
+        "forked-to-tags": s[:3] + [dict(m, tag="u") for m in s[3:]],  # S9
+        "equal-times": _with(s, 2, t=10),  # S3
+        "ringing-only": s[:3],  # S8
+        "response-the-same-way": _with(s, 2, up=True),  # S7
+        "third-endpoint": _with(s, 3, port=5062),  # S2
+        "simple-one-address": [dict(m, same_ip=True) for m in s],  # two ports of one address (SIPp on loopback)
+        "one-socket": [dict(m, same_ip=True, port=5060) for m in s],  # S2: one endpoint
+        "no-cookie": [dict(m, cookie="") for m in s],  # S1
+        "correlation-header": _with(s, 0, extra=f"X-Call-ID: other-{k}@test\r\n"),  # S1
+        "two-vias": [dict(m, vias=2) for m in s],  # S10
+        "repeated-status": s[:3] + [dict(s[2], t=150, extra="Server: again\r\n")] + s[3:],  # S7
+        "bye-without-to-tag": _with(s, 5, tag=None),  # S6
+        "response-to-nothing": _with(s, 6, branch=9),  # S7
+        "lower-case-invite": _with(s, 0, line=f"invite sip:bob{k}@example.com SIP/2.0"),  # S5
+    }
+
+
+def _bytes(k: int, m: dict) -> bytes:
+    caller_ip, callee_ip = f"10.{k}.0.1", f"10.{k}.1.1"
+    caller = m.get("frm", f"Alice{k} <sip:alice{k}@example.com>") + f";tag=f{k}"
+    callee = m.get("to", f"<sip:bob{k}@example.com>")
+    if m.get("tag") and callee is not None:
+        callee += f";tag={m['tag']}{k}"
+    if m.get("swap"):  # a request of the callee's: From and To the other way
+        caller, callee = callee, caller
+    to_line = "" if callee is None else f"To: {callee}\r\n"
+    via_host = callee_ip if m.get("swap") else caller_ip
+    vias = [f"Via: SIP/2.0/UDP {via_host}:5060;branch={m.get('cookie', 'z9hG4bK')}-{k}-{m['branch']}\r\n"]
+    if m.get("vias") == 2:
+        vias.append(f"Via: SIP/2.0/UDP 10.{k}.2.1:5060;branch=z9hG4bK-{k}-p\r\n")
+    body = SDP.replace(b"{ip}", (caller_ip if m["up"] else callee_ip).encode()) if m.get("sdp") else b""
+    head = (m["line"] + "\r\n" + "".join(vias) + f"From: {caller}\r\n{to_line}Call-ID: call-{k}@test\r\n"
+            f"CSeq: {m['cseq']}\r\nContact: <sip:x@{caller_ip if m['up'] else callee_ip}>\r\n" + m.get("extra", "")
+            + ("Content-Type: application/sdp\r\n" if body else "") + f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+def _ends(k: int, m: dict) -> tuple[str, str, int, int]:
+    a, b = f"10.{k}.0.1", (f"10.{k}.0.1" if m.get("same_ip") else f"10.{k}.1.1")
+    a_port, b_port = 5060, m.get("port", 5062 if m.get("same_ip") else 5060)
+    return (a, b, a_port, b_port) if m["up"] else (b, a, b_port, a_port)
+
+
+def _write(path: Path, calls: dict[str, list[dict]], tcp_calls: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The calls in one capture, 100 s apart, each between its own addresses; Call-ID -> name."""
+    packets, names, seq = [], {}, {}
+    for k, (name, messages) in enumerate(calls.items(), start=1):
+        names[f"call-{k}@test"] = name
+        for m in messages:
+            src, dst, sport, dport = _ends(k, m)
+            data, ts = _bytes(k, m), (k * 100_000 + m["t"]) * 1_000_000
+            if name in tcp_calls:
+                at = seq.setdefault((src, dst), 1000)
+                seq[(src, dst)] = at + len(data)
+                packets.append((ts, ethernet(ipv4(tcp(data, sport, dport, at), src, dst, proto=6))))
+            else:
+                packets.append((ts, udp_sip_frame(data, src, dst, sport, dport)))
+    packets.sort(key=lambda p: p[0])
+    write_pcap(path, packets)
+    return names
+
+
+def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
+    calls = _variants(0)
+    calls = {name: [dict(m) for m in messages] for name, messages in calls.items()}
+    calls["over-tcp"] = _simple(0)  # S1: a message in the spill file
+    names = _write(tmp_path / "variants.pcap", calls, frozenset({"over-tcp"}))
+    taken = _taken(monkeypatch)
+    capture = load_capture(str(tmp_path / "variants.pcap"), media=False, messages=False, locate=True)
+    rows = list(iter_call_rows(capture, call_dict, _numbered_dict))
+    assert {row["id"] for row in rows} == set(names)
+    assert sorted(names[cid] for cid in taken) == sorted(name for name in calls if name.startswith("simple"))
+    monkeypatch.undo()
+    assert _rows(capture)[3][5] == 3  # the TUI counts as damaged the 100 without a To, the untagged ones of unplain-to
+    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 11)
+
+
+def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
+    _write(tmp_path / "one.pcap", {"simple": _simple(0)})
+    capture = load_capture(str(tmp_path / "one.pcap"), media=False, messages=False, locate=True)
+    taken = _taken(monkeypatch)
+    monkeypatch.setenv("PCAPLADDER_NO_SIMPLE_CALLS", "1")
+    off = list(iter_call_rows(capture, call_dict, _numbered_dict))
+    assert taken == []
+    monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS")
+    assert list(iter_call_rows(capture, call_dict, _numbered_dict)) == off
+    assert taken == ["call-1@test"]
+    assert off[0]["outcome"] == "completed" and off[0]["talk_time"] == 28.0 and off[0]["setup_time"] == 2.0
+
+
+def test_a_capture_changed_after_loading_goes_to_the_slow_lane_and_is_an_error(tmp_path, monkeypatch):
+    path = tmp_path / "changed.pcap"
+    _write(path, {"simple": _simple(0)})
+    capture = load_capture(str(path), media=False, messages=False, locate=True)
+    data = bytearray(path.read_bytes())
+    data[capture.message_store.where[3] + 9] ^= 0x01  # the 200's status: 210
+    path.write_bytes(bytes(data))
+    taken = _taken(monkeypatch)
+    with pytest.raises(CaptureError, match="changed"):
+        list(iter_call_rows(capture, call_dict, _numbered_dict))
+    assert taken == []
+
+
+def _mutated(k: int, rng) -> list[dict]:
+    """A simple call (or a failed one) with a few random changes of the kinds the predicate
+    weighs: a message dropped, repeated (a copy, a retransmission), moved in time, sent the other
+    way, of another status, branch, CSeq, To tag or method."""
+    messages = _simple(k) if rng.random() < 0.7 else _variants(k)["simple-486"]
+    for _ in range(rng.randrange(0, 3)):
+        at = rng.randrange(len(messages))
+        m = dict(messages[at])
+        change = rng.randrange(9)
+        if change == 0 and len(messages) > 2:
+            del messages[at]
+            continue
+        if change == 1:
+            messages.insert(at + 1, dict(m, t=m["t"] + rng.choice((0, 1, 500))))
+            continue
+        if change == 2:
+            m["t"] = messages[at - 1]["t"] if at else m["t"]
+        elif change == 3:
+            m["up"] = not m["up"]
+        elif change == 4 and m["line"].startswith("SIP/2.0"):
+            m["line"] = f"SIP/2.0 {rng.choice((180, 183, 200, 202, 404, 486, 487, 503))} Something"
+        elif change == 5:
+            m["branch"] = rng.choice((1, 2, 3, 7))
+        elif change == 6:
+            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE"))
+        elif change == 7:
+            m["tag"] = rng.choice((None, "t", "u"))
+        else:
+            m["line"] = rng.choice(("PRACK", "INFO", "BYE", "ACK")) + f" sip:bob{k}@192.0.2.9 SIP/2.0"
+        messages[at] = m
+    return sorted(messages, key=lambda m: m["t"])
+
+
+def test_randomly_changed_calls_give_the_same_rows(tmp_path, monkeypatch):
+    import random
+
+    rng = random.Random(1303)
+    calls = {f"random-{k}": _mutated(k + 1, rng) for k in range(200)}
+    packets_path = tmp_path / "random.pcap"
+    _write(packets_path, calls)
+    found = _assert_same_rows(packets_path, monkeypatch)
+    assert found is not None
+    calls_found, taken = found
+    assert calls_found == len(calls) and 20 < taken < len(calls)  # both lanes are taken
