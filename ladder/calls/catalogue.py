@@ -85,6 +85,11 @@ class CallCatalogue:
             self._keep(where)
             yield made
 
+    def hold(self, call: Call) -> None:
+        """Keep where ``call``'s messages are, as ``fill`` keeps each (for a consumer that walks
+        ``iter_calls`` itself: ``ladder check`` binding media over every call first)."""
+        self._keep(_where(call))
+
     def _keep(self, where: tuple) -> None:
         numbers, copies, given, call_ids, kind = where
         position = len(self._number)

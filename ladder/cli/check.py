@@ -101,28 +101,33 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
     from ladder.analysis import Analysis
     from ladder.calls.bounded import iter_calls
     from ladder.check.rules import RuleSettings
-    from ladder.media.binding import MediaIndex
+    from ladder.calls.catalogue import CallCatalogue
+    from ladder.media.binding import CallMedia, MediaIndex
 
     store = capture.message_store
     streams = capture.streams if media else []
-    # Media are bound once over every call (a stream goes to at most one); a SIP-only capture
-    # has nothing to bind, and its calls are then never all held at once.
-    every = list(iter_calls(capture)) if streams else []
-    analysis = Analysis(capture, [], MediaIndex.build(every, streams), media)
     bad = [0]  # damaged messages (``continuity.damaged``), counted as the calls are first read
 
     def count_damage(message) -> None:
         bad[0] += store.damaged(message)
 
-    if every:
-        for call in every:  # every message is in one call, once or as a capture copy
-            for message in call.messages:
-                count_damage(message)
-            for copies in call.copies.values():
-                for message in copies:
-                    count_damage(message)
-        built = _parsed_calls(every, store)
+    if streams:
+        # Media are bound once over every call (a stream goes to at most one): each call is
+        # held as what binding reads of it and where its messages are, not with its messages,
+        # then built again from those, fully parsed, one at a time. (A SIP-only capture has
+        # nothing to bind: its calls are made once, as they are checked.)
+        catalogue = CallCatalogue(capture)
+        held = []
+        for call in iter_calls(capture):
+            for message in itertools.chain(call.messages, *call.copies.values()):
+                count_damage(message)  # every message is in one call, once or as a capture copy
+            catalogue.hold(call)
+            held.append(CallMedia.of(call))
+        analysis = Analysis(capture, [], MediaIndex.build(held, streams), media)
+        del held
+        built: Iterator[Call] = (catalogue.build(key) for key in catalogue.keys())
     else:
+        analysis = Analysis(capture, [], MediaIndex.build([], []), media)
         built = iter_calls(capture, look=count_damage, parse=True)
     first = next(built, None)
     say_no_calls(first is not None)
@@ -167,25 +172,6 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
             pass
         out.write("\n" + totals_text(*totals) + "\n")
     return 0 if totals[1] == 0 else 1
-
-
-def _parsed_calls(every: list[Any], store) -> Iterator["Call"]:
-    """The calls of ``every`` (``iter_calls`` without ``parse``, held for the media binding)
-    built again from their messages fully parsed, one at a time, each released from the list
-    once yielded: what ``iter_calls(parse=True)`` would yield, without reading and correlating
-    the whole capture a second time."""
-    from ladder.calls.grouping import build_call
-    from ladder.calls.legs import proxy_links
-
-    for number in range(len(every)):
-        call, every[number] = every[number], None
-        stored: list[Any] = call.messages  # ``StoredMessage``s: their ``index`` says where they are
-        parsed = {id(m): store.parsed(m.index) for m in stored}
-        copies = {id(parsed[key]): tuple(store.parsed(c.index) for c in value) for key, value in call.copies.items()}
-        # ``build_call`` puts the legs' proxy links first, then those it was given (across Call-IDs).
-        given = call.links[len(proxy_links(call.legs)):]
-        yield build_call(call.index, list(call.call_ids), [parsed[id(m)] for m in call.messages], call.kind,
-                         given, None, copies)
 
 
 def _selected(calls, selectors: list[str]) -> list:
