@@ -48,6 +48,7 @@ LARGE_CAPTURE_START_DELAY_S = 0.3
 # 20,000 calls arriving at once never hold the UI thread for more than a few ms at a time.
 ROWS_PER_TURN = 400
 ROWS_PAUSE_S = 0.002
+LADDER_SCREEN = "ladder"  # the name the one ladder screen is installed under
 
 
 class LadderApp(App):
@@ -92,6 +93,7 @@ class LadderApp(App):
         self._list_generation = 0
         self._checked_while_listing: set[str] | None = None
         self.call_list = CallListScreen()
+        self._ladder_screen: LadderScreen | None = None  # kept between opens (``show_ladder``)
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -324,7 +326,22 @@ class LadderApp(App):
         if self.capture is None:
             self.notify("The capture is still loading.", severity="warning", timeout=2, markup=False)
             return
-        self.push_screen(LadderScreen(keys, self.build_view, media=self.media, time=self.time_column))
+        self.show_ladder(keys)
+
+    def show_ladder(self, keys: list[str]) -> None:
+        """The ladder screen for ``keys``. One screen is kept (installed) and filled again on each
+        open: composing a new one, its ~80 widgets styled and the footer built, was most of the
+        200 ms an open took (BENCHMARKS.md, issue 13)."""
+        screen = self._ladder_screen
+        if screen is not None and screen not in self.screen_stack:
+            screen.show_calls(keys, media=self.media, time=self.time_column)
+            self.push_screen(screen)
+            return
+        screen = LadderScreen(keys, self.build_view, media=self.media, time=self.time_column)
+        if self._ladder_screen is None:
+            self.install_screen(screen, name=LADDER_SCREEN)
+            self._ladder_screen = screen
+        self.push_screen(screen)  # else the kept one is shown under another: a screen of its own
 
     # --- export --------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
-from tui.ladder_lines import ladder_lines
+from tui.ladder_lines import LadderLines, ladder_lines
 from tui.ladder_view import DEVIATION_STYLE, MEDIA_STYLE, RETRANSMISSION_STYLE, LadderView
 from tui.panes import arrow_heading, fill_streams_table, stream_detail
 from tui.raw_screen import RawScreen
@@ -102,6 +102,29 @@ class LadderScreen(AppScreen):
         self.rebuild(cursor=0)
         self.query_one("#ladder", LadderView).focus()
 
+    def show_calls(self, keys: list[str], *, media: bool, time: bool) -> None:
+        """The same screen for other calls (the app keeps one: composing its ~80 widgets again
+        was most of an open's cost). Everything the last calls left is reset as a new screen
+        would have it: panes, zoom, search, scroll, focus."""
+        self.keys = keys
+        self.media = media
+        self.time_column = time
+        self.ladder, self.deviations, self.streams = None, [], []
+        self.search_text = ""
+        search = self.query_one("#search", Input)
+        search.value = ""
+        search.display = False
+        view = self.query_one("#ladder", LadderView)
+        side = self.query_one("#side", TabbedContent)
+        view.display = side.display = True
+        side.active = "tab-message"
+        self.query_one("#detail", Static).update("")
+        self.query_one("#deviation-detail", Static).update("")
+        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False, immediate=True)
+        view.scroll_home(animate=False, immediate=True)
+        self.rebuild(cursor=0)
+        view.focus()
+
     # --- drawing -------------------------------------------------------------------------------
 
     def rebuild(self, *, cursor: int) -> None:
@@ -113,6 +136,11 @@ class LadderScreen(AppScreen):
             message = f"Cannot draw this ladder: {type(exc).__name__}: {clean(exc)}"
             self.query_one("#ladder-title", Static).update(Text(message, style="bold red"))
             self.notify(message, severity="error", timeout=8, markup=False)
+            # Nothing of another ladder stays on screen (the screen is reused between calls).
+            self.ladder, self.deviations, self.streams = None, [], []
+            self.query_one("#ladder", LadderView).set_lines(LadderLines(lines=(), arrow_lines=()), [])
+            self.query_one("#deviations", DataTable).clear(columns=True)
+            self.query_one("#call-streams", DataTable).clear(columns=True)
             return
         view = self.query_one("#ladder", LadderView)
         view.set_lines(lines, [arrow_style(a) for a in self.ladder.arrows], cursor=cursor)
