@@ -73,6 +73,7 @@ class LadderScreen(AppScreen):
         self.streams: list[RtpStream] = []
         self.search_text = ""
         self.compare_from: int | None = None  # the arrow ``c`` marked first
+        self.composed = False  # its widgets are mounted (``show_calls`` may fill them)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -99,7 +100,9 @@ class LadderScreen(AppScreen):
         for tabs in self.query("#side Tabs"):
             tabs.can_focus = False
         self.query_one("#detail-scroll", VerticalScroll).can_focus = True
-        self.rebuild(cursor=0)
+        self.composed = True
+        if self.keys:  # else composed ahead of the first open (``LadderApp.prepare_ladder_screen``)
+            self.rebuild(cursor=0)
         self.query_one("#ladder", LadderView).focus()
 
     def show_calls(self, keys: list[str], *, media: bool, time: bool) -> None:
@@ -109,6 +112,8 @@ class LadderScreen(AppScreen):
         self.keys = keys
         self.media = media
         self.time_column = time
+        if not self.composed:
+            return  # still being composed: ``on_mount`` draws these calls
         self.ladder, self.deviations, self.streams = None, [], []
         self.search_text = ""
         search = self.query_one("#search", Input)

@@ -188,3 +188,45 @@ def test_a_call_that_cannot_be_drawn_leaves_nothing_of_the_last_one(tmp_path: Pa
             assert_shows_its_own_call(app, keys[2])
 
     asyncio.run(scenario())
+
+
+def test_the_ladder_screen_is_composed_while_the_list_is_read_and_filled_on_the_first_open(tmp_path: Path):
+    app = create_app(str(merged_capture(tmp_path)))
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_loaded(pilot, app)
+            for _ in range(100):
+                if app._ladder_screen is not None and app._ladder_screen.composed:
+                    break
+                await pilot.pause(0.02)
+            screen = app.get_screen("ladder")
+            assert screen.composed and screen.keys == [] and screen.ladder is None
+            assert app.screen is app.call_list and app.call_list.query_one("#calls").has_focus
+            key = app.call_list.current_key()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is screen
+            assert_shows_its_own_call(app, key)
+
+    asyncio.run(scenario())
+
+
+def test_an_open_while_the_screen_is_still_being_composed_draws_that_call(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("tui.app.PREPARE_LADDER_AFTER_S", 600)  # the test starts the composing
+    app = create_app(str(merged_capture(tmp_path)))
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_loaded(pilot, app)
+            assert app._ladder_screen is None
+            keys = [row.key for row in app.call_list.shown]
+            app.prepare_ladder_screen()
+            assert not app._ladder_screen.composed
+            app.open_ladder([keys[1]])  # in the same turn, before its widgets exist
+            await pilot.pause()
+            await pilot.pause()
+            assert app.screen is app.get_screen("ladder")
+            assert_shows_its_own_call(app, keys[1])
+
+    asyncio.run(scenario())
