@@ -6,8 +6,9 @@ The app (``tui.app.create_app``, checker off) loads FILE headless at 140x40; onc
 complete, ``--opens`` calls spread over it are opened one after another from ``open_ladder`` and
 closed again. For each: this process's CPU until the ladder screen's ``rebuild`` is done (what
 ``bench_tui.py --open`` reports) and until the app is idle again, the screen composed, laid out
-and painted (footer included). Prints the medians, the largest and the sum. CPU, not wall: the
-machine may be shared.
+and painted (footer included). Prints the medians, the largest and the sum, then the first open
+apart (the app keeps one ladder screen, composed once the list is shown); ``--each`` prints every
+open's figure. CPU, not wall: the machine may be shared.
 """
 
 from __future__ import annotations
