@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import overload
 
 from ladder.draw.diagram import Ladder
 from ladder.draw.text import TextLines, render_text_lines
@@ -30,31 +29,12 @@ class LadderLines:
 HEADER_LINES = 2  # the names row and the first lifelines row
 
 
-class ShownLines(Sequence[str]):
-    """The renderer's lines (``TextLines``), each drawn and cleaned for the terminal when the
-    view first paints it: opening a call of 20,000 messages drew 40,000 lines to show 40."""
+class ShownLines(TextLines):
+    """The renderer's lines, each drawn and cleaned for the terminal when the view first paints
+    it: opening a call of 20,000 messages drew 40,000 lines to show 40."""
 
-    def __init__(self, lines: TextLines) -> None:
-        self._lines = lines
-        self._cleaned: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return len(self._lines)
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        line = self._cleaned.get(index)
-        if line is None:
-            line = self._cleaned[index] = clean(self._lines[index])
-        return line
+    def draw_line(self, index: int) -> str:
+        return clean(super().draw_line(index))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
@@ -69,8 +49,8 @@ def ladder_lines(ladder: Ladder, *, time: bool = False, compact: bool = False, s
     wall-clock time and delta column unless ``clock`` is off. Without ``compact`` (the TUI's
     ladder) each line is drawn when first shown."""
     if not compact:
-        drawn = TextLines(ladder, time=time, sdp=sdp, clock=clock, title=False)
-        return LadderLines(ShownLines(drawn), tuple(drawn.arrow_lines), header=min(HEADER_LINES, len(drawn)),
+        drawn = ShownLines(ladder, time=time, sdp=sdp, clock=clock, title=False)
+        return LadderLines(drawn, tuple(drawn.arrow_lines), header=min(HEADER_LINES, len(drawn)),
                            width=drawn.widest())
     lines, ranges = render_text_lines(ladder, time=time, compact=compact, sdp=sdp, clock=clock)
     skip = 2 if ladder.title else 0  # the title and the blank line under it

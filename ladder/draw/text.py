@@ -250,10 +250,12 @@ class TextLines(Sequence[str]):
             raise IndexError(index)
         line = self._drawn.get(index)
         if line is None:
-            line = self._drawn[index] = self._draw(index)
+            line = self._drawn[index] = self.draw_line(index)
         return line
 
-    def _draw(self, index: int) -> str:
+    def draw_line(self, index: int) -> str:
+        """Line ``index`` (0 <= index < len), drawn once: ``__getitem__`` keeps it. A viewer's
+        subclass may add to it (the TUI cleans each line for the terminal)."""
         layout, head = self._layout, len(self._head)
         if index < head:
             return self._head[index]
