@@ -48,6 +48,8 @@ LARGE_CAPTURE_START_DELAY_S = 0.3
 # 20,000 calls arriving at once never hold the UI thread for more than a few ms at a time.
 ROWS_PER_TURN = 400
 ROWS_PAUSE_S = 0.002
+LADDER_SCREEN = "ladder"  # the name the one ladder screen is installed under
+PREPARE_LADDER_AFTER_S = 0.05
 
 
 class LadderApp(App):
@@ -92,6 +94,7 @@ class LadderApp(App):
         self._list_generation = 0
         self._checked_while_listing: set[str] | None = None
         self.call_list = CallListScreen()
+        self._ladder_screen: LadderScreen | None = None  # kept between opens (``show_ladder``)
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -201,6 +204,7 @@ class LadderApp(App):
         # the checker has finished meanwhile.
         self.call_list.update_rows([self.row_of(self.calls[key]) for key in checked if key in self.calls],
                                    checking=self.check and not self.checked)
+        self.set_timer(PREPARE_LADDER_AFTER_S, self.prepare_ladder_screen)  # once the list is drawn
 
     def on_media_bound(self, message: MediaBound) -> None:
         numbers = {key: self.calls[call_id].index for key, call_id in message.call_of.items()
@@ -324,7 +328,33 @@ class LadderApp(App):
         if self.capture is None:
             self.notify("The capture is still loading.", severity="warning", timeout=2, markup=False)
             return
-        self.push_screen(LadderScreen(keys, self.build_view, media=self.media, time=self.time_column))
+        self.show_ladder(keys)
+
+    def prepare_ladder_screen(self) -> None:
+        """Compose the ladder screen while the finished list is read, so that the first open
+        only fills it as later ones do (composing it took 110-160 ms of that first open)."""
+        mount = getattr(self, "_get_screen", None)  # what push_screen mounts a screen with
+        if self._ladder_screen is not None or self.capture is None or mount is None:
+            return
+        screen = LadderScreen([], self.build_view, media=self.media, time=self.time_column)
+        self.install_screen(screen, name=LADDER_SCREEN)
+        self._ladder_screen = screen
+        mount(screen)
+
+    def show_ladder(self, keys: list[str]) -> None:
+        """The ladder screen for ``keys``. One screen is kept (installed) and filled again on each
+        open: composing a new one, its ~80 widgets styled and the footer built, was most of the
+        200 ms an open took (BENCHMARKS.md, issue 13)."""
+        screen = self._ladder_screen
+        if screen is not None and screen not in self.screen_stack:
+            screen.show_calls(keys, media=self.media, time=self.time_column)
+            self.push_screen(screen)
+            return
+        screen = LadderScreen(keys, self.build_view, media=self.media, time=self.time_column)
+        if self._ladder_screen is None:
+            self.install_screen(screen, name=LADDER_SCREEN)
+            self._ladder_screen = screen
+        self.push_screen(screen)  # else the kept one is shown under another: a screen of its own
 
     # --- export --------------------------------------------------------------------------------
 

@@ -143,14 +143,12 @@ class IndexApp(LadderApp):
         return annotate_ladder(ladder, result), list(result.deviations), streams
 
     def open_ladder(self, keys: list[str]) -> None:
-        from tui.ladder_screen import LadderScreen
-
         try:
             self._load(keys[0])
         except (OSError, CaptureError, UsageError) as exc:
             self.notify(f"Cannot read the call back: {clean(exc)}", severity="error", timeout=8, markup=False)
             return
-        self.push_screen(LadderScreen(keys[:1], self.build_view, media=self.media, time=self.time_column))
+        self.show_ladder(keys[:1])
 
     def ask_export(self, keys: list[str], ladder: Ladder | None = None, *, time: bool = False) -> None:
         self._load(keys[0])

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 
 from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
-from tui.ladder_lines import ladder_lines
+from tui.ladder_lines import LadderLines, ladder_lines
 from tui.ladder_view import DEVIATION_STYLE, MEDIA_STYLE, RETRANSMISSION_STYLE, LadderView
 from tui.panes import arrow_heading, fill_streams_table, stream_detail
 from tui.raw_screen import RawScreen
@@ -73,6 +73,9 @@ class LadderScreen(AppScreen):
         self.streams: list[RtpStream] = []
         self.search_text = ""
         self.compare_from: int | None = None  # the arrow ``c`` marked first
+        self.composed = False  # its widgets are mounted (``show_calls`` may fill them)
+        self._shown_arrow: tuple[Ladder, int] | None = None  # what the detail pane shows
+        self._shown_deviation: tuple[list[Deviation], int] | None = None  # and the text under the table
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -99,8 +102,37 @@ class LadderScreen(AppScreen):
         for tabs in self.query("#side Tabs"):
             tabs.can_focus = False
         self.query_one("#detail-scroll", VerticalScroll).can_focus = True
-        self.rebuild(cursor=0)
+        self.composed = True
         self.query_one("#ladder", LadderView).focus()
+        if self.keys:
+            self.rebuild(cursor=0)
+        else:  # composed ahead of the first open (``LadderApp.prepare_ladder_screen``): its footer
+            # keys too, which a footer otherwise builds on the first bindings signal once shown.
+            footer = self.query_one(SteadyFooter)
+            self.call_after_refresh(footer.bindings_changed, self)
+
+    def show_calls(self, keys: list[str], *, media: bool, time: bool) -> None:
+        """The same screen for other calls (the app keeps one: composing its ~80 widgets again
+        was most of an open's cost). Everything the last calls left is reset as a new screen
+        would have it: panes, zoom, search, scroll, focus."""
+        self.keys = keys
+        self.media = media
+        self.time_column = time
+        if not self.composed:
+            return  # still being composed: ``on_mount`` draws these calls
+        self.ladder, self.deviations, self.streams = None, [], []
+        self.search_text = ""
+        search = self.query_one("#search", Input)
+        search.value = ""
+        search.display = False
+        view = self.query_one("#ladder", LadderView)
+        side = self.query_one("#side", TabbedContent)
+        view.display = side.display = True
+        side.active = "tab-message"
+        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False, immediate=True)
+        view.scroll_home(animate=False, immediate=True)
+        self.rebuild(cursor=0)
+        view.focus()
 
     # --- drawing -------------------------------------------------------------------------------
 
@@ -113,9 +145,17 @@ class LadderScreen(AppScreen):
             message = f"Cannot draw this ladder: {type(exc).__name__}: {clean(exc)}"
             self.query_one("#ladder-title", Static).update(Text(message, style="bold red"))
             self.notify(message, severity="error", timeout=8, markup=False)
+            # Nothing of another ladder stays on screen (the screen is reused between calls).
+            self.ladder, self.deviations, self.streams = None, [], []
+            self.query_one("#ladder", LadderView).set_lines(LadderLines(lines=(), arrow_lines=()), [])
+            self.query_one("#deviations", DataTable).clear(columns=True)
+            self.query_one("#call-streams", DataTable).clear(columns=True)
+            self.query_one("#detail", Static).update("")
+            self.query_one("#deviation-detail", Static).update("")
             return
         view = self.query_one("#ladder", LadderView)
         view.set_lines(lines, [arrow_style(a) for a in self.ladder.arrows], cursor=cursor)
+        self.show_arrow(view.cursor)
         sip = len(self.ladder.sip_arrows())
         title = Text(clean(self.ladder.title), style="bold")
         title.append(f"   {sip} messages · {len(self.ladder.arrows) - sip} media bars · "
@@ -139,13 +179,27 @@ class LadderScreen(AppScreen):
             fs = ", ".join(f"F{f}" for f in deviation.f) or "-"
             table.add_row(safe_rich_text(severity, style), safe_rich_text(deviation.code, "bold"), Text(fs),
                           safe_rich_text(deviation.message), key=str(number))
+        if self.deviations:
+            self.show_deviation(table.cursor_row)
+        else:
+            self.query_one("#deviation-detail", Static).update("")
 
     # --- cursor and detail ---------------------------------------------------------------------
 
     def on_ladder_view_arrow_selected(self, event: LadderView.ArrowSelected) -> None:
-        if self.ladder is None or not (0 <= event.index < len(self.ladder.arrows)):
+        self.show_arrow(event.index)
+
+    def show_arrow(self, index: int) -> None:
+        """The message (or media bar) ``index`` in the detail pane. ``rebuild`` shows the first
+        one at once, so that the open paints it in its one layout; the cursor's message for the
+        same arrow then changes nothing (each update of the pane lays the screen out again)."""
+        if self.ladder is None or not (0 <= index < len(self.ladder.arrows)):
             return
-        arrow = self.ladder.arrows[event.index]
+        shown = self._shown_arrow
+        if shown is not None and shown[0] is self.ladder and shown[1] == index:
+            return
+        self._shown_arrow = (self.ladder, index)
+        arrow = self.ladder.arrows[index]
         detail = arrow_heading(self.ladder, arrow)
         detail.append("\n")
         if arrow.message is not None:
@@ -239,10 +293,20 @@ class LadderScreen(AppScreen):
             view.display = False
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """The whole text of the deviation under the cursor, wrapped, under the table."""
         if event.data_table.id != "deviations" or event.row_key is None or event.row_key.value is None:
             return
-        deviation = self.deviations[int(str(event.row_key.value))]
+        self.show_deviation(int(str(event.row_key.value)))
+
+    def show_deviation(self, index: int) -> None:
+        """The whole text of deviation ``index`` (under the table's cursor), wrapped, under the
+        table; ``_fill_deviations`` shows the first at once, as ``show_arrow`` does."""
+        if not 0 <= index < len(self.deviations):
+            return
+        shown = self._shown_deviation
+        if shown is not None and shown[0] is self.deviations and shown[1] == index:
+            return
+        self._shown_deviation = (self.deviations, index)
+        deviation = self.deviations[index]
         fs = ", ".join(f"F{f}" for f in deviation.f) or "no message"
         text = Text(f"{clean(deviation.code)} ({clean(deviation.severity)}) at {fs}\n", style="bold")
         text.append(clean(deviation.message))

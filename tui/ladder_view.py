@@ -80,8 +80,7 @@ class LadderView(ScrollView, can_focus=True):
             for y in range(first, last + 1):
                 styles[y] = style
         self._line_styles = styles
-        width = max((len(line) for line in lines.lines), default=0)
-        self.virtual_size = Size(width, len(lines.lines))
+        self.virtual_size = Size(lines.width, len(lines.lines))
         self.cursor = min(max(cursor, 0), max(self.arrow_count - 1, 0))
         self.refresh()
 

@@ -19,6 +19,8 @@ Every text that came from the capture passes through ``safe_text``.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from typing import overload
 
 from ladder.draw.diagram import MEDIA, Arrow, Ladder, arrow_label
 from ladder.textsafe import clip, display_width, safe_text
@@ -115,6 +117,72 @@ def time_stamps(ladder: Ladder, *, clock: bool = False) -> list[str]:
     return stamps
 
 
+class _Layout:
+    """What every line of a ladder depends on, worked out once over all its arrows: the names,
+    the labels, the time column and where each lifeline stands."""
+
+    def __init__(self, ladder: Ladder, *, time: bool, sdp: bool, clock: bool) -> None:
+        self.ladder = ladder
+        self.time = time
+        self.clock = clock
+        self.names = [clip(p.name, NAME_WIDTH) for p in ladder.participants]
+        self.texts = [clip(arrow_label(a, sdp=sdp), LABEL_WIDTH) for a in ladder.arrows]
+        self.times = time_stamps(ladder, clock=clock)
+        self.prefix = (max((len(t) for t in self.times), default=5) + 2) if time else 0
+        left = self.prefix + max(2, (display_width(self.names[0]) if self.names else 0) // 2 + 1)
+        self.positions = _positions(ladder, self.names, self.texts, left)
+        self.width = (self.positions[-1] + 1) if self.positions else left + 1
+
+    def lifelines(self) -> _Row:
+        row = _Row(self.width)
+        for x in self.positions:
+            row.cells[x] = "|"
+        return row
+
+    def header(self) -> _Row:
+        header = _Row(self.width)
+        for name, x in zip(self.names, self.positions):
+            header.put(max(0, x - display_width(name) // 2), name)
+        return header
+
+    def put_label(self, row: _Row, index: int) -> None:
+        """Arrow ``index``'s label on ``row`` (a lifelines row, or the previous arrow's when
+        ``compact`` borrows it): centred between its two lifelines, or right of a self-arrow's."""
+        arrow, text = self.ladder.arrows[index], self.texts[index]
+        a, b = sorted((arrow.src, arrow.dst))
+        if a == b:
+            row.put(self.positions[a] + 2, text)
+            return
+        inner = self.positions[b] - self.positions[a] - 1
+        for x in self.positions[a + 1:b]:
+            row.cells[x] = " "
+        row.put(self.positions[a] + 1 + (inner - display_width(text)) // 2, text)
+
+    def shaft(self, index: int) -> _Row:
+        """Arrow ``index``'s own row: its time stamp, its shaft and its marks."""
+        arrow, stamp = self.ladder.arrows[index], self.times[index]
+        a, b = sorted((arrow.src, arrow.dst))
+        row = self.lifelines()
+        if self.time:
+            row.put(0 if self.clock else self.prefix - 2 - len(stamp), stamp)
+        _draw_arrow(row, arrow, self.positions, a, b)
+        row.marks = tuple(arrow.marks)
+        row.borrowable = a != b
+        row.span = (a, b)
+        return row
+
+    def head_lines(self) -> list[str]:
+        return [safe_text(self.ladder.title), ""] if self.ladder.title else []
+
+    def tail_lines(self) -> list[str]:
+        ladder, lines = self.ladder, []
+        if ladder.links:
+            lines += ["", "Legs:"] + [f"  {safe_text(link)}" for link in ladder.links]
+        if ladder.notes:
+            lines += ["", "Notes:"] + [f"  {safe_text(note)}" for note in ladder.notes]
+        return lines
+
+
 def render_text_lines(
     ladder: Ladder, *, time: bool = False, compact: bool = False, sdp: bool = False, clock: bool = False,
 ) -> tuple[list[str], list[tuple[int, int]]]:
@@ -122,73 +190,101 @@ def render_text_lines(
     inclusive range of lines that draw it (its label and its shaft), so that a viewer can put a
     cursor on an arrow without laying the ladder out again. ``sdp`` marks the messages that carry
     SDP; ``clock`` makes the time column wall-clock time and delta (both are the TUI's)."""
-    names = [clip(p.name, NAME_WIDTH) for p in ladder.participants]
-    texts = [clip(arrow_label(a, sdp=sdp), LABEL_WIDTH) for a in ladder.arrows]
-    times = time_stamps(ladder, clock=clock)
-    prefix = (max((len(t) for t in times), default=5) + 2) if time else 0
-    left = prefix + max(2, (display_width(names[0]) if names else 0) // 2 + 1)
-    positions = _positions(ladder, names, texts, left)
-    width = (positions[-1] + 1) if positions else left + 1
-
-    def lifelines() -> _Row:
-        row = _Row(width)
-        for x in positions:
-            row.cells[x] = "|"
-        return row
-
-    rows: list[_Row] = []
-    header = _Row(width)
-    for name, x in zip(names, positions):
-        header.put(max(0, x - display_width(name) // 2), name)
-    rows.append(header)
-    rows.append(lifelines())
-
+    layout = _Layout(ladder, time=time, sdp=sdp, clock=clock)
+    rows: list[_Row] = [layout.header(), layout.lifelines()]
     spans: list[tuple[int, int]] = []  # row indexes of each arrow's label and shaft
-    for arrow, text, stamp in zip(ladder.arrows, texts, times):
+    for index, arrow in enumerate(ladder.arrows):
         a, b = sorted((arrow.src, arrow.dst))
-        self_arrow = a == b
         previous = rows[-1]
-        label_index = len(rows)  # a label row of its own, appended next (unless borrowed below)
-        if self_arrow:
-            start = positions[a] + 2
-            label_row = lifelines()
-            label_row.put(start, text)
-            rows.append(label_row)
+        prev_a, prev_b = previous.span
+        if compact and a != b and previous.borrowable and (b <= prev_a or a >= prev_b):
+            label_row, label_index = previous, len(rows) - 1
+            previous.borrowable = False
         else:
-            inner = positions[b] - positions[a] - 1
-            start = positions[a] + 1 + (inner - display_width(text)) // 2
-            prev_a, prev_b = previous.span
-            if compact and previous.borrowable and (b <= prev_a or a >= prev_b):
-                label_row = previous
-                previous.borrowable = False
-                label_index = len(rows) - 1
-            else:
-                label_row = lifelines()
-                rows.append(label_row)
-            for x in positions[a + 1:b]:
-                label_row.cells[x] = " "
-            label_row.put(start, text)
-        row = lifelines()
-        if time:
-            row.put(0 if clock else prefix - 2 - len(stamp), stamp)
-        _draw_arrow(row, arrow, positions, a, b)
-        row.marks = tuple(arrow.marks)
-        row.borrowable = not self_arrow
-        row.span = (a, b)
-        rows.append(row)
+            label_row, label_index = layout.lifelines(), len(rows)
+            rows.append(label_row)
+        layout.put_label(label_row, index)
+        rows.append(layout.shaft(index))
         spans.append((label_index, len(rows) - 1))
-    rows.append(lifelines())
+    rows.append(layout.lifelines())
 
-    lines = []
-    if ladder.title:
-        lines += [safe_text(ladder.title), ""]
+    lines = layout.head_lines()
     first_row = len(lines)
     lines += [row.text() for row in rows]
-    if ladder.links:
-        lines += ["", "Legs:"] + [f"  {safe_text(link)}" for link in ladder.links]
-    if ladder.notes:
-        lines += ["", "Notes:"] + [f"  {safe_text(note)}" for note in ladder.notes]
+    lines += layout.tail_lines()
     return lines, [(first_row + label, first_row + shaft) for label, shaft in spans]
+
+
+class TextLines(Sequence[str]):
+    """``render_text_lines`` without ``compact``, each line drawn when it is first asked for:
+    a viewer showing a screenful of a ladder of thousands of arrows lays the ladder out once
+    (all its labels set the columns) but draws ~40 of its lines. Every arrow is then two lines,
+    its label and its shaft, so where each arrow stands is known without drawing it."""
+
+    def __init__(self, ladder: Ladder, *, time: bool = False, sdp: bool = False, clock: bool = False,
+                 title: bool = True) -> None:
+        """``title`` off: without the title and the blank line under it (a viewer shows it apart)."""
+        self._layout = _Layout(ladder, time=time, sdp=sdp, clock=clock)
+        self._head = self._layout.head_lines() if title else []
+        self._tail = self._layout.tail_lines()
+        self._arrows = len(ladder.arrows)
+        self._drawn: dict[int, str] = {}
+        first = len(self._head) + 2  # the header and the first lifelines row
+        self.arrow_lines = [(first + 2 * i, first + 2 * i + 1) for i in range(self._arrows)]
+
+    def __len__(self) -> int:
+        return len(self._head) + 2 + 2 * self._arrows + 1 + len(self._tail)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        count = len(self)
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError(index)
+        line = self._drawn.get(index)
+        if line is None:
+            line = self._drawn[index] = self.draw_line(index)
+        return line
+
+    def draw_line(self, index: int) -> str:
+        """Line ``index`` (0 <= index < len), drawn once: ``__getitem__`` keeps it. A viewer's
+        subclass may add to it (the TUI cleans each line for the terminal)."""
+        layout, head = self._layout, len(self._head)
+        if index < head:
+            return self._head[index]
+        row = index - head
+        if row == 0:
+            return layout.header().text()
+        body = row - 2  # the rows of the arrows, two each
+        if row == 1 or body == 2 * self._arrows:
+            return layout.lifelines().text()
+        if body > 2 * self._arrows:
+            return self._tail[body - 2 * self._arrows - 1]
+        arrow, shaft = divmod(body, 2)
+        if shaft:
+            return layout.shaft(arrow).text()
+        label = layout.lifelines()
+        layout.put_label(label, arrow)
+        return label.text()
+
+    def widest(self) -> int:
+        """The longest line's length, drawing only the rows that may reach past the last
+        lifeline: those of arrows with marks, or from the last node to itself."""
+        layout = self._layout
+        last = len(layout.positions) - 1
+        lengths = [len(line) for line in self._head + self._tail]
+        lengths += [len(layout.header().text()), len(layout.lifelines().text())]
+        for arrow, (label, shaft) in zip(layout.ladder.arrows, self.arrow_lines):
+            if arrow.marks or arrow.src == arrow.dst == last:
+                lengths += [len(self[label]), len(self[shaft])]
+        return max(lengths)
 
 
 def _draw_arrow(row: _Row, arrow: Arrow, positions: list[int], a: int, b: int) -> None:
