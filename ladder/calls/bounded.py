@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import marshal
+import os
 import struct
 import tempfile
 from array import array
@@ -44,6 +45,14 @@ from ladder.calls.grouping import (
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
+
+_c_call_groups: Callable[..., int] | None
+try:  # the grouping compiled (optional, as all of ``ladder._accel``)
+    from ladder._accel import call_groups as _c_call_groups
+except ImportError:
+    _c_call_groups = None
+if os.environ.get("PCAPLADDER_PURE_PYTHON"):
+    _c_call_groups = None
 
 if TYPE_CHECKING:
     from ladder.capture.loader import Capture
@@ -181,9 +190,8 @@ def _read(store: MessageStore, indices: Sequence[int], look=None, parse: bool = 
     return fold_duplicates(messages)
 
 
-def _ordered(capture: "Capture"):
-    """Message numbers in ``build_calls``' order: by time, then first frame."""
-    index = capture.sip_index
+def _ordered(index):
+    """Message numbers of a ``SipIndex`` in ``build_calls``' order: by time, then first frame."""
     ts, frame = index.ts_ns, index.frame
     n = len(index)
     if all(ts[i] < ts[i + 1] or (ts[i] == ts[i + 1] and frame[i] <= frame[i + 1]) for i in range(n - 1)):
@@ -246,42 +254,21 @@ class _Groups:
     every group in one pair of 4-byte columns (``members[starts[g]:starts[g + 1]]``), and per
     Call-ID its group number and per group its kind (1 byte), not an object each."""
 
-    def __init__(self, capture: "Capture") -> None:
+    def __init__(self, capture: "Capture", compiled: bool = True) -> None:
         index = capture.sip_index
-        strings, call_column, frame = index.strings, index.call, index.frame
-        order = _ordered(capture)
-        of_string = array("i", [-1]) * len(strings)  # Call-ID string id -> group number
-        group_of_message = array("I", bytes(4 * len(index)))
-        self.keys: list[str] = []  # each group's Call-ID (or the placeholder of a message without)
-        sizes = array("I")
-        for i in order:
-            cid = call_column[i]
-            g = of_string[cid] if cid else -1
-            if g < 0:
-                g = len(self.keys)
-                self.keys.append(strings[cid] if cid else f"(no Call-ID, frame {frame[i]})")
-                sizes.append(0)
-                if cid:
-                    of_string[cid] = g
-            group_of_message[i] = g
-            sizes[g] += 1
-        del of_string
-        self.starts = array("I", [0]) * (len(sizes) + 1)
-        for g, size in enumerate(sizes):
-            self.starts[g + 1] = self.starts[g] + size
-        fill = array("I", self.starts[:-1])
-        self.members = array("I", bytes(4 * len(index)))
-        for i in order:
-            g = group_of_message[i]
-            self.members[fill[g]] = i
-            fill[g] += 1
-        del group_of_message, fill
+        strings, frame = index.strings, index.frame
+        # The kind of each method name (``kind_of_methods`` folds them): 1 for INVITE, which
+        # makes any group a call; else a code >= 2 of the kind the first such name decides.
+        kinds, method_kinds = _method_kinds(strings, index.method)
+        if compiled and _c_call_groups is not None:
+            first_call, self.kind_codes = _c_groups(index, method_kinds, self)
+        else:
+            first_call, self.kind_codes = _python_groups(index, method_kinds, self)
+        members, starts = self.members, self.starts
+        self.keys: list[str] = [strings[cid] if cid else f"(no Call-ID, frame {frame[members[starts[g]]]})"
+                                for g, cid in enumerate(first_call)]
         self.number = {key: g for g, key in enumerate(self.keys)}
-        # (a capture copy repeats an earlier method, so folding copies out changes no kind)
-        codes: dict[str, int] = {}  # the few kinds (call, registration, ...) by a 1-byte code
-        self.kind_codes = array("B", (codes.setdefault(kind_of_methods([strings[index.method[i]] for i in self[g]]),
-                                                       len(codes)) for g in range(len(self.keys))))
-        self._kinds = list(codes)
+        self._kinds = kinds
 
     def __getitem__(self, g: int) -> array:
         return self.members[self.starts[g]:self.starts[g + 1]]
@@ -293,6 +280,71 @@ class _Groups:
         """The kind of the group of ``call_id`` (``legs.CallKinds``)."""
         g = self.number.get(call_id) if isinstance(call_id, str) else None
         return default if g is None else self.kind(g)
+
+
+def _method_kinds(strings: list[str], methods: array) -> tuple[list[str], bytearray]:
+    """The kinds by code (0: "other", 1 and 2: a call) and each method id's code (``_Groups``)."""
+    kinds = ["other", CALL, CALL]
+    codes = bytearray(max(methods, default=0) + 1)
+    for method in set(methods):
+        name = strings[method].upper()
+        kind = kind_of_methods([name]) if name else "other"
+        if name == "INVITE":
+            codes[method] = 1
+        elif kind != "other":  # (a capture copy repeats an earlier method: folding changes no kind)
+            if kind not in kinds[2:]:
+                kinds.append(kind)
+            codes[method] = kinds.index(kind, 2)
+    return kinds, codes
+
+
+def _c_groups(index, method_kinds: bytearray, groups: "_Groups") -> tuple[array, array]:
+    """``_python_groups``, compiled (``_accel.call_groups``)."""
+    n = len(index)
+    members, starts, first_call = array("I", bytes(4 * n)), array("I", bytes(4 * (n + 1))), array("I", bytes(4 * n))
+    codes = array("B", bytes(n))
+    count = _c_call_groups(index.call, index.ts_ns, index.frame, index.method, method_kinds,
+                           members, starts, first_call, codes)
+    del starts[count + 1:], first_call[count:], codes[count:]
+    groups.members, groups.starts = members, starts
+    return first_call, codes
+
+
+def _python_groups(index, method_kinds: bytearray, groups: "_Groups") -> tuple[array, array]:
+    """Messages in ``_ordered``'s order, a group per Call-ID id in first-met order (one per
+    message without one): sets ``groups.members``/``starts``, gives each group's Call-ID id and
+    kind code (1 if any message's is 1, else the first nonzero one, else 0)."""
+    call_column, method = index.call, index.method
+    order = _ordered(index)
+    of_string: dict[int, int] = {}  # Call-ID string id -> group number
+    group_of_message = array("I", bytes(4 * len(index)))
+    first_call, codes, sizes = array("I"), array("B"), array("I")
+    for i in order:
+        cid = call_column[i]
+        g = of_string.get(cid, -1) if cid else -1
+        if g < 0:
+            g = len(first_call)
+            first_call.append(cid)
+            codes.append(0)
+            sizes.append(0)
+            if cid:
+                of_string[cid] = g
+        group_of_message[i] = g
+        sizes[g] += 1
+        code = method_kinds[method[i]]
+        if code == 1 or (code and not codes[g]):
+            codes[g] = code
+    starts = array("I", [0]) * (len(sizes) + 1)
+    for g, size in enumerate(sizes):
+        starts[g + 1] = starts[g] + size
+    fill = array("I", starts[:-1])
+    members = array("I", bytes(4 * len(index)))
+    for i in order:
+        g = group_of_message[i]
+        members[fill[g]] = i
+        fill[g] += 1
+    groups.members, groups.starts = members, starts
+    return first_call, codes
 
 
 class _CallGroups:
