@@ -15,9 +15,8 @@ from collections.abc import Iterable, Reversible, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from decoders.errors import DecodeError
 from decoders.records import Endpoint
-from decoders.sipuri import parse_name_addr, parse_uri
+from decoders.sipuser import name_addr_uri, uri_user
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
@@ -210,28 +209,20 @@ def header_links(groups: CorrelatedGroups,
 def _target(message: LegRequest) -> str:
     """Who an INVITE is for: the user part of the Request-URI, else of To; digits compared
     without a leading + so a B2BUA that rewrites +1555… to 1555… still matches."""
-    for text in (message.request_uri, _to_uri(message)):
-        if not text:
-            continue
-        try:
-            user = parse_uri(text).user
-        except DecodeError:
-            continue
-        if user:
-            return user.lstrip("+").lower()
-    return ""
+    text = message.request_uri
+    user = uri_user(text) if text else None
+    if not user:
+        text = _to_uri(message)
+        user = uri_user(text) if text else None
+    return user.lstrip("+").lower() if user else ""
 
 
 def _caller(message: LegRequest) -> str:
     """The From user part, compared like ``_target``."""
     value = message.header("From")
-    if not value:
-        return ""
-    try:
-        user = parse_uri(parse_name_addr(value).uri).user
-    except DecodeError:
-        return ""
-    return (user or "").lstrip("+").lower()
+    uri = name_addr_uri(value) if value else None
+    user = uri_user(uri) if uri else None
+    return user.lstrip("+").lower() if user else ""
 
 
 def _same_party(a: str, b: str) -> bool:
@@ -253,12 +244,7 @@ def _party_key(party: str) -> str:
 
 def _to_uri(message: LegRequest) -> str | None:
     value = message.header("To")
-    if not value:
-        return None
-    try:
-        return parse_name_addr(value).uri
-    except DecodeError:
-        return None
+    return name_addr_uri(value) if value else None
 
 
 def _sdp_media(message: LegRequest) -> tuple[str, int] | None:
