@@ -23,7 +23,6 @@ from __future__ import annotations
 import heapq
 import marshal
 import os
-import struct
 import tempfile
 from array import array
 from dataclasses import dataclass
@@ -218,35 +217,47 @@ def iter_call_rows(capture: "Capture", row: Callable[[Call], T], numbered: Calla
 
 class _RowSpill:
     """Rows made in pass 2, in a temporary file in the order written (the groups' order, which
-    is pass 3's order for the calls of one group), each tagged with its group's first message."""
+    is pass 3's order for the calls of one group), each tagged with its group's first message;
+    marshalled a batch at a time (a few hundred rows in memory, not one file write each)."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="ladder-rows-")
-        self._reading = False
+        self._batch: list = []  # tag, row, tag, row ... being written, then being read
+        self._at = -1  # where reading is in ``_batch``; -1 while writing
 
     def put(self, tag: int, row: Any) -> None:
-        data = marshal.dumps(row)
-        self._file.write(_ROW_HEAD.pack(tag, len(data)) + data)
+        batch = self._batch
+        batch += (tag, row)
+        if len(batch) >= 2 * _SPILLED_ROWS:
+            marshal.dump(batch, self._file)
+            batch.clear()
 
     def take(self, tag: int) -> Any:
         """The row tagged ``tag``; the rows before it (of groups that turned out linked) are skipped."""
-        if not self._reading:
+        if self._at < 0:
+            if self._batch:
+                marshal.dump(self._batch, self._file)
             self._file.seek(0)
-            self._reading = True
+            self._batch, self._at = [], 0
+        batch, at = self._batch, self._at
         while True:
-            head = self._file.read(_ROW_HEAD.size)
-            if len(head) < _ROW_HEAD.size:
-                raise ValueError(f"no row for message {tag}")
-            found, size = _ROW_HEAD.unpack(head)
-            data = self._file.read(size)
+            if at >= len(batch):
+                try:
+                    batch = self._batch = marshal.load(self._file)
+                except EOFError:
+                    raise ValueError(f"no row for message {tag}") from None
+                at = 0
+            found, row = batch[at], batch[at + 1]
+            at += 2
             if found == tag:
-                return marshal.loads(data)
+                self._at = at
+                return row
 
     def close(self) -> None:
         self._file.close()
 
 
-_ROW_HEAD = struct.Struct("=qI")
+_SPILLED_ROWS = 512
 
 
 class _Groups:
@@ -424,14 +435,20 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Pass 3: call by call, in the order of their first messages. Groups are in that order, and a
     # group's first message stays first after folding: a call of several groups comes at its first.
     number = 0
+    members, starts, kind_codes, kinds = groups.members, groups.starts, groups.kind_codes, groups._kinds
+    numbered = rows[1] if spill is not None and rows is not None else None
     for g, cid in enumerate(keys):
-        root, call_ids = component_of.get(cid) or (cid, [cid])
-        if call_ids[0] != cid:
-            continue  # a later group of a call already given
+        joined = component_of.get(cid)
+        if joined is None:
+            root, call_ids = cid, [cid]
+        else:
+            root, call_ids = joined
+            if call_ids[0] != cid:
+                continue  # a later group of a call already given
         number += 1
-        kind = groups.kind(g)
-        if spill is not None and rows is not None and len(call_ids) == 1 and kind == CALL:
-            yield rows[1](spill.take(groups[g][0]), number)  # made in pass 2
+        kind = kinds[kind_codes[g]]
+        if numbered is not None and spill is not None and len(call_ids) == 1 and kind == CALL:
+            yield numbered(spill.take(members[starts[g]]), number)  # made in pass 2
             continue
         messages = []
         call_copies: dict[int, tuple] = {}
