@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from json.encoder import encode_basestring  # ensure_ascii=False's string encoder (C)
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
 # and the two-byte escapes; the 8-bit C1 CSI (0x9b) too.
@@ -55,7 +56,13 @@ def json_text(value: object, **options) -> str:
     would act on (``_JSON_UNSAFE``) written as a ``\\u`` escape: the JSON means the same and
     stays inert when piped to a terminal (json.dumps escapes C0 controls itself)."""
     options.setdefault("ensure_ascii", False)
-    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(value, **options))
+    text = indented_json(value) if options == _INDENTED else None  # the same text, sooner
+    if text is None:
+        text = json.dumps(value, **options)
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+_INDENTED = {"indent": 2, "ensure_ascii": False}
 
 
 def display_width(text: str) -> int:
@@ -105,3 +112,85 @@ def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -
     out.write(",\n" + rest[2:] if rest != "{}" else "\n}")
     out.write("\n")
     return count
+
+
+# -- ``json.dumps(value, indent=2, ensure_ascii=False)``, written faster ---------------------------
+# With ``indent``, the standard library encodes in pure Python (its C encoder serves only the
+# compact form), through a generator per nesting level: a ``ladder calls --json`` of a busy
+# capture spent more on that than on its rows. ``indented_json`` gives the same text for the
+# values JSON outputs hold (dicts with string keys, lists, tuples, strings, numbers, booleans,
+# None), escaping strings with the library's own C function; for anything else it returns None
+# and ``json_text`` uses ``json.dumps`` (``tests/cli/test_calls_rows.py`` compares them).
+
+_INDENT = "  "
+_NOT_PLAIN = object()
+
+
+def indented_json(value: object) -> str | None:
+    """``json.dumps(value, indent=2, ensure_ascii=False)``, or None for a value outside the
+    plain types (the caller falls back to ``json.dumps``, which also raises for cycles)."""
+    parts: list[str] = []
+    try:
+        if _encode(value, parts, "\n") is _NOT_PLAIN:
+            return None
+    except RecursionError:
+        return None
+    return "".join(parts)
+
+
+def _encode(value: object, parts: list[str], newline: str) -> object:
+    """Append ``value``'s text to ``parts``; ``newline`` is a line break and its indentation."""
+    if isinstance(value, str):
+        parts.append(encode_basestring(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, float):
+        parts.append(_float(value))
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            parts.append("[]")
+            return None
+        inner = newline + _INDENT
+        parts.append("[")
+        separator = inner
+        for item in value:
+            parts.append(separator)
+            separator = "," + inner
+            if _encode(item, parts, inner) is _NOT_PLAIN:
+                return _NOT_PLAIN
+        parts.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return None
+        inner = newline + _INDENT
+        parts.append("{")
+        separator = inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return _NOT_PLAIN  # json converts other keys its own way
+            parts.append(separator + encode_basestring(key) + ": ")
+            separator = "," + inner
+            if _encode(item, parts, inner) is _NOT_PLAIN:
+                return _NOT_PLAIN
+        parts.append(newline + "}")
+    else:
+        return _NOT_PLAIN
+    return None
+
+
+def _float(value: float) -> str:
+    """``json``'s ``floatstr`` with ``allow_nan`` (its default)."""
+    if value != value:
+        return "NaN"
+    if value == float("inf"):
+        return "Infinity"
+    if value == float("-inf"):
+        return "-Infinity"
+    return float.__repr__(value)

@@ -229,23 +229,28 @@ class _RowSpill:
         batch = self._batch
         batch += (tag, row)
         if len(batch) >= 2 * _SPILLED_ROWS:
-            marshal.dump(batch, self._file)
-            batch.clear()
+            self._dump()
+
+    def _dump(self) -> None:
+        # Length first: ``marshal.load`` of a file object reads it in many small calls.
+        data = marshal.dumps(self._batch)
+        self._file.write(len(data).to_bytes(8, "little") + data)
+        self._batch.clear()
 
     def take(self, tag: int) -> Any:
         """The row tagged ``tag``; the rows before it (of groups that turned out linked) are skipped."""
         if self._at < 0:
             if self._batch:
-                marshal.dump(self._batch, self._file)
+                self._dump()
             self._file.seek(0)
             self._batch, self._at = [], 0
         batch, at = self._batch, self._at
         while True:
             if at >= len(batch):
-                try:
-                    batch = self._batch = marshal.load(self._file)
-                except EOFError:
-                    raise ValueError(f"no row for message {tag}") from None
+                size = self._file.read(8)
+                if len(size) < 8:
+                    raise ValueError(f"no row for message {tag}")
+                batch = self._batch = marshal.loads(self._file.read(int.from_bytes(size, "little")))
                 at = 0
             found, row = batch[at], batch[at + 1]
             at += 2

@@ -134,19 +134,21 @@ def write_rows(out, call_rows: Iterator[tuple[str, ...]]) -> None:
             widths = list(map(max, widths, map(len, row)))
             batch.append(row)
             if len(batch) == _SPILLED_ROWS:
-                marshal.dump(batch, spill)
+                _spill(spill, batch)
                 batch = []
-        if batch:
-            marshal.dump(batch, spill)
+        _spill(spill, batch)
         spill.seek(0)
         out.write(_line(_HEADER, widths))
         layout = _line_format(widths).format
-        while True:
-            try:
-                batch = marshal.load(spill)
-            except EOFError:
-                break
+        while size := spill.read(8):
+            batch = marshal.loads(spill.read(int.from_bytes(size, "little")))
             out.write("".join(layout(*row).rstrip() + "\n" for row in batch))
+
+
+def _spill(spill, batch: list) -> None:
+    # Length first: ``marshal.load`` of a file object reads it in many small calls.
+    data = marshal.dumps(batch)
+    spill.write(len(data).to_bytes(8, "little") + data)
 
 
 def _talk(call: Call) -> str:
