@@ -1,10 +1,16 @@
 """Types of the compiled fast path (``ladder/_accel.c``): what Python may call and read."""
 
+from array import array
 from typing import Any
 
 MAX_IFACES: int  # pcapng interfaces a scan times; packets of later ones go to Python
 
 def scan_sip(data: bytes) -> tuple[Any, ...] | None: ...  # decoders.sipscan.SipFields's fields, or None
+
+def call_groups(
+    call: array[int], ts_ns: array[int], frame: array[int], method: array[int], method_kinds: bytes | bytearray,
+    members: array[int], starts: array[int], first_call: array[int], kinds: array[int],
+) -> int: ...  # ladder.calls.bounded._Groups' grouping: fills the last four, gives the group count
 
 def set_constants(
     max_record: int, max_ts_ns: int, max_vlan_tags: int, timestamp_jump_ms: float, jitter_buffer_ms: float

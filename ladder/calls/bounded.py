@@ -276,11 +276,9 @@ class _Groups:
         # The kind of each method name (``kind_of_methods`` folds them): 1 for INVITE, which
         # makes any group a call; else a code >= 2 of the kind the first such name decides.
         kinds, method_kinds = _method_kinds(strings, index.method)
-        if compiled and _c_call_groups is not None:
-            first_call, self.kind_codes = _c_groups(index, method_kinds, self)
-        else:
-            first_call, self.kind_codes = _python_groups(index, method_kinds, self)
-        members, starts = self.members, self.starts
+        grouped = _c_groups if compiled and _c_call_groups is not None else _python_groups
+        members, starts, first_call, self.kind_codes = grouped(index, method_kinds)
+        self.members, self.starts = members, starts
         self.keys: list[str] = [strings[cid] if cid else f"(no Call-ID, frame {frame[members[starts[g]]]})"
                                 for g, cid in enumerate(first_call)]
         self.number = {key: g for g, key in enumerate(self.keys)}
@@ -314,22 +312,25 @@ def _method_kinds(strings: list[str], methods: array) -> tuple[list[str], bytear
     return kinds, codes
 
 
-def _c_groups(index, method_kinds: bytearray, groups: "_Groups") -> tuple[array, array]:
+_Grouped = tuple[array, array, array, array]  # members, starts, each group's Call-ID id and kind code
+
+
+def _c_groups(index, method_kinds: bytearray) -> _Grouped:
     """``_python_groups``, compiled (``_accel.call_groups``)."""
+    assert _c_call_groups is not None
     n = len(index)
     members, starts, first_call = array("I", bytes(4 * n)), array("I", bytes(4 * (n + 1))), array("I", bytes(4 * n))
     codes = array("B", bytes(n))
     count = _c_call_groups(index.call, index.ts_ns, index.frame, index.method, method_kinds,
                            members, starts, first_call, codes)
     del starts[count + 1:], first_call[count:], codes[count:]
-    groups.members, groups.starts = members, starts
-    return first_call, codes
+    return members, starts, first_call, codes
 
 
-def _python_groups(index, method_kinds: bytearray, groups: "_Groups") -> tuple[array, array]:
+def _python_groups(index, method_kinds: bytearray) -> _Grouped:
     """Messages in ``_ordered``'s order, a group per Call-ID id in first-met order (one per
-    message without one): sets ``groups.members``/``starts``, gives each group's Call-ID id and
-    kind code (1 if any message's is 1, else the first nonzero one, else 0)."""
+    message without one): ``members``/``starts`` as ``_Groups`` holds them, and each group's
+    Call-ID id and kind code (1 if any message's is 1, else the first nonzero one, else 0)."""
     call_column, method = index.call, index.method
     order = _ordered(index)
     of_string: dict[int, int] = {}  # Call-ID string id -> group number
@@ -359,8 +360,7 @@ def _python_groups(index, method_kinds: bytearray, groups: "_Groups") -> tuple[a
         g = group_of_message[i]
         members[fill[g]] = i
         fill[g] += 1
-    groups.members, groups.starts = members, starts
-    return first_call, codes
+    return members, starts, first_call, codes
 
 
 class _CallGroups:
