@@ -152,34 +152,27 @@ def _encode(value: object, parts: list[str], newline: str) -> object:
         parts.append(int.__repr__(value))
     elif isinstance(value, float):
         parts.append(_float(value))
-    elif isinstance(value, (list, tuple)):
-        if not value:
-            parts.append("[]")
-            return None
-        inner = newline + _INDENT
-        parts.append("[")
-        separator = inner
-        for item in value:
-            parts.append(separator)
-            separator = "," + inner
-            if _encode(item, parts, inner) is _NOT_PLAIN:
-                return _NOT_PLAIN
-        parts.append(newline + "]")
-    elif isinstance(value, dict):
-        if not value:
-            parts.append("{}")
-            return None
-        inner = newline + _INDENT
-        parts.append("{")
-        separator = inner
-        for key, item in value.items():
-            if not isinstance(key, str):
+    elif isinstance(value, (list, tuple, dict)):
+        if isinstance(value, dict):
+            if not all(isinstance(key, str) for key in value):
                 return _NOT_PLAIN  # json converts other keys its own way
-            parts.append(separator + encode_basestring(key) + ": ")
+            pairs = [(encode_basestring(key) + ": ", item) for key, item in value.items()]
+            brackets = "{}"
+        else:
+            pairs = [("", item) for item in value]
+            brackets = "[]"
+        if not pairs:
+            parts.append(brackets)
+            return None
+        inner = newline + _INDENT
+        parts.append(brackets[0])
+        separator = inner
+        for prefix, item in pairs:
+            parts.append(separator + prefix)
             separator = "," + inner
             if _encode(item, parts, inner) is _NOT_PLAIN:
                 return _NOT_PLAIN
-        parts.append(newline + "}")
+        parts.append(newline + brackets[1])
     else:
         return _NOT_PLAIN
     return None

@@ -14,10 +14,9 @@ from decoders.errors import DecodeError
 from decoders.sip import parse_sip
 from decoders.sipuri import parse_name_addr, parse_uri
 from decoders.sipuser import name_addr_uri, uri_user
-from ladder.capture.loader import load_capture
-from ladder.errors import CaptureError
 from rfc_messages import rfc4475_archive
 from tests.conftest import SAMPLES, shared_path
+from tests.unit.capture.test_sipaccel import _messages  # every SIP message of some captures
 
 
 def full_user(text: str) -> str | None:
@@ -56,17 +55,6 @@ def _values(data: bytes) -> tuple[list[str], list[str]]:
     return addrs, uris
 
 
-def _capture_messages(paths) -> list[bytes]:
-    out = []
-    for path in paths:
-        try:
-            capture = load_capture(str(path), media=False, engine="dpkt")
-        except CaptureError:
-            continue
-        out += [m.raw for m in capture.sip_messages]
-    return out
-
-
 def _assert_agree(addrs: list[str], uris: list[str]) -> tuple[int, int]:
     """Fast equals full for each; returns how many the fast forms answered (addrs, uris)."""
     fast_addrs = fast_uris = 0
@@ -88,7 +76,7 @@ def test_samples_and_corpus_values():
         p for p in corpus_root.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap", ".gz"))
     addrs: list[str] = []
     uris: list[str] = []
-    for data in _capture_messages(paths):
+    for data in _messages(paths):
         a, u = _values(data)
         addrs += a
         uris += u
