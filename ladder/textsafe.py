@@ -140,18 +140,9 @@ def indented_json(value: object) -> str | None:
 
 def _encode(value: object, parts: list[str], newline: str) -> object:
     """Append ``value``'s text to ``parts``; ``newline`` is a line break and its indentation."""
-    if isinstance(value, str):
-        parts.append(encode_basestring(value))
-    elif value is None:
-        parts.append("null")
-    elif value is True:
-        parts.append("true")
-    elif value is False:
-        parts.append("false")
-    elif isinstance(value, int):
-        parts.append(int.__repr__(value))
-    elif isinstance(value, float):
-        parts.append(_float(value))
+    scalar = _SCALARS.get(type(value))
+    if scalar is not None:
+        parts.append(scalar(value))
     elif isinstance(value, (list, tuple, dict)):
         if isinstance(value, dict):
             if not all(isinstance(key, str) for key in value):
@@ -168,11 +159,21 @@ def _encode(value: object, parts: list[str], newline: str) -> object:
         parts.append(brackets[0])
         separator = inner
         for prefix, item in pairs:
-            parts.append(separator + prefix)
+            scalar = _SCALARS.get(type(item))
+            if scalar is not None:  # (the usual item: no call)
+                parts.append(separator + prefix + scalar(item))
+            else:
+                parts.append(separator + prefix)
+                if _encode(item, parts, inner) is _NOT_PLAIN:
+                    return _NOT_PLAIN
             separator = "," + inner
-            if _encode(item, parts, inner) is _NOT_PLAIN:
-                return _NOT_PLAIN
         parts.append(newline + brackets[1])
+    elif isinstance(value, str):  # subclasses, as json takes them
+        parts.append(encode_basestring(value))
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, float):
+        parts.append(_float(value))
     else:
         return _NOT_PLAIN
     return None
@@ -187,3 +188,10 @@ def _float(value: float) -> str:
     if value == float("-inf"):
         return "-Infinity"
     return float.__repr__(value)
+
+
+# The exact types of the scalars, each with its text (a subclass takes ``_encode``'s checks).
+_SCALARS = {
+    str: encode_basestring, int: int.__repr__, float: _float, bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}
