@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from json.encoder import encode_basestring  # ensure_ascii=False's string encoder (C)
+from typing import Any
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
 # and the two-byte escapes; the 8-bit C1 CSI (0x9b) too.
@@ -191,7 +193,7 @@ def _float(value: float) -> str:
 
 
 # The exact types of the scalars, each with its text (a subclass takes ``_encode``'s checks).
-_SCALARS = {
+_SCALARS: dict[type, Callable[[Any], str]] = {
     str: encode_basestring, int: int.__repr__, float: _float, bool: lambda value: "true" if value else "false",
     type(None): lambda value: "null",
 }

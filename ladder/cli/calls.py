@@ -42,13 +42,14 @@ def format_start(ts_ns: int) -> str:
         micros += 1_000_000
         whole -= 1.0
     second = int(whole)
-    if second != _last_second[0]:
-        moment = _dt.datetime.fromtimestamp(second, tz=_dt.timezone.utc)
-        _last_second[:] = [second, moment.strftime("%Y-%m-%d %H:%M:%S.")]
-    return _last_second[1] + _MILLIS[micros // 1000]
+    made = _last_second[0]  # one read: another thread may make another second meanwhile
+    if made[0] != second:
+        made = _last_second[0] = (second, _dt.datetime.fromtimestamp(second, tz=_dt.timezone.utc)
+                                  .strftime("%Y-%m-%d %H:%M:%S."))
+    return made[1] + _MILLIS[micros // 1000]
 
 
-_last_second: list = [None, ""]  # the second format_start made last, and its text
+_last_second: list[tuple[int | None, str]] = [(None, "")]  # the second format_start made last, and its text
 _MILLIS = [f"{ms:03d}" for ms in range(1000)]
 
 
