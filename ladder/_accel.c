@@ -1991,9 +1991,13 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
  * (group g is members[starts[g]:starts[g + 1]]), ``first_call`` (each group's Call-ID id) and
  * ``kinds`` (``method_kinds[method id]`` folded over the group as ``kind_of_methods`` folds the
  * names: 1 if any is 1 (INVITE), else the first nonzero code, else 0); returns the group count.
- * The output buffers are Python's, sized for one group per message. */
+ * The output buffers are Python's, sized for one group per message. Two walks over the messages,
+ * holding beside the columns only a Call-ID id -> group table (and the order, when the times are
+ * not in capture order): members are placed by counting, each group's start its write cursor. */
 
 typedef struct { const int64_t *ts, *frame; } GroupOrder;
+#define GROUP_NONE UINT32_MAX       /* a Call-ID id not met yet */
+#define GROUP_MET (UINT32_C(1) << 31) /* of a Call-ID id's group: met again in the second walk */
 
 static int group_before(const GroupOrder *o, uint32_t a, uint32_t b)
 {
@@ -2052,8 +2056,7 @@ static PyObject *accel_call_groups(PyObject *module, PyObject *args)
     Py_buffer v[9];
     int got = 0;
     PyObject *result = NULL;
-    uint32_t *order = NULL, *group_of = NULL, *fill = NULL;
-    int32_t *of_call = NULL;
+    uint32_t *order = NULL, *of_call = NULL;
     if (PyObject_GetBuffer(objs[0], &v[0], PyBUF_SIMPLE) < 0)
         return NULL;
     got = 1;
@@ -2073,62 +2076,86 @@ static PyObject *accel_call_groups(PyObject *module, PyObject *args)
     uint8_t *kinds = v[8].buf;
     GroupOrder o = {v[1].buf, v[2].buf};
 
-    uint32_t max_call = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (call[i] > max_call)
-            max_call = call[i];
-    order = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
-    group_of = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
-    fill = PyMem_Calloc((size_t)n + 1, sizeof(uint32_t));
-    of_call = PyMem_Malloc(((size_t)max_call + 1) * sizeof(int32_t));
-    if (!order || !group_of || !fill || !of_call) {
-        PyErr_NoMemory();
+    if (n >= (Py_ssize_t)GROUP_MET) {
+        PyErr_SetString(PyExc_OverflowError, "call_groups: too many messages");
         goto done;
     }
+    uint32_t max_call = 0;
     int sorted = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        order[i] = (uint32_t)i;
+        if (call[i] > max_call)
+            max_call = call[i];
         if (i && group_before(&o, (uint32_t)i, (uint32_t)(i - 1)))
             sorted = 0;
     }
-    if (!sorted && group_sort(&o, order, n) < 0) {
+    /* Only a Call-ID id -> group table, and the order when the times are not already in it:
+     * a busy capture's columns are what memory holds, so no other column is made. */
+    of_call = PyMem_Malloc(((size_t)max_call + 1) * sizeof(uint32_t));
+    if (of_call == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    if (!sorted) {
+        order = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+        if (order == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            order[i] = (uint32_t)i;
+        if (group_sort(&o, order, n) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
     for (uint32_t c = 0; c <= max_call; c++)
-        of_call[c] = -1;
+        of_call[c] = GROUP_NONE;
+    /* First walk: the groups in first-met order, each one's size in starts[g + 1], its kind. */
     uint32_t groups = 0;
-    uint32_t *sizes = fill; /* sizes first, then each group's next free place */
     for (Py_ssize_t k = 0; k < n; k++) {
-        uint32_t i = order[k], cid = call[i];
-        int32_t g = cid ? of_call[cid] : -1;
-        if (g < 0) {
-            g = (int32_t)groups++;
+        uint32_t i = order ? order[k] : (uint32_t)k, cid = call[i];
+        uint32_t g = cid ? of_call[cid] : GROUP_NONE;
+        if (g == GROUP_NONE) {
+            g = groups++;
             first_call[g] = cid;
             kinds[g] = 0;
+            starts[g + 1] = 0;
             if (cid)
                 of_call[cid] = g;
         }
-        group_of[i] = (uint32_t)g;
-        sizes[g]++;
+        starts[g + 1]++;
         uint8_t code = method[i] < (uint64_t)kinds_len ? method_kinds[method[i]] : 0;
         if (code == 1 || (code && !kinds[g]))
             kinds[g] = code;
     }
+    /* starts[g + 1] becomes group g's start, the place its next member goes: after the second
+     * walk it is group g + 1's start. */
     starts[0] = 0;
+    uint32_t at = 0;
     for (uint32_t g = 0; g < groups; g++) {
-        starts[g + 1] = starts[g] + sizes[g];
-        fill[g] = starts[g];
+        uint32_t size = starts[g + 1];
+        starts[g + 1] = at;
+        at += size;
     }
+    /* Second walk, in the same order, so groups start in the same order: a message without a
+     * Call-ID, or the first of its Call-ID (marked in of_call), starts the next group. */
+    uint32_t started = 0;
     for (Py_ssize_t k = 0; k < n; k++) {
-        uint32_t i = order[k];
-        members[fill[group_of[i]]++] = i;
+        uint32_t i = order ? order[k] : (uint32_t)k, cid = call[i], g;
+        if (!cid) {
+            g = started++;
+        } else if (of_call[cid] & GROUP_MET) {
+            g = of_call[cid] & ~GROUP_MET;
+        } else {
+            g = of_call[cid];
+            of_call[cid] |= GROUP_MET;
+            started++;
+        }
+        members[starts[g + 1]++] = i;
     }
     result = PyLong_FromUnsignedLong(groups);
 done:
     PyMem_Free(order);
-    PyMem_Free(group_of);
-    PyMem_Free(fill);
     PyMem_Free(of_call);
     for (int i = 0; i < got; i++)
         PyBuffer_Release(&v[i]);

@@ -319,8 +319,8 @@ def _c_groups(index, method_kinds: bytearray) -> _Grouped:
     """``_python_groups``, compiled (``_accel.call_groups``)."""
     assert _c_call_groups is not None
     n = len(index)
-    members, starts, first_call = array("I", bytes(4 * n)), array("I", bytes(4 * (n + 1))), array("I", bytes(4 * n))
-    codes = array("B", bytes(n))
+    members, starts, first_call = array("I", [0]) * n, array("I", [0]) * (n + 1), array("I", [0]) * n
+    codes = array("B", [0]) * n
     count = _c_call_groups(index.call, index.ts_ns, index.frame, index.method, method_kinds,
                            members, starts, first_call, codes)
     del starts[count + 1:], first_call[count:], codes[count:]
