@@ -7,7 +7,7 @@ builds two records with their parameter dicts to read one string. Nearly every v
 matches only forms the full parse accepts, and whose user it reads the same way, answers
 those. Anything else (escapes, quoted parameters, IPv6, ``tel:``, other schemes, odd LWS)
 takes the full parse, which has the last word. Each answer equals the full parse's
-(``tests/unit/calls/test_sipuser.py`` compares them on every capture and RFC 4475 message).
+(``tests/unit/decoders/test_sipuser.py`` compares them on every capture and RFC 4475 message).
 """
 
 from __future__ import annotations
