@@ -154,12 +154,20 @@ def quoted_string_end(text: str, start: int, what: str) -> int:
     raise _fail(f"{what} has an unterminated quoted-string (RFC 3261 §25.1 quoted-string)")
 
 
+_QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(content: str) -> str:
+    """A quoted-string's content with its quoted-pairs expanded (most have none)."""
+    return _QUOTED_PAIR_RE.sub(r"\1", content) if "\\" in content else content
+
+
 def unquote_string(text: str, what: str) -> str:
     """The content of a quoted-string with quoted-pairs expanded (RFC 3261 §25.1)."""
     end = quoted_string_end(text, 0, what)
     if text[end:].strip(_WS):
         raise _fail(f"{what} has text after its quoted-string (RFC 3261 §25.1)")
-    return re.sub(r"\\(.)", r"\1", text[1 : end - 1], flags=re.DOTALL)
+    return _unescape(text[1 : end - 1])
 
 
 def parse_uri(text: str, notes: list[str] | None = None) -> SipUri:
@@ -260,7 +268,7 @@ def parse_name_addr(value: str) -> NameAddr:
     display: str | None = None
     if text.startswith('"'):
         end = quoted_string_end(text, 0, "display name")
-        display = re.sub(r"\\(.)", r"\1", text[1 : end - 1], flags=re.DOTALL)
+        display = _unescape(text[1 : end - 1])
         rest = text[end:].lstrip(_WS)
         if not rest.startswith("<"):
             raise _fail("quoted display name is not followed by <URI> (RFC 3261 §20.10 name-addr)")

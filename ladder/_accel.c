@@ -2440,6 +2440,185 @@ done:
     for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++)
         if (views[v]->obj != NULL)
             PyBuffer_Release(views[v]);
+/* ---- Call-ID groups of ``ladder calls`` (ladder/calls/bounded.py ``_Groups``) -------------------
+ *
+ * call_groups(call, ts_ns, frame, method, method_kinds, members, starts, first_call, kinds) -> groups
+ *
+ * The Call-ID groups of a capture's SipIndex columns, as ``_Groups``' pure-Python path makes them:
+ * messages taken in ``_ordered``'s order (time, then frame; ties in capture order), a group per
+ * Call-ID string id in first-met order, a group of its own for each message without one (id 0).
+ * Writes ``members`` (every message number, group by group, each group in that order), ``starts``
+ * (group g is members[starts[g]:starts[g + 1]]), ``first_call`` (each group's Call-ID id) and
+ * ``kinds`` (``method_kinds[method id]`` folded over the group as ``kind_of_methods`` folds the
+ * names: 1 if any is 1 (INVITE), else the first nonzero code, else 0); returns the group count.
+ * The output buffers are Python's, sized for one group per message. Two walks over the messages,
+ * holding beside the columns only a Call-ID id -> group table (and the order, when the times are
+ * not in capture order): members are placed by counting, each group's start its write cursor. */
+
+typedef struct { const int64_t *ts, *frame; } GroupOrder;
+#define GROUP_NONE UINT32_MAX       /* a Call-ID id not met yet */
+#define GROUP_MET (UINT32_C(1) << 31) /* of a Call-ID id's group: met again in the second walk */
+
+static int group_before(const GroupOrder *o, uint32_t a, uint32_t b)
+{
+    if (o->ts[a] != o->ts[b])
+        return o->ts[a] < o->ts[b];
+    return o->frame[a] < o->frame[b];
+}
+
+/* Stable bottom-up merge sort of message numbers by (time, frame): ``sorted``'s order. */
+static int group_sort(const GroupOrder *o, uint32_t *order, Py_ssize_t n)
+{
+    uint32_t *tmp = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    if (tmp == NULL)
+        return -1;
+    uint32_t *src = order, *dst = tmp;
+    for (Py_ssize_t width = 1; width < n; width *= 2) {
+        for (Py_ssize_t lo = 0; lo < n; lo += 2 * width) {
+            Py_ssize_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            Py_ssize_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = group_before(o, src[j], src[i]) ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        uint32_t *swap = src; src = dst; dst = swap;
+    }
+    if (src != order)
+        memcpy(order, src, (size_t)n * sizeof(uint32_t));
+    PyMem_Free(tmp);
+    return 0;
+}
+
+static int group_buffer(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t item, Py_ssize_t count,
+                        const char *name)
+{
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len < item * count || (item > 1 && view->len % item)) {
+        PyErr_Format(PyExc_ValueError, "call_groups: %s is too short", name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *accel_call_groups(PyObject *module, PyObject *args)
+{
+    PyObject *objs[9];
+    if (!PyArg_UnpackTuple(args, "call_groups", 9, 9, &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                           &objs[5], &objs[6], &objs[7], &objs[8]))
+        return NULL;
+    static const char *names[9] = {"call", "ts_ns", "frame", "method", "method_kinds", "members", "starts",
+                                   "first_call", "kinds"};
+    Py_buffer v[9];
+    int got = 0;
+    PyObject *result = NULL;
+    uint32_t *order = NULL, *of_call = NULL;
+    if (PyObject_GetBuffer(objs[0], &v[0], PyBUF_SIMPLE) < 0)
+        return NULL;
+    got = 1;
+    Py_ssize_t n = v[0].len / 4;
+    /* item sizes: call/method/members/starts/first_call uint32, ts/frame int64, kinds bytes */
+    static const Py_ssize_t items[9] = {4, 8, 8, 4, 1, 4, 4, 4, 1};
+    static const int writable[9] = {0, 0, 0, 0, 0, 1, 1, 1, 1};
+    for (; got < 9; got++) {
+        Py_ssize_t count = got == 4 ? 0 : got == 6 ? n + 1 : n;
+        if (group_buffer(objs[got], &v[got], writable[got], items[got], count, names[got]) < 0)
+            goto done;
+    }
+    const uint32_t *call = v[0].buf, *method = v[3].buf;
+    const uint8_t *method_kinds = v[4].buf;
+    Py_ssize_t kinds_len = v[4].len;
+    uint32_t *members = v[5].buf, *starts = v[6].buf, *first_call = v[7].buf;
+    uint8_t *kinds = v[8].buf;
+    GroupOrder o = {v[1].buf, v[2].buf};
+
+    if (n >= (Py_ssize_t)GROUP_MET) {
+        PyErr_SetString(PyExc_OverflowError, "call_groups: too many messages");
+        goto done;
+    }
+    uint32_t max_call = 0;
+    int sorted = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (call[i] > max_call)
+            max_call = call[i];
+        if (i && group_before(&o, (uint32_t)i, (uint32_t)(i - 1)))
+            sorted = 0;
+    }
+    /* Only a Call-ID id -> group table, and the order when the times are not already in it:
+     * a busy capture's columns are what memory holds, so no other column is made. */
+    of_call = PyMem_Malloc(((size_t)max_call + 1) * sizeof(uint32_t));
+    if (of_call == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!sorted) {
+        order = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+        if (order == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            order[i] = (uint32_t)i;
+        if (group_sort(&o, order, n) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    for (uint32_t c = 0; c <= max_call; c++)
+        of_call[c] = GROUP_NONE;
+    /* First walk: the groups in first-met order, each one's size in starts[g + 1], its kind. */
+    uint32_t groups = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint32_t i = order ? order[k] : (uint32_t)k, cid = call[i];
+        uint32_t g = cid ? of_call[cid] : GROUP_NONE;
+        if (g == GROUP_NONE) {
+            g = groups++;
+            first_call[g] = cid;
+            kinds[g] = 0;
+            starts[g + 1] = 0;
+            if (cid)
+                of_call[cid] = g;
+        }
+        starts[g + 1]++;
+        uint8_t code = method[i] < (uint64_t)kinds_len ? method_kinds[method[i]] : 0;
+        if (code == 1 || (code && !kinds[g]))
+            kinds[g] = code;
+    }
+    /* starts[g + 1] becomes group g's start, the place its next member goes: after the second
+     * walk it is group g + 1's start. */
+    starts[0] = 0;
+    uint32_t at = 0;
+    for (uint32_t g = 0; g < groups; g++) {
+        uint32_t size = starts[g + 1];
+        starts[g + 1] = at;
+        at += size;
+    }
+    /* Second walk, in the same order, so groups start in the same order: a message without a
+     * Call-ID, or the first of its Call-ID (marked in of_call), starts the next group. */
+    uint32_t started = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint32_t i = order ? order[k] : (uint32_t)k, cid = call[i], g;
+        if (!cid) {
+            g = started++;
+        } else if (of_call[cid] & GROUP_MET) {
+            g = of_call[cid] & ~GROUP_MET;
+        } else {
+            g = of_call[cid];
+            of_call[cid] |= GROUP_MET;
+            started++;
+        }
+        members[starts[g + 1]++] = i;
+    }
+    result = PyLong_FromUnsignedLong(groups);
+done:
+    PyMem_Free(order);
+    PyMem_Free(of_call);
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(&v[i]);
     return result;
 }
 
@@ -2452,6 +2631,9 @@ static PyMethodDef accel_functions[] = {
     {"set_constants", (PyCFunction)(void (*)(void))accel_set_constants, METH_VARARGS | METH_KEYWORDS,
      "set_constants(max_record, max_ts_ns, max_vlan_tags, timestamp_jump_ms, jitter_buffer_ms): the values "
      "Python owns, once before the first Accelerator"},
+    {"call_groups", (PyCFunction)accel_call_groups, METH_VARARGS,
+     "call_groups(call, ts_ns, frame, method, method_kinds, members, starts, first_call, kinds) -> the number "
+     "of Call-ID groups: ladder.calls.bounded._Groups' grouping, compiled"},
     {NULL},
 };
 

@@ -1,5 +1,6 @@
 """Types of the compiled fast path (``ladder/_accel.c``): what Python may call and read."""
 
+from array import array
 from typing import Any
 
 MAX_IFACES: int  # pcapng interfaces a scan times; packets of later ones go to Python
@@ -9,6 +10,10 @@ def scan_sip(data: bytes) -> tuple[Any, ...] | None: ...  # decoders.sipscan.Sip
 def simple_calls(
     fd: int, columns: tuple[Any, ...], members: Any, starts: Any, first: int, wanted: bytes
 ) -> list[tuple[Any, ...] | None]: ...  # ladder.calls.simple_calls: per group its row's facts, or None
+def call_groups(
+    call: array[int], ts_ns: array[int], frame: array[int], method: array[int], method_kinds: bytes | bytearray,
+    members: array[int], starts: array[int], first_call: array[int], kinds: array[int],
+) -> int: ...  # ladder.calls.bounded._Groups' grouping: fills the last four, gives the group count
 
 def set_constants(
     max_record: int, max_ts_ns: int, max_vlan_tags: int, timestamp_jump_ms: float, jitter_buffer_ms: float

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
+from json.encoder import encode_basestring  # ensure_ascii=False's string encoder (C)
+from typing import Any
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
 # and the two-byte escapes; the 8-bit C1 CSI (0x9b) too.
@@ -55,7 +58,13 @@ def json_text(value: object, **options) -> str:
     would act on (``_JSON_UNSAFE``) written as a ``\\u`` escape: the JSON means the same and
     stays inert when piped to a terminal (json.dumps escapes C0 controls itself)."""
     options.setdefault("ensure_ascii", False)
-    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(value, **options))
+    text = indented_json(value) if options == _INDENTED else None  # the same text, sooner
+    if text is None:
+        text = json.dumps(value, **options)
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+_INDENTED = {"indent": 2, "ensure_ascii": False}
 
 
 def display_width(text: str) -> int:
@@ -105,3 +114,86 @@ def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -
     out.write(",\n" + rest[2:] if rest != "{}" else "\n}")
     out.write("\n")
     return count
+
+
+# -- ``json.dumps(value, indent=2, ensure_ascii=False)``, written faster ---------------------------
+# With ``indent``, the standard library encodes in pure Python (its C encoder serves only the
+# compact form), through a generator per nesting level: a ``ladder calls --json`` of a busy
+# capture spent more on that than on its rows. ``indented_json`` gives the same text for the
+# values JSON outputs hold (dicts with string keys, lists, tuples, strings, numbers, booleans,
+# None), escaping strings with the library's own C function; for anything else it returns None
+# and ``json_text`` uses ``json.dumps`` (``tests/cli/test_calls_rows.py`` compares them).
+
+_INDENT = "  "
+_NOT_PLAIN = object()
+
+
+def indented_json(value: object) -> str | None:
+    """``json.dumps(value, indent=2, ensure_ascii=False)``, or None for a value outside the
+    plain types (the caller falls back to ``json.dumps``, which also raises for cycles)."""
+    parts: list[str] = []
+    try:
+        if _encode(value, parts, "\n") is _NOT_PLAIN:
+            return None
+    except RecursionError:
+        return None
+    return "".join(parts)
+
+
+def _encode(value: object, parts: list[str], newline: str) -> object:
+    """Append ``value``'s text to ``parts``; ``newline`` is a line break and its indentation."""
+    scalar = _SCALARS.get(type(value))
+    if scalar is not None:
+        parts.append(scalar(value))
+    elif isinstance(value, (list, tuple, dict)):
+        if isinstance(value, dict):
+            if not all(isinstance(key, str) for key in value):
+                return _NOT_PLAIN  # json converts other keys its own way
+            pairs = [(encode_basestring(key) + ": ", item) for key, item in value.items()]
+            brackets = "{}"
+        else:
+            pairs = [("", item) for item in value]
+            brackets = "[]"
+        if not pairs:
+            parts.append(brackets)
+            return None
+        inner = newline + _INDENT
+        parts.append(brackets[0])
+        separator = inner
+        for prefix, item in pairs:
+            scalar = _SCALARS.get(type(item))
+            if scalar is not None:  # (the usual item: no call)
+                parts.append(separator + prefix + scalar(item))
+            else:
+                parts.append(separator + prefix)
+                if _encode(item, parts, inner) is _NOT_PLAIN:
+                    return _NOT_PLAIN
+            separator = "," + inner
+        parts.append(newline + brackets[1])
+    elif isinstance(value, str):  # subclasses, as json takes them
+        parts.append(encode_basestring(value))
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, float):
+        parts.append(_float(value))
+    else:
+        return _NOT_PLAIN
+    return None
+
+
+def _float(value: float) -> str:
+    """``json``'s ``floatstr`` with ``allow_nan`` (its default)."""
+    if value != value:
+        return "NaN"
+    if value == float("inf"):
+        return "Infinity"
+    if value == float("-inf"):
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+# The exact types of the scalars, each with its text (a subclass takes ``_encode``'s checks).
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring, int: int.__repr__, float: _float, bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}

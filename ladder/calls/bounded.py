@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import marshal
-import struct
+import os
 import tempfile
 from array import array
 from dataclasses import dataclass
@@ -46,6 +46,14 @@ from ladder.calls import simple_calls
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
+
+_c_call_groups: Callable[..., int] | None
+try:  # the grouping compiled (optional, as all of ``ladder._accel``)
+    from ladder._accel import call_groups as _c_call_groups
+except ImportError:
+    _c_call_groups = None
+if os.environ.get("PCAPLADDER_PURE_PYTHON"):
+    _c_call_groups = None
 
 if TYPE_CHECKING:
     from ladder.capture.loader import Capture
@@ -199,9 +207,8 @@ def _read(store: MessageStore, indices: Sequence[int], look=None, parse: bool = 
     return fold_duplicates(messages)
 
 
-def _ordered(capture: "Capture"):
-    """Message numbers in ``build_calls``' order: by time, then first frame."""
-    index = capture.sip_index
+def _ordered(index):
+    """Message numbers of a ``SipIndex`` in ``build_calls``' order: by time, then first frame."""
     ts, frame = index.ts_ns, index.frame
     n = len(index)
     if all(ts[i] < ts[i + 1] or (ts[i] == ts[i + 1] and frame[i] <= frame[i + 1]) for i in range(n - 1)):
@@ -228,35 +235,52 @@ def iter_call_rows(capture: "Capture", row: Callable[[Call], T], numbered: Calla
 
 class _RowSpill:
     """Rows made in pass 2, in a temporary file in the order written (the groups' order, which
-    is pass 3's order for the calls of one group), each tagged with its group's first message."""
+    is pass 3's order for the calls of one group), each tagged with its group's first message;
+    marshalled a batch at a time (a few hundred rows in memory, not one file write each)."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="ladder-rows-")
-        self._reading = False
+        self._batch: list = []  # tag, row, tag, row ... being written, then being read
+        self._at = -1  # where reading is in ``_batch``; -1 while writing
 
     def put(self, tag: int, row: Any) -> None:
-        data = marshal.dumps(row)
-        self._file.write(_ROW_HEAD.pack(tag, len(data)) + data)
+        batch = self._batch
+        batch += (tag, row)
+        if len(batch) >= 2 * _SPILLED_ROWS:
+            self._dump()
+
+    def _dump(self) -> None:
+        # Length first: ``marshal.load`` of a file object reads it in many small calls.
+        data = marshal.dumps(self._batch)
+        self._file.write(len(data).to_bytes(8, "little") + data)
+        self._batch.clear()
 
     def take(self, tag: int) -> Any:
         """The row tagged ``tag``; the rows before it (of groups that turned out linked) are skipped."""
-        if not self._reading:
+        if self._at < 0:
+            if self._batch:
+                self._dump()
             self._file.seek(0)
-            self._reading = True
+            self._batch, self._at = [], 0
+        batch, at = self._batch, self._at
         while True:
-            head = self._file.read(_ROW_HEAD.size)
-            if len(head) < _ROW_HEAD.size:
-                raise ValueError(f"no row for message {tag}")
-            found, size = _ROW_HEAD.unpack(head)
-            data = self._file.read(size)
+            if at >= len(batch):
+                size = self._file.read(8)
+                if len(size) < 8:
+                    raise ValueError(f"no row for message {tag}")
+                batch = self._batch = marshal.loads(self._file.read(int.from_bytes(size, "little")))
+                at = 0
+            found, row = batch[at], batch[at + 1]
+            at += 2
             if found == tag:
-                return marshal.loads(data)
+                self._at = at
+                return row
 
     def close(self) -> None:
         self._file.close()
 
 
-_ROW_HEAD = struct.Struct("=qI")
+_SPILLED_ROWS = 512
 
 
 class _Groups:
@@ -264,42 +288,19 @@ class _Groups:
     every group in one pair of 4-byte columns (``members[starts[g]:starts[g + 1]]``), and per
     Call-ID its group number and per group its kind (1 byte), not an object each."""
 
-    def __init__(self, capture: "Capture") -> None:
+    def __init__(self, capture: "Capture", compiled: bool = True) -> None:
         index = capture.sip_index
-        strings, call_column, frame = index.strings, index.call, index.frame
-        order = _ordered(capture)
-        of_string = array("i", [-1]) * len(strings)  # Call-ID string id -> group number
-        group_of_message = array("I", bytes(4 * len(index)))
-        self.keys: list[str] = []  # each group's Call-ID (or the placeholder of a message without)
-        sizes = array("I")
-        for i in order:
-            cid = call_column[i]
-            g = of_string[cid] if cid else -1
-            if g < 0:
-                g = len(self.keys)
-                self.keys.append(strings[cid] if cid else f"(no Call-ID, frame {frame[i]})")
-                sizes.append(0)
-                if cid:
-                    of_string[cid] = g
-            group_of_message[i] = g
-            sizes[g] += 1
-        del of_string
-        self.starts = array("I", [0]) * (len(sizes) + 1)
-        for g, size in enumerate(sizes):
-            self.starts[g + 1] = self.starts[g] + size
-        fill = array("I", self.starts[:-1])
-        self.members = array("I", bytes(4 * len(index)))
-        for i in order:
-            g = group_of_message[i]
-            self.members[fill[g]] = i
-            fill[g] += 1
-        del group_of_message, fill
+        strings, frame = index.strings, index.frame
+        # The kind of each method name (``kind_of_methods`` folds them): 1 for INVITE, which
+        # makes any group a call; else a code >= 2 of the kind the first such name decides.
+        kinds, method_kinds = _method_kinds(strings, index.method)
+        grouped = _c_groups if compiled and _c_call_groups is not None else _python_groups
+        members, starts, first_call, self.kind_codes = grouped(index, method_kinds)
+        self.members, self.starts = members, starts
+        self.keys: list[str] = [strings[cid] if cid else f"(no Call-ID, frame {frame[members[starts[g]]]})"
+                                for g, cid in enumerate(first_call)]
         self.number = {key: g for g, key in enumerate(self.keys)}
-        # (a capture copy repeats an earlier method, so folding copies out changes no kind)
-        codes: dict[str, int] = {}  # the few kinds (call, registration, ...) by a 1-byte code
-        self.kind_codes = array("B", (codes.setdefault(kind_of_methods([strings[index.method[i]] for i in self[g]]),
-                                                       len(codes)) for g in range(len(self.keys))))
-        self._kinds = list(codes)
+        self._kinds = kinds
 
     def __getitem__(self, g: int) -> array:
         return self.members[self.starts[g]:self.starts[g + 1]]
@@ -311,6 +312,73 @@ class _Groups:
         """The kind of the group of ``call_id`` (``legs.CallKinds``)."""
         g = self.number.get(call_id) if isinstance(call_id, str) else None
         return default if g is None else self.kind(g)
+
+
+def _method_kinds(strings: list[str], methods: array) -> tuple[list[str], bytearray]:
+    """The kinds by code (0: "other", 1 and 2: a call) and each method id's code (``_Groups``)."""
+    kinds = ["other", CALL, CALL]
+    codes = bytearray(max(methods, default=0) + 1)
+    for method in set(methods):
+        name = strings[method].upper()
+        kind = kind_of_methods([name]) if name else "other"
+        if name == "INVITE":
+            codes[method] = 1
+        elif kind != "other":  # (a capture copy repeats an earlier method: folding changes no kind)
+            if kind not in kinds[2:]:
+                kinds.append(kind)
+            codes[method] = kinds.index(kind, 2)
+    return kinds, codes
+
+
+_Grouped = tuple[array, array, array, array]  # members, starts, each group's Call-ID id and kind code
+
+
+def _c_groups(index, method_kinds: bytearray) -> _Grouped:
+    """``_python_groups``, compiled (``_accel.call_groups``)."""
+    assert _c_call_groups is not None
+    n = len(index)
+    members, starts, first_call = array("I", [0]) * n, array("I", [0]) * (n + 1), array("I", [0]) * n
+    codes = array("B", [0]) * n
+    count = _c_call_groups(index.call, index.ts_ns, index.frame, index.method, method_kinds,
+                           members, starts, first_call, codes)
+    del starts[count + 1:], first_call[count:], codes[count:]
+    return members, starts, first_call, codes
+
+
+def _python_groups(index, method_kinds: bytearray) -> _Grouped:
+    """Messages in ``_ordered``'s order, a group per Call-ID id in first-met order (one per
+    message without one): ``members``/``starts`` as ``_Groups`` holds them, and each group's
+    Call-ID id and kind code (1 if any message's is 1, else the first nonzero one, else 0)."""
+    call_column, method = index.call, index.method
+    order = _ordered(index)
+    of_string: dict[int, int] = {}  # Call-ID string id -> group number
+    group_of_message = array("I", bytes(4 * len(index)))
+    first_call, codes, sizes = array("I"), array("B"), array("I")
+    for i in order:
+        cid = call_column[i]
+        g = of_string.get(cid, -1) if cid else -1
+        if g < 0:
+            g = len(first_call)
+            first_call.append(cid)
+            codes.append(0)
+            sizes.append(0)
+            if cid:
+                of_string[cid] = g
+        group_of_message[i] = g
+        sizes[g] += 1
+        code = method_kinds[method[i]]
+        if code == 1 or (code and not codes[g]):
+            codes[g] = code
+    starts = array("I", [0]) * (len(sizes) + 1)
+    for g, size in enumerate(sizes):
+        starts[g + 1] = starts[g] + size
+    fill = array("I", starts[:-1])
+    members = array("I", bytes(4 * len(index)))
+    for i in order:
+        g = group_of_message[i]
+        members[fill[g]] = i
+        fill[g] += 1
+    return members, starts, first_call, codes
 
 
 class _CallGroups:
@@ -399,14 +467,20 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Pass 3: call by call, in the order of their first messages. Groups are in that order, and a
     # group's first message stays first after folding: a call of several groups comes at its first.
     number = 0
+    members, starts, kind_codes, kinds = groups.members, groups.starts, groups.kind_codes, groups._kinds
+    numbered = rows[1] if spill is not None and rows is not None else None
     for g, cid in enumerate(keys):
-        root, call_ids = component_of.get(cid) or (cid, [cid])
-        if call_ids[0] != cid:
-            continue  # a later group of a call already given
+        joined = component_of.get(cid)
+        if joined is None:
+            root, call_ids = cid, [cid]
+        else:
+            root, call_ids = joined
+            if call_ids[0] != cid:
+                continue  # a later group of a call already given
         number += 1
-        kind = groups.kind(g)
-        if spill is not None and rows is not None and len(call_ids) == 1 and kind == CALL:
-            yield rows[1](spill.take(groups[g][0]), number)  # made in pass 2
+        kind = kinds[kind_codes[g]]
+        if numbered is not None and spill is not None and len(call_ids) == 1 and kind == CALL:
+            yield numbered(spill.take(members[starts[g]]), number)  # made in pass 2
             continue
         messages = []
         call_copies: dict[int, tuple] = {}

@@ -15,9 +15,8 @@ from collections.abc import Iterable, Reversible, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from decoders.errors import DecodeError
 from decoders.records import Endpoint
-from decoders.sipuri import parse_name_addr, parse_uri
+from decoders.sipuser import name_addr_uri, uri_user
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
@@ -210,28 +209,20 @@ def header_links(groups: CorrelatedGroups,
 def _target(message: LegRequest) -> str:
     """Who an INVITE is for: the user part of the Request-URI, else of To; digits compared
     without a leading + so a B2BUA that rewrites +1555… to 1555… still matches."""
-    for text in (message.request_uri, _to_uri(message)):
-        if not text:
-            continue
-        try:
-            user = parse_uri(text).user
-        except DecodeError:
-            continue
-        if user:
-            return user.lstrip("+").lower()
-    return ""
+    text = message.request_uri
+    user = uri_user(text) if text else None
+    if not user:
+        text = _to_uri(message)
+        user = uri_user(text) if text else None
+    return user.lstrip("+").lower() if user else ""
 
 
 def _caller(message: LegRequest) -> str:
     """The From user part, compared like ``_target``."""
     value = message.header("From")
-    if not value:
-        return ""
-    try:
-        user = parse_uri(parse_name_addr(value).uri).user
-    except DecodeError:
-        return ""
-    return (user or "").lstrip("+").lower()
+    uri = name_addr_uri(value) if value else None
+    user = uri_user(uri) if uri else None
+    return user.lstrip("+").lower() if user else ""
 
 
 def _same_party(a: str, b: str) -> bool:
@@ -253,12 +244,7 @@ def _party_key(party: str) -> str:
 
 def _to_uri(message: LegRequest) -> str | None:
     value = message.header("To")
-    if not value:
-        return None
-    try:
-        return parse_name_addr(value).uri
-    except DecodeError:
-        return None
+    return name_addr_uri(value) if value else None
 
 
 def _sdp_media(message: LegRequest) -> tuple[str, int] | None:
@@ -354,53 +340,63 @@ class LinkWindow:
         if not batch:
             return
         now = batch[0][0].ts_ns
+        # Both kinds of link look only at INVITE legs of calls: their kind is asked once.
+        kind = self.call_kind.get
+        invites = [entry for entry in batch if entry[0].method == "INVITE" and kind(entry[0].call_id) == "call"]
         if self.relays:
-            self._relays(batch, now)
+            self._relays(invites, now)
         if self.retries:
-            self._retries(batch, now)
+            self._retries(invites, now)
         if len(self._started) + len(self._first_hops) > 2 * self._swept + 64:
             self._sweep(now)
 
-    def _relays(self, batch: list[tuple[Leg, int, bool, tuple[str, str] | None]], now: int) -> None:
+    def _relays(self, invites: list[tuple[Leg, int, bool, tuple[str, str] | None]], now: int) -> None:
         window, parties = self._window, self._parties
+        arrivals_at, by_caller = self._arrivals_at, self._by_caller
         while window and window[0].ts_ns < now - RELAY_WINDOW_NS:
             gone = window.popleft()
-            _pop_first(self._arrivals_at, _ip(gone.dst))
-            _pop_first(self._by_caller, _party_key(parties[id(gone)][0]))
+            _pop_first(arrivals_at, _ip(gone.dst))
+            _pop_first(by_caller, _party_key(parties[id(gone)][0]))
             del parties[id(gone)]
             self._used.discard(id(gone))
-        invites = []
-        for leg, last_ns, _, known in batch:
-            if leg.method == "INVITE" and leg.src and leg.dst and self.call_kind.get(leg.call_id) == "call":
-                # Each INVITE's caller and target, parsed once: it is compared with all those of
-                # the relay window after it, thousands of pairs in a busy capture.
-                parties[id(leg)] = known if known is not None else (_caller(leg.request), _target(leg.request))
-                window.append(leg)
-                self._arrivals_at.setdefault(_ip(leg.dst), deque()).append(leg)
-                self._by_caller.setdefault(_party_key(parties[id(leg)][0]), deque()).append(leg)
-                invites.append((leg, last_ns))
-        for out, last_ns in invites:
-            if out.call_id in self._started:
+        given = []
+        for leg, last_ns, _, known in invites:
+            if not (leg.src and leg.dst):
+                continue
+            # Each INVITE's caller and target, parsed once: it is compared with all those of
+            # the relay window after it, thousands of pairs in a busy capture.
+            party = parties[id(leg)] = known if known is not None else (_caller(leg.request), _target(leg.request))
+            window.append(leg)
+            for buckets, key in ((arrivals_at, _ip(leg.dst)), (by_caller, _party_key(party[0]))):
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = deque()
+                bucket.append(leg)
+            given.append((leg, last_ns))
+        started = self._started
+        for out, last_ns in given:
+            if out.call_id in started:
                 # A later hop of its Call-ID: a proxy relayed it (RFC 3261 §16.6 keeps the Call-ID),
                 # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
                 continue
-            self._started[out.call_id] = last_ns
-            link = _same_node_link(out, self._arrivals_at.get(_ip(out.src), ()), self._used, parties)
+            started[out.call_id] = last_ns
+            link = _same_node_link(out, arrivals_at.get(_ip(out.src), ()), self._used, parties)
             if link is None:
-                arrivals = self._by_caller.get(_party_key(parties[id(out)][0]), ())
+                arrivals = by_caller.get(_party_key(parties[id(out)][0]), ())
                 link = _multihomed_link(out, arrivals, self._used, parties)
             if link is not None:
                 self.timing.append(link)
 
-    def _retries(self, batch: list[tuple[Leg, int, bool, tuple[str, str] | None]], now: int) -> None:
+    def _retries(self, invites: list[tuple[Leg, int, bool, tuple[str, str] | None]], now: int) -> None:
         first_hops = self._first_hops
-        for leg, last_ns, failed, _ in batch:
+        for leg, last_ns, failed, _ in invites:
+            if leg.src is None:
+                continue
             request = leg.request
-            if leg.method != "INVITE" or leg.src is None or self.call_kind.get(leg.call_id) != "call":
+            from_tag = request.from_tag
+            if not from_tag or len(request.vias) != 1:  # sent by the caller UA itself
                 continue
-            if len(request.vias) != 1 or not request.from_tag:  # sent by the caller UA itself
-                continue
-            key = (leg.src.ip, request.from_tag, request.from_uri, request.to_uri)
+            key = (leg.src.ip, from_tag, request.from_uri, request.to_uri)
             earlier = first_hops.get(key)
             if earlier is None or earlier[0] == leg.call_id:
                 if earlier is None:
@@ -409,7 +405,7 @@ class LinkWindow:
             if earlier[3] and leg.ts_ns - earlier[1] <= RETRY_WINDOW_NS:
                 seconds = (leg.ts_ns - earlier[1]) / 1e9
                 self.retry.append(Link(earlier[0], leg.call_id,
-                                       f"same From tag {request.from_tag}: {leg.src.ip} retried {seconds:.1f} s later"))
+                                       f"same From tag {from_tag}: {leg.src.ip} retried {seconds:.1f} s later"))
             first_hops[key] = (leg.call_id, leg.ts_ns, last_ns, failed)
 
     def _sweep(self, now: int) -> None:

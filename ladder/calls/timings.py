@@ -9,10 +9,10 @@ registrations, retransmissions and whatever the capture caught before and after.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from decoders.sip import SipMessage
     from ladder.calls.grouping import Call
 
 
@@ -27,26 +27,44 @@ class CallTimings:
 
 
 def call_timings(call: "Call") -> CallTimings:
-    messages = sorted(call.messages, key=lambda m: m.ts_ns)
-    invite = next((m for m in messages if m.is_request and m.method == "INVITE" and not m.to_tag), None)
+    # One pass per step, with no closure or generator per call: ``ladder calls`` times every call.
+    messages = sorted(call.messages, key=_TIME)
+    invite = None
+    for m in messages:
+        if m.is_request and m.method == "INVITE" and not m.to_tag:
+            invite = m
+            break
     if invite is None:
         return CallTimings(None, None, None, None)
     caller = invite.src.ip if invite.src else None
-
-    def to_caller(m: SipMessage) -> bool:
-        return caller is None or m.dst is None or m.dst.ip == caller
-
+    start = invite.ts_ns
     responses = [m for m in messages if not m.is_request and m.method == "INVITE"
-                 and m.ts_ns >= invite.ts_ns and m.status is not None]
-    toward = [m for m in responses if to_caller(m)] or responses
-    ringing = next((m for m in toward if m.status in (180, 183)), None)
-    answer = next((m for m in toward if 200 <= (m.status or 0) < 300), None)
-    first = next(iter(toward), None)
-    bye = next((m for m in messages if m.is_request and m.method == "BYE"
-                and answer is not None and m.ts_ns >= answer.ts_ns), None)
+                 and m.ts_ns >= start and m.status is not None]
+    # those toward the caller (each, when the caller's address is unknown)
+    toward = [m for m in responses if caller is None or m.dst is None or m.dst.ip == caller] or responses
+    ringing = answer = None
+    for m in toward:
+        status = m.status
+        if ringing is None and status in (180, 183):
+            ringing = m
+        if answer is None and 200 <= (status or 0) < 300:
+            answer = m
+        if ringing is not None and answer is not None:
+            break
+    first = toward[0] if toward else None
+    bye = None
+    if answer is not None:
+        answered = answer.ts_ns
+        for m in messages:
+            if m.is_request and m.method == "BYE" and m.ts_ns >= answered:
+                bye = m
+                break
     return CallTimings(
-        post_dial_delay=ringing.ts_ns - invite.ts_ns if ringing else None,
-        setup_time=answer.ts_ns - invite.ts_ns if answer else None,
+        post_dial_delay=ringing.ts_ns - start if ringing else None,
+        setup_time=answer.ts_ns - start if answer else None,
         talk_time=bye.ts_ns - answer.ts_ns if (bye and answer) else None,
-        first_response=first.ts_ns - invite.ts_ns if first else None,
+        first_response=first.ts_ns - start if first else None,
     )
+
+
+_TIME = attrgetter("ts_ns")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import marshal
+import math
 import sys
 import tempfile
 from typing import Any, Iterator
@@ -12,7 +13,7 @@ from typing import Any, Iterator
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.grouping import Call
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.textsafe import clip, safe_text, write_json_stream
+from ladder.textsafe import FIELD_WIDTH, clip, safe_text, write_json_stream
 
 
 def add_parser(subparsers) -> None:
@@ -27,9 +28,29 @@ def add_parser(subparsers) -> None:
 
 
 def format_start(ts_ns: int) -> str:
-    """UTC wall-clock time with milliseconds: what the capture says, whatever the viewer's zone."""
-    moment = _dt.datetime.fromtimestamp(ts_ns / 1e9, tz=_dt.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    """UTC wall-clock time with milliseconds: what the capture says, whatever the viewer's zone.
+
+    ``datetime.fromtimestamp(ts_ns / 1e9)`` cut as it cuts (``_PyTime_DoubleToDenominator``:
+    the fraction of the float, in microseconds rounded half to even, carried into the second),
+    and the date and time of the second made once for all the rows of that second."""
+    fraction, whole = math.modf(ts_ns / 1e9)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        whole += 1.0
+    elif micros < 0:
+        micros += 1_000_000
+        whole -= 1.0
+    second = int(whole)
+    made = _last_second[0]  # one read: another thread may make another second meanwhile
+    if made[0] != second:
+        made = _last_second[0] = (second, _dt.datetime.fromtimestamp(second, tz=_dt.timezone.utc)
+                                  .strftime("%Y-%m-%d %H:%M:%S."))
+    return made[1] + _MILLIS[micros // 1000]
+
+
+_last_second: list[tuple[int | None, str]] = [(None, "")]  # the second format_start made last, and its text
+_MILLIS = [f"{ms:03d}" for ms in range(1000)]
 
 
 def _seconds(ns: int | None) -> float | None:
@@ -66,10 +87,15 @@ def call_dict(call: Call) -> dict:
 def table_row(call: Call) -> tuple[str, ...]:
     """One call's row of the table."""
     return (
-        str(call.index), format_start(call.start_ns), clip(call.caller),
-        clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
+        str(call.index), format_start(call.start_ns), _clip(call.caller),
+        _clip(call.callee), _clip(str(call.outcome)), str(len(call.messages)),
         f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
     )
+
+
+def _clip(text: str) -> str:
+    """``clip``, without its work for the usual printable ASCII text that fits."""
+    return text if text.isascii() and text.isprintable() and len(text) <= FIELD_WIDTH else clip(text)
 
 
 def format_table(calls: list[Call]) -> str:
@@ -91,22 +117,39 @@ def _line(row: tuple[str, ...], widths: list[int]) -> str:
     return "  ".join(cells).rstrip() + "\n"
 
 
+def _line_format(widths: list[int]) -> str:
+    """``_line``'s layout as one format string (``str.format`` pads as ``rjust``/``ljust`` do)."""
+    return "  ".join(f"{{:{'>' if i in _NUMERIC else '<'}{w}}}" for i, w in enumerate(widths))
+
+
+_SPILLED_ROWS = 1024  # rows marshalled to the table's temporary file at once
+
+
 def write_rows(out, call_rows: Iterator[tuple[str, ...]]) -> None:
-    """``format_rows`` of the rows, written line by line: the rows wait in a temporary file
-    while the columns' widths are measured, so a busy capture's table is never held."""
+    """``format_rows`` of the rows, written a batch at a time: the rows wait in a temporary
+    file while the columns' widths are measured, so a busy capture's table is never held."""
     widths = [len(cell) for cell in _HEADER]
     with tempfile.TemporaryFile(prefix="ladder-table-") as spill:
+        batch: list[tuple[str, ...]] = []
         for row in call_rows:
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
-            marshal.dump(row, spill)
+            widths = list(map(max, widths, map(len, row)))
+            batch.append(row)
+            if len(batch) == _SPILLED_ROWS:
+                _spill(spill, batch)
+                batch = []
+        _spill(spill, batch)
         spill.seek(0)
         out.write(_line(_HEADER, widths))
-        while True:
-            try:
-                row = marshal.load(spill)
-            except EOFError:
-                break
-            out.write(_line(row, widths))
+        layout = _line_format(widths).format
+        while size := spill.read(8):
+            batch = marshal.loads(spill.read(int.from_bytes(size, "little")))
+            out.write("".join(layout(*row).rstrip() + "\n" for row in batch))
+
+
+def _spill(spill, batch: list) -> None:
+    # Length first: ``marshal.load`` of a file object reads it in many small calls.
+    data = marshal.dumps(batch)
+    spill.write(len(data).to_bytes(8, "little") + data)
 
 
 def _talk(call: Call) -> str:

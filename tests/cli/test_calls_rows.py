@@ -1,0 +1,117 @@
+"""``ladder calls``' rows and output, made cheaper, give the text they gave: ``format_start``
+equals the ``datetime`` it replaces, ``indented_json`` equals ``json.dumps(indent=2)``, the
+spilled table equals ``format_rows`` of the rows held, and the row spill gives back each row,
+across its batches, on real calls (samples and corpus)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import SAMPLES, shared_path
+from ladder.calls import bounded
+from ladder.calls.bounded import iter_call_rows, iter_calls
+from ladder.capture.loader import load_capture
+from ladder.cli import calls as cli_calls
+from ladder.cli.calls import _numbered_row, call_dict, format_rows, format_start, table_row, write_rows
+from ladder.errors import CaptureError
+from ladder.textsafe import indented_json, json_text
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
+
+
+def _datetime_start(ts_ns: int) -> str:
+    """What ``format_start`` was: a ``datetime`` per row."""
+    moment = _dt.datetime.fromtimestamp(ts_ns / 1e9, tz=_dt.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def _real_calls():
+    root = shared_path("captures")
+    paths = sorted(p for p in SAMPLES.iterdir() if p.suffix in CAPTURE_SUFFIXES) + sorted(
+        p for p in root.rglob("*") if p.suffix in CAPTURE_SUFFIXES)
+    for path in paths:
+        try:
+            capture = load_capture(str(path), media=False, messages=False, locate=True)
+        except CaptureError:
+            continue
+        yield capture, list(iter_calls(capture))
+
+
+EDGES = [0, 1, -1, 999_999_999, -999_999_999, 1_000_000_000, 1_700_000_000_999_999_499,
+         1_700_000_000_999_999_500, 1_700_000_000_999_999_501, 1_700_000_000_999_500_000,
+         1_120_469_572_844_000_000, 2**62 - 1, -1_500_000_000_000_000_000]
+
+
+@pytest.mark.parametrize("ts_ns", EDGES)
+def test_format_start_edges(ts_ns):
+    assert format_start(ts_ns) == _datetime_start(ts_ns)
+
+
+@given(st.integers(min_value=-(2**61), max_value=2**62 - 1))
+def test_format_start_any_time(ts_ns):
+    assert format_start(ts_ns) == _datetime_start(ts_ns)
+    assert format_start(ts_ns + 1) == _datetime_start(ts_ns + 1)  # the second kept from the last call
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_indented_json_is_json_dumps(value):
+    assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def test_indented_json_leaves_other_values_to_json():
+    assert indented_json({1: "a"}) is None and json_text({1: "a"}, indent=2) == '{\n  "1": "a"\n}'
+    assert indented_json([{"a": {1, 2}}]) is None
+    looped: list = []
+    looped.append(looped)
+    assert indented_json(looped) is None
+    with pytest.raises(ValueError):
+        json_text(looped, indent=2)
+
+
+def test_real_rows(monkeypatch):
+    """Every call of the samples and the corpus: its JSON as ``json.dumps`` writes it, its start
+    as ``datetime`` writes it; the table of each capture as ``format_rows`` lays it out, spilled
+    in batches of two rows (``write_rows``); and ``iter_call_rows``' spill (batches of three)
+    gives back the rows ``iter_calls``' calls make."""
+    monkeypatch.setattr(cli_calls, "_SPILLED_ROWS", 2)
+    monkeypatch.setattr(bounded, "_SPILLED_ROWS", 3)
+    captures = rows = 0
+    for capture, calls in _real_calls():
+        for call in calls:
+            assert indented_json(call_dict(call)) == json.dumps(call_dict(call), indent=2, ensure_ascii=False)
+            assert format_start(call.start_ns) == _datetime_start(call.start_ns)
+        table = [table_row(call) for call in calls]
+        out = io.StringIO()
+        write_rows(out, iter(table))
+        assert out.getvalue() == format_rows(table)
+        assert list(iter_call_rows(capture, table_row, _numbered_row)) == table
+        captures += 1
+        rows += len(table)
+    assert captures > 100 and rows > 300
+
+
+def test_row_spill_skips_rows_of_linked_groups_and_says_when_one_is_missing(monkeypatch):
+    monkeypatch.setattr(bounded, "_SPILLED_ROWS", 2)
+    spill = bounded._RowSpill()
+    for tag in range(10):
+        spill.put(tag, ("row", tag))
+    assert spill.take(0) == ("row", 0)
+    assert spill.take(5) == ("row", 5)  # 1..4 were groups that links joined
+    assert spill.take(9) == ("row", 9)
+    with pytest.raises(ValueError, match="no row for message 3"):
+        spill.take(3)
+    spill.close()
