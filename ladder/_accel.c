@@ -2440,6 +2440,9 @@ done:
     for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++)
         if (views[v]->obj != NULL)
             PyBuffer_Release(views[v]);
+    return result;
+}
+
 /* ---- Call-ID groups of ``ladder calls`` (ladder/calls/bounded.py ``_Groups``) -------------------
  *
  * call_groups(call, ts_ns, frame, method, method_kinds, members, starts, first_call, kinds) -> groups
