@@ -55,7 +55,85 @@ def json_text(value: object, **options) -> str:
     would act on (``_JSON_UNSAFE``) written as a ``\\u`` escape: the JSON means the same and
     stays inert when piped to a terminal (json.dumps escapes C0 controls itself)."""
     options.setdefault("ensure_ascii", False)
-    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(value, **options))
+    return _inert(_dumps(value, "", options))
+
+
+def _inert(text: str) -> str:
+    if text.isascii() and "\x7f" not in text:  # nothing ``_JSON_UNSAFE`` matches
+        return text
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _dumps(value: object, pad: str, options: dict) -> str:
+    """``json.dumps(value, **options)`` with every line after the first starting with ``pad``.
+    With ``indent=2`` (and ``ensure_ascii`` at most) the text is made by ``_indented``:
+    ``json.dumps`` with an indent runs its pure-Python encoder, the costliest part of
+    ``ladder check --json`` after the checks themselves (``tests/unit/capture/test_json_text.py``
+    holds the two to the same bytes)."""
+    if options.get("indent") == 2 and options.keys() <= {"indent", "ensure_ascii"}:
+        parts: list[str] = []
+        try:
+            _indented(value, pad, parts, _encode_ascii if options.get("ensure_ascii", True) else _encode_text)
+        except _Unfit:
+            pass
+        else:
+            return "".join(parts)
+    text = json.dumps(value, **options)
+    return text.replace("\n", "\n" + pad) if pad else text
+
+
+class _Unfit(Exception):
+    """A value ``_indented`` leaves to ``json.dumps`` (a key that is not text, an unknown type)."""
+
+
+_encode_ascii = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_INFINITY = float("inf")
+
+
+def _indented(o: object, pad: str, parts: list[str], quote) -> None:
+    """``o`` as ``json.dumps(o, indent=2)`` writes it (same type checks in the same order), its
+    pieces appended to ``parts``."""
+    if isinstance(o, str):
+        parts.append(quote(o))
+    elif o is None:
+        parts.append("null")
+    elif o is True:
+        parts.append("true")
+    elif o is False:
+        parts.append("false")
+    elif isinstance(o, int):
+        parts.append(int.__repr__(o))
+    elif isinstance(o, float):
+        parts.append(float.__repr__(o) if o == o and o not in (_INFINITY, -_INFINITY)
+                     else "NaN" if o != o else "Infinity" if o > 0 else "-Infinity")
+    elif isinstance(o, (list, tuple)):
+        if not o:
+            parts.append("[]")
+            return
+        inner = pad + "  "
+        separator = ",\n" + inner
+        parts.append("[\n" + inner)
+        for n, item in enumerate(o):
+            if n:
+                parts.append(separator)
+            _indented(item, inner, parts, quote)
+        parts.append("\n" + pad + "]")
+    elif isinstance(o, dict):
+        if not o:
+            parts.append("{}")
+            return
+        inner = pad + "  "
+        separator = ",\n" + inner
+        parts.append("{\n" + inner)
+        for n, (key, item) in enumerate(o.items()):
+            if not isinstance(key, str):
+                raise _Unfit
+            parts.append((separator if n else "") + quote(key) + ": ")
+            _indented(item, inner, parts, quote)
+        parts.append("\n" + pad + "}")
+    else:
+        raise _Unfit
 
 
 def display_width(text: str) -> int:
@@ -96,8 +174,9 @@ def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -
     start = json_text({**head, name: []}, indent=2, **options)
     out.write(start[: -len("[]\n}")] + "[")
     count = 0
+    each = {"ensure_ascii": False, **options, "indent": 2}
     for item in items:
-        text = json_text(item, indent=2, **options).replace("\n", "\n    ")
+        text = _inert(_dumps(item, "    ", each))  # json_text's, each line indented under the list
         out.write(("\n    " if not count else ",\n    ") + text)
         count += 1
     out.write("\n  ]" if count else "]")
