@@ -43,11 +43,13 @@ def fold_duplicates(messages: list[M]) -> tuple[list[M], dict[int, tuple[M, ...]
     last: dict[tuple, M] = {}
     for message in messages:
         key = (message.raw, message.src, message.dst)
-        first = last.get(key)
-        if first is not None and 0 <= message.ts_ns - first.ts_ns <= DUPLICATE_WINDOW_NS:
-            copies.setdefault(id(first), []).append(message)
-            continue
-        last[key] = message
+        known = len(last)
+        first = last.setdefault(key, message)  # the key hashed once (its endpoints' hashes are Python's)
+        if len(last) == known:  # not new: ``first`` is the last kept message with these bytes
+            if 0 <= message.ts_ns - first.ts_ns <= DUPLICATE_WINDOW_NS:
+                copies.setdefault(id(first), []).append(message)
+                continue
+            last[key] = message
         kept.append(message)
     return kept, {key: tuple(value) for key, value in copies.items()}
 

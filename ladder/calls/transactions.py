@@ -170,10 +170,10 @@ class _Builder:
         seen = self.seen.get(id(txn))
         if seen is None:
             seen = self.seen[id(txn)] = set()
-        if signature in seen:
+        before = len(seen)
+        seen.add(signature)  # hashed once: a signature seen before leaves the set as it was
+        if len(seen) == before:
             txn.retransmissions.add(id(message))
-        else:
-            seen.add(signature)
         txn.messages.append(message)
         self.by_message[id(message)] = txn
 
