@@ -10,7 +10,8 @@ produces (``expect=`` in a ``.flow``, its retransmission steps) are set aside as
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from ladder.check.composition import compose
@@ -268,11 +269,14 @@ def capture_settings(capture: "Capture", **kwargs: Any) -> RuleSettings:
 # process, ``load_references`` gives a new list of them on each call: the TUI's every load);
 # an entry holds them, so their ids cannot be reused while it is kept.
 _MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], Match]] = {}
+# A step in the key as the tuple of the fields ``Observed``'s generated ``__eq__`` and ``__hash__``
+# compare and hash, read in C: those two are Python calls, once per step and look-up.
+_step_fields = attrgetter(*(f.name for f in fields(Observed) if f.compare))
 MATCH_MEMO_SIZE = 4096
 
 
 def _matched(observed: list[Observed], references: Sequence[Reference], reference: str) -> Match:
-    key = (tuple(observed), tuple(map(id, references)), reference)
+    key = (tuple(map(_step_fields, observed)), tuple(map(id, references)), reference)
     known = _MATCH_MEMO.get(key)
     if known is not None:
         return known[1]
