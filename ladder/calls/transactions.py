@@ -167,13 +167,11 @@ class _Builder:
             base = _rfc2543_base(message)
         txn = self._place(message, base, method, rfc2543)
         signature = _signature(message)
-        seen = self.seen.get(id(txn))
-        if seen is None:
-            seen = self.seen[id(txn)] = set()
-        before = len(seen)
-        seen.add(signature)  # hashed once: a signature seen before leaves the set as it was
-        if len(seen) == before:
+        seen = self.seen.setdefault(id(txn), set())
+        if signature in seen:
             txn.retransmissions.add(id(message))
+        else:
+            seen.add(signature)
         txn.messages.append(message)
         self.by_message[id(message)] = txn
 
