@@ -107,31 +107,24 @@ def _indented(o: object, pad: str, parts: list[str], quote) -> None:
     elif isinstance(o, float):
         parts.append(float.__repr__(o) if o == o and o not in (_INFINITY, -_INFINITY)
                      else "NaN" if o != o else "Infinity" if o > 0 else "-Infinity")
-    elif isinstance(o, (list, tuple)):
+    elif isinstance(o, (list, tuple, dict)):
+        mapping = isinstance(o, dict)
         if not o:
-            parts.append("[]")
+            parts.append("{}" if mapping else "[]")
             return
         inner = pad + "  "
         separator = ",\n" + inner
-        parts.append("[\n" + inner)
-        for n, item in enumerate(o):
+        parts.append(("{\n" if mapping else "[\n") + inner)
+        for n, item in enumerate(o.items() if mapping else o):
             if n:
                 parts.append(separator)
+            if mapping:
+                key, item = item
+                if not isinstance(key, str):
+                    raise _Unfit
+                parts.append(quote(key) + ": ")
             _indented(item, inner, parts, quote)
-        parts.append("\n" + pad + "]")
-    elif isinstance(o, dict):
-        if not o:
-            parts.append("{}")
-            return
-        inner = pad + "  "
-        separator = ",\n" + inner
-        parts.append("{\n" + inner)
-        for n, (key, item) in enumerate(o.items()):
-            if not isinstance(key, str):
-                raise _Unfit
-            parts.append((separator if n else "") + quote(key) + ": ")
-            _indented(item, inner, parts, quote)
-        parts.append("\n" + pad + "}")
+        parts.append("\n" + pad + ("}" if mapping else "]"))
     else:
         raise _Unfit
 
