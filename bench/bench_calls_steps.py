@@ -8,7 +8,7 @@ done before (issue 13, session 7): CPU seconds of each over one capture, measure
   ``decoders.sipuser`` / through ``parse_name_addr`` + ``parse_uri`` as before;
 * timings: ``call_timings`` of every call;
 * start: ``format_start`` of every call / a ``datetime`` each;
-* JSON: each call's ``call_dict`` through ``json_text`` (``indented_json``) / through ``json.dumps``;
+* JSON: each call's ``call_dict`` through ``json_text`` (its own indented encoder) / through ``json.dumps``;
 * table: ``write_rows`` of every row (batched spill, one format string) / a ``marshal.dump`` and a
   ``_line`` per row.
 

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
-from decoders.header_names import LIST_HEADERS, canonical_name
+from decoders.header_names import _CANONICAL, LIST_HEADERS, canonical_name
 from decoders.errors import DecodeError, Malformed
 from decoders.memo import remember, remembered_parse
 from decoders.multipart import find_part, parse_multipart
@@ -172,16 +172,23 @@ class SipMessage:
     # --- headers ----------------------------------------------------------------------
     def header(self, name: str) -> str | None:
         """The first value of a header (any case, compact forms too), or None."""
-        values = self._index.get(canonical_name(name))
+        values = self._index.get(_CANONICAL.get(name) or canonical_name(name))
         return values[0] if values else None
 
     def header_values(self, name: str) -> list[str]:
         """All values of a header, in order; list headers (Via, Contact, Route, Allow ...)
         are split on commas outside quotes and <>."""
-        key = canonical_name(name)
-        values = self._index.get(key, ())
+        # The rules ask this of every message for a dozen names: the usual answers (none; one
+        # value without a comma) are given without a call.
+        key = _CANONICAL.get(name) or canonical_name(name)
+        values = self._index.get(key)
+        if not values:
+            return []
         if key not in LIST_HEADERS:
             return list(values)
+        if len(values) == 1 and "," not in values[0]:
+            stripped = values[0].strip()
+            return [stripped] if stripped else []
         out: list[str] = []
         for value in values:
             out.extend(split_list(value))

@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable
-from json.encoder import encode_basestring  # ensure_ascii=False's string encoder (C)
-from typing import Any
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
 # and the two-byte escapes; the 8-bit C1 CSI (0x9b) too.
@@ -58,13 +55,78 @@ def json_text(value: object, **options) -> str:
     would act on (``_JSON_UNSAFE``) written as a ``\\u`` escape: the JSON means the same and
     stays inert when piped to a terminal (json.dumps escapes C0 controls itself)."""
     options.setdefault("ensure_ascii", False)
-    text = indented_json(value) if options == _INDENTED else None  # the same text, sooner
-    if text is None:
-        text = json.dumps(value, **options)
+    return _inert(_dumps(value, "", options))
+
+
+def _inert(text: str) -> str:
+    """``text`` with what ``_JSON_UNSAFE`` matches written as ``\\u`` escapes."""
+    if text.isascii() and "\x7f" not in text:  # nothing ``_JSON_UNSAFE`` matches
+        return text
     return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-_INDENTED = {"indent": 2, "ensure_ascii": False}
+def _dumps(value: object, pad: str, options: dict) -> str:
+    """``json.dumps(value, **options)`` with every line after the first starting with ``pad``.
+    With ``indent=2`` (and ``ensure_ascii`` at most) the text is made by ``_indented``:
+    ``json.dumps`` with an indent runs its pure-Python encoder, about 1.4 times as long on ``ladder check
+    --json``'s results (``tests/unit/capture/test_json_text.py`` holds the two to the same bytes)."""
+    if options.get("indent") == 2 and options.keys() <= {"indent", "ensure_ascii"}:
+        parts: list[str] = []
+        try:
+            _indented(value, pad, parts, _encode_ascii if options.get("ensure_ascii", True) else _encode_text)
+        except _Unfit:
+            pass
+        else:
+            return "".join(parts)
+    text = json.dumps(value, **options)
+    return text.replace("\n", "\n" + pad) if pad else text
+
+
+class _Unfit(Exception):
+    """A value ``_indented`` leaves to ``json.dumps`` (a key that is not text, an unknown type)."""
+
+
+_encode_ascii = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_INFINITY = float("inf")
+
+
+def _indented(o: object, pad: str, parts: list[str], quote) -> None:
+    """``o`` as ``json.dumps(o, indent=2)`` writes it (same type checks in the same order), its
+    pieces appended to ``parts``."""
+    if isinstance(o, str):
+        parts.append(quote(o))
+    elif o is None:
+        parts.append("null")
+    elif o is True:
+        parts.append("true")
+    elif o is False:
+        parts.append("false")
+    elif isinstance(o, int):
+        parts.append(int.__repr__(o))
+    elif isinstance(o, float):
+        parts.append(float.__repr__(o) if o == o and o not in (_INFINITY, -_INFINITY)
+                     else "NaN" if o != o else "Infinity" if o > 0 else "-Infinity")
+    elif isinstance(o, (list, tuple, dict)):
+        mapping = isinstance(o, dict)
+        if not o:
+            parts.append("{}" if mapping else "[]")
+            return
+        inner = pad + "  "
+        separator = ",\n" + inner
+        parts.append(("{\n" if mapping else "[\n") + inner)
+        for n, item in enumerate(o.items() if mapping else o):
+            if n:
+                parts.append(separator)
+            if mapping:
+                key, item = item
+                if not isinstance(key, str):
+                    raise _Unfit
+                parts.append(quote(key) + ": ")
+            _indented(item, inner, parts, quote)
+        parts.append("\n" + pad + ("}" if mapping else "]"))
+    else:
+        raise _Unfit
 
 
 def display_width(text: str) -> int:
@@ -105,8 +167,9 @@ def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -
     start = json_text({**head, name: []}, indent=2, **options)
     out.write(start[: -len("[]\n}")] + "[")
     count = 0
+    each = {"ensure_ascii": False, **options, "indent": 2}
     for item in items:
-        text = json_text(item, indent=2, **options).replace("\n", "\n    ")
+        text = _inert(_dumps(item, "    ", each))  # json_text's, each line indented under the list
         out.write(("\n    " if not count else ",\n    ") + text)
         count += 1
     out.write("\n  ]" if count else "]")
@@ -114,86 +177,3 @@ def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -
     out.write(",\n" + rest[2:] if rest != "{}" else "\n}")
     out.write("\n")
     return count
-
-
-# -- ``json.dumps(value, indent=2, ensure_ascii=False)``, written faster ---------------------------
-# With ``indent``, the standard library encodes in pure Python (its C encoder serves only the
-# compact form), through a generator per nesting level: a ``ladder calls --json`` of a busy
-# capture spent more on that than on its rows. ``indented_json`` gives the same text for the
-# values JSON outputs hold (dicts with string keys, lists, tuples, strings, numbers, booleans,
-# None), escaping strings with the library's own C function; for anything else it returns None
-# and ``json_text`` uses ``json.dumps`` (``tests/cli/test_calls_rows.py`` compares them).
-
-_INDENT = "  "
-_NOT_PLAIN = object()
-
-
-def indented_json(value: object) -> str | None:
-    """``json.dumps(value, indent=2, ensure_ascii=False)``, or None for a value outside the
-    plain types (the caller falls back to ``json.dumps``, which also raises for cycles)."""
-    parts: list[str] = []
-    try:
-        if _encode(value, parts, "\n") is _NOT_PLAIN:
-            return None
-    except RecursionError:
-        return None
-    return "".join(parts)
-
-
-def _encode(value: object, parts: list[str], newline: str) -> object:
-    """Append ``value``'s text to ``parts``; ``newline`` is a line break and its indentation."""
-    scalar = _SCALARS.get(type(value))
-    if scalar is not None:
-        parts.append(scalar(value))
-    elif isinstance(value, (list, tuple, dict)):
-        if isinstance(value, dict):
-            if not all(isinstance(key, str) for key in value):
-                return _NOT_PLAIN  # json converts other keys its own way
-            pairs = [(encode_basestring(key) + ": ", item) for key, item in value.items()]
-            brackets = "{}"
-        else:
-            pairs = [("", item) for item in value]
-            brackets = "[]"
-        if not pairs:
-            parts.append(brackets)
-            return None
-        inner = newline + _INDENT
-        parts.append(brackets[0])
-        separator = inner
-        for prefix, item in pairs:
-            scalar = _SCALARS.get(type(item))
-            if scalar is not None:  # (the usual item: no call)
-                parts.append(separator + prefix + scalar(item))
-            else:
-                parts.append(separator + prefix)
-                if _encode(item, parts, inner) is _NOT_PLAIN:
-                    return _NOT_PLAIN
-            separator = "," + inner
-        parts.append(newline + brackets[1])
-    elif isinstance(value, str):  # subclasses, as json takes them
-        parts.append(encode_basestring(value))
-    elif isinstance(value, int):
-        parts.append(int.__repr__(value))
-    elif isinstance(value, float):
-        parts.append(_float(value))
-    else:
-        return _NOT_PLAIN
-    return None
-
-
-def _float(value: float) -> str:
-    """``json``'s ``floatstr`` with ``allow_nan`` (its default)."""
-    if value != value:
-        return "NaN"
-    if value == float("inf"):
-        return "Infinity"
-    if value == float("-inf"):
-        return "-Infinity"
-    return float.__repr__(value)
-
-
-# The exact types of the scalars, each with its text (a subclass takes ``_encode``'s checks).
-_SCALARS: dict[type, Callable[[Any], str]] = {
-    str: encode_basestring, int: int.__repr__, float: _float, bool: lambda value: "true" if value else "false",
-    type(None): lambda value: "null",
-}

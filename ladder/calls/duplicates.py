@@ -40,15 +40,26 @@ def fold_duplicates(messages: list[M]) -> tuple[list[M], dict[int, tuple[M, ...]
     included) as a kept message at most ``DUPLICATE_WINDOW_NS`` after it."""
     kept: list[M] = []
     copies: dict[int, list[M]] = {}
-    last: dict[tuple, M] = {}
+    # By the bytes first (their hash is C's and kept by the bytes object), then by source and
+    # destination among the few with the same bytes: an endpoint's hash is a Python call.
+    last: dict[bytes, list[M]] = {}
     for message in messages:
-        key = (message.raw, message.src, message.dst)
-        first = last.get(key)
-        if first is not None and 0 <= message.ts_ns - first.ts_ns <= DUPLICATE_WINDOW_NS:
-            copies.setdefault(id(first), []).append(message)
+        same = last.get(message.raw)
+        if same is None:
+            last[message.raw] = [message]
+            kept.append(message)
             continue
-        last[key] = message
-        kept.append(message)
+        for n, first in enumerate(same):
+            if first.src == message.src and first.dst == message.dst:
+                if 0 <= message.ts_ns - first.ts_ns <= DUPLICATE_WINDOW_NS:
+                    copies.setdefault(id(first), []).append(message)
+                else:
+                    same[n] = message
+                    kept.append(message)
+                break
+        else:
+            same.append(message)
+            kept.append(message)
     return kept, {key: tuple(value) for key, value in copies.items()}
 
 

@@ -108,9 +108,12 @@ def _branch(message: "SipMessage") -> str | None:
 
 def _rfc3261_base(message: "SipMessage") -> tuple | None:
     """(branch, sent-by) when the branch carries the magic cookie, else None."""
-    branch = _branch(message)
+    via = message.top_via  # (``_branch`` and ``_sent_by`` of it, read once: asked of every message)
+    if via is None:
+        return None
+    branch = via.branch
     if branch and branch.startswith(MAGIC_COOKIE):
-        return ("3261", branch, _sent_by(message).lower())
+        return ("3261", branch, (f"{via.host}:{via.port}" if via.port is not None else via.host).lower())
     return None
 
 
@@ -209,13 +212,16 @@ class _Builder:
             if txn.request is None:
                 txn.request = message
             return txn
-        if not message.is_request and not rfc2543 and base + (method,) not in self.by_key:
+        key = base + (method,)
+        txn = self.by_key.get(key)
+        if txn is None and not message.is_request and not rfc2543:
             # §17.1.3: a client matches a response on the top Via's branch and the CSeq method;
             # a sent-by the far end rewrote (a wrong port) does not make it another transaction.
             known = self.by_branch.get((base[1], method))
             if known is not None:
                 return known
-        txn = self._get(base + (method,), method, rfc2543)
+        if txn is None:
+            txn = self._get(key, method, rfc2543)
         if message.is_request and txn.request is None:
             txn.request = message
         if method == "CANCEL" and txn.cancels is None:

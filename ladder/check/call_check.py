@@ -10,7 +10,8 @@ produces (``expect=`` in a ``.flow``, its retransmission steps) are set aside as
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from ladder.check.composition import compose
@@ -95,27 +96,36 @@ class CheckResult:
 def message_facts(message: "SipMessage | None") -> frozenset[str]:
     """The content conditions a ``.flow`` step can require (see ``ladder.check.references``)."""
     if message is None:
-        return frozenset()
-    facts: set[str] = set()
+        return _NO_FACTS
+    facts: list[str] = []
     if message.sdp is not None:
-        facts.add("sdp")
+        facts.append("sdp")
     contacts = message.header_values("contact")
     if contacts:
-        facts.add("contact")
+        facts.append("contact")
     if message.header("authorization") or message.header("proxy-authorization"):
-        facts.add("auth")
+        facts.append("auth")
     expires = (message.header("expires") or "").strip()
     if contacts == ["*"] or expires == "0" or (
         contacts and all(_contact_expires(c) == 0 for c in contacts)
     ):
-        facts.add("expires=0")
+        facts.append("expires=0")
     if message.sdp is not None:
         body = bytes(message.body or b"")
-        if any(marker in body for marker in (b"a=sendonly", b"a=inactive", b"c=IN IP4 0.0.0.0")):
-            facts.add("hold")  # RFC 3264 §8.4 (and RFC 2543's 0.0.0.0)
+        if b"a=sendonly" in body or b"a=inactive" in body or b"c=IN IP4 0.0.0.0" in body:
+            facts.append("hold")  # RFC 3264 §8.4 (and RFC 2543's 0.0.0.0)
         if b"m=image" in body:
-            facts.add("t38")
-    return frozenset(facts)
+            facts.append("t38")
+    # A few sets in all (at most 2**6): each made once and shared, as ``Observed`` hashes them.
+    key = tuple(facts)
+    known = _FACTS.get(key)
+    if known is None:
+        known = _FACTS[key] = frozenset(facts)
+    return known
+
+
+_NO_FACTS: frozenset[str] = frozenset()
+_FACTS: dict[tuple[str, ...], frozenset[str]] = {}
 
 
 def _contact_expires(value: str) -> int | None:
@@ -259,11 +269,14 @@ def capture_settings(capture: "Capture", **kwargs: Any) -> RuleSettings:
 # process, ``load_references`` gives a new list of them on each call: the TUI's every load);
 # an entry holds them, so their ids cannot be reused while it is kept.
 _MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], Match]] = {}
+# A step in the key as the tuple of the fields ``Observed``'s generated ``__eq__`` and ``__hash__``
+# compare and hash, read in C: those two are Python calls, once per step and look-up.
+_step_fields = attrgetter(*(f.name for f in fields(Observed) if f.compare))
 MATCH_MEMO_SIZE = 4096
 
 
 def _matched(observed: list[Observed], references: Sequence[Reference], reference: str) -> Match:
-    key = (tuple(observed), tuple(map(id, references)), reference)
+    key = (tuple(map(_step_fields, observed)), tuple(map(id, references)), reference)
     known = _MATCH_MEMO.get(key)
     if known is not None:
         return known[1]

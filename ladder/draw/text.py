@@ -42,6 +42,13 @@ class _Row:
         self.span: tuple[int, int] = (0, 0)
 
     def put(self, x: int, text: str) -> None:
+        if x >= 0 and text.isascii():  # one cell a character (``display_width``): the usual label, at once
+            if not text:
+                return
+            end = x + len(text)
+            self._ensure(end)
+            self.cells[x:end] = text
+            return
         for ch in text:
             wide = display_width(ch)
             if wide == 0:

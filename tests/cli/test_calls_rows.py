@@ -1,5 +1,5 @@
 """``ladder calls``' rows and output, made cheaper, give the text they gave: ``format_start``
-equals the ``datetime`` it replaces, ``indented_json`` equals ``json.dumps(indent=2)``, the
+equals the ``datetime`` it replaces, ``textsafe``'s indented JSON equals ``json.dumps(indent=2)``, the
 spilled table equals ``format_rows`` of the rows held, and the row spill gives back each row,
 across its batches, on real calls (samples and corpus)."""
 
@@ -20,7 +20,7 @@ from ladder.capture.loader import load_capture
 from ladder.cli import calls as cli_calls
 from ladder.cli.calls import _numbered_row, call_dict, format_rows, format_start, table_row, write_rows
 from ladder.errors import CaptureError
-from ladder.textsafe import indented_json, json_text
+from ladder.textsafe import _dumps
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
 
@@ -59,29 +59,6 @@ def test_format_start_any_time(ts_ns):
     assert format_start(ts_ns + 1) == _datetime_start(ts_ns + 1)  # the second kept from the last call
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=20,
-)
-
-
-@given(JSON_VALUES)
-def test_indented_json_is_json_dumps(value):
-    assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def test_indented_json_leaves_other_values_to_json():
-    assert indented_json({1: "a"}) is None and json_text({1: "a"}, indent=2) == '{\n  "1": "a"\n}'
-    assert indented_json([{"a": {1, 2}}]) is None
-    looped: list = []
-    looped.append(looped)
-    assert indented_json(looped) is None
-    with pytest.raises(ValueError):
-        json_text(looped, indent=2)
-
-
 def test_real_rows(monkeypatch):
     """Every call of the samples and the corpus: its JSON as ``json.dumps`` writes it, its start
     as ``datetime`` writes it; the table of each capture as ``format_rows`` lays it out, spilled
@@ -92,7 +69,8 @@ def test_real_rows(monkeypatch):
     captures = rows = 0
     for capture, calls in _real_calls():
         for call in calls:
-            assert indented_json(call_dict(call)) == json.dumps(call_dict(call), indent=2, ensure_ascii=False)
+            assert _dumps(call_dict(call), "", {"indent": 2, "ensure_ascii": False}) \
+                == json.dumps(call_dict(call), indent=2, ensure_ascii=False)
             assert format_start(call.start_ns) == _datetime_start(call.start_ns)
         table = [table_row(call) for call in calls]
         out = io.StringIO()

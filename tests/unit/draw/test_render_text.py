@@ -112,3 +112,28 @@ def test_wide_characters_keep_lifelines_aligned():
 
     assert "王小明" in text.splitlines()[0]
     assert bars(rows[0]) == bars(rows[1]) == bars(rows[-1])
+
+
+def test_a_row_takes_ascii_text_at_once_as_it_takes_it_character_by_character():
+    """``_Row.put`` writes ASCII text (one cell a character) in one slice; the cells are those the
+    per-character path writes, past the row's end, over marks, and at a row's start alike."""
+    from hypothesis import given, settings, strategies as st
+
+    from ladder.draw.text import _Row
+
+    def by_character(row: _Row, x: int, text: str) -> None:
+        for n, ch in enumerate(text):
+            row._ensure(x + n + 1)
+            row.cells[x + n] = ch
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.integers(0, 30), st.text(st.characters(max_codepoint=127), max_size=40), st.integers(0, 30))
+    def check(width: int, text: str, x: int) -> None:
+        fast, slow = _Row(width), _Row(width)
+        for row in (fast, slow):
+            row.cells[: min(width, 3)] = ["|"] * min(width, 3)
+        fast.put(x, text)
+        by_character(slow, x, text)
+        assert fast.cells == slow.cells
+
+    check()
