@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
+from json.encoder import encode_basestring, encode_basestring_ascii
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
 # and the two-byte escapes; the 8-bit C1 CSI (0x9b) too.
@@ -86,8 +88,8 @@ class _Unfit(Exception):
     """A value ``_indented`` leaves to ``json.dumps`` (a key that is not text, an unknown type)."""
 
 
-_encode_ascii = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
-_encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_ascii = encode_basestring_ascii  # the library's own string encoders (C)
+_encode_text = encode_basestring
 _INFINITY = float("inf")
 
 
@@ -115,7 +117,8 @@ def _indented(o: object, pad: str, parts: list[str], quote) -> None:
         inner = pad + "  "
         separator = ",\n" + inner
         parts.append(("{\n" if mapping else "[\n") + inner)
-        for n, item in enumerate(o.items() if mapping else o):
+        items: Iterable = o.items() if isinstance(o, dict) else o
+        for n, item in enumerate(items):
             if n:
                 parts.append(separator)
             if mapping:

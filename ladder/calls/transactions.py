@@ -213,15 +213,14 @@ class _Builder:
                 txn.request = message
             return txn
         key = base + (method,)
-        txn = self.by_key.get(key)
-        if txn is None and not message.is_request and not rfc2543:
+        known_txn = self.by_key.get(key)
+        if known_txn is None and not message.is_request and not rfc2543:
             # §17.1.3: a client matches a response on the top Via's branch and the CSeq method;
             # a sent-by the far end rewrote (a wrong port) does not make it another transaction.
             known = self.by_branch.get((base[1], method))
             if known is not None:
                 return known
-        if txn is None:
-            txn = self._get(key, method, rfc2543)
+        txn = known_txn if known_txn is not None else self._get(key, method, rfc2543)
         if message.is_request and txn.request is None:
             txn.request = message
         if method == "CANCEL" and txn.cancels is None:
