@@ -40,8 +40,10 @@ def _sdp(address: str, port: int, session: int) -> bytes:
     ).encode()
 
 
-def call_messages(index: int) -> list[tuple[int, bool, bytes]]:
-    """(offset from the call's start, sent by the caller, SIP bytes) of one call."""
+def call_messages(index: int, session_id: bool = False) -> list[tuple[int, bool, bytes]]:
+    """(offset from the call's start, sent by the caller, SIP bytes) of one call; with
+    ``session_id``, each message carries the RFC 7989 Session-ID of its sender (and, once known,
+    of the other end as ``remote``), as SBCs and enterprise phones add it."""
     caller, callee = _parties(index)
     number = 4930000000 + index
     uri = f"sip:+{number}@{callee}"
@@ -49,7 +51,12 @@ def call_messages(index: int) -> list[tuple[int, bool, bytes]]:
     from_tag, to_tag = f"{index * 2654435761 & 0xFFFFFFFF:08x}", f"{index * 40503 & 0xFFFFFF:06x}a"
     branch = f"z9hG4bK{index:x}"
 
+    uuid_a, uuid_b = (f"{(index * 2 + k) * 0x9E3779B97F4A7C15 & (1 << 128) - 1:032x}" for k in (1, 2))
+
     def message(start: str, cseq: str, tag: bool, via_branch: str, body: bytes = b"", extra: str = "") -> bytes:
+        if session_id:
+            mine, theirs = (uuid_b, uuid_a) if start.startswith("SIP/2.0") else (uuid_a, uuid_b if tag else "0" * 32)
+            extra += f"Session-ID: {mine};remote={theirs}\r\n"
         head = (
             f"{start}\r\n"
             f"Via: SIP/2.0/UDP {caller}:5060;branch={via_branch};rport\r\n"
@@ -89,7 +96,7 @@ def call_messages(index: int) -> list[tuple[int, bool, bytes]]:
     ]
 
 
-def write_capture(path: str, calls: int, concurrent: int) -> tuple[int, int]:
+def write_capture(path: str, calls: int, concurrent: int, session_id: bool = False) -> tuple[int, int]:
     """Write the capture; returns (packets, bytes). Calls are generated as they start, so only
     the live ones are in memory."""
     spacing = CALL_S * 1_000_000_000 // concurrent
@@ -103,7 +110,7 @@ def write_capture(path: str, calls: int, concurrent: int) -> tuple[int, int]:
             start = EPOCH_NS + next_call * spacing
             if next_call < calls and (not heap or start <= heap[0][0]):
                 caller, callee = _parties(next_call)
-                for number, (offset, forward, sip) in enumerate(call_messages(next_call)):
+                for number, (offset, forward, sip) in enumerate(call_messages(next_call, session_id)):
                     src, dst = (caller, callee) if forward else (callee, caller)
                     heapq.heappush(heap, (start + offset, next_call, number, udp_frame(src, dst, 5060, 5060, sip)))
                 next_call += 1
@@ -121,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="pcap file to write")
     parser.add_argument("--calls", type=int, default=150_000, help="calls (7 SIP messages each)")
     parser.add_argument("--concurrent", type=int, default=500, help="calls up at any moment")
+    parser.add_argument("--session-id", action="store_true", help="every message carries a Session-ID (RFC 7989)")
     options = parser.parse_args(argv)
-    packets, size = write_capture(options.out, options.calls, options.concurrent)
+    packets, size = write_capture(options.out, options.calls, options.concurrent, options.session_id)
     sys.stderr.write(f"{options.out}: {packets:,} SIP messages, {size / 1e6:,.1f} MB, {options.calls:,} calls\n")
     return 0
 

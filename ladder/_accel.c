@@ -2295,7 +2295,7 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
     const uint32_t *length = c.length.buf, *crc = c.crc.buf, *src = c.src.buf, *dst = c.dst.buf;
     const uint32_t *address = c.address.buf, *member = members.buf, *start = starts.buf;
     const uint16_t *port = c.port.buf;
-    const uint8_t *flags = c.flags.buf, *want = wanted.buf;
+    const uint8_t *want = wanted.buf;  /* (flags: checked for length only; a correlation header is read in Python) */
     Py_ssize_t rows = c.where.len / 8, endpoints = c.address.len / 4, groups = starts.len / 4 - 1;
     Py_ssize_t count = wanted.len;
     if (c.length.len != rows * 4 || c.crc.len != rows * 4 || c.src.len != rows * 4 || c.dst.len != rows * 4
@@ -2354,8 +2354,8 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
                 goto done;
             }
             int64_t s = (int64_t)src[row] - C_ENDPOINT, d = (int64_t)dst[row] - C_ENDPOINT;
-            /* in the file, of endpoints C read (UDP/IPv4), no correlation header */
-            ok = where[row] >= 0 && length[row] <= SIMPLE_MAX_LENGTH && flags[row] == 0 && s >= 0 && d >= 0
+            /* in the file, of endpoints C read (UDP/IPv4) */
+            ok = where[row] >= 0 && length[row] <= SIMPLE_MAX_LENGTH && s >= 0 && d >= 0
                  && s < endpoints && d < endpoints;
             if (ok) {
                 ms[i].at = total;

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, cast
 
 from decoders.errors import DecodeError
+from decoders.header_names import canonical_name
 from decoders.sip import _checked_name_addr
 from ladder.calls.duplicates import fold_duplicates
 from ladder.calls.grouping import (
@@ -180,6 +181,15 @@ class _Correlation:
     __slots__ = ("values", "session_ids")
 
     def __init__(self, message: StoredMessage) -> None:
+        if message._full is None:
+            # The first pass read it (CRLF lines, an ASCII head): its values as ``parse_sip``
+            # indexes them, without the full parse a header asked of it would make (RFC 7989
+            # puts a Session-ID in every message of the SBCs and phones that send it). None of
+            # the three is a list header: ``header_values`` gives them as they are.
+            found = head_values(message.raw, _CORRELATION_NAMES)
+            self.values = tuple(found[key][0] if key in found else None for key in _CORRELATION_KEYS[:-1])
+            self.session_ids = tuple(found.get(_CORRELATION_KEYS[-1], ()))
+            return
         self.values = tuple(message.header(h) for h in CORRELATION_HEADERS)
         self.session_ids = tuple(message.header_values("Session-ID"))
 
@@ -191,6 +201,21 @@ class _Correlation:
 
     def header_values(self, name: str) -> list[str]:
         return list(self.session_ids)
+
+
+_CORRELATION_KEYS = tuple(canonical_name(name) for name in (*CORRELATION_HEADERS, "Session-ID"))
+_CORRELATION_NAMES = frozenset(_CORRELATION_KEYS)
+
+
+def _correlate(cid: str, flagged: Iterator[StoredMessage], correlated: dict[str, list[_Correlation]]) -> None:
+    """The correlation headers of a group's messages that may carry any (``CORRELATION``), each
+    set once (a repeat adds no link: ``header_links`` dedups pairs), kept for ``header_links``."""
+    seen: set[tuple] = set()
+    for message in flagged:
+        found = _Correlation(message)
+        if found.key() not in seen:
+            seen.add(found.key())
+            correlated.setdefault(cid, []).append(found)
 
 
 def _read(store: MessageStore, indices: Sequence[int], look=None, parse: bool = False):
@@ -424,6 +449,8 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
             leg, failed, summary = simple  # the common call shape, summed up in C: one INVITE leg
             heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed))
             spill.put(group[0], rows[0](cast(Call, summary)))
+            flags = store.flags
+            _correlate(cid, (store.message(i) for i in group if flags[i] & CORRELATION), correlated)
             continue
         messages, copies = _read(store, group, look)
         transactions = build_transactions(messages)
@@ -441,13 +468,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
                 heapq.heappush(waiting, (leg.ts_ns, g, n, leg, last, failed))
         if spill is not None and rows is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
             spill.put(group[0], rows[0](build_call(0, [cid], messages, CALL, [], transactions, copies)))
-        seen: set[tuple] = set()
-        for message in messages:
-            if store.flags[message.index] & CORRELATION:
-                found = _Correlation(message)
-                if found.key() not in seen:  # a repeat adds no link (header_links dedups pairs)
-                    seen.add(found.key())
-                    correlated.setdefault(cid, []).append(found)
+        _correlate(cid, (m for m in messages if store.flags[m.index] & CORRELATION), correlated)
         del messages, copies, transactions, invites
     while waiting:
         _, _, _, leg, last, failed = heapq.heappop(waiting)

@@ -9,7 +9,7 @@ CRC) leaves the group to the slow lane, unchanged:
 
  S1  2 to 32 messages, each in the capture file, read back with its CRC, read by the C first
      pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq, a From tag and a
-     top Via with a sent-by and a ``z9hG4bK`` branch; none flagged CORRELATION.
+     top Via with a sent-by and a ``z9hG4bK`` branch.
  S2  two endpoints of C's (UDP/IPv4), every message between them (they may share an address);
  S3  strictly increasing times;
  S4  no two messages of the same bytes (S5 to S7 imply it; checked directly all the same);
@@ -41,7 +41,9 @@ which read no more than ``SimpleCall`` holds):
   signature unlike the others'. No retransmissions, and no CANCEL.
 - ``legs.find_legs``: the one request without a To tag is the INVITE (S5, S6): one leg, final_ns
   the time of the INVITE's first final response (S8). ``proxy_links`` of one leg is
-  empty, and nothing links the group by header (S1: no CORRELATION flag).
+  empty. A message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read
+  back in Python, as the slow lane reads it, for ``header_links``; a group those link to another
+  is built again in pass 3, as any linked group is.
 - ``outcome.call_outcome``: one initial INVITE transaction. Its final a 2xx (S8): COMPLETED
   with that status when any BYE transaction exists, else IN_CALL; ``_attempt_failed`` is False.
   A failure: ``call_outcome`` itself decides (``_outcome``), given that transaction as it reads

@@ -251,3 +251,52 @@ def test_relays_and_retries_at_the_windows_edges_in_a_busy_capture(tmp_path):
     assert [r for r in reasons if "retried" in r] == [
         f"same From tag {copy:04d}9fxced76sl: 192.0.2.101 retried 64.0 s later" for copy in (100, 102)]
     assert len(reasons) == 30 + 2
+
+
+_SESSION = "ab30317f1a784dc48ff824d0d3715d86"
+_REMOTE = "47755a9de7794ba387653f2099600ef2"
+# Correlation headers as real agents write them and as a parser can trip on: case, LWS before the
+# colon, a folded line (RFC 3261 §7.3.1), repeats, an empty value, a comma, a tab; and a body
+# that names one (the flag is a generous substring test: such a message carries none).
+_CORRELATION_LINES = [
+    "X-Call-ID: a-1@host",
+    "x-call-id:a-2@host",
+    "X-Call-ID \t:  a-3@host  ",
+    f"Session-ID: {_SESSION}\r\n ;remote={_REMOTE}",
+    "X-Call-ID: first@host\r\nX-Call-ID: second@host",
+    "X-Call-ID:",
+    f"X-CID: 77\r\nSession-ID: {_SESSION};remote={_REMOTE}, {_REMOTE}",
+    f"session-id:\t{_REMOTE.upper()}",
+    f"Session-ID: {_SESSION}\r\nSession-ID: {_REMOTE};remote=00000000000000000000000000000000",
+    "Subject: the session-id of the x-call-id",
+]
+
+
+def test_correlation_headers_read_from_the_head_equal_the_full_parse(tmp_path):
+    """``_Correlation`` reads a message the first pass read with ``head_values``, not the full
+    parse (a Session-ID in every message made ``ladder calls`` parse each one fully): the same
+    values, message by message, as the full parse's ``header``/``header_values``."""
+    from captures_crafted import sip_invite
+    from ladder.calls.bounded import _Correlation
+    from ladder.capture.messagestore import CORRELATION
+
+    frames = []
+    for n, line in enumerate(_CORRELATION_LINES):
+        raw = sip_invite(call_id=f"corr-{n}@example.com", branch=f"z9hG4bK-c{n}")
+        raw = raw.replace(b"Content-Length:", line.encode() + b"\r\nContent-Length:")
+        frames.append((1_000_000_000 * (n + 1), udp_sip_frame(raw)))
+    path = write_pcap(tmp_path / "correlation.pcap", frames)
+    store = load_capture(str(path), media=False, messages=False, locate=True).message_store
+    assert len(store) == len(_CORRELATION_LINES)
+    read = 0
+    for i in range(len(store)):
+        assert store.flags[i] & CORRELATION
+        message = store.message(i)
+        if message._full is not None:
+            continue  # the first pass left it to the full parse: so does ``_Correlation``
+        from_head = _Correlation(message)
+        message.full  # the same message, parsed
+        from_full = _Correlation(message)
+        assert from_head.key() == from_full.key(), _CORRELATION_LINES[i]
+        read += 1
+    assert read >= len(_CORRELATION_LINES) - 1

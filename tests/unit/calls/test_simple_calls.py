@@ -155,7 +155,9 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "simple-one-address": [dict(m, same_ip=True) for m in s],  # two ports of one address (SIPp on loopback)
         "one-socket": [dict(m, same_ip=True, port=5060) for m in s],  # S2: one endpoint
         "no-cookie": [dict(m, cookie="") for m in s],  # S1
-        "correlation-header": _with(s, 0, extra=f"X-Call-ID: other-{k}@test\r\n"),  # S1
+        # correlation headers: naming no Call-ID of the capture; naming the first call's (linked)
+        "simple-correlation-header": _with(s, 0, extra=f"X-Call-ID: other-{k}@test\r\n"),
+        "simple-linked-by-x-call-id": _with(s, 0, extra=f"X-Call-ID: call-{k + 1}@test\r\n"),
         "two-vias": [dict(m, vias=2) for m in s],  # S10
         "repeated-status": s[:3] + [dict(s[2], t=150, extra="Server: again\r\n")] + s[3:],  # S7
         "bye-without-to-tag": _with(s, 5, tag=None),  # S6
@@ -217,11 +219,15 @@ def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
     taken = _taken(monkeypatch)
     capture = load_capture(str(tmp_path / "variants.pcap"), media=False, messages=False, locate=True)
     rows = list(iter_call_rows(capture, call_dict, _numbered_dict))
-    assert {row["id"] for row in rows} == set(names)
+    assert {cid for row in rows for cid in row["call_ids"]} == set(names)
     assert sorted(names[cid] for cid in taken) == sorted(name for name in calls if name.startswith("simple"))
+    # The call an X-Call-ID names and the call naming it are one call, as without the lane.
+    linked = [row for row in rows if len(row["call_ids"]) > 1]
+    assert [[names[cid] for cid in row["call_ids"]] for row in linked] == [["simple", "simple-linked-by-x-call-id"]]
+    assert linked[0]["links"][0]["reason"].startswith("X-Call-ID of ")
     monkeypatch.undo()
     assert _rows(capture)[3][5] == 3  # the TUI counts as damaged the 100 without a To, the untagged ones of unplain-to
-    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls), 11)
+    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls) - 1, 13)
 
 
 def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
