@@ -244,8 +244,9 @@ def _ordered(index):
 def iter_calls(capture: "Capture", *, look=None, parse: bool = False) -> Iterator[Call]:
     """The calls of a capture loaded with ``locate=True``, as ``build_calls`` numbers them.
     ``look(message)``: called once for every message, before the first call is yielded (it then
-    reads every group in pass 2, not only INVITE ones); ``parse=True``: the yielded calls'
-    messages are fully parsed at once (for a consumer that reads every header)."""
+    reads every group in pass 2, not only INVITE ones), but those of a call of the common shape
+    (``simple_calls``: read and vouched for in C, no message of it damaged); ``parse=True``:
+    the yielded calls' messages are fully parsed at once (for a consumer that reads every header)."""
     return _calls(capture, look, parse, None)
 
 
@@ -429,7 +430,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Call-IDs are made as the groups are read (``LinkWindow``): a leg is given to them once no
     # group still to be read can have an earlier one, and released once no later leg can link to it.
     spill = _RowSpill() if rows is not None else None
-    lane = simple_calls.SimpleLane(capture, store, groups) if rows is not None and simple_calls.enabled() else None
+    lane = simple_calls.SimpleLane(capture, store, groups) if simple_calls.enabled() else None
     window = LinkWindow(groups)
     waiting: list[tuple[int, int, int, Leg, int, bool]] = []  # heap of (time, group, n, leg, last, failed)
     ts = capture.sip_index.ts_ns
@@ -445,10 +446,13 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
                 _read(store, group, look)
             continue
         simple = lane.take(g, cid, KeptRequest.of_texts) if lane is not None else None
-        if simple is not None and spill is not None and rows is not None:
+        if simple is not None:
             leg, failed, summary = simple  # the common call shape, summed up in C: one INVITE leg
             heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed))
-            spill.put(group[0], rows[0](cast(Call, summary)))
+            if spill is not None and rows is not None:
+                spill.put(group[0], rows[0](cast(Call, summary)))
+            # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s
+            # look counts; pass 3 builds its call from the messages read back, as any other.)
             flags = store.flags
             _correlate(cid, (store.message(i) for i in group if flags[i] & CORRELATION), correlated)
             continue

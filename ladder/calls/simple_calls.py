@@ -1,4 +1,4 @@
-"""The fast lane of ``iter_call_rows``' pass 2: a Call-ID group of the common call shape (INVITE,
+"""The fast lane of pass 2 of ``iter_call_rows`` and ``iter_calls``: a Call-ID group of the common call shape (INVITE,
 provisional answers, 200, ACK, BYE, 200 between two endpoints; or INVITE, provisionals, a
 failure, ACK) summed up in C (``ladder._accel.simple_calls``), its row made without reading any
 message in Python.

@@ -300,3 +300,26 @@ def test_randomly_changed_calls_give_the_same_rows(tmp_path, monkeypatch):
     assert found is not None
     calls_found, taken = found
     assert calls_found == len(calls) and 20 < taken < len(calls)  # both lanes are taken
+
+
+def test_check_finds_the_same_with_the_lane_in_its_pass_2(tmp_path, monkeypatch, capsys):
+    """``ladder check`` (``iter_calls``) takes a simple call's leg from the lane in pass 2 and
+    shows its messages to no ``look``: the same findings and damage note as without the lane,
+    on the clause variants (a damaged 100 among them: the note counts it either way)."""
+    from ladder.cli.dispatch import main
+
+    path = tmp_path / "variants.pcap"
+    _write(path, _variants(0))
+    # Every damaged message counted (the note's threshold at zero): 3 with the lane or without.
+    monkeypatch.setattr("ladder.capture.continuity.DAMAGED_SHARE", 0.0)
+    outputs = []
+    for off in (False, True):
+        if off:
+            monkeypatch.setenv("PCAPLADDER_NO_SIMPLE_CALLS", "1")
+        taken = _taken(monkeypatch)
+        main(["check", "--json", str(path)])
+        outputs.append(capsys.readouterr().out)
+        assert bool(taken) != off  # the lane took calls only when on
+        monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS", raising=False)
+    assert outputs[0] == outputs[1]
+    assert '"3 of ' in outputs[0]  # the 100 without a To, the untagged ones of unplain-to
