@@ -127,13 +127,18 @@ class _Damage:
         self.bad = 0
 
     def count(self, call: "Call") -> None:
-        intact = getattr(call, "intact", False)  # a simple call's (``ladder.calls.simple_calls``)
+        if getattr(call, "intact", False):
+            # A simple call's (``ladder.calls.simple_calls``): none of its messages is damaged and
+            # it has no copies; its messages are only marked counted, by number.
+            seen = self._seen
+            for index in cast(Any, call.messages).numbers:
+                seen[index] = 1
+            return
         for message in itertools.chain(call.messages, *call.copies.values()):
             index = cast(Any, message).index  # ``StoredMessage``s, read back by number
             if not self._seen[index]:
                 self._seen[index] = 1
-                if not intact:
-                    self.bad += self._store.damaged(message)
+                self.bad += self._store.damaged(message)
 
 
 def load_bounded(post: Callable[[Message], Any], cancelled: Callable[[], bool], path: str, *,

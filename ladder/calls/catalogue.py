@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.grouping import Call, build_call
 from ladder.calls.legs import Link, proxy_links
+from ladder.calls.simple_calls import Members
 
 if TYPE_CHECKING:
     from ladder.capture.loader import Capture
@@ -36,11 +37,16 @@ def _where(call: Call) -> tuple:
     row spill of ``iter_call_rows`` writes it): its messages' numbers in the store, then, when
     there are any, its capture copies (position of the kept message, numbers of its copies),
     its links across Call-IDs (``build_call`` adds the legs' own), its Call-IDs and kind."""
-    stored: list[Any] = call.messages  # ``StoredMessage``s: their ``index`` says where they are
-    numbers = array("I", (m.index for m in stored)).tobytes()
-    position = {id(m): p for p, m in enumerate(stored)}
+    stored: Any = call.messages  # ``StoredMessage``s: their ``index`` says where they are
+    if isinstance(stored, Members):  # a simple call's (``ladder.calls.simple_calls``): the numbers
+        numbers = stored.numbers.tobytes()
+    else:
+        numbers = array("I", (m.index for m in stored)).tobytes()
     copied: dict[int, Any] = call.copies
-    copies = tuple((position[kept], tuple(c.index for c in found)) for kept, found in copied.items())
+    copies: tuple = ()
+    if copied:
+        position = {id(m): p for p, m in enumerate(stored)}
+        copies = tuple((position[kept], tuple(c.index for c in found)) for kept, found in copied.items())
     given = tuple((link.call_id_a, link.call_id_b, link.reason) for link in call.links[len(proxy_links(call.legs)):])
     return numbers, copies, given, call.call_ids, call.kind
 

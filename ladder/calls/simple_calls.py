@@ -134,23 +134,23 @@ class _Member:
         return self._store.endpoint(self._store.dst[self.index])
 
 
-class _Members:
+class Members:
     """A simple call's messages: how many, and each one's number and ends when asked."""
 
-    __slots__ = ("_numbers", "_store")
+    __slots__ = ("numbers", "_store")
 
     def __init__(self, numbers: array, store: "MessageStore") -> None:
-        self._numbers, self._store = numbers, store
+        self.numbers, self._store = numbers, store  # ``numbers``: the store's, in the call's order
 
     def __len__(self) -> int:
-        return len(self._numbers)
+        return len(self.numbers)
 
     def __getitem__(self, i: int) -> _Member:
-        return _Member(self._numbers[i], self._store)
+        return _Member(self.numbers[i], self._store)
 
     def __iter__(self) -> Iterator[_Member]:
         store = self._store
-        return (_Member(i, store) for i in self._numbers)
+        return (_Member(i, store) for i in self.numbers)
 
 
 class SimpleCall:
@@ -162,7 +162,7 @@ class SimpleCall:
                  "end_ns", "caller", "callee", "first_method", "caller_ip", "copies", "timings")
     intact = True  # no message of it is damaged (``MessageStore.damaged``: S1, S11)
 
-    def __init__(self, call_id: str, messages: _Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
+    def __init__(self, call_id: str, messages: Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
                  caller: str, callee: str, timings: CallTimings) -> None:
         self.index, self.id, self.call_ids, self.kind = 0, call_id, (call_id,), CALL
         self.messages, self.legs, self.outcome = messages, [leg], outcome
@@ -247,7 +247,7 @@ class SimpleLane:
         timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None,
                               None if failed else ended - start, ts[numbers[bye]] - ended if bye >= 0 else None,
                               ts[numbers[first]] - start)
-        return leg, failed, SimpleCall(cid, _Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
+        return leg, failed, SimpleCall(cid, Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
                                        callee, timings)
 
 
