@@ -166,6 +166,9 @@ static int read_param(Span piece, const char *wanted, Span *hit, int *seen)
     Span text = eq ? strip(eq + 1, piece.p + piece.n - eq - 1) : strip(piece.p, 0);
     if (name.n == 0 || span_chr(text, ' ') != NULL)
         return 0;
+    for (Py_ssize_t i = 0; i < name.n; i++)
+        if (!is_token(name.p[i]))
+            return 0;  /* parse_sip refuses the whole value (RFC 3261 §25.1 generic-param) */
     if (span_ieq(name, wanted)) {
         if (*seen || eq == NULL || text.n == 0)
             return 0;
