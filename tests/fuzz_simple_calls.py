@@ -379,6 +379,9 @@ def fuzz(seconds: float, runs: int, seed: int, calls: int) -> tuple[int, int]:
                     print(f"fuzz-simple-calls: input {done}: {kind}: {error} (kept as {keep})", file=sys.stderr)
                 findings[kind] = findings.get(kind, 0) + 1
             done += 1
+            if done % 100 == 0:  # (progress, for a run stopped from outside)
+                print(f"fuzz-simple-calls: {done} inputs, {rows} rows, {TAKEN[1]} groups summed up in C, "
+                      f"{sum(findings.values())} finding(s)", file=sys.stderr, flush=True)
     return done, rows
 
 
@@ -394,15 +397,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(HERE / "system"))
         from test_sanitizers import build_sanitized
 
-        build = Path(tempfile.mkdtemp(prefix="ladder-asan-"))
-        target = build_sanitized(build)
-        runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-        env = dict(os.environ, PYTHONPATH=str(build), LD_PRELOAD=runtime,
-                   ASAN_OPTIONS="detect_leaks=0:halt_on_error=1", UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-        env.pop("PCAPLADDER_PURE_PYTHON", None)
-        print(f"fuzz-simple-calls: accelerator {target}", file=sys.stderr)
-        rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--sanitize"]
-        return subprocess.run([sys.executable, __file__, *rest], env=env).returncode
+        with tempfile.TemporaryDirectory(prefix="ladder-asan-") as build:
+            target = build_sanitized(Path(build))
+            runtime = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+            env = dict(os.environ, PYTHONPATH=build, LD_PRELOAD=runtime, ASAN_OPTIONS="detect_leaks=0:halt_on_error=1",
+                       UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+            env.pop("PCAPLADDER_PURE_PYTHON", None)
+            print(f"fuzz-simple-calls: accelerator {target}", file=sys.stderr, flush=True)
+            rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--sanitize"]
+            return subprocess.run([sys.executable, __file__, *rest], env=env).returncode
     import ladder._accel
 
     print(f"fuzz-simple-calls: accelerator {ladder._accel.__file__}", file=sys.stderr)
