@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
 from array import array
 from pathlib import Path
 
@@ -130,8 +131,9 @@ def mutate_message(msg: bytes, rng: random.Random) -> bytes:
             value = value + b";tag=" + str(rng.randrange(3)).encode()
         if keys and choice < 3:
             i = rng.choice(keys)
-            name = lines[i].split(b":", 1)[0]
-            lines[i] = name + b": " + value
+            name, _, old = lines[i].partition(b":")
+            kept = old[old.find(b";tag="):] if b";tag=" in old and rng.random() < 0.6 else b""
+            lines[i] = name + b": " + value + kept  # (the tag kept: the call stays one the lane weighs)
         elif b" SIP/2.0" in lines[0]:
             parts = lines[0].split(b" ")
             lines[0] = parts[0] + b" " + value.strip(b"<>").replace(b" ", b"") + b" " + parts[-1]
@@ -316,6 +318,27 @@ def changed_under(path: str, data: bytes, rng: random.Random) -> None:
         pass  # the slow lane's error when it reads a message that is gone (as before the lane)
 
 
+FAILURES = (b"SIP/2.0 486 Busy Here", b"SIP/2.0 603", b"SIP/2.0 404 ", b"SIP/2.0 500 Server  Error ",
+            b"SIP/2.0 302 " + b"m" * 3000, b"SIP/2.0 699 \tx")
+
+
+def failed_calls(seed: tuple[bytes, int, list[list]], rng: random.Random) -> tuple[bytes, int, list[list]]:
+    """The seed with half its calls failed (the INVITE's 200 a failure, no BYE), so that the lane
+    reads Reason-Phrases: the 200s of make_sip_capture are the only INVITE finals."""
+    header, linktype, records = seed
+    out = []
+    for rec, frame in records:
+        span = _udp_sip(frame, linktype)
+        payload = frame[span[0]:span[1]] if span else b""
+        if span is None or zlib.crc32(payload[payload.find(b"Call-ID:"):][:60]) % 2:
+            out.append([rec, frame])
+        elif b"BYE\r\n" not in payload[:payload.find(b"\r\n\r\n")]:  # (its CSeq: the BYE and its 200 go)
+            if payload.startswith(b"SIP/2.0 200") and b" INVITE\r\n" in payload:
+                payload = rng.choice(FAILURES) + payload[payload.find(b"\r\n"):]
+            out.append([rec, _reframe(frame, span, payload)])
+    return header, linktype, out
+
+
 def seeds(calls: int) -> list[tuple[bytes, int, list[list]]]:
     paths = sorted((ROOT / "samples").glob("*.pcap")) + sorted(Path(ROOT.parent / "shared" / "captures").rglob("*.pcap"))
     found = []
@@ -328,8 +351,9 @@ def seeds(calls: int) -> list[tuple[bytes, int, list[list]]]:
         out = Path(tmp) / "sip.pcap"
         subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(out), "--calls", str(calls),
                         "--concurrent", "20"], check=True, capture_output=True)
-        found.append(read_pcap(out.read_bytes()))
-    return found
+        generated = read_pcap(out.read_bytes())
+    assert generated is not None
+    return found + [failed_calls(generated, random.Random(calls)), generated]
 
 
 FINDINGS: dict[str, int] = {}  # exception kind -> inputs that raised it
@@ -363,7 +387,7 @@ def fuzz(seconds: float, runs: int, seed: int, calls: int) -> tuple[int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "mutant.pcap")
         while done < runs and time.process_time() < deadline:
-            data = mutant(pool[-1] if rng.random() < 0.5 else rng.choice(pool), rng)  # (the many-call seed: half)
+            data = mutant(rng.choice(pool[-2:] if rng.random() < 0.6 else pool), rng)  # (mostly the many-call seeds)
             Path(path).write_bytes(data)
             try:
                 call_groups_agree(rng)
