@@ -62,8 +62,9 @@ def _key(name: str) -> str | None:
 
 
 def _is_token(name: str) -> bool:
-    """A parameter name ``parse_sip`` accepts (RFC 3261 §25.1 generic-param: a token); it
-    refuses the whole Via or From/To value otherwise, so the first pass must not answer."""
+    """A parameter name or Via transport ``parse_sip`` accepts (RFC 3261 §25.1 generic-param,
+    §20.42: a token); it refuses the whole Via or From/To value otherwise, so the first pass must
+    not answer."""
     return bool(name) and all(c.isalnum() or c in _TOKEN_EXTRA for c in name)
 
 
@@ -99,7 +100,7 @@ def _via(value: str) -> tuple[bool, str | None, str | None]:
     if "," in value or '"' in value or "[" in value or "(" in value:
         return False, None, None
     protocol, _, rest = value.partition(" ")
-    if protocol.count("/") != 2 or protocol[:8].upper() != "SIP/2.0/":
+    if protocol.count("/") != 2 or protocol[:8].upper() != "SIP/2.0/" or not _is_token(protocol[8:]):
         return False, None, None
     parts = rest.strip(" \t").split(";")
     sent_by = parts[0].strip(" \t")

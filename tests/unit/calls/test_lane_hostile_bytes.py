@@ -30,25 +30,32 @@ def _call_pcap(path, change=lambda i, data: data):
     return path
 
 
-@pytest.mark.parametrize("old, new", [
+NOT_TOKENS = [
     (b";branch=", b";br@nch=1;branch="),  # a Via parameter name that is not a token
+    (b"SIP/2.0/UDP", b"SIP/2.0/U@P"),  # a Via transport that is not a token
+    (b"SIP/2.0/UDP ", b"SIP/2.0/ "),  # no transport (parse_sip reads the sent-by as one)
+]
+
+
+@pytest.mark.parametrize("old, new", NOT_TOKENS + [
     (b">;tag=f1", b">;t@g=1;tag=f1"),  # a From parameter name that is not a token
 ])
-def test_the_first_pass_leaves_a_parameter_name_parse_sip_refuses_to_it(old, new):
+def test_the_first_pass_leaves_a_value_parse_sip_refuses_to_it(old, new):
     message = _bytes(1, _simple(1)[1]).replace(old, new)
     assert new in message
     # RFC 3261 §25.1 generic-param: parse_sip refuses the whole value (no top Via, no From tag) ...
-    assert any("is not a token" in problem for problem in parse_sip(message).problems)
+    assert any("is not a token" in problem for problem in parse_sip(message).problems)  # (§25.1, §20.42)
     # ... so neither first pass may answer with a branch or tag the full parse does not have
     assert scan_sip(message) is None
     assert accel.scan_sip(message) is None
 
 
-def test_a_via_parameter_name_not_a_token_is_not_a_traceback(tmp_path, monkeypatch):
-    """The 100's top Via has ``;br@nch=1``: the first pass read its sent-by, parse_sip refused the
-    Via, and transactions asked the missing Via's transport (AttributeError, in both lanes)."""
-    path = _call_pcap(tmp_path / "via.pcap", lambda i, data: data.replace(b";branch=", b";br@nch=1;branch=")
-                      if i == 1 else data)
+@pytest.mark.parametrize("old, new", NOT_TOKENS)
+def test_a_via_parse_sip_refuses_is_not_a_traceback(tmp_path, monkeypatch, old, new):
+    """The 100's top Via has ``;br@nch=1`` (or a transport that is not a token): the first pass
+    read its sent-by, parse_sip refused the Via, and transactions asked the missing Via's
+    transport (AttributeError, in both lanes)."""
+    path = _call_pcap(tmp_path / "via.pcap", lambda i, data: data.replace(old, new, 1) if i == 1 else data)
     assert _assert_same_rows(path, monkeypatch) == (1, 0)  # one call, for the slow lane
 
 
