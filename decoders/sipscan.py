@@ -61,6 +61,13 @@ def _key(name: str) -> str | None:
     return key
 
 
+def _is_token(name: str) -> bool:
+    """A parameter name or Via transport ``parse_sip`` accepts (RFC 3261 §25.1 generic-param,
+    §20.42: a token); it refuses the whole Via or From/To value otherwise, so the first pass must
+    not answer."""
+    return bool(name) and all(c.isalnum() or c in _TOKEN_EXTRA for c in name)
+
+
 def _tag(value: str) -> tuple[bool, str | None]:
     """(understood, tag) of a From/To value in the plain ``[display] <uri>;params`` form."""
     if value.count("<") != 1 or value.count(">") != 1 or value.find("<") > value.find(">"):
@@ -77,7 +84,7 @@ def _tag(value: str) -> tuple[bool, str | None]:
     for param in params.split(";")[1:]:
         name, eq, text = param.partition("=")
         name = name.strip(" \t")
-        if not name or '"' in param or " " in text.strip(" \t"):
+        if not _is_token(name) or '"' in param or " " in text.strip(" \t"):
             return False, None
         if name.lower() == "tag":
             if tag is not None or not eq:
@@ -93,7 +100,7 @@ def _via(value: str) -> tuple[bool, str | None, str | None]:
     if "," in value or '"' in value or "[" in value or "(" in value:
         return False, None, None
     protocol, _, rest = value.partition(" ")
-    if protocol.count("/") != 2 or protocol[:8].upper() != "SIP/2.0/":
+    if protocol.count("/") != 2 or protocol[:8].upper() != "SIP/2.0/" or not _is_token(protocol[8:]):
         return False, None, None
     parts = rest.strip(" \t").split(";")
     sent_by = parts[0].strip(" \t")
@@ -107,7 +114,7 @@ def _via(value: str) -> tuple[bool, str | None, str | None]:
     for param in parts[1:]:
         name, eq, text = param.partition("=")
         name = name.strip(" \t")
-        if not name or " " in text.strip(" \t"):
+        if not _is_token(name) or " " in text.strip(" \t"):
             return False, None, None
         if name.lower() == "branch":
             if branch is not None or not eq or not text.strip(" \t"):

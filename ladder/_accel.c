@@ -166,6 +166,9 @@ static int read_param(Span piece, const char *wanted, Span *hit, int *seen)
     Span text = eq ? strip(eq + 1, piece.p + piece.n - eq - 1) : strip(piece.p, 0);
     if (name.n == 0 || span_chr(text, ' ') != NULL)
         return 0;
+    for (Py_ssize_t i = 0; i < name.n; i++)
+        if (!is_token(name.p[i]))
+            return 0;  /* parse_sip refuses the whole value (RFC 3261 §25.1 generic-param) */
     if (span_ieq(name, wanted)) {
         if (*seen || eq == NULL || text.n == 0)
             return 0;
@@ -226,8 +229,11 @@ static int read_via(Span v, Span *branch, Span *sent_by)
     if (protocol.n < 8 || span_count(protocol, '/') != 2)
         return 0;
     Span head = {protocol.p, 8};
-    if (!span_ieq(head, "sip/2.0/"))
+    if (!span_ieq(head, "sip/2.0/") || protocol.n == 8)
         return 0;
+    for (Py_ssize_t i = 8; i < protocol.n; i++)
+        if (!is_token(protocol.p[i]))
+            return 0;  /* parse_sip refuses a transport that is not a token (RFC 3261 §20.42) */
     Span rest = strip(sp + 1, v.p + v.n - sp - 1);
     const uint8_t *semi = span_chr(rest, ';');
     *sent_by = strip(rest.p, semi ? semi - rest.p : rest.n);

@@ -69,3 +69,21 @@ def test_accelerator_under_asan_and_ubsan(tmp_path):
     done = re.search(r"fuzz: (\d+) inputs, 0 finding\(s\)", report)
     assert done is not None, report[-2000:]
     assert int(done.group(1)) >= len(fuzz_harness.load_seeds()), report[-2000:]  # every seed replayed
+
+
+def test_calls_fast_lane_under_asan_and_ubsan():
+    """``ladder calls``' fast lane (``_accel.simple_calls``, ``_accel.call_groups``) on mutated
+    SIP payloads of real calls (tests/fuzz_simple_calls.py): lane on and off give the same rows."""
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the sanitized accelerator (scripts/setup.sh installs it)")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "fuzz_simple_calls.py"), "--sanitize", "--runs", "40", "--calls", "40",
+         "--seed", "7", "--minutes", str(MINUTES)],
+        env={k: v for k, v in os.environ.items() if k != "PCAPLADDER_PURE_PYTHON"},
+        capture_output=True, text=True, timeout=600,
+    )
+    report = result.stderr
+    assert "runtime error" not in report and "AddressSanitizer" not in report, report[-4000:]
+    assert result.returncode == 0, report[-4000:]
+    done = re.search(r"fuzz-simple-calls: (\d+) inputs, .* (\d+) summed up in C, 0 finding\(s\)", report)
+    assert done is not None and int(done.group(1)) == 40 and int(done.group(2)) > 0, report[-2000:]
