@@ -2194,7 +2194,7 @@ static int plain_uri(Span u, uint8_t *party, Py_ssize_t *party_n)
     if (i == 0)
         return 0;
     Py_ssize_t user = i;
-    while (i < u.n && (is_alnum(u.p[i]) || strchr("-_.!~*'+", u.p[i]) != NULL))
+    while (i < u.n && (is_alnum(u.p[i]) || (u.p[i] && strchr("-_.!~*'+", u.p[i]) != NULL)))
         i++;
     if (i == user || i >= u.n || u.p[i] != '@')
         return 0;
