@@ -10,7 +10,7 @@ done before (issue 13, session 7): CPU seconds of each over one capture, measure
 * start: ``format_start`` of every call / a ``datetime`` each;
 * JSON: each call's ``call_dict`` through ``json_text`` (its own indented encoder) / through ``json.dumps``;
 * table: ``write_rows`` of every row (batched spill, one format string) / a ``marshal.dump`` and a
-  ``_line`` per row.
+  line padded cell by cell per row.
 
 Each figure is the least of ``--repeat`` runs (the machine is shared). The calls are built once
 (``iter_calls``), outside the figures.
@@ -34,7 +34,7 @@ from decoders.sipuri import parse_name_addr, parse_uri  # noqa: E402
 from ladder.calls import bounded, legs  # noqa: E402
 from ladder.calls.timings import call_timings  # noqa: E402
 from ladder.capture.loader import load_capture  # noqa: E402
-from ladder.cli.calls import _HEADER, _line, call_dict, format_start, table_row, write_rows  # noqa: E402
+from ladder.cli.calls import _HEADER, _NUMERIC, call_dict, format_start, table_row, write_rows  # noqa: E402
 from ladder.textsafe import json_text  # noqa: E402
 
 
@@ -95,7 +95,12 @@ def _old_table(rows) -> None:
                 row = marshal.load(spill)
             except EOFError:
                 break
-            out.write(_line(row, widths))
+            out.write(_old_line(row, widths))
+
+
+def _old_line(row, widths) -> str:
+    cells = [cell.rjust(w) if i in _NUMERIC else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+    return "  ".join(cells).rstrip() + "\n"
 
 
 def main() -> None:

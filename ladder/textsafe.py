@@ -150,6 +150,8 @@ FIELD_WIDTH = 48  # a long SIP URI fits; a fuzzed 2,049-character method name do
 def clip(text: object, width: int = FIELD_WIDTH) -> str:
     """``safe_text(text)`` cut to ``width`` terminal cells with an ellipsis, for one field of a
     text table (JSON output keeps every value whole)."""
+    if type(text) is str and text.isascii() and text.isprintable() and len(text) <= width:
+        return text  # the usual field (a busy capture's table has a million): nothing to drop or cut
     value = safe_text(text)
     if display_width(value) <= width:
         return value

@@ -22,7 +22,6 @@ group of the common call shape is not even built there: C sums it up (``simple_c
 from __future__ import annotations
 
 import heapq
-import marshal
 import os
 import tempfile
 from array import array
@@ -45,6 +44,7 @@ from ladder.calls.grouping import (
 )
 from ladder.calls import simple_calls
 from ladder.calls.legs import CORRELATION_HEADERS, Leg, LinkWindow, find_legs, header_links
+from ladder.calls.spill import read_batch, write_batch
 from ladder.calls.transactions import build_transactions
 from ladder.capture.messagestore import CORRELATION, MessageStore, StoredMessage, head_values
 
@@ -276,9 +276,7 @@ class _RowSpill:
             self._dump()
 
     def _dump(self) -> None:
-        # Length first: ``marshal.load`` of a file object reads it in many small calls.
-        data = marshal.dumps(self._batch)
-        self._file.write(len(data).to_bytes(8, "little") + data)
+        write_batch(self._file, self._batch)
         self._batch.clear()
 
     def take(self, tag: int) -> Any:
@@ -291,10 +289,10 @@ class _RowSpill:
         batch, at = self._batch, self._at
         while True:
             if at >= len(batch):
-                size = self._file.read(8)
-                if len(size) < 8:
+                read = read_batch(self._file)
+                if read is None:
                     raise ValueError(f"no row for message {tag}")
-                batch = self._batch = marshal.loads(self._file.read(int.from_bytes(size, "little")))
+                batch = self._batch = read
                 at = 0
             found, row = batch[at], batch[at + 1]
             at += 2

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-import marshal
 import math
 import sys
 import tempfile
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.grouping import Call
+from ladder.calls.spill import read_batch, write_batch
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
-from ladder.textsafe import FIELD_WIDTH, clip, safe_text, write_json_stream
+from ladder.textsafe import clip, safe_text, write_json_stream
 
 
 def add_parser(subparsers) -> None:
@@ -87,15 +87,10 @@ def call_dict(call: Call) -> dict:
 def table_row(call: Call) -> tuple[str, ...]:
     """One call's row of the table."""
     return (
-        str(call.index), format_start(call.start_ns), _clip(call.caller),
-        _clip(call.callee), _clip(str(call.outcome)), str(len(call.messages)),
+        str(call.index), format_start(call.start_ns), clip(call.caller),
+        clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
         f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
     )
-
-
-def _clip(text: str) -> str:
-    """``clip``, without its work for the usual printable ASCII text that fits."""
-    return text if text.isascii() and text.isprintable() and len(text) <= FIELD_WIDTH else clip(text)
 
 
 def format_table(calls: list[Call]) -> str:
@@ -108,18 +103,18 @@ _NUMERIC = {0, 5, 6, 7, 8}
 
 def format_rows(call_rows: list[tuple[str, ...]]) -> str:
     rows = [_HEADER] + call_rows
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    return "".join(_line(row, widths) for row in rows)
+    line = _layout([max(len(row[i]) for row in rows) for i in range(len(_HEADER))])
+    return "".join(line(row) for row in rows)
 
 
-def _line(row: tuple[str, ...], widths: list[int]) -> str:
-    cells = [cell.rjust(w) if i in _NUMERIC else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
-    return "  ".join(cells).rstrip() + "\n"
+def _layout(widths: list[int]) -> Callable[[tuple[str, ...]], str]:
+    """One table line of a row, its cells padded to ``widths`` (numbers to the right), two
+    spaces apart, as one format string."""
+    layout = "  ".join(f"{{:{'>' if i in _NUMERIC else '<'}{w}}}" for i, w in enumerate(widths)).format
 
-
-def _line_format(widths: list[int]) -> str:
-    """``_line``'s layout as one format string (``str.format`` pads as ``rjust``/``ljust`` do)."""
-    return "  ".join(f"{{:{'>' if i in _NUMERIC else '<'}{w}}}" for i, w in enumerate(widths))
+    def line(row: tuple[str, ...]) -> str:
+        return layout(*row).rstrip() + "\n"
+    return line
 
 
 _SPILLED_ROWS = 1024  # rows marshalled to the table's temporary file at once
@@ -135,21 +130,14 @@ def write_rows(out, call_rows: Iterator[tuple[str, ...]]) -> None:
             widths = list(map(max, widths, map(len, row)))
             batch.append(row)
             if len(batch) == _SPILLED_ROWS:
-                _spill(spill, batch)
+                write_batch(spill, batch)
                 batch = []
-        _spill(spill, batch)
+        write_batch(spill, batch)
         spill.seek(0)
-        out.write(_line(_HEADER, widths))
-        layout = _line_format(widths).format
-        while size := spill.read(8):
-            batch = marshal.loads(spill.read(int.from_bytes(size, "little")))
-            out.write("".join(layout(*row).rstrip() + "\n" for row in batch))
-
-
-def _spill(spill, batch: list) -> None:
-    # Length first: ``marshal.load`` of a file object reads it in many small calls.
-    data = marshal.dumps(batch)
-    spill.write(len(data).to_bytes(8, "little") + data)
+        line = _layout(widths)
+        out.write(line(_HEADER))
+        while (read := read_batch(spill)) is not None:
+            out.write("".join(map(line, read)))
 
 
 def _talk(call: Call) -> str:
