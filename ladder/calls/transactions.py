@@ -94,11 +94,6 @@ def _cseq(message: "SipMessage") -> tuple[int | None, str]:
     return number, (method or message.method or "").upper()
 
 
-def _sent_by(via) -> str:
-    """A Via's sent-by, host[:port] (lower-cased by the callers that compare it)."""
-    return f"{via.host}:{via.port}" if via.port is not None else via.host
-
-
 def _rfc3261_base(message: "SipMessage") -> tuple | None:
     """(branch, sent-by) when the branch carries the magic cookie, else None."""
     via = message.top_via  # (read once: asked of every message)
@@ -106,7 +101,7 @@ def _rfc3261_base(message: "SipMessage") -> tuple | None:
         return None
     branch = via.branch
     if branch and branch.startswith(MAGIC_COOKIE):
-        return ("3261", branch, _sent_by(via).lower())
+        return ("3261", branch, via.sent_by().lower())
     return None
 
 
@@ -117,7 +112,7 @@ def _rfc2543_base(message: "SipMessage") -> tuple:
     via = message.top_via
     via_text = ""
     if via is not None:
-        via_text = f"{via.transport} {_sent_by(via).lower()} {via.branch or ''}"
+        via_text = f"{via.transport} {via.sent_by().lower()} {via.branch or ''}"
     return ("2543", message.call_id or "", number, message.from_tag or "", via_text)
 
 
