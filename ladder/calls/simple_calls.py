@@ -224,7 +224,7 @@ class SimpleLane:
         if facts is None:
             return None
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
-         from_uri, to_uri, caller, callee, reason) = facts
+         from_uri, to_uri, caller, callee, reason, cancelled) = facts
         store, ts = self._store, self._ts
         numbers = self._groups[g]
         invite = numbers[0]
@@ -236,12 +236,12 @@ class SimpleLane:
         leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
                   request, ended)
         failed = status >= 300
-        key = (has_bye, status, reason, ringing >= 0)
+        key = (has_bye, status, reason, ringing >= 0, cancelled)
         outcome = self._outcomes.get(key)
         if outcome is None:
             if len(self._outcomes) >= 4096:
                 self._outcomes.clear()
-            outcome = self._outcomes[key] = _outcome(leg, status, reason, ringing >= 0) if failed \
+            outcome = self._outcomes[key] = _outcome(leg, status, reason, ringing >= 0, cancelled) if failed \
                 else Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
                 else Outcome(IN_CALL, status, "answered; no BYE in the capture")
         timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None,
@@ -271,11 +271,13 @@ class _Answer:
         self.status, self.reason = status, reason
 
 
-def _outcome(leg: Leg, status: int, reason: str, ringing: bool) -> Outcome:
-    """``call_outcome`` of a simple call whose INVITE failed: its one transaction (S5 to S7, no
-    CANCEL, no BYE) as that function reads it: the INVITE from the caller, a 180 when a 180 or
-    183 came (at any place: ``statuses`` is all it asks of them), the final response."""
+def _outcome(leg: Leg, status: int, reason: str, ringing: bool, cancelled: bool) -> Outcome:
+    """``call_outcome`` of a simple call whose INVITE failed: its transactions (S5 to S7, no
+    BYE) as that function reads them: the INVITE from the caller, a 180 when a 180 or 183 came
+    (at any place: ``statuses`` is all it asks of them), the final response; and a CANCEL
+    transaction when the call has one (only its method is read)."""
     request = _Sent(leg.src)
     answers = ([_Answer(180, "")] if ringing else []) + [_Answer(status, reason)]
     invite = Transaction(key=(), method="INVITE", request=cast(Any, request), messages=cast(Any, [request] + answers))
-    return call_outcome(TransactionSet((invite,), {}), leg.src.ip if leg.src else None)
+    transactions = (invite, Transaction(key=(), method="CANCEL")) if cancelled else (invite,)
+    return call_outcome(TransactionSet(transactions, {}), leg.src.ip if leg.src else None)
