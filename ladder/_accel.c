@@ -2004,6 +2004,9 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
 #define SIMPLE_MAX_LENGTH 65535
 #define SIMPLE_WINDOW (16 << 20)
 #define SIMPLE_COOKIE "z9hG4bK"
+/* ladder.calls.duplicates.DUPLICATE_WINDOW_NS: the same bytes the same way within it are a
+ * capture copy (folded), later a retransmission (kept; the module exports it for a test) */
+#define SIMPLE_DUPLICATE_WINDOW_NS 10000000
 
 typedef struct {
     SipScan m;
@@ -2013,6 +2016,7 @@ typedef struct {
     uint32_t addr[2];  /* source, destination: IPv4 address and port */
     uint16_t port[2];
     int64_t ts;
+    int repeat;  /* the bytes of an earlier message again: a retransmission */
 } SimpleMessage;
 
 static int span_eq(Span a, Span b)
@@ -2100,10 +2104,17 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
                        && ms[i].addr[1] == invite->addr[0] && ms[i].port[1] == invite->port[0];
         if (!simple_forward(ms, i) && !backward)
             return 0;
-        /* no two messages of the same bytes */
+        /* The same bytes again: an exact retransmission (RFC 3261 §17), the same way more than
+         * the duplicate window after the last time, so fold_duplicates keeps it and
+         * build_transactions marks it (the same key and _signature; a 1xx the same RSeq) */
+        ms[i].repeat = 0;
         for (int k = 0; k < i; k++)
-            if (ms[k].n == ms[i].n && memcmp(ms[k].raw, ms[i].raw, ms[i].n) == 0)
-                return 0;
+            if (ms[k].n == ms[i].n && memcmp(ms[k].raw, ms[i].raw, ms[i].n) == 0) {
+                if (ms[k].addr[0] != ms[i].addr[0] || ms[k].port[0] != ms[i].port[0] || ms[k].addr[1] != ms[i].addr[1]
+                    || ms[k].port[1] != ms[i].port[1] || ms[i].ts - ms[k].ts <= SIMPLE_DUPLICATE_WINDOW_NS)
+                    return 0;  /* a capture copy; or the same bytes the other way */
+                ms[i].repeat = 1;
+            }
     }
     if (invite->addr[0] == invite->addr[1] && invite->port[0] == invite->port[1])
         return 0;  /* two endpoints (one address with two ports is two: SIPp on loopback) */
@@ -2117,6 +2128,8 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
     int has_bye = 0, cancel = -1;
     for (int i = 1; i < n; i++) {
         SipScan *m = &ms[i].m;
+        if (ms[i].repeat)
+            continue;  /* its first sending was weighed (the earlier bytes); the loops below skip it */
         if (m->is_request) {
             int is_ack = span_is(m->method, "ACK"), is_cancel = span_is(m->method, "CANCEL");
             if (!(is_ack || is_cancel || span_is(m->method, "BYE") || span_is(m->method, "PRACK"))
@@ -2131,7 +2144,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
                     || !span_eq(m->sent_by, invite->m.sent_by) || m->cseq != invite->m.cseq || !simple_forward(ms, i))
                     return 0;
                 for (int k = 1; k < i; k++)
-                    if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                    if (!ms[k].repeat && ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
                         return 0;
                 cancel = i;
             } else {
@@ -2142,7 +2155,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
                 if (m->to_tag.p == NULL)
                     return 0;
                 for (int k = 0; k < i; k++) {
-                    if (!ms[k].m.is_request || !span_eq(ms[k].m.branch, m->branch))
+                    if (ms[k].repeat || !ms[k].m.is_request || !span_eq(ms[k].m.branch, m->branch))
                         continue;
                     if ((k == 0 || k == cancel) && is_ack && f[2] >= 0 && f[4] >= 300
                         && span_eq(m->sent_by, invite->m.sent_by) && m->cseq == invite->m.cseq && simple_forward(ms, i))
@@ -2167,7 +2180,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
                 || ms[q].port[1] != ms[i].port[0])
                 return 0;
             for (int k = q + 1; k < i; k++)
-                if (!ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch)
+                if (!ms[k].repeat && !ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch)
                     && span_eq(ms[k].m.cseq_method, m->cseq_method) && ms[k].m.status == m->status)
                     return 0;
             if (q == 0) {  /* the INVITE's: call_timings' first response, ringing, final (answer) */
@@ -2691,7 +2704,8 @@ PyMODINIT_FUNC PyInit__accel(void)
     PyObject *module = PyModule_Create(&accel_module);
     if (module == NULL)
         return NULL;
-    if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0) {
+    if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0
+        || PyModule_AddIntConstant(module, "DUPLICATE_WINDOW_NS", SIMPLE_DUPLICATE_WINDOW_NS) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -13,7 +13,8 @@ CRC) leaves the group to the slow lane, unchanged:
      top Via with a sent-by and a ``z9hG4bK`` branch.
  S2  two endpoints of C's (UDP/IPv4), every message between them (they may share an address);
  S3  strictly increasing times;
- S4  no two messages of the same bytes (S5 to S7 imply it; checked directly all the same);
+ S4  two messages of the same bytes go the same way more than ``DUPLICATE_WINDOW_NS`` apart: an
+     exact retransmission (RFC 3261 §17); S5 to S9 weigh each message's first sending only;
  S5  the first message is the only INVITE, a request without a To tag, CSeq method INVITE;
  S6  every other request is an ACK, a BYE or a PRACK (the same CSeq method) with a To tag, its
      branch unlike any earlier request's, but for one ACK after a 3xx-6xx final, from the
@@ -34,7 +35,9 @@ Why the row is then exactly the slow lane's (``_calls`` pass 2: ``fold_duplicate
 ``build_transactions``, ``find_legs``, ``KeptRequest``, ``build_call``, then the row functions,
 which read no more than ``SimpleCall`` holds):
 
-- ``duplicates.fold_duplicates`` folds only equal bytes (S4): every message is kept, no copies.
+- ``duplicates.fold_duplicates`` folds only equal bytes between the same ends within
+  ``DUPLICATE_WINDOW_NS`` (S4; C's window is that constant, a test holds them equal): every
+  message is kept, no copies.
 - ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``,
   S1). Requests but a failure's ACK and the CANCEL have distinct branches (S5, S6), so each is
   its own transaction (an ACK finds no INVITE of its branch), and the only request of it: no
@@ -46,10 +49,12 @@ which read no more than ``SimpleCall`` holds):
   The ACK of a failure finds the INVITE's transaction by its key and ``_acks_non_2xx`` (its
   final, >= 300, came before) puts it there, the CANCEL or not; its method makes its signature
   unlike the others'. A PRACK (in the dialog, a branch of its own) is a transaction of its own
-  with its responses. No retransmissions.
+  with its responses. A retransmission (S4) has its first sending's bytes, so its key (a
+  failure's ACK again the INVITE's transaction: its final is still >= 300), its ``_signature``
+  and, for a 1xx, its RSeq: ``_repeats`` marks it, and nothing else is changed.
 - ``legs.find_legs``: the requests without a To tag are the INVITE and the CANCEL (S5, S6, S9),
-  and ``find_legs`` passes over a CANCEL: one leg, final_ns the time of the INVITE's first final
-  response (S8). ``proxy_links`` of one leg is
+  and ``find_legs`` passes over a CANCEL and a retransmitted INVITE: one leg, final_ns the time
+  of the INVITE's first final response (S8). ``proxy_links`` of one leg is
   empty. A message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read
   back in Python, as the slow lane reads it, for ``header_links``; a group those link to another
   is built again in pass 3, as any linked group is.
@@ -67,8 +72,10 @@ which read no more than ``SimpleCall`` holds):
   first message; every response to it goes to the caller's endpoint (S7), so to its address, and
   ``toward`` is all of them (whether or not the callee has the same address); responses of
   CSeq method CANCEL or PRACK are not among them (C counts only the INVITE's: S7 ties each
-  response to its request by method); the answer is the first 2xx (none after a failure), the
-  BYE the first BYE request after it, never a PRACK (C finds the same positions).
+  response to its request by method); a retransmission comes after its first sending (S3), so
+  the first 180/183 and the answer, the first 2xx (none after a failure), are first sendings;
+  the BYE is the first BYE request after the answer, never a PRACK, perhaps a BYE sent again
+  (C looks for it among all messages too: the same positions).
 - ``grouping.build_call``: the anchor is the INVITE; caller and callee are ``_party`` of the
   From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
   and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10; a message

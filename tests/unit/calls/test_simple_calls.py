@@ -146,8 +146,24 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "simple-uri-parameters": [dict(m, to=f"Bob <sip:+1555{k}@Example.COM:5070;user=phone>;x=1") for m in s],
         "unplain-to": [dict(m, to=f"Bob Smith, Jr <sip:bob{k}@example.com>") for m in s],  # S11
         "no-to-in-the-100": _with(s, 1, to=None),  # S11 (a damaged message)
-        "retransmitted-invite": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a retransmission: the same bytes)
+        "invite-again-within-the-window": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a capture copy)
+        "invite-again-at-the-window": s[:1] + [dict(s[0], t=10), dict(s[1], t=20)] + s[2:],  # S4 (10 ms: a copy)
         "capture-copy": s[:4] + [dict(s[3], t=2001)] + s[4:],  # S4
+        # exact retransmissions (RFC 3261 §17): the same bytes the same way, past the window
+        "simple-invite-retransmitted": s[:1] + [dict(s[0], t=11), dict(s[1], t=20)] + s[2:],
+        "simple-invite-retransmitted-twice": s[:1] + [dict(s[0], t=500), dict(s[0], t=1500)] + s[2:],
+        "simple-200-retransmitted": s[:5] + [dict(s[3], t=2500), dict(s[4], t=2510)] + s[5:],
+        "simple-bye-retransmitted": s[:6] + [dict(s[5], t=30500), dict(s[6], t=30510)],
+        "simple-486-retransmitted": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False),
+                                             dict(s[4], branch=1),
+                                             dict(s[3], t=2500, line="SIP/2.0 486 Busy Here", sdp=False),
+                                             dict(s[4], t=2510, branch=1)],
+        "simple-cancel-retransmitted": s[:3] + [cancel, dict(cancel, t=905 + 500), dict(ok, t=1410),
+                                                dict(terminated, t=1420), dict(ack, t=1430)],
+        "the-same-bytes-the-other-way": s[:3] + [dict(s[1], t=500, up=True)] + s[3:],  # S4
+        # (talk_time ends at the BYE sent again: call_timings' first BYE after the answer)
+        "simple-bye-before-the-200-sent-again-after-it": s[:3] + [dict(s[5], t=500), dict(s[6], t=510), s[3],
+                                                                  s[4], dict(s[5], t=3000)],
         # CANCEL (RFC 3665 §3.8): after ringing, before any 1xx, a 200 or a 486 crossing it
         "simple-cancel": cancelled,
         "simple-cancel-before-any-1xx": s[:1] + [cancel, ok, terminated, ack],
@@ -301,6 +317,13 @@ def test_cancelled_and_prack_calls_read_as_their_flows_say(tmp_path, monkeypatch
     assert rows["simple-cancel"]["outcome_text"] == "cancelled"
 
 
+def test_the_lane_tells_a_retransmission_from_a_copy_as_fold_duplicates_does():
+    from ladder import _accel
+    from ladder.calls.duplicates import DUPLICATE_WINDOW_NS
+
+    assert _accel.DUPLICATE_WINDOW_NS == DUPLICATE_WINDOW_NS
+
+
 def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
     _write(tmp_path / "one.pcap", {"simple": _simple(0)})
     capture = load_capture(str(tmp_path / "one.pcap"), media=False, messages=False, locate=True)
@@ -342,7 +365,7 @@ def _mutated(k: int, rng) -> list[dict]:
             del messages[at]
             continue
         if change == 1:
-            messages.insert(at + 1, dict(m, t=m["t"] + rng.choice((0, 1, 500))))
+            messages.insert(at + 1, dict(m, t=m["t"] + rng.choice((0, 1, 10, 11, 500))))
             continue
         if change == 2:
             m["t"] = messages[at - 1]["t"] if at else m["t"]
