@@ -11,7 +11,9 @@ signalling capture with media filtered out). Everything is derived from the call
 same arguments always give the same bytes.
 
 ``--mix`` gives the calls the shapes of a real busy hour instead, by call index (``SHAPES``, in
-every run of 100 calls the same counts): 65 answered as above; 20 abandoned while ringing
+every run of 100 calls the same counts): 65 answered as above, 3 of them with the 200 sent
+again after T1 (the ACK late under load) and 2 with the INVITE sent again (the 100 late, RFC
+3261 §17.1.1.2); 20 abandoned while ringing
 (INVITE / 100 / 180 / CANCEL / 200 (CANCEL) / 487 / ACK, RFC 3665 §3.8); 10 rejected (5 x 486
 Busy Here after ringing, 3 x 480 Temporarily Unavailable after ringing, 2 x 404 Not Found, each
 with its ACK, RFC 3665 §3.6-3.7); 5 answered with early media sent reliably (INVITE / 100 /
@@ -52,7 +54,9 @@ def _sdp(address: str, port: int, session: int) -> bytes:
 
 
 # --mix: a call's shape by its index (index * 37 % 100 walks 0..99 once in every 100 calls).
-SHAPES = ((65, "answered"), (20, "cancelled"), (5, "486"), (3, "480"), (2, "404"), (5, "100rel"))
+SHAPES = ((60, "answered"), (3, "200-again"), (2, "invite-again"), (20, "cancelled"), (5, "486"), (3, "480"),
+          (2, "404"), (5, "100rel"))
+T1_NS = 500_000_000  # RFC 3261 §17.1.1.1: the first retransmission interval
 REASONS = {"486": "Busy Here", "480": "Temporarily Unavailable", "404": "Not Found"}
 
 
@@ -120,6 +124,12 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
                 (at + 10_000_000, False, message("SIP/2.0 200 OK", "1 CANCEL", True, branch)),
                 (at + 12_000_000, False, message("SIP/2.0 487 Request Terminated", "1 INVITE", True, branch)),
                 (at + 22_000_000, True, message(f"ACK {uri} SIP/2.0", "1 ACK", True, branch, b"", max_forwards))]
+    if shape == "invite-again":  # no 100 within T1: the INVITE again, then the late 100
+        trying = (T1_NS + 10_000_000, False, trying[2])
+        ringing = (T1_NS + 120_000_000, False, ringing[2])
+        invite_again = [(T1_NS, True, invite[2])]
+    else:
+        invite_again = []
     if shape in REASONS:  # busy or unavailable after ringing, or an unknown number at once
         at = 4_000_000_000 if shape != "404" else 60_000_000
         return [invite, trying] + ([ringing] if shape != "404" else []) + [
@@ -129,9 +139,11 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
                                             b"" if shape == "100rel" else _sdp(callee, port_b, index + 1),
                                             contact_b + allow + "Session-Expires: 1800;refresher=uac\r\n"))
     bye_cseq = "3 BYE" if shape == "100rel" else "2 BYE"
+    # (200-again: the ACK comes after the 200 is sent again, T1 after the first)
+    ack_at = OFFSETS_NS[4] + (T1_NS if shape == "200-again" else 0)
     end = [
-        (OFFSETS_NS[4], True, message(f"ACK sip:+{number}@{callee}:5060 SIP/2.0", "1 ACK", True, branch + "a",
-                                      b"", max_forwards)),
+        (ack_at, True, message(f"ACK sip:+{number}@{callee}:5060 SIP/2.0", "1 ACK", True, branch + "a",
+                               b"", max_forwards)),
         (OFFSETS_NS[5], True, message(f"BYE sip:+{number}@{callee}:5060 SIP/2.0", bye_cseq, True, branch + "b",
                                       b"", max_forwards)),
         (OFFSETS_NS[6], False, message("SIP/2.0 200 OK", bye_cseq, True, branch + "b")),
@@ -146,7 +158,8 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
                                                            max_forwards + "RAck: 1 1 INVITE\r\n")),
                 (OFFSETS_NS[2] + 25_000_000, False, message("SIP/2.0 200 OK", "2 PRACK", True, branch + "p")),
                 answer] + end
-    return [invite, trying, ringing, answer] + end
+    again = [(OFFSETS_NS[3] + T1_NS, False, answer[2])] if shape == "200-again" else []
+    return [invite] + invite_again + [trying, ringing, answer] + again + end
 
 
 def write_capture(path: str, calls: int, concurrent: int, session_id: bool = False,
