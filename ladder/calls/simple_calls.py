@@ -44,8 +44,8 @@ which read no more than ``SimpleCall`` holds):
   request repeats its ``_signature``. The CANCEL's key is the INVITE's branch and sent-by with
   CANCEL: no transaction had it (the one CANCEL), so it is a transaction of its own, whose
   ``cancels`` is the INVITE's. A response's key is its request's (same branch, sent-by, method:
-  S7), found in ``by_key`` since the request came first; its responses differ in status, so none
-  repeats a ``_signature`` (nor is ``_repeats`` asked, so a reliable 183's RSeq is never read).
+  S7), found in ``by_key`` since the request came first; its responses differ in status, so no
+  first sending repeats a ``_signature`` (a reliable 183 is never weighed against another by RSeq).
   The ACK of a failure finds the INVITE's transaction by its key and ``_acks_non_2xx`` (its
   final, >= 300, came before) puts it there, the CANCEL or not; its method makes its signature
   unlike the others'. A PRACK (in the dialog, a branch of its own) is a transaction of its own
@@ -67,7 +67,7 @@ which read no more than ``SimpleCall`` holds):
   (C cuts it from the status line as ``_parse_status_line`` does), and a CANCEL transaction
   when the group has its CANCEL (``cancelled`` reads only methods): CANCELLED with the 487, or
   with the failure that crossed the CANCEL. ``_attempt_failed`` is True (no 2xx: none after the
-  failure, S8).
+  failure, S8). A retransmitted response changes neither the first final nor which statuses came.
 - ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the
   first message; every response to it goes to the caller's endpoint (S7), so to its address, and
   ``toward`` is all of them (whether or not the callee has the same address); responses of
@@ -86,14 +86,14 @@ which read no more than ``SimpleCall`` holds):
   or URI headers, parameter names tokens), else ``KeptRequest.of_texts`` and ``_party`` read them.
   ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
 - The TUI's damage count (``tui.bounded_load._Damage``, ``MessageStore.damaged``): every message
-  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads, the CANCEL's too: S11, since
-  ``_checked_name_addr`` reads a plain name-addr without fail), so none is damaged
+  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads, the CANCEL's
+  too: S11, since ``_checked_name_addr`` reads a plain name-addr without fail), so none is damaged
   (``SimpleCall.intact``).
 - ``call_state`` (the TUI): COMPLETED or IN CALL from the outcome alone; for a failure it looks
   for a CANCEL among the messages (``_Member`` answers from the index, as the message read back
   would: CANCELLED when the group has its CANCEL) and then takes the outcome's status.
 - ``catalogue._where`` reads the messages' numbers (``Members``), no copies, the links and the
-  Call-ID: what the CANCEL and PRACK change is only how many numbers.
+  Call-ID: what a CANCEL, a PRACK or a retransmission changes is only how many numbers.
 
 The lane is off with ``PCAPLADDER_NO_SIMPLE_CALLS=1`` (A/B benchmarks, the exactness tests) or
 ``PCAPLADDER_PURE_PYTHON=1``, and without the compiled extension.
