@@ -5,12 +5,15 @@ of its predicate, each of which must send its call to the slow lane."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from captures_crafted import ethernet, ipv4, tcp, udp_sip_frame, write_pcap
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.catalogue import CallCatalogue
@@ -315,6 +318,18 @@ def test_cancelled_and_prack_calls_read_as_their_flows_say(tmp_path, monkeypatch
         "simple-prack-then-cancel": ("cancelled", 487, None, None, 9),
     }
     assert rows["simple-cancel"]["outcome_text"] == "cancelled"
+
+
+def test_a_busy_hours_mix_goes_through_the_lane(tmp_path, monkeypatch):
+    """``bench/make_sip_capture.py --mix``: answered, cancelled, rejected, 100rel calls and exact
+    retransmissions, every one taken by the lane with the slow lane's rows."""
+    path = tmp_path / "mix.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"),
+                    str(path), "--calls", "200", "--concurrent", "20", "--mix"], check=True, capture_output=True)
+    assert _assert_same_rows(path, monkeypatch) == (200, 200)
+    capture = load_capture(str(path), media=False, messages=False, locate=True)
+    outcomes = Counter(row["outcome_text"] for row in iter_call_rows(capture, call_dict, _numbered_dict))
+    assert outcomes == {"completed": 140, "cancelled": 40, "busy 486": 10, "rejected 480": 6, "rejected 404": 4}
 
 
 def test_the_lane_tells_a_retransmission_from_a_copy_as_fold_duplicates_does():
