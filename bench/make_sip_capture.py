@@ -12,12 +12,12 @@ same arguments always give the same bytes.
 
 ``--mix`` gives the calls the shapes of a real busy hour instead, by call index (``SHAPES``, in
 every run of 100 calls the same counts): 65 answered as above, 3 of them with the 200 sent
-again after T1 (the ACK late under load) and 2 with the INVITE sent again (the 100 late, RFC
-3261 §17.1.1.2); 20 abandoned while ringing
-(INVITE / 100 / 180 / CANCEL / 200 (CANCEL) / 487 / ACK, RFC 3665 §3.8); 10 rejected (5 x 486
-Busy Here after ringing, 3 x 480 Temporarily Unavailable after ringing, 2 x 404 Not Found, each
-with its ACK, RFC 3665 §3.6-3.7); 5 answered with early media sent reliably (INVITE / 100 /
-183 (SDP, Require: 100rel, RSeq) / PRACK / 200 (PRACK) / 200 / ACK / BYE / 200, RFC 3262 §3).
+again after T1 (the ACK late under load, RFC 3261 §13.3.1.4) and 2 with the INVITE sent again
+(the 100 late, §17.1.1.2); 20 abandoned while ringing (INVITE / 100 / 180 / CANCEL / 200
+(CANCEL) / 487 / ACK, RFC 3665 §3.8); 10 rejected, each with its ACK (5 x 486 Busy Here after
+ringing, §3.9; 3 x 480 Temporarily Unavailable after ringing, §3.11; 2 x 404 Not Found); 5
+answered with early media sent reliably (INVITE / 100 / 183 (SDP, Require: 100rel, RSeq) /
+PRACK / 200 (PRACK) / 200 / ACK / BYE / 200, RFC 3262 §3-4).
 Why these: carriers report an answer-seizure ratio of about 50-70 % and a quarter of attempts
 abandoned before the answer; the rest are busy, unreachable or unknown numbers; 100rel is what
 SBCs facing mobile networks negotiate. Calls that do not answer end within seconds, so the file
@@ -117,7 +117,7 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
     trying = (OFFSETS_NS[1], False, message("SIP/2.0 100 Trying", "1 INVITE", False, branch))
     ringing = (OFFSETS_NS[2], False, message("SIP/2.0 180 Ringing", "1 INVITE", True, branch, b"", contact_b))
     max_forwards = "Max-Forwards: 70\r\n" + agent
-    if shape == "cancelled":  # the caller gives up after 8 s of ringing (RFC 3665 §3.8)
+    if shape == "cancelled":  # the caller gives up after 8 s of ringing
         at = 8_000_000_000
         return [invite, trying, ringing,
                 (at, True, message(f"CANCEL {uri} SIP/2.0", "1 CANCEL", False, branch, b"", max_forwards)),
@@ -193,7 +193,7 @@ def write_capture(path: str, calls: int, concurrent: int, session_id: bool = Fal
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="pcap file to write")
-    parser.add_argument("--calls", type=int, default=150_000, help="calls (7 SIP messages each)")
+    parser.add_argument("--calls", type=int, default=150_000, help="calls (7 SIP messages each without --mix)")
     parser.add_argument("--concurrent", type=int, default=500, help="calls up at any moment")
     parser.add_argument("--session-id", action="store_true", help="every message carries a Session-ID (RFC 7989)")
     parser.add_argument("--mix", action="store_true",
