@@ -2004,6 +2004,9 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
 #define SIMPLE_MAX_LENGTH 65535
 #define SIMPLE_WINDOW (16 << 20)
 #define SIMPLE_COOKIE "z9hG4bK"
+/* ladder.calls.duplicates.DUPLICATE_WINDOW_NS: the same bytes the same way within it are a
+ * capture copy (folded), later a retransmission (kept; the module exports it for a test) */
+#define SIMPLE_DUPLICATE_WINDOW_NS 10000000
 
 typedef struct {
     SipScan m;
@@ -2013,6 +2016,7 @@ typedef struct {
     uint32_t addr[2];  /* source, destination: IPv4 address and port */
     uint16_t port[2];
     int64_t ts;
+    int repeat;  /* the bytes of an earlier message again: a retransmission */
 } SimpleMessage;
 
 static int span_eq(Span a, Span b)
@@ -2073,9 +2077,16 @@ static void simple_head(const uint8_t *d, Py_ssize_t n, Span *from, Span *to, in
     }
 }
 
+/* Whether message i goes from the INVITE's source to its destination (the caller's way). */
+static int simple_forward(SimpleMessage *ms, int i)
+{
+    return ms[i].addr[0] == ms[0].addr[0] && ms[i].port[0] == ms[0].port[0] && ms[i].addr[1] == ms[0].addr[1]
+           && ms[i].port[1] == ms[0].port[1];
+}
+
 /* Whether the n messages of one group (read and scanned into ms) are simple; the facts go to
  * f: [first response, ringing, final response, BYE] positions (-1: none), the final's status,
- * whether there is a BYE. */
+ * whether there is a BYE, whether there is a CANCEL. */
 static int simple_group(SimpleMessage *ms, int n, int *f)
 {
     SimpleMessage *invite = &ms[0];
@@ -2089,16 +2100,21 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
         if (i > 0 && ms[i].ts <= ms[i - 1].ts)
             return 0;  /* strictly increasing times */
         /* two endpoints, every message between them */
-        int forward = ms[i].addr[0] == invite->addr[0] && ms[i].port[0] == invite->port[0]
-                      && ms[i].addr[1] == invite->addr[1] && ms[i].port[1] == invite->port[1];
         int backward = ms[i].addr[0] == invite->addr[1] && ms[i].port[0] == invite->port[1]
                        && ms[i].addr[1] == invite->addr[0] && ms[i].port[1] == invite->port[0];
-        if (!forward && !backward)
+        if (!simple_forward(ms, i) && !backward)
             return 0;
-        /* no two messages of the same bytes */
+        /* The same bytes again: an exact retransmission (RFC 3261 §17), the same way more than
+         * the duplicate window after the last time, so fold_duplicates keeps it and
+         * build_transactions marks it (the same key and _signature; a 1xx the same RSeq) */
+        ms[i].repeat = 0;
         for (int k = 0; k < i; k++)
-            if (ms[k].n == ms[i].n && memcmp(ms[k].raw, ms[i].raw, ms[i].n) == 0)
-                return 0;
+            if (ms[k].n == ms[i].n && memcmp(ms[k].raw, ms[i].raw, ms[i].n) == 0) {
+                if (ms[k].addr[0] != ms[i].addr[0] || ms[k].port[0] != ms[i].port[0] || ms[k].addr[1] != ms[i].addr[1]
+                    || ms[k].port[1] != ms[i].port[1] || ms[i].ts - ms[k].ts <= SIMPLE_DUPLICATE_WINDOW_NS)
+                    return 0;  /* a capture copy; or the same bytes the other way */
+                ms[i].repeat = 1;
+            }
     }
     if (invite->addr[0] == invite->addr[1] && invite->port[0] == invite->port[1])
         return 0;  /* two endpoints (one address with two ports is two: SIPp on loopback) */
@@ -2109,41 +2125,63 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
     Span caller_tag = invite->m.from_tag, callee_tag = {NULL, 0};
     f[0] = f[1] = f[2] = f[3] = -1;
     f[4] = 0;
-    int has_bye = 0;
+    int has_bye = 0, cancel = -1;
     for (int i = 1; i < n; i++) {
         SipScan *m = &ms[i].m;
+        if (ms[i].repeat)
+            continue;  /* its first sending was weighed (the earlier bytes); the loops below skip it */
         if (m->is_request) {
-            /* ACK and BYE only, in a dialog (a To tag), each of its own branch; but the one ACK of
-             * a non-2xx final, which shares the INVITE's branch and sent-by (RFC 3261 §17.1.1.3:
-             * build_transactions puts it in the INVITE's transaction, ``_acks_non_2xx``) */
-            if (!(span_is(m->method, "ACK") || span_is(m->method, "BYE")) || !span_eq(m->method, m->cseq_method)
-                || m->to_tag.p == NULL)
+            int is_ack = span_is(m->method, "ACK"), is_cancel = span_is(m->method, "CANCEL");
+            if (!(is_ack || is_cancel || span_is(m->method, "BYE") || span_is(m->method, "PRACK"))
+                || !span_eq(m->method, m->cseq_method))
                 return 0;
-            for (int k = 0; k < i; k++) {
-                if (!ms[k].m.is_request || !span_eq(ms[k].m.branch, m->branch))
-                    continue;
-                if (k == 0 && span_is(m->method, "ACK") && f[2] >= 0 && f[4] >= 300
-                    && span_eq(m->sent_by, invite->m.sent_by) && m->cseq == invite->m.cseq
-                    && ms[i].addr[0] == invite->addr[0] && ms[i].port[0] == invite->port[0])
-                    continue;
-                return 0;  /* (a second ACK of that branch meets the first here) */
+            if (is_cancel) {
+                /* The one CANCEL of the INVITE (RFC 3261 §9.1): from the caller, its top Via,
+                 * CSeq number and To (no tag) the INVITE's; build_transactions makes it a
+                 * transaction of its own (key: branch, sent-by, CANCEL) that cancels the
+                 * INVITE's. Before the ACK of a failure (the only other request of its branch). */
+                if (cancel >= 0 || m->to_tag.p != NULL || !span_eq(m->branch, invite->m.branch)
+                    || !span_eq(m->sent_by, invite->m.sent_by) || m->cseq != invite->m.cseq || !simple_forward(ms, i))
+                    return 0;
+                for (int k = 1; k < i; k++)
+                    if (!ms[k].repeat && ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                        return 0;
+                cancel = i;
+            } else {
+                /* ACK, BYE and PRACK (RFC 3262 §7.1) in the dialog (a To tag), each of its own
+                 * branch; but the one ACK of a non-2xx final, which shares the INVITE's branch and
+                 * sent-by (RFC 3261 §17.1.1.3: build_transactions puts it in the INVITE's
+                 * transaction, ``_acks_non_2xx``), and so the CANCEL's */
+                if (m->to_tag.p == NULL)
+                    return 0;
+                for (int k = 0; k < i; k++) {
+                    if (ms[k].repeat || !ms[k].m.is_request || !span_eq(ms[k].m.branch, m->branch))
+                        continue;
+                    if ((k == 0 || k == cancel) && is_ack && f[2] >= 0 && f[4] >= 300
+                        && span_eq(m->sent_by, invite->m.sent_by) && m->cseq == invite->m.cseq && simple_forward(ms, i))
+                        continue;
+                    return 0;  /* (a second ACK of that branch meets the first here) */
+                }
+                has_bye |= span_is(m->method, "BYE");
             }
-            has_bye |= span_is(m->method, "BYE");
         } else {
-            /* a response to INVITE or BYE, of exactly one earlier request (branch, sent-by, CSeq
-             * number and method), going the other way, no status twice in its transaction */
-            if (!(span_is(m->cseq_method, "INVITE") || span_is(m->cseq_method, "BYE")))
+            /* a response to INVITE, CANCEL, PRACK or BYE, of exactly one earlier request (branch,
+             * sent-by, CSeq number and method: the INVITE and its CANCEL share a branch, not a
+             * method), going the other way, no status twice in its transaction */
+            if (!(span_is(m->cseq_method, "INVITE") || span_is(m->cseq_method, "BYE")
+                  || span_is(m->cseq_method, "CANCEL") || span_is(m->cseq_method, "PRACK")))
                 return 0;
             int q = -1;
             for (int k = 0; k < i && q < 0; k++)
-                if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                if (ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch) && span_eq(ms[k].m.method, m->cseq_method))
                     q = k;
-            if (q < 0 || !span_eq(ms[q].m.method, m->cseq_method) || ms[q].m.cseq != m->cseq
-                || !span_eq(ms[q].m.sent_by, m->sent_by) || ms[q].addr[0] != ms[i].addr[1]
-                || ms[q].port[0] != ms[i].port[1] || ms[q].addr[1] != ms[i].addr[0] || ms[q].port[1] != ms[i].port[0])
+            if (q < 0 || ms[q].m.cseq != m->cseq || !span_eq(ms[q].m.sent_by, m->sent_by)
+                || ms[q].addr[0] != ms[i].addr[1] || ms[q].port[0] != ms[i].port[1] || ms[q].addr[1] != ms[i].addr[0]
+                || ms[q].port[1] != ms[i].port[0])
                 return 0;
             for (int k = q + 1; k < i; k++)
-                if (!ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch) && ms[k].m.status == m->status)
+                if (!ms[k].repeat && !ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch)
+                    && span_eq(ms[k].m.cseq_method, m->cseq_method) && ms[k].m.status == m->status)
                     return 0;
             if (q == 0) {  /* the INVITE's: call_timings' first response, ringing, final (answer) */
                 if (f[0] < 0)
@@ -2160,8 +2198,8 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
         }
         /* one dialog: a To tag is the callee's, the same in every message */
         if (m->to_tag.p == NULL) {
-            if (m->is_request || m->status >= 200 || !span_eq(m->from_tag, caller_tag))
-                return 0;  /* only a provisional answer may come without one */
+            if ((m->is_request ? i != cancel : m->status >= 200) || !span_eq(m->from_tag, caller_tag))
+                return 0;  /* only a provisional answer or the CANCEL may come without one */
             continue;
         }
         if (callee_tag.p == NULL) {
@@ -2180,6 +2218,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
             if (ms[i].m.is_request && span_is(ms[i].m.method, "BYE"))
                 f[3] = i;
     f[5] = has_bye;
+    f[6] = cancel >= 0;
     return 1;
 }
 
@@ -2397,7 +2436,7 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             }
             ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
         }
-        int f[6];
+        int f[7];
         if (!ok || !simple_group(ms, n, f) || !plain_untagged_to(ms, n))
             continue;
         Span from_value, to_value;
@@ -2430,10 +2469,11 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             reason.p = status_line + 12;
             reason.n = cr - status_line > 12 ? cr - status_line - 12 : 0;
         }
-        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNN)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNNO)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
                                         f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
                                         span_text(from_value), span_text(to_value), span_text(from_uri),
-                                        span_text(to_uri), span_text(caller), span_text(callee), span_text(reason));
+                                        span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
+                                        f[6] ? Py_True : Py_False);
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;
@@ -2664,7 +2704,8 @@ PyMODINIT_FUNC PyInit__accel(void)
     PyObject *module = PyModule_Create(&accel_module);
     if (module == NULL)
         return NULL;
-    if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0) {
+    if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0
+        || PyModule_AddIntConstant(module, "DUPLICATE_WINDOW_NS", SIMPLE_DUPLICATE_WINDOW_NS) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -348,12 +348,15 @@ def seeds(calls: int) -> list[tuple[bytes, int, list[list]]]:
             found.append(parsed)
     sys.path.insert(0, str(ROOT / "bench"))
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "sip.pcap"
-        subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(out), "--calls", str(calls),
-                        "--concurrent", "20"], check=True, capture_output=True)
-        generated = read_pcap(out.read_bytes())
-    assert generated is not None
-    return found + [failed_calls(generated, random.Random(calls)), generated]
+        made = []
+        for mix in ([], ["--mix"]):  # (--mix: CANCEL and PRACK shapes, the lane takes them too)
+            out = Path(tmp) / "sip.pcap"
+            subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(out), "--calls",
+                            str(calls), "--concurrent", "20", *mix], check=True, capture_output=True)
+            made.append(read_pcap(out.read_bytes()))
+    generated, mixed = made
+    assert generated is not None and mixed is not None
+    return found + [failed_calls(generated, random.Random(calls)), mixed, generated]
 
 
 FINDINGS: dict[str, int] = {}  # exception kind -> inputs that raised it
@@ -387,7 +390,7 @@ def fuzz(seconds: float, runs: int, seed: int, calls: int) -> tuple[int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "mutant.pcap")
         while done < runs and time.process_time() < deadline:
-            data = mutant(rng.choice(pool[-2:] if rng.random() < 0.6 else pool), rng)  # (mostly the many-call seeds)
+            data = mutant(rng.choice(pool[-3:] if rng.random() < 0.6 else pool), rng)  # (mostly the many-call seeds)
             Path(path).write_bytes(data)
             try:
                 call_groups_agree(rng)

@@ -5,12 +5,15 @@ of its predicate, each of which must send its call to the slow lane."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from captures_crafted import ethernet, ipv4, tcp, udp_sip_frame, write_pcap
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.catalogue import CallCatalogue
@@ -103,6 +106,27 @@ def _simple(k: int) -> list[dict]:
     ]
 
 
+def _cancelling(k: int) -> tuple[dict, dict, dict, dict]:
+    """The CANCEL of call k's INVITE (its branch and CSeq number, no To tag), its 200, the 487
+    and the ACK of the 487 (RFC 3665 §3.8)."""
+    return (dict(t=900, up=True, line=f"CANCEL sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 CANCEL"),
+            dict(t=910, up=False, line="SIP/2.0 200 OK", branch=1, cseq="1 CANCEL", tag="t"),
+            dict(t=920, up=False, line="SIP/2.0 487 Request Terminated", branch=1, cseq="1 INVITE", tag="t"),
+            dict(t=930, up=True, line=f"ACK sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 ACK", tag="t"))
+
+
+def _prack(k: int) -> list[dict]:
+    """INVITE / 100 / 183 (100rel) / PRACK / 200 (PRACK) / 200 / ACK / BYE / 200 of call k (RFC 3262 §3)."""
+    s = _simple(k)
+    return s[:2] + [
+        dict(t=300, up=False, line="SIP/2.0 183 Session Progress", branch=1, cseq="1 INVITE", tag="t", sdp=True,
+             extra="Require: 100rel\r\nRSeq: 1\r\n"),
+        dict(t=310, up=True, line=f"PRACK sip:bob{k}@192.0.2.9 SIP/2.0", branch=6, cseq="2 PRACK", tag="t",
+             extra="RAck: 1 1 INVITE\r\n"),
+        dict(t=320, up=False, line="SIP/2.0 200 OK", branch=6, cseq="2 PRACK", tag="t")] + s[3:5] + [
+        dict(s[5], cseq="3 BYE"), dict(s[6], cseq="3 BYE")]
+
+
 def _with(messages: list[dict], at: int, **changes) -> list[dict]:
     out = [dict(m) for m in messages]
     out[at].update(changes)
@@ -112,11 +136,9 @@ def _with(messages: list[dict], at: int, **changes) -> list[dict]:
 def _variants(k: int) -> dict[str, list[dict]]:
     """Name -> messages; those named ``simple...`` the lane must take, every other it must not."""
     s = _simple(k)
-    cancel = s[:3] + [
-        dict(t=900, up=True, line=f"CANCEL sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 CANCEL"),
-        dict(t=910, up=False, line="SIP/2.0 200 OK", branch=1, cseq="1 CANCEL", tag="t"),
-        dict(t=920, up=False, line="SIP/2.0 487 Request Terminated", branch=1, cseq="1 INVITE", tag="t"),
-        dict(t=930, up=True, line=f"ACK sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 ACK", tag="t")]
+    cancel, ok, terminated, ack = _cancelling(k)
+    cancelled = s[:3] + [cancel, ok, terminated, ack]
+    prack = _prack(k)
     return {
         "simple": s,
         "simple-no-bye": s[:5],
@@ -127,9 +149,52 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "simple-uri-parameters": [dict(m, to=f"Bob <sip:+1555{k}@Example.COM:5070;user=phone>;x=1") for m in s],
         "unplain-to": [dict(m, to=f"Bob Smith, Jr <sip:bob{k}@example.com>") for m in s],  # S11
         "no-to-in-the-100": _with(s, 1, to=None),  # S11 (a damaged message)
-        "retransmitted-invite": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a retransmission: the same bytes)
+        "invite-again-within-the-window": s[:1] + [dict(s[0], t=5)] + s[1:],  # S4 (a capture copy)
+        "invite-again-at-the-window": s[:1] + [dict(s[0], t=10), dict(s[1], t=20)] + s[2:],  # S4 (10 ms: a copy)
         "capture-copy": s[:4] + [dict(s[3], t=2001)] + s[4:],  # S4
-        "cancel": cancel,  # S6
+        # exact retransmissions (RFC 3261 §17): the same bytes the same way, past the window
+        "simple-invite-retransmitted": s[:1] + [dict(s[0], t=11), dict(s[1], t=20)] + s[2:],
+        "simple-invite-retransmitted-twice": s[:1] + [dict(s[0], t=500), dict(s[0], t=1500)] + s[2:],
+        "simple-200-retransmitted": s[:5] + [dict(s[3], t=2500), dict(s[4], t=2510)] + s[5:],
+        "simple-bye-retransmitted": s[:6] + [dict(s[5], t=30500), dict(s[6], t=30510)],
+        "simple-486-retransmitted": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False),
+                                             dict(s[4], branch=1),
+                                             dict(s[3], t=2500, line="SIP/2.0 486 Busy Here", sdp=False),
+                                             dict(s[4], t=2510, branch=1)],
+        "simple-cancel-retransmitted": s[:3] + [cancel, dict(cancel, t=905 + 500), dict(ok, t=1410),
+                                                dict(terminated, t=1420), dict(ack, t=1430)],
+        "the-same-bytes-the-other-way": s[:3] + [dict(s[1], t=500, up=True)] + s[3:],  # S4
+        # (talk_time ends at the BYE sent again: call_timings' first BYE after the answer)
+        "simple-bye-before-the-200-sent-again-after-it": s[:3] + [dict(s[5], t=500), dict(s[6], t=510), s[3],
+                                                                  s[4], dict(s[5], t=3000)],
+        # CANCEL (RFC 3665 §3.8): after ringing, before any 1xx, a 200 or a 486 crossing it
+        "simple-cancel": cancelled,
+        "simple-cancel-before-any-1xx": s[:1] + [cancel, ok, terminated, ack],
+        "simple-cancel-crossed-by-the-200": s[:3] + [cancel, dict(s[3], t=905), ok] + s[4:],
+        "simple-cancel-crossed-by-a-486": s[:3] + [cancel, dict(terminated, t=905, line="SIP/2.0 486 Busy Here"),
+                                                   ok, ack],
+        "cancel-without-a-final": s[:3] + [cancel, ok],  # S8
+        "cancel-of-its-own-branch": s[:3] + [dict(cancel, branch=4), dict(ok, branch=4), terminated, ack],  # S6
+        "cancel-with-a-to-tag": s[:3] + [dict(cancel, tag="t"), ok, terminated, ack],  # S6
+        "cancel-from-the-callee": s[:3] + [dict(cancel, up=False), dict(ok, up=True), terminated, ack],  # S6
+        "cancel-of-another-cseq": s[:3] + [dict(cancel, cseq="2 CANCEL"), dict(ok, cseq="2 CANCEL"), terminated,
+                                           ack],  # S6
+        "two-cancels": s[:3] + [cancel, dict(cancel, t=905, extra="Max-Forwards: 69\r\n"), ok, terminated,
+                                ack],  # S6
+        "cancel-after-the-ack": s[:3] + [terminated, ack, dict(cancel, t=940), dict(ok, t=950)],  # S6
+        "cancel-answered-twice": s[:3] + [cancel, ok, dict(ok, t=915, extra="Server: again\r\n"), terminated,
+                                          ack],  # S7
+        "cancel-answered-with-another-to-tag": s[:3] + [cancel, dict(ok, tag="u"), terminated, ack],  # S9
+        # PRACK (RFC 3262 §3): a reliable 183 and its PRACK; then cancelled
+        "simple-prack": prack,
+        "simple-prack-then-cancel": prack[:5] + [dict(cancel, t=1500), dict(ok, t=1510), dict(terminated, t=1520),
+                                                 dict(ack, t=1530)],
+        "two-reliable-183s": prack[:5] + [dict(prack[2], t=700, extra="Require: 100rel\r\nRSeq: 2\r\n"),
+                                          dict(prack[3], t=710, branch=7, extra="RAck: 2 1 INVITE\r\n"),
+                                          dict(prack[4], t=720, branch=7)] + prack[5:],  # S7
+        "prack-without-a-to-tag": [dict(m, tag=None) if m["cseq"] == "2 PRACK" and m["line"].startswith("PRACK")
+                                   else m for m in prack],  # S6
+        "prack-on-the-invite-branch": [dict(m, branch=1) if m["cseq"] == "2 PRACK" else m for m in prack],  # S6
         # failures: the ACK in the INVITE's transaction (its branch), or in one of its own
         "simple-486": s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1)],
         "simple-404-ack-own-branch": s[:2] + [dict(s[3], line="SIP/2.0 404 Not Found", sdp=False), s[4]],
@@ -227,7 +292,52 @@ def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
     assert linked[0]["links"][0]["reason"].startswith("X-Call-ID of ")
     monkeypatch.undo()
     assert _rows(capture)[3][5] == 3  # the TUI counts as damaged the 100 without a To, the untagged ones of unplain-to
-    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls) - 1, 13)
+    simple = sum(name.startswith("simple") for name in calls)
+    assert _assert_same_rows(tmp_path / "variants.pcap", monkeypatch) == (len(calls) - 1, simple)
+
+
+def test_cancelled_and_prack_calls_read_as_their_flows_say(tmp_path, monkeypatch):
+    """The lane's rows of the CANCEL and PRACK shapes say what RFC 3665 §3.8 and RFC 3262 §3
+    flows are: cancelled with the 487 (or the 486 that crossed the CANCEL, no talk), answered
+    when the 200 crossed the CANCEL; a PRACK is no BYE and no answer."""
+    shapes = ("simple-cancel", "simple-cancel-before-any-1xx", "simple-cancel-crossed-by-the-200",
+              "simple-cancel-crossed-by-a-486", "simple-prack", "simple-prack-then-cancel")
+    variants = _variants(0)
+    names = _write(tmp_path / "shapes.pcap", {name: variants[name] for name in shapes})
+    capture = load_capture(str(tmp_path / "shapes.pcap"), media=False, messages=False, locate=True)
+    taken = _taken(monkeypatch)
+    rows = {names[row["id"]]: row for row in iter_call_rows(capture, call_dict, _numbered_dict)}
+    assert sorted(names[cid] for cid in taken) == sorted(shapes)
+    got = {name: (row["outcome"], row["status"], row["setup_time"], row["talk_time"], row["messages"])
+           for name, row in rows.items()}
+    assert got == {
+        "simple-cancel": ("cancelled", 487, None, None, 7),
+        "simple-cancel-before-any-1xx": ("cancelled", 487, None, None, 5),
+        "simple-cancel-crossed-by-the-200": ("completed", 200, 0.905, 29.095, 9),
+        "simple-cancel-crossed-by-a-486": ("cancelled", 486, None, None, 7),
+        "simple-prack": ("completed", 200, 2.0, 28.0, 9),
+        "simple-prack-then-cancel": ("cancelled", 487, None, None, 9),
+    }
+    assert rows["simple-cancel"]["outcome_text"] == "cancelled"
+
+
+def test_a_busy_hours_mix_goes_through_the_lane(tmp_path, monkeypatch):
+    """``bench/make_sip_capture.py --mix``: answered, cancelled, rejected, 100rel calls and exact
+    retransmissions, every one taken by the lane with the slow lane's rows."""
+    path = tmp_path / "mix.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"),
+                    str(path), "--calls", "200", "--concurrent", "20", "--mix"], check=True, capture_output=True)
+    assert _assert_same_rows(path, monkeypatch) == (200, 200)
+    capture = load_capture(str(path), media=False, messages=False, locate=True)
+    outcomes = Counter(row["outcome_text"] for row in iter_call_rows(capture, call_dict, _numbered_dict))
+    assert outcomes == {"completed": 140, "cancelled": 40, "busy 486": 10, "rejected 480": 6, "rejected 404": 4}
+
+
+def test_the_lane_tells_a_retransmission_from_a_copy_as_fold_duplicates_does():
+    from ladder import _accel
+    from ladder.calls.duplicates import DUPLICATE_WINDOW_NS
+
+    assert _accel.DUPLICATE_WINDOW_NS == DUPLICATE_WINDOW_NS
 
 
 def test_the_lane_is_off_when_asked(tmp_path, monkeypatch):
@@ -260,7 +370,9 @@ def _mutated(k: int, rng) -> list[dict]:
     """A simple call (or a failed one) with a few random changes of the kinds the predicate
     weighs: a message dropped, repeated (a copy, a retransmission), moved in time, sent the other
     way, of another status, branch, CSeq, To tag or method."""
-    messages = _simple(k) if rng.random() < 0.7 else _variants(k)["simple-486"]
+    shapes = ("simple", "simple-486", "simple-cancel", "simple-cancel-crossed-by-the-200", "simple-prack",
+              "simple-prack-then-cancel")
+    messages = _simple(k) if rng.random() < 0.4 else _variants(k)[rng.choice(shapes)]
     for _ in range(rng.randrange(0, 3)):
         at = rng.randrange(len(messages))
         m = dict(messages[at])
@@ -269,7 +381,7 @@ def _mutated(k: int, rng) -> list[dict]:
             del messages[at]
             continue
         if change == 1:
-            messages.insert(at + 1, dict(m, t=m["t"] + rng.choice((0, 1, 500))))
+            messages.insert(at + 1, dict(m, t=m["t"] + rng.choice((0, 1, 10, 11, 500))))
             continue
         if change == 2:
             m["t"] = messages[at - 1]["t"] if at else m["t"]
@@ -278,13 +390,13 @@ def _mutated(k: int, rng) -> list[dict]:
         elif change == 4 and m["line"].startswith("SIP/2.0"):
             m["line"] = f"SIP/2.0 {rng.choice((180, 183, 200, 202, 404, 486, 487, 503))} Something"
         elif change == 5:
-            m["branch"] = rng.choice((1, 2, 3, 7))
+            m["branch"] = rng.choice((1, 2, 3, 6, 7))
         elif change == 6:
-            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE"))
+            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE", "1 CANCEL", "2 PRACK"))
         elif change == 7:
             m["tag"] = rng.choice((None, "t", "u"))
         else:
-            m["line"] = rng.choice(("PRACK", "INFO", "BYE", "ACK")) + f" sip:bob{k}@192.0.2.9 SIP/2.0"
+            m["line"] = rng.choice(("PRACK", "INFO", "BYE", "ACK", "CANCEL")) + f" sip:bob{k}@192.0.2.9 SIP/2.0"
         messages[at] = m
     return sorted(messages, key=lambda m: m["t"])
 
