@@ -2631,6 +2631,8 @@ done:
     return result;
 }
 
+#include "_accel_json.c" /* textsafe's indented JSON writer */
+
 static PyMethodDef accel_functions[] = {
     {"scan_sip", (PyCFunction)accel_scan_sip, METH_O,
      "scan_sip(data) -> decoders.sipscan.SipFields's fields as a tuple, or None: the compiled first pass"},
@@ -2643,6 +2645,8 @@ static PyMethodDef accel_functions[] = {
     {"call_groups", (PyCFunction)accel_call_groups, METH_VARARGS,
      "call_groups(call, ts_ns, frame, method, method_kinds, members, starts, first_call, kinds) -> the number "
      "of Call-ID groups: ladder.calls.bounded._Groups' grouping, compiled"},
+    {"indented_json", (PyCFunction)accel_indented_json, METH_VARARGS,
+     "indented_json(value, pad, ensure_ascii) -> textsafe._indented's text of value, or None: left to Python"},
     {NULL},
 };
 

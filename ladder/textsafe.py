@@ -9,9 +9,10 @@ through ``safe_lines``, and JSON through ``json_text``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring, encode_basestring_ascii
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
@@ -71,11 +72,19 @@ def _dumps(value: object, pad: str, options: dict) -> str:
     """``json.dumps(value, **options)`` with every line after the first starting with ``pad``.
     With ``indent=2`` (and ``ensure_ascii`` at most) the text is made by ``_indented``:
     ``json.dumps`` with an indent runs its pure-Python encoder, about 1.4 times as long on ``ladder check
-    --json``'s results (``tests/unit/capture/test_json_text.py`` holds the two to the same bytes)."""
+    --json``'s results (``tests/unit/capture/test_json_text.py`` holds the two to the same bytes).
+    Where the extension was built, ``_accel.indented_json`` writes it first (about a tenth of
+    ``_indented``'s CPU); it gives None for what it leaves to ``_indented``, which stays the
+    fallback and the oracle (``tests/unit/capture/test_json_accel.py``)."""
     if options.get("indent") == 2 and options.keys() <= {"indent", "ensure_ascii"}:
+        ascii_only = bool(options.get("ensure_ascii", True))
+        if _c_indented is not None:
+            compiled = _c_indented(value, pad, ascii_only)
+            if compiled is not None:
+                return compiled
         parts: list[str] = []
         try:
-            _indented(value, pad, parts, _encode_ascii if options.get("ensure_ascii", True) else _encode_text)
+            _indented(value, pad, parts, _encode_ascii if ascii_only else _encode_text)
         except _Unfit:
             pass
         else:
@@ -87,6 +96,14 @@ def _dumps(value: object, pad: str, options: dict) -> str:
 class _Unfit(Exception):
     """A value ``_indented`` leaves to ``json.dumps`` (a key that is not text, an unknown type)."""
 
+
+_c_indented: Callable[[object, str, bool], str | None] | None
+try:  # the same writer compiled (optional, as all of ``ladder._accel``)
+    from ladder._accel import indented_json as _c_indented
+except ImportError:  # pragma: no cover - a build without the extension
+    _c_indented = None
+if os.environ.get("PCAPLADDER_PURE_PYTHON"):
+    _c_indented = None
 
 _encode_ascii = encode_basestring_ascii  # the library's own string encoders (C)
 _encode_text = encode_basestring
