@@ -267,9 +267,10 @@ static PyObject *accel_indented_json(PyObject *module, PyObject *args)
     PyObject *result = NULL;
     if (status == JSON_OK)
         result = PyUnicode_DecodeUTF8(o.data, (Py_ssize_t)o.len, "surrogatepass");
-    else if (status == JSON_UNFIT)
+    else if (status == JSON_UNFIT) {
         result = Py_None;
-    Py_XINCREF(result);
+        Py_INCREF(result);
+    }
     PyMem_Free(o.data);
     return result;
 }

@@ -141,6 +141,15 @@ def test_hostile_values_do_not_crash_it():
     assert textsafe._c_indented(math.nan, "", True) == "NaN"
 
 
+def test_the_text_it_returns_is_not_leaked():
+    """One reference, the caller's (a leak per call held every row of ``calls --json`` alive)."""
+    import sys
+
+    assert textsafe._c_indented is not None
+    text = textsafe._c_indented({"a": [1, "x" * 100]}, "    ", False)
+    assert sys.getrefcount(text) == 2  # ``text`` and getrefcount's argument
+
+
 def _both_ways(run_ladder, *args: object) -> None:
     """The command's output with the compiled writer and without it: the same bytes."""
     compiled = run_ladder(*args)
