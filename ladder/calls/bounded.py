@@ -305,6 +305,7 @@ class _RowSpill:
 
 
 _SPILLED_ROWS = 512
+_UNFLAGGED = bytes(b for b in range(256) if not b & CORRELATION)  # flag bytes without CORRELATION
 
 
 class _Groups:
@@ -434,6 +435,9 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     waiting: list[tuple[int, int, int, Leg, int, bool, tuple[str, str] | None]] = []
     ts = capture.sip_index.ts_ns
     correlated: dict[str, list[_Correlation]] = {}
+    # Whether any message may carry a correlation header: bytes of ``flags`` without that bit
+    # deleted, what is left (C's speed, one pass) says; most captures have none.
+    correlating = bool(store.flags.tobytes().translate(None, _UNFLAGGED))
     for g, cid in enumerate(keys):
         group = groups[g]
         start = ts[group[0]]  # groups come by their first message: no later group has a leg before it
@@ -452,8 +456,9 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
                 spill.put(group[0], rows[0](cast(Call, summary)))
             # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s
             # look counts; pass 3 builds its call from the messages read back, as any other.)
-            flags = store.flags
-            _correlate(cid, (store.message(i) for i in group if flags[i] & CORRELATION), correlated)
+            if correlating:  # (else no message of the group is flagged: nothing to correlate)
+                flags = store.flags
+                _correlate(cid, (store.message(i) for i in group if flags[i] & CORRELATION), correlated)
             continue
         messages, copies = _read(store, group, look)
         transactions = build_transactions(messages)
