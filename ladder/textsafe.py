@@ -182,6 +182,9 @@ def clip(text: object, width: int = FIELD_WIDTH) -> str:
     return "".join(out) + "…"
 
 
+_WRITTEN_ITEMS = 256  # items of a stream joined into one write
+
+
 def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -> int:
     """``json_text({**head, name: list(items), **tail()}, indent=2, **options)`` and a newline,
     written to ``out`` item by item, so a list of a million entries is never held; ``tail``
@@ -190,10 +193,25 @@ def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -
     out.write(start[: -len("[]\n}")] + "[")
     count = 0
     each = {"ensure_ascii": False, **options, "indent": 2}
-    for item in items:
-        text = _inert(_dumps(item, "    ", each))  # json_text's, each line indented under the list
-        out.write(("\n    " if not count else ",\n    ") + text)
-        count += 1
+    # The compiled writer asked straight away when it applies (``_dumps``' own test, made once),
+    # and the items written a few hundred at a time: a busy capture has a million.
+    compiled = _c_indented if each.keys() <= {"indent", "ensure_ascii"} else None
+    ascii_only = bool(each["ensure_ascii"])
+    pieces: list[str] = []
+    try:
+        for item in items:
+            text = compiled(item, "    ", ascii_only) if compiled is not None else None
+            if text is None:
+                text = _dumps(item, "    ", each)
+            # json_text's, each line indented under the list
+            pieces.append(("\n    " if not count else ",\n    ") + _inert(text))
+            count += 1
+            if len(pieces) == _WRITTEN_ITEMS:
+                batch = "".join(pieces)
+                pieces.clear()
+                out.write(batch)
+    finally:  # (the items made before an error are written all the same: partial results)
+        out.write("".join(pieces))
     out.write("\n  ]" if count else "]")
     rest = json_text(tail(), indent=2, **options) if tail is not None else "{}"
     out.write(",\n" + rest[2:] if rest != "{}" else "\n}")
