@@ -8,6 +8,6 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("ladder._accel", ["ladder/_accel.c"], depends=["ladder/_accel_json.c"], optional=True, extra_compile_args=["-O2", "-ffp-contract=off"])
+        Extension("ladder._accel", ["ladder/_accel.c"], optional=True, extra_compile_args=["-O2", "-ffp-contract=off"])
     ]
 )

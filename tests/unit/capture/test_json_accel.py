@@ -1,4 +1,4 @@
-"""The compiled indented JSON writer (``_accel.indented_json``, ladder/_accel_json.c) against the
+"""The compiled indented JSON writer (``_accel.indented_json`` in ladder/_accel.c) against the
 Python one (``textsafe._indented``), its oracle: the same text for every value C takes, and
 None for what it leaves to Python, so ``json_text``'s bytes never depend on the build.
 
