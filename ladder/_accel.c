@@ -2708,6 +2708,10 @@ static char *json_u_escape(char *p, unsigned unit)
    (a surrogate pair past U+FFFF), else raw (UTF-8, a lone surrogate in its 3-byte form) */
 static int json_string(JsonOut *o, PyObject *s, int ascii)
 {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(s) < 0) /* (a legacy string of an old C API: made canonical first) */
+        return -1;
+#endif
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
