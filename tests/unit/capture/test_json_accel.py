@@ -150,7 +150,7 @@ def test_the_text_it_returns_is_not_leaked():
     assert sys.getrefcount(text) == 2  # ``text`` and getrefcount's argument
 
 
-def _both_ways(run_ladder, *args: object) -> None:
+def _both_ways(run_ladder, *args: object):
     """The command's output with the compiled writer and without it: the same bytes."""
     compiled = run_ladder(*args)
     python = _with_c_off(lambda: run_ladder(*args))
