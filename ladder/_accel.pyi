@@ -15,6 +15,8 @@ def call_groups(
     members: array[int], starts: array[int], first_call: array[int], kinds: array[int],
 ) -> int: ...  # ladder.calls.bounded._Groups' grouping: fills the last four, gives the group count
 
+def indented_json(value: object, pad: str, ensure_ascii: bool) -> str | None: ...  # textsafe._indented's text, or None
+
 def set_constants(
     max_record: int, max_ts_ns: int, max_vlan_tags: int, timestamp_jump_ms: float, jitter_buffer_ms: float
 ) -> None: ...

@@ -9,9 +9,10 @@ through ``safe_lines``, and JSON through ``json_text``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring, encode_basestring_ascii
 
 # ECMA-48: CSI (ESC [ params intermediates final), OSC/DCS/SOS/PM/APC strings up to BEL or ST,
@@ -71,11 +72,19 @@ def _dumps(value: object, pad: str, options: dict) -> str:
     """``json.dumps(value, **options)`` with every line after the first starting with ``pad``.
     With ``indent=2`` (and ``ensure_ascii`` at most) the text is made by ``_indented``:
     ``json.dumps`` with an indent runs its pure-Python encoder, about 1.4 times as long on ``ladder check
-    --json``'s results (``tests/unit/capture/test_json_text.py`` holds the two to the same bytes)."""
+    --json``'s results (``tests/unit/capture/test_json_text.py`` holds the two to the same bytes).
+    Where the extension was built, ``_accel.indented_json`` writes it first (about a tenth of
+    ``_indented``'s CPU); it gives None for what it leaves to ``_indented``, which stays the
+    fallback and the oracle (``tests/unit/capture/test_json_accel.py``)."""
     if options.get("indent") == 2 and options.keys() <= {"indent", "ensure_ascii"}:
+        ascii_only = bool(options.get("ensure_ascii", True))
+        if _c_indented is not None:
+            compiled = _c_indented(value, pad, ascii_only)
+            if compiled is not None:
+                return compiled
         parts: list[str] = []
         try:
-            _indented(value, pad, parts, _encode_ascii if options.get("ensure_ascii", True) else _encode_text)
+            _indented(value, pad, parts, _encode_ascii if ascii_only else _encode_text)
         except _Unfit:
             pass
         else:
@@ -87,6 +96,14 @@ def _dumps(value: object, pad: str, options: dict) -> str:
 class _Unfit(Exception):
     """A value ``_indented`` leaves to ``json.dumps`` (a key that is not text, an unknown type)."""
 
+
+_c_indented: Callable[[object, str, bool], str | None] | None
+try:  # the same writer compiled (optional, as all of ``ladder._accel``)
+    from ladder._accel import indented_json as _c_indented
+except ImportError:  # pragma: no cover - a build without the extension
+    _c_indented = None
+if os.environ.get("PCAPLADDER_PURE_PYTHON"):
+    _c_indented = None
 
 _encode_ascii = encode_basestring_ascii  # the library's own string encoders (C)
 _encode_text = encode_basestring
@@ -165,6 +182,9 @@ def clip(text: object, width: int = FIELD_WIDTH) -> str:
     return "".join(out) + "…"
 
 
+_WRITTEN_ITEMS = 256  # items of a stream joined into one write
+
+
 def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -> int:
     """``json_text({**head, name: list(items), **tail()}, indent=2, **options)`` and a newline,
     written to ``out`` item by item, so a list of a million entries is never held; ``tail``
@@ -173,10 +193,25 @@ def write_json_stream(out, head: dict, name: str, items, tail=None, **options) -
     out.write(start[: -len("[]\n}")] + "[")
     count = 0
     each = {"ensure_ascii": False, **options, "indent": 2}
-    for item in items:
-        text = _inert(_dumps(item, "    ", each))  # json_text's, each line indented under the list
-        out.write(("\n    " if not count else ",\n    ") + text)
-        count += 1
+    # The compiled writer asked straight away when it applies (``_dumps``' own test, made once),
+    # and the items written a few hundred at a time: a busy capture has a million.
+    compiled = _c_indented if each.keys() <= {"indent", "ensure_ascii"} else None
+    ascii_only = bool(each["ensure_ascii"])
+    pieces: list[str] = []
+    try:
+        for item in items:
+            text = compiled(item, "    ", ascii_only) if compiled is not None else None
+            if text is None:
+                text = _dumps(item, "    ", each)
+            # json_text's, each line indented under the list
+            pieces.append(("\n    " if not count else ",\n    ") + _inert(text))
+            count += 1
+            if len(pieces) == _WRITTEN_ITEMS:
+                batch = "".join(pieces)
+                pieces.clear()
+                out.write(batch)
+    finally:  # (the items made before an error are written all the same: partial results)
+        out.write("".join(pieces))
     out.write("\n  ]" if count else "]")
     rest = json_text(tail(), indent=2, **options) if tail is not None else "{}"
     out.write(",\n" + rest[2:] if rest != "{}" else "\n}")

@@ -305,6 +305,7 @@ class _RowSpill:
 
 
 _SPILLED_ROWS = 512
+_UNFLAGGED = bytes(b for b in range(256) if not b & CORRELATION)  # flag bytes without CORRELATION
 
 
 class _Groups:
@@ -430,29 +431,34 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     spill = _RowSpill() if rows is not None else None
     lane = simple_calls.SimpleLane(capture, store, groups) if simple_calls.enabled() else None
     window = LinkWindow(groups)
-    waiting: list[tuple[int, int, int, Leg, int, bool]] = []  # heap of (time, group, n, leg, last, failed)
+    # heap of (time, group, n, leg, last, failed, (caller, target) when the lane read them)
+    waiting: list[tuple[int, int, int, Leg, int, bool, tuple[str, str] | None]] = []
     ts = capture.sip_index.ts_ns
     correlated: dict[str, list[_Correlation]] = {}
+    # Whether any message may carry a correlation header: bytes of ``flags`` without that bit
+    # deleted, what is left (C's speed, one pass) says; most captures have none.
+    correlating = bool(store.flags.tobytes().translate(None, _UNFLAGGED))
     for g, cid in enumerate(keys):
         group = groups[g]
         start = ts[group[0]]  # groups come by their first message: no later group has a leg before it
         while waiting and waiting[0][0] < start:
-            _, _, _, leg, last, failed = heapq.heappop(waiting)
-            window.add(leg, last, failed)
+            _, _, _, leg, last, failed, parties = heapq.heappop(waiting)
+            window.add(leg, last, failed, parties)
         if groups.kind(g) != CALL:
             if look is not None:
                 _read(store, group, look)
             continue
         simple = lane.take(g, cid, KeptRequest.of_texts) if lane is not None else None
         if simple is not None:
-            leg, failed, summary = simple  # the common call shape, summed up in C: one INVITE leg
-            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed))
+            leg, failed, summary, parties = simple  # the common call shape, summed up in C: one INVITE leg
+            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed, parties))
             if spill is not None and rows is not None:
                 spill.put(group[0], rows[0](cast(Call, summary)))
             # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s
             # look counts; pass 3 builds its call from the messages read back, as any other.)
-            flags = store.flags
-            _correlate(cid, (store.message(i) for i in group if flags[i] & CORRELATION), correlated)
+            if correlating:  # (else no message of the group is flagged: nothing to correlate)
+                flags = store.flags
+                _correlate(cid, (store.message(i) for i in group if flags[i] & CORRELATION), correlated)
             continue
         messages, copies = _read(store, group, look)
         transactions = build_transactions(messages)
@@ -467,14 +473,14 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
         if invites:
             failed, last = _attempt_failed(messages), max(leg.ts_ns for leg in invites)
             for n, leg in enumerate(invites):  # (ties in time: in the order of groups, then of legs)
-                heapq.heappush(waiting, (leg.ts_ns, g, n, leg, last, failed))
+                heapq.heappush(waiting, (leg.ts_ns, g, n, leg, last, failed, None))
         if spill is not None and rows is not None:  # this group's call, should nothing link it: pass 3's, numbered 0
             spill.put(group[0], rows[0](build_call(0, [cid], messages, CALL, [], transactions, copies)))
         _correlate(cid, (m for m in messages if store.flags[m.index] & CORRELATION), correlated)
         del messages, copies, transactions, invites
     while waiting:
-        _, _, _, leg, last, failed = heapq.heappop(waiting)
-        window.add(leg, last, failed)
+        _, _, _, leg, last, failed, parties = heapq.heappop(waiting)
+        window.add(leg, last, failed, parties)
     window.finish()
     if lane is not None:
         lane.close()

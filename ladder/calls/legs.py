@@ -351,14 +351,14 @@ class LinkWindow:
             self._sweep(now)
 
     def _relays(self, invites: list[tuple[Leg, int, bool, tuple[str, str] | None]], now: int) -> None:
-        window, parties = self._window, self._parties
+        window, parties, used = self._window, self._parties, self._used
         arrivals_at, by_caller = self._arrivals_at, self._by_caller
-        while window and window[0].ts_ns < now - RELAY_WINDOW_NS:
+        horizon = now - RELAY_WINDOW_NS
+        while window and window[0].ts_ns < horizon:
             gone = window.popleft()
             _pop_first(arrivals_at, _ip(gone.dst))
-            _pop_first(by_caller, _party_key(parties[id(gone)][0]))
-            del parties[id(gone)]
-            self._used.discard(id(gone))
+            _pop_first(by_caller, _party_key(parties.pop(id(gone))[0]))
+            used.discard(id(gone))
         given = []
         for leg, last_ns, _, known in invites:
             if not (leg.src and leg.dst):
@@ -367,11 +367,12 @@ class LinkWindow:
             # the relay window after it, thousands of pairs in a busy capture.
             party = parties[id(leg)] = known if known is not None else (_caller(leg.request), _target(leg.request))
             window.append(leg)
-            for buckets, key in ((arrivals_at, _ip(leg.dst)), (by_caller, _party_key(party[0]))):
+            for buckets, key in ((arrivals_at, leg.dst.ip), (by_caller, _party_key(party[0]))):
                 bucket = buckets.get(key)
                 if bucket is None:
-                    bucket = buckets[key] = deque()
-                bucket.append(leg)
+                    buckets[key] = deque((leg,))
+                else:
+                    bucket.append(leg)
             given.append((leg, last_ns))
         started = self._started
         for out, last_ns in given:
@@ -380,10 +381,14 @@ class LinkWindow:
                 # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
                 continue
             started[out.call_id] = last_ns
-            link = _same_node_link(out, arrivals_at.get(_ip(out.src), ()), self._used, parties)
+            link = None
+            arrivals = arrivals_at.get(_ip(out.src))
+            if arrivals:
+                link = _same_node_link(out, arrivals, used, parties)
             if link is None:
-                arrivals = by_caller.get(_party_key(parties[id(out)][0]), ())
-                link = _multihomed_link(out, arrivals, self._used, parties)
+                arrivals = by_caller[_party_key(parties[id(out)][0])]  # (``out`` is in it)
+                if len(arrivals) > 1:  # (``_multihomed_link`` never links ``out`` to itself)
+                    link = _multihomed_link(out, arrivals, used, parties)
             if link is not None:
                 self.timing.append(link)
 

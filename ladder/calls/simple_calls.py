@@ -106,6 +106,7 @@ from array import array
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, cast
 
+from decoders.sipuser import uri_user
 from ladder.calls.grouping import CALL, _party
 from ladder.calls.legs import Leg, Link
 from ladder.calls.outcome import COMPLETED, IN_CALL, Outcome, call_outcome
@@ -234,11 +235,14 @@ class SimpleLane:
         wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
         self._first, self._facts = g, _c_simple_calls(self._fd, self._columns, groups.members, groups.starts, g, wanted)
 
-    def take(self, g: int, cid: str, kept: Callable[..., Any]) -> tuple[Leg, bool, SimpleCall] | None:
+    def take(self, g: int, cid: str, kept: Callable[..., Any]
+             ) -> tuple[Leg, bool, SimpleCall, tuple[str, str] | None] | None:
         """Group ``g`` (Call-ID ``cid``), when simple: its INVITE leg (its request made by
         ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index, from_uri,
         to_uri)``, a ``KeptRequest``; the URIs None when C left them to Python), whether the
-        attempt failed (``grouping._attempt_failed``) and its call's summary."""
+        attempt failed (``grouping._attempt_failed``), its call's summary, and the leg's
+        (caller, target) for the links' window when C read From and To as plain
+        (``window_parties``), else None (the window reads them of the request)."""
         if self._fd is None:
             return None
         if not self._first <= g < self._first + len(self._facts):
@@ -255,6 +259,9 @@ class SimpleLane:
         request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite, from_uri, to_uri)
         if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
             caller, callee = _party(request.from_uri), _party(request.to_uri)
+            parties = None
+        else:
+            parties = window_parties(caller, callee, request_uri)
         start, ended = ts[invite], ts[numbers[final]]
         leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
                   request, ended)
@@ -271,7 +278,23 @@ class SimpleLane:
                               None if failed else ended - start, ts[numbers[bye]] - ended if bye >= 0 else None,
                               ts[numbers[first]] - start)
         return leg, failed, SimpleCall(cid, Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
-                                       callee, timings)
+                                       callee, timings), parties
+
+
+def window_parties(caller: str, callee: str, request_uri: str) -> tuple[str, str]:
+    """``(legs._caller(request), legs._target(request))`` of a simple call's INVITE whose From
+    and To C read as plain (``plain_name_addr``), from C's parties rather than the kept texts.
+
+    Why the same: ``_caller`` is ``uri_user(name_addr_uri(From))``; ``name_addr_uri`` and
+    ``_checked_name_addr`` (whose URI C gives for a plain value) are both ``parse_name_addr(value).uri``.
+    ``plain_uri`` takes ``sip(s):USER@HOST...`` with a non-empty USER of characters without
+    "@" or "%" (nothing to unescape), and ``_party`` of it is ``USER@host`` (the host lowered): the
+    text before its first "@" is the user ``uri_user`` gives. ``_target`` is the Request-URI's
+    user (read as ``_target`` reads it), else To's, read the same way as From's."""
+    target = uri_user(request_uri) if request_uri else None
+    if not target:
+        target = callee[:callee.index("@")]
+    return caller[:caller.index("@")].lstrip("+").lower(), target.lstrip("+").lower()
 
 
 class _Sent:

@@ -127,17 +127,24 @@ def write_rows(out, call_rows: Iterator[tuple[str, ...]]) -> None:
     with tempfile.TemporaryFile(prefix="ladder-table-") as spill:
         batch: list[tuple[str, ...]] = []
         for row in call_rows:
-            widths = list(map(max, widths, map(len, row)))
             batch.append(row)
             if len(batch) == _SPILLED_ROWS:
+                widths = _widths(widths, batch)
                 write_batch(spill, batch)
                 batch = []
+        widths = _widths(widths, batch)
         write_batch(spill, batch)
         spill.seek(0)
         line = _layout(widths)
         out.write(line(_HEADER))
         while (read := read_batch(spill)) is not None:
             out.write("".join(map(line, read)))
+
+
+def _widths(widths: list[int], batch: list[tuple[str, ...]]) -> list[int]:
+    """``widths`` grown to the longest cell of each column of ``batch`` (a column at a time:
+    the same maxima as row by row, a tenth of the interpreter's work)."""
+    return [max(width, max(map(len, column))) for width, column in zip(widths, zip(*batch))] if batch else widths
 
 
 def _talk(call: Call) -> str:

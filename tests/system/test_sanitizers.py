@@ -87,3 +87,23 @@ def test_calls_fast_lane_under_asan_and_ubsan():
     assert result.returncode == 0, report[-4000:]
     done = re.search(r"fuzz-simple-calls: (\d+) inputs, .* (\d+) summed up in C, 0 finding\(s\)", report)
     assert done is not None and int(done.group(1)) == 40 and int(done.group(2)) > 0, report[-2000:]
+
+
+def test_indented_json_under_asan_and_ubsan(tmp_path):
+    """``textsafe``'s compiled JSON writer (``_accel.indented_json``) on random values of every
+    type, plane and depth (tests/fuzz_indented_json.py): the Python writer's text, no report."""
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the sanitized accelerator (scripts/setup.sh installs it)")
+    target = build_sanitized(tmp_path / "build")
+    env = {k: v for k, v in os.environ.items() if k != "PCAPLADDER_PURE_PYTHON"}
+    env.update(PYTHONPATH=str(tmp_path / "build"), LD_PRELOAD=_asan_runtime("gcc"),
+               ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "fuzz_indented_json.py"), "--runs", "3000",
+                             "--seed", "13"], env=env, capture_output=True, text=True, timeout=600)
+    report = result.stderr
+    assert "runtime error" not in report and "AddressSanitizer" not in report, report[-4000:]
+    assert result.returncode == 0, report[-4000:]
+    assert f"accelerator {target}" in report, report[-2000:]
+    done = re.search(r"fuzz-indented-json: .*: 3000 values, (\d+) written in C, 0 finding\(s\)", report)
+    assert done is not None and int(done.group(1)) > 3000, report[-2000:]

@@ -16,6 +16,7 @@ from captures_crafted import ethernet, ipv4, tcp, udp_sip_frame, write_pcap
 from conftest import ROOT, SAMPLES
 from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
+from ladder.calls.legs import _caller, _target
 from ladder.calls.catalogue import CallCatalogue
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
@@ -54,6 +55,8 @@ def _taken(monkeypatch) -> list[str]:
         found = take(self, g, cid, kept)
         if found is not None:
             taken.append(cid)
+            leg, parties = found[0], found[3]  # the window's (caller, target), when C read From/To as plain
+            assert parties is None or parties == (_caller(leg.request), _target(leg.request)), cid
         return found
 
     monkeypatch.setattr(simple_calls.SimpleLane, "take", counted)
@@ -435,3 +438,35 @@ def test_check_finds_the_same_with_the_lane_in_its_pass_2(tmp_path, monkeypatch,
         monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS", raising=False)
     assert outputs[0] == outputs[1]
     assert '"3 of ' in outputs[0]  # the 100 without a To, the untagged ones of unplain-to
+
+
+def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
+    """``simple_calls.window_parties`` (the links' window given C's parties) is ``_caller`` and
+    ``_target`` of the kept request, on users with "+" and capitals, a Request-URI without a
+    user (the target is To's), and one whose user differs from To's."""
+    s = _simple(0)
+    calls = {
+        "plain": s,
+        "number": [dict(m, frm="<sip:+4930Alice@EX.com>", to="Bob <sip:+1555BOB@Example.COM:5070;user=phone>")
+                   for m in s],
+        "no-user-in-request-uri": _with(s, 0, line="INVITE sip:example.com SIP/2.0"),
+        "request-uri-user": _with(s, 0, line="INVITE sip:+CarolX@example.com;transport=udp SIP/2.0"),
+    }
+    _write(tmp_path / "parties.pcap", calls)
+    seen: list[tuple[str, str]] = []
+    take = simple_calls.SimpleLane.take
+
+    def compared(self, g, cid, kept):
+        found = take(self, g, cid, kept)
+        if found is not None and found[3] is not None:
+            assert found[3] == (_caller(found[0].request), _target(found[0].request))
+            seen.append(found[3])
+        return found
+
+    monkeypatch.setattr(simple_calls.SimpleLane, "take", compared)
+    capture = load_capture(str(tmp_path / "parties.pcap"), media=False, messages=False, locate=True)
+    list(iter_call_rows(capture, call_dict, _numbered_dict))
+    assert sorted(seen) == sorted([("alice1", "bob0"), ("4930alice", "bob0"), ("alice3", "bob3"),
+                                   ("alice4", "carolx")])  # (To is bob{k}: the Request-URI's bob0 wins)
+    monkeypatch.undo()
+    assert _assert_same_rows(tmp_path / "parties.pcap", monkeypatch) == (4, 4)

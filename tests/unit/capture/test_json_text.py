@@ -79,3 +79,23 @@ def test_streamed_check_output_of_a_sample_is_the_whole_dumped_by_json():
     write_json_stream(streamed, {"file": document["file"]}, "calls", iter(document["calls"]), lambda: tail,
                       ensure_ascii=True)
     assert streamed.getvalue() == out.getvalue()
+
+
+@pytest.mark.parametrize("count", [0, 1, 255, 256, 257, 600])
+def test_a_stream_is_written_in_batches_of_the_same_bytes(count):
+    """Items are joined a few hundred to a write: the text is the whole document's, on each side
+    of a batch's edge, and the items made before an error are written all the same."""
+    items = [{"n": n, "text": "é\x7f" if n % 7 == 0 else "a", "values": [n / 3, None]} for n in range(count)]
+    streamed = io.StringIO()
+    assert write_json_stream(streamed, {"file": "x"}, "calls", iter(items), lambda: {"end": True}) == count
+    assert streamed.getvalue() == _reference({"file": "x", "calls": items, "end": True}, indent=2) + "\n"
+
+    def failing():
+        yield from items
+        raise RuntimeError("a call that cannot be read")
+
+    partial = io.StringIO()
+    with pytest.raises(RuntimeError):
+        write_json_stream(partial, {}, "calls", failing())
+    whole = _reference({"calls": items}, indent=2)
+    assert partial.getvalue() == (whole[: whole.rindex("\n  ]")] if items else '{\n  "calls": [')
