@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from decoders.quick_init import quick_init
 from ladder.check.composition import compose
 from ladder.capture.continuity import damage_note, find_breaks
 from ladder.check.deviations import INFO, WARNING, Deviation, at_least, worst
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from ladder.media.binding import MediaIndex
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The verdict on one call. ``roles`` maps each reference role to the column playing it;
