@@ -191,7 +191,8 @@ def _collector_paced() -> Iterator[None]:
     allocations while a capture file is checked, not CPython's 700 (``loader._BulkLoad``'s reason):
     each call's full parse, ladder and rules make tens of thousands of short-lived objects, freed
     by reference counting, and next to no cycles, while the parse memos (``decoders.sip``) keep
-    thousands alive, so at the default pace a sixth of the command re-scanned them. Only when
+    thousands alive, which at the default pace were re-scanned 1,372 times on sip-15000 (3% of the
+    command; the price here: cyclic garbage, if any, waits longer, a few MB at most). Only when
     objects are collected changes, never what is written: the output bytes are the same; a cycle,
     if one is made, is still collected, a hundred thousand allocations later at most."""
     from ladder.capture.loader import LOAD_GC_THRESHOLD
