@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from decoders.quick_init import quick_init
+
 T = TypeVar("T")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One transport address: ``ip`` as text (IPv6 compressed), ``transport`` lower case
@@ -27,6 +30,7 @@ class Endpoint:
         return f"{self.address()}/{self.transport}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FrameRef:
     """A capture frame: 1-based ``number`` as Wireshark shows it, time in integer nanoseconds

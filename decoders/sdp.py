@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decoders.errors import Malformed
 from decoders.memo import remembered_parse
 from decoders.numbers import bounded_number
+from decoders.quick_init import quick_init
 
 REASON = "malformed-sdp"
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -49,6 +50,7 @@ def _fail(message: str) -> Malformed:
     return Malformed(message, REASON)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SdpOrigin:
     """``o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>``."""
@@ -61,6 +63,7 @@ class SdpOrigin:
     address: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SdpMedia:
     """One ``m=`` section with the session-level values it inherits already applied.
@@ -112,6 +115,7 @@ class SdpMedia:
         return None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SdpSession:
     origin: SdpOrigin | None

@@ -25,6 +25,7 @@ from decoders.errors import DecodeError, Malformed
 from decoders.memo import remember, remembered_parse
 from decoders.multipart import find_part, parse_multipart
 from decoders.numbers import bounded_number
+from decoders.quick_init import quick_init
 from decoders.records import Endpoint, FrameRef
 from decoders.sdp import SdpSession, parse_sdp
 from decoders.sipuri import (
@@ -66,6 +67,7 @@ _LWS_LINE_START = (" ", "\t")
 _CSEQ_MAX = 2**31 - 1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RequestLine:
     method: str
@@ -118,6 +120,7 @@ def split_list(value: str, keep_empty: bool = False) -> list[str]:
     return items if keep_empty else [item for item in items if item]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, eq=False)
 class SipMessage:
     """One SIP message. Derived fields are computed once by ``parse_sip``; messages compare by

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from decoders.errors import Malformed
 from decoders.numbers import bounded_number
+from decoders.quick_init import quick_init
 
 REASON = "malformed-sip"
 
@@ -27,6 +28,7 @@ def _fail(message: str) -> Malformed:
     return Malformed(message, REASON)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SipUri:
     """A parsed URI. For sip/sips: user (percent-decoded), password, host (lower case; IPv6
@@ -50,6 +52,7 @@ class SipUri:
         return self.host if self.port is None else f"{self.host}:{self.port}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NameAddr:
     """``[display] <uri> ;params`` or a bare addr-spec; ``params`` are the header parameters
@@ -67,6 +70,7 @@ class NameAddr:
         return parse_uri(self.uri)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Via:
     """One via-parm (RFC 3261 §20.42). ``transport`` is upper case as it is compared

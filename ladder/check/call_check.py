@@ -10,10 +10,10 @@ produces (``expect=`` in a ``.flow``, its retransmission steps) are set aside as
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
-from operator import attrgetter
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from decoders.quick_init import quick_init
 from ladder.check.composition import compose
 from ladder.capture.continuity import damage_note, find_breaks
 from ladder.check.deviations import INFO, WARNING, Deviation, at_least, worst
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ladder.media.binding import MediaIndex
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The verdict on one call. ``roles`` maps each reference role to the column playing it;
@@ -144,24 +145,28 @@ def observed_steps(ladder: Ladder) -> list[Observed]:
     Call-ID) counts as a retransmission even when the ladder does not draw it as one: a UAC
     sends its ACK again for each retransmitted 2xx (RFC 3261 §13.2.2.4), a mirror port copies a
     frame with a new IP ID, and neither is a step of the flow."""
-    steps: list[Observed] = []
+    return [Observed(*row) for row in step_rows(ladder)]
+
+
+def step_rows(ladder: Ladder) -> list[tuple]:
+    """``observed_steps`` as the tuples of their fields, in ``Observed``'s order: what the
+    matching memo compares (``_matched``), so a call of a shape already matched makes no
+    ``Observed``. ``Observed(*row)`` is the step; ``test_check.py`` holds them equal."""
+    rows: list[tuple] = []
     seen: set[tuple] = set()
     for arrow in ladder.arrows:
         if arrow.kind == MEDIA or arrow.f is None or arrow.src == arrow.dst:
             continue
         message = arrow.message
-        method = arrow.method or (message.method if message is not None else None) or "?"
+        method = (arrow.method or (message.method if message is not None else None) or "?").upper()
         cseq = message.cseq[0] if message is not None and message.cseq else None
         call_id = message.call_id if message is not None else None
-        repeat = (arrow.src, arrow.dst, method.upper(), arrow.status, cseq, call_id)
-        steps.append(Observed(
-            f=arrow.f, src=arrow.src, dst=arrow.dst, method=method.upper(), status=arrow.status,
-            retransmission=arrow.retransmission or (cseq is not None and repeat in seen),
-            facts=message_facts(message), cseq=cseq,
-            in_dialog=bool(message is not None and message.is_request and message.to_tag),
-        ))  # fmt: skip
+        repeat = (arrow.src, arrow.dst, method, arrow.status, cseq, call_id)
+        rows.append((arrow.f, arrow.src, arrow.dst, method, arrow.status,
+                     arrow.retransmission or (cseq is not None and repeat in seen), message_facts(message),
+                     cseq, bool(message is not None and message.is_request and message.to_tag)))
         seen.add(repeat)
-    return steps
+    return rows
 
 
 # --- the check -------------------------------------------------------------------------------
@@ -195,7 +200,7 @@ def check_call(
         from ladder.draw.layout import build_ladder
 
         ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True, bindings=media)
-    match = _matched(observed_steps(ladder), references, reference)
+    match = _matched(step_rows(ladder), references, reference)
 
     names = [p.name for p in ladder.participants]
     found: list[Deviation] = []
@@ -269,17 +274,18 @@ def capture_settings(capture: "Capture", **kwargs: Any) -> RuleSettings:
 # process, ``load_references`` gives a new list of them on each call: the TUI's every load);
 # an entry holds them, so their ids cannot be reused while it is kept.
 _MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], Match]] = {}
-# A step in the key as the tuple of the fields ``Observed``'s generated ``__eq__`` and ``__hash__``
-# compare and hash, read in C: those two are Python calls, once per step and look-up.
-_step_fields = attrgetter(*(f.name for f in fields(Observed) if f.compare))
 MATCH_MEMO_SIZE = 4096
+# The memo's key holds each step as ``step_rows`` gives it: the tuple of every field of
+# ``Observed`` in order, which are the fields its generated ``__eq__`` and ``__hash__`` compare
+# (every field is compared: ``test_check.py``), so equal keys are equal steps.
 
 
-def _matched(observed: list[Observed], references: Sequence[Reference], reference: str) -> Match:
-    key = (tuple(map(_step_fields, observed)), tuple(map(id, references)), reference)
+def _matched(rows: list[tuple], references: Sequence[Reference], reference: str) -> Match:
+    key = (tuple(rows), tuple(map(id, references)), reference)
     known = _MATCH_MEMO.get(key)
     if known is not None:
         return known[1]
+    observed = [Observed(*row) for row in rows]
     if reference == "auto":
         match = compose(observed, references)
     else:

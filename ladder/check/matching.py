@@ -30,6 +30,7 @@ import itertools
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+from decoders.quick_init import quick_init
 from ladder.check.deviations import INFO, WARNING, Code, Deviation, deviation
 from ladder.check.references import Reference, Step, reference_variants
 
@@ -61,6 +62,7 @@ _OPTIONAL_COST = 0.01  # small, so the alignment prefers matching an optional st
 _CONDITION_COST = 0.25
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Observed:
     """One captured SIP arrow, reduced to what matching needs. ``facts`` holds the content

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from decoders.quick_init import quick_init
 from decoders.records import Endpoint
 
 if TYPE_CHECKING:  # imported for annotations only: keeps this module import-light
@@ -29,6 +30,7 @@ class Participant:
     role: str = "unknown"  # "ua", "proxy", "b2bua", "registrar", "unknown"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Arrow:
     """One row of the ladder: a SIP message (with its F-number) or a media bar.
@@ -90,6 +92,7 @@ def media_label(codec: str, rightward: int | None, leftward: int | None) -> str:
     return f"RTP {codec} {' '.join(counts)} pkts"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Ladder:
     """A whole ladder: one call (or several shown together), ready to draw.

@@ -139,3 +139,35 @@ def test_real_captures_are_checked_without_a_traceback(run_ladder, relative):
         assert call["reference"] is None or 0.6 <= call["score"] <= 1.0
         for item in call["deviations"]:
             assert item["severity"] in ("info", "warning", "error")
+
+
+def test_the_collectors_pace_changes_no_byte_and_is_restored(run_ladder, monkeypatch):
+    """``ladder check`` runs with the youngest generation collected less often
+    (``check._collector_paced``): the same bytes out as at CPython's pace, text and JSON, on
+    every sample (RFC 3665's sessions carry RTP); the pace is in force while calls are checked and the
+    threshold is given back after, also when the command fails."""
+    import contextlib
+    import gc
+
+    from ladder.capture.loader import LOAD_GC_THRESHOLD
+    from ladder.cli import check
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    real_check_file = check._check_file
+
+    def watched(*args, **kwargs):
+        seen.append(gc.get_threshold()[0])
+        return real_check_file(*args, **kwargs)
+
+    files = [str(p) for p in sorted(SAMPLES.glob("*.pcap"))]
+    paced = [run_ladder("check", *flags, f) for f in files for flags in ((), ("--json",))]
+    monkeypatch.setattr(check, "_check_file", watched)
+    run_ladder("check", "--json", SAMPLE_3_1)
+    assert seen == [max(before[0], LOAD_GC_THRESHOLD)] and gc.get_threshold() == before
+    monkeypatch.setattr(check, "_check_file", real_check_file)
+    monkeypatch.setattr(check, "_collector_paced", contextlib.nullcontext)
+    plain = [run_ladder("check", *flags, f) for f in files for flags in ((), ("--json",))]
+    assert paced == plain and all(r.out for r in paced)
+    monkeypatch.undo()
+    assert run_ladder("check", "no-such-file.pcap").code == 2 and gc.get_threshold() == before

@@ -364,3 +364,24 @@ def test_a_capture_that_stops_before_the_bye_is_not_a_faulty_call(tmp_path):
     assert ("missing-message", (), (4,)) in listed(ack_lost)
     assert next(d for d in ack_lost.deviations if d.code == "missing-message").severity == "warning"
     assert not ack_lost.conforms
+
+
+def test_step_rows_are_the_fields_of_the_observed_steps():
+    """The matching memo keys a call by ``step_rows`` and makes ``Observed`` steps only when it
+    has not matched that shape: a row is its step's every field, by name, on every sample."""
+    from dataclasses import fields
+
+    from ladder.check.call_check import observed_steps, step_rows
+    from ladder.check.matching import Observed
+
+    assert all(f.compare for f in fields(Observed))  # equal rows are equal (and equally hashed) steps
+    rows_seen = 0
+    for path in sorted(SAMPLES.glob("*.pcap")):
+        capture = load_capture(str(path))
+        for call in build_calls(capture):
+            ladder = build_ladder(call, capture)
+            rows = step_rows(ladder)
+            assert [tuple(getattr(s, f.name) for f in fields(Observed)) for s in observed_steps(ladder)] == rows
+            assert all(isinstance(row[3], str) and row[3] == row[3].upper() for row in rows)
+            rows_seen += len(rows)
+    assert rows_seen > 300
