@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from decoders.records import Endpoint
+from decoders.quick_init import quick_init
 from decoders.sipuser import name_addr_uri, uri_user
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class CallKinds(Protocol):
     def get(self, call_id: str, default: None = None, /) -> str | None: ...
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One hop of a dialog-creating request (retransmissions and re-attempts folded in)."""
@@ -103,6 +105,7 @@ class Leg:
         return self.final_ns is None or self.final_ns > ts_ns
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Link:
     """Two Call-IDs (or two hops of one Call-ID) known to belong to one call, and why."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from decoders.quick_init import quick_init
+
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
     from ladder.calls.transactions import Transaction, TransactionSet
@@ -36,6 +38,7 @@ AUTH_CHALLENGES = frozenset({401, 407})  # RFC 3261 §22: the UAC normally retri
 _WITH_STATUS = frozenset({REJECTED, REDIRECTED, REGISTRATION_FAILED, BUSY, FAILED})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """``code`` (kebab-case), the deciding final ``status`` if any, and a short ``detail``."""

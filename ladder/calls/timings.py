@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
+from decoders.quick_init import quick_init
+
 if TYPE_CHECKING:
     from ladder.calls.grouping import Call
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CallTimings:
     """Nanoseconds; None when the capture does not show the moment."""

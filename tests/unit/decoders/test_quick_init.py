@@ -19,6 +19,9 @@ from decoders.sdp import SdpMedia, SdpOrigin, SdpSession
 from decoders.sip import RequestLine, SipMessage
 from decoders.sipuri import NameAddr, SipUri, Via
 from ladder.calls.grouping import build_calls
+from ladder.calls.legs import Leg, Link
+from ladder.calls.outcome import Outcome
+from ladder.calls.timings import CallTimings, call_timings
 from ladder.capture.loader import load_capture
 from ladder.check.call_check import CheckResult, check_call, observed_steps
 from ladder.check.matching import Observed
@@ -27,7 +30,7 @@ from ladder.draw.diagram import Arrow, Ladder
 from ladder.draw.layout import build_ladder
 
 QUICK = (SipMessage, RequestLine, FrameRef, Endpoint, SipUri, Via, NameAddr, SdpMedia, SdpSession, SdpOrigin,
-         Arrow, Ladder, Observed, CheckResult)
+         Arrow, Ladder, Observed, CheckResult, Leg, Link, Outcome, CallTimings)
 SAMPLE_FILES = sorted(SAMPLES.glob("*.pcap"))
 
 
@@ -56,8 +59,8 @@ def _records() -> list:
 
 
 def _made():
-    """Every quickly made record of the samples: messages and what they hold, ladders, arrows,
-    steps, check results."""
+    """Every quickly made record of the samples: messages and what they hold, calls' legs, links,
+    outcomes and timings, ladders, arrows, steps, check results."""
     refs = load_references()
     for path in SAMPLE_FILES:
         capture = load_capture(str(path))
@@ -80,6 +83,10 @@ def _made():
                 if message.sdp.origin is not None:
                     yield message.sdp.origin
         for call in build_calls(capture):
+            yield from call.legs
+            yield from call.links
+            yield call.outcome
+            yield call_timings(call)
             ladder = build_ladder(call, capture)
             yield ladder
             yield from ladder.arrows
