@@ -247,7 +247,7 @@ class SimpleLane:
         if facts is None:
             return None
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
-         from_uri, to_uri, caller, callee, reason, cancelled) = facts
+         from_uri, to_uri, caller, callee, reason, cancelled, challenge) = facts
         store, ts = self._store, self._ts
         numbers = self._groups[g]
         invite = numbers[0]
@@ -256,8 +256,9 @@ class SimpleLane:
         if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
             caller, callee = _party(request.from_uri), _party(request.to_uri)
         start, ended = ts[invite], ts[numbers[final]]
+        # (the leg is the first INVITE's hop: its transaction's final is the challenge, if any)
         leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
-                  request, ended)
+                  request, ts[numbers[challenge]] if challenge >= 0 else ended)
         failed = status >= 300
         key = (has_bye, status, reason, ringing >= 0, cancelled)
         outcome = self._outcomes.get(key)

@@ -17,6 +17,7 @@ from conftest import ROOT, SAMPLES
 from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.catalogue import CallCatalogue
+from ladder.calls.legs import LinkWindow
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
 from ladder.errors import CaptureError
@@ -60,19 +61,37 @@ def _taken(monkeypatch) -> list[str]:
     return taken
 
 
+def _given(monkeypatch) -> list[tuple]:
+    """What pass 2 gives the links across Call-IDs (``LinkWindow.add``) from now on: each leg's
+    fields (its request as the links read it), its Call-ID's last leg time and failure."""
+    given: list[tuple] = []
+    add = LinkWindow.add
+
+    def recorded(self, leg, last_ns, failed=False, parties=None):
+        r = leg.request
+        given.append((leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, leg.final_ns, last_ns, failed, parties,
+                      r.from_tag, r.request_uri, r.from_uri, r.to_uri, len(r.vias), r.header("To")))
+        return add(self, leg, last_ns, failed, parties)
+
+    monkeypatch.setattr(LinkWindow, "add", recorded)
+    return given
+
+
 def _assert_same_rows(path: Path, monkeypatch) -> tuple[int, int] | None:
-    """Rows with the lane on equal rows with it off; (calls, calls the lane took)."""
+    """Rows, and the legs given to the links, with the lane on equal those with it off; (calls,
+    calls the lane took)."""
     try:
         capture = load_capture(str(path), media=False, messages=False, locate=True)
     except CaptureError:
         return None
     monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS", raising=False)
-    taken = _taken(monkeypatch)
-    fast = _rows(capture)
+    taken, given = _taken(monkeypatch), _given(monkeypatch)
+    fast = _rows(capture) + (list(given),)
     monkeypatch.undo()
     monkeypatch.setenv("PCAPLADDER_NO_SIMPLE_CALLS", "1")
-    slow = _rows(capture)
-    monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS")
+    given = _given(monkeypatch)
+    slow = _rows(capture) + (list(given),)
+    monkeypatch.undo()
     for got, want in zip(fast, slow):
         assert got == want, path.name
     return len(fast[0]), len(set(taken))
@@ -127,6 +146,26 @@ def _prack(k: int) -> list[dict]:
         dict(s[5], cseq="3 BYE"), dict(s[6], cseq="3 BYE")]
 
 
+def _challenged(k: int, then: list[dict], status: str = "407 Proxy Authentication Required") -> list[dict]:
+    """INVITE / 407 (a proxy's To tag) / ACK, then call k's ``then`` (a shape starting with its
+    INVITE) sent again with credentials: 50 ms later, each CSeq number one higher, the INVITE's
+    branch a new one (RFC 3665 §3.2 F1-F4, RFC 3261 §22.2)."""
+    header = "Proxy-Authorization" if status.startswith("407") else "Authorization"
+    credentials = (f'{header}: Digest username="alice{k}", realm="example.com", nonce="n{k}", '
+                   f'uri="sip:bob{k}@example.com", response="0123456789abcdef0123456789abcdef"\r\n')
+    first = dict(then[0], sdp=True)
+    retry = []
+    for m in then:
+        number, method = m["cseq"].split()
+        m = dict(m, t=m["t"] + 50, cseq=f"{int(number) + 1} {method}", branch=4 if m["branch"] == 1 else m["branch"])
+        if "RAck" in m.get("extra", ""):
+            m["extra"] = m["extra"].replace(" 1 INVITE", " 2 INVITE")
+        retry.append(m)
+    retry = [dict(m, extra=m.get("extra", "") + credentials) if m["line"].startswith("INVITE") else m for m in retry]
+    return [first, dict(t=20, up=False, line=f"SIP/2.0 {status}", branch=1, cseq="1 INVITE", tag="p"),
+            dict(t=30, up=True, line=f"ACK sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 ACK", tag="p")] + retry
+
+
 def _with(messages: list[dict], at: int, **changes) -> list[dict]:
     out = [dict(m) for m in messages]
     out[at].update(changes)
@@ -139,6 +178,10 @@ def _variants(k: int) -> dict[str, list[dict]]:
     cancel, ok, terminated, ack = _cancelling(k)
     cancelled = s[:3] + [cancel, ok, terminated, ack]
     prack = _prack(k)
+    failed = s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1)]
+    challenged = _challenged(k, s)
+    again = _challenged(k, s[:2] + [dict(s[2], line="SIP/2.0 407 Proxy Authentication Required", tag="q"),
+                                    dict(s[4], branch=1, tag="q")])
     return {
         "simple": s,
         "simple-no-bye": s[:5],
@@ -228,12 +271,48 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "bye-without-to-tag": _with(s, 5, tag=None),  # S6
         "response-to-nothing": _with(s, 6, branch=9),  # S7
         "lower-case-invite": _with(s, 0, line=f"invite sip:bob{k}@example.com SIP/2.0"),  # S5
+        # challenged (RFC 3665 §3.2): the INVITE again with credentials, then any shape above
+        "simple-challenged": challenged,
+        "simple-challenged-401": _challenged(k, s, "401 Unauthorized"),
+        "simple-challenged-then-486": _challenged(k, failed),
+        "simple-challenged-then-cancel": _challenged(k, cancelled),
+        "simple-challenged-then-prack": _challenged(k, prack),
+        "simple-challenged-then-cancel-after-prack": _challenged(k, prack[:5] + [
+            dict(cancel, t=1500), dict(ok, t=1510), dict(terminated, t=1520), dict(ack, t=1530)]),
+        "simple-challenged-invite-retransmitted": _challenged(k, s[:1] + [dict(s[0], t=11), dict(s[1], t=20)]
+                                                             + s[2:]),
+        "simple-challenge-and-its-ack-sent-again": challenged[:3] + [dict(challenged[1], t=35),
+                                                                     dict(challenged[2], t=45)] + challenged[3:],
+        "simple-challenged-after-a-100": challenged[:1] + [s[1]] + challenged[1:],
+        "simple-challenged-again": again,  # rejected with the second 407: no third attempt in the capture
+        "retry-with-another-from-tag": [dict(m, ftag="g") if m["t"] >= 50 else m for m in challenged],  # S5
+        "retry-with-the-same-cseq": [dict(m, cseq="1 INVITE") if m["cseq"] == "2 INVITE" else m
+                                     for m in challenged],  # S5
+        "retry-on-the-same-branch": [dict(m, branch=1) if m["branch"] == 4 else m for m in challenged],  # S5
+        "retry-from-the-callee": [dict(m, up=not m["up"]) if m["branch"] == 4 else m for m in challenged],  # S5
+        "retry-with-a-to-tag": _with(challenged, 3, tag="p"),  # S5
+        "retry-to-another-port": [dict(m, port=5062) if m["t"] >= 50 else m for m in challenged],  # S2
+        "third-invite": again + [dict(m, t=m["t"] + 3000, cseq="3 " + m["cseq"].split()[1],
+                                      branch=5 if m["branch"] == 4 else m["branch"]) for m in challenged[3:]],  # S5
+        "challenge-not-acked": challenged[:2] + challenged[3:],  # S5
+        "challenge-acked-after-the-retry": challenged[:2] + [challenged[3], dict(challenged[2], t=55)]
+        + challenged[4:],  # S5
+        "retry-before-the-challenge": [challenged[0], dict(challenged[3], t=15), challenged[1], challenged[2]]
+        + challenged[4:],  # S5
+        "retry-after-a-486": _challenged(k, s, "486 Busy Here"),  # S5: only an auth challenge
+        "first-invite-answered-after-the-retry": challenged[:4] + [dict(challenged[1], t=55, line="SIP/2.0 200 OK",
+                                                                        tag="p")] + challenged[4:],  # S7
+        "challenged-then-re-invite": _challenged(k, s[:5] + [
+            dict(t=9000, up=True, line=f"INVITE sip:bob{k}@192.0.2.9 SIP/2.0", branch=5, cseq="3 INVITE", tag="t"),
+            dict(t=9010, up=False, line="SIP/2.0 200 OK", branch=5, cseq="3 INVITE", tag="t"),
+            dict(t=9020, up=True, line=f"ACK sip:bob{k}@192.0.2.9 SIP/2.0", branch=6, cseq="3 ACK", tag="t")]
+            + [dict(m, cseq="4 BYE") for m in s[5:]]),  # S5
     }
 
 
 def _bytes(k: int, m: dict) -> bytes:
     caller_ip, callee_ip = f"10.{k}.0.1", f"10.{k}.1.1"
-    caller = m.get("frm", f"Alice{k} <sip:alice{k}@example.com>") + f";tag=f{k}"
+    caller = m.get("frm", f"Alice{k} <sip:alice{k}@example.com>") + f";tag={m.get('ftag', 'f')}{k}"
     callee = m.get("to", f"<sip:bob{k}@example.com>")
     if m.get("tag") and callee is not None:
         callee += f";tag={m['tag']}{k}"
