@@ -400,6 +400,32 @@ def test_cancelled_and_prack_calls_read_as_their_flows_say(tmp_path, monkeypatch
     assert rows["simple-cancel"]["outcome_text"] == "cancelled"
 
 
+def test_challenged_calls_read_as_their_flows_say(tmp_path, monkeypatch):
+    """RFC 3665 §3.2: a call challenged once is the retry's call (its outcome, its 180 and 200,
+    timed from the first INVITE: setup 2.05 s), one INVITE leg whose transaction ended with the
+    407 (20 ms), given to the links as without the lane; a second challenge is its outcome."""
+    shapes = ("simple-challenged", "simple-challenged-401", "simple-challenged-then-486",
+              "simple-challenged-then-cancel", "simple-challenged-then-prack", "simple-challenged-again")
+    variants = _variants(0)
+    names = _write(tmp_path / "challenged.pcap", {name: variants[name] for name in shapes})
+    capture = load_capture(str(tmp_path / "challenged.pcap"), media=False, messages=False, locate=True)
+    taken, given = _taken(monkeypatch), _given(monkeypatch)
+    rows = {names[row["id"]]: row for row in iter_call_rows(capture, call_dict, _numbered_dict)}
+    assert sorted(names[cid] for cid in taken) == sorted(shapes)
+    got = {name: (row["outcome_text"], row["setup_time"], row["talk_time"], row["messages"], row["legs"])
+           for name, row in rows.items()}
+    assert got == {
+        "simple-challenged": ("completed", 2.05, 28.0, 10, 1),
+        "simple-challenged-401": ("completed", 2.05, 28.0, 10, 1),
+        "simple-challenged-then-486": ("busy 486", None, None, 8, 1),
+        "simple-challenged-then-cancel": ("cancelled", None, None, 10, 1),
+        "simple-challenged-then-prack": ("completed", 2.05, 28.0, 12, 1),
+        "simple-challenged-again": ("rejected 407", None, None, 7, 1),
+    }
+    assert [(names[leg[0]], (leg[5] - leg[4]) // 1_000_000, leg[7]) for leg in given] == [
+        (name, 20, name.endswith(("486", "cancel", "again"))) for name in shapes]
+
+
 def test_a_busy_hours_mix_goes_through_the_lane(tmp_path, monkeypatch):
     """``bench/make_sip_capture.py --mix``: answered, cancelled, rejected, 100rel calls and exact
     retransmissions, every one taken by the lane with the slow lane's rows."""
@@ -450,7 +476,8 @@ def _mutated(k: int, rng) -> list[dict]:
     weighs: a message dropped, repeated (a copy, a retransmission), moved in time, sent the other
     way, of another status, branch, CSeq, To tag or method."""
     shapes = ("simple", "simple-486", "simple-cancel", "simple-cancel-crossed-by-the-200", "simple-prack",
-              "simple-prack-then-cancel")
+              "simple-prack-then-cancel", "simple-challenged", "simple-challenged-then-cancel",
+              "simple-challenged-again")
     messages = _simple(k) if rng.random() < 0.4 else _variants(k)[rng.choice(shapes)]
     for _ in range(rng.randrange(0, 3)):
         at = rng.randrange(len(messages))
@@ -467,15 +494,17 @@ def _mutated(k: int, rng) -> list[dict]:
         elif change == 3:
             m["up"] = not m["up"]
         elif change == 4 and m["line"].startswith("SIP/2.0"):
-            m["line"] = f"SIP/2.0 {rng.choice((180, 183, 200, 202, 404, 486, 487, 503))} Something"
+            m["line"] = f"SIP/2.0 {rng.choice((180, 183, 200, 202, 401, 404, 407, 486, 487, 503))} Something"
         elif change == 5:
-            m["branch"] = rng.choice((1, 2, 3, 6, 7))
+            m["branch"] = rng.choice((1, 2, 3, 4, 6, 7))
         elif change == 6:
-            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE", "1 CANCEL", "2 PRACK"))
+            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE", "1 CANCEL", "2 PRACK", "2 INVITE",
+                                    "2 ACK"))
         elif change == 7:
-            m["tag"] = rng.choice((None, "t", "u"))
+            m["tag"] = rng.choice((None, "t", "u", "p"))
         else:
-            m["line"] = rng.choice(("PRACK", "INFO", "BYE", "ACK", "CANCEL")) + f" sip:bob{k}@192.0.2.9 SIP/2.0"
+            method = rng.choice(("PRACK", "INFO", "BYE", "ACK", "CANCEL", "INVITE"))
+            m["line"] = f"{method} sip:bob{k}@192.0.2.9 SIP/2.0"
         messages[at] = m
     return sorted(messages, key=lambda m: m["t"])
 
