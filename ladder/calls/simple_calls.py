@@ -23,11 +23,11 @@ CRC) leaves the group to the slow lane, unchanged:
      higher CSeq number (§8.1.3.5) and a branch unlike any earlier request's; no response to the
      first INVITE after it. From the retry on, "the INVITE" of S6 to S8 is the retry. (Its
      Authorization or Proxy-Authorization is not required: no function of the slow lane reads it.)
- S6  every other request (but the retry) is an ACK, a BYE or a PRACK (the same CSeq method) with
-     a To tag, its branch unlike any earlier request's, but for one ACK after a 3xx-6xx final, from the
-     caller, with the INVITE's branch, sent-by and CSeq number; or the one CANCEL, from the
-     caller, without a To tag, with the INVITE's branch, sent-by and CSeq number (RFC 3261
-     §9.1), no request of that branch before it but the INVITE;
+ S6  every other request (but the retry) is an ACK, a BYE or a PRACK (the same CSeq method) with a
+     To tag, its branch unlike any earlier request's, but for one ACK after a 3xx-6xx final, from
+     the caller, with the INVITE's branch, sent-by and CSeq number; or the one CANCEL, from the
+     caller, without a To tag, with the INVITE's branch, sent-by and CSeq number (RFC 3261 §9.1), no
+     request of that branch before it but the INVITE;
  S7  every response is to INVITE, CANCEL, PRACK or BYE and answers the one earlier request of its
      branch and method (the INVITE and its CANCEL share a branch), with its CSeq number and
      sent-by, going the other way; no status twice per request (branch and CSeq method);
@@ -46,30 +46,30 @@ which read no more than ``SimpleCall`` holds):
 - ``duplicates.fold_duplicates`` folds only equal bytes between the same ends within
   ``DUPLICATE_WINDOW_NS`` (S4; C's window is that constant, a test holds them equal): every
   message is kept, no copies.
-- ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``,
-  S1). Requests but a failure's ACK and the CANCEL have distinct branches (S5, S6), so each is
-  its own transaction (an ACK finds no INVITE of its branch), and the only request of it: no
-  request repeats its ``_signature``. The retry is thus an INVITE transaction of its own, initial
-  (no To tag), after the first INVITE's, whose ACK ``_acks_non_2xx`` put there (its 401/407). The CANCEL's key is the INVITE's branch and sent-by with
-  CANCEL: no transaction had it (the one CANCEL), so it is a transaction of its own, whose
-  ``cancels`` is the INVITE's. A response's key is its request's (same branch, sent-by, method:
-  S7), found in ``by_key`` since the request came first; its responses differ in status, so no
-  first sending repeats a ``_signature`` (a reliable 183 is never weighed against another by RSeq).
-  The ACK of a failure finds the INVITE's transaction by its key and ``_acks_non_2xx`` (its
-  final, >= 300, came before) puts it there, the CANCEL or not; its method makes its signature
-  unlike the others'. A PRACK (in the dialog, a branch of its own) is a transaction of its own
-  with its responses. A retransmission (S4) has its first sending's bytes, so its key (a
-  failure's ACK again the INVITE's transaction: its final is still >= 300), its ``_signature``
-  and, for a 1xx, its RSeq: ``_repeats`` marks it, and nothing else is changed.
-- ``legs.find_legs``: the requests without a To tag are the INVITE and the CANCEL (S5, S6, S9),
-  and ``find_legs`` passes over a CANCEL and a retransmitted INVITE: one leg, final_ns the time
-  of the INVITE's first final response (S8). The retry, a first sending, has the first INVITE's
-  hop (Call-ID, INVITE, the same two endpoints: S2, S5): ``seen``, so one leg still, the first
-  INVITE's, its final_ns the challenge's time (C gives its position, the last fact), as
-  ``_calls`` gives it to ``LinkWindow`` (``last``: its time; ``failed``: below). ``proxy_links``
-  of one leg is empty. A message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read
-  back in Python, as the slow lane reads it, for ``header_links``; a group those link to another
-  is built again in pass 3, as any linked group is.
+- ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``, S1).
+  Requests but a failure's ACK and the CANCEL have distinct branches (S5, S6), so each is its own
+  transaction (an ACK finds no INVITE of its branch), and the only request of it: no request repeats
+  its ``_signature``. The retry is thus an INVITE transaction of its own, initial (no To tag), after
+  the first INVITE's, whose ACK ``_acks_non_2xx`` put there (its 401/407). The CANCEL's key is the
+  INVITE's branch and sent-by with CANCEL: no transaction had it (the one CANCEL), so it is a
+  transaction of its own, whose ``cancels`` is the INVITE's. A response's key is its request's (same
+  branch, sent-by, method: S7), found in ``by_key`` since the request came first; its responses
+  differ in status, so no first sending repeats a ``_signature`` (a reliable 183 is never weighed
+  against another by RSeq). The ACK of a failure finds the INVITE's transaction by its key and
+  ``_acks_non_2xx`` (its final, >= 300, came before) puts it there, the CANCEL or not; its method
+  makes its signature unlike the others'. A PRACK (in the dialog, a branch of its own) is a
+  transaction of its own with its responses. A retransmission (S4) has its first sending's bytes, so
+  its key (a failure's ACK again the INVITE's transaction: its final is still >= 300), its
+  ``_signature`` and, for a 1xx, its RSeq: ``_repeats`` marks it, and nothing else is changed.
+- ``legs.find_legs``: the requests without a To tag are the INVITE and the CANCEL (S5, S6, S9), and
+  ``find_legs`` passes over a CANCEL and a retransmitted INVITE: one leg, final_ns the time of the
+  INVITE's first final response (S8). The retry, a first sending, has the first INVITE's hop
+  (Call-ID, INVITE, the same two endpoints: S2, S5): ``seen``, so one leg still, the first INVITE's,
+  its final_ns the challenge's time (C gives its position, the last fact), as ``_calls`` gives it to
+  ``LinkWindow`` (``last``: its time; ``failed``: below). ``proxy_links`` of one leg is empty. A
+  message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read back in
+  Python, as the slow lane reads it, for ``header_links``; a group those link to another is built
+  again in pass 3, as any linked group is.
 - ``outcome.call_outcome``: one initial INVITE transaction (the CANCEL's, the PRACK's and the
   dialog's are of other methods). Its final a 2xx (S8): COMPLETED with that status when any BYE
   transaction exists, else IN_CALL, CANCEL or not (a 200 that crossed it); ``_attempt_failed``
@@ -87,16 +87,16 @@ which read no more than ``SimpleCall`` holds):
   the exception for a challenge with no final after it does not apply, and no INVITE is without
   responses: ``_outcome``'s one transaction with the retry's final gives the same outcome.
   ``_attempt_failed`` reads the retry's final alone (the first INVITE had no 2xx).
-- ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the
-  first message; every response to it goes to the caller's endpoint (S7), so to its address, and
-  ``toward`` is all of them (whether or not the callee has the same address); responses of
-  CSeq method CANCEL or PRACK are not among them (C counts only the INVITE's: S7 ties each
-  response to its request by method); with a retry, the INVITE is still the first one (the
-  first message, S5) and the responses of both INVITEs count, in capture order: C's first
-  response and ringing weigh either's, the answer is the retry's (the first had no 2xx); a retransmission comes after its first sending (S3), so
-  the first 180/183 and the answer, the first 2xx (none after a failure), are first sendings;
-  the BYE is the first BYE request after the answer, never a PRACK, perhaps a BYE sent again
-  (C looks for it among all messages too: the same positions).
+- ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the first
+  message; every response to it goes to the caller's endpoint (S7), so to its address, and
+  ``toward`` is all of them (whether or not the callee has the same address); responses of CSeq
+  method CANCEL or PRACK are not among them (C counts only the INVITE's: S7 ties each response to
+  its request by method); with a retry, the INVITE is still the first one (the first message, S5)
+  and the responses of both INVITEs count, in capture order: C's first response and ringing weigh
+  either's, the answer is the retry's (the first had no 2xx); a retransmission comes after its first
+  sending (S3), so the first 180/183 and the answer, the first 2xx (none after a failure), are first
+  sendings; the BYE is the first BYE request after the answer, never a PRACK, perhaps a BYE sent
+  again (C looks for it among all messages too: the same positions).
 - ``grouping.build_call``: the anchor is the (first) INVITE; caller and callee are ``_party`` of the
   From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
   and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10; a message
@@ -107,9 +107,9 @@ which read no more than ``SimpleCall`` holds):
   or URI headers, parameter names tokens), else ``KeptRequest.of_texts`` and ``_party`` read them.
   ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
 - The TUI's damage count (``tui.bounded_load._Damage``, ``MessageStore.damaged``): every message
-  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads, the CANCEL's
-  and the retry's too: S11, since ``_checked_name_addr`` reads a plain name-addr without fail), so none is damaged
-  (``SimpleCall.intact``).
+  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads, the CANCEL's and the
+  retry's too: S11, since ``_checked_name_addr`` reads a plain name-addr without fail), so none is
+  damaged (``SimpleCall.intact``).
 - ``call_state`` (the TUI): COMPLETED or IN CALL from the outcome alone; for a failure it looks
   for a CANCEL among the messages (``_Member`` answers from the index, as the message read back
   would: CANCELLED when the group has its CANCEL) and then takes the outcome's status.
