@@ -428,7 +428,8 @@ def test_challenged_calls_read_as_their_flows_say(tmp_path, monkeypatch):
 
 def test_a_busy_hours_mix_goes_through_the_lane(tmp_path, monkeypatch):
     """``bench/make_sip_capture.py --mix``: answered, cancelled, rejected, 100rel calls and exact
-    retransmissions, every one taken by the lane with the slow lane's rows."""
+    retransmissions, 3 in 10 of them challenged first (their outcomes the retry's), every one
+    taken by the lane with the slow lane's rows."""
     path = tmp_path / "mix.pcap"
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"),
                     str(path), "--calls", "200", "--concurrent", "20", "--mix"], check=True, capture_output=True)
@@ -436,6 +437,10 @@ def test_a_busy_hours_mix_goes_through_the_lane(tmp_path, monkeypatch):
     capture = load_capture(str(path), media=False, messages=False, locate=True)
     outcomes = Counter(row["outcome_text"] for row in iter_call_rows(capture, call_dict, _numbered_dict))
     assert outcomes == {"completed": 140, "cancelled": 40, "busy 486": 10, "rejected 480": 6, "rejected 404": 4}
+    given = _given(monkeypatch)
+    list(iter_call_rows(capture, call_dict, _numbered_dict))
+    # the challenged calls' legs end with the 407, 4 ms after the INVITE (``call_challenged``: 60 of 200)
+    assert sum(leg[5] - leg[4] == 4_000_000 for leg in given) == 60 and len(given) == 200
 
 
 def test_the_lane_tells_a_retransmission_from_a_copy_as_fold_duplicates_does():
