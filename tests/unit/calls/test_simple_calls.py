@@ -17,7 +17,7 @@ from conftest import ROOT, SAMPLES
 from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.catalogue import CallCatalogue
-from ladder.calls.legs import LinkWindow
+from ladder.calls.legs import LinkWindow, _caller, _target
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
 from ladder.errors import CaptureError
@@ -69,6 +69,8 @@ def _given(monkeypatch) -> list[tuple]:
 
     def recorded(self, leg, last_ns, failed=False, parties=None):
         r = leg.request
+        if parties is None:  # (the window reads them of the request)
+            parties = (_caller(r), _target(r))
         given.append((leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, leg.final_ns, last_ns, failed, parties,
                       r.from_tag, r.request_uri, r.from_uri, r.to_uri, len(r.vias), r.header("To")))
         return add(self, leg, last_ns, failed, parties)
