@@ -16,8 +16,9 @@ from captures_crafted import ethernet, ipv4, tcp, udp_sip_frame, write_pcap
 from conftest import ROOT, SAMPLES
 from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
+from ladder.calls.legs import _caller, _target
 from ladder.calls.catalogue import CallCatalogue
-from ladder.calls.legs import LinkWindow, _caller, _target
+from ladder.calls.legs import LinkWindow
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
 from ladder.errors import CaptureError
