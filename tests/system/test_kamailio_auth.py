@@ -23,8 +23,8 @@ from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, call_dict
-from test_kamailio_sipp import (HERE, PROXY_IP, UAC_IP, UAS_IP, free_udp_port, kamailio_modules, start_sniffer, stop,
-                                udp_bound, wait_until)
+from test_kamailio_sipp import (HERE, PROXY_IP, UAC_IP, UAS_IP, free_udp_port, kamailio_modules, start_proxy_and_uas,
+                                start_sniffer, stop)
 
 pytestmark = pytest.mark.skipif(simple_calls._c_simple_calls is None, reason="the compiled extension is not built")
 
@@ -92,25 +92,14 @@ def challenged_capture(tmp_path_factory) -> Path:
         {"PROXY_IP": PROXY_IP, "PROXY_PORT": proxy_port, "UAS_IP": UAS_IP, "UAS_PORT": uas_port,
          "MODULES": kamailio_modules()}), encoding="utf-8")
     (work / "uac-auth.xml").write_text(challenged_uac(), encoding="utf-8")
-    check = subprocess.run([kamailio, "-c", "-f", str(work / "kamailio.cfg")], capture_output=True, text=True, timeout=30)
+    check = subprocess.run([kamailio, "-c", "-f", str(work / "kamailio.cfg")], capture_output=True, text=True,
+                           timeout=30)
     assert check.returncode == 0, check.stderr[-2000:]
     pcap = work / "challenged.pcap"
     sniffer = start_sniffer(tcpdump, pcap, (uac_port,))
     started: list[subprocess.Popen] = [sniffer]
     try:
-        proxy = subprocess.Popen(
-            [kamailio, "-f", str(work / "kamailio.cfg"), "-DD", "-E", "-Y", str(work)],
-            stdout=subprocess.DEVNULL, stderr=open(work / "kamailio.log", "w"),
-        )  # fmt: skip
-        started.append(proxy)
-        wait_until(lambda: udp_bound(PROXY_IP, proxy_port), 15, "kamailio to listen")
-        uas = subprocess.Popen(
-            [sipp, "-sf", str(HERE / "uas.xml"), "-i", UAS_IP, "-p", str(uas_port), "-m", "1",
-             "-nostdin", "-timeout", "30s"],
-            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(uas)
-        wait_until(lambda: udp_bound(UAS_IP, uas_port), 15, "the SIPp UAS to listen")
+        uas = start_proxy_and_uas(kamailio, sipp, work, (proxy_port, uas_port), 1, started)
         subprocess.run(
             [sipp, f"{PROXY_IP}:{proxy_port}", "-sf", str(work / "uac-auth.xml"), "-i", UAC_IP,
              "-p", str(uac_port), "-m", "1", "-s", "bob", "-au", "alice", "-ap", PASSWORD,
@@ -128,21 +117,22 @@ def challenged_capture(tmp_path_factory) -> Path:
 
 def test_a_challenged_call_goes_through_the_lane_with_the_slow_lanes_row(challenged_capture, monkeypatch):
     capture = load_capture(str(challenged_capture), media=False, messages=False, locate=True)
-    taken: list[str] = []
-    take = simple_calls.SimpleLane.take
+    facts: list = []  # what C gives of each group asked
+    summed_up = simple_calls._c_simple_calls
+    assert summed_up is not None
 
-    def counted(self, g, cid, kept):
-        found = take(self, g, cid, kept)
-        if found is not None:
-            taken.append(cid)
+    def recorded(*args):
+        found = summed_up(*args)
+        facts.extend(found)
         return found
 
-    monkeypatch.setattr(simple_calls.SimpleLane, "take", counted)
+    monkeypatch.setattr(simple_calls, "_c_simple_calls", recorded)
     (fast,) = iter_call_rows(capture, call_dict, _numbered_dict)
     monkeypatch.setenv("PCAPLADDER_NO_SIMPLE_CALLS", "1")
     (slow,) = iter_call_rows(capture, call_dict, _numbered_dict)
-    assert taken == [fast["id"]]  # the lane took it, and only with the lane on
     assert fast == slow
-    # F1-F4 then the call: INVITE, 407, ACK, INVITE (credentials), [100], 180, 200, ACK, BYE, 200
+    (call,) = facts  # the lane summed it up (only when on), its challenge the second message
+    assert call is not None and call[-1] == 1
+    # F1-F4 then the call: INVITE, 407, ACK, INVITE (credentials), 100, 180, 200, ACK, BYE, 200
     assert (fast["outcome"], fast["status"], fast["legs"]) == ("completed", 200, 1)
     assert fast["messages"] >= 9 and fast["from"] == f"alice@{UAC_IP}" and fast["to"].startswith("bob@")
