@@ -18,10 +18,18 @@ again after T1 (the ACK late under load, RFC 3261 §13.3.1.4) and 2 with the INV
 ringing, §3.9; 3 x 480 Temporarily Unavailable after ringing, §3.11; 2 x 404 Not Found); 5
 answered with early media sent reliably (INVITE / 100 / 183 (SDP, Require: 100rel, RSeq) /
 PRACK / 200 (PRACK) / 200 / ACK / BYE / 200, RFC 3262 §3-4).
+Across these shapes, 3 calls in 10 of each (``call_challenged``: in every 1,000 calls, exactly 3
+of every 10 of each shape) are first challenged, as a proxy or SBC challenges every INVITE of a
+registered UA (RFC 3665 §3.2 F1-F4, RFC 3261 §22.2-22.3): INVITE / 407 Proxy Authentication
+Required / ACK, then the shape's INVITE 10 ms after the first, with Proxy-Authorization, the
+next CSeq number and a new branch. The shapes keep their shares: a challenge changes no outcome.
 Why these: carriers report an answer-seizure ratio of about 50-70 % and a quarter of attempts
 abandoned before the answer; the rest are busy, unreachable or unknown numbers; 100rel is what
-SBCs facing mobile networks negotiate. Calls that do not answer end within seconds, so the file
-is smaller than the all-answered one at the same ``--calls``.
+SBCs facing mobile networks negotiate. The challenged share is an assumption, not a measurement:
+an SBC that carries both trunks (trusted by address, never challenged) and registered UAs (each
+call challenged) sees the UAs' share of calls challenged; 30 % stands for a site of mostly
+trunks. Calls that do not answer end within seconds, so the file is smaller than the
+all-answered one at the same ``--calls``.
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ SHAPES = ((60, "answered"), (3, "200-again"), (2, "invite-again"), (20, "cancell
           (2, "404"), (5, "100rel"))
 T1_NS = 500_000_000  # RFC 3261 §17.1.1.1: the first retransmission interval
 REASONS = {"486": "Busy Here", "480": "Temporarily Unavailable", "404": "Not Found"}
+CHALLENGE_NS = 10_000_000  # 407 after 4 ms, its ACK after 6 ms, the INVITE again after 10 ms
+REALM = "sbc.example.net"
 
 
 def call_shape(index: int) -> str:
@@ -67,6 +77,12 @@ def call_shape(index: int) -> str:
             return shape
         slot -= share
     raise AssertionError("SHAPES add up to 100")
+
+
+def call_challenged(index: int) -> bool:
+    """Whether --mix challenges call ``index`` first: 3 of 10, whatever its shape (``call_shape``
+    reads index % 100; index // 100 shifts this choice by one for each block of 100 calls)."""
+    return (index // 100 + index) % 10 < 3
 
 
 def call_messages(index: int, session_id: bool = False, mix: bool = False) -> list[tuple[int, bool, bytes]]:
@@ -80,10 +96,12 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
     call_id = f"{index:08x}-4f1c-9a3e@{caller}"
     from_tag, to_tag = f"{index * 2654435761 & 0xFFFFFFFF:08x}", f"{index * 40503 & 0xFFFFFF:06x}a"
     branch = f"z9hG4bK{index:x}"
+    challenged = mix and call_challenged(index)
+    n = 2 if challenged else 1  # the CSeq number of the INVITE that gets through
 
     uuid_a, uuid_b = (f"{(index * 2 + k) * 0x9E3779B97F4A7C15 & (1 << 128) - 1:032x}" for k in (1, 2))
 
-    def message(start: str, cseq: str, tag: bool, via_branch: str, body: bytes = b"", extra: str = "") -> bytes:
+    def message(start: str, cseq: str, tag: bool | str, via_branch: str, body: bytes = b"", extra: str = "") -> bytes:
         if session_id:
             mine, theirs = (uuid_b, uuid_a) if start.startswith("SIP/2.0") else (uuid_a, uuid_b if tag else "0" * 32)
             extra += f"Session-ID: {mine};remote={theirs}\r\n"
@@ -91,7 +109,7 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
             f"{start}\r\n"
             f"Via: SIP/2.0/UDP {caller}:5060;branch={via_branch};rport\r\n"
             f"From: \"Caller {index}\" <sip:{index % 90000 + 10000}@{caller}>;tag={from_tag}\r\n"
-            f"To: <sip:+{number}@{callee}>{';tag=' + to_tag if tag else ''}\r\n"
+            f"To: <sip:+{number}@{callee}>{';tag=' + (tag if isinstance(tag, str) else to_tag) if tag else ''}\r\n"
             f"Call-ID: {call_id}\r\n"
             f"CSeq: {cseq}\r\n"
             f"{extra}"
@@ -109,21 +127,43 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
     contact_b = f"Contact: <sip:+{number}@{callee}:5060>\r\n"
     port_a, port_b = 10000 + 2 * (index % 20000), 30000 + 2 * (index % 15000)
     shape = call_shape(index) if mix else "answered"
-    invite = (OFFSETS_NS[0], True, message(f"INVITE {uri} SIP/2.0", "1 INVITE", False, branch,
-                                           _sdp(caller, port_a, index), "Max-Forwards: 70\r\n" + contact_a + agent
-                                           + allow + f"P-Asserted-Identity: <sip:{index % 90000 + 10000}@{caller}>\r\n"
-                                           + "Session-Expires: 1800;refresher=uac\r\nMin-SE: 90\r\n"
-                                           + ("Supported: 100rel\r\n" if shape == "100rel" else "")))
-    trying = (OFFSETS_NS[1], False, message("SIP/2.0 100 Trying", "1 INVITE", False, branch))
-    ringing = (OFFSETS_NS[2], False, message("SIP/2.0 180 Ringing", "1 INVITE", True, branch, b"", contact_b))
+    invite_head = ("Max-Forwards: 70\r\n" + contact_a + agent + allow
+                   + f"P-Asserted-Identity: <sip:{index % 90000 + 10000}@{caller}>\r\n"
+                   + "Session-Expires: 1800;refresher=uac\r\nMin-SE: 90\r\n"
+                   + ("Supported: 100rel\r\n" if shape == "100rel" else ""))
+    challenge: list[tuple[int, bool, bytes]] = []
+    if challenged:  # RFC 3665 §3.2 F1-F4: the proxy's 407 (its own To tag), the ACK, the INVITE again
+        nonce = f"{index * 2246822519 & (1 << 64) - 1:016x}"
+        first = message(f"INVITE {uri} SIP/2.0", "1 INVITE", False, branch, _sdp(caller, port_a, index), invite_head)
+        challenge = [(0, True, first),
+                     (4_000_000, False, message("SIP/2.0 407 Proxy Authentication Required", "1 INVITE", f"{index:x}p",
+                                                branch, b"", f'Proxy-Authenticate: Digest realm="{REALM}", '
+                                                f'nonce="{nonce}", algorithm=MD5, qop="auth"\r\n')),
+                     (6_000_000, True, message(f"ACK {uri} SIP/2.0", "1 ACK", f"{index:x}p", branch, b"",
+                                               "Max-Forwards: 70\r\n" + agent))]
+        branch += "r"
+        invite_head += (f'Proxy-Authorization: Digest username="{index % 90000 + 10000}", realm="{REALM}", '
+                        f'nonce="{nonce}", uri="{uri}", response="{index * 3266489917 & (1 << 128) - 1:032x}", '
+                        f'algorithm=MD5, cnonce="{index:08x}", qop=auth, nc=00000001\r\n')
+
+    def done(messages: list[tuple[int, bool, bytes]]) -> list[tuple[int, bool, bytes]]:
+        """The shape's messages, after the challenge when there is one."""
+        return challenge + [(at + CHALLENGE_NS, forward, sip) for at, forward, sip in messages] if challenge \
+            else messages
+
+    invite = (OFFSETS_NS[0], True, message(f"INVITE {uri} SIP/2.0", f"{n} INVITE", False, branch,
+                                           _sdp(caller, port_a, index), invite_head))
+    trying = (OFFSETS_NS[1], False, message("SIP/2.0 100 Trying", f"{n} INVITE", False, branch))
+    ringing = (OFFSETS_NS[2], False, message("SIP/2.0 180 Ringing", f"{n} INVITE", True, branch, b"", contact_b))
     max_forwards = "Max-Forwards: 70\r\n" + agent
     if shape == "cancelled":  # the caller gives up after 8 s of ringing
         at = 8_000_000_000
-        return [invite, trying, ringing,
-                (at, True, message(f"CANCEL {uri} SIP/2.0", "1 CANCEL", False, branch, b"", max_forwards)),
-                (at + 10_000_000, False, message("SIP/2.0 200 OK", "1 CANCEL", True, branch)),
-                (at + 12_000_000, False, message("SIP/2.0 487 Request Terminated", "1 INVITE", True, branch)),
-                (at + 22_000_000, True, message(f"ACK {uri} SIP/2.0", "1 ACK", True, branch, b"", max_forwards))]
+        return done([invite, trying, ringing,
+                     (at, True, message(f"CANCEL {uri} SIP/2.0", f"{n} CANCEL", False, branch, b"", max_forwards)),
+                     (at + 10_000_000, False, message("SIP/2.0 200 OK", f"{n} CANCEL", True, branch)),
+                     (at + 12_000_000, False, message("SIP/2.0 487 Request Terminated", f"{n} INVITE", True, branch)),
+                     (at + 22_000_000, True, message(f"ACK {uri} SIP/2.0", f"{n} ACK", True, branch, b"",
+                                                     max_forwards))])
     if shape == "invite-again":  # no 100 within T1: the INVITE again, then the late 100
         trying = (T1_NS + 10_000_000, False, trying[2])
         ringing = (T1_NS + 120_000_000, False, ringing[2])
@@ -132,34 +172,35 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
         invite_again = []
     if shape in REASONS:  # busy or unavailable after ringing, or an unknown number at once
         at = 4_000_000_000 if shape != "404" else 60_000_000
-        return [invite, trying] + ([ringing] if shape != "404" else []) + [
-            (at, False, message(f"SIP/2.0 {shape} {REASONS[shape]}", "1 INVITE", True, branch)),
-            (at + 10_000_000, True, message(f"ACK {uri} SIP/2.0", "1 ACK", True, branch, b"", max_forwards))]
-    answer = (OFFSETS_NS[3], False, message("SIP/2.0 200 OK", "1 INVITE", True, branch,
+        return done([invite, trying] + ([ringing] if shape != "404" else []) + [
+            (at, False, message(f"SIP/2.0 {shape} {REASONS[shape]}", f"{n} INVITE", True, branch)),
+            (at + 10_000_000, True, message(f"ACK {uri} SIP/2.0", f"{n} ACK", True, branch, b"", max_forwards))])
+    answer = (OFFSETS_NS[3], False, message("SIP/2.0 200 OK", f"{n} INVITE", True, branch,
                                             b"" if shape == "100rel" else _sdp(callee, port_b, index + 1),
                                             contact_b + allow + "Session-Expires: 1800;refresher=uac\r\n"))
-    bye_cseq = "3 BYE" if shape == "100rel" else "2 BYE"
+    bye_cseq = f"{n + 2} BYE" if shape == "100rel" else f"{n + 1} BYE"
     # (200-again: the ACK comes after the 200 is sent again, T1 after the first)
     ack_at = OFFSETS_NS[4] + (T1_NS if shape == "200-again" else 0)
     end = [
-        (ack_at, True, message(f"ACK sip:+{number}@{callee}:5060 SIP/2.0", "1 ACK", True, branch + "a",
+        (ack_at, True, message(f"ACK sip:+{number}@{callee}:5060 SIP/2.0", f"{n} ACK", True, branch + "a",
                                b"", max_forwards)),
         (OFFSETS_NS[5], True, message(f"BYE sip:+{number}@{callee}:5060 SIP/2.0", bye_cseq, True, branch + "b",
                                       b"", max_forwards)),
         (OFFSETS_NS[6], False, message("SIP/2.0 200 OK", bye_cseq, True, branch + "b")),
     ]
     if shape == "100rel":  # early media in a reliable 183, acknowledged by a PRACK (RFC 3262 §3)
-        return [invite, trying,
-                (OFFSETS_NS[2], False, message("SIP/2.0 183 Session Progress", "1 INVITE", True, branch,
-                                               _sdp(callee, port_b, index + 1),
-                                               contact_b + "Require: 100rel\r\nRSeq: 1\r\n")),
-                (OFFSETS_NS[2] + 15_000_000, True, message(f"PRACK sip:+{number}@{callee}:5060 SIP/2.0", "2 PRACK",
-                                                           True, branch + "p", b"",
-                                                           max_forwards + "RAck: 1 1 INVITE\r\n")),
-                (OFFSETS_NS[2] + 25_000_000, False, message("SIP/2.0 200 OK", "2 PRACK", True, branch + "p")),
-                answer] + end
+        return done([invite, trying,
+                     (OFFSETS_NS[2], False, message("SIP/2.0 183 Session Progress", f"{n} INVITE", True, branch,
+                                                    _sdp(callee, port_b, index + 1),
+                                                    contact_b + "Require: 100rel\r\nRSeq: 1\r\n")),
+                     (OFFSETS_NS[2] + 15_000_000, True, message(f"PRACK sip:+{number}@{callee}:5060 SIP/2.0",
+                                                                f"{n + 1} PRACK", True, branch + "p", b"",
+                                                                max_forwards + f"RAck: 1 {n} INVITE\r\n")),
+                     (OFFSETS_NS[2] + 25_000_000, False, message("SIP/2.0 200 OK", f"{n + 1} PRACK", True,
+                                                                 branch + "p")),
+                     answer] + end)
     again = [(OFFSETS_NS[3] + T1_NS, False, answer[2])] if shape == "200-again" else []
-    return [invite] + invite_again + [trying, ringing, answer] + again + end
+    return done([invite] + invite_again + [trying, ringing, answer] + again + end)
 
 
 def write_capture(path: str, calls: int, concurrent: int, session_id: bool = False,
@@ -197,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrent", type=int, default=500, help="calls up at any moment")
     parser.add_argument("--session-id", action="store_true", help="every message carries a Session-ID (RFC 7989)")
     parser.add_argument("--mix", action="store_true",
-                        help="a busy hour's shapes: answered, cancelled, rejected, 100rel (SHAPES)")
+                        help="a busy hour's shapes: answered, cancelled, rejected, 100rel (SHAPES), "
+                             "3 in 10 challenged first (407)")
     options = parser.parse_args(argv)
     packets, size = write_capture(options.out, options.calls, options.concurrent, options.session_id, options.mix)
     sys.stderr.write(f"{options.out}: {packets:,} SIP messages, {size / 1e6:,.1f} MB, {options.calls:,} calls\n")

@@ -2086,7 +2086,9 @@ static int simple_forward(SimpleMessage *ms, int i)
 
 /* Whether the n messages of one group (read and scanned into ms) are simple; the facts go to
  * f: [first response, ringing, final response, BYE] positions (-1: none), the final's status,
- * whether there is a BYE, whether there is a CANCEL. */
+ * whether there is a BYE, whether there is a CANCEL, the position of the challenge (the first
+ * INVITE's 401/407 when a second INVITE followed it with credentials, RFC 3261 §22.2; -1: none).
+ * "The INVITE" is the current one: the first, or the second from its arrival on. */
 static int simple_group(SimpleMessage *ms, int n, int *f)
 {
     SimpleMessage *invite = &ms[0];
@@ -2125,26 +2127,58 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
     Span caller_tag = invite->m.from_tag, callee_tag = {NULL, 0};
     f[0] = f[1] = f[2] = f[3] = -1;
     f[4] = 0;
-    int has_bye = 0, cancel = -1;
+    int has_bye = 0, cancel = -1, cur = 0, challenge = -1;  /* cur: the current INVITE's position */
     for (int i = 1; i < n; i++) {
         SipScan *m = &ms[i].m;
         if (ms[i].repeat)
             continue;  /* its first sending was weighed (the earlier bytes); the loops below skip it */
         if (m->is_request) {
             int is_ack = span_is(m->method, "ACK"), is_cancel = span_is(m->method, "CANCEL");
-            if (!(is_ack || is_cancel || span_is(m->method, "BYE") || span_is(m->method, "PRACK"))
+            int is_invite = span_is(m->method, "INVITE");
+            if (!(is_ack || is_cancel || is_invite || span_is(m->method, "BYE") || span_is(m->method, "PRACK"))
                 || !span_eq(m->method, m->cseq_method))
                 return 0;
+            if (is_invite) {
+                /* The one retry of a challenged INVITE (RFC 3261 §22.2, RFC 3665 §3.2 F4): the first
+                 * INVITE's final a 401 or 407, already ACKed; from the caller, the same From tag,
+                 * no To tag, a higher CSeq number, a branch unlike any earlier request's (a
+                 * transaction of its own, initial: find_legs passes over it, its hop the first's).
+                 * Before it, only the first INVITE, its responses and that ACK (so no CANCEL, PRACK
+                 * or BYE of the first). The dialog starts again: the challenge's To tag is a proxy's. */
+                if (cur != 0 || f[2] < 0 || (f[4] != 401 && f[4] != 407) || m->to_tag.p != NULL
+                    || !span_eq(m->from_tag, caller_tag) || m->cseq <= invite->m.cseq || !simple_forward(ms, i))
+                    return 0;
+                int acked = 0;
+                for (int k = 1; k < i; k++) {
+                    if (ms[k].repeat || !ms[k].m.is_request)
+                        continue;
+                    if (!span_is(ms[k].m.method, "ACK") || !span_eq(ms[k].m.branch, invite->m.branch))
+                        return 0;
+                    acked = 1;
+                }
+                for (int k = 0; k < i; k++)
+                    if (!ms[k].repeat && ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                        return 0;
+                if (!acked)
+                    return 0;
+                challenge = f[2];
+                cur = i;
+                f[2] = -1;
+                f[4] = 0;
+                callee_tag.p = NULL;
+                callee_tag.n = 0;
+                continue;  /* (no To tag, the caller's From tag: checked above) */
+            }
             if (is_cancel) {
                 /* The one CANCEL of the INVITE (RFC 3261 §9.1): from the caller, its top Via,
                  * CSeq number and To (no tag) the INVITE's; build_transactions makes it a
                  * transaction of its own (key: branch, sent-by, CANCEL) that cancels the
                  * INVITE's. Before the ACK of a failure (the only other request of its branch). */
-                if (cancel >= 0 || m->to_tag.p != NULL || !span_eq(m->branch, invite->m.branch)
-                    || !span_eq(m->sent_by, invite->m.sent_by) || m->cseq != invite->m.cseq || !simple_forward(ms, i))
+                if (cancel >= 0 || m->to_tag.p != NULL || !span_eq(m->branch, ms[cur].m.branch)
+                    || !span_eq(m->sent_by, ms[cur].m.sent_by) || m->cseq != ms[cur].m.cseq || !simple_forward(ms, i))
                     return 0;
                 for (int k = 1; k < i; k++)
-                    if (!ms[k].repeat && ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
+                    if (k != cur && !ms[k].repeat && ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch))
                         return 0;
                 cancel = i;
             } else {
@@ -2157,8 +2191,8 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
                 for (int k = 0; k < i; k++) {
                     if (ms[k].repeat || !ms[k].m.is_request || !span_eq(ms[k].m.branch, m->branch))
                         continue;
-                    if ((k == 0 || k == cancel) && is_ack && f[2] >= 0 && f[4] >= 300
-                        && span_eq(m->sent_by, invite->m.sent_by) && m->cseq == invite->m.cseq && simple_forward(ms, i))
+                    if ((k == cur || k == cancel) && is_ack && f[2] >= 0 && f[4] >= 300
+                        && span_eq(m->sent_by, ms[cur].m.sent_by) && m->cseq == ms[cur].m.cseq && simple_forward(ms, i))
                         continue;
                     return 0;  /* (a second ACK of that branch meets the first here) */
                 }
@@ -2183,7 +2217,9 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
                 if (!ms[k].repeat && !ms[k].m.is_request && span_eq(ms[k].m.branch, m->branch)
                     && span_eq(ms[k].m.cseq_method, m->cseq_method) && ms[k].m.status == m->status)
                     return 0;
-            if (q == 0) {  /* the INVITE's: call_timings' first response, ringing, final (answer) */
+            if (q == 0 && cur != 0)
+                return 0;  /* the first INVITE answered again after its retry */
+            if (q == cur) {  /* an INVITE's: call_timings' first response, ringing, final (answer) */
                 if (f[0] < 0)
                     f[0] = i;
                 if (f[1] < 0 && (m->status == 180 || m->status == 183))
@@ -2219,6 +2255,7 @@ static int simple_group(SimpleMessage *ms, int n, int *f)
                 f[3] = i;
     f[5] = has_bye;
     f[6] = cancel >= 0;
+    f[7] = challenge;
     return 1;
 }
 
@@ -2436,7 +2473,7 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             }
             ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
         }
-        int f[7];
+        int f[8];
         if (!ok || !simple_group(ms, n, f) || !plain_untagged_to(ms, n))
             continue;
         Span from_value, to_value;
@@ -2469,11 +2506,11 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             reason.p = status_line + 12;
             reason.n = cr - status_line > 12 ? cr - status_line - 12 : 0;
         }
-        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNNO)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNNOi)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
                                         f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
                                         span_text(from_value), span_text(to_value), span_text(from_uri),
                                         span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
-                                        f[6] ? Py_True : Py_False);
+                                        f[6] ? Py_True : Py_False, f[7]);
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;

@@ -1,7 +1,8 @@
 """The fast lane of pass 2 of ``iter_call_rows`` and ``iter_calls``: a Call-ID group of the common call shape (INVITE,
 provisional answers, 200, ACK, BYE, 200 between two endpoints; or INVITE, provisionals, a
 failure, ACK; either with a CANCEL (RFC 3665 §3.8) or reliable provisionals and their PRACKs
-(RFC 3262 §3)) summed up in C (``ladder._accel.simple_calls``), its row made without reading any
+(RFC 3262 §3); any of these after an INVITE challenged once, 401/407 and ACK (RFC 3665 §3.2))
+summed up in C (``ladder._accel.simple_calls``), its row made without reading any
 message in Python.
 
 A group is *simple* when all of the following hold; ``simple_calls`` checks each in C, and any
@@ -15,19 +16,26 @@ CRC) leaves the group to the slow lane, unchanged:
  S3  strictly increasing times;
  S4  two messages of the same bytes go the same way more than ``DUPLICATE_WINDOW_NS`` apart: an
      exact retransmission (RFC 3261 §17); S5 to S9 weigh each message's first sending only;
- S5  the first message is the only INVITE, a request without a To tag, CSeq method INVITE;
- S6  every other request is an ACK, a BYE or a PRACK (the same CSeq method) with a To tag, its
-     branch unlike any earlier request's, but for one ACK after a 3xx-6xx final, from the
-     caller, with the INVITE's branch, sent-by and CSeq number; or the one CANCEL, from the
-     caller, without a To tag, with the INVITE's branch, sent-by and CSeq number (RFC 3261
-     §9.1), no request of that branch before it but the INVITE;
+ S5  the first message is an INVITE, a request without a To tag, CSeq method INVITE; at most one
+     other INVITE, *the retry* (RFC 3261 §22.2, RFC 3665 §3.2 F4): after the first INVITE's
+     first final, a 401 or 407, and its ACK (S6), with nothing before it but the first INVITE,
+     its responses and that ACK; from the caller, without a To tag, with the caller's From tag, a
+     higher CSeq number (§8.1.3.5) and a branch unlike any earlier request's; no response to the
+     first INVITE after it. From the retry on, "the INVITE" of S6 to S8 is the retry. (Its
+     Authorization or Proxy-Authorization is not required: no function of the slow lane reads it.)
+ S6  every other request (but the retry) is an ACK, a BYE or a PRACK (the same CSeq method) with a
+     To tag, its branch unlike any earlier request's, but for one ACK after a 3xx-6xx final, from
+     the caller, with the INVITE's branch, sent-by and CSeq number; or the one CANCEL, from the
+     caller, without a To tag, with the INVITE's branch, sent-by and CSeq number (RFC 3261 §9.1), no
+     request of that branch before it but the INVITE;
  S7  every response is to INVITE, CANCEL, PRACK or BYE and answers the one earlier request of its
      branch and method (the INVITE and its CANCEL share a branch), with its CSeq number and
      sent-by, going the other way; no status twice per request (branch and CSeq method);
  S8  the INVITE's first final response is a 2xx; or a 3xx-6xx, with no final response to the
-     INVITE after it and no BYE;
+     INVITE after it and no BYE (the first INVITE of a retry: its 401/407, nothing after it);
  S9  one dialog: a message with a To tag carries the caller's and the callee's tags (one To tag),
-     a message without one is a provisional response or the CANCEL, with the caller's From tag;
+     a message without one is a provisional response, the CANCEL or the retry, with the caller's
+     From tag; the dialog starts again at the retry (the challenge's To tag is a proxy's, §8.2.6.2);
  S10 the INVITE has one Via line, and a From and a To;
  S11 a message without a To tag has a plain To (``_accel.plain_name_addr``, see below).
 
@@ -38,26 +46,30 @@ which read no more than ``SimpleCall`` holds):
 - ``duplicates.fold_duplicates`` folds only equal bytes between the same ends within
   ``DUPLICATE_WINDOW_NS`` (S4; C's window is that constant, a test holds them equal): every
   message is kept, no copies.
-- ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``,
-  S1). Requests but a failure's ACK and the CANCEL have distinct branches (S5, S6), so each is
-  its own transaction (an ACK finds no INVITE of its branch), and the only request of it: no
-  request repeats its ``_signature``. The CANCEL's key is the INVITE's branch and sent-by with
-  CANCEL: no transaction had it (the one CANCEL), so it is a transaction of its own, whose
-  ``cancels`` is the INVITE's. A response's key is its request's (same branch, sent-by, method:
-  S7), found in ``by_key`` since the request came first; its responses differ in status, so no
-  first sending repeats a ``_signature`` (a reliable 183 is never weighed against another by RSeq).
-  The ACK of a failure finds the INVITE's transaction by its key and ``_acks_non_2xx`` (its
-  final, >= 300, came before) puts it there, the CANCEL or not; its method makes its signature
-  unlike the others'. A PRACK (in the dialog, a branch of its own) is a transaction of its own
-  with its responses. A retransmission (S4) has its first sending's bytes, so its key (a
-  failure's ACK again the INVITE's transaction: its final is still >= 300), its ``_signature``
-  and, for a 1xx, its RSeq: ``_repeats`` marks it, and nothing else is changed.
-- ``legs.find_legs``: the requests without a To tag are the INVITE and the CANCEL (S5, S6, S9),
-  and ``find_legs`` passes over a CANCEL and a retransmitted INVITE: one leg, final_ns the time
-  of the INVITE's first final response (S8). ``proxy_links`` of one leg is
-  empty. A message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read
-  back in Python, as the slow lane reads it, for ``header_links``; a group those link to another
-  is built again in pass 3, as any linked group is.
+- ``transactions.build_transactions``: every message takes the RFC 3261 key (``_rfc3261_base``, S1).
+  Requests but a failure's ACK and the CANCEL have distinct branches (S5, S6), so each is its own
+  transaction (an ACK finds no INVITE of its branch), and the only request of it: no request repeats
+  its ``_signature``. The retry is thus an INVITE transaction of its own, initial (no To tag), after
+  the first INVITE's, whose ACK ``_acks_non_2xx`` put there (its 401/407). The CANCEL's key is the
+  INVITE's branch and sent-by with CANCEL: no transaction had it (the one CANCEL), so it is a
+  transaction of its own, whose ``cancels`` is the INVITE's. A response's key is its request's (same
+  branch, sent-by, method: S7), found in ``by_key`` since the request came first; its responses
+  differ in status, so no first sending repeats a ``_signature`` (a reliable 183 is never weighed
+  against another by RSeq). The ACK of a failure finds the INVITE's transaction by its key and
+  ``_acks_non_2xx`` (its final, >= 300, came before) puts it there, the CANCEL or not; its method
+  makes its signature unlike the others'. A PRACK (in the dialog, a branch of its own) is a
+  transaction of its own with its responses. A retransmission (S4) has its first sending's bytes, so
+  its key (a failure's ACK again the INVITE's transaction: its final is still >= 300), its
+  ``_signature`` and, for a 1xx, its RSeq: ``_repeats`` marks it, and nothing else is changed.
+- ``legs.find_legs``: the requests without a To tag are the INVITE and the CANCEL (S5, S6, S9), and
+  ``find_legs`` passes over a CANCEL and a retransmitted INVITE: one leg, final_ns the time of the
+  INVITE's first final response (S8). The retry, a first sending, has the first INVITE's hop
+  (Call-ID, INVITE, the same two endpoints: S2, S5): ``seen``, so one leg still, the first INVITE's,
+  its final_ns the challenge's time (C gives its position, the last fact), as ``_calls`` gives it to
+  ``LinkWindow`` (``last``: its time; ``failed``: below). ``proxy_links`` of one leg is empty. A
+  message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read back in
+  Python, as the slow lane reads it, for ``header_links``; a group those link to another is built
+  again in pass 3, as any linked group is.
 - ``outcome.call_outcome``: one initial INVITE transaction (the CANCEL's, the PRACK's and the
   dialog's are of other methods). Its final a 2xx (S8): COMPLETED with that status when any BYE
   transaction exists, else IN_CALL, CANCEL or not (a 200 that crossed it); ``_attempt_failed``
@@ -68,15 +80,24 @@ which read no more than ``SimpleCall`` holds):
   when the group has its CANCEL (``cancelled`` reads only methods): CANCELLED with the 487, or
   with the failure that crossed the CANCEL. ``_attempt_failed`` is True (no 2xx: none after the
   failure, S8). A retransmitted response changes neither the first final nor which statuses came.
-- ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the
-  first message; every response to it goes to the caller's endpoint (S7), so to its address, and
-  ``toward`` is all of them (whether or not the callee has the same address); responses of
-  CSeq method CANCEL or PRACK are not among them (C counts only the INVITE's: S7 ties each
-  response to its request by method); a retransmission comes after its first sending (S3), so
-  the first 180/183 and the answer, the first 2xx (none after a failure), are first sendings;
-  the BYE is the first BYE request after the answer, never a PRACK, perhaps a BYE sent again
-  (C looks for it among all messages too: the same positions).
-- ``grouping.build_call``: the anchor is the INVITE; caller and callee are ``_party`` of the
+  With a retry: two initial INVITE transactions, the first's final a 401/407 (not a 2xx, nor
+  any final after it: S8), so the loop for a 2xx finds the retry's, as above; for a failure,
+  ``ringing`` reads both (C's ringing is the first 180/183 of either), ``_deciding_final`` both
+  (each from the caller's address, S5): its last final is the retry's, which exists (S8), so
+  the exception for a challenge with no final after it does not apply, and no INVITE is without
+  responses: ``_outcome``'s one transaction with the retry's final gives the same outcome.
+  ``_attempt_failed`` reads the retry's final alone (the first INVITE had no 2xx).
+- ``timings.call_timings``: sorting by time keeps the capture order (S3); the INVITE is the first
+  message; every response to it goes to the caller's endpoint (S7), so to its address, and
+  ``toward`` is all of them (whether or not the callee has the same address); responses of CSeq
+  method CANCEL or PRACK are not among them (C counts only the INVITE's: S7 ties each response to
+  its request by method); with a retry, the INVITE is still the first one (the first message, S5)
+  and the responses of both INVITEs count, in capture order: C's first response and ringing weigh
+  either's, the answer is the retry's (the first had no 2xx); a retransmission comes after its first
+  sending (S3), so the first 180/183 and the answer, the first 2xx (none after a failure), are first
+  sendings; the BYE is the first BYE request after the answer, never a PRACK, perhaps a BYE sent
+  again (C looks for it among all messages too: the same positions).
+- ``grouping.build_call``: the anchor is the (first) INVITE; caller and callee are ``_party`` of the
   From and To URIs ``KeptRequest`` reads (the slow lane reads them from the same kept request
   and, for To, the full parse: the same ``_checked_name_addr`` of the same value, S10; a message
   the C first pass reads has a start line ``parse_sip`` cannot refuse). C gives the URIs and
@@ -86,14 +107,14 @@ which read no more than ``SimpleCall`` holds):
   or URI headers, parameter names tokens), else ``KeptRequest.of_texts`` and ``_party`` read them.
   ``dialogs.build_dialogs`` is not read by any row (S9 keeps it to one dialog anyway).
 - The TUI's damage count (``tui.bounded_load._Damage``, ``MessageStore.damaged``): every message
-  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads, the CANCEL's
-  too: S11, since ``_checked_name_addr`` reads a plain name-addr without fail), so none is damaged
-  (``SimpleCall.intact``).
+  passes the first-pass test (S1; a To tag, or a To that ``_to_parses`` reads, the CANCEL's and the
+  retry's too: S11, since ``_checked_name_addr`` reads a plain name-addr without fail), so none is
+  damaged (``SimpleCall.intact``).
 - ``call_state`` (the TUI): COMPLETED or IN CALL from the outcome alone; for a failure it looks
   for a CANCEL among the messages (``_Member`` answers from the index, as the message read back
   would: CANCELLED when the group has its CANCEL) and then takes the outcome's status.
 - ``catalogue._where`` reads the messages' numbers (``Members``), no copies, the links and the
-  Call-ID: what a CANCEL, a PRACK or a retransmission changes is only how many numbers.
+  Call-ID: what a CANCEL, a PRACK, a retry or a retransmission changes is only how many numbers.
 
 The lane is off with ``PCAPLADDER_NO_SIMPLE_CALLS=1`` (A/B benchmarks, the exactness tests) or
 ``PCAPLADDER_PURE_PYTHON=1``, and without the compiled extension.
@@ -251,7 +272,7 @@ class SimpleLane:
         if facts is None:
             return None
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
-         from_uri, to_uri, caller, callee, reason, cancelled) = facts
+         from_uri, to_uri, caller, callee, reason, cancelled, challenge) = facts
         store, ts = self._store, self._ts
         numbers = self._groups[g]
         invite = numbers[0]
@@ -263,8 +284,9 @@ class SimpleLane:
         else:
             parties = window_parties(caller, callee, request_uri)
         start, ended = ts[invite], ts[numbers[final]]
+        # (the leg is the first INVITE's hop: its transaction's final is the challenge, if any)
         leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
-                  request, ended)
+                  request, ts[numbers[challenge]] if challenge >= 0 else ended)
         failed = status >= 300
         key = (has_bye, status, reason, ringing >= 0, cancelled)
         outcome = self._outcomes.get(key)

@@ -95,6 +95,28 @@ def kamailio_modules() -> str:
     raise AssertionError("unreachable")
 
 
+def start_proxy_and_uas(kamailio: str, sipp: str, work: Path, ports: tuple[int, int], calls: int,
+                        started: list[subprocess.Popen]) -> subprocess.Popen:
+    """Kamailio (``work``/kamailio.cfg) on PROXY_IP and the SIPp UAS of ``calls`` calls on UAS_IP
+    (``ports``: theirs), each started once it listens and added to ``started`` (for the caller
+    to stop); returns the UAS."""
+    proxy_port, uas_port = ports
+    proxy = subprocess.Popen(
+        [kamailio, "-f", str(work / "kamailio.cfg"), "-DD", "-E", "-Y", str(work)],
+        stdout=subprocess.DEVNULL, stderr=open(work / "kamailio.log", "w"),
+    )  # fmt: skip
+    started.append(proxy)
+    wait_until(lambda: udp_bound(PROXY_IP, proxy_port), 15, "kamailio to listen")
+    uas = subprocess.Popen(
+        [sipp, "-sf", str(HERE / "uas.xml"), "-i", UAS_IP, "-p", str(uas_port), "-m", str(calls),
+         "-nostdin", "-timeout", "40s"],
+        cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    started.append(uas)
+    wait_until(lambda: udp_bound(UAS_IP, uas_port), 15, "the SIPp UAS to listen")
+    return uas
+
+
 @pytest.fixture(scope="module")
 def capture_file(tmp_path_factory) -> Path:
     kamailio = require_tool("kamailio")
@@ -117,19 +139,7 @@ def capture_file(tmp_path_factory) -> Path:
     sniffer = start_sniffer(tcpdump, pcap, (proxy_port, uas_port, uac_port))
     started: list[subprocess.Popen] = [sniffer]
     try:
-        proxy = subprocess.Popen(
-            [kamailio, "-f", str(work / "kamailio.cfg"), "-DD", "-E", "-Y", str(work)],
-            stdout=subprocess.DEVNULL, stderr=open(work / "kamailio.log", "w"),
-        )  # fmt: skip
-        started.append(proxy)
-        wait_until(lambda: udp_bound(PROXY_IP, proxy_port), 15, "kamailio to listen")
-        uas = subprocess.Popen(
-            [sipp, "-sf", str(HERE / "uas.xml"), "-i", UAS_IP, "-p", str(uas_port), "-m", "2",
-             "-nostdin", "-timeout", "40s"],
-            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(uas)
-        wait_until(lambda: udp_bound(UAS_IP, uas_port), 15, "the SIPp UAS to listen")
+        uas = start_proxy_and_uas(kamailio, sipp, work, (proxy_port, uas_port), 2, started)
         for scenario in ("uac.xml", "uac-no-ack.xml"):
             subprocess.run(
                 [sipp, f"{PROXY_IP}:{proxy_port}", "-sf", str(HERE / scenario), "-i", UAC_IP,

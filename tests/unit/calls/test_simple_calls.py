@@ -18,6 +18,7 @@ from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.legs import _caller, _target
 from ladder.calls.catalogue import CallCatalogue
+from ladder.calls.legs import LinkWindow
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, _numbered_row, call_dict, table_row
 from ladder.errors import CaptureError
@@ -63,19 +64,39 @@ def _taken(monkeypatch) -> list[str]:
     return taken
 
 
+def _given(monkeypatch) -> list[tuple]:
+    """What pass 2 gives the links across Call-IDs (``LinkWindow.add``) from now on: each leg's
+    fields (its request as the links read it), its Call-ID's last leg time and failure."""
+    given: list[tuple] = []
+    add = LinkWindow.add
+
+    def recorded(self, leg, last_ns, failed=False, parties=None):
+        r = leg.request
+        if parties is None:  # (the window reads them of the request)
+            parties = (_caller(r), _target(r))
+        given.append((leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, leg.final_ns, last_ns, failed, parties,
+                      r.from_tag, r.request_uri, r.from_uri, r.to_uri, len(r.vias), r.header("To")))
+        return add(self, leg, last_ns, failed, parties)
+
+    monkeypatch.setattr(LinkWindow, "add", recorded)
+    return given
+
+
 def _assert_same_rows(path: Path, monkeypatch) -> tuple[int, int] | None:
-    """Rows with the lane on equal rows with it off; (calls, calls the lane took)."""
+    """Rows, and the legs given to the links, with the lane on equal those with it off; (calls,
+    calls the lane took)."""
     try:
         capture = load_capture(str(path), media=False, messages=False, locate=True)
     except CaptureError:
         return None
     monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS", raising=False)
-    taken = _taken(monkeypatch)
-    fast = _rows(capture)
+    taken, given = _taken(monkeypatch), _given(monkeypatch)
+    fast = _rows(capture) + (list(given),)
     monkeypatch.undo()
     monkeypatch.setenv("PCAPLADDER_NO_SIMPLE_CALLS", "1")
-    slow = _rows(capture)
-    monkeypatch.delenv("PCAPLADDER_NO_SIMPLE_CALLS")
+    given = _given(monkeypatch)
+    slow = _rows(capture) + (list(given),)
+    monkeypatch.undo()
     for got, want in zip(fast, slow):
         assert got == want, path.name
     return len(fast[0]), len(set(taken))
@@ -130,6 +151,26 @@ def _prack(k: int) -> list[dict]:
         dict(s[5], cseq="3 BYE"), dict(s[6], cseq="3 BYE")]
 
 
+def _challenged(k: int, then: list[dict], status: str = "407 Proxy Authentication Required") -> list[dict]:
+    """INVITE / 407 (a proxy's To tag) / ACK, then call k's ``then`` (a shape starting with its
+    INVITE) sent again with credentials: 50 ms later, each CSeq number one higher, the INVITE's
+    branch a new one (RFC 3665 §3.2 F1-F4, RFC 3261 §22.2)."""
+    header = "Proxy-Authorization" if status.startswith("407") else "Authorization"
+    credentials = (f'{header}: Digest username="alice{k}", realm="example.com", nonce="n{k}", '
+                   f'uri="sip:bob{k}@example.com", response="0123456789abcdef0123456789abcdef"\r\n')
+    first = dict(then[0], sdp=True)
+    retry = []
+    for m in then:
+        number, method = m["cseq"].split()
+        m = dict(m, t=m["t"] + 50, cseq=f"{int(number) + 1} {method}", branch=4 if m["branch"] == 1 else m["branch"])
+        if "RAck" in m.get("extra", ""):
+            m["extra"] = m["extra"].replace(" 1 INVITE", " 2 INVITE")
+        retry.append(m)
+    retry = [dict(m, extra=m.get("extra", "") + credentials) if m["line"].startswith("INVITE") else m for m in retry]
+    return [first, dict(t=20, up=False, line=f"SIP/2.0 {status}", branch=1, cseq="1 INVITE", tag="p"),
+            dict(t=30, up=True, line=f"ACK sip:bob{k}@example.com SIP/2.0", branch=1, cseq="1 ACK", tag="p")] + retry
+
+
 def _with(messages: list[dict], at: int, **changes) -> list[dict]:
     out = [dict(m) for m in messages]
     out[at].update(changes)
@@ -142,6 +183,10 @@ def _variants(k: int) -> dict[str, list[dict]]:
     cancel, ok, terminated, ack = _cancelling(k)
     cancelled = s[:3] + [cancel, ok, terminated, ack]
     prack = _prack(k)
+    failed = s[:3] + [dict(s[3], line="SIP/2.0 486 Busy Here", sdp=False), dict(s[4], branch=1)]
+    challenged = _challenged(k, s)
+    again = _challenged(k, s[:2] + [dict(s[2], line="SIP/2.0 407 Proxy Authentication Required", tag="q"),
+                                    dict(s[4], branch=1, tag="q")])
     return {
         "simple": s,
         "simple-no-bye": s[:5],
@@ -231,12 +276,48 @@ def _variants(k: int) -> dict[str, list[dict]]:
         "bye-without-to-tag": _with(s, 5, tag=None),  # S6
         "response-to-nothing": _with(s, 6, branch=9),  # S7
         "lower-case-invite": _with(s, 0, line=f"invite sip:bob{k}@example.com SIP/2.0"),  # S5
+        # challenged (RFC 3665 §3.2): the INVITE again with credentials, then any shape above
+        "simple-challenged": challenged,
+        "simple-challenged-401": _challenged(k, s, "401 Unauthorized"),
+        "simple-challenged-then-486": _challenged(k, failed),
+        "simple-challenged-then-cancel": _challenged(k, cancelled),
+        "simple-challenged-then-prack": _challenged(k, prack),
+        "simple-challenged-then-cancel-after-prack": _challenged(k, prack[:5] + [
+            dict(cancel, t=1500), dict(ok, t=1510), dict(terminated, t=1520), dict(ack, t=1530)]),
+        "simple-challenged-invite-retransmitted": _challenged(k, s[:1] + [dict(s[0], t=11), dict(s[1], t=20)]
+                                                             + s[2:]),
+        "simple-challenge-and-its-ack-sent-again": challenged[:3] + [dict(challenged[1], t=35),
+                                                                     dict(challenged[2], t=45)] + challenged[3:],
+        "simple-challenged-after-a-100": challenged[:1] + [s[1]] + challenged[1:],
+        "simple-challenged-again": again,  # rejected with the second 407: no third attempt in the capture
+        "retry-with-another-from-tag": [dict(m, ftag="g") if m["t"] >= 50 else m for m in challenged],  # S5
+        "retry-with-the-same-cseq": [dict(m, cseq="1 INVITE") if m["cseq"] == "2 INVITE" else m
+                                     for m in challenged],  # S5
+        "retry-on-the-same-branch": [dict(m, branch=1) if m["branch"] == 4 else m for m in challenged],  # S5
+        "retry-from-the-callee": [dict(m, up=not m["up"]) if m["branch"] == 4 else m for m in challenged],  # S5
+        "retry-with-a-to-tag": _with(challenged, 3, tag="p"),  # S5
+        "retry-to-another-port": [dict(m, port=5062) if m["t"] >= 50 else m for m in challenged],  # S2
+        "third-invite": again + [dict(m, t=m["t"] + 3000, cseq="3 " + m["cseq"].split()[1],
+                                      branch=5 if m["branch"] == 4 else m["branch"]) for m in challenged[3:]],  # S5
+        "challenge-not-acked": challenged[:2] + challenged[3:],  # S5
+        "challenge-acked-after-the-retry": challenged[:2] + [challenged[3], dict(challenged[2], t=55)]
+        + challenged[4:],  # S5
+        "retry-before-the-challenge": [challenged[0], dict(challenged[3], t=15), challenged[1], challenged[2]]
+        + challenged[4:],  # S5
+        "retry-after-a-486": _challenged(k, s, "486 Busy Here"),  # S5: only an auth challenge
+        "first-invite-answered-after-the-retry": challenged[:4] + [dict(challenged[1], t=55, line="SIP/2.0 200 OK",
+                                                                        tag="p")] + challenged[4:],  # S7
+        "challenged-then-re-invite": _challenged(k, s[:5] + [
+            dict(t=9000, up=True, line=f"INVITE sip:bob{k}@192.0.2.9 SIP/2.0", branch=5, cseq="3 INVITE", tag="t"),
+            dict(t=9010, up=False, line="SIP/2.0 200 OK", branch=5, cseq="3 INVITE", tag="t"),
+            dict(t=9020, up=True, line=f"ACK sip:bob{k}@192.0.2.9 SIP/2.0", branch=6, cseq="3 ACK", tag="t")]
+            + [dict(m, cseq="4 BYE") for m in s[5:]]),  # S5
     }
 
 
 def _bytes(k: int, m: dict) -> bytes:
     caller_ip, callee_ip = f"10.{k}.0.1", f"10.{k}.1.1"
-    caller = m.get("frm", f"Alice{k} <sip:alice{k}@example.com>") + f";tag=f{k}"
+    caller = m.get("frm", f"Alice{k} <sip:alice{k}@example.com>") + f";tag={m.get('ftag', 'f')}{k}"
     callee = m.get("to", f"<sip:bob{k}@example.com>")
     if m.get("tag") and callee is not None:
         callee += f";tag={m['tag']}{k}"
@@ -324,9 +405,36 @@ def test_cancelled_and_prack_calls_read_as_their_flows_say(tmp_path, monkeypatch
     assert rows["simple-cancel"]["outcome_text"] == "cancelled"
 
 
+def test_challenged_calls_read_as_their_flows_say(tmp_path, monkeypatch):
+    """RFC 3665 §3.2: a call challenged once is the retry's call (its outcome, its 180 and 200,
+    timed from the first INVITE: setup 2.05 s), one INVITE leg whose transaction ended with the
+    407 (20 ms), given to the links as without the lane; a second challenge is its outcome."""
+    shapes = ("simple-challenged", "simple-challenged-401", "simple-challenged-then-486",
+              "simple-challenged-then-cancel", "simple-challenged-then-prack", "simple-challenged-again")
+    variants = _variants(0)
+    names = _write(tmp_path / "challenged.pcap", {name: variants[name] for name in shapes})
+    capture = load_capture(str(tmp_path / "challenged.pcap"), media=False, messages=False, locate=True)
+    taken, given = _taken(monkeypatch), _given(monkeypatch)
+    rows = {names[row["id"]]: row for row in iter_call_rows(capture, call_dict, _numbered_dict)}
+    assert sorted(names[cid] for cid in taken) == sorted(shapes)
+    got = {name: (row["outcome_text"], row["setup_time"], row["talk_time"], row["messages"], row["legs"])
+           for name, row in rows.items()}
+    assert got == {
+        "simple-challenged": ("completed", 2.05, 28.0, 10, 1),
+        "simple-challenged-401": ("completed", 2.05, 28.0, 10, 1),
+        "simple-challenged-then-486": ("busy 486", None, None, 8, 1),
+        "simple-challenged-then-cancel": ("cancelled", None, None, 10, 1),
+        "simple-challenged-then-prack": ("completed", 2.05, 28.0, 12, 1),
+        "simple-challenged-again": ("rejected 407", None, None, 7, 1),
+    }
+    assert [(names[leg[0]], (leg[5] - leg[4]) // 1_000_000, leg[7]) for leg in given] == [
+        (name, 20, name.endswith(("486", "cancel", "again"))) for name in shapes]
+
+
 def test_a_busy_hours_mix_goes_through_the_lane(tmp_path, monkeypatch):
     """``bench/make_sip_capture.py --mix``: answered, cancelled, rejected, 100rel calls and exact
-    retransmissions, every one taken by the lane with the slow lane's rows."""
+    retransmissions, 3 in 10 of them challenged first (their outcomes the retry's), every one
+    taken by the lane with the slow lane's rows."""
     path = tmp_path / "mix.pcap"
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"),
                     str(path), "--calls", "200", "--concurrent", "20", "--mix"], check=True, capture_output=True)
@@ -334,6 +442,10 @@ def test_a_busy_hours_mix_goes_through_the_lane(tmp_path, monkeypatch):
     capture = load_capture(str(path), media=False, messages=False, locate=True)
     outcomes = Counter(row["outcome_text"] for row in iter_call_rows(capture, call_dict, _numbered_dict))
     assert outcomes == {"completed": 140, "cancelled": 40, "busy 486": 10, "rejected 480": 6, "rejected 404": 4}
+    given = _given(monkeypatch)
+    list(iter_call_rows(capture, call_dict, _numbered_dict))
+    # the challenged calls' legs end with the 407, 4 ms after the INVITE (``call_challenged``: 60 of 200)
+    assert sum(leg[5] - leg[4] == 4_000_000 for leg in given) == 60 and len(given) == 200
 
 
 def test_the_lane_tells_a_retransmission_from_a_copy_as_fold_duplicates_does():
@@ -374,7 +486,8 @@ def _mutated(k: int, rng) -> list[dict]:
     weighs: a message dropped, repeated (a copy, a retransmission), moved in time, sent the other
     way, of another status, branch, CSeq, To tag or method."""
     shapes = ("simple", "simple-486", "simple-cancel", "simple-cancel-crossed-by-the-200", "simple-prack",
-              "simple-prack-then-cancel")
+              "simple-prack-then-cancel", "simple-challenged", "simple-challenged-then-cancel",
+              "simple-challenged-again")
     messages = _simple(k) if rng.random() < 0.4 else _variants(k)[rng.choice(shapes)]
     for _ in range(rng.randrange(0, 3)):
         at = rng.randrange(len(messages))
@@ -391,15 +504,17 @@ def _mutated(k: int, rng) -> list[dict]:
         elif change == 3:
             m["up"] = not m["up"]
         elif change == 4 and m["line"].startswith("SIP/2.0"):
-            m["line"] = f"SIP/2.0 {rng.choice((180, 183, 200, 202, 404, 486, 487, 503))} Something"
+            m["line"] = f"SIP/2.0 {rng.choice((180, 183, 200, 202, 401, 404, 407, 486, 487, 503))} Something"
         elif change == 5:
-            m["branch"] = rng.choice((1, 2, 3, 6, 7))
+            m["branch"] = rng.choice((1, 2, 3, 4, 6, 7))
         elif change == 6:
-            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE", "1 CANCEL", "2 PRACK"))
+            m["cseq"] = rng.choice(("1 INVITE", "2 BYE", "1 ACK", "3 BYE", "1 CANCEL", "2 PRACK", "2 INVITE",
+                                    "2 ACK"))
         elif change == 7:
-            m["tag"] = rng.choice((None, "t", "u"))
+            m["tag"] = rng.choice((None, "t", "u", "p"))
         else:
-            m["line"] = rng.choice(("PRACK", "INFO", "BYE", "ACK", "CANCEL")) + f" sip:bob{k}@192.0.2.9 SIP/2.0"
+            method = rng.choice(("PRACK", "INFO", "BYE", "ACK", "CANCEL", "INVITE"))
+            m["line"] = f"{method} sip:bob{k}@192.0.2.9 SIP/2.0"
         messages[at] = m
     return sorted(messages, key=lambda m: m["t"])
 
