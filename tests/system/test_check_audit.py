@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, require_tool
+from test_kamailio_auth import PASSWORD, challenged_uac, challenging_config
 from test_kamailio_sipp import (HERE as KAMAILIO, PROXY_IP, UAC_IP, UAS_IP, free_udp_port, kamailio_modules,
-                                start_sniffer, stop, udp_bound, wait_until)
+                                start_proxy_and_uas, start_sniffer, stop, udp_bound, wait_until)
 
 pytestmark = pytest.mark.slow
 
@@ -156,3 +157,33 @@ def test_sipps_branching_scenarios_leave_403s_unacknowledged(tools, tmp_path):
     instead. The 403 is the finding; the BYE outside any dialog is not checked."""
     status, (call,) = checked(tools, tmp_path, "branchc", "branchs")
     assert status == 1 and findings(call) == [("missing-ack", "error")]
+
+
+def test_an_invite_challenged_by_the_proxy_matches_3_2(tools, tmp_path):
+    """Kamailio challenging every INVITE (test_kamailio_auth.py's config): 407, its ACK on the
+    INVITE's branch, the INVITE again with Proxy-Authorization, then the call; every hop captured."""
+    kamailio, (sipp, tcpdump) = require_tool("kamailio"), tools
+    proxy_port, uas_port, uac_port = free_udp_port(PROXY_IP), free_udp_port(UAS_IP), free_udp_port(UAC_IP)
+    (tmp_path / "kamailio.cfg").write_text(challenging_config(
+        {"PROXY_IP": PROXY_IP, "PROXY_PORT": proxy_port, "UAS_IP": UAS_IP, "UAS_PORT": uas_port,
+         "MODULES": kamailio_modules()}), encoding="utf-8")
+    (tmp_path / "uac-auth.xml").write_text(challenged_uac(), encoding="utf-8")
+    pcap = tmp_path / "challenged.pcap"
+    sniffer = start_sniffer(tcpdump, pcap, (uac_port, uas_port))
+    started: list[subprocess.Popen] = [sniffer]
+    try:
+        uas = start_proxy_and_uas(kamailio, sipp, tmp_path, (proxy_port, uas_port), 1, started)
+        subprocess.run([sipp, f"{PROXY_IP}:{proxy_port}", "-sf", str(tmp_path / "uac-auth.xml"), "-i", UAC_IP,
+                        "-p", str(uac_port), "-m", "1", "-s", "bob", "-au", "alice", "-ap", PASSWORD,
+                        "-nostdin", "-timeout", "20s"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=40, check=True)  # fmt: skip
+        uas.wait(timeout=20)
+        time.sleep(1.2)
+    finally:
+        for process in reversed(started[1:]):
+            stop(process)
+        stop(sniffer, signal.SIGINT)
+    status, report = run_check(pcap)
+    (call,) = report["calls"]  # RFC 3665 §3.2 is Proxy 1 challenging; here there is no Proxy 2
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.2", [])
+    assert call["variant"].startswith("without Proxy2") and call["roles"]["Proxy1"].startswith(PROXY_IP)
