@@ -24,6 +24,7 @@ from test_kamailio_sipp import (HERE as KAMAILIO, PROXY_IP, UAC_IP, UAS_IP, free
 pytestmark = pytest.mark.slow
 
 AUDIT = Path(__file__).resolve().parents[1] / "audit"
+LAB = Path(__file__).resolve().parents[1] / "lab"
 V6 = "::1"
 
 def _scenario(scenario) -> list[str]:
@@ -187,3 +188,26 @@ def test_an_invite_challenged_by_the_proxy_matches_3_2(tools, tmp_path):
     (call,) = report["calls"]  # RFC 3665 §3.2 is Proxy 1 challenging; here there is no Proxy 2
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.2", [])
     assert call["variant"].startswith("without Proxy2") and call["roles"]["Proxy1"].startswith(PROXY_IP)
+
+
+def reliable_183_with_sdp(tmp_path: Path) -> tuple[Path, Path]:
+    """tests/lab's PRACK pair with the reliable provisional a 183 carrying the answer (RFC 3262
+    §3, RFC 3264: the 200 repeats it, RFC 6337 §3.1.1), as SBCs send for early media."""
+    uas = (LAB / "uas-prack.xml").read_text(encoding="utf-8")
+    answer = uas[uas.index("      Content-Type: application/sdp\n"):uas.index("    ]]>", uas.index("o=bob"))]
+    uas = uas.replace("SIP/2.0 180 Ringing", "SIP/2.0 183 Session Progress")
+    # reachable on the call's transport (the proxy relays the PRACK and the ACK to it)
+    uas = uas.replace("Contact: <sip:bob@[local_ip]:[local_port]>", "Contact: <sip:bob@[local_ip]:[local_port];transport=[transport]>")
+    uas = uas.replace("      RSeq: 1\n      Content-Length: 0\n", "      RSeq: 1\n" + answer, 1)
+    uac = (LAB / "uac-prack.xml").read_text(encoding="utf-8").replace('<recv response="180"', '<recv response="183"')
+    (tmp_path / "uas-183.xml").write_text(uas, encoding="utf-8")
+    (tmp_path / "uac-183.xml").write_text(uac, encoding="utf-8")
+    return tmp_path / "uac-183.xml", tmp_path / "uas-183.xml"
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"], ids=["udp", "tcp"])
+def test_early_media_with_prack_matches_rfc3262(tools, proxy, tmp_path, transport):
+    uac, uas = reliable_183_with_sdp(tmp_path)
+    status, (call,) = checked(tools, tmp_path, uac, uas, transport, proxy_port=proxy)
+    print(json.dumps(call, indent=1)[:5000])
+    assert 0
