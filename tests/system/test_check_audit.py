@@ -146,9 +146,12 @@ def test_sipps_builtin_uas_behind_a_proxy_is_found_at_fault(tools, proxy, tmp_pa
     assert ("record-route-not-copied", "error") in findings(call)
 
 
-@pytest.mark.parametrize("transport,version", [("u1", 4), ("t1", 4), ("u1", 6)], ids=["udp", "tcp", "ipv6"])
-def test_sipps_builtin_uac_and_uas_face_to_face_conform(tools, tmp_path, transport, version):
-    status, (call,) = checked(tools, tmp_path, "uac", "uas", transport, version)
+@pytest.mark.parametrize("uac,transport,version", [("uac", "u1", 4), ("uac", "t1", 4), ("uac", "u1", 6),
+                                                    ("regexp", "u1", 4)], ids=["udp", "tcp", "ipv6", "regexp"])
+def test_sipps_builtin_uac_and_uas_face_to_face_conform(tools, tmp_path, uac, transport, version):
+    """sipp -sn uac (or regexp) against sipp -sn uas with no proxy: RFC 3665 §3.1, the caller
+    hanging up (a variant the flow allows)."""
+    status, (call,) = checked(tools, tmp_path, uac, "uas", transport, version)
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
 
 
