@@ -266,7 +266,7 @@ def test_the_matcher_stands_down_on_a_damaged_capture(shared):
 
 
 def test_a_proxy_answering_a_cancel_after_the_uas_did_is_no_deviation():
-    """tests/audit/kamailio-cancel-200-after-uas.pcap (tests/system/test_check_audit.py's
+    """tests/audit/kamailio-cancel-200-after-uas.pcap (tests/system/test_check_real_peers.py's
     cancelled call, as it came out once): Kamailio relayed the CANCEL, the SIPp UAS's 200 to it
     arrived, then Kamailio's own 200 to the caller's CANCEL went out. Each hop answers its CANCEL
     (RFC 3261 §9, §16.10): RFC 3665 §3.8 through one proxy, no out-of-order (one before)."""

@@ -254,7 +254,7 @@ def test_a_180_relayed_after_the_200_arrived_is_no_deviation():
 
 
 def test_a_proxys_200_to_cancel_after_the_next_hops_is_no_deviation():
-    # Seen with Kamailio (tests/system/test_check_audit.py): it relays the CANCEL, Bob's 200 to
+    # Seen with Kamailio (tests/system/test_check_real_peers.py): it relays the CANCEL, Bob's 200 to
     # it arrives, then Kamailio's own 200 to Alice's CANCEL goes out. Each hop answers its CANCEL
     # (RFC 3261 §9, §16.10): no 200 to a CANCEL waits for another.
     steps = play("rfc3665-3.8")
