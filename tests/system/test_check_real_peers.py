@@ -27,6 +27,7 @@ AUDIT = Path(__file__).resolve().parents[1] / "audit"
 LAB = Path(__file__).resolve().parents[1] / "lab"
 V6 = "::1"
 
+
 def _scenario(scenario) -> list[str]:
     return ["-sf", str(scenario)] if isinstance(scenario, Path) else ["-sn", scenario]
 
@@ -130,8 +131,8 @@ def test_a_session_refresh_is_a_re_invite_and_no_sdp_finding(tools, proxy, tmp_p
     higher, which RFC 3264 §8 allows (RFC 6337 §5.2.5); before the audit, check called it an
     sdp-version-not-incremented (info) on both SDPs."""
     status, (call,) = checked(tools, tmp_path, AUDIT / "uac-refresh.xml", AUDIT / "uas-refresh.xml", proxy_port=proxy)
-    assert (status, call["reference"], call["composition"]) == (0, "rfc3665-3.1", "rfc3665-3.1 + rfc3261-14 re-INVITE + BYE")
-    assert call["deviations"] == []
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
+    assert call["composition"] == "rfc3665-3.1 + rfc3261-14 re-INVITE + BYE"
 
 
 def test_sipps_builtin_uas_behind_a_proxy_is_found_at_fault(tools, proxy, tmp_path):
@@ -200,7 +201,8 @@ def reliable_183_with_sdp(tmp_path: Path) -> tuple[Path, Path]:
     answer = uas[uas.index("      Content-Type: application/sdp\n"):uas.index("    ]]>", uas.index("o=bob"))]
     uas = uas.replace("SIP/2.0 180 Ringing", "SIP/2.0 183 Session Progress")
     # reachable on the call's transport (the proxy relays the PRACK and the ACK to it)
-    uas = uas.replace("Contact: <sip:bob@[local_ip]:[local_port]>", "Contact: <sip:bob@[local_ip]:[local_port];transport=[transport]>")
+    uas = uas.replace("Contact: <sip:bob@[local_ip]:[local_port]>",
+                      "Contact: <sip:bob@[local_ip]:[local_port];transport=[transport]>")
     uas = uas.replace("      RSeq: 1\n      Content-Length: 0\n", "      RSeq: 1\n" + answer, 1)
     uac = (LAB / "uac-prack.xml").read_text(encoding="utf-8").replace('<recv response="180"', '<recv response="183"')
     (tmp_path / "uas-183.xml").write_text(uas, encoding="utf-8")
@@ -214,4 +216,5 @@ def test_early_media_with_prack_matches_rfc3262(tools, proxy, tmp_path, transpor
     repeats it unchanged (same o= version), which is no offer/answer or version finding."""
     uac, uas = reliable_183_with_sdp(tmp_path)
     status, (call,) = checked(tools, tmp_path, uac, uas, transport, proxy_port=proxy)
-    assert (status, call["reference"], call["variant"], call["deviations"]) == (0, "rfc3262-3", "hop Alice-Proxy-Bob", [])
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3262-3", [])
+    assert call["variant"] == "hop Alice-Proxy-Bob"

@@ -123,11 +123,11 @@ def _sdp_without_origin(message: "SipMessage") -> bytes:
 def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3264 §8: a new offer in a session whose description changed carries the version
     of the last description that sender had in the session plus one; an unchanged one keeps
-    it or goes up by one (RFC 6337 §5.2.5). A sender's description joins the session when the exchange completes: an answer at
-    once (in a 2xx, a reliable 1xx or an ACK), an offer when a 2xx or a reliable 1xx with SDP
-    answers it. An offer rejected (a 407, a 488) or still unanswered, or an SDP in an unreliable
-    1xx (a preview, RFC 6337 §3.1.1), is not compared against. Per sender node, Call-ID and
-    o= session."""
+    it or goes up by one (RFC 6337 §5.2.5). A sender's description joins the session when the
+    exchange completes: an answer at once (in a 2xx, a reliable 1xx or an ACK), an offer when a
+    2xx or a reliable 1xx with SDP answers it. An offer rejected (a 407, a 488) or still
+    unanswered, or an SDP in an unreliable 1xx (a preview, RFC 6337 §3.1.1), is not compared
+    against. Per sender node, Call-ID and o= session."""
     accepted: dict[tuple, tuple[int, bytes, "SipMessage"]] = {}
     pending: dict[int, tuple[tuple, int, bytes, "SipMessage"]] = {}  # id(txn) -> the offer
     reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
