@@ -243,6 +243,10 @@ def _depends(first: Observed, then: Observed, hop_acks: frozenset[int] = frozens
         # Nor need a non-INVITE request wait for the answer to the previous one of its kind (a
         # notifier's NOTIFYs overlap, RFC 6665); a new INVITE must (RFC 3261 §14.1).
         return not (not first.is_request and then.is_request and other and then.method == first.method != "INVITE")
+    # A stateful proxy answers a CANCEL itself, at once (RFC 3261 §9, §16.10): its 200 to the
+    # CANCEL is no relay of the next hop's.
+    if first.method == "CANCEL" and not first.is_request:
+        return False
     # An ACK of a non-2xx is each hop's own (RFC 3261 §17.1.1.3): no relay of another ACK.
     # A proxy passes a message on with its CSeq unchanged (RFC 3261 §16.6); a B2BUA's other leg
     # numbers its own requests, and answers its caller when it chooses (RFC 7092 §3).

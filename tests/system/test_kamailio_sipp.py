@@ -71,11 +71,11 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
             process.wait(timeout=10)
 
 
-def start_sniffer(tcpdump: str, pcap: Path, ports) -> subprocess.Popen:
-    """tcpdump writing the UDP traffic of ``ports`` on lo to ``pcap``, once it listens (else
-    stopped, and the test skipped, or failed under CI)."""
+def start_sniffer(tcpdump: str, pcap: Path, ports, proto: str = "udp") -> subprocess.Popen:
+    """tcpdump writing the ``proto`` (UDP) traffic of ``ports`` on lo to ``pcap``, once it listens
+    (else stopped, and the test skipped, or failed under CI)."""
     sniffer = subprocess.Popen(
-        [tcpdump, "-i", "lo", "-U", "-n", "-w", str(pcap), "udp and (" + " or ".join(f"port {p}" for p in ports) + ")"],
+        [tcpdump, "-i", "lo", "-U", "-n", "-w", str(pcap), f"({proto}) and (" + " or ".join(f"port {p}" for p in ports) + ")"],
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     ready, _, _ = select.select([sniffer.stderr], [], [], 15)

@@ -123,11 +123,11 @@ def _sdp_without_origin(message: "SipMessage") -> bytes:
 def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3264 §8: a new offer in a session whose description changed carries the version
     of the last description that sender had in the session plus one; an unchanged one keeps
-    it. A sender's description joins the session when the exchange completes: an answer at
-    once (in a 2xx, a reliable 1xx or an ACK), an offer when a 2xx or a reliable 1xx with SDP
-    answers it. An offer rejected (a 407, a 488) or still unanswered, or an SDP in an unreliable
-    1xx (a preview, RFC 6337 §3.1.1), is not compared against. Per sender node, Call-ID and
-    o= session."""
+    it or goes up by one (RFC 6337 §5.2.5). A sender's description joins the session when the
+    exchange completes: an answer at once (in a 2xx, a reliable 1xx or an ACK), an offer when a
+    2xx or a reliable 1xx with SDP answers it. An offer rejected (a 407, a 488) or still
+    unanswered, or an SDP in an unreliable 1xx (a preview, RFC 6337 §3.1.1), is not compared
+    against. Per sender node, Call-ID and o= session."""
     accepted: dict[tuple, tuple[int, bytes, "SipMessage"]] = {}
     pending: dict[int, tuple[tuple, int, bytes, "SipMessage"]] = {}  # id(txn) -> the offer
     reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
@@ -176,7 +176,9 @@ def _version_findings(facts: CallFacts, message: "SipMessage", version: int, con
             f"o= version {version} (was {old_version}; RFC 3264 §8)",
             f=facts.fs([old_message, message]), frames=facts.frames([message]),
         )  # fmt: skip
-    elif content == old and version != old_version:
+    elif content == old and version not in (old_version, old_version + 1):
+        # RFC 3264 §8 (RFC 6337 §5.2.5): the version stays or goes up by one; one higher on an
+        # unchanged description (a session refresh's re-INVITE, RFC 4028 §10) is allowed.
         yield deviation(
             SDP_VERSION_NOT_INCREMENTED,
             f"{facts.name(message)} repeats the SDP of {facts.name(old_message)} with o= "

@@ -263,3 +263,15 @@ def test_the_matcher_stands_down_on_a_damaged_capture(shared):
     found = check_capture(shared / "captures/ndpi/fuzz-2006-06-26-2594.pcap")
     assert not [d for _, d in found if d.code in MATCHER and d.severity != "info"]
     assert any(d.code in MATCHER for _, d in found)
+
+
+def test_a_proxy_answering_a_cancel_after_the_uas_did_is_no_deviation():
+    """tests/audit/kamailio-cancel-200-after-uas.pcap (tests/system/test_check_real_peers.py's
+    cancelled call, as it came out once): Kamailio relayed the CANCEL, the SIPp UAS's 200 to it
+    arrived, then Kamailio's own 200 to the caller's CANCEL went out. Each hop answers its CANCEL
+    (RFC 3261 §9, §16.10): RFC 3665 §3.8 through one proxy, no out-of-order (one before)."""
+    path = Path(__file__).resolve().parents[2] / "audit" / "kamailio-cancel-200-after-uas.pcap"
+    capture = load_capture(str(path))
+    (call,) = build_calls(capture)
+    result = check_call(call, capture, _REFERENCES, settings=capture_settings(capture))
+    assert (result.reference, result.variant, result.deviations) == ("rfc3665-3.8", "without Proxy1", ())

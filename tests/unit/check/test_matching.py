@@ -253,6 +253,16 @@ def test_a_180_relayed_after_the_200_arrived_is_no_deviation():
     assert match.reference.id == "rfc3665-3.2" and codes(match) == []
 
 
+def test_a_proxys_200_to_cancel_after_the_next_hops_is_no_deviation():
+    # Seen with Kamailio (tests/system/test_check_real_peers.py): it relays the CANCEL, Bob's 200 to
+    # it arrives, then Kamailio's own 200 to Alice's CANCEL goes out. Each hop answers its CANCEL
+    # (RFC 3261 §9, §16.10): no 200 to a CANCEL waits for another.
+    steps = play("rfc3665-3.8")
+    order = list(range(1, 10)) + [11, 13, 14, 12, 10] + list(range(15, 21))
+    match = match_call(renumber([steps[i - 1] for i in order]), REFS)
+    assert match.reference.id == "rfc3665-3.8" and codes(match) == []
+
+
 def test_a_cancelled_call_between_two_phones_matches_3_8_without_proxies():
     # INVITE, 100, 180, CANCEL, then the 487 before the CANCEL's 200 (seen in ndpi's
     # gre_sip.pcapng): two transactions' responses, in either order.

@@ -367,6 +367,15 @@ def test_sdp_version_must_change_with_the_sdp():
     ]
 
 
+def test_sdp_version_may_go_up_by_one_on_an_unchanged_sdp():
+    """RFC 3264 §8, RFC 6337 §5.2.5: the o= version of a subsequent SDP stays or goes up by one;
+    a session refresh (RFC 4028 §10) re-offering its SDP unchanged under version + 1 is fine."""
+    messages = flow("3.7")
+    messages[9] = edit(messages[9], b"o=alice 2890844526 2890844526", b"o=alice 2890844526 2890844527")
+    messages[9] = edit(messages[9], b"m=audio 1000", b"m=audio 49172")  # F1's SDP again
+    assert found(messages) == set()
+
+
 def test_sdp_version_compared_only_against_an_accepted_offer():
     """RFC 3264 §8: an offer the 407 rejected (RFC 3665 §3.2 F1) is not part of the session;
     the retry F4 may change it under the same version. Once F6's 200 accepted F4's offer, a
