@@ -145,6 +145,7 @@ if TYPE_CHECKING:
     from ladder.capture.messagestore import MessageStore
 
 BATCH = 512  # groups asked of C at once: a bounded list of facts, few calls across
+_TRANSPORTS = ("udp", "tcp")  # of the endpoints of Python's a simple call may have (S2)
 
 
 def enabled() -> bool:
@@ -229,8 +230,10 @@ class SimpleLane:
         self._store, self._groups = store, groups
         self._ts = capture.sip_index.ts_ns
         # (the store's private columns of C's endpoints: address and port by id)
+        # (and, per endpoint id of Python's, whether it is UDP or TCP: S2)
+        usable = bytes(e is not None and e.transport in _TRANSPORTS for e in store.endpoints)
         self._columns = (store.where, store.length, store.crc, store.src, store.dst, store.flags, self._ts,
-                         store._c_address, store._c_port)
+                         store._c_address, store._c_port, usable)
         self._fd: int | None = None
         if store.path is not None:
             try:
@@ -250,11 +253,13 @@ class SimpleLane:
             self._fd = None
 
     def _batch(self, g: int) -> None:
-        assert self._fd is not None and _c_simple_calls is not None
+        assert _c_simple_calls is not None
         groups = self._groups
         last = min(g + BATCH, len(groups.keys))
         wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
-        self._first, self._facts = g, _c_simple_calls(self._fd, self._columns, groups.members, groups.starts, g, wanted)
+        fd = -1 if self._fd is None else self._fd
+        self._first, self._facts = g, _c_simple_calls(fd, self._store.spill_fd(), self._columns, groups.members,
+                                                      groups.starts, g, wanted)
 
     def take(self, g: int, cid: str, kept: Callable[..., Any]
              ) -> tuple[Leg, bool, SimpleCall, tuple[str, str] | None] | None:
@@ -264,8 +269,6 @@ class SimpleLane:
         attempt failed (``grouping._attempt_failed``), its call's summary, and the leg's
         (caller, target) for the links' window when C read From and To as plain
         (``window_parties``), else None (the window reads them of the request)."""
-        if self._fd is None:
-            return None
         if not self._first <= g < self._first + len(self._facts):
             self._batch(g)
         facts = self._facts[g - self._first]
