@@ -6,13 +6,16 @@ summed up in C (``ladder._accel.simple_calls``), its row made without reading an
 message in Python.
 
 A group is *simple* when all of the following hold; ``simple_calls`` checks each in C, and any
-doubt (a message in the spill file, one the C first pass does not answer for, a failed read or
-CRC) leaves the group to the slow lane, unchanged:
+doubt (a message the C first pass does not answer for, a failed read or CRC, endpoints of
+another transport) leaves the group to the slow lane, unchanged:
 
- S1  2 to 32 messages, each in the capture file, read back with its CRC, read by the C first
+ S1  2 to 32 messages, each in the capture file or the spill file (``MessageStore.where``:
+     reassembled TCP, IPv6, fragments...), read back with its CRC, read by the C first
      pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq, a From tag and a
      top Via with a sent-by and a ``z9hG4bK`` branch.
- S2  two endpoints of C's (UDP/IPv4), every message between them (they may share an address);
+ S2  two endpoints, every message between them (they may share an address): both C's (UDP/IPv4,
+     compared by address and port) or both Python's of transport UDP or TCP (compared by id:
+     ``MessageStore._endpoint`` interns each ``Endpoint``, transport included, once), never a mix;
  S3  strictly increasing times;
  S4  two messages of the same bytes go the same way more than ``DUPLICATE_WINDOW_NS`` apart: an
      exact retransmission (RFC 3261 §17); S5 to S9 weigh each message's first sending only;
@@ -43,6 +46,18 @@ Why the row is then exactly the slow lane's (``_calls`` pass 2: ``fold_duplicate
 ``build_transactions``, ``find_legs``, ``KeptRequest``, ``build_call``, then the row functions,
 which read no more than ``SimpleCall`` holds):
 
+- Over TCP (or UDP/IPv6): every function below reads a message's endpoints only as ``Endpoint``
+  values compared for equality (or, ``call_outcome``, ``caller_ip``, the source's ``ip``), never
+  their transport, so what holds for C's endpoints holds for Python's; S2's ids are equal exactly
+  when the ``Endpoint``s are (one interning table; C's and Python's never meet in one group). The
+  RFC's transport rules (RFC 3261 §17.1.1.2, §17.2.1: no request retransmission timers over a
+  reliable transport) are ``ladder check``'s, not the row's: ``fold_duplicates``,
+  ``build_transactions`` and ``_repeats`` treat the same bytes again over TCP as over UDP (a
+  2xx the UAS core sends again, §13.3.1.4, whatever the transport; a segment resent that
+  reassembly gave twice), and so does S4. A message's time is its reassembled message's
+  (``SipIndex.ts_ns``), the slow lane's too; several messages of one segment share a time: S3
+  sends them to the slow lane. The slow lane reads no frame of a message for the row either
+  (``odd_frames``: a message over several segments).
 - ``duplicates.fold_duplicates`` folds only equal bytes between the same ends within
   ``DUPLICATE_WINDOW_NS`` (S4; C's window is that constant, a test holds them equal): every
   message is kept, no copies.
