@@ -4,11 +4,14 @@ captures segment them; for each, which lane takes it and rows equal to the slow 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from captures_crafted import ethernet, ipv4, ipv6, tcp, udp, write_pcap
+from conftest import ROOT
 from ladder.calls import simple_calls
 from ladder.calls.bounded import iter_call_rows
 from ladder.capture.loader import load_capture
@@ -149,3 +152,17 @@ def test_the_heplify_tcp_captures_calls_take_the_lane(corpus, monkeypatch):
         pytest.skip("heplify's TCP capture is not in this corpus")
     found = {name: _assert_same_rows(path, monkeypatch) for name, path in paths.items()}
     assert found["sip_ipv4_tcp.pcap"] == (1, 1)
+
+
+def test_a_busy_hours_mix_over_tcp_goes_through_the_lane(tmp_path, monkeypatch):
+    """``bench/make_sip_capture.py --mix --tcp``: the busy hour's shapes over TCP connections
+    (each message a segment, read back from the spill file), every call the lane's, rows the
+    slow lane's; the 2xx and INVITEs sent again are retransmissions to both lanes."""
+    path = tmp_path / "mix-tcp.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(path), "--calls", "200",
+                    "--concurrent", "20", "--mix", "--tcp"], check=True, capture_output=True)
+    assert _assert_same_rows(path, monkeypatch) == (200, 200)
+    capture = load_capture(str(path), media=False, messages=False, locate=True)
+    store = capture.message_store
+    assert all(where < 0 for where in store.where)
+    assert {store.endpoint(i).transport for i in set(store.src)} == {"tcp"}
