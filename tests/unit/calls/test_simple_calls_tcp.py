@@ -166,3 +166,43 @@ def test_a_busy_hours_mix_over_tcp_goes_through_the_lane(tmp_path, monkeypatch):
     store = capture.message_store
     assert all(where < 0 for where in store.where)
     assert {store.endpoint(i).transport for i in set(store.src)} == {"tcp"}
+
+
+def test_hostile_columns_of_the_spill_file_and_pythons_endpoints_send_groups_to_the_slow_lane(tmp_path):
+    """C trusts no column: a spill offset past the file's end or at the most negative value, no
+    spill file, an endpoint id of Python's beyond its table or of a transport it does not take,
+    a group of C's and Python's endpoints: None for the group, never a read outside a buffer
+    (the sanitized fuzzer drives the same reads with hostile bytes)."""
+    from array import array
+
+    from ladder.calls.bounded import _Groups
+    from ladder.capture.messagestore import C_ENDPOINT
+
+    path = tmp_path / "one.pcap"
+    _write(path, {"call": _packets(1, _simple(1))})
+    capture = load_capture(str(path), media=False, messages=False, locate=True)
+    store = capture.message_store
+    lane = simple_calls.SimpleLane(capture, store, _Groups(capture))
+    groups, columns = lane._groups, list(lane._columns)
+    c_simple_calls = simple_calls._c_simple_calls
+    assert c_simple_calls is not None
+
+    def facts(spill: int = store.spill_fd(), **changed) -> object:
+        given = list(columns)
+        for name, value in changed.items():  # (SimpleLane's columns: where 0, src 3, usable 9)
+            given[{"where": 0, "src": 3, "usable": 9}[name]] = value
+        fd = -1 if lane._fd is None else lane._fd
+        (found,) = c_simple_calls(fd, spill, tuple(given), groups.members, groups.starts, 0, b"\1")
+        return found
+
+    assert facts() is not None  # as it is: the lane's
+    n = len(store)
+    assert facts(where=array("q", [-(2**63)] * n)) is None
+    assert facts(where=array("q", [-1 - (1 << 40)] * n)) is None
+    assert facts(spill=-1) is None
+    assert facts(usable=b"") is None and facts(usable=b"\1") is None
+    assert facts(usable=bytes(len(columns[9]))) is None  # (as for an endpoint over TLS or SCTP)
+    mixed = array("I", store.src)
+    mixed[0] = C_ENDPOINT
+    assert facts(src=mixed) is None
+    lane.close()
