@@ -2480,7 +2480,8 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
                 ms[i].raw = window + (at - lo);
             } else {
                 ms[i].raw = buf + ms[i].at;  /* (the spill file: where = -1 - its offset) */
-                ok = at >= 0 ? read_at(fd, buf + ms[i].at, ms[i].n, at) : read_at(spill_fd, buf + ms[i].at, ms[i].n, -1 - at);
+                ok = at >= 0 ? read_at(fd, buf + ms[i].at, ms[i].n, at)
+                             : read_at(spill_fd, buf + ms[i].at, ms[i].n, -1 - at);
             }
             ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
         }

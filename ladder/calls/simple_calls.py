@@ -53,8 +53,8 @@ which read no more than ``SimpleCall`` holds):
   RFC's transport rules (RFC 3261 §17.1.1.2, §17.2.1: no request retransmission timers over a
   reliable transport) are ``ladder check``'s, not the row's: ``fold_duplicates``,
   ``build_transactions`` and ``_repeats`` treat the same bytes again over TCP as over UDP (a
-  2xx the UAS core sends again, §13.3.1.4, whatever the transport; a segment resent that
-  reassembly gave twice), and so does S4. A message's time is its reassembled message's
+  2xx the UAS core sends again, §13.3.1.4, whatever the transport; a resent TCP segment is
+  dropped by reassembly before either lane sees it), and so does S4. A message's time is its reassembled message's
   (``SipIndex.ts_ns``), the slow lane's too; several messages of one segment share a time: S3
   sends them to the slow lane. The slow lane reads no frame of a message for the row either
   (``odd_frames``: a message over several segments).

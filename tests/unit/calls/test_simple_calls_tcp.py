@@ -87,6 +87,19 @@ def _write(path: Path, calls: dict[str, list[tuple[int, bytes]]]) -> dict[str, s
     return {f"call-{k}@test": name for k, name in enumerate(calls, start=1)}
 
 
+def _200_again(k: int) -> list[dict]:
+    """The UAS core sends its 2xx again until the ACK comes, over any transport (RFC 3261
+    §13.3.1.4): a retransmission to both lanes (``_repeats``), as over UDP."""
+    s = _simple(k)
+    return s[:4] + [dict(s[3], t=2500)] + [dict(m, t=m["t"] + 500) for m in s[4:]]
+
+
+def _180_copied(k: int) -> list[dict]:
+    """The 180 again 5 ms later (a new segment): a capture copy (S4)."""
+    s = _simple(k)
+    return s[:3] + [dict(s[2], t=105)] + s[3:]
+
+
 def _calls() -> dict[str, list[tuple[int, bytes]]]:
     """name -> packets; the names the lane takes start with "taken"."""
     shapes: dict[str, tuple] = {
@@ -94,10 +107,7 @@ def _calls() -> dict[str, list[tuple[int, bytes]]]:
         "taken-invite-split-over-two-segments": (_simple, dict(split=frozenset({0}))),
         "taken-200-split-out-of-order": (_simple, dict(swapped=frozenset({3}))),
         "taken-a-segment-sent-again": (_simple, dict(resent=frozenset({3}))),  # reassembly drops the copy
-        # The UAS core sends its 2xx again until the ACK comes, over any transport (RFC 3261
-        # §13.3.1.4): a retransmission to both lanes (_repeats), as over UDP.
-        "taken-200-sent-again": (lambda k: (lambda s: s[:4] + [dict(s[3], t=2500)] + [dict(m, t=m["t"] + 500)
-                                                                                    for m in s[4:]])(_simple(k)), {}),
+        "taken-200-sent-again": (_200_again, {}),
         "taken-cancelled": (lambda k: _simple(k)[:3] + list(_cancelling(k)), {}),
         "taken-over-ipv6-tcp": (_simple, dict(v6=True)),
         "taken-over-ipv6-udp": (_simple, dict(v6=True, over="udp")),
@@ -105,16 +115,9 @@ def _calls() -> dict[str, list[tuple[int, bytes]]]:
         "slow-ack-and-bye-in-one-segment": (_simple, dict(joined=frozenset({4}))),
         # S2: the INVITE over TCP, the rest over UDP: four endpoints
         "slow-invite-over-tcp-answers-over-udp": (_simple, dict(udp_from=1)),
-        # S4: the 180 again 5 ms later, over TCP too, is a capture copy
-        "slow-a-copy": (_simple, {}),
+        "slow-a-copy": (_180_copied, {}),
     }
-    calls = {}
-    for k, (name, (make, how)) in enumerate(shapes.items(), start=1):
-        messages = make(k)
-        if name == "slow-a-copy":
-            messages = messages[:3] + [dict(messages[2], t=105)] + messages[3:]
-        calls[name] = _packets(k, messages, **how)
-    return calls
+    return {name: _packets(k, make(k), **how) for k, (name, (make, how)) in enumerate(shapes.items(), start=1)}
 
 
 def test_calls_over_tcp_and_ipv6_take_the_lane_with_the_slow_lanes_rows(tmp_path, monkeypatch):
@@ -128,7 +131,8 @@ def test_calls_over_tcp_and_ipv6_take_the_lane_with_the_slow_lanes_rows(tmp_path
     # the spill file holds the TCP and IPv6 messages (reassembled; the IPv6 ones of Python's reader)
     store = capture.message_store
     assert sum(where < 0 for where in store.where) >= 7 * len(calls) - 14
-    got = {name: (row["outcome_text"], row["setup_time"], row["talk_time"], row["messages"]) for name, row in rows.items()}
+    got = {name: (row["outcome_text"], row["setup_time"], row["talk_time"], row["messages"])
+           for name, row in rows.items()}
     assert got["taken-one-message-a-segment"] == ("completed", 2.0, 28.0, 7)
     assert got["taken-a-segment-sent-again"] == ("completed", 2.0, 28.0, 7)
     assert got["taken-200-sent-again"] == ("completed", 2.0, 28.5, 8)
@@ -136,8 +140,9 @@ def test_calls_over_tcp_and_ipv6_take_the_lane_with_the_slow_lanes_rows(tmp_path
     assert got["slow-ack-and-bye-in-one-segment"][3] == 7
     # the legs given to the links: their endpoints the store's, transport and all
     ends = {names[leg[0]]: (leg[2], leg[3]) for leg in given}
-    assert ends["taken-over-ipv6-tcp"] == (Endpoint("2001:db8:7::1", 5060, "tcp"), Endpoint("2001:db8:7:1::1", 5060, "tcp"))
-    assert ends["taken-over-ipv6-udp"] == (Endpoint("2001:db8:8::1", 5060, "udp"), Endpoint("2001:db8:8:1::1", 5060, "udp"))
+    for name, k, transport in (("taken-over-ipv6-tcp", 7, "tcp"), ("taken-over-ipv6-udp", 8, "udp")):
+        assert ends[name] == (Endpoint(f"2001:db8:{k}::1", 5060, transport),
+                              Endpoint(f"2001:db8:{k}:1::1", 5060, transport))
     assert ends["taken-one-message-a-segment"] == (Endpoint("10.1.0.1", 5060, "tcp"), Endpoint("10.1.1.1", 5060, "tcp"))
     monkeypatch.undo()
     assert _assert_same_rows(tmp_path / "tcp.pcap", monkeypatch) == (len(calls), len(
