@@ -19,72 +19,60 @@ from ladder.calls.bounded import iter_call_rows
 from ladder.capture.loader import load_capture
 from ladder.cli.calls import _numbered_dict, call_dict
 from test_kamailio_sipp import UAC_IP, UAS_IP, _unavailable, stop, wait_until
+from tests.unit.calls.test_simple_calls import _taken
 
 pytestmark = pytest.mark.skipif(simple_calls._c_simple_calls is None, reason="the compiled extension is not built")
 
 CALLS = 3
 
 
-def free_tcp_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((ip, 0))
-        return sock.getsockname()[1]
-
-
-def tcp_listening(ip: str, port: int) -> bool:
-    """Whether something listens on ip:port (Linux /proc/net/tcp: little-endian hex IPv4, state 0A)."""
+def _listening(ip: str, port: int) -> bool:
+    """Whether something listens on TCP ip:port (Linux /proc/net/tcp: little-endian hex IPv4, state 0A)."""
     wanted = "".join(f"{int(part):02X}" for part in reversed(ip.split("."))) + f":{port:04X}"
     with open("/proc/net/tcp", encoding="ascii") as table:
-        return any(line.split()[1] == wanted and line.split()[3] == "0A" for line in table.readlines()[1:])
+        return [wanted, "0A"] in ([row[1], row[3]] for row in map(str.split, table.readlines()[1:]))
 
 
 @pytest.fixture(scope="module")
 def tcp_capture(tmp_path_factory) -> Path:
     sipp, tcpdump = require_tool("sipp"), require_tool("tcpdump")
     work = tmp_path_factory.mktemp("sipp-tcp")
-    uas_port, uac_port = free_tcp_port(UAS_IP), free_tcp_port(UAC_IP)
+    ports = []
+    for ip in (UAS_IP, UAC_IP):  # (free TCP ports, the sockets closed at once)
+        with socket.create_server((ip, 0)) as sock:
+            ports.append(sock.getsockname()[1])
     pcap = work / "tcp.pcap"
-    sniffer = subprocess.Popen([tcpdump, "-i", "lo", "-U", "-n", "-w", str(pcap), f"tcp and port {uas_port}"],
+    sniffer = subprocess.Popen([tcpdump, "-i", "lo", "-U", "-n", "-w", str(pcap), f"tcp and port {ports[0]}"],
                                stderr=subprocess.PIPE, text=True)
-    started = [sniffer]
+    uas = None
     try:
         line = sniffer.stderr.readline() if sniffer.stderr else ""
         if "listening on" not in line:
             _unavailable(f"tcpdump cannot capture on lo: {line.strip() or 'no answer'}")
-        uas = subprocess.Popen([sipp, "-sn", "uas", "-t", "t1", "-i", UAS_IP, "-p", str(uas_port), "-m", str(CALLS),
-                                "-nostdin"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(uas)
-        wait_until(lambda: tcp_listening(UAS_IP, uas_port), 15, "the SIPp UAS to listen on TCP")
-        subprocess.run(
-            [sipp, f"{UAS_IP}:{uas_port}", "-sn", "uac", "-t", "t1", "-i", UAC_IP, "-p", str(uac_port),
-             "-m", str(CALLS), "-r", "5", "-s", "bob", "-nostdin", "-timeout", "20s"],
-            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=40, check=True,
-        )  # fmt: skip
+        side = ["-t", "t1", "-m", str(CALLS), "-nostdin"]
+        uas = subprocess.Popen([sipp, "-sn", "uas", "-i", UAS_IP, "-p", str(ports[0]), *side], cwd=work,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: _listening(UAS_IP, ports[0]), 15, "the SIPp UAS to listen on TCP")
+        uac = [sipp, f"{UAS_IP}:{ports[0]}", "-sn", "uac", "-i", UAC_IP, "-p", str(ports[1]), "-r", "5", "-s", "bob",
+               "-timeout", "20s", *side]
+        subprocess.run(uac, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=40, check=True)
         uas.wait(timeout=30)
         time.sleep(1.5)  # tcpdump reads its ring a block at a time (a 1 s timeout): the last block too
     finally:
-        for process in reversed(started[1:]):
-            stop(process)
+        if uas is not None:
+            stop(uas)
         stop(sniffer, signal.SIGINT)
     return pcap
 
 
 def test_sipp_calls_over_tcp_go_through_the_lane_with_the_slow_lanes_rows(tcp_capture, monkeypatch):
     capture = load_capture(str(tcp_capture), media=False, messages=False, locate=True)
-    facts: list = []  # what C gives of each group asked
-    summed_up = simple_calls._c_simple_calls
-    assert summed_up is not None
-
-    def recorded(*args):
-        found = summed_up(*args)
-        facts.extend(found)
-        return found
-
-    monkeypatch.setattr(simple_calls, "_c_simple_calls", recorded)
+    taken = _taken(monkeypatch)  # the Call-IDs the lane sums up
     fast = list(iter_call_rows(capture, call_dict, _numbered_dict))
+    monkeypatch.undo()
     monkeypatch.setenv("PCAPLADDER_NO_SIMPLE_CALLS", "1")
     assert fast == list(iter_call_rows(capture, call_dict, _numbered_dict))
-    assert len(facts) == CALLS and all(f is not None for f in facts)  # every call the lane's
+    assert sorted(taken) == sorted(row["id"] for row in fast) and len(fast) == CALLS  # every call the lane's
     # SIPp's uac/uas: INVITE, 100 (perhaps), 180, 200, ACK, BYE, 200 over one connection
     assert {(row["outcome"], row["status"], row["legs"], row["to"]) for row in fast} == {
         ("completed", 200, 1, f"bob@{UAS_IP}")}
