@@ -10,9 +10,9 @@ doubt (a message the C first pass does not answer for, a failed read or CRC, end
 another transport) leaves the group to the slow lane, unchanged:
 
  S1  2 to 32 messages, each in the capture file or the spill file (``MessageStore.where``:
-     reassembled TCP, IPv6, fragments...), read back with its CRC, read by the C first
-     pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq, a From tag and a
-     top Via with a sent-by and a ``z9hG4bK`` branch.
+     reassembled TCP, IPv6, fragments, all of a gzip file or stdin...), read back with its CRC,
+     read by the C first pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq,
+     a From tag and a top Via with a sent-by and a ``z9hG4bK`` branch.
  S2  two endpoints, every message between them (they may share an address): both C's (UDP/IPv4,
      compared by address and port) or both Python's of transport UDP or TCP (compared by id:
      ``MessageStore._endpoint`` interns each ``Endpoint``, transport included, once), never a mix;

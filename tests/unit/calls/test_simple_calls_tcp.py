@@ -4,6 +4,7 @@ captures segment them; for each, which lane takes it and rows equal to the slow 
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,16 @@ def test_hostile_columns_of_the_spill_file_and_pythons_endpoints_send_groups_to_
     mixed[0] = C_ENDPOINT
     assert facts(src=mixed) is None
     lane.close()
+
+
+def test_a_gzipped_capture_goes_through_the_lane(tmp_path, monkeypatch):
+    """A gzip file has no offsets to read back: every message is in the spill file, of Python's
+    endpoints (UDP/IPv4 here), and the lane takes its calls with the slow lane's rows."""
+    path = tmp_path / "mix.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(path), "--calls", "100",
+                    "--concurrent", "10", "--mix"], check=True, capture_output=True)
+    zipped = tmp_path / "mix.pcap.gz"
+    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    assert _assert_same_rows(zipped, monkeypatch) == (100, 100)
+    store = load_capture(str(zipped), media=False, messages=False, locate=True).message_store
+    assert store.path is None and all(where < 0 for where in store.where)
