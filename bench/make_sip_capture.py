@@ -30,6 +30,12 @@ an SBC that carries both trunks (trusted by address, never challenged) and regis
 call challenged) sees the UAs' share of calls challenged; 30 % stands for a site of mostly
 trunks. Calls that do not answer end within seconds, so the file is smaller than the
 all-answered one at the same ``--calls``.
+
+``--tcp`` sends the same messages over TCP (RFC 3261 §18: as SBCs and PBXs often carry SIP): the
+Vias say ``SIP/2.0/TCP``, each message is one segment of the connection between the call's two
+addresses (port 5060 both ends, one connection per address pair, each way's sequence numbers
+running on from its last segment, no handshake: a capture joined mid-way), in the same frames'
+order and times. Without it the file is byte-identical to before the option existed.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import heapq
 import struct
 import sys
 
-from make_rtp_capture import EPOCH_NS, udp_frame
+from make_rtp_capture import EPOCH_NS, MAC_A, MAC_B, _checksum, _ip, udp_frame
 
 CALL_S = 30
 # Offsets of each message from its call's start: INVITE, 100, 180, 200, ACK, BYE, 200.
@@ -203,12 +209,22 @@ def call_messages(index: int, session_id: bool = False, mix: bool = False) -> li
     return done([invite] + invite_again + [trying, ringing, answer] + again + end)
 
 
+def tcp_frame(src: str, dst: str, sport: int, dport: int, seq: int, payload: bytes) -> bytes:
+    """Ethernet / IPv4 / TCP (PSH, ACK) around ``payload`` at ``seq`` (IP checksum filled in,
+    TCP checksum zero, as ``udp_frame``'s UDP checksum)."""
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 0, 5 << 4, 0x18, 65535, 0, 0) + payload
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, _ip(src), _ip(dst))
+    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    return MAC_B + MAC_A + b"\x08\x00" + header + tcp
+
+
 def write_capture(path: str, calls: int, concurrent: int, session_id: bool = False,
-                  mix: bool = False) -> tuple[int, int]:
+                  mix: bool = False, tcp: bool = False) -> tuple[int, int]:
     """Write the capture; returns (packets, bytes). Calls are generated as they start, so only
     the live ones are in memory."""
     spacing = CALL_S * 1_000_000_000 // concurrent
-    heap: list[tuple[int, int, int, bytes]] = []  # (time, call, message number, frame)
+    heap: list[tuple[int, int, int, bytes | tuple[str, str, bytes]]] = []  # (time, call, message number, frame)
+    sequence: dict[tuple[str, str], int] = {}  # (--tcp) each way's next sequence number
     packets = written = 0
     next_call = 0
     with open(path, "wb", buffering=4 << 20) as out:
@@ -220,10 +236,18 @@ def write_capture(path: str, calls: int, concurrent: int, session_id: bool = Fal
                 caller, callee = _parties(next_call)
                 for number, (offset, forward, sip) in enumerate(call_messages(next_call, session_id, mix)):
                     src, dst = (caller, callee) if forward else (callee, caller)
-                    heapq.heappush(heap, (start + offset, next_call, number, udp_frame(src, dst, 5060, 5060, sip)))
+                    if tcp:  # (framed when sent: the sequence numbers run in sending order)
+                        sip = sip.replace(b"SIP/2.0/UDP ", b"SIP/2.0/TCP ")
+                    heapq.heappush(heap, (start + offset, next_call, number,
+                                          (src, dst, sip) if tcp else udp_frame(src, dst, 5060, 5060, sip)))
                 next_call += 1
                 continue
             ts_ns, _call, _number, frame = heapq.heappop(heap)
+            if isinstance(frame, tuple):
+                src, dst, sip = frame
+                seq = sequence.get((src, dst), 1)
+                sequence[(src, dst)] = seq + len(sip)
+                frame = tcp_frame(src, dst, 5060, 5060, seq, sip)
             record = RECORD.pack(ts_ns // 1_000_000_000, ts_ns % 1_000_000_000 // 1000, len(frame), len(frame))
             out.write(record + frame)
             packets += 1
@@ -240,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", action="store_true",
                         help="a busy hour's shapes: answered, cancelled, rejected, 100rel (SHAPES), "
                              "3 in 10 challenged first (407)")
+    parser.add_argument("--tcp", action="store_true", help="over TCP: one segment a message, Vias SIP/2.0/TCP")
     options = parser.parse_args(argv)
-    packets, size = write_capture(options.out, options.calls, options.concurrent, options.session_id, options.mix)
+    packets, size = write_capture(options.out, options.calls, options.concurrent, options.session_id, options.mix,
+                                  options.tcp)
     sys.stderr.write(f"{options.out}: {packets:,} SIP messages, {size / 1e6:,.1f} MB, {options.calls:,} calls\n")
     return 0
 

@@ -2013,8 +2013,9 @@ typedef struct {
     size_t at;  /* where its bytes are in the group's buffer, when read there */
     const uint8_t *raw;
     Py_ssize_t n;
-    uint32_t addr[2];  /* source, destination: IPv4 address and port */
+    uint32_t addr[2];  /* source, destination: IPv4 address and port; or Python's endpoint id, port 0 */
     uint16_t port[2];
+    int c_ends;  /* its endpoints are C's (UDP/IPv4, by address and port), else Python's (by id) */
     int64_t ts;
     int repeat;  /* the bytes of an earlier message again: a retransmission */
 } SimpleMessage;
@@ -2355,29 +2356,31 @@ static int plain_untagged_to(SimpleMessage *ms, int n)
 }
 
 typedef struct {
-    Py_buffer where, length, crc, src, dst, flags, ts, address, port;
+    Py_buffer where, length, crc, src, dst, flags, ts, address, port, usable;
 } SimpleColumns;
 
 static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
 {
-    int fd;
+    int fd, spill_fd;
     Py_ssize_t first;
     SimpleColumns c;
     Py_buffer members, starts, wanted;
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTuple(args, "i(y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &c.where, &c.length, &c.crc, &c.src, &c.dst,
-                          &c.flags, &c.ts, &c.address, &c.port, &members, &starts, &first, &wanted))
+    if (!PyArg_ParseTuple(args, "ii(y*y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &spill_fd, &c.where, &c.length, &c.crc,
+                          &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port, &c.usable, &members, &starts, &first,
+                          &wanted))
         return NULL;
     PyObject *result = NULL;
     uint8_t *buf = NULL, *window = NULL;
     size_t cap = 0;
     Py_buffer *views[] = {&c.where, &c.length, &c.crc, &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port,
-                          &members, &starts, &wanted};
+                          &c.usable, &members, &starts, &wanted};
     const int64_t *where = c.where.buf, *ts = c.ts.buf;
     const uint32_t *length = c.length.buf, *crc = c.crc.buf, *src = c.src.buf, *dst = c.dst.buf;
     const uint32_t *address = c.address.buf, *member = members.buf, *start = starts.buf;
     const uint16_t *port = c.port.buf;
     const uint8_t *want = wanted.buf;  /* (flags: checked for length only; a correlation header is read in Python) */
+    const uint8_t *usable = c.usable.buf;  /* per Python endpoint id: 1 when UDP or TCP (simple_calls.py, S2) */
     Py_ssize_t rows = c.where.len / 8, endpoints = c.address.len / 4, groups = starts.len / 4 - 1;
     Py_ssize_t count = wanted.len;
     if (c.length.len != rows * 4 || c.crc.len != rows * 4 || c.src.len != rows * 4 || c.dst.len != rows * 4
@@ -2436,16 +2439,24 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
                 goto done;
             }
             int64_t s = (int64_t)src[row] - C_ENDPOINT, d = (int64_t)dst[row] - C_ENDPOINT;
-            /* in the file, of endpoints C read (UDP/IPv4) */
-            ok = where[row] >= 0 && length[row] <= SIMPLE_MAX_LENGTH && s >= 0 && d >= 0
-                 && s < endpoints && d < endpoints;
+            /* In the capture file or the spill file (reassembled TCP, IPv6...); both endpoints C's
+             * (UDP/IPv4: compared by address and port), or both Python's of UDP or TCP (compared by
+             * id: MessageStore interns each Endpoint, transport included, once), as the first
+             * message's: a group mixing the two is left to the slow lane. */
+            int c_ends = s >= 0 && d >= 0;
+            ok = (where[row] >= 0 ? fd >= 0 : spill_fd >= 0) && length[row] <= SIMPLE_MAX_LENGTH
+                 && (c_ends ? s < endpoints && d < endpoints
+                            : s < 0 && d < 0 && src[row] < (uint64_t)c.usable.len && dst[row] < (uint64_t)c.usable.len
+                              && usable[src[row]] && usable[dst[row]])
+                 && (i == 0 || c_ends == ms[0].c_ends);
             if (ok) {
                 ms[i].at = total;
                 ms[i].n = length[row];
-                ms[i].addr[0] = address[s];
-                ms[i].addr[1] = address[d];
-                ms[i].port[0] = port[s];
-                ms[i].port[1] = port[d];
+                ms[i].c_ends = c_ends;
+                ms[i].addr[0] = c_ends ? address[s] : src[row];
+                ms[i].addr[1] = c_ends ? address[d] : dst[row];
+                ms[i].port[0] = c_ends ? port[s] : 0;
+                ms[i].port[1] = c_ends ? port[d] : 0;
                 ms[i].ts = ts[row];
                 total += length[row];
             }
@@ -2465,11 +2476,12 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
         for (int i = 0; i < n && ok; i++) {
             uint32_t row = member[from + i];
             int64_t at = where[row];
-            if (window != NULL && at >= lo && at + ms[i].n <= hi) {
+            if (window != NULL && at >= 0 && at >= lo && at + ms[i].n <= hi) {
                 ms[i].raw = window + (at - lo);
             } else {
-                ms[i].raw = buf + ms[i].at;
-                ok = read_at(fd, buf + ms[i].at, ms[i].n, at);
+                ms[i].raw = buf + ms[i].at;  /* (the spill file: where = -1 - its offset) */
+                ok = at >= 0 ? read_at(fd, buf + ms[i].at, ms[i].n, at)
+                             : read_at(spill_fd, buf + ms[i].at, ms[i].n, -1 - at);
             }
             ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
         }

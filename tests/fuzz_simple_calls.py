@@ -187,6 +187,46 @@ def mutate_message(msg: bytes, rng: random.Random) -> bytes:
     return b"\r\n".join(lines) + sep + body
 
 
+def over_tcp(records: list[list], linktype: int, rng: random.Random) -> list[list]:
+    """The records with each UDP SIP payload of a plain Ethernet/IPv4 frame sent as a TCP segment
+    instead (the lane reads those back from the spill file, of Python's endpoints): each way's
+    sequence numbers running on, now and then a message split over two segments (the second
+    captured first, or a segment sent again), so that reassembly gives the lane odd times."""
+    out: list[list] = []
+    sequence: dict[bytes, int] = {}
+    for rec, frame in records:
+        span = _udp_sip(frame, linktype)
+        if span is None or linktype != 1 or frame[12:14] != b"\x08\x00" or frame[14] != 0x45:
+            out.append([rec, frame])
+            continue
+        ends = frame[26:34] + frame[34:38]  # addresses and ports: the connection, one way
+        payload = frame[span[0]:span[1]]
+        seq = sequence.get(ends, 1)
+        sequence[ends] = seq + len(payload)
+
+        def segment(data: bytes, at: int) -> bytes:
+            tcp = frame[34:38] + struct.pack("!IIBBHHH", at & 0xFFFFFFFF, 0, 5 << 4, 0x18, 65535, 0, 0) + data
+            head = bytearray(frame[:34])
+            struct.pack_into("!H", head, 16, 20 + len(tcp))
+            head[23] = 6
+            struct.pack_into("!H", head, 24, 0)
+            total = sum(struct.unpack("!10H", bytes(head[14:34])))
+            total = (total & 0xFFFF) + (total >> 16)
+            struct.pack_into("!H", head, 24, ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF)
+            return bytes(head) + tcp
+
+        pieces = [(payload, seq)]
+        if len(payload) > 1 and rng.random() < 0.15:
+            cut = rng.randrange(1, len(payload))
+            pieces = [(payload[:cut], seq), (payload[cut:], seq + cut)]
+            if rng.random() < 0.5:
+                pieces.reverse()
+        if rng.random() < 0.05:
+            pieces.append(pieces[-1])
+        out.extend([rec, segment(data, at)] for data, at in pieces)
+    return out
+
+
 def mutant(seed: tuple[bytes, int, list[list]], rng: random.Random) -> bytes:
     """The seed with a few of its SIP payloads mutated; also a message moved or dropped now and then."""
     header, linktype, records = seed
@@ -212,6 +252,8 @@ def mutant(seed: tuple[bytes, int, list[list]], rng: random.Random) -> bytes:
             rec = records[i][0]
             seconds = rng.choice((rec[:4], records[k][0][:4], b"\0\0\0\0", b"\xff\xff\xff\xff"))
             records[i][0] = seconds + rng.choice((rec[4:8], records[k][0][4:8])) + rec[8:]
+    if rng.random() < 0.3:  # over TCP (issue 13: the lane reads the spill file)
+        records = over_tcp(records, linktype, rng)
     return write_records(header, records)
 
 
@@ -263,7 +305,7 @@ def leak_check(path: str, rounds: int) -> int:
             if r == rounds // 10:
                 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             for args in asked:
-                c_simple_calls(fd, *args[1:])
+                c_simple_calls(fd, -1, *args[2:])  # (the spill file is gone with its capture)
             bounded._c_groups(index, kinds)
     finally:
         os.close(fd)

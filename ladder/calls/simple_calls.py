@@ -6,13 +6,16 @@ summed up in C (``ladder._accel.simple_calls``), its row made without reading an
 message in Python.
 
 A group is *simple* when all of the following hold; ``simple_calls`` checks each in C, and any
-doubt (a message in the spill file, one the C first pass does not answer for, a failed read or
-CRC) leaves the group to the slow lane, unchanged:
+doubt (a message the C first pass does not answer for, a failed read or CRC, endpoints of
+another transport) leaves the group to the slow lane, unchanged:
 
- S1  2 to 32 messages, each in the capture file, read back with its CRC, read by the C first
-     pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq, a From tag and a
-     top Via with a sent-by and a ``z9hG4bK`` branch.
- S2  two endpoints of C's (UDP/IPv4), every message between them (they may share an address);
+ S1  2 to 32 messages, each in the capture file or the spill file (``MessageStore.where``:
+     reassembled TCP, IPv6, fragments, all of a gzip file or stdin...), read back with its CRC,
+     read by the C first pass (``sip_scan``), with the group's Call-ID (the same bytes), a CSeq,
+     a From tag and a top Via with a sent-by and a ``z9hG4bK`` branch.
+ S2  two endpoints, every message between them (they may share an address): both C's (UDP/IPv4,
+     compared by address and port) or both Python's of transport UDP or TCP (compared by id:
+     ``MessageStore._endpoint`` interns each ``Endpoint``, transport included, once), never a mix;
  S3  strictly increasing times;
  S4  two messages of the same bytes go the same way more than ``DUPLICATE_WINDOW_NS`` apart: an
      exact retransmission (RFC 3261 §17); S5 to S9 weigh each message's first sending only;
@@ -43,6 +46,18 @@ Why the row is then exactly the slow lane's (``_calls`` pass 2: ``fold_duplicate
 ``build_transactions``, ``find_legs``, ``KeptRequest``, ``build_call``, then the row functions,
 which read no more than ``SimpleCall`` holds):
 
+- Over TCP (or UDP/IPv6): every function below reads a message's endpoints only as ``Endpoint``
+  values compared for equality (or, ``call_outcome``, ``caller_ip``, the source's ``ip``), never
+  their transport, so what holds for C's endpoints holds for Python's; S2's ids are equal exactly
+  when the ``Endpoint``s are (one interning table; C's and Python's never meet in one group). The
+  RFC's transport rules (RFC 3261 §17.1.1.2, §17.2.1: no request retransmission timers over a
+  reliable transport) are ``ladder check``'s, not the row's: ``fold_duplicates``,
+  ``build_transactions`` and ``_repeats`` treat the same bytes again over TCP as over UDP (a
+  2xx the UAS core sends again, §13.3.1.4, whatever the transport; a resent TCP segment is
+  dropped by reassembly before either lane sees it), and so does S4. A message's time is its reassembled message's
+  (``SipIndex.ts_ns``), the slow lane's too; several messages of one segment share a time: S3
+  sends them to the slow lane. The slow lane reads no frame of a message for the row either
+  (``odd_frames``: a message over several segments).
 - ``duplicates.fold_duplicates`` folds only equal bytes between the same ends within
   ``DUPLICATE_WINDOW_NS`` (S4; C's window is that constant, a test holds them equal): every
   message is kept, no copies.
@@ -145,6 +160,7 @@ if TYPE_CHECKING:
     from ladder.capture.messagestore import MessageStore
 
 BATCH = 512  # groups asked of C at once: a bounded list of facts, few calls across
+_TRANSPORTS = ("udp", "tcp")  # of the endpoints of Python's a simple call may have (S2)
 
 
 def enabled() -> bool:
@@ -229,8 +245,10 @@ class SimpleLane:
         self._store, self._groups = store, groups
         self._ts = capture.sip_index.ts_ns
         # (the store's private columns of C's endpoints: address and port by id)
+        # (and, per endpoint id of Python's, whether it is UDP or TCP: S2)
+        usable = bytes(e is not None and e.transport in _TRANSPORTS for e in store.endpoints)
         self._columns = (store.where, store.length, store.crc, store.src, store.dst, store.flags, self._ts,
-                         store._c_address, store._c_port)
+                         store._c_address, store._c_port, usable)
         self._fd: int | None = None
         if store.path is not None:
             try:
@@ -250,11 +268,13 @@ class SimpleLane:
             self._fd = None
 
     def _batch(self, g: int) -> None:
-        assert self._fd is not None and _c_simple_calls is not None
+        assert _c_simple_calls is not None
         groups = self._groups
         last = min(g + BATCH, len(groups.keys))
         wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
-        self._first, self._facts = g, _c_simple_calls(self._fd, self._columns, groups.members, groups.starts, g, wanted)
+        fd = -1 if self._fd is None else self._fd
+        self._first, self._facts = g, _c_simple_calls(fd, self._store.spill_fd(), self._columns, groups.members,
+                                                      groups.starts, g, wanted)
 
     def take(self, g: int, cid: str, kept: Callable[..., Any]
              ) -> tuple[Leg, bool, SimpleCall, tuple[str, str] | None] | None:
@@ -264,8 +284,6 @@ class SimpleLane:
         attempt failed (``grouping._attempt_failed``), its call's summary, and the leg's
         (caller, target) for the links' window when C read From and To as plain
         (``window_parties``), else None (the window reads them of the request)."""
-        if self._fd is None:
-            return None
         if not self._first <= g < self._first + len(self._facts):
             self._batch(g)
         facts = self._facts[g - self._first]

@@ -163,6 +163,13 @@ class MessageStore:
             raise CaptureError(f"{self.path}: the capture changed while it was read (SIP message {i + 1})")
         return data
 
+    def spill_fd(self) -> int:
+        """The spill file's descriptor, its writes flushed (for C's reads: ``simple_calls``), or -1."""
+        if self._spill is None:
+            return -1
+        self._spill.flush()
+        return self._spill.fileno()
+
     def frames(self, i: int) -> tuple[FrameRef, ...]:
         odd = self.odd_frames.get(i)
         if odd is not None:

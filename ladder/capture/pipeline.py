@@ -55,7 +55,7 @@ from ladder.capture.reader import ACCELERATED
 from ladder.capture.limits import Limits
 from ladder.media.streams import RtpStreamTable, udp_only_accelerator
 from ladder.capture.sipindex import SipIndex
-from ladder.capture.messagestore import MessageStore
+from ladder.capture.messagestore import MessageStore, _c_scan_sip
 
 if TYPE_CHECKING:
     from decoders.sctp import SctpReassembler
@@ -452,21 +452,36 @@ class Pipeline:
         return endpoint
 
     # -- SIP ---------------------------------------------------------------------------------
-    def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
-        if not self.keep_messages:
-            fields = scan_sip(payload, correlation=False)  # the index keeps no tags nor Via
-            if fields is not None:
-                ts_ns = frames[-1].ts_ns
-                self.sip_index.add(frames[0].number, ts_ns, fields.method, fields.status, fields.call_id)
+    def _scanned(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...],
+                 ts_ns: int) -> bool:
+        """Index (and store) a message the first pass answers for, with no full parse (messages
+        not kept); False when it does not answer: the caller parses it."""
+        if self._rtp is None and _c_scan_sip is not None:  # (no SDP to hear of: C's first pass, where it answers)
+            scanned = _c_scan_sip(payload)
+            if scanned is not None:
+                self.sip_index.add(frames[0].number if frames else 0, ts_ns, scanned[1], scanned[2], scanned[3])
                 if self.message_store is not None:
                     self._store_message(payload, src, dst, frames, ts_ns)
-                if fields.call_id:
-                    self.call_ids.add(fields.call_id)
-                if self._rtp is not None and fields.body:  # SDP the RTP table must hear of
-                    sdp = fields.sdp()
-                    if sdp is not None:
-                        self._rtp.expect_sdp(_Announcement(sdp, src, fields.call_id, ts_ns))
-                return "sip"
+                if scanned[3]:
+                    self.call_ids.add(scanned[3])
+                return True
+        fields = scan_sip(payload, correlation=False)  # the index keeps no tags nor Via
+        if fields is None:
+            return False
+        self.sip_index.add(frames[0].number if frames else 0, ts_ns, fields.method, fields.status, fields.call_id)
+        if self.message_store is not None:
+            self._store_message(payload, src, dst, frames, ts_ns)
+        if fields.call_id:
+            self.call_ids.add(fields.call_id)
+        if self._rtp is not None and fields.body:  # SDP the RTP table must hear of
+            sdp = fields.sdp()
+            if sdp is not None:
+                self._rtp.expect_sdp(_Announcement(sdp, src, fields.call_id, ts_ns))
+        return True
+
+    def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
+        if not self.keep_messages and self._scanned(payload, src, dst, frames, frames[-1].ts_ns):
+            return "sip"
         try:
             message = parse_sip(payload, src=src, dst=dst, frames=frames, ts_ns=frames[-1].ts_ns)
         except DecodeError as exc:
@@ -564,6 +579,8 @@ class Pipeline:
         for item in result.messages:
             src = self._endpoint(item.src.ip, item.src.port, item.transport)
             dst = self._endpoint(item.dst.ip, item.dst.port, item.transport)
+            if not self.keep_messages and self._scanned(item.payload, src, dst, item.frames, item.ts_ns):
+                continue  # (reassembled TCP, WebSocket: the first pass, as for a datagram)
             try:
                 message = parse_sip(item.payload, src=src, dst=dst, frames=item.frames, ts_ns=item.ts_ns)
             except DecodeError as exc:

@@ -363,8 +363,8 @@ def _write(path: Path, calls: dict[str, list[dict]], tcp_calls: frozenset[str] =
 def test_each_clause_sends_its_call_to_the_slow_lane(tmp_path, monkeypatch):
     calls = _variants(0)
     calls = {name: [dict(m) for m in messages] for name, messages in calls.items()}
-    calls["over-tcp"] = _simple(0)  # S1: a message in the spill file
-    names = _write(tmp_path / "variants.pcap", calls, frozenset({"over-tcp"}))
+    calls["simple-over-tcp"] = _simple(0)  # S1, S2: in the spill file, of Python's endpoints (TCP)
+    names = _write(tmp_path / "variants.pcap", calls, frozenset({"simple-over-tcp"}))
     taken = _taken(monkeypatch)
     capture = load_capture(str(tmp_path / "variants.pcap"), media=False, messages=False, locate=True)
     rows = list(iter_call_rows(capture, call_dict, _numbered_dict))
