@@ -52,8 +52,8 @@ def _taken(monkeypatch) -> list[str]:
     taken: list[str] = []
     take = simple_calls.SimpleLane.take
 
-    def counted(self, g, cid, kept):
-        found = take(self, g, cid, kept)
+    def counted(self, g, cid, kept, numbers):
+        found = take(self, g, cid, kept, numbers)
         if found is not None:
             taken.append(cid)
             leg, parties = found[0], found[3]  # the window's (caller, target), when C read From/To as plain
@@ -571,8 +571,8 @@ def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
     seen: list[tuple[str, str]] = []
     take = simple_calls.SimpleLane.take
 
-    def compared(self, g, cid, kept):
-        found = take(self, g, cid, kept)
+    def compared(self, g, cid, kept, numbers):
+        found = take(self, g, cid, kept, numbers)
         if found is not None and found[3] is not None:
             assert found[3] == (_caller(found[0].request), _target(found[0].request))
             seen.append(found[3])
