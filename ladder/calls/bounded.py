@@ -461,7 +461,14 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
         simple = lane.take(g, cid, of_texts, group) if lane is not None else None
         if simple is not None:
             leg, failed, summary, parties = simple  # the common call shape, summed up in C: one INVITE leg
-            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed, parties))
+            # Its one leg is its first message (S5): at ``start``, so it is the window's next once
+            # the waiting legs of that time are given (they are of earlier groups: (time, group)
+            # before it); the heap would give it then, in the same order. Later groups' legs are
+            # not before it: their time is at least their start, at least ``start``.
+            while waiting and waiting[0][0] <= start:
+                _, _, _, early, last, early_failed, early_parties = heapq.heappop(waiting)
+                window.add(early, last, early_failed, early_parties)
+            window.add(leg, start, failed, parties)
             if spill is not None and rows is not None:
                 spill.put(group[0], rows[0](cast(Call, summary)))
             # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s
