@@ -79,7 +79,7 @@ def _packed(k: int) -> property:
     """Piece ``k`` of a ``KeptRequest``'s text (None kept as ``_NONE``)."""
     def get(self: "KeptRequest") -> str | None:
         text = self._text
-        piece = text[k] if type(text) is tuple else text.split("\x00")[k]
+        piece = text[k] if type(text) is tuple else text.split("\x00", k + 1)[k]  # (pieces after k left whole)
         return None if piece is None or piece == _NONE else piece
     return property(get)
 
