@@ -265,12 +265,12 @@ class SimpleLane:
 
     def take(self, g: int, cid: str, kept: Callable[..., Any], numbers: array
              ) -> tuple[Leg, bool, SimpleCall, tuple[str, str] | None] | None:
-        """Group ``g`` (Call-ID ``cid``, its messages' ``numbers``: ``groups[g]``), when simple: its INVITE leg (its request made by
-        ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index, from_uri,
-        to_uri)``, a ``KeptRequest``; the URIs None when C left them to Python), whether the
-        attempt failed (``grouping._attempt_failed``), its call's summary, and the leg's
-        (caller, target) for the links' window when C read From and To as plain
-        (``window_parties``), else None (the window reads them of the request)."""
+        """Group ``g`` (Call-ID ``cid``, its messages' ``numbers``: ``groups[g]``), when simple:
+        its INVITE leg (its request made by ``kept(call_id, from_tag, request_uri, from_value,
+        to_value, store, index, from_uri, to_uri)``, a ``KeptRequest``; the URIs None when C left
+        them to Python), whether the attempt failed (``grouping._attempt_failed``), its call's
+        summary, and the leg's (caller, target) for the links' window when C read From and To as
+        plain (``window_parties``), else None (the window reads them of the request)."""
         if self._fd is None:
             return None
         if not self._first <= g < self._first + len(self._facts):
