@@ -79,7 +79,7 @@ def _packed(k: int) -> property:
     """Piece ``k`` of a ``KeptRequest``'s text (None kept as ``_NONE``)."""
     def get(self: "KeptRequest") -> str | None:
         text = self._text
-        piece = text[k] if type(text) is tuple else text.split("\x00")[k]
+        piece = text[k] if type(text) is tuple else text.split("\x00", k + 1)[k]  # (pieces after k left whole)
         return None if piece is None or piece == _NONE else piece
     return property(get)
 
@@ -334,9 +334,16 @@ class _Groups:
         return self._kinds[self.kind_codes[g]]
 
     def get(self, call_id: object, default: None = None, /) -> str | None:
-        """The kind of the group of ``call_id`` (``legs.CallKinds``)."""
+        """The kind of the group of ``call_id`` (``legs.CallKinds``; ``kind`` inlined: the links'
+        window asks it of every INVITE leg)."""
         g = self.number.get(call_id) if isinstance(call_id, str) else None
-        return default if g is None else self.kind(g)
+        return default if g is None else self._kinds[self.kind_codes[g]]
+
+    def calls(self, first: int, last: int) -> bytes:
+        """One byte per group ``first`` to ``last - 1``: 1 where its kind is CALL, else 0 (the
+        groups' kind codes mapped at C's speed, as ``kind(g) == CALL`` of each)."""
+        table = bytes(int(kind == CALL) for kind in self._kinds) + bytes(256 - len(self._kinds))
+        return self.kind_codes[first:last].tobytes().translate(table)
 
 
 def _method_kinds(strings: list[str], methods: array) -> tuple[list[str], bytearray]:
@@ -438,20 +445,30 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Whether any message may carry a correlation header: bytes of ``flags`` without that bit
     # deleted, what is left (C's speed, one pass) says; most captures have none.
     correlating = bool(store.flags.tobytes().translate(None, _UNFLAGGED))
+    # (the groups' columns and kinds read directly in the loop: ``groups[g]``, ``groups.kind(g)``)
+    members, starts, kind_codes, kinds = groups.members, groups.starts, groups.kind_codes, groups._kinds
+    of_texts = KeptRequest.of_texts
     for g, cid in enumerate(keys):
-        group = groups[g]
+        group = members[starts[g]:starts[g + 1]]
         start = ts[group[0]]  # groups come by their first message: no later group has a leg before it
         while waiting and waiting[0][0] < start:
             _, _, _, leg, last, failed, parties = heapq.heappop(waiting)
             window.add(leg, last, failed, parties)
-        if groups.kind(g) != CALL:
+        if kinds[kind_codes[g]] != CALL:
             if look is not None:
                 _read(store, group, look)
             continue
-        simple = lane.take(g, cid, KeptRequest.of_texts) if lane is not None else None
+        simple = lane.take(g, cid, of_texts, group) if lane is not None else None
         if simple is not None:
             leg, failed, summary, parties = simple  # the common call shape, summed up in C: one INVITE leg
-            heapq.heappush(waiting, (leg.ts_ns, g, 0, leg, leg.ts_ns, failed, parties))
+            # Its one leg is its first message (S5): at ``start``, so it is the window's next once
+            # the waiting legs of that time are given (they are of earlier groups: (time, group)
+            # before it); the heap would give it then, in the same order. Later groups' legs are
+            # not before it: their time is at least their start, at least ``start``.
+            while waiting and waiting[0][0] <= start:
+                _, _, _, early, last, early_failed, early_parties = heapq.heappop(waiting)
+                window.add(early, last, early_failed, early_parties)
+            window.add(leg, start, failed, parties)
             if spill is not None and rows is not None:
                 spill.put(group[0], rows[0](cast(Call, summary)))
             # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s
@@ -496,7 +513,6 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # Pass 3: call by call, in the order of their first messages. Groups are in that order, and a
     # group's first message stays first after folding: a call of several groups comes at its first.
     number = 0
-    members, starts, kind_codes, kinds = groups.members, groups.starts, groups.kind_codes, groups._kinds
     numbered = rows[1] if spill is not None and rows is not None else None
     for g, cid in enumerate(keys):
         joined = component_of.get(cid)

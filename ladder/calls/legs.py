@@ -370,15 +370,20 @@ class LinkWindow:
             # the relay window after it, thousands of pairs in a busy capture.
             party = parties[id(leg)] = known if known is not None else (_caller(leg.request), _target(leg.request))
             window.append(leg)
-            for buckets, key in ((arrivals_at, leg.dst.ip), (by_caller, _party_key(party[0]))):
-                bucket = buckets.get(key)
-                if bucket is None:
-                    buckets[key] = deque((leg,))
-                else:
-                    bucket.append(leg)
-            given.append((leg, last_ns))
+            key = _party_key(party[0])  # (made once: its bucket is looked up below too)
+            bucket = arrivals_at.get(leg.dst.ip)
+            if bucket is None:
+                arrivals_at[leg.dst.ip] = deque((leg,))
+            else:
+                bucket.append(leg)
+            bucket = by_caller.get(key)
+            if bucket is None:
+                by_caller[key] = deque((leg,))
+            else:
+                bucket.append(leg)
+            given.append((leg, last_ns, key))
         started = self._started
-        for out, last_ns in given:
+        for out, last_ns, key in given:
             if out.call_id in started:
                 # A later hop of its Call-ID: a proxy relayed it (RFC 3261 §16.6 keeps the Call-ID),
                 # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
@@ -389,7 +394,7 @@ class LinkWindow:
             if arrivals:
                 link = _same_node_link(out, arrivals, used, parties)
             if link is None:
-                arrivals = by_caller[_party_key(parties[id(out)][0])]  # (``out`` is in it)
+                arrivals = by_caller[key]  # (``out`` is in it)
                 if len(arrivals) > 1:  # (``_multihomed_link`` never links ``out`` to itself)
                     link = _multihomed_link(out, arrivals, used, parties)
             if link is not None:

@@ -139,7 +139,8 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from decoders.sipuser import uri_user
@@ -219,18 +220,24 @@ class SimpleCall:
     ``catalogue._where`` read of a ``Call``, for a simple group: the values ``build_call`` would
     give (see the module docstring), numbered 0 as pass 2's calls are."""
 
-    __slots__ = ("index", "id", "call_ids", "kind", "messages", "legs", "links", "outcome", "start_ns",
-                 "end_ns", "caller", "callee", "first_method", "caller_ip", "copies", "timings")
+    __slots__ = ("id", "call_ids", "messages", "legs", "outcome", "start_ns", "end_ns", "caller", "callee",
+                 "timings")
     intact = True  # no message of it is damaged (``MessageStore.damaged``: S1, S11)
+    # What is the same for every simple call is the class's, read as the instance's would be and
+    # immutable, so shared: nothing sets them on a call (the row functions and ``_where`` read them).
+    index, kind, first_method = 0, CALL, "INVITE"
+    links: tuple[Link, ...] = ()  # (``build_call``'s list of one leg's links: ``proxy_links`` of one leg is empty)
+    copies: Mapping[int, tuple] = MappingProxyType({})  # no capture copies (S4: every message kept)
 
     def __init__(self, call_id: str, messages: Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
                  caller: str, callee: str, timings: CallTimings) -> None:
-        self.index, self.id, self.call_ids, self.kind = 0, call_id, (call_id,), CALL
-        self.messages, self.legs, self.outcome = messages, [leg], outcome
-        self.links: list[Link] = []
-        self.copies: dict[int, tuple] = {}
-        self.start_ns, self.end_ns, self.caller, self.callee = start_ns, end_ns, caller, callee
-        self.first_method, self.caller_ip, self.timings = "INVITE", leg.src.ip if leg.src else None, timings
+        self.id, self.call_ids, self.messages, self.legs, self.outcome = call_id, (call_id,), messages, [leg], outcome
+        self.start_ns, self.end_ns, self.caller, self.callee, self.timings = start_ns, end_ns, caller, callee, timings
+
+    @property
+    def caller_ip(self) -> str | None:
+        src = self.legs[0].src
+        return src.ip if src else None
 
     @property
     def span_ns(self) -> int:
@@ -271,19 +278,19 @@ class SimpleLane:
         assert _c_simple_calls is not None
         groups = self._groups
         last = min(g + BATCH, len(groups.keys))
-        wanted = bytes(groups.kind(k) == CALL for k in range(g, last))
+        wanted = groups.calls(g, last)
         fd = -1 if self._fd is None else self._fd
         self._first, self._facts = g, _c_simple_calls(fd, self._store.spill_fd(), self._columns, groups.members,
                                                       groups.starts, g, wanted)
 
-    def take(self, g: int, cid: str, kept: Callable[..., Any]
+    def take(self, g: int, cid: str, kept: Callable[..., Any], numbers: array
              ) -> tuple[Leg, bool, SimpleCall, tuple[str, str] | None] | None:
-        """Group ``g`` (Call-ID ``cid``), when simple: its INVITE leg (its request made by
-        ``kept(call_id, from_tag, request_uri, from_value, to_value, store, index, from_uri,
-        to_uri)``, a ``KeptRequest``; the URIs None when C left them to Python), whether the
-        attempt failed (``grouping._attempt_failed``), its call's summary, and the leg's
-        (caller, target) for the links' window when C read From and To as plain
-        (``window_parties``), else None (the window reads them of the request)."""
+        """Group ``g`` (Call-ID ``cid``, its messages' ``numbers``: ``groups[g]``), when simple:
+        its INVITE leg (its request made by ``kept(call_id, from_tag, request_uri, from_value,
+        to_value, store, index, from_uri, to_uri)``, a ``KeptRequest``; the URIs None when C left
+        them to Python), whether the attempt failed (``grouping._attempt_failed``), its call's
+        summary, and the leg's (caller, target) for the links' window when C read From and To as
+        plain (``window_parties``), else None (the window reads them of the request)."""
         if not self._first <= g < self._first + len(self._facts):
             self._batch(g)
         facts = self._facts[g - self._first]
@@ -292,7 +299,6 @@ class SimpleLane:
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
          from_uri, to_uri, caller, callee, reason, cancelled, challenge) = facts
         store, ts = self._store, self._ts
-        numbers = self._groups[g]
         invite = numbers[0]
         call_id = cid if text == cid else text
         request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite, from_uri, to_uri)

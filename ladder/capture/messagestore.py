@@ -67,6 +67,7 @@ class MessageStore:
         self._c_address = array("I", [0])  # IPv4 address and port of C's endpoint ids (``extend``)
         self._c_port = array("H", [0])
         self._made: dict[int, Endpoint] = {}  # C's endpoints made lately (``endpoint``)
+        self._texts: dict[int, str] = {}  # ... and the text of their addresses, by address
         # Messages whose frames are not the one (frame, ts_ns, record) of the columns:
         # reassembled from several frames, or timed by a HEP agent.
         self.odd_frames: dict[int, tuple[FrameRef, ...]] = {}
@@ -140,8 +141,14 @@ class MessageStore:
         if made is None:
             if len(self._made) >= _MADE:
                 self._made.clear()
+                self._texts.clear()
             c = key - C_ENDPOINT
-            address = inet_ntoa(self._c_address[c].to_bytes(4, "big"))
+            # (the text of an address, one per host, not per endpoint: a busy SBC's calls use a
+            # few addresses and a port each)
+            number = self._c_address[c]
+            address = self._texts.get(number)
+            if address is None:
+                address = self._texts[number] = inet_ntoa(number.to_bytes(4, "big"))
             made = self._made[key] = Endpoint(address, self._c_port[c], "udp")
         return made
 

@@ -52,8 +52,8 @@ def _taken(monkeypatch) -> list[str]:
     taken: list[str] = []
     take = simple_calls.SimpleLane.take
 
-    def counted(self, g, cid, kept):
-        found = take(self, g, cid, kept)
+    def counted(self, g, cid, kept, numbers):
+        found = take(self, g, cid, kept, numbers)
         if found is not None:
             taken.append(cid)
             leg, parties = found[0], found[3]  # the window's (caller, target), when C read From/To as plain
@@ -571,8 +571,8 @@ def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
     seen: list[tuple[str, str]] = []
     take = simple_calls.SimpleLane.take
 
-    def compared(self, g, cid, kept):
-        found = take(self, g, cid, kept)
+    def compared(self, g, cid, kept, numbers):
+        found = take(self, g, cid, kept, numbers)
         if found is not None and found[3] is not None:
             assert found[3] == (_caller(found[0].request), _target(found[0].request))
             seen.append(found[3])
@@ -585,3 +585,21 @@ def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
                                    ("alice4", "carolx")])  # (To is bob{k}: the Request-URI's bob0 wins)
     monkeypatch.undo()
     assert _assert_same_rows(tmp_path / "parties.pcap", monkeypatch) == (4, 4)
+
+
+def test_a_simple_calls_leg_reaches_the_window_after_the_waiting_legs_of_its_time(tmp_path, monkeypatch):
+    """Pass 2 gives a simple call's leg to the links' window directly, not through the heap of
+    waiting legs: after those of its time (of earlier groups), as the heap's (time, group) order
+    would. Call 1 (two INVITE hops: the slow lane) has its second hop at the very time call 2
+    (simple) starts; the legs reach the window in the same order with the lane on and off."""
+    s = _simple(0)
+    relayed = s + [dict(s[0], t=100_000, same_ip=True, branch=9, cseq="3 INVITE")]  # (call 2 starts 100 s later)
+    _write(tmp_path / "tie.pcap", {"relayed": relayed, "simple": _simple(1)})
+    given = _given(monkeypatch)
+    capture = load_capture(str(tmp_path / "tie.pcap"), media=False, messages=False, locate=True)
+    list(iter_call_rows(capture, call_dict, _numbered_dict))
+    assert [(leg[0], leg[4]) for leg in given] == [("call-1@test", 100_000_000_000),
+                                                   ("call-1@test", 200_000_000_000),
+                                                   ("call-2@test", 200_000_000_000)]
+    monkeypatch.undo()
+    assert _assert_same_rows(tmp_path / "tie.pcap", monkeypatch) == (2, 1)
