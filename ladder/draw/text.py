@@ -117,11 +117,28 @@ def time_stamps(ladder: Ladder, *, clock: bool = False) -> list[str]:
         return [f"{(a.ts_ns - ladder.t0_ns) / 1e9:.3f}" for a in ladder.arrows]
     stamps, previous = [], None
     for arrow in ladder.arrows:
-        moment = datetime.datetime.fromtimestamp(arrow.ts_ns // 1000 / 1e6, datetime.timezone.utc)
         delta = "" if previous is None else f" +{(arrow.ts_ns - previous) / 1e9:.3f}"
-        stamps.append(moment.strftime("%H:%M:%S.%f")[:-3] + delta)
+        stamps.append(clock_time(arrow.ts_ns) + delta)
         previous = arrow.ts_ns
     return stamps
+
+
+# Below this many microseconds (the year 2096) a float of seconds is within a quarter of a
+# microsecond of the exact value, so ``fromtimestamp`` rounds it back to the same microsecond.
+_EXACT_US = 4_000_000_000_000_000
+
+
+def clock_time(ts_ns: int) -> str:
+    """``HH:MM:SS.mmm`` (UTC) of a time, as ``datetime.fromtimestamp(ts_ns // 1000 / 1e6, UTC)
+    .strftime("%H:%M:%S.%f")[:-3]`` writes it, in integers: a 20,000-message ladder has as many
+    stamps, each a tenth of a datetime and a strftime (``test_text_lines`` compares the two)."""
+    us = ts_ns // 1000
+    if not 0 <= us < _EXACT_US:  # (before 1970 or after 2096: the library's own reading)
+        moment = datetime.datetime.fromtimestamp(us / 1e6, datetime.timezone.utc)
+        return moment.strftime("%H:%M:%S.%f")[:-3]
+    seconds, fraction = divmod(us, 1_000_000)
+    seconds %= 86_400
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{fraction // 1000:03d}"
 
 
 class _Layout:
