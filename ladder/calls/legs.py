@@ -210,14 +210,13 @@ def header_links(groups: CorrelatedGroups,
 
 
 def _target(message: LegRequest) -> str:
-    """Who an INVITE is for: the user part of the Request-URI, else of To; digits compared
-    without a leading + so a B2BUA that rewrites +1555… to 1555… still matches."""
+    """Who an INVITE is for: the user part of the Request-URI, else of To (``compared_user``)."""
     text = message.request_uri
     user = uri_user(text) if text else None
     if not user:
         text = _to_uri(message)
         user = uri_user(text) if text else None
-    return user.lstrip("+").lower() if user else ""
+    return compared_user(user)
 
 
 def _caller(message: LegRequest) -> str:
@@ -225,6 +224,12 @@ def _caller(message: LegRequest) -> str:
     value = message.header("From")
     uri = name_addr_uri(value) if value else None
     user = uri_user(uri) if uri else None
+    return compared_user(user)
+
+
+def compared_user(user: str | None) -> str:
+    """A URI's user part as the links compare parties: without a leading + (a B2BUA that
+    rewrites +1555... to 1555... still matches) and in lower case; "" for none."""
     return user.lstrip("+").lower() if user else ""
 
 

@@ -145,7 +145,7 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 
 from decoders.sipuser import uri_user
 from ladder.calls.grouping import CALL, _party
-from ladder.calls.legs import Leg, Link
+from ladder.calls.legs import Leg, Link, compared_user
 from ladder.calls.outcome import COMPLETED, IN_CALL, Outcome, call_outcome
 from ladder.calls.timings import CallTimings
 from ladder.calls.transactions import Transaction, TransactionSet
@@ -340,7 +340,7 @@ def window_parties(caller: str, callee: str, request_uri: str) -> tuple[str, str
     target = uri_user(request_uri) if request_uri else None
     if not target:
         target = callee[:callee.index("@")]
-    return caller[:caller.index("@")].lstrip("+").lower(), target.lstrip("+").lower()
+    return compared_user(caller[:caller.index("@")]), compared_user(target)
 
 
 class _Sent:
