@@ -456,27 +456,25 @@ class Pipeline:
                  ts_ns: int) -> bool:
         """Index (and store) a message the first pass answers for, with no full parse (messages
         not kept); False when it does not answer: the caller parses it."""
-        if self._rtp is None and _c_scan_sip is not None:  # (no SDP to hear of: C's first pass, where it answers)
-            scanned = _c_scan_sip(payload)
-            if scanned is not None:
-                self.sip_index.add(frames[0].number if frames else 0, ts_ns, scanned[1], scanned[2], scanned[3])
-                if self.message_store is not None:
-                    self._store_message(payload, src, dst, frames, ts_ns)
-                if scanned[3]:
-                    self.call_ids.add(scanned[3])
-                return True
-        fields = scan_sip(payload, correlation=False)  # the index keeps no tags nor Via
-        if fields is None:
-            return False
-        self.sip_index.add(frames[0].number if frames else 0, ts_ns, fields.method, fields.status, fields.call_id)
+        fields = None
+        # (no SDP to hear of: C's first pass, where it answers; else Python's)
+        scanned = _c_scan_sip(payload) if self._rtp is None and _c_scan_sip is not None else None
+        if scanned is not None:
+            method, status, call_id = scanned[1], scanned[2], scanned[3]
+        else:
+            fields = scan_sip(payload, correlation=False)  # the index keeps no tags nor Via
+            if fields is None:
+                return False
+            method, status, call_id = fields.method, fields.status, fields.call_id
+        self.sip_index.add(frames[0].number if frames else 0, ts_ns, method, status, call_id)
         if self.message_store is not None:
             self._store_message(payload, src, dst, frames, ts_ns)
-        if fields.call_id:
-            self.call_ids.add(fields.call_id)
-        if self._rtp is not None and fields.body:  # SDP the RTP table must hear of
+        if call_id:
+            self.call_ids.add(call_id)
+        if fields is not None and self._rtp is not None and fields.body:  # SDP the RTP table must hear of
             sdp = fields.sdp()
             if sdp is not None:
-                self._rtp.expect_sdp(_Announcement(sdp, src, fields.call_id, ts_ns))
+                self._rtp.expect_sdp(_Announcement(sdp, src, call_id, ts_ns))
         return True
 
     def _sip(self, payload: bytes, src: Endpoint, dst: Endpoint, frames: tuple[FrameRef, ...]) -> str:
