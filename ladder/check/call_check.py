@@ -18,6 +18,7 @@ from ladder.check.composition import compose
 from ladder.capture.continuity import damage_note, find_breaks
 from ladder.check.deviations import INFO, WARNING, Deviation, at_least, worst
 from ladder.draw.diagram import MEDIA, Ladder
+from ladder.draw.layout import SipPlacement, sip_placement
 from ladder.errors import UsageError
 from ladder.calls.outcome import PARTIAL
 from ladder.check.matching import (
@@ -152,21 +153,67 @@ def step_rows(ladder: Ladder) -> list[tuple]:
     """``observed_steps`` as the tuples of their fields, in ``Observed``'s order: what the
     matching memo compares (``_matched``), so a call of a shape already matched makes no
     ``Observed``. ``Observed(*row)`` is the step; ``test_check.py`` holds them equal."""
+    return _rows((a.f, a.src, a.dst, a.method, a.status, a.retransmission, a.message)
+                 for a in ladder.arrows if a.kind != MEDIA and a.f is not None)
+
+
+def _rows(arrows: "Iterable[tuple]") -> list[tuple]:
+    """``step_rows`` of SIP arrows given as (F, src, dst, method, status, retransmission,
+    message), in the ladder's order: from a ``Ladder`` or from a ``SipPlacement`` (``_View``)."""
     rows: list[tuple] = []
     seen: set[tuple] = set()
-    for arrow in ladder.arrows:
-        if arrow.kind == MEDIA or arrow.f is None or arrow.src == arrow.dst:
+    for f, src, dst, arrow_method, status, retransmission, message in arrows:
+        if src == dst:
             continue
-        message = arrow.message
-        method = (arrow.method or (message.method if message is not None else None) or "?").upper()
+        method = (arrow_method or (message.method if message is not None else None) or "?").upper()
         cseq = message.cseq[0] if message is not None and message.cseq else None
         call_id = message.call_id if message is not None else None
-        repeat = (arrow.src, arrow.dst, method, arrow.status, cseq, call_id)
-        rows.append((arrow.f, arrow.src, arrow.dst, method, arrow.status,
-                     arrow.retransmission or (cseq is not None and repeat in seen), message_facts(message),
+        repeat = (src, dst, method, status, cseq, call_id)
+        rows.append((f, src, dst, method, status,
+                     retransmission or (cseq is not None and repeat in seen), message_facts(message),
                      cseq, bool(message is not None and message.is_request and message.to_tag)))
         seen.add(repeat)
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What the check reads of a call's ladder: its step rows (``step_rows``), its column
+    names, and each SIP message's F-number and (src, dst) columns by ``id``."""
+
+    rows: list[tuple]
+    names: list[str]
+    numbers: dict[int, int]
+    columns: dict[int, tuple[int, int]]
+
+    @classmethod
+    def of_ladder(cls, ladder: Ladder) -> "_View":
+        return cls(step_rows(ladder), [p.name for p in ladder.participants],
+                   {id(a.message): a.f for a in ladder.arrows if a.message is not None and a.f is not None},
+                   {id(a.message): (a.src, a.dst) for a in ladder.arrows if a.message is not None})
+
+    @classmethod
+    def of_placement(cls, placed: SipPlacement) -> "_View":
+        """``of_ladder`` of the ladder ``build_ladder`` would draw from the same arguments,
+        without drawing it. Its SIP arrows are ``placed.messages`` in order, the arrow of
+        ``messages[i]`` has F ``i + 1`` (never None), the columns of its src and dst, the
+        message's method and status, and ``retransmission`` when its id is in
+        ``placed.retransmissions`` (``layout.build_ladder``); the media bars it adds have no
+        message and are not SIP arrows, and sorting by time keeps the SIP arrows in F order (times
+        ascend with F, ties by F). Its participants are ``placed.columns``'. So each field
+        is ``of_ladder``'s (``tests/unit/check/test_check_view.py`` compares them on every sample
+        and the quick corpus)."""
+        column, retransmissions = placed.columns.column, placed.retransmissions
+        numbers: dict[int, int] = {}
+        columns: dict[int, tuple[int, int]] = {}
+        arrows = []
+        for f, message in enumerate(placed.messages, 1):
+            key = id(message)
+            ends = (column(message.src), column(message.dst))
+            numbers[key] = f
+            columns[key] = ends
+            arrows.append((f, ends[0], ends[1], message.method, message.status, key in retransmissions, message))
+        return cls(_rows(arrows), [p.name for p in placed.columns.participants], numbers, columns)
 
 
 # --- the check -------------------------------------------------------------------------------
@@ -190,19 +237,23 @@ def check_call(
     ignore: Iterable[str] = (),
     settings: RuleSettings | None = None,
     media: "MediaIndex | None" = None,
+    bars: bool = True,
 ) -> CheckResult:
     """Check one call (or several calls drawn as one, such as the two Call-IDs of RFC 3665
     §3.4) against ``references`` ("auto": the best match; else the id of one reference).
     ``media``: the capture's media bound once (``ladder.analysis``); without it the call's
-    streams are bound to this call alone, which costs a pass over every stream."""
+    streams are bound to this call alone, which costs a pass over every stream. Without
+    ``ladder``, the check reads what the ladder ``build_ladder(call, capture, media=bars,
+    bindings=media)`` would show of the SIP messages, not drawing it (``_View.of_placement``)."""
     calls = call if isinstance(call, list) else [call]
-    if ladder is None:
-        from ladder.draw.layout import build_ladder
+    if ladder is not None:
+        view = _View.of_ladder(ladder)
+    else:  # what the check reads of the ladder ``build_ladder(..., media=bars)`` would draw
+        view = _View.of_placement(sip_placement(calls if len(calls) > 1 else calls[0], capture, media=bars,
+                                                bindings=media))
+    match = _matched(view.rows, references, reference)
 
-        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True, bindings=media)
-    match = _matched(step_rows(ladder), references, reference)
-
-    names = [p.name for p in ladder.participants]
+    names = view.names
     found: list[Deviation] = []
     settings = settings or capture_settings(capture)
     if match.alignment is not None:
@@ -216,8 +267,8 @@ def check_call(
     messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
     found.extend(check_rules(
         messages,
-        number=_numbering(ladder),
-        sides=_sides(ladder),
+        number=_numbering(view.numbers),
+        sides=_sides(view.columns),
         settings=settings,
         transactions=calls[0].transactions if len(calls) == 1 else None,
     ))  # fmt: skip
@@ -300,14 +351,12 @@ def _frame(message: "SipMessage") -> int:
     return message.frames[0].number if message.frames else 0
 
 
-def _numbering(ladder: Ladder):
-    numbers = {id(a.message): a.f for a in ladder.arrows if a.message is not None and a.f is not None}
+def _numbering(numbers: dict[int, int]):
     return lambda message: numbers.get(id(message))
 
 
-def _sides(ladder: Ladder):
+def _sides(columns: dict[int, tuple[int, int]]):
     """Ladder columns as nodes: a UA's TCP source ports stay one node, as drawn."""
-    columns = {id(a.message): (a.src, a.dst) for a in ladder.arrows if a.message is not None}
 
     def sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
         known = columns.get(id(message))

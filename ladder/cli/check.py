@@ -157,7 +157,8 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
         # Call by call: the text of a call is written as soon as it is checked, and the call
         # and its ladder released; only counts stay for the totals.
         for call in calls:
-            ladder = analysis.ladder(call)
+            # (JSON shows no ladder: the check reads what it would show, undrawn)
+            ladder = None if args.json else analysis.ladder(call)
             result = analysis.check(call, references, reference=wanted, ladder=ladder, ignore=ignore,
                                     settings=settings)
             totals[0] += 1
@@ -171,6 +172,7 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
             if totals[0] > 1:
                 out.write("\n")
             out.write(summary_line(result) + "\n\n")
+            assert ladder is not None
             out.write(render_text(annotate_ladder(ladder, result)))
 
     if args.json:
