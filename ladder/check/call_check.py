@@ -185,6 +185,7 @@ class _View:
     names: list[str]
     numbers: dict[int, int]
     columns: dict[int, tuple[int, int]]
+    messages: "list[SipMessage] | None" = None  # the call's messages in F order, when known
 
     @classmethod
     def of_ladder(cls, ladder: Ladder) -> "_View":
@@ -202,7 +203,9 @@ class _View:
         message and are not SIP arrows, and sorting by time keeps the SIP arrows in F order (times
         ascend with F, ties by F). Its participants are ``placed.columns``'. So each field
         is ``of_ladder``'s (``tests/unit/check/test_check_view.py`` compares them on every sample
-        and the quick corpus)."""
+        and the quick corpus). ``messages``: ``placed.messages``, sorted by (time, first frame)
+        as ``check_call`` sorts the calls' messages (the same key, the same stable sort of the
+        same sequence)."""
         column, retransmissions = placed.columns.column, placed.retransmissions
         numbers: dict[int, int] = {}
         columns: dict[int, tuple[int, int]] = {}
@@ -213,7 +216,8 @@ class _View:
             numbers[key] = f
             columns[key] = ends
             arrows.append((f, ends[0], ends[1], message.method, message.status, key in retransmissions, message))
-        return cls(_rows(arrows), [p.name for p in placed.columns.participants], numbers, columns)
+        return cls(_rows(arrows), [p.name for p in placed.columns.participants], numbers, columns,
+                   placed.messages)
 
 
 # --- the check -------------------------------------------------------------------------------
@@ -251,20 +255,24 @@ def check_call(
     else:  # what the check reads of the ladder ``build_ladder(..., media=bars)`` would draw
         view = _View.of_placement(sip_placement(calls if len(calls) > 1 else calls[0], capture, media=bars,
                                                 bindings=media))
-    match = _matched(view.rows, references, reference)
+    matched = _matched(view.rows, references, reference)
+    match = matched.match
 
     names = view.names
     found: list[Deviation] = []
     settings = settings or capture_settings(capture)
-    if match.alignment is not None:
+    if match.alignment is not None and not matched.silent:
         flow_findings = alignment_deviations(match.alignment, names)
+        matched.silent = not flow_findings
         if settings.damaged:
             # Messages that lost their Call-ID or CSeq are missing from their call or joined to
             # another: neither a missing step nor an extra one says anything about the call.
             flow_findings = [replace(d, severity=INFO, message=d.message + " (a damaged capture: cannot tell)")
                              for d in flow_findings]
         found.extend(flow_findings)
-    messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
+    messages = view.messages
+    if messages is None:
+        messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
     found.extend(check_rules(
         messages,
         number=_numbering(view.numbers),
@@ -275,11 +283,13 @@ def check_call(
     if not settings.damaged:  # damaged RTP bytes make up payload types
         found.extend(media_deviations(calls, capture, media))
 
-    step_of = _step_map(match)
+    step_of = matched.step_of
     if all(c.outcome.code == PARTIAL for c in calls):
         found = _without_missing_before_capture(found, step_of)
-    expected = [d for d in found if _is_expected(d, match, step_of)]
-    kept = [d for d in found if not _is_expected(d, match, step_of)]
+    expected: list[Deviation] = []
+    kept: list[Deviation] = []
+    for item in found:
+        (expected if _is_expected(item, match, step_of) else kept).append(item)
     ignored = frozenset(ignore)
     shown = [d for d in kept if d.code not in ignored]
     shown.sort(key=_order)
@@ -303,7 +313,7 @@ def check_call(
         candidates=match.candidates,
         closest=best.reference.id if best is not None and match.reference is None else None,
         ignored=len(kept) - len(shown),
-        reference_f={f: s.f for f, s in step_of.items()},
+        reference_f=dict(matched.reference_f),
         composition=match.composition if len(match.composition) > 1 else (),
         partial=match.partial,
     )
@@ -324,14 +334,32 @@ def capture_settings(capture: "Capture", **kwargs: Any) -> RuleSettings:
 # The references are told by the identity of each (the built-in ones are parsed once per
 # process, ``load_references`` gives a new list of them on each call: the TUI's every load);
 # an entry holds them, so their ids cannot be reused while it is kept.
-_MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], Match]] = {}
+_MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], "_Matched"]] = {}
 MATCH_MEMO_SIZE = 4096
 # The memo's key holds each step as ``step_rows`` gives it: the tuple of every field of
 # ``Observed`` in order, which are the fields its generated ``__eq__`` and ``__hash__`` compare
 # (every field is compared: ``test_check.py``), so equal keys are equal steps.
 
 
-def _matched(rows: list[tuple], references: Sequence[Reference], reference: str) -> Match:
+class _Matched:
+    """A shape's ``Match`` and what ``check_call`` derives from it alone, kept with it in the
+    memo: ``step_of`` (``_step_map``, read only), the captured-to-reference F map of
+    ``CheckResult.reference_f`` (copied into each result), and ``silent``: True once
+    ``alignment_deviations`` of its alignment gave nothing. That holds whatever the column
+    names: they enter only the findings' text (``seen``), never whether one is made (each is
+    decided by the pairs' kinds, steps, ``failed`` and positions), so a shape found silent once
+    is silent for every call of it (``test_check_view.py`` holds that)."""
+
+    __slots__ = ("match", "step_of", "reference_f", "silent")
+
+    def __init__(self, match: Match) -> None:
+        self.match = match
+        self.step_of = _step_map(match)
+        self.reference_f = {f: s.f for f, s in self.step_of.items()}
+        self.silent = False
+
+
+def _matched(rows: list[tuple], references: Sequence[Reference], reference: str) -> _Matched:
     key = (tuple(rows), tuple(map(id, references)), reference)
     known = _MATCH_MEMO.get(key)
     if known is not None:
@@ -343,8 +371,9 @@ def _matched(rows: list[tuple], references: Sequence[Reference], reference: str)
         match = force_match(observed, find_reference(references, reference))
     if len(_MATCH_MEMO) >= MATCH_MEMO_SIZE:
         del _MATCH_MEMO[next(iter(_MATCH_MEMO))]
-    _MATCH_MEMO[key] = (tuple(references), match)
-    return match
+    matched = _Matched(match)
+    _MATCH_MEMO[key] = (tuple(references), matched)
+    return matched
 
 
 def _frame(message: "SipMessage") -> int:

@@ -80,3 +80,28 @@ def test_the_check_command_json_is_the_drawn_checks(run_ladder, media):
     analysis = analyse(capture, media=media)
     drawn = [analysis.check(c, REFS, ladder=analysis.ladder(c)).to_json() for c in analysis.calls]
     assert out["calls"] == drawn
+
+
+def test_a_memoised_shape_checks_as_a_fresh_one(corpus):
+    """A call whose shape is in the matching memo (``_Matched``: its step map, reference F map
+    and ``silent``) is checked as it is with the memo empty; and whether an alignment has flow
+    findings never depends on the column names (what ``silent`` rests on)."""
+    from ladder.check import call_check
+    from ladder.check.matching import alignment_deviations
+
+    compared = 0
+    for path in [*sorted(SAMPLES.glob("*.pcap")), *corpus.paths]:
+        capture = load_capture(str(path))
+        analysis = analyse(capture)
+        for call in analysis.calls:
+            call_check._MATCH_MEMO.clear()
+            fresh = analysis.check(call, REFS).to_json()
+            assert analysis.check(call, REFS).to_json() == fresh, path  # the memo's entry
+            (_refs, matched), = call_check._MATCH_MEMO.values()
+            alignment = matched.match.alignment
+            if alignment is not None:
+                names = [p.name for p in analysis.ladder(call).participants]
+                assert bool(alignment_deviations(alignment, names)) == bool(alignment_deviations(alignment, None))
+                assert bool(alignment_deviations(alignment, names)) != matched.silent, path
+                compared += 1
+    assert compared > 50
