@@ -128,8 +128,8 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
     used: dict[str, int] = {}
     for key in order:
         ip, port = key
-        alias = aliases.lookup(ip, port)
-        if alias is None:
+        alias = aliases.lookup(ip, port) if aliases else None  # (an empty map names nothing)
+        if alias is None and aliases:
             alias = next((aliases.lookup(e.ip, e.port) for e in endpoints[key]
                           if aliases.lookup(e.ip, e.port)), None)
         name = safe_text(alias or names.get(key) or _label(key))
