@@ -360,7 +360,11 @@ class _Matched:
 
 
 def _matched(rows: list[tuple], references: Sequence[Reference], reference: str) -> _Matched:
-    key = (tuple(rows), tuple(map(id, references)), reference)
+    # A tuple of references (``ladder check``'s) is told by its own identity, the entry holding
+    # it: it cannot change, nor its id be reused while kept (60 ids less to gather and hash per
+    # call); a list, which may change, by the identity of each reference it holds.
+    which = id(references) if type(references) is tuple else tuple(map(id, references))
+    key = (tuple(rows), which, reference)
     known = _MATCH_MEMO.get(key)
     if known is not None:
         return known[1]
@@ -372,7 +376,7 @@ def _matched(rows: list[tuple], references: Sequence[Reference], reference: str)
     if len(_MATCH_MEMO) >= MATCH_MEMO_SIZE:
         del _MATCH_MEMO[next(iter(_MATCH_MEMO))]
     matched = _Matched(match)
-    _MATCH_MEMO[key] = (tuple(references), matched)
+    _MATCH_MEMO[key] = (references if type(references) is tuple else tuple(references), matched)
     return matched
 
 

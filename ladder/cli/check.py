@@ -64,12 +64,13 @@ def add_parser(subparsers) -> None:
 
 
 def _library(choice: str):
-    """(references, wanted): a .flow path adds flows and matches automatically."""
+    """(references, wanted): a .flow path adds flows and matches automatically. A tuple: the
+    matching memo tells it by its identity (``call_check._matched``)."""
     if choice == "auto":
-        return load_references(), "auto"
+        return tuple(load_references()), "auto"
     if choice.endswith(".flow") or os.sep in choice or os.path.isfile(choice):
-        return load_references(choice), "auto"
-    return load_references(), choice
+        return tuple(load_references(choice)), "auto"
+    return tuple(load_references()), choice
 
 
 def run(args: argparse.Namespace) -> int:

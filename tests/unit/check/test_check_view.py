@@ -105,3 +105,24 @@ def test_a_memoised_shape_checks_as_a_fresh_one(corpus):
                 assert bool(alignment_deviations(alignment, names)) != matched.silent, path
                 compared += 1
     assert compared > 50
+
+
+def test_the_matching_memo_tells_references_apart():
+    """A tuple of references (``ladder check``'s) is one key by its identity; a list is told by
+    what it holds now, so a list changed between two checks is matched again, not answered from
+    the memo."""
+    from ladder.check import call_check
+
+    capture = load_capture(str(SAMPLES / "rfc3665-3.1-successful-session.pcap"))
+    analysis = analyse(capture)
+    (call,) = analysis.calls
+    call_check._MATCH_MEMO.clear()
+    library = tuple(REFS)
+    first = analysis.check(call, library).to_json()
+    assert analysis.check(call, library).to_json() == first and len(call_check._MATCH_MEMO) == 1
+    assert first["reference"] == "rfc3665-3.1"
+    listed = list(REFS)
+    assert analysis.check(call, listed).to_json() == first
+    listed[:] = [r for r in listed if r.id != "rfc3665-3.1"]
+    assert analysis.check(call, listed).to_json()["reference"] != "rfc3665-3.1"
+    assert analysis.check(call, library).to_json() == first
