@@ -176,6 +176,7 @@ def _rows(arrows: "Iterable[tuple]") -> list[tuple]:
     return rows
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _View:
     """What the check reads of a call's ladder: its step rows (``step_rows``), its column

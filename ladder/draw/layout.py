@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from decoders.quick_init import quick_init
+
 from ladder.draw.aliases import AliasMap
 from ladder.draw.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, media_label
 from ladder.calls.duplicates import copies_note
@@ -107,6 +109,7 @@ def _placed(calls: "Call | list[Call]", capture: "Capture", aliases: AliasMap | 
     return group, messages, bars, media_notes, columns
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SipPlacement:
     """Where ``build_ladder`` puts each SIP message, without the drawing: ``messages[i]`` is
