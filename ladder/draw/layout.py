@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from decoders.quick_init import quick_init
-
 from ladder.draw.aliases import AliasMap
 from ladder.draw.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, media_label
 from ladder.calls.duplicates import copies_note
