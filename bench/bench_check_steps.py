@@ -10,7 +10,8 @@ microseconds a call of each, over the first calls of one capture, measured in th
 * rules: ``check_rules`` alone, each rule after it;
 * JSON: ``CheckResult.to_json`` and the compiled writer's text.
 
-Each figure is the least of ``--repeat`` runs (the machine is shared); the calls are read back and
+Each figure is the least of ``--repeat`` rounds, each round running every step once (the machine
+is shared: a load that comes and goes weighs on all steps alike); the calls are read back and
 parsed once (``iter_calls(parse=True)``), outside the figures, as is the first check of each shape
 (the matching memo is warm, as it is after a busy capture's first calls). On a tree without
 ``sip_placement`` (before session 9) the steps it lacks are left out.
@@ -23,6 +24,7 @@ import gc
 import itertools
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,15 +58,11 @@ def main() -> None:
     results = [analysis.check(call, references, ladder=ladder, settings=settings) for call, ladder in zip(calls, ladders)]
     gc.freeze()
 
-    def timed(label: str, step) -> None:
-        best = float("inf")
-        for _ in range(args.repeat):
-            start = time.process_time()
-            step()
-            best = min(best, time.process_time() - start)
-        print(f"{label:28s} {best * 1e6 / len(calls):8.1f} us/call")
+    steps: list[tuple[str, Callable[[], object]]] = []
 
-    print(f"{args.file}: {len(calls)} calls, {sum(len(c.messages) for c in calls)} messages")
+    def timed(label: str, step: Callable[[], object]) -> None:
+        steps.append((label, step))  # (run below, round by round)
+
     timed("build", lambda: [build_call(c.index, list(c.call_ids), c.messages, c.kind, list(c.links)) for c in calls])
     timed("drawn", lambda: [analysis.ladder(call) for call in calls])
     if placement is not None:
@@ -79,9 +77,19 @@ def main() -> None:
     facts = [CallFacts(call.messages, None, None, settings, call.transactions) for call in calls]
     timed("rules", lambda: [list(rule(f)) for f in facts for rule in RULES])
     for rule in RULES:
-        timed("  " + rule.__name__, lambda: [list(rule(f)) for f in facts])
+        timed("  " + rule.__name__, lambda rule=rule: [list(rule(f)) for f in facts])
     timed("JSON", lambda: [_c_indented(result.to_json(), "    ", True) for result in results])
 
+    # Round by round, every step once a round: a load that comes and goes weighs on all alike.
+    best = [float("inf")] * len(steps)
+    for _ in range(args.repeat):
+        for n, (_label, step) in enumerate(steps):
+            start = time.process_time()
+            step()
+            best[n] = min(best[n], time.process_time() - start)
+    print(f"{args.file}: {len(calls)} calls, {sum(len(c.messages) for c in calls)} messages")
+    for (label, _step), seconds in zip(steps, best):
+        print(f"{label:28s} {seconds * 1e6 / len(calls):8.1f} us/call")
 
 if __name__ == "__main__":
     main()
