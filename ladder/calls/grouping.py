@@ -109,6 +109,11 @@ def _party(uri: str | None) -> str:
     plain = uri_user_host(uri)  # (most are plain: parse_uri's user and host without the parse)
     if plain is not None:
         return f"{plain[0]}@{plain[1]}"
+    return _parsed_party(uri)
+
+
+def _parsed_party(uri: str) -> str:
+    """``_party`` of any URI through ``parse_uri`` (``test_sipuser`` holds the two equal)."""
     try:
         parsed = parse_uri(uri)
     except DecodeError:

@@ -14,7 +14,7 @@ from decoders.errors import DecodeError
 from decoders.sip import parse_sip
 from decoders.sipuri import parse_name_addr, parse_uri
 from decoders.sipuser import name_addr_uri, uri_user, uri_user_host
-from ladder.calls.grouping import _party
+from ladder.calls.grouping import _parsed_party, _party
 from rfc_messages import rfc4475_archive
 from tests.conftest import SAMPLES, shared_path
 from tests.unit.capture.test_sipaccel import _messages  # every SIP message of some captures
@@ -32,21 +32,6 @@ def full_uri(value: str) -> str | None:
         return parse_name_addr(value).uri
     except DecodeError:
         return None
-
-
-def _party_parsed(uri: str) -> str:
-    """``grouping._party`` as it was, through ``parse_uri`` only (its fast path is ``uri_user_host``)."""
-    if not uri:
-        return ""
-    try:
-        parsed = parse_uri(uri)
-    except DecodeError:
-        return uri
-    if parsed.scheme == "tel":
-        return parsed.user or uri
-    if parsed.host:
-        return f"{parsed.user}@{parsed.host}" if parsed.user else parsed.host
-    return uri
 
 
 _HEADER_LINE = re.compile(rb"^(from|f|to|t)[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
@@ -86,7 +71,7 @@ def _assert_agree(addrs: list[str], uris: list[str]) -> tuple[int, int]:
         user_host = uri_user_host(text)
         assert user_host is None or user_host == (full_user(text), parse_uri(text).host), text
         assert (user_host is not None) == bool(sipuser._PLAIN_SIP_URI.match(text)), text
-        assert _party(text) == _party_parsed(text), text
+        assert _party(text) == _parsed_party(text), text
     return fast_addrs, fast_uris
 
 
@@ -150,7 +135,7 @@ def test_edge_uris(text):
     assert uri_user(text) == full_user(text)
     user_host = uri_user_host(text)
     assert user_host is None or user_host == (full_user(text), parse_uri(text).host)
-    assert _party(text) == _party_parsed(text)
+    assert _party(text) == _parsed_party(text)
 
 
 @pytest.mark.parametrize("value", EDGE_ADDRS)
