@@ -125,7 +125,7 @@ def sip_placement(calls: "Call | list[Call]", capture: "Capture", *, media: bool
                   bindings: "MediaIndex | list[MediaBinding] | None" = None) -> SipPlacement:
     """``build_ladder(calls, capture, media=media, bindings=bindings)``'s SIP rows, columns and
     retransmission marks, made by the same steps (``_placed``: the media bars are placed because
-    their endpoints may add columns); ``tests/unit/draw/test_sip_placement.py`` holds the two equal."""
+    their endpoints may add columns); ``tests/unit/check/test_check_view.py`` holds the two equal."""
     group, messages, _bars, _notes, columns = _placed(calls, capture, None, media, bindings)
     retransmissions = frozenset(id(m) for call in group for m in call.messages if call.is_retransmission(m))
     return SipPlacement(messages, columns, retransmissions)
