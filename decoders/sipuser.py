@@ -25,7 +25,7 @@ _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
 _PARAMS = rf"(?:;{_TOKEN}(?:=[^;?\"\s<>]*)?)*"
 _PLAIN_SIP_URI = re.compile(
-    rf"[ \t]*sips?:([A-Za-z0-9\-_.!~*'()&=+$,;?/]+)@[A-Za-z0-9.\-]+(?::{_PORT})?{_PARAMS}(?:\?[^\s<>]*)?[ \t]*\Z"
+    rf"[ \t]*sips?:([A-Za-z0-9\-_.!~*'()&=+$,;?/]+)@([A-Za-z0-9.\-]+)(?::{_PORT})?{_PARAMS}(?:\?[^\s<>]*)?[ \t]*\Z"
 )
 # A sip/sips URI without "@" has no user, whether or not the rest is valid.
 _NO_USER_URI = re.compile(r"[ \t]*sips?:[^@]*\Z")
@@ -56,6 +56,14 @@ def uri_user(text: str) -> str | None:
         return parse_uri(text).user or None
     except DecodeError:
         return None
+
+
+def uri_user_host(text: str) -> tuple[str, str] | None:
+    """``(parse_uri(text).user, parse_uri(text).host)`` of a plain SIP URI (the form ``uri_user``
+    answers without the full parse: its host a name or an IPv4 address, in lower case as
+    ``split_host_port`` gives it); None for any other form, which ``parse_uri`` answers."""
+    plain = _PLAIN_SIP_URI.match(text)
+    return (plain.group(1), plain.group(2).lower()) if plain is not None else None
 
 
 def name_addr_uri(value: str) -> str | None:

@@ -40,12 +40,11 @@ class Analysis:
     def check(self, calls: Call | list[Call], references: Sequence[Reference], *, reference: str = "auto",
               ladder: Ladder | None = None, ignore: Iterable[str] = (),
               settings: RuleSettings | None = None) -> CheckResult:
-        """``check_call`` against the capture's bindings (not a binding of this call alone)."""
-        if ladder is None:
-            ladder = self.ladder(calls)
+        """``check_call`` against the capture's bindings (not a binding of this call alone).
+        Without ``ladder``: what ``self.ladder(calls)`` would show, not drawn (``check_call``)."""
         return check_call(calls, self.capture, references, reference=reference, ladder=ladder, ignore=ignore,
                           settings=settings or RuleSettings(end_ns=self.capture.last_ts_ns),
-                          media=self.media_index)
+                          media=self.media_index, bars=self.media)
 
     def call_of_stream(self) -> dict[tuple[str, str, int], str]:
         """RTP stream key -> the id of the call it belongs to (bound streams only)."""

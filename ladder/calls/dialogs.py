@@ -55,8 +55,7 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
     dialogs: dict[tuple[str, frozenset[str]], Dialog] = {}
     ordered: list[Dialog] = []
 
-    def dialog_for(message: "SipMessage", creating_method: str) -> Dialog:
-        key = _dialog_key(message)
+    def dialog_for(message: "SipMessage", creating_method: str, key: tuple[str, frozenset[str]]) -> Dialog:
         dialog = dialogs.get(key)
         if dialog is None:
             dialog = Dialog(
@@ -88,13 +87,13 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
         if existing is None and not creating:
             if message.is_request and message.method not in ("ACK", "CANCEL"):
                 # A mid-dialog request whose dialog began before the capture did.
-                dialog = dialog_for(message, method)
+                dialog = dialog_for(message, method, key)
                 dialog.state = CONFIRMED
                 dialog.confirmed_ns = dialog.confirmed_ns or message.ts_ns
             else:
                 continue
         else:
-            dialog = existing or dialog_for(message, method)
+            dialog = existing or dialog_for(message, method, key)
         dialog.messages.append(message)
         if creating and status is not None:  # (creating implies a status: for the type checker)
             if status < 200 and dialog.state == EARLY and dialog.early_ns is None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
+from decoders.sipuser import uri_user_host
 from ladder.calls.timings import CallTimings, call_timings
 from ladder.calls.dialogs import Dialog, build_dialogs
 from ladder.calls.duplicates import fold_duplicates
@@ -105,6 +106,14 @@ def _party(uri: str | None) -> str:
     """``user@host`` (or the number of a tel URI) of a From/To URI; the text itself if odd."""
     if not uri:
         return ""
+    plain = uri_user_host(uri)  # (most are plain: parse_uri's user and host without the parse)
+    if plain is not None:
+        return f"{plain[0]}@{plain[1]}"
+    return _parsed_party(uri)
+
+
+def _parsed_party(uri: str) -> str:
+    """``_party`` of any URI through ``parse_uri`` (``test_sipuser`` holds the two equal)."""
     try:
         parsed = parse_uri(uri)
     except DecodeError:

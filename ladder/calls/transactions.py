@@ -177,9 +177,10 @@ class _Builder:
         txn = self._place(message, base, method, rfc2543)
         signature = _signature(message)
         seen = self.seen.setdefault(id(txn), {})
-        earlier = seen.get(signature)
-        if earlier is None:
-            seen[signature] = [message]
+        # (one look-up, not a get and a store: the signature's hash is its two Endpoints' hashes)
+        earlier = seen.setdefault(signature, [])
+        if not earlier:  # (a list there is never empty once made: the first sending is in it)
+            earlier.append(message)
         elif _repeats(message, earlier):
             txn.retransmissions.add(id(message))
         else:

@@ -18,6 +18,7 @@ from ladder.check.composition import compose
 from ladder.capture.continuity import damage_note, find_breaks
 from ladder.check.deviations import INFO, WARNING, Deviation, at_least, worst
 from ladder.draw.diagram import MEDIA, Ladder
+from ladder.draw.layout import SipPlacement, sip_placement
 from ladder.errors import UsageError
 from ladder.calls.outcome import PARTIAL
 from ladder.check.matching import (
@@ -152,21 +153,72 @@ def step_rows(ladder: Ladder) -> list[tuple]:
     """``observed_steps`` as the tuples of their fields, in ``Observed``'s order: what the
     matching memo compares (``_matched``), so a call of a shape already matched makes no
     ``Observed``. ``Observed(*row)`` is the step; ``test_check.py`` holds them equal."""
+    return _rows((a.f, a.src, a.dst, a.method, a.status, a.retransmission, a.message)
+                 for a in ladder.arrows if a.kind != MEDIA and a.f is not None)
+
+
+def _rows(arrows: "Iterable[tuple]") -> list[tuple]:
+    """``step_rows`` of SIP arrows given as (F, src, dst, method, status, retransmission,
+    message), in the ladder's order: from a ``Ladder`` or from a ``SipPlacement`` (``_View``)."""
     rows: list[tuple] = []
     seen: set[tuple] = set()
-    for arrow in ladder.arrows:
-        if arrow.kind == MEDIA or arrow.f is None or arrow.src == arrow.dst:
+    for f, src, dst, arrow_method, status, retransmission, message in arrows:
+        if src == dst:
             continue
-        message = arrow.message
-        method = (arrow.method or (message.method if message is not None else None) or "?").upper()
+        method = (arrow_method or (message.method if message is not None else None) or "?").upper()
         cseq = message.cseq[0] if message is not None and message.cseq else None
         call_id = message.call_id if message is not None else None
-        repeat = (arrow.src, arrow.dst, method, arrow.status, cseq, call_id)
-        rows.append((arrow.f, arrow.src, arrow.dst, method, arrow.status,
-                     arrow.retransmission or (cseq is not None and repeat in seen), message_facts(message),
+        repeat = (src, dst, method, status, cseq, call_id)
+        rows.append((f, src, dst, method, status,
+                     retransmission or (cseq is not None and repeat in seen), message_facts(message),
                      cseq, bool(message is not None and message.is_request and message.to_tag)))
         seen.add(repeat)
     return rows
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What the check reads of a call's ladder: its step rows (``step_rows``), its column
+    names, and each SIP message's F-number and (src, dst) columns by ``id``."""
+
+    rows: list[tuple]
+    names: list[str]
+    numbers: dict[int, int]
+    columns: dict[int, tuple[int, int]]
+    messages: "list[SipMessage] | None" = None  # the call's messages in F order, when known
+
+    @classmethod
+    def of_ladder(cls, ladder: Ladder) -> "_View":
+        return cls(step_rows(ladder), [p.name for p in ladder.participants],
+                   {id(a.message): a.f for a in ladder.arrows if a.message is not None and a.f is not None},
+                   {id(a.message): (a.src, a.dst) for a in ladder.arrows if a.message is not None})
+
+    @classmethod
+    def of_placement(cls, placed: SipPlacement) -> "_View":
+        """``of_ladder`` of the ladder ``build_ladder`` would draw from the same arguments,
+        without drawing it. Its SIP arrows are ``placed.messages`` in order, the arrow of
+        ``messages[i]`` has F ``i + 1`` (never None), the columns of its src and dst, the
+        message's method and status, and ``retransmission`` when its id is in
+        ``placed.retransmissions`` (``layout.build_ladder``); the media bars it adds have no
+        message and are not SIP arrows, and sorting by time keeps the SIP arrows in F order (times
+        ascend with F, ties by F). Its participants are ``placed.columns``'. So each field
+        is ``of_ladder``'s (``tests/unit/check/test_check_view.py`` compares them on every sample
+        and the quick corpus). ``messages``: ``placed.messages``, sorted by (time, first frame)
+        as ``check_call`` sorts the calls' messages (the same key, the same stable sort of the
+        same sequence)."""
+        column, retransmissions = placed.columns.column, placed.retransmissions
+        numbers: dict[int, int] = {}
+        columns: dict[int, tuple[int, int]] = {}
+        arrows = []
+        for f, message in enumerate(placed.messages, 1):
+            key = id(message)
+            ends = (column(message.src), column(message.dst))
+            numbers[key] = f
+            columns[key] = ends
+            arrows.append((f, ends[0], ends[1], message.method, message.status, key in retransmissions, message))
+        return cls(_rows(arrows), [p.name for p in placed.columns.participants], numbers, columns,
+                   placed.messages)
 
 
 # --- the check -------------------------------------------------------------------------------
@@ -190,45 +242,55 @@ def check_call(
     ignore: Iterable[str] = (),
     settings: RuleSettings | None = None,
     media: "MediaIndex | None" = None,
+    bars: bool = True,
 ) -> CheckResult:
     """Check one call (or several calls drawn as one, such as the two Call-IDs of RFC 3665
     §3.4) against ``references`` ("auto": the best match; else the id of one reference).
     ``media``: the capture's media bound once (``ladder.analysis``); without it the call's
-    streams are bound to this call alone, which costs a pass over every stream."""
+    streams are bound to this call alone, which costs a pass over every stream. Without
+    ``ladder``, the check reads what the ladder ``build_ladder(call, capture, media=bars,
+    bindings=media)`` would show of the SIP messages, not drawing it (``_View.of_placement``)."""
     calls = call if isinstance(call, list) else [call]
-    if ladder is None:
-        from ladder.draw.layout import build_ladder
+    if ladder is not None:
+        view = _View.of_ladder(ladder)
+    else:  # what the check reads of the ladder ``build_ladder(..., media=bars)`` would draw
+        view = _View.of_placement(sip_placement(calls if len(calls) > 1 else calls[0], capture, media=bars,
+                                                bindings=media))
+    matched = _matched(view.rows, references, reference)
+    match = matched.match
 
-        ladder = build_ladder(calls if len(calls) > 1 else calls[0], capture, media=True, bindings=media)
-    match = _matched(step_rows(ladder), references, reference)
-
-    names = [p.name for p in ladder.participants]
+    names = view.names
     found: list[Deviation] = []
     settings = settings or capture_settings(capture)
-    if match.alignment is not None:
+    if match.alignment is not None and not matched.silent:
         flow_findings = alignment_deviations(match.alignment, names)
+        matched.silent = not flow_findings
         if settings.damaged:
             # Messages that lost their Call-ID or CSeq are missing from their call or joined to
             # another: neither a missing step nor an extra one says anything about the call.
             flow_findings = [replace(d, severity=INFO, message=d.message + " (a damaged capture: cannot tell)")
                              for d in flow_findings]
         found.extend(flow_findings)
-    messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
+    messages = view.messages
+    if messages is None:
+        messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
     found.extend(check_rules(
         messages,
-        number=_numbering(ladder),
-        sides=_sides(ladder),
+        number=_numbering(view.numbers),
+        sides=_sides(view.columns),
         settings=settings,
         transactions=calls[0].transactions if len(calls) == 1 else None,
     ))  # fmt: skip
     if not settings.damaged:  # damaged RTP bytes make up payload types
         found.extend(media_deviations(calls, capture, media))
 
-    step_of = _step_map(match)
+    step_of = matched.step_of
     if all(c.outcome.code == PARTIAL for c in calls):
         found = _without_missing_before_capture(found, step_of)
-    expected = [d for d in found if _is_expected(d, match, step_of)]
-    kept = [d for d in found if not _is_expected(d, match, step_of)]
+    expected: list[Deviation] = []
+    kept: list[Deviation] = []
+    for item in found:
+        (expected if _is_expected(item, match, step_of) else kept).append(item)
     ignored = frozenset(ignore)
     shown = [d for d in kept if d.code not in ignored]
     shown.sort(key=_order)
@@ -252,7 +314,7 @@ def check_call(
         candidates=match.candidates,
         closest=best.reference.id if best is not None and match.reference is None else None,
         ignored=len(kept) - len(shown),
-        reference_f={f: s.f for f, s in step_of.items()},
+        reference_f=dict(matched.reference_f),
         composition=match.composition if len(match.composition) > 1 else (),
         partial=match.partial,
     )
@@ -273,15 +335,37 @@ def capture_settings(capture: "Capture", **kwargs: Any) -> RuleSettings:
 # The references are told by the identity of each (the built-in ones are parsed once per
 # process, ``load_references`` gives a new list of them on each call: the TUI's every load);
 # an entry holds them, so their ids cannot be reused while it is kept.
-_MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], Match]] = {}
+_MATCH_MEMO: dict[tuple, tuple[tuple[Reference, ...], "_Matched"]] = {}
 MATCH_MEMO_SIZE = 4096
 # The memo's key holds each step as ``step_rows`` gives it: the tuple of every field of
 # ``Observed`` in order, which are the fields its generated ``__eq__`` and ``__hash__`` compare
 # (every field is compared: ``test_check.py``), so equal keys are equal steps.
 
 
-def _matched(rows: list[tuple], references: Sequence[Reference], reference: str) -> Match:
-    key = (tuple(rows), tuple(map(id, references)), reference)
+class _Matched:
+    """A shape's ``Match`` and what ``check_call`` derives from it alone, kept with it in the
+    memo: ``step_of`` (``_step_map``, read only), the captured-to-reference F map of
+    ``CheckResult.reference_f`` (copied into each result), and ``silent``: True once
+    ``alignment_deviations`` of its alignment gave nothing. That holds whatever the column
+    names: they enter only the findings' text (``seen``), never whether one is made (each is
+    decided by the pairs' kinds, steps, ``failed`` and positions), so a shape found silent once
+    is silent for every call of it (``test_check_view.py`` holds that)."""
+
+    __slots__ = ("match", "step_of", "reference_f", "silent")
+
+    def __init__(self, match: Match) -> None:
+        self.match = match
+        self.step_of = _step_map(match)
+        self.reference_f = {f: s.f for f, s in self.step_of.items()}
+        self.silent = False
+
+
+def _matched(rows: list[tuple], references: Sequence[Reference], reference: str) -> _Matched:
+    # A tuple of references (``ladder check``'s) is told by its own identity, the entry holding
+    # it: it cannot change, nor its id be reused while kept (60 ids less to gather and hash per
+    # call); a list, which may change, by the identity of each reference it holds.
+    which = id(references) if type(references) is tuple else tuple(map(id, references))
+    key = (tuple(rows), which, reference)
     known = _MATCH_MEMO.get(key)
     if known is not None:
         return known[1]
@@ -292,22 +376,21 @@ def _matched(rows: list[tuple], references: Sequence[Reference], reference: str)
         match = force_match(observed, find_reference(references, reference))
     if len(_MATCH_MEMO) >= MATCH_MEMO_SIZE:
         del _MATCH_MEMO[next(iter(_MATCH_MEMO))]
-    _MATCH_MEMO[key] = (tuple(references), match)
-    return match
+    matched = _Matched(match)
+    _MATCH_MEMO[key] = (references if type(references) is tuple else tuple(references), matched)
+    return matched
 
 
 def _frame(message: "SipMessage") -> int:
     return message.frames[0].number if message.frames else 0
 
 
-def _numbering(ladder: Ladder):
-    numbers = {id(a.message): a.f for a in ladder.arrows if a.message is not None and a.f is not None}
+def _numbering(numbers: dict[int, int]):
     return lambda message: numbers.get(id(message))
 
 
-def _sides(ladder: Ladder):
+def _sides(columns: dict[int, tuple[int, int]]):
     """Ladder columns as nodes: a UA's TCP source ports stay one node, as drawn."""
-    columns = {id(a.message): (a.src, a.dst) for a in ladder.arrows if a.message is not None}
 
     def sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
         known = columns.get(id(message))

@@ -64,12 +64,13 @@ def add_parser(subparsers) -> None:
 
 
 def _library(choice: str):
-    """(references, wanted): a .flow path adds flows and matches automatically."""
+    """(references, wanted): a .flow path adds flows and matches automatically. A tuple: the
+    matching memo tells it by its identity (``call_check._matched``)."""
     if choice == "auto":
-        return load_references(), "auto"
+        return tuple(load_references()), "auto"
     if choice.endswith(".flow") or os.sep in choice or os.path.isfile(choice):
-        return load_references(choice), "auto"
-    return load_references(), choice
+        return tuple(load_references(choice)), "auto"
+    return tuple(load_references()), choice
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,7 +158,8 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
         # Call by call: the text of a call is written as soon as it is checked, and the call
         # and its ladder released; only counts stay for the totals.
         for call in calls:
-            ladder = analysis.ladder(call)
+            # (JSON shows no ladder: the check reads what it would show, undrawn)
+            ladder = None if args.json else analysis.ladder(call)
             result = analysis.check(call, references, reference=wanted, ladder=ladder, ignore=ignore,
                                     settings=settings)
             totals[0] += 1
@@ -171,6 +173,7 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
             if totals[0] > 1:
                 out.write("\n")
             out.write(summary_line(result) + "\n\n")
+            assert ladder is not None
             out.write(render_text(annotate_ladder(ladder, result)))
 
     if args.json:

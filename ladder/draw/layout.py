@@ -7,12 +7,14 @@ retransmissions included (§3.4 and §3.10 number them too) and marked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from decoders.quick_init import quick_init
 from ladder.draw.aliases import AliasMap
 from ladder.draw.diagram import MEDIA, REQUEST, RESPONSE, Arrow, Ladder, media_label
 from ladder.calls.duplicates import copies_note
-from ladder.draw.participants import build_columns
+from ladder.draw.participants import Columns, build_columns
 from ladder.textsafe import safe_text
 
 if TYPE_CHECKING:
@@ -83,10 +85,10 @@ def _streams_by_key(capture: "Capture", bindings: "MediaIndex | list[MediaBindin
     return {stream.key: stream for stream in streams}
 
 
-def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: AliasMap | None = None,
-                 media: bool = True, bindings: "MediaIndex | list[MediaBinding] | None" = None) -> Ladder:
-    """The ladder of one call, or of several drawn together (numbered as one sequence).
-    ``bindings``: the capture's ``MediaIndex``, computed once for every call (optional)."""
+def _placed(calls: "Call | list[Call]", capture: "Capture", aliases: AliasMap | None, media: bool,
+            bindings: "MediaIndex | list[MediaBinding] | None"):
+    """The calls, their SIP messages in F-number order, media bars and notes, and the columns:
+    what ``build_ladder`` draws from and ``sip_placement`` gives without drawing."""
     group = [calls] if not isinstance(calls, list) else list(calls)
     if not group:
         raise ValueError("build_ladder needs at least one call")
@@ -103,6 +105,38 @@ def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: Ali
         messages, caller_ip=first.caller_ip, kind=first.kind, aliases=aliases,
         media_endpoints=[e for bar in bars for e in (bar.src, bar.dst)],
     )
+    return group, messages, bars, media_notes, columns
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
+class SipPlacement:
+    """Where ``build_ladder`` puts each SIP message, without the drawing: ``messages[i]`` is
+    F``i + 1``, between ``columns.column(src)`` and ``columns.column(dst)``;
+    ``retransmissions`` the ids of those it marks as one. ``ladder check --json`` reads no
+    more of a ladder (``check.call_check``): no label, media bar, note nor title is made."""
+
+    messages: list["SipMessage"]
+    columns: Columns
+    retransmissions: frozenset[int]
+
+
+def sip_placement(calls: "Call | list[Call]", capture: "Capture", *, media: bool = True,
+                  bindings: "MediaIndex | list[MediaBinding] | None" = None) -> SipPlacement:
+    """``build_ladder(calls, capture, media=media, bindings=bindings)``'s SIP rows, columns and
+    retransmission marks, made by the same steps (``_placed``: the media bars are placed because
+    their endpoints may add columns); ``tests/unit/check/test_check_view.py`` holds the two equal."""
+    group, messages, _bars, _notes, columns = _placed(calls, capture, None, media, bindings)
+    retransmissions = frozenset(id(m) for call in group for m in call.messages if call.is_retransmission(m))
+    return SipPlacement(messages, columns, retransmissions)
+
+
+def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: AliasMap | None = None,
+                 media: bool = True, bindings: "MediaIndex | list[MediaBinding] | None" = None) -> Ladder:
+    """The ladder of one call, or of several drawn together (numbered as one sequence).
+    ``bindings``: the capture's ``MediaIndex``, computed once for every call (optional)."""
+    group, messages, bars, media_notes, columns = _placed(calls, capture, aliases, media, bindings)
+    first = group[0]
     arrows: list[Arrow] = []
     retransmissions = {id(m) for call in group for m in call.messages if call.is_retransmission(m)}
     copies = {key: tuple(f.number for c in value for f in c.frames[:1])

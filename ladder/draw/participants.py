@@ -82,6 +82,10 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
         key = raw_key(endpoint)
         return moved.get(key, key)
 
+    if not moved and not split_ips:  # (most calls) ``key_of`` without its two look-ups: the same key
+        def key_of(endpoint: Endpoint) -> NodeKey:
+            return (endpoint.ip, None)
+
     order: list[NodeKey] = []
     endpoints: dict[NodeKey, list[Endpoint]] = {}
 
@@ -124,8 +128,8 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
     used: dict[str, int] = {}
     for key in order:
         ip, port = key
-        alias = aliases.lookup(ip, port)
-        if alias is None:
+        alias = aliases.lookup(ip, port) if aliases else None  # (an empty map names nothing)
+        if alias is None and aliases:
             alias = next((aliases.lookup(e.ip, e.port) for e in endpoints[key]
                           if aliases.lookup(e.ip, e.port)), None)
         name = safe_text(alias or names.get(key) or _label(key))
@@ -166,10 +170,12 @@ def _moved_uas(messages: list["SipMessage"], raw_key) -> dict[NodeKey, NodeKey]:
         keys = owners.setdefault((m.call_id or "", tag), [])
         if key not in keys:
             keys.append(key)
+    moved: dict[NodeKey, NodeKey] = {}
+    if all(len(keys) == 1 for keys in owners.values()):
+        return moved  # (most calls) no tag sent from two addresses: nothing to move
     # Two addresses that exchange messages are two nodes, whatever their tags say (SIPp's
     # scenarios put tag=1 on both sides).
     talking = {frozenset((raw_key(m.src), raw_key(m.dst))) for m in messages if m.src and m.dst}
-    moved: dict[NodeKey, NodeKey] = {}
     for keys in owners.values():
         home = keys[0]
         for key in keys[1:]:

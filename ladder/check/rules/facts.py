@@ -61,8 +61,10 @@ class CallFacts:
         self.txns = transactions if transactions is not None else build_transactions(self.messages)
         # Asked for every message by most rules: one set, not a look-up through its transaction.
         self._repeats = {i for txn in self.txns.transactions for i in txn.retransmissions}
-        positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
-        self._number = number or (lambda m: positions.get(id(m)))
+        if number is None:  # (positions made only when no ladder numbers the messages)
+            positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
+            number = lambda m: positions.get(id(m))
+        self._number = number
         self.sides = sides or _default_sides
         last = max((m.ts_ns for m in self.messages), default=0)
         self.end_ns = max(settings.end_ns or 0, last)

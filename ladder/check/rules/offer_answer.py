@@ -128,17 +128,19 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
     2xx or a reliable 1xx with SDP answers it. An offer rejected (a 407, a 488) or still
     unanswered, or an SDP in an unreliable 1xx (a preview, RFC 6337 §3.1.1), is not compared
     against. Per sender node, Call-ID and o= session."""
-    accepted: dict[tuple, tuple[int, bytes, "SipMessage"]] = {}
-    pending: dict[int, tuple[tuple, int, bytes, "SipMessage"]] = {}  # id(txn) -> the offer
+    # (An entry's SDP without its o= line is that of its message, made only when compared: most
+    # sessions never change, and their messages' bodies are immutable bytes.)
+    accepted: dict[tuple, tuple[int, "SipMessage"]] = {}
+    pending: dict[int, tuple[tuple, int, "SipMessage"]] = {}  # id(txn) -> the offer
     reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
     for message in facts.messages:
         txn = facts.txns.of(message)
         if not message.is_request and txn is not None and id(txn) in pending:
             status = message.status or 0
             if 200 <= status < 300 or (message.sdp is not None and reliable_provisional(message)):
-                key, version, content, offer = pending[id(txn)]
+                key, version, offer = pending[id(txn)]
                 # The session is the dialog the answer made (each fork its own, §12.1.2).
-                accepted[key[:2] + (_dialog_of(message),) + key[3:]] = (version, content, offer)
+                accepted[key[:2] + (_dialog_of(message),) + key[3:]] = (version, offer)
             elif status >= 300:
                 pending.pop(id(txn))
         sdp = message.sdp
@@ -147,17 +149,16 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
         origin = sdp.origin
         key = (facts.sides(message)[0], message.call_id, _dialog_of(message),
                origin.username, origin.session_id, origin.address)
-        content = _sdp_without_origin(message)
         before = accepted.get(key)
         unit = (message.call_id, message.cseq, message.status, origin.version)
         if before is not None and unit not in reported:
             reported.add(unit)
-            yield from _version_findings(facts, message, origin.version, content, before)
+            yield from _version_findings(facts, message, origin.version, _sdp_without_origin(message), before)
         if message.is_request and message.method != "ACK":
             if txn is not None:
-                pending[id(txn)] = (key, origin.version, content, message)
+                pending[id(txn)] = (key, origin.version, message)
         elif message.is_request or 200 <= (message.status or 0) < 300 or reliable_provisional(message):
-            accepted[key] = (origin.version, content, message)
+            accepted[key] = (origin.version, message)
 
 
 def _dialog_of(message: "SipMessage") -> frozenset:
@@ -167,8 +168,9 @@ def _dialog_of(message: "SipMessage") -> frozenset:
 
 
 def _version_findings(facts: CallFacts, message: "SipMessage", version: int, content: bytes,
-                      before: tuple[int, bytes, "SipMessage"]) -> Iterable[Deviation]:
-    old_version, old, old_message = before
+                      before: tuple[int, "SipMessage"]) -> Iterable[Deviation]:
+    old_version, old_message = before
+    old = _sdp_without_origin(old_message)
     if content != old and version <= old_version:
         yield deviation(
             SDP_VERSION_NOT_INCREMENTED,

@@ -23,14 +23,14 @@ from ladder.calls.legs import Leg, Link
 from ladder.calls.outcome import Outcome
 from ladder.calls.timings import CallTimings, call_timings
 from ladder.capture.loader import load_capture
-from ladder.check.call_check import CheckResult, check_call, observed_steps
+from ladder.check.call_check import CheckResult, _View, check_call, observed_steps
 from ladder.check.matching import Observed
 from ladder.check.references import load_references
 from ladder.draw.diagram import Arrow, Ladder
-from ladder.draw.layout import build_ladder
+from ladder.draw.layout import SipPlacement, build_ladder, sip_placement
 
 QUICK = (SipMessage, RequestLine, FrameRef, Endpoint, SipUri, Via, NameAddr, SdpMedia, SdpSession, SdpOrigin,
-         Arrow, Ladder, Observed, CheckResult, Leg, Link, Outcome, CallTimings)
+         Arrow, Ladder, Observed, CheckResult, Leg, Link, Outcome, CallTimings, SipPlacement, _View)
 SAMPLE_FILES = sorted(SAMPLES.glob("*.pcap"))
 
 
@@ -92,6 +92,10 @@ def _made():
             yield from ladder.arrows
             yield from observed_steps(ladder)
             yield check_call(call, capture, refs, ladder=ladder)
+            placed = sip_placement(call, capture)
+            yield placed
+            yield _View.of_placement(placed)
+            yield _View.of_ladder(ladder)
 
 
 def test_the_classes_made_quickly_are_the_ones_measured():

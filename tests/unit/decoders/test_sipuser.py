@@ -13,7 +13,8 @@ from decoders import sipuser
 from decoders.errors import DecodeError
 from decoders.sip import parse_sip
 from decoders.sipuri import parse_name_addr, parse_uri
-from decoders.sipuser import name_addr_uri, uri_user
+from decoders.sipuser import name_addr_uri, uri_user, uri_user_host
+from ladder.calls.grouping import _parsed_party, _party
 from rfc_messages import rfc4475_archive
 from tests.conftest import SAMPLES, shared_path
 from tests.unit.capture.test_sipaccel import _messages  # every SIP message of some captures
@@ -67,6 +68,10 @@ def _assert_agree(addrs: list[str], uris: list[str]) -> tuple[int, int]:
     for text in uris:
         assert uri_user(text) == full_user(text), text
         fast_uris += bool(sipuser._PLAIN_SIP_URI.match(text))
+        user_host = uri_user_host(text)
+        assert user_host is None or user_host == (full_user(text), parse_uri(text).host), text
+        assert (user_host is not None) == bool(sipuser._PLAIN_SIP_URI.match(text)), text
+        assert _party(text) == _parsed_party(text), text
     return fast_addrs, fast_uris
 
 
@@ -102,6 +107,7 @@ def test_rfc4475_messages():
 
 EDGE_URIS = [
     "sip:alice@atlanta.com", "sips:alice@atlanta.com:5061;transport=tls", "SIP:alice@atlanta.com",
+    "sip:Alice@AtLanta.COM:5060;Transport=UDP", "sip:10000@10.20.0.1",
     "sip:+15551234@gw.example;user=phone", "sip:alice@atlanta.com?subject=project&priority=urgent",
     "sip:alice:secret@atlanta.com", "sip:al%20ice@atlanta.com", "sip:@atlanta.com", "sip:atlanta.com",
     "sip:alice@", "sip:alice@host:", "sip:alice@host:65535", "sip:alice@host:65536", "sip:alice@host:00080",
@@ -127,6 +133,9 @@ EDGE_ADDRS = [
 @pytest.mark.parametrize("text", EDGE_URIS)
 def test_edge_uris(text):
     assert uri_user(text) == full_user(text)
+    user_host = uri_user_host(text)
+    assert user_host is None or user_host == (full_user(text), parse_uri(text).host)
+    assert _party(text) == _parsed_party(text)
 
 
 @pytest.mark.parametrize("value", EDGE_ADDRS)
