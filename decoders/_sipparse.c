@@ -176,6 +176,45 @@ static int has_any(Span s, const char *chars) {
     return 0;
 }
 
+/* ---- values parsed once -----------------------------------------------------------------
+ * A dialog's messages repeat their header lines, start lines, From/To/Contact/Via and CSeq
+ * values and SDP rtpmaps: each is parsed once and its record shared, as sip.py's memo tables
+ * do (the records are frozen; a capture that keeps every message keeps one copy of each).
+ * Direct-mapped by a hash of the text (a colliding text replaces the other), values up to
+ * MEMO_LONGEST bytes: bounded whatever the traffic. */
+
+#define MEMO_SLOTS 8192
+#define MEMO_LONGEST 512
+typedef struct { unsigned long long hash; Py_ssize_t n; char *key; PyObject *value; } Memo;
+static Memo memo_line[MEMO_SLOTS], memo_start[MEMO_SLOTS], memo_addr[MEMO_SLOTS], memo_via[MEMO_SLOTS],
+            memo_cseq[MEMO_SLOTS], memo_rtpmap[MEMO_SLOTS];
+
+static unsigned long long memo_hash(Span s) {
+    unsigned long long h = 14695981039346656037ULL;
+    for (Py_ssize_t i = 0; i < s.n; i++) h = (h ^ (unsigned char)s.p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The value remembered for ``s`` (borrowed), or NULL. */
+static PyObject *memo_get(Memo *table, Span s, unsigned long long h) {
+    Memo *e = &table[h & (MEMO_SLOTS - 1)];
+    if (e->value && e->hash == h && e->n == s.n && memcmp(e->key, s.p, (size_t)s.n) == 0) return e->value;
+    return NULL;
+}
+
+static void memo_put(Memo *table, Span s, unsigned long long h, PyObject *value) {
+    if (s.n > MEMO_LONGEST) return;
+    Memo *e = &table[h & (MEMO_SLOTS - 1)];
+    char *key = PyMem_Malloc((size_t)(s.n ? s.n : 1));
+    if (key == NULL) return;  /* not remembered: no harm */
+    memcpy(key, s.p, (size_t)s.n);
+    PyMem_Free(e->key);
+    e->key = key;
+    e->n = s.n;
+    e->hash = h;
+    Py_XSETREF(e->value, Py_NewRef(value));
+}
+
 /* Results of the helpers below: OK, NO (not handled here: Python parses) or ERR (exception). */
 enum { ERR = -1, NO = 0, OK = 1 };
 
@@ -266,7 +305,7 @@ static int request_uri_ok(Span uri) {
 /* ---- name-addr (From, To, Contact) ------------------------------------------------------- */
 
 /* sip.py _checked_name_addr of a value that parses without a problem, else NO. */
-static int name_addr(Span text, PyObject **out) {
+static int parse_name_addr(Span text, PyObject **out) {
     text = strip_sp(text);
     if (text.n == 0) return NO;
     PyObject *display = NULL;
@@ -355,7 +394,7 @@ no:
 
 /* One Via value of the common shape (sipuri._VIA_COMMON_RE), without list comma, empty
  * parameter or branch problem. */
-static int via(Span value, PyObject **out) {
+static int parse_via(Span value, PyObject **out) {
     value = strip_sp(value);
     if (find(value, ',') >= 0 || value.n == 0 || empty_param(value)) return NO;
     if (value.n < 9 || memcmp(value.p, "SIP/2.0/", 8) != 0) return NO;
@@ -413,6 +452,22 @@ static int via(Span value, PyObject **out) {
     return *out ? OK : ERR;
 }
 
+/* ``parse`` of ``text`` remembered in ``table`` (a new reference in *out when OK). */
+static int remembered(Memo *table, Span text, int (*parse)(Span, PyObject **), PyObject **out) {
+    unsigned long long h = memo_hash(text);
+    PyObject *known = memo_get(table, text, h);
+    if (known != NULL) {
+        *out = Py_NewRef(known);
+        return OK;
+    }
+    int got = parse(text, out);
+    if (got == OK) memo_put(table, text, h, *out);
+    return got;
+}
+
+static int name_addr(Span text, PyObject **out) { return remembered(memo_addr, text, parse_name_addr, out); }
+static int via(Span text, PyObject **out) { return remembered(memo_via, text, parse_via, out); }
+
 /* ---- SDP --------------------------------------------------------------------------------- */
 
 #define MAX_PARTS 64
@@ -462,7 +517,16 @@ static int set_int_key(PyObject *dict, unsigned long long key, PyObject *value) 
 
 /* a=rtpmap:<pt> <name>/<rate>[/<channels>] without a problem (sdp._rtpmap) */
 static int rtpmap(Span value, PyObject *dict) {
+    Span whole = value;
+    unsigned long long h = memo_hash(whole);
+    PyObject *known = memo_get(memo_rtpmap, whole, h);
     value = strip_sp(value);
+    if (known != NULL) {  /* (name, rate, channels) of this very text: only the key to read again */
+        Py_ssize_t sp = find(value, ' ');
+        unsigned long long pt;
+        if (!bounded(sp < 0 ? value : sub(value, 0, sp), 127, &pt)) return NO;  /* (cannot be) */
+        return set_int_key(dict, pt, Py_NewRef(known));
+    }
     Py_ssize_t sp = find(value, ' ');
     Span pt_text = sp < 0 ? value : sub(value, 0, sp);
     Span spec = strip_sp(sp < 0 ? sub(value, value.n, value.n) : sub(value, sp + 1, value.n));
@@ -479,6 +543,7 @@ static int rtpmap(Span value, PyObject *dict) {
     if (!bounded(strip_sp(pieces[1]), 4294967295ULL, &clock)) return NO;
     if (n > 2 && pieces[2].n && !bounded(strip_sp(pieces[2]), 255, &channels)) return NO;
     PyObject *entry = Py_BuildValue("(NKK)", str(pieces[0]), clock, channels);
+    if (entry != NULL) memo_put(memo_rtpmap, whole, h, entry);
     return set_int_key(dict, pt, entry);
 }
 
@@ -700,23 +765,52 @@ static int span_of(PyObject *s, Span *out) {
     return out->p != NULL;
 }
 
-static int cseq(PyObject *value, PyObject *request_method, PyObject **out) {
-    Span s;
-    if (!span_of(value, &s)) return ERR;
+static int parse_cseq(Span s, PyObject **out) {
     s = strip_sp(s);
     Py_ssize_t sp = find(s, ' ');
     if (sp < 0) return NO;
     Span method = strip_sp(sub(s, sp + 1, s.n));
     unsigned long long number;
     if (!bounded(sub(s, 0, sp), 2147483647ULL, &number) || !is_token(method)) return NO;
-    if (request_method) {
-        Span m;
-        if (!span_of(request_method, &m)) return ERR;
-        if (m.n != method.n || memcmp(m.p, method.p, (size_t)m.n) != 0) return NO;
-        *out = Py_BuildValue("(KO)", number, request_method);
-    } else {
-        *out = Py_BuildValue("(KN)", number, str(method));
+    *out = Py_BuildValue("(KN)", number, str(method));
+    return *out ? OK : ERR;
+}
+
+/* (number, method) of a CSeq value; a request's must name its method (RFC 3261 §8.1.1.5). */
+static int cseq(PyObject *value, PyObject *request_method, PyObject **out) {
+    Span s;
+    if (!span_of(value, &s)) return ERR;
+    int got = remembered(memo_cseq, s, parse_cseq, out);
+    if (got != OK || request_method == NULL) return got;
+    int same = PyUnicode_Compare(PyTuple_GET_ITEM(*out, 1), request_method);
+    if (same == 0) return OK;
+    Py_CLEAR(*out);
+    return same == -1 && PyErr_Occurred() ? ERR : NO;
+}
+
+/* The RequestLine or StatusLine of a start line without a problem (sip.py _parse_start). */
+static int parse_start(Span line, PyObject **out) {
+    if (line.n >= 4 && (line.p[0] | 32) == 's' && (line.p[1] | 32) == 'i' && (line.p[2] | 32) == 'p' && line.p[3] == '/') {
+        /* SIP/2.0 SP 3DIGIT SP Reason-Phrase */
+        unsigned long long code;
+        if (line.n < 12 || memcmp(line.p, "SIP/2.0 ", 8) != 0 || line.p[11] != ' '
+            || !bounded(sub(line, 8, 11), 999, &code) || code < 100)
+            return NO;
+        PyObject *v[3] = {Py_NewRef(S_SIP20), PyLong_FromUnsignedLongLong(code), str(sub(line, 12, line.n))};
+        *out = make(&R_STAT, v);
+        return *out ? OK : ERR;
     }
+    Py_ssize_t sp1 = find(line, ' ');
+    if (sp1 <= 0) return NO;
+    Py_ssize_t sp2 = find(sub(line, sp1 + 1, line.n), ' ');
+    if (sp2 <= 0) return NO;
+    sp2 += sp1 + 1;
+    Span m = sub(line, 0, sp1), uri = sub(line, sp1 + 1, sp2), version = sub(line, sp2 + 1, line.n);
+    if (!is_token(m) || !eq_lit(version, "SIP/2.0") || !request_uri_ok(uri)) return NO;
+    for (Py_ssize_t i = 0; i < m.n; i++)
+        if (m.p[i] >= 'a' && m.p[i] <= 'z') return NO;  /* Python says when it is a known method */
+    PyObject *v[3] = {str(m), str(uri), Py_NewRef(S_SIP20)};
+    *out = make(&R_REQ, v);
     return *out ? OK : ERR;
 }
 
@@ -756,32 +850,10 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
     /* start line */
     Py_ssize_t line_end = (const char *)memchr(s, '\r', (size_t)n) - s;
     Span line = {s, line_end};
-    if (line.n >= 4 && (line.p[0] | 32) == 's' && (line.p[1] | 32) == 'i' && (line.p[2] | 32) == 'p' && line.p[3] == '/') {
-        /* SIP/2.0 SP 3DIGIT SP Reason-Phrase */
-        unsigned long long code;
-        if (line.n < 12 || memcmp(line.p, "SIP/2.0 ", 8) != 0 || line.p[11] != ' '
-            || !bounded(sub(line, 8, 11), 999, &code) || code < 100)
-            goto done;
-        is_request = 0;
-        PyObject *v[3] = {Py_NewRef(S_SIP20), PyLong_FromUnsignedLongLong(code), str(sub(line, 12, line.n))};
-        start = make(&R_STAT, v);
-    } else {
-        Py_ssize_t sp1 = find(line, ' ');
-        if (sp1 <= 0) goto done;
-        Py_ssize_t sp2 = find(sub(line, sp1 + 1, line.n), ' ');
-        if (sp2 <= 0) goto done;
-        sp2 += sp1 + 1;
-        Span m = sub(line, 0, sp1), uri = sub(line, sp1 + 1, sp2), version = sub(line, sp2 + 1, line.n);
-        if (!is_token(m) || !eq_lit(version, "SIP/2.0") || !request_uri_ok(uri)) goto done;
-        for (Py_ssize_t i = 0; i < m.n; i++)
-            if (m.p[i] >= 'a' && m.p[i] <= 'z') goto done;  /* Python says when it is a known method */
-        is_request = 1;
-        method = str(m);
-        if (method == NULL) { got = ERR; goto done; }
-        PyObject *v[3] = {Py_NewRef(method), str(uri), Py_NewRef(S_SIP20)};
-        start = make(&R_REQ, v);
-    }
-    if (start == NULL) { got = ERR; goto done; }
+    if ((got = remembered(memo_start, line, parse_start, &start)) != OK) goto done;
+    got = NO;
+    is_request = Py_IS_TYPE(start, R_REQ.type);
+    if (is_request) method = Py_NewRef(*(PyObject **)((char *)start + R_REQ.off[0]));
 
     /* headers: (name, value) in order, and the index of values by canonical key */
     headers = PyList_New(0);
@@ -802,10 +874,18 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
             if (PyErr_Occurred()) { got = ERR; goto done; }
             goto done;  /* a name too long for the table */
         }
-        PyObject *value = str(strip_sp(sub(text, colon + 1, text.n)));
-        PyObject *pair = value ? PyTuple_Pack(2, entry->name, value) : NULL;
-        Py_XDECREF(value);
+        unsigned long long h = memo_hash(text);
+        PyObject *pair = memo_get(memo_line, text, h), *value;
+        if (pair != NULL) {
+            Py_INCREF(pair);
+        } else {
+            value = str(strip_sp(sub(text, colon + 1, text.n)));
+            pair = value ? PyTuple_Pack(2, entry->name, value) : NULL;
+            Py_XDECREF(value);
+            if (pair != NULL) memo_put(memo_line, text, h, pair);
+        }
         if (pair == NULL || PyList_Append(headers, pair) < 0) { Py_XDECREF(pair); got = ERR; goto done; }
+        value = PyTuple_GET_ITEM(pair, 1);  /* borrowed: ``headers`` holds the pair */
         Py_DECREF(pair);
         PyObject *had = PyDict_GetItemWithError(index, entry->key);
         int bad;
