@@ -146,3 +146,24 @@ def test_mutated_messages_agree(examples):
     pool, answered = seeds(), []
     agree()
     assert sum(answered) >= len(answered) // 20, "C answered for too few mutants to compare"
+
+
+@needs_c
+def test_limits_and_long_values():
+    """Past C's fixed limits (Vias, SDP lines and media, header name length) Python answers;
+    values longer than its memo tables keep agree, and are parsed again each time."""
+    plain = sip_invite()
+    vias = b"".join(b"Via: SIP/2.0/UDP p%d.example.com;branch=z9hG4bK%d\r\n" % (i, i) for i in range(20))
+    many = plain.replace(b"Max-Forwards", vias + b"Max-Forwards")
+    assert sip._parse_plain(many, None, None, (), 0) is None and len(sip.parse_sip(many).vias) == 21
+    long_name = plain.replace(b"Max-Forwards: 70", b"Max-Forwards: 70\r\nX-" + b"n" * 60 + b": 1")
+    assert sip._parse_plain(long_name, None, None, (), 0) is None
+    long_tag = plain.replace(b"tag=1928301774", b"tag=" + b"7" * 2000)
+    assert _agrees(long_tag) and _agrees(long_tag)
+    assert sip.parse_sip(long_tag).from_tag == "7" * 2000
+    for sdp in (b"v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 h\r\n" + b"a=x\r\n" * 600,
+                b"v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 h\r\n" + b"m=audio 1 RTP/AVP 0\r\n" * 20):
+        message = plain.replace(b"Content-Length: 0\r\n", b"Content-Type: application/sdp\r\nContent-Length: %d\r\n"
+                                % len(sdp)) + sdp
+        assert sip._parse_plain(message, None, None, (), 0) is None
+        assert sip.parse_sip(message).sdp is not None
