@@ -867,9 +867,10 @@ def _compiled_parse() -> Callable[[bytes, Endpoint | None, Endpoint | None, tupl
                                   SipMessage | None] | None:
     """``decoders/_sipparse.c``'s ``parse_plain``: the same ``SipMessage`` as
     ``parse_sip_python`` for a plain message (ASCII head, CRLF lines, no problem), None for the
-    rest. None when it was not built, ``PCAPLADDER_PURE_PYTHON`` is set, or the records' fields
-    are not those it stores (``tests/unit/decoders/test_sipparse.py`` fails then)."""
-    if os.environ.get("PCAPLADDER_PURE_PYTHON"):
+    rest. None when it was not built, ``PCAPLADDER_PURE_PYTHON`` or ``PCAPLADDER_NO_C_PARSE`` (this
+    parse alone, to measure it) is set, or the records' fields are not those it stores
+    (``tests/unit/decoders/test_sipparse.py`` fails then)."""
+    if os.environ.get("PCAPLADDER_PURE_PYTHON") or os.environ.get("PCAPLADDER_NO_C_PARSE"):
         return None
     try:
         from decoders import _sipparse

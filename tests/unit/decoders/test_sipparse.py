@@ -129,8 +129,9 @@ def test_what_c_leaves_to_python():
     assert sip._parse_plain(plain + b"x", None, None, (), 0) is None  # beyond the Content-Length
 
 
-def test_pure_python_needs_no_extension(monkeypatch):
-    monkeypatch.setenv("PCAPLADDER_PURE_PYTHON", "1")
+@pytest.mark.parametrize("variable", ["PCAPLADDER_PURE_PYTHON", "PCAPLADDER_NO_C_PARSE"])
+def test_python_alone_on_request(monkeypatch, variable):
+    monkeypatch.setenv(variable, "1")
     assert sip._compiled_parse() is None
 
 
