@@ -183,7 +183,7 @@ static int has_any(Span s, const char *chars) {
  * Direct-mapped by a hash of the text (a colliding text replaces the other), values up to
  * MEMO_LONGEST bytes: bounded whatever the traffic. */
 
-#define MEMO_SLOTS 8192
+#define MEMO_SLOTS 4096  /* as sip.py MEMO_ENTRIES */
 #define MEMO_LONGEST 512
 typedef struct { unsigned long long hash; Py_ssize_t n; char *key; PyObject *value; } Memo;
 static Memo memo_line[MEMO_SLOTS], memo_start[MEMO_SLOTS], memo_addr[MEMO_SLOTS], memo_via[MEMO_SLOTS],
