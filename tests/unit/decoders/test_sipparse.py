@@ -129,6 +129,15 @@ def test_what_c_leaves_to_python():
     assert sip._parse_plain(plain + b"x", None, None, (), 0) is None  # beyond the Content-Length
 
 
+def test_the_compiled_parse_is_on_where_built(monkeypatch):
+    """Built, it takes the records (a field added to one without ``_sipparse.c`` learning it
+    turns it off: this fails then, rather than every test above being skipped)."""
+    pytest.importorskip("decoders._sipparse")
+    monkeypatch.delenv("PCAPLADDER_PURE_PYTHON", raising=False)
+    monkeypatch.delenv("PCAPLADDER_NO_C_PARSE", raising=False)
+    assert sip._compiled_parse() is not None
+
+
 @pytest.mark.parametrize("variable", ["PCAPLADDER_PURE_PYTHON", "PCAPLADDER_NO_C_PARSE"])
 def test_python_alone_on_request(monkeypatch, variable):
     monkeypatch.setenv(variable, "1")
