@@ -15,6 +15,7 @@ Request-URI; "< uri >" with spaces; an rtpmap without clock rate (in ``sdp.probl
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from decoders.multipart import find_part, parse_multipart
 from decoders.numbers import bounded_number
 from decoders.quick_init import quick_init
 from decoders.records import Endpoint, FrameRef
-from decoders.sdp import SdpSession, parse_sdp
+from decoders.sdp import SdpMedia, SdpOrigin, SdpSession, parse_sdp
 from decoders.sipuri import (
     TOKEN_RE,
     NameAddr,
@@ -453,6 +454,22 @@ def parse_sip(
     """Parse one complete SIP message (RFC 3261 §7). Raises ``Malformed`` (``malformed-sip``).
     ``src``, ``dst``, ``frames`` and ``ts_ns`` say where and when it was seen, as
     ``with_context`` does, without a copy."""
+    if _parse_plain is not None:  # the compiled parse of a plain message (see _compiled_parse)
+        message = _parse_plain(data, src, dst, frames, ts_ns)
+        if message is not None:
+            return message
+    return parse_sip_python(data, src=src, dst=dst, frames=frames, ts_ns=ts_ns)
+
+
+def parse_sip_python(
+    data: bytes,
+    *,
+    src: Endpoint | None = None,
+    dst: Endpoint | None = None,
+    frames: tuple[FrameRef, ...] = (),
+    ts_ns: int = 0,
+) -> SipMessage:
+    """``parse_sip`` in Python alone: every message, whatever its shape or problems."""
     data = bytes(data)
     problems: list[str] = []
     # RFC 3261 §7.5: CRLFs before the start line are ignored (RFC 5626 §3.5.1 keep-alives).
@@ -844,3 +861,25 @@ def _body_sdp(body: bytes, content_type: str | None, problems: list[str]) -> Sdp
     except DecodeError as error:
         problems.append(f"SDP body: {error}")
         return None
+
+
+def _compiled_parse() -> Callable[[bytes, Endpoint | None, Endpoint | None, tuple[FrameRef, ...], int],
+                                  SipMessage | None] | None:
+    """``decoders/_sipparse.c``'s ``parse_plain``: the same ``SipMessage`` as
+    ``parse_sip_python`` for a plain message (ASCII head, CRLF lines, no problem), None for the
+    rest. None when it was not built, ``PCAPLADDER_PURE_PYTHON`` or ``PCAPLADDER_NO_C_PARSE`` (this
+    parse alone, to measure it) is set, or the records' fields are not those it stores
+    (``tests/unit/decoders/test_sipparse.py`` fails then)."""
+    if os.environ.get("PCAPLADDER_PURE_PYTHON") or os.environ.get("PCAPLADDER_NO_C_PARSE"):
+        return None
+    try:
+        from decoders import _sipparse
+    except ImportError:
+        return None
+    records = (SipMessage, RequestLine, StatusLine, NameAddr, Via, SdpSession, SdpOrigin, SdpMedia)
+    if not _sipparse.setup({cls.__name__: cls for cls in records}, canonical_name):
+        return None
+    return _sipparse.parse_plain
+
+
+_parse_plain = _compiled_parse()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from decoders.errors import Malformed
+from decoders.memo import remember
 from decoders.numbers import bounded_number
 from decoders.quick_init import quick_init
 
@@ -174,9 +175,34 @@ def unquote_string(text: str, what: str) -> str:
     return _unescape(text[1 : end - 1])
 
 
+# The URIs of a call's parties come back in every message (the ladder's columns and the calls'
+# parties read them per message): each parse is remembered with its notes, bounded in entries and
+# in text length. The records are frozen and shared, as sip.py's memo tables share theirs.
+_URI_MEMO: dict[str, tuple[SipUri, tuple[str, ...]]] = {}
+_URI_MEMO_ENTRIES = 4096
+_URI_MEMO_LENGTH = 512
+
+
 def parse_uri(text: str, notes: list[str] | None = None) -> SipUri:
     """Parse a SIP/SIPS URI (RFC 3261 §19.1.1), a tel URI (RFC 3966) or any absoluteURI.
     Leniencies are appended to ``notes`` when given."""
+    entry = _URI_MEMO.get(text)
+    if entry is None:
+        found: list[str] = []
+        try:
+            entry = (_parse_uri(text, found), tuple(found))
+        except Exception:
+            if notes is not None:  # what was noted before the defect, as without the memo
+                notes.extend(found)
+            raise
+        if len(text) <= _URI_MEMO_LENGTH:
+            remember(_URI_MEMO, text, entry, _URI_MEMO_ENTRIES)
+    if notes is not None and entry[1]:
+        notes.extend(entry[1])
+    return entry[0]
+
+
+def _parse_uri(text: str, notes: list[str]) -> SipUri:
     text = text.strip(_WS)
     scheme, colon, rest = text.partition(":")
     if not colon or not _SCHEME_RE.fullmatch(scheme):
@@ -192,7 +218,7 @@ def parse_uri(text: str, notes: list[str] | None = None) -> SipUri:
     return SipUri(scheme, None, None, "", None, {}, {}, text, rest)
 
 
-def _parse_sip_uri(text: str, scheme: str, rest: str, notes: list[str] | None) -> SipUri:
+def _parse_sip_uri(text: str, scheme: str, rest: str, notes: list[str]) -> SipUri:
     # userinfo cannot hold an unescaped "@" and neither can hostport, params or headers.
     at = rest.find("@")
     user = password = None

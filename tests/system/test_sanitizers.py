@@ -42,6 +42,10 @@ def build_sanitized(dest: Path) -> Path:
         "-I" + sysconfig.get_paths()["include"], str(dest / "ladder" / "_accel.c"), "-o", str(target),
     ]
     subprocess.run(command, check=True, capture_output=True, text=True)
+    # ... and the compiled SIP parse (decoders/_sipparse.c), which every parse_sip reaches first
+    parser = dest / "decoders" / ("_sipparse" + sysconfig.get_config_var("EXT_SUFFIX"))
+    subprocess.run(command[:-3] + [str(dest / "decoders" / "_sipparse.c"), "-o", str(parser)],
+                   check=True, capture_output=True, text=True)
     return target
 
 
@@ -69,6 +73,23 @@ def test_accelerator_under_asan_and_ubsan(tmp_path):
     done = re.search(r"fuzz: (\d+) inputs, 0 finding\(s\)", report)
     assert done is not None, report[-2000:]
     assert int(done.group(1)) >= len(fuzz_harness.load_seeds()), report[-2000:]  # every seed replayed
+
+
+def test_sip_parse_under_asan_and_ubsan():
+    """The compiled SIP parse (``decoders/_sipparse.c``) on mutated messages (tests/fuzz_sipparse.py):
+    wherever it answers, the same ``SipMessage`` as Python's, and no sanitizer report."""
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the sanitized parser (scripts/setup.sh installs it)")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "fuzz_sipparse.py"), "--sanitize", "--runs", "3000", "--minutes", "2"],
+        capture_output=True, text=True, timeout=600,
+    )
+    report = result.stderr
+    assert "runtime error" not in report and "AddressSanitizer" not in report, report[-4000:]
+    assert result.returncode == 0, report[-4000:]
+    assert "ladder-asan-" in report, report[-2000:]  # the sanitized build, not the usual one
+    done = re.search(r"fuzz-sipparse: (\d+) inputs, (\d+) answered by C and compared, 0 finding\(s\)", report)
+    assert done is not None and int(done.group(2)) >= 100, report[-2000:]
 
 
 def test_calls_fast_lane_under_asan_and_ubsan():

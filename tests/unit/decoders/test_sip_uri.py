@@ -117,3 +117,18 @@ def test_bad_via(value, message):
     with pytest.raises(Malformed) as caught:
         parse_via(value)
     assert str(caught.value) == message
+
+
+def test_remembered_uri_gives_its_notes_every_time():
+    """``parse_uri`` remembers a parse with its notes: a second caller gets the same notes, and a
+    URI that fails after a note still hands the note over before raising."""
+    for _ in range(2):
+        notes: list[str] = []
+        uri = parse_uri("sip:alice@2001:db8::1", notes)
+        assert uri.host == "[2001:db8::1]" and len(notes) == 1 and "IPv6" in notes[0]
+    assert parse_uri("sip:alice@2001:db8::1") is parse_uri("sip:alice@2001:db8::1")
+    for _ in range(2):
+        notes = []
+        with pytest.raises(Malformed):
+            parse_uri("sip:2001:db8::1;=x", notes)
+        assert len(notes) == 1 and "IPv6" in notes[0]
