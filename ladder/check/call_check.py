@@ -29,6 +29,7 @@ from ladder.check.matching import (
 )
 from ladder.check.references import Reference, Step
 from ladder.check.rules import RuleSettings, check_rules
+from ladder.check.rules.dialogs import dialog_numbers
 from ladder.check.rules.media import media_deviations
 
 if TYPE_CHECKING:
@@ -154,9 +155,10 @@ def step_rows(ladder: Ladder) -> list[tuple]:
     ``Observed``. ``Observed(*row)`` is the step; ``test_check.py`` holds them equal."""
     rows: list[tuple] = []
     seen: set[tuple] = set()
-    for arrow in ladder.arrows:
-        if arrow.kind == MEDIA or arrow.f is None or arrow.src == arrow.dst:
-            continue
+    arrows = [a for a in ladder.arrows if a.kind != MEDIA and a.f is not None and a.src != a.dst]
+    sender = {id(a.message): a.src for a in arrows}
+    dialog = dialog_numbers([a.message for a in arrows if a.message is not None], lambda m: sender[id(m)])
+    for arrow in arrows:
         message = arrow.message
         method = (arrow.method or (message.method if message is not None else None) or "?").upper()
         cseq = message.cseq[0] if message is not None and message.cseq else None
@@ -164,7 +166,8 @@ def step_rows(ladder: Ladder) -> list[tuple]:
         repeat = (arrow.src, arrow.dst, method, arrow.status, cseq, call_id)
         rows.append((arrow.f, arrow.src, arrow.dst, method, arrow.status,
                      arrow.retransmission or (cseq is not None and repeat in seen), message_facts(message),
-                     cseq, bool(message is not None and message.is_request and message.to_tag)))
+                     cseq, bool(message is not None and message.is_request and message.to_tag),
+                     dialog.get(id(message), 0)))
         seen.add(repeat)
     return rows
 

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 MISSING_TO_TAG = Code("missing-to-tag", ERROR, "RFC 3261 §8.2.6.2", "a final response without a To tag")
 VIA_MISMATCH = Code("via-mismatch", ERROR, "RFC 3261 §8.2.6.2", "a response whose Via values differ from the request's (beyond received/rport)")
 RECORD_ROUTE_NOT_COPIED = Code("record-route-not-copied", ERROR, "RFC 3261 §12.1.1", "a UAS's dialog-creating response that does not copy the request's Record-Route verbatim")  # fmt: skip
-CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED,)
+RESPONSE_WITHOUT_VIA = Code("response-without-via", ERROR, "RFC 3261 §8.2.6.2, §16.7, §18.1.2", "a response with no Via at all: nobody can route it, its client discards it")  # fmt: skip
+CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED, RESPONSE_WITHOUT_VIA,)
 
 
 # --- what a UAS copies into its response (RFC 3261 §8.2.6.2, §12.1.1) ----------------------
@@ -122,3 +123,23 @@ def _listed(values: list[str]) -> str:
 
 def _vias(message: "SipMessage") -> str:
     return " | ".join(f"{v.sent_by()};branch={v.branch}" for v in message.vias) or "none"
+
+
+def rule_response_without_via(facts: CallFacts) -> Iterable[Deviation]:
+    """Via is mandatory (RFC 3261 §20, §20.42): a UAS copies the request's Via values into its
+    response (§8.2.6.2); a proxy that removed the last one holds a response meant for itself
+    and MUST NOT forward it (§16.7 step 3); a client matches responses by the top Via and
+    discards one whose sent-by is not its own (§18.1.2, §17.1.3), so a response without any is
+    lost. Requests without a Via are ``branch-without-cookie`` (no branch, §8.1.1.7)."""
+    groups: dict[tuple, list["SipMessage"]] = {}
+    for message in facts.messages:
+        if not message.is_request and not message.vias and message.header("via") is None:
+            groups.setdefault((*_group_key(message), facts.sides(message)), []).append(message)
+    for group in groups.values():
+        yield deviation(
+            RESPONSE_WITHOUT_VIA,
+            f"{facts.name(group[0])}{f' ({group[0].method})' if group[0].method else ''} has no Via: a UAS copies the request's Via values "
+            "(RFC 3261 §8.2.6.2), a proxy left with none MUST NOT forward it (§16.7 step 3), and the client, "
+            "matching responses by their top Via, discards it (§18.1.2, §17.1.3)",
+            f=facts.fs(group), frames=facts.frames(group),
+        )  # fmt: skip

@@ -1,0 +1,147 @@
+"""Dialogs a Call-ID holds (RFC 3261 §8.1.1.4, §12, §15): a UAC that starts a second dialog in
+the Call-ID of its first one, and a BYE sent where no dialog exists.
+
+RFC 3261 §8.1.1.4: a new request outside a dialog gets a Call-ID unique across space and time;
+only the requests of one dialog (and the retry of a failed request, §8.1.3.5) share it. So a
+second dialog-creating INVITE (no To tag) with another From tag, *from the same sender*, while
+its first one stands (answered with a 2xx or not answered yet), reuses the Call-ID: SIPp's 3pcc
+controller does this to its two parties (RFC 3725 flow I with one Call-ID). Legal and silent:
+
+- forking (one INVITE, one From tag, several To tags: §12.1, §16.7);
+- a B2BUA's outgoing leg (another From tag, but sent by the node the first INVITE reached: it
+  is a new UAC, RFC 7092 §3, keeping the Call-ID to correlate its legs);
+- a retry after a failure (401, 407, 491 ...): the earlier INVITE ended with a non-2xx before it
+  (§8.1.3.5 asks for the same From tag, but no dialog of the first stands to be confused with).
+
+``dialog_numbers`` gives each message of such a call the number of its dialog (1, 2 ...), by the
+From tag of the INVITE that created it, so the matcher composes the call dialog by dialog
+instead of reading the second INVITE as a re-INVITE of the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from ladder.check.deviations import INFO, WARNING, Code, Deviation, deviation
+from ladder.check.rules.facts import CallFacts
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+
+CALL_ID_REUSED = Code("call-id-reused", WARNING, "RFC 3261 §8.1.1.4", "a second dialog-creating INVITE from the same UA in the Call-ID of a dialog it still holds, with another From tag")  # fmt: skip
+BYE_OUTSIDE_DIALOG = Code("bye-outside-dialog", WARNING, "RFC 3261 §15, §12.3", "a BYE for a dialog that does not exist: its INVITE got a non-2xx final response (info: the UAS accepted it, which §12.2.2 allows)")  # fmt: skip
+CODES = (CALL_ID_REUSED, BYE_OUTSIDE_DIALOG)
+
+Sender = Callable[["SipMessage"], Hashable]
+
+
+def _creates(message: "SipMessage") -> bool:
+    return message.is_request and message.method == "INVITE" and not message.to_tag and message.from_tag is not None
+
+
+def _failed_before(messages: Sequence["SipMessage"], invite: "SipMessage", before: "SipMessage") -> bool:
+    """Whether ``invite`` got a final response of 300 or more before ``before`` was sent."""
+    return any(
+        not m.is_request and (m.status or 0) >= 300 and m.method == "INVITE" and m.call_id == invite.call_id
+        and m.cseq == invite.cseq and m.from_tag == invite.from_tag and m.ts_ns <= before.ts_ns
+        for m in messages
+    )  # fmt: skip
+
+
+def reused_invites(messages: Sequence["SipMessage"], sender: Sender) -> list[tuple["SipMessage", "SipMessage"]]:
+    """(first, second) for each dialog-creating INVITE that reuses the Call-ID of an earlier
+    one from the same sender (module docstring); ``messages`` in capture order."""
+    creating = [m for m in messages if _creates(m)]
+    if len({(m.call_id, m.from_tag) for m in creating}) < 2:
+        return []  # the common case: one dialog-creating From tag per Call-ID
+    found: list[tuple["SipMessage", "SipMessage"]] = []
+    firsts: dict[tuple, "SipMessage"] = {}  # (Call-ID, sender, From tag) -> its first INVITE
+    for message in creating:
+        key = (message.call_id, sender(message), message.from_tag)
+        if key in firsts:
+            continue  # a retransmission, or the same dialog's retry after a challenge
+        earlier = next((first for (call_id, node, tag), first in firsts.items()
+                        if call_id == key[0] and node == key[1] and not _failed_before(messages, first, message)),
+                       None)  # fmt: skip
+        firsts[key] = message
+        if earlier is not None:
+            found.append((earlier, message))
+    return found
+
+
+def dialog_numbers(messages: Sequence["SipMessage"], sender: Sender) -> dict[int, int]:
+    """``id(message)`` -> the number (1, 2 ...) of the dialog it belongs to, for a call whose
+    Call-ID a UAC reused (``reused_invites``); empty otherwise. A message belongs to the dialog
+    whose creating From tag is its From tag (the caller's requests and their responses) or its
+    To tag (the callee's requests and theirs); other messages get 0."""
+    if not reused_invites(messages, sender):
+        return {}
+    number: dict[tuple, int] = {}
+    for message in messages:
+        if _creates(message):
+            number.setdefault((message.call_id, message.from_tag), len(number) + 1)
+    found: dict[int, int] = {}
+    for message in messages:
+        found[id(message)] = number.get((message.call_id, message.from_tag)) or number.get(
+            (message.call_id, message.to_tag), 0)
+    return found
+
+
+def rule_call_id_reuse(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3261 §8.1.1.4: a UAC's new dialog gets a new Call-ID (see the module docstring)."""
+    for first, second in reused_invites(facts.messages, lambda m: facts.sides(m)[0]):
+        yield deviation(
+            CALL_ID_REUSED,
+            f"{facts.name(second)} starts a new dialog (no To tag, From tag {second.from_tag}) in the Call-ID of "
+            f"{facts.name(first)} (From tag {first.from_tag}), sent from the same node and not refused; a request "
+            "outside a dialog MUST get a Call-ID unique across space and time (RFC 3261 §8.1.1.4)",
+            f=facts.fs([second]), frames=facts.frames([second]),
+        )  # fmt: skip
+
+
+def _tags(message: "SipMessage") -> frozenset:
+    return frozenset((message.from_tag, message.to_tag))
+
+
+def rule_bye_outside_dialog(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3261 §15: "A UA MUST NOT send a BYE outside of a dialog". A dialog is made by a 2xx
+    (or, early, a 1xx with a To tag) to the INVITE; a non-2xx final response ends the early
+    ones (§12.3). So a BYE after its sender received such a final response for the INVITE of its
+    Call-ID and tags, with no 2xx between those tags before it, names no dialog. Its UAS may
+    answer 481 (§12.2.2 "MUST ... if it rejects") or accept it to recover a dialog it lost
+    (§12.2.2 "MAY"): an accepting answer is info. A capture without the INVITE tells nothing."""
+    messages = facts.messages
+    answered = [m for m in messages if not m.is_request and m.method == "INVITE" and m.to_tag and m.from_tag]
+    reported: set[tuple] = set()
+    for bye in messages:
+        if not bye.is_request or bye.method != "BYE" or not bye.to_tag or facts.is_retransmission(bye):
+            continue
+        tags, sender = _tags(bye), facts.sides(bye)[0]
+        if any(m.call_id == bye.call_id and _tags(m) == tags and 200 <= (m.status or 0) < 300 and m.ts_ns <= bye.ts_ns
+               for m in answered):  # fmt: skip
+            continue
+        failed = next((m for m in answered if m.call_id == bye.call_id and _tags(m) == tags
+                       and (m.status or 0) >= 300 and m.ts_ns <= bye.ts_ns and facts.sides(m)[1] == sender), None)
+        key = (bye.call_id, bye.cseq, bye.from_tag)
+        if failed is None or key in reported:
+            continue  # no final response seen by its sender: the dialog may stand (or the capture misses it)
+        reported.add(key)  # the same BYE relayed by a proxy: one finding
+        yield deviation(
+            BYE_OUTSIDE_DIALOG,
+            f"{facts.name(bye)} is sent for a dialog that does not exist: its INVITE was answered "
+            f"{facts.name(failed)}, a non-2xx final response, which ends any early dialog (RFC 3261 §12.3); "
+            "a UA MUST NOT send a BYE outside of a dialog (§15)",
+            f=facts.fs([bye]), frames=facts.frames([bye]),
+        )  # fmt: skip
+        txn = facts.txns.of(bye)
+        accepted = [r for r in (txn.responses if txn is not None else ())
+                    if 200 <= (r.status or 0) < 300 and not facts.is_retransmission(r)]
+        if accepted:
+            yield deviation(
+                BYE_OUTSIDE_DIALOG,
+                f"{facts.name(accepted[0])} accepts {facts.name(bye)}, a BYE for a dialog its INVITE never made "
+                f"({facts.name(failed)}): a UAS MAY accept a request for an unknown dialog to recover one it lost, "
+                "and MUST answer 481 when it rejects it (RFC 3261 §12.2.2)",
+                f=facts.fs(accepted), frames=facts.frames(accepted), severity=INFO,
+            )  # fmt: skip
