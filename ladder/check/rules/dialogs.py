@@ -13,9 +13,11 @@ controller does this to its two parties (RFC 3725 flow I with one Call-ID). Lega
 - a retry after a failure (401, 407, 491 ...): the earlier INVITE ended with a non-2xx before it
   (§8.1.3.5 asks for the same From tag, but no dialog of the first stands to be confused with).
 
-``dialog_numbers`` gives each message of such a call the number of its dialog (1, 2 ...), by the
-From tag of the INVITE that created it, so the matcher composes the call dialog by dialog
-instead of reading the second INVITE as a re-INVITE of the first.
+``dialog_numbers`` gives each message of such a call, and of a B2BUA's whose legs share the
+Call-ID, the number of its dialog (1, 2 ...) by the From tag of the INVITE that created it, so
+the matcher composes the call dialog by dialog: the second INVITE is no re-INVITE of the first,
+and a B2BUA that ACKs its leg's 2xx or answers a BYE itself (each leg its own dialog, RFC 7092
+§3, RFC 3261 §13.2.2.4, §15.1.2) is not held to a proxy's order.
 """
 
 from __future__ import annotations
@@ -49,38 +51,56 @@ def _failed_before(messages: Sequence["SipMessage"], invite: "SipMessage", befor
     )  # fmt: skip
 
 
-def reused_invites(messages: Sequence["SipMessage"], sender: Sender) -> list[tuple["SipMessage", "SipMessage"]]:
-    """(first, second) for each dialog-creating INVITE that reuses the Call-ID of an earlier
-    one from the same sender (module docstring); ``messages`` in capture order."""
+def second_dialogs(messages: Sequence["SipMessage"]) -> list[tuple["SipMessage", "SipMessage"]]:
+    """(first, second) for each dialog-creating INVITE whose From tag is new in its Call-ID while
+    an earlier one there stands (not refused before it: a retry after a failure starts over,
+    §8.1.3.5); ``messages`` in capture order. A proxy keeps the From tag (§16.6), so ``second``
+    is another UAC's dialog: the same node's (``reused_invites``) or a B2BUA's outgoing leg."""
     creating = [m for m in messages if _creates(m)]
     if len({(m.call_id, m.from_tag) for m in creating}) < 2:
         return []  # the common case: one dialog-creating From tag per Call-ID
     found: list[tuple["SipMessage", "SipMessage"]] = []
-    firsts: dict[tuple, "SipMessage"] = {}  # (Call-ID, sender, From tag) -> its first INVITE
+    firsts: dict[tuple, "SipMessage"] = {}  # (Call-ID, From tag) -> its first INVITE
     for message in creating:
-        key = (message.call_id, sender(message), message.from_tag)
+        key = (message.call_id, message.from_tag)
         if key in firsts:
-            continue  # a retransmission, or the same dialog's retry after a challenge
-        earlier = next((first for (call_id, node, tag), first in firsts.items()
-                        if call_id == key[0] and node == key[1] and not _failed_before(messages, first, message)),
-                       None)  # fmt: skip
+            continue  # a retransmission, a relayed copy, or the same dialog's retry after a challenge
+        earlier = [first for (call_id, _), first in firsts.items()
+                   if call_id == key[0] and not _failed_before(messages, first, message)]
         firsts[key] = message
-        if earlier is not None:
-            found.append((earlier, message))
+        found.extend((first, message) for first in earlier)
     return found
+
+
+def reused_invites(messages: Sequence["SipMessage"], sender: Sender) -> list[tuple["SipMessage", "SipMessage"]]:
+    """The ``second_dialogs`` sent from the node that sent the first: one UAC reusing its
+    Call-ID (module docstring); one pair per second dialog."""
+    found: dict[tuple, tuple["SipMessage", "SipMessage"]] = {}
+    for first, second in second_dialogs(messages):
+        if sender(first) == sender(second):
+            found.setdefault((second.call_id, second.from_tag), (first, second))
+    return list(found.values())
 
 
 def dialog_numbers(messages: Sequence["SipMessage"], sender: Sender) -> dict[int, int]:
     """``id(message)`` -> the number (1, 2 ...) of the dialog it belongs to, for a call whose
-    Call-ID a UAC reused (``reused_invites``); empty otherwise. A message belongs to the dialog
+    Call-ID holds the dialogs of two UACs at once (``second_dialogs``: a UAC reusing it, a
+    B2BUA keeping it for its outgoing leg); empty otherwise. A message belongs to the dialog
     whose creating From tag is its From tag (the caller's requests and their responses) or its
-    To tag (the callee's requests and theirs); other messages get 0."""
-    if not reused_invites(messages, sender):
+    To tag (the callee's requests and theirs); other messages get 0. An INVITE sent again by
+    the node whose INVITE of another From tag was refused before it is that attempt's retry
+    (§8.1.3.5, a new tag or not): one dialog, so that a challenge stays with its retry."""
+    if not second_dialogs(messages):
         return {}
     number: dict[tuple, int] = {}
-    for message in messages:
-        if _creates(message):
-            number.setdefault((message.call_id, message.from_tag), len(number) + 1)
+    creating = [m for m in messages if _creates(m)]
+    for index, message in enumerate(creating):
+        key = (message.call_id, message.from_tag)
+        if key in number:
+            continue
+        retried = next((m for m in reversed(creating[:index]) if m.call_id == message.call_id
+                        and sender(m) == sender(message) and _failed_before(messages, m, message)), None)
+        number[key] = number[(retried.call_id, retried.from_tag)] if retried is not None else len(set(number.values())) + 1
     found: dict[int, int] = {}
     for message in messages:
         found[id(message)] = number.get((message.call_id, message.from_tag)) or number.get(

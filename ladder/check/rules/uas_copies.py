@@ -24,8 +24,8 @@ CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED, RESPONSE_WITHOUT
 
 def _uas_responses(facts: CallFacts) -> Iterable[tuple["SipMessage", "SipMessage"]]:
     """(request, response) where ``response`` is the answer of the node the request reached
-    and did not forward: the same top Via branch, back over the same hop, as many Vias, and
-    no copy of the request leaving that node with one Via more."""
+    and did not forward: the same top Via branch, back over the same hop, as many Vias or
+    fewer, and no copy of the request leaving that node with one Via more."""
     forwarded: set[tuple] = set()
     for message in facts.messages:
         if message.is_request and len(message.vias) >= 2:
@@ -46,7 +46,9 @@ def _uas_responses(facts: CallFacts) -> Iterable[tuple["SipMessage", "SipMessage
             hop = facts.sides(request)
             if (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
                 continue  # a proxy passed it on: its responses are relayed, not made there
-            if facts.sides(response) == (hop[1], hop[0]) and len(response.vias) == len(request.vias):
+            # Fewer Vias than the request (but some: none is ``response-without-via``) is no relay
+            # either: a proxy strips only its own, which the request did not carry yet (§16.7 step 3).
+            if facts.sides(response) == (hop[1], hop[0]) and 0 < len(response.vias) <= len(request.vias):
                 yield request, response
 
 
@@ -65,7 +67,8 @@ def rule_uas_copies(facts: CallFacts) -> Iterable[Deviation]:
     rr_groups: dict[tuple, tuple["SipMessage", list["SipMessage"]]] = {}
     for request, response in _uas_responses(facts):
         # (the parser shares the Via objects of equal values: a response that copied them has the same)
-        if response.vias is not request.vias and any(a is not b for a, b in zip(response.vias, request.vias)) \
+        if response.vias is not request.vias and (len(response.vias) != len(request.vias) or any(
+                a is not b for a, b in zip(response.vias, request.vias))) \
                 and [_via_value(v) for v in response.vias] != [_via_value(v) for v in request.vias]:
             via_groups.setdefault((id(request),), [request]).append(response)
         record_route = request.header_values("record-route")

@@ -318,11 +318,27 @@ def test_a_response_without_via_is_an_error():
     """tests/audit/kamailio-487-without-via.pcap: the SIPp UAS's 487 to a CANCELled INVITE
     carries only Kamailio's Via; Kamailio removes it and relays a 487 with none (twice), which
     §16.7 step 3 forbids and §18.1.2 has the caller discard; the caller's ACK then has no Via
-    either (branch-without-cookie). RFC 3665 §3.8 otherwise."""
+    either (branch-without-cookie). The UAS's 487 itself is a via-mismatch (one Via for two;
+    before, a response with fewer Vias than its request was not compared). RFC 3665 §3.8."""
     result = check_audit_capture("kamailio-487-without-via.pcap")
     assert result.reference == "rfc3665-3.8"
     found = sorted((d.code, d.severity, d.f) for d in result.deviations)
     assert ("response-without-via", "error", (12, 14)) in found
     assert ("branch-without-cookie", "warning", (13,)) in found
+    assert ("via-mismatch", "error", (10,)) in found  # the UAS's 487 with one Via of F3's two (§8.2.6.2)
     item = next(d for d in result.deviations if d.code == "response-without-via")
     assert "§8.2.6.2" in item.message and "§16.7 step 3" in item.message and "§18.1.2" in item.message
+
+
+def test_a_b2bua_keeping_the_call_id_is_two_dialogs_and_no_reuse():
+    """tests/audit/sipp-b2bua-one-call-id.pcap: a B2BUA of two SIPp (tests/audit/b2bua-in.xml and
+    b2bua-out.xml, twin 3pcc mode) between sipp -sn uac and -sn uas: its outgoing INVITE keeps
+    the caller's Call-ID under its own From tag (RFC 7092 §3). Sent by the node the first INVITE
+    reached, it is a new UAC's dialog, no Call-ID reuse (RFC 3261 §8.1.1.4 holds each UAC to its
+    own). Each leg is §3.1; before, the call was §3.1 through a proxy and the B2BUA's own ACK of
+    its leg's 200 (§13.2.2.4) and its own 200 to the caller's BYE (§15.1.2) were out of order.
+    The SDP it passes on keeps SIPp's two bytes past Content-Length."""
+    result = check_audit_capture("sipp-b2bua-one-call-id.pcap")
+    assert (result.reference, result.composition) == ("rfc3665-3.1", ("[rfc3665-3.1]", "[rfc3665-3.1]"))
+    assert sorted((d.code, d.f) for d in result.deviations) == [("content-length-mismatch", (2,)),
+                                                                 ("content-length-mismatch", (6,))]
