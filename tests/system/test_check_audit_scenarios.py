@@ -195,3 +195,24 @@ def test_a_registration_challenged_by_kamailio_matches_rfc3665_2_1(tools, tmp_pa
     (call,) = report["calls"]
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-2.1", [])
     assert call["composition"] == "rfc3665-2.1 + rfc3261-10.2.2"
+
+
+LAB = Path(__file__).resolve().parents[1] / "lab"
+
+
+@pytest.mark.parametrize("episode,composition", [
+    ("hold", "rfc3665-3.1 + rfc5359-2.1 hold/resume + BYE"),
+    ("refer", "rfc3665-3.1 + rfc5359-2.4 transfer + BYE"),
+    ("302", None),
+])  # fmt: skip
+def test_lab_episodes_face_to_face(tools, tmp_path, episode, composition):
+    """tests/lab's hold/resume (RFC 5359 §2.1: sendonly answered recvonly, then sendrecv, RFC
+    6337 §5.3), REFER with its NOTIFYs (RFC 3515 §2.4) and 302 redirect (RFC 3261 §8.1.3.4),
+    run through Kamailio by test_lab_episodes.py, here with no proxy: nothing to report.
+    (The PRACK and UPDATE pairs send the INVITE's two Vias: through a proxy only.)"""
+    status, (call,) = checked(tools, tmp_path, LAB / f"uac-{episode}.xml", LAB / f"uas-{episode}.xml")
+    assert (status, call["deviations"]) == (0, []), call["deviations"]
+    if composition is None:
+        assert (call["reference"], call["composition"]) == ("rfc3261-8.1.3.4", None)
+    else:
+        assert call["composition"] == composition
