@@ -156,8 +156,8 @@ def step_rows(ladder: Ladder) -> list[tuple]:
     rows: list[tuple] = []
     seen: set[tuple] = set()
     arrows = [a for a in ladder.arrows if a.kind != MEDIA and a.f is not None and a.src != a.dst]
-    sender = {id(a.message): a.src for a in arrows}
-    dialog = dialog_numbers([a.message for a in arrows if a.message is not None], lambda m: sender[id(m)])
+    hop = {id(a.message): (a.src, a.dst) for a in arrows}
+    dialog = dialog_numbers([a.message for a in arrows if a.message is not None], lambda m: hop[id(m)])
     for arrow in arrows:
         message = arrow.message
         method = (arrow.method or (message.method if message is not None else None) or "?").upper()

@@ -8,8 +8,9 @@ its first one stands (answered with a 2xx or not answered yet), reuses the Call-
 controller does this to its two parties (RFC 3725 flow I with one Call-ID). Legal and silent:
 
 - forking (one INVITE, one From tag, several To tags: §12.1, §16.7);
-- a B2BUA's outgoing leg (another From tag, but sent by the node the first INVITE reached: it
-  is a new UAC, RFC 7092 §3, keeping the Call-ID to correlate its legs);
+- a B2BUA's outgoing legs (another From tag, sent by a node that received an INVITE of the
+  Call-ID before: a new UAC, RFC 7092 §3, keeping the Call-ID to correlate its legs, even when
+  it forks to several);
 - a retry after a failure (401, 407, 491 ...): the earlier INVITE ended with a non-2xx before it
   (§8.1.3.5 asks for the same From tag, but no dialog of the first stands to be confused with).
 
@@ -35,7 +36,7 @@ CALL_ID_REUSED = Code("call-id-reused", WARNING, "RFC 3261 §8.1.1.4", "a second
 BYE_OUTSIDE_DIALOG = Code("bye-outside-dialog", WARNING, "RFC 3261 §15, §12.3", "a BYE for a dialog that does not exist: its INVITE got a non-2xx final response (info: the UAS accepted it, which §12.2.2 allows)")  # fmt: skip
 CODES = (CALL_ID_REUSED, BYE_OUTSIDE_DIALOG)
 
-Sender = Callable[["SipMessage"], Hashable]
+Sides = Callable[["SipMessage"], tuple[Hashable, Hashable]]  # (sender, receiver) nodes
 
 
 def _creates(message: "SipMessage") -> bool:
@@ -72,17 +73,24 @@ def second_dialogs(messages: Sequence["SipMessage"]) -> list[tuple["SipMessage",
     return found
 
 
-def reused_invites(messages: Sequence["SipMessage"], sender: Sender) -> list[tuple["SipMessage", "SipMessage"]]:
-    """The ``second_dialogs`` sent from the node that sent the first: one UAC reusing its
-    Call-ID (module docstring); one pair per second dialog."""
+def reused_invites(messages: Sequence["SipMessage"], sides: Sides) -> list[tuple["SipMessage", "SipMessage"]]:
+    """The ``second_dialogs`` sent from the node that sent the first, which had received no
+    dialog-creating INVITE of that Call-ID before (else it relays a call as a B2BUA, whose
+    outgoing legs may all keep the incoming Call-ID, RFC 7092 §3): one UAC reusing the Call-ID
+    it made (module docstring); one pair per second dialog."""
     found: dict[tuple, tuple["SipMessage", "SipMessage"]] = {}
     for first, second in second_dialogs(messages):
-        if sender(first) == sender(second):
-            found.setdefault((second.call_id, second.from_tag), (first, second))
+        node = sides(second)[0]
+        if sides(first)[0] != node or any(
+            _creates(m) and m.call_id == second.call_id and sides(m)[1] == node and m.ts_ns <= first.ts_ns
+            for m in messages
+        ):  # fmt: skip
+            continue
+        found.setdefault((second.call_id, second.from_tag), (first, second))
     return list(found.values())
 
 
-def dialog_numbers(messages: Sequence["SipMessage"], sender: Sender) -> dict[int, int]:
+def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, int]:
     """``id(message)`` -> the number (1, 2 ...) of the dialog it belongs to, for a call whose
     Call-ID holds the dialogs of two UACs at once (``second_dialogs``: a UAC reusing it, a
     B2BUA keeping it for its outgoing leg); empty otherwise. A message belongs to the dialog
@@ -99,7 +107,7 @@ def dialog_numbers(messages: Sequence["SipMessage"], sender: Sender) -> dict[int
         if key in number:
             continue
         retried = next((m for m in reversed(creating[:index]) if m.call_id == message.call_id
-                        and sender(m) == sender(message) and _failed_before(messages, m, message)), None)
+                        and sides(m)[0] == sides(message)[0] and _failed_before(messages, m, message)), None)
         number[key] = number[(retried.call_id, retried.from_tag)] if retried is not None else len(set(number.values())) + 1
     found: dict[int, int] = {}
     for message in messages:
@@ -110,7 +118,7 @@ def dialog_numbers(messages: Sequence["SipMessage"], sender: Sender) -> dict[int
 
 def rule_call_id_reuse(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §8.1.1.4: a UAC's new dialog gets a new Call-ID (see the module docstring)."""
-    for first, second in reused_invites(facts.messages, lambda m: facts.sides(m)[0]):
+    for first, second in reused_invites(facts.messages, facts.sides):
         yield deviation(
             CALL_ID_REUSED,
             f"{facts.name(second)} starts a new dialog (no To tag, From tag {second.from_tag}) in the Call-ID of "
