@@ -57,7 +57,7 @@ def second_dialogs(messages: Sequence["SipMessage"]) -> list[tuple["SipMessage",
     an earlier one there stands (not refused before it: a retry after a failure starts over,
     §8.1.3.5); ``messages`` in capture order. A proxy keeps the From tag (§16.6), so ``second``
     is another UAC's dialog: the same node's (``reused_invites``) or a B2BUA's outgoing leg."""
-    creating = [m for m in messages if _creates(m)]
+    creating = [m for m in messages if m.method == "INVITE" and m.is_request and not m.to_tag and m.from_tag]
     if len({(m.call_id, m.from_tag) for m in creating}) < 2:
         return []  # the common case: one dialog-creating From tag per Call-ID
     found: list[tuple["SipMessage", "SipMessage"]] = []
@@ -140,11 +140,12 @@ def rule_bye_outside_dialog(facts: CallFacts) -> Iterable[Deviation]:
     answer 481 (§12.2.2 "MUST ... if it rejects") or accept it to recover a dialog it lost
     (§12.2.2 "MAY"): an accepting answer is info. A capture without the INVITE tells nothing."""
     messages = facts.messages
-    answered = [m for m in messages if not m.is_request and m.method == "INVITE" and m.to_tag and m.from_tag]
+    byes = [m for m in messages if m.method == "BYE" and m.is_request and m.to_tag and not facts.is_retransmission(m)]
+    if not byes:
+        return
+    answered = [m for m in messages if m.method == "INVITE" and not m.is_request and m.to_tag and m.from_tag]
     reported: set[tuple] = set()
-    for bye in messages:
-        if not bye.is_request or bye.method != "BYE" or not bye.to_tag or facts.is_retransmission(bye):
-            continue
+    for bye in byes:
         tags, sender = _tags(bye), facts.sides(bye)[0]
         if any(m.call_id == bye.call_id and _tags(m) == tags and 200 <= (m.status or 0) < 300 and m.ts_ns <= bye.ts_ns
                for m in answered):  # fmt: skip
