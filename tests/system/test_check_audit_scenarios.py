@@ -7,17 +7,15 @@ here is stopped by its own handle."""
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import require_tool
-from test_check_real_peers import AUDIT, V6, checked, findings, proxy, run_check, tools  # noqa: F401 (fixtures)
-from test_kamailio_sipp import (PROXY_IP, UAC_IP, UAS_IP, free_udp_port, kamailio_modules, start_sniffer, stop,
+from test_check_real_peers import AUDIT, checked, findings, proxy, run_check, run_sipps, tools  # noqa: F401 (fixtures)
+from test_kamailio_sipp import (PROXY_IP, UAC_IP, UAS_IP, free_udp_port, kamailio_modules, stop,
                                 udp_bound, wait_until)
 
 pytestmark = pytest.mark.slow
@@ -30,31 +28,6 @@ def free_tcp_port(ip: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((ip, 0))
         return sock.getsockname()[1]
-
-
-def run_sipps(tcpdump: str, pcap: Path, ports, servers: list[list[str]], client: list[str]) -> Path:
-    """``servers`` started in order (each given time to bind), then ``client`` run to its end;
-    the UDP traffic of ``ports`` on lo captured alone into ``pcap``."""
-    sniffer = start_sniffer(tcpdump, pcap, ports)
-    started: list[subprocess.Popen] = [sniffer]
-    try:
-        for argv in servers:
-            started.append(subprocess.Popen(argv, cwd=pcap.parent, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))  # fmt: skip
-            time.sleep(0.4)  # SIPp binds at once; its twin (3pcc) listens for commands
-        subprocess.run(client, cwd=pcap.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
-                       check=True)  # fmt: skip
-        for process in started[1:]:
-            try:
-                process.wait(timeout=6)
-            except subprocess.TimeoutExpired:
-                pass  # stopped below
-        time.sleep(1.2)  # tcpdump writes its last block
-    finally:
-        for process in reversed(started[1:]):
-            stop(process)
-        stop(sniffer, signal.SIGINT)
-    return pcap
 
 
 def _sipp(sipp: str, scenario: str | Path, ip: str, port: int, *extra: str) -> list[str]:
@@ -174,23 +147,15 @@ def test_a_registration_challenged_by_kamailio_matches_rfc3665_2_1(tools, tmp_pa
                         ("MODULES", kamailio_modules()), ("PASSWORD", PASSWORD)):  # fmt: skip
         config = config.replace(f"@{name}@", str(value))
     (tmp_path / "registrar.cfg").write_text(config, encoding="utf-8")
-    pcap = tmp_path / "register.pcap"
-    sniffer = start_sniffer(tcpdump, pcap, (uac_port,))
-    started: list[subprocess.Popen] = [sniffer]
+    registrar = subprocess.Popen([kamailio, "-f", str(tmp_path / "registrar.cfg"), "-DD", "-E", "-Y", str(tmp_path)],
+                                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / "kamailio.log", "w"))  # fmt: skip
     try:
-        registrar = subprocess.Popen([kamailio, "-f", str(tmp_path / "registrar.cfg"), "-DD", "-E", "-Y",
-                                      str(tmp_path)], stdout=subprocess.DEVNULL,
-                                     stderr=open(tmp_path / "kamailio.log", "w"))  # fmt: skip
-        started.append(registrar)
         wait_until(lambda: udp_bound(PROXY_IP, port), 15, "kamailio to listen")
-        subprocess.run([*_sipp(sipp, AUDIT / "uac-register.xml", UAC_IP, uac_port, "-au", "alice", "-ap", PASSWORD),
-                        f"{PROXY_IP}:{port}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=30, check=True)  # fmt: skip
-        time.sleep(1.2)
+        client = [*_sipp(sipp, AUDIT / "uac-register.xml", UAC_IP, uac_port, "-au", "alice", "-ap", PASSWORD),
+                  f"{PROXY_IP}:{port}"]  # fmt: skip
+        pcap = run_sipps(tcpdump, tmp_path / "register.pcap", (uac_port,), [], client)
     finally:
-        for process in reversed(started[1:]):
-            stop(process)
-        stop(sniffer, signal.SIGINT)
+        stop(registrar)
     status, report = run_check(pcap)
     (call,) = report["calls"]
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-2.1", [])

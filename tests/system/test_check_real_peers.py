@@ -39,6 +39,33 @@ def run_check(pcap: Path) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)
 
 
+def run_sipps(tcpdump: str, pcap: Path, ports, servers: list[list[str]], client: list[str],
+              proto: str = "udp") -> Path:
+    """``servers`` started in order, then ``client`` run to its end; the ``proto`` traffic of
+    ``ports`` on lo captured alone into ``pcap``. The servers' failures are left in the capture
+    for check to find."""
+    sniffer = start_sniffer(tcpdump, pcap, ports, proto=proto)
+    started = [sniffer]
+    try:
+        for argv in servers:
+            started.append(subprocess.Popen(argv, cwd=pcap.parent, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))  # fmt: skip
+            time.sleep(0.4)  # SIPp binds at once (over TCP there is no /proc/net/udp entry to wait on)
+        subprocess.run(client, cwd=pcap.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=40,
+                       check=True)  # fmt: skip
+        for process in started[1:]:
+            try:
+                process.wait(timeout=6)
+            except subprocess.TimeoutExpired:
+                pass  # stopped below
+        time.sleep(1.2)  # tcpdump writes its last block
+    finally:
+        for process in reversed(started[1:]):
+            stop(process)
+        stop(sniffer, signal.SIGINT)
+    return pcap
+
+
 def one_call(sipp: str, tcpdump: str, pcap: Path, uac, uas, transport: str, version: int,
              proxy: tuple[str, int] | None, ports: tuple[int, int]) -> Path:
     """One call of SIPp ``uac`` to SIPp ``uas`` (through ``proxy`` when given), captured alone."""
@@ -46,29 +73,11 @@ def one_call(sipp: str, tcpdump: str, pcap: Path, uac, uas, transport: str, vers
     uas_ip, uac_ip = (V6, V6) if version == 6 else (UAS_IP, UAC_IP)
     target = proxy or ((V6 if version == 6 else UAS_IP), uas_port)
     host = f"[{target[0]}]" if ":" in target[0] else target[0]
-    watched = (uas_port, uac_port)  # each hop has one of them
-    sniffer = start_sniffer(tcpdump, pcap, watched, proto="tcp or udp")
-    started = [sniffer]
-    try:
-        server = subprocess.Popen([sipp, *_scenario(uas), "-i", uas_ip, "-p", str(uas_port), "-t", transport,
-                                   "-m", "1", "-nostdin", "-timeout", "20s"], cwd=pcap.parent,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        started.append(server)
-        time.sleep(0.4)  # SIPp binds at once; over TCP there is no /proc/net/udp entry to wait on
-        subprocess.run([sipp, f"{host}:{target[1]}", *_scenario(uac), "-i", uac_ip, "-p", str(uac_port),
-                        "-t", transport, "-m", "1", "-s", str(uas_port), "-nostdin", "-timeout", "20s"],
-                       cwd=pcap.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=40,
-                       check=True)  # fmt: skip
-        try:
-            server.wait(timeout=6)
-        except subprocess.TimeoutExpired:
-            pass  # stopped below: the call's failures are in the capture for check to find
-        time.sleep(1.2)  # tcpdump writes its last block
-    finally:
-        for process in reversed(started[1:]):
-            stop(process)
-        stop(sniffer, signal.SIGINT)
-    return pcap
+    server = [sipp, *_scenario(uas), "-i", uas_ip, "-p", str(uas_port), "-t", transport, "-m", "1", "-nostdin",
+              "-timeout", "20s"]  # fmt: skip
+    client = [sipp, f"{host}:{target[1]}", *_scenario(uac), "-i", uac_ip, "-p", str(uac_port), "-t", transport,
+              "-m", "1", "-s", str(uas_port), "-nostdin", "-timeout", "20s"]  # fmt: skip
+    return run_sipps(tcpdump, pcap, (uas_port, uac_port), [server], client, proto="tcp or udp")  # each hop has one
 
 
 @pytest.fixture(scope="module")
