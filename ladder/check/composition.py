@@ -175,9 +175,10 @@ def compose(observed: Sequence[Observed], references: Sequence[Reference], *, th
     """The best of: the call as one flow, or the call as a composition of episodes. A call
     whose legs share no column is composed leg by leg: a reference flow's roles are all
     connected, so no flow can span both, while each leg is a dialog of its own (a B2BUA is
-    two user agents back to back, RFC 3261 §6 and RFC 7092 §3). A call whose Call-ID a UAC
-    reused for a second dialog (``Observed.dialog``) is composed dialog by dialog the same way:
-    the second INVITE starts a dialog of its own, it is no re-INVITE of the first."""
+    two user agents back to back, RFC 3261 §6 and RFC 7092 §3). A call whose Call-ID holds two
+    UACs' dialogs at once (``Observed.dialog``: a UAC reusing it, a B2BUA keeping it for its
+    outgoing leg) is composed dialog by dialog the same way: the second INVITE starts a dialog
+    of its own, it is no re-INVITE of the first."""
     groups = dialogs(observed)
     if len(groups) > 1:
         return _compose_legs(observed, groups, references, threshold, each=compose)
@@ -189,7 +190,7 @@ def compose(observed: Sequence[Observed], references: Sequence[Reference], *, th
 
 def dialogs(observed: Sequence[Observed]) -> list[list[int]]:
     """The call's steps grouped by ``Observed.dialog`` (steps of no known dialog, 0, go with the
-    first), in captured order; one group when the Call-ID holds one dialog-creating UAC."""
+    first), in captured order; one group when no two UACs' dialogs share the Call-ID."""
     if not any(obs.dialog for obs in observed):
         return [list(range(len(observed)))]
     first = min(obs.dialog for obs in observed if obs.dialog)
