@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from test_check_real_peers import AUDIT, checked, findings, proxy, run_check, run_sipps, tools  # noqa: F401 (fixtures)
+from test_check_real_peers import AUDIT, LAB, checked, findings, proxy, run_check, run_sipps, tools  # noqa: F401 (fixtures)
 from test_kamailio_sipp import (PROXY_IP, UAC_IP, UAS_IP, free_udp_port, kamailio_modules, stop,
                                 udp_bound, wait_until)
 
@@ -161,8 +161,6 @@ def test_a_registration_challenged_by_kamailio_matches_rfc3665_2_1(tools, tmp_pa
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-2.1", [])
     assert call["composition"] == "rfc3665-2.1 + rfc3261-10.2.2"
 
-
-LAB = Path(__file__).resolve().parents[1] / "lab"
 
 
 @pytest.mark.parametrize("episode,composition", [
