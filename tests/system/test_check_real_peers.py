@@ -50,7 +50,7 @@ def run_sipps(tcpdump: str, pcap: Path, ports, servers: list[list[str]], client:
         for argv in servers:
             started.append(subprocess.Popen(argv, cwd=pcap.parent, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL))  # fmt: skip
-            time.sleep(0.4)  # SIPp binds at once (over TCP there is no /proc/net/udp entry to wait on)
+            _listening(argv)
         subprocess.run(client, cwd=pcap.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=40,
                        check=True)  # fmt: skip
         for process in started[1:]:
@@ -64,6 +64,20 @@ def run_sipps(tcpdump: str, pcap: Path, ports, servers: list[list[str]], client:
             stop(process)
         stop(sniffer, signal.SIGINT)
     return pcap
+
+
+def _listening(argv: list[str]) -> None:
+    """Wait until the SIPp just started with ``argv`` listens on its UDP port (IPv4 over UDP;
+    else a pause: SIPp binds at once). Of twins (-3pcc), the one whose scenario starts by
+    receiving a command listens for the other, which tries again until it connects."""
+    options = dict(zip(argv, argv[1:]))
+    ip, port = options.get("-i", ""), options.get("-p", "")
+    if port and ":" not in ip and options.get("-t", "u1").startswith("u"):
+        wait_until(lambda: udp_bound(ip, int(port)), 15, f"SIPp to listen on {ip}:{port}")
+    else:
+        time.sleep(0.4)
+    if "-3pcc" in options:
+        time.sleep(0.4)  # a moment for the command socket (on tcp6: not in /proc/net/tcp)
 
 
 def one_call(sipp: str, tcpdump: str, pcap: Path, uac, uas, transport: str, version: int,
