@@ -77,7 +77,7 @@ def _listening(argv: list[str]) -> None:
     else:
         time.sleep(0.4)
     if "-3pcc" in options:
-        time.sleep(0.4)  # a moment for the command socket (on tcp6: not in /proc/net/tcp)
+        time.sleep(0.4)  # a moment for its command socket
 
 
 def one_call(sipp: str, tcpdump: str, pcap: Path, uac, uas, transport: str, version: int,
