@@ -30,6 +30,7 @@ from ladder.check.matching import (
 )
 from ladder.check.references import Reference, Step
 from ladder.check.rules import RuleSettings, check_rules
+from ladder.check.rules.dialogs import dialog_numbers
 from ladder.check.rules.media import media_deviations
 
 if TYPE_CHECKING:
@@ -162,16 +163,18 @@ def _rows(arrows: "Iterable[tuple]") -> list[tuple]:
     message), in the ladder's order: from a ``Ladder`` or from a ``SipPlacement`` (``_View``)."""
     rows: list[tuple] = []
     seen: set[tuple] = set()
+    arrows = [a for a in arrows if a[1] != a[2]]
+    hop = {id(a[6]): (a[1], a[2]) for a in arrows}
+    dialog = dialog_numbers([a[6] for a in arrows if a[6] is not None], lambda m: hop[id(m)])
     for f, src, dst, arrow_method, status, retransmission, message in arrows:
-        if src == dst:
-            continue
         method = (arrow_method or (message.method if message is not None else None) or "?").upper()
         cseq = message.cseq[0] if message is not None and message.cseq else None
         call_id = message.call_id if message is not None else None
         repeat = (src, dst, method, status, cseq, call_id)
         rows.append((f, src, dst, method, status,
                      retransmission or (cseq is not None and repeat in seen), message_facts(message),
-                     cseq, bool(message is not None and message.is_request and message.to_tag)))
+                     cseq, bool(message is not None and message.is_request and message.to_tag),
+                     dialog.get(id(message), 0)))
         seen.add(repeat)
     return rows
 

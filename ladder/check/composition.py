@@ -175,20 +175,39 @@ def compose(observed: Sequence[Observed], references: Sequence[Reference], *, th
     """The best of: the call as one flow, or the call as a composition of episodes. A call
     whose legs share no column is composed leg by leg: a reference flow's roles are all
     connected, so no flow can span both, while each leg is a dialog of its own (a B2BUA is
-    two user agents back to back, RFC 3261 §6 and RFC 7092 §3)."""
+    two user agents back to back, RFC 3261 §6 and RFC 7092 §3). A call whose Call-ID holds two
+    UACs' dialogs at once (``Observed.dialog``: a UAC reusing it, a B2BUA keeping it for its
+    outgoing leg) is composed dialog by dialog the same way: the second INVITE starts a dialog
+    of its own, it is no re-INVITE of the first."""
+    groups = dialogs(observed)
+    if len(groups) > 1:
+        return _compose_legs(observed, groups, references, threshold, each=compose)
     groups = legs(observed)
     if len(groups) > 1:
         return _compose_legs(observed, groups, references, threshold)
     return _compose_leg(observed, references, threshold)
 
 
-def _compose_legs(observed, groups: list[list[int]], references, threshold) -> Match:
+def dialogs(observed: Sequence[Observed]) -> list[list[int]]:
+    """The call's steps grouped by ``Observed.dialog`` (steps of no known dialog, 0, go with the
+    first), in captured order; one group when no two UACs' dialogs share the Call-ID."""
+    if not any(obs.dialog for obs in observed):
+        return [list(range(len(observed)))]
+    first = min(obs.dialog for obs in observed if obs.dialog)
+    groups: dict[int, list[int]] = {}
+    for index, obs in enumerate(observed):
+        groups.setdefault(obs.dialog or first, []).append(index)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
+def _compose_legs(observed, groups: list[list[int]], references, threshold, *, each=None) -> Match:
     flows = whole_flows(references)
     partial = is_partial(observed)
     whole = match_call(observed, flows, threshold=threshold, partial=partial)
     parts: list[_Part] = []
     for number, indexes in enumerate(groups):
-        match = _compose_leg([observed[i] for i in indexes], references, threshold)
+        steps = [observed[i] for i in indexes]
+        match = each(steps, references, threshold=threshold) if each else _compose_leg(steps, references, threshold)
         label = " + ".join(match.composition) if match.reference is not None else "?"
         parts.append(_Part(f"[{label}]", match, tuple(indexes), core=number == 0))
     composed = _assemble(observed, parts, whole, partial, terminate=False)

@@ -77,6 +77,7 @@ class Observed:
     facts: frozenset[str] = frozenset()
     cseq: int | None = None  # the CSeq number: which transaction the message belongs to
     in_dialog: bool = False  # a request with a To tag (RFC 3261 §12.2)
+    dialog: int = 0  # which dialog, when the Call-ID holds two UACs' dialogs at once (``rules.dialogs``); else 0
 
     @property
     def is_request(self) -> bool:

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from ladder.calls.transactions import TransactionSet
 from ladder.check.deviations import Code, Deviation
-from ladder.check.rules import auth, cseq, follow_ups, offer_answer, routing, syntax, transactions, uas_copies
+from ladder.check.rules import auth, cseq, dialogs, follow_ups, offer_answer, routing, syntax, transactions, uas_copies
 from ladder.check.rules.auth import rule_auth
 from ladder.check.rules.cseq import rule_cseq, rule_register_cseq
+from ladder.check.rules.dialogs import rule_bye_outside_dialog, rule_call_id_reuse
 from ladder.check.rules.facts import CallFacts, RuleSettings
 from ladder.check.rules.follow_ups import rule_notify, rule_prack
 from ladder.check.rules.offer_answer import rule_sdp_answer, rule_sdp_version
@@ -25,7 +26,7 @@ from ladder.check.rules.syntax import rule_branch_cookie, rule_content_length, r
 from ladder.check.rules.transactions import (
     rule_cancel, rule_missing_ack, rule_no_final_response, rule_no_retransmission, rule_retransmissions, rule_timers,
 )  # fmt: skip
-from ladder.check.rules.uas_copies import rule_to_tag, rule_uas_copies
+from ladder.check.rules.uas_copies import rule_response_without_via, rule_to_tag, rule_uas_copies
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
@@ -36,7 +37,7 @@ __all__ = ["CODES", "RULES", "CallFacts", "RuleSettings", "check_rules"]
 # matcher's and the media's).
 CODES: tuple[Code, ...] = (
     *transactions.CODES, *routing.CODES, *cseq.CODES, *uas_copies.CODES, *syntax.CODES,
-    *follow_ups.CODES, *auth.CODES, *offer_answer.CODES,
+    *follow_ups.CODES, *auth.CODES, *offer_answer.CODES, *dialogs.CODES,
 )  # fmt: skip
 
 
@@ -68,6 +69,7 @@ RULES: tuple[Callable[[CallFacts], Iterable[Deviation]], ...] = (
     rule_register_cseq,
     rule_to_tag,
     rule_uas_copies,
+    rule_response_without_via,
     rule_duplicate_parameter,
     rule_prack,
     rule_notify,
@@ -78,5 +80,7 @@ RULES: tuple[Callable[[CallFacts], Iterable[Deviation]], ...] = (
     rule_auth,
     rule_sdp_answer,
     rule_sdp_version,
+    rule_call_id_reuse,
+    rule_bye_outside_dialog,
 )
 

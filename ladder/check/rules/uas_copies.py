@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 MISSING_TO_TAG = Code("missing-to-tag", ERROR, "RFC 3261 §8.2.6.2", "a final response without a To tag")
 VIA_MISMATCH = Code("via-mismatch", ERROR, "RFC 3261 §8.2.6.2", "a response whose Via values differ from the request's (beyond received/rport)")
 RECORD_ROUTE_NOT_COPIED = Code("record-route-not-copied", ERROR, "RFC 3261 §12.1.1", "a UAS's dialog-creating response that does not copy the request's Record-Route verbatim")  # fmt: skip
-CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED,)
+RESPONSE_WITHOUT_VIA = Code("response-without-via", ERROR, "RFC 3261 §8.2.6.2, §16.7, §18.1.2", "a response with no Via at all: nobody can route it, its client discards it")  # fmt: skip
+CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED, RESPONSE_WITHOUT_VIA,)
 
 
 # --- what a UAS copies into its response (RFC 3261 §8.2.6.2, §12.1.1) ----------------------
@@ -23,8 +24,8 @@ CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED,)
 
 def _uas_responses(facts: CallFacts) -> Iterable[tuple["SipMessage", "SipMessage"]]:
     """(request, response) where ``response`` is the answer of the node the request reached
-    and did not forward: the same top Via branch, back over the same hop, as many Vias, and
-    no copy of the request leaving that node with one Via more."""
+    and did not forward: the same top Via branch, back over the same hop, as many Vias or
+    fewer, and no copy of the request leaving that node with one Via more."""
     forwarded: set[tuple] = set()
     for message in facts.messages:
         if message.is_request and len(message.vias) >= 2:
@@ -45,7 +46,9 @@ def _uas_responses(facts: CallFacts) -> Iterable[tuple["SipMessage", "SipMessage
             hop = facts.sides(request)
             if (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
                 continue  # a proxy passed it on: its responses are relayed, not made there
-            if facts.sides(response) == (hop[1], hop[0]) and len(response.vias) == len(request.vias):
+            # Fewer Vias than the request (but some: none is ``response-without-via``) is no relay
+            # either: a proxy strips only its own, which the request did not carry yet (§16.7 step 3).
+            if facts.sides(response) == (hop[1], hop[0]) and 0 < len(response.vias) <= len(request.vias):
                 yield request, response
 
 
@@ -64,7 +67,8 @@ def rule_uas_copies(facts: CallFacts) -> Iterable[Deviation]:
     rr_groups: dict[tuple, tuple["SipMessage", list["SipMessage"]]] = {}
     for request, response in _uas_responses(facts):
         # (the parser shares the Via objects of equal values: a response that copied them has the same)
-        if response.vias is not request.vias and any(a is not b for a, b in zip(response.vias, request.vias)) \
+        if response.vias is not request.vias and (len(response.vias) != len(request.vias) or any(
+                a is not b for a, b in zip(response.vias, request.vias))) \
                 and [_via_value(v) for v in response.vias] != [_via_value(v) for v in request.vias]:
             via_groups.setdefault((id(request),), [request]).append(response)
         record_route = request.header_values("record-route")
@@ -122,3 +126,23 @@ def _listed(values: list[str]) -> str:
 
 def _vias(message: "SipMessage") -> str:
     return " | ".join(f"{v.sent_by()};branch={v.branch}" for v in message.vias) or "none"
+
+
+def rule_response_without_via(facts: CallFacts) -> Iterable[Deviation]:
+    """Via is mandatory (RFC 3261 §20, §20.42): a UAS copies the request's Via values into its
+    response (§8.2.6.2); a proxy that removed the last one holds a response meant for itself
+    and MUST NOT forward it (§16.7 step 3); a client matches responses by the top Via and
+    discards one whose sent-by is not its own (§18.1.2, §17.1.3), so a response without any is
+    lost. Requests without a Via are ``branch-without-cookie`` (no branch, §8.1.1.7)."""
+    groups: dict[tuple, list["SipMessage"]] = {}
+    for message in facts.messages:
+        if not message.is_request and not message.vias and message.header("via") is None:
+            groups.setdefault((*_group_key(message), facts.sides(message)), []).append(message)
+    for group in groups.values():
+        yield deviation(
+            RESPONSE_WITHOUT_VIA,
+            f"{facts.name(group[0])}{f' ({group[0].method})' if group[0].method else ''} has no Via: a UAS copies the request's Via values "
+            "(RFC 3261 §8.2.6.2), a proxy left with none MUST NOT forward it (§16.7 step 3), and the client, "
+            "matching responses by their top Via, discards it (§18.1.2, §17.1.3)",
+            f=facts.fs(group), frames=facts.frames(group),
+        )  # fmt: skip

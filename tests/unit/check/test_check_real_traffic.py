@@ -275,3 +275,70 @@ def test_a_proxy_answering_a_cancel_after_the_uas_did_is_no_deviation():
     (call,) = build_calls(capture)
     result = check_call(call, capture, _REFERENCES, settings=capture_settings(capture))
     assert (result.reference, result.variant, result.deviations) == ("rfc3665-3.8", "without Proxy1", ())
+
+
+AUDIT = Path(__file__).resolve().parents[2] / "audit"
+
+
+def check_audit_capture(name: str):
+    """The one call of tests/audit/``name`` as ``ladder check`` judges it."""
+    capture = load_capture(str(AUDIT / name))
+    (call,) = build_calls(capture)
+    return check_call(call, capture, _REFERENCES, settings=capture_settings(capture))
+
+
+def test_a_3pcc_controller_reusing_its_call_id_is_told_and_matched_dialog_by_dialog():
+    """tests/audit/sipp-3pcc-one-call-id.pcap: SIPp's 3pcc controller (-sn 3pcc-C-A and
+    3pcc-C-B on one host) INVITEs A with no SDP, then B with A's offer, in one Call-ID under two
+    From tags, and ACKs A with B's answer (RFC 3725 flow I). F3 is no re-INVITE (no To tag,
+    another From tag): a second dialog, and the Call-ID reuse RFC 3261 §8.1.1.4 forbids. Each
+    dialog is §3.1; before, F3 was read as a re-INVITE and F6, F9, F10 called unexpected."""
+    result = check_audit_capture("sipp-3pcc-one-call-id.pcap")
+    assert (result.reference, result.composition) == ("rfc3665-3.1", ("[rfc3665-3.1]", "[rfc3665-3.1]"))
+    found = sorted((d.code, d.severity, d.f) for d in result.deviations)
+    assert found == [("call-id-reused", "warning", (3,)), ("content-length-mismatch", "warning", (3,)),
+                     ("content-length-mismatch", "warning", (6,)), ("different-content", "info", (1,))]  # fmt: skip
+    assert "RFC 3261 §8.1.1.4" in next(d.message for d in result.deviations if d.code == "call-id-reused")
+
+
+def test_a_bye_after_a_403_is_outside_any_dialog():
+    """tests/audit/sipp-branchc-bye-after-403.pcap (sipp -sn branchc against -sn branchs): the
+    INVITE gets 180 then 403, never ACKed, and the client sends a BYE, which the UAS accepts.
+    The 403 ended the early dialog (RFC 3261 §12.3): the BYE is outside any dialog (§15 MUST
+    NOT); accepting it is the UAS's choice (§12.2.2 MAY), info."""
+    result = check_audit_capture("sipp-branchc-bye-after-403.pcap")
+    found = sorted((d.code, d.severity, d.f) for d in result.deviations)
+    assert found == [("bye-outside-dialog", "info", (7,)), ("bye-outside-dialog", "warning", (6,)),
+                     ("missing-ack", "error", (5,))]  # fmt: skip
+    bye = next(d for d in result.deviations if d.code == "bye-outside-dialog" and d.severity == "warning")
+    assert "§15" in bye.message and "§12.3" in bye.message and "F5 403" in bye.message
+
+
+def test_a_response_without_via_is_an_error():
+    """tests/audit/kamailio-487-without-via.pcap: the SIPp UAS's 487 to a CANCELled INVITE
+    carries only Kamailio's Via; Kamailio removes it and relays a 487 with none (twice), which
+    §16.7 step 3 forbids and §18.1.2 has the caller discard; the caller's ACK then has no Via
+    either (branch-without-cookie). The UAS's 487 itself is a via-mismatch (one Via for two;
+    before, a response with fewer Vias than its request was not compared). RFC 3665 §3.8."""
+    result = check_audit_capture("kamailio-487-without-via.pcap")
+    assert result.reference == "rfc3665-3.8"
+    found = sorted((d.code, d.severity, d.f) for d in result.deviations)
+    assert ("response-without-via", "error", (12, 14)) in found
+    assert ("branch-without-cookie", "warning", (13,)) in found
+    assert ("via-mismatch", "error", (10,)) in found  # the UAS's 487 with one Via of F3's two (§8.2.6.2)
+    item = next(d for d in result.deviations if d.code == "response-without-via")
+    assert "§8.2.6.2" in item.message and "§16.7 step 3" in item.message and "§18.1.2" in item.message
+
+
+def test_a_b2bua_keeping_the_call_id_is_two_dialogs_and_no_reuse():
+    """tests/audit/sipp-b2bua-one-call-id.pcap: a B2BUA of two SIPp (tests/audit/b2bua-in.xml and
+    b2bua-out.xml, twin 3pcc mode) between sipp -sn uac and -sn uas: its outgoing INVITE keeps
+    the caller's Call-ID under its own From tag (RFC 7092 §3). Sent by the node the first INVITE
+    reached, it is a new UAC's dialog, no Call-ID reuse (RFC 3261 §8.1.1.4 holds each UAC to its
+    own). Each leg is §3.1; before, the call was §3.1 through a proxy and the B2BUA's own ACK of
+    its leg's 200 (§13.2.2.4) and its own 200 to the caller's BYE (§15.1.2) were out of order.
+    The SDP it passes on keeps SIPp's two bytes past Content-Length."""
+    result = check_audit_capture("sipp-b2bua-one-call-id.pcap")
+    assert (result.reference, result.composition) == ("rfc3665-3.1", ("[rfc3665-3.1]", "[rfc3665-3.1]"))
+    assert sorted((d.code, d.f) for d in result.deviations) == [("content-length-mismatch", (2,)),
+                                                                 ("content-length-mismatch", (6,))]

@@ -1,0 +1,176 @@
+"""Dialogs a Call-ID holds (RFC 3261 §8.1.1.4, §12, §15): a UAC that starts a second dialog in
+the Call-ID of its first one, and a BYE sent where no dialog exists.
+
+RFC 3261 §8.1.1.4: a new request outside a dialog gets a Call-ID unique across space and time;
+only the requests of one dialog (and the retry of a failed request, §8.1.3.5) share it. So a
+second dialog-creating INVITE (no To tag) with another From tag, *from the same sender*, while
+its first one stands (answered with a 2xx or not answered yet), reuses the Call-ID: SIPp's 3pcc
+controller does this to its two parties (RFC 3725 flow I with one Call-ID). Legal and silent:
+
+- forking (one INVITE, one From tag, several To tags: §12.1, §16.7);
+- a B2BUA's outgoing legs (another From tag, sent by a node that received an INVITE of the
+  Call-ID before: a new UAC, RFC 7092 §3, keeping the Call-ID to correlate its legs, even when
+  it forks to several);
+- a retry after a failure (401, 407, 491 ...): the earlier INVITE ended with a non-2xx before it
+  (§8.1.3.5 asks for the same From tag, but no dialog of the first stands to be confused with).
+
+``dialog_numbers`` gives each message of such a call, and of a B2BUA's whose legs share the
+Call-ID, the number of its dialog (1, 2 ...) by the From tag of the INVITE that created it, so
+the matcher composes the call dialog by dialog: the second INVITE is no re-INVITE of the first,
+and a B2BUA that ACKs its leg's 2xx or answers a BYE itself (each leg its own dialog, RFC 7092
+§3, RFC 3261 §13.2.2.4, §15.1.2) is not held to a proxy's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from ladder.check.deviations import INFO, WARNING, Code, Deviation, deviation
+from ladder.check.rules.facts import CallFacts
+
+if TYPE_CHECKING:
+    from decoders.sip import SipMessage
+
+CALL_ID_REUSED = Code("call-id-reused", WARNING, "RFC 3261 §8.1.1.4", "a second dialog-creating INVITE from the same UA in the Call-ID of a dialog it still holds, with another From tag")  # fmt: skip
+BYE_OUTSIDE_DIALOG = Code("bye-outside-dialog", WARNING, "RFC 3261 §15, §12.3", "a BYE for a dialog that does not exist: its INVITE got a non-2xx final response (info: the UAS accepted it, which §12.2.2 allows)")  # fmt: skip
+CODES = (CALL_ID_REUSED, BYE_OUTSIDE_DIALOG)
+
+Sides = Callable[["SipMessage"], tuple[Hashable, Hashable]]  # (sender, receiver) nodes
+
+
+def _creates(message: "SipMessage") -> bool:
+    return message.is_request and message.method == "INVITE" and not message.to_tag and message.from_tag is not None
+
+
+def _failed_before(messages: Sequence["SipMessage"], invite: "SipMessage", before: "SipMessage") -> bool:
+    """Whether ``invite`` got a final response of 300 or more before ``before`` was sent."""
+    return any(
+        not m.is_request and (m.status or 0) >= 300 and m.method == "INVITE" and m.call_id == invite.call_id
+        and m.cseq == invite.cseq and m.from_tag == invite.from_tag and m.ts_ns <= before.ts_ns
+        for m in messages
+    )  # fmt: skip
+
+
+def second_dialogs(messages: Sequence["SipMessage"]) -> list[tuple["SipMessage", "SipMessage"]]:
+    """(first, second) for each dialog-creating INVITE whose From tag is new in its Call-ID while
+    an earlier one there stands (not refused before it: a retry after a failure starts over,
+    §8.1.3.5); ``messages`` in capture order. A proxy keeps the From tag (§16.6), so ``second``
+    is another UAC's dialog: the same node's (``reused_invites``) or a B2BUA's outgoing leg."""
+    creating = [m for m in messages if m.method == "INVITE" and m.is_request and not m.to_tag and m.from_tag]
+    if len({(m.call_id, m.from_tag) for m in creating}) < 2:
+        return []  # the common case: one dialog-creating From tag per Call-ID
+    found: list[tuple["SipMessage", "SipMessage"]] = []
+    firsts: dict[tuple, "SipMessage"] = {}  # (Call-ID, From tag) -> its first INVITE
+    for message in creating:
+        key = (message.call_id, message.from_tag)
+        if key in firsts:
+            continue  # a retransmission, a relayed copy, or the same dialog's retry after a challenge
+        earlier = [first for (call_id, _), first in firsts.items()
+                   if call_id == key[0] and not _failed_before(messages, first, message)]
+        firsts[key] = message
+        found.extend((first, message) for first in earlier)
+    return found
+
+
+def reused_invites(messages: Sequence["SipMessage"], sides: Sides) -> list[tuple["SipMessage", "SipMessage"]]:
+    """The ``second_dialogs`` sent from the node that sent the first, which had received no
+    dialog-creating INVITE of that Call-ID before (else it relays a call as a B2BUA, whose
+    outgoing legs may all keep the incoming Call-ID, RFC 7092 §3): one UAC reusing the Call-ID
+    it made (module docstring); one pair per second dialog."""
+    found: dict[tuple, tuple["SipMessage", "SipMessage"]] = {}
+    for first, second in second_dialogs(messages):
+        node = sides(second)[0]
+        if sides(first)[0] != node or any(
+            _creates(m) and m.call_id == second.call_id and sides(m)[1] == node and m.ts_ns <= first.ts_ns
+            for m in messages
+        ):  # fmt: skip
+            continue
+        found.setdefault((second.call_id, second.from_tag), (first, second))
+    return list(found.values())
+
+
+def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, int]:
+    """``id(message)`` -> the number (1, 2 ...) of the dialog it belongs to, for a call whose
+    Call-ID holds the dialogs of two UACs at once (``second_dialogs``: a UAC reusing it, a
+    B2BUA keeping it for its outgoing leg); empty otherwise. A message belongs to the dialog
+    whose creating From tag is its From tag (the caller's requests and their responses) or its
+    To tag (the callee's requests and theirs); other messages get 0. An INVITE sent again by
+    the node whose INVITE of another From tag was refused before it is that attempt's retry
+    (§8.1.3.5, a new tag or not): one dialog, so that a challenge stays with its retry."""
+    if not second_dialogs(messages):
+        return {}
+    number: dict[tuple, int] = {}
+    creating = [m for m in messages if _creates(m)]
+    for index, message in enumerate(creating):
+        key = (message.call_id, message.from_tag)
+        if key in number:
+            continue
+        retried = next((m for m in reversed(creating[:index]) if m.call_id == message.call_id
+                        and sides(m)[0] == sides(message)[0] and _failed_before(messages, m, message)), None)
+        number[key] = number[(retried.call_id, retried.from_tag)] if retried is not None else len(set(number.values())) + 1
+    found: dict[int, int] = {}
+    for message in messages:
+        found[id(message)] = number.get((message.call_id, message.from_tag)) or number.get(
+            (message.call_id, message.to_tag), 0)
+    return found
+
+
+def rule_call_id_reuse(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3261 §8.1.1.4: a UAC's new dialog gets a new Call-ID (see the module docstring)."""
+    for first, second in reused_invites(facts.messages, facts.sides):
+        yield deviation(
+            CALL_ID_REUSED,
+            f"{facts.name(second)} starts a new dialog (no To tag, From tag {second.from_tag}) in the Call-ID of "
+            f"{facts.name(first)} (From tag {first.from_tag}), sent from the same node and not refused; a request "
+            "outside a dialog MUST get a Call-ID unique across space and time (RFC 3261 §8.1.1.4)",
+            f=facts.fs([second]), frames=facts.frames([second]),
+        )  # fmt: skip
+
+
+def _tags(message: "SipMessage") -> frozenset:
+    return frozenset((message.from_tag, message.to_tag))
+
+
+def rule_bye_outside_dialog(facts: CallFacts) -> Iterable[Deviation]:
+    """RFC 3261 §15: "A UA MUST NOT send a BYE outside of a dialog". A dialog is made by a 2xx
+    (or, early, a 1xx with a To tag) to the INVITE; a non-2xx final response ends the early
+    ones (§12.3). So a BYE after its sender received such a final response for the INVITE of its
+    Call-ID and tags, with no 2xx between those tags before it, names no dialog. Its UAS may
+    answer 481 (§12.2.2 "MUST ... if it rejects") or accept it to recover a dialog it lost
+    (§12.2.2 "MAY"): an accepting answer is info. A capture without the INVITE tells nothing."""
+    messages = facts.messages
+    byes = [m for m in messages if m.method == "BYE" and m.is_request and m.to_tag and not facts.is_retransmission(m)]
+    if not byes:
+        return
+    answered = [m for m in messages if m.method == "INVITE" and not m.is_request and m.to_tag and m.from_tag]
+    reported: set[tuple] = set()
+    for bye in byes:
+        tags, sender = _tags(bye), facts.sides(bye)[0]
+        if any(m.call_id == bye.call_id and _tags(m) == tags and 200 <= (m.status or 0) < 300 and m.ts_ns <= bye.ts_ns
+               for m in answered):  # fmt: skip
+            continue
+        failed = next((m for m in answered if m.call_id == bye.call_id and _tags(m) == tags
+                       and (m.status or 0) >= 300 and m.ts_ns <= bye.ts_ns and facts.sides(m)[1] == sender), None)
+        key = (bye.call_id, bye.cseq, bye.from_tag)
+        if failed is None or key in reported:
+            continue  # no final response seen by its sender: the dialog may stand (or the capture misses it)
+        reported.add(key)  # the same BYE relayed by a proxy: one finding
+        yield deviation(
+            BYE_OUTSIDE_DIALOG,
+            f"{facts.name(bye)} is sent for a dialog that does not exist: its INVITE was answered "
+            f"{facts.name(failed)}, a non-2xx final response, which ends any early dialog (RFC 3261 §12.3); "
+            "a UA MUST NOT send a BYE outside of a dialog (§15)",
+            f=facts.fs([bye]), frames=facts.frames([bye]),
+        )  # fmt: skip
+        txn = facts.txns.of(bye)
+        accepted = [r for r in (txn.responses if txn is not None else ())
+                    if 200 <= (r.status or 0) < 300 and not facts.is_retransmission(r)]
+        if accepted:
+            yield deviation(
+                BYE_OUTSIDE_DIALOG,
+                f"{facts.name(accepted[0])} accepts {facts.name(bye)}, a BYE for a dialog its INVITE never made "
+                f"({facts.name(failed)}): a UAS MAY accept a request for an unknown dialog to recover one it lost, "
+                "and MUST answer 481 when it rejects it (RFC 3261 §12.2.2)",
+                f=facts.fs(accepted), frames=facts.frames(accepted), severity=INFO,
+            )  # fmt: skip
