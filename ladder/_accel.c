@@ -121,7 +121,15 @@ static inline int is_alnum(uint8_t c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-static inline int is_token(uint8_t c) { return is_alnum(c) || (c && strchr("-.!%*_+`'~", c) != NULL); }
+static inline int is_token(uint8_t c)
+{
+    switch (c) {  /* RFC 3261 §25.1 token: alphanumerics and "-.!%*_+`'~" (a jump table, not strchr) */
+    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~':
+        return 1;
+    default:
+        return is_alnum(c);
+    }
+}
 static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
@@ -183,10 +191,18 @@ static int read_tag(Span v, Span *tag)
 {
     tag->p = NULL;
     tag->n = 0;
-    if (span_chr(v, '\t') != NULL || span_count(v, '<') != 1 || span_count(v, '>') != 1)
-        return 0;
-    const uint8_t *lt = span_chr(v, '<'), *gt = span_chr(v, '>');
-    if (lt > gt)
+    /* no HT, one "<" and one ">", in that order: one walk over the value */
+    const uint8_t *lt = NULL, *gt = NULL;
+    for (Py_ssize_t i = 0; i < v.n; i++) {
+        uint8_t c = v.p[i];
+        if (c == '\t' || (c == '<' && lt != NULL) || (c == '>' && gt != NULL))
+            return 0;
+        if (c == '<')
+            lt = v.p + i;
+        else if (c == '>')
+            gt = v.p + i;
+    }
+    if (lt == NULL || gt == NULL || lt > gt)
         return 0;
     Span display = {v.p, lt - v.p};
     if (span_chr(display, '\\') != NULL)
