@@ -117,19 +117,25 @@ typedef struct {
     Py_ssize_t body_len;
 } SipScan;
 
-static inline int is_alnum(uint8_t c)
+/* Each byte's classes, filled once (char_init, at import): a head's bytes are tested one table
+ * load each, not a chain of compares (the first pass tests every header name and Via value). */
+enum { C_ALNUM = 1, C_TOKEN = 2, C_VIA_REFUSED = 4 };
+static uint8_t char_class[256];
+
+static void char_init(void)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-static inline int is_token(uint8_t c)
-{
-    switch (c) {  /* RFC 3261 §25.1 token: alphanumerics and "-.!%*_+`'~" (a jump table, not strchr) */
-    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~':
-        return 1;
-    default:
-        return is_alnum(c);
+    for (int c = 0; c < 256; c++) {
+        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        /* RFC 3261 §25.1 token: alphanumerics and "-.!%*_+`'~" */
+        int token = alnum || (c != 0 && strchr("-.!%*_+`'~", c) != NULL);
+        /* what read_via leaves to Python: several via-parms, quotes, IPv6, comments, HT */
+        int refused = c == ',' || c == '"' || c == '[' || c == '(' || c == '\t';
+        char_class[c] = (uint8_t)((alnum ? C_ALNUM : 0) | (token ? C_TOKEN : 0) | (refused ? C_VIA_REFUSED : 0));
     }
 }
+
+static inline int is_alnum(uint8_t c) { return char_class[c] & C_ALNUM; }
+static inline int is_token(uint8_t c) { return char_class[c] & C_TOKEN; }
 static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
@@ -236,7 +242,7 @@ static int read_via(Span v, Span *branch, Span *sent_by)
     branch->p = NULL;
     branch->n = 0;
     for (Py_ssize_t i = 0; i < v.n; i++)
-        if (v.p[i] == ',' || v.p[i] == '"' || v.p[i] == '[' || v.p[i] == '(' || v.p[i] == '\t')
+        if (char_class[v.p[i]] & C_VIA_REFUSED)
             return 0;
     const uint8_t *sp = span_chr(v, ' ');
     if (sp == NULL)
@@ -3159,6 +3165,7 @@ PyMODINIT_FUNC PyInit__accel(void)
             return NULL;
     }
     crc_init();
+    char_init();
     if (PyType_Ready(&AcceleratorType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&accel_module);
