@@ -33,6 +33,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -482,6 +483,73 @@ static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
     return 1;
 }
 
+/* -- the first pass's answer kept per message (MessageStore.marks, enable_sip(locate=True)) ---
+ *
+ * sip_scan's spans as offsets into the message, with its numbers: SIP_MARKS_SIZE bytes a message,
+ * so that the fast lane of ``ladder calls`` (simple_calls, below) reads a message back without
+ * scanning it again. marks_scan() gives, of the bytes read back, the SipScan fields the lane
+ * reads (all but the body, Content-Type and Content-Length): sip_scan's own answer at load, its
+ * spans' offsets taken against the start of the same bytes (the lane reads a message only when
+ * its CRC-32 is the load's). A message the load did not scan in C, or of more than 65535 bytes,
+ * has no marks (flags 0): the lane scans it. test_simple_calls.py compares the facts of every
+ * group both ways. */
+enum { K_METHOD, K_CALL_ID, K_CSEQ_METHOD, K_BRANCH, K_SENT_BY, K_FROM_TAG, K_TO_TAG, K_COUNT };
+static const size_t mark_field[K_COUNT] = {
+    offsetof(SipScan, method), offsetof(SipScan, call_id), offsetof(SipScan, cseq_method), offsetof(SipScan, branch),
+    offsetof(SipScan, sent_by), offsetof(SipScan, from_tag), offsetof(SipScan, to_tag),
+};
+typedef struct {
+    uint16_t off[K_COUNT], len[K_COUNT];
+    uint32_t cseq;
+    uint16_t status;
+    uint8_t flags;    /* MARK_SET, MARK_REQUEST, MARK_CSEQ */
+    uint8_t present;  /* bit k: span k is there (even empty) */
+} SipMarks;
+enum { MARK_SET = 1, MARK_REQUEST = 2, MARK_CSEQ = 4 };
+#define SIP_MARKS_SIZE ((Py_ssize_t)sizeof(SipMarks))
+
+static void marks_of(const uint8_t *d, Py_ssize_t n, const SipScan *m, SipMarks *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (n > 65535 || m->cseq < 0 || m->cseq > UINT32_MAX)
+        return;  /* (no marks: the lane scans it) */
+    for (int k = 0; k < K_COUNT; k++) {
+        const Span *s = (const Span *)((const char *)m + mark_field[k]);
+        if (s->p == NULL)
+            continue;
+        out->off[k] = (uint16_t)(s->p - d);
+        out->len[k] = (uint16_t)s->n;
+        out->present |= (uint8_t)(1 << k);
+    }
+    out->cseq = (uint32_t)m->cseq;
+    out->status = (uint16_t)m->status;
+    out->flags = (uint8_t)(MARK_SET | (m->is_request ? MARK_REQUEST : 0) | (m->has_cseq ? MARK_CSEQ : 0));
+}
+
+/* 1 with *out filled from the marks of d[0:n] (a span outside d: 0, as no marks: the lane scans). */
+static int marks_scan(const uint8_t *d, Py_ssize_t n, const uint8_t *packed, SipScan *out)
+{
+    SipMarks k;
+    memcpy(&k, packed, sizeof(k));  /* (the column is bytes: no alignment) */
+    if (!(k.flags & MARK_SET))
+        return 0;
+    memset(out, 0, sizeof(*out));
+    for (int f = 0; f < K_COUNT; f++) {
+        if (!(k.present & (1 << f)))
+            continue;
+        if ((Py_ssize_t)k.off[f] + k.len[f] > n)
+            return 0;
+        Span *s = (Span *)((char *)out + mark_field[f]);
+        s->p = d + k.off[f];
+        s->n = k.len[f];
+    }
+    out->is_request = (k.flags & MARK_REQUEST) != 0;
+    out->has_cseq = (k.flags & MARK_CSEQ) != 0;
+    out->status = k.status;
+    out->cseq = k.cseq;
+    return 1;
+}
+
 /* Whether _body_sdp could find SDP in the body (media type application/sdp, multipart/..., or
  * none): the RTP table must then hear of it. A yes that is wrong only costs a look. */
 static int may_carry_sdp(const SipScan *m)
@@ -795,12 +863,12 @@ typedef struct {
     long long sip_total;
     /* enable_sip(locate=True) (``ladder calls``/``check``: a MessageStore): per record also where
      * its bytes are in the file, their CRC, both endpoints (ids of ``endpoints``: 6-byte keys,
-     * IPv4 address and port) and the correlation flag (take_locations) */
+     * IPv4 address and port), the correlation flag and the first pass's marks (take_locations) */
     int sip_locate;
     const uint8_t *scan_buf;   /* the buffer of the running scan, */
     int64_t scan_base;         /* the file offset of its byte 0 (the scan's ``base``) */
     Py_ssize_t record_pos;     /* and where the record being taken starts in it */
-    Buf loc[7];
+    Buf loc[8];  /* L_COUNT (a static assertion holds them equal) */
     Interner endpoints;
     uint32_t endpoints_given;  /* endpoint ids take_locations() has named so far */
     /* SDP bodies beyond spill_bytes go to a temporary file, in chunks read back in order, so
@@ -1221,9 +1289,10 @@ static int take_rtp(Accelerator *self, uint32_t src, uint32_t dst, uint16_t spor
 
 enum { C_FRAME, C_TS, C_METHOD, C_STATUS, C_CALL, C_COUNT };
 static const size_t column_size[C_COUNT] = {8, 8, 4, 2, 4};
-/* MessageStore's columns (enable_sip(locate=True)): where, length, crc, record, src, dst, flags */
-enum { L_WHERE, L_LENGTH, L_CRC, L_RECORD, L_SRC, L_DST, L_FLAGS, L_COUNT };
-static const size_t location_size[L_COUNT] = {8, 4, 4, 8, 4, 4, 1};
+/* MessageStore's columns (enable_sip(locate=True)): where, length, crc, record, src, dst, flags, marks */
+enum { L_WHERE, L_LENGTH, L_CRC, L_RECORD, L_SRC, L_DST, L_FLAGS, L_MARKS, L_COUNT };
+static const size_t location_size[L_COUNT] = {8, 4, 4, 8, 4, 4, 1, sizeof(SipMarks)};
+_Static_assert(L_COUNT == sizeof(((Accelerator *)0)->loc) / sizeof(Buf), "Accelerator.loc holds L_COUNT columns");
 /* src/dst of those rows: C_ENDPOINT + the endpoint's id here (messagestore.C_ENDPOINT) */
 #define C_ENDPOINT 0x80000000LL
 #define ABSENT UINT32_MAX
@@ -1297,6 +1366,9 @@ static int take_sip(Accelerator *self, const uint8_t *ip, const uint8_t *udp, co
         buf_put(&self->loc[L_SRC], &from32, 4);
         buf_put(&self->loc[L_DST], &to32, 4);
         buf_put(&self->loc[L_FLAGS], &flags, 1);
+        SipMarks marks;
+        marks_of(p, size, &m, &marks);
+        buf_put(&self->loc[L_MARKS], &marks, sizeof(marks));
     }
     int fresh;
     int64_t method = intern(&self->strings, m.method.p, m.method.n, &fresh);
@@ -1819,7 +1891,7 @@ static PyObject *Accelerator_take_sip(Accelerator *self, PyObject *unused)
     return result;
 }
 
-/* take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the
+/* take_locations() -> (where, length, crc, record, src, dst, flags, marks, addresses, ports): the
  * MessageStore columns of the records take_sip() just gave (enable_sip(locate=True)), as native
  * bytes; then the IPv4 address (uint32) and port (uint16) of each endpoint id not named before,
  * in id order (ids from 1). */
@@ -1844,10 +1916,10 @@ static PyObject *Accelerator_take_locations(Accelerator *self, PyObject *unused)
         memcpy(b + 2 * k, &port, 2);
     }
     self->endpoints_given += fresh;
-    return Py_BuildValue("NNNNNNNNN", take_column(&self->loc[L_WHERE]), take_column(&self->loc[L_LENGTH]),
+    return Py_BuildValue("NNNNNNNNNN", take_column(&self->loc[L_WHERE]), take_column(&self->loc[L_LENGTH]),
                          take_column(&self->loc[L_CRC]), take_column(&self->loc[L_RECORD]),
                          take_column(&self->loc[L_SRC]), take_column(&self->loc[L_DST]),
-                         take_column(&self->loc[L_FLAGS]), addresses, ports);
+                         take_column(&self->loc[L_FLAGS]), take_column(&self->loc[L_MARKS]), addresses, ports);
 }
 
 /* The announcement records of p[0:len] as a list of tuples. */
@@ -2057,7 +2129,7 @@ static PyMethodDef Accelerator_methods[] = {
      "take_sip() -> (records, frame, ts_ns, method, status, call, new Call-IDs, announcements waiting): the "
      "SIP records since the last call, columns as native bytes"},
     {"take_locations", (PyCFunction)Accelerator_take_locations, METH_NOARGS,
-     "take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the MessageStore "
+     "take_locations() -> (where, length, crc, record, src, dst, flags, marks, addresses, ports): the MessageStore "
      "columns of the records take_sip() just gave (enable_sip(locate=True)), and the new endpoints"},
     {"take_announcements", (PyCFunction)Accelerator_take_announcements, METH_NOARGS,
      "take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the SDP "
@@ -2112,7 +2184,8 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
  * simple_calls(fd, columns, members, starts, first, wanted) reads back, for each group g of
  * first .. first + len(wanted) - 1 with wanted[g - first] set, the messages
  * members[starts[g]:starts[g + 1]] from the capture file (fd, by the store's where/length, each
- * checked against its CRC), scans each with sip_scan and decides whether the group is "simple":
+ * checked against its CRC), takes each one's sip_scan (the load's, kept as marks: marks_scan; else
+ * scanned again) and decides whether the group is "simple":
  * the common call shape whose row Python can make without reading a message (the predicate and
  * why it gives exactly the slow lane's row are in simple_calls.py). For a simple group it gives
  * the facts the row needs, else None: anything odd (a message in the spill file, one sip_scan
@@ -2477,7 +2550,7 @@ static int plain_untagged_to(SimpleMessage *ms, int n)
 }
 
 typedef struct {
-    Py_buffer where, length, crc, src, dst, flags, ts, address, port, usable;
+    Py_buffer where, length, crc, src, dst, flags, ts, address, port, usable, marks;
 } SimpleColumns;
 
 static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
@@ -2487,25 +2560,27 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
     SimpleColumns c;
     Py_buffer members, starts, wanted;
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTuple(args, "ii(y*y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &spill_fd, &c.where, &c.length, &c.crc,
-                          &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port, &c.usable, &members, &starts, &first,
-                          &wanted))
+    if (!PyArg_ParseTuple(args, "ii(y*y*y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &spill_fd, &c.where, &c.length, &c.crc,
+                          &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port, &c.usable, &c.marks, &members, &starts,
+                          &first, &wanted))
         return NULL;
     PyObject *result = NULL;
     uint8_t *buf = NULL, *window = NULL;
     size_t cap = 0;
     Py_buffer *views[] = {&c.where, &c.length, &c.crc, &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port,
-                          &c.usable, &members, &starts, &wanted};
+                          &c.usable, &c.marks, &members, &starts, &wanted};
     const int64_t *where = c.where.buf, *ts = c.ts.buf;
     const uint32_t *length = c.length.buf, *crc = c.crc.buf, *src = c.src.buf, *dst = c.dst.buf;
     const uint32_t *address = c.address.buf, *member = members.buf, *start = starts.buf;
     const uint16_t *port = c.port.buf;
     const uint8_t *want = wanted.buf;  /* (flags: checked for length only; a correlation header is read in Python) */
     const uint8_t *usable = c.usable.buf;  /* per Python endpoint id: 1 when UDP or TCP (simple_calls.py, S2) */
+    const uint8_t *marks = c.marks.buf;  /* per message: the load's sip_scan (SipMarks), or flags 0 */
     Py_ssize_t rows = c.where.len / 8, endpoints = c.address.len / 4, groups = starts.len / 4 - 1;
     Py_ssize_t count = wanted.len;
     if (c.length.len != rows * 4 || c.crc.len != rows * 4 || c.src.len != rows * 4 || c.dst.len != rows * 4
         || c.flags.len != rows || c.ts.len < rows * 8 || c.port.len != endpoints * 2 || first < 0
+        || c.marks.len != rows * SIP_MARKS_SIZE
         || first + count > groups || members.len % 4 != 0) {
         PyErr_SetString(PyExc_ValueError, "simple_calls: the columns do not fit together");
         goto done;
@@ -2604,7 +2679,10 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
                 ok = at >= 0 ? read_at(fd, buf + ms[i].at, ms[i].n, at)
                              : read_at(spill_fd, buf + ms[i].at, ms[i].n, -1 - at);
             }
-            ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
+            /* (the load's scan, kept as marks, where it was C's; else scanned now) */
+            ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row]
+                 && (marks_scan(ms[i].raw, ms[i].n, marks + (size_t)row * SIP_MARKS_SIZE, &ms[i].m)
+                     || sip_scan(ms[i].raw, ms[i].n, &ms[i].m));
         }
         int f[8];
         if (!ok || !simple_group(ms, n, f) || !plain_untagged_to(ms, n))
@@ -3172,7 +3250,8 @@ PyMODINIT_FUNC PyInit__accel(void)
     if (module == NULL)
         return NULL;
     if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0
-        || PyModule_AddIntConstant(module, "DUPLICATE_WINDOW_NS", SIMPLE_DUPLICATE_WINDOW_NS) < 0) {
+        || PyModule_AddIntConstant(module, "DUPLICATE_WINDOW_NS", SIMPLE_DUPLICATE_WINDOW_NS) < 0
+        || PyModule_AddIntConstant(module, "SIP_MARKS_SIZE", SIP_MARKS_SIZE) < 0) {
         Py_DECREF(module);
         return NULL;
     }

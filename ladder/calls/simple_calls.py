@@ -255,7 +255,7 @@ class SimpleLane:
         # (and, per endpoint id of Python's, whether it is UDP or TCP: S2)
         usable = bytes(e is not None and e.transport in _TRANSPORTS for e in store.endpoints)
         self._columns = (store.where, store.length, store.crc, store.src, store.dst, store.flags, self._ts,
-                         store._c_address, store._c_port, usable)
+                         store._c_address, store._c_port, usable, store.marks)
         self._fd: int | None = None
         if store.path is not None:
             try:

@@ -603,3 +603,49 @@ def test_a_simple_calls_leg_reaches_the_window_after_the_waiting_legs_of_its_tim
                                                    ("call-2@test", 200_000_000_000)]
     monkeypatch.undo()
     assert _assert_same_rows(tmp_path / "tie.pcap", monkeypatch) == (2, 1)
+
+
+def _facts_with_and_without_marks(path: Path) -> tuple[list, list, int]:
+    """C's facts of every group of ``path`` read with the load's marks (``MessageStore.marks``)
+    and with none (every message scanned again), and how many messages had marks."""
+    from ladder.calls.bounded import _Groups
+
+    capture = load_capture(str(path), media=False, messages=False, locate=True)
+    store = capture.located_store()
+    groups = _Groups(capture)
+    lane = simple_calls.SimpleLane(capture, store, groups)
+    size = len(store.marks) // max(1, len(store))  # (``_accel.SIP_MARKS_SIZE``; its byte 34: the flags)
+    marked = sum(1 for i in range(len(store)) if store.marks[i * size + 34])
+    facts = []
+    for marks in (store.marks, bytes(len(store.marks))):
+        columns = lane._columns[:-1] + (marks,)
+        facts.append(simple_calls._c_simple_calls(-1 if lane._fd is None else lane._fd, store.spill_fd(), columns,
+                                                  groups.members, groups.starts, 0, groups.calls(0, len(groups.keys))))
+    lane.close()
+    return facts[0], facts[1], marked
+
+
+def test_the_loads_marks_give_the_facts_a_scan_gives(tmp_path):
+    """A message C's load scanned is not scanned again by the lane: its marks (``marks_of``, the
+    load's ``sip_scan`` as offsets) stand for it. The facts of every group are those of a scan of
+    every message read back: on the clause variants, randomly changed calls, the --mix file (UDP
+    and TCP: those over TCP have no marks) and the samples."""
+    import random
+
+    _write(tmp_path / "variants.pcap", _variants(0))
+    rng = random.Random(2024)
+    _write(tmp_path / "random.pcap", {f"random-{k}": _mutated(k + 1, rng) for k in range(200)})
+    for extra in ((), ("--tcp",)):
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(tmp_path / f"mix{len(extra)}.pcap"),
+                        "--calls", "200", "--concurrent", "20", "--mix", *extra], check=True, capture_output=True)
+    paths = sorted(tmp_path.glob("*.pcap")) + sorted(p for p in SAMPLES.iterdir() if p.suffix in CAPTURE_SUFFIXES)
+    taken = marked = 0
+    for path in paths:
+        try:
+            with_marks, scanned, count = _facts_with_and_without_marks(path)
+        except CaptureError:
+            continue
+        assert with_marks == scanned, path.name
+        taken += sum(f is not None for f in with_marks)
+        marked += count
+    assert taken >= 500 and marked >= 2000, (taken, marked)  # (the lane took calls; most messages had marks)
