@@ -124,9 +124,10 @@ class KeptRequest:
         self.call_id, self.vias = call_id, (None,)
         if from_uri is None or to_uri is None:
             from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
-        # (texts of a head the C first pass read: no control characters, so none is "\x00" or _NONE)
-        self._text = "\x00".join((from_tag, request_uri, _NONE if from_uri is None else from_uri,
-                                  _NONE if to_uri is None else to_uri, from_value, to_value))
+        # (kept as a tuple, not joined: the links' window reads three of them of every leg, and a
+        # tuple's piece is an index, a joined text's a split; the window holds seconds of legs. Texts
+        # of a head the C first pass read: no control characters, so none is _NONE)
+        self._text = (from_tag, request_uri, from_uri, to_uri, from_value, to_value)
         self._sdp, self._store, self._index = _UNREAD, store, index
         return self
 
@@ -448,6 +449,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # (the groups' columns and kinds read directly in the loop: ``groups[g]``, ``groups.kind(g)``)
     members, starts, kind_codes, kinds = groups.members, groups.starts, groups.kind_codes, groups._kinds
     of_texts = KeptRequest.of_texts
+    make_row: Callable[[Any], Any] | None = rows[0] if rows is not None else None
     for g, cid in enumerate(keys):
         group = members[starts[g]:starts[g + 1]]
         start = ts[group[0]]  # groups come by their first message: no later group has a leg before it
@@ -469,8 +471,8 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
                 _, _, _, early, last, early_failed, early_parties = heapq.heappop(waiting)
                 window.add(early, last, early_failed, early_parties)
             window.add(leg, start, failed, parties)
-            if spill is not None and rows is not None:
-                spill.put(group[0], rows[0](cast(Call, summary)))
+            if spill is not None and make_row is not None:
+                spill.put(group[0], make_row(summary))  # (a ``SimpleCall`` reads as the ``Call`` the row asks)
             # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s
             # look counts; pass 3 builds its call from the messages read back, as any other.)
             if correlating:  # (else no message of the group is flagged: nothing to correlate)

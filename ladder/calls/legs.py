@@ -363,9 +363,17 @@ class LinkWindow:
         arrivals_at, by_caller = self._arrivals_at, self._by_caller
         horizon = now - RELAY_WINDOW_NS
         while window and window[0].ts_ns < horizon:
-            gone = window.popleft()
-            _pop_first(arrivals_at, _ip(gone.dst))
-            _pop_first(by_caller, _party_key(parties.pop(id(gone))[0]))
+            gone = window.popleft()  # (``_pop_first`` of its two buckets, written out: once per leg)
+            ip = _ip(gone.dst)
+            bucket = arrivals_at[ip]
+            bucket.popleft()
+            if not bucket:
+                del arrivals_at[ip]
+            key = _party_key(parties.pop(id(gone))[0])
+            bucket = by_caller[key]
+            bucket.popleft()
+            if not bucket:
+                del by_caller[key]
             used.discard(id(gone))
         given = []
         for leg, last_ns, _, known in invites:
