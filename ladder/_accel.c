@@ -2717,11 +2717,25 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             reason.p = status_line + 12;
             reason.n = cr - status_line > 12 ? cr - status_line - 12 : 0;
         }
-        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNNOi)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
-                                        f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
-                                        span_text(from_value), span_text(to_value), span_text(from_uri),
-                                        span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
-                                        f[6] ? Py_True : Py_False, f[7]);
+        /* the INVITE's ends, when C's: the address texts MessageStore.endpoint makes (inet_ntoa of
+         * the same address) and the ports, so that Python makes each Endpoint without the store */
+        PyObject *ends[2] = {Py_NewRef(Py_None), Py_NewRef(Py_None)};
+        for (int e = 0; e < 2 && ms[0].c_ends; e++) {
+            uint32_t a = ms[0].addr[e];
+            char text[16];
+            int len = snprintf(text, sizeof(text), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+            Py_SETREF(ends[e], PyUnicode_FromStringAndSize(text, len));
+        }
+        PyObject *facts = NULL;
+        if (ends[0] != NULL && ends[1] != NULL)
+            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOi)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+                                  f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
+                                  span_text(from_value), span_text(to_value), span_text(from_uri),
+                                  span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
+                                  f[6] ? Py_True : Py_False, f[7], ends[0], (int)ms[0].port[0], ends[1],
+                                  (int)ms[0].port[1]);
+        Py_XDECREF(ends[0]);
+        Py_XDECREF(ends[1]);
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;

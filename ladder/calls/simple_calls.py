@@ -58,6 +58,9 @@ which read no more than ``SimpleCall`` holds):
   (``SipIndex.ts_ns``), the slow lane's too; several messages of one segment share a time: S3
   sends them to the slow lane. The slow lane reads no frame of a message for the row either
   (``odd_frames``: a message over several segments).
+- The INVITE's ends, when C's, are made of C's text of each address (``"%u.%u.%u.%u"`` of the store's
+  address, what ``inet_ntoa`` writes) and its port: the ``Endpoint`` ``MessageStore.endpoint`` makes, equal
+  by value, which is all any function below compares (none reads an endpoint's identity).
 - ``duplicates.fold_duplicates`` folds only equal bytes between the same ends within
   ``DUPLICATE_WINDOW_NS`` (S4; C's window is that constant, a test holds them equal): every
   message is kept, no copies.
@@ -143,6 +146,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, cast
 
+from decoders.records import Endpoint
 from decoders.sipuser import uri_user
 from ladder.calls.grouping import CALL, _party
 from ladder.calls.legs import Leg, Link, compared_user
@@ -297,9 +301,13 @@ class SimpleLane:
         if facts is None:
             return None
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
-         from_uri, to_uri, caller, callee, reason, cancelled, challenge) = facts
+         from_uri, to_uri, caller, callee, reason, cancelled, challenge, src_ip, src_port, dst_ip, dst_port) = facts
         store, ts = self._store, self._ts
         invite = numbers[0]
+        if src_ip is not None:  # C's ends (UDP/IPv4): ``MessageStore.endpoint``'s values, made here
+            src, dst = Endpoint(src_ip, src_port, "udp"), Endpoint(dst_ip, dst_port, "udp")
+        else:  # Python's, interned in the store
+            src, dst = store.endpoint(store.src[invite]), store.endpoint(store.dst[invite])
         call_id = cid if text == cid else text
         request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite, from_uri, to_uri)
         if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
@@ -309,8 +317,7 @@ class SimpleLane:
             parties = window_parties(caller, callee, request_uri)
         start, ended = ts[invite], ts[numbers[final]]
         # (the leg is the first INVITE's hop: its transaction's final is the challenge, if any)
-        leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
-                  request, ts[numbers[challenge]] if challenge >= 0 else ended)
+        leg = Leg(call_id, "INVITE", src, dst, start, request, ts[numbers[challenge]] if challenge >= 0 else ended)
         failed = status >= 300
         key = (has_bye, status, reason, ringing >= 0, cancelled)
         outcome = self._outcomes.get(key)

@@ -649,3 +649,31 @@ def test_the_loads_marks_give_the_facts_a_scan_gives(tmp_path):
         taken += sum(f is not None for f in with_marks)
         marked += count
     assert taken >= 500 and marked >= 2000, (taken, marked)  # (the lane took calls; most messages had marks)
+
+
+def test_the_lanes_endpoints_are_the_stores(tmp_path):
+    """The INVITE's ends C gives (the address as text and the port, when they are C's) make the
+    ``Endpoint``s ``MessageStore.endpoint`` makes; over TCP (Python's ends) C gives none."""
+    from decoders.records import Endpoint
+    from ladder.calls.bounded import _Groups
+
+    for extra, ends in (((), "C"), (("--tcp",), "Python")):
+        path = tmp_path / f"mix{len(extra)}.pcap"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(path), "--calls", "200",
+                        "--concurrent", "20", "--mix", *extra], check=True, capture_output=True)
+        facts, _, _ = _facts_with_and_without_marks(path)
+        capture = load_capture(str(path), media=False, messages=False, locate=True)
+        store, groups = capture.located_store(), _Groups(capture)
+        checked = 0
+        for g, found in enumerate(facts):
+            if found is None:
+                continue
+            src_ip, src_port, dst_ip, dst_port = found[-4:]
+            invite = groups[g][0]
+            if ends == "C":
+                assert (Endpoint(src_ip, src_port, "udp"), Endpoint(dst_ip, dst_port, "udp")) == (
+                    store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]))
+            else:
+                assert src_ip is None and dst_ip is None
+            checked += 1
+        assert checked == 200
