@@ -363,17 +363,17 @@ class LinkWindow:
         arrivals_at, by_caller = self._arrivals_at, self._by_caller
         horizon = now - RELAY_WINDOW_NS
         while window and window[0].ts_ns < horizon:
-            gone = window.popleft()  # (``_pop_first`` of its two buckets, written out: once per leg)
+            gone = window.popleft()  # (out of its two buckets too, the bucket once empty)
             ip = _ip(gone.dst)
-            bucket = arrivals_at[ip]
-            bucket.popleft()
-            if not bucket:
+            oldest = arrivals_at[ip]
+            oldest.popleft()
+            if not oldest:
                 del arrivals_at[ip]
-            key = _party_key(parties.pop(id(gone))[0])
-            bucket = by_caller[key]
-            bucket.popleft()
-            if not bucket:
-                del by_caller[key]
+            gone_key = _party_key(parties.pop(id(gone))[0])
+            oldest = by_caller[gone_key]
+            oldest.popleft()
+            if not oldest:
+                del by_caller[gone_key]
             used.discard(id(gone))
         given = []
         for leg, last_ns, _, known in invites:
@@ -442,14 +442,6 @@ class LinkWindow:
         self._first_hops = {key: hop for key, hop in self._first_hops.items()
                             if now - hop[1] <= RETRY_WINDOW_NS or hop[2] >= now}
         self._swept = len(self._started) + len(self._first_hops)
-
-
-def _pop_first(buckets: dict[str, deque[Leg]], key: str) -> None:
-    """The oldest leg of a bucket out of the window (the bucket too, once empty)."""
-    bucket = buckets[key]
-    bucket.popleft()
-    if not bucket:
-        del buckets[key]
 
 
 def _same_node_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],

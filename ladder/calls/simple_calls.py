@@ -225,7 +225,7 @@ class SimpleCall:
     give (see the module docstring), numbered 0 as pass 2's calls are."""
 
     __slots__ = ("id", "call_ids", "messages", "legs", "outcome", "start_ns", "end_ns", "caller", "callee",
-                 "timings")
+                 "post_dial_delay", "setup_time", "talk_time", "first_response")
     intact = True  # no message of it is damaged (``MessageStore.damaged``: S1, S11)
     # What is the same for every simple call is the class's, read as the instance's would be and
     # immutable, so shared: nothing sets them on a call (the row functions and ``_where`` read them).
@@ -234,9 +234,18 @@ class SimpleCall:
     copies: Mapping[int, tuple] = MappingProxyType({})  # no capture copies (S4: every message kept)
 
     def __init__(self, call_id: str, messages: Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
-                 caller: str, callee: str, timings: CallTimings) -> None:
+                 caller: str, callee: str, post_dial_delay: int | None, setup_time: int | None,
+                 talk_time: int | None, first_response: int) -> None:
         self.id, self.call_ids, self.messages, self.legs, self.outcome = call_id, (call_id,), messages, [leg], outcome
-        self.start_ns, self.end_ns, self.caller, self.callee, self.timings = start_ns, end_ns, caller, callee, timings
+        self.start_ns, self.end_ns, self.caller, self.callee = start_ns, end_ns, caller, callee
+        self.post_dial_delay, self.setup_time, self.talk_time, self.first_response = (
+            post_dial_delay, setup_time, talk_time, first_response)
+
+    @property
+    def timings(self) -> CallTimings:
+        """The call's ``CallTimings`` as ``call_timings`` gives them: the call itself holds their four
+        fields (one object a call the fewer), which is all any reader of a call's timings reads."""
+        return self  # type: ignore[return-value]
 
     @property
     def caller_ip(self) -> str | None:
@@ -304,6 +313,8 @@ class SimpleLane:
          from_uri, to_uri, caller, callee, reason, cancelled, challenge, src_ip, src_port, dst_ip, dst_port) = facts
         store, ts = self._store, self._ts
         invite = numbers[0]
+        src: Endpoint | None
+        dst: Endpoint | None
         if src_ip is not None:  # C's ends (UDP/IPv4): ``MessageStore.endpoint``'s values, made here
             src, dst = Endpoint(src_ip, src_port, "udp"), Endpoint(dst_ip, dst_port, "udp")
         else:  # Python's, interned in the store
@@ -327,11 +338,11 @@ class SimpleLane:
             outcome = self._outcomes[key] = _outcome(leg, status, reason, ringing >= 0, cancelled) if failed \
                 else Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
                 else Outcome(IN_CALL, status, "answered; no BYE in the capture")
-        timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None,
-                              None if failed else ended - start, ts[numbers[bye]] - ended if bye >= 0 else None,
-                              ts[numbers[first]] - start)
         return leg, failed, SimpleCall(cid, Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
-                                       callee, timings), parties
+                                       callee, ts[numbers[ringing]] - start if ringing >= 0 else None,
+                                       None if failed else ended - start,
+                                       ts[numbers[bye]] - ended if bye >= 0 else None, ts[numbers[first]] - start), \
+            parties
 
 
 def window_parties(caller: str, callee: str, request_uri: str) -> tuple[str, str]:
