@@ -119,15 +119,13 @@ class KeptRequest:
                  store: Any, index: int, from_uri: str | None = None, to_uri: str | None = None) -> "KeptRequest":
         """What ``KeptRequest(message)`` keeps of an INVITE with one Via line, from its texts
         (``simple_calls``: C read them as ``head_values`` does, and the URIs of plain From and To
-        values as ``_uri`` does), without reading the message."""
-        self = cls.__new__(cls)
+        values as ``_uri`` does), without reading the message: a ``_KeptTexts``."""
+        self = _KeptTexts.__new__(_KeptTexts)
         self.call_id, self.vias = call_id, (None,)
         if from_uri is None or to_uri is None:
             from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
-        # (kept as a tuple, not joined: the links' window reads three of them of every leg, and a
-        # tuple's piece is an index, a joined text's a split; the window holds seconds of legs. Texts
-        # of a head the C first pass read: no control characters, so none is _NONE)
-        self._text = (from_tag, request_uri, from_uri, to_uri, from_value, to_value)
+        self.from_tag, self.request_uri, self.from_uri, self.to_uri = from_tag, request_uri, from_uri, to_uri
+        self._from, self._to = from_value, to_value
         self._sdp, self._store, self._index = _UNREAD, store, index
         return self
 
@@ -163,6 +161,15 @@ class KeptRequest:
         if lower in ("to", "t"):
             return self._to
         raise KeyError(f"header {name!r} was not kept")
+
+
+class _KeptTexts(KeptRequest):
+    """A ``KeptRequest`` made of a simple call's texts (``KeptRequest.of_texts``): each piece in a
+    slot of its own, read as an attribute (the links' window reads three of every leg it is given;
+    a slot of this class comes before the base's property of the same name). The texts are those
+    of a head the C first pass read, so none is ``_NONE``: each reads as the base's would."""
+
+    __slots__ = ("from_tag", "request_uri", "from_uri", "to_uri", "_from", "_to")
 
 
 _KEPT_HEADERS = frozenset({"from", "to", "via"})
