@@ -2545,6 +2545,48 @@ static int plain_name_addr(Span v, Span *uri, uint8_t *party, Py_ssize_t *party_
     return 1;
 }
 
+/* The user of a Request-URI that decoders.sipuser's _PLAIN_SIP_URI matches, read as it reads it
+ * (uri_user: the regex's group 1), for a subset of its forms: plain_uri's, with a port the regex's
+ * _PORT takes (1-4 digits, or 10000-65535) and each ";" followed by a parameter name (a token).
+ * The regex's user class holds plain_uri's and no "@", so its group 1 is the text before the "@". */
+static int plain_request_user(Span u, Span *user)
+{
+    uint8_t party[512];
+    Py_ssize_t party_n;
+    if (u.n > 256 || !plain_uri(u, party, &party_n))
+        return 0;
+    const uint8_t *at = memchr(u.p, '@', u.n), *end = u.p + u.n;
+    const uint8_t *q = at + 1;
+    while (q < end && *q != ':' && *q != ';')
+        q++;
+    if (q < end && *q == ':') {
+        const uint8_t *port = ++q;
+        while (q < end && is_digit(*q))
+            q++;
+        if (q - port == 5 && port[0] == '0')
+            return 0;  /* (plain_uri took 5 digits up to 65535: the regex, 10000 on) */
+    }
+    for (; q < end; q++)
+        if (*q == ';' && (q + 1 == end || !is_token(q[1])))
+            return 0;  /* ";" without a name after it */
+    const uint8_t *colon = memchr(u.p, ':', u.n);
+    user->p = colon + 1;
+    user->n = at - colon - 1;
+    return 1;
+}
+
+/* legs.compared_user of an ASCII user: without its leading "+"s, lower-cased (into out). */
+static PyObject *compared_user(Span user)
+{
+    uint8_t out[256];
+    Py_ssize_t i = 0, n = 0;
+    while (i < user.n && user.p[i] == '+')
+        i++;
+    for (; i < user.n && n < (Py_ssize_t)sizeof(out); i++)
+        out[n++] = lower(user.p[i]);
+    return PyUnicode_FromStringAndSize((const char *)out, n);
+}
+
 /* Whether every message without a To tag has a plain To (plain_name_addr): then
  * MessageStore.damaged answers False for each message of the group from the first pass alone
  * (its _to_parses reads that value with _checked_name_addr), as the TUI counts them. */
@@ -2741,16 +2783,27 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             int len = snprintf(text, sizeof(text), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
             Py_SETREF(ends[e], PyUnicode_FromStringAndSize(text, len));
         }
+        /* the links' window's (caller, target) of the INVITE (simple_calls.window_parties) when
+         * From and To are plain and the Request-URI's user is read as uri_user reads it */
+        PyObject *window_caller = Py_NewRef(Py_None), *window_target = Py_NewRef(Py_None);
+        Span request_user;
+        if (caller.p != NULL && plain_request_user(uri, &request_user)) {
+            Span caller_user = {caller.p, (const uint8_t *)memchr(caller.p, '@', caller.n) - caller.p};
+            Py_SETREF(window_caller, compared_user(caller_user));
+            Py_SETREF(window_target, compared_user(request_user));
+        }
         PyObject *facts = NULL;
-        if (ends[0] != NULL && ends[1] != NULL)
-            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOi)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+        if (ends[0] != NULL && ends[1] != NULL && window_caller != NULL && window_target != NULL)
+            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOiOO)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
                                   f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
                                   span_text(from_value), span_text(to_value), span_text(from_uri),
                                   span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
                                   f[6] ? Py_True : Py_False, f[7], ends[0], (int)ms[0].port[0], ends[1],
-                                  (int)ms[0].port[1]);
+                                  (int)ms[0].port[1], window_caller, window_target);
         Py_XDECREF(ends[0]);
         Py_XDECREF(ends[1]);
+        Py_XDECREF(window_caller);
+        Py_XDECREF(window_target);
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;

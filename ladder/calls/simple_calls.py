@@ -310,7 +310,8 @@ class SimpleLane:
         if facts is None:
             return None
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
-         from_uri, to_uri, caller, callee, reason, cancelled, challenge, src_ip, src_port, dst_ip, dst_port) = facts
+         from_uri, to_uri, caller, callee, reason, cancelled, challenge, src_ip, src_port, dst_ip, dst_port,
+         window_caller, window_target) = facts
         store, ts = self._store, self._ts
         invite = numbers[0]
         src: Endpoint | None
@@ -324,6 +325,8 @@ class SimpleLane:
         if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
             caller, callee = _party(request.from_uri), _party(request.to_uri)
             parties = None
+        elif window_target is not None:  # C read them as ``window_parties`` reads them
+            parties = (window_caller, window_target)
         else:
             parties = window_parties(caller, callee, request_uri)
         start, ended = ts[invite], ts[numbers[final]]
@@ -348,6 +351,8 @@ class SimpleLane:
 def window_parties(caller: str, callee: str, request_uri: str) -> tuple[str, str]:
     """``(legs._caller(request), legs._target(request))`` of a simple call's INVITE whose From
     and To C read as plain (``plain_name_addr``), from C's parties rather than the kept texts.
+    (C gives them itself when the Request-URI is one ``uri_user``'s regex reads, the user before
+    its "@": ``plain_request_user``, and ``compared_user`` of each user, ASCII, as below; else this.)
 
     Why the same: ``_caller`` is ``uri_user(name_addr_uri(From))``; ``name_addr_uri`` and
     ``_checked_name_addr`` (whose URI C gives for a plain value) are both ``parse_name_addr(value).uri``.

@@ -567,6 +567,14 @@ def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
         "no-user-in-request-uri": _with(s, 0, line="INVITE sip:example.com SIP/2.0"),
         "request-uri-user": _with(s, 0, line="INVITE sip:+CarolX@example.com;transport=udp SIP/2.0"),
     }
+    # Request-URIs at the edges of what C reads itself (``plain_request_user``) and of
+    # ``uri_user``'s regex (a 5-digit port from 10000, a ";" with a parameter name after it):
+    # the window's parties are ``_target``'s either way.
+    edges = ("sip:+@example.com", "sip:++Dan@example.com:0", "sip:dan@example.com:05060", "sip:dan@example.com:10000",
+             "sip:dan@example.com:65535", "sip:dan@example.com;", "sip:dan@example.com;;x", "sip:dan@example.com;a=b=c",
+             "sip:dan@example.com;lr;x=", "sips:DAN.x_y!~*'@EX-1.example.com:5061;transport=tls")
+    for k, uri in enumerate(edges):
+        calls[f"edge-{k}"] = _with(s, 0, line=f"INVITE {uri} SIP/2.0")
     _write(tmp_path / "parties.pcap", calls)
     seen: list[tuple[str, str]] = []
     take = simple_calls.SimpleLane.take
@@ -581,10 +589,11 @@ def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
     monkeypatch.setattr(simple_calls.SimpleLane, "take", compared)
     capture = load_capture(str(tmp_path / "parties.pcap"), media=False, messages=False, locate=True)
     list(iter_call_rows(capture, call_dict, _numbered_dict))
-    assert sorted(seen) == sorted([("alice1", "bob0"), ("4930alice", "bob0"), ("alice3", "bob3"),
-                                   ("alice4", "carolx")])  # (To is bob{k}: the Request-URI's bob0 wins)
+    assert sorted(seen[:4]) == sorted([("alice1", "bob0"), ("4930alice", "bob0"), ("alice3", "bob3"),
+                                       ("alice4", "carolx")])  # (To is bob{k}: the Request-URI's bob0 wins)
+    assert [target for _, target in seen[4:]] == ["", "dan"] + ["dan"] * 7 + ["dan.x_y!~*'"]
     monkeypatch.undo()
-    assert _assert_same_rows(tmp_path / "parties.pcap", monkeypatch) == (4, 4)
+    assert _assert_same_rows(tmp_path / "parties.pcap", monkeypatch) == (4 + len(edges), 4 + len(edges))
 
 
 def test_a_simple_calls_leg_reaches_the_window_after_the_waiting_legs_of_its_time(tmp_path, monkeypatch):
