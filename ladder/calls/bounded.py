@@ -526,6 +526,10 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     for g, cid in enumerate(keys):
         joined = component_of.get(cid)
         if joined is None:
+            if numbered is not None and spill is not None and kinds[kind_codes[g]] == CALL:
+                number += 1  # (a call of one group nothing links: its row made in pass 2, as below)
+                yield numbered(spill.take(members[starts[g]]), number)
+                continue
             root, call_ids = cid, [cid]
         else:
             root, call_ids = joined

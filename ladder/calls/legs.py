@@ -350,7 +350,11 @@ class LinkWindow:
         now = batch[0][0].ts_ns
         # Both kinds of link look only at INVITE legs of calls: their kind is asked once.
         kind = self.call_kind.get
-        invites = [entry for entry in batch if entry[0].method == "INVITE" and kind(entry[0].call_id) == "call"]
+        if len(batch) == 1:  # (most times hold one leg: the same test, without a comprehension's frame)
+            leg = batch[0][0]
+            invites = batch if leg.method == "INVITE" and kind(leg.call_id) == "call" else []
+        else:
+            invites = [entry for entry in batch if entry[0].method == "INVITE" and kind(entry[0].call_id) == "call"]
         if self.relays:
             self._relays(invites, now)
         if self.retries:
