@@ -53,10 +53,6 @@ _last_second: list[tuple[int | None, str]] = [(None, "")]  # the second format_s
 _MILLIS = [f"{ms:03d}" for ms in range(1000)]
 
 
-def _seconds(ns: int | None) -> float | None:
-    return round(ns / 1e9, 6) if ns is not None else None
-
-
 def call_dict(call: Call) -> dict:
     """One call as JSON: ``span`` is first to last captured message; ``setup_time`` (INVITE to
     answer) and ``talk_time`` (answer to BYE) are null when the capture does not show them."""
@@ -71,12 +67,14 @@ def call_values(call: Call) -> tuple:
     """``call_dict``'s values, in ``CALL_KEYS``' order: what ``ladder calls --json`` keeps of each
     call while the calls are made (a tuple is marshalled to the rows' spill file and back in a
     fifth of a dict's time); ``dict(zip(CALL_KEYS, values))`` is the call's JSON object."""
-    timings = call.timings
+    timings, links = call.timings, call.links
+    setup, talk = timings.setup_time, timings.talk_time  # (in seconds to the microsecond, as the span; None: not shown)
     return (
         call.index, call.id, list(call.call_ids), call.kind, format_start(call.start_ns), call.start_ns,
         call.caller, call.callee, call.first_method, call.outcome.code, str(call.outcome), call.outcome.status,
-        len(call.messages), round(call.span_ns / 1e9, 6), _seconds(timings.setup_time), _seconds(timings.talk_time),
-        len(call.legs), [{"a": link.call_id_a, "b": link.call_id_b, "reason": link.reason} for link in call.links],
+        len(call.messages), round(call.span_ns / 1e9, 6), None if setup is None else round(setup / 1e9, 6),
+        None if talk is None else round(talk / 1e9, 6), len(call.legs),
+        [{"a": link.call_id_a, "b": link.call_id_b, "reason": link.reason} for link in links] if links else [],
     )
 
 
