@@ -33,6 +33,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -117,11 +118,25 @@ typedef struct {
     Py_ssize_t body_len;
 } SipScan;
 
-static inline int is_alnum(uint8_t c)
+/* Each byte's classes, filled once (char_init, at import): a head's bytes are tested one table
+ * load each, not a chain of compares (the first pass tests every header name and Via value). */
+enum { C_ALNUM = 1, C_TOKEN = 2, C_VIA_REFUSED = 4 };
+static uint8_t char_class[256];
+
+static void char_init(void)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    for (int c = 0; c < 256; c++) {
+        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        /* RFC 3261 §25.1 token: alphanumerics and "-.!%*_+`'~" */
+        int token = alnum || (c != 0 && strchr("-.!%*_+`'~", c) != NULL);
+        /* what read_via leaves to Python: several via-parms, quotes, IPv6, comments, HT */
+        int refused = c == ',' || c == '"' || c == '[' || c == '(' || c == '\t';
+        char_class[c] = (uint8_t)((alnum ? C_ALNUM : 0) | (token ? C_TOKEN : 0) | (refused ? C_VIA_REFUSED : 0));
+    }
 }
-static inline int is_token(uint8_t c) { return is_alnum(c) || (c && strchr("-.!%*_+`'~", c) != NULL); }
+
+static inline int is_alnum(uint8_t c) { return char_class[c] & C_ALNUM; }
+static inline int is_token(uint8_t c) { return char_class[c] & C_TOKEN; }
 static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 static inline uint8_t lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
@@ -183,10 +198,18 @@ static int read_tag(Span v, Span *tag)
 {
     tag->p = NULL;
     tag->n = 0;
-    if (span_chr(v, '\t') != NULL || span_count(v, '<') != 1 || span_count(v, '>') != 1)
-        return 0;
-    const uint8_t *lt = span_chr(v, '<'), *gt = span_chr(v, '>');
-    if (lt > gt)
+    /* no HT, one "<" and one ">", in that order: one walk over the value */
+    const uint8_t *lt = NULL, *gt = NULL;
+    for (Py_ssize_t i = 0; i < v.n; i++) {
+        uint8_t c = v.p[i];
+        if (c == '\t' || (c == '<' && lt != NULL) || (c == '>' && gt != NULL))
+            return 0;
+        if (c == '<')
+            lt = v.p + i;
+        else if (c == '>')
+            gt = v.p + i;
+    }
+    if (lt == NULL || gt == NULL || lt > gt)
         return 0;
     Span display = {v.p, lt - v.p};
     if (span_chr(display, '\\') != NULL)
@@ -220,7 +243,7 @@ static int read_via(Span v, Span *branch, Span *sent_by)
     branch->p = NULL;
     branch->n = 0;
     for (Py_ssize_t i = 0; i < v.n; i++)
-        if (v.p[i] == ',' || v.p[i] == '"' || v.p[i] == '[' || v.p[i] == '(' || v.p[i] == '\t')
+        if (char_class[v.p[i]] & C_VIA_REFUSED)
             return 0;
     const uint8_t *sp = span_chr(v, ' ');
     if (sp == NULL)
@@ -333,6 +356,36 @@ static int read_start(const uint8_t *d, Py_ssize_t n, SipScan *out)
     return 1;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* The first position from pos of a CR or of a byte a head may not hold (a control byte but HT,
+ * DEL, or any byte above 0x7F), else n: the loop of sip_scan's lines, 16 bytes at a time where
+ * SSE2 is (every x86-64). Signed bytes 0x80-0xFF are below 0x20 as the controls are, so one
+ * compare takes both; loads stay inside d[0:n] (the last 0-15 bytes go one at a time).
+ * tests/unit/capture/test_sipaccel.py puts every byte value at every position of a message. */
+static inline Py_ssize_t head_stop(const uint8_t *d, Py_ssize_t pos, Py_ssize_t n)
+{
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F), tab = _mm_set1_epi8('\t');
+    while (pos + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(d + pos));
+        __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del));
+        int mask = _mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), stop));
+        if (mask)
+            return pos + __builtin_ctz((unsigned)mask);
+        pos += 16;
+    }
+#endif
+    for (; pos < n; pos++) {
+        uint8_t c = d[pos];
+        if (c == '\r' || (c < 0x20 && c != '\t') || c >= 0x7F)
+            return pos;
+    }
+    return n;
+}
+
 /* sip_scan(d[0:n]): 1 with *out filled when it answers (see above), else 0. */
 static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
 {
@@ -345,12 +398,9 @@ static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
     int line_no = 0, kept = 0;  /* kept: the last header line is a value scan_sip keeps */
     for (;;) {
         Py_ssize_t start = pos;
-        while (pos < n && d[pos] != '\r') {
-            uint8_t c = d[pos];
-            if ((c < 0x20 && c != '\t') || c >= 0x7F)
-                return 0;
-            pos++;
-        }
+        pos = head_stop(d, pos, n);
+        if (pos < n && d[pos] != '\r')
+            return 0;  /* a byte a head may not hold */
         if (pos + 1 >= n || d[pos + 1] != '\n')
             return 0;  /* no CRLF CRLF, or a lone CR */
         Py_ssize_t end = pos;
@@ -430,6 +480,73 @@ static int sip_scan(const uint8_t *d, Py_ssize_t n, SipScan *out)
     out->content_length = content_length;
     out->body = d + pos;
     out->body_len = n - pos;
+    return 1;
+}
+
+/* -- the first pass's answer kept per message (MessageStore.marks, enable_sip(locate=True)) ---
+ *
+ * sip_scan's spans as offsets into the message, with its numbers: SIP_MARKS_SIZE bytes a message,
+ * so that the fast lane of ``ladder calls`` (simple_calls, below) reads a message back without
+ * scanning it again. marks_scan() gives, of the bytes read back, the SipScan fields the lane
+ * reads (all but the body, Content-Type and Content-Length): sip_scan's own answer at load, its
+ * spans' offsets taken against the start of the same bytes (the lane reads a message only when
+ * its CRC-32 is the load's). A message the load did not scan in C, or of more than 65535 bytes,
+ * has no marks (flags 0): the lane scans it. test_simple_calls.py compares the facts of every
+ * group both ways. */
+enum { K_METHOD, K_CALL_ID, K_CSEQ_METHOD, K_BRANCH, K_SENT_BY, K_FROM_TAG, K_TO_TAG, K_COUNT };
+static const size_t mark_field[K_COUNT] = {
+    offsetof(SipScan, method), offsetof(SipScan, call_id), offsetof(SipScan, cseq_method), offsetof(SipScan, branch),
+    offsetof(SipScan, sent_by), offsetof(SipScan, from_tag), offsetof(SipScan, to_tag),
+};
+typedef struct {
+    uint16_t off[K_COUNT], len[K_COUNT];
+    uint32_t cseq;
+    uint16_t status;
+    uint8_t flags;    /* MARK_SET, MARK_REQUEST, MARK_CSEQ */
+    uint8_t present;  /* bit k: span k is there (even empty) */
+} SipMarks;
+enum { MARK_SET = 1, MARK_REQUEST = 2, MARK_CSEQ = 4 };
+#define SIP_MARKS_SIZE ((Py_ssize_t)sizeof(SipMarks))
+
+static void marks_of(const uint8_t *d, Py_ssize_t n, const SipScan *m, SipMarks *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (n > 65535 || m->cseq < 0 || m->cseq > UINT32_MAX)
+        return;  /* (no marks: the lane scans it) */
+    for (int k = 0; k < K_COUNT; k++) {
+        const Span *s = (const Span *)((const char *)m + mark_field[k]);
+        if (s->p == NULL)
+            continue;
+        out->off[k] = (uint16_t)(s->p - d);
+        out->len[k] = (uint16_t)s->n;
+        out->present |= (uint8_t)(1 << k);
+    }
+    out->cseq = (uint32_t)m->cseq;
+    out->status = (uint16_t)m->status;
+    out->flags = (uint8_t)(MARK_SET | (m->is_request ? MARK_REQUEST : 0) | (m->has_cseq ? MARK_CSEQ : 0));
+}
+
+/* 1 with *out filled from the marks of d[0:n] (a span outside d: 0, as no marks: the lane scans). */
+static int marks_scan(const uint8_t *d, Py_ssize_t n, const uint8_t *packed, SipScan *out)
+{
+    SipMarks k;
+    memcpy(&k, packed, sizeof(k));  /* (the column is bytes: no alignment) */
+    if (!(k.flags & MARK_SET))
+        return 0;
+    memset(out, 0, sizeof(*out));
+    for (int f = 0; f < K_COUNT; f++) {
+        if (!(k.present & (1 << f)))
+            continue;
+        if ((Py_ssize_t)k.off[f] + k.len[f] > n)
+            return 0;
+        Span *s = (Span *)((char *)out + mark_field[f]);
+        s->p = d + k.off[f];
+        s->n = k.len[f];
+    }
+    out->is_request = (k.flags & MARK_REQUEST) != 0;
+    out->has_cseq = (k.flags & MARK_CSEQ) != 0;
+    out->status = k.status;
+    out->cseq = k.cseq;
     return 1;
 }
 
@@ -627,11 +744,26 @@ typedef struct {
     size_t nslots;
 } Interner;
 
+/* The interner's hash: 8 bytes a step (a Call-ID is 30-60 bytes, and every SIP message interns
+ * one, its method and two endpoints at load), then MurmurHash3's 64-bit finalizer, so the low bits
+ * the table indexes by depend on every byte. Only where a string sits in the table depends on it:
+ * ids are given in first-met order, whatever the hash. */
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, n);  /* the last 0-7 bytes */
+    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return h;
 }
 
@@ -746,12 +878,12 @@ typedef struct {
     long long sip_total;
     /* enable_sip(locate=True) (``ladder calls``/``check``: a MessageStore): per record also where
      * its bytes are in the file, their CRC, both endpoints (ids of ``endpoints``: 6-byte keys,
-     * IPv4 address and port) and the correlation flag (take_locations) */
+     * IPv4 address and port), the correlation flag and the first pass's marks (take_locations) */
     int sip_locate;
     const uint8_t *scan_buf;   /* the buffer of the running scan, */
     int64_t scan_base;         /* the file offset of its byte 0 (the scan's ``base``) */
     Py_ssize_t record_pos;     /* and where the record being taken starts in it */
-    Buf loc[7];
+    Buf loc[8];  /* L_COUNT (a static assertion holds them equal) */
     Interner endpoints;
     uint32_t endpoints_given;  /* endpoint ids take_locations() has named so far */
     /* SDP bodies beyond spill_bytes go to a temporary file, in chunks read back in order, so
@@ -1172,9 +1304,10 @@ static int take_rtp(Accelerator *self, uint32_t src, uint32_t dst, uint16_t spor
 
 enum { C_FRAME, C_TS, C_METHOD, C_STATUS, C_CALL, C_COUNT };
 static const size_t column_size[C_COUNT] = {8, 8, 4, 2, 4};
-/* MessageStore's columns (enable_sip(locate=True)): where, length, crc, record, src, dst, flags */
-enum { L_WHERE, L_LENGTH, L_CRC, L_RECORD, L_SRC, L_DST, L_FLAGS, L_COUNT };
-static const size_t location_size[L_COUNT] = {8, 4, 4, 8, 4, 4, 1};
+/* MessageStore's columns (enable_sip(locate=True)): where, length, crc, record, src, dst, flags, marks */
+enum { L_WHERE, L_LENGTH, L_CRC, L_RECORD, L_SRC, L_DST, L_FLAGS, L_MARKS, L_COUNT };
+static const size_t location_size[L_COUNT] = {8, 4, 4, 8, 4, 4, 1, sizeof(SipMarks)};
+_Static_assert(L_COUNT == sizeof(((Accelerator *)0)->loc) / sizeof(Buf), "Accelerator.loc holds L_COUNT columns");
 /* src/dst of those rows: C_ENDPOINT + the endpoint's id here (messagestore.C_ENDPOINT) */
 #define C_ENDPOINT 0x80000000LL
 #define ABSENT UINT32_MAX
@@ -1248,6 +1381,9 @@ static int take_sip(Accelerator *self, const uint8_t *ip, const uint8_t *udp, co
         buf_put(&self->loc[L_SRC], &from32, 4);
         buf_put(&self->loc[L_DST], &to32, 4);
         buf_put(&self->loc[L_FLAGS], &flags, 1);
+        SipMarks marks;
+        marks_of(p, size, &m, &marks);
+        buf_put(&self->loc[L_MARKS], &marks, sizeof(marks));
     }
     int fresh;
     int64_t method = intern(&self->strings, m.method.p, m.method.n, &fresh);
@@ -1770,7 +1906,7 @@ static PyObject *Accelerator_take_sip(Accelerator *self, PyObject *unused)
     return result;
 }
 
-/* take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the
+/* take_locations() -> (where, length, crc, record, src, dst, flags, marks, addresses, ports): the
  * MessageStore columns of the records take_sip() just gave (enable_sip(locate=True)), as native
  * bytes; then the IPv4 address (uint32) and port (uint16) of each endpoint id not named before,
  * in id order (ids from 1). */
@@ -1795,10 +1931,10 @@ static PyObject *Accelerator_take_locations(Accelerator *self, PyObject *unused)
         memcpy(b + 2 * k, &port, 2);
     }
     self->endpoints_given += fresh;
-    return Py_BuildValue("NNNNNNNNN", take_column(&self->loc[L_WHERE]), take_column(&self->loc[L_LENGTH]),
+    return Py_BuildValue("NNNNNNNNNN", take_column(&self->loc[L_WHERE]), take_column(&self->loc[L_LENGTH]),
                          take_column(&self->loc[L_CRC]), take_column(&self->loc[L_RECORD]),
                          take_column(&self->loc[L_SRC]), take_column(&self->loc[L_DST]),
-                         take_column(&self->loc[L_FLAGS]), addresses, ports);
+                         take_column(&self->loc[L_FLAGS]), take_column(&self->loc[L_MARKS]), addresses, ports);
 }
 
 /* The announcement records of p[0:len] as a list of tuples. */
@@ -2008,7 +2144,7 @@ static PyMethodDef Accelerator_methods[] = {
      "take_sip() -> (records, frame, ts_ns, method, status, call, new Call-IDs, announcements waiting): the "
      "SIP records since the last call, columns as native bytes"},
     {"take_locations", (PyCFunction)Accelerator_take_locations, METH_NOARGS,
-     "take_locations() -> (where, length, crc, record, src, dst, flags, addresses, ports): the MessageStore "
+     "take_locations() -> (where, length, crc, record, src, dst, flags, marks, addresses, ports): the MessageStore "
      "columns of the records take_sip() just gave (enable_sip(locate=True)), and the new endpoints"},
     {"take_announcements", (PyCFunction)Accelerator_take_announcements, METH_NOARGS,
      "take_announcements() -> [(src_ip, call_id, ts_ns, content_type, body)]: the next chunk of the SDP "
@@ -2063,7 +2199,8 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
  * simple_calls(fd, columns, members, starts, first, wanted) reads back, for each group g of
  * first .. first + len(wanted) - 1 with wanted[g - first] set, the messages
  * members[starts[g]:starts[g + 1]] from the capture file (fd, by the store's where/length, each
- * checked against its CRC), scans each with sip_scan and decides whether the group is "simple":
+ * checked against its CRC), takes each one's sip_scan (the load's, kept as marks: marks_scan; else
+ * scanned again) and decides whether the group is "simple":
  * the common call shape whose row Python can make without reading a message (the predicate and
  * why it gives exactly the slow lane's row are in simple_calls.py). For a simple group it gives
  * the facts the row needs, else None: anything odd (a message in the spill file, one sip_scan
@@ -2408,6 +2545,48 @@ static int plain_name_addr(Span v, Span *uri, uint8_t *party, Py_ssize_t *party_
     return 1;
 }
 
+/* The user of a Request-URI that decoders.sipuser's _PLAIN_SIP_URI matches, read as it reads it
+ * (uri_user: the regex's group 1), for a subset of its forms: plain_uri's, with a port the regex's
+ * _PORT takes (1-4 digits, or 10000-65535) and each ";" followed by a parameter name (a token).
+ * The regex's user class holds plain_uri's and no "@", so its group 1 is the text before the "@". */
+static int plain_request_user(Span u, Span *user)
+{
+    uint8_t party[512];
+    Py_ssize_t party_n;
+    if (u.n > 256 || !plain_uri(u, party, &party_n))
+        return 0;
+    const uint8_t *at = memchr(u.p, '@', u.n), *end = u.p + u.n;
+    const uint8_t *q = at + 1;
+    while (q < end && *q != ':' && *q != ';')
+        q++;
+    if (q < end && *q == ':') {
+        const uint8_t *port = ++q;
+        while (q < end && is_digit(*q))
+            q++;
+        if (q - port == 5 && port[0] == '0')
+            return 0;  /* (plain_uri took 5 digits up to 65535: the regex, 10000 on) */
+    }
+    for (; q < end; q++)
+        if (*q == ';' && (q + 1 == end || !is_token(q[1])))
+            return 0;  /* ";" without a name after it */
+    const uint8_t *colon = memchr(u.p, ':', u.n);
+    user->p = colon + 1;
+    user->n = at - colon - 1;
+    return 1;
+}
+
+/* legs.compared_user of an ASCII user: without its leading "+"s, lower-cased (into out). */
+static PyObject *compared_user(Span user)
+{
+    uint8_t out[256];
+    Py_ssize_t i = 0, n = 0;
+    while (i < user.n && user.p[i] == '+')
+        i++;
+    for (; i < user.n && n < (Py_ssize_t)sizeof(out); i++)
+        out[n++] = lower(user.p[i]);
+    return PyUnicode_FromStringAndSize((const char *)out, n);
+}
+
 /* Whether every message without a To tag has a plain To (plain_name_addr): then
  * MessageStore.damaged answers False for each message of the group from the first pass alone
  * (its _to_parses reads that value with _checked_name_addr), as the TUI counts them. */
@@ -2428,7 +2607,7 @@ static int plain_untagged_to(SimpleMessage *ms, int n)
 }
 
 typedef struct {
-    Py_buffer where, length, crc, src, dst, flags, ts, address, port, usable;
+    Py_buffer where, length, crc, src, dst, flags, ts, address, port, usable, marks;
 } SimpleColumns;
 
 static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
@@ -2438,25 +2617,27 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
     SimpleColumns c;
     Py_buffer members, starts, wanted;
     memset(&c, 0, sizeof(c));
-    if (!PyArg_ParseTuple(args, "ii(y*y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &spill_fd, &c.where, &c.length, &c.crc,
-                          &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port, &c.usable, &members, &starts, &first,
-                          &wanted))
+    if (!PyArg_ParseTuple(args, "ii(y*y*y*y*y*y*y*y*y*y*y*)y*y*ny*", &fd, &spill_fd, &c.where, &c.length, &c.crc,
+                          &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port, &c.usable, &c.marks, &members, &starts,
+                          &first, &wanted))
         return NULL;
     PyObject *result = NULL;
     uint8_t *buf = NULL, *window = NULL;
     size_t cap = 0;
     Py_buffer *views[] = {&c.where, &c.length, &c.crc, &c.src, &c.dst, &c.flags, &c.ts, &c.address, &c.port,
-                          &c.usable, &members, &starts, &wanted};
+                          &c.usable, &c.marks, &members, &starts, &wanted};
     const int64_t *where = c.where.buf, *ts = c.ts.buf;
     const uint32_t *length = c.length.buf, *crc = c.crc.buf, *src = c.src.buf, *dst = c.dst.buf;
     const uint32_t *address = c.address.buf, *member = members.buf, *start = starts.buf;
     const uint16_t *port = c.port.buf;
     const uint8_t *want = wanted.buf;  /* (flags: checked for length only; a correlation header is read in Python) */
     const uint8_t *usable = c.usable.buf;  /* per Python endpoint id: 1 when UDP or TCP (simple_calls.py, S2) */
+    const uint8_t *marks = c.marks.buf;  /* per message: the load's sip_scan (SipMarks), or flags 0 */
     Py_ssize_t rows = c.where.len / 8, endpoints = c.address.len / 4, groups = starts.len / 4 - 1;
     Py_ssize_t count = wanted.len;
     if (c.length.len != rows * 4 || c.crc.len != rows * 4 || c.src.len != rows * 4 || c.dst.len != rows * 4
         || c.flags.len != rows || c.ts.len < rows * 8 || c.port.len != endpoints * 2 || first < 0
+        || c.marks.len != rows * SIP_MARKS_SIZE
         || first + count > groups || members.len % 4 != 0) {
         PyErr_SetString(PyExc_ValueError, "simple_calls: the columns do not fit together");
         goto done;
@@ -2555,7 +2736,10 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
                 ok = at >= 0 ? read_at(fd, buf + ms[i].at, ms[i].n, at)
                              : read_at(spill_fd, buf + ms[i].at, ms[i].n, -1 - at);
             }
-            ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row] && sip_scan(ms[i].raw, ms[i].n, &ms[i].m);
+            /* (the load's scan, kept as marks, where it was C's; else scanned now) */
+            ok = ok && crc32_of(ms[i].raw, ms[i].n) == crc[row]
+                 && (marks_scan(ms[i].raw, ms[i].n, marks + (size_t)row * SIP_MARKS_SIZE, &ms[i].m)
+                     || sip_scan(ms[i].raw, ms[i].n, &ms[i].m));
         }
         int f[8];
         if (!ok || !simple_group(ms, n, f) || !plain_untagged_to(ms, n))
@@ -2590,11 +2774,36 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             reason.p = status_line + 12;
             reason.n = cr - status_line > 12 ? cr - status_line - 12 : 0;
         }
-        PyObject *facts = Py_BuildValue("(NiiiiiONNNNNNNNNOi)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
-                                        f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
-                                        span_text(from_value), span_text(to_value), span_text(from_uri),
-                                        span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
-                                        f[6] ? Py_True : Py_False, f[7]);
+        /* the INVITE's ends, when C's: the address texts MessageStore.endpoint makes (inet_ntoa of
+         * the same address) and the ports, so that Python makes each Endpoint without the store */
+        PyObject *ends[2] = {Py_NewRef(Py_None), Py_NewRef(Py_None)};
+        for (int e = 0; e < 2 && ms[0].c_ends; e++) {
+            uint32_t a = ms[0].addr[e];
+            char text[16];
+            int len = snprintf(text, sizeof(text), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+            Py_SETREF(ends[e], PyUnicode_FromStringAndSize(text, len));
+        }
+        /* the links' window's (caller, target) of the INVITE (simple_calls.window_parties) when
+         * From and To are plain and the Request-URI's user is read as uri_user reads it */
+        PyObject *window_caller = Py_NewRef(Py_None), *window_target = Py_NewRef(Py_None);
+        Span request_user;
+        if (caller.p != NULL && plain_request_user(uri, &request_user)) {
+            Span caller_user = {caller.p, (const uint8_t *)memchr(caller.p, '@', caller.n) - caller.p};
+            Py_SETREF(window_caller, compared_user(caller_user));
+            Py_SETREF(window_target, compared_user(request_user));
+        }
+        PyObject *facts = NULL;
+        if (ends[0] != NULL && ends[1] != NULL && window_caller != NULL && window_target != NULL)
+            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOiOO)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
+                                  f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
+                                  span_text(from_value), span_text(to_value), span_text(from_uri),
+                                  span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
+                                  f[6] ? Py_True : Py_False, f[7], ends[0], (int)ms[0].port[0], ends[1],
+                                  (int)ms[0].port[1], window_caller, window_target);
+        Py_XDECREF(ends[0]);
+        Py_XDECREF(ends[1]);
+        Py_XDECREF(window_caller);
+        Py_XDECREF(window_target);
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;
@@ -3116,13 +3325,15 @@ PyMODINIT_FUNC PyInit__accel(void)
             return NULL;
     }
     crc_init();
+    char_init();
     if (PyType_Ready(&AcceleratorType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&accel_module);
     if (module == NULL)
         return NULL;
     if (PyModule_AddIntConstant(module, "MAX_IFACES", MAX_IFACES) < 0
-        || PyModule_AddIntConstant(module, "DUPLICATE_WINDOW_NS", SIMPLE_DUPLICATE_WINDOW_NS) < 0) {
+        || PyModule_AddIntConstant(module, "DUPLICATE_WINDOW_NS", SIMPLE_DUPLICATE_WINDOW_NS) < 0
+        || PyModule_AddIntConstant(module, "SIP_MARKS_SIZE", SIP_MARKS_SIZE) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -119,14 +119,13 @@ class KeptRequest:
                  store: Any, index: int, from_uri: str | None = None, to_uri: str | None = None) -> "KeptRequest":
         """What ``KeptRequest(message)`` keeps of an INVITE with one Via line, from its texts
         (``simple_calls``: C read them as ``head_values`` does, and the URIs of plain From and To
-        values as ``_uri`` does), without reading the message."""
-        self = cls.__new__(cls)
+        values as ``_uri`` does), without reading the message: a ``_KeptTexts``."""
+        self = _KeptTexts.__new__(_KeptTexts)
         self.call_id, self.vias = call_id, (None,)
         if from_uri is None or to_uri is None:
             from_uri, to_uri = _uri(from_value, "From"), _uri(to_value, "To")
-        # (texts of a head the C first pass read: no control characters, so none is "\x00" or _NONE)
-        self._text = "\x00".join((from_tag, request_uri, _NONE if from_uri is None else from_uri,
-                                  _NONE if to_uri is None else to_uri, from_value, to_value))
+        self.from_tag, self.request_uri, self.from_uri, self.to_uri = from_tag, request_uri, from_uri, to_uri
+        self._from, self._to = from_value, to_value
         self._sdp, self._store, self._index = _UNREAD, store, index
         return self
 
@@ -162,6 +161,15 @@ class KeptRequest:
         if lower in ("to", "t"):
             return self._to
         raise KeyError(f"header {name!r} was not kept")
+
+
+class _KeptTexts(KeptRequest):
+    """A ``KeptRequest`` made of a simple call's texts (``KeptRequest.of_texts``): each piece in a
+    slot of its own, read as an attribute (the links' window reads three of every leg it is given;
+    a slot of this class comes before the base's property of the same name). The texts are those
+    of a head the C first pass read, so none is ``_NONE``: each reads as the base's would."""
+
+    __slots__ = ("from_tag", "request_uri", "from_uri", "to_uri", "_from", "_to")
 
 
 _KEPT_HEADERS = frozenset({"from", "to", "via"})
@@ -448,6 +456,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     # (the groups' columns and kinds read directly in the loop: ``groups[g]``, ``groups.kind(g)``)
     members, starts, kind_codes, kinds = groups.members, groups.starts, groups.kind_codes, groups._kinds
     of_texts = KeptRequest.of_texts
+    make_row: Callable[[Any], Any] | None = rows[0] if rows is not None else None
     for g, cid in enumerate(keys):
         group = members[starts[g]:starts[g + 1]]
         start = ts[group[0]]  # groups come by their first message: no later group has a leg before it
@@ -469,8 +478,8 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
                 _, _, _, early, last, early_failed, early_parties = heapq.heappop(waiting)
                 window.add(early, last, early_failed, early_parties)
             window.add(leg, start, failed, parties)
-            if spill is not None and rows is not None:
-                spill.put(group[0], rows[0](cast(Call, summary)))
+            if spill is not None and make_row is not None:
+                spill.put(group[0], make_row(summary))  # (a ``SimpleCall`` reads as the ``Call`` the row asks)
             # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s
             # look counts; pass 3 builds its call from the messages read back, as any other.)
             if correlating:  # (else no message of the group is flagged: nothing to correlate)
@@ -517,6 +526,10 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
     for g, cid in enumerate(keys):
         joined = component_of.get(cid)
         if joined is None:
+            if numbered is not None and spill is not None and kinds[kind_codes[g]] == CALL:
+                number += 1  # (a call of one group nothing links: its row made in pass 2, as below)
+                yield numbered(spill.take(members[starts[g]]), number)
+                continue
             root, call_ids = cid, [cid]
         else:
             root, call_ids = joined

@@ -350,7 +350,11 @@ class LinkWindow:
         now = batch[0][0].ts_ns
         # Both kinds of link look only at INVITE legs of calls: their kind is asked once.
         kind = self.call_kind.get
-        invites = [entry for entry in batch if entry[0].method == "INVITE" and kind(entry[0].call_id) == "call"]
+        if len(batch) == 1:  # (most times hold one leg: the same test, without a comprehension's frame)
+            leg = batch[0][0]
+            invites = batch if leg.method == "INVITE" and kind(leg.call_id) == "call" else []
+        else:
+            invites = [entry for entry in batch if entry[0].method == "INVITE" and kind(entry[0].call_id) == "call"]
         if self.relays:
             self._relays(invites, now)
         if self.retries:
@@ -363,9 +367,17 @@ class LinkWindow:
         arrivals_at, by_caller = self._arrivals_at, self._by_caller
         horizon = now - RELAY_WINDOW_NS
         while window and window[0].ts_ns < horizon:
-            gone = window.popleft()
-            _pop_first(arrivals_at, _ip(gone.dst))
-            _pop_first(by_caller, _party_key(parties.pop(id(gone))[0]))
+            gone = window.popleft()  # (out of its two buckets too, the bucket once empty)
+            ip = _ip(gone.dst)
+            oldest = arrivals_at[ip]
+            oldest.popleft()
+            if not oldest:
+                del arrivals_at[ip]
+            gone_key = _party_key(parties.pop(id(gone))[0])
+            oldest = by_caller[gone_key]
+            oldest.popleft()
+            if not oldest:
+                del by_caller[gone_key]
             used.discard(id(gone))
         given = []
         for leg, last_ns, _, known in invites:
@@ -434,14 +446,6 @@ class LinkWindow:
         self._first_hops = {key: hop for key, hop in self._first_hops.items()
                             if now - hop[1] <= RETRY_WINDOW_NS or hop[2] >= now}
         self._swept = len(self._started) + len(self._first_hops)
-
-
-def _pop_first(buckets: dict[str, deque[Leg]], key: str) -> None:
-    """The oldest leg of a bucket out of the window (the bucket too, once empty)."""
-    bucket = buckets[key]
-    bucket.popleft()
-    if not bucket:
-        del buckets[key]
 
 
 def _same_node_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],

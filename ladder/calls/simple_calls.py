@@ -58,6 +58,9 @@ which read no more than ``SimpleCall`` holds):
   (``SipIndex.ts_ns``), the slow lane's too; several messages of one segment share a time: S3
   sends them to the slow lane. The slow lane reads no frame of a message for the row either
   (``odd_frames``: a message over several segments).
+- The INVITE's ends, when C's, are made of C's text of each address (``"%u.%u.%u.%u"`` of the store's
+  address, what ``inet_ntoa`` writes) and its port: the ``Endpoint`` ``MessageStore.endpoint`` makes, equal
+  by value, which is all any function below compares (none reads an endpoint's identity).
 - ``duplicates.fold_duplicates`` folds only equal bytes between the same ends within
   ``DUPLICATE_WINDOW_NS`` (S4; C's window is that constant, a test holds them equal): every
   message is kept, no copies.
@@ -143,6 +146,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, cast
 
+from decoders.records import Endpoint
 from decoders.sipuser import uri_user
 from ladder.calls.grouping import CALL, _party
 from ladder.calls.legs import Leg, Link, compared_user
@@ -221,7 +225,7 @@ class SimpleCall:
     give (see the module docstring), numbered 0 as pass 2's calls are."""
 
     __slots__ = ("id", "call_ids", "messages", "legs", "outcome", "start_ns", "end_ns", "caller", "callee",
-                 "timings")
+                 "post_dial_delay", "setup_time", "talk_time", "first_response")
     intact = True  # no message of it is damaged (``MessageStore.damaged``: S1, S11)
     # What is the same for every simple call is the class's, read as the instance's would be and
     # immutable, so shared: nothing sets them on a call (the row functions and ``_where`` read them).
@@ -230,9 +234,18 @@ class SimpleCall:
     copies: Mapping[int, tuple] = MappingProxyType({})  # no capture copies (S4: every message kept)
 
     def __init__(self, call_id: str, messages: Members, leg: Leg, outcome: Outcome, start_ns: int, end_ns: int,
-                 caller: str, callee: str, timings: CallTimings) -> None:
+                 caller: str, callee: str, post_dial_delay: int | None, setup_time: int | None,
+                 talk_time: int | None, first_response: int) -> None:
         self.id, self.call_ids, self.messages, self.legs, self.outcome = call_id, (call_id,), messages, [leg], outcome
-        self.start_ns, self.end_ns, self.caller, self.callee, self.timings = start_ns, end_ns, caller, callee, timings
+        self.start_ns, self.end_ns, self.caller, self.callee = start_ns, end_ns, caller, callee
+        self.post_dial_delay, self.setup_time, self.talk_time, self.first_response = (
+            post_dial_delay, setup_time, talk_time, first_response)
+
+    @property
+    def timings(self) -> CallTimings:
+        """The call's ``CallTimings`` as ``call_timings`` gives them: the call itself holds their four
+        fields (one object a call the fewer), which is all any reader of a call's timings reads."""
+        return self  # type: ignore[return-value]
 
     @property
     def caller_ip(self) -> str | None:
@@ -255,7 +268,7 @@ class SimpleLane:
         # (and, per endpoint id of Python's, whether it is UDP or TCP: S2)
         usable = bytes(e is not None and e.transport in _TRANSPORTS for e in store.endpoints)
         self._columns = (store.where, store.length, store.crc, store.src, store.dst, store.flags, self._ts,
-                         store._c_address, store._c_port, usable)
+                         store._c_address, store._c_port, usable, store.marks)
         self._fd: int | None = None
         if store.path is not None:
             try:
@@ -297,20 +310,28 @@ class SimpleLane:
         if facts is None:
             return None
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
-         from_uri, to_uri, caller, callee, reason, cancelled, challenge) = facts
+         from_uri, to_uri, caller, callee, reason, cancelled, challenge, src_ip, src_port, dst_ip, dst_port,
+         window_caller, window_target) = facts
         store, ts = self._store, self._ts
         invite = numbers[0]
+        src: Endpoint | None
+        dst: Endpoint | None
+        if src_ip is not None:  # C's ends (UDP/IPv4): ``MessageStore.endpoint``'s values, made here
+            src, dst = Endpoint(src_ip, src_port, "udp"), Endpoint(dst_ip, dst_port, "udp")
+        else:  # Python's, interned in the store
+            src, dst = store.endpoint(store.src[invite]), store.endpoint(store.dst[invite])
         call_id = cid if text == cid else text
         request = kept(call_id, from_tag, request_uri, from_value, to_value, store, invite, from_uri, to_uri)
         if caller is None:  # a From or To C does not read as plain (``plain_name_addr``)
             caller, callee = _party(request.from_uri), _party(request.to_uri)
             parties = None
+        elif window_target is not None:  # C read them as ``window_parties`` reads them
+            parties = (window_caller, window_target)
         else:
             parties = window_parties(caller, callee, request_uri)
         start, ended = ts[invite], ts[numbers[final]]
         # (the leg is the first INVITE's hop: its transaction's final is the challenge, if any)
-        leg = Leg(call_id, "INVITE", store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]), start,
-                  request, ts[numbers[challenge]] if challenge >= 0 else ended)
+        leg = Leg(call_id, "INVITE", src, dst, start, request, ts[numbers[challenge]] if challenge >= 0 else ended)
         failed = status >= 300
         key = (has_bye, status, reason, ringing >= 0, cancelled)
         outcome = self._outcomes.get(key)
@@ -320,16 +341,18 @@ class SimpleLane:
             outcome = self._outcomes[key] = _outcome(leg, status, reason, ringing >= 0, cancelled) if failed \
                 else Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
                 else Outcome(IN_CALL, status, "answered; no BYE in the capture")
-        timings = CallTimings(ts[numbers[ringing]] - start if ringing >= 0 else None,
-                              None if failed else ended - start, ts[numbers[bye]] - ended if bye >= 0 else None,
-                              ts[numbers[first]] - start)
         return leg, failed, SimpleCall(cid, Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
-                                       callee, timings), parties
+                                       callee, ts[numbers[ringing]] - start if ringing >= 0 else None,
+                                       None if failed else ended - start,
+                                       ts[numbers[bye]] - ended if bye >= 0 else None, ts[numbers[first]] - start), \
+            parties
 
 
 def window_parties(caller: str, callee: str, request_uri: str) -> tuple[str, str]:
     """``(legs._caller(request), legs._target(request))`` of a simple call's INVITE whose From
     and To C read as plain (``plain_name_addr``), from C's parties rather than the kept texts.
+    (C gives them itself when the Request-URI is one ``uri_user``'s regex reads, the user before
+    its "@": ``plain_request_user``, and ``compared_user`` of each user, ASCII, as below; else this.)
 
     Why the same: ``_caller`` is ``uri_user(name_addr_uri(From))``; ``name_addr_uri`` and
     ``_checked_name_addr`` (whose URI C gives for a plain value) are both ``parse_name_addr(value).uri``.

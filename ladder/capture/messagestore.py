@@ -5,7 +5,8 @@ A capture loaded with ``locate=True`` (``ladder calls``, ``ladder check``) keeps
 keeps, per message, where its bytes are (the offset of a plain UDP payload in the capture file;
 for what cannot be read back by offset: stdin, gzip, reassembled TCP/SCTP/IP fragments, HEP,
 decrypted TLS, a spill file), their length and CRC, both endpoints (interned), and a flag for the
-correlation headers that link legs (``ladder.calls.legs.header_links``). About 40 bytes a message.
+correlation headers that link legs (``ladder.calls.legs.header_links``), and the C first pass's
+answer (``marks``, for ``ladder calls``' fast lane). About 80 bytes a message.
 
 ``message(i)`` reads message ``i`` back as a ``StoredMessage``: the first pass (the compiled
 ``ladder._accel.scan_sip`` where it answers, else ``decoders.sipscan``) answers the fields calls
@@ -43,9 +44,11 @@ _MADE = 4096  # endpoints of C's made and kept at once
 
 _c_scan_sip: Callable[[bytes], tuple[Any, ...] | None] | None
 try:  # the compiled first pass: the same fields for a strict subset of what scan_sip reads
+    from ladder._accel import SIP_MARKS_SIZE
     from ladder._accel import scan_sip as _c_scan_sip
 except ImportError:
-    _c_scan_sip = None
+    _c_scan_sip, SIP_MARKS_SIZE = None, 0
+_NO_MARKS = bytes(SIP_MARKS_SIZE)  # a message C's load did not scan: the fast lane scans it
 if os.environ.get("PCAPLADDER_PURE_PYTHON"):
     _c_scan_sip = None
 
@@ -62,6 +65,9 @@ class MessageStore:
         self.src = array("I")
         self.dst = array("I")
         self.flags = array("B")
+        # SIP_MARKS_SIZE bytes a message: C's first-pass answer as offsets into its bytes (``_accel.c``,
+        # ``marks_of``), so that ``simple_calls`` does not scan it again; zeros where C did not scan it
+        self.marks = array("B")
         self.endpoints: list[Endpoint | None] = [None]  # id 0: no endpoint
         self._endpoint_ids: dict[Endpoint, int] = {}
         self._c_address = array("I", [0])  # IPv4 address and port of C's endpoint ids (``extend``)
@@ -108,6 +114,7 @@ class MessageStore:
         self.dst.append(self._endpoint(dst))
         lowered = raw.lower()
         self.flags.append(CORRELATION if any(name in lowered for name in _CORRELATION_NAMES) else 0)
+        self.marks.frombytes(_NO_MARKS)
         if first is None or len(frames) != 1 or first.ts_ns != ts_ns:
             self.odd_frames[i] = tuple(frames)
 
@@ -118,7 +125,7 @@ class MessageStore:
             == (8, 4, 4, 8, 4, 4, 1, 4, 2)
 
     def extend(self, where: bytes, length: bytes, crc: bytes, record: bytes, src: bytes, dst: bytes,
-               flags: bytes, addresses: bytes, ports: bytes) -> None:
+               flags: bytes, marks: bytes, addresses: bytes, ports: bytes) -> None:
         """A batch of rows from C (``Accelerator.take_locations``: plain UDP/IPv4 payloads in the
         file, each of one frame, timed by it). Their endpoints are C's ids from ``C_ENDPOINT`` on;
         ``addresses`` and ``ports`` name those C made since the last batch, in id order."""
@@ -129,6 +136,7 @@ class MessageStore:
         self.src.frombytes(src)
         self.dst.frombytes(dst)
         self.flags.frombytes(flags)
+        self.marks.frombytes(marks)
         self._c_address.frombytes(addresses)
         self._c_port.frombytes(ports)
 

@@ -18,7 +18,17 @@ from ladder.calls import bounded
 from ladder.calls.bounded import iter_call_rows, iter_calls
 from ladder.capture.loader import load_capture
 from ladder.cli import calls as cli_calls
-from ladder.cli.calls import _numbered_row, call_dict, format_rows, format_start, table_row, write_rows
+from ladder.cli.calls import (
+    CALL_KEYS,
+    _numbered_row,
+    _numbered_values,
+    call_dict,
+    call_values,
+    format_rows,
+    format_start,
+    table_row,
+    write_rows,
+)
 from ladder.errors import CaptureError
 from ladder.textsafe import _dumps
 
@@ -63,7 +73,7 @@ def test_real_rows(monkeypatch):
     """Every call of the samples and the corpus: its JSON as ``json.dumps`` writes it, its start
     as ``datetime`` writes it; the table of each capture as ``format_rows`` lays it out, spilled
     in batches of two rows (``write_rows``); and ``iter_call_rows``' spill (batches of three)
-    gives back the rows ``iter_calls``' calls make."""
+    gives back the rows (and ``--json``'s values) ``iter_calls``' calls make."""
     monkeypatch.setattr(cli_calls, "_SPILLED_ROWS", 2)
     monkeypatch.setattr(bounded, "_SPILLED_ROWS", 3)
     captures = rows = 0
@@ -77,6 +87,9 @@ def test_real_rows(monkeypatch):
         write_rows(out, iter(table))
         assert out.getvalue() == format_rows(table)
         assert list(iter_call_rows(capture, table_row, _numbered_row)) == table
+        # ``--json``'s values, through the same spill, are each call's ``call_dict``, keys in order
+        objects = [dict(zip(CALL_KEYS, values)) for values in iter_call_rows(capture, call_values, _numbered_values)]
+        assert [list(o.items()) for o in objects] == [list(call_dict(call).items()) for call in calls]
         captures += 1
         rows += len(table)
     assert captures > 100 and rows > 300

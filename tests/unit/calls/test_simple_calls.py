@@ -567,6 +567,14 @@ def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
         "no-user-in-request-uri": _with(s, 0, line="INVITE sip:example.com SIP/2.0"),
         "request-uri-user": _with(s, 0, line="INVITE sip:+CarolX@example.com;transport=udp SIP/2.0"),
     }
+    # Request-URIs at the edges of what C reads itself (``plain_request_user``) and of
+    # ``uri_user``'s regex (a 5-digit port from 10000, a ";" with a parameter name after it):
+    # the window's parties are ``_target``'s either way.
+    edges = ("sip:+@example.com", "sip:++Dan@example.com:0", "sip:dan@example.com:05060", "sip:dan@example.com:10000",
+             "sip:dan@example.com:65535", "sip:dan@example.com;", "sip:dan@example.com;;x", "sip:dan@example.com;a=b=c",
+             "sip:dan@example.com;lr;x=", "sips:DAN.x_y!~*'@EX-1.example.com:5061;transport=tls")
+    for k, uri in enumerate(edges):
+        calls[f"edge-{k}"] = _with(s, 0, line=f"INVITE {uri} SIP/2.0")
     _write(tmp_path / "parties.pcap", calls)
     seen: list[tuple[str, str]] = []
     take = simple_calls.SimpleLane.take
@@ -581,10 +589,11 @@ def test_the_lanes_parties_are_the_windows_own(tmp_path, monkeypatch):
     monkeypatch.setattr(simple_calls.SimpleLane, "take", compared)
     capture = load_capture(str(tmp_path / "parties.pcap"), media=False, messages=False, locate=True)
     list(iter_call_rows(capture, call_dict, _numbered_dict))
-    assert sorted(seen) == sorted([("alice1", "bob0"), ("4930alice", "bob0"), ("alice3", "bob3"),
-                                   ("alice4", "carolx")])  # (To is bob{k}: the Request-URI's bob0 wins)
+    assert sorted(seen[:4]) == sorted([("alice1", "bob0"), ("4930alice", "bob0"), ("alice3", "bob3"),
+                                       ("alice4", "carolx")])  # (To is bob{k}: the Request-URI's bob0 wins)
+    assert [target for _, target in seen[4:]] == ["", "dan"] + ["dan"] * 7 + ["dan.x_y!~*'"]
     monkeypatch.undo()
-    assert _assert_same_rows(tmp_path / "parties.pcap", monkeypatch) == (4, 4)
+    assert _assert_same_rows(tmp_path / "parties.pcap", monkeypatch) == (4 + len(edges), 4 + len(edges))
 
 
 def test_a_simple_calls_leg_reaches_the_window_after_the_waiting_legs_of_its_time(tmp_path, monkeypatch):
@@ -603,3 +612,77 @@ def test_a_simple_calls_leg_reaches_the_window_after_the_waiting_legs_of_its_tim
                                                    ("call-2@test", 200_000_000_000)]
     monkeypatch.undo()
     assert _assert_same_rows(tmp_path / "tie.pcap", monkeypatch) == (2, 1)
+
+
+def _facts_with_and_without_marks(path: Path) -> tuple[list, list, int]:
+    """C's facts of every group of ``path`` read with the load's marks (``MessageStore.marks``)
+    and with none (every message scanned again), and how many messages had marks."""
+    from ladder.calls.bounded import _Groups
+
+    capture = load_capture(str(path), media=False, messages=False, locate=True)
+    store = capture.located_store()
+    groups = _Groups(capture)
+    lane = simple_calls.SimpleLane(capture, store, groups)
+    size = len(store.marks) // max(1, len(store))  # (``_accel.SIP_MARKS_SIZE``; its byte 34: the flags)
+    marked = sum(1 for i in range(len(store)) if store.marks[i * size + 34])
+    facts = []
+    for marks in (store.marks, bytes(len(store.marks))):
+        columns = lane._columns[:-1] + (marks,)
+        facts.append(simple_calls._c_simple_calls(-1 if lane._fd is None else lane._fd, store.spill_fd(), columns,
+                                                  groups.members, groups.starts, 0, groups.calls(0, len(groups.keys))))
+    lane.close()
+    return facts[0], facts[1], marked
+
+
+def test_the_loads_marks_give_the_facts_a_scan_gives(tmp_path):
+    """A message C's load scanned is not scanned again by the lane: its marks (``marks_of``, the
+    load's ``sip_scan`` as offsets) stand for it. The facts of every group are those of a scan of
+    every message read back: on the clause variants, randomly changed calls, the --mix file (UDP
+    and TCP: those over TCP have no marks) and the samples."""
+    import random
+
+    _write(tmp_path / "variants.pcap", _variants(0))
+    rng = random.Random(2024)
+    _write(tmp_path / "random.pcap", {f"random-{k}": _mutated(k + 1, rng) for k in range(200)})
+    for extra in ((), ("--tcp",)):
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(tmp_path / f"mix{len(extra)}.pcap"),
+                        "--calls", "200", "--concurrent", "20", "--mix", *extra], check=True, capture_output=True)
+    paths = sorted(tmp_path.glob("*.pcap")) + sorted(p for p in SAMPLES.iterdir() if p.suffix in CAPTURE_SUFFIXES)
+    taken = marked = 0
+    for path in paths:
+        try:
+            with_marks, scanned, count = _facts_with_and_without_marks(path)
+        except CaptureError:
+            continue
+        assert with_marks == scanned, path.name
+        taken += sum(f is not None for f in with_marks)
+        marked += count
+    assert taken >= 500 and marked >= 2000, (taken, marked)  # (the lane took calls; most messages had marks)
+
+
+def test_the_lanes_endpoints_are_the_stores(tmp_path):
+    """The INVITE's ends C gives (the address as text and the port, when they are C's) make the
+    ``Endpoint``s ``MessageStore.endpoint`` makes; over TCP (Python's ends) C gives none."""
+    from decoders.records import Endpoint
+    from ladder.calls.bounded import _Groups
+
+    for extra, ends in (((), "C"), (("--tcp",), "Python")):
+        path = tmp_path / f"mix{len(extra)}.pcap"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(path), "--calls", "200",
+                        "--concurrent", "20", "--mix", *extra], check=True, capture_output=True)
+        facts, _, _ = _facts_with_and_without_marks(path)
+        capture = load_capture(str(path), media=False, messages=False, locate=True)
+        store, groups = capture.located_store(), _Groups(capture)
+        checked = 0
+        for g, found in enumerate(facts):
+            if found is None:
+                continue
+            src_ip, src_port, dst_ip, dst_port = found[18:22]  # (after the 18 facts before them)
+            invite = groups[g][0]
+            if ends == "C":
+                assert (Endpoint(src_ip, src_port, "udp"), Endpoint(dst_ip, dst_port, "udp")) == (
+                    store.endpoint(store.src[invite]), store.endpoint(store.dst[invite]))
+            else:
+                assert src_ip is None and dst_ip is None
+            checked += 1
+        assert checked == 200

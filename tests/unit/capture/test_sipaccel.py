@@ -168,6 +168,31 @@ def test_what_c_leaves_to_python():
     assert _agrees(plain.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards:\r\n 70\r\n"))
 
 
+@needs_accel
+def test_every_byte_at_every_place_of_the_head():
+    """C's line loop (``head_stop``: 16 bytes at a time, then one at a time) refuses a head
+    holding a control byte (but HT), DEL or a byte above 0x7F wherever it is: in a 16-byte block
+    or in the tail, first or last of its block; a byte a head may hold, there, leaves C as
+    ``scan_sip`` (``_agrees``)."""
+    plain = sip_invite()
+    end = plain.index(b"\r\n\r\n")
+    assert end > 64 and c_scan_sip(plain) is not None
+    for place in range(end):
+        if plain[place] in b"\r\n":
+            continue  # (a line's end: another head, not another byte in a line)
+        for value in range(256):
+            if value in b"\r\n":
+                continue
+            data = plain[:place] + bytes([value]) + plain[place + 1:]
+            if value < 0x20 and value != 9 or value >= 0x7F:
+                assert c_scan_sip(data) is None, (place, value)
+            elif value in b"\ta:; ":
+                _agrees(data)
+    for cut in range(1, 40):  # the head's last block short of 16 bytes, or none
+        head = plain[:end - cut] + plain[end:]
+        _agrees(head)
+
+
 # -- the record loop -------------------------------------------------------------------------
 
 def _load(path: Path, accelerated: bool, media: bool, monkeypatch, locate: bool = False):
