@@ -23,7 +23,7 @@ and a B2BUA that ACKs its leg's 2xx or answers a BYE itself (each leg its own di
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ladder.check.deviations import INFO, WARNING, Code, Deviation, deviation
@@ -43,51 +43,109 @@ def _creates(message: "SipMessage") -> bool:
     return message.is_request and message.method == "INVITE" and not message.to_tag and message.from_tag is not None
 
 
-def _failed_before(messages: Sequence["SipMessage"], invite: "SipMessage", before: "SipMessage") -> bool:
+def _failures(messages: Sequence["SipMessage"]) -> dict[tuple, int]:
+    """(Call-ID, CSeq, From tag) of an INVITE -> the earliest time a final response of 300 or
+    more to it was seen: what ``_failed_before`` asks, indexed once per call instead of scanning
+    every message for every pair of INVITEs (a flood of INVITEs in one Call-ID made that cubic)."""
+    at: dict[tuple, int] = {}
+    for m in messages:
+        if not m.is_request and (m.status or 0) >= 300 and m.method == "INVITE":
+            key = (m.call_id, m.cseq, m.from_tag)
+            if key not in at or m.ts_ns < at[key]:
+                at[key] = m.ts_ns
+    return at
+
+
+def _failed_before(failures: dict[tuple, int], invite: "SipMessage", before: "SipMessage") -> bool:
     """Whether ``invite`` got a final response of 300 or more before ``before`` was sent."""
-    return any(
-        not m.is_request and (m.status or 0) >= 300 and m.method == "INVITE" and m.call_id == invite.call_id
-        and m.cseq == invite.cseq and m.from_tag == invite.from_tag and m.ts_ns <= before.ts_ns
-        for m in messages
-    )  # fmt: skip
+    at = failures.get((invite.call_id, invite.cseq, invite.from_tag))
+    return at is not None and at <= before.ts_ns
 
 
-def second_dialogs(messages: Sequence["SipMessage"]) -> list[tuple["SipMessage", "SipMessage"]]:
-    """(first, second) for each dialog-creating INVITE whose From tag is new in its Call-ID while
-    an earlier one there stands (not refused before it: a retry after a failure starts over,
-    §8.1.3.5); ``messages`` in capture order. A proxy keeps the From tag (§16.6), so ``second``
-    is another UAC's dialog: the same node's (``reused_invites``) or a B2BUA's outgoing leg."""
+def _new_dialogs(messages: Sequence["SipMessage"], failures: dict[tuple, int],
+                 group: Callable[["SipMessage"], Hashable], eligible: Callable[["SipMessage"], bool] = lambda m: True,
+                 ) -> Iterator[tuple["SipMessage", Iterator["SipMessage"]]]:
+    """For each dialog-creating INVITE whose (Call-ID, From tag) is new, in capture order: it and,
+    lazily, the earlier such INVITEs of its ``group`` (a Call-ID, or a Call-ID and a sender) that
+    are ``eligible`` and stand (not refused before it), in the order they came. A refused INVITE is dropped from its
+    group once it was refused before every INVITE still to come (the least time of those), so it
+    is never asked about again: a flood of refused INVITEs stays linear."""
     creating = [m for m in messages if m.method == "INVITE" and m.is_request and not m.to_tag and m.from_tag]
-    if len({(m.call_id, m.from_tag) for m in creating}) < 2:
-        return []  # the common case: one dialog-creating From tag per Call-ID
-    found: list[tuple["SipMessage", "SipMessage"]] = []
-    firsts: dict[tuple, "SipMessage"] = {}  # (Call-ID, From tag) -> its first INVITE
-    for message in creating:
+    least_to_come = [0] * len(creating)
+    least = None
+    for index in range(len(creating) - 1, -1, -1):
+        ts = creating[index].ts_ns
+        least = ts if least is None or ts < least else least
+        least_to_come[index] = least
+    seen: set[tuple] = set()
+    standing: dict[Hashable, list["SipMessage"]] = {}
+    for index, message in enumerate(creating):
         key = (message.call_id, message.from_tag)
-        if key in firsts:
+        if key in seen:
             continue  # a retransmission, a relayed copy, or the same dialog's retry after a challenge
-        earlier = [first for (call_id, _), first in firsts.items()
-                   if call_id == key[0] and not _failed_before(messages, first, message)]
-        firsts[key] = message
-        found.extend((first, message) for first in earlier)
-    return found
+        seen.add(key)
+        earlier = standing.setdefault(group(message), [])
+        yield message, _standing(earlier, failures, message, least_to_come[index])
+        if eligible(message):
+            earlier.append(message)
+
+
+def _standing(earlier: list["SipMessage"], failures: dict[tuple, int], message: "SipMessage",
+              floor: int) -> Iterator["SipMessage"]:
+    """The INVITEs of ``earlier`` not refused before ``message``, in order; one refused at or
+    before ``floor`` (no INVITE to come is older) is removed from ``earlier`` on the way."""
+    index = 0
+    while index < len(earlier):
+        first = earlier[index]
+        at = failures.get((first.call_id, first.cseq, first.from_tag))
+        if at is not None and at <= floor:
+            del earlier[index]
+            continue
+        if at is None or at > message.ts_ns:
+            yield first
+        index += 1
+
+
+def second_dialogs(messages: Sequence["SipMessage"]) -> bool:
+    """Whether a dialog-creating INVITE's From tag is new in its Call-ID while an earlier one
+    there stands (not refused before it: a retry after a failure starts over, §8.1.3.5);
+    ``messages`` in capture order. A proxy keeps the From tag (§16.6), so the second is another
+    UAC's dialog: the same node's (``reused_invites``) or a B2BUA's outgoing leg."""
+    creating = {(m.call_id, m.from_tag) for m in messages
+                if m.method == "INVITE" and m.is_request and not m.to_tag and m.from_tag}
+    if len(creating) < 2:
+        return False  # the common case: one dialog-creating From tag per Call-ID
+    failures = _failures(messages)
+    return any(next(earlier, None) is not None
+               for _, earlier in _new_dialogs(messages, failures, lambda m: m.call_id))
 
 
 def reused_invites(messages: Sequence["SipMessage"], sides: Sides) -> list[tuple["SipMessage", "SipMessage"]]:
-    """The ``second_dialogs`` sent from the node that sent the first, which had received no
-    dialog-creating INVITE of that Call-ID before (else it relays a call as a B2BUA, whose
-    outgoing legs may all keep the incoming Call-ID, RFC 7092 §3): one UAC reusing the Call-ID
-    it made (module docstring); one pair per second dialog."""
-    found: dict[tuple, tuple["SipMessage", "SipMessage"]] = {}
-    for first, second in second_dialogs(messages):
-        node = sides(second)[0]
-        if sides(first)[0] != node or any(
-            _creates(m) and m.call_id == second.call_id and sides(m)[1] == node and m.ts_ns <= first.ts_ns
-            for m in messages
-        ):  # fmt: skip
-            continue
-        found.setdefault((second.call_id, second.from_tag), (first, second))
-    return list(found.values())
+    """The second dialogs (``second_dialogs``) sent from the node that sent the first, which
+    had received no dialog-creating INVITE of that Call-ID before (else it relays a call as a
+    B2BUA, whose outgoing legs may all keep the incoming Call-ID, RFC 7092 §3): one UAC reusing
+    the Call-ID it made (module docstring); one pair per second dialog, with the first such
+    first dialog."""
+    if not second_dialogs(messages):
+        return []
+    received: dict[tuple, int] = {}  # (Call-ID, node) -> when it first received a dialog-creating INVITE
+    for m in messages:
+        if _creates(m):
+            key = (m.call_id, sides(m)[1])
+            if key not in received or m.ts_ns < received[key]:
+                received[key] = m.ts_ns
+
+    def sent_before_receiving(first: "SipMessage") -> bool:
+        limit = received.get((first.call_id, sides(first)[0]))
+        return limit is None or limit > first.ts_ns
+
+    found: list[tuple["SipMessage", "SipMessage"]] = []
+    for second, earlier in _new_dialogs(messages, _failures(messages), lambda m: (m.call_id, sides(m)[0]),
+                                        sent_before_receiving):
+        first = next(earlier, None)
+        if first is not None:
+            found.append((first, second))
+    return found
 
 
 def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, int]:
@@ -100,15 +158,22 @@ def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, 
     (§8.1.3.5, a new tag or not): one dialog, so that a challenge stays with its retry."""
     if not second_dialogs(messages):
         return {}
+    failures = _failures(messages)
     number: dict[tuple, int] = {}
-    creating = [m for m in messages if _creates(m)]
-    for index, message in enumerate(creating):
+    dialogs = 0
+    refused: dict[tuple, list["SipMessage"]] = {}  # (Call-ID, sender) -> its refused INVITEs so far
+    for message in (m for m in messages if _creates(m)):
         key = (message.call_id, message.from_tag)
-        if key in number:
-            continue
-        retried = next((m for m in reversed(creating[:index]) if m.call_id == message.call_id
-                        and sides(m)[0] == sides(message)[0] and _failed_before(messages, m, message)), None)
-        number[key] = number[(retried.call_id, retried.from_tag)] if retried is not None else len(set(number.values())) + 1
+        group = (message.call_id, sides(message)[0])
+        if key not in number:
+            retried = next((m for m in reversed(refused.get(group, ())) if _failed_before(failures, m, message)), None)
+            if retried is not None:
+                number[key] = number[(retried.call_id, retried.from_tag)]
+            else:
+                dialogs += 1
+                number[key] = dialogs
+        if (message.call_id, message.cseq, message.from_tag) in failures:
+            refused.setdefault(group, []).append(message)
     found: dict[int, int] = {}
     for message in messages:
         found[id(message)] = number.get((message.call_id, message.from_tag)) or number.get(
@@ -143,15 +208,18 @@ def rule_bye_outside_dialog(facts: CallFacts) -> Iterable[Deviation]:
     byes = [m for m in messages if m.method == "BYE" and m.is_request and m.to_tag and not facts.is_retransmission(m)]
     if not byes:
         return
-    answered = [m for m in messages if m.method == "INVITE" and not m.is_request and m.to_tag and m.from_tag]
+    answered: dict[tuple, list["SipMessage"]] = {}  # (Call-ID, tags) -> the INVITE's responses with a To tag
+    for m in messages:
+        if m.method == "INVITE" and not m.is_request and m.to_tag and m.from_tag:
+            answered.setdefault((m.call_id, _tags(m)), []).append(m)
     reported: set[tuple] = set()
     for bye in byes:
-        tags, sender = _tags(bye), facts.sides(bye)[0]
-        if any(m.call_id == bye.call_id and _tags(m) == tags and 200 <= (m.status or 0) < 300 and m.ts_ns <= bye.ts_ns
-               for m in answered):  # fmt: skip
+        sender = facts.sides(bye)[0]
+        dialog = answered.get((bye.call_id, _tags(bye)), [])
+        if any(200 <= (m.status or 0) < 300 and m.ts_ns <= bye.ts_ns for m in dialog):
             continue
-        failed = next((m for m in answered if m.call_id == bye.call_id and _tags(m) == tags
-                       and (m.status or 0) >= 300 and m.ts_ns <= bye.ts_ns and facts.sides(m)[1] == sender), None)
+        failed = next((m for m in dialog if (m.status or 0) >= 300 and m.ts_ns <= bye.ts_ns
+                       and facts.sides(m)[1] == sender), None)
         key = (bye.call_id, bye.cseq, bye.from_tag)
         if failed is None or key in reported:
             continue  # no final response seen by its sender: the dialog may stand (or the capture misses it)
