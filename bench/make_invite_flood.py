@@ -13,13 +13,11 @@ the same bytes.
 from __future__ import annotations
 
 import argparse
-import struct
 import sys
 
-from make_rtp_capture import EPOCH_NS, udp_frame
+from make_long_call import write_messages
 
 UA, TARGET = "10.0.0.1", "10.0.0.2"
-STEP_NS = 10_000_000
 
 
 def flood_messages(invites: int, refused: bool) -> list[tuple[bool, bytes]]:
@@ -43,14 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refused", action="store_true", help="answer each with 486 before the next")
     options = parser.parse_args(argv)
     messages = flood_messages(options.invites, options.refused)
-    with open(options.out, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for number, (from_ua, sip) in enumerate(messages):
-            src, dst = (UA, TARGET) if from_ua else (TARGET, UA)
-            frame = udp_frame(src, dst, 5060, 5060, sip, ident=number)
-            ts_ns = EPOCH_NS + (number + 1) * STEP_NS
-            out.write(struct.pack("<IIII", ts_ns // 1_000_000_000, ts_ns % 1_000_000_000 // 1000, len(frame), len(frame)))
-            out.write(frame)
+    write_messages(options.out, messages, UA, TARGET)
     sys.stderr.write(f"{options.out}: {len(messages):,} SIP messages in one Call-ID\n")
     return 0
 

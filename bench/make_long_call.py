@@ -51,20 +51,25 @@ def call_messages(infos: int) -> list[tuple[bool, bytes]]:
     return messages
 
 
+def write_messages(path: str, messages: list[tuple[bool, bytes]], first: str, second: str) -> None:
+    """A pcap of ``messages`` ((from ``first``, message) in order) over UDP port 5060, 10 ms apart."""
+    with open(path, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for number, (from_first, sip) in enumerate(messages):
+            src, dst = (first, second) if from_first else (second, first)
+            frame = udp_frame(src, dst, 5060, 5060, sip, ident=number)
+            ts_ns = EPOCH_NS + (number + 1) * STEP_NS
+            out.write(struct.pack("<IIII", ts_ns // 1_000_000_000, ts_ns % 1_000_000_000 // 1000, len(frame), len(frame)))
+            out.write(frame)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="pcap file to write")
     parser.add_argument("--infos", type=int, default=2000, help="INFO transactions in the call")
     options = parser.parse_args(argv)
     messages = call_messages(options.infos)
-    with open(options.out, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for number, (from_alice, sip) in enumerate(messages):
-            src, dst = (ALICE, BOB) if from_alice else (BOB, ALICE)
-            frame = udp_frame(src, dst, 5060, 5060, sip, ident=number)
-            ts_ns = EPOCH_NS + (number + 1) * STEP_NS
-            out.write(struct.pack("<IIII", ts_ns // 1_000_000_000, ts_ns % 1_000_000_000 // 1000, len(frame), len(frame)))
-            out.write(frame)
+    write_messages(options.out, messages, ALICE, BOB)
     sys.stderr.write(f"{options.out}: {len(messages):,} SIP messages in one call\n")
     return 0
 
