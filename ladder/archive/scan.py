@@ -127,11 +127,11 @@ def call_record(call: "Call", capture: Any, bindings: list | None, end_ns: int |
     ``ladder check`` reports for it; ``end_ns`` is where the archive's capture of it ends.
     ``capture`` may be a ``_StreamsNear`` view."""
     from ladder.check.call_check import check_call
-    from ladder.draw.layout import build_ladder
     from ladder.check.rules import RuleSettings
 
-    ladder = build_ladder(call, capture, media=True)  # as ``ladder check`` draws it
-    result = check_call(call, capture, _references(), ladder=ladder, settings=RuleSettings(end_ns=end_ns))
+    # what ``ladder check`` reports, read from the ladder's placement undrawn (``check_call`` without
+    # a ladder: the same verdict, ``tests/unit/check/test_check_view.py``)
+    result = check_call(call, capture, _references(), settings=RuleSettings(end_ns=end_ns))
     codes = sorted({d.code for d in result.deviations})
     caller = party_parts(call.caller)
     callee = party_parts(call.callee)

@@ -370,3 +370,25 @@ def test_a_failure_on_one_file_or_call_loses_nothing_else(archive, tmp_path, mon
     rows = {r["call_id"]: r for r in _table(tmp_path / "index").to_pylist()}
     assert rows["bench-2@10.0.0.3"]["outcome"] == "unreadable" and rows["bench-2@10.0.0.3"]["parts"]
     assert rows["bench-3@10.0.0.4"]["outcome"] == "completed"
+
+
+def test_each_call_row_reports_what_ladder_check_draws_and_reports():
+    """The index reads each call's check from the ladder's placement, undrawn; its reference and
+    deviation codes are those of the check on the drawn ladder (``ladder check``'s text mode)."""
+    from ladder.archive.scan import _references, call_record
+    from ladder.check.call_check import check_call
+    from ladder.check.rules import RuleSettings
+    from ladder.draw.layout import build_ladder
+
+    rows = deviating = 0
+    for path in sorted(SAMPLES.glob("*.pcap")):
+        capture = load_capture(path)
+        for call in build_calls(capture):
+            drawn = check_call(call, capture, _references(), ladder=build_ladder(call, capture, media=True),
+                               settings=RuleSettings(end_ns=capture.last_ts_ns))
+            row = call_record(call, capture, None, capture.last_ts_ns)
+            assert (row["reference"], row["deviations"], row["deviation_codes"]) == (
+                drawn.reference or "", len(drawn.deviations), sorted({d.code for d in drawn.deviations}))
+            rows += 1
+            deviating += bool(drawn.deviations)
+    assert rows > 40 and deviating > 3
