@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from decoders.errors import Malformed
+from decoders.errors import DecodeError, Malformed
 from decoders.memo import remember
 from decoders.numbers import bounded_number
 from decoders.quick_init import quick_init
@@ -191,7 +191,7 @@ def parse_uri(text: str, notes: list[str] | None = None) -> SipUri:
         found: list[str] = []
         try:
             entry = (_parse_uri(text, found), tuple(found))
-        except Exception:
+        except DecodeError:
             if notes is not None:  # what was noted before the defect, as without the memo
                 notes.extend(found)
             raise

@@ -43,6 +43,11 @@ def _creates(message: "SipMessage") -> bool:
     return message.is_request and message.method == "INVITE" and not message.to_tag and message.from_tag is not None
 
 
+def _opens(message: "SipMessage") -> bool:
+    """A dialog-creating INVITE whose (non-empty) From tag tells its dialog apart."""
+    return message.method == "INVITE" and message.is_request and not message.to_tag and bool(message.from_tag)
+
+
 def _failures(messages: Sequence["SipMessage"]) -> dict[tuple, int]:
     """(Call-ID, CSeq, From tag) of an INVITE -> the earliest time a final response of 300 or
     more to it was seen: what ``_failed_before`` asks, indexed once per call instead of scanning
@@ -56,9 +61,14 @@ def _failures(messages: Sequence["SipMessage"]) -> dict[tuple, int]:
     return at
 
 
+def _refused_at(failures: dict[tuple, int], invite: "SipMessage") -> int | None:
+    """When ``invite`` first got a final response of 300 or more (``_failures``), or None."""
+    return failures.get((invite.call_id, invite.cseq, invite.from_tag))
+
+
 def _failed_before(failures: dict[tuple, int], invite: "SipMessage", before: "SipMessage") -> bool:
     """Whether ``invite`` got a final response of 300 or more before ``before`` was sent."""
-    at = failures.get((invite.call_id, invite.cseq, invite.from_tag))
+    at = _refused_at(failures, invite)
     return at is not None and at <= before.ts_ns
 
 
@@ -70,7 +80,7 @@ def _new_dialogs(messages: Sequence["SipMessage"], failures: dict[tuple, int],
     are ``eligible`` and stand (not refused before it), in the order they came. A refused INVITE is dropped from its
     group once it was refused before every INVITE still to come (the least time of those), so it
     is never asked about again: a flood of refused INVITEs stays linear."""
-    creating = [m for m in messages if m.method == "INVITE" and m.is_request and not m.to_tag and m.from_tag]
+    creating = [m for m in messages if _opens(m)]
     least_to_come = [0] * len(creating)
     least = None
     for index in range(len(creating) - 1, -1, -1):
@@ -97,7 +107,7 @@ def _standing(earlier: list["SipMessage"], failures: dict[tuple, int], message: 
     index = 0
     while index < len(earlier):
         first = earlier[index]
-        at = failures.get((first.call_id, first.cseq, first.from_tag))
+        at = _refused_at(failures, first)
         if at is not None and at <= floor:
             del earlier[index]
             continue
@@ -106,27 +116,34 @@ def _standing(earlier: list["SipMessage"], failures: dict[tuple, int], message: 
         index += 1
 
 
-def second_dialogs(messages: Sequence["SipMessage"]) -> bool:
-    """Whether a dialog-creating INVITE's From tag is new in its Call-ID while an earlier one
-    there stands (not refused before it: a retry after a failure starts over, §8.1.3.5);
-    ``messages`` in capture order. A proxy keeps the From tag (§16.6), so the second is another
-    UAC's dialog: the same node's (``reused_invites``) or a B2BUA's outgoing leg."""
-    creating = {(m.call_id, m.from_tag) for m in messages
-                if m.method == "INVITE" and m.is_request and not m.to_tag and m.from_tag}
-    if len(creating) < 2:
-        return False  # the common case: one dialog-creating From tag per Call-ID
+def _second_dialog_failures(messages: Sequence["SipMessage"]) -> dict[tuple, int] | None:
+    """The call's refusals (``_failures``) when a dialog-creating INVITE's From tag is new in its
+    Call-ID while an earlier one there stands (not refused before it: a retry after a failure
+    starts over, §8.1.3.5); None when none does. ``messages`` in capture order. A proxy keeps
+    the From tag (§16.6), so the second is another UAC's dialog: the same node's
+    (``reused_invites``) or a B2BUA's outgoing leg."""
+    if len({(m.call_id, m.from_tag) for m in messages if _opens(m)}) < 2:
+        return None  # the common case: one dialog-creating From tag per Call-ID
     failures = _failures(messages)
-    return any(next(earlier, None) is not None
-               for _, earlier in _new_dialogs(messages, failures, lambda m: m.call_id))
+    standing = any(next(earlier, None) is not None
+                   for _, earlier in _new_dialogs(messages, failures, lambda m: m.call_id))
+    return failures if standing else None
+
+
+def holds_second_dialogs(messages: Sequence["SipMessage"]) -> bool:
+    """Whether the call's Call-ID holds a second UAC's dialog beside a standing first one
+    (``_second_dialog_failures``)."""
+    return _second_dialog_failures(messages) is not None
 
 
 def reused_invites(messages: Sequence["SipMessage"], sides: Sides) -> list[tuple["SipMessage", "SipMessage"]]:
-    """The second dialogs (``second_dialogs``) sent from the node that sent the first, which
+    """The second dialogs (``holds_second_dialogs``) sent from the node that sent the first, which
     had received no dialog-creating INVITE of that Call-ID before (else it relays a call as a
     B2BUA, whose outgoing legs may all keep the incoming Call-ID, RFC 7092 §3): one UAC reusing
     the Call-ID it made (module docstring); one pair per second dialog, with the first such
     first dialog."""
-    if not second_dialogs(messages):
+    failures = _second_dialog_failures(messages)
+    if failures is None:
         return []
     received: dict[tuple, int] = {}  # (Call-ID, node) -> when it first received a dialog-creating INVITE
     for m in messages:
@@ -140,7 +157,7 @@ def reused_invites(messages: Sequence["SipMessage"], sides: Sides) -> list[tuple
         return limit is None or limit > first.ts_ns
 
     found: list[tuple["SipMessage", "SipMessage"]] = []
-    for second, earlier in _new_dialogs(messages, _failures(messages), lambda m: (m.call_id, sides(m)[0]),
+    for second, earlier in _new_dialogs(messages, failures, lambda m: (m.call_id, sides(m)[0]),
                                         sent_before_receiving):
         first = next(earlier, None)
         if first is not None:
@@ -150,15 +167,15 @@ def reused_invites(messages: Sequence["SipMessage"], sides: Sides) -> list[tuple
 
 def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, int]:
     """``id(message)`` -> the number (1, 2 ...) of the dialog it belongs to, for a call whose
-    Call-ID holds the dialogs of two UACs at once (``second_dialogs``: a UAC reusing it, a
+    Call-ID holds the dialogs of two UACs at once (``holds_second_dialogs``: a UAC reusing it, a
     B2BUA keeping it for its outgoing leg); empty otherwise. A message belongs to the dialog
     whose creating From tag is its From tag (the caller's requests and their responses) or its
     To tag (the callee's requests and theirs); other messages get 0. An INVITE sent again by
     the node whose INVITE of another From tag was refused before it is that attempt's retry
     (§8.1.3.5, a new tag or not): one dialog, so that a challenge stays with its retry."""
-    if not second_dialogs(messages):
+    failures = _second_dialog_failures(messages)
+    if failures is None:
         return {}
-    failures = _failures(messages)
     number: dict[tuple, int] = {}
     dialogs = 0
     refused: dict[tuple, list["SipMessage"]] = {}  # (Call-ID, sender) -> its refused INVITEs so far
@@ -172,7 +189,7 @@ def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, 
             else:
                 dialogs += 1
                 number[key] = dialogs
-        if (message.call_id, message.cseq, message.from_tag) in failures:
+        if _refused_at(failures, message) is not None:
             refused.setdefault(group, []).append(message)
     found: dict[int, int] = {}
     for message in messages:

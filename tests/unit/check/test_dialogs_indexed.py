@@ -18,7 +18,7 @@ from decoders.sip import parse_sip
 from ladder.calls.grouping import build_calls
 from ladder.capture.loader import load_capture
 from ladder.check.rules import dialogs
-from ladder.check.rules.dialogs import dialog_numbers, reused_invites, second_dialogs
+from ladder.check.rules.dialogs import dialog_numbers, holds_second_dialogs, reused_invites
 
 AUDIT = Path(__file__).resolve().parents[2] / "audit"
 
@@ -81,7 +81,7 @@ def _sides(message):
 
 
 def _same(messages) -> None:
-    assert second_dialogs(messages) == bool(_oracle_second_dialogs(messages))
+    assert holds_second_dialogs(messages) == bool(_oracle_second_dialogs(messages))
     assert reused_invites(messages, _sides) == _oracle_reused(messages, _sides)
     assert dialog_numbers(messages, _sides) == _oracle_numbers(messages, _sides)
 
