@@ -179,3 +179,17 @@ def test_lab_episodes_face_to_face(tools, tmp_path, episode, composition):
         assert (call["reference"], call["composition"]) == ("rfc3261-8.1.3.4", None)
     else:
         assert call["composition"] == composition
+
+
+def test_glare_on_re_invites_face_to_face(tools, tmp_path):
+    """tests/audit/uac-glare.xml against uas-glare.xml: the caller's hold re-INVITE crosses the
+    callee's re-INVITE; each answers the other's with 491 Request Pending and ACKs its own 491
+    on the INVITE's branch (RFC 3261 §14.1, §14.2, §17.1.1.3); the callee, not the Call-ID's
+    owner, retries first (0-2 s), its offer answered with the caller's first description under
+    the version after its refused offer's (RFC 3264 §8, RFC 6337 §5.2.5); the caller's hold goes
+    through 2.1 s after its 491, answered recvonly (RFC 3264 §6.1). Nothing to report. Face to
+    face only: each 491 is answered from headers SIPp kept, one Via each, which a proxy's added
+    Via would outgrow."""
+    status, (call,) = checked(tools, tmp_path, AUDIT / "uac-glare.xml", AUDIT / "uas-glare.xml")
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
+    assert call["composition"].count("rfc3261-14 rejected-re-INVITE") == 2

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from decoders.sdp import SdpMedia, SdpSession
     from decoders.sip import SipMessage
 
-SDP_ANSWER_MISMATCH = Code("sdp-answer-mismatch", ERROR, "RFC 3264 §6", "an SDP answer whose m-lines or codecs do not fit the offer (info when it only adds codecs, which §6.1 allows)")
+SDP_ANSWER_MISMATCH = Code("sdp-answer-mismatch", ERROR, "RFC 3264 §6", "an SDP answer whose m-lines or codecs do not fit the offer (a warning when only a stream's direction does not, info when it only adds codecs, which §6.1 allows)")
 SDP_VERSION_NOT_INCREMENTED = Code("sdp-version-not-incremented", WARNING, "RFC 3264 §8", "a changed SDP whose o= version was not incremented by one")  # fmt: skip
 CODES = (SDP_ANSWER_MISMATCH, SDP_VERSION_NOT_INCREMENTED,)
 
@@ -29,15 +29,25 @@ def _formats(media: "SdpMedia") -> set[str]:
     return names
 
 
-def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[str], bool]:
-    """What is wrong with ``answer`` as an answer to ``offer``, and whether it breaks a MUST.
+# §6.1: the directions an answer may give a stream offered sendonly, recvonly or inactive (a
+# sendrecv offer may be answered with any).
+_ANSWER_DIRECTIONS = {"sendonly": ("recvonly", "inactive"), "recvonly": ("sendonly", "inactive"),
+                      "inactive": ("inactive",)}  # fmt: skip
+
+
+def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[str], str]:
+    """What is wrong with ``answer`` as an answer to ``offer``, and the severity it earns.
 
     §6: as many m-lines as the offer, each of the same media type; an accepted stream lists at
-    least one offered format (none in common means the stream must be rejected with port 0).
-    §6.1 lets an answer list extra formats the answerer could also use: reported as
-    information, since the offerer cannot send them in this exchange."""
+    least one offered format (none in common means the stream must be rejected with port 0):
+    an error, the media cannot flow as negotiated. §6.1: a stream offered sendonly is answered
+    recvonly or inactive, one offered recvonly sendonly or inactive, one offered inactive
+    inactive: a warning, since the offerer still sends (or not) as it offered, whatever the
+    answer says, and the answerer's wrong direction shows where one-way audio was asked for.
+    §6.1 lets an answer list extra formats the answerer could also use: information, since the
+    offerer cannot send them in this exchange."""
     problems: list[str] = []
-    broken = False
+    broken = turned = False
     if len(answer.media) != len(offer.media):
         problems.append(f"{len(answer.media)} m-lines answer {len(offer.media)} offered (§6)")
         broken = True
@@ -60,15 +70,20 @@ def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[st
                 f"m-line {index} adds {', '.join(sorted(answered - offered))}, not offered "
                 "(allowed by §6.1, but the offerer cannot use it in this exchange)"
             )
-    return problems, broken
+        allowed = _ANSWER_DIRECTIONS.get(o.direction)
+        if allowed is not None and not o.disabled and a.direction not in allowed:
+            problems.append(f"m-line {index} answers {o.direction} with {a.direction}, "
+                            f"where §6.1 allows {' or '.join(allowed)}")  # fmt: skip
+            turned = True
+    return problems, (ERROR if broken else WARNING if turned else INFO)
 
 
 def rule_sdp_answer(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3264 §6: the answer has as many m-lines as the offer, of the same types, each
-    accepted stream with a format the offer listed. The offer is the INVITE's SDP and the
+    accepted stream with a format the offer listed and a direction §6.1 allows. The offer is the INVITE's SDP and the
     answer the first response with SDP on the same hop; an INVITE without SDP gets its offer
     in the 2xx and its answer in the ACK."""
-    groups: dict[tuple, tuple["SipMessage", list["SipMessage"], list[str], bool]] = {}
+    groups: dict[tuple, tuple["SipMessage", list["SipMessage"], list[str], str]] = {}
     for txn in facts.txns.transactions:
         request = txn.request
         if txn.method != "INVITE" or request is None or facts.is_retransmission(request):
@@ -83,20 +98,20 @@ def rule_sdp_answer(facts: CallFacts) -> Iterable[Deviation]:
             answer_msg = _ack_with_sdp(facts, offer_msg) if offer_msg is not None else None
         if offer_msg is None or answer_msg is None or offer_msg.sdp is None or answer_msg.sdp is None:
             continue
-        problems, broken = _answer_problems(offer_msg.sdp, answer_msg.sdp)
+        problems, severity = _answer_problems(offer_msg.sdp, answer_msg.sdp)
         if not problems:
             continue
         key = (request.call_id, request.cseq, tuple(problems))
         if key in groups:
             groups[key][1].append(answer_msg)
         else:
-            groups[key] = (offer_msg, [answer_msg], problems, broken)
-    for offer_msg, answers, problems, broken in groups.values():
+            groups[key] = (offer_msg, [answer_msg], problems, severity)
+    for offer_msg, answers, problems, severity in groups.values():
         yield deviation(
             SDP_ANSWER_MISMATCH,
             f"{facts.name(answers[0])} answers the offer in {facts.name(offer_msg)}: "
             f"{'; '.join(problems)} (RFC 3264)",
-            f=facts.fs(answers), frames=facts.frames(answers), severity=None if broken else INFO,
+            f=facts.fs(answers), frames=facts.frames(answers), severity=severity,
         )  # fmt: skip
 
 
@@ -125,13 +140,17 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
     of the last description that sender had in the session plus one; an unchanged one keeps
     it or goes up by one (RFC 6337 §5.2.5). A sender's description joins the session when the
     exchange completes: an answer at once (in a 2xx, a reliable 1xx or an ACK), an offer when a
-    2xx or a reliable 1xx with SDP answers it. An offer rejected (a 407, a 488) or still
-    unanswered, or an SDP in an unreliable 1xx (a preview, RFC 6337 §3.1.1), is not compared
-    against. Per sender node, Call-ID and o= session."""
+    2xx or a reliable 1xx with SDP answers it. An offer still unanswered, or an SDP in an
+    unreliable 1xx (a preview, RFC 6337 §3.1.1), is not compared against. An offer rejected (a
+    407, a 488, a 491 in glare, §14.1) was still provided to the other party, which makes it the
+    "previous SDP" of §8 (RFC 6337 §5.2.5: "previously sent as an offer or answer"), while a UA
+    may equally count from the description the session holds: the next SDP is found wrong only
+    when it fits neither. Per sender node, Call-ID and o= session."""
     # (An entry's SDP without its o= line is that of its message, made only when compared: most
     # sessions never change, and their messages' bodies are immutable bytes.)
     accepted: dict[tuple, tuple[int, "SipMessage"]] = {}
     pending: dict[int, tuple[tuple, int, "SipMessage"]] = {}  # id(txn) -> the offer
+    rejected: dict[tuple, tuple[int, "SipMessage"]] = {}  # the last offer refused since, by key
     reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
     for message in facts.messages:
         txn = facts.txns.of(message)
@@ -142,7 +161,8 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
                 # The session is the dialog the answer made (each fork its own, §12.1.2).
                 accepted[key[:2] + (_dialog_of(message),) + key[3:]] = (version, offer)
             elif status >= 300:
-                pending.pop(id(txn))
+                key, version, offer = pending.pop(id(txn))
+                rejected[key] = (version, offer)
         sdp = message.sdp
         if sdp is None or sdp.origin is None or facts.is_retransmission(message):
             continue
@@ -150,10 +170,17 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
         key = (facts.sides(message)[0], message.call_id, _dialog_of(message),
                origin.username, origin.session_id, origin.address)
         before = accepted.get(key)
+        refused = rejected.pop(key, None)
         unit = (message.call_id, message.cseq, message.status, origin.version)
         if before is not None and unit not in reported:
             reported.add(unit)
-            yield from _version_findings(facts, message, origin.version, _sdp_without_origin(message), before)
+            content = _sdp_without_origin(message)
+            found = list(_version_findings(facts, message, origin.version, content, before))
+            if found and refused is not None and not any(
+                _version_findings(facts, message, origin.version, content, refused)
+            ):
+                found = []  # it follows the refused offer, the last SDP this side provided
+            yield from found
         if message.is_request and message.method != "ACK":
             if txn is not None:
                 pending[id(txn)] = (key, origin.version, message)

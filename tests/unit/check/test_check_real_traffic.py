@@ -342,3 +342,29 @@ def test_a_b2bua_keeping_the_call_id_is_two_dialogs_and_no_reuse():
     assert (result.reference, result.composition) == ("rfc3665-3.1", ("[rfc3665-3.1]", "[rfc3665-3.1]"))
     assert sorted((d.code, d.f) for d in result.deviations) == [("content-length-mismatch", (2,)),
                                                                  ("content-length-mismatch", (6,))]
+
+
+def test_glare_on_re_invites_conforms_and_the_next_sdp_may_follow_the_refused_offer():
+    """tests/audit/sipp-glare.pcap (tests/audit/uac-glare.xml against uas-glare.xml): the
+    caller's hold re-INVITE (o= version 2) crosses the callee's re-INVITE, each answers the
+    other's with 491 and ACKs its own 491 on the INVITE's branch (RFC 3261 §14.1, §14.2,
+    §17.1.1.3); the callee, not the Call-ID's owner, retries first, offering PCMA besides, and
+    the caller answers with its first description again under version 3, the one after its
+    refused offer's; the caller's hold goes through 2.1 s after its 491. The refused offer was
+    provided to the callee: RFC 3264 §8's "previous SDP", RFC 6337 §5.2.5's "previously sent as
+    an offer or answer". Before, F12 was an sdp-version-not-incremented (3 instead of 1)."""
+    result = check_audit_capture("sipp-glare.pcap")
+    assert (result.reference, result.deviations) == ("rfc3665-3.1", ())
+    assert result.composition.count("rfc3261-14 rejected-re-INVITE") == 2
+
+
+def test_a_hold_answered_sendrecv_is_a_direction_mismatch():
+    """tests/audit/sipp-glare-sendrecv-answer.pcap: the same glare, but the callee's retry is a
+    hold (a=sendonly) and the caller answers it with no direction attribute, sendrecv, which RFC
+    3264 §6.1 forbids ("MUST be marked as recvonly or inactive"): a warning on the answer alone,
+    the caller's description otherwise the one it had (version 3 after its refused 2: no
+    version finding, as above)."""
+    result = check_audit_capture("sipp-glare-sendrecv-answer.pcap")
+    found = [(d.code, d.severity, d.f) for d in result.deviations]
+    assert found == [("sdp-answer-mismatch", "warning", (12,))]
+    assert "answers sendonly with sendrecv, where §6.1 allows recvonly or inactive" in result.deviations[0].message

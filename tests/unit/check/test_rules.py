@@ -339,6 +339,71 @@ def test_sdp_answer_with_another_number_of_m_lines():
     assert [(d.code, d.severity) for d in check_rules(messages)] == [("sdp-answer-mismatch", "error")]
 
 
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+# RFC 3264 §6.1, written out here from its text (not from the rule's table).
+_ALLOWED = {("sendonly", "recvonly"), ("sendonly", "inactive"), ("recvonly", "sendonly"), ("recvonly", "inactive"),
+            ("inactive", "inactive")} | {("sendrecv", d) for d in _DIRECTIONS}  # fmt: skip
+
+
+@pytest.mark.parametrize("offered", _DIRECTIONS)
+@pytest.mark.parametrize("answered", _DIRECTIONS)
+@pytest.mark.parametrize("where", ["media", "session"])
+def test_sdp_answer_direction_follows_rfc3264_6_1(offered, answered, where):
+    """Every pair of directions on RFC 3665 §3.1's F1/F3, the attribute on the m-line or at
+    session level (which the m-line inherits); sendrecv also as no attribute at all."""
+    messages = flow("3.1")
+
+    def directed(message, direction):
+        if where == "media":
+            return edit(message, b"a=rtpmap:0 PCMU/8000\r\n", b"a=rtpmap:0 PCMU/8000\r\na=%s\r\n" % direction.encode())
+        return edit(message, b"t=0 0\r\n", b"t=0 0\r\na=%s\r\n" % direction.encode())
+
+    messages[0], messages[2] = directed(messages[0], offered), directed(messages[2], answered)
+    items = check_rules(messages)
+    if (offered, answered) in _ALLOWED:
+        assert items == []
+    else:
+        assert [(d.code, d.severity, d.f) for d in items] == [("sdp-answer-mismatch", "warning", (3,))]
+        assert f"answers {offered} with {answered}" in items[0].message
+
+
+def test_sdp_answer_direction_of_a_rejected_stream_is_not_judged():
+    """A stream answered with port 0 is refused (§6): its direction means nothing."""
+    messages = flow("3.1")
+    messages[0] = edit(messages[0], b"a=rtpmap:0 PCMU/8000\r\n", b"a=rtpmap:0 PCMU/8000\r\na=sendonly\r\n")
+    messages[2] = edit(messages[2], b"m=audio 3456 ", b"m=audio 0 ")
+    assert "answers sendonly" not in " ".join(d.message for d in check_rules(messages))
+
+
+def test_sdp_answer_directions_of_rfc4317_examples_conform_but_one():
+    """Every offer and answer of RFC 4317 (holds, unidirectional and inactive streams among
+    them) as the INVITE and 200 of RFC 3665 §3.1: no direction finding, except in §3.2's
+    second exchange, where Bob holds the first stream (a=sendonly) and "Alice responds with
+    identical SDP to the initial offer", sendrecv: against RFC 3264 §6.1's "MUST be marked as
+    recvonly or inactive", the slip the rule is there to catch."""
+    from conftest import shared_path
+    from rfc_messages import rfc4317_sdps
+
+    bodies = dict(rfc4317_sdps(shared_path("reference/rfc4317.txt")))
+    pairs = [(label, label.replace("Offer", "Answer")) for label in bodies if "Offer" in label]
+    assert len(pairs) == 27
+    directed, flagged = 0, {}
+    for offer, answer in pairs:
+        messages = flow("3.1")
+        messages[0] = _with_body(messages[0], bodies[offer])
+        messages[2] = _with_body(messages[2], bodies[answer])
+        directed += b"only" in bodies[offer] or b"inactive" in bodies[offer]
+        turned = [d for d in check_rules(messages) if "§6.1 allows" in d.message]
+        if turned:
+            flagged[offer] = [(d.code, d.severity) for d in turned]
+    assert directed == 4  # the offers of §2.4, §3.2 (both) and §4.1 (the second)
+    assert flagged == {"3.2 [Second-Offer]": [("sdp-answer-mismatch", "warning")]}
+
+
+def _with_body(message, body: bytes):
+    return edit(message, message.raw[message.raw.index(b"\r\n\r\n") :], b"\r\n\r\n" + body)
+
+
 def test_sdp_answer_may_renumber_a_dynamic_payload_type():
     messages = flow("3.1")
     messages[0] = edit(messages[0], b"RTP/AVP 0\r\n", b"RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n")
