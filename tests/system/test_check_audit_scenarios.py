@@ -193,3 +193,14 @@ def test_glare_on_re_invites_face_to_face(tools, tmp_path):
     status, (call,) = checked(tools, tmp_path, AUDIT / "uac-glare.xml", AUDIT / "uas-glare.xml")
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
     assert call["composition"].count("rfc3261-14 rejected-re-INVITE") == 2
+
+
+@pytest.mark.parametrize("uas,reference", [("uas-cancel-race.xml", "rfc3261-9"),
+                                           ("uas-cancel-race-481.xml", "rfc3261-9-481")])  # fmt: skip
+def test_a_cancel_crossing_the_200_face_to_face(tools, tmp_path, uas, reference):
+    """tests/audit/uac-cancel-race.xml: the caller CANCELs while the callee rings, the callee's
+    200 crosses it; the CANCEL gets its 200, or a 481 (the UAS's INVITE transaction ended with
+    the 2xx, RFC 3261 §9.2, §17.2.1); the caller ACKs the 2xx and sends BYE. Its own flow
+    (ladder/check/flows/rfc3261-9.flow), nothing to report."""
+    status, (call,) = checked(tools, tmp_path, AUDIT / "uac-cancel-race.xml", AUDIT / uas)
+    assert (status, call["reference"], call["deviations"]) == (0, reference, [])

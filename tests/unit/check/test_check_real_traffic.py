@@ -368,3 +368,16 @@ def test_a_hold_answered_sendrecv_is_a_direction_mismatch():
     found = [(d.code, d.severity, d.f) for d in result.deviations]
     assert found == [("sdp-answer-mismatch", "warning", (12,))]
     assert "answers sendonly with sendrecv, where §6.1 allows recvonly or inactive" in result.deviations[0].message
+
+
+def test_a_cancel_crossing_the_200_is_its_own_flow():
+    """tests/audit/sipp-cancel-crossing-200.pcap and -481.pcap (uac-cancel-race.xml against
+    uas-cancel-race.xml, uas-cancel-race-481.xml): the caller CANCELs while the callee rings and
+    the callee's 200 crosses it. The CANCEL has no effect on an answered INVITE and gets its
+    200, or a 481 from a UAS whose INVITE transaction ended with its 2xx (RFC 3261 §9.2,
+    §17.2.1); the caller ACKs the 2xx and hangs up. A race no party can avoid: before, the call
+    was §3.1 with the CANCEL and its answer as unexpected-message warnings."""
+    for name, reference in (("sipp-cancel-crossing-200.pcap", "rfc3261-9"),
+                            ("sipp-cancel-crossing-200-481.pcap", "rfc3261-9-481")):  # fmt: skip
+        result = check_audit_capture(name)
+        assert (result.reference, result.score, result.deviations) == (reference, 1.0, ()), name
