@@ -61,6 +61,7 @@ class Unit:
     in_dialog: bool = False
     started: bool = False  # its request was captured
     auth: bool = False  # its request carries credentials: a retry after a challenge
+    sender: int | None = None  # the column that sent its request
 
 
 def _family(method: str) -> str:
@@ -83,6 +84,7 @@ def transaction_units(observed: Sequence[Observed]) -> list[Unit]:
             latest[key] = unit
         if opens and not unit.started:
             unit.started, unit.in_dialog, unit.auth = True, obs.in_dialog, "auth" in obs.facts
+            unit.sender = obs.src
         if obs.status is not None and obs.status >= 200 and _family(obs.method) == unit.method:
             unit.final, unit.final_at = obs.status, index
         unit.steps.append(index)
@@ -92,7 +94,9 @@ def transaction_units(observed: Sequence[Observed]) -> list[Unit]:
 def _invite_core(units: list[Unit]) -> tuple[list[Unit], list[list[Unit]]]:
     """(core units, episode groups) of an INVITE call. An INVITE is a re-INVITE once an earlier
     INVITE got a 2xx or when it carries a To tag; a NOTIFY or a retry after 401/407 stays
-    with the request before it (a REFER's progress reports, RFC 3515 §2.4.4)."""
+    with the request before it (a REFER's progress reports, RFC 3515 §2.4.4). A BYE from the
+    other side than a BYE already in the core (both hung up at once, RFC 3261 §15.1.2) is an
+    episode of its own: the flow's ending is one BYE."""
     core: list[Unit] = []
     groups: list[list[Unit]] = []
     for unit in units:
@@ -101,7 +105,9 @@ def _invite_core(units: list[Unit]) -> tuple[list[Unit], list[list[Unit]]]:
         established = any(c.final is not None and 200 <= c.final < 300 and c.final_at is not None
                           and c.final_at < unit.steps[0] for c in core)
         initial = unit.method == "INVITE" and not unit.in_dialog and not established
-        if initial or unit.method == "BYE":
+        crossing = unit.method == "BYE" and any(
+            c.method == "BYE" and None not in (c.sender, unit.sender) and c.sender != unit.sender for c in core)
+        if initial or (unit.method == "BYE" and not crossing):
             core.append(unit)
             continue
         previous = groups[-1][-1] if groups else None

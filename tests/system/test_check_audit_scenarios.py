@@ -204,3 +204,23 @@ def test_a_cancel_crossing_the_200_face_to_face(tools, tmp_path, uas, reference)
     (ladder/check/flows/rfc3261-9.flow), nothing to report."""
     status, (call,) = checked(tools, tmp_path, AUDIT / "uac-cancel-race.xml", AUDIT / uas)
     assert (status, call["reference"], call["deviations"]) == (0, reference, [])
+
+
+@pytest.mark.parametrize("answer", ["200 OK", "481 Call/Transaction Does Not Exist"])
+def test_byes_crossing_face_to_face(tools, tmp_path, answer):
+    """tests/audit/uac-bye-race.xml against uas-bye-race.xml: both hang up at once, each answers
+    the other's BYE with 200, or with 481 once its own BYE ended the dialog (RFC 3261 §15.1.2;
+    the caller's answer and the callee's last recv changed here). The first BYE ends the flow,
+    the other's is the crossing-BYE episode (ladder/check/flows/rfc3261-15.flow)."""
+    code = answer.split()[0]
+    uac, uas = (AUDIT / "uac-bye-race.xml").read_text(), (AUDIT / "uas-bye-race.xml").read_text()
+    assert uac.count("SIP/2.0 200 OK\n      Via: [$their_via]") == 1 and uas.endswith(
+        '  <recv response="200"/>\n  <pause milliseconds="200"/>\n</scenario>\n')
+    uac = uac.replace("SIP/2.0 200 OK\n      Via: [$their_via]", f"SIP/2.0 {answer}\n      Via: [$their_via]")
+    uas = uas.replace('  <recv response="200"/>\n  <pause', f'  <recv response="{code}"/>\n  <pause')
+    (tmp_path / "uac.xml").write_text(uac)
+    (tmp_path / "uas.xml").write_text(uas)
+    status, (call,) = checked(tools, tmp_path, tmp_path / "uac.xml", tmp_path / "uas.xml")
+    reference = "rfc3261-15" if code == "200" else "rfc3261-15-481"
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
+    assert call["composition"] == f"rfc3665-3.1 + {reference} crossing-BYE + BYE"

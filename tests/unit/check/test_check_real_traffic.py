@@ -381,3 +381,16 @@ def test_a_cancel_crossing_the_200_is_its_own_flow():
                             ("sipp-cancel-crossing-200-481.pcap", "rfc3261-9-481")):  # fmt: skip
         result = check_audit_capture(name)
         assert (result.reference, result.score, result.deviations) == (reference, 1.0, ()), name
+
+
+def test_byes_crossing_are_the_ending_and_an_episode():
+    """tests/audit/sipp-byes-crossing.pcap and -481.pcap (uac-bye-race.xml against
+    uas-bye-race.xml, and their 481 variant): both parties hang up at once; each answers the
+    other's BYE with 200, or 481 once its own BYE ended the dialog (RFC 3261 §15.1.2). The
+    first BYE ends the flow, the other side's is the `crossing-BYE` episode. Before, it was §3.1
+    with that BYE and its answer as unexpected-message warnings."""
+    for name, reference in (("sipp-byes-crossing.pcap", "rfc3261-15"),
+                            ("sipp-byes-crossing-481.pcap", "rfc3261-15-481")):  # fmt: skip
+        result = check_audit_capture(name)
+        assert (result.reference, result.score, result.deviations) == ("rfc3665-3.1", 1.0, ()), name
+        assert result.composition == ("rfc3665-3.1", f"{reference} crossing-BYE", "BYE"), name
