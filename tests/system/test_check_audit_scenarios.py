@@ -224,3 +224,13 @@ def test_byes_crossing_face_to_face(tools, tmp_path, answer):
     reference = "rfc3261-15" if code == "200" else "rfc3261-15-481"
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
     assert call["composition"] == f"rfc3665-3.1 + {reference} crossing-BYE + BYE"
+
+
+def test_a_bye_crossing_a_re_invite_face_to_face(tools, tmp_path):
+    """tests/audit/uac-bye-reinvite.xml against uas-bye-reinvite.xml: the caller's hold re-INVITE
+    crosses the callee's BYE; the callee answers the re-INVITE 481, its dialog ended (RFC 3261
+    §12.2.2), the caller answers the BYE 200 and ACKs the 481 (§17.1.1.3): the re-INVITE a
+    rejected one, the BYE the flow's ending, nothing to report."""
+    status, (call,) = checked(tools, tmp_path, AUDIT / "uac-bye-reinvite.xml", AUDIT / "uas-bye-reinvite.xml")
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
+    assert call["composition"] == "rfc3665-3.1 + rfc3261-14 rejected-re-INVITE + BYE"
