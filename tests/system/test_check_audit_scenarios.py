@@ -234,3 +234,10 @@ def test_a_bye_crossing_a_re_invite_face_to_face(tools, tmp_path):
     status, (call,) = checked(tools, tmp_path, AUDIT / "uac-bye-reinvite.xml", AUDIT / "uas-bye-reinvite.xml")
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
     assert call["composition"] == "rfc3665-3.1 + rfc3261-14 rejected-re-INVITE + BYE"
+
+
+def test_a_refresh_without_an_offer_face_to_face(tools, tmp_path):
+    """tests/audit/uac-refresh-no-offer.xml against uas-refresh.xml: a re-INVITE without SDP,
+    the offer in the 200, the answer in the ACK (RFC 3261 §14.1, §13.2.1): nothing to report."""
+    status, (call,) = checked(tools, tmp_path, AUDIT / "uac-refresh-no-offer.xml", AUDIT / "uas-refresh.xml")
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3261-14-no-offer", [])

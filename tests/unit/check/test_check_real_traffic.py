@@ -394,3 +394,12 @@ def test_byes_crossing_are_the_ending_and_an_episode():
         result = check_audit_capture(name)
         assert (result.reference, result.score, result.deviations) == ("rfc3665-3.1", 1.0, ()), name
         assert result.composition == ("rfc3665-3.1", f"{reference} crossing-BYE", "BYE"), name
+
+
+def test_a_re_invite_without_an_offer_is_its_own_flow():
+    """tests/audit/sipp-refresh-no-offer.pcap (uac-refresh-no-offer.xml against
+    uas-refresh.xml): the session refresh's re-INVITE has no SDP, the 200 offers and the ACK
+    answers (RFC 3261 §14.1, §13.2.1). Before, rfc3261-14's re-INVITE with a different-content
+    finding (its `sdp` condition); now the flow that has it."""
+    result = check_audit_capture("sipp-refresh-no-offer.pcap")
+    assert (result.reference, result.score, result.deviations) == ("rfc3261-14-no-offer", 1.0, ())
