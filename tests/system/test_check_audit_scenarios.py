@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tool
-from test_check_real_peers import AUDIT, LAB, checked, findings, proxy, run_check, run_sipps, tools  # noqa: F401 (fixtures)
+from test_check_real_peers import (AUDIT, KAMAILIO, LAB, checked, findings, proxy, run_check, run_sipps,  # noqa: F401 (fixtures)
+                                  running_proxy, tools)
 from test_kamailio_sipp import (PROXY_IP, UAC_IP, UAS_IP, free_udp_port, kamailio_modules, stop,
                                 udp_bound, wait_until)
 
@@ -241,3 +242,37 @@ def test_a_refresh_without_an_offer_face_to_face(tools, tmp_path):
     the offer in the 200, the answer in the ACK (RFC 3261 §14.1, §13.2.1): nothing to report."""
     status, (call,) = checked(tools, tmp_path, AUDIT / "uac-refresh-no-offer.xml", AUDIT / "uas-refresh.xml")
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3261-14-no-offer", [])
+
+
+def _bridging(config: str) -> str:
+    """proxy.cfg relaying what comes in over UDP out over TCP: Kamailio's record_route() then
+    puts two entries, one per transport (RFC 5658 §4, rr's enable_double_rr)."""
+    udp = '''    } else {
+        $du = "sip:@UAS_IP@:" + $rU;
+    }'''
+    assert config.count(udp) == 1
+    return config.replace(udp, '''    } else {
+        $du = "sip:@UAS_IP@:" + $rU + ";transport=tcp";
+        force_send_socket(tcp:@PROXY_IP@:@PROXY_PORT@);
+    }''')
+
+
+def test_a_proxy_bridging_udp_to_tcp_double_record_routes(tools, tmp_path):
+    """sipp -t u1 (tests/kamailio/uac.xml) -> Kamailio -> sipp -t t1 (uas.xml): two Record-Route
+    entries for the one proxy, the TCP one first (RFC 5658 §4); the caller's ACK and BYE carry
+    both, reversed, as their Route (RFC 3261 §12.2.1.1), and the proxy takes both off. RFC 3665
+    §3.1 through one proxy, nothing to report."""
+    sipp, tcpdump = tools
+    with running_proxy(tmp_path, _bridging) as port:
+        uas_port, uac_port = free_udp_port(UAS_IP), free_udp_port(UAC_IP)
+        server = [sipp, "-sf", str(KAMAILIO / "uas.xml"), "-i", UAS_IP, "-p", str(uas_port), "-t", "t1", "-m", "1",
+                  "-nostdin", "-timeout", "20s"]  # fmt: skip
+        client = [sipp, f"{PROXY_IP}:{port}", "-sf", str(KAMAILIO / "uac.xml"), "-i", UAC_IP, "-p", str(uac_port),
+                  "-t", "u1", "-m", "1", "-s", str(uas_port), "-nostdin", "-timeout", "20s"]  # fmt: skip
+        pcap = run_sipps(tcpdump, tmp_path / "bridge.pcap", (uas_port, uac_port), [server], client, proto="tcp or udp")
+    status, report = run_check(pcap)
+    (call,) = report["calls"]
+    assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
+    assert call["variant"].startswith("hop Alice-Proxy-Bob")
+    raw = pcap.read_bytes()
+    assert raw.count(b";transport=tcp;r2=on") >= 4 and raw.count(b"Route: <") >= 2  # two entries, in the ACK and BYE too

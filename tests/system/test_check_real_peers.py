@@ -7,11 +7,13 @@ Every process started here is stopped by its own handle."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -99,13 +101,12 @@ def tools() -> tuple[str, str]:
     return require_tool("sipp"), require_tool("tcpdump")
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory) -> int:
-    """Kamailio on tests/audit/proxy.cfg, listening; its UDP/TCP port."""
+@contextlib.contextmanager
+def running_proxy(work: Path, edit: Callable[[str], str] = lambda config: config) -> Iterator[int]:
+    """Kamailio on tests/audit/proxy.cfg (changed by ``edit``), listening; its UDP/TCP port."""
     kamailio = require_tool("kamailio")
-    work = tmp_path_factory.mktemp("audit-proxy")
     port = free_udp_port(PROXY_IP)
-    config = (AUDIT / "proxy.cfg").read_text(encoding="utf-8")
+    config = edit((AUDIT / "proxy.cfg").read_text(encoding="utf-8"))
     for name, value in (("PROXY_IP", PROXY_IP), ("PROXY_PORT", port), ("UAS_IP", UAS_IP),
                         ("MODULES", kamailio_modules())):  # fmt: skip
         config = config.replace(f"@{name}@", str(value))
@@ -119,6 +120,13 @@ def proxy(tmp_path_factory) -> int:
         yield port
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory) -> Iterator[int]:
+    """Kamailio on tests/audit/proxy.cfg, listening; its UDP/TCP port."""
+    with running_proxy(tmp_path_factory.mktemp("audit-proxy")) as port:
+        yield port
 
 
 def checked(tools, tmp_path, uac, uas, transport="u1", version=4, proxy_port=None) -> tuple[int, list[dict]]:
