@@ -80,9 +80,9 @@ def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[st
 
 def rule_sdp_answer(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3264 §6: the answer has as many m-lines as the offer, of the same types, each
-    accepted stream with a format the offer listed and a direction §6.1 allows. The offer is the INVITE's SDP and the
-    answer the first response with SDP on the same hop; an INVITE without SDP gets its offer
-    in the 2xx and its answer in the ACK."""
+    accepted stream with a format the offer listed and a direction §6.1 allows. The offer is
+    the INVITE's SDP and the answer the first response with SDP on the same hop; an INVITE
+    without SDP gets its offer in the 2xx and its answer in the ACK."""
     groups: dict[tuple, tuple["SipMessage", list["SipMessage"], list[str], str]] = {}
     for txn in facts.txns.transactions:
         request = txn.request
