@@ -33,10 +33,8 @@ def rule_cseq(facts: CallFacts) -> Iterable[Deviation]:
         if not m.is_request and m.to_tag and 100 < (m.status or 0) < 300 and m.method in ("INVITE", "SUBSCRIBE", "REFER")
     }  # fmt: skip
     reported: set[tuple] = set()  # the same faulty request relayed by a proxy: reported once
-    for message in facts.messages:
+    for message in facts.originals:
         if not message.is_request or message.method in ("ACK", "CANCEL", "REGISTER") or not message.cseq:
-            continue
-        if facts.is_retransmission(message):
             continue
         sender = facts.sides(message)[0]
         number, branch = _cseq_of(message)[0], _bottom_branch(message)
@@ -96,10 +94,8 @@ def rule_register_cseq(facts: CallFacts) -> Iterable[Deviation]:
     an SBC or proxy with the same number is not a second request of the UA."""
     last: dict[tuple, "SipMessage"] = {}
     faults: dict[tuple, list["SipMessage"]] = {}  # (sender, Call-ID) -> the REGISTERs out of order
-    for message in facts.messages:
+    for message in facts.originals:
         if not message.is_request or message.method != "REGISTER" or not message.cseq:
-            continue
-        if facts.is_retransmission(message):
             continue
         key = (facts.sides(message)[0], message.call_id)
         previous = last.get(key)

@@ -61,6 +61,16 @@ class CallFacts:
         self.txns = transactions if transactions is not None else build_transactions(self.messages)
         # Asked for every message by most rules: one set, not a look-up through its transaction.
         self._repeats = {i for txn in self.txns.transactions for i in txn.retransmissions}
+        # The messages that are not retransmissions, in capture order: what most rules walk
+        # (``is_retransmission`` of each, asked once a call instead of once a rule).
+        repeats = self._repeats
+        self.originals = [m for m in self.messages if id(m) not in repeats] if repeats else self.messages
+        self.retransmitted = bool(repeats)  # whether any message is a retransmission
+        # The requests with two Vias or more (retransmissions included), in capture order: the
+        # only ones a proxy can have forwarded (§16.6 step 8 adds its Via on top). Most calls
+        # seen at one hop have none, and the rules on forwarding have nothing to say then.
+        self.relayed = [m for m in self.messages if m.is_request and len(m.vias) >= 2]
+        self._carried: set[str] | None = None
         if number is None:  # (positions made only when no ladder numbers the messages)
             positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
             number = lambda m: positions.get(id(m))
@@ -68,6 +78,15 @@ class CallFacts:
         self.sides = sides or _default_sides
         last = max((m.ts_ns for m in self.messages), default=0)
         self.end_ns = max(settings.end_ns or 0, last)
+
+    def carries(self, name: str) -> bool:
+        """Whether any message of the call has a ``name`` header (canonical: lower-case, full).
+        A rule reading only a header most calls lack (Record-Route, Route, credentials) has
+        nothing to say of a call without it: one look at the call instead of one per message."""
+        carried = self._carried
+        if carried is None:
+            carried = self._carried = set().union(*(m.header_index() for m in self.messages))
+        return name in carried
 
     def covered(self, start_ns: int, end_ns: int) -> bool:
         """Whether the capture runs continuously from ``start_ns`` to ``end_ns``."""

@@ -23,8 +23,8 @@ def rule_prack(facts: CallFacts) -> Iterable[Deviation]:
     racks = {(m.call_id, tuple((m.header("rack") or "").split()[:2]))
              for m in facts.messages if m.is_request and m.method == "PRACK"}
     reported: set[tuple] = set()
-    for message in facts.messages:
-        if not reliable_provisional(message) or facts.is_retransmission(message) or not message.cseq:
+    for message in facts.originals:
+        if not reliable_provisional(message) or not message.cseq:
             continue
         rseq = (message.header("rseq") or "").strip()
         wanted = (message.call_id, (rseq, str(message.cseq[0])))

@@ -54,25 +54,45 @@ def _params_twice(name: str, value: str) -> tuple[str, ...]:
         if tail.count(";") < 2 and not tail.partition(";")[0].strip():
             return ()  # nothing before its one ';' at most: one parameter at most (";tag=x")
     names = _header_params(name, value)
+    if len(set(names)) == len(names):
+        return ()  # (the usual answer, without counting each name)
     return tuple(sorted({n for n in names if names.count(n) > 1}))
+
+
+def _repeated_params(message: "SipMessage", name: str, lines: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """(value, the parameter names it has twice) for each value of header ``name`` that has one
+    (``header_values``, ``_params_twice``), ``lines`` being its lines (``header_index``). A value is part
+    of a line, so lines without any ``;`` hold no parameter at all: that usual case (a To or
+    Contact without parameters) is answered without splitting them."""
+    if ";" not in lines[0] if len(lines) == 1 else not any(";" in line for line in lines):
+        return []
+    found = []
+    for value in message.header_values(name):
+        twice = _params_twice(name, value)
+        if twice:
+            found.append((value, twice))
+    return found
 
 
 def rule_duplicate_parameter(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §7.3.1: a parameter name appears at most once in a header field value (two
     ``tag=`` on a To header leave the dialog undefined). One finding per sender and header."""
     groups: dict[tuple, tuple[str, list["SipMessage"]]] = {}
-    known: dict[tuple[str, str], tuple[str, ...]] = {}  # a call repeats its From, To, Via values
-    for message in facts.messages:
-        if facts.is_retransmission(message):
-            continue
+    # A call repeats its From, To and Via lines: what a header's lines hold is judged once a
+    # call (the values are made from the lines alone, so equal lines give equal answers).
+    known: dict[tuple[str, tuple[str, ...]], list[tuple[str, tuple[str, ...]]]] = {}
+    for message in facts.originals:
+        index = message.header_index()
         for name in _PARAM_HEADERS:
-            for value in message.header_values(name):
-                twice = known.get((name, value))
-                if twice is None:
-                    twice = known[(name, value)] = _params_twice(name, value)
-                if twice:
-                    key = (facts.sides(message)[0], name, tuple(twice))
-                    groups.setdefault(key, (value.strip(), []))[1].append(message)
+            lines = index.get(name)
+            if not lines:
+                continue
+            repeated = known.get((name, lines))
+            if repeated is None:
+                repeated = known[(name, lines)] = _repeated_params(message, name, lines)
+            for value, twice in repeated:
+                key = (facts.sides(message)[0], name, twice)
+                groups.setdefault(key, (value.strip(), []))[1].append(message)
     for (_, name, twice), (value, messages) in groups.items():
         shown = ", ".join(f"{n}=" for n in twice)
         yield deviation(
@@ -86,8 +106,8 @@ def rule_duplicate_parameter(facts: CallFacts) -> Iterable[Deviation]:
 def rule_branch_cookie(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §8.1.1.7: the branch starts with ``z9hG4bK``; reported once per sender."""
     by_sender: dict[Hashable, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if not message.is_request or facts.is_retransmission(message):
+    for message in facts.originals:
+        if not message.is_request:
             continue
         branch = message.branch
         if branch is None or not branch.startswith(MAGIC_COOKIE):
@@ -140,8 +160,8 @@ def rule_oversized_udp(facts: CallFacts) -> Iterable[Deviation]:
     mtu = facts.settings.path_mtu
     limit = mtu - 200 if mtu else 1300
     groups: dict[tuple, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if not message.is_request or facts.is_retransmission(message):
+    for message in facts.originals:
+        if not message.is_request:
             continue
         if facts.transport(message) != "udp" or len(message.raw) <= limit:
             continue

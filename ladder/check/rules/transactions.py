@@ -135,7 +135,9 @@ def rule_retransmissions(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §17: each retransmitted message once, with all its copies. A repeated final
     response (its ACK or the request's absorption was lost) and a request repeated after its
     final response (that response was lost) are warnings; a request repeated while waiting is
-    information."""
+    information. (Without any retransmission every group of ``_copies`` is one message.)"""
+    if not facts.retransmitted:
+        return
     for txn in facts.txns.transactions:
         for group in _copies(txn, facts):
             if len(group) < 2:
@@ -188,7 +190,10 @@ def rule_timers(facts: CallFacts) -> Iterable[Deviation]:
     up to T2, and is T2 once a provisional arrived (non-INVITE, §17.1.2.2); timer G doubles up
     to T2 (non-2xx final, §17.2.1) as does the 2xx (§13.3.1.4). A larger T1 is allowed
     (§17.1.1.1), so the first interval may set it; the doubling is required. Requests are not
-    retransmitted over reliable transports."""
+    retransmitted over reliable transports. (Without any retransmission every group of
+    ``_copies`` is one message.)"""
+    if not facts.retransmitted:
+        return
     s = facts.settings
     for txn in facts.txns.transactions:
         for group in _copies(txn, facts):

@@ -27,24 +27,30 @@ def _uas_responses(facts: CallFacts) -> Iterable[tuple["SipMessage", "SipMessage
     and did not forward: the same top Via branch, back over the same hop, as many Vias or
     fewer, and no copy of the request leaving that node with one Via more."""
     forwarded: set[tuple] = set()
-    for message in facts.messages:
-        if message.is_request and len(message.vias) >= 2:
-            below = message.vias[1]
-            forwarded.add((message.call_id, message.cseq, below.branch, facts.sides(message)[0]))
+    for message in facts.relayed:  # (the requests with a Via below the top one)
+        below = message.vias[1]
+        forwarded.add((message.call_id, message.cseq, below.branch, facts.sides(message)[0]))
     for txn in facts.txns.transactions:
         if txn.request is None or txn.method in ("ACK", "CANCEL"):
             continue
-        for response in txn.responses:
-            if facts.is_retransmission(response):
+        messages = txn.messages
+        requests = [m for m in messages if m.is_request]
+        for response in messages:
+            if response.is_request or facts.is_retransmission(response):
                 continue
             # The request it answers: the last one before it with its CSeq (a UA that reuses a
             # branch for a new request puts two requests in one transaction).
-            request = next((m for m in reversed(txn.messages) if m.is_request and m.cseq == response.cseq
-                            and m.ts_ns <= response.ts_ns and m.vias), None)
-            if request is None:
-                continue
+            if len(requests) == 1:  # the usual transaction: the one candidate, without a scan
+                request: SipMessage | None = requests[0]
+                if not (request.cseq == response.cseq and request.ts_ns <= response.ts_ns and request.vias):
+                    continue
+            else:
+                request = next((m for m in reversed(requests) if m.cseq == response.cseq
+                                and m.ts_ns <= response.ts_ns and m.vias), None)
+                if request is None:
+                    continue
             hop = facts.sides(request)
-            if (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
+            if forwarded and (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
                 continue  # a proxy passed it on: its responses are relayed, not made there
             # Fewer Vias than the request (but some: none is ``response-without-via``) is no relay
             # either: a proxy strips only its own, which the request did not carry yet (§16.7 step 3).
@@ -65,16 +71,19 @@ def rule_uas_copies(facts: CallFacts) -> Iterable[Deviation]:
     request into a dialog-creating response, URI parameters included, in order."""
     via_groups: dict[tuple, list["SipMessage"]] = {}
     rr_groups: dict[tuple, tuple["SipMessage", list["SipMessage"]]] = {}
+    record_routes = facts.carries("record-route")  # (no request of a call without any has one)
     for request, response in _uas_responses(facts):
         # (the parser shares the Via objects of equal values: a response that copied them has the same)
         if response.vias is not request.vias and (len(response.vias) != len(request.vias) or any(
                 a is not b for a, b in zip(response.vias, request.vias))) \
                 and [_via_value(v) for v in response.vias] != [_via_value(v) for v in request.vias]:
             via_groups.setdefault((id(request),), [request]).append(response)
-        record_route = request.header_values("record-route")
-        if not record_route or not response.to_tag or not 100 < (response.status or 0) < 300:
+        if not response.to_tag or not 100 < (response.status or 0) < 300 or not record_routes:
             continue
         if request.method not in ("INVITE", "SUBSCRIBE", "REFER") or request.to_tag:
+            continue
+        record_route = request.header_values("record-route")
+        if not record_route:
             continue
         copied = [v.strip() for v in response.header_values("record-route")]
         wanted = [v.strip() for v in record_route]
