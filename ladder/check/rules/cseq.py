@@ -29,8 +29,8 @@ def rule_cseq(facts: CallFacts) -> Iterable[Deviation]:
     last: dict[tuple, tuple[int, str, "SipMessage"]] = {}
     challenged: dict[tuple, "SipMessage"] = {}  # (sender, Call-ID, method) -> request a 401/407 answered
     created = {
-        (m.call_id, m.from_tag, m.to_tag) for m in facts.messages
-        if not m.is_request and m.to_tag and 100 < (m.status or 0) < 300 and m.method in ("INVITE", "SUBSCRIBE", "REFER")
+        (m.call_id, m.from_tag, m.to_tag) for method in ("INVITE", "SUBSCRIBE", "REFER") for m in facts.responses(method)
+        if m.to_tag and 100 < (m.status or 0) < 300
     }  # fmt: skip
     reported: set[tuple] = set()  # the same faulty request relayed by a proxy: reported once
     for message in facts.originals:
@@ -94,8 +94,8 @@ def rule_register_cseq(facts: CallFacts) -> Iterable[Deviation]:
     an SBC or proxy with the same number is not a second request of the UA."""
     last: dict[tuple, "SipMessage"] = {}
     faults: dict[tuple, list["SipMessage"]] = {}  # (sender, Call-ID) -> the REGISTERs out of order
-    for message in facts.originals:
-        if not message.is_request or message.method != "REGISTER" or not message.cseq:
+    for message in facts.requests("REGISTER"):
+        if not message.cseq or facts.is_retransmission(message):
             continue
         key = (facts.sides(message)[0], message.call_id)
         previous = last.get(key)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from decoders.sip import SipMessage
 
 RELIABLE = frozenset({"tcp", "tls", "sctp", "ws", "wss"})
+_NONE: list = []  # (what ``requests`` and ``responses`` give for a method the call lacks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,20 @@ def _default_sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
     src = message.src.address() if message.src else None
     dst = message.dst.address() if message.dst else None
     return src, dst
+
+
+def _remembered_sides() -> Callable[["SipMessage"], tuple[Hashable, Hashable]]:
+    """``_default_sides``, made once a message of the call (the rules ask it of each several
+    times; the messages outlive the facts, so their ids stay theirs)."""
+    known: dict[int, tuple[Hashable, Hashable]] = {}
+
+    def sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
+        found = known.get(id(message))
+        if found is None:
+            found = known[id(message)] = _default_sides(message)
+        return found
+
+    return sides
 
 
 class CallFacts:
@@ -71,12 +86,13 @@ class CallFacts:
         # seen at one hop have none, and the rules on forwarding have nothing to say then.
         self.relayed = [m for m in self.messages if m.is_request and len(m.vias) >= 2]
         self._carried: set[str] | None = None
+        self._by_method: dict[tuple[bool, str | None], list["SipMessage"]] | None = None
         if number is None:  # (positions made only when no ladder numbers the messages)
             positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
             number = lambda m: positions.get(id(m))
         self._number = number
-        self.sides = sides or _default_sides
-        last = max((m.ts_ns for m in self.messages), default=0)
+        self.sides = sides or _remembered_sides()
+        last = max([m.ts_ns for m in self.messages], default=0)
         self.end_ns = max(settings.end_ns or 0, last)
 
     def carries(self, name: str) -> bool:
@@ -87,6 +103,30 @@ class CallFacts:
         if carried is None:
             carried = self._carried = set().union(*(m.header_index() for m in self.messages))
         return name in carried
+
+    def requests(self, method: str) -> list["SipMessage"]:
+        """The call's ``method`` requests, retransmissions included, in capture order: what a rule
+        looking for the ACKs, the BYEs or the PRACKs of a call finds without a walk of its own
+        (shared by the rules: not to be changed)."""
+        return self._method_index().get((True, method), _NONE)
+
+    def responses(self, method: str) -> list["SipMessage"]:
+        """The call's responses to ``method`` requests (their CSeq method), retransmissions
+        included, in capture order (shared by the rules: not to be changed)."""
+        return self._method_index().get((False, method), _NONE)
+
+    def _method_index(self) -> dict[tuple[bool, str | None], list["SipMessage"]]:
+        index = self._by_method
+        if index is None:
+            index = self._by_method = {}
+            for message in self.messages:
+                key = (message.is_request, message.method)
+                found = index.get(key)
+                if found is None:
+                    index[key] = [message]
+                else:
+                    found.append(message)
+        return index
 
     def covered(self, start_ns: int, end_ns: int) -> bool:
         """Whether the capture runs continuously from ``start_ns`` to ``end_ns``."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from decoders.sdp import STATIC_PAYLOAD_TYPES
 from ladder.check.deviations import ERROR, INFO, WARNING, Code, Deviation, deviation
 from ladder.check.rules.facts import CallFacts, reliable_provisional
 
@@ -23,8 +24,9 @@ CODES = (SDP_ANSWER_MISMATCH, SDP_VERSION_NOT_INCREMENTED,)
 
 def _formats(media: "SdpMedia") -> set[str]:
     names: set[str] = set()
+    rtpmap = media.rtpmap  # (``media.encoding``, read without a call for each format)
     for fmt in media.formats:
-        encoding = media.encoding(int(fmt)) if fmt.isdigit() and len(fmt) <= 3 else None
+        encoding = (rtpmap.get(int(fmt)) or STATIC_PAYLOAD_TYPES.get(int(fmt))) if fmt.isdigit() and len(fmt) <= 3 else None
         names.add(f"{encoding[0].upper()}/{encoding[1]}" if encoding else fmt.upper())
     return names
 
@@ -48,6 +50,8 @@ def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[st
             problems.append(f"m-line {index} is {a.kind}, offered {o.kind} (§6)")
             broken = True
             continue
+        if a.formats == o.formats and a.formats and a.rtpmap == o.rtpmap:
+            continue  # the offer's formats, named alike: the same names, some in common, none added
         offered, answered = _formats(o), _formats(a)
         if not offered & answered:
             problems.append(
@@ -104,9 +108,9 @@ def _ack_with_sdp(facts: CallFacts, ok: "SipMessage") -> "SipMessage | None":
     """The ACK with SDP the receiver of ``ok`` sent next (wherever to: without Record-Route
     it goes straight to the remote target)."""
     receiver = facts.sides(ok)[1]
-    for message in facts.messages:
+    for message in facts.requests("ACK"):
         if (
-            message.is_request and message.method == "ACK" and message.sdp is not None
+            message.sdp is not None
             and message.call_id == ok.call_id and message.cseq and ok.cseq
             and message.cseq[0] == ok.cseq[0] and message.ts_ns >= ok.ts_ns
             and facts.sides(message)[0] == receiver
@@ -133,9 +137,10 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
     accepted: dict[tuple, tuple[int, "SipMessage"]] = {}
     pending: dict[int, tuple[tuple, int, "SipMessage"]] = {}  # id(txn) -> the offer
     reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
+    of = facts.txns.of
     for message in facts.messages:
-        txn = facts.txns.of(message)
-        if not message.is_request and txn is not None and id(txn) in pending:
+        txn = of(message) if pending and not message.is_request else None  # (none pending: no answer to look for)
+        if txn is not None and id(txn) in pending:
             status = message.status or 0
             if 200 <= status < 300 or (message.sdp is not None and reliable_provisional(message)):
                 key, version, offer = pending[id(txn)]
@@ -155,6 +160,7 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
             reported.add(unit)
             yield from _version_findings(facts, message, origin.version, _sdp_without_origin(message), before)
         if message.is_request and message.method != "ACK":
+            txn = of(message)
             if txn is not None:
                 pending[id(txn)] = (key, origin.version, message)
         elif message.is_request or 200 <= (message.status or 0) < 300 or reliable_provisional(message):

@@ -99,11 +99,11 @@ def _dialog_route_sets(facts: CallFacts) -> dict[tuple, list[tuple[int, str, lis
     (§13.2.2.4); a re-INVITE never changes it (§12.2)."""
     sets: dict[tuple, list[tuple[int, str, list[str]]]] = {}
     invites: dict[tuple, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if message.is_request and message.method == "INVITE" and not message.to_tag:
+    for message in facts.requests("INVITE"):
+        if not message.to_tag:
             invites.setdefault((message.call_id, message.from_tag, message.cseq), []).append(message)
-    for message in facts.messages:
-        if message.is_request or message.method != "INVITE" or not message.to_tag:
+    for message in facts.responses("INVITE"):
+        if not message.to_tag:
             continue
         if not 100 < (message.status or 0) < 300:
             continue

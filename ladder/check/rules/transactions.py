@@ -55,8 +55,10 @@ def rule_missing_ack(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §17.1.1.3 (ACK of a non-2xx final, hop by hop: same branch and CSeq number as
     the INVITE) and §13.2.2.4 (ACK of a 2xx, end to end, from the UA that received it)."""
     for txn in facts.txns.transactions:
+        if txn.method != "INVITE":
+            continue
         final = txn.final
-        if txn.method != "INVITE" or final is None or (final.status or 0) < 300:
+        if final is None or (final.status or 0) < 300:
             continue
         ack = next(
             (m for m in txn.messages if m.is_request and m.method == "ACK" and m.ts_ns >= final.ts_ns
@@ -86,9 +88,9 @@ def _stray_ack(facts: CallFacts, txn: Transaction, final: "SipMessage") -> "SipM
     if request is None:
         return None
     hop = facts.sides(request)
-    for message in facts.messages:
+    for message in facts.requests("ACK"):
         if (
-            message.is_request and message.method == "ACK" and message.ts_ns >= final.ts_ns
+            message.ts_ns >= final.ts_ns
             and message.call_id == request.call_id and message.cseq and request.cseq
             and message.cseq[0] == request.cseq[0] and facts.sides(message) == hop
             and message.branch != request.branch
@@ -99,12 +101,12 @@ def _stray_ack(facts: CallFacts, txn: Transaction, final: "SipMessage") -> "SipM
 
 def _missing_2xx_acks(facts: CallFacts) -> Iterable[Deviation]:
     groups: dict[tuple, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if message.is_request or message.method != "INVITE" or not 200 <= (message.status or 0) < 300:
+    for message in facts.responses("INVITE"):
+        if not 200 <= (message.status or 0) < 300:
             continue
         key = (message.call_id, message.cseq[0] if message.cseq else None, message.to_tag)
         groups.setdefault(key, []).append(message)
-    acks = [m for m in facts.messages if m.is_request and m.method == "ACK"]
+    acks = facts.requests("ACK")
     for (call_id, cseq, _), oks in groups.items():
         senders = {facts.sides(m)[0] for m in oks}
         received: dict[Hashable, "SipMessage"] = {}
@@ -177,8 +179,8 @@ def rule_retransmissions(facts: CallFacts) -> Iterable[Deviation]:
 def _ack_after(facts: CallFacts, final: "SipMessage") -> "SipMessage | None":
     """The first ACK for ``final`` (same Call-ID and CSeq number) its receiver sent after it."""
     receiver = facts.sides(final)[1]
-    for message in facts.messages:
-        if (message.is_request and message.method == "ACK" and message.ts_ns >= final.ts_ns
+    for message in facts.requests("ACK"):
+        if (message.ts_ns >= final.ts_ns
                 and message.call_id == final.call_id and message.cseq and final.cseq
                 and message.cseq[0] == final.cseq[0] and facts.sides(message)[0] == receiver):
             return message

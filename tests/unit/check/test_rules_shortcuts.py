@@ -1,7 +1,7 @@
 """The rules' shortcuts (issue 13, session 10) give what the slow paths they replaced give.
 
 Each rule that now reads a per-call fact of ``CallFacts`` (``originals``, ``retransmitted``,
-``relayed``, ``carries``) or remembers what it made of a header by its lines is run beside the
+``relayed``, ``carries``, ``requests``/``responses``) or remembers what it made of a header by its lines is run beside the
 slow path: the oracle below (the rule as it was written before, kept here), or the same rule
 on facts whose shortcut is turned off. Findings must be equal, in order, on the samples, the
 quick corpus (the whole corpus in the long run), the RFC 3665 flows, the RFC 3261 §24 and RFC
@@ -11,6 +11,7 @@ one of them differ)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,16 @@ from decoders.sip import SipMessage, parse_sip
 from decoders.sipuri import split_outside_quotes
 from ladder.calls.grouping import build_calls
 from ladder.capture.loader import load_capture
-from ladder.check.deviations import Deviation, deviation
+from decoders.sdp import SdpMedia, SdpSession, parse_sdp
+from ladder.check.deviations import INFO, Deviation, deviation
 from ladder.check.rules import RULES, CallFacts, RuleSettings
-from ladder.check.rules import routing, syntax, transactions, uas_copies
+from ladder.check.rules import dialogs, routing, syntax, uas_copies
+from ladder.check.rules.dialogs import _tags
+from ladder.check.rules.facts import reliable_provisional
+from ladder.check.rules.offer_answer import _answer_problems, _dialog_of, _sdp_without_origin, _version_findings
 from ladder.check.rules.routing import _dialog_route_sets, _show, _uri_of, _via_chain, _without_sender
 from ladder.check.rules.uas_copies import _listed, _via_value, _vias
-from rfc_messages import rfc3261_messages, rfc4475_archive
+from rfc_messages import rfc3261_messages, rfc4317_sdps, rfc4475_archive
 from test_calls_rfc3665 import rfc3665_messages, rfc3665_sections
 
 AUDIT = Path(__file__).resolve().parents[2] / "audit"
@@ -197,11 +202,121 @@ def oracle_uas_copies(facts: CallFacts) -> Iterable[Deviation]:
         )  # fmt: skip
 
 
+def oracle_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
+    accepted: dict[tuple, tuple[int, SipMessage]] = {}
+    pending: dict[int, tuple[tuple, int, SipMessage]] = {}
+    reported: set[tuple] = set()
+    for message in facts.messages:
+        txn = facts.txns.of(message)
+        if not message.is_request and txn is not None and id(txn) in pending:
+            status = message.status or 0
+            if 200 <= status < 300 or (message.sdp is not None and reliable_provisional(message)):
+                key, version, offer = pending[id(txn)]
+                accepted[key[:2] + (_dialog_of(message),) + key[3:]] = (version, offer)
+            elif status >= 300:
+                pending.pop(id(txn))
+        sdp = message.sdp
+        if sdp is None or sdp.origin is None or facts.is_retransmission(message):
+            continue
+        origin = sdp.origin
+        key = (facts.sides(message)[0], message.call_id, _dialog_of(message),
+               origin.username, origin.session_id, origin.address)
+        before = accepted.get(key)
+        unit = (message.call_id, message.cseq, message.status, origin.version)
+        if before is not None and unit not in reported:
+            reported.add(unit)
+            yield from _version_findings(facts, message, origin.version, _sdp_without_origin(message), before)
+        if message.is_request and message.method != "ACK":
+            if txn is not None:
+                pending[id(txn)] = (key, origin.version, message)
+        elif message.is_request or 200 <= (message.status or 0) < 300 or reliable_provisional(message):
+            accepted[key] = (origin.version, message)
+
+
+def _oracle_formats(media: SdpMedia) -> set[str]:
+    names: set[str] = set()
+    for fmt in media.formats:
+        encoding = media.encoding(int(fmt)) if fmt.isdigit() and len(fmt) <= 3 else None
+        names.add(f"{encoding[0].upper()}/{encoding[1]}" if encoding else fmt.upper())
+    return names
+
+
+def oracle_answer_problems(offer: SdpSession, answer: SdpSession) -> tuple[list[str], bool]:
+    problems: list[str] = []
+    broken = False
+    if len(answer.media) != len(offer.media):
+        problems.append(f"{len(answer.media)} m-lines answer {len(offer.media)} offered (§6)")
+        broken = True
+    for index, (o, a) in enumerate(zip(offer.media, answer.media), start=1):
+        if a.disabled:
+            continue
+        if a.kind != o.kind:
+            problems.append(f"m-line {index} is {a.kind}, offered {o.kind} (§6)")
+            broken = True
+            continue
+        offered, answered = _oracle_formats(o), _oracle_formats(a)
+        if not offered & answered:
+            problems.append(
+                f"m-line {index} answers {', '.join(sorted(answered))} with no format in common "
+                f"with the offer's {', '.join(sorted(offered))}; it should have been rejected with port 0 (§6)"
+            )
+            broken = True
+        elif answered - offered:
+            problems.append(
+                f"m-line {index} adds {', '.join(sorted(answered - offered))}, not offered "
+                "(allowed by §6.1, but the offerer cannot use it in this exchange)"
+            )
+    return problems, broken
+
+
+def oracle_bye_outside_dialog(facts: CallFacts) -> Iterable[Deviation]:
+    messages = facts.messages
+    byes = [m for m in messages if m.method == "BYE" and m.is_request and m.to_tag and not facts.is_retransmission(m)]
+    if not byes:
+        return
+    answered: dict[tuple, list[SipMessage]] = {}
+    for m in messages:
+        if m.method == "INVITE" and not m.is_request and m.to_tag and m.from_tag:
+            answered.setdefault((m.call_id, _tags(m)), []).append(m)
+    reported: set[tuple] = set()
+    for bye in byes:
+        sender = facts.sides(bye)[0]
+        dialog = answered.get((bye.call_id, _tags(bye)), [])
+        if any(200 <= (m.status or 0) < 300 and m.ts_ns <= bye.ts_ns for m in dialog):
+            continue
+        failed = next((m for m in dialog if (m.status or 0) >= 300 and m.ts_ns <= bye.ts_ns
+                       and facts.sides(m)[1] == sender), None)
+        key = (bye.call_id, bye.cseq, bye.from_tag)
+        if failed is None or key in reported:
+            continue
+        reported.add(key)
+        yield deviation(
+            dialogs.BYE_OUTSIDE_DIALOG,
+            f"{facts.name(bye)} is sent for a dialog that does not exist: its INVITE was answered "
+            f"{facts.name(failed)}, a non-2xx final response, which ends any early dialog (RFC 3261 §12.3); "
+            "a UA MUST NOT send a BYE outside of a dialog (§15)",
+            f=facts.fs([bye]), frames=facts.frames([bye]),
+        )  # fmt: skip
+        txn = facts.txns.of(bye)
+        accepted = [r for r in (txn.responses if txn is not None else ())
+                    if 200 <= (r.status or 0) < 300 and not facts.is_retransmission(r)]
+        if accepted:
+            yield deviation(
+                dialogs.BYE_OUTSIDE_DIALOG,
+                f"{facts.name(accepted[0])} accepts {facts.name(bye)}, a BYE for a dialog its INVITE never made "
+                f"({facts.name(failed)}): a UAS MAY accept a request for an unknown dialog to recover one it lost, "
+                "and MUST answer 481 when it rejects it (RFC 3261 §12.2.2)",
+                f=facts.fs(accepted), frames=facts.frames(accepted), severity=INFO,
+            )  # fmt: skip
+
+
 ORACLES: dict[str, Callable[[CallFacts], Iterable[Deviation]]] = {
     "rule_duplicate_parameter": oracle_duplicate_parameter,
     "rule_max_forwards": oracle_max_forwards,
     "rule_route_set": oracle_route_set,
     "rule_uas_copies": oracle_uas_copies,
+    "rule_sdp_version": oracle_sdp_version,
+    "rule_bye_outside_dialog": oracle_bye_outside_dialog,
 }
 
 
@@ -224,8 +339,15 @@ def _same(messages: list[SipMessage], settings: RuleSettings | None = None) -> i
     assert fast.relayed == [m for m in messages if m.is_request and len(m.vias) >= 2]
     assert fast.retransmitted == any(fast.is_retransmission(m) for m in messages)
     carried = {name for m in messages for name in m.header_index()}
-    for name in ("record-route", "route", "via", "rseq", "authorization"):
+    for name in ("record-route", "route", "via", "rseq", "authorization", "proxy-authorization"):
         assert fast.carries(name) == (name in carried) == any(m.header(name) is not None for m in messages)
+    for method in {m.method for m in messages if m.method} | {"ACK", "BYE", "PRACK", "NOTIFY", "SUBSCRIBE"}:
+        assert fast.requests(method) == [m for m in messages if m.is_request and m.method == method]
+        assert fast.responses(method) == [m for m in messages if not m.is_request and m.method == method]
+    sdps = [m.sdp for m in messages if m.sdp is not None]
+    for offer in sdps:  # every SDP of the call against every other, as offer and answer
+        for answer in sdps:
+            assert _answer_problems(offer, answer) == oracle_answer_problems(offer, answer)
     count = 0
     for rule in RULES:
         got = list(rule(fast))
@@ -417,4 +539,51 @@ def test_a_response_to_another_cseq_is_not_compared_with_the_one_request():
     facts = CallFacts(call, None, None, RuleSettings(), None)
     assert facts.txns.of(call[0]) is facts.txns.of(call[1])
     assert "via-mismatch" not in _codes(call)
+    _same(call)
+
+
+def test_answers_judged_alike_both_ways():
+    # RFC 4317's offers and answers, each against each; and the edges of the shortcut (the same
+    # formats named otherwise by rtpmap; no format at all on either side).
+    sdps = [parse_sdp(raw) for _, raw in rfc4317_sdps(shared_path("reference/rfc4317.txt"))]
+    assert len(sdps) > 20
+    offer = parse_sdp(b"v=0\r\no=a 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+                      b"m=audio 49170 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n")
+    renamed = parse_sdp(b"v=0\r\no=b 1 1 IN IP4 192.0.2.2\r\ns=-\r\nc=IN IP4 192.0.2.2\r\nt=0 0\r\n"
+                        b"m=audio 49180 RTP/AVP 96\r\na=rtpmap:96 speex/16000\r\n")
+    assert _answer_problems(offer, renamed)[1]  # no format in common: 96 is another codec there
+    empty = replace(offer, media=tuple(replace(m, formats=()) for m in offer.media))
+    assert _answer_problems(empty, empty)[1]  # no format at all: none in common
+    sdps += [offer, renamed, empty]
+    for o in sdps:
+        for a in sdps:
+            assert _answer_problems(o, a) == oracle_answer_problems(o, a)
+
+
+def _with_sdp(start: str, headers: list[str], sdp: str, src: Endpoint, dst: Endpoint, n: int) -> SipMessage:
+    body = sdp.replace("\n", "\r\n").encode()
+    text = (start + "\r\n" + "".join(h + "\r\n" for h in headers)
+            + f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    ts = 1_000_000_000 + n * 10_000_000
+    return parse_sip(text + body).with_context(src, dst, (FrameRef(n, ts),), ts)
+
+
+def test_an_offer_accepted_by_a_2xx_without_sdp_is_compared_later():
+    # The 200 carries no SDP but completes the INVITE: the offer joins the session, and the
+    # re-INVITE that changes it under the same o= version is reported. The answer is looked
+    # for among all responses while an offer is pending, not only those with SDP.
+    sdp = "v=0\no=a 1 {v} IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.1\nt=0 0\nm=audio {port} RTP/AVP 0\n"
+    head = ["From: <sip:a@a>;tag=at", "Call-ID: c1@a"]
+    call = [
+        _with_sdp("INVITE sip:b@b SIP/2.0", ["Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1", *head, "To: <sip:b@b>",
+                                              "CSeq: 1 INVITE", "Max-Forwards: 70"], sdp.format(v=1, port=4000), _A, _B, 1),
+        _msg("SIP/2.0 200 OK", ["Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1", *head, "To: <sip:b@b>;tag=bt",
+                                "CSeq: 1 INVITE"], _B, _A, 2),
+        _msg("ACK sip:b@b SIP/2.0", ["Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK2", *head, "To: <sip:b@b>;tag=bt",
+                                     "CSeq: 1 ACK", "Max-Forwards: 70"], _A, _B, 3),
+        _with_sdp("INVITE sip:b@b SIP/2.0", ["Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK3", *head,
+                                              "To: <sip:b@b>;tag=bt", "CSeq: 2 INVITE", "Max-Forwards: 70"],
+                  sdp.format(v=1, port=5000), _A, _B, 4),
+    ]
+    assert "sdp-version-not-incremented" in _codes(call)
     _same(call)
