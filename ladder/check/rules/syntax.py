@@ -7,6 +7,7 @@ import re
 from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING
 
+from decoders.header_names import LIST_HEADERS
 from decoders.sipuri import split_outside_quotes
 from ladder.calls.transactions import MAGIC_COOKIE
 from ladder.check.deviations import ERROR, WARNING, Code, Deviation, deviation
@@ -53,7 +54,12 @@ def _params_twice(name: str, value: str) -> tuple[str, ...]:
         tail = value[value.index(">") + 1:]  # what ``_header_params`` splits
         if tail.count(";") < 2 and not tail.partition(";")[0].strip():
             return ()  # nothing before its one ';' at most: one parameter at most (";tag=x")
-    names = _header_params(name, value)
+    if name == "via" and '"' not in value:
+        # ``_header_params`` of a Via without quoted strings (then nothing hides a ';'): the
+        # names of its pieces after the first ';', read without the general walk.
+        names = [piece.partition("=")[0].strip().lower() for piece in value.split(";")[1:] if piece.strip()]
+    else:
+        names = _header_params(name, value)
     if len(set(names)) == len(names):
         return ()  # (the usual answer, without counting each name)
     return tuple(sorted({n for n in names if names.count(n) > 1}))
@@ -67,7 +73,8 @@ def _repeated_params(message: "SipMessage", name: str, lines: tuple[str, ...]) -
     if ";" not in lines[0] if len(lines) == 1 else not any(";" in line for line in lines):
         return []
     found = []
-    for value in message.header_values(name):
+    # (a header that is no list has its lines for values, as ``header_values`` gives them)
+    for value in message.header_values(name) if name in LIST_HEADERS else lines:
         twice = _params_twice(name, value)
         if twice:
             found.append((value, twice))

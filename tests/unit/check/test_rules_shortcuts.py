@@ -529,6 +529,19 @@ def test_the_same_line_under_two_headers_is_judged_per_header():
     _same(call)
 
 
+def test_a_semicolon_inside_quotes_divides_no_via_parameter():
+    # x="a;x=2" is one parameter: the quote-free reading of a Via must not take it for two.
+    via = 'Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1;x="a;x=2"'
+    call = _invite_call([], [], [])
+    call.append(_msg("OPTIONS sip:b@b SIP/2.0", [via, "From: <sip:a@a>;tag=at", "To: <sip:b@b>", "CSeq: 3 OPTIONS",
+                                                  *_COMMON], _A, _B, 5))
+    call.append(_msg("OPTIONS sip:b@b SIP/2.0", ["Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK9;X=1; x = 2",
+                                                  "From: <sip:a@a>;tag=at", "To: <sip:b@b>", "CSeq: 4 OPTIONS",
+                                                  *_COMMON], _A, _B, 6))
+    assert _codes(call).count("duplicate-parameter") == 1  # the second: X and x, one name
+    _same(call)
+
+
 def test_a_response_to_another_cseq_is_not_compared_with_the_one_request():
     # One request in the transaction, a response (same branch) with another CSeq: it answers no
     # request of the capture, so its Via values are not compared.
