@@ -86,20 +86,23 @@ def rule_duplicate_parameter(facts: CallFacts) -> Iterable[Deviation]:
     ``tag=`` on a To header leave the dialog undefined). One finding per sender and header."""
     groups: dict[tuple, tuple[str, list["SipMessage"]]] = {}
     # A call repeats its From, To and Via lines: what a header's lines hold is judged once a
-    # call (the values are made from the lines alone, so equal lines give equal answers).
-    known: dict[tuple[str, tuple[str, ...]], list[tuple[str, tuple[str, ...]]]] = {}
+    # call, for each header (the values are made from the lines alone, so equal lines give
+    # equal answers). Headers no message of the call carries are not asked for.
+    headers: list[tuple[str, dict[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]]] = [
+        (name, {}) for name in _PARAM_HEADERS if facts.carries(name)]
     for message in facts.originals:
         index = message.header_index()
-        for name in _PARAM_HEADERS:
+        for name, known in headers:
             lines = index.get(name)
             if not lines:
                 continue
-            repeated = known.get((name, lines))
+            repeated = known.get(lines)
             if repeated is None:
-                repeated = known[(name, lines)] = _repeated_params(message, name, lines)
-            for value, twice in repeated:
-                key = (facts.sides(message)[0], name, twice)
-                groups.setdefault(key, (value.strip(), []))[1].append(message)
+                repeated = known[lines] = _repeated_params(message, name, lines)
+            if repeated:
+                for value, twice in repeated:
+                    key = (facts.sides(message)[0], name, twice)
+                    groups.setdefault(key, (value.strip(), []))[1].append(message)
     for (_, name, twice), (value, messages) in groups.items():
         shown = ", ".join(f"{n}=" for n in twice)
         yield deviation(
