@@ -8,6 +8,7 @@ from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING
 
 from decoders.header_names import LIST_HEADERS
+from decoders.memo import remember
 from decoders.sipuri import split_outside_quotes
 from ladder.calls.transactions import MAGIC_COOKIE
 from ladder.check.deviations import ERROR, WARNING, Code, Deviation, deviation
@@ -65,6 +66,33 @@ def _params_twice(name: str, value: str) -> tuple[str, ...]:
     return tuple(sorted({n for n in names if names.count(n) > 1}))
 
 
+# The Via values one node sends differ in their branch alone (a branch a transaction): what a
+# Via value has twice is remembered by its text without the branch value, across calls
+# (bounded, as the parser's memos are).
+_VIA_MEMO: dict[str, tuple[str, ...]] = {}
+_VIA_MEMO_ENTRIES = 4096
+_VIA_MEMO_LENGTH = 512
+
+
+def _via_params_twice(value: str) -> tuple[str, ...]:
+    """``_params_twice("via", value)``, remembered by ``value`` without the value of its first
+    ``;branch=``: its answer depends on the parameter names alone, and the cut (up to the next
+    ';') leaves every piece its name and every ';' in place. Not for values with a quoted string
+    (the cut could take a closing quote) or longer than ``_VIA_MEMO_LENGTH``."""
+    if '"' in value or len(value) > _VIA_MEMO_LENGTH:
+        return _params_twice("via", value)
+    head, sep, rest = value.partition(";branch=")
+    if sep:
+        cut = rest.find(";")
+        key = head + sep + (rest[cut:] if cut >= 0 else "")
+    else:
+        key = value
+    twice = _VIA_MEMO.get(key)
+    if twice is None:
+        twice = remember(_VIA_MEMO, key, _params_twice("via", key), _VIA_MEMO_ENTRIES)
+    return twice
+
+
 def _repeated_params(message: "SipMessage", name: str, lines: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
     """(value, the parameter names it has twice) for each value of header ``name`` that has one
     (``header_values``, ``_params_twice``), ``lines`` being its lines (``header_index``). A value is part
@@ -75,7 +103,7 @@ def _repeated_params(message: "SipMessage", name: str, lines: tuple[str, ...]) -
     found = []
     # (a header that is no list has its lines for values, as ``header_values`` gives them)
     for value in message.header_values(name) if name in LIST_HEADERS else lines:
-        twice = _params_twice(name, value)
+        twice = _via_params_twice(value) if name == "via" else _params_twice(name, value)
         if twice:
             found.append((value, twice))
     return found

@@ -542,6 +542,22 @@ def test_a_semicolon_inside_quotes_divides_no_via_parameter():
     _same(call)
 
 
+@pytest.mark.parametrize("value, twice", [
+    ("SIP/2.0/UDP h;branch=z9hG4bK1;rport", ()),
+    ("SIP/2.0/UDP h;branch=z9hG4bK2;rport", ()),  # (the first's memo entry)
+    ("SIP/2.0/UDP h;branch=z9hG4bK1;branch=z9hG4bK2", ("branch",)),
+    ("SIP/2.0/UDP h;rport;branch=z9hG4bK3;RPORT=1", ("rport",)),
+    ("SIP/2.0/UDP h;branch=z9hG4bK1", ()),
+    ("SIP/2.0/UDP h;x=1;branch=a=b;x=2", ("x",)),
+    # the cut would take the closing quote of x="a;branch=b": two x without it, one with it
+    ('SIP/2.0/UDP h;x="a;branch=b";x=1', ("x",)),
+    ('SIP/2.0/UDP h;x="a;branch=;x=1', ()),
+])  # fmt: skip
+def test_via_values_remembered_without_their_branch_answer_alike(value, twice):
+    assert syntax._via_params_twice(value) == _oracle_params_twice("via", value) == twice
+    assert syntax._via_params_twice(value) == twice  # (asked again: from the memo)
+
+
 def test_a_response_to_another_cseq_is_not_compared_with_the_one_request():
     # One request in the transaction, a response (same branch) with another CSeq: it answers no
     # request of the capture, so its Via values are not compared.
