@@ -199,7 +199,10 @@ def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, 
 
 
 def rule_call_id_reuse(facts: CallFacts) -> Iterable[Deviation]:
-    """RFC 3261 §8.1.1.4: a UAC's new dialog gets a new Call-ID (see the module docstring)."""
+    """RFC 3261 §8.1.1.4: a UAC's new dialog gets a new Call-ID (see the module docstring). (A
+    second dialog needs a second dialog-creating INVITE: a call with one INVITE has none.)"""
+    if len(facts.requests("INVITE")) < 2:
+        return
     for first, second in reused_invites(facts.messages, facts.sides):
         yield deviation(
             CALL_ID_REUSED,

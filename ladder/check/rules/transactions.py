@@ -344,7 +344,7 @@ def rule_no_retransmission(facts: CallFacts) -> Iterable[Deviation]:
             continue
         if facts.is_retransmission(request):
             continue
-        answered = next((m.ts_ns for m in txn.responses), None)
+        answered = next((m.ts_ns for m in txn.messages if not m.is_request), None)  # (its first response)
         until = answered if answered is not None else facts.end_ns
         if until - request.ts_ns <= 2 * t1 or not facts.covered(request.ts_ns, request.ts_ns + 2 * t1):
             continue

@@ -27,7 +27,7 @@ from decoders.sdp import SdpMedia, SdpSession, parse_sdp
 from ladder.check.deviations import INFO, Deviation, deviation
 from ladder.check.rules import RULES, CallFacts, RuleSettings
 from ladder.check.rules import dialogs, routing, syntax, uas_copies
-from ladder.check.rules.dialogs import _tags
+from ladder.check.rules.dialogs import _tags, reused_invites
 from ladder.check.rules.facts import reliable_provisional
 from ladder.check.rules.offer_answer import _answer_problems, _dialog_of, _sdp_without_origin, _version_findings
 from ladder.check.rules.routing import _dialog_route_sets, _show, _uri_of, _via_chain, _without_sender
@@ -310,6 +310,17 @@ def oracle_bye_outside_dialog(facts: CallFacts) -> Iterable[Deviation]:
             )  # fmt: skip
 
 
+def oracle_call_id_reuse(facts: CallFacts) -> Iterable[Deviation]:
+    for first, second in reused_invites(facts.messages, facts.sides):
+        yield deviation(
+            dialogs.CALL_ID_REUSED,
+            f"{facts.name(second)} starts a new dialog (no To tag, From tag {second.from_tag}) in the Call-ID of "
+            f"{facts.name(first)} (From tag {first.from_tag}), sent from the same node and not refused; a request "
+            "outside a dialog MUST get a Call-ID unique across space and time (RFC 3261 §8.1.1.4)",
+            f=facts.fs([second]), frames=facts.frames([second]),
+        )  # fmt: skip
+
+
 ORACLES: dict[str, Callable[[CallFacts], Iterable[Deviation]]] = {
     "rule_duplicate_parameter": oracle_duplicate_parameter,
     "rule_max_forwards": oracle_max_forwards,
@@ -317,6 +328,7 @@ ORACLES: dict[str, Callable[[CallFacts], Iterable[Deviation]]] = {
     "rule_uas_copies": oracle_uas_copies,
     "rule_sdp_version": oracle_sdp_version,
     "rule_bye_outside_dialog": oracle_bye_outside_dialog,
+    "rule_call_id_reuse": oracle_call_id_reuse,
 }
 
 
@@ -615,4 +627,15 @@ def test_an_offer_accepted_by_a_2xx_without_sdp_is_compared_later():
                   sdp.format(v=1, port=5000), _A, _B, 4),
     ]
     assert "sdp-version-not-incremented" in _codes(call)
+    _same(call)
+
+
+def test_two_invites_in_one_call_id_are_enough_for_a_reuse():
+    # The least a reused Call-ID takes: two dialog-creating INVITEs from one node, other From tags.
+    def invite(tag: str, branch: str, n: int) -> SipMessage:
+        return _msg("INVITE sip:b@b SIP/2.0", [f"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK{branch}",
+                                              f"From: <sip:a@a>;tag={tag}", "To: <sip:b@b>", "CSeq: 1 INVITE",
+                                              *_COMMON], _A, _B, n)
+    call = [invite("t1", "1", 1), invite("t2", "2", 2)]
+    assert _codes(call).count("call-id-reused") == 1
     _same(call)
