@@ -42,14 +42,15 @@ def _uas_responses(facts: CallFacts, record_routes: bool) -> Iterable[tuple["Sip
             # The request it answers: the last one before it with its CSeq (a UA that reuses a
             # branch for a new request puts two requests in one transaction).
             if len(requests) == 1:  # the usual transaction: the one candidate, without a scan
-                request: SipMessage | None = requests[0]
+                request = requests[0]
                 if not (request.cseq == response.cseq and request.ts_ns <= response.ts_ns and request.vias):
                     continue
             else:
-                request = next((m for m in reversed(requests) if m.cseq == response.cseq
-                                and m.ts_ns <= response.ts_ns and m.vias), None)
-                if request is None:
+                found = next((m for m in reversed(requests) if m.cseq == response.cseq
+                              and m.ts_ns <= response.ts_ns and m.vias), None)
+                if found is None:
                     continue
+                request = found
             if not _may_differ(request, response, record_routes):
                 continue
             hop = facts.sides(request)
