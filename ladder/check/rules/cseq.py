@@ -24,7 +24,14 @@ def rule_cseq(facts: CallFacts) -> Iterable[Deviation]:
     request resubmitted with credentials after a 401/407 increments the CSeq. Outside these
     (two out-of-dialog requests, the same request relayed by another node) there is no order
     to keep. Followed per sending node: a B2BUA relaying keeps its own count. ACK and CANCEL
-    reuse the INVITE's number; REGISTER has ``rule_register_cseq``."""
+    reuse the INVITE's number; REGISTER has ``rule_register_cseq``.
+
+    Each finding compares a request's number with that of an earlier request of its node that
+    this rule follows (the creating request, the previous one in the dialog, the challenged one)
+    and needs it no higher: a call whose nodes each number those requests rising, as a plain call
+    does, has none (``_rising``)."""
+    if _rising(facts):
+        return
     start: dict[tuple, tuple[int, "SipMessage"]] = {}  # (sender, Call-ID, From tag) -> creating request
     last: dict[tuple, tuple[int, str, "SipMessage"]] = {}
     challenged: dict[tuple, "SipMessage"] = {}  # (sender, Call-ID, method) -> request a 401/407 answered
@@ -34,7 +41,7 @@ def rule_cseq(facts: CallFacts) -> Iterable[Deviation]:
     }  # fmt: skip
     reported: set[tuple] = set()  # the same faulty request relayed by a proxy: reported once
     for message in facts.originals:
-        if not message.is_request or message.method in ("ACK", "CANCEL", "REGISTER") or not message.cseq:
+        if not _followed(message):
             continue
         sender = facts.sides(message)[0]
         number, branch = _cseq_of(message)[0], _bottom_branch(message)
@@ -63,6 +70,25 @@ def rule_cseq(facts: CallFacts) -> Iterable[Deviation]:
             if number < p_number:
                 continue
         last[key] = (number, branch, message)
+
+
+def _followed(message: "SipMessage") -> bool:
+    """A request ``rule_cseq`` follows."""
+    return message.is_request and message.method not in ("ACK", "CANCEL", "REGISTER") and bool(message.cseq)
+
+
+def _rising(facts: CallFacts) -> bool:
+    """Whether each node's followed requests (retransmissions left out) carry rising CSeq
+    numbers in capture order."""
+    highest: dict = {}
+    for message in facts.originals:
+        if _followed(message):
+            sender = facts.sides(message)[0]
+            number = _cseq_of(message)[0]
+            if number <= highest.get(sender, -1):
+                return False
+            highest[sender] = number
+    return True
 
 
 def _bottom_branch(message: "SipMessage") -> str:

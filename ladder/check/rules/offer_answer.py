@@ -131,7 +131,13 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
     exchange completes: an answer at once (in a 2xx, a reliable 1xx or an ACK), an offer when a
     2xx or a reliable 1xx with SDP answers it. An offer rejected (a 407, a 488) or still
     unanswered, or an SDP in an unreliable 1xx (a preview, RFC 6337 §3.1.1), is not compared
-    against. Per sender node, Call-ID and o= session."""
+    against. Per sender node, Call-ID and o= session.
+
+    Every session entry a sender's SDP is compared with was made from an earlier SDP that sender
+    sent (its own answer or description, or its offer when answered): a call in which no node
+    sends two SDPs (with o=, not retransmitted) has nothing to compare, as a plain offer/answer."""
+    if not _some_sender_repeats_sdp(facts):
+        return
     # (An entry's SDP without its o= line is that of its message, made only when compared: most
     # sessions never change, and their messages' bodies are immutable bytes.)
     accepted: dict[tuple, tuple[int, "SipMessage"]] = {}
@@ -165,6 +171,19 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
                 pending[id(txn)] = (key, origin.version, message)
         elif message.is_request or 200 <= (message.status or 0) < 300 or reliable_provisional(message):
             accepted[key] = (origin.version, message)
+
+
+def _some_sender_repeats_sdp(facts: CallFacts) -> bool:
+    """Whether a node sends two SDPs with an o= line in the call (retransmissions left out)."""
+    senders: set = set()
+    for message in facts.originals:
+        sdp = message.sdp
+        if sdp is not None and sdp.origin is not None:
+            sender = facts.sides(message)[0]
+            if sender in senders:
+                return True
+            senders.add(sender)
+    return False
 
 
 def _dialog_of(message: "SipMessage") -> frozenset:

@@ -1,9 +1,9 @@
 """The rules' shortcuts (issue 13, session 10) give what the slow paths they replaced give.
 
 Each rule that now reads a per-call fact of ``CallFacts`` (``originals``, ``retransmitted``,
-``relayed``, ``carries``, ``requests``/``responses``) or remembers what it made of a header by its lines is run beside the
-slow path: the oracle below (the rule as it was written before, kept here), or the same rule
-on facts whose shortcut is turned off. Findings must be equal, in order, on the samples, the
+``relayed``, ``carries``, ``requests``/``responses``) or remembers what it made of a header by
+its lines is run beside the slow path: the oracle below (the rule as it was written before, kept
+here as written, so these copies are meant), or the same rule on facts whose shortcut is off. Findings must be equal, in order, on the samples, the
 quick corpus (the whole corpus in the long run), the RFC 3665 flows, the RFC 3261 §24 and RFC
 4475 messages, and crafted calls that take each shortcut's edge (a mutation of a shortcut makes
 one of them differ)."""
@@ -20,13 +20,13 @@ from conftest import SAMPLES, shared_path
 from decoders.errors import DecodeError
 from decoders.records import Endpoint, FrameRef
 from decoders.sip import SipMessage, parse_sip
-from decoders.sipuri import split_outside_quotes
 from ladder.calls.grouping import build_calls
 from ladder.capture.loader import load_capture
 from decoders.sdp import SdpMedia, SdpSession, parse_sdp
 from ladder.check.deviations import INFO, Deviation, deviation
 from ladder.check.rules import RULES, CallFacts, RuleSettings
 from ladder.check.rules import dialogs, routing, syntax, uas_copies
+from ladder.check.rules.cseq import _bottom_branch, _cseq_finding, _cseq_of, _was_challenged
 from ladder.check.rules.dialogs import _tags, reused_invites
 from ladder.check.rules.facts import reliable_provisional
 from ladder.check.rules.offer_answer import _answer_problems, _dialog_of, _sdp_without_origin, _version_findings
@@ -41,23 +41,6 @@ AUDIT = Path(__file__).resolve().parents[2] / "audit"
 # --- the oracles: the rules as they were written before the shortcuts (main d5a5922) ----------
 
 
-def _oracle_header_params(name: str, value: str) -> list[str]:
-    if name == "via":
-        params = value.split(";", 1)[1] if ";" in value else ""
-    elif "<" in value and ">" in value:
-        params = value[value.index(">") + 1 :]
-    elif value.strip() == "*":
-        return []
-    else:
-        params = value.split(";", 1)[1] if ";" in value else ""
-    names = []
-    for piece in split_outside_quotes(params, ";"):
-        piece = piece.strip()
-        if piece:
-            names.append(piece.partition("=")[0].strip().lower())
-    return names
-
-
 def _oracle_params_twice(name: str, value: str) -> tuple[str, ...]:
     if value.count(";") < 2 and (name == "via" or "<" not in value or ">" not in value):
         return ()
@@ -65,7 +48,7 @@ def _oracle_params_twice(name: str, value: str) -> tuple[str, ...]:
         tail = value[value.index(">") + 1:]
         if tail.count(";") < 2 and not tail.partition(";")[0].strip():
             return ()
-    names = _oracle_header_params(name, value)
+    names = syntax._header_params(name, value)  # (unchanged)
     return tuple(sorted({n for n in names if names.count(n) > 1}))
 
 
@@ -321,6 +304,49 @@ def oracle_call_id_reuse(facts: CallFacts) -> Iterable[Deviation]:
         )  # fmt: skip
 
 
+def oracle_cseq(facts: CallFacts) -> Iterable[Deviation]:
+    start: dict[tuple, tuple[int, SipMessage]] = {}  # (sender, Call-ID, From tag) -> creating request
+    last: dict[tuple, tuple[int, str, SipMessage]] = {}
+    challenged: dict[tuple, SipMessage] = {}  # (sender, Call-ID, method) -> request a 401/407 answered
+    created = {
+        (m.call_id, m.from_tag, m.to_tag) for m in facts.messages
+        if not m.is_request and m.to_tag and 100 < (m.status or 0) < 300 and m.method in ("INVITE", "SUBSCRIBE", "REFER")
+    }  # fmt: skip
+    reported: set[tuple] = set()  # the same faulty request relayed by a proxy: reported once
+    for message in facts.messages:
+        if not message.is_request or message.method in ("ACK", "CANCEL", "REGISTER") or not message.cseq:
+            continue
+        if facts.is_retransmission(message):
+            continue
+        sender = facts.sides(message)[0]
+        number, branch = _cseq_of(message)[0], _bottom_branch(message)
+        if not message.to_tag:
+            retry = challenged.pop((sender, message.call_id, message.method), None)
+            if retry is not None and number <= _cseq_of(retry)[0] and _bottom_branch(retry) != branch:
+                yield _cseq_finding(facts, message, retry, "§22.2: a request resubmitted with credentials")
+            if _was_challenged(facts, message):
+                challenged[(sender, message.call_id, message.method)] = message
+            if message.method in ("INVITE", "SUBSCRIBE", "REFER"):
+                start[(sender, message.call_id, message.from_tag)] = (number, message)
+            continue
+        key = (sender, message.call_id, message.from_tag, message.to_tag)
+        previous = last.get(key)
+        if previous is None and (message.call_id, message.from_tag, message.to_tag) in created:
+            creating = start.get((sender, message.call_id, message.from_tag))
+            previous = (creating[0], "", creating[1]) if creating is not None else None
+        if previous is not None:
+            p_number, p_branch, p_message = previous
+            if branch == p_branch and number == p_number:
+                continue  # the same request again (a proxy's serial forking, a relay)
+            unit = (message.call_id, message.cseq, branch)
+            if number <= p_number and unit not in reported:
+                reported.add(unit)
+                yield _cseq_finding(facts, message, p_message, "§12.2.1.1: in the dialog")
+            if number < p_number:
+                continue
+        last[key] = (number, branch, message)
+
+
 ORACLES: dict[str, Callable[[CallFacts], Iterable[Deviation]]] = {
     "rule_duplicate_parameter": oracle_duplicate_parameter,
     "rule_max_forwards": oracle_max_forwards,
@@ -329,6 +355,7 @@ ORACLES: dict[str, Callable[[CallFacts], Iterable[Deviation]]] = {
     "rule_sdp_version": oracle_sdp_version,
     "rule_bye_outside_dialog": oracle_bye_outside_dialog,
     "rule_call_id_reuse": oracle_call_id_reuse,
+    "rule_cseq": oracle_cseq,
 }
 
 
@@ -628,6 +655,10 @@ def test_an_offer_accepted_by_a_2xx_without_sdp_is_compared_later():
     ]
     assert "sdp-version-not-incremented" in _codes(call)
     _same(call)
+    # the same re-INVITE sent to another node (a proxy): one sender, two receivers
+    call[3] = call[3].with_context(_A, _P, call[3].frames, call[3].ts_ns)
+    assert "sdp-version-not-incremented" in _codes(call)
+    _same(call)
 
 
 def test_two_invites_in_one_call_id_are_enough_for_a_reuse():
@@ -638,4 +669,22 @@ def test_two_invites_in_one_call_id_are_enough_for_a_reuse():
                                               *_COMMON], _A, _B, n)
     call = [invite("t1", "1", 1), invite("t2", "2", 2)]
     assert _codes(call).count("call-id-reused") == 1
+    _same(call)
+
+
+def test_a_request_numbered_as_its_node_s_previous_one_is_found():
+    # INFO 2 twice (another branch) from one node in one dialog: not higher, reported; the
+    # pre-test on rising numbers must take an equal number for a fall.
+    call = _invite_call([], [], [])[:3]
+    for n, branch in ((4, "z9hG4bK4"), (5, "z9hG4bK5")):
+        call.append(_msg("INFO sip:b@b SIP/2.0", [f"Via: SIP/2.0/UDP 10.0.0.1;branch={branch}", "From: <sip:a@a>;tag=at",
+                                                 "To: <sip:b@b>;tag=bt", "CSeq: 2 INFO", *_COMMON], _A, _B, n))
+    assert "cseq-not-increasing" in _codes(call)
+    _same(call)
+    # sent to another node (a proxy): still the same node's number
+    call[4] = call[4].with_context(_A, _P, call[4].frames, call[4].ts_ns)
+    assert "cseq-not-increasing" in _codes(call)
+    _same(call)
+    # the other node's requests do not count against this one's
+    call[4] = call[4].with_context(_B, _A, call[4].frames, call[4].ts_ns)
     _same(call)
