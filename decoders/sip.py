@@ -18,6 +18,7 @@ import dataclasses
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
@@ -197,6 +198,14 @@ class SipMessage:
         for value in values:
             out.extend(split_list(value))
         return out
+
+    def header_index(self) -> Mapping[str, tuple[str, ...]]:
+        """The header values by canonical name (lower-case, full), one per header line as
+        written (a list header's not split on commas); read-only. What ``header`` and
+        ``header_values`` read: a caller asking many names of many messages reads it directly,
+        and can remember what it made of a header by its lines (a call repeats its From, To and
+        Via lines)."""
+        return self._index
 
     # --- derived ----------------------------------------------------------------------
     @property

@@ -17,7 +17,10 @@ _STALE_RE = re.compile(r"stale\s*=\s*\"?true", re.IGNORECASE)
 def rule_auth(facts: CallFacts) -> Iterable[Deviation]:
     """Credentials rejected (RFC 3261 §22.2, §22.3): a 401/407 challenging again a realm the
     request already answered (not ``stale=true``), or a 403 to a request with credentials.
-    A new realm (a second proxy, RFC 3665 §3.3) is not a failure."""
+    A new realm (a second proxy, RFC 3665 §3.3) is not a failure. (A call without credentials
+    has nothing to report.)"""
+    if not facts.carries("authorization") and not facts.carries("proxy-authorization"):
+        return
     reported: set[tuple] = set()
     for txn in facts.txns.transactions:
         request = txn.request

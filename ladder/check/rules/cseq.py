@@ -24,19 +24,24 @@ def rule_cseq(facts: CallFacts) -> Iterable[Deviation]:
     request resubmitted with credentials after a 401/407 increments the CSeq. Outside these
     (two out-of-dialog requests, the same request relayed by another node) there is no order
     to keep. Followed per sending node: a B2BUA relaying keeps its own count. ACK and CANCEL
-    reuse the INVITE's number; REGISTER has ``rule_register_cseq``."""
+    reuse the INVITE's number; REGISTER has ``rule_register_cseq``.
+
+    Each finding compares a request's number with that of an earlier request of its node that
+    this rule follows (the creating request, the previous one in the dialog, the challenged one)
+    and needs it no higher: a call whose nodes each number those requests rising, as a plain call
+    does, has none (``_rising``)."""
+    if _rising(facts):
+        return
     start: dict[tuple, tuple[int, "SipMessage"]] = {}  # (sender, Call-ID, From tag) -> creating request
     last: dict[tuple, tuple[int, str, "SipMessage"]] = {}
     challenged: dict[tuple, "SipMessage"] = {}  # (sender, Call-ID, method) -> request a 401/407 answered
     created = {
-        (m.call_id, m.from_tag, m.to_tag) for m in facts.messages
-        if not m.is_request and m.to_tag and 100 < (m.status or 0) < 300 and m.method in ("INVITE", "SUBSCRIBE", "REFER")
+        (m.call_id, m.from_tag, m.to_tag) for method in ("INVITE", "SUBSCRIBE", "REFER") for m in facts.responses(method)
+        if m.to_tag and 100 < (m.status or 0) < 300
     }  # fmt: skip
     reported: set[tuple] = set()  # the same faulty request relayed by a proxy: reported once
-    for message in facts.messages:
-        if not message.is_request or message.method in ("ACK", "CANCEL", "REGISTER") or not message.cseq:
-            continue
-        if facts.is_retransmission(message):
+    for message in facts.originals:
+        if not _followed(message):
             continue
         sender = facts.sides(message)[0]
         number, branch = _cseq_of(message)[0], _bottom_branch(message)
@@ -65,6 +70,25 @@ def rule_cseq(facts: CallFacts) -> Iterable[Deviation]:
             if number < p_number:
                 continue
         last[key] = (number, branch, message)
+
+
+def _followed(message: "SipMessage") -> bool:
+    """A request ``rule_cseq`` follows."""
+    return message.is_request and message.method not in ("ACK", "CANCEL", "REGISTER") and bool(message.cseq)
+
+
+def _rising(facts: CallFacts) -> bool:
+    """Whether each node's followed requests (retransmissions left out) carry rising CSeq
+    numbers in capture order."""
+    highest: dict = {}
+    for message in facts.originals:
+        if _followed(message):
+            sender = facts.sides(message)[0]
+            number = _cseq_of(message)[0]
+            if number <= highest.get(sender, -1):
+                return False
+            highest[sender] = number
+    return True
 
 
 def _bottom_branch(message: "SipMessage") -> str:
@@ -96,10 +120,8 @@ def rule_register_cseq(facts: CallFacts) -> Iterable[Deviation]:
     an SBC or proxy with the same number is not a second request of the UA."""
     last: dict[tuple, "SipMessage"] = {}
     faults: dict[tuple, list["SipMessage"]] = {}  # (sender, Call-ID) -> the REGISTERs out of order
-    for message in facts.messages:
-        if not message.is_request or message.method != "REGISTER" or not message.cseq:
-            continue
-        if facts.is_retransmission(message):
+    for message in facts.requests("REGISTER"):
+        if not message.cseq or facts.is_retransmission(message):
             continue
         key = (facts.sides(message)[0], message.call_id)
         previous = last.get(key)

@@ -199,7 +199,10 @@ def dialog_numbers(messages: Sequence["SipMessage"], sides: Sides) -> dict[int, 
 
 
 def rule_call_id_reuse(facts: CallFacts) -> Iterable[Deviation]:
-    """RFC 3261 §8.1.1.4: a UAC's new dialog gets a new Call-ID (see the module docstring)."""
+    """RFC 3261 §8.1.1.4: a UAC's new dialog gets a new Call-ID (see the module docstring). (A
+    second dialog needs a second dialog-creating INVITE: a call with one INVITE has none.)"""
+    if len(facts.requests("INVITE")) < 2:
+        return
     for first, second in reused_invites(facts.messages, facts.sides):
         yield deviation(
             CALL_ID_REUSED,
@@ -221,20 +224,19 @@ def rule_bye_outside_dialog(facts: CallFacts) -> Iterable[Deviation]:
     Call-ID and tags, with no 2xx between those tags before it, names no dialog. Its UAS may
     answer 481 (§12.2.2 "MUST ... if it rejects") or accept it to recover a dialog it lost
     (§12.2.2 "MAY"): an accepting answer is info. A capture without the INVITE tells nothing."""
-    messages = facts.messages
-    byes = [m for m in messages if m.method == "BYE" and m.is_request and m.to_tag and not facts.is_retransmission(m)]
-    if not byes:
-        return
+    byes = [m for m in facts.requests("BYE") if m.to_tag and not facts.is_retransmission(m)]
+    if not byes or all((m.status or 0) < 300 for m in facts.responses("INVITE")):
+        return  # (no BYE, or no final response that could have ended the dialog: nothing to report)
     answered: dict[tuple, list["SipMessage"]] = {}  # (Call-ID, tags) -> the INVITE's responses with a To tag
-    for m in messages:
-        if m.method == "INVITE" and not m.is_request and m.to_tag and m.from_tag:
+    for m in facts.responses("INVITE"):
+        if m.to_tag and m.from_tag:
             answered.setdefault((m.call_id, _tags(m)), []).append(m)
     reported: set[tuple] = set()
     for bye in byes:
-        sender = facts.sides(bye)[0]
         dialog = answered.get((bye.call_id, _tags(bye)), [])
         if any(200 <= (m.status or 0) < 300 and m.ts_ns <= bye.ts_ns for m in dialog):
             continue
+        sender = facts.sides(bye)[0]
         failed = next((m for m in dialog if (m.status or 0) >= 300 and m.ts_ns <= bye.ts_ns
                        and facts.sides(m)[1] == sender), None)
         key = (bye.call_id, bye.cseq, bye.from_tag)

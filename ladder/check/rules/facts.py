@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from decoders.sip import SipMessage
 
 RELIABLE = frozenset({"tcp", "tls", "sctp", "ws", "wss"})
+_NONE: list = []  # (what ``requests`` and ``responses`` give for a method the call lacks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,20 @@ def _default_sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
     return src, dst
 
 
+def _remembered_sides() -> Callable[["SipMessage"], tuple[Hashable, Hashable]]:
+    """``_default_sides``, made once a message of the call (the rules ask it of each several
+    times; the messages outlive the facts, so their ids stay theirs)."""
+    known: dict[int, tuple[Hashable, Hashable]] = {}
+
+    def sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
+        found = known.get(id(message))
+        if found is None:
+            found = known[id(message)] = _default_sides(message)
+        return found
+
+    return sides
+
+
 class CallFacts:
     """What every rule needs: the messages, their transactions, numbering and nodes."""
 
@@ -61,13 +76,57 @@ class CallFacts:
         self.txns = transactions if transactions is not None else build_transactions(self.messages)
         # Asked for every message by most rules: one set, not a look-up through its transaction.
         self._repeats = {i for txn in self.txns.transactions for i in txn.retransmissions}
+        # The messages that are not retransmissions, in capture order: what most rules walk
+        # (``is_retransmission`` of each, asked once a call instead of once a rule).
+        repeats = self._repeats
+        self.originals = [m for m in self.messages if id(m) not in repeats] if repeats else self.messages
+        self.retransmitted = bool(repeats)  # whether any message is a retransmission
+        # The requests with two Vias or more (retransmissions included), in capture order: the
+        # only ones a proxy can have forwarded (§16.6 step 8 adds its Via on top). Most calls
+        # seen at one hop have none, and the rules on forwarding have nothing to say then.
+        self.relayed = [m for m in self.messages if m.is_request and len(m.vias) >= 2]
+        self._carried: set[str] | None = None
+        self._by_method: dict[tuple[bool, str | None], list["SipMessage"]] | None = None
         if number is None:  # (positions made only when no ladder numbers the messages)
             positions = {id(m): i + 1 for i, m in enumerate(self.messages)}
             number = lambda m: positions.get(id(m))
         self._number = number
-        self.sides = sides or _default_sides
-        last = max((m.ts_ns for m in self.messages), default=0)
+        self.sides = sides or _remembered_sides()
+        last = max([m.ts_ns for m in self.messages], default=0)
         self.end_ns = max(settings.end_ns or 0, last)
+
+    def carries(self, name: str) -> bool:
+        """Whether any message of the call has a ``name`` header (canonical: lower-case, full).
+        A rule reading only a header most calls lack (Record-Route, Route, credentials) has
+        nothing to say of a call without it: one look at the call instead of one per message."""
+        carried = self._carried
+        if carried is None:
+            carried = self._carried = set().union(*(m.header_index() for m in self.messages))
+        return name in carried
+
+    def requests(self, method: str) -> list["SipMessage"]:
+        """The call's ``method`` requests, retransmissions included, in capture order: what a rule
+        looking for the ACKs, the BYEs or the PRACKs of a call finds without a walk of its own
+        (shared by the rules: not to be changed)."""
+        return self._method_index().get((True, method), _NONE)
+
+    def responses(self, method: str) -> list["SipMessage"]:
+        """The call's responses to ``method`` requests (their CSeq method), retransmissions
+        included, in capture order (shared by the rules: not to be changed)."""
+        return self._method_index().get((False, method), _NONE)
+
+    def _method_index(self) -> dict[tuple[bool, str | None], list["SipMessage"]]:
+        index = self._by_method
+        if index is None:
+            index = self._by_method = {}
+            for message in self.messages:
+                key = (message.is_request, message.method)
+                found = index.get(key)
+                if found is None:
+                    index[key] = [message]
+                else:
+                    found.append(message)
+        return index
 
     def covered(self, start_ns: int, end_ns: int) -> bool:
         """Whether the capture runs continuously from ``start_ns`` to ``end_ns``."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from decoders.sdp import STATIC_PAYLOAD_TYPES
 from ladder.check.deviations import ERROR, INFO, WARNING, Code, Deviation, deviation
 from ladder.check.rules.facts import CallFacts, reliable_provisional
 
@@ -23,8 +24,9 @@ CODES = (SDP_ANSWER_MISMATCH, SDP_VERSION_NOT_INCREMENTED,)
 
 def _formats(media: "SdpMedia") -> set[str]:
     names: set[str] = set()
+    rtpmap = media.rtpmap  # (``media.encoding``, read without a call for each format)
     for fmt in media.formats:
-        encoding = media.encoding(int(fmt)) if fmt.isdigit() and len(fmt) <= 3 else None
+        encoding = (rtpmap.get(int(fmt)) or STATIC_PAYLOAD_TYPES.get(int(fmt))) if fmt.isdigit() and len(fmt) <= 3 else None
         names.add(f"{encoding[0].upper()}/{encoding[1]}" if encoding else fmt.upper())
     return names
 
@@ -58,18 +60,20 @@ def _answer_problems(offer: "SdpSession", answer: "SdpSession") -> tuple[list[st
             problems.append(f"m-line {index} is {a.kind}, offered {o.kind} (§6)")
             broken = True
             continue
-        offered, answered = _formats(o), _formats(a)
-        if not offered & answered:
-            problems.append(
-                f"m-line {index} answers {', '.join(sorted(answered))} with no format in common "
-                f"with the offer's {', '.join(sorted(offered))}; it should have been rejected with port 0 (§6)"
-            )
-            broken = True
-        elif answered - offered:
-            problems.append(
-                f"m-line {index} adds {', '.join(sorted(answered - offered))}, not offered "
-                "(allowed by §6.1, but the offerer cannot use it in this exchange)"
-            )
+        # The offer's formats named alike: the same names, some in common, none added.
+        if not (a.formats == o.formats and a.formats and a.rtpmap == o.rtpmap):
+            offered, answered = _formats(o), _formats(a)
+            if not offered & answered:
+                problems.append(
+                    f"m-line {index} answers {', '.join(sorted(answered))} with no format in common "
+                    f"with the offer's {', '.join(sorted(offered))}; it should have been rejected with port 0 (§6)"
+                )
+                broken = True
+            elif answered - offered:
+                problems.append(
+                    f"m-line {index} adds {', '.join(sorted(answered - offered))}, not offered "
+                    "(allowed by §6.1, but the offerer cannot use it in this exchange)"
+                )
         allowed = _ANSWER_DIRECTIONS.get(o.direction)
         if allowed is not None and not o.disabled and a.direction not in allowed:
             problems.append(f"m-line {index} answers {o.direction} with {a.direction}, "
@@ -119,9 +123,9 @@ def _ack_with_sdp(facts: CallFacts, ok: "SipMessage") -> "SipMessage | None":
     """The ACK with SDP the receiver of ``ok`` sent next (wherever to: without Record-Route
     it goes straight to the remote target)."""
     receiver = facts.sides(ok)[1]
-    for message in facts.messages:
+    for message in facts.requests("ACK"):
         if (
-            message.is_request and message.method == "ACK" and message.sdp is not None
+            message.sdp is not None
             and message.call_id == ok.call_id and message.cseq and ok.cseq
             and message.cseq[0] == ok.cseq[0] and message.ts_ns >= ok.ts_ns
             and facts.sides(message)[0] == receiver
@@ -145,16 +149,24 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
     407, a 488, a 491 in glare, §14.1) was still provided to the other party, which makes it the
     "previous SDP" of §8 (RFC 6337 §5.2.5: "previously sent as an offer or answer"), while a UA
     may equally count from the description the session holds: the next SDP is found wrong only
-    when it fits neither. Per sender node, Call-ID and o= session."""
+    when it fits neither. Per sender node, Call-ID and o= session.
+
+    Every session entry a sender's SDP is compared with was made from an earlier SDP that sender
+    sent (its own answer or description, or its offer when answered; a refused offer is only
+    looked at beside one): a call in which no node sends two SDPs (with o=, not retransmitted)
+    has nothing to compare, as a plain offer/answer."""
+    if not _some_sender_repeats_sdp(facts):
+        return
     # (An entry's SDP without its o= line is that of its message, made only when compared: most
     # sessions never change, and their messages' bodies are immutable bytes.)
     accepted: dict[tuple, tuple[int, "SipMessage"]] = {}
     pending: dict[int, tuple[tuple, int, "SipMessage"]] = {}  # id(txn) -> the offer
     rejected: dict[tuple, tuple[int, "SipMessage"]] = {}  # the last offer refused since, by key
     reported: set[tuple] = set()  # the same SDP relayed by a proxy: one finding
+    of = facts.txns.of
     for message in facts.messages:
-        txn = facts.txns.of(message)
-        if not message.is_request and txn is not None and id(txn) in pending:
+        txn = of(message) if pending and not message.is_request else None  # (none pending: no answer to look for)
+        if txn is not None and id(txn) in pending:
             status = message.status or 0
             if 200 <= status < 300 or (message.sdp is not None and reliable_provisional(message)):
                 key, version, offer = pending[id(txn)]
@@ -182,10 +194,24 @@ def rule_sdp_version(facts: CallFacts) -> Iterable[Deviation]:
                 found = []  # it follows the refused offer, the last SDP this side provided
             yield from found
         if message.is_request and message.method != "ACK":
+            txn = of(message)
             if txn is not None:
                 pending[id(txn)] = (key, origin.version, message)
         elif message.is_request or 200 <= (message.status or 0) < 300 or reliable_provisional(message):
             accepted[key] = (origin.version, message)
+
+
+def _some_sender_repeats_sdp(facts: CallFacts) -> bool:
+    """Whether a node sends two SDPs with an o= line in the call (retransmissions left out)."""
+    senders: set = set()
+    for message in facts.originals:
+        sdp = message.sdp
+        if sdp is not None and sdp.origin is not None:
+            sender = facts.sides(message)[0]
+            if sender in senders:
+                return True
+            senders.add(sender)
+    return False
 
 
 def _dialog_of(message: "SipMessage") -> frozenset:

@@ -27,13 +27,16 @@ def _via_chain(message: "SipMessage") -> tuple:
 
 def rule_max_forwards(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §16.6 step 3: a proxy decrements Max-Forwards by one. A forwarded request is
-    recognised by its Vias: the proxy's own on top of the incoming request's."""
+    recognised by its Vias: the proxy's own on top of the incoming request's (so a call
+    without a request of two Vias or more, ``CallFacts.relayed``, has none)."""
+    if not facts.relayed:
+        return
     incoming: dict[tuple, "SipMessage"] = {}
-    for message in facts.messages:
-        if message.is_request and not facts.is_retransmission(message):
+    for message in facts.originals:
+        if message.is_request:
             incoming.setdefault(_via_chain(message), message)
-    for message in facts.messages:
-        if not message.is_request or facts.is_retransmission(message) or len(message.vias) < 2:
+    for message in facts.relayed:
+        if facts.is_retransmission(message):
             continue
         before = incoming.get(_via_chain(message)[1:])
         if before is None or before.method != message.method:
@@ -96,11 +99,11 @@ def _dialog_route_sets(facts: CallFacts) -> dict[tuple, list[tuple[int, str, lis
     (§13.2.2.4); a re-INVITE never changes it (§12.2)."""
     sets: dict[tuple, list[tuple[int, str, list[str]]]] = {}
     invites: dict[tuple, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if message.is_request and message.method == "INVITE" and not message.to_tag:
+    for message in facts.requests("INVITE"):
+        if not message.to_tag:
             invites.setdefault((message.call_id, message.from_tag, message.cseq), []).append(message)
-    for message in facts.messages:
-        if message.is_request or message.method != "INVITE" or not message.to_tag:
+    for message in facts.responses("INVITE"):
+        if not message.to_tag:
             continue
         if not 100 < (message.status or 0) < 300:
             continue
@@ -132,12 +135,15 @@ def rule_route_set(facts: CallFacts) -> Iterable[Deviation]:
     (``_dialog_route_sets``). Checked on requests as their UA sent them (one Via), for loose
     routers (``;lr``) only. A leading entry naming the sender itself (a UA that Record-Routes
     itself, an outbound proxy on its own host) is left out on both sides: the node removes it
-    (§16.4)."""
+    (§16.4).
+
+    A call without any Record-Route or Route header has nothing to report: every route set is
+    then empty (made from no Record-Route) and every request's Route is empty too."""
+    if not facts.carries("record-route") and not facts.carries("route"):
+        return
     sets = _dialog_route_sets(facts)
-    for message in facts.messages:
-        if not message.is_request or len(message.vias) != 1 or not message.to_tag:
-            continue
-        if message.method == "CANCEL" or facts.is_retransmission(message):
+    for message in facts.originals:
+        if not message.is_request or len(message.vias) != 1 or not message.to_tag or message.method == "CANCEL":
             continue
         txn = facts.txns.of(message)
         if message.method == "ACK" and txn is not None and txn.method == "INVITE":

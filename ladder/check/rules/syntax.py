@@ -7,6 +7,8 @@ import re
 from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING
 
+from decoders.header_names import LIST_HEADERS
+from decoders.memo import remember
 from decoders.sipuri import split_outside_quotes
 from ladder.calls.transactions import MAGIC_COOKIE
 from ladder.check.deviations import ERROR, WARNING, Code, Deviation, deviation
@@ -53,25 +55,81 @@ def _params_twice(name: str, value: str) -> tuple[str, ...]:
         tail = value[value.index(">") + 1:]  # what ``_header_params`` splits
         if tail.count(";") < 2 and not tail.partition(";")[0].strip():
             return ()  # nothing before its one ';' at most: one parameter at most (";tag=x")
-    names = _header_params(name, value)
+    if name == "via" and '"' not in value:
+        # ``_header_params`` of a Via without quoted strings (then nothing hides a ';'): the
+        # names of its pieces after the first ';', read without the general walk.
+        names = [piece.partition("=")[0].strip().lower() for piece in value.split(";")[1:] if piece.strip()]
+    else:
+        names = _header_params(name, value)
+    if len(set(names)) == len(names):
+        return ()  # (the usual answer, without counting each name)
     return tuple(sorted({n for n in names if names.count(n) > 1}))
+
+
+# The Via values one node sends differ in their branch alone (a branch a transaction): what a
+# Via value has twice is remembered by its text without the branch value, across calls
+# (bounded, as the parser's memos are).
+_VIA_MEMO: dict[str, tuple[str, ...]] = {}
+_VIA_MEMO_ENTRIES = 4096
+_VIA_MEMO_LENGTH = 512
+
+
+def _via_params_twice(value: str) -> tuple[str, ...]:
+    """``_params_twice("via", value)``, remembered by ``value`` without the value of its first
+    ``;branch=``: its answer depends on the parameter names alone, and the cut (up to the next
+    ';') leaves every piece its name and every ';' in place. Not for values with a quoted string
+    (the cut could take a closing quote) or longer than ``_VIA_MEMO_LENGTH``."""
+    if '"' in value or len(value) > _VIA_MEMO_LENGTH:
+        return _params_twice("via", value)
+    head, sep, rest = value.partition(";branch=")
+    if sep:
+        cut = rest.find(";")
+        key = head + sep + (rest[cut:] if cut >= 0 else "")
+    else:
+        key = value
+    twice = _VIA_MEMO.get(key)
+    if twice is None:
+        twice = remember(_VIA_MEMO, key, _params_twice("via", key), _VIA_MEMO_ENTRIES)
+    return twice
+
+
+def _repeated_params(message: "SipMessage", name: str, lines: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """(value, the parameter names it has twice) for each value of header ``name`` that has one
+    (``header_values``, ``_params_twice``), ``lines`` being its lines (``header_index``). A value is part
+    of a line, so lines without any ``;`` hold no parameter at all: that usual case (a To or
+    Contact without parameters) is answered without splitting them."""
+    if ";" not in lines[0] if len(lines) == 1 else not any(";" in line for line in lines):
+        return []
+    found = []
+    # (a header that is no list has its lines for values, as ``header_values`` gives them)
+    for value in message.header_values(name) if name in LIST_HEADERS else lines:
+        twice = _via_params_twice(value) if name == "via" else _params_twice(name, value)
+        if twice:
+            found.append((value, twice))
+    return found
 
 
 def rule_duplicate_parameter(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §7.3.1: a parameter name appears at most once in a header field value (two
     ``tag=`` on a To header leave the dialog undefined). One finding per sender and header."""
     groups: dict[tuple, tuple[str, list["SipMessage"]]] = {}
-    known: dict[tuple[str, str], tuple[str, ...]] = {}  # a call repeats its From, To, Via values
-    for message in facts.messages:
-        if facts.is_retransmission(message):
-            continue
-        for name in _PARAM_HEADERS:
-            for value in message.header_values(name):
-                twice = known.get((name, value))
-                if twice is None:
-                    twice = known[(name, value)] = _params_twice(name, value)
-                if twice:
-                    key = (facts.sides(message)[0], name, tuple(twice))
+    # A call repeats its From, To and Via lines: what a header's lines hold is judged once a
+    # call, for each header (the values are made from the lines alone, so equal lines give
+    # equal answers). Headers no message of the call carries are not asked for.
+    headers: list[tuple[str, dict[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]]] = [
+        (name, {}) for name in _PARAM_HEADERS if facts.carries(name)]
+    for message in facts.originals:
+        index = message.header_index()
+        for name, known in headers:
+            lines = index.get(name)
+            if not lines:
+                continue
+            repeated = known.get(lines)
+            if repeated is None:
+                repeated = known[lines] = _repeated_params(message, name, lines)
+            if repeated:
+                for value, twice in repeated:
+                    key = (facts.sides(message)[0], name, twice)
                     groups.setdefault(key, (value.strip(), []))[1].append(message)
     for (_, name, twice), (value, messages) in groups.items():
         shown = ", ".join(f"{n}=" for n in twice)
@@ -86,8 +144,8 @@ def rule_duplicate_parameter(facts: CallFacts) -> Iterable[Deviation]:
 def rule_branch_cookie(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §8.1.1.7: the branch starts with ``z9hG4bK``; reported once per sender."""
     by_sender: dict[Hashable, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if not message.is_request or facts.is_retransmission(message):
+    for message in facts.originals:
+        if not message.is_request:
             continue
         branch = message.branch
         if branch is None or not branch.startswith(MAGIC_COOKIE):
@@ -140,8 +198,8 @@ def rule_oversized_udp(facts: CallFacts) -> Iterable[Deviation]:
     mtu = facts.settings.path_mtu
     limit = mtu - 200 if mtu else 1300
     groups: dict[tuple, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if not message.is_request or facts.is_retransmission(message):
+    for message in facts.originals:
+        if not message.is_request:
             continue
         if facts.transport(message) != "udp" or len(message.raw) <= limit:
             continue

@@ -55,8 +55,10 @@ def rule_missing_ack(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §17.1.1.3 (ACK of a non-2xx final, hop by hop: same branch and CSeq number as
     the INVITE) and §13.2.2.4 (ACK of a 2xx, end to end, from the UA that received it)."""
     for txn in facts.txns.transactions:
+        if txn.method != "INVITE":
+            continue
         final = txn.final
-        if txn.method != "INVITE" or final is None or (final.status or 0) < 300:
+        if final is None or (final.status or 0) < 300:
             continue
         ack = next(
             (m for m in txn.messages if m.is_request and m.method == "ACK" and m.ts_ns >= final.ts_ns
@@ -86,9 +88,9 @@ def _stray_ack(facts: CallFacts, txn: Transaction, final: "SipMessage") -> "SipM
     if request is None:
         return None
     hop = facts.sides(request)
-    for message in facts.messages:
+    for message in facts.requests("ACK"):
         if (
-            message.is_request and message.method == "ACK" and message.ts_ns >= final.ts_ns
+            message.ts_ns >= final.ts_ns
             and message.call_id == request.call_id and message.cseq and request.cseq
             and message.cseq[0] == request.cseq[0] and facts.sides(message) == hop
             and message.branch != request.branch
@@ -99,12 +101,12 @@ def _stray_ack(facts: CallFacts, txn: Transaction, final: "SipMessage") -> "SipM
 
 def _missing_2xx_acks(facts: CallFacts) -> Iterable[Deviation]:
     groups: dict[tuple, list["SipMessage"]] = {}
-    for message in facts.messages:
-        if message.is_request or message.method != "INVITE" or not 200 <= (message.status or 0) < 300:
+    for message in facts.responses("INVITE"):
+        if not 200 <= (message.status or 0) < 300:
             continue
         key = (message.call_id, message.cseq[0] if message.cseq else None, message.to_tag)
         groups.setdefault(key, []).append(message)
-    acks = [m for m in facts.messages if m.is_request and m.method == "ACK"]
+    acks = facts.requests("ACK")
     for (call_id, cseq, _), oks in groups.items():
         senders = {facts.sides(m)[0] for m in oks}
         received: dict[Hashable, "SipMessage"] = {}
@@ -135,7 +137,9 @@ def rule_retransmissions(facts: CallFacts) -> Iterable[Deviation]:
     """RFC 3261 §17: each retransmitted message once, with all its copies. A repeated final
     response (its ACK or the request's absorption was lost) and a request repeated after its
     final response (that response was lost) are warnings; a request repeated while waiting is
-    information."""
+    information. (Without any retransmission every group of ``_copies`` is one message.)"""
+    if not facts.retransmitted:
+        return
     for txn in facts.txns.transactions:
         for group in _copies(txn, facts):
             if len(group) < 2:
@@ -175,8 +179,8 @@ def rule_retransmissions(facts: CallFacts) -> Iterable[Deviation]:
 def _ack_after(facts: CallFacts, final: "SipMessage") -> "SipMessage | None":
     """The first ACK for ``final`` (same Call-ID and CSeq number) its receiver sent after it."""
     receiver = facts.sides(final)[1]
-    for message in facts.messages:
-        if (message.is_request and message.method == "ACK" and message.ts_ns >= final.ts_ns
+    for message in facts.requests("ACK"):
+        if (message.ts_ns >= final.ts_ns
                 and message.call_id == final.call_id and message.cseq and final.cseq
                 and message.cseq[0] == final.cseq[0] and facts.sides(message)[0] == receiver):
             return message
@@ -188,7 +192,10 @@ def rule_timers(facts: CallFacts) -> Iterable[Deviation]:
     up to T2, and is T2 once a provisional arrived (non-INVITE, §17.1.2.2); timer G doubles up
     to T2 (non-2xx final, §17.2.1) as does the 2xx (§13.3.1.4). A larger T1 is allowed
     (§17.1.1.1), so the first interval may set it; the doubling is required. Requests are not
-    retransmitted over reliable transports."""
+    retransmitted over reliable transports. (Without any retransmission every group of
+    ``_copies`` is one message.)"""
+    if not facts.retransmitted:
+        return
     s = facts.settings
     for txn in facts.txns.transactions:
         for group in _copies(txn, facts):
@@ -337,7 +344,7 @@ def rule_no_retransmission(facts: CallFacts) -> Iterable[Deviation]:
             continue
         if facts.is_retransmission(request):
             continue
-        answered = next((m.ts_ns for m in txn.responses), None)
+        answered = next((m.ts_ns for m in txn.messages if not m.is_request), None)  # (its first response)
         until = answered if answered is not None else facts.end_ns
         if until - request.ts_ns <= 2 * t1 or not facts.covered(request.ts_ns, request.ts_ns + 2 * t1):
             continue

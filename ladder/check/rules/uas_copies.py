@@ -22,34 +22,71 @@ CODES = (MISSING_TO_TAG, VIA_MISMATCH, RECORD_ROUTE_NOT_COPIED, RESPONSE_WITHOUT
 # --- what a UAS copies into its response (RFC 3261 §8.2.6.2, §12.1.1) ----------------------
 
 
-def _uas_responses(facts: CallFacts) -> Iterable[tuple["SipMessage", "SipMessage"]]:
+def _uas_responses(facts: CallFacts, record_routes: bool) -> Iterable[tuple["SipMessage", "SipMessage"]]:
     """(request, response) where ``response`` is the answer of the node the request reached
     and did not forward: the same top Via branch, back over the same hop, as many Vias or
-    fewer, and no copy of the request leaving that node with one Via more."""
+    fewer, and no copy of the request leaving that node with one Via more. Only the pairs
+    ``rule_uas_copies`` can say something of (``_may_differ``) are placed on their hops."""
     forwarded: set[tuple] = set()
-    for message in facts.messages:
-        if message.is_request and len(message.vias) >= 2:
-            below = message.vias[1]
-            forwarded.add((message.call_id, message.cseq, below.branch, facts.sides(message)[0]))
+    for message in facts.relayed:  # (the requests with a Via below the top one)
+        below = message.vias[1]
+        forwarded.add((message.call_id, message.cseq, below.branch, facts.sides(message)[0]))
     for txn in facts.txns.transactions:
         if txn.request is None or txn.method in ("ACK", "CANCEL"):
             continue
-        for response in txn.responses:
-            if facts.is_retransmission(response):
+        messages = txn.messages
+        requests = [m for m in messages if m.is_request]
+        for response in messages:
+            if response.is_request or facts.is_retransmission(response):
                 continue
             # The request it answers: the last one before it with its CSeq (a UA that reuses a
             # branch for a new request puts two requests in one transaction).
-            request = next((m for m in reversed(txn.messages) if m.is_request and m.cseq == response.cseq
-                            and m.ts_ns <= response.ts_ns and m.vias), None)
-            if request is None:
+            if len(requests) == 1:  # the usual transaction: the one candidate, without a scan
+                request = requests[0]
+                if not (request.cseq == response.cseq and request.ts_ns <= response.ts_ns and request.vias):
+                    continue
+            else:
+                found = next((m for m in reversed(requests) if m.cseq == response.cseq
+                              and m.ts_ns <= response.ts_ns and m.vias), None)
+                if found is None:
+                    continue
+                request = found
+            if not _may_differ(request, response, record_routes):
                 continue
             hop = facts.sides(request)
-            if (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
+            if forwarded and (request.call_id, request.cseq, request.vias[0].branch, hop[1]) in forwarded:
                 continue  # a proxy passed it on: its responses are relayed, not made there
             # Fewer Vias than the request (but some: none is ``response-without-via``) is no relay
             # either: a proxy strips only its own, which the request did not carry yet (§16.7 step 3).
             if facts.sides(response) == (hop[1], hop[0]) and 0 < len(response.vias) <= len(request.vias):
                 yield request, response
+
+
+def _copied_vias(request: "SipMessage", response: "SipMessage") -> bool:
+    """Whether the response carries the request's very Via objects (the parser shares the
+    objects of equal values: a response that copied them has the same), so equal Vias."""
+    copied, sent = response.vias, request.vias
+    if copied is sent:
+        return True
+    if len(copied) != len(sent):
+        return False
+    if len(copied) == 1:  # (the usual answer: one Via, without a walk)
+        return copied[0] is sent[0]
+    return all(a is b for a, b in zip(copied, sent))
+
+
+def _may_differ(request: "SipMessage", response: "SipMessage", record_routes: bool) -> bool:
+    """Whether ``rule_uas_copies`` has anything to compare in this pair: Vias that are not the
+    request's very objects, or a dialog-creating response to a request that may carry a
+    Record-Route (``record_routes``: the call has one). A pair without either reports nothing
+    wherever it was seen, so it is not placed on its hop (the rule's costliest step)."""
+    if not _copied_vias(request, response):
+        return True
+    return record_routes and bool(response.to_tag) and 100 < (response.status or 0) < 300 \
+        and request.method in _DIALOG_CREATING and not request.to_tag
+
+
+_DIALOG_CREATING = ("INVITE", "SUBSCRIBE", "REFER")
 
 
 def _via_value(via) -> tuple:
@@ -65,16 +102,17 @@ def rule_uas_copies(facts: CallFacts) -> Iterable[Deviation]:
     request into a dialog-creating response, URI parameters included, in order."""
     via_groups: dict[tuple, list["SipMessage"]] = {}
     rr_groups: dict[tuple, tuple["SipMessage", list["SipMessage"]]] = {}
-    for request, response in _uas_responses(facts):
-        # (the parser shares the Via objects of equal values: a response that copied them has the same)
-        if response.vias is not request.vias and (len(response.vias) != len(request.vias) or any(
-                a is not b for a, b in zip(response.vias, request.vias))) \
+    record_routes = facts.carries("record-route")  # (no request of a call without any has one)
+    for request, response in _uas_responses(facts, record_routes):
+        if not _copied_vias(request, response) \
                 and [_via_value(v) for v in response.vias] != [_via_value(v) for v in request.vias]:
             via_groups.setdefault((id(request),), [request]).append(response)
-        record_route = request.header_values("record-route")
-        if not record_route or not response.to_tag or not 100 < (response.status or 0) < 300:
+        if not response.to_tag or not 100 < (response.status or 0) < 300 or not record_routes:
             continue
-        if request.method not in ("INVITE", "SUBSCRIBE", "REFER") or request.to_tag:
+        if request.method not in _DIALOG_CREATING or request.to_tag:
+            continue
+        record_route = request.header_values("record-route")
+        if not record_route:
             continue
         copied = [v.strip() for v in response.header_values("record-route")]
         wanted = [v.strip() for v in record_route]
