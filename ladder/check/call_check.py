@@ -128,6 +128,8 @@ _FACTS: dict[tuple[bool, ...], frozenset[str]] = {}
 
 
 def _contact_expires(value: str) -> int | None:
+    if ";" not in value:  # (most Contacts) no parameter at all: the loop below finds none
+        return None
     params = value.rsplit(">", 1)[-1] if ">" in value else value
     for part in params.split(";")[1:]:
         name, _, number = part.partition("=")

@@ -14,6 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from decoders.quick_init import quick_init
 from decoders.records import Endpoint
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 NodeKey = tuple[str, int | None]  # (ip, port) when the host is split per port, else (ip, None)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Columns:
     participants: tuple[Participant, ...]
@@ -101,7 +103,9 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
     order: list[NodeKey] = []
     endpoints: dict[NodeKey, list[Endpoint]] = {}
 
-    def see(key: NodeKey, endpoint: Endpoint) -> None:
+    def see(key: NodeKey | None, endpoint: Endpoint | None) -> None:
+        if key is None or endpoint is None:  # (both or neither: no address)
+            return
         known = endpoints.get(key)
         if known is None:
             known = endpoints[key] = []
@@ -110,10 +114,8 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
             known.append(endpoint)
 
     for message, (src, dst) in zip(messages, keys):
-        if src is not None:
-            see(src, message.src)
-        if dst is not None:
-            see(dst, message.dst)
+        see(src, message.src)
+        see(dst, message.dst)
     sip_keys = set(order)
     known_ips = {ip for ip, _ in order}
     for endpoint in media_endpoints:
