@@ -160,8 +160,8 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
         index_by_key=index_by_key,
         split_ips=split_ips,
         moved=moved,
-        ends=tuple((0 if src is None else index_by_key[src], 0 if dst is None else index_by_key[dst])
-                   for src, dst in keys),
+        ends=tuple([(0 if src is None else index_by_key[src], 0 if dst is None else index_by_key[dst])
+                    for src, dst in keys]),
     )
 
 
@@ -234,15 +234,24 @@ def _automatic_names(messages: list["SipMessage"], keys: Keys, caller_key: NodeK
 
     if caller_key is not None:
         roles[caller_key] = "ua"
-        first = next((m for m, src, _ in initial if src == caller_key), None) \
-            or next((m for m, (src, _) in zip(messages, keys) if m.is_request and src == caller_key), None)
+        # its first dialog-creating request, else its first request
+        first = None
+        for m, src, _ in initial:
+            if src == caller_key:
+                first = m
+                break
+        else:
+            for m, (src, _) in zip(messages, keys):
+                if m.is_request and src == caller_key:
+                    first = m
+                    break
         if first is not None and first.from_display:
             names[caller_key] = first.from_display.strip()
 
     for key in receivers:
         if key in senders or key == caller_key or key in names:
             continue
-        request = next(m for m, _, dst in initial if dst == key)
+        request = next(m for m, _, dst in initial if dst == key)  # (a receiver's: one there)
         if kind == "registration" or request.method == "REGISTER":
             roles[key] = "registrar"
             host = _uri_host(request.request_uri)
