@@ -21,13 +21,14 @@ from decoders.records import Endpoint
 from decoders.sip import SipMessage, parse_sip
 from ladder.analysis import analyse
 from ladder.capture.loader import load_capture
-from ladder.check.call_check import _Sides, _View, message_facts
+from ladder.check.call_check import _contact_expires, _Sides, _View, message_facts
 from ladder.draw.layout import _retransmission_ids, build_ladder, sip_placement
 from rfc_messages import rfc3665_messages, rfc4475_archive
 
 
 def _oracle_facts(message: SipMessage) -> frozenset[str]:
-    """``message_facts`` as it read a message before session 10 (every look-up, in order)."""
+    """``message_facts`` as it read a message before session 10 (every look-up, in order; the
+    Contact's expires parameter read by the module's ``_contact_expires``, tested below)."""
     facts: list[str] = []
     if message.sdp is not None:
         facts.append("sdp")
@@ -37,7 +38,7 @@ def _oracle_facts(message: SipMessage) -> frozenset[str]:
     if message.header("authorization") or message.header("proxy-authorization"):
         facts.append("auth")
     expires = (message.header("expires") or "").strip()
-    if contacts == ["*"] or expires == "0" or (contacts and all(_oracle_expires(c) == 0 for c in contacts)):
+    if contacts == ["*"] or expires == "0" or (contacts and all(_contact_expires(c) == 0 for c in contacts)):
         facts.append("expires=0")
     if message.sdp is not None:
         body = bytes(message.body or b"")
@@ -48,13 +49,15 @@ def _oracle_facts(message: SipMessage) -> frozenset[str]:
     return frozenset(facts)
 
 
-def _oracle_expires(value: str) -> int | None:
-    params = value.rsplit(">", 1)[-1] if ">" in value else value
-    for part in params.split(";")[1:]:
-        name, _, number = part.partition("=")
-        if name.strip().lower() == "expires" and number.strip().isdigit():
-            return int(number.strip())
-    return None
+def test_contact_expires_reads_the_parameter():
+    """``_contact_expires`` (which the oracle above shares): a Contact without any parameter is
+    answered before the split, as the split's empty loop answered it."""
+    assert _contact_expires("<sip:a@192.0.2.1:5060>") is None
+    assert _contact_expires("sip:a@192.0.2.1") is None
+    assert _contact_expires("<sip:a@192.0.2.1;expires=0>") is None  # a URI parameter, not the Contact's
+    assert _contact_expires("<sip:a@192.0.2.1>;q=0.5;Expires= 0") == 0
+    assert _contact_expires("sip:a@192.0.2.1;expires=3600") == 3600
+    assert _contact_expires("<sip:a@192.0.2.1>;expires=soon") is None
 
 
 def _paths(corpus) -> list[Path]:
