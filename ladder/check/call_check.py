@@ -108,7 +108,8 @@ def message_facts(message: "SipMessage | None") -> frozenset[str]:
         body = message.body
         if type(body) is not bytes:
             body = bytes(body or b"")
-        hold = b"a=sendonly" in body or b"a=inactive" in body or b"c=IN IP4 0.0.0.0" in body  # RFC 3264 §8.4 (and RFC 2543's 0.0.0.0)
+        # RFC 3264 §8.4 (and RFC 2543's 0.0.0.0)
+        hold = b"a=sendonly" in body or b"a=inactive" in body or b"c=IN IP4 0.0.0.0" in body
         t38 = b"m=image" in body
     # A few sets in all (at most 2**6), each made once and shared, as ``Observed`` hashes them:
     # told by which conditions hold (the Expires header read only when the Contacts do not

@@ -241,8 +241,8 @@ def _automatic_names(messages: list["SipMessage"], keys: Keys, caller_key: NodeK
                 first = m
                 break
         else:
-            for m, (src, _) in zip(messages, keys):
-                if m.is_request and src == caller_key:
+            for m, (sender, _) in zip(messages, keys):
+                if m.is_request and sender == caller_key:
                     first = m
                     break
         if first is not None and first.from_display:
