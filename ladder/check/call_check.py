@@ -9,7 +9,7 @@ produces (``expect=`` in a ``.flow``, its retransmission steps) are set aside as
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -100,38 +100,37 @@ def message_facts(message: "SipMessage | None") -> frozenset[str]:
     """The content conditions a ``.flow`` step can require (see ``ladder.check.references``)."""
     if message is None:
         return _NO_FACTS
-    facts: list[str] = []
-    if message.sdp is not None:
-        facts.append("sdp")
+    header = message.header
+    sdp = message.sdp is not None
     contacts = message.header_values("contact")
-    if contacts:
-        facts.append("contact")
-    if message.header("authorization") or message.header("proxy-authorization"):
-        facts.append("auth")
-    expires = (message.header("expires") or "").strip()
-    if contacts == ["*"] or expires == "0" or (
-        contacts and all(_contact_expires(c) == 0 for c in contacts)
-    ):
-        facts.append("expires=0")
-    if message.sdp is not None:
-        body = bytes(message.body or b"")
-        if b"a=sendonly" in body or b"a=inactive" in body or b"c=IN IP4 0.0.0.0" in body:
-            facts.append("hold")  # RFC 3264 §8.4 (and RFC 2543's 0.0.0.0)
-        if b"m=image" in body:
-            facts.append("t38")
-    # A few sets in all (at most 2**6): each made once and shared, as ``Observed`` hashes them.
-    key = tuple(facts)
+    hold = t38 = False
+    if sdp:
+        body = message.body
+        if type(body) is not bytes:
+            body = bytes(body or b"")
+        # RFC 3264 §8.4 (and RFC 2543's 0.0.0.0)
+        hold = b"a=sendonly" in body or b"a=inactive" in body or b"c=IN IP4 0.0.0.0" in body
+        t38 = b"m=image" in body
+    # A few sets in all (at most 2**6), each made once and shared, as ``Observed`` hashes them:
+    # told by which conditions hold (the Expires header read only when the Contacts do not
+    # already say expires=0: the same answer, one look-up less).
+    key = (sdp, bool(contacts), bool(header("authorization") or header("proxy-authorization")),
+           contacts == ["*"] or (header("expires") or "").strip() == "0"
+           or bool(contacts) and all(_contact_expires(c) == 0 for c in contacts), hold, t38)
     known = _FACTS.get(key)
     if known is None:
-        known = _FACTS[key] = frozenset(facts)
+        known = _FACTS[key] = frozenset(name for name, holds in zip(_FACT_NAMES, key) if holds)
     return known
 
 
+_FACT_NAMES = ("sdp", "contact", "auth", "expires=0", "hold", "t38")
 _NO_FACTS: frozenset[str] = frozenset()
-_FACTS: dict[tuple[str, ...], frozenset[str]] = {}
+_FACTS: dict[tuple[bool, ...], frozenset[str]] = {}
 
 
 def _contact_expires(value: str) -> int | None:
+    if ";" not in value:  # (most Contacts) no parameter at all: the loop below finds none
+        return None
     params = value.rsplit(">", 1)[-1] if ">" in value else value
     for part in params.split(";")[1:]:
         name, _, number = part.partition("=")
@@ -158,23 +157,29 @@ def step_rows(ladder: Ladder) -> list[tuple]:
                  for a in ladder.arrows if a.kind != MEDIA and a.f is not None)
 
 
-def _rows(arrows: "Iterable[tuple]") -> list[tuple]:
+def _rows(arrows: "Iterable[tuple]", sides: "Callable[[SipMessage], tuple[int, int]] | None" = None) -> list[tuple]:
     """``step_rows`` of SIP arrows given as (F, src, dst, method, status, retransmission,
-    message), in the ladder's order: from a ``Ladder`` or from a ``SipPlacement`` (``_View``)."""
+    message), in the ladder's order: from a ``Ladder`` or from a ``SipPlacement`` (``_View``).
+    ``sides``: each message's (src, dst), when the caller has them (made here otherwise)."""
     rows: list[tuple] = []
     seen: set[tuple] = set()
     arrows = [a for a in arrows if a[1] != a[2]]
-    hop = {id(a[6]): (a[1], a[2]) for a in arrows}
-    dialog = dialog_numbers([a[6] for a in arrows if a[6] is not None], lambda m: hop[id(m)])
+    if sides is None:
+        hop = {id(a[6]): (a[1], a[2]) for a in arrows}
+        sides = lambda m: hop[id(m)]  # noqa: E731
+    dialog = dialog_numbers([a[6] for a in arrows if a[6] is not None], sides)
     for f, src, dst, arrow_method, status, retransmission, message in arrows:
-        method = (arrow_method or (message.method if message is not None else None) or "?").upper()
-        cseq = message.cseq[0] if message is not None and message.cseq else None
-        call_id = message.call_id if message is not None else None
+        if message is None:
+            method, cseq, call_id, facts, in_dialog = (arrow_method or "?").upper(), None, None, _NO_FACTS, False
+        else:
+            method = (arrow_method or message.method or "?").upper()
+            cseq = message.cseq[0] if message.cseq else None
+            call_id = message.call_id
+            facts = message_facts(message)
+            in_dialog = bool(message.is_request and message.to_tag)
         repeat = (src, dst, method, status, cseq, call_id)
-        rows.append((f, src, dst, method, status,
-                     retransmission or (cseq is not None and repeat in seen), message_facts(message),
-                     cseq, bool(message is not None and message.is_request and message.to_tag),
-                     dialog.get(id(message), 0)))
+        rows.append((f, src, dst, method, status, retransmission or (cseq is not None and repeat in seen), facts,
+                     cseq, in_dialog, dialog.get(id(message), 0) if dialog else 0))
         seen.add(repeat)
     return rows
 
@@ -183,19 +188,21 @@ def _rows(arrows: "Iterable[tuple]") -> list[tuple]:
 @dataclass(frozen=True, slots=True)
 class _View:
     """What the check reads of a call's ladder: its step rows (``step_rows``), its column
-    names, and each SIP message's F-number and (src, dst) columns by ``id``."""
+    names, and each SIP message's F-number and (src, dst) columns, by the message (a
+    ``SipMessage`` hashes and compares by identity: ``eq=False``), so that the rules ask them
+    of the dicts' own ``get``/``[]`` (``check_call``), not through a function of ours."""
 
     rows: list[tuple]
     names: list[str]
-    numbers: dict[int, int]
-    columns: dict[int, tuple[int, int]]
+    numbers: "dict[SipMessage, int]"
+    columns: "_Sides"
     messages: "list[SipMessage] | None" = None  # the call's messages in F order, when known
 
     @classmethod
     def of_ladder(cls, ladder: Ladder) -> "_View":
         return cls(step_rows(ladder), [p.name for p in ladder.participants],
-                   {id(a.message): a.f for a in ladder.arrows if a.message is not None and a.f is not None},
-                   {id(a.message): (a.src, a.dst) for a in ladder.arrows if a.message is not None})
+                   {a.message: a.f for a in ladder.arrows if a.message is not None and a.f is not None},
+                   _Sides((a.message, (a.src, a.dst)) for a in ladder.arrows if a.message is not None))
 
     @classmethod
     def of_placement(cls, placed: SipPlacement) -> "_View":
@@ -210,18 +217,18 @@ class _View:
         and the quick corpus). ``messages``: ``placed.messages``, sorted by (time, first frame)
         as ``check_call`` sorts the calls' messages (the same key, the same stable sort of the
         same sequence)."""
-        column, retransmissions = placed.columns.column, placed.retransmissions
-        numbers: dict[int, int] = {}
-        columns: dict[int, tuple[int, int]] = {}
+        retransmissions, messages = placed.retransmissions, placed.messages
+        numbers: dict[SipMessage, int] = {}
+        columns = _Sides()
         arrows = []
-        for f, message in enumerate(placed.messages, 1):
-            key = id(message)
-            ends = (column(message.src), column(message.dst))
-            numbers[key] = f
-            columns[key] = ends
-            arrows.append((f, ends[0], ends[1], message.method, message.status, key in retransmissions, message))
-        return cls(_rows(arrows), [p.name for p in placed.columns.participants], numbers, columns,
-                   placed.messages)
+        # ``columns.ends[i]``: ``(column(src), column(dst))`` of ``messages[i]`` (``build_columns``)
+        for f, message, ends in zip(range(1, len(messages) + 1), messages, placed.columns.ends, strict=True):
+            numbers[message] = f
+            columns[message] = ends
+            arrows.append((f, ends[0], ends[1], message.method, message.status, id(message) in retransmissions,
+                           message))
+        return cls(_rows(arrows, columns.__getitem__), [p.name for p in placed.columns.participants], numbers,
+                   columns, messages)
 
 
 # --- the check -------------------------------------------------------------------------------
@@ -279,8 +286,8 @@ def check_call(
         messages = sorted((m for c in calls for m in c.messages), key=lambda m: (m.ts_ns, _frame(m)))
     found.extend(check_rules(
         messages,
-        number=_numbering(view.numbers),
-        sides=_sides(view.columns),
+        number=view.numbers.get,
+        sides=view.columns.__getitem__,
         settings=settings,
         transactions=calls[0].transactions if len(calls) == 1 else None,
     ))  # fmt: skip
@@ -388,20 +395,14 @@ def _frame(message: "SipMessage") -> int:
     return message.frames[0].number if message.frames else 0
 
 
-def _numbering(numbers: dict[int, int]):
-    return lambda message: numbers.get(id(message))
+class _Sides(dict):
+    """Ladder columns as nodes, by message: a UA's TCP source ports stay one node, as drawn; a
+    message the ladder does not show (none, in practice) is told by its addresses."""
 
+    __slots__ = ()
 
-def _sides(columns: dict[int, tuple[int, int]]):
-    """Ladder columns as nodes: a UA's TCP source ports stay one node, as drawn."""
-
-    def sides(message: "SipMessage") -> tuple[Hashable, Hashable]:
-        known = columns.get(id(message))
-        if known is not None:
-            return known
+    def __missing__(self, message: "SipMessage") -> tuple[Hashable, Hashable]:
         return (message.src.address() if message.src else None, message.dst.address() if message.dst else None)
-
-    return sides
 
 
 def _step_map(match: Match) -> dict[int, Step]:

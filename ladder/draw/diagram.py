@@ -21,6 +21,7 @@ RESPONSE = "response"
 MEDIA = "media"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Participant:
     """One column: a network node (one host, or one host:port when a host is ambiguous)."""

@@ -127,8 +127,19 @@ def sip_placement(calls: "Call | list[Call]", capture: "Capture", *, media: bool
     retransmission marks, made by the same steps (``_placed``: the media bars are placed because
     their endpoints may add columns); ``tests/unit/check/test_check_view.py`` holds the two equal."""
     group, messages, _bars, _notes, columns = _placed(calls, capture, None, media, bindings)
-    retransmissions = frozenset(id(m) for call in group for m in call.messages if call.is_retransmission(m))
-    return SipPlacement(messages, columns, retransmissions)
+    return SipPlacement(messages, columns, _retransmission_ids(group))
+
+
+def _retransmission_ids(group: "list[Call]") -> frozenset[int]:
+    """``build_ladder``'s ``retransmissions`` (the ids of the calls' messages ``is_retransmission``
+    says yes to) from the transactions' own sets, without a question per message: a call's
+    ``is_retransmission(m)`` is ``id(m) in T.retransmissions`` for the transaction ``T`` holding
+    ``m``, and a transaction's set holds ids of its own messages only, each message placed in one
+    transaction (``calls.transactions._Builder.add``, whose messages it keeps alive, so no id in
+    a set is another live object's); ``rules.facts.CallFacts`` reads them so too. Asked only of
+    the calls' messages, the union answers as the questions did (``test_check_view.py``)."""
+    return frozenset().union(*[t.retransmissions for call in group for t in call.transactions.transactions
+                               if t.retransmissions])
 
 
 def build_ladder(calls: "Call | list[Call]", capture: "Capture", *, aliases: AliasMap | None = None,

@@ -14,6 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
+from decoders.quick_init import quick_init
 from decoders.records import Endpoint
 from decoders.errors import DecodeError
 from decoders.sipuri import parse_uri
@@ -27,12 +28,18 @@ if TYPE_CHECKING:
 NodeKey = tuple[str, int | None]  # (ip, port) when the host is split per port, else (ip, None)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Columns:
     participants: tuple[Participant, ...]
     index_by_key: dict[NodeKey, int]
     split_ips: frozenset[str]
     moved: dict[NodeKey, NodeKey]
+    # The (src, dst) columns of each of ``build_columns``' messages, in their order: what
+    # ``column`` gives for its two endpoints (a message's endpoint is a SIP key, in
+    # ``index_by_key`` under ``key_of``, which is ``column``'s first key; a missing one is 0),
+    # found while the keys are made, not looked up again (``check.call_check._View``).
+    ends: tuple[tuple[int, int], ...] = ()
 
     def column(self, endpoint: Endpoint | None) -> int:
         """The column of an endpoint (0 when the capture had no address: never in practice)."""
@@ -67,7 +74,7 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
                   aliases: AliasMap | None = None,
                   media_endpoints: Iterable[Endpoint] = ()) -> Columns:
     """Columns for the messages of one ladder (capture order) plus media-only addresses."""
-    aliases = aliases or AliasMap()
+    named = aliases if aliases else None  # (an empty map names nothing: not asked)
     split_ips = frozenset(
         m.src.ip for m in messages
         if m.src and m.dst and m.src.ip == m.dst.ip and m.src.port != m.dst.port
@@ -76,38 +83,45 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
     def raw_key(endpoint: Endpoint) -> NodeKey:
         return (endpoint.ip, endpoint.port) if endpoint.ip in split_ips else (endpoint.ip, None)
 
-    moved = _moved_uas(messages, raw_key)
+    # Each message's (src, dst) node keys, made once (None for a missing address): the helpers
+    # below read these instead of asking ``raw_key``/``key_of`` of an endpoint again.
+    if split_ips:
+        raw = [(None if m.src is None else raw_key(m.src), None if m.dst is None else raw_key(m.dst))
+               for m in messages]
+    else:  # (most calls) ``raw_key`` is (ip, None)
+        raw = [(None if m.src is None else (m.src.ip, None), None if m.dst is None else (m.dst.ip, None))
+               for m in messages]
+    moved = _moved_uas(messages, raw)
 
     def key_of(endpoint: Endpoint) -> NodeKey:
         key = raw_key(endpoint)
         return moved.get(key, key)
 
-    if not moved and not split_ips:  # (most calls) ``key_of`` without its two look-ups: the same key
-        def key_of(endpoint: Endpoint) -> NodeKey:
-            return (endpoint.ip, None)
+    keys = [(None if src is None else moved.get(src, src), None if dst is None else moved.get(dst, dst))
+            for src, dst in raw] if moved else raw  # ``key_of`` of each message's src and dst
 
     order: list[NodeKey] = []
     endpoints: dict[NodeKey, list[Endpoint]] = {}
 
-    def see(endpoint: Endpoint | None) -> None:
-        if endpoint is None:
+    def see(key: NodeKey | None, endpoint: Endpoint | None) -> None:
+        if key is None or endpoint is None:  # (both or neither: no address)
             return
-        key = key_of(endpoint)
-        if key not in endpoints:
-            endpoints[key] = []
+        known = endpoints.get(key)
+        if known is None:
+            known = endpoints[key] = []
             order.append(key)
-        if endpoint not in endpoints[key]:
-            endpoints[key].append(endpoint)
+        if endpoint not in known:
+            known.append(endpoint)
 
-    for message in messages:
-        see(message.src)
-        see(message.dst)
+    for message, (src, dst) in zip(messages, keys):
+        see(src, message.src)
+        see(dst, message.dst)
     sip_keys = set(order)
     known_ips = {ip for ip, _ in order}
     for endpoint in media_endpoints:
         if endpoint.ip in known_ips:
             continue
-        see(endpoint)
+        see(key_of(endpoint), endpoint)
         known_ips.add(endpoint.ip)
 
     # The caller: the sender of the first dialog-creating (or first) request.
@@ -123,15 +137,16 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
         order.remove(caller_key)
         order.insert(0, caller_key)
 
-    names, roles = _automatic_names(messages, key_of, caller_key, kind)
+    names, roles = _automatic_names(messages, keys, caller_key, kind)
     participants: list[tuple[str, tuple[Endpoint, ...], str, tuple[str, int | None]]] = []
     used: dict[str, int] = {}
     for key in order:
         ip, port = key
-        alias = aliases.lookup(ip, port) if aliases else None  # (an empty map names nothing)
-        if alias is None and aliases:
-            alias = next((aliases.lookup(e.ip, e.port) for e in endpoints[key]
-                          if aliases.lookup(e.ip, e.port)), None)
+        alias = None
+        if named is not None:
+            alias = named.lookup(ip, port)
+            if alias is None:
+                alias = next((named.lookup(e.ip, e.port) for e in endpoints[key] if named.lookup(e.ip, e.port)), None)
         name = safe_text(alias or names.get(key) or _label(key))
         used[name] = used.get(name, 0) + 1
         role = roles.get(key, "unknown" if key in sip_keys else "media")
@@ -139,26 +154,31 @@ def build_columns(messages: list["SipMessage"], *, caller_ip: str | None, kind: 
     # Two columns must never share a name: add the address to every duplicate.
     participants = [(f"{name} ({_label(key)})" if used[name] > 1 else name, eps, role, key)
                     for name, eps, role, key in participants]
+    index_by_key = {key: i for i, (_, _, _, key) in enumerate(participants)}
     return Columns(
         participants=tuple(Participant(name, eps, role) for name, eps, role, _ in participants),
-        index_by_key={key: i for i, (_, _, _, key) in enumerate(participants)},
+        index_by_key=index_by_key,
         split_ips=split_ips,
         moved=moved,
+        ends=tuple([(0 if src is None else index_by_key[src], 0 if dst is None else index_by_key[dst])
+                    for src, dst in keys]),
     )
 
 
-def _moved_uas(messages: list["SipMessage"], raw_key) -> dict[NodeKey, NodeKey]:
+Keys = list[tuple[NodeKey | None, NodeKey | None]]  # each message's (src, dst) node keys, None: no address
+
+
+def _moved_uas(messages: list["SipMessage"], raw: Keys) -> dict[NodeKey, NodeKey]:
     """A UA that changes address mid-call (RFC 3665 §3.7) stays one column: the same dialog
     tag sent from two addresses by a UA. A request with a single Via came from the UA that
     made it (proxies add Vias; ACK and CANCEL excepted); a 1xx/2xx with a To tag from a node that never forwarded an
-    initial request came from the UAS."""
-    forwarders = {raw_key(m.src) for m in messages if m.is_request and m.src and not m.to_tag
+    initial request came from the UAS. ``raw``: each message's (src, dst) keys before any move."""
+    forwarders = {src for m, (src, _) in zip(messages, raw) if m.is_request and src is not None and not m.to_tag
                   and len(m.vias) > 1}
     owners: dict[tuple[str, str], list[NodeKey]] = {}
-    for m in messages:
-        if m.src is None:
+    for m, (key, _) in zip(messages, raw):
+        if key is None:
             continue
-        key = raw_key(m.src)
         # ACK for a non-2xx and CANCEL are hop-by-hop: a proxy sends them with one Via.
         if m.is_request and len(m.vias) == 1 and m.from_tag and m.method not in ("ACK", "CANCEL"):
             tag = m.from_tag
@@ -175,7 +195,7 @@ def _moved_uas(messages: list["SipMessage"], raw_key) -> dict[NodeKey, NodeKey]:
         return moved  # (most calls) no tag sent from two addresses: nothing to move
     # Two addresses that exchange messages are two nodes, whatever their tags say (SIPp's
     # scenarios put tag=1 on both sides).
-    talking = {frozenset((raw_key(m.src), raw_key(m.dst))) for m in messages if m.src and m.dst}
+    talking = {frozenset((src, dst)) for src, dst in raw if src is not None and dst is not None}
     for keys in owners.values():
         home = keys[0]
         for key in keys[1:]:
@@ -184,21 +204,23 @@ def _moved_uas(messages: list["SipMessage"], raw_key) -> dict[NodeKey, NodeKey]:
     return moved
 
 
-def _automatic_names(messages: list["SipMessage"], key_of, caller_key: NodeKey | None,
+def _automatic_names(messages: list["SipMessage"], keys: Keys, caller_key: NodeKey | None,
                      kind: str) -> tuple[dict[NodeKey, str], dict[NodeKey, str]]:
+    """Names and roles of the nodes; ``keys``: each message's (src, dst) node keys."""
     names: dict[NodeKey, str] = {}
     roles: dict[NodeKey, str] = {}
-    initial = [m for m in messages if m.is_request and not m.to_tag and m.src and m.dst
+    # (request, its sender's key, its receiver's key) of the dialog-creating requests
+    initial = [(m, src, dst) for m, (src, dst) in zip(messages, keys)
+               if m.is_request and not m.to_tag and src is not None and dst is not None
                and m.method not in ("ACK", "CANCEL")]
-    senders = {key_of(m.src) for m in initial}
-    receivers = [key_of(m.dst) for m in initial]
+    senders = {src for _, src, _ in initial}
+    receivers = [dst for _, _, dst in initial]
     call_ids_by_sender: dict[NodeKey, set[str]] = {}
-    for m in initial:
-        call_ids_by_sender.setdefault(key_of(m.src), set()).add(m.call_id or "")
+    for m, src, _ in initial:
+        call_ids_by_sender.setdefault(src, set()).add(m.call_id or "")
 
     # Forwarders: nodes that send dialog-creating requests and are not the caller.
-    for m in initial:
-        key = key_of(m.src)
+    for m, key, _ in initial:
         if key == caller_key or key in names:
             continue
         roles[key] = "proxy"
@@ -206,39 +228,48 @@ def _automatic_names(messages: list["SipMessage"], key_of, caller_key: NodeKey |
         if via is not None and via.host and not _is_ip(via.host):
             names[key] = via.host
     for key in senders - {caller_key}:
-        arrivals = {m.call_id for m in initial if key_of(m.dst) == key}
+        arrivals = {m.call_id for m, _, dst in initial if dst == key}
         if arrivals and call_ids_by_sender.get(key, set()) - arrivals:
             roles[key] = "b2bua"
 
     if caller_key is not None:
         roles[caller_key] = "ua"
-        first = next((m for m in initial if key_of(m.src) == caller_key), None) \
-            or next((m for m in messages if m.is_request and m.src and key_of(m.src) == caller_key), None)
+        # its first dialog-creating request, else its first request
+        first = None
+        for m, src, _ in initial:
+            if src == caller_key:
+                first = m
+                break
+        else:
+            for m, (sender, _) in zip(messages, keys):
+                if m.is_request and sender == caller_key:
+                    first = m
+                    break
         if first is not None and first.from_display:
             names[caller_key] = first.from_display.strip()
 
     for key in receivers:
         if key in senders or key == caller_key or key in names:
             continue
-        request = next(m for m in initial if key_of(m.dst) == key)
+        request = next(m for m, _, dst in initial if dst == key)  # (a receiver's: one there)
         if kind == "registration" or request.method == "REGISTER":
             roles[key] = "registrar"
             host = _uri_host(request.request_uri)
             if host and not _is_ip(host):
                 names[key] = host
-        elif _is_callee(key, request, messages, key_of):
+        elif _is_callee(key, request, messages, keys):
             roles[key] = "ua"
             if kind == "call" and request.to_display:
                 names[key] = request.to_display.strip()
     return names, roles
 
 
-def _is_callee(key: NodeKey, request: "SipMessage", messages: list["SipMessage"], key_of) -> bool:
+def _is_callee(key: NodeKey, request: "SipMessage", messages: list["SipMessage"], keys: Keys) -> bool:
     """A final receiver is the callee UA when it answered with a To tag, or when the request
     reached it retargeted to a contact (Request-URI no longer the To URI, RFC 3261 §16.5);
     an unresponsive next hop (RFC 3665 §3.4's failed proxy) is neither."""
-    for m in messages:
-        if not m.is_request and m.src and key_of(m.src) == key and m.to_tag \
+    for m, (src, _) in zip(messages, keys):
+        if not m.is_request and src == key and m.to_tag \
                 and m.call_id == request.call_id and m.status is not None and m.status < 300:
             return True
     return bool(request.request_uri and request.to_uri
