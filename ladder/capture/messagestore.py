@@ -29,7 +29,8 @@ from socket import inet_ntoa
 from decoders.errors import DecodeError
 from decoders.records import Endpoint, FrameRef
 from decoders.header_names import canonical_name
-from decoders.sip import _body_sdp, _checked_name_addr, parse_sip
+import decoders.sip as sip_module
+from decoders.sip import _body_sdp, _checked_name_addr, parse_sip, parse_sip_python
 from decoders.sipscan import scan_sip
 from ladder.capture.continuity import BACKWARDS_NS, LEAP_NS, Break, damaged
 from ladder.capture.sipindex import SipIndex
@@ -206,6 +207,47 @@ class MessageStore:
                              frames=self.frames(i), ts_ns=self.index.ts_ns[i])
         except DecodeError as exc:  # as ``StoredMessage._parse`` says it
             raise CaptureError(f"SIP message {i + 1} no longer parses: {exc}") from None
+
+    def parsed_all(self, indices: Sequence[int]) -> list:
+        """``[self.parsed(i) for i in indices]`` (``ladder check`` reads every call's messages
+        so), the per-message steps in one loop: each step is ``parsed``'s, with the same
+        answers and errors. ``raw``: a message in the capture file is read and its length and
+        CRC checked in place (one in the spill file through ``raw`` itself); ``endpoint``: an id
+        below ``C_ENDPOINT``, or one of C's made lately, taken from its table directly (any
+        other through ``endpoint``); ``frames``: as ``frames`` makes them; ``parse_sip``: its
+        compiled parse called directly where it is built (``parse_sip`` calls it first and takes
+        its answer if it is not None), else ``parse_sip_python`` (what ``parse_sip`` calls then).
+        ``tests/unit/capture/test_messagestore_parsed_all.py`` compares both slot for slot."""
+        plain = sip_module._parse_plain  # (read now: a test may turn it off)
+        where, length, crc, src, dst, record = self.where, self.length, self.crc, self.src, self.dst, self.record
+        frame, ts = self.index.frame, self.index.ts_ns
+        endpoints, made, odd = self.endpoints, self._made, self.odd_frames
+        endpoint, pread, crc32 = self.endpoint, os.pread, zlib.crc32
+        out = []
+        for i in indices:
+            at = where[i]
+            if at >= 0 and self._file is not None:
+                size = length[i]
+                raw = pread(self._file, size, at)
+                if len(raw) != size or crc32(raw) != crc[i]:
+                    raise CaptureError(f"{self.path}: the capture changed while it was read (SIP message {i + 1})")
+            else:
+                raw = self.raw(i)  # (opens the file, or reads the spill file)
+            key = src[i]
+            s = endpoints[key] if key < C_ENDPOINT else made.get(key) or endpoint(key)
+            key = dst[i]
+            d = endpoints[key] if key < C_ENDPOINT else made.get(key) or endpoint(key)
+            frames = odd.get(i)
+            if frames is None:
+                frames = (FrameRef(frame[i], ts[i], record[i]),)
+            message = plain(raw, s, d, frames, ts[i]) if plain is not None else None
+            if message is None:
+                try:
+                    message = parse_sip_python(raw, src=s, dst=d, frames=frames, ts_ns=ts[i])
+                except DecodeError as exc:  # as ``parsed`` says it
+                    raise CaptureError(f"SIP message {i + 1} no longer parses: {exc}") from None
+            out.append(message)
+        return out
 
     def so_far(self) -> "ReadBack":
         """The messages stored so far, each read back when asked (a capture still loading:
