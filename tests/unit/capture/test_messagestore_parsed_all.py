@@ -28,12 +28,13 @@ def busy_hour(directory, *options: str):
     return path
 
 
-def _agree(path) -> tuple[int, int]:
-    """Asserts ``parsed_all`` is ``parsed`` of each; returns (messages, those in the spill file)."""
+def _agree(path) -> tuple[int, int, int]:
+    """Asserts ``parsed_all`` is ``parsed`` of each; returns (messages, those in the spill file,
+    runs of messages read from the capture file at once)."""
     try:
         capture = load_capture(str(path), media=False, messages=False, locate=True)
     except CaptureError:
-        return 0, 0
+        return 0, 0, 0
     store = capture.located_store()
     numbers = list(range(len(store)))
     found = store.parsed_all(numbers)
@@ -41,7 +42,7 @@ def _agree(path) -> tuple[int, int]:
     # (and in another order, each number twice: the loop keeps no state between messages)
     again = numbers[::-1] + numbers
     assert [shape(m) for m in store.parsed_all(again)] == [shape(store.parsed(i)) for i in again], path.name
-    return len(numbers), sum(1 for i in numbers if store.where[i] < 0)
+    return len(numbers), sum(1 for i in numbers if store.where[i] < 0), sum(1 for run in store._runs.values() if run)
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["C parse", "Python parse"])
@@ -49,20 +50,22 @@ def test_samples(compiled, monkeypatch):
     if not compiled:
         monkeypatch.setattr(sip, "_parse_plain", None)
     counts = [_agree(path) for path in sorted(SAMPLES.glob("*.pcap"))]
-    assert sum(n for n, _ in counts) > 500
+    assert sum(n for n, _, _ in counts) > 500
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["C parse", "Python parse"])
 def test_a_busy_hour_read_from_the_capture_file(compiled, monkeypatch, tmp_path):
     if not compiled:
         monkeypatch.setattr(sip, "_parse_plain", None)
-    assert _agree(busy_hour(tmp_path, "--mix")) == (len(load_capture(str(tmp_path / "busy.pcap")).sip_messages), 0)
+    messages, spilled, runs = _agree(busy_hour(tmp_path, "--mix"))
+    assert (messages, spilled) == (len(load_capture(str(tmp_path / "busy.pcap")).sip_messages), 0)
+    assert runs == -(-messages // 64)  # (every run dense: each read at once)
 
 
 def test_corpus(corpus):
     counts = [_agree(path) for path in corpus.paths]
-    assert sum(spilled for _, spilled in counts) > 20  # TCP, HEP, fragments: read from the spill file
-    assert sum(n for n, _ in counts) > (1000 if corpus.whole else 100)
+    assert sum(spilled for _, spilled, _ in counts) > 20  # TCP, HEP, fragments: read from the spill file
+    assert sum(n for n, _, _ in counts) > (1000 if corpus.whole else 100)
 
 
 @pytest.mark.parametrize("spilled", [False, True], ids=["capture file", "spill file"])
@@ -74,7 +77,6 @@ def test_a_changed_capture_is_told_as_parsed_tells_it(spilled, tmp_path):
         shutil.move(busy_hour(tmp_path), path)
     capture = load_capture(str(path), media=False, messages=False, locate=True)
     store = capture.located_store()
-    store.parsed_all(range(len(store)))  # (the file is open now: the next reads are the loop's own)
     assert (store.where[3] < 0) == spilled
     if spilled:
         assert store._spill is not None
