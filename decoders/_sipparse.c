@@ -181,7 +181,7 @@ static int has_any(Span s, const char *chars) {
 
 /* ---- values parsed once -----------------------------------------------------------------
  * A dialog's messages repeat their header lines, start lines, From/To/Contact/Via and CSeq
- * values and SDP rtpmaps: each is parsed once and its record shared, as sip.py's memo tables
+ * values and SDP rtpmaps, a= lines and m= format lists: each is parsed once and its record shared, as sip.py's memo tables
  * do (the records are frozen; a capture that keeps every message keeps one copy of each).
  * Direct-mapped by a hash of the text (a colliding text replaces the other), values up to
  * MEMO_LONGEST bytes: bounded whatever the traffic. */
@@ -192,7 +192,7 @@ static int has_any(Span s, const char *chars) {
  * not repeated), shared as the (name, value) pair is; NULL elsewhere. */
 typedef struct { unsigned long long hash; Py_ssize_t n, cap; char *key; PyObject *value, *extra; } Memo;
 static Memo memo_line[MEMO_SLOTS], memo_start[MEMO_SLOTS], memo_addr[MEMO_SLOTS], memo_via[MEMO_SLOTS],
-            memo_cseq[MEMO_SLOTS], memo_rtpmap[MEMO_SLOTS];
+            memo_cseq[MEMO_SLOTS], memo_rtpmap[MEMO_SLOTS], memo_attr[MEMO_SLOTS], memo_formats[MEMO_SLOTS];
 
 /* A hash of the text 8 bytes a step (a byte a step was a tenth of the parse): any hash would do,
  * an entry is taken only when its text is the same, byte for byte (memo_get's memcmp). */
@@ -585,15 +585,24 @@ static int sdp_line_attr(Span value, Media *m, PyObject *attributes, PyObject **
     Py_ssize_t colon = find(value, ':');
     Span name = colon < 0 ? value : sub(value, 0, colon);
     Span attr = colon < 0 ? sub(value, value.n, value.n) : sub(value, colon + 1, value.n);
-    PyObject *entry = Py_BuildValue("(NN)", str(name), colon < 0 ? Py_NewRef(Py_None) : str(attr));
-    if (entry == NULL) return ERR;
+    /* (name, value) of the line, shared by its text */
+    unsigned long long h = memo_hash(value);
+    PyObject *entry = memo_get(memo_attr, value, h);
+    if (entry != NULL) {
+        Py_INCREF(entry);
+    } else {
+        entry = Py_BuildValue("(NN)", str(name), colon < 0 ? Py_NewRef(Py_None) : str(attr));
+        if (entry == NULL) return ERR;
+        memo_put(memo_attr, value, h, entry);
+    }
     int bad = PyList_Append(m ? m->attributes : attributes, entry) < 0;
+    PyObject *name_text = PyTuple_GET_ITEM(entry, 0);  /* (borrowed: the list holds the entry) */
     Py_DECREF(entry);
     if (bad) return ERR;
     if (is_direction(name)) {
         PyObject **slot = m ? &m->direction : session_direction;
-        Py_XSETREF(*slot, str(name));
-        return *slot ? OK : ERR;
+        Py_XSETREF(*slot, Py_NewRef(name_text));
+        return OK;
     }
     if (m == NULL) return OK;
     unsigned long long number;
@@ -625,16 +634,26 @@ static int sdp_media_line(Span value, Media *m) {
     if (slash >= 0 && (!bounded(sub(parts[1], slash + 1, parts[1].n), 65535, &m->count) || m->count == 0)) return NO;
     m->kind = str(parts[0]);
     m->proto = str(parts[2]);
-    m->formats = PyTuple_New(n - 3);
+    /* the formats' tuple, shared by the text of the list (from the first to the last) */
+    Span list = n > 3 ? sub(value, parts[3].p - value.p, parts[n - 1].p + parts[n - 1].n - value.p)
+                      : sub(value, value.n, value.n);
+    unsigned long long h = memo_hash(list);
+    PyObject *known = memo_get(memo_formats, list, h);
+    if (known != NULL) {
+        m->formats = Py_NewRef(known);
+    } else {
+        m->formats = PyTuple_New(n - 3);
+        for (int i = 3; m->formats != NULL && i < n; i++) {
+            PyObject *f = str(parts[i]);
+            if (f == NULL) { Py_CLEAR(m->formats); break; }
+            PyTuple_SET_ITEM(m->formats, i - 3, f);
+        }
+        if (m->formats != NULL) memo_put(memo_formats, list, h, m->formats);
+    }
     m->rtpmap = PyDict_New();
     m->fmtp = PyDict_New();
     m->attributes = PyList_New(0);
     if (!m->kind || !m->proto || !m->formats || !m->rtpmap || !m->fmtp || !m->attributes) return ERR;
-    for (int i = 3; i < n; i++) {
-        PyObject *f = str(parts[i]);
-        if (f == NULL) return ERR;
-        PyTuple_SET_ITEM(m->formats, i - 3, f);
-    }
     return OK;
 }
 
