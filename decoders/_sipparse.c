@@ -35,7 +35,7 @@ typedef struct {
     Py_ssize_t off[MAX_FIELDS];
 } Rec;
 
-static Rec R_MSG, R_REQ, R_STAT, R_NA, R_VIA, R_SESS, R_ORIG, R_MEDIA;
+static Rec R_MSG, R_REQ, R_STAT, R_NA, R_VIA, R_SESS, R_ORIG, R_MEDIA, R_FRAME;
 
 static const char *F_MSG[] = {"start", "headers", "body", "raw", "src", "dst", "frames", "ts_ns",
     "problems", "call_id", "cseq", "from_addr", "to_addr", "vias", "contacts", "max_forwards",
@@ -50,6 +50,7 @@ static const char *F_SESS[] = {"origin", "session_name", "connection", "directio
     "attributes", "version", "problems", NULL};
 static const char *F_ORIG[] = {"username", "session_id", "version", "network_type", "address_type",
     "address", NULL};
+static const char *F_FRAME[] = {"number", "ts_ns", "offset", NULL};
 static const char *F_MEDIA[] = {"kind", "port", "port_count", "proto", "formats", "connection",
     "direction", "rtpmap", "fmtp", "rtcp_port", "rtcp_mux", "attributes", "address_type", NULL};
 
@@ -1132,6 +1133,26 @@ done:
     return result;
 }
 
+/* parse_at(data, src, dst, number, ts_ns, offset) -> SipMessage | None: parse_plain of a
+ * message carried by one frame, its frames (FrameRef(number, ts_ns, offset),) made here as
+ * FrameRef's __init__ makes them (each field in its slot) and its time that frame's. */
+static PyObject *parse_at(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "parse_at(data, src, dst, number, ts_ns, offset)");
+        return NULL;
+    }
+    if (!ready) Py_RETURN_NONE;
+    PyObject *v[3] = {Py_NewRef(args[3]), Py_NewRef(args[4]), Py_NewRef(args[5])};
+    PyObject *frame = make(&R_FRAME, v);
+    PyObject *frames = frame ? PyTuple_Pack(1, frame) : NULL;
+    Py_XDECREF(frame);
+    if (frames == NULL) return NULL;
+    PyObject *plain_args[5] = {args[0], args[1], args[2], frames, args[4]};
+    PyObject *message = parse_plain(self, plain_args, 5);
+    Py_DECREF(frames);
+    return message;
+}
+
 /* setup(classes: dict[str, type], canonical_name) -> bool: whether the records have the
  * fields this file stores (False: it answers None for everything, Python parses). */
 static PyObject *setup(PyObject *self, PyObject *args) {
@@ -1140,7 +1161,7 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     struct { Rec *r; const char *cls; const char **fields; } all[] = {
         {&R_MSG, "SipMessage", F_MSG}, {&R_REQ, "RequestLine", F_REQ}, {&R_STAT, "StatusLine", F_STAT},
         {&R_NA, "NameAddr", F_NA}, {&R_VIA, "Via", F_VIA}, {&R_SESS, "SdpSession", F_SESS},
-        {&R_ORIG, "SdpOrigin", F_ORIG}, {&R_MEDIA, "SdpMedia", F_MEDIA}};
+        {&R_ORIG, "SdpOrigin", F_ORIG}, {&R_MEDIA, "SdpMedia", F_MEDIA}, {&R_FRAME, "FrameRef", F_FRAME}};
     ready = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         PyObject *cls = PyDict_GetItemString(classes, all[i].cls);
@@ -1154,6 +1175,8 @@ static PyObject *setup(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"parse_plain", (PyCFunction)(void (*)(void))parse_plain, METH_FASTCALL,
      "parse_plain(data, src, dst, frames, ts_ns): the SipMessage parse_sip makes of a plain message, or None."},
+    {"parse_at", (PyCFunction)(void (*)(void))parse_at, METH_FASTCALL,
+     "parse_at(data, src, dst, number, ts_ns, offset): parse_plain(data, src, dst, (FrameRef(number, ts_ns, offset),), ts_ns)."},
     {"setup", setup, METH_VARARGS, "setup(classes, canonical_name) -> bool"},
     {NULL, NULL, 0, NULL}};
 

@@ -222,9 +222,11 @@ class MessageStore:
         below ``C_ENDPOINT``, or one of C's made lately, taken from its table directly (any
         other through ``endpoint``); ``frames``: as ``frames`` makes them; ``parse_sip``: its
         compiled parse called directly where it is built (``parse_sip`` calls it first and takes
-        its answer if it is not None), else ``parse_sip_python`` (what ``parse_sip`` calls then).
+        its answer if it is not None; ``parse_at`` for a message of one frame, which makes that
+        FrameRef in C), else ``parse_sip_python`` (what ``parse_sip`` calls then).
         ``tests/unit/capture/test_messagestore_parsed_all.py`` compares both slot for slot."""
         plain = sip_module._parse_plain  # (read now: a test may turn it off)
+        parse_at = sip_module._parse_at if plain is not None else None
         where, length, crc, src, dst, record = self.where, self.length, self.crc, self.src, self.dst, self.record
         frame, ts = self.index.frame, self.index.ts_ns
         endpoints, made, odd, runs = self.endpoints, self._made, self.odd_frames, self._runs
@@ -248,6 +250,10 @@ class MessageStore:
             d = endpoints[key] if key < C_ENDPOINT else made.get(key) or endpoint(key)
             frames = odd.get(i)
             if frames is None:
+                message = parse_at(raw, s, d, frame[i], ts[i], record[i]) if parse_at is not None else None
+                if message is not None:
+                    out.append(message)
+                    continue
                 frames = (FrameRef(frame[i], ts[i], record[i]),)
             message = plain(raw, s, d, frames, ts[i]) if plain is not None else None
             if message is None:
