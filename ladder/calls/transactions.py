@@ -121,7 +121,8 @@ def _rfc2543_base(message: "SipMessage") -> tuple:
 def _signature(message: "SipMessage") -> tuple:
     """What makes a message "the same message again" on the same hop (a retransmission)."""
     number, method = _cseq(message)
-    src, dst = message.src, message.dst
+    src: object = message.src
+    dst: object = message.dst
     # An endpoint as its fields: what an ``Endpoint`` compares and hashes by, its class being
     # the same (the tuple's hash is C's, the frozen dataclass's a Python call).
     if type(src) is Endpoint:
@@ -189,7 +190,7 @@ class _Builder:
         method = (message.method or cseq_method).upper() if is_request else cseq_method
         via = message.top_via
         branch = via.branch if via is not None else None
-        if branch and branch.startswith(MAGIC_COOKIE):
+        if via is not None and branch and branch.startswith(MAGIC_COOKIE):
             port = via.port
             rfc2543 = False
             base: tuple = ("3261", branch, (via.host if port is None else f"{via.host}:{port}").lower())

@@ -40,6 +40,7 @@ from ladder.errors import CaptureError
 _RUN = 64  # messages ``parsed_all`` reads from the file at once (``_run``)
 _RUNS = 256  # runs kept: a few MB (the span of a busy SBC's calls in the file), at most 32 MB
 _RUN_SPAN = 1 << 17  # bytes of a run read at once, at most (about 2 KB a message)
+_NO_RUN = (-1, b"")  # (``parsed_all``: a run not read yet; compared by identity)
 CORRELATION = 1  # the message may carry X-Call-ID, X-CID or Session-ID (a cheap, generous test)
 _CORRELATION_NAMES = (b"x-call-id", b"x-cid", b"session-id")
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
@@ -233,8 +234,8 @@ class MessageStore:
         endpoint, crc32 = self.endpoint, zlib.crc32
         out = []
         for i in indices:
-            run = runs.get(i // _RUN, _UNREAD) if self._file is not None else None
-            if run is _UNREAD:
+            run = runs.get(i // _RUN, _NO_RUN) if self._file is not None else None
+            if run is _NO_RUN:
                 run = self._run(i // _RUN)
             if run is not None:
                 base, data = run
