@@ -106,7 +106,12 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
             dialog.state = TERMINATED
             dialog.terminated_ns = dialog.terminated_ns or message.ts_ns
 
-    # An early dialog ends with its INVITE's non-2xx final (RFC 3261 §12.3).
+    _end_early(ordered, transactions)
+    return ordered
+
+
+def _end_early(ordered: list[Dialog], transactions: TransactionSet) -> None:
+    """An early dialog ends with its INVITE's non-2xx final (RFC 3261 §12.3)."""
     for dialog in ordered:
         if dialog.state != EARLY:
             continue
@@ -123,4 +128,3 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
                 dialog.state = TERMINATED
                 dialog.terminated_ns = final.ts_ns
                 break
-    return ordered

@@ -14,44 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from captures_crafted import udp_sip_frame, write_pcap
 from conftest import SAMPLES
 from test_calls_rfc3665 import rfc3665_messages, rfc3665_sections
-from ladder.calls.dialogs import CONFIRMED, DIALOG_CREATING, EARLY, TERMINATED, Dialog, build_dialogs
+from ladder.calls.dialogs import CONFIRMED, DIALOG_CREATING, EARLY, TERMINATED, Dialog, _end_early, build_dialogs
 from ladder.calls.duplicates import fold_duplicates
 from ladder.calls.grouping import group_by_call_id
-from ladder.calls.transactions import MAGIC_COOKIE, Transaction, TransactionSet, _repeats, build_transactions
+from ladder.calls import transactions
+from ladder.calls.transactions import (Transaction, TransactionSet, _cseq, _rfc2543_base, _rfc3261_base, _repeats,
+                                       build_transactions)
 from ladder.capture.loader import load_capture
 from ladder.errors import CaptureError
 
-# -- the oracle: main's code before session 10 -------------------------------------------------
-
-
-def _cseq(message):
-    cseq = message.cseq
-    if not cseq:
-        return None, (message.method or "").upper()
-    number, method = cseq
-    return number, (method or message.method or "").upper()
-
-
-def _rfc3261_base(message):
-    via = message.top_via
-    if via is None:
-        return None
-    branch = via.branch
-    if branch and branch.startswith(MAGIC_COOKIE):
-        return ("3261", branch, via.sent_by().lower())
-    return None
-
-
-def _rfc2543_base(message):
-    number, _ = _cseq(message)
-    via = message.top_via
-    via_text = ""
-    if via is not None:
-        via_text = f"{via.transport} {via.sent_by().lower()} {via.branch or ''}"
-    return ("2543", message.call_id or "", number, message.from_tag or "", via_text)
+# -- the oracle: main's code before session 10 (``_cseq``, ``_rfc3261_base``, ``_rfc2543_base``,
+# ``_place`` unchanged: the module's own) -------------------------------------------------------
 
 
 def _signature(message):
@@ -62,9 +37,8 @@ def _signature(message):
     return ("resp", src, dst, message.status, message.to_tag or "", number, method, message.body)
 
 
-class _Builder:
-    def __init__(self):
-        self.by_key, self.by_branch, self.ordered, self.by_message, self.seen = {}, {}, [], {}, {}
+class _Builder(transactions._Builder):
+    """The builder before session 10: ``add`` and ``_get`` as they were (``_place`` is unchanged)."""
 
     def _get(self, key, method, rfc2543):
         txn = self.by_key.get(key)
@@ -95,40 +69,6 @@ class _Builder:
             earlier.append(message)
         txn.messages.append(message)
         self.by_message[id(message)] = txn
-
-    def _place(self, message, base, method, rfc2543):
-        if method == "ACK" and message.is_request:
-            invite = self.by_key.get(base + ("INVITE",))
-            if invite is not None and self._acks_non_2xx(invite, rfc2543):
-                if invite.ack is None:
-                    invite.ack = message
-                return invite
-            txn = self._get(base + ("ACK",), "ACK", rfc2543)
-            if txn.request is None:
-                txn.request = message
-            return txn
-        key = base + (method,)
-        known_txn = self.by_key.get(key)
-        if known_txn is None and not message.is_request and not rfc2543:
-            known = self.by_branch.get((base[1], method))
-            if known is not None:
-                return known
-        txn = known_txn if known_txn is not None else self._get(key, method, rfc2543)
-        if message.is_request and txn.request is None:
-            txn.request = message
-        if method == "CANCEL" and txn.cancels is None:
-            invite = self.by_key.get(base + ("INVITE",))
-            if invite is not None:
-                txn.cancels = invite
-                invite.cancel = txn
-        return txn
-
-    @staticmethod
-    def _acks_non_2xx(invite, rfc2543):
-        final = invite.final_status
-        if not rfc2543:
-            return final is None or final >= 300
-        return final is not None and final >= 300
 
 
 def oracle_transactions(messages) -> TransactionSet:
@@ -180,19 +120,7 @@ def oracle_dialogs(messages, transactions: TransactionSet) -> list[Dialog]:
         elif not message.is_request and method == "BYE" and status is not None and 200 <= status < 300:
             dialog.state = TERMINATED
             dialog.terminated_ns = dialog.terminated_ns or message.ts_ns
-    for dialog in ordered:
-        if dialog.state != EARLY:
-            continue
-        for txn in transactions.transactions:
-            if txn.method not in DIALOG_CREATING or not txn.is_initial or txn.request is None:
-                continue
-            if (txn.request.call_id or "") != dialog.call_id or (txn.request.from_tag or "") != dialog.caller_tag:
-                continue
-            final = txn.final
-            if final is not None:
-                dialog.state = TERMINATED
-                dialog.terminated_ns = final.ts_ns
-                break
+    _end_early(ordered, transactions)  # (unchanged: the function's own)
     return ordered
 
 
