@@ -22,6 +22,9 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- records: classes and slot offsets --------------------------------------------------- */
 
@@ -32,7 +35,7 @@ typedef struct {
     Py_ssize_t off[MAX_FIELDS];
 } Rec;
 
-static Rec R_MSG, R_REQ, R_STAT, R_NA, R_VIA, R_SESS, R_ORIG, R_MEDIA;
+static Rec R_MSG, R_REQ, R_STAT, R_NA, R_VIA, R_SESS, R_ORIG, R_MEDIA, R_FRAME;
 
 static const char *F_MSG[] = {"start", "headers", "body", "raw", "src", "dst", "frames", "ts_ns",
     "problems", "call_id", "cseq", "from_addr", "to_addr", "vias", "contacts", "max_forwards",
@@ -47,6 +50,7 @@ static const char *F_SESS[] = {"origin", "session_name", "connection", "directio
     "attributes", "version", "problems", NULL};
 static const char *F_ORIG[] = {"username", "session_id", "version", "network_type", "address_type",
     "address", NULL};
+static const char *F_FRAME[] = {"number", "ts_ns", "offset", NULL};
 static const char *F_MEDIA[] = {"kind", "port", "port_count", "proto", "formats", "connection",
     "direction", "rtpmap", "fmtp", "rtcp_port", "rtcp_mux", "attributes", "address_type", NULL};
 
@@ -178,41 +182,72 @@ static int has_any(Span s, const char *chars) {
 
 /* ---- values parsed once -----------------------------------------------------------------
  * A dialog's messages repeat their header lines, start lines, From/To/Contact/Via and CSeq
- * values and SDP rtpmaps: each is parsed once and its record shared, as sip.py's memo tables
+ * values and SDP rtpmaps, a= lines and m= format lists: each is parsed once and its record shared, as sip.py's memo tables
  * do (the records are frozen; a capture that keeps every message keeps one copy of each).
  * Direct-mapped by a hash of the text (a colliding text replaces the other), values up to
  * MEMO_LONGEST bytes: bounded whatever the traffic. */
 
 #define MEMO_SLOTS 4096  /* as sip.py MEMO_ENTRIES */
 #define MEMO_LONGEST 512
-typedef struct { unsigned long long hash; Py_ssize_t n; char *key; PyObject *value; } Memo;
+/* ``extra``: for a header line, the 1-tuple of its value (the index's entry when the header is
+ * not repeated), shared as the (name, value) pair is; NULL elsewhere. */
+typedef struct { unsigned long long hash; Py_ssize_t n, cap; char *key; PyObject *value, *extra; } Memo;
 static Memo memo_line[MEMO_SLOTS], memo_start[MEMO_SLOTS], memo_addr[MEMO_SLOTS], memo_via[MEMO_SLOTS],
-            memo_cseq[MEMO_SLOTS], memo_rtpmap[MEMO_SLOTS];
+            memo_cseq[MEMO_SLOTS], memo_rtpmap[MEMO_SLOTS], memo_attr[MEMO_SLOTS], memo_formats[MEMO_SLOTS];
 
+/* A hash of the text 8 bytes a step (a byte a step was a tenth of the parse): any hash would do,
+ * an entry is taken only when its text is the same, byte for byte (memo_get's memcmp). */
 static unsigned long long memo_hash(Span s) {
-    unsigned long long h = 14695981039346656037ULL;
-    for (Py_ssize_t i = 0; i < s.n; i++) h = (h ^ (unsigned char)s.p[i]) * 1099511628211ULL;
-    return h;
+    unsigned long long h = 14695981039346656037ULL ^ (unsigned long long)s.n, w;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= s.n; i += 8) {
+        memcpy(&w, s.p + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    if (i < s.n) {
+        w = 0;
+        memcpy(&w, s.p + i, (size_t)(s.n - i));
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 33);
+}
+
+/* The entry remembered for ``s``, or NULL. */
+static Memo *memo_entry(Memo *table, Span s, unsigned long long h) {
+    Memo *e = &table[h & (MEMO_SLOTS - 1)];
+    if (e->value && e->hash == h && e->n == s.n && memcmp(e->key, s.p, (size_t)s.n) == 0) return e;
+    return NULL;
 }
 
 /* The value remembered for ``s`` (borrowed), or NULL. */
 static PyObject *memo_get(Memo *table, Span s, unsigned long long h) {
-    Memo *e = &table[h & (MEMO_SLOTS - 1)];
-    if (e->value && e->hash == h && e->n == s.n && memcmp(e->key, s.p, (size_t)s.n) == 0) return e->value;
-    return NULL;
+    Memo *e = memo_entry(table, s, h);
+    return e ? e->value : NULL;
 }
 
-static void memo_put(Memo *table, Span s, unsigned long long h, PyObject *value) {
+static void memo_put_with(Memo *table, Span s, unsigned long long h, PyObject *value, PyObject *extra) {
     if (s.n > MEMO_LONGEST) return;
     Memo *e = &table[h & (MEMO_SLOTS - 1)];
-    char *key = PyMem_Malloc((size_t)(s.n ? s.n : 1));
-    if (key == NULL) return;  /* not remembered: no harm */
-    memcpy(key, s.p, (size_t)s.n);
-    PyMem_Free(e->key);
-    e->key = key;
+    if (e->key == NULL || e->cap < s.n) {  /* (a slot's key buffer kept for the next text that fits) */
+        Py_ssize_t cap = (s.n | 63) + 1;
+        char *key = PyMem_Malloc((size_t)cap);
+        if (key == NULL) return;  /* not remembered: no harm */
+        PyMem_Free(e->key);
+        e->key = key;
+        e->cap = cap;
+    }
+    memcpy(e->key, s.p, (size_t)s.n);
     e->n = s.n;
     e->hash = h;
     Py_XSETREF(e->value, Py_NewRef(value));
+    Py_XSETREF(e->extra, Py_XNewRef(extra));
+}
+
+static void memo_put(Memo *table, Span s, unsigned long long h, PyObject *value) {
+    memo_put_with(table, s, h, value, NULL);
 }
 
 /* Results of the helpers below: OK, NO (not handled here: Python parses) or ERR (exception). */
@@ -551,15 +586,24 @@ static int sdp_line_attr(Span value, Media *m, PyObject *attributes, PyObject **
     Py_ssize_t colon = find(value, ':');
     Span name = colon < 0 ? value : sub(value, 0, colon);
     Span attr = colon < 0 ? sub(value, value.n, value.n) : sub(value, colon + 1, value.n);
-    PyObject *entry = Py_BuildValue("(NN)", str(name), colon < 0 ? Py_NewRef(Py_None) : str(attr));
-    if (entry == NULL) return ERR;
+    /* (name, value) of the line, shared by its text */
+    unsigned long long h = memo_hash(value);
+    PyObject *entry = memo_get(memo_attr, value, h);
+    if (entry != NULL) {
+        Py_INCREF(entry);
+    } else {
+        entry = Py_BuildValue("(NN)", str(name), colon < 0 ? Py_NewRef(Py_None) : str(attr));
+        if (entry == NULL) return ERR;
+        memo_put(memo_attr, value, h, entry);
+    }
     int bad = PyList_Append(m ? m->attributes : attributes, entry) < 0;
+    PyObject *name_text = PyTuple_GET_ITEM(entry, 0);  /* (borrowed: the list holds the entry) */
     Py_DECREF(entry);
     if (bad) return ERR;
     if (is_direction(name)) {
         PyObject **slot = m ? &m->direction : session_direction;
-        Py_XSETREF(*slot, str(name));
-        return *slot ? OK : ERR;
+        Py_XSETREF(*slot, Py_NewRef(name_text));
+        return OK;
     }
     if (m == NULL) return OK;
     unsigned long long number;
@@ -591,16 +635,26 @@ static int sdp_media_line(Span value, Media *m) {
     if (slash >= 0 && (!bounded(sub(parts[1], slash + 1, parts[1].n), 65535, &m->count) || m->count == 0)) return NO;
     m->kind = str(parts[0]);
     m->proto = str(parts[2]);
-    m->formats = PyTuple_New(n - 3);
+    /* the formats' tuple, shared by the text of the list (from the first to the last) */
+    Span list = n > 3 ? sub(value, parts[3].p - value.p, parts[n - 1].p + parts[n - 1].n - value.p)
+                      : sub(value, value.n, value.n);
+    unsigned long long h = memo_hash(list);
+    PyObject *known = memo_get(memo_formats, list, h);
+    if (known != NULL) {
+        m->formats = Py_NewRef(known);
+    } else {
+        m->formats = PyTuple_New(n - 3);
+        for (int i = 3; m->formats != NULL && i < n; i++) {
+            PyObject *f = str(parts[i]);
+            if (f == NULL) { Py_CLEAR(m->formats); break; }
+            PyTuple_SET_ITEM(m->formats, i - 3, f);
+        }
+        if (m->formats != NULL) memo_put(memo_formats, list, h, m->formats);
+    }
     m->rtpmap = PyDict_New();
     m->fmtp = PyDict_New();
     m->attributes = PyList_New(0);
     if (!m->kind || !m->proto || !m->formats || !m->rtpmap || !m->fmtp || !m->attributes) return ERR;
-    for (int i = 3; i < n; i++) {
-        PyObject *f = str(parts[i]);
-        if (f == NULL) return ERR;
-        PyTuple_SET_ITEM(m->formats, i - 3, f);
-    }
     return OK;
 }
 
@@ -826,14 +880,27 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
     Py_ssize_t n = PyBytes_GET_SIZE(data);
     if (n == 0 || s[0] == '\r' || s[0] == '\n') Py_RETURN_NONE;
 
-    /* the head: ASCII without tab or control byte, CRLF lines, ended by an empty line */
-    Py_ssize_t end = -1;
+    /* the head: ASCII without tab or control byte, CRLF lines, ended by an empty line; its
+     * header lines counted (the CRLFs before the last) */
+    Py_ssize_t end = -1, lines = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+#ifdef __SSE2__
+        /* 16 bytes at a time to the next byte that is not printable ASCII (a CR among them) */
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            int odd = _mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),  /* (signed: >0x7f too) */
+                                                     _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+            if (odd) { i += __builtin_ctz((unsigned)odd); break; }
+            i += 16;
+        }
+        if (i >= n) break;
+#endif
         unsigned char c = (unsigned char)s[i];
         if (c == '\r') {
             if (i + 1 >= n || s[i + 1] != '\n') Py_RETURN_NONE;
             if (i + 3 < n && s[i + 2] == '\r' && s[i + 3] == '\n') { end = i; break; }
             if (i + 2 < n && (s[i + 2] == ' ' || s[i + 2] == '\t')) Py_RETURN_NONE;  /* folded */
+            lines++;
             i++;
         } else if (c < 0x20 || c > 0x7e) Py_RETURN_NONE;
     }
@@ -856,10 +923,11 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (is_request) method = Py_NewRef(*(PyObject **)((char *)start + R_REQ.off[0]));
 
     /* headers: (name, value) in order, and the index of values by canonical key */
-    headers = PyList_New(0);
-    index = PyDict_New();
+    /* (the tuple made at its size, filled in order; the index made at the size its keys need) */
+    headers = PyTuple_New(lines);
+    index = _PyDict_NewPresized(lines);
     if (headers == NULL || index == NULL) { got = ERR; goto done; }
-    Py_ssize_t pos = line_end + 2;
+    Py_ssize_t pos = line_end + 2, made = 0;
     while (pos < body_start - 2) {
         Py_ssize_t stop = (const char *)memchr(s + pos, '\r', (size_t)(n - pos)) - s;
         Span text = {s + pos, stop - pos};
@@ -875,25 +943,30 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
             goto done;  /* a name too long for the table */
         }
         unsigned long long h = memo_hash(text);
-        PyObject *pair = memo_get(memo_line, text, h), *value;
-        if (pair != NULL) {
-            Py_INCREF(pair);
+        Memo *known = memo_entry(memo_line, text, h);
+        PyObject *pair, *one, *value;
+        if (known != NULL) {
+            pair = Py_NewRef(known->value);
+            one = Py_NewRef(known->extra);
         } else {
             value = str(strip_sp(sub(text, colon + 1, text.n)));
             pair = value ? PyTuple_Pack(2, entry->name, value) : NULL;
+            one = value ? PyTuple_Pack(1, value) : NULL;
             Py_XDECREF(value);
-            if (pair != NULL) memo_put(memo_line, text, h, pair);
+            if (pair != NULL && one != NULL) memo_put_with(memo_line, text, h, pair, one);
         }
-        if (pair == NULL || PyList_Append(headers, pair) < 0) { Py_XDECREF(pair); got = ERR; goto done; }
+        if (pair == NULL || one == NULL || made == lines) {
+            Py_XDECREF(pair);
+            Py_XDECREF(one);
+            got = pair == NULL || one == NULL ? ERR : NO;
+            goto done;
+        }
+        PyTuple_SET_ITEM(headers, made++, pair);  /* (``headers`` holds the pair now) */
         value = PyTuple_GET_ITEM(pair, 1);  /* borrowed: ``headers`` holds the pair */
-        Py_DECREF(pair);
         PyObject *had = PyDict_GetItemWithError(index, entry->key);
         int bad;
         if (had == NULL) {
-            if (PyErr_Occurred()) { got = ERR; goto done; }
-            PyObject *one = PyTuple_Pack(1, value);
-            bad = one == NULL || PyDict_SetItem(index, entry->key, one) < 0;
-            Py_XDECREF(one);
+            bad = PyErr_Occurred() || PyDict_SetItem(index, entry->key, one) < 0;
         } else if (PyTuple_CheckExact(had)) {  /* a repeat: a list until the end */
             PyObject *more = PyList_New(2);
             if (more != NULL) {
@@ -905,6 +978,7 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
         } else {
             bad = PyList_Append(had, value) < 0;
         }
+        Py_DECREF(one);
         if (bad) { got = ERR; goto done; }
         int w = entry->which, c = seen.count[w]++;
         if (c == 0) seen.first[w] = value;  /* borrowed: ``headers`` holds it */
@@ -913,6 +987,7 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
             seen.list[w == H_CONTACT][c] = value;
         }
     }
+    if (made != lines) goto done;  /* (cannot be: a line per CRLF counted) */
     {
         Py_ssize_t i = 0;
         PyObject *key, *values;
@@ -1033,7 +1108,7 @@ static PyObject *parse_plain(PyObject *self, PyObject *const *args, Py_ssize_t n
         if (PyErr_Occurred()) { got = ERR; goto done_mf; }
         PyObject *start_field = *(PyObject **)((char *)start + (is_request ? R_REQ.off[0] : R_STAT.off[1]));
         PyObject *v[25] = {
-            Py_NewRef(start), PyList_AsTuple(headers), Py_NewRef(body), Py_NewRef(data), Py_NewRef(args[1]),
+            Py_NewRef(start), Py_NewRef(headers), Py_NewRef(body), Py_NewRef(data), Py_NewRef(args[1]),
             Py_NewRef(args[2]), Py_NewRef(frames), Py_NewRef(args[4]), Py_NewRef(EMPTY_TUPLE),
             Py_NewRef(seen.first[H_CALLID]), Py_NewRef(cseq_v), Py_NewRef(from_addr), Py_NewRef(to_addr),
             Py_NewRef(vias), PyList_AsTuple(contacts), Py_NewRef(max_forwards), Py_NewRef(content_length),
@@ -1058,6 +1133,26 @@ done:
     return result;
 }
 
+/* parse_at(data, src, dst, number, ts_ns, offset) -> SipMessage | None: parse_plain of a
+ * message carried by one frame, its frames (FrameRef(number, ts_ns, offset),) made here as
+ * FrameRef's __init__ makes them (each field in its slot) and its time that frame's. */
+static PyObject *parse_at(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "parse_at(data, src, dst, number, ts_ns, offset)");
+        return NULL;
+    }
+    if (!ready) Py_RETURN_NONE;
+    PyObject *v[3] = {Py_NewRef(args[3]), Py_NewRef(args[4]), Py_NewRef(args[5])};
+    PyObject *frame = make(&R_FRAME, v);
+    PyObject *frames = frame ? PyTuple_Pack(1, frame) : NULL;
+    Py_XDECREF(frame);
+    if (frames == NULL) return NULL;
+    PyObject *plain_args[5] = {args[0], args[1], args[2], frames, args[4]};
+    PyObject *message = parse_plain(self, plain_args, 5);
+    Py_DECREF(frames);
+    return message;
+}
+
 /* setup(classes: dict[str, type], canonical_name) -> bool: whether the records have the
  * fields this file stores (False: it answers None for everything, Python parses). */
 static PyObject *setup(PyObject *self, PyObject *args) {
@@ -1066,7 +1161,7 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     struct { Rec *r; const char *cls; const char **fields; } all[] = {
         {&R_MSG, "SipMessage", F_MSG}, {&R_REQ, "RequestLine", F_REQ}, {&R_STAT, "StatusLine", F_STAT},
         {&R_NA, "NameAddr", F_NA}, {&R_VIA, "Via", F_VIA}, {&R_SESS, "SdpSession", F_SESS},
-        {&R_ORIG, "SdpOrigin", F_ORIG}, {&R_MEDIA, "SdpMedia", F_MEDIA}};
+        {&R_ORIG, "SdpOrigin", F_ORIG}, {&R_MEDIA, "SdpMedia", F_MEDIA}, {&R_FRAME, "FrameRef", F_FRAME}};
     ready = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         PyObject *cls = PyDict_GetItemString(classes, all[i].cls);
@@ -1080,6 +1175,8 @@ static PyObject *setup(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"parse_plain", (PyCFunction)(void (*)(void))parse_plain, METH_FASTCALL,
      "parse_plain(data, src, dst, frames, ts_ns): the SipMessage parse_sip makes of a plain message, or None."},
+    {"parse_at", (PyCFunction)(void (*)(void))parse_at, METH_FASTCALL,
+     "parse_at(data, src, dst, number, ts_ns, offset): parse_plain(data, src, dst, (FrameRef(number, ts_ns, offset),), ts_ns)."},
     {"setup", setup, METH_VARARGS, "setup(classes, canonical_name) -> bool"},
     {NULL, NULL, 0, NULL}};
 

@@ -885,10 +885,14 @@ def _compiled_parse() -> Callable[[bytes, Endpoint | None, Endpoint | None, tupl
         from decoders import _sipparse
     except ImportError:
         return None
-    records = (SipMessage, RequestLine, StatusLine, NameAddr, Via, SdpSession, SdpOrigin, SdpMedia)
+    records = (SipMessage, RequestLine, StatusLine, NameAddr, Via, SdpSession, SdpOrigin, SdpMedia, FrameRef)
     if not _sipparse.setup({cls.__name__: cls for cls in records}, canonical_name):
         return None
     return _sipparse.parse_plain
 
 
 _parse_plain = _compiled_parse()
+# ``parse_plain`` of a message of one frame, given as (number, ts_ns, offset): its FrameRef made in
+# C (``ladder.capture.messagestore.MessageStore.parsed_all``, where a message's frame is columns).
+_parse_at: Callable[[bytes, Endpoint | None, Endpoint | None, int, int, int], SipMessage | None] | None = \
+    getattr(sys.modules.get("decoders._sipparse"), "parse_at", None) if _parse_plain is not None else None

@@ -231,7 +231,7 @@ def _read(store: MessageStore, indices: Sequence[int], look=None, parse: bool = 
     folded out (as ``build_calls`` folds)."""
     messages = []
     if parse and look is None:  # nothing reads ``index``: the parsed messages themselves
-        return fold_duplicates([store.parsed(i) for i in indices])
+        return fold_duplicates(store.parsed_all(indices))
     for i in indices:
         message = store.message(i, parse)
         if look is not None:

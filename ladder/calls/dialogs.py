@@ -45,17 +45,12 @@ class Dialog:
         return (self.call_id, self.caller_tag, self.callee_tag)
 
 
-def _dialog_key(message: "SipMessage") -> tuple[str, frozenset[str]]:
-    tags = frozenset(t for t in (message.from_tag, message.to_tag) if t)
-    return (message.call_id or "", tags)
-
-
 def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) -> list[Dialog]:
     """The dialogs of one Call-ID group (or several), in the order they were created."""
-    dialogs: dict[tuple[str, frozenset[str]], Dialog] = {}
+    dialogs: dict[tuple[str, str, str], Dialog] = {}
     ordered: list[Dialog] = []
 
-    def dialog_for(message: "SipMessage", creating_method: str, key: tuple[str, frozenset[str]]) -> Dialog:
+    def dialog_for(message: "SipMessage", creating_method: str, key: tuple[str, str, str]) -> Dialog:
         dialog = dialogs.get(key)
         if dialog is None:
             dialog = Dialog(
@@ -68,13 +63,19 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
             ordered.append(dialog)
         return dialog
 
+    of = transactions.by_message.get  # (``transactions.of``)
     for message in messages:
-        if not (message.from_tag and message.to_tag):
+        from_tag, to_tag = message.from_tag, message.to_tag
+        if not (from_tag and to_tag):
             continue
-        txn = transactions.of(message)
+        txn = of(id(message))
         method = txn.method if txn is not None else (message.method or "")
         status = message.status
-        key = _dialog_key(message)
+        # A dialog's key: the Call-ID and the set of its two tags, whichever side sends (both
+        # present here), as the pair in order: two pairs are equal exactly when the sets are
+        # (a set of one tag, both the same: the pair of it twice).
+        key = (message.call_id or "", from_tag, to_tag) if from_tag <= to_tag \
+            else (message.call_id or "", to_tag, from_tag)
         existing = dialogs.get(key)
         creating = (
             not message.is_request
@@ -105,7 +106,12 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
             dialog.state = TERMINATED
             dialog.terminated_ns = dialog.terminated_ns or message.ts_ns
 
-    # An early dialog ends with its INVITE's non-2xx final (RFC 3261 §12.3).
+    _end_early(ordered, transactions)
+    return ordered
+
+
+def _end_early(ordered: list[Dialog], transactions: TransactionSet) -> None:
+    """An early dialog ends with its INVITE's non-2xx final (RFC 3261 §12.3)."""
     for dialog in ordered:
         if dialog.state != EARLY:
             continue
@@ -122,4 +128,3 @@ def build_dialogs(messages: list["SipMessage"], transactions: TransactionSet) ->
                 dialog.state = TERMINATED
                 dialog.terminated_ns = final.ts_ns
                 break
-    return ordered

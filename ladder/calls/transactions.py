@@ -11,7 +11,9 @@ from RFC 2543 peers and are matched on Call-ID, CSeq, From tag and the whole top
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+from decoders.records import Endpoint
 
 if TYPE_CHECKING:
     from decoders.sip import SipMessage
@@ -119,7 +121,14 @@ def _rfc2543_base(message: "SipMessage") -> tuple:
 def _signature(message: "SipMessage") -> tuple:
     """What makes a message "the same message again" on the same hop (a retransmission)."""
     number, method = _cseq(message)
-    src, dst = message.src, message.dst  # Endpoints are frozen: hashable as they are
+    src: object = message.src
+    dst: object = message.dst
+    # An endpoint as its fields: what an ``Endpoint`` compares and hashes by, its class being
+    # the same (the tuple's hash is C's, the frozen dataclass's a Python call).
+    if type(src) is Endpoint:
+        src = (src.ip, src.port, src.transport)
+    if type(dst) is Endpoint:
+        dst = (dst.ip, dst.port, dst.transport)
     if message.is_request:
         return ("req", src, dst, message.method, message.request_uri, number, method)
     # A retransmitted response is the same response again (§17.2.1), body and all: a UAS may
@@ -155,12 +164,15 @@ class _Builder:
         self.by_branch: dict[tuple, Transaction] = {}  # (branch, method) of requests with the cookie
         self.ordered: list[Transaction] = []
         self.by_message: dict[int, Transaction] = {}
-        self.seen: dict[int, dict[tuple, list["SipMessage"]]] = {}  # per transaction: signature -> its firsts
+        # per transaction and kind of message (request, or response of one status): its first
+        # sending, or once there are two, signature -> its firsts
+        self.seen: dict[int, dict[tuple, Any]] = {}
 
     def _get(self, key: tuple, method: str, rfc2543: bool) -> Transaction:
         txn = self.by_key.get(key)
         if txn is None:
-            txn = Transaction(key=key, method=method, rfc2543=rfc2543)
+            # (every field given in order, its default for the rest: a third of the keywords' cost)
+            txn = Transaction(key, method, None, [], set(), None, None, None, rfc2543)
             self.by_key[key] = txn
             self.ordered.append(txn)
             if not rfc2543:
@@ -168,23 +180,46 @@ class _Builder:
         return txn
 
     def add(self, message: "SipMessage") -> None:
-        _, cseq_method = _cseq(message)
-        method = (message.method or cseq_method).upper() if message.is_request else cseq_method
-        base = _rfc3261_base(message)
-        rfc2543 = base is None
-        if base is None:
+        # ``_cseq`` and ``_rfc3261_base`` inlined (asked of every message of every call
+        # ``ladder check`` builds): the same values, the CSeq read once.
+        cseq = message.cseq
+        is_request = message.is_request
+        if cseq:
+            number, cseq_method = cseq[0], (cseq[1] or message.method or "").upper()
+        else:
+            number, cseq_method = None, (message.method or "").upper()
+        method = (message.method or cseq_method).upper() if is_request else cseq_method
+        via = message.top_via
+        branch = via.branch if via is not None else None
+        if via is not None and branch and branch.startswith(MAGIC_COOKIE):
+            port = via.port
+            rfc2543 = False
+            base: tuple = ("3261", branch, (via.host if port is None else f"{via.host}:{port}").lower())
+        else:
+            rfc2543 = True
             base = _rfc2543_base(message)
         txn = self._place(message, base, method, rfc2543)
-        signature = _signature(message)
-        seen = self.seen.setdefault(id(txn), {})
-        # (one look-up, not a get and a store: the signature's hash is its two Endpoints' hashes)
-        earlier = seen.setdefault(signature, [])
-        if not earlier:  # (a list there is never empty once made: the first sending is in it)
-            earlier.append(message)
-        elif _repeats(message, earlier):
-            txn.retransmissions.add(id(message))
+        # Retransmissions: ``_signature`` made only when the transaction already has a message of
+        # this kind (a request; a response of this status), since no other can share it (the
+        # signature holds the kind and the status): a call's messages mostly have none.
+        kind = (is_request, message.status)
+        seen = self.seen.get(id(txn))
+        if seen is None:
+            seen = self.seen[id(txn)] = {}
+        bucket = seen.get(kind)
+        if bucket is None:
+            seen[kind] = message  # the first sending of its kind, its signature not made
         else:
-            earlier.append(message)
+            if type(bucket) is not dict:  # (a message, not a dict: see above)
+                bucket = seen[kind] = {_signature(bucket): [bucket]}
+            signature = _signature(message)
+            earlier = bucket.get(signature)
+            if earlier is None:  # (a list there is never empty once made: the first sending is in it)
+                bucket[signature] = [message]
+            elif _repeats(message, earlier):
+                txn.retransmissions.add(id(message))
+            else:
+                earlier.append(message)
         txn.messages.append(message)
         self.by_message[id(message)] = txn
 

@@ -17,6 +17,7 @@ object only, so a call built, checked and released takes its parses with it.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import tempfile
@@ -29,12 +30,17 @@ from socket import inet_ntoa
 from decoders.errors import DecodeError
 from decoders.records import Endpoint, FrameRef
 from decoders.header_names import canonical_name
-from decoders.sip import _body_sdp, _checked_name_addr, parse_sip
+import decoders.sip as sip_module
+from decoders.sip import _body_sdp, _checked_name_addr, parse_sip, parse_sip_python
 from decoders.sipscan import scan_sip
 from ladder.capture.continuity import BACKWARDS_NS, LEAP_NS, Break, damaged
 from ladder.capture.sipindex import SipIndex
 from ladder.errors import CaptureError
 
+_RUN = 64  # messages ``parsed_all`` reads from the file at once (``_run``)
+_RUNS = 256  # runs kept: a few MB (the span of a busy SBC's calls in the file), at most 32 MB
+_RUN_SPAN = 1 << 17  # bytes of a run read at once, at most (about 2 KB a message)
+_NO_RUN = (-1, b"")  # (``parsed_all``: a run not read yet; compared by identity)
 CORRELATION = 1  # the message may carry X-Call-ID, X-CID or Session-ID (a cheap, generous test)
 _CORRELATION_NAMES = (b"x-call-id", b"x-cid", b"session-id")
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7
@@ -81,6 +87,7 @@ class MessageStore:
         self._file: int | None = None
         self._spill: IO[bytes] | None = None
         self._spill_size = 0
+        self._runs: dict[int, tuple[int, bytes] | None] = {}  # ``parsed_all``'s runs read (``_run``)
 
     def __len__(self) -> int:
         return len(self.where)
@@ -207,6 +214,77 @@ class MessageStore:
         except DecodeError as exc:  # as ``StoredMessage._parse`` says it
             raise CaptureError(f"SIP message {i + 1} no longer parses: {exc}") from None
 
+    def parsed_all(self, indices: Sequence[int]) -> list:
+        """``[self.parsed(i) for i in indices]`` (``ladder check`` reads every call's messages
+        so), the per-message steps in one loop: each step is ``parsed``'s, with the same
+        answers and errors. ``raw``: a message in the capture file is cut from its run of
+        messages read at once (``_run``) and its length and CRC checked as ``raw`` checks them
+        (the bytes the load saw, or ``CaptureError``); any other through ``raw`` itself; ``endpoint``: an id
+        below ``C_ENDPOINT``, or one of C's made lately, taken from its table directly (any
+        other through ``endpoint``); ``frames``: as ``frames`` makes them; ``parse_sip``: its
+        compiled parse called directly where it is built (``parse_sip`` calls it first and takes
+        its answer if it is not None; ``parse_at`` for a message of one frame, which makes that
+        FrameRef in C), else ``parse_sip_python`` (what ``parse_sip`` calls then).
+        ``tests/unit/capture/test_messagestore_parsed_all.py`` compares both slot for slot."""
+        plain = sip_module._parse_plain  # (read now: a test may turn it off)
+        parse_at = sip_module._parse_at if plain is not None else None
+        where, length, crc, src, dst, record = self.where, self.length, self.crc, self.src, self.dst, self.record
+        frame, ts = self.index.frame, self.index.ts_ns
+        endpoints, made, odd, runs = self.endpoints, self._made, self.odd_frames, self._runs
+        endpoint, crc32 = self.endpoint, zlib.crc32
+        out = []
+        for i in indices:
+            run = runs.get(i // _RUN, _NO_RUN) if self._file is not None else None
+            if run is _NO_RUN:
+                run = self._run(i // _RUN)
+            if run is not None:
+                base, data = run
+                at, size = where[i] - base, length[i]
+                raw = data[at:at + size]
+                if len(raw) != size or crc32(raw) != crc[i]:
+                    raise CaptureError(f"{self.path}: the capture changed while it was read (SIP message {i + 1})")
+            else:
+                raw = self.raw(i)  # (opens the file; a message of a sparse run, or in the spill file)
+            key = src[i]
+            s = endpoints[key] if key < C_ENDPOINT else made.get(key) or endpoint(key)
+            key = dst[i]
+            d = endpoints[key] if key < C_ENDPOINT else made.get(key) or endpoint(key)
+            frames = odd.get(i)
+            if frames is None:
+                message = parse_at(raw, s, d, frame[i], ts[i], record[i]) if parse_at is not None else None
+                if message is not None:
+                    out.append(message)
+                    continue
+                frames = (FrameRef(frame[i], ts[i], record[i]),)
+            message = plain(raw, s, d, frames, ts[i]) if plain is not None else None
+            if message is None:
+                try:
+                    message = parse_sip_python(raw, src=s, dst=d, frames=frames, ts_ns=ts[i])
+                except DecodeError as exc:  # as ``parsed`` says it
+                    raise CaptureError(f"SIP message {i + 1} no longer parses: {exc}") from None
+            out.append(message)
+        return out
+
+    def _run(self, r: int) -> tuple[int, bytes] | None:
+        """Messages ``r * _RUN`` to ``r * _RUN + _RUN - 1`` read from the capture file at once, as
+        (offset of the bytes read, the bytes), kept for the next ``_RUNS`` runs read: ``check``
+        reads the calls in the order of their first messages, each call's messages spread over as
+        much of the file as its length in time (a busy SBC's: megabytes), so the neighbouring calls
+        read the same runs in turn. None for a run not in the file as one dense piece (a message
+        in the spill file, RTP between the messages: more than ``_RUN_SPAN`` bytes): its messages
+        are each read alone (``raw``)."""
+        first, last = r * _RUN, min(len(self.where), r * _RUN + _RUN)
+        starts = self.where[first:last]
+        low = min(starts)
+        high = max(map(operator.add, starts, self.length[first:last]))
+        run = None
+        if low >= 0 and high - low <= _RUN_SPAN and self._file is not None:
+            run = (low, os.pread(self._file, high - low, low))
+        if len(self._runs) >= _RUNS:
+            del self._runs[next(iter(self._runs))]  # the oldest read
+        self._runs[r] = run
+        return run
+
     def so_far(self) -> "ReadBack":
         """The messages stored so far, each read back when asked (a capture still loading:
         ``Progress.sip_so_far`` when the messages are not kept)."""
@@ -236,6 +314,7 @@ class MessageStore:
         return damaged(message.full)
 
     def close(self) -> None:
+        self._runs.clear()
         if self._file is not None:
             os.close(self._file)
             self._file = None
