@@ -740,7 +740,7 @@ typedef struct {
     uint64_t *hash;
     uint8_t *as_call;  /* met as a Call-ID already */
     uint32_t count, cap;
-    uint32_t *slots;   /* open addressing: id, 0 = empty */
+    uint64_t *slots;   /* open addressing: id in the low 32 bits, the hash's high 32 above it; 0 = empty */
     size_t nslots;
 } Interner;
 
@@ -787,14 +787,14 @@ static int interner_grow(Interner *t)
         return -1;
     t->as_call = as_call;
     size_t nslots = (size_t)cap * 2;
-    uint32_t *slots = PyMem_RawCalloc(nslots, sizeof(uint32_t));
+    uint64_t *slots = PyMem_RawCalloc(nslots, sizeof(uint64_t));
     if (slots == NULL)
         return -1;
     for (uint32_t id = 1; id < t->count; id++) {
         size_t i = t->hash[id] & (nslots - 1);
         while (slots[i])
             i = (i + 1) & (nslots - 1);
-        slots[i] = id;
+        slots[i] = (t->hash[id] >> 32) << 32 | id;
     }
     PyMem_RawFree(t->slots);
     t->slots = slots;
@@ -818,11 +818,16 @@ static int64_t intern(Interner *t, const uint8_t *p, size_t n, int *fresh)
         return 0;
     if (n > UINT32_MAX || ((t->count + 1) >= t->cap && interner_grow(t) < 0))
         return -1;
-    uint64_t h = hash_bytes(p, n);
+    uint64_t h = hash_bytes(p, n), tag = h >> 32 << 32;
     size_t i = h & (t->nslots - 1);
-    for (uint32_t id; (id = t->slots[i]) != 0; i = (i + 1) & (t->nslots - 1))
-        if (t->hash[id] == h && t->size[id] == n && memcmp(t->text.p + t->off[id], p, n) == 0)
+    /* (the slot's copy of the hash's high bits is compared first: a string of another slot is
+     * told apart without reading its entry, a cache miss each on a busy capture's Call-IDs) */
+    for (uint64_t slot; (slot = t->slots[i]) != 0; i = (i + 1) & (t->nslots - 1)) {
+        uint32_t id = (uint32_t)slot;
+        if ((slot & ~(uint64_t)UINT32_MAX) == tag && t->size[id] == n
+            && memcmp(t->text.p + t->off[id], p, n) == 0)
             return id;
+    }
     if (buf_reserve(&t->text, n) < 0)
         return -1;
     uint32_t id = t->count++;
@@ -831,7 +836,7 @@ static int64_t intern(Interner *t, const uint8_t *p, size_t n, int *fresh)
     t->size[id] = (uint32_t)n;
     t->hash[id] = h;
     t->as_call[id] = 0;
-    t->slots[i] = id;
+    t->slots[i] = tag | id;
     *fresh = 1;
     return id;
 }
@@ -2211,7 +2216,7 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
 
 #define SIMPLE_MAX_MESSAGES 32
 #define SIMPLE_MAX_LENGTH 65535
-#define SIMPLE_WINDOW (16 << 20)
+#define SIMPLE_WINDOW (32 << 20)  /* a batch's messages read at once (simple_calls.BATCH) */
 #define SIMPLE_COOKIE "z9hG4bK"
 /* ladder.calls.duplicates.DUPLICATE_WINDOW_NS: the same bytes the same way within it are a
  * capture copy (folded), later a retransmission (kept; the module exports it for a test) */

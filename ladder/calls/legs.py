@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Reversible, Sequence
+from collections.abc import Iterable, Mapping, Reversible, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -310,9 +310,9 @@ class LinkWindow:
         self.retry: list[Link] = []
         self._batch: list[tuple[Leg, int, bool, tuple[str, str] | None]] = []  # the legs of one time
         self._window: deque[Leg] = deque()  # the INVITEs relays are looked for among, in time order
-        self._arrivals_at: dict[str, deque[Leg]] = {}  # ... by the address they arrived at
-        self._by_caller: dict[str, deque[Leg]] = {}  # ... by their caller's party key (``_party_key``)
-        self._parties: dict[int, tuple[str, str]] = {}  # (caller, target) of each, by ``id(leg)``
+        self._arrivals_at: dict[str, deque[Leg] | tuple[Leg]] = {}  # ... by the address they arrived at
+        self._by_caller: dict[str, deque[Leg] | tuple[Leg]] = {}  # ... by their caller's party key (``_party_key``)
+        self._parties: dict[int, tuple[str, str, str]] = {}  # (caller, target, caller's key) of each, by ``id(leg)``
         self._used: set[int] = set()  # arrivals already linked (each is used once)
         self._started: dict[str, int] = {}  # Call-IDs whose first hop was given -> their last leg's time
         self._first_hops: dict[tuple, tuple[str, int, int, bool]] = {}  # retry key -> (Call-ID, time, last, failed)
@@ -366,36 +366,54 @@ class LinkWindow:
         window, parties, used = self._window, self._parties, self._used
         arrivals_at, by_caller = self._arrivals_at, self._by_caller
         horizon = now - RELAY_WINDOW_NS
+        # A bucket holding one leg is the tuple ``(leg,)``, made a deque when a second comes: most
+        # addresses and callers of a busy capture have one INVITE in the window, and a tuple costs
+        # a tenth of a deque to make and free. Either is read the same (``len``, ``reversed``), and
+        # legs leave a bucket in the window's order, oldest first, so a tuple's one leg is the one going.
         while window and window[0].ts_ns < horizon:
             gone = window.popleft()  # (out of its two buckets too, the bucket once empty)
-            ip = _ip(gone.dst)
+            ip = gone.dst.ip  # type: ignore[union-attr]  # (an INVITE in the window has both ends)
             oldest = arrivals_at[ip]
-            oldest.popleft()
-            if not oldest:
+            if type(oldest) is tuple:
                 del arrivals_at[ip]
-            gone_key = _party_key(parties.pop(id(gone))[0])
+            else:
+                oldest.popleft()
+                if not oldest:
+                    del arrivals_at[ip]
+            party = parties.pop(id(gone))
+            gone_key = party[2]
             oldest = by_caller[gone_key]
-            oldest.popleft()
-            if not oldest:
+            if type(oldest) is tuple:
                 del by_caller[gone_key]
+            else:
+                oldest.popleft()
+                if not oldest:
+                    del by_caller[gone_key]
             used.discard(id(gone))
         given = []
         for leg, last_ns, _, known in invites:
             if not (leg.src and leg.dst):
                 continue
             # Each INVITE's caller and target, parsed once: it is compared with all those of
-            # the relay window after it, thousands of pairs in a busy capture.
-            party = parties[id(leg)] = known if known is not None else (_caller(leg.request), _target(leg.request))
+            # the relay window after it, thousands of pairs in a busy capture; and the caller's
+            # party key (``_party_key``), the bucket it is looked up in, below and when it leaves.
+            caller, target = known if known is not None else (_caller(leg.request), _target(leg.request))
+            key = _party_key(caller)
+            parties[id(leg)] = (caller, target, key)
             window.append(leg)
-            key = _party_key(party[0])  # (made once: its bucket is looked up below too)
-            bucket = arrivals_at.get(leg.dst.ip)
+            ip = leg.dst.ip
+            bucket = arrivals_at.get(ip)
             if bucket is None:
-                arrivals_at[leg.dst.ip] = deque((leg,))
+                arrivals_at[ip] = (leg,)
+            elif type(bucket) is tuple:
+                arrivals_at[ip] = deque((bucket[0], leg))
             else:
                 bucket.append(leg)
             bucket = by_caller.get(key)
             if bucket is None:
-                by_caller[key] = deque((leg,))
+                by_caller[key] = (leg,)
+            elif type(bucket) is tuple:
+                by_caller[key] = deque((bucket[0], leg))
             else:
                 bucket.append(leg)
             given.append((leg, last_ns, key))
@@ -407,7 +425,7 @@ class LinkWindow:
                 continue
             started[out.call_id] = last_ns
             link = None
-            arrivals = arrivals_at.get(_ip(out.src))
+            arrivals = arrivals_at.get(out.src.ip)  # type: ignore[union-attr]  # (given: both ends)
             if arrivals:
                 link = _same_node_link(out, arrivals, used, parties)
             if link is None:
@@ -449,7 +467,7 @@ class LinkWindow:
 
 
 def _same_node_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],
-                    parties: dict[int, tuple[str, str]]) -> Link | None:
+                    parties: Mapping[int, tuple[str, ...]]) -> Link | None:
     """The closest INVITE that arrived at the address ``out`` leaves from, for the same target
     or with the same SDP media. ``arrivals``: those of the relay window before ``out``, in time
     order; ``parties``: (caller, target) by ``id(leg)``."""
@@ -477,13 +495,14 @@ def _same_node_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int]
 
 
 def _multihomed_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],
-                     parties: dict[int, tuple[str, str]]) -> Link | None:
+                     parties: Mapping[int, tuple[str, ...]]) -> Link | None:
     """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
     another address than the one it arrived at, so the node cannot tie the legs; the parties
     must. The closest earlier INVITE, from another sender, with the same caller and the same
     callee, each up to a routing prefix. ``arrivals``: the INVITEs of the relay window before
     ``out`` whose caller has the party key of ``out``'s, in time order."""
-    caller, target = parties[id(out)]
+    party = parties[id(out)]  # ((caller, target), and the window's the caller's key)
+    caller, target = party[0], party[1]
     if not caller or not target:
         return None
     node = _ip(out.src)
@@ -492,7 +511,8 @@ def _multihomed_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int
                 or _ip(arrival.src) == node or _ip(arrival.dst) == node
                 or not arrival.pending_at(out.ts_ns)):
             continue  # the same sender is a parallel call; the same node was the rule above
-        arrived_from, arrived_for = parties[id(arrival)]
+        arrival_party = parties[id(arrival)]
+        arrived_from, arrived_for = arrival_party[0], arrival_party[1]
         if not (_same_party(arrived_from, caller) and _same_party(arrived_for, target)):
             continue
         used_arrivals.add(id(arrival))
