@@ -80,11 +80,29 @@ def call_values(call: Call) -> tuple:
 
 def table_row(call: Call) -> tuple[str, ...]:
     """One call's row of the table."""
+    talk = call.timings.talk_time
     return (
         str(call.index), format_start(call.start_ns), clip(call.caller),
-        clip(call.callee), clip(str(call.outcome)), str(len(call.messages)),
-        f"{call.span_ns / 1e9:.3f}s", _talk(call), str(len(call.legs)), call.kind,
+        clip(call.callee), _outcome_text(call.outcome), str(len(call.messages)),
+        f"{call.span_ns / 1e9:.3f}s", "-" if talk is None else f"{talk / 1e9:.3f}s", str(len(call.legs)), call.kind,
     )
+
+
+def _outcome_text(outcome: Any) -> str:
+    """``clip(str(outcome))``, remembered by the outcome object: the fast lane gives the calls of one
+    outcome the same ``Outcome`` (``SimpleLane._outcomes``), and an ``Outcome`` is immutable, so
+    its text is the same each time. The object is kept with its text, so its id is not reused."""
+    known = _outcome_texts.get(id(outcome))
+    if known is not None and known[0] is outcome:
+        return known[1]
+    if len(_outcome_texts) >= 1024:
+        _outcome_texts.clear()
+    text = clip(str(outcome))
+    _outcome_texts[id(outcome)] = (outcome, text)
+    return text
+
+
+_outcome_texts: dict[int, tuple[Any, str]] = {}
 
 
 def format_table(calls: list[Call]) -> str:
@@ -118,32 +136,52 @@ def write_rows(out, call_rows: Iterator[tuple[str, ...]]) -> None:
     """``format_rows`` of the rows, written a batch at a time: the rows wait in a temporary
     file while the columns' widths are measured, so a busy capture's table is never held."""
     widths = [len(cell) for cell in _HEADER]
+    plain = True  # whether every row has the header's cells and a last cell ``_lines`` may write as it is
     with tempfile.TemporaryFile(prefix="ladder-table-") as spill:
         batch: list[tuple[str, ...]] = []
         for row in call_rows:
             batch.append(row)
             if len(batch) == _SPILLED_ROWS:
                 widths = _widths(widths, batch)
+                plain = plain and _plain_rows(batch)
                 write_batch(spill, batch)
                 batch = []
         widths = _widths(widths, batch)
+        plain = plain and _plain_rows(batch)
         write_batch(spill, batch)
         spill.seek(0)
         line = _layout(widths)
         out.write(line(_HEADER))
+        lines = _lines(widths) if plain else None
         while (read := read_batch(spill)) is not None:
-            out.write("".join(map(line, read)))
+            out.write(lines(read) if lines is not None else "".join(map(line, read)))
+
+
+def _plain_rows(batch: list[tuple[str, ...]]) -> bool:
+    """Whether each row of ``batch`` has as many cells as the header and a last cell (the call's
+    kind: a word of ``grouping.kind_of_methods``) that is not empty and does not end in whitespace."""
+    return all(len(row) == len(_HEADER) and row[-1] and not row[-1][-1].isspace() for row in batch)
+
+
+def _lines(widths: list[int]) -> Callable[[list[tuple[str, ...]]], str]:
+    """``"".join(map(_layout(widths), rows))`` for rows ``_plain_rows`` passed, in one ``%``
+    per batch: each row's line is its cells padded as ``_layout`` pads them, but for the last,
+    written as it is. Why the same text: ``%5s`` / ``%-5s`` of a ``str`` pad it with spaces to that
+    many characters on the left / right, as ``{:>5}`` / ``{:<5}`` do; ``_layout``'s line pads the
+    last cell with spaces only, and its ``rstrip`` removes exactly those (the cell itself, not
+    empty, ends in no whitespace, so nothing before it is reached)."""
+    cells = [f"%{'' if i in _NUMERIC else '-'}{w}s" for i, w in enumerate(widths[:-1])]
+    line = "  ".join(cells + ["%s"]) + "\n"
+
+    def lines(rows: list[tuple[str, ...]]) -> str:
+        return (line * len(rows)) % tuple(itertools.chain.from_iterable(rows))
+    return lines
 
 
 def _widths(widths: list[int], batch: list[tuple[str, ...]]) -> list[int]:
     """``widths`` grown to the longest cell of each column of ``batch`` (a column at a time:
     the same maxima as row by row, a tenth of the interpreter's work)."""
     return [max(width, max(map(len, column))) for width, column in zip(widths, zip(*batch))] if batch else widths
-
-
-def _talk(call: Call) -> str:
-    talk = call.timings.talk_time
-    return f"{talk / 1e9:.3f}s" if talk is not None else "-"
 
 
 def run(args) -> int:
