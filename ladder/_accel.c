@@ -2805,18 +2805,35 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             Py_SETREF(window_caller, compared_user(caller_user));
             Py_SETREF(window_target, compared_user(request_user));
         }
+        /* the call's times, of the same ts_ns column Python would read them from: the INVITE's (its
+         * start), the last message's, the INVITE leg's final (the challenge's, if any, else the
+         * deciding final's), and the delays SimpleCall keeps (None where Python's is) */
+        /* (a position of -1 is the last message, as Python's numbers[-1]; S8 sets first and final) */
+#define SIMPLE_TS(i) (ms[(i) >= 0 ? (i) : n - 1].ts)
+        int64_t start_ns = ms[0].ts, final_ns = SIMPLE_TS(f[2]);
+        PyObject *delays[3] = {
+            f[1] >= 0 ? PyLong_FromLongLong(SIMPLE_TS(f[1]) - start_ns) : Py_NewRef(Py_None),  /* post-dial delay */
+            f[4] < 300 ? PyLong_FromLongLong(final_ns - start_ns) : Py_NewRef(Py_None),   /* setup time */
+            f[3] >= 0 ? PyLong_FromLongLong(SIMPLE_TS(f[3]) - final_ns) : Py_NewRef(Py_None),  /* talk time */
+        };
         PyObject *facts = NULL;
-        if (ends[0] != NULL && ends[1] != NULL && window_caller != NULL && window_target != NULL)
-            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOiOO)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
-                                  f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
+        if (ends[0] != NULL && ends[1] != NULL && window_caller != NULL && window_target != NULL
+            && delays[0] != NULL && delays[1] != NULL && delays[2] != NULL)
+            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOiOOLLLOOOL)", span_text(ms[0].m.call_id), f[4], f[0], f[1],
+                                  f[2], f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
                                   span_text(from_value), span_text(to_value), span_text(from_uri),
                                   span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
                                   f[6] ? Py_True : Py_False, f[7], ends[0], (int)ms[0].port[0], ends[1],
-                                  (int)ms[0].port[1], window_caller, window_target);
+                                  (int)ms[0].port[1], window_caller, window_target, (long long)start_ns,
+                                  (long long)ms[n - 1].ts, (long long)(f[7] >= 0 ? SIMPLE_TS(f[7]) : final_ns),
+                                  delays[0], delays[1], delays[2], (long long)(SIMPLE_TS(f[0]) - start_ns));
+#undef SIMPLE_TS
         Py_XDECREF(ends[0]);
         Py_XDECREF(ends[1]);
         Py_XDECREF(window_caller);
         Py_XDECREF(window_target);
+        for (int d = 0; d < 3; d++)
+            Py_XDECREF(delays[d]);
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;

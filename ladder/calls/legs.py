@@ -374,7 +374,7 @@ class LinkWindow:
             gone = window.popleft()  # (out of its two buckets too, the bucket once empty)
             ip = gone.dst.ip  # type: ignore[union-attr]  # (an INVITE in the window has both ends)
             oldest = arrivals_at[ip]
-            if type(oldest) is tuple:
+            if isinstance(oldest, tuple):
                 del arrivals_at[ip]
             else:
                 oldest.popleft()
@@ -383,7 +383,7 @@ class LinkWindow:
             party = parties.pop(id(gone))
             gone_key = party[2]
             oldest = by_caller[gone_key]
-            if type(oldest) is tuple:
+            if isinstance(oldest, tuple):
                 del by_caller[gone_key]
             else:
                 oldest.popleft()
@@ -405,14 +405,14 @@ class LinkWindow:
             bucket = arrivals_at.get(ip)
             if bucket is None:
                 arrivals_at[ip] = (leg,)
-            elif type(bucket) is tuple:
+            elif isinstance(bucket, tuple):
                 arrivals_at[ip] = deque((bucket[0], leg))
             else:
                 bucket.append(leg)
             bucket = by_caller.get(key)
             if bucket is None:
                 by_caller[key] = (leg,)
-            elif type(bucket) is tuple:
+            elif isinstance(bucket, tuple):
                 by_caller[key] = deque((bucket[0], leg))
             else:
                 bucket.append(leg)
