@@ -317,16 +317,24 @@ class LinkWindow:
         self._started: dict[str, int] = {}  # Call-IDs whose first hop was given -> their last leg's time
         self._first_hops: dict[tuple, tuple[str, int, int, bool]] = {}  # retry key -> (Call-ID, time, last, failed)
         self._swept = 0  # sizes of the two dicts after the last sweep
+        self._now = 0  # the time of the legs in ``_batch``
+        self._call = False  # whether the last leg given is known to be a call's
 
-    def add(self, leg: Leg, last_ns: int, failed: bool = False, parties: tuple[str, str] | None = None) -> None:
+    def add(self, leg: Leg, last_ns: int, failed: bool = False, parties: tuple[str, str] | None = None,
+            call: bool = False) -> None:
         """The next leg in time order: ``last_ns``, the time of the last INVITE leg of its Call-ID
         (until then its Call-ID is remembered); ``failed``, whether that Call-ID's attempt failed
-        (``grouping._attempt_failed``); ``parties``, its (caller, target) if already known."""
-        if self._batch and leg.ts_ns != self._batch[0][0].ts_ns:
-            if leg.ts_ns < self._batch[0][0].ts_ns:
+        (``grouping._attempt_failed``); ``parties``, its (caller, target) if already known;
+        ``call``, True when the caller knows ``call_kind.get(leg.call_id)`` is "call" (not asked then)."""
+        ts_ns, batch = leg.ts_ns, self._batch
+        if batch and ts_ns != self._now:
+            if ts_ns < self._now:
                 raise ValueError("legs must be given in time order")
             self._run()
-        self._batch.append((leg, last_ns, failed, parties))
+            batch = self._batch
+        self._now = ts_ns  # (the time of the legs in ``_batch``)
+        self._call = call  # (of the last leg given: a batch of one reads it)
+        batch.append((leg, last_ns, failed, parties))
 
     def add_all(self, legs: list[Leg], parties: dict[int, tuple[str, str]] | None = None,
                 failed: set[str] | frozenset[str] = frozenset()) -> None:
@@ -344,15 +352,16 @@ class LinkWindow:
         self._run()
 
     def _run(self) -> None:
-        batch, self._batch = self._batch, []
+        batch = self._batch
         if not batch:
             return
-        now = batch[0][0].ts_ns
+        self._batch = []
+        now = self._now
         # Both kinds of link look only at INVITE legs of calls: their kind is asked once.
         kind = self.call_kind.get
         if len(batch) == 1:  # (most times hold one leg: the same test, without a comprehension's frame)
             leg = batch[0][0]
-            invites = batch if leg.method == "INVITE" and kind(leg.call_id) == "call" else []
+            invites = batch if leg.method == "INVITE" and (self._call or kind(leg.call_id) == "call") else []
         else:
             invites = [entry for entry in batch if entry[0].method == "INVITE" and kind(entry[0].call_id) == "call"]
         if self.relays:
@@ -389,7 +398,8 @@ class LinkWindow:
                 oldest.popleft()
                 if not oldest:
                     del by_caller[gone_key]
-            used.discard(id(gone))
+            if used:
+                used.discard(id(gone))
         given = []
         for leg, last_ns, _, known in invites:
             if not (leg.src and leg.dst):
@@ -418,12 +428,17 @@ class LinkWindow:
                 bucket.append(leg)
             given.append((leg, last_ns, key))
         started = self._started
+        # A Call-ID is remembered for its later hops; not when its one leg of this time is its last
+        # (``last_ns``: no later leg has that Call-ID, nor another of this time): no look-up can then
+        # find it, and the sweep would forget it (most calls of a busy capture: one INVITE leg each).
+        alone = len(given) == 1
         for out, last_ns, key in given:
             if out.call_id in started:
                 # A later hop of its Call-ID: a proxy relayed it (RFC 3261 §16.6 keeps the Call-ID),
                 # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
                 continue
-            started[out.call_id] = last_ns
+            if last_ns > now or not alone:
+                started[out.call_id] = last_ns
             link = None
             arrivals = arrivals_at.get(out.src.ip)  # type: ignore[union-attr]  # (given: both ends)
             if arrivals:
