@@ -376,8 +376,8 @@ class LinkWindow:
         arrivals_at, by_caller = self._arrivals_at, self._by_caller
         horizon = now - RELAY_WINDOW_NS
         # A bucket holding one leg is the tuple ``(leg,)``, made a deque when a second comes: most
-        # addresses and callers of a busy capture have one INVITE in the window, and a tuple costs
-        # a tenth of a deque to make and free. Either is read the same (``len``, ``reversed``), and
+        # addresses and callers of a busy capture have one INVITE in the window, and a deque allocates
+        # a block of 64 slots to hold it. Either is read the same (``len``, ``reversed``), and
         # legs leave a bucket in the window's order, oldest first, so a tuple's one leg is the one going.
         while window and window[0].ts_ns < horizon:
             gone = window.popleft()  # (out of its two buckets too, the bucket once empty)
@@ -516,7 +516,7 @@ def _multihomed_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int
     must. The closest earlier INVITE, from another sender, with the same caller and the same
     callee, each up to a routing prefix. ``arrivals``: the INVITEs of the relay window before
     ``out`` whose caller has the party key of ``out``'s, in time order."""
-    party = parties[id(out)]  # ((caller, target), and the window's the caller's key)
+    party = parties[id(out)]  # (caller, target[, the window's key of the caller])
     caller, target = party[0], party[1]
     if not caller or not target:
         return None
