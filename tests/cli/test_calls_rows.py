@@ -149,3 +149,22 @@ def test_the_outcome_text_is_remembered_per_outcome_object():
     for n in range(1100):  # (past the memo's bound: it starts over)
         outcome = Outcome("rejected", 400 + n % 200)
         assert cli_calls._outcome_text(outcome) == clip(str(outcome))
+
+
+_SECONDS_EDGES = [0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 999_999_999_500, 10**15 - 500, 10**15 - 501, 10**15,
+                  10**15 + 1, -1, -500, -1_000_000_001, 2**62, 1_700_000_000_000_000_000]
+
+
+@pytest.mark.parametrize("ns", _SECONDS_EDGES + [k * 1000 + r for k in (0, 7, 123_456, 10**11) for r in (499, 500, 501)])
+def test_seconds_is_round_at_the_edges(ns):
+    assert cli_calls.seconds(ns) == round(ns / 1e9, 6)
+    assert repr(cli_calls.seconds(ns)) == repr(round(ns / 1e9, 6))
+
+
+@given(st.one_of(st.integers(min_value=-(10**6), max_value=10**16),
+                 st.integers(min_value=0, max_value=10**12).map(lambda k: k * 1000 + 500),
+                 st.integers(min_value=0, max_value=10**12).map(lambda k: k * 1000 + 499)))
+def test_seconds_is_round(ns):
+    """``call_values``' durations (span, setup, talk) as ``round(ns / 1e9, 6)`` gives them, the same
+    float (its ``repr``, what the JSON holds), for any nanoseconds: ties, near ties, out of range."""
+    assert repr(cli_calls.seconds(ns)) == repr(round(ns / 1e9, 6))
