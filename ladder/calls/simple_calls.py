@@ -83,7 +83,7 @@ which read no more than ``SimpleCall`` holds):
   ``find_legs`` passes over a CANCEL and a retransmitted INVITE: one leg, final_ns the time of the
   INVITE's first final response (S8). The retry, a first sending, has the first INVITE's hop
   (Call-ID, INVITE, the same two endpoints: S2, S5): ``seen``, so one leg still, the first INVITE's,
-  its final_ns the challenge's time (C gives it, ``leg_final``, with the challenge's position), as ``_calls`` gives it to
+  its final_ns the challenge's time (C gives it, ``leg_final``), as ``_calls`` gives it to
   ``LinkWindow`` (``last``: its time; ``failed``: below). ``proxy_links`` of one leg is empty. A
   message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read back in
   Python, as the slow lane reads it, for ``header_links``; a group those link to another is built
