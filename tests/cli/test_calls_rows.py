@@ -155,7 +155,10 @@ _SECONDS_EDGES = [0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 999_999_999_500, 1
                   10**15 + 1, -1, -500, -1_000_000_001, 2**62, 1_700_000_000_000_000_000]
 
 
-@pytest.mark.parametrize("ns", _SECONDS_EDGES + [k * 1000 + r for k in (0, 7, 123_456, 10**11) for r in (499, 500, 501)])
+_SECONDS_TIES = [k * 1000 + r for k in (0, 7, 123_456, 10**11) for r in (499, 500, 501)]
+
+
+@pytest.mark.parametrize("ns", _SECONDS_EDGES + _SECONDS_TIES)
 def test_seconds_is_round_at_the_edges(ns):
     assert cli_calls.seconds(ns) == round(ns / 1e9, 6)
     assert repr(cli_calls.seconds(ns)) == repr(round(ns / 1e9, 6))
