@@ -66,17 +66,19 @@ def _taken(monkeypatch) -> list[str]:
 
 def _given(monkeypatch) -> list[tuple]:
     """What pass 2 gives the links across Call-IDs (``LinkWindow.add``) from now on: each leg's
-    fields (its request as the links read it), its Call-ID's last leg time and failure."""
+    fields (its request as the links read it), its Call-ID's last leg time and failure; a leg
+    given as a call's (``call=True``, the lane's) must be one (the kind the window would ask)."""
     given: list[tuple] = []
     add = LinkWindow.add
 
-    def recorded(self, leg, last_ns, failed=False, parties=None):
+    def recorded(self, leg, last_ns, failed=False, parties=None, call=False):
         r = leg.request
+        assert not call or self.call_kind.get(leg.call_id) == "call"
         if parties is None:  # (the window reads them of the request)
             parties = (_caller(r), _target(r))
         given.append((leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, leg.final_ns, last_ns, failed, parties,
                       r.from_tag, r.request_uri, r.from_uri, r.to_uri, len(r.vias), r.header("To")))
-        return add(self, leg, last_ns, failed, parties)
+        return add(self, leg, last_ns, failed, parties, call)
 
     monkeypatch.setattr(LinkWindow, "add", recorded)
     return given
