@@ -198,18 +198,11 @@ static int read_tag(Span v, Span *tag)
 {
     tag->p = NULL;
     tag->n = 0;
-    /* no HT, one "<" and one ">", in that order: one walk over the value */
-    const uint8_t *lt = NULL, *gt = NULL;
-    for (Py_ssize_t i = 0; i < v.n; i++) {
-        uint8_t c = v.p[i];
-        if (c == '\t' || (c == '<' && lt != NULL) || (c == '>' && gt != NULL))
-            return 0;
-        if (c == '<')
-            lt = v.p + i;
-        else if (c == '>')
-            gt = v.p + i;
-    }
-    if (lt == NULL || gt == NULL || lt > gt)
+    /* no HT, one "<" and one ">", in that order (libc's memchr: many bytes a step) */
+    const uint8_t *end_of_value = v.p + v.n;
+    const uint8_t *lt = span_chr(v, '<'), *gt = span_chr(v, '>');
+    if (lt == NULL || gt == NULL || lt > gt || span_chr(v, '\t') != NULL
+        || memchr(lt + 1, '<', end_of_value - lt - 1) != NULL || memchr(gt + 1, '>', end_of_value - gt - 1) != NULL)
         return 0;
     Span display = {v.p, lt - v.p};
     if (span_chr(display, '\\') != NULL)
@@ -740,7 +733,7 @@ typedef struct {
     uint64_t *hash;
     uint8_t *as_call;  /* met as a Call-ID already */
     uint32_t count, cap;
-    uint32_t *slots;   /* open addressing: id, 0 = empty */
+    uint64_t *slots;   /* open addressing: id in the low 32 bits, the hash's high 32 above it; 0 = empty */
     size_t nslots;
 } Interner;
 
@@ -787,14 +780,14 @@ static int interner_grow(Interner *t)
         return -1;
     t->as_call = as_call;
     size_t nslots = (size_t)cap * 2;
-    uint32_t *slots = PyMem_RawCalloc(nslots, sizeof(uint32_t));
+    uint64_t *slots = PyMem_RawCalloc(nslots, sizeof(uint64_t));
     if (slots == NULL)
         return -1;
     for (uint32_t id = 1; id < t->count; id++) {
         size_t i = t->hash[id] & (nslots - 1);
         while (slots[i])
             i = (i + 1) & (nslots - 1);
-        slots[i] = id;
+        slots[i] = (t->hash[id] >> 32) << 32 | id;
     }
     PyMem_RawFree(t->slots);
     t->slots = slots;
@@ -818,11 +811,16 @@ static int64_t intern(Interner *t, const uint8_t *p, size_t n, int *fresh)
         return 0;
     if (n > UINT32_MAX || ((t->count + 1) >= t->cap && interner_grow(t) < 0))
         return -1;
-    uint64_t h = hash_bytes(p, n);
+    uint64_t h = hash_bytes(p, n), tag = h >> 32 << 32;
     size_t i = h & (t->nslots - 1);
-    for (uint32_t id; (id = t->slots[i]) != 0; i = (i + 1) & (t->nslots - 1))
-        if (t->hash[id] == h && t->size[id] == n && memcmp(t->text.p + t->off[id], p, n) == 0)
+    /* (the slot's copy of the hash's high bits is compared first: a string of another slot is
+     * told apart without reading its entry, a cache miss each on a busy capture's Call-IDs) */
+    for (uint64_t slot; (slot = t->slots[i]) != 0; i = (i + 1) & (t->nslots - 1)) {
+        uint32_t id = (uint32_t)slot;
+        if ((slot & ~(uint64_t)UINT32_MAX) == tag && t->size[id] == n
+            && memcmp(t->text.p + t->off[id], p, n) == 0)
             return id;
+    }
     if (buf_reserve(&t->text, n) < 0)
         return -1;
     uint32_t id = t->count++;
@@ -831,7 +829,7 @@ static int64_t intern(Interner *t, const uint8_t *p, size_t n, int *fresh)
     t->size[id] = (uint32_t)n;
     t->hash[id] = h;
     t->as_call[id] = 0;
-    t->slots[i] = id;
+    t->slots[i] = tag | id;
     *fresh = 1;
     return id;
 }
@@ -2211,7 +2209,7 @@ static PyObject *accel_set_constants(PyObject *module, PyObject *args, PyObject 
 
 #define SIMPLE_MAX_MESSAGES 32
 #define SIMPLE_MAX_LENGTH 65535
-#define SIMPLE_WINDOW (16 << 20)
+#define SIMPLE_WINDOW (32 << 20)  /* a batch's messages read at once (simple_calls.BATCH) */
 #define SIMPLE_COOKIE "z9hG4bK"
 /* ladder.calls.duplicates.DUPLICATE_WINDOW_NS: the same bytes the same way within it are a
  * capture copy (folded), later a retransmission (kept; the module exports it for a test) */
@@ -2610,6 +2608,23 @@ typedef struct {
     Py_buffer where, length, crc, src, dst, flags, ts, address, port, usable, marks;
 } SimpleColumns;
 
+/* "%u.%u.%u.%u" of address a (what inet_ntoa writes) into text (16 bytes); its length. */
+static int dotted_quad(uint32_t a, char *text)
+{
+    int len = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        unsigned byte = (a >> shift) & 255;
+        if (byte >= 100)
+            text[len++] = (char)('0' + byte / 100);
+        if (byte >= 10)
+            text[len++] = (char)('0' + byte / 10 % 10);
+        text[len++] = (char)('0' + byte % 10);
+        if (shift)
+            text[len++] = '.';
+    }
+    return len;
+}
+
 static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
 {
     int fd, spill_fd;
@@ -2778,10 +2793,8 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
          * the same address) and the ports, so that Python makes each Endpoint without the store */
         PyObject *ends[2] = {Py_NewRef(Py_None), Py_NewRef(Py_None)};
         for (int e = 0; e < 2 && ms[0].c_ends; e++) {
-            uint32_t a = ms[0].addr[e];
             char text[16];
-            int len = snprintf(text, sizeof(text), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-            Py_SETREF(ends[e], PyUnicode_FromStringAndSize(text, len));
+            Py_SETREF(ends[e], PyUnicode_FromStringAndSize(text, dotted_quad(ms[0].addr[e], text)));
         }
         /* the links' window's (caller, target) of the INVITE (simple_calls.window_parties) when
          * From and To are plain and the Request-URI's user is read as uri_user reads it */
@@ -2792,18 +2805,35 @@ static PyObject *accel_simple_calls(PyObject *module, PyObject *args)
             Py_SETREF(window_caller, compared_user(caller_user));
             Py_SETREF(window_target, compared_user(request_user));
         }
+        /* the call's times, of the same ts_ns column Python would read them from: the INVITE's (its
+         * start), the last message's, the INVITE leg's final (the challenge's, if any, else the
+         * deciding final's), and the delays SimpleCall keeps (None where Python's is) */
+        /* (a position of -1 is the last message, as Python's numbers[-1]; S8 sets first and final) */
+#define SIMPLE_TS(i) (ms[(i) >= 0 ? (i) : n - 1].ts)
+        int64_t start_ns = ms[0].ts, final_ns = SIMPLE_TS(f[2]);
+        PyObject *delays[3] = {
+            f[1] >= 0 ? PyLong_FromLongLong(SIMPLE_TS(f[1]) - start_ns) : Py_NewRef(Py_None),  /* post-dial delay */
+            f[4] < 300 ? PyLong_FromLongLong(final_ns - start_ns) : Py_NewRef(Py_None),   /* setup time */
+            f[3] >= 0 ? PyLong_FromLongLong(SIMPLE_TS(f[3]) - final_ns) : Py_NewRef(Py_None),  /* talk time */
+        };
         PyObject *facts = NULL;
-        if (ends[0] != NULL && ends[1] != NULL && window_caller != NULL && window_target != NULL)
-            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOiOO)", span_text(ms[0].m.call_id), f[4], f[0], f[1], f[2],
-                                  f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
+        if (ends[0] != NULL && ends[1] != NULL && window_caller != NULL && window_target != NULL
+            && delays[0] != NULL && delays[1] != NULL && delays[2] != NULL)
+            facts = Py_BuildValue("(NiiiiiONNNNNNNNNOiOiOiOOLLLOOOL)", span_text(ms[0].m.call_id), f[4], f[0], f[1],
+                                  f[2], f[3], f[5] ? Py_True : Py_False, span_text(ms[0].m.from_tag), span_text(uri),
                                   span_text(from_value), span_text(to_value), span_text(from_uri),
                                   span_text(to_uri), span_text(caller), span_text(callee), span_text(reason),
                                   f[6] ? Py_True : Py_False, f[7], ends[0], (int)ms[0].port[0], ends[1],
-                                  (int)ms[0].port[1], window_caller, window_target);
+                                  (int)ms[0].port[1], window_caller, window_target, (long long)start_ns,
+                                  (long long)ms[n - 1].ts, (long long)(f[7] >= 0 ? SIMPLE_TS(f[7]) : final_ns),
+                                  delays[0], delays[1], delays[2], (long long)(SIMPLE_TS(f[0]) - start_ns));
+#undef SIMPLE_TS
         Py_XDECREF(ends[0]);
         Py_XDECREF(ends[1]);
         Py_XDECREF(window_caller);
         Py_XDECREF(window_target);
+        for (int d = 0; d < 3; d++)
+            Py_XDECREF(delays[d]);
         if (facts == NULL) {
             Py_CLEAR(result);
             goto done;

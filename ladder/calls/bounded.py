@@ -477,7 +477,7 @@ def _calls(capture: "Capture", look, parse: bool, rows: tuple[Callable, Callable
             while waiting and waiting[0][0] <= start:
                 _, _, _, early, last, early_failed, early_parties = heapq.heappop(waiting)
                 window.add(early, last, early_failed, early_parties)
-            window.add(leg, start, failed, parties)
+            window.add(leg, start, failed, parties, leg.call_id is cid)  # (cid's group is a call's: above)
             if spill is not None and make_row is not None:
                 spill.put(group[0], make_row(summary))  # (a ``SimpleCall`` reads as the ``Call`` the row asks)
             # (``look`` is not shown its messages: none is damaged, S11, all ``ladder check``'s

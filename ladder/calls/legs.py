@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Reversible, Sequence
+from collections.abc import Iterable, Mapping, Reversible, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -310,23 +310,31 @@ class LinkWindow:
         self.retry: list[Link] = []
         self._batch: list[tuple[Leg, int, bool, tuple[str, str] | None]] = []  # the legs of one time
         self._window: deque[Leg] = deque()  # the INVITEs relays are looked for among, in time order
-        self._arrivals_at: dict[str, deque[Leg]] = {}  # ... by the address they arrived at
-        self._by_caller: dict[str, deque[Leg]] = {}  # ... by their caller's party key (``_party_key``)
-        self._parties: dict[int, tuple[str, str]] = {}  # (caller, target) of each, by ``id(leg)``
+        self._arrivals_at: dict[str, deque[Leg] | tuple[Leg]] = {}  # ... by the address they arrived at
+        self._by_caller: dict[str, deque[Leg] | tuple[Leg]] = {}  # ... by their caller's party key (``_party_key``)
+        self._parties: dict[int, tuple[str, str, str]] = {}  # (caller, target, caller's key) of each, by ``id(leg)``
         self._used: set[int] = set()  # arrivals already linked (each is used once)
         self._started: dict[str, int] = {}  # Call-IDs whose first hop was given -> their last leg's time
         self._first_hops: dict[tuple, tuple[str, int, int, bool]] = {}  # retry key -> (Call-ID, time, last, failed)
         self._swept = 0  # sizes of the two dicts after the last sweep
+        self._now = 0  # the time of the legs in ``_batch``
+        self._call = False  # whether the last leg given is known to be a call's
 
-    def add(self, leg: Leg, last_ns: int, failed: bool = False, parties: tuple[str, str] | None = None) -> None:
+    def add(self, leg: Leg, last_ns: int, failed: bool = False, parties: tuple[str, str] | None = None,
+            call: bool = False) -> None:
         """The next leg in time order: ``last_ns``, the time of the last INVITE leg of its Call-ID
         (until then its Call-ID is remembered); ``failed``, whether that Call-ID's attempt failed
-        (``grouping._attempt_failed``); ``parties``, its (caller, target) if already known."""
-        if self._batch and leg.ts_ns != self._batch[0][0].ts_ns:
-            if leg.ts_ns < self._batch[0][0].ts_ns:
+        (``grouping._attempt_failed``); ``parties``, its (caller, target) if already known;
+        ``call``, True when the caller knows ``call_kind.get(leg.call_id)`` is "call" (not asked then)."""
+        ts_ns, batch = leg.ts_ns, self._batch
+        if batch and ts_ns != self._now:
+            if ts_ns < self._now:
                 raise ValueError("legs must be given in time order")
             self._run()
-        self._batch.append((leg, last_ns, failed, parties))
+            batch = self._batch
+        self._now = ts_ns  # (the time of the legs in ``_batch``)
+        self._call = call  # (of the last leg given: a batch of one reads it)
+        batch.append((leg, last_ns, failed, parties))
 
     def add_all(self, legs: list[Leg], parties: dict[int, tuple[str, str]] | None = None,
                 failed: set[str] | frozenset[str] = frozenset()) -> None:
@@ -344,15 +352,16 @@ class LinkWindow:
         self._run()
 
     def _run(self) -> None:
-        batch, self._batch = self._batch, []
+        batch = self._batch
         if not batch:
             return
-        now = batch[0][0].ts_ns
+        self._batch = []
+        now = self._now
         # Both kinds of link look only at INVITE legs of calls: their kind is asked once.
         kind = self.call_kind.get
         if len(batch) == 1:  # (most times hold one leg: the same test, without a comprehension's frame)
             leg = batch[0][0]
-            invites = batch if leg.method == "INVITE" and kind(leg.call_id) == "call" else []
+            invites = batch if leg.method == "INVITE" and (self._call or kind(leg.call_id) == "call") else []
         else:
             invites = [entry for entry in batch if entry[0].method == "INVITE" and kind(entry[0].call_id) == "call"]
         if self.relays:
@@ -366,48 +375,72 @@ class LinkWindow:
         window, parties, used = self._window, self._parties, self._used
         arrivals_at, by_caller = self._arrivals_at, self._by_caller
         horizon = now - RELAY_WINDOW_NS
+        # A bucket holding one leg is the tuple ``(leg,)``, made a deque when a second comes: most
+        # addresses and callers of a busy capture have one INVITE in the window, and a deque allocates
+        # a block of 64 slots to hold it. Either is read the same (``len``, ``reversed``), and
+        # legs leave a bucket in the window's order, oldest first, so a tuple's one leg is the one going.
         while window and window[0].ts_ns < horizon:
             gone = window.popleft()  # (out of its two buckets too, the bucket once empty)
-            ip = _ip(gone.dst)
+            ip = gone.dst.ip  # type: ignore[union-attr]  # (an INVITE in the window has both ends)
             oldest = arrivals_at[ip]
-            oldest.popleft()
-            if not oldest:
+            if isinstance(oldest, tuple):
                 del arrivals_at[ip]
-            gone_key = _party_key(parties.pop(id(gone))[0])
+            else:
+                oldest.popleft()
+                if not oldest:
+                    del arrivals_at[ip]
+            party = parties.pop(id(gone))
+            gone_key = party[2]
             oldest = by_caller[gone_key]
-            oldest.popleft()
-            if not oldest:
+            if isinstance(oldest, tuple):
                 del by_caller[gone_key]
-            used.discard(id(gone))
+            else:
+                oldest.popleft()
+                if not oldest:
+                    del by_caller[gone_key]
+            if used:
+                used.discard(id(gone))
         given = []
         for leg, last_ns, _, known in invites:
             if not (leg.src and leg.dst):
                 continue
             # Each INVITE's caller and target, parsed once: it is compared with all those of
-            # the relay window after it, thousands of pairs in a busy capture.
-            party = parties[id(leg)] = known if known is not None else (_caller(leg.request), _target(leg.request))
+            # the relay window after it, thousands of pairs in a busy capture; and the caller's
+            # party key (``_party_key``), the bucket it is looked up in, below and when it leaves.
+            caller, target = known if known is not None else (_caller(leg.request), _target(leg.request))
+            key = _party_key(caller)
+            parties[id(leg)] = (caller, target, key)
             window.append(leg)
-            key = _party_key(party[0])  # (made once: its bucket is looked up below too)
-            bucket = arrivals_at.get(leg.dst.ip)
+            ip = leg.dst.ip
+            bucket = arrivals_at.get(ip)
             if bucket is None:
-                arrivals_at[leg.dst.ip] = deque((leg,))
+                arrivals_at[ip] = (leg,)
+            elif isinstance(bucket, tuple):
+                arrivals_at[ip] = deque((bucket[0], leg))
             else:
                 bucket.append(leg)
             bucket = by_caller.get(key)
             if bucket is None:
-                by_caller[key] = deque((leg,))
+                by_caller[key] = (leg,)
+            elif isinstance(bucket, tuple):
+                by_caller[key] = deque((bucket[0], leg))
             else:
                 bucket.append(leg)
             given.append((leg, last_ns, key))
         started = self._started
+        # A Call-ID is remembered for its later hops; not when its one leg of this time is its last
+        # (``last_ns``: no later leg has that Call-ID, nor another of this time): no look-up can then
+        # find it, and the sweep would forget it (most calls of a busy capture: one INVITE leg each).
+        alone = len(given) == 1
         for out, last_ns, key in given:
             if out.call_id in started:
                 # A later hop of its Call-ID: a proxy relayed it (RFC 3261 §16.6 keeps the Call-ID),
                 # so it is no B2BUA's new leg, whatever other calls arrived meanwhile.
                 continue
-            started[out.call_id] = last_ns
+            if last_ns > now or not alone:
+                started[out.call_id] = last_ns
             link = None
-            arrivals = arrivals_at.get(_ip(out.src))
+            arrivals = arrivals_at.get(out.src.ip)  # type: ignore[union-attr]  # (given: both ends)
             if arrivals:
                 link = _same_node_link(out, arrivals, used, parties)
             if link is None:
@@ -449,7 +482,7 @@ class LinkWindow:
 
 
 def _same_node_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],
-                    parties: dict[int, tuple[str, str]]) -> Link | None:
+                    parties: Mapping[int, tuple[str, ...]]) -> Link | None:
     """The closest INVITE that arrived at the address ``out`` leaves from, for the same target
     or with the same SDP media. ``arrivals``: those of the relay window before ``out``, in time
     order; ``parties``: (caller, target) by ``id(leg)``."""
@@ -477,13 +510,14 @@ def _same_node_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int]
 
 
 def _multihomed_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int],
-                     parties: dict[int, tuple[str, str]]) -> Link | None:
+                     parties: Mapping[int, tuple[str, ...]]) -> Link | None:
     """A B2BUA with two addresses (an SBC's public and private side): the INVITE leaves from
     another address than the one it arrived at, so the node cannot tie the legs; the parties
     must. The closest earlier INVITE, from another sender, with the same caller and the same
     callee, each up to a routing prefix. ``arrivals``: the INVITEs of the relay window before
     ``out`` whose caller has the party key of ``out``'s, in time order."""
-    caller, target = parties[id(out)]
+    party = parties[id(out)]  # (caller, target[, the window's key of the caller])
+    caller, target = party[0], party[1]
     if not caller or not target:
         return None
     node = _ip(out.src)
@@ -492,7 +526,8 @@ def _multihomed_link(out: Leg, arrivals: Reversible[Leg], used_arrivals: set[int
                 or _ip(arrival.src) == node or _ip(arrival.dst) == node
                 or not arrival.pending_at(out.ts_ns)):
             continue  # the same sender is a parallel call; the same node was the rule above
-        arrived_from, arrived_for = parties[id(arrival)]
+        arrival_party = parties[id(arrival)]
+        arrived_from, arrived_for = arrival_party[0], arrival_party[1]
         if not (_same_party(arrived_from, caller) and _same_party(arrived_for, target)):
             continue
         used_arrivals.add(id(arrival))

@@ -83,7 +83,7 @@ which read no more than ``SimpleCall`` holds):
   ``find_legs`` passes over a CANCEL and a retransmitted INVITE: one leg, final_ns the time of the
   INVITE's first final response (S8). The retry, a first sending, has the first INVITE's hop
   (Call-ID, INVITE, the same two endpoints: S2, S5): ``seen``, so one leg still, the first INVITE's,
-  its final_ns the challenge's time (C gives its position, the last fact), as ``_calls`` gives it to
+  its final_ns the challenge's time (C gives it, ``leg_final``), as ``_calls`` gives it to
   ``LinkWindow`` (``last``: its time; ``failed``: below). ``proxy_links`` of one leg is empty. A
   message that may carry X-Call-ID, X-CID or Session-ID (the CORRELATION flag) is read back in
   Python, as the slow lane reads it, for ``header_links``; a group those link to another is built
@@ -164,7 +164,12 @@ if TYPE_CHECKING:
     from ladder.capture.loader import Capture
     from ladder.capture.messagestore import MessageStore
 
-BATCH = 512  # groups asked of C at once: a bounded list of facts, few calls across
+# Groups asked of C at once: a bounded list of facts, few calls across. C reads a batch's messages
+# in one ``pread`` of the file's range they lie in (``SIMPLE_WINDOW``, 32 MiB at most), which also
+# holds the messages of the calls that overlap the batch's in time: the more groups a batch, the
+# fewer of those bytes read twice (on a busy hour of 500 calls at once: about twice the batch's own
+# bytes at 512 groups, a quarter more at 2,048).
+BATCH = 2048
 _TRANSPORTS = ("udp", "tcp")  # of the endpoints of Python's a simple call may have (S2)
 
 
@@ -311,8 +316,14 @@ class SimpleLane:
             return None
         (text, status, first, ringing, final, bye, has_bye, from_tag, request_uri, from_value, to_value,
          from_uri, to_uri, caller, callee, reason, cancelled, challenge, src_ip, src_port, dst_ip, dst_port,
-         window_caller, window_target) = facts
-        store, ts = self._store, self._ts
+         window_caller, window_target, start, end, leg_final, post_dial_delay, setup_time, talk_time,
+         first_response) = facts
+        # (the times: C's of the index's ``ts_ns``, the column Python would read, as Python would
+        # read them: ``start``, ``ts[numbers[0]]``; ``end``, of the last message; ``leg_final``, of the
+        # challenge if any, else of the final ``final``; the delays ``SimpleCall`` keeps, None where
+        # below they were: ``post_dial_delay`` (``ringing``), ``setup_time`` (not ``failed``),
+        # ``talk_time`` (``bye``) and ``first_response``, from ``start`` or the final's time)
+        store = self._store
         invite = numbers[0]
         src: Endpoint | None
         dst: Endpoint | None
@@ -329,9 +340,8 @@ class SimpleLane:
             parties = (window_caller, window_target)
         else:
             parties = window_parties(caller, callee, request_uri)
-        start, ended = ts[invite], ts[numbers[final]]
         # (the leg is the first INVITE's hop: its transaction's final is the challenge, if any)
-        leg = Leg(call_id, "INVITE", src, dst, start, request, ts[numbers[challenge]] if challenge >= 0 else ended)
+        leg = Leg(call_id, "INVITE", src, dst, start, request, leg_final)
         failed = status >= 300
         key = (has_bye, status, reason, ringing >= 0, cancelled)
         outcome = self._outcomes.get(key)
@@ -341,11 +351,8 @@ class SimpleLane:
             outcome = self._outcomes[key] = _outcome(leg, status, reason, ringing >= 0, cancelled) if failed \
                 else Outcome(COMPLETED, status, "answered, then BYE") if has_bye \
                 else Outcome(IN_CALL, status, "answered; no BYE in the capture")
-        return leg, failed, SimpleCall(cid, Members(numbers, store), leg, outcome, start, ts[numbers[-1]], caller,
-                                       callee, ts[numbers[ringing]] - start if ringing >= 0 else None,
-                                       None if failed else ended - start,
-                                       ts[numbers[bye]] - ended if bye >= 0 else None, ts[numbers[first]] - start), \
-            parties
+        return leg, failed, SimpleCall(cid, Members(numbers, store), leg, outcome, start, end, caller, callee,
+                                       post_dial_delay, setup_time, talk_time, first_response), parties
 
 
 def window_parties(caller: str, callee: str, request_uri: str) -> tuple[str, str]:

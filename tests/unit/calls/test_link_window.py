@@ -170,3 +170,60 @@ def test_a_call_is_remembered_until_its_last_leg(invites, retry_after_s):
     assert (window.timing, window.retry) == (relays, retries)
     assert not [link for link in relays if "a" in (link.call_id_a, link.call_id_b)]
     assert [(link.call_id_a, link.call_id_b) for link in retries] == ([("a", "b")] if retry_after_s < 64 else [])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lone_legs_and_known_calls_change_no_link(seed, invites):
+    """Legs spread over many addresses (most buckets hold one leg, a tuple, some two or more, a
+    deque, and go back to one as legs leave), given with ``call=True`` where the kinds say "call"
+    (the kind is then not asked), some Call-IDs with several legs of one time: the links are
+    those of every pair, and both kinds of bucket were held."""
+    rng = random.Random(seed)
+    addresses = [f"198.51.100.{n}" for n in range(1, 40)]
+    legs = []
+    ts = T0
+    for n in range(400):
+        ts += rng.choice((0, 1, 300_000_000, RELAY_WINDOW_NS // 3, RELAY_WINDOW_NS + 1))
+        call_id = f"c{rng.randrange(150)}-{seed}" if rng.random() < 0.4 else f"solo{n}"
+        src = Endpoint(rng.choice(addresses), 5060, "udp")
+        dst = Endpoint(rng.choice(addresses), 5060, "udp")
+        legs.append(Leg(call_id, "INVITE", src, dst, ts, rng.choice(invites), rng.choice((None, ts + 1, ts + 10**10))))
+    kinds = _Kinds({leg.call_id: "call" if rng.random() > 0.1 else "registration" for leg in legs})
+    failed = {leg.call_id for leg in legs if rng.random() < 0.5}
+    relays, retries = _every_pair(legs, kinds, failed)
+    last: dict[str, int] = {}
+    for leg in legs:
+        last[leg.call_id] = max(leg.ts_ns, last.get(leg.call_id, leg.ts_ns))
+    window = LinkWindow(kinds)
+    held = set()
+    for leg in legs:
+        window.add(leg, last[leg.call_id], leg.call_id in failed, None, kinds.get(leg.call_id) == "call")
+        held.update(type(bucket).__name__ for bucket in (*window._arrivals_at.values(), *window._by_caller.values()))
+    window.finish()
+    assert (window.timing, window.retry) == (relays, retries)
+    assert held == {"tuple", "deque"}
+    assert relays or retries
+
+
+def test_a_later_hop_of_the_same_time_is_no_new_call(invites):
+    """Call ``p`` arrives at a proxy and leaves it in the same nanosecond (its last legs: the
+    window does not remember ``p`` past that time, but within it the second hop is ``p``'s later
+    hop, not a B2BUA's new leg), while ``x``, ``y`` and ``z`` (parallel calls of one sender) wait at the
+    proxy for the same target: ``p``'s first hop is linked to ``z`` (the closest), its second to
+    nothing (though ``y`` is free), as comparing every pair says."""
+    request = next(m for m in invites if _target(m))
+    proxy = Endpoint("192.0.2.111", 5060, "udp")
+    legs = [Leg("x", "INVITE", Endpoint("192.0.2.50", 5060, "udp"), proxy, T0, request, None),
+            Leg("y", "INVITE", Endpoint("192.0.2.50", 5061, "udp"), proxy, T0 + 500, request, None),
+            Leg("z", "INVITE", Endpoint("192.0.2.50", 5062, "udp"), proxy, T0 + 700, request, None),
+            Leg("p", "INVITE", Endpoint("192.0.2.101", 5060, "udp"), proxy, T0 + 1000, request, None),
+            Leg("p", "INVITE", Endpoint("192.0.2.111", 5070, "udp"), Endpoint("192.0.2.222", 5060, "udp"), T0 + 1000,
+                request, None)]
+    kinds = _Kinds({"x": "call", "y": "call", "z": "call", "p": "call"})
+    relays, retries = _every_pair(legs, kinds, set())
+    assert [(link.call_id_a, link.call_id_b) for link in relays] == [("z", "p")]
+    window = LinkWindow(kinds)
+    for leg in legs:
+        window.add(leg, T0 + 1000 if leg.call_id == "p" else leg.ts_ns, False, None, True)
+    window.finish()
+    assert (window.timing, window.retry) == (relays, retries)

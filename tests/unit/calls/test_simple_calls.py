@@ -66,17 +66,19 @@ def _taken(monkeypatch) -> list[str]:
 
 def _given(monkeypatch) -> list[tuple]:
     """What pass 2 gives the links across Call-IDs (``LinkWindow.add``) from now on: each leg's
-    fields (its request as the links read it), its Call-ID's last leg time and failure."""
+    fields (its request as the links read it), its Call-ID's last leg time and failure; a leg
+    given as a call's (``call=True``, the lane's) must be one (the kind the window would ask)."""
     given: list[tuple] = []
     add = LinkWindow.add
 
-    def recorded(self, leg, last_ns, failed=False, parties=None):
+    def recorded(self, leg, last_ns, failed=False, parties=None, call=False):
         r = leg.request
+        assert not call or self.call_kind.get(leg.call_id) == "call"
         if parties is None:  # (the window reads them of the request)
             parties = (_caller(r), _target(r))
         given.append((leg.call_id, leg.method, leg.src, leg.dst, leg.ts_ns, leg.final_ns, last_ns, failed, parties,
                       r.from_tag, r.request_uri, r.from_uri, r.to_uri, len(r.vias), r.header("To")))
-        return add(self, leg, last_ns, failed, parties)
+        return add(self, leg, last_ns, failed, parties, call)
 
     monkeypatch.setattr(LinkWindow, "add", recorded)
     return given
@@ -686,3 +688,34 @@ def test_the_lanes_endpoints_are_the_stores(tmp_path):
                 assert src_ip is None and dst_ip is None
             checked += 1
         assert checked == 200
+
+
+def test_the_lanes_times_are_the_index_columns(tmp_path):
+    """The times C gives at the end of a simple call's facts are those ``take`` read of the
+    index's ``ts_ns`` at the positions C gives (-1: none): the INVITE's, the last message's, the
+    leg's final (the challenge's if any, else the final's) and the delays ``SimpleCall`` keeps,
+    None where there is no such message (UDP with the load's marks and TCP without them; every
+    shape of the --mix file: cancelled, rejected, challenged, 100rel, retransmitted)."""
+    from ladder.calls.bounded import _Groups
+
+    for extra in ((), ("--tcp",)):
+        path = tmp_path / f"times{len(extra)}.pcap"
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_sip_capture.py"), str(path), "--calls", "300",
+                        "--concurrent", "30", "--mix", *extra], check=True, capture_output=True)
+        facts, _, _ = _facts_with_and_without_marks(path)
+        capture = load_capture(str(path), media=False, messages=False, locate=True)
+        ts, groups = capture.sip_index.ts_ns, _Groups(capture)
+        kinds = Counter()
+        for g, found in enumerate(facts):
+            if found is None:
+                continue
+            status, first, ringing, final, bye = found[1:6]
+            challenge = found[17]
+            numbers = groups[g]
+            start, ended = ts[numbers[0]], ts[numbers[final]]
+            assert found[24:] == (
+                start, ts[numbers[-1]], ts[numbers[challenge]] if challenge >= 0 else ended,
+                ts[numbers[ringing]] - start if ringing >= 0 else None, None if status >= 300 else ended - start,
+                ts[numbers[bye]] - ended if bye >= 0 else None, ts[numbers[first]] - start)
+            kinds[(status >= 300, ringing >= 0, bye >= 0, challenge >= 0)] += 1
+        assert len(kinds) >= 5 and sum(kinds.values()) == 300
