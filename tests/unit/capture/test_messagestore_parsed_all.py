@@ -53,7 +53,8 @@ def test_samples(compiled, monkeypatch):
     assert sum(n for n, _, _ in counts) > 500
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["C parse", "Python parse"])
+@pytest.mark.parametrize("compiled", [pytest.param(True, id="C parse"),
+                                      pytest.param(False, id="Python parse", marks=pytest.mark.slow)])  # fmt: skip
 def test_a_busy_hour_read_from_the_capture_file(compiled, monkeypatch, tmp_path):
     if not compiled:
         monkeypatch.setattr(sip, "_parse_plain", None)
