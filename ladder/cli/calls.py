@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 from ladder.calls.bounded import iter_call_rows
 from ladder.calls.grouping import Call
 from ladder.calls.spill import read_batch, write_batch
-from ladder.capture.loader import _BulkLoad
+from ladder.capture.loader import collector_paced
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
 from ladder.textsafe import clip, safe_text, write_json_stream
 
@@ -209,10 +209,9 @@ def run(args) -> int:
     # written as they come (``ladder.calls.bounded``), in memory bounded by the biggest call.
     # Only each call's row is needed: a call nothing links is summed up once, in pass 2.
     capture = load_capture_from_args(args, media=False, messages=False, locate=True)
-    # The calls' rows are made as a capture is loaded: many short-lived objects, next to no cycles,
-    # so the youngest generation is collected at the load's pace (``_BulkLoad``), not every 700
-    # allocations (2% of the rows' work on a busy hour); only when garbage is collected changes.
-    with _BulkLoad():
+    # The calls' rows are made as a capture is loaded: many short-lived objects, next to no cycles
+    # (``collector_paced``).
+    with collector_paced():
         rows: Iterator[Any] = iter_call_rows(capture, call_values, _numbered_values) if args.json \
             else iter_call_rows(capture, table_row, _numbered_row)
         first = next(rows, None)

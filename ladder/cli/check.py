@@ -7,8 +7,6 @@ any call has one, 2 on bad input (unreadable capture, unknown reference or code)
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import itertools
 import os
 import sys
@@ -21,6 +19,7 @@ from ladder.check.call_check import (
     verdict_line,
 )
 from ladder.cli.arguments import add_capture_arguments, load_capture_from_args, say_no_calls
+from ladder.capture.loader import collector_paced
 from ladder.capture.continuity import Break, damage_note, damage_text
 from ladder.check.codes import CODES, parse_ignore
 from ladder.errors import UsageError
@@ -94,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         from ladder.cli.live import check_live
 
         return check_live(args, references, wanted, ignore, media)
-    with _collector_paced():
+    with collector_paced():
         capture = load_capture_from_args(args, media=media, messages=False, locate=True)
         return _check_file(args, capture, references, wanted, ignore, media)
 
@@ -186,26 +185,6 @@ def _check_file(args, capture, references, wanted: str, ignore, media: bool) -> 
             pass
         out.write("\n" + totals_text(*totals) + "\n")
     return 0 if totals[1] == 0 else 1
-
-
-@contextlib.contextmanager
-def _collector_paced() -> Iterator[None]:
-    """The cyclic collector's youngest generation collected every ``LOAD_GC_THRESHOLD``
-    allocations while a capture file is checked, not CPython's 700 (``loader._BulkLoad``'s reason):
-    each call's full parse, ladder and rules make tens of thousands of short-lived objects, freed
-    by reference counting, and next to no cycles, while the parse memos (``decoders.sip``) keep
-    thousands alive, which at the default pace were re-scanned 1,372 times on sip-15000 (3% of the
-    command; the price here: cyclic garbage, if any, waits longer, a few MB at most). Only when
-    objects are collected changes, never what is written: the output bytes are the same; a cycle,
-    if one is made, is still collected, a hundred thousand allocations later at most."""
-    from ladder.capture.loader import LOAD_GC_THRESHOLD
-
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], LOAD_GC_THRESHOLD), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _selected(calls, selectors: list[str]) -> list:

@@ -143,7 +143,7 @@ def test_real_captures_are_checked_without_a_traceback(run_ladder, relative):
 
 def test_the_collectors_pace_changes_no_byte_and_is_restored(run_ladder, monkeypatch):
     """``ladder check`` runs with the youngest generation collected less often
-    (``check._collector_paced``): the same bytes out as at CPython's pace, text and JSON, on
+    (``loader.collector_paced``): the same bytes out as at CPython's pace, text and JSON, on
     every sample (RFC 3665's sessions carry RTP); the pace is in force while calls are checked and the
     threshold is given back after, also when the command fails."""
     import contextlib
@@ -166,7 +166,7 @@ def test_the_collectors_pace_changes_no_byte_and_is_restored(run_ladder, monkeyp
     run_ladder("check", "--json", SAMPLE_3_1)
     assert seen == [max(before[0], LOAD_GC_THRESHOLD)] and gc.get_threshold() == before
     monkeypatch.setattr(check, "_check_file", real_check_file)
-    monkeypatch.setattr(check, "_collector_paced", contextlib.nullcontext)
+    monkeypatch.setattr(check, "collector_paced", contextlib.nullcontext)
     plain = [run_ladder("check", *flags, f) for f in files for flags in ((), ("--json",))]
     assert paced == plain and all(r.out for r in paced)
     monkeypatch.undo()
