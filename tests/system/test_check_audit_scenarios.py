@@ -196,14 +196,31 @@ def test_glare_on_re_invites_face_to_face(tools, tmp_path):
     assert call["composition"].count("rfc3261-14 rejected-re-INVITE") == 2
 
 
-@pytest.mark.parametrize("uas,reference", [("uas-cancel-race.xml", "rfc3261-9"),
-                                           ("uas-cancel-race-481.xml", "rfc3261-9-481")])  # fmt: skip
-def test_a_cancel_crossing_the_200_face_to_face(tools, tmp_path, uas, reference):
-    """tests/audit/uac-cancel-race.xml: the caller CANCELs while the callee rings, the callee's
-    200 crosses it; the CANCEL gets its 200, or a 481 (the UAS's INVITE transaction ended with
-    the 2xx, RFC 3261 §9.2, §17.2.1); the caller ACKs the 2xx and sends BYE. Its own flow
+def _changed(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """tests/audit/``name`` with its one ``old`` made ``new``, written to ``tmp_path``: a variant
+    of a scenario that differs in one answer."""
+    text = (AUDIT / name).read_text(encoding="utf-8")
+    assert text.count(old) == 1, name
+    path = tmp_path / name
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+# uas-cancel-race.xml's 200 to the CANCEL (its 200 to the INVITE says CSeq: 1 INVITE)
+_CANCEL_OK = "SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:];tag=[pid]SIPpTag01[call_number]\n" \
+             "      [last_Call-ID:]\n      [last_CSeq:]"
+
+
+@pytest.mark.parametrize("answer", ["200 OK", "481 Call/Transaction Does Not Exist"])
+def test_a_cancel_crossing_the_200_face_to_face(tools, tmp_path, answer):
+    """tests/audit/uac-cancel-race.xml against uas-cancel-race.xml: the caller CANCELs while the
+    callee rings, the callee's 200 crosses it; the CANCEL gets its 200, or (the callee's answer
+    changed here) a 481, the UAS's INVITE transaction having ended with the 2xx (RFC 3261 §9.2,
+    §17.2.1); the caller ACKs the 2xx and sends BYE. Its own flow
     (ladder/check/flows/rfc3261-9.flow), nothing to report."""
-    status, (call,) = checked(tools, tmp_path, AUDIT / "uac-cancel-race.xml", AUDIT / uas)
+    uas = _changed(tmp_path, "uas-cancel-race.xml", _CANCEL_OK, _CANCEL_OK.replace("200 OK", answer))
+    status, (call,) = checked(tools, tmp_path, AUDIT / "uac-cancel-race.xml", uas)
+    reference = "rfc3261-9" if answer.startswith("200") else "rfc3261-9-481"
     assert (status, call["reference"], call["deviations"]) == (0, reference, [])
 
 
@@ -214,14 +231,11 @@ def test_byes_crossing_face_to_face(tools, tmp_path, answer):
     the caller's answer and the callee's last recv changed here). The first BYE ends the flow,
     the other's is the crossing-BYE episode (ladder/check/flows/rfc3261-15.flow)."""
     code = answer.split()[0]
-    uac, uas = (AUDIT / "uac-bye-race.xml").read_text(), (AUDIT / "uas-bye-race.xml").read_text()
-    assert uac.count("SIP/2.0 200 OK\n      Via: [$their_via]") == 1 and uas.endswith(
-        '  <recv response="200"/>\n  <pause milliseconds="200"/>\n</scenario>\n')
-    uac = uac.replace("SIP/2.0 200 OK\n      Via: [$their_via]", f"SIP/2.0 {answer}\n      Via: [$their_via]")
-    uas = uas.replace('  <recv response="200"/>\n  <pause', f'  <recv response="{code}"/>\n  <pause')
-    (tmp_path / "uac.xml").write_text(uac)
-    (tmp_path / "uas.xml").write_text(uas)
-    status, (call,) = checked(tools, tmp_path, tmp_path / "uac.xml", tmp_path / "uas.xml")
+    their_via = "SIP/2.0 200 OK\n      Via: [$their_via]"
+    uac = _changed(tmp_path, "uac-bye-race.xml", their_via, their_via.replace("200 OK", answer))
+    last_recv = '  <recv response="200"/>\n  <pause milliseconds="200"/>\n</scenario>'
+    uas = _changed(tmp_path, "uas-bye-race.xml", last_recv, last_recv.replace("200", code, 1))
+    status, (call,) = checked(tools, tmp_path, uac, uas)
     reference = "rfc3261-15" if code == "200" else "rfc3261-15-481"
     assert (status, call["reference"], call["deviations"]) == (0, "rfc3665-3.1", [])
     assert call["composition"] == f"rfc3665-3.1 + {reference} crossing-BYE + BYE"

@@ -372,7 +372,7 @@ def test_a_hold_answered_sendrecv_is_a_direction_mismatch():
 
 def test_a_cancel_crossing_the_200_is_its_own_flow():
     """tests/audit/sipp-cancel-crossing-200.pcap and -481.pcap (uac-cancel-race.xml against
-    uas-cancel-race.xml, uas-cancel-race-481.xml): the caller CANCELs while the callee rings and
+    uas-cancel-race.xml, and its 481 variant): the caller CANCELs while the callee rings and
     the callee's 200 crosses it. The CANCEL has no effect on an answered INVITE and gets its
     200, or a 481 from a UAS whose INVITE transaction ended with its 2xx (RFC 3261 §9.2,
     §17.2.1); the caller ACKs the 2xx and hangs up. A race no party can avoid: before, the call
